@@ -1,0 +1,183 @@
+"""Vectorised operations on CSR adjacency arrays (engine internals of `PartGraph`).
+
+No per-node Python loops: every step works on whole frontiers with numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.errors import GraphCycleError
+
+IdArray = npt.NDArray[np.int32]
+Indptr = npt.NDArray[np.int32] | npt.NDArray[np.int64]
+
+
+def build_csr(src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer], num_nodes: int) -> tuple[Indptr, IdArray]:
+    """CSR (`indptr`, `indices`) of the edges grouped by `src`, neighbours in input order.
+
+    A stable sort keeps each node's neighbours in the order the edges were given, which makes the
+    result deterministic; inputs made of a few sorted runs (as the generator's are) sort in near
+    linear time.
+    """
+    counts = np.bincount(src, minlength=num_nodes)
+    dtype = np.int32 if len(src) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(num_nodes + 1, dtype=dtype)
+    np.cumsum(counts, out=indptr[1:])
+    order = np.argsort(src, kind="stable")
+    indices = dst[order].astype(np.int32)
+    return indptr, indices
+
+
+def neighbours(indptr: Indptr, indices: IdArray, frontier: npt.NDArray[np.integer]) -> IdArray:
+    """All neighbours of the frontier nodes, concatenated in frontier order (with repeats).
+
+    Runs of consecutive ids in the frontier (common: a block's parts are one id range) are read as
+    one slice of `indices` each, so a frontier of millions of nodes may cost a handful of copies.
+    """
+    f = np.asarray(frontier, dtype=np.int64)
+    if len(f) == 0:
+        return np.empty(0, dtype=np.int32)
+    breaks = np.flatnonzero(np.diff(f) != 1) + 1
+    run_first = f[np.concatenate(([0], breaks))]
+    run_last = f[np.concatenate((breaks - 1, [len(f) - 1]))]
+    starts = indptr[run_first].astype(np.int64)
+    counts = indptr[run_last + 1].astype(np.int64) - starts
+    if len(starts) <= 32:
+        return np.concatenate([indices[a : a + c] for a, c in zip(starts.tolist(), counts.tolist(), strict=True)])
+    nonzero = counts > 0
+    starts, counts = starts[nonzero], counts[nonzero]
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int32)
+    # positions = concatenation of ranges [start, start + count) without a Python loop
+    step = np.ones(total, dtype=np.int64)
+    heads = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=heads[1:])
+    step[0] = starts[0]
+    step[heads[1:]] = starts[1:] - (starts[:-1] + counts[:-1] - 1)
+    return np.asarray(indices[np.cumsum(step)], dtype=np.int32)
+
+
+def edges_from(indptr: Indptr, indices: IdArray, nodes: npt.NDArray[np.integer]) -> tuple[IdArray, IdArray]:
+    """The out-edges (src, dst) of `nodes`."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    counts = indptr[nodes + 1].astype(np.int64) - indptr[nodes].astype(np.int64)
+    return np.repeat(nodes, counts).astype(np.int32), neighbours(indptr, indices, nodes)
+
+
+def shortest_path(indptr: Indptr, indices: IdArray, source: int, target: int, num_nodes: int) -> IdArray:
+    """A shortest path from `source` to `target` by breadth-first search (empty if there is none)."""
+    parent = np.full(num_nodes, -1, dtype=np.int32)
+    visited = np.zeros(num_nodes, dtype=bool)
+    visited[source] = True
+    frontier = np.array([source], dtype=np.int64)
+    while len(frontier) and not visited[target]:
+        src, dst = edges_from(indptr, indices, frontier)
+        fresh = ~visited[dst]
+        dst_new, first = np.unique(dst[fresh], return_index=True)
+        visited[dst_new] = True
+        parent[dst_new] = src[fresh][first]
+        frontier = dst_new.astype(np.int64)
+    if not visited[target]:
+        return np.empty(0, dtype=np.int32)
+    path = [target]
+    while path[-1] != source:
+        path.append(int(parent[path[-1]]))
+    return np.asarray(path[::-1], dtype=np.int32)
+
+
+def closure(indptr: Indptr, indices: IdArray, seeds: IdArray, num_nodes: int, depth: int | None) -> IdArray:
+    """Every node reachable from `seeds` in at most `depth` steps (all if None), seeds excluded, sorted."""
+    # np.zeros/np.empty map fresh pages lazily: a query pays only for the pages it touches.
+    visited = np.zeros(num_nodes, dtype=bool)
+    stamp = np.empty(num_nodes, dtype=np.int32)
+    visited[seeds] = True
+    frontier = np.asarray(seeds)
+    found: list[IdArray] = []
+    total = 0
+    step = 0
+    while len(frontier) and (depth is None or step < depth):
+        nxt = neighbours(indptr, indices, frontier)
+        nxt = nxt[~visited[nxt]]
+        # drop repeats without sorting: the last writer of each id keeps it
+        order = np.arange(len(nxt), dtype=np.int32)
+        stamp[nxt] = order
+        nxt = nxt[stamp[nxt] == order]
+        visited[nxt] = True
+        found.append(nxt)
+        total += len(nxt)
+        frontier = nxt
+        step += 1
+    if total > num_nodes // 16:  # a scan of the mask beats sorting a large result
+        visited[seeds] = False
+        return np.flatnonzero(visited).astype(np.int32)
+    out = np.concatenate(found) if found else np.empty(0, dtype=np.int32)
+    out.sort()
+    return out
+
+
+def topological_levels(
+    fwd_indptr: Indptr, fwd_indices: IdArray, rev_indptr: Indptr, num_nodes: int
+) -> npt.NDArray[np.int32]:
+    """Longest distance from a source for every node (Kahn's algorithm, one frontier per level).
+
+    Raises:
+        GraphCycleError: some nodes are never freed because they sit on a cycle.
+    """
+    indegree = np.diff(rev_indptr).astype(np.int32)
+    levels = np.full(num_nodes, -1, dtype=np.int32)
+    frontier = np.flatnonzero(indegree == 0).astype(np.int32)
+    level = 0
+    done = 0
+    while len(frontier):
+        levels[frontier] = level
+        done += len(frontier)
+        targets = neighbours(fwd_indptr, fwd_indices, frontier)
+        if len(targets) > num_nodes // 8:
+            hits = np.bincount(targets, minlength=num_nodes).astype(np.int32)
+            touched = np.flatnonzero(hits)
+            counts = hits[touched]
+        else:
+            touched, counts = np.unique(targets, return_counts=True)
+        indegree[touched] -= counts.astype(np.int32)
+        frontier = touched[indegree[touched] == 0].astype(np.int32)
+        level += 1
+    if done < num_nodes:
+        stuck = np.flatnonzero(levels < 0)
+        raise GraphCycleError(
+            f"the part graph has a cycle: {len(stuck):,} nodes can never start (first ids: "
+            f"{stuck[:5].tolist()}); regenerate the yard or fix its edge arrays"
+        )
+    return levels
+
+
+def longest_path(
+    levels: npt.NDArray[np.int32],
+    rev_indptr: Indptr,
+    rev_indices: IdArray,
+    durations: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Earliest finish of every node and, per node, the predecessor that finishes last (-1 for sources)."""
+    n = len(levels)
+    finish = durations.astype(np.float64, copy=True)
+    by_level = np.argsort(levels, kind="stable")
+    bounds = np.searchsorted(levels[by_level], np.arange(int(levels.max(initial=-1)) + 2))
+    best_pred = np.full(n, -1, dtype=np.int64)
+    for lv in range(1, len(bounds) - 1):
+        nodes = by_level[bounds[lv] : bounds[lv + 1]]
+        starts = rev_indptr[nodes].astype(np.int64)
+        counts = rev_indptr[nodes + 1].astype(np.int64) - starts
+        preds = neighbours(rev_indptr, rev_indices, nodes)  # every node past level 0 has one at least
+        pred_finish = finish[preds]
+        heads = np.zeros(len(nodes), dtype=np.int64)
+        np.cumsum(counts[:-1], out=heads[1:])
+        latest = np.maximum.reduceat(pred_finish, heads)
+        seg = np.repeat(np.arange(len(nodes)), counts)
+        hit = np.flatnonzero(pred_finish == latest[seg])
+        first_hit = hit[np.r_[True, seg[hit][1:] != seg[hit][:-1]]]
+        winner = preds[first_hit]
+        best_pred[nodes] = winner
+        finish[nodes] += finish[winner]
+    return finish, best_pred

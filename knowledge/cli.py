@@ -1,0 +1,265 @@
+"""`shipbrain yard`: generate a synthetic yard, inspect it, and query its part-dependency graph."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from knowledge.errors import ShipbrainError
+from knowledge.settings import get_settings
+
+__all__ = ["ensure_demo_yard", "yard_app"]
+
+yard_app = typer.Typer(
+    help="Generate a synthetic yard, inspect it, and query its part-dependency graph.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn Shipbrain's typed errors into one line on stderr and exit code 2, never a traceback."""
+    try:
+        yield
+    except (ShipbrainError, FileExistsError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+class QueryOp(str, Enum):
+    """What `yard query` asks of the graph."""
+
+    upstream = "upstream"
+    downstream = "downstream"
+    path = "path"
+    members = "members"
+    critical = "critical"
+
+
+YardDir = Annotated[Path, typer.Argument(help="A yard directory (made by `shipbrain yard generate`).")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+
+
+@yard_app.command()
+def generate(
+    parts: Annotated[int, typer.Option(help="Physical parts: hull parts (90 %) plus outfitting items (10 %).")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same yard, byte for byte.")] = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Yard directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the directory if it exists.")] = False,
+) -> None:
+    """Generate a synthetic yard (5,000 to 25,000,000 parts) into a yard directory."""
+    with _user_errors():
+        from knowledge.synthetic import YardSpec
+
+        spec = YardSpec.checked(parts=parts, seed=seed)
+        target = out_dir or get_settings().yards_dir / f"yard-{parts}-s{seed}"
+        _generate(spec, target, force)
+        _print_summary(target, as_json=False)
+
+
+def _generate(spec: Any, target: Path, force: bool) -> None:
+    from knowledge.synthetic import generate_yard
+    from knowledge.synthetic.generator import GENERATE_STEPS
+    from knowledge.yarddir import write_yard
+
+    if target.exists() and not force:
+        raise FileExistsError(f"{str(target)!r} already exists; pass --force to replace it")
+    steps = (*GENERATE_STEPS, "writing tables", "checksums")
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal and not _force_progress(),
+    ) as progress:  # fmt: skip
+        task = progress.add_task(f"generating {spec.parts:,} parts", total=len(steps))
+
+        def advance(name: str) -> None:
+            done = steps.index(name)
+            progress.update(task, completed=done, description=f"{spec.parts:,} parts: {name}")
+
+        yard = generate_yard(spec, progress=advance)
+        write_yard(yard, target, overwrite=force, progress=advance)
+        progress.update(task, completed=len(steps), description=f"{spec.parts:,} parts: written to {target}")
+
+
+def _force_progress() -> bool:
+    return bool(get_settings().progress)
+
+
+@yard_app.command()
+def info(path: YardDir, as_json: JsonFlag = False) -> None:
+    """Summarise a yard: its size, counts by kind, edges and tables."""
+    with _user_errors():
+        _print_summary(path, as_json=as_json)
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    from knowledge.partgraph import PartGraph
+
+    g = PartGraph.open(path)
+    m = g.manifest
+    nb = m.counts["block"]
+    return {
+        "path": str(path),
+        "format_version": m.format_version,
+        "seed": m.seed,
+        "parts": m.parts,
+        "blocks": f"{g.layout.block_code(0)}-{g.layout.block_code(nb - 1)}",
+        "counts": dict(m.counts),
+        "num_nodes": m.num_nodes,
+        "num_edges": m.num_edges,
+        "tables": m.tables,
+        "disk_bytes": sum(f.bytes for f in m.files.values()),
+    }
+
+
+def _print_summary(path: Path, *, as_json: bool) -> None:
+    s = _summary(path)
+    if as_json:
+        sys.stdout.write(json.dumps(s, indent=2) + "\n")
+        return
+    table = Table(title=f"yard {s['path']}  (seed {s['seed']}, blocks {s['blocks']})", title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for kind, n in s["counts"].items():
+        table.add_row(kind.replace("_", " "), f"{n:,}")
+    table.add_row("graph nodes", f"{s['num_nodes']:,}")
+    table.add_row("precedence edges", f"{s['num_edges']:,}")
+    table.add_row("work packages", f"{s['tables']['work_packages']:,}")
+    table.add_row("on disk", f"{s['disk_bytes'] / 2**20:,.1f} MiB")
+    out.print(table)
+
+
+@yard_app.command()
+def verify(path: YardDir) -> None:
+    """Check every file's SHA-256, every edge, and that the graph has no cycle."""
+    with _user_errors():
+        from knowledge.partgraph import PartGraph
+
+        g = PartGraph.open(path, verify="full")
+        out.print(f"ok: {g.num_nodes:,} nodes, {g.num_edges:,} edges, {len(g.manifest.files)} files verified")
+
+
+@yard_app.command()
+def query(
+    path: YardDir,
+    op: Annotated[QueryOp, typer.Argument(help="upstream | downstream | path (needs --to) | members | critical")],
+    code: Annotated[str, typer.Argument(help="A code: B214, B214-A07, B214-A07-S03-P0042, J214-000042, O214-00042.")],
+    to: Annotated[str | None, typer.Option(help="For `path`: the code the chain ends at.")] = None,
+    depth: Annotated[int | None, typer.Option(min=0, help="Follow at most this many edges.")] = None,
+    kinds: Annotated[
+        str | None, typer.Option(help="Comma-separated kinds to keep, e.g. part,joint (all if not given).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Codes to list (counts always cover everything).")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ask the part-dependency graph what comes before, after, between or inside a code."""
+    with _user_errors():
+        from knowledge.errors import InputError
+        from knowledge.partgraph import PartGraph
+
+        g = PartGraph.open(path)
+        node = g.id_of(code)
+        kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+        hours: list[float] | None = None
+        if op is QueryOp.path:
+            if to is None:
+                raise InputError("`path` needs --to CODE: the code the chain should end at")
+            ids = g.shortest_path(node, g.id_of(to))
+        elif op is QueryOp.critical:
+            cp = g.critical_path(_planning_hours(g), end=node)
+            ids = cp.node_ids
+            hours = [float(cp.finish[i]) for i in ids]
+        else:
+            run: Callable[..., Any] = {
+                QueryOp.upstream: lambda: g.upstream([node], depth=depth, kinds=kind_list),  # type: ignore[arg-type]
+                QueryOp.downstream: lambda: g.downstream([node], depth=depth, kinds=kind_list),  # type: ignore[arg-type]
+                QueryOp.members: lambda: g.members(node, kinds=kind_list),  # type: ignore[arg-type]
+            }[op]
+            ids = run()
+        _print_query(g, op, code, ids, limit, as_json, hours, to)
+
+
+def _planning_hours(g: Any) -> Any:
+    """Per node, the yard's planning-norm hours (joints and outfitting items; 0 for other kinds)."""
+    import numpy as np
+
+    from knowledge.layout import NODE_KINDS
+
+    hours = np.zeros(g.num_nodes)
+    starts = g.layout.kind_start
+    for kind, table in (("joint", "joints"), ("outfitting_item", "outfitting_items")):
+        k = NODE_KINDS.index(kind)
+        hours[starts[k] : starts[k + 1]] = g.table(table, ["norm_hours"]).column(0).to_numpy()
+    return hours
+
+
+def _print_query(
+    g: Any, op: QueryOp, code: str, ids: Any, limit: int, as_json: bool, hours: list[float] | None, to: str | None
+) -> None:
+    shown = ids[:limit] if op not in (QueryOp.path, QueryOp.critical) else ids
+    codes = g.codes_of(shown)
+    kinds = g.kinds_of(shown)
+    by_kind = dict(Counter(g.kinds_of(ids))) if len(ids) <= 5_000_000 else None
+    result: dict[str, Any] = {
+        "op": op.value,
+        "code": code,
+        "to": to,
+        "count": int(len(ids)),
+        "by_kind": by_kind,
+        "codes": codes,
+        "truncated": len(shown) < len(ids),
+    }
+    if hours is not None:
+        result["finish_hours"] = hours
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    title = {
+        QueryOp.upstream: f"{len(ids):,} nodes must be done before {code}",
+        QueryOp.downstream: f"{len(ids):,} nodes wait on {code}",
+        QueryOp.path: f"chain of {len(ids)} from {code} to {to}" if len(ids) else f"{to} does not wait on {code}",
+        QueryOp.members: f"{len(ids):,} members of {code}",
+        QueryOp.critical: f"critical chain of {len(ids)} into {code} (planning-norm hours)",
+    }[op]
+    table = Table(title=title, title_justify="left")
+    table.add_column("code")
+    table.add_column("kind")
+    if hours is not None:
+        table.add_column("finish (h)", justify="right")
+    for i, (c, k) in enumerate(zip(codes, kinds, strict=True)):
+        row = [c, k.replace("_", " ")] + ([f"{hours[i]:,.1f}"] if hours is not None else [])
+        table.add_row(*row)
+    out.print(table)
+    if by_kind and op not in (QueryOp.path, QueryOp.critical):
+        out.print("by kind: " + ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in sorted(by_kind.items())))
+    if result["truncated"]:
+        out.print(f"(showing {len(shown):,} of {len(ids):,}; --limit N shows more, --json for machines)")
+
+
+def ensure_demo_yard() -> None:
+    """Generate the demo yard on first use, then print its summary."""
+    with _user_errors():
+        from knowledge.synthetic import YardSpec
+
+        settings = get_settings()
+        target = settings.demo_yard_dir
+        if not (target / "manifest.json").exists():
+            err.print(f"first start: generating the demo yard ({settings.demo_parts:,} parts) in {target}")
+            _generate(YardSpec.checked(parts=settings.demo_parts, seed=settings.demo_seed), target, force=True)
+        _print_summary(target, as_json=False)
+        out.print(f"\nNext: shipbrain yard query {target} upstream B003 --kinds block")

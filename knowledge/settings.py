@@ -1,0 +1,51 @@
+"""Shipbrain's one settings object.
+
+It lives in `knowledge`, the lowest layer, because every layer reads it and a layer may import only
+from those below it. Values come from (highest first) keyword arguments, `SHIPBRAIN_*` environment
+variables, a `.env` file in the working directory, and the embedded defaults, which need nothing
+running.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Where Shipbrain keeps its data and which services it uses."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPBRAIN_", env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Path(".shipbrain")
+    """Everything Shipbrain generates (yards, indexes, run stores) lives below this folder."""
+
+    demo_parts: int = Field(default=200_000, ge=5_000, le=25_000_000)
+    """Size of the demo yard made on first start, in parts (hull parts plus outfitting items)."""
+
+    demo_seed: int = Field(default=7, ge=0)
+    """Seed of the demo yard."""
+
+    progress: bool = False
+    """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""
+
+    @property
+    def yards_dir(self) -> Path:
+        """Folder holding generated yard directories."""
+        return self.data_dir / "yards"
+
+    @property
+    def demo_yard_dir(self) -> Path:
+        """The demo yard's directory."""
+        return self.yards_dir / "demo"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()

@@ -1,0 +1,248 @@
+"""The yard directory: the on-disk format of a generated (or exported) yard.
+
+```
+<yard>/
+  manifest.json              format, version, seed, counts, and every file's size and SHA-256
+  blocks.parquet ... systems.parquet     attributes as columns (see TABLES)
+  layout/*.npy               offset arrays that map codes to ids (`knowledge.layout.YardLayout`)
+  graph/forward_*.npy        CSR of edges u -> v ("u before v") grouped by u
+  graph/reverse_*.npy        the same edges grouped by v
+```
+
+A write goes to a temporary sibling directory that is renamed into place only when every file is
+written and checksummed, so an interrupted write leaves no half-written yard behind. Files are
+written deterministically (no timestamps), so the same spec gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from knowledge.errors import ManifestError, YardIntegrityError, YardNotFoundError
+from knowledge.layout import NODE_KINDS, NodeKind, YardLayout
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "GRAPH_FILES",
+    "LAYOUT_FILES",
+    "TABLES",
+    "FileEntry",
+    "Manifest",
+    "read_manifest",
+    "verify_files",
+    "write_yard",
+]
+
+FORMAT = "shipbrain-yard"
+FORMAT_VERSION = 1
+TABLES = (
+    "blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items",
+    "work_packages", "resources", "systems",
+)  # fmt: skip
+LAYOUT_FILES = ("block_assembly_start", "assembly_sub_start", "sub_part_start", "block_joint_start", "block_item_start")
+GRAPH_FILES = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
+_ROW_GROUP = 1 << 20
+
+
+class FileEntry(BaseModel):
+    """Size and checksum of one file of the yard."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bytes: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    """What a yard directory holds; written last, read first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["shipbrain-yard"]
+    format_version: int
+    generator_version: str
+    seed: int
+    parts: int
+    """Physical parts requested (hull parts plus outfitting items)."""
+    counts: dict[NodeKind, int]
+    """Nodes of each kind in the part-dependency graph."""
+    num_nodes: int
+    num_edges: int
+    tables: dict[str, int]
+    """Rows of each Parquet table."""
+    files: dict[str, FileEntry]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_yard(
+    yard: Any, out: Path, *, overwrite: bool = False, progress: Callable[[str], None] | None = None
+) -> Manifest:
+    """Write a `GeneratedYard` to `out` atomically and return its manifest.
+
+    Raises:
+        FileExistsError: `out` exists and `overwrite` is false.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{str(out)!r} already exists; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    step = progress or (lambda _name: None)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the yard should read like any other directory
+    try:
+        step("writing tables")
+        for name in TABLES:
+            pq.write_table(yard.tables[name], tmp / f"{name}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
+        (tmp / "layout").mkdir()
+        for name in LAYOUT_FILES:
+            np.save(tmp / "layout" / f"{name}.npy", np.asarray(getattr(yard.layout, name), dtype=np.int64))
+        (tmp / "graph").mkdir()
+        arrays = dict(zip(GRAPH_FILES, (*yard.forward, *yard.reverse), strict=True))
+        for name, arr in arrays.items():
+            np.save(tmp / "graph" / f"{name}.npy", arr)
+        step("checksums")
+        files = {
+            p.relative_to(tmp).as_posix(): FileEntry(bytes=p.stat().st_size, sha256=_sha256(p))
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        }
+        manifest = Manifest(
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            generator_version=yard.generator_version,
+            seed=yard.spec.seed,
+            parts=yard.spec.parts,
+            counts=yard.layout.counts,
+            num_nodes=yard.layout.num_nodes,
+            num_edges=len(yard.forward[1]),
+            tables={name: yard.tables[name].num_rows for name in TABLES},
+            files=files,
+        )
+        (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+        _fsync_tree(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / "yard")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def read_manifest(path: Path) -> Manifest:
+    """Read and check a yard directory's manifest.
+
+    Raises:
+        YardNotFoundError: no directory or no manifest.
+        ManifestError: unreadable JSON, missing fields, or another format version.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise YardNotFoundError(f"no yard directory at {str(path)!r}; create one with `shipbrain yard generate`")
+    mpath = path / "manifest.json"
+    if not mpath.is_file():
+        raise YardNotFoundError(
+            f"{str(path)!r} has no manifest.json, so it is not a yard directory (or its write did not finish)"
+        )
+    try:
+        raw = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{str(mpath)!r} is not valid JSON ({exc}); regenerate the yard") from None
+    if isinstance(raw, dict) and raw.get("format_version") not in (None, FORMAT_VERSION):
+        raise ManifestError(
+            f"{str(path)!r} is a yard of format version {raw.get('format_version')!r}; this Shipbrain reads "
+            f"version {FORMAT_VERSION}: regenerate it with `shipbrain yard generate`"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ManifestError(f"{str(mpath)!r}: field {where!r}: {err['msg']}; regenerate the yard") from None
+
+
+def verify_files(path: Path, manifest: Manifest, *, checksums: bool) -> None:
+    """Check every file the manifest lists: present, of its recorded size, and (if asked) its SHA-256.
+
+    Raises:
+        YardIntegrityError: naming the first file that fails.
+    """
+    for rel, entry in manifest.files.items():
+        fpath = Path(path) / rel
+        if not fpath.is_file():
+            raise YardIntegrityError(f"yard {str(path)!r} is missing {rel!r}; regenerate or restore it")
+        size = fpath.stat().st_size
+        if size != entry.bytes:
+            raise YardIntegrityError(
+                f"{rel!r} in yard {str(path)!r} has {size:,} bytes, the manifest says {entry.bytes:,} "
+                "(truncated or replaced); regenerate or restore it"
+            )
+        if checksums and _sha256(fpath) != entry.sha256:
+            raise YardIntegrityError(
+                f"{rel!r} in yard {str(path)!r} fails its SHA-256 checksum (the file changed after it was "
+                "written); regenerate or restore it"
+            )
+
+
+def load_npy(path: Path, rel: str, *, mmap: bool, dtype: tuple[type[np.generic], ...]) -> npt.NDArray[Any]:
+    """Open one `.npy` file of the yard, memory-mapped or not, checking its dtype and rank."""
+    try:
+        arr = np.load(Path(path) / rel, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise YardIntegrityError(f"{rel!r} in yard {str(path)!r} is not a readable .npy array ({exc})") from None
+    if arr.ndim != 1 or arr.dtype.type not in dtype:
+        raise YardIntegrityError(
+            f"{rel!r} in yard {str(path)!r} holds {arr.dtype}{list(arr.shape)}, expected a 1-d array of "
+            f"{'/'.join(t.__name__ for t in dtype)}"
+        )
+    return arr
+
+
+def load_layout(path: Path) -> YardLayout:
+    """Read the offset arrays of a yard directory."""
+    arrays = {name: load_npy(path, f"layout/{name}.npy", mmap=False, dtype=(np.int64,)) for name in LAYOUT_FILES}
+    return YardLayout(**arrays)
+
+
+def read_table(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    """Read one attribute table (or some of its columns)."""
+    if name not in TABLES:
+        raise KeyError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+    return pq.read_table(Path(path) / f"{name}.parquet", columns=columns)
+
+
+
