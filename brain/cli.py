@@ -7,7 +7,6 @@ load is reported as a warning, not a crash, so one broken plugin does not take t
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import entry_points
 
 import typer
@@ -55,4 +54,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

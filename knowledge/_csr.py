@@ -5,6 +5,8 @@ No per-node Python loops: every step works on whole frontiers with numpy.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,7 +29,7 @@ def build_csr(src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer], num_no
     np.cumsum(counts, out=indptr[1:])
     order = np.argsort(src, kind="stable")
     indices = dst[order].astype(np.int32)
-    return indptr, indices
+    return indptr, indices  # type: ignore[return-value]
 
 
 def neighbours(indptr: Indptr, indices: IdArray, frontier: npt.NDArray[np.integer]) -> IdArray:
@@ -128,7 +130,7 @@ def topological_levels(
     """
     indegree = np.diff(rev_indptr).astype(np.int32)
     levels = np.full(num_nodes, -1, dtype=np.int32)
-    frontier = np.flatnonzero(indegree == 0).astype(np.int32)
+    frontier: npt.NDArray[np.signedinteger[Any]] = np.flatnonzero(indegree == 0).astype(np.int32)
     level = 0
     done = 0
     while len(frontier):
@@ -137,7 +139,7 @@ def topological_levels(
         targets = neighbours(fwd_indptr, fwd_indices, frontier)
         if len(targets) > num_nodes // 8:
             hits = np.bincount(targets, minlength=num_nodes).astype(np.int32)
-            touched = np.flatnonzero(hits)
+            touched: npt.NDArray[np.signedinteger[Any]] = np.flatnonzero(hits)
             counts = hits[touched]
         else:
             touched, counts = np.unique(targets, return_counts=True)

@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +40,7 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-class QueryOp(str, Enum):
+class QueryOp(StrEnum):
     """What `yard query` asks of the graph."""
 
     upstream = "upstream"
@@ -56,7 +56,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines 
 
 @yard_app.command()
 def generate(
-    parts: Annotated[int, typer.Option(help="Physical parts: hull parts (90 %) plus outfitting items (10 %).")] = 200_000,
+    parts: Annotated[
+        int, typer.Option(help="Physical parts: hull parts (90 %) plus outfitting items (10 %).")
+    ] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same yard, byte for byte.")] = 0,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Yard directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")

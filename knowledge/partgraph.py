@@ -160,7 +160,9 @@ class PartGraph:
 
     # ---- traversal ---------------------------------------------------------------------------
 
-    def upstream(self, ids: npt.ArrayLike, depth: int | None = None, kinds: Iterable[NodeKind] | None = None) -> IdArray:
+    def upstream(
+        self, ids: npt.ArrayLike, depth: int | None = None, kinds: Iterable[NodeKind] | None = None
+    ) -> IdArray:
         """Everything that must be done before any of `ids` (the ids themselves excluded), ascending.
 
         Args:
@@ -185,7 +187,11 @@ class PartGraph:
         return self.downstream([node_id], depth=1)
 
     def _walk(
-        self, csr: tuple[npt.NDArray[Any], IdArray], ids: npt.ArrayLike, depth: int | None, kinds: Iterable[NodeKind] | None
+        self,
+        csr: tuple[npt.NDArray[Any], IdArray],
+        ids: npt.ArrayLike,
+        depth: int | None,
+        kinds: Iterable[NodeKind] | None,
     ) -> IdArray:
         seeds = self._checked_ids(ids)
         if depth is not None and depth < 0:
@@ -378,7 +384,9 @@ class PartGraph:
         kinds = self.layout.kind_codes(np.arange(self.num_nodes))
         out = block * 5 + np.asarray([_TRADE_OF_KIND.get(k, -1) for k in NODE_KINDS])[kinds]
         out[self.ids_of_kind("joint")] = self.table("joints", ["work_package_id"]).column(0).to_numpy()
-        out[self.ids_of_kind("outfitting_item")] = self.table("outfitting_items", ["work_package_id"]).column(0).to_numpy()
+        out[self.ids_of_kind("outfitting_item")] = (
+            self.table("outfitting_items", ["work_package_id"]).column(0).to_numpy()
+        )
         return out.astype(np.int64)
 
     # ---- attributes --------------------------------------------------------------------------
@@ -405,7 +413,7 @@ class PartGraph:
         for kind in kinds:
             if kind not in NODE_KINDS:
                 raise InputError(f"unknown node kind {kind!r}; kinds: {', '.join(NODE_KINDS)}")
-            out.append(kind)  # type: ignore[arg-type]
+            out.append(kind)
         return out
 
     def _kind_mask(self, ids: IdArray, kinds: Iterable[str]) -> npt.NDArray[np.bool_]:

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from knowledge.errors import ManifestError, YardIntegrityError, YardNotFoundError
-from knowledge.layout import NODE_KINDS, NodeKind, YardLayout
+from knowledge.layout import NodeKind, YardLayout
 
 __all__ = [
     "FORMAT",
@@ -243,6 +243,3 @@ def read_table(path: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
     return pq.read_table(Path(path) / f"{name}.parquet", columns=columns)
-
-
-

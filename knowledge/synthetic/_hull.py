@@ -100,12 +100,16 @@ def make_hull(rng: np.random.Generator, blocks: Blocks, hull_parts: int) -> Hull
     """Split the hull parts over blocks, assemblies and sub-assemblies and give each part its dimensions."""
     nb = blocks.count
     per_block = apportion(hull_parts, blocks.weight_t * rng.lognormal(0, 0.15, nb), minimum=2)
-    n_asm = np.clip(np.round(per_block ** (1 / 3) / 2.2 * rng.uniform(0.8, 1.2, nb)), 1, CODE_LIMITS["assemblies_per_block"])
-    n_asm = np.minimum(n_asm.astype(np.int64), per_block)
+    asm_target = np.clip(
+        np.round(per_block ** (1 / 3) / 2.2 * rng.uniform(0.8, 1.2, nb)), 1, CODE_LIMITS["assemblies_per_block"]
+    )
+    n_asm = np.minimum(asm_target.astype(np.int64), per_block).astype(np.int64)
     per_asm = split_groups(rng, per_block, n_asm)
     na = len(per_asm)
-    n_sub = np.clip(np.round(np.sqrt(per_asm) / 5.3 * rng.uniform(0.8, 1.2, na)), 1, CODE_LIMITS["sub_assemblies_per_assembly"])
-    n_sub = np.minimum(n_sub.astype(np.int64), per_asm)
+    sub_target = np.clip(
+        np.round(np.sqrt(per_asm) / 5.3 * rng.uniform(0.8, 1.2, na)), 1, CODE_LIMITS["sub_assemblies_per_assembly"]
+    )
+    n_sub = np.minimum(sub_target.astype(np.int64), per_asm).astype(np.int64)
     per_sub = split_groups(rng, per_asm, n_sub)
     if per_sub.max() > CODE_LIMITS["parts_per_sub_assembly"]:
         raise AssertionError("a sub-assembly outgrew the part code's four digits")
@@ -125,9 +129,9 @@ def make_hull(rng: np.random.Generator, blocks: Blocks, hull_parts: int) -> Hull
     thickness = np.round(clipped_normal(rng, t_mean, 2.0, 5.0, 32.0) * 2) / 2
     grade = categorical(rng, _GRADE_P, btype)
     length = np.where(kind == 2, rng.uniform(0.3, 1.0, n), rng.uniform(2.0, 12.0, n)).astype(np.float32)
-    width = np.where(
-        kind == 0, rng.uniform(1.5, 3.5, n), np.where(kind == 1, rng.uniform(0.1, 0.4, n), length)
-    ).astype(np.float32)
+    width = np.where(kind == 0, rng.uniform(1.5, 3.5, n), np.where(kind == 1, rng.uniform(0.1, 0.4, n), length)).astype(
+        np.float32
+    )
     shape_factor = np.where(kind == 0, 1.0, np.where(kind == 1, 1.3, 0.5))
     weight = (length * width * thickness * 7.85 * shape_factor).astype(np.float32)
     return Hull(

@@ -56,7 +56,6 @@ class Joints:
 
 def _pairs_in_groups(rng: np.random.Generator, counts: I64) -> tuple[I64, I64]:
     """For groups of `counts` members, join each member after the first to a random earlier one (a tree)."""
-    starts = group_starts(counts)
     rank = rank_in_group(counts)
     later = np.flatnonzero(rank >= 1)
     earlier = later - rank[later] + np.floor(rng.random(len(later)) * rank[later]).astype(np.int64)
@@ -91,9 +90,7 @@ def _member_level(
     )
 
 
-def make_joints(
-    rng: np.random.Generator, blocks: Blocks, hull: Hull, kind_start: dict[str, int]
-) -> Joints:
+def make_joints(rng: np.random.Generator, blocks: Blocks, hull: Hull, kind_start: dict[str, int]) -> Joints:
     """Generate every joint, its attributes and actuals, and the precedence edges through it."""
     part_base, sub_base, asm_base = kind_start["part"], kind_start["sub_assembly"], kind_start["assembly"]
     per_sub = np.diff(hull.sub_part_start)
@@ -129,7 +126,11 @@ def make_joints(
     )
     asm_first_part = sub_first_part[hull.assembly_sub_start[:-1]]
     asm_block = np.repeat(np.arange(blocks.count, dtype=np.int64), per_block)
-    levels.append(_member_level(rng, hull, per_block, asm_first_part, asm_base, asm_block, kind_start["block"] + np.arange(blocks.count)))
+    levels.append(
+        _member_level(
+            rng, hull, per_block, asm_first_part, asm_base, asm_block, kind_start["block"] + np.arange(blocks.count)
+        )
+    )
     lower, upper = blocks.rests_on
     ne = len(upper)
     btype = blocks.block_type[lower]
@@ -142,7 +143,7 @@ def make_joints(
             pred_b=np.full(ne, -1, np.int64),
             owner=kind_start["block"] + upper,
             fillet=np.zeros(ne, dtype=bool),
-            thickness=np.round(clipped_normal(rng, _PLATE_T_MM[btype], 2.0, 5.0, 32.0) * 2) / 2,
+            thickness=(np.round(clipped_normal(rng, _PLATE_T_MM[btype], 2.0, 5.0, 32.0) * 2) / 2).astype(np.float32),
             grade=categorical(rng, _GRADE_P, btype),
             length=blocks.length_m[upper] * rng.uniform(0.8, 1.6, ne).astype(np.float32),
         )
@@ -185,9 +186,10 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
         trade = TRADE_OF_LEVEL[li]
         expected = truth.expected_weld_hours(lv.fillet, process, position, access, one_sided, lv.thickness, lv.length)
         actual = expected * skill_hours[lv.block, trade] * rng.lognormal(0.0, 0.12, n)
-        logit = truth.defect_logit(
-            lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2
-        ) + skill_defect[lv.block, trade]
+        logit = (
+            truth.defect_logit(lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2)
+            + skill_defect[lv.block, trade]
+        )
         defect = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
         defect_class = np.zeros(n, dtype=np.int8)
         defect_class[defect] = truth.draw_defect_class(

@@ -18,7 +18,7 @@ _DENSITY = np.array([1.3, 0.8, 1.0, 1.4])  # items per block by block type
 _KIND_P = [[0.55, 0.10, 0.15, 0.20], [0.45, 0.25, 0.20, 0.10], [0.30, 0.30, 0.30, 0.10], [0.25, 0.30, 0.35, 0.10]]
 _BASE_HOURS = np.array([6.0, 3.0, 5.0, 20.0])
 _STAGE_FACTOR = np.array([0.6, 1.0, 2.5])
-SYSTEM_OFFSET = np.cumsum([0] + [len(SYSTEMS[k]) for k in ITEM_KINDS])  # type: ignore[index]
+SYSTEM_OFFSET = np.cumsum([0] + [len(SYSTEMS[k]) for k in ITEM_KINDS])
 
 
 @dataclass
@@ -45,7 +45,8 @@ def make_items(
     n_systems = np.diff(SYSTEM_OFFSET)
     system = (SYSTEM_OFFSET[kind] + np.floor(rng.random(n) * n_systems[kind])).astype(np.int16)
     length = np.select(
-        [kind == 0, kind == 1, kind == 2], [rng.uniform(1, 6, n), rng.uniform(2, 6, n), rng.uniform(1, 4, n)],
+        [kind == 0, kind == 1, kind == 2],
+        [rng.uniform(1, 6, n), rng.uniform(2, 6, n), rng.uniform(1, 4, n)],
         rng.uniform(1, 5, n),
     ).astype(np.float32)
     diameter = np.select(

@@ -82,18 +82,17 @@ def make_packages(
     """
     nb, nt = blocks.count, len(TRADES)
     nwp = nb * nt
-    est = np.zeros(nwp)
-    act = np.zeros(nwp)
+    est_flat = np.zeros(nwp)
+    act_flat = np.zeros(nwp)
     for wp, norm, actual in members:
-        est += np.bincount(wp, weights=norm, minlength=nwp)
-        act += np.bincount(wp, weights=actual, minlength=nwp)
+        est_flat += np.bincount(wp, weights=norm, minlength=nwp)
+        act_flat += np.bincount(wp, weights=actual, minlength=nwp)
     fixed = np.zeros((nb, nt))
     fixed[:, 0] = per_block_parts * _FIXED_HOURS["part"]
     fixed[:, 1] = per_block_assemblies * _FIXED_HOURS["assembly"]
     fixed[:, 3] = _FIXED_HOURS["erection"]
-    est += fixed.ravel()
-    act += fixed.ravel() * rng.lognormal(0.0, 0.1, nwp)
-    est, act = est.reshape(nb, nt), act.reshape(nb, nt)
+    est = (est_flat + fixed.ravel()).reshape(nb, nt)
+    act = (act_flat + fixed.ravel() * rng.lognormal(0.0, 0.1, nwp)).reshape(nb, nt)
 
     sequence = erection_sequence(blocks)
     dock0 = (DOCK_START - dt.date(1970, 1, 1)).days
@@ -121,10 +120,10 @@ def make_packages(
     lower, upper = blocks.rests_on
     for b in np.argsort(sequence):  # erection waits on the block's outfitting and on what it rests on
         below = lower[upper == b]
-        ready = max(int(p_start[b, 3] + slip[b, 3]), int(a_finish[b, 2]) + 1)
+        day = max(int(p_start[b, 3] + slip[b, 3]), int(a_finish[b, 2]) + 1)
         if len(below):
-            ready = max(ready, int(a_finish[below, 3].max()) + 1)
-        a_start[b, 3], a_finish[b, 3] = ready, ready + a_dur[b, 3]
+            day = max(day, int(a_finish[below, 3].max()) + 1)
+        a_start[b, 3], a_finish[b, 3] = day, day + a_dur[b, 3]
     a_start[:, 4] = np.maximum(p_start[:, 4] + slip[:, 4], a_finish[:, 3] + 14)
     a_finish[:, 4] = a_start[:, 4] + a_dur[:, 4]
 

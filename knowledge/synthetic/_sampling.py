@@ -79,7 +79,9 @@ def choice(rng: np.random.Generator, probabilities: Sequence[float], n: int) -> 
     return categorical(rng, [probabilities], np.zeros(n, dtype=np.int8))
 
 
-def clipped_normal(rng: np.random.Generator, mean: npt.ArrayLike, sd: float, low: float, high: float) -> npt.NDArray[np.float32]:
+def clipped_normal(
+    rng: np.random.Generator, mean: npt.ArrayLike, sd: float, low: float, high: float
+) -> npt.NDArray[np.float32]:
     """Normal draws clipped to [low, high], as float32."""
     mean = np.asarray(mean, dtype=np.float64)
     return np.clip(rng.normal(mean, sd), low, high).astype(np.float32)

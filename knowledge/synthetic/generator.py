@@ -62,11 +62,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from knowledge._csr import build_csr
 from knowledge.errors import InvalidYardSpecError
-from knowledge.layout import NODE_KINDS, YardLayout
+from knowledge.layout import YardLayout
 from knowledge.synthetic._hull import make_blocks, make_hull
 from knowledge.synthetic._joints import make_joints
 from knowledge.synthetic._outfitting import make_items
 from knowledge.synthetic._packages import make_packages
+from knowledge.synthetic._sampling import rank_in_group
 from knowledge.synthetic.vocabulary import (
     ACCESS,
     BLOCK_TYPES,
@@ -236,7 +237,9 @@ def _tables(
     asm_parts = np.add.reduceat(per_sub_part, layout.assembly_sub_start[:-1]) if len(per_sub_part) else per_sub_part
     zone = [f"MVZ{m}-L{lv}" for m, lv in zip(blocks.mvz.tolist(), blocks.level.tolist(), strict=True)]
     block_codes = [f"B{b + 1:03d}" for b in range(nb)]
-    asm_codes = [f"{block_codes[b]}-A{r + 1:02d}" for b, r in zip(asm_block.tolist(), _ranks(per_block_asm), strict=True)]
+    asm_codes = [
+        f"{block_codes[b]}-A{r + 1:02d}" for b, r in zip(asm_block.tolist(), _ranks(per_block_asm), strict=True)
+    ]
     sub_codes = [f"{asm_codes[a]}-S{r + 1:02d}" for a, r in zip(sub_asm.tolist(), _ranks(per_asm_sub), strict=True)]
 
     def dates(days: npt.NDArray[Any]) -> pa.Array:
@@ -336,6 +339,4 @@ def _system_names() -> list[str]:
 
 
 def _ranks(counts: npt.NDArray[Any]) -> list[int]:
-    from knowledge.synthetic._sampling import rank_in_group
-
-    return rank_in_group(counts).tolist()  # type: ignore[no-any-return]
+    return rank_in_group(counts).tolist()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.yards import make_yard
+
+
+@pytest.fixture(scope="session")
+def yard_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int], Path]:
+    """Generate yards once per session, keyed by (parts, seed)."""
+    root = tmp_path_factory.mktemp("yards")
+    return lambda parts, seed: make_yard(root, parts, seed)
+
+
+@pytest.fixture(scope="session")
+def small_yard(yard_factory: Callable[[int, int], Path]) -> Path:
+    return yard_factory(20_000, 1)

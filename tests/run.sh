@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install Shipbrain with its development tools into .venv, then run every check:
+# ruff (lint and format), mypy (types) and pytest (all tests, slow ones included).
+# Works on a fresh machine with only Python 3.11, pip and Debian's apt. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  if ! "$PYTHON" -m venv .venv; then
+    # Debian's own python3 needs its venv module from apt
+    rm -rf .venv
+    apt-get update -qq && apt-get install -y -qq python3-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"

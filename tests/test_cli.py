@@ -1,0 +1,145 @@
+"""The `shipbrain` command as a user runs it: a real subprocess of the installed script."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from knowledge import PartGraph
+
+SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
+
+
+def run(*args: str, data_dir: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "COLUMNS": "200", **env}
+    if data_dir is not None:
+        environ["SHIPBRAIN_DATA_DIR"] = str(data_dir)
+    return subprocess.run([SHIPBRAIN, *args], capture_output=True, text=True, env=environ, timeout=300, check=False)
+
+
+def test_help_explains_the_commands() -> None:
+    top = run("--help")
+    assert top.returncode == 0
+    assert "yard" in top.stdout and "demo" in top.stdout and "planners" in top.stdout.lower()
+    yard = run("yard", "--help")
+    for command in ("generate", "info", "query", "verify"):
+        assert command in yard.stdout
+
+
+def test_generate_info_verify(tmp_path: Path) -> None:
+    out = tmp_path / "y"
+    gen = run("yard", "generate", "--parts", "6000", "--seed", "3", "--out", str(out))
+    assert gen.returncode == 0, gen.stderr
+    assert "precedence edges" in gen.stdout
+    info = json.loads(run("yard", "info", str(out), "--json").stdout)
+    g = PartGraph.open(out)
+    assert info["counts"] == g.counts
+    assert info["num_edges"] == g.num_edges
+    assert info["seed"] == 3 and info["parts"] == 6000
+    ok = run("yard", "verify", str(out))
+    assert ok.returncode == 0 and ok.stdout.startswith("ok:")
+
+
+def test_default_output_goes_to_the_data_dir(tmp_path: Path) -> None:
+    gen = run("yard", "generate", "--parts", "5000", data_dir=tmp_path)
+    assert gen.returncode == 0, gen.stderr
+    assert (tmp_path / "yards" / "yard-5000-s0" / "manifest.json").is_file()
+
+
+def test_queries_answer_what_the_graph_says(small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    up = json.loads(run("yard", "query", str(small_yard), "upstream", "B002", "--json").stdout)
+    want = g.upstream([g.id_of("B002")])
+    assert up["count"] == len(want)
+    assert up["codes"] == g.codes_of(want[:20]) and up["truncated"]
+    assert sum(up["by_kind"].values()) == len(want)
+
+    blocks = json.loads(run("yard", "query", str(small_yard), "upstream", "B002", "--kinds", "block", "--json").stdout)
+    assert blocks["codes"] == g.codes_of(g.upstream([g.id_of("B002")], kinds=["block"]))
+
+    down = json.loads(
+        run("yard", "query", str(small_yard), "downstream", "J001-000001", "--depth", "1", "--json").stdout
+    )
+    assert down["codes"] == g.codes_of(g.successors(g.id_of("J001-000001")))
+
+    path = json.loads(
+        run("yard", "query", str(small_yard), "path", "B001-A01-S01-P0001", "--to", "B001", "--json").stdout
+    )
+    assert path["codes"][0] == "B001-A01-S01-P0001" and path["codes"][-1] == "B001"
+
+    critical = json.loads(run("yard", "query", str(small_yard), "critical", "B004", "--json").stdout)
+    assert critical["codes"][-1] == "B004"
+    assert critical["finish_hours"] == sorted(critical["finish_hours"])
+
+    table = run("yard", "query", str(small_yard), "members", "B001-A01", "--limit", "5")
+    assert table.returncode == 0 and "B001-A01-S01" in table.stdout and "showing 5 of" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["yard", "query", "{yard}", "upstream", "B999"], "unknown block in 'B999'; blocks run B001-B012"),
+        (["yard", "query", "{yard}", "path", "B001"], "`path` needs --to CODE"),
+        (["yard", "query", "{yard}", "upstream", "B001", "--kinds", "weld"], "unknown node kind 'weld'"),
+        (["yard", "info", "{missing}"], "no yard directory at"),
+        (["yard", "generate", "--parts", "10", "--out", "{missing}"], "parts=10"),
+        (["yard", "generate", "--parts", "5000", "--out", "{yard}"], "already exists; pass --force"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(small_yard: Path, tmp_path: Path, args: list[str], says: str) -> None:
+    result = run(*[a.format(yard=small_yard, missing=tmp_path / "missing") for a in args])
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("error:")
+
+
+def test_corrupt_yard_is_refused_by_every_command(small_yard: Path, tmp_path: Path) -> None:
+    from tests.helpers.yards import copy_yard
+
+    yard = copy_yard(small_yard, tmp_path / "y")
+    (yard / "graph" / "reverse_indptr.npy").write_bytes(b"\x93NUMPY")
+    for args in (["info", str(yard)], ["query", str(yard), "upstream", "B001"], ["verify", str(yard)]):
+        result = run("yard", *args)
+        assert result.returncode == 2
+        assert "'graph/reverse_indptr.npy'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_generates_once_then_reuses(tmp_path: Path) -> None:
+    first = run("demo", data_dir=tmp_path, SHIPBRAIN_DEMO_PARTS="5000")
+    assert first.returncode == 0, first.stderr
+    assert "first start" in first.stderr
+    assert "precedence edges" in first.stdout
+    manifest = (tmp_path / "yards" / "demo" / "manifest.json").read_bytes()
+    second = run("demo", data_dir=tmp_path, SHIPBRAIN_DEMO_PARTS="5000")
+    assert second.returncode == 0 and "first start" not in second.stderr
+    assert (tmp_path / "yards" / "demo" / "manifest.json").read_bytes() == manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_generate_leaves_no_yard(tmp_path: Path, sig: signal.Signals) -> None:
+    out = tmp_path / "big"
+    proc = subprocess.Popen(
+        [SHIPBRAIN, "yard", "generate", "--parts", "3000000", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)  # well into generating or writing; the whole run takes several seconds here
+    assert proc.poll() is None, "generate finished before it could be interrupted; make the yard bigger"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    if sig == signal.SIGINT:  # a clean interrupt also removes its temporary directory
+        assert list(tmp_path.iterdir()) == []
