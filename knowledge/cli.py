@@ -83,23 +83,22 @@ def _generate(spec: Any, target: Path, force: bool) -> None:
     if target.exists() and not force:
         raise FileExistsError(f"{str(target)!r} already exists; pass --force to replace it")
     steps = (*GENERATE_STEPS, "writing tables", "checksums")
+    bars = err.is_terminal or get_settings().progress
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=False, disable=not err.is_terminal and not _force_progress(),
+        TimeElapsedColumn(), console=err, transient=False, disable=not bars,
     ) as progress:  # fmt: skip
         task = progress.add_task(f"generating {spec.parts:,} parts", total=len(steps))
 
         def advance(name: str) -> None:
             done = steps.index(name)
             progress.update(task, completed=done, description=f"{spec.parts:,} parts: {name}")
+            if not bars:  # logs and pipes get one plain line per step instead of a bar
+                err.print(f"[{done + 1}/{len(steps)}] {spec.parts:,} parts: {name}", highlight=False)
 
         yard = generate_yard(spec, progress=advance)
         write_yard(yard, target, overwrite=force, progress=advance)
         progress.update(task, completed=len(steps), description=f"{spec.parts:,} parts: written to {target}")
-
-
-def _force_progress() -> bool:
-    return bool(get_settings().progress)
 
 
 @yard_app.command()

@@ -27,6 +27,7 @@ _ACCESS = [[0.85, 0.12, 0.03], [0.60, 0.30, 0.10], [0.40, 0.40, 0.20], [0.50, 0.
 _BUTT_PROC = [[0.75, 0.25, 0.0, 0.0], [0.15, 0.70, 0.0, 0.15], [0.10, 0.75, 0.0, 0.15], [0.15, 0.85, 0.0, 0.0]]
 _FILLET_PROC = [0.0, 0.55, 0.30, 0.15]
 TRADE_OF_LEVEL = np.array([0, 1, 1, 3], dtype=np.int64)  # PNL, ASM, ASM, ERE
+_GAP_MEDIAN_MM = np.array([1.5, 1.8, 2.2, 2.2])
 
 
 @dataclass
@@ -162,7 +163,7 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
     level_offset = block_start[:-1] + np.vstack([np.zeros(nb, np.int64), np.cumsum(counts, axis=0)[:-1]])
     cols: dict[str, npt.NDArray[np.generic]] = {}
     skill_hours = rng.lognormal(0.0, 0.08, (nb, 5))
-    skill_defect = rng.normal(0.0, 0.3, (nb, 5))
+    skill_defect = rng.normal(0.0, 0.25, (nb, 5))
     src: list[I64] = []
     dst: list[I64] = []
 
@@ -184,10 +185,13 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
         access = categorical(rng, access_rows, (btype == 0).astype(np.int8))
         one_sided = ~lv.fillet & (rng.random(n) < _ONE_SIDED[li])
         trade = TRADE_OF_LEVEL[li]
-        expected = truth.expected_weld_hours(lv.fillet, process, position, access, one_sided, lv.thickness, lv.length)
+        gap = np.clip(rng.lognormal(np.log(_GAP_MEDIAN_MM[li]), 0.45, n), 0.3, 8.0).astype(np.float32)
+        expected = truth.expected_weld_hours(
+            lv.fillet, process, position, access, one_sided, lv.thickness, lv.length, gap
+        )
         actual = expected * skill_hours[lv.block, trade] * rng.lognormal(0.0, 0.12, n)
         logit = (
-            truth.defect_logit(lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2)
+            truth.defect_logit(lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2, gap)
             + skill_defect[lv.block, trade]
         )
         defect = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
@@ -205,6 +209,7 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
         put("position", jid, position)
         put("thickness_mm", jid, lv.thickness.astype(np.float32))
         put("length_m", jid, lv.length.astype(np.float32))
+        put("fit_up_gap_mm", jid, gap)
         put("grade", jid, lv.grade.astype(np.int8))
         put("one_sided", jid, one_sided)
         put("access", jid, access)

@@ -38,9 +38,10 @@ block, block -> on-board item.
   factor * access factor * one-sided factor, times a welder-skill factor per work package and
   lognormal noise: they grow with length and thickness squared and fall with the process's
   deposition rate (SAW 8 > FCAW 4 > GMAW 3 > SMAW 1.5 kg/h);
-- weld defects found at NDT: logistic in position (overhead worst), process, thickness past 12 mm,
-  one-sidedness, access, high-strength steel, and a welder effect per work package, for a yard
-  repair rate of 1-3 % with local peaks past 20 % (TWI); a defect class drawn from the joint;
+- weld defects found at NDT: logistic in position (overhead worst), process, thickness past 10 mm,
+  one-sidedness, access, high-strength steel, fit-up gap past 2 mm, and a welder effect per work
+  package, for a yard repair rate of 1-3 % with local peaks past 25 % (TWI); a defect class drawn
+  from the joint;
 - outfitting stage by a noisy rule (small equipment on-unit, items spanning blocks on-board...),
   hours that grow 2.5x on-board, and rework odds that rise on-board, for spanning items and in
   congested blocks;
@@ -85,7 +86,7 @@ from knowledge.synthetic.vocabulary import (
 
 __all__ = ["GENERATOR_VERSION", "MAX_PARTS", "MIN_PARTS", "GeneratedYard", "YardSpec", "generate_yard"]
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MIN_PARTS = 5_000
 MAX_PARTS = 25_000_000
 GENERATE_STEPS = ("blocks and hull", "weld joints", "outfitting items", "work packages", "tables", "graph")
@@ -299,6 +300,7 @@ def _tables(
             "position": _dict(jc["position"], POSITIONS),
             "thickness_mm": pa.array(jc["thickness_mm"]),
             "length_m": pa.array(jc["length_m"]),
+            "fit_up_gap_mm": pa.array(jc["fit_up_gap_mm"]),
             "grade": _dict(jc["grade"], GRADES),
             "one_sided": pa.array(jc["one_sided"]),
             "access": _dict(jc["access"], ACCESS),

@@ -8,7 +8,7 @@ the tuples in `knowledge.synthetic.vocabulary`.
 **Weld hours** (per joint):
 
     metal_kg_per_m = area_mm2 * 7.85e-3            # steel, 7,850 kg/m3
-      butt:   area_mm2 = t**2 * tan(30 deg) + 2 * t   # 60-degree V groove with a 2 mm root gap
+      butt:   area_mm2 = t**2 * tan(30 deg) + gap * t # 60-degree V groove with the fit-up root gap
       fillet: area_mm2 = 0.6 * z**2, z = clip(0.7 * t, 4, 12)   # leg length z, with reinforcement
     arc_hours_per_m = metal_kg_per_m / (deposition_kg_h[process] * arc_time_share[process])
     hours = 0.25 + length_m * arc_hours_per_m * position_factor * access_factor * (1.15 if one-sided)
@@ -21,13 +21,16 @@ length and with thickness squared and fall with the process's deposition rate.
 
 **Weld defects** (found at NDT and repaired), per joint:
 
-    logit p = -5.1 + position[flat 0, horizontal 0.35, vertical 0.8, overhead 1.25]
-              + process[SAW -0.5, FCAW 0, GMAW 0.15, SMAW 0.45] + 0.045 * max(t - 12, 0)
-              + 0.7 * one_sided + access[good 0, restricted 0.6, poor 1.3] + 0.25 * high_strength
-              + 0.1 * fillet + welder_skill_effect[work package] ~ N(0, 0.3)
+    logit p = -6.5 + position[flat 0, horizontal 0.7, vertical 1.6, overhead 2.4]
+              + process[SAW -1.0, FCAW 0, GMAW 0.4, SMAW 1.1] + 0.1 * max(t - 10, 0)
+              + 1.2 * one_sided + access[good 0, restricted 1.2, poor 2.4] + 0.4 * high_strength
+              + 0.3 * fillet + 1.0 * max(fit_up_gap_mm - 2, 0)
+              + welder_skill_effect[work package] ~ N(0, 0.25)
 
-which gives a yard repair rate of 1-3 % (TWI's survey) with local peaks past 20 % for overhead,
-one-sided, thick welds in poor access. The defect class is drawn from base weights (porosity .30,
+which gives a yard repair rate of about 1.8 % (TWI's survey: 1-3 %) with local peaks past 25 % for
+overhead, one-sided, thick welds with a wide gap in poor access. The fit-up gap is measured at
+fit-up inspection, before welding (lognormal, median 1.5 mm in panel work, 2.2 mm at block and
+erection level), so a model may use it. The defect class is drawn from base weights (porosity .30,
 slag inclusion .15, lack of fusion .15, incomplete penetration .10, undercut .12, crack .05,
 overlap .08, burn-through .05) tilted by the joint: slag x2 for SMAW and FCAW, porosity x1.5 for
 GMAW, incomplete penetration x3 for one-sided welds, lack of fusion x2 and overlap x1.5 out of
@@ -79,10 +82,10 @@ POSITION_TIME: Final = np.array([1.0, 1.2, 1.6, 2.0])  # by position digit 1-4
 ACCESS_TIME: Final = np.array([1.0, 1.3, 1.7])
 SETUP_HOURS: Final = 0.25
 
-DEFECT_BASE: Final = -5.1
-DEFECT_POSITION: Final = np.array([0.0, 0.35, 0.8, 1.25])
-DEFECT_PROCESS: Final = np.array([-0.5, 0.0, 0.15, 0.45])
-DEFECT_ACCESS: Final = np.array([0.0, 0.6, 1.3])
+DEFECT_BASE: Final = -6.5
+DEFECT_POSITION: Final = np.array([0.0, 0.7, 1.6, 2.4])
+DEFECT_PROCESS: Final = np.array([-1.0, 0.0, 0.4, 1.1])
+DEFECT_ACCESS: Final = np.array([0.0, 1.2, 2.4])
 DEFECT_CLASS_WEIGHTS: Final = np.array([0.30, 0.15, 0.15, 0.10, 0.12, 0.05, 0.08, 0.05])
 
 
@@ -91,11 +94,11 @@ def position_digit(position: Codes) -> npt.NDArray[np.int64]:
     return np.asarray(position, dtype=np.int64) % 4
 
 
-def weld_metal_kg_per_m(fillet: npt.NDArray[np.bool_], thickness_mm: F32) -> F64:
+def weld_metal_kg_per_m(fillet: npt.NDArray[np.bool_], thickness_mm: F32, gap_mm: F32) -> F64:
     """Weld metal deposited per metre of joint."""
     t = thickness_mm.astype(np.float64)
     leg = np.clip(0.7 * t, 4.0, 12.0)
-    area = np.where(fillet, 0.6 * leg**2, t**2 * np.tan(np.radians(30.0)) + 2.0 * t)
+    area = np.where(fillet, 0.6 * leg**2, t**2 * np.tan(np.radians(30.0)) + gap_mm * t)
     return area * 7.85e-3
 
 
@@ -107,9 +110,10 @@ def expected_weld_hours(
     one_sided: npt.NDArray[np.bool_],
     thickness_mm: F32,
     length_m: F32,
+    gap_mm: F32,
 ) -> F64:
     """Ground-truth expected hours of a joint, before welder skill and noise."""
-    per_m = weld_metal_kg_per_m(fillet, thickness_mm) / (DEPOSITION_KG_H[process] * ARC_TIME_SHARE[process])
+    per_m = weld_metal_kg_per_m(fillet, thickness_mm, gap_mm) / (DEPOSITION_KG_H[process] * ARC_TIME_SHARE[process])
     factor = POSITION_TIME[position_digit(position)] * ACCESS_TIME[access] * np.where(one_sided, 1.15, 1.0)
     return SETUP_HOURS + length_m.astype(np.float64) * per_m * factor
 
@@ -128,17 +132,19 @@ def defect_logit(
     one_sided: npt.NDArray[np.bool_],
     thickness_mm: F32,
     high_strength: npt.NDArray[np.bool_],
+    gap_mm: F32,
 ) -> F64:
     """Ground-truth log-odds that a joint has a defect found at NDT, before the welder effect."""
     return (
         DEFECT_BASE
         + DEFECT_POSITION[position_digit(position)]
         + DEFECT_PROCESS[process]
-        + 0.045 * np.maximum(thickness_mm.astype(np.float64) - 12.0, 0.0)
-        + 0.7 * one_sided
+        + 0.1 * np.maximum(thickness_mm.astype(np.float64) - 10.0, 0.0)
+        + 1.2 * one_sided
         + DEFECT_ACCESS[access]
-        + 0.25 * high_strength
-        + 0.1 * fillet
+        + 0.4 * high_strength
+        + 0.3 * fillet
+        + 1.0 * np.maximum(gap_mm.astype(np.float64) - 2.0, 0.0)
     )
 
 
