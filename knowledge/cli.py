@@ -60,6 +60,9 @@ def generate(
         int, typer.Option(help="Physical parts: hull parts (90 %) plus outfitting items (10 %).")
     ] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same yard, byte for byte.")] = 0,
+    blocks: Annotated[
+        int | None, typer.Option(help="Number of blocks [default: about 214 at 25M parts, fewer for smaller yards].")
+    ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Yard directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")
     ] = None,
@@ -69,8 +72,9 @@ def generate(
     with _user_errors():
         from knowledge.synthetic import YardSpec
 
-        spec = YardSpec.checked(parts=parts, seed=seed)
-        target = out_dir or get_settings().yards_dir / f"yard-{parts}-s{seed}"
+        spec = YardSpec.checked(parts=parts, seed=seed, blocks=blocks)
+        suffix = "" if blocks is None else f"-b{blocks}"
+        target = out_dir or get_settings().yards_dir / f"yard-{parts}-s{seed}{suffix}"
         _generate(spec, target, force)
         _print_summary(target, as_json=False)
 

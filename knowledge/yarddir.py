@@ -78,6 +78,8 @@ class Manifest(BaseModel):
     seed: int
     parts: int
     """Physical parts requested (hull parts plus outfitting items)."""
+    blocks: int | None = None
+    """Blocks requested, if the spec set them (None: the generator's default for the size)."""
     counts: dict[NodeKind, int]
     """Nodes of each kind in the part-dependency graph."""
     num_nodes: int
@@ -135,6 +137,7 @@ def write_yard(
             generator_version=yard.generator_version,
             seed=yard.spec.seed,
             parts=yard.spec.parts,
+            blocks=yard.spec.blocks,
             counts=yard.layout.counts,
             num_nodes=yard.layout.num_nodes,
             num_edges=len(yard.forward[1]),

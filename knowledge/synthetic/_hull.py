@@ -52,13 +52,13 @@ def block_count(parts: int) -> int:
     return int(np.clip(round(214 * (parts / 25e6) ** 0.4), 4, CODE_LIMITS["blocks"]))
 
 
-def make_blocks(rng: np.random.Generator, parts: int) -> Blocks:
+def make_blocks(rng: np.random.Generator, parts: int, blocks: int | None = None) -> Blocks:
     """Lay out blocks on stations and levels and say which rests on which.
 
     Erection starts at a key block in the bottom row slightly aft of midship and grows fore and
     aft; a block rests on the block below it and on its neighbour towards the key station.
     """
-    nb = block_count(parts)
+    nb = block_count(parts) if blocks is None else blocks
     nz = int(np.clip(round(math.sqrt(nb) / 2.1), 2, 7))
     b = np.arange(nb, dtype=np.int64)
     station, level = b // nz, b % nz

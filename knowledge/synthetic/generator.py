@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from knowledge._csr import build_csr
 from knowledge.errors import InvalidYardSpecError
@@ -104,6 +104,15 @@ class YardSpec(BaseModel):
     assemblies and blocks come on top."""
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
     """Random seed; the same spec gives the same yard, byte for byte."""
+    blocks: int | None = Field(default=None, ge=4, le=999)
+    """Number of blocks; by default about 214 * (parts / 25M) ** 0.4 (214 at 25M parts). Setting it
+    gives, say, a full ship's 200 blocks with few parts each, for scheduling studies."""
+
+    @model_validator(mode="after")
+    def _enough_parts_per_block(self) -> YardSpec:
+        if self.blocks is not None and self.parts * 0.9 < 25 * self.blocks:
+            raise ValueError(f"{self.blocks} blocks need at least {self.blocks * 28:,} parts")
+        return self
 
     @classmethod
     def checked(cls, **values: Any) -> YardSpec:
@@ -113,8 +122,10 @@ class YardSpec(BaseModel):
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
+            if not where:  # a check across fields
+                raise InvalidYardSpecError(err["msg"].removeprefix("Value error, ")) from None
             raise InvalidYardSpecError(
-                f"{where}={err.get('input')!r}: {err['msg']} (parts run {MIN_PARTS:,}-{MAX_PARTS:,})"
+                f"{where}={err.get('input')!r}: {err['msg']} (parts run {MIN_PARTS:,}-{MAX_PARTS:,}, blocks 4-999)"
             ) from None
 
 
@@ -150,7 +161,7 @@ def generate_yard(spec: YardSpec, progress: ProgressCallback | None = None) -> G
     hull_parts = round(spec.parts * 0.9)
 
     step(GENERATE_STEPS[0])
-    blocks = make_blocks(rng, spec.parts)
+    blocks = make_blocks(rng, spec.parts, spec.blocks)
     hull = make_hull(rng, blocks, hull_parts)
     nb, na, ns = blocks.count, len(hull.assembly_sub_start) - 1, len(hull.sub_part_start) - 1
     kind_start = {"block": 0, "assembly": nb, "sub_assembly": nb + na, "part": nb + na + ns}

@@ -169,3 +169,15 @@ def test_every_member_comes_before_its_parent(yard_factory: Callable[[int, int],
                                  (asms, "assembly_id", "block_id")]:  # fmt: skip
         for c, p in zip(table[child], table[parent], strict=True):
             assert p in g.downstream([c], depth=2), (g.code_of(c), g.code_of(p))
+
+
+def test_block_count_can_be_set(tmp_path: Path) -> None:
+    out = tmp_path / "y"
+    write_yard(generate_yard(YardSpec(parts=200_000, seed=3, blocks=200)), out)
+    g = PartGraph.open(out)
+    assert g.counts["block"] == 200 and g.manifest.blocks == 200
+    assert g.block_graph().number_of_edges() > 150
+    from knowledge import InvalidYardSpecError
+
+    with pytest.raises(InvalidYardSpecError, match="200 blocks need at least 5,600 parts"):
+        YardSpec.checked(parts=5_000, blocks=200)
