@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from knowledge.errors import ManifestError, YardIntegrityError, YardNotFoundError
+from knowledge.errors import InputError, ManifestError, YardIntegrityError, YardNotFoundError
 from knowledge.layout import NodeKind, YardLayout
 
 __all__ = [
@@ -48,7 +48,8 @@ __all__ = [
 ]
 
 FORMAT = "shipbrain-yard"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: joints gained `fit_up_gap_mm` (generator 2)."""
 TABLES = (
     "blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items",
     "work_packages", "resources", "systems",
@@ -244,5 +245,10 @@ def load_layout(path: Path) -> YardLayout:
 def read_table(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """Read one attribute table (or some of its columns)."""
     if name not in TABLES:
-        raise KeyError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
-    return pq.read_table(Path(path) / f"{name}.parquet", columns=columns)
+        raise InputError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+    try:
+        return pq.read_table(Path(path) / f"{name}.parquet", columns=columns)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise YardIntegrityError(
+            f"table {name!r} of yard {str(path)!r} cannot be read ({exc}); regenerate it"
+        ) from None

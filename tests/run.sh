@@ -16,6 +16,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
+# Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv.
+bash tests/e2e/install_mlserver.sh
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,4 +1,4 @@
-"""Transports: how an adapter reaches its model (in-process, ONNX, Open Inference Protocol v2, OpenAI-compatible chat)."""
+"""Transports: how an adapter reaches its model (in-process, ONNX, Open Inference Protocol v2, OpenAI chat)."""
 
 from adapters.transports.base import CallPolicy, Tensors, Transport
 

@@ -126,7 +126,7 @@ def test_manifest_of_another_format_version(small_yard: Path, tmp_path: Path) ->
     manifest = json.loads((yard / "manifest.json").read_text())
     manifest["format_version"] = 99
     (yard / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestError, match="format version 99; this Shipbrain reads version 1"):
+    with pytest.raises(ManifestError, match="format version 99; this Shipbrain reads version 2"):
         PartGraph.open(yard)
     (yard / "manifest.json").write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):

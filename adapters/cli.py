@@ -1,0 +1,193 @@
+"""`shipbrain models`: list, describe, run and train the yard's models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from knowledge.errors import ShipbrainError
+
+__all__ = ["models_app"]
+
+models_app = typer.Typer(
+    help="The yard's models as tools: list them, describe their contracts, run them on a yard, train them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except ShipbrainError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _registry() -> Any:
+    from adapters.registry import Registry
+
+    registry = Registry.load()
+    for problem in registry.problems:
+        err.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    return registry
+
+
+@models_app.command("list")
+def list_models(as_json: JsonFlag = False) -> None:
+    """Every registered model: name, system, version, transport, owner."""
+    with _user_errors():
+        registry = _registry()
+        rows = []
+        for name in registry.names():
+            spec = registry.spec(name)
+            rows.append({k: getattr(spec, k) for k in ("name", "system", "version", "transport", "owner")})
+        if as_json:
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+            return
+        table = Table(title="models", title_justify="left")
+        for column in ("name", "system", "version", "transport", "owner"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(str(v) for v in row.values()))
+        out.print(table)
+
+
+@models_app.command()
+def describe(
+    name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")], as_json: JsonFlag = False
+) -> None:
+    """A model's contract: what it is for, its input and output row schemas, and its model card."""
+    with _user_errors():
+        from adapters.cards import load_card
+
+        registry = _registry()
+        spec = registry.spec(name)
+        info = spec.describe()
+        config = registry.configs.get(name)
+        card = load_card(config.resolved_path()) if config is not None and config.transport == "onnx" else None
+        info["card"] = card.model_dump() if card else None
+        if as_json:
+            sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
+            return
+        out.print(
+            f"[bold]{spec.name}[/] {spec.version} ({spec.system}, owner: {spec.owner}, transport: {spec.transport})"
+        )
+        out.print(spec.description)
+        for label, schema in (("input row", spec.input_schema), ("output row", spec.output_schema)):
+            table = Table(title=label, title_justify="left")
+            table.add_column("field")
+            table.add_column("type")
+            table.add_column("meaning")
+            props = schema.model_json_schema()["properties"]
+            for field, field_info in schema.model_fields.items():
+                prop = props[field]
+                kind = prop.get("enum") or prop.get("type", "")
+                limits = ", ".join(f"{k} {prop[k]}" for k in ("exclusiveMinimum", "minimum", "maximum") if k in prop)
+                table.add_row(field, f"{kind}{' (' + limits + ')' if limits else ''}", field_info.description or "")
+            out.print(table)
+        if card:
+            out.print("held-out metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))
+
+
+@models_app.command()
+def predict(
+    name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")],
+    yard: Annotated[Path, typer.Option(help="The yard directory whose rows to score.")],
+    where: Annotated[list[str] | None, typer.Option(help="Filter rows: block=B012 (repeatable).")] = None,
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print.")] = 20,
+    output: Annotated[Path | None, typer.Option("--out", help="Write every prediction to this Parquet file.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a model over a yard's rows (all, or those of some blocks) and print the predictions."""
+    with _user_errors():
+        from adapters.errors import AdapterInputError
+        from knowledge.partgraph import PartGraph
+
+        registry = _registry()
+        adapter = registry.get(name)
+        g = PartGraph.open(yard)
+        blocks = None
+        for clause in where or []:
+            key, _, value = clause.partition("=")
+            if key.strip() != "block" or not value:
+                raise AdapterInputError(f"--where {clause!r}: use block=CODE (for example block=B012)")
+            blocks = [*(blocks or []), g.id_of(value.strip())]
+        rows_of = getattr(adapter, "yard_rows", None)
+        if rows_of is None or adapter.spec.key_column is None:
+            raise AdapterInputError(f"model {name!r} does not score yard rows; call it through its Python API")
+        rows = rows_of(g, blocks)
+        result = adapter.predict(rows)
+        keys = rows.column(adapter.spec.key_column).to_numpy()
+        _print_predictions(g, adapter.spec, keys, result, limit, as_json, output)
+
+
+def _print_predictions(
+    g: Any, spec: Any, keys: Any, result: Any, limit: int, as_json: bool, output: Path | None
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if output is not None:
+        pq.write_table(result.add_column(0, spec.key_column, pa.array(keys)), output)
+    shown = result.slice(0, limit).to_pylist()
+    codes = g.codes_of(keys[:limit])
+    summary = {"model": spec.name, "version": spec.version, "rows": result.num_rows}
+    for column in result.column_names:
+        if pa.types.is_floating(result.schema.field(column).type):
+            values = result.column(column).to_numpy()
+            summary[f"{column}_sum"] = float(values.sum())
+            summary[f"{column}_mean"] = float(values.mean()) if len(values) else 0.0
+    if as_json:
+        payload = {**summary, "predictions": [{"code": c, **r} for c, r in zip(codes, shown, strict=True)]}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    table = Table(title=f"{spec.name} {spec.version}: {result.num_rows:,} rows", title_justify="left")
+    table.add_column("code")
+    for column in result.column_names:
+        table.add_column(column, justify="right")
+    for code, row in zip(codes, shown, strict=True):
+        table.add_row(code, *(f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row.values()))
+    out.print(table)
+    out.print(", ".join(f"{k} {v:,.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
+
+
+@models_app.command()
+def train(
+    yard: Annotated[Path, typer.Option(help="The yard whose recorded actuals to learn from.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the ONNX files and cards [default: the shipped models folder]."),
+    ] = None,
+    version: Annotated[str, typer.Option(help="Version to stamp on the models.")] = "1",
+    seed: Annotated[int, typer.Option(help="Seed of the train/held-out split and of the learners.")] = 0,
+    only: Annotated[list[str] | None, typer.Option(help="Train only these models (welding, outfitting).")] = None,
+) -> None:
+    """Rebuild the welding and outfitting models from a yard (held-out blocks give the metrics)."""
+    with _user_errors():
+        from adapters.cards import MODELS_DIR
+        from adapters.training import train_outfitting, train_welding
+        from knowledge.partgraph import PartGraph
+
+        g = PartGraph.open(yard)
+        target = output or MODELS_DIR
+        trainers = {"welding": train_welding, "outfitting": train_outfitting}
+        for name in only or list(trainers):
+            if name not in trainers:
+                raise typer.BadParameter(f"unknown model {name!r}; trainable: {', '.join(trainers)}")
+            with err.status(f"training {name}") as status:
+                card = trainers[name](g, target, version=version, seed=seed, progress=lambda s: status.update(s))
+            out.print(f"[bold]{name}[/] {card.version} -> {target / card.onnx_file}")
+            out.print("  " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))

@@ -1,0 +1,168 @@
+"""The outfitting model: per outfitting item, the installation stage and the risk of rework.
+
+One ONNX graph: input `features` FP32 [n, 8]; outputs `stage_probabilities` FP32 [n, 3]
+(on-unit, on-block, on-board) and `rework_probability` FP32 [n].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.cards import load_card
+from adapters.spec import AdapterSpec, ModelAdapter
+from adapters.transports.base import Transport
+
+if TYPE_CHECKING:
+    from adapters.registry import ModelConfig
+from knowledge.partgraph import PartGraph
+from knowledge.synthetic.vocabulary import BLOCK_TYPES, ITEM_KINDS, STAGES, SYSTEMS
+
+__all__ = [
+    "from_config",
+    "OUTFITTING_FEATURES",
+    "OutfittingAdapter",
+    "OutfittingItemRow",
+    "OutfittingPredictionRow",
+    "encode_items",
+    "outfitting_spec",
+]
+
+OUTFITTING_FEATURES: Final = (
+    "kind", "system", "block_type", "length_m", "diameter_mm", "weight_t", "spans_blocks", "items_in_block",
+)  # fmt: skip
+SYSTEM_NAMES: Final = tuple(name for kind in ITEM_KINDS for name in SYSTEMS[kind])
+
+
+class OutfittingItemRow(BaseModel):
+    """One outfitting item: a pipe spool, cable tray, HVAC duct or piece of equipment."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    kind: Literal["pipe_spool", "cable_tray", "hvac_duct", "equipment"]
+    system: str
+    """The ship system it belongs to, e.g. "fire main" (an unknown system is scored as unseen)."""
+    block_type: Literal["bottom", "side", "deck", "superstructure"]
+    """The type of block it is installed in."""
+    length_m: float = Field(ge=0, le=100)
+    diameter_mm: float = Field(ge=0, le=5000)
+    """Nominal diameter (pipes, ducts) or tray width, mm; 0 for equipment."""
+    weight_t: float = Field(ge=0, le=1000)
+    spans_blocks: bool
+    """Whether the item crosses a block boundary."""
+    items_in_block: int = Field(ge=0)
+    """Outfitting items in the same block (congestion)."""
+
+
+class OutfittingPredictionRow(BaseModel):
+    """The model's answer for one item."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    stage: Literal["on-unit", "on-block", "on-board"]
+    """The installation stage the model recommends."""
+    stage_confidence: float = Field(ge=0, le=1)
+    rework_probability: float = Field(ge=0, le=1)
+
+
+def _codes(column: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    """Index of each value in `vocabulary` (NaN if absent); dictionary columns map each distinct word once."""
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(col.type):
+        words = pc.index_in(col.dictionary, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False)
+        return np.asarray(words, dtype=np.float32)[np.asarray(col.indices)]
+    return np.asarray(pc.index_in(col, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False), dtype=np.float32)
+
+
+def encode_items(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
+    """The `features` tensor [n, 8] of validated item rows (see `OUTFITTING_FEATURES`)."""
+    numbers = [
+        np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32)
+        for name in ("length_m", "diameter_mm", "weight_t", "spans_blocks", "items_in_block")
+    ]
+    columns = [
+        _codes(batch.column("kind"), ITEM_KINDS),
+        _codes(batch.column("system"), SYSTEM_NAMES),
+        _codes(batch.column("block_type"), BLOCK_TYPES),
+        *numbers,
+    ]
+    return np.ascontiguousarray(np.column_stack(columns), dtype=np.float32)
+
+
+def outfitting_spec(version: str, transport: str, batch_size: int = 262_144) -> AdapterSpec:
+    """The outfitting model's spec."""
+    return AdapterSpec(
+        name="outfitting",
+        system="outfitting",
+        version=version,
+        owner="outfitting engineering",
+        description=(
+            "Per outfitting item (pipe spool, cable tray, HVAC duct, equipment): the installation stage "
+            "(on-unit, on-block, on-board) and the probability of rework. Use it to plan a zone's or block's "
+            "outfitting and to find items at risk."
+        ),
+        input_schema=OutfittingItemRow,
+        output_schema=OutfittingPredictionRow,
+        batch_size=batch_size,
+        transport=transport,
+        yard_table="outfitting_items",
+        key_column="item_id",
+    )
+
+
+class OutfittingAdapter(ModelAdapter):
+    """Stage and rework risk per outfitting item."""
+
+    def __init__(self, transport: Transport, version: str, batch_size: int = 262_144) -> None:
+        super().__init__(outfitting_spec(version, transport.kind, batch_size), transport)
+
+    def encode(self, batch: pa.RecordBatch | pa.Table) -> dict[str, npt.NDArray[np.generic]]:
+        """Rows to the `features` tensor."""
+        return {"features": encode_items(batch)}
+
+    def decode(self, outputs: Mapping[str, npt.NDArray[np.generic]], batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """Stage probabilities and rework risk to rows."""
+        probs = np.asarray(outputs.get("stage_probabilities", np.empty((0, 3))), dtype=np.float64).reshape(-1, 3)
+        best = probs.argmax(axis=1)
+        rework = np.asarray(outputs.get("rework_probability", np.empty(0)), dtype=np.float64).reshape(-1)
+        return pa.table(
+            {
+                "stage": pa.array(np.asarray(STAGES, dtype=object)[best].tolist(), type=pa.string()),
+                "stage_confidence": probs[np.arange(len(best)), best],
+                "rework_probability": rework,
+            }
+        )
+
+    @staticmethod
+    def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
+        """The outfitting items of some blocks (all if None) as input rows, with `item_id` to name them."""
+        items = graph.table(
+            "outfitting_items",
+            ["item_id", "block_id", "kind", "system", "length_m", "diameter_mm", "weight_t", "spans_blocks"],
+        )
+        if block_ids is not None:
+            items = items.filter(pc.is_in(items.column("block_id"), value_set=pa.array(np.asarray(block_ids))))
+        blocks = graph.table("blocks", ["block_type"]).column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
+        block = items.column("block_id").to_numpy()
+        per_block = np.bincount(
+            graph.table("outfitting_items", ["block_id"]).column(0).to_numpy(), minlength=len(blocks)
+        )
+        return items.append_column("block_type", pa.array(blocks[block].tolist(), type=pa.string())).append_column(
+            "items_in_block", pa.array(per_block[block].astype(np.int64))
+        )
+
+
+def from_config(name: str, config: ModelConfig) -> OutfittingAdapter:
+    """Build the adapter from its `[models.outfitting]` config entry (version from the model card unless set)."""
+    from adapters.registry import build_transport
+
+    transport = build_transport(name, config)
+    card = load_card(config.resolved_path()) if config.transport == "onnx" else None
+    version = config.version or (card.version if card else "unknown")
+    return OutfittingAdapter(transport, version, **({"batch_size": config.batch_size} if config.batch_size else {}))

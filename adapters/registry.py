@@ -1,0 +1,181 @@
+"""Which yard models exist and how to reach them: config files plus entry points.
+
+Models come from the shipped `adapters/default.toml`, overridden model by model by
+`DATA_DIR/adapters.toml`, plus third-party adapters registered under the entry-point group
+`shipbrain.adapters` (each entry point is a callable taking no argument and returning an
+`Adapter`). A plugin that fails to load is a warning in `Registry.problems`, not a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.errors import AdapterConfigError, UnknownModelError
+from adapters.spec import Adapter, AdapterSpec
+from adapters.transports.base import CallPolicy, Transport
+from knowledge.settings import Settings, get_settings
+
+__all__ = ["DEFAULT_CONFIG", "ENTRY_POINT_GROUP", "ModelConfig", "Registry", "build_transport"]
+
+log = logging.getLogger(__name__)
+DEFAULT_CONFIG: Final = Path(__file__).parent / "default.toml"
+ENTRY_POINT_GROUP: Final = "shipbrain.adapters"
+
+
+class ModelConfig(BaseModel):
+    """One `[models.NAME]` table of an adapter config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    factory: str = Field(pattern=r"^[\w.]+:\w+$")
+    """"module:function" that builds the adapter from this config."""
+    transport: Literal["onnx", "v2", "openai-chat", "in-process"] = "onnx"
+    path: Path | None = None
+    """ONNX file (onnx transport), relative to the config file's folder."""
+    url: str | None = None
+    """Server base URL (v2 and openai-chat transports)."""
+    remote_name: str | None = None
+    """The model's name on the server (default: the registry name)."""
+    version: str | None = None
+    """Overrides the version in the model card."""
+    batch_size: int | None = Field(default=None, gt=0)
+    threads: int | None = Field(default=None, gt=0)
+    """onnxruntime threads (default: every core)."""
+    policy: dict[str, float] = Field(default_factory=dict)
+    """Overrides of `CallPolicy` fields: timeout_s, max_attempts, breaker_failures, ..."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Anything else the factory understands."""
+    base_dir: Path = Path(".")
+    """Folder of the file the entry came from (set by the loader)."""
+
+    def call_policy(self) -> CallPolicy:
+        """The call policy with this entry's overrides."""
+        known = {f.name for f in fields(CallPolicy)}
+        unknown = sorted(set(self.policy) - known)
+        if unknown:
+            raise AdapterConfigError(f"unknown policy settings {unknown}; known: {sorted(known)}")
+        values: dict[str, Any] = {
+            k: int(v) if k in ("max_attempts", "breaker_failures") else v for k, v in self.policy.items()
+        }
+        return CallPolicy(**values)
+
+    def resolved_path(self) -> Path:
+        """The ONNX file, resolved against the config file's folder."""
+        if self.path is None:
+            raise AdapterConfigError(f"transport {self.transport!r} needs `path`")
+        return self.path if self.path.is_absolute() else self.base_dir / self.path
+
+
+def build_transport(name: str, config: ModelConfig) -> Transport:
+    """The transport a config entry describes."""
+    if config.transport == "onnx":
+        from adapters.transports.inprocess import OnnxTransport
+
+        return OnnxTransport(name, config.resolved_path(), threads=config.threads)
+    if config.url is None:
+        raise AdapterConfigError(f"model {name!r}: transport {config.transport!r} needs `url`")
+    if config.transport == "v2":
+        from adapters.transports.v2 import V2Transport
+
+        return V2Transport(config.url, config.remote_name or name, policy=config.call_policy())
+    if config.transport == "openai-chat":
+        from adapters.transports.openai_chat import OpenAIChatTransport
+
+        return OpenAIChatTransport(config.url, config.remote_name or name, policy=config.call_policy())
+    raise AdapterConfigError(f"model {name!r}: transport {config.transport!r} is built by its factory")
+
+
+def _read_config(path: Path) -> dict[str, ModelConfig]:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AdapterConfigError(f"adapter config {str(path)!r}: {exc}") from None
+    models = raw.get("models", {})
+    if set(raw) - {"models"} or not isinstance(models, dict):
+        raise AdapterConfigError(f"adapter config {str(path)!r}: expected only [models.NAME] tables")
+    out = {}
+    for name, entry in models.items():
+        try:
+            out[name] = ModelConfig.model_validate({**entry, "base_dir": path.parent})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise AdapterConfigError(f"adapter config {str(path)!r}, [models.{name}] {where}: {err['msg']}") from None
+    return out
+
+
+class Registry:
+    """Adapters by name, built on first use and kept."""
+
+    def __init__(self, configs: Mapping[str, ModelConfig], plugins: Mapping[str, Callable[[], Adapter]] | None = None):
+        self.configs = dict(configs)
+        self.plugins = dict(plugins or {})
+        self.problems: list[str] = []
+        self._built: dict[str, Adapter] = {}
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, *, extra_config: Path | None = None) -> Registry:
+        """The shipped config, the data dir's overrides, an optional extra file, and entry-point plugins."""
+        settings = settings or get_settings()
+        configs = _read_config(DEFAULT_CONFIG)
+        for path in (settings.data_dir / "adapters.toml", extra_config):
+            if path is not None and path.is_file():
+                configs.update(_read_config(path))
+        registry = cls(configs)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                registry.plugins[ep.name] = ep.load()
+            except Exception as exc:  # a broken plugin must not take the registry down
+                message = f"adapter plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
+                log.warning(message)
+                registry.problems.append(message)
+        return registry
+
+    def names(self) -> tuple[str, ...]:
+        """Every registered model name, sorted."""
+        return tuple(sorted({*self.configs, *self.plugins}))
+
+    def get(self, name: str) -> Adapter:
+        """The adapter named `name`, built on first use.
+
+        Raises:
+            UnknownModelError: listing the known names.
+            AdapterConfigError: the entry cannot be built.
+        """
+        if name in self._built:
+            return self._built[name]
+        if name in self.configs:
+            config = self.configs[name]
+            module, _, attr = config.factory.partition(":")
+            try:
+                factory = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise AdapterConfigError(f"model {name!r}: factory {config.factory!r} not found ({exc})") from None
+            adapter: Adapter = factory(name, config)
+        elif name in self.plugins:
+            adapter = self.plugins[name]()
+        else:
+            raise UnknownModelError(name, self.names())
+        if not isinstance(adapter, Adapter):
+            raise AdapterConfigError(f"model {name!r}: its factory returned {type(adapter).__name__}, not an Adapter")
+        self._built[name] = adapter
+        return adapter
+
+    def spec(self, name: str) -> AdapterSpec:
+        """The spec of one model."""
+        return self.get(name).spec
+
+    def close(self) -> None:
+        """Close every adapter built so far."""
+        for adapter in self._built.values():
+            adapter.close()
+        self._built.clear()

@@ -1,0 +1,128 @@
+"""The adapter contract: what a yard model promises, and the base class that keeps the promise."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.errors import ModelResponseError
+from adapters.schema import validate_batch
+from adapters.transports.base import Transport
+
+__all__ = ["Adapter", "AdapterSpec", "ModelAdapter"]
+
+Batch: TypeAlias = pa.RecordBatch | pa.Table
+
+
+class AdapterSpec(BaseModel):
+    """Who a model is, what it takes and gives, and how it is reached."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    """Registry name, e.g. "welding"."""
+    system: str
+    """The production process the model serves: "welding", "outfitting", "scheduling"."""
+    version: str
+    """The model's version; recorded with every prediction so runs can be compared."""
+    owner: str
+    """The team that owns the model and answers for it."""
+    description: str
+    """What the model does, written for a planner (the brain shows it to choose tools)."""
+    input_schema: type[BaseModel]
+    """One input row."""
+    output_schema: type[BaseModel]
+    """One output row, aligned with the input row."""
+    batch_size: int = Field(default=65_536, gt=0)
+    """Rows per call to the model."""
+    transport: str
+    """How the model is reached: "callable", "onnx", "v2", "openai-chat", "in-process"."""
+    yard_table: str | None = None
+    """The yard table whose rows the model scores (e.g. "joints"), if any."""
+    key_column: str | None = None
+    """The id column of `yard_table` that names each row (e.g. "joint_id")."""
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready description, with the row schemas as JSON Schema."""
+        out = self.model_dump(exclude={"input_schema", "output_schema"})
+        out["input_schema"] = self.input_schema.model_json_schema()
+        out["output_schema"] = self.output_schema.model_json_schema()
+        return out
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A yard model as a tool: a spec and a columnar predict."""
+
+    spec: AdapterSpec
+
+    def predict(self, batch: Batch) -> pa.Table:
+        """Score every row of `batch` (an Arrow record batch or table); output rows align with input rows."""
+        ...
+
+    def close(self) -> None:
+        """Release the model's resources."""
+        ...
+
+
+class ModelAdapter(ABC):
+    """Base of the adapters whose model is reached through a `Transport`.
+
+    `predict` validates the input rows (before any model runs), encodes them into named tensors,
+    calls the transport batch by batch, decodes the answer into output rows and validates those
+    too, so a model that breaks its contract is caught at the boundary, never downstream.
+    """
+
+    spec: AdapterSpec
+
+    def __init__(self, spec: AdapterSpec, transport: Transport) -> None:
+        self.spec = spec
+        self.transport = transport
+
+    @abstractmethod
+    def encode(self, batch: Batch) -> dict[str, npt.NDArray[np.generic]]:
+        """Turn validated input rows into the model's named input tensors."""
+
+    @abstractmethod
+    def decode(self, outputs: Mapping[str, npt.NDArray[np.generic]], batch: Batch) -> pa.Table:
+        """Turn the model's named output tensors into output rows aligned with `batch`."""
+
+    def validate(self, batch: Batch) -> None:
+        """Check input rows against the input schema (raises `SchemaError` with row and field)."""
+        validate_batch(self.spec.name, self.spec.input_schema, batch)
+
+    def predict(self, batch: Batch) -> pa.Table:
+        """Validate, then score in batches of `spec.batch_size`; the result has one row per input row."""
+        self.validate(batch)
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        pieces = []
+        for start in range(0, max(table.num_rows, 1), self.spec.batch_size):
+            chunk = table.slice(start, self.spec.batch_size)
+            outputs = self.transport.infer(self.encode(chunk))
+            decoded = self.decode(outputs, chunk)
+            if decoded.num_rows != chunk.num_rows:
+                raise ModelResponseError(
+                    self.spec.name, self.transport.kind, f"{decoded.num_rows} output rows for {chunk.num_rows} inputs"
+                )
+            try:
+                validate_batch(self.spec.name, self.spec.output_schema, decoded, row_offset=start)
+            except Exception as exc:  # the model broke its output contract: that is the model's failure
+                raise ModelResponseError(
+                    self.spec.name, self.transport.kind, f"output violates its schema: {exc}"
+                ) from exc
+            pieces.append(decoded)
+        return pa.concat_tables(pieces) if pieces else self.decode({}, table)
+
+    def close(self) -> None:
+        """Close the transport."""
+        self.transport.close()
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return f"{type(self).__name__}({s.name!r}, version={s.version!r}, transport={self.transport.kind!r})"

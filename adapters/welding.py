@@ -1,0 +1,164 @@
+"""The welding model: per weld joint, predicted hours and the probability of a defect found at NDT.
+
+Shipped as one ONNX graph (two gradient-boosted ensembles, trained by `shipbrain models train`):
+input `features` FP32 [n, 10], outputs `hours` FP32 [n] and `defect_probability` FP32 [n]. The
+same graph can be served by any Open Inference Protocol v2 server (Triton, KServe, MLServer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.cards import load_card
+from adapters.spec import AdapterSpec, ModelAdapter
+from adapters.transports.base import Transport
+
+if TYPE_CHECKING:
+    from adapters.registry import ModelConfig
+from knowledge.partgraph import PartGraph
+from knowledge.synthetic.vocabulary import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
+
+__all__ = [
+    "from_config",
+    "WELD_FEATURES",
+    "WeldJointRow",
+    "WeldPredictionRow",
+    "WeldingAdapter",
+    "encode_joints",
+    "welding_spec",
+]
+
+WELD_FEATURES: Final = (
+    "level", "fillet", "process", "position_digit", "access", "one_sided", "grade",
+    "thickness_mm", "length_m", "fit_up_gap_mm",
+)  # fmt: skip
+"""Columns of the `features` tensor, in order (categories as their index in the vocabulary)."""
+
+
+_ROW_COLUMNS = (
+    "level", "joint_type", "process", "position", "access", "one_sided", "grade",
+    "thickness_mm", "length_m", "fit_up_gap_mm",
+)  # fmt: skip
+
+
+class WeldJointRow(BaseModel):
+    """One weld joint, as the MES or the yard's tables describe it."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    level: Literal["sub_assembly", "assembly", "block", "erection"]
+    """Where the joint is welded: panel line (sub-assembly) to the dock (erection)."""
+    joint_type: Literal["butt", "fillet"]
+    process: Literal["SAW", "FCAW", "GMAW", "SMAW"]
+    position: Literal["1G", "2G", "3G", "4G", "1F", "2F", "3F", "4F"]
+    access: Literal["good", "restricted", "poor"]
+    one_sided: bool
+    """Welded from one side (on ceramic backing)."""
+    grade: Literal["A", "AH32", "AH36", "DH36", "EH36"]
+    thickness_mm: float = Field(gt=0, le=100)
+    """Thinner of the two plates, mm."""
+    length_m: float = Field(gt=0, le=100)
+    """Weld length, m."""
+    fit_up_gap_mm: float = Field(ge=0, le=20)
+    """Root gap measured at fit-up inspection, mm."""
+
+
+class WeldPredictionRow(BaseModel):
+    """The model's answer for one joint."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    hours: float = Field(ge=0)
+    """Predicted welding hours (fit-up to finished weld)."""
+    defect_probability: float = Field(ge=0, le=1)
+    """Probability that NDT finds a defect needing repair."""
+
+
+def _codes(column: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    """Index of each value in `vocabulary` (NaN if absent); dictionary columns map each distinct word once."""
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(col.type):
+        words = pc.index_in(col.dictionary, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False)
+        return np.asarray(words, dtype=np.float32)[np.asarray(col.indices)]
+    return np.asarray(pc.index_in(col, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False), dtype=np.float32)
+
+
+def encode_joints(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
+    """The `features` tensor [n, 10] of validated joint rows (see `WELD_FEATURES`)."""
+    position = _codes(batch.column("position"), POSITIONS)
+    columns = [
+        _codes(batch.column("level"), JOINT_LEVELS),
+        _codes(batch.column("joint_type"), JOINT_TYPES),
+        _codes(batch.column("process"), PROCESSES),
+        position % 4,
+        _codes(batch.column("access"), ACCESS),
+        np.asarray(batch.column("one_sided").to_numpy(zero_copy_only=False), dtype=np.float32),
+        _codes(batch.column("grade"), GRADES),
+        *(
+            np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32)
+            for name in ("thickness_mm", "length_m", "fit_up_gap_mm")
+        ),
+    ]
+    return np.ascontiguousarray(np.column_stack(columns), dtype=np.float32)
+
+
+def welding_spec(version: str, transport: str, batch_size: int = 262_144) -> AdapterSpec:
+    """The welding model's spec."""
+    return AdapterSpec(
+        name="welding",
+        system="welding",
+        version=version,
+        owner="welding engineering",
+        description=(
+            "Per weld joint: predicted welding hours and the probability that NDT finds a defect. Use it to "
+            "estimate welding work for a block or work package, and to choose which joints to inspect."
+        ),
+        input_schema=WeldJointRow,
+        output_schema=WeldPredictionRow,
+        batch_size=batch_size,
+        transport=transport,
+        yard_table="joints",
+        key_column="joint_id",
+    )
+
+
+class WeldingAdapter(ModelAdapter):
+    """Welding hours and defect risk per joint, over any transport that serves the welding graph."""
+
+    def __init__(self, transport: Transport, version: str, batch_size: int = 262_144) -> None:
+        super().__init__(welding_spec(version, transport.kind, batch_size), transport)
+
+    def encode(self, batch: pa.RecordBatch | pa.Table) -> dict[str, npt.NDArray[np.generic]]:
+        """Rows to the `features` tensor."""
+        return {"features": encode_joints(batch)}
+
+    def decode(self, outputs: Mapping[str, npt.NDArray[np.generic]], batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """`hours` and `defect_probability` tensors to rows."""
+        hours = np.asarray(outputs.get("hours", np.empty(0)), dtype=np.float64).reshape(-1)
+        risk = np.asarray(outputs.get("defect_probability", np.empty(0)), dtype=np.float64).reshape(-1)
+        return pa.table({"hours": hours, "defect_probability": risk})
+
+    @staticmethod
+    def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
+        """The joints of some blocks (all if None) as input rows, with `joint_id` to name them."""
+        joints = graph.table("joints", ["joint_id", "block_id", *_ROW_COLUMNS])
+        if block_ids is not None:
+            joints = joints.filter(pc.is_in(joints.column("block_id"), value_set=pa.array(np.asarray(block_ids))))
+        return joints
+
+
+def from_config(name: str, config: ModelConfig) -> WeldingAdapter:
+    """Build the adapter from its `[models.welding]` config entry (version from the model card unless set)."""
+    from adapters.registry import build_transport
+
+    transport = build_transport(name, config)
+    card = load_card(config.resolved_path()) if config.transport == "onnx" else None
+    version = config.version or (card.version if card else "unknown")
+    return WeldingAdapter(transport, version, **({"batch_size": config.batch_size} if config.batch_size else {}))

@@ -1,0 +1,157 @@
+"""The shipped welding and outfitting models through their adapters, the registry and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from adapters import ModelResponseError, Registry, SchemaError, UnknownModelError
+from adapters.errors import AdapterConfigError
+from adapters.outfitting import OutfittingAdapter
+from adapters.transports.inprocess import CallableTransport
+from adapters.welding import WeldingAdapter
+from knowledge import PartGraph, Settings
+
+SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
+    return Registry.load(Settings(data_dir=tmp_path_factory.mktemp("data")))
+
+
+def test_registry_lists_the_shipped_models(registry: Registry) -> None:
+    assert {"welding", "outfitting"} <= set(registry.names())
+    spec = registry.spec("welding")
+    assert spec.version == "1" and spec.transport == "onnx" and spec.yard_table == "joints"
+    assert "defect" in spec.description
+    with pytest.raises(UnknownModelError, match="unknown model 'painting'; known models: outfitting, welding"):
+        registry.get("painting")
+
+
+def test_welding_predictions_beat_the_yard_norm(registry: Registry, small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    welding = registry.get("welding")
+    rows = WeldingAdapter.yard_rows(g)
+    result = welding.predict(rows)
+    assert result.num_rows == rows.num_rows == g.counts["joint"]
+    hours = result.column("hours").to_numpy()
+    risk = result.column("defect_probability").to_numpy()
+    assert (hours > 0).all() and ((risk >= 0) & (risk <= 1)).all()
+    joints = g.table("joints", ["actual_hours", "norm_hours", "defect", "position"])
+    actual = joints.column("actual_hours").to_numpy()
+    model_mae = np.abs(hours - actual).mean()
+    norm_mae = np.abs(joints.column("norm_hours").to_numpy() - actual).mean()
+    assert model_mae < 0.7 * norm_mae  # this yard's seed was never seen in training
+    position = np.array(joints.column("position").to_pylist())
+    assert risk[np.isin(position, ["4G", "4F"])].mean() > 2 * risk[np.isin(position, ["1G", "1F"])].mean()
+
+
+def test_outfitting_predictions(registry: Registry, small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    outfitting = registry.get("outfitting")
+    rows = OutfittingAdapter.yard_rows(g, [g.id_of("B003")])
+    result = outfitting.predict(rows)
+    assert result.num_rows == rows.num_rows > 0
+    assert set(result.column("stage").to_pylist()) <= {"on-unit", "on-block", "on-board"}
+    items = g.table("outfitting_items", ["block_id", "stage"])
+    actual = items.filter(pc.equal(items.column("block_id"), g.id_of("B003")))
+    agree = np.mean(np.array(result.column("stage").to_pylist()) == np.array(actual.column("stage").to_pylist()))
+    assert agree > 0.6
+
+
+def test_bad_rows_are_refused_before_any_model_runs(small_yard: Path) -> None:
+    calls: list[int] = []
+
+    def model(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        calls.append(len(inputs["features"]))
+        return {"hours": np.ones(len(inputs["features"])), "defect_probability": np.zeros(len(inputs["features"]))}
+
+    adapter = WeldingAdapter(CallableTransport("welding", model), "test", batch_size=1000)
+    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 5000)
+    bad = rows.set_column(
+        rows.schema.get_field_index("thickness_mm"),
+        "thickness_mm",
+        pa.array(np.where(np.arange(5000) == 4321, -1.0, rows.column("thickness_mm").to_numpy())),
+    )
+    with pytest.raises(SchemaError) as info:
+        adapter.predict(bad)
+    assert (info.value.row, info.value.field) == (4321, "thickness_mm")
+    assert calls == []  # no batch reached the model
+    assert adapter.predict(rows).num_rows == 5000 and calls == [1000] * 5
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        ({"hours": -np.ones(3), "defect_probability": np.zeros(3)}, "output violates its schema"),
+        ({"hours": np.ones(2), "defect_probability": np.zeros(2)}, "2 output rows for 3 inputs"),
+        ({"hours": np.ones(3), "defect_probability": np.full(3, 1.5)}, "defect_probability"),
+    ],
+)
+def test_a_model_that_breaks_its_contract_is_caught(small_yard: Path, answer: dict[str, np.ndarray], says: str) -> None:
+    adapter = WeldingAdapter(CallableTransport("welding", lambda _inputs: answer), "test")
+    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 3)
+    with pytest.raises(ModelResponseError, match=says):
+        adapter.predict(rows)
+
+
+def test_config_overrides_and_errors(tmp_path: Path) -> None:
+    (tmp_path / "adapters.toml").write_text(
+        '[models.welding]\nfactory = "adapters.welding:from_config"\ntransport = "v2"\n'
+        'url = "http://127.0.0.1:9"\nremote_name = "welding-2"\npolicy = { timeout_s = 2, max_attempts = 2 }\n'
+    )
+    registry = Registry.load(Settings(data_dir=tmp_path))
+    welding = registry.get("welding")
+    assert welding.spec.transport == "v2"
+    assert welding.transport.model == "welding-2"  # type: ignore[attr-defined]
+    (tmp_path / "adapters.toml").write_text('[models.welding]\nfactory = "adapters.welding:from_config"\nspeed = 3\n')
+    with pytest.raises(AdapterConfigError, match=r"adapters.toml', \[models.welding\] speed: Extra inputs"):
+        Registry.load(Settings(data_dir=tmp_path))
+    (tmp_path / "adapters.toml").write_text("[models.welding\n")
+    with pytest.raises(AdapterConfigError, match="adapters.toml"):
+        Registry.load(Settings(data_dir=tmp_path))
+    (tmp_path / "adapters.toml").write_text('[models.x]\nfactory = "nowhere.module:build"\n')
+    with pytest.raises(AdapterConfigError, match="factory 'nowhere.module:build' not found"):
+        Registry.load(Settings(data_dir=tmp_path)).get("x")
+
+
+def test_a_broken_plugin_is_a_warning_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from importlib.metadata import EntryPoint
+
+    import adapters.registry as registry_module
+
+    broken = EntryPoint(name="painting", value="no_such_module:adapter", group="shipbrain.adapters")
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: [broken])
+    registry = Registry.load(Settings(data_dir=tmp_path))
+    assert "welding" in registry.names() and "painting" not in registry.names()
+    assert any("painting" in p and "failed to load" in p for p in registry.problems)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([SHIPBRAIN, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_models_cli(small_yard: Path) -> None:
+    listed = json.loads(run("models", "list", "--json").stdout)
+    assert {m["name"] for m in listed} >= {"welding", "outfitting"}
+    described = json.loads(run("models", "describe", "welding", "--json").stdout)
+    assert described["input_schema"]["properties"]["thickness_mm"]["exclusiveMinimum"] == 0
+    assert described["card"]["metrics"]["hours_mae_improvement"] > 0.3
+    predicted = json.loads(
+        run("models", "predict", "welding", "--yard", str(small_yard), "--where", "block=B002", "--json").stdout
+    )
+    g = PartGraph.open(small_yard)
+    assert predicted["rows"] == len(g.members(g.id_of("B002"), kinds=["joint"]))
+    assert predicted["predictions"][0]["code"].startswith("J002-")
+    unknown = run("models", "describe", "painting")
+    assert unknown.returncode == 2 and "known models: outfitting, welding" in unknown.stderr
+    where = run("models", "predict", "welding", "--yard", str(small_yard), "--where", "zone=3")
+    assert where.returncode == 2 and "use block=CODE" in where.stderr
