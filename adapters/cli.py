@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import TextColumn
 from rich.table import Table
 
 from knowledge.errors import ShipbrainError
@@ -129,9 +130,26 @@ def predict(
         if rows_of is None or adapter.spec.key_column is None:
             raise AdapterInputError(f"model {name!r} does not score yard rows; call it through its Python API")
         rows = rows_of(g, blocks)
-        result = adapter.predict(rows)
+        result = _run_with_progress(registry, name, rows)
         keys = rows.column(adapter.spec.key_column).to_numpy()
         _print_predictions(g, adapter.spec, keys, result, limit, as_json, output)
+
+
+def _run_with_progress(registry: Any, name: str, rows: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from adapters.executor import BatchExecutor
+
+    executor = BatchExecutor(registry)
+    backend = executor.choose(rows.num_rows)
+    with Progress(
+        TextColumn(f"{name} ({backend})"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("rows", total=rows.num_rows)
+        result = executor.run(name, rows, progress=lambda done, _total: progress.update(task, completed=done))
+    executor.close() if backend == "ray" else None
+    return result
 
 
 def _print_predictions(

@@ -97,9 +97,13 @@ class ModelAdapter(ABC):
         """Check input rows against the input schema (raises `SchemaError` with row and field)."""
         validate_batch(self.spec.name, self.spec.input_schema, batch)
 
-    def predict(self, batch: Batch) -> pa.Table:
-        """Validate, then score in batches of `spec.batch_size`; the result has one row per input row."""
-        self.validate(batch)
+    def predict(self, batch: Batch, *, validated: bool = False) -> pa.Table:
+        """Validate (unless the caller already did), then score in batches of `spec.batch_size`.
+
+        The result has one row per input row, in order.
+        """
+        if not validated:
+            self.validate(batch)
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         pieces = []
         for start in range(0, max(table.num_rows, 1), self.spec.batch_size):

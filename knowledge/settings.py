@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,17 @@ class Settings(BaseSettings):
 
     demo_seed: int = Field(default=7, ge=0)
     """Seed of the demo yard."""
+
+    executor: Literal["auto", "in-process", "ray"] = "auto"
+    """Where batch inference runs: "auto" sends jobs of `ray_min_rows` rows or more (or every job, when
+    `RAY_ADDRESS` names a cluster) to Ray and keeps the rest in-process."""
+
+    ray_min_rows: int = Field(default=5_000_000, ge=0)
+    """Rows from which "auto" uses Ray."""
+
+    ray_node_ip: str | None = None
+    """The IP address this process's Ray node uses (Ray's own guess by default). A one-machine test
+    cluster can be kept on loopback with, e.g., 127.0.0.2: Ray replaces 127.0.0.1 itself."""
 
     progress: bool = False
     """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""
