@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +12,7 @@ from rich.console import Console
 from rich.progress import TextColumn
 from rich.table import Table
 
-from knowledge.errors import ShipbrainError
+from knowledge.cli import user_errors
 
 __all__ = ["models_app"]
 
@@ -26,15 +24,6 @@ models_app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    try:
-        yield
-    except ShipbrainError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _registry() -> Any:
@@ -49,7 +38,7 @@ def _registry() -> Any:
 @models_app.command("list")
 def list_models(as_json: JsonFlag = False) -> None:
     """Every registered model: name, system, version, transport, owner."""
-    with _user_errors():
+    with user_errors():
         registry = _registry()
         rows = []
         for name in registry.names():
@@ -71,7 +60,7 @@ def describe(
     name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")], as_json: JsonFlag = False
 ) -> None:
     """A model's contract: what it is for, its input and output row schemas, and its model card."""
-    with _user_errors():
+    with user_errors():
         from adapters.cards import load_card
 
         registry = _registry()
@@ -113,7 +102,7 @@ def predict(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a model over a yard's rows (all, or those of some blocks) and print the predictions."""
-    with _user_errors():
+    with user_errors():
         from adapters.errors import AdapterInputError
         from knowledge.partgraph import PartGraph
 
@@ -194,7 +183,7 @@ def train(
     only: Annotated[list[str] | None, typer.Option(help="Train only these models (welding, outfitting).")] = None,
 ) -> None:
     """Rebuild the welding and outfitting models from a yard (held-out blocks give the metrics)."""
-    with _user_errors():
+    with user_errors():
         from adapters.cards import MODELS_DIR
         from adapters.training import train_outfitting, train_welding
         from knowledge.partgraph import PartGraph

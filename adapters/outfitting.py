@@ -7,7 +7,7 @@ One ONNX graph: input `features` FP32 [n, 8]; outputs `stage_probabilities` FP32
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -15,12 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.cards import load_card
+from adapters.registry import config_factory
+from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
-
-if TYPE_CHECKING:
-    from adapters.registry import ModelConfig
 from knowledge.partgraph import PartGraph
 from knowledge.synthetic.vocabulary import BLOCK_TYPES, ITEM_KINDS, STAGES, SYSTEMS
 
@@ -71,15 +69,6 @@ class OutfittingPredictionRow(BaseModel):
     rework_probability: float = Field(ge=0, le=1)
 
 
-def _codes(column: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...]) -> npt.NDArray[np.float32]:
-    """Index of each value in `vocabulary` (NaN if absent); dictionary columns map each distinct word once."""
-    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(col.type):
-        words = pc.index_in(col.dictionary, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False)
-        return np.asarray(words, dtype=np.float32)[np.asarray(col.indices)]
-    return np.asarray(pc.index_in(col, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False), dtype=np.float32)
-
-
 def encode_items(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
     """The `features` tensor [n, 8] of validated item rows (see `OUTFITTING_FEATURES`)."""
     numbers = [
@@ -87,9 +76,9 @@ def encode_items(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
         for name in ("length_m", "diameter_mm", "weight_t", "spans_blocks", "items_in_block")
     ]
     columns = [
-        _codes(batch.column("kind"), ITEM_KINDS),
-        _codes(batch.column("system"), SYSTEM_NAMES),
-        _codes(batch.column("block_type"), BLOCK_TYPES),
+        category_codes(batch.column("kind"), ITEM_KINDS),
+        category_codes(batch.column("system"), SYSTEM_NAMES),
+        category_codes(batch.column("block_type"), BLOCK_TYPES),
         *numbers,
     ]
     return np.ascontiguousarray(np.column_stack(columns), dtype=np.float32)
@@ -158,11 +147,5 @@ class OutfittingAdapter(ModelAdapter):
         )
 
 
-def from_config(name: str, config: ModelConfig) -> OutfittingAdapter:
-    """Build the adapter from its `[models.outfitting]` config entry (version from the model card unless set)."""
-    from adapters.registry import build_transport
-
-    transport = build_transport(name, config)
-    card = load_card(config.resolved_path()) if config.transport == "onnx" else None
-    version = config.version or (card.version if card else "unknown")
-    return OutfittingAdapter(transport, version, **({"batch_size": config.batch_size} if config.batch_size else {}))
+from_config = config_factory(OutfittingAdapter)
+"""Builds the adapter from its `[models.outfitting]` config entry (the factory named in adapters/default.toml)."""

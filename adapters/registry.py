@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,7 +24,7 @@ from adapters.spec import Adapter, AdapterSpec
 from adapters.transports.base import CallPolicy, Transport
 from knowledge.settings import Settings, get_settings
 
-__all__ = ["DEFAULT_CONFIG", "ENTRY_POINT_GROUP", "ModelConfig", "Registry", "build_transport"]
+__all__ = ["DEFAULT_CONFIG", "ENTRY_POINT_GROUP", "ModelConfig", "Registry", "build_transport", "config_factory"]
 
 log = logging.getLogger(__name__)
 DEFAULT_CONFIG: Final = Path(__file__).parent / "default.toml"
@@ -92,6 +92,28 @@ def build_transport(name: str, config: ModelConfig) -> Transport:
 
         return OpenAIChatTransport(config.url, config.remote_name or name, policy=config.call_policy())
     raise AdapterConfigError(f"model {name!r}: transport {config.transport!r} is built by its factory")
+
+
+class _TransportAdapter(Protocol):
+    def __call__(self, transport: Transport, version: str, batch_size: int = ...) -> Adapter: ...
+
+
+def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConfig], Adapter]:
+    """A config factory for an adapter class built as `cls(transport, version, batch_size)`.
+
+    The version comes from the config entry, else from the model card beside an ONNX file.
+    """
+
+    def build(name: str, config: ModelConfig) -> Adapter:
+        from adapters.cards import load_card
+
+        transport = build_transport(name, config)
+        card = load_card(config.resolved_path()) if config.transport == "onnx" else None
+        version = config.version or (card.version if card else "unknown")
+        extra = {"batch_size": config.batch_size} if config.batch_size else {}
+        return adapter_class(transport, version, **extra)
+
+    return build
 
 
 def _read_config(path: Path) -> dict[str, ModelConfig]:

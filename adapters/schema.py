@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from adapters.errors import SchemaError
 
-__all__ = ["ColumnRule", "column_rules", "validate_batch"]
+__all__ = ["ColumnRule", "category_codes", "column_rules", "validate_batch"]
 
 Batch: TypeAlias = pa.RecordBatch | pa.Table
 
@@ -160,3 +160,15 @@ def validate_batch(model: str, schema: type[BaseModel], batch: Batch, *, row_off
     if worst is not None:
         row, _, field, message = worst
         raise SchemaError(model, row + row_offset, field, message)
+
+
+def category_codes(column: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    """Index of each value in `vocabulary` as float32 (NaN if absent: "unseen" to a tree model).
+
+    Dictionary columns (as Parquet gives them) map each distinct word once, then index by row.
+    """
+    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(col.type):
+        words = pc.index_in(col.dictionary, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False)
+        return np.asarray(words, dtype=np.float32)[np.asarray(col.indices)]
+    return np.asarray(pc.index_in(col, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False), dtype=np.float32)

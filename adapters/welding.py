@@ -8,7 +8,7 @@ same graph can be served by any Open Inference Protocol v2 server (Triton, KServ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final, Literal
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -16,12 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.cards import load_card
+from adapters.registry import config_factory
+from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
-
-if TYPE_CHECKING:
-    from adapters.registry import ModelConfig
 from knowledge.partgraph import PartGraph
 from knowledge.synthetic.vocabulary import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
 
@@ -81,26 +79,17 @@ class WeldPredictionRow(BaseModel):
     """Probability that NDT finds a defect needing repair."""
 
 
-def _codes(column: pa.ChunkedArray | pa.Array, vocabulary: tuple[str, ...]) -> npt.NDArray[np.float32]:
-    """Index of each value in `vocabulary` (NaN if absent); dictionary columns map each distinct word once."""
-    col = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if pa.types.is_dictionary(col.type):
-        words = pc.index_in(col.dictionary, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False)
-        return np.asarray(words, dtype=np.float32)[np.asarray(col.indices)]
-    return np.asarray(pc.index_in(col, value_set=pa.array(vocabulary)).to_numpy(zero_copy_only=False), dtype=np.float32)
-
-
 def encode_joints(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
     """The `features` tensor [n, 10] of validated joint rows (see `WELD_FEATURES`)."""
-    position = _codes(batch.column("position"), POSITIONS)
+    position = category_codes(batch.column("position"), POSITIONS)
     columns = [
-        _codes(batch.column("level"), JOINT_LEVELS),
-        _codes(batch.column("joint_type"), JOINT_TYPES),
-        _codes(batch.column("process"), PROCESSES),
+        category_codes(batch.column("level"), JOINT_LEVELS),
+        category_codes(batch.column("joint_type"), JOINT_TYPES),
+        category_codes(batch.column("process"), PROCESSES),
         position % 4,
-        _codes(batch.column("access"), ACCESS),
+        category_codes(batch.column("access"), ACCESS),
         np.asarray(batch.column("one_sided").to_numpy(zero_copy_only=False), dtype=np.float32),
-        _codes(batch.column("grade"), GRADES),
+        category_codes(batch.column("grade"), GRADES),
         *(
             np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32)
             for name in ("thickness_mm", "length_m", "fit_up_gap_mm")
@@ -154,11 +143,5 @@ class WeldingAdapter(ModelAdapter):
         return joints
 
 
-def from_config(name: str, config: ModelConfig) -> WeldingAdapter:
-    """Build the adapter from its `[models.welding]` config entry (version from the model card unless set)."""
-    from adapters.registry import build_transport
-
-    transport = build_transport(name, config)
-    card = load_card(config.resolved_path()) if config.transport == "onnx" else None
-    version = config.version or (card.version if card else "unknown")
-    return WeldingAdapter(transport, version, **({"batch_size": config.batch_size} if config.batch_size else {}))
+from_config = config_factory(WeldingAdapter)
+"""Builds the adapter from its `[models.welding]` config entry (the factory named in adapters/default.toml)."""

@@ -19,7 +19,7 @@ from rich.table import Table
 from knowledge.errors import ShipbrainError
 from knowledge.settings import get_settings
 
-__all__ = ["ensure_demo_yard", "yard_app"]
+__all__ = ["ensure_demo_yard", "user_errors", "yard_app"]
 
 yard_app = typer.Typer(
     help="Generate a synthetic yard, inspect it, and query its part-dependency graph.",
@@ -31,8 +31,11 @@ err = Console(stderr=True)
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn Shipbrain's typed errors into one line on stderr and exit code 2, never a traceback."""
+def user_errors() -> Iterator[None]:
+    """Turn Shipbrain's typed errors into one line on stderr and exit code 2, never a traceback.
+
+    Every layer's CLI uses it, so a user sees one kind of error line whichever command failed.
+    """
     try:
         yield
     except (ShipbrainError, FileExistsError) as exc:
@@ -69,7 +72,7 @@ def generate(
     force: Annotated[bool, typer.Option("--force", help="Replace the directory if it exists.")] = False,
 ) -> None:
     """Generate a synthetic yard (5,000 to 25,000,000 parts) into a yard directory."""
-    with _user_errors():
+    with user_errors():
         from knowledge.synthetic import YardSpec
 
         spec = YardSpec.checked(parts=parts, seed=seed, blocks=blocks)
@@ -108,7 +111,7 @@ def _generate(spec: Any, target: Path, force: bool) -> None:
 @yard_app.command()
 def info(path: YardDir, as_json: JsonFlag = False) -> None:
     """Summarise a yard: its size, counts by kind, edges and tables."""
-    with _user_errors():
+    with user_errors():
         _print_summary(path, as_json=as_json)
 
 
@@ -152,7 +155,7 @@ def _print_summary(path: Path, *, as_json: bool) -> None:
 @yard_app.command()
 def verify(path: YardDir) -> None:
     """Check every file's SHA-256, every edge, and that the graph has no cycle."""
-    with _user_errors():
+    with user_errors():
         from knowledge.partgraph import PartGraph
 
         g = PartGraph.open(path, verify="full")
@@ -173,7 +176,7 @@ def query(
     as_json: JsonFlag = False,
 ) -> None:
     """Ask the part-dependency graph what comes before, after, between or inside a code."""
-    with _user_errors():
+    with user_errors():
         from knowledge.errors import InputError
         from knowledge.partgraph import PartGraph
 
@@ -258,7 +261,7 @@ def _print_query(
 
 def ensure_demo_yard() -> None:
     """Generate the demo yard on first use, then print its summary."""
-    with _user_errors():
+    with user_errors():
         from knowledge.synthetic import YardSpec
 
         settings = get_settings()
