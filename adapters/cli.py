@@ -121,7 +121,8 @@ def predict(
         rows = rows_of(g, blocks)
         result = _run_with_progress(registry, name, rows)
         keys = rows.column(adapter.spec.key_column).to_numpy()
-        _print_predictions(g, adapter.spec, keys, result, limit, as_json, output)
+        codes = rows.column("code").to_pylist() if "code" in rows.column_names else None
+        _print_predictions(g, adapter.spec, keys, result, limit, as_json, output, codes)
 
 
 def _run_with_progress(registry: Any, name: str, rows: Any) -> Any:
@@ -142,7 +143,7 @@ def _run_with_progress(registry: Any, name: str, rows: Any) -> Any:
 
 
 def _print_predictions(
-    g: Any, spec: Any, keys: Any, result: Any, limit: int, as_json: bool, output: Path | None
+    g: Any, spec: Any, keys: Any, result: Any, limit: int, as_json: bool, output: Path | None, codes: Any = None
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -150,7 +151,7 @@ def _print_predictions(
     if output is not None:
         pq.write_table(result.add_column(0, spec.key_column, pa.array(keys)), output)
     shown = result.slice(0, limit).to_pylist()
-    codes = g.codes_of(keys[:limit])
+    codes = codes[:limit] if codes is not None else g.codes_of(keys[:limit])
     summary = {"model": spec.name, "version": spec.version, "rows": result.num_rows}
     for column in result.column_names:
         if pa.types.is_floating(result.schema.field(column).type):

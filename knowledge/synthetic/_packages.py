@@ -16,12 +16,15 @@ I64 = npt.NDArray[np.int64]
 
 DOCK_START = dt.date(2025, 3, 3)
 DAYS_PER_ERECTION = 1.25
-_CREW = np.array([12, 10, 8, 6, 10])  # people per work package, by trade
+# Planned working days per work package for a block of average size, by trade (PNL, ASM, OFB, ERE,
+# OBD): the yard sizes its crews so that a block's work takes about this long, as a planner would.
+_TARGET_DAYS = np.array([6.0, 8.0, 10.0, 1.0, 30.0])
+_CREW_LIMITS = (2, 400)
 _FIXED_HOURS = {"part": 0.4, "assembly": 40.0, "erection": 16.0}
 RESOURCES: tuple[tuple[str, str, int, float], ...] = (
     # name, kind, parallel capacity (work packages at once), lift capacity in t (cranes only)
-    ("PL-1", "panel_line", 1, 0.0),
-    ("PL-2", "panel_line", 1, 0.0),
+    ("PL-1", "panel_line", 4, 0.0),  # a panel line's stations (seam welding, turnover, ...) hold 4 blocks' panels
+    ("PL-2", "panel_line", 4, 0.0),
     ("WS-1", "workshop", 2, 0.0),
     ("WS-2", "workshop", 2, 0.0),
     ("WS-3", "workshop", 2, 0.0),
@@ -97,7 +100,10 @@ def make_packages(
     sequence = erection_sequence(blocks)
     dock0 = (DOCK_START - dt.date(1970, 1, 1)).days
     erect = dock0 + np.round(sequence * DAYS_PER_ERECTION).astype(np.int64)
-    dur = np.clip(np.ceil(est / (_CREW * 8.0)), 1, [60, 60, 40, 3, 120]).astype(np.int64)
+    size = (per_block_parts / max(float(per_block_parts.mean()), 1.0)) ** 0.3
+    target_days = _TARGET_DAYS[None, :] * size[:, None]
+    crew = np.clip(np.ceil(est / (8.0 * target_days)), *_CREW_LIMITS).astype(np.int64)
+    dur = np.maximum(1, np.ceil(est / (crew * 8.0))).astype(np.int64)
     p_start, p_finish = np.zeros((nb, nt), np.int64), np.zeros((nb, nt), np.int64)
     p_finish[:, 2] = erect - 3
     p_start[:, 2] = p_finish[:, 2] - dur[:, 2]
@@ -149,7 +155,7 @@ def make_packages(
             "trade": pa.DictionaryArray.from_arrays(pa.array(np.tile(np.arange(nt, dtype=np.int8), nb)), list(TRADES)),
             "resource": pa.array(resource_of.ravel().tolist(), type=pa.string()),
             "crane": pa.array(crane.ravel().tolist(), type=pa.string()),
-            "crew": pa.array(np.tile(_CREW, nb).astype(np.int16)),
+            "crew": pa.array(crew.ravel().astype(np.int16)),
             "estimated_hours": pa.array(est.ravel().astype(np.float32)),
             "actual_hours": pa.array(act.ravel().astype(np.float32)),
             "planned_start": dates(p_start),

@@ -86,7 +86,7 @@ from knowledge.synthetic.vocabulary import (
 
 __all__ = ["GENERATOR_VERSION", "MAX_PARTS", "MIN_PARTS", "GeneratedYard", "YardSpec", "generate_yard"]
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 MIN_PARTS = 5_000
 MAX_PARTS = 25_000_000
 GENERATE_STEPS = ("blocks and hull", "weld joints", "outfitting items", "work packages", "tables", "graph")

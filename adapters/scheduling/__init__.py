@@ -1,0 +1,66 @@
+"""The scheduling reference model: work packages and yard resources to a schedule, with OR-Tools CP-SAT.
+
+Durations come from the welding and outfitting predictions (hours per work package), precedences
+from the part graph (the trade chain in each block, and erection of a block after the blocks it
+rests on), capacities from the yard's resources (panel lines, workshops, outfitting halls, cranes,
+one dock). `solve` minimises the makespan within a time limit and reports the proven bound, the
+optimality gap and the critical path.
+
+```python
+from knowledge import PartGraph
+from adapters.scheduling import request_from_yard, solve
+
+request = request_from_yard(PartGraph.open("yard"), hours=predicted_hours, time_limit_s=60)
+schedule = solve(request)
+schedule.makespan_days, schedule.gap, schedule.critical_path[-3:]
+```
+
+Time is in whole days from day 0; a task runs from `start_day` up to (not including) `finish_day`.
+By default a task may move to another resource of the kind it names (`resource_choice="same_kind"`:
+either panel line, any workshop), as a yard planner would; `"named"` pins it. Cranes are never moved.
+
+Errors: constructing a request that cannot be (unknown codes, a cycle, an unknown resource or one of
+the wrong kind, a negative duration) raises `SchedulingInputError` (an `AdapterInputError`) with one
+line naming the problem; `model_validate` raises pydantic's `ValidationError` carrying the same line.
+`solve` raises `SchedulingInputError` when no schedule meets `horizon_days`, and `ModelTimeoutError`
+when none was found in time (only possible with a `horizon_days` shorter than the greedy schedule).
+"""
+
+from adapters.scheduling._adapter import (
+    ScheduledRow,
+    SchedulingAdapter,
+    WorkPackageRow,
+    from_config,
+    predicted_hours,
+)
+from adapters.scheduling._model import (
+    TRADE_KIND,
+    ResourceCapacity,
+    ResourceChoice,
+    Schedule,
+    ScheduledTask,
+    ScheduleRequest,
+    ScheduleTask,
+    SchedulingInputError,
+)
+from adapters.scheduling._solve import solve
+from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard
+
+__all__ = [
+    "HOURS_PER_DAY",
+    "TRADE_KIND",
+    "ResourceCapacity",
+    "ResourceChoice",
+    "Schedule",
+    "ScheduleRequest",
+    "ScheduleTask",
+    "ScheduledRow",
+    "ScheduledTask",
+    "SchedulingAdapter",
+    "SchedulingInputError",
+    "WorkPackageRow",
+    "from_config",
+    "predicted_hours",
+    "request_from_yard",
+    "solve",
+]

@@ -1,0 +1,184 @@
+"""The scheduling model as a registry adapter, and work-package hours from the other models' predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.scheduling._model import ResourceCapacity, ScheduleRequest, ScheduleTask
+from adapters.scheduling._solve import solve
+from adapters.scheduling._yard import request_from_yard
+from adapters.schema import validate_batch
+from adapters.spec import AdapterSpec
+from knowledge.partgraph import PartGraph
+
+if TYPE_CHECKING:
+    from adapters.executor import BatchExecutor
+    from adapters.registry import ModelConfig
+
+__all__ = ["ScheduledRow", "SchedulingAdapter", "WorkPackageRow", "from_config", "predicted_hours"]
+
+VERSION = "1"
+"""Version of the CP-SAT formulation (bump when the model's constraints or objective change)."""
+
+
+class WorkPackageRow(BaseModel):
+    """One work package to schedule."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    code: str
+    """Work package code, e.g. WP-B012-PNL."""
+    trade: Literal["PNL", "ASM", "OFB", "ERE", "OBD"]
+    duration_days: int = Field(ge=0)
+    """Working days the work package takes."""
+    resource: str | None = None
+    """The resource it is planned on (another of the same kind may be chosen)."""
+    crane: str | None = None
+    """The crane an erection needs."""
+    release_day: int = Field(default=0, ge=0)
+    """Earliest start day."""
+    after: str = ""
+    """Codes of the work packages that must finish first, separated by spaces."""
+
+
+class ScheduledRow(BaseModel):
+    """Where one work package lands in the schedule."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    start_day: int = Field(ge=0)
+    finish_day: int = Field(ge=0)
+    resource: str | None = None
+    """The resource the solver put it on."""
+    on_critical_path: bool
+
+
+def _spec(batch_size: int) -> AdapterSpec:
+    return AdapterSpec(
+        name="scheduling",
+        system="scheduling",
+        version=VERSION,
+        owner="production planning",
+        description=(
+            "Schedules work packages on the yard's resources (panel lines, workshops, outfitting halls, "
+            "cranes, one dock) under precedence: shortest makespan found by OR-Tools CP-SAT within a time "
+            "limit, with the optimality gap and the critical path. Use it for erection dates, what-ifs "
+            "(a resource down, a package late) and rescheduling."
+        ),
+        input_schema=WorkPackageRow,
+        output_schema=ScheduledRow,
+        batch_size=batch_size,
+        transport="in-process",
+        yard_table="work_packages",
+        key_column="work_package_id",
+    )
+
+
+class SchedulingAdapter:
+    """A schedule for a set of work packages, as rows aligned with the input rows.
+
+    The schedule's makespan, status, bound, gap and critical path ride along in the result table's
+    schema metadata (`shipbrain.schedule`, JSON) and in `last_schedule`.
+    """
+
+    def __init__(self, resources: Sequence[ResourceCapacity], *, time_limit_s: float = 60.0, workers: int = 2) -> None:
+        self.spec = _spec(batch_size=1_000_000)
+        self.resources = tuple(resources)
+        self.time_limit_s = time_limit_s
+        self.workers = workers
+        self.last_schedule: Any = None
+
+    def predict(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """Validate the rows, solve, and return one scheduled row per input row."""
+        validate_batch(self.spec.name, WorkPackageRow, batch)
+        rows = batch.to_pylist()
+        codes = {r["code"] for r in rows}
+        request = ScheduleRequest(
+            tasks=[ScheduleTask(**{k: r.get(k) for k in ScheduleTask.model_fields if k in r}) for r in rows],
+            resources=self.resources,
+            precedences=[(b, r["code"]) for r in rows for b in (r.get("after") or "").split() if b in codes],
+            time_limit_s=self.time_limit_s,
+            workers=self.workers,
+        )
+        schedule = solve(request)
+        self.last_schedule = schedule
+        by_code = {t.code: t for t in schedule.tasks}
+        placed = [by_code[r["code"]] for r in rows]
+        table = pa.table(
+            {
+                "start_day": pa.array([t.start_day for t in placed], type=pa.int64()),
+                "finish_day": pa.array([t.finish_day for t in placed], type=pa.int64()),
+                "resource": pa.array([t.resource for t in placed], type=pa.string()),
+                "on_critical_path": pa.array([t.on_critical_path for t in placed], type=pa.bool_()),
+            }
+        )
+        summary = schedule.model_dump_json(exclude={"tasks"})
+        return table.replace_schema_metadata({"shipbrain.schedule": summary})
+
+    def yard_rows(self, graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
+        """The yard's work packages (of some blocks, or all) with planned durations and precedences."""
+        request = request_from_yard(graph)
+        wp = graph.table("work_packages", ["work_package_id", "code", "block_id"])
+        keep = None if block_ids is None else set(np.asarray(block_ids).tolist())
+        after: dict[str, list[str]] = {}
+        for before, later in request.precedences:
+            after.setdefault(later, []).append(before)
+        ids = dict(zip(wp.column("code").to_pylist(), wp.column("work_package_id").to_pylist(), strict=True))
+        blocks = dict(zip(wp.column("code").to_pylist(), wp.column("block_id").to_pylist(), strict=True))
+        tasks = [t for t in request.tasks if keep is None or blocks[t.code] in keep]
+        chosen = {t.code for t in tasks}
+        return pa.Table.from_pylist(
+            [
+                {
+                    "work_package_id": ids[t.code], "code": t.code, "trade": t.trade, "duration_days": t.duration_days,
+                    "resource": t.resource, "crane": t.crane, "release_day": t.release_day,
+                    "after": " ".join(b for b in after.get(t.code, []) if b in chosen),
+                }
+                for t in tasks
+            ]
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def from_config(name: str, config: ModelConfig) -> SchedulingAdapter:
+    """Build from `[models.scheduling]`: options `time_limit_s`, `workers`; resources are the yard's."""
+    from knowledge.synthetic._packages import RESOURCES
+
+    resources = [ResourceCapacity(name=n, kind=k, capacity=c) for n, k, c, _lift in RESOURCES]
+    options = config.options
+    return SchedulingAdapter(
+        resources, time_limit_s=float(options.get("time_limit_s", 60.0)), workers=int(options.get("workers", 2))
+    )
+
+
+def predicted_hours(graph: PartGraph, executor: BatchExecutor) -> dict[str, float]:
+    """Hours per work package with the models' predictions in place of the yard's planning norms.
+
+    Welding hours come from the welding model; an outfitting item keeps its norm hours, raised by its
+    predicted rework risk (a reworked item is done twice); fixed hours (part handling, erection set-up)
+    stay as planned.
+    """
+    from adapters.outfitting import OutfittingAdapter
+    from adapters.welding import WeldingAdapter
+
+    wp = graph.table("work_packages", ["code", "estimated_hours"])
+    hours = np.asarray(wp.column("estimated_hours").to_numpy(), dtype=np.float64).copy()
+    n = len(hours)
+    joints = graph.table("joints", ["work_package_id", "norm_hours"])
+    welded = executor.run("welding", WeldingAdapter.yard_rows(graph))
+    wp_j = joints.column("work_package_id").to_numpy()
+    hours += np.bincount(wp_j, weights=welded.column("hours").to_numpy(), minlength=n)
+    hours -= np.bincount(wp_j, weights=joints.column("norm_hours").to_numpy(), minlength=n)
+    items = graph.table("outfitting_items", ["work_package_id", "norm_hours"])
+    risk = executor.run("outfitting", OutfittingAdapter.yard_rows(graph)).column("rework_probability").to_numpy()
+    wp_i = items.column("work_package_id").to_numpy()
+    hours += np.bincount(wp_i, weights=items.column("norm_hours").to_numpy() * risk, minlength=n)
+    return dict(zip(wp.column("code").to_pylist(), np.maximum(hours, 0.0).tolist(), strict=True))

@@ -1,0 +1,194 @@
+"""`solve`: a schedule request to a schedule with OR-Tools CP-SAT.
+
+The CP-SAT model: one fixed-size interval per task whose start ranges from its earliest start (release
+and precedences) to the horizon minus its duration and the chain after it; a no-overlap constraint per
+pool of capacity 1, a cumulative per larger pool (each task takes one unit); `after.start >=
+before.start + before.duration` per precedence; the makespan at least every sink's finish, minimised.
+
+A pool is a resource kind when the request lets tasks move between resources of a kind: a cumulative
+over the kind's summed capacity is exact there, because every task takes one unit and whole-day intervals
+that never exceed k at once can always be dealt to k units (interval graphs are perfect), which
+`assign_slots` does afterwards. It is a much smaller model than one optional interval per task and
+resource, and propagates as well.
+
+Before CP-SAT, a greedy serial schedule gives the horizon (so CP-SAT never searches past a schedule
+already in hand) and a complete hint, and a lower bound starts the makespan's domain (so CP-SAT stops
+when it reaches it); if the greedy schedule reaches it, CP-SAT is not called at all. After it,
+CP-SAT's schedule is left-justified by the same serial scheme in order of CP-SAT's starts, which never
+makes it longer and lets the critical path be read off the schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from adapters.errors import ModelCallError, ModelTimeoutError
+from adapters.scheduling._model import MODEL, Schedule, ScheduledTask, ScheduleRequest, SchedulingInputError
+from adapters.scheduling._problem import (
+    Days,
+    Problem,
+    assign_slots,
+    critical_path,
+    greedy,
+    lower_bound,
+    serial_schedule,
+)
+
+__all__ = ["solve"]
+
+_TRANSPORT = "in-process"
+_MIN_SOLVER_S = 0.05  # CP-SAT gets at least this, so a budget spent on the greedy still tries to improve on it
+
+
+def solve(request: ScheduleRequest) -> Schedule:
+    """Schedule every task, minimising the makespan, within the request's time limit.
+
+    Reproducibility: the greedy schedule and the checks are deterministic. CP-SAT with `workers=1` follows
+    one deterministic search, so a solve that proves optimality before the time limit gives the same
+    schedule every time; stopped by the time limit, where it stops depends on the machine's speed and load,
+    and with several workers on how their threads interleave. The makespan of an optimal solve is always
+    the same.
+
+    Args:
+        request: the tasks, resources, precedences and limits.
+
+    Returns:
+        The best schedule found, left-justified, with its proven bound, gap and critical path.
+
+    Raises:
+        SchedulingInputError: no schedule finishes by `horizon_days`.
+        ModelTimeoutError: the time limit passed before any schedule within `horizon_days` was found.
+        ModelCallError: CP-SAT rejected the model (a bug here, not in the request).
+    """
+    began = time.perf_counter()
+    problem = Problem.of(request)
+    bound = lower_bound(problem)
+    horizon = request.horizon_days
+    if horizon is not None and horizon < bound:
+        raise SchedulingInputError(
+            f"horizon_days={horizon} is too short: precedences and capacities need at least {bound} days"
+        )
+    first = greedy(problem)
+    greedy_makespan = int((first + problem.duration).max())
+    hint = first if horizon is None or greedy_makespan <= horizon else None
+    start, cp_bound, proven = first, bound, False
+    if greedy_makespan > bound or hint is None:  # else the greedy schedule is already optimal
+        remaining = request.time_limit_s - (time.perf_counter() - began)
+        cp_horizon = greedy_makespan if horizon is None else min(greedy_makespan, horizon)
+        found = _cp_sat(problem, cp_horizon, bound, hint, request, remaining)
+        if found is not None:
+            start, cp_bound, proven = found
+        elif hint is None:
+            raise ModelTimeoutError(
+                MODEL,
+                _TRANSPORT,
+                f"no schedule within horizon_days={horizon} found in time_limit_s={request.time_limit_s:g}",
+            )
+    start = _left_justified(problem, start)
+    makespan = int((start + problem.duration).max())
+    best_bound = min(makespan, max(bound, cp_bound))
+    return _schedule(request, problem, start, makespan, best_bound, proven, time.perf_counter() - began)
+
+
+def _cp_sat(
+    problem: Problem, horizon: int, bound: int, hint: Days | None, request: ScheduleRequest, seconds: float
+) -> tuple[Days, int, bool] | None:
+    """CP-SAT's best start days, its proven bound and whether it proved optimality; None if it found none."""
+    model, starts = _model(problem, horizon, bound, hint)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(seconds, _MIN_SOLVER_S)
+    solver.parameters.num_workers = request.workers
+    if request.deterministic_limit is not None:
+        solver.parameters.max_deterministic_time = request.deterministic_limit
+    # CP-SAT's fixed search (start variables in task order, earliest day first) closes the last days of a
+    # 200-block yard in a second where its LP search and LNS can take minutes; from 3 workers it is in the
+    # default portfolio, below that it has to be asked for.
+    if request.workers == 1:
+        solver.parameters.search_branching = cp_model.FIXED_SEARCH
+    elif request.workers == 2:
+        solver.parameters.extra_subsolvers.append("fixed")
+    status = solver.solve(model)
+    if status == cp_model.INFEASIBLE:
+        raise SchedulingInputError(f"no schedule finishes by horizon_days={horizon}")
+    if status == cp_model.MODEL_INVALID:
+        raise ModelCallError(MODEL, _TRANSPORT, f"CP-SAT rejected the model: {model.validate()}")
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    values = np.array([solver.value(s) for s in starts], dtype=np.int64)
+    return values, math.ceil(solver.best_objective_bound - 1e-6), status == cp_model.OPTIMAL
+
+
+def _model(problem: Problem, horizon: int, bound: int, hint: Days | None) -> tuple[cp_model.CpModel, list[Any]]:
+    """The CP-SAT model of the problem within the horizon, and its start variables."""
+    p = problem
+    model = cp_model.CpModel()
+    starts, intervals = [], []
+    for i, code in enumerate(p.codes):
+        d = int(p.duration[i])
+        s = model.new_int_var(int(p.head[i]), horizon - d - int(p.tail[i]), f"start[{code}]")
+        starts.append(s)
+        intervals.append(model.new_fixed_size_interval_var(s, d, f"run[{code}]"))
+    for q, pool in enumerate(p.pools):
+        members = [intervals[i] for i, need in enumerate(p.needs) if q in need]
+        if pool.capacity == 1:
+            model.add_no_overlap(members)
+        elif len(members) > pool.capacity:
+            model.add_cumulative(members, [1] * len(members), pool.capacity)
+    for v, preds in enumerate(p.preds):
+        for u in preds:
+            model.add(starts[v] >= starts[u] + int(p.duration[u]))
+    # the makespan starts at the lower bound, so CP-SAT stops as soon as a schedule reaches it
+    makespan = model.new_int_var(bound, horizon, "makespan")
+    for i, succs in enumerate(p.succs):
+        if not succs:
+            model.add(makespan >= starts[i] + int(p.duration[i]))
+    model.minimize(makespan)
+    if hint is not None:
+        for s, value in zip(starts, hint.tolist(), strict=True):
+            model.add_hint(s, value)
+        model.add_hint(makespan, int((hint + p.duration).max()))
+    return model, starts
+
+
+def _left_justified(problem: Problem, start: Days) -> Days:
+    """The same schedule with every task moved as early as the tasks placed before it allow; never longer."""
+    shifted = serial_schedule(problem, problem.by_start(start))
+    if (shifted + problem.duration).max() > (start + problem.duration).max():  # a guard: `_problem` shows it cannot
+        return start
+    return shifted
+
+
+def _schedule(
+    request: ScheduleRequest, problem: Problem, start: Days, makespan: int, bound: int, proven: bool, seconds: float
+) -> Schedule:
+    resource = assign_slots(problem, start)
+    chain = critical_path(problem, start, resource)
+    on_chain = set(chain)
+    finish = start + problem.duration
+    tasks = tuple(
+        ScheduledTask(
+            code=t.code,
+            start_day=int(start[i]),
+            finish_day=int(finish[i]),
+            resource=resource[i],
+            crane=t.crane,
+            on_critical_path=i in on_chain,
+        )
+        for i, t in enumerate(request.tasks)
+    )
+    optimal = proven or bound >= makespan
+    return Schedule(
+        tasks=tasks,
+        makespan_days=makespan,
+        status="optimal" if optimal else "feasible",
+        objective=request.objective,
+        best_bound=makespan if optimal else bound,
+        gap=0.0 if optimal or makespan == 0 else (makespan - bound) / makespan,
+        solve_seconds=seconds,
+        critical_path=tuple(problem.codes[i] for i in chain),
+    )

@@ -1,0 +1,86 @@
+"""Benchmark of the scheduling reference model (`adapters.scheduling`) on a generated yard.
+
+Run it from the repository root (with the package installed, or with `PYTHONPATH=.`):
+
+```
+python benchmarks/scheduling.py                         # 200 blocks, seed 3, 60 s, 2 workers
+python benchmarks/scheduling.py --blocks 100 --seed 5 --time-limit 30 --workers 1 --choice named
+```
+
+It generates the yard in a temporary directory, builds the request (`request_from_yard`, durations
+from the table's estimated hours), solves it, checks the schedule with the independent validator of
+the tests, and prints one JSON line: yard, request size, makespan, status, bound, gap, solve seconds
+and the number of violations (0 expected). The target from the product issue: a 200-block yard solved
+within 60 s with no violation and its gap reported. The exit status is 1 if the validator objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the validator lives with the tests
+
+from adapters.scheduling import request_from_yard, solve
+from knowledge import PartGraph, YardSpec, generate_yard, write_yard
+from tests.helpers.schedule_validator import violations
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=200)
+    parser.add_argument("--parts", type=int, default=None, help="default: 1,000 per block")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--choice", choices=["same_kind", "named"], default="same_kind")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        spec = YardSpec(parts=args.parts or 1_000 * args.blocks, seed=args.seed, blocks=args.blocks)
+        write_yard(generate_yard(spec), Path(tmp) / "yard")
+        generated = time.perf_counter() - began
+        graph = PartGraph.open(Path(tmp) / "yard")
+        began = time.perf_counter()
+        request = request_from_yard(
+            graph, time_limit_s=args.time_limit, workers=args.workers, resource_choice=args.choice
+        )
+        built = time.perf_counter() - began
+        schedule = solve(request)
+    found = violations(request, schedule)
+    print(
+        json.dumps(
+            {
+                "blocks": args.blocks,
+                "seed": args.seed,
+                "tasks": len(request.tasks),
+                "precedences": len(request.precedences),
+                "resource_choice": args.choice,
+                "time_limit_s": args.time_limit,
+                "workers": args.workers,
+                "cpus": os.cpu_count(),
+                "generate_s": round(generated, 2),
+                "request_s": round(built, 2),
+                "makespan_days": schedule.makespan_days,
+                "status": schedule.status,
+                "best_bound": schedule.best_bound,
+                "gap": round(schedule.gap, 5),
+                "solve_seconds": round(schedule.solve_seconds, 2),
+                "critical_path_tasks": len(schedule.critical_path),
+                "violations": len(found),
+            }
+        )
+    )
+    for line in found[:10]:
+        print("violation:", line, file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

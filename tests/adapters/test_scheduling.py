@@ -1,0 +1,383 @@
+"""The scheduling reference model: known optima, generated yards checked by an independent validator, bad input."""
+
+from __future__ import annotations
+
+import pickle
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from adapters.errors import AdapterInputError, ModelTimeoutError
+from adapters.scheduling import (
+    ResourceCapacity,
+    Schedule,
+    ScheduledTask,
+    ScheduleRequest,
+    ScheduleTask,
+    SchedulingInputError,
+    request_from_yard,
+    solve,
+)
+from adapters.scheduling import _solve as scheduling_solve
+from knowledge import PartGraph, YardSpec, generate_yard, write_yard
+from tests.helpers.schedule_validator import violations
+
+PL1 = ResourceCapacity(name="PL-1", kind="panel_line", capacity=1)
+PL2 = ResourceCapacity(name="PL-2", kind="panel_line", capacity=1)
+WS1 = ResourceCapacity(name="WS-1", kind="workshop", capacity=2)
+DOCKS = [ResourceCapacity(name=f"DOCK-{i}", kind="dock", capacity=1) for i in (1, 2)]
+GC1 = ResourceCapacity(name="GC-1", kind="crane", capacity=1)
+
+
+def task(code: str, days: int, trade: Any = "PNL", **extra: Any) -> ScheduleTask:
+    return ScheduleTask(code=code, trade=trade, duration_days=days, **extra)
+
+
+def solved(**request: Any) -> tuple[ScheduleRequest, Schedule]:
+    req = ScheduleRequest(time_limit_s=10, workers=1, **request)
+    schedule = solve(req)
+    assert violations(req, schedule) == []
+    return req, schedule
+
+
+def at(schedule: Schedule) -> dict[str, ScheduledTask]:
+    return {t.code: t for t in schedule.tasks}
+
+
+def assert_chained(req: ScheduleRequest, schedule: Schedule) -> None:
+    """The critical path is real codes, each starting the day the one before finishes, held by it."""
+    tasks, by_code = {t.code: t for t in req.tasks}, at(schedule)
+    chain = [by_code[c] for c in schedule.critical_path]
+    assert chain, "a critical path has at least the task that finishes last"
+    assert chain[-1].finish_day == schedule.makespan_days
+    assert chain[0].start_day == tasks[chain[0].code].release_day
+    pairs = set(req.precedences)
+    for a, b in zip(chain, chain[1:], strict=False):
+        assert b.start_day == a.finish_day, (a, b)
+        shares = {a.resource, a.crane} & {b.resource, b.crane} - {None}
+        assert (a.code, b.code) in pairs or shares, (a, b)
+
+
+# ---- (a) small requests with known optima ---------------------------------------------------------------
+
+
+def test_two_tasks_on_one_panel_line_serialise() -> None:
+    _, s = solved(tasks=[task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")], resources=[PL1])
+    assert (s.makespan_days, s.status, s.gap, s.best_bound) == (7, "optimal", 0.0, 7)
+    assert sorted((t.start_day, t.finish_day) for t in s.tasks) in ([(0, 3), (3, 7)], [(0, 4), (4, 7)])
+
+
+def test_two_panel_lines_run_in_parallel_when_the_solver_may_choose() -> None:
+    tasks = [task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")]
+    _, s = solved(tasks=tasks, resources=[PL1, PL2])
+    assert s.makespan_days == 4
+    assert {t.resource for t in s.tasks} == {"PL-1", "PL-2"}
+    _, pinned = solved(tasks=tasks, resources=[PL1, PL2], resource_choice="named")
+    assert pinned.makespan_days == 7
+    assert {t.resource for t in pinned.tasks} == {"PL-1"}
+
+
+def test_workshop_of_capacity_two_runs_two_at_once() -> None:
+    tasks = [task(c, 2, "ASM", resource="WS-1") for c in "ABC"]
+    _, s = solved(tasks=tasks, resources=[WS1])
+    assert s.makespan_days == 4
+
+
+def test_a_shared_crane_serialises_erections_in_two_docks() -> None:
+    tasks = [
+        task("E1", 2, "ERE", resource="DOCK-1", crane="GC-1"),
+        task("E2", 3, "ERE", resource="DOCK-2", crane="GC-1"),
+    ]
+    _, s = solved(tasks=tasks, resources=[*DOCKS, GC1])
+    assert s.makespan_days == 5
+    _, free = solved(tasks=[t.model_copy(update={"crane": None}) for t in tasks], resources=DOCKS)
+    assert free.makespan_days == 3
+
+
+def test_precedences_release_days_and_the_critical_path() -> None:
+    tasks = [task("A", 2, resource="PL-1"), task("B", 3, "ASM", resource="WS-1"), task("C", 1, resource="PL-1")]
+    req, s = solved(tasks=tasks, resources=[PL1, WS1], precedences=[("A", "B")])
+    assert s.makespan_days == 5 and s.status == "optimal"
+    assert s.critical_path == ("A", "B")
+    assert [t.code for t in s.tasks if t.on_critical_path] == ["A", "B"]
+    assert_chained(req, s)
+    released = [task("A", 2, resource="PL-1"), task("B", 3, "ASM", resource="WS-1", release_day=6)]
+    _, later = solved(tasks=released, resources=[PL1, WS1], precedences=[("A", "B")])
+    assert later.makespan_days == 9 and later.critical_path == ("B",)
+
+
+def test_resource_wait_is_on_the_critical_path() -> None:
+    req, s = solved(tasks=[task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")], resources=[PL1])
+    assert len(s.critical_path) == 2
+    assert_chained(req, s)
+
+
+def test_milestones_take_no_time_and_no_resource() -> None:
+    tasks = [task("A", 2, resource="PL-1"), task("M", 0, "OBD"), task("B", 2, resource="PL-1")]
+    _, s = solved(tasks=tasks, resources=[PL1], precedences=[("A", "M"), ("M", "B")])
+    assert s.makespan_days == 4
+    assert at(s)["M"].start_day == at(s)["M"].finish_day == 2
+
+
+def test_a_horizon_that_cannot_be_met_is_a_clear_error() -> None:
+    req = ScheduleRequest(tasks=[task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")], resources=[PL1])
+    with pytest.raises(SchedulingInputError, match=r"horizon_days=6 is too short.*at least 7 days"):
+        solve(req.model_copy(update={"horizon_days": 6}))
+    assert solve(req.model_copy(update={"horizon_days": 7})).makespan_days == 7
+
+
+# ---- (b), (c) generated yards -----------------------------------------------------------------------------
+
+
+def yard(tmp_path_factory: pytest.TempPathFactory, parts: int, blocks: int) -> PartGraph:
+    out = tmp_path_factory.mktemp("schedule-yards") / f"yard-{blocks}"
+    write_yard(generate_yard(YardSpec(parts=parts, seed=3, blocks=blocks)), out)
+    return PartGraph.open(out)
+
+
+@pytest.fixture(scope="module")
+def yard30(tmp_path_factory: pytest.TempPathFactory) -> PartGraph:
+    return yard(tmp_path_factory, 30_000, 30)
+
+
+@pytest.fixture(scope="module")
+def yard200(tmp_path_factory: pytest.TempPathFactory) -> PartGraph:
+    return yard(tmp_path_factory, 200_000, 200)
+
+
+def test_request_from_yard(yard30: PartGraph) -> None:
+    req = request_from_yard(yard30)
+    assert len(req.tasks) == 150
+    assert {r.name for r in req.resources} >= {"PL-1", "PL-2", "DOCK-1", "GC-1", "GC-2"}
+    first = {t.code: t for t in req.tasks}["WP-B001-PNL"]
+    assert (first.block, first.trade, first.resource) == ("B001", "PNL", "PL-1")
+    assert all(t.duration_days >= 1 for t in req.tasks)
+    assert ("WP-B001-PNL", "WP-B001-ASM") in req.precedences
+    assert ("WP-B001-ERE", "WP-B001-OBD") in req.precedences
+    erections = [(a, b) for a, b in req.precedences if a.endswith("-ERE") and b.endswith("-ERE")]
+    assert len(erections) == yard30.block_graph().number_of_edges()
+
+
+def test_predicted_hours_set_durations(yard30: PartGraph) -> None:
+    wp = yard30.table("work_packages", ["code", "crew"]).to_pydict()
+    crew = dict(zip(wp["code"], wp["crew"], strict=True))
+    day = 8.0 * crew["WP-B001-PNL"]  # person-hours the crew works in a day
+    hours = {"WP-B001-PNL": 10 * day, "WP-B002-PNL": 10 * 8.0 * crew["WP-B002-PNL"] + 1.0, "WP-B003-PNL": 0.0}
+    req = request_from_yard(yard30, hours)
+    days = {t.code: t.duration_days for t in req.tasks}
+    assert (days["WP-B001-PNL"], days["WP-B002-PNL"], days["WP-B003-PNL"]) == (10, 11, 1)
+
+
+def test_yard_of_30_blocks(yard30: PartGraph) -> None:
+    req = request_from_yard(yard30, time_limit_s=5)
+    s = solve(req)
+    assert violations(req, s) == []
+    assert 0.0 <= s.gap <= 1.0 and s.best_bound <= s.makespan_days
+    assert s.solve_seconds < 10
+    assert_chained(req, s)
+    assert s.critical_path[-1].endswith("-OBD")
+
+
+def test_tiny_time_limit_still_gives_a_valid_schedule(yard200: PartGraph) -> None:
+    req = request_from_yard(yard200, time_limit_s=0.01)
+    s = solve(req)
+    assert violations(req, s) == []
+    assert 0.0 <= s.gap <= 0.05
+    assert s.solve_seconds < 5
+
+
+def test_without_a_cp_sat_answer_the_greedy_schedule_stands(
+    yard200: PartGraph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduling_solve, "_cp_sat", lambda *args: None)  # as if the time ran out
+    req = request_from_yard(yard200, time_limit_s=1)
+    s = solve(req)
+    assert violations(req, s) == []
+    assert s.status == "feasible" and 0 < s.gap < 0.05, (s.status, s.gap)
+    with pytest.raises(ModelTimeoutError, match=r"'scheduling' over in-process: no schedule within horizon_days="):
+        solve(req.model_copy(update={"horizon_days": s.best_bound}))
+
+
+@pytest.mark.slow
+def test_yard_of_200_blocks_within_60_seconds(yard200: PartGraph) -> None:
+    req = request_from_yard(yard200, time_limit_s=60)
+    s = solve(req)
+    assert len(s.tasks) == 1000
+    assert violations(req, s) == []
+    assert s.solve_seconds < 65
+    assert 0.0 <= s.gap <= 0.05, s.gap
+    assert_chained(req, s)
+
+
+# ---- (d) bad input ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "says"),
+    [
+        ({"precedences": [("A", "Z")]}, r"precedence \('A', 'Z'\) names 'Z', which is not a task code"),
+        ({"precedences": [("A", "B"), ("B", "C"), ("C", "A")]}, r"precedences form a cycle: (A|B|C) -> .* -> \1$"),
+        ({"precedences": [("A", "A")]}, r"cycle: A -> A"),
+        ({"resources": [PL2]}, r"task 'A' needs resource 'PL-1', which is not among the resources \(PL-2\)"),
+        ({"resources": [PL1, PL1]}, r"resource name 'PL-1' appears more than once"),
+        ({"tasks": [task("A", 1), task("A", 2)]}, r"task code 'A' appears more than once"),
+        (
+            {"tasks": [task("A", 1, resource="WS-1")], "resources": [WS1]},
+            r"task 'A' \(PNL\): resource 'WS-1' is a workshop, not a panel_line",
+        ),
+        (
+            {"tasks": [task("A", 1, "ERE", crane="PL-1")]},
+            r"task 'A' \(ERE\): crane 'PL-1' is a panel_line, not a crane",
+        ),
+        (
+            {"tasks": [{"code": "A", "trade": "PNL", "duration_days": -2}]},
+            r"tasks.0: ScheduleTask 'A': duration_days=-2: .*greater than or equal to 0$",
+        ),
+        ({"time_limit_s": 0}, r"time_limit_s=0"),
+    ],
+)
+def test_bad_requests_are_one_line_errors(request_fields: dict[str, Any], says: str) -> None:
+    fields: dict[str, Any] = {
+        "tasks": [task("A", 1, resource="PL-1"), task("B", 1, resource="PL-1"), task("C", 1)],
+        "resources": [PL1],
+    }
+    with pytest.raises(SchedulingInputError, match=says) as caught:
+        ScheduleRequest(**(fields | request_fields))
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("scheduling: ")
+    assert isinstance(caught.value, AdapterInputError)
+    assert str(pickle.loads(pickle.dumps(caught.value))) == message
+
+
+def test_negative_duration_names_the_task() -> None:
+    with pytest.raises(SchedulingInputError, match=r"ScheduleTask 'A': duration_days=-1: .*greater than or equal to 0"):
+        task("A", -1)
+
+
+def test_bad_hours_are_one_line_errors(yard30: PartGraph) -> None:
+    with pytest.raises(SchedulingInputError, match=r"unknown work package code.*'WP-B999-PNL'"):
+        request_from_yard(yard30, {"WP-B999-PNL": 10.0})
+    with pytest.raises(SchedulingInputError, match=r"hours for 'WP-B001-PNL' must be finite and >= 0, got -5"):
+        request_from_yard(yard30, {"WP-B001-PNL": -5.0})
+
+
+# ---- (e) the validator can fail ---------------------------------------------------------------------------
+
+
+def broken(schedule: Schedule, **changes: dict[str, Any]) -> Schedule:
+    tasks = [t.model_copy(update=changes.get(t.code, {})) for t in schedule.tasks]
+    return schedule.model_copy(update={"tasks": tuple(tasks)})
+
+
+def test_validator_reports_an_overlap_on_a_capacity_one_resource() -> None:
+    req, s = solved(tasks=[task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")], resources=[PL1])
+    overlapping = broken(s, A={"start_day": 0, "finish_day": 3}, B={"start_day": 1, "finish_day": 5})
+    found = violations(req, overlapping.model_copy(update={"makespan_days": 5, "best_bound": 5}))
+    assert found and all("PL-1 runs 2 tasks" in v for v in found), found
+
+
+def test_validator_reports_a_broken_precedence_and_more() -> None:
+    tasks = [task("A", 2, resource="PL-1"), task("B", 3, "ASM", resource="WS-1")]
+    req, s = solved(tasks=tasks, resources=[PL1, WS1], precedences=[("A", "B")])
+    early = broken(s, B={"start_day": 1, "finish_day": 4})
+    assert violations(req, early.model_copy(update={"makespan_days": 4, "best_bound": 4})) == [
+        "B starts on day 1, before A finishes on day 2"
+    ]
+    assert any("runs 1 days, needs 3" in v for v in violations(req, broken(s, B={"finish_day": 3})))
+    assert any("makespan" in v for v in violations(req, s.model_copy(update={"makespan_days": 99})))
+    assert any("ASM task put on PL-1, a panel_line" in v for v in violations(req, broken(s, B={"resource": "PL-1"})))
+    missing = s.model_copy(update={"tasks": s.tasks[:1]})
+    assert "task B is missing" in violations(req, missing)
+
+
+# ---- small random requests against brute force ------------------------------------------------------------
+
+RANDOM_RESOURCES = [PL1, PL2, WS1, *DOCKS, GC1, ResourceCapacity(name="GC-2", kind="crane", capacity=1)]
+
+
+def random_request(rng: random.Random, choice: Any) -> ScheduleRequest:
+    tasks = []
+    for i in range(rng.randint(3, 6)):
+        kind = rng.choice(["PL", "WS", "ERE", "OBD"])
+        extra: dict[str, Any] = {"release_day": rng.choice([0, 0, 0, 1, 3])}
+        if kind == "PL":
+            extra |= {"trade": "PNL", "resource": rng.choice(["PL-1", "PL-2"])}
+        elif kind == "WS":
+            extra |= {"trade": "ASM", "resource": "WS-1"}
+        elif kind == "ERE":
+            extra |= {
+                "trade": "ERE",
+                "resource": rng.choice(["DOCK-1", "DOCK-2"]),
+                "crane": rng.choice(["GC-1", "GC-2"]),
+            }
+        else:
+            extra |= {"trade": "OBD"}
+        tasks.append(ScheduleTask(code=f"T{i}", duration_days=rng.randint(0, 4), **extra))
+    edges = [(f"T{i}", f"T{j}") for i in range(len(tasks)) for j in range(i + 1, len(tasks)) if rng.random() < 0.3]
+    return ScheduleRequest(
+        tasks=tasks, resources=RANDOM_RESOURCES, precedences=edges, workers=1, time_limit_s=10, resource_choice=choice
+    )
+
+
+def brute_force_makespan(req: ScheduleRequest) -> int:
+    """The optimum by trying every start day, kind capacities summed when tasks may move within a kind."""
+    kind = {r.name: r.kind for r in req.resources}
+    cap: Counter[str] = Counter()
+    for r in req.resources:
+        cap[r.kind if req.resource_choice == "same_kind" and r.kind != "crane" else r.name] += r.capacity
+    tasks = list(req.tasks)  # codes T0.. with edges only from lower to higher index: already in topological order
+    preds = {t.code: [b for b, a in req.precedences if a == t.code] for t in tasks}
+    horizon = max(t.release_day for t in tasks) + sum(t.duration_days for t in tasks)
+    usage: Counter[tuple[str, int]] = Counter()
+    finish: dict[str, int] = {}
+    best = horizon
+
+    def pools(t: ScheduleTask) -> list[str]:
+        named = [t.resource] if t.resource else []
+        if req.resource_choice == "same_kind":
+            named = [kind[n] for n in named]
+        return named + ([t.crane] if t.crane else [])
+
+    def occupy(t: ScheduleTask, s: int, delta: int) -> None:
+        for q in pools(t):
+            for d in range(s, s + t.duration_days):
+                usage[(q, d)] += delta
+
+    def place(k: int, makespan: int) -> None:
+        nonlocal best
+        if makespan >= best:
+            return
+        if k == len(tasks):
+            best = makespan
+            return
+        t = tasks[k]
+        earliest = max([t.release_day] + [finish[p] for p in preds[t.code]])
+        for s in range(earliest, horizon - t.duration_days + 1):
+            if all(usage[(q, d)] < cap[q] for q in pools(t) for d in range(s, s + t.duration_days)):
+                occupy(t, s, 1)
+                finish[t.code] = s + t.duration_days
+                place(k + 1, max(makespan, s + t.duration_days))
+                occupy(t, s, -1)
+
+    place(0, 0)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_small_random_requests_reach_the_brute_force_optimum(seed: int) -> None:
+    rng = random.Random(seed)
+    req = random_request(rng, rng.choice(["same_kind", "named"]))
+    s = solve(req)
+    assert violations(req, s) == []
+    optimum = brute_force_makespan(req)
+    assert (s.makespan_days, s.status, s.best_bound) == (optimum, "optimal", optimum)
+    assert_chained(req, s)
+
+
+def test_the_same_request_gives_the_same_schedule(yard30: PartGraph) -> None:
+    # one worker and a deterministic budget: the solve stops at the same point of the same search
+    req = request_from_yard(yard30, workers=1, deterministic_limit=2.0)
+    first, again = solve(req), solve(req)
+    assert first.tasks == again.tasks and first.critical_path == again.critical_path
