@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from knowledge._mapped import prefetch
 from knowledge.errors import GraphCycleError
 
 IdArray = npt.NDArray[np.int32]
@@ -42,17 +43,28 @@ def neighbours(indptr: Indptr, indices: IdArray, frontier: npt.NDArray[np.intege
     if len(f) == 0:
         return np.empty(0, dtype=np.int32)
     breaks = np.flatnonzero(np.diff(f) != 1) + 1
+    if len(breaks) > 32:  # many runs: read their offsets as one span if the frontier is dense in it
+        low, high = int(f.min()), int(f.max()) + 2
+        if 4 * len(f) >= high - low:
+            prefetch(indptr, low, high)
     run_first = f[np.concatenate(([0], breaks))]
     run_last = f[np.concatenate((breaks - 1, [len(f) - 1]))]
     starts = indptr[run_first].astype(np.int64)
     counts = indptr[run_last + 1].astype(np.int64) - starts
     if len(starts) <= 32:
-        return np.concatenate([indices[a : a + c] for a, c in zip(starts.tolist(), counts.tolist(), strict=True)])
+        pieces = []
+        for a, c in zip(starts.tolist(), counts.tolist(), strict=True):
+            prefetch(indices, a, a + c)
+            pieces.append(indices[a : a + c])
+        return np.concatenate(pieces)
     nonzero = counts > 0
     starts, counts = starts[nonzero], counts[nonzero]
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, dtype=np.int32)
+    first, end = int(starts.min()), int((starts + counts).max())
+    if 4 * total >= end - first:  # dense enough that reading the whole span beats page-by-page faults
+        prefetch(indices, first, end)
     # positions = concatenation of ranges [start, start + count) without a Python loop
     step = np.ones(total, dtype=np.int64)
     heads = np.zeros(len(counts), dtype=np.int64)
@@ -94,30 +106,61 @@ def closure(indptr: Indptr, indices: IdArray, seeds: IdArray, num_nodes: int, de
     """Every node reachable from `seeds` in at most `depth` steps (all if None), seeds excluded, sorted."""
     # np.zeros/np.empty map fresh pages lazily: a query pays only for the pages it touches.
     visited = np.zeros(num_nodes, dtype=bool)
-    stamp = np.empty(num_nodes, dtype=np.int32)
     visited[seeds] = True
-    frontier = np.asarray(seeds)
+    frontier = np.unique(seeds)
+    windows: list[tuple[int, int]] = []
     found: list[IdArray] = []
+    stamp: IdArray | None = None
     total = 0
     step = 0
     while len(frontier) and (depth is None or step < depth):
         nxt = neighbours(indptr, indices, frontier)
         nxt = nxt[~visited[nxt]]
-        # drop repeats without sorting: the last writer of each id keeps it
-        order = np.arange(len(nxt), dtype=np.int32)
-        stamp[nxt] = order
-        nxt = nxt[stamp[nxt] == order]
+        if not len(nxt):
+            break
         visited[nxt] = True
+        lo, hi = int(nxt.min()), int(nxt.max()) + 1
+        if hi - lo <= 4 * len(nxt):
+            # compact (a block's parts are one id range): read the new ids off a small mask, which
+            # drops repeats and sorts them in one pass; sorted frontiers also gather in fewer runs
+            fresh = np.zeros(hi - lo, dtype=bool)
+            fresh[nxt - lo] = True
+            nxt = (np.flatnonzero(fresh) + lo).astype(np.int32)
+        else:  # scattered: drop repeats without sorting, the last writer of each id keeps it
+            if stamp is None:
+                stamp = np.empty(num_nodes, dtype=np.int32)
+            order = np.arange(len(nxt), dtype=np.int32)
+            stamp[nxt] = order
+            nxt = nxt[stamp[nxt] == order]
+        windows.append((lo, hi))
         found.append(nxt)
         total += len(nxt)
         frontier = nxt
         step += 1
-    if total > num_nodes // 16:  # a scan of the mask beats sorting a large result
-        visited[seeds] = False
+    visited[seeds] = False
+    return _read_marks(visited, windows, found, total, num_nodes)
+
+
+def _read_marks(
+    visited: npt.NDArray[np.bool_], windows: list[tuple[int, int]], found: list[IdArray], total: int, num_nodes: int
+) -> IdArray:
+    """The found ids, ascending: a scan of the touched id windows when they are dense, else a sort."""
+    if not windows:
+        return np.empty(0, dtype=np.int32)
+    merged: list[list[int]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    span = sum(hi - lo for lo, hi in merged)
+    if span > 8 * total:  # sparse: a few scattered ids over a wide range sort faster than they scan
+        out = np.concatenate(found)
+        out.sort()
+        return out
+    if span >= num_nodes // 2:
         return np.flatnonzero(visited).astype(np.int32)
-    out = np.concatenate(found) if found else np.empty(0, dtype=np.int32)
-    out.sort()
-    return out
+    return np.concatenate([np.flatnonzero(visited[lo:hi]).astype(np.int32) + np.int32(lo) for lo, hi in merged])
 
 
 def topological_levels(
@@ -128,6 +171,8 @@ def topological_levels(
     Raises:
         GraphCycleError: some nodes are never freed because they sit on a cycle.
     """
+    for whole in (fwd_indptr, fwd_indices, rev_indptr):  # read end to end: one sequential pass each
+        prefetch(whole)
     indegree = np.diff(rev_indptr).astype(np.int32)
     levels = np.full(num_nodes, -1, dtype=np.int32)
     frontier: npt.NDArray[np.signedinteger[Any]] = np.flatnonzero(indegree == 0).astype(np.int32)

@@ -15,6 +15,7 @@ g.codes_of(parts_before[:3])
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from knowledge import _csr
+from knowledge import _csr, _mapped
 from knowledge.errors import InputError, SubgraphTooLargeError, UnknownCodeError, YardIntegrityError
 from knowledge.layout import NODE_KINDS, NodeKind, YardLayout
 from knowledge.yarddir import GRAPH_FILES, Manifest, load_layout, load_npy, read_manifest, read_table, verify_files
@@ -63,10 +64,9 @@ class PartGraph:
         self.path = path
         self.manifest = manifest
         self.layout = layout
-        # plain ndarray views of the memory maps: numpy.memmap's subclass overhead adds up in tight loops
-        a = {name: np.asarray(arr) for name, arr in arrays.items()}
-        self._fwd = (a["forward_indptr"], a["forward_indices"])
-        self._rev = (a["reverse_indptr"], a["reverse_indices"])
+        self._fwd = (arrays["forward_indptr"], arrays["forward_indices"])
+        self._rev = (arrays["reverse_indptr"], arrays["reverse_indices"])
+        weakref.finalize(self, _mapped.forget, list(arrays.values()))
 
     # ---- opening -----------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from knowledge._mapped import open_mapped
 from knowledge.errors import InputError, ManifestError, YardIntegrityError, YardNotFoundError
 from knowledge.layout import NodeKind, YardLayout
 
@@ -225,7 +226,7 @@ def verify_files(path: Path, manifest: Manifest, *, checksums: bool) -> None:
 def load_npy(path: Path, rel: str, *, mmap: bool, dtype: tuple[type[np.generic], ...]) -> npt.NDArray[Any]:
     """Open one `.npy` file of the yard, memory-mapped or not, checking its dtype and rank."""
     try:
-        arr = np.load(Path(path) / rel, mmap_mode="r" if mmap else None, allow_pickle=False)
+        arr = open_mapped(Path(path) / rel) if mmap else np.load(Path(path) / rel, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise YardIntegrityError(f"{rel!r} in yard {str(path)!r} is not a readable .npy array ({exc})") from None
     if arr.ndim != 1 or arr.dtype.type not in dtype:
