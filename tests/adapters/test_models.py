@@ -32,7 +32,7 @@ def test_registry_lists_the_shipped_models(registry: Registry) -> None:
     spec = registry.spec("welding")
     assert spec.version == "1" and spec.transport == "onnx" and spec.yard_table == "joints"
     assert "defect" in spec.description
-    with pytest.raises(UnknownModelError, match="unknown model 'painting'; known models: outfitting, welding"):
+    with pytest.raises(UnknownModelError, match="unknown model 'painting'; known models: outfitting, scheduling, welding"):
         registry.get("painting")
 
 
@@ -152,6 +152,6 @@ def test_models_cli(small_yard: Path) -> None:
     assert predicted["rows"] == len(g.members(g.id_of("B002"), kinds=["joint"]))
     assert predicted["predictions"][0]["code"].startswith("J002-")
     unknown = run("models", "describe", "painting")
-    assert unknown.returncode == 2 and "known models: outfitting, welding" in unknown.stderr
+    assert unknown.returncode == 2 and "known models: outfitting, scheduling, welding" in unknown.stderr
     where = run("models", "predict", "welding", "--yard", str(small_yard), "--where", "zone=3")
     assert where.returncode == 2 and "use block=CODE" in where.stderr
