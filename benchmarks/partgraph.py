@@ -54,10 +54,7 @@ import hashlib
 import json
 import mmap
 import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -71,8 +68,16 @@ from typing import Any, TypeVar
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
-import psutil
-import pyarrow as pa
+from _common import (
+    REPO,
+    Json,
+    file_backed_rss_bytes,
+    machine_info,
+    peak_rss_bytes,
+    reset_peak_rss,
+    rss_bytes,
+    write_json,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -83,7 +88,6 @@ from knowledge.synthetic import GENERATOR_VERSION
 SIZES: dict[str, int] = {"1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
 COMPARED_SIZES = ("1M", "5M")
 """Sizes at which networkx is run side by side (a 25M-part DiGraph would need about 30 GB)."""
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
 MiB = 1 << 20
@@ -93,49 +97,9 @@ EDGE_CHUNK = 1 << 20
 
 T = TypeVar("T")
 S = TypeVar("S")
-Json = dict[str, Any]
 
 
 # ---- measuring (inside the worker processes) -----------------------------------------------------
-
-
-def rss_bytes() -> int:
-    """Resident set size of this process now."""
-    return int(psutil.Process().memory_info().rss)
-
-
-def _proc_status_bytes(field: str) -> int | None:
-    """A memory figure of this process from `/proc/self/status` (Linux), in bytes."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) * 1024  # "VmHWM:   123456 kB"
-    except OSError:
-        pass
-    return None
-
-
-def file_backed_rss_bytes() -> int | None:
-    """Resident pages of this process that map files (RssFile: libraries and the yard's memory maps)."""
-    return _proc_status_bytes("RssFile")
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size of this process (since start, or since `reset_peak_rss`)."""
-    peak = _proc_status_bytes("VmHWM")
-    if peak is not None:
-        return peak
-    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def reset_peak_rss() -> bool:
-    """Reset the peak RSS to the current RSS (Linux >= 4.0); False if not possible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
 
 
 def timed(run: Callable[[S], T], setup: Callable[[], S], repeats: int) -> tuple[T, Json]:
@@ -708,46 +672,6 @@ def caption(result: Json) -> str:
     )
 
 
-def machine_info() -> Json:
-    """What the benchmark ran on."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
-        git = commit.stdout.strip() or None
-    except OSError:
-        git = None
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpu_model": _cpu_model(),
-        "total_ram_bytes": psutil.virtual_memory().total,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "networkx": nx.__version__,
-        "pyarrow": pa.__version__,
-        "git_commit": git,
-        "load_average": list(os.getloadavg()),  # other work on the machine skews the timings
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def write_json(path: Path, data: Json) -> None:
-    """Write `data` to `path` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 # ---- orchestration -------------------------------------------------------------------------------
 
 
@@ -771,7 +695,7 @@ def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
         "benchmark": "partgraph",
         "size": size,
         "repeats": args.repeats,
-        "machine": machine_info(),
+        "machine": machine_info(networkx=nx.__version__),
         "yard": yard_summary(path, nodes),
         "generation": generation,
         "store": store,

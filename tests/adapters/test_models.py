@@ -32,7 +32,9 @@ def test_registry_lists_the_shipped_models(registry: Registry) -> None:
     spec = registry.spec("welding")
     assert spec.version == "1" and spec.transport == "onnx" and spec.yard_table == "joints"
     assert "defect" in spec.description
-    with pytest.raises(UnknownModelError, match="unknown model 'painting'; known models: outfitting, scheduling, welding"):
+    with pytest.raises(
+        UnknownModelError, match="unknown model 'painting'; known models: outfitting, scheduling, welding"
+    ):
         registry.get("painting")
 
 
