@@ -105,6 +105,41 @@ def _combine(
     return model
 
 
+def _export(
+    name: str,
+    parts: dict[str, Any],
+    post: list[Any],
+    outputs: dict[str, list[int | None]],
+    *,
+    graph: PartGraph,
+    out_dir: Path,
+    version: str,
+    features: tuple[str, ...],
+    rows: tuple[int, int],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+) -> ModelCard:
+    """Merge the trained parts into one float32 graph, write it with its model card."""
+    from onnx import TensorProto
+
+    model = _combine(parts, post, {out: (TensorProto.FLOAT, shape) for out, shape in outputs.items()}, name)
+    card = {
+        "name": name,
+        "version": version,
+        "features": list(features),
+        "inputs": {"features": f"FP32 [-1, {len(features)}]"},
+        "outputs": {
+            out: "FP32 [" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
+            for out, shape in outputs.items()
+        },
+        "training_yard": _yard_info(graph),
+        "rows": {"train": rows[0], "held_out": rows[1]},
+        "params": params,
+        "metrics": metrics,
+    }
+    return _write(model, card, out_dir)
+
+
 def _write(model: Any, card_fields: dict[str, Any], out_dir: Path) -> ModelCard:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = model.SerializeToString()
@@ -171,22 +206,13 @@ def train_welding(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: str 
         helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one", TensorProto.INT64, [], [1])),
         helper.make_node("Gather", ["defect/probabilities", "one"], ["defect_probability"], axis=1),
     ]
-    model = _combine(
+    return _export(
+        "welding",
         {"hours": _convert(reg, x.shape[1]), "defect": _convert(clf, x.shape[1], zipmap=False)},
         post,
-        {"hours": (TensorProto.FLOAT, [None]), "defect_probability": (TensorProto.FLOAT, [None])},
-        "welding",
-    )
-    return _write(
-        model,
-        {
-            "name": "welding", "version": version, "features": list(WELD_FEATURES),
-            "inputs": {"features": f"FP32 [-1, {len(WELD_FEATURES)}]"},
-            "outputs": {"hours": "FP32 [-1]", "defect_probability": "FP32 [-1]"},
-            "training_yard": _yard_info(graph), "rows": {"train": len(train), "held_out": len(test)},
-            "params": {"hours": params_h, "defect": params_d, "split_seed": seed}, "metrics": metrics,
-        },
-        out_dir,
+        {"hours": [None], "defect_probability": [None]},
+        graph=graph, out_dir=out_dir, version=version, features=WELD_FEATURES, rows=(len(train), len(test)),
+        params={"hours": params_h, "defect": params_d, "split_seed": seed}, metrics=metrics,
     )  # fmt: skip
 
 
@@ -276,20 +302,11 @@ def train_outfitting(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: s
         helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one", TensorProto.INT64, [], [1])),
         helper.make_node("Gather", ["rework/probabilities", "one"], ["rework_probability"], axis=1),
     ]
-    model = _combine(
+    return _export(
+        "outfitting",
         {"stage": _convert(clf_s, x.shape[1], zipmap=False), "rework": _convert(clf_r, x.shape[1], zipmap=False)},
         post,
-        {"stage_probabilities": (TensorProto.FLOAT, [None, 3]), "rework_probability": (TensorProto.FLOAT, [None])},
-        "outfitting",
-    )
-    return _write(
-        model,
-        {
-            "name": "outfitting", "version": version, "features": list(OUTFITTING_FEATURES),
-            "inputs": {"features": f"FP32 [-1, {len(OUTFITTING_FEATURES)}]"},
-            "outputs": {"stage_probabilities": "FP32 [-1, 3]", "rework_probability": "FP32 [-1]"},
-            "training_yard": _yard_info(graph), "rows": {"train": len(train), "held_out": len(test)},
-            "params": {"stage": params_s, "rework": params_r, "split_seed": seed}, "metrics": metrics,
-        },
-        out_dir,
+        {"stage_probabilities": [None, 3], "rework_probability": [None]},
+        graph=graph, out_dir=out_dir, version=version, features=OUTFITTING_FEATURES, rows=(len(train), len(test)),
+        params={"stage": params_s, "rework": params_r, "split_seed": seed}, metrics=metrics,
     )  # fmt: skip
