@@ -19,7 +19,7 @@ from rich.table import Table
 from knowledge.errors import ShipbrainError
 from knowledge.settings import get_settings
 
-__all__ = ["ensure_demo_yard", "user_errors", "yard_app"]
+__all__ = ["docs_app", "ensure_demo_yard", "user_errors", "yard_app"]
 
 yard_app = typer.Typer(
     help="Generate a synthetic yard, inspect it, and query its part-dependency graph.",
@@ -271,3 +271,55 @@ def ensure_demo_yard() -> None:
             _generate(YardSpec.checked(parts=settings.demo_parts, seed=settings.demo_seed), target, force=True)
         _print_summary(target, as_json=False)
         out.print(f"\nNext: shipbrain yard query {target} upstream B003 --kinds block")
+
+
+docs_app = typer.Typer(
+    help="The document store: welding procedures, NDT rules, outfitting rules and lessons learned, with citations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@docs_app.command("ingest")
+def docs_ingest(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (Markdown, text, PDF) [default: the demo corpus].")
+    ] = None,
+) -> None:
+    """Index documents; a document ingested again replaces its earlier sections."""
+    with user_errors():
+        from knowledge.documents import DEMO_CORPUS, DocumentStore
+
+        with err.status("loading the embedder"), DocumentStore() as store:
+            counts = store.ingest(paths or [DEMO_CORPUS])
+            total = store.count()
+        out.print(f"indexed {len(counts)} documents, {sum(counts.values())} sections; the store holds {total} sections")
+
+
+@docs_app.command("search")
+def docs_search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind: wps, ndt_rule, outfitting_rule, lesson, ...")
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="Only documents of this system.")] = None,
+    block: Annotated[str | None, typer.Option(help="Only documents about this block, e.g. B012.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Sections to return.")] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find the sections that answer a question, each with its citation."""
+    with user_errors():
+        from knowledge.documents import DocumentStore
+
+        with DocumentStore() as store:
+            hits = store.search(query, limit=limit, kind=kind, system=system, block=block)
+        if as_json:
+            payload = [{**h.model_dump(), "citation": h.citation} for h in hits]
+            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+            return
+        if not hits:
+            out.print("no matching section (is the store empty? run `shipbrain docs ingest`)")
+        for hit in hits:
+            out.print(f"[bold]{hit.citation}[/]  ({hit.kind}, score {hit.score:.2f})", highlight=False)
+            snippet = " ".join(hit.text.split())
+            out.print(f"  {snippet[:300]}{'...' if len(snippet) > 300 else ''}", highlight=False)

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     """The IP address this process's Ray node uses (Ray's own guess by default). A one-machine test
     cluster can be kept on loopback with, e.g., 127.0.0.2: Ray replaces 127.0.0.1 itself."""
 
+    qdrant_url: str | None = None
+    """A Qdrant server for the document store; by default an embedded store in `data_dir/qdrant`."""
+
     progress: bool = False
     """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""
 
