@@ -164,23 +164,25 @@ class BatchExecutor:
         import ray
 
         actors = self.actors(name)
-        chunks = [(i, start) for i, start in enumerate(range(0, rows.num_rows, self.chunk_rows))]
+        # at least 4 chunks per actor, so a small job still spreads evenly and nobody waits on a straggler
+        step = max(1, min(self.chunk_rows, -(-rows.num_rows // (4 * len(actors)))))
+        chunks = list(enumerate(range(0, rows.num_rows, step)))
         results: dict[int, pa.Table] = {}
-        pending: dict[Any, int] = {}
+        pending: dict[Any, tuple[int, int]] = {}  # ref -> (chunk, actor)
+        busy = [0] * len(actors)
         queue = list(reversed(chunks))
-        in_flight = 2 * len(actors)  # keep every actor busy while the driver ships the next chunk
-        next_actor = 0
         done_rows = 0
         while queue or pending:
-            while queue and len(pending) < in_flight:
+            # two chunks per actor in flight: one running, one already shipped; the next goes to the least busy
+            while queue and min(busy) < 2:
                 index, start = queue.pop()
-                ref = actors[next_actor % len(actors)].predict.remote(index, rows.slice(start, self.chunk_rows))
-                pending[ref] = index
-                next_actor += 1
+                who = busy.index(min(busy))
+                pending[actors[who].predict.remote(index, rows.slice(start, step))] = (index, who)
+                busy[who] += 1
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 index, table = ray.get(ref)
-                del pending[ref]
+                busy[pending.pop(ref)[1]] -= 1
                 if index in results:  # a retried chunk answered twice: keep the first
                     continue
                 results[index] = table
