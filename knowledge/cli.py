@@ -270,7 +270,16 @@ def ensure_demo_yard() -> None:
             err.print(f"first start: generating the demo yard ({settings.demo_parts:,} parts) in {target}")
             _generate(YardSpec.checked(parts=settings.demo_parts, seed=settings.demo_seed), target, force=True)
         _print_summary(target, as_json=False)
+        from knowledge.documents import DEMO_CORPUS, DocumentStore
+
+        with DocumentStore(settings) as store:
+            if store.count() == 0:
+                counts = store.ingest([DEMO_CORPUS])
+                err.print(f"first start: indexed {len(counts)} demo documents in {settings.data_dir / 'qdrant'}")
+            sections = store.count()
+        out.print(f"documents: {sections} sections indexed")
         out.print(f"\nNext: shipbrain yard query {target} upstream B003 --kinds block")
+        out.print('      shipbrain docs search "NDT for overhead butt welds"')
 
 
 docs_app = typer.Typer(

@@ -118,10 +118,13 @@ def test_demo_generates_once_then_reuses(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert "first start" in first.stderr
     assert "precedence edges" in first.stdout
+    assert "indexed" in first.stderr and "demo documents" in first.stderr
+    sections = next(line for line in first.stdout.splitlines() if line.startswith("documents:"))
     manifest = (tmp_path / "yards" / "demo" / "manifest.json").read_bytes()
     second = run("demo", data_dir=tmp_path, SHIPBRAIN_DEMO_PARTS="5000")
     assert second.returncode == 0 and "first start" not in second.stderr
     assert (tmp_path / "yards" / "demo" / "manifest.json").read_bytes() == manifest
+    assert sections in second.stdout  # the same documents, not indexed twice
 
 
 @pytest.mark.slow
