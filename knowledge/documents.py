@@ -127,8 +127,8 @@ def _markdown_sections(body: str, title: str) -> list[tuple[str, str]]:
     for line in body.splitlines():
         if line.startswith("## "):
             sections.append((line[3:].strip(), []))
-        elif line.startswith("# ") and not sections[-1][1] and sections[-1][0] == "Overview":
-            continue  # the document's own title
+        elif line.startswith("# ") and len(sections) == 1 and not "".join(sections[0][1]).strip():
+            continue  # the document's own title, blank lines before it or not
         else:
             sections[-1][1].append(line)
     return [(name, "\n".join(lines).strip()) for name, lines in sections if "\n".join(lines).strip()]

@@ -108,6 +108,12 @@ def test_ingest_search_and_cite(store: DocumentStore, corpus: Path) -> None:
     assert store.search("preheat before welding thick plates")[0].document_id == "preheat"  # from the PDF
 
 
+def test_a_blank_line_before_the_title_adds_no_section(tmp_path: Path) -> None:
+    doc = tmp_path / "spaced.md"
+    doc.write_text("---\ntitle: Spaced\n---\n\n# Spaced\n\n## Only\nSome text.\n")
+    assert [s.section for s in read_sections(doc)] == ["Only"]
+
+
 def test_ingesting_again_replaces_instead_of_duplicating(store: DocumentStore, corpus: Path) -> None:
     store.ingest([corpus])
     store.ingest([corpus])
