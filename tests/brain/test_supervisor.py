@@ -1,0 +1,137 @@
+"""The supervisor answering planners' questions end to end: offline planner, real tools, SQLite checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters import Registry
+from adapters.welding import WeldingAdapter
+from brain.planner import OfflinePlanner
+from brain.supervisor import Brain
+from knowledge import InputError, PartGraph, Settings
+from knowledge.documents import DEMO_CORPUS, DocumentStore
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("brain"))
+    with DocumentStore(settings) as store:
+        store.ingest([DEMO_CORPUS])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def brain(small_yard: Path, settings: Settings) -> Iterator[Brain]:
+    b = Brain(small_yard, settings)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "codes"),
+    [
+        ("Which joints of block B002 need NDT?", "ndt_plan", ["B002"]),
+        ("What must be done before B003 can be erected?", "upstream", ["B003"]),
+        ("If part b001-a01-s01-p0002 is 3 days late, what slips?", "downstream", ["B001-A01-S01-P0002"]),
+        ("What is the defect risk of assembly B004-A01?", "weld_risk", ["B004-A01"]),
+        ("What does the WPS say about preheat?", "procedure", []),
+        ("Where should the inspectors look in B005?", "ndt_plan", ["B005"]),  # no rule: by similarity
+        ("What's for lunch?", "unknown", []),
+    ],
+)
+def test_planner_intents_and_entities(question: str, intent: str, codes: list[str]) -> None:
+    plan = OfflinePlanner().plan(question)
+    assert plan.intent == intent, plan.reason
+    assert plan.codes == codes
+
+
+def test_ndt_answer_is_the_models_riskiest_joints(brain: Brain, small_yard: Path, settings: Settings) -> None:
+    answer = brain.ask("Which joints of block B002 need NDT? Budget 5 %.")
+    result = answer.results[0]
+    assert result.tool == "ndt_plan" and result.args["budget"] == 0.05
+    # recompute independently: the welding model over the block's joints, riskiest 5 % first
+    g = PartGraph.open(small_yard)
+    rows = WeldingAdapter.yard_rows(g, [g.id_of("B002")])
+    risk = Registry.load(settings).get("welding").predict(rows).column("defect_probability").to_numpy()
+    chosen = set(np.array(g.codes_of(rows.column("joint_id").to_numpy()))[np.argsort(-risk, kind="stable")[:10]])
+    assert {r["code"] for r in result.rows[:10]} == chosen
+    assert result.numbers["inspected"] == np.ceil(0.05 * len(risk))
+    assert "welding model" in " ".join(answer.sources)
+    assert str(result.rows[0]["code"]) in answer.answer
+
+
+def test_dependency_answers_match_the_graph(brain: Brain, small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    answer = brain.ask("What must be done before B003?")
+    assert answer.results[0].numbers["nodes"] == len(g.upstream([g.id_of("B003")]))
+    assert f"{len(g.upstream([g.id_of('B003')])):,} nodes" in answer.answer
+
+
+def test_procedure_answers_cite_documents(brain: Brain) -> None:
+    answer = brain.ask("What preheat does the WPS require for thick high-strength plate?")
+    assert answer.results[0].tool == "search_documents"
+    assert answer.sources and all(" \u00a7 " in s for s in answer.sources)
+    assert answer.sources[0] in answer.answer
+
+
+def test_unknown_questions_get_what_it_can_do(brain: Brain) -> None:
+    answer = brain.ask("What's for lunch?")
+    assert answer.results == [] and "I can answer about" in answer.answer
+
+
+def test_an_unknown_code_is_a_clear_answer_not_a_crash(brain: Brain) -> None:
+    answer = brain.ask("What must be done before B999?")
+    assert "I could not answer" in answer.answer and "blocks run B001-B012" in answer.answer
+
+
+def test_threads_are_checkpointed_and_resumable(brain: Brain, small_yard: Path, settings: Settings) -> None:
+    first = brain.ask("What is B001-A02?")
+    brain.ask("What must be done before B001-A02?", thread_id=first.thread_id)
+    again = Brain(small_yard, settings)  # a new process would open the same SQLite file
+    try:
+        assert again.history(first.thread_id) == ["What is B001-A02?", "What must be done before B001-A02?"]
+        with pytest.raises(InputError, match="no thread 'nope'"):
+            again.history("nope")
+    finally:
+        again.close()
+
+
+def test_events_stream_plan_then_tools_then_answer(brain: Brain) -> None:
+    nodes = [node for node, _update in brain.stream("How risky is the welding in B004?")]
+    assert nodes == ["plan", "act", "answer"]
+
+
+@pytest.mark.parametrize(
+    ("question", "says"), [("", "empty"), ("   ", "empty"), ("x" * 4001, "limit is 4,000"), (42, "is text")]
+)
+def test_bad_questions(brain: Brain, question: object, says: str) -> None:
+    with pytest.raises(InputError, match=says):
+        brain.ask(question)  # type: ignore[arg-type]
+
+
+def test_ask_from_the_command_line(small_yard: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    shipbrain = str(Path(sys.executable).parent / "shipbrain")
+    env = {**os.environ, "SHIPBRAIN_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [shipbrain, "ask", "what waits on B002?", "--yard", str(small_yard), "--json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    g = PartGraph.open(small_yard)
+    assert answer["plan"]["intent"] == "downstream"
+    assert answer["results"][0]["numbers"]["nodes"] == len(g.downstream([g.id_of("B002")]))
+    traced = subprocess.run(
+        [shipbrain, "ask", "", "--yard", str(small_yard)], capture_output=True, text=True, env=env, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert traced.returncode == 2 and "the question is empty" in traced.stderr and "Traceback" not in traced.stderr
