@@ -9,13 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["CODE_PATTERN", "INTENTS", "Intent", "Plan", "Step", "extract_codes", "extract_percent"]
 
-Intent = Literal["lookup", "upstream", "downstream", "weld_risk", "ndt_plan", "procedure", "unknown"]
+Intent = Literal["lookup", "upstream", "downstream", "weld_risk", "ndt_plan", "schedule", "procedure", "unknown"]
 INTENTS: Final[dict[str, str]] = {
     "lookup": "what a block, assembly, part, joint or outfitting item is and what it holds",
     "upstream": "everything that must be done before a code",
     "downstream": "everything that waits on a code (what slips if it is late)",
     "weld_risk": "predicted welding hours and defect risk for a block or assembly",
     "ndt_plan": "which joints of a block or assembly to inspect by NDT, under a budget",
+    "schedule": "when a block is erected, the makespan and the critical path of the yard's schedule",
     "procedure": "welding procedures, inspection rules, outfitting rules and lessons learned, with citations",
 }
 CODE_PATTERN: Final = re.compile(

@@ -16,6 +16,10 @@ __all__ = ["OfflinePlanner"]
 # (intent, pattern): the first rule that matches wins; rules are checked on the lower-cased question.
 _RULES: Final[list[tuple[Intent, re.Pattern[str]]]] = [
     ("ndt_plan", re.compile(r"\b(ndt|inspect\w*|ultrason\w*|radiograph\w*|x-ray)\b")),
+    (
+        "schedule",
+        re.compile(r"\b(erect(ed|ion)? (date|day)|when (will|is|can) .*erect\w*|critical path|makespan|schedul\w*)\b"),
+    ),
     ("weld_risk", re.compile(r"\b(defect|risk\w*|weld(ing)? hours|how long .*weld|hours .*weld)\b")),
     ("downstream", re.compile(r"\b(downstream|waits? on|slips?|delay\w*|affected|late|impact\w*)\b")),
     ("upstream", re.compile(r"\b(upstream|before|prerequisite\w*|depends? on|needed for|must be (done|finished))\b")),
@@ -30,6 +34,7 @@ _EXAMPLES: Final[dict[Intent, list[str]]] = {
     "weld_risk": ["how risky is the welding in block B012", "where will weld repairs happen", "expected weld repairs"],
     "ndt_plan": ["which welds should we check", "choose the joints to test", "where should the inspectors look"],
     "procedure": ["how do we weld thick high strength plate", "what do the rules say about overhead welding"],
+    "schedule": ["when does block B012 go into the dock", "how long will the whole ship take to build"],
 }
 _MIN_SIMILARITY: Final = 0.45
 
@@ -66,6 +71,9 @@ class OfflinePlanner:
             reason = f"closest example phrasing (similarity {confidence:.2f})"
             if confidence < _MIN_SIMILARITY:
                 return self._unknown(codes, f"no rule matched and the closest phrasing scored {confidence:.2f}")
+        if intent == "schedule":
+            step = Step(tool="erection_schedule", args={"code": codes[0] if codes else None})
+            return Plan(intent="schedule", codes=codes, steps=[step], confidence=confidence, reason=reason)
         if intent == "procedure" or (not codes and intent != "unknown"):
             if intent != "procedure" and not codes:
                 return self._unknown(codes, f"{INTENTS[intent]} needs a code such as B012 or B012-A03")

@@ -149,6 +149,38 @@ class YardTools:
             sources=[f"welding model {welding.spec.version}: defect probability per joint, highest first"],
         )  # fmt: skip
 
+    def tool_erection_schedule(self, code: str | None = None) -> ToolResult:
+        """The yard's schedule (CP-SAT, durations from the models): a block's erection day, makespan, critical path."""
+        from adapters.executor import BatchExecutor
+        from adapters.registry import Registry
+        from adapters.scheduling import predicted_hours, request_from_yard, solve
+
+        if self._registry is None:
+            self._registry = Registry.load(self.settings)
+        hours = predicted_hours(self.graph, BatchExecutor(self._registry, backend="in-process", settings=self.settings))
+        # one worker and a deterministic budget: the same yard gets the same schedule every time it is asked
+        request = request_from_yard(self.graph, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
+        schedule = solve(request)
+        numbers = {"makespan_days": float(schedule.makespan_days), "gap": schedule.gap}
+        summary = (
+            f"the schedule takes {schedule.makespan_days} days ({schedule.status}, gap {100 * schedule.gap:.1f} %)"
+        )
+        if code is not None:
+            block = self.graph.code_of(int(self.graph.layout.block_index_of([self.graph.id_of(code)])[0]))
+            erection = next(t for t in schedule.tasks if t.code == f"WP-{block}-ERE")
+            numbers["erection_day"] = float(erection.start_day)
+            summary = (
+                f"{block} is erected on day {erection.start_day} (in the dock until day {erection.finish_day}); "
+                + summary
+            )
+        path = list(schedule.critical_path)
+        return ToolResult(
+            tool="erection_schedule", args={"code": code}, summary=summary,
+            rows=[{"code": c} for c in path], numbers=numbers,
+            sources=["scheduling model (OR-Tools CP-SAT) with welding hours from the welding model",
+                     "critical path: " + " -> ".join(path[:4] + (["..."] if len(path) > 6 else []) + path[-2:])],
+        )  # fmt: skip
+
     # ---- documents -----------------------------------------------------------------------------
 
     def tool_search_documents(self, query: str) -> ToolResult:

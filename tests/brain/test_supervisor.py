@@ -40,6 +40,8 @@ def brain(small_yard: Path, settings: Settings) -> Iterator[Brain]:
         ("What is the defect risk of assembly B004-A01?", "weld_risk", ["B004-A01"]),
         ("What does the WPS say about preheat?", "procedure", []),
         ("Where should the inspectors look in B005?", "ndt_plan", ["B005"]),  # no rule: by similarity
+        ("When will B007 be erected?", "schedule", ["B007"]),
+        ("What is the critical path of the ship?", "schedule", []),
         ("What's for lunch?", "unknown", []),
     ],
 )
@@ -69,6 +71,25 @@ def test_dependency_answers_match_the_graph(brain: Brain, small_yard: Path) -> N
     answer = brain.ask("What must be done before B003?")
     assert answer.results[0].numbers["nodes"] == len(g.upstream([g.id_of("B003")]))
     assert f"{len(g.upstream([g.id_of('B003')])):,} nodes" in answer.answer
+
+
+def test_erection_dates_come_from_the_scheduler(brain: Brain, small_yard: Path, settings: Settings) -> None:
+    from adapters.executor import BatchExecutor
+    from adapters.scheduling import predicted_hours, request_from_yard, solve
+    from tests.helpers.schedule_validator import violations
+
+    answer = brain.ask("When will B004 be erected?")
+    result = answer.results[0]
+    # the same request solved independently (one worker, a deterministic budget: the same schedule)
+    g = PartGraph.open(small_yard)
+    hours = predicted_hours(g, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
+    request = request_from_yard(g, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
+    schedule = solve(request)
+    assert violations(request, schedule) == []
+    erection = next(t for t in schedule.tasks if t.code == "WP-B004-ERE")
+    assert result.numbers["erection_day"] == erection.start_day
+    assert result.numbers["makespan_days"] == schedule.makespan_days
+    assert f"B004 is erected on day {erection.start_day}" in answer.answer
 
 
 def test_procedure_answers_cite_documents(brain: Brain) -> None:
