@@ -46,6 +46,15 @@ class YardTools:
         self.settings = settings or get_settings()
         self._registry: Any = None
 
+    @property
+    def registry(self) -> Any:
+        """The yard's models, loaded on first use (graph and document questions never need them)."""
+        from adapters.registry import Registry
+
+        if self._registry is None:
+            self._registry = Registry.load(self.settings)
+        return self._registry
+
     def run(self, tool: str, args: dict[str, Any]) -> ToolResult:
         """Run one tool by name, timing it."""
         began = time.perf_counter()
@@ -98,7 +107,6 @@ class YardTools:
     # ---- models --------------------------------------------------------------------------------
 
     def _weld_predictions(self, code: str) -> tuple[pa.Table, Any]:
-        from adapters.registry import Registry
         from adapters.welding import WeldingAdapter
 
         g = self.graph
@@ -106,9 +114,7 @@ class YardTools:
         joint_ids = g.members(node, kinds=["joint"])
         if not len(joint_ids):
             raise ValueError(f"{code} has no weld joints; ask about a block or an assembly")
-        if self._registry is None:
-            self._registry = Registry.load(self.settings)
-        welding = self._registry.get("welding")
+        welding = self.registry.get("welding")
         rows = WeldingAdapter.yard_rows(g, [int(g.layout.block_index_of([node])[0])])
         rows = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joint_ids)))
         return rows.append_column("code", pa.array(g.codes_of(rows.column("joint_id").to_numpy()))), welding
@@ -152,12 +158,9 @@ class YardTools:
     def tool_erection_schedule(self, code: str | None = None) -> ToolResult:
         """The yard's schedule (CP-SAT, durations from the models): a block's erection day, makespan, critical path."""
         from adapters.executor import BatchExecutor
-        from adapters.registry import Registry
         from adapters.scheduling import predicted_hours, request_from_yard, solve
 
-        if self._registry is None:
-            self._registry = Registry.load(self.settings)
-        hours = predicted_hours(self.graph, BatchExecutor(self._registry, backend="in-process", settings=self.settings))
+        hours = predicted_hours(self.graph, BatchExecutor(self.registry, backend="in-process", settings=self.settings))
         # one worker and a deterministic budget: the same yard gets the same schedule every time it is asked
         request = request_from_yard(self.graph, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
         schedule = solve(request)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from knowledge import _csr, _mapped
 from knowledge.errors import InputError, SubgraphTooLargeError, UnknownCodeError, YardIntegrityError
@@ -379,9 +380,10 @@ class PartGraph:
         asm_base = int(self.layout.kind_start[NODE_KINDS.index("assembly")])
         owner_asm = self.layout.assembly_index_of_hull(self._joint_owner)  # -1 for block and erection joints
         out[self.ids_of_kind("joint")] = owner_asm
-        parent = self.table("outfitting_items", ["assembly_id"]).column("assembly_id").to_numpy(zero_copy_only=False)
-        parent = np.nan_to_num(np.asarray(parent, dtype=np.float64), nan=-1.0 + asm_base).astype(np.int64) - asm_base
-        out[self.ids_of_kind("outfitting_item")] = parent
+        parent = pc.fill_null(self.table("outfitting_items", ["assembly_id"]).column(0), -1).to_numpy().astype(np.int64)
+        out[self.ids_of_kind("outfitting_item")] = np.where(
+            parent >= 0, parent - asm_base, -1
+        )  # -1: not on an assembly
         return out
 
     @cached_property
