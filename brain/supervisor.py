@@ -1,45 +1,95 @@
-"""The supervisor: a LangGraph graph that plans, runs the tools and composes an answer with its sources.
+"""The supervisor: a LangGraph graph that plans, runs the tools, re-plans on their results and answers.
 
 ```
-START -> plan -> act -> answer -> END        (plan -> answer when there is nothing to run)
+START -> plan -+-> act -> plan (again, with the results) ... -+-> answer -> END
+               +-> approve (interrupt: a person decides) -> act
 ```
 
-State is JSON-plain (dicts, lists, strings) so it survives the checkpointer's round trip. Runs are
-checkpointed in SQLite (`DATA_DIR/brain.sqlite`); a conversation is a thread that can be resumed.
-Events (the plan, each tool call with its inputs, timing and row count, the answer) stream as the
-graph runs.
+The planner (offline by default, an LLM when `SHIPBRAIN_LLM_BASE_URL` and `SHIPBRAIN_LLM_MODEL` are
+set) sees the question and every result so far, and returns the next steps or none (done). A step whose
+tool changes the yard's plan goes through `approve` first: that node does nothing but `interrupt()`, so
+re-running it on resume repeats no side effect; the change itself runs in `act` with an idempotency key
+minted after the decision, so a crash and a re-run of `act` cannot apply it twice.
+
+State is JSON-plain (dicts, lists, strings) so it survives the checkpointer's round trip. Checkpoints
+go to SQLite (`DATA_DIR/brain.sqlite`) or PostgreSQL (`SHIPBRAIN_POSTGRES_DSN`); a conversation is a
+thread that can be resumed. Events (each plan, each tool call with its inputs, timing and row count, an
+approval request, the answer) stream as the graph runs.
+
+Threads: one question at a time per thread (a second one while the first runs is refused with
+`ThreadBusyError`, the HTTP layer's 409), and a thread that waits for a decision takes no new question
+until it gets one.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from brain.plan import INTENTS, Plan
-from brain.planner import OfflinePlanner
-from brain.tools import ToolResult, YardTools
+from brain.tools import TOOLS, ToolResult, YardTools
 from knowledge.errors import InputError, ShipbrainError
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
 
-__all__ = ["Answer", "Brain", "MAX_QUESTION_CHARS"]
+__all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Planner"]
 
-MAX_QUESTION_CHARS = 4_000
+MAX_QUESTION_CHARS: Final = 4_000
+MAX_ROUNDS: Final = 4
+"""Plan-act rounds per question; the answer then says what was found so far."""
+_THREAD_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class Planner(Protocol):
+    """Turns a question, and the results of the steps run so far, into the next steps (none: done)."""
+
+    def plan(self, question: str, results: list[ToolResult], previous: Plan | None) -> Plan:
+        """The next plan.
+
+        Args:
+            question: the planner's question, as asked.
+            results: every tool result of this question so far, in order.
+            previous: the plan of the round before (None on the first round).
+        """
+        ...
 
 
 class State(TypedDict, total=False):
-    """The graph's state: the question, the plan, the tool results, the answer (each run starts them afresh)."""
+    """The graph's state; each question starts it afresh."""
 
     question: str
     plan: dict[str, Any]
+    rounds: int
     results: list[dict[str, Any]]
+    approval: dict[str, Any] | None
     answer: str
+
+
+class Approval(BaseModel):
+    """A plan change waiting for a person, or decided by one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    args: dict[str, Any]
+    change: str
+    """What approving does, in words."""
+    decision: Literal["pending", "approved", "rejected"] = "pending"
+    by: str | None = None
+    note: str | None = None
+    key: str | None = None
+    """Idempotency key of the change, minted when it was approved."""
 
 
 class Answer(BaseModel):
@@ -49,9 +99,12 @@ class Answer(BaseModel):
 
     thread_id: str
     question: str
+    status: Literal["answered", "waiting_for_approval"]
     answer: str
     plan: Plan
     results: list[ToolResult]
+    approval: Approval | None = None
+    planner: str = Field(default="offline")
 
     @property
     def sources(self) -> list[str]:
@@ -59,17 +112,19 @@ class Answer(BaseModel):
         return [s for r in self.results for s in r.sources]
 
 
-def _compose(question: str, plan: Plan, results: list[ToolResult]) -> str:
-    if plan.intent == "unknown":
+def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -> str:
+    if plan.intent == "unknown" and not results:
         can = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in INTENTS.items())
-        return f"I cannot place that question ({plan.reason}). I can answer about {can}."
-    lines = []
+        return (plan.answer + "\n\n" if plan.answer else "") + (
+            f"I cannot place that question ({plan.reason}). I can answer about {can}."
+        )
+    lines = [plan.answer] if plan.answer else []
     for result in results:
         if result.error:
-            lines.append(f"I could not answer: {result.error}")
+            lines.append(f"I could not answer ({result.tool}): {result.error}")
             continue
         lines.append(result.summary + ".")
-        if result.tool == "search_documents":
+        if TOOLS[result.tool].untrusted_text:
             lines += [f"- {row['citation']}: {row['text'][:300]}" for row in result.rows]
         elif result.rows and result.tool in ("weld_risk", "ndt_plan"):
             lines += [
@@ -77,9 +132,29 @@ def _compose(question: str, plan: Plan, results: list[ToolResult]) -> str:
                 f"{r['hours']:.1f} h, defect risk {100 * r['defect_probability']:.1f} %"
                 for r in result.rows[:10]
             ]
+        elif result.rows and result.tool == "what_if":
+            lines += [
+                f"- {r['block']}: erected day {r['erection_day_was']} -> {r['erection_day']} ({r['slip_days']:+d} days)"
+                for r in result.rows[:10]
+            ]
         if result.sources:
             lines.append("Sources: " + "; ".join(result.sources[:5]))
+    if approval is not None and approval.decision == "rejected":
+        lines.append(
+            f"Not changed: {approval.by} rejected '{approval.change}'"
+            + (f" ({approval.note})" if approval.note else "")
+        )
     return "\n".join(lines)
+
+
+def _make_planner(settings: Settings) -> tuple[Planner, str]:
+    if settings.llm_base_url and settings.llm_model:
+        from brain.llm_planner import LLMPlanner
+
+        return LLMPlanner.from_settings(settings), f"llm {settings.llm_model}"
+    from brain.planner import OfflinePlanner
+
+    return OfflinePlanner(), "offline"
 
 
 class Brain:
@@ -87,46 +162,135 @@ class Brain:
 
     Args:
         yard: the yard directory.
-        settings: data dir (checkpoints, document store, models).
+        settings: data dir (checkpoints, document store, models), checkpoint database, LLM.
+        planner: a planner to use instead of the one the settings choose.
     """
 
-    def __init__(self, yard: Path, settings: Settings | None = None) -> None:
-        from langgraph.checkpoint.sqlite import SqliteSaver
+    def __init__(self, yard: Path, settings: Settings | None = None, planner: Planner | None = None) -> None:
         from langgraph.graph import END, START, StateGraph
 
         self.settings = settings or get_settings()
         self.graph = PartGraph.open(yard)
         self.tools = YardTools(self.graph, self.settings)
-        self.planner = OfflinePlanner()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.settings.data_dir / "brain.sqlite", check_same_thread=False)
+        if planner is None:
+            self.planner, self.planner_name = _make_planner(self.settings)
+        else:
+            self.planner, self.planner_name = planner, type(planner).__name__
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._closers: list[Any] = []
         builder = StateGraph(State)
         builder.add_node("plan", self._plan)
+        builder.add_node("approve", self._approve)
         builder.add_node("act", self._act)
         builder.add_node("answer", self._answer)
         builder.add_edge(START, "plan")
-        builder.add_conditional_edges("plan", lambda s: "act" if s["plan"]["steps"] else "answer")
-        builder.add_edge("act", "answer")
+        builder.add_conditional_edges("plan", self._route, ["act", "approve", "answer"])
+        builder.add_edge("approve", "act")
+        builder.add_edge("act", "plan")
         builder.add_edge("answer", END)
-        self.app = builder.compile(checkpointer=SqliteSaver(self._conn))
+        self.app = builder.compile(checkpointer=self._checkpointer())
+
+    def _checkpointer(self) -> Any:
+        if self.settings.postgres_dsn:
+            import psycopg
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+
+            conn = psycopg.Connection.connect(
+                self.settings.postgres_dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
+            )
+            self._closers.append(conn)
+            saver = PostgresSaver(conn)
+            saver.setup()
+            return saver
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sconn = sqlite3.connect(self.settings.data_dir / "brain.sqlite", check_same_thread=False)
+        self._closers.append(sconn)
+        return SqliteSaver(sconn)
+
+    # ---- nodes ---------------------------------------------------------------------------------
 
     def _plan(self, state: State) -> dict[str, Any]:
-        return {"plan": self.planner.plan(state["question"]).model_dump()}
+        results = [ToolResult.model_validate(r) for r in state.get("results", [])]
+        previous = Plan.model_validate(state["plan"]) if state.get("plan") else None
+        plan = self.planner.plan(state["question"], results, previous)
+        return {"plan": plan.model_dump(mode="json"), "rounds": state.get("rounds", 0) + 1}
 
-    def _act(self, state: State) -> dict[str, Any]:
-        results = []
+    @staticmethod
+    def _route(state: State) -> str:
+        steps = state["plan"]["steps"]
+        if not steps or state.get("rounds", 0) > MAX_ROUNDS:
+            return "answer"
+        if any(TOOLS[s["tool"]].changes_plan for s in steps if s["tool"] in TOOLS):
+            return "approve"
+        return "act"
+
+    def _approve(self, state: State) -> dict[str, Any]:
+        from langgraph.types import interrupt
+
+        # Nothing before interrupt() changes anything: this node runs again from its start on resume.
+        step = next(s for s in state["plan"]["steps"] if s["tool"] in TOOLS and TOOLS[s["tool"]].changes_plan)
+        try:
+            change = self.tools.describe_change(step["tool"], step["args"])
+        except (ShipbrainError, ValueError) as exc:  # a change that cannot be made is not put to a person
+            return {
+                "approval": Approval(
+                    tool=step["tool"],
+                    args=step["args"],
+                    change=str(exc),
+                    decision="rejected",
+                    by="shipbrain",
+                    note="the change cannot be made",
+                ).model_dump()
+            }
+        request = Approval(tool=step["tool"], args=step["args"], change=change)
+        decision = interrupt(request.model_dump())
+        approved = bool(decision.get("approved")) if isinstance(decision, dict) else False
+        by = str(decision.get("by") or "unknown") if isinstance(decision, dict) else "unknown"
+        note = decision.get("note") if isinstance(decision, dict) else None
+        return {
+            "approval": request.model_copy(
+                update={
+                    "decision": "approved" if approved else "rejected",
+                    "by": by,
+                    "note": note,
+                    "key": uuid.uuid4().hex if approved else None,
+                }
+            ).model_dump()
+        }
+
+    def _act(self, state: State, config: RunnableConfig) -> dict[str, Any]:
+        results = list(state.get("results", []))
+        approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
+        thread = str((config.get("configurable") or {}).get("thread_id"))
         for step in Plan.model_validate(state["plan"]).steps:
+            spec = TOOLS.get(step.tool)
             try:
-                result = self.tools.run(step.tool, step.args)
-            except (ShipbrainError, ValueError) as exc:  # the planner's entities can still be wrong: say so
+                if spec is not None and spec.changes_plan:
+                    if approval is None or approval.decision != "approved" or approval.args != step.args:
+                        why = f"rejected by {approval.by}" if approval and approval.by else "not approved"
+                        result = ToolResult(tool=step.tool, args=step.args, summary=f"not done: {why}")
+                    else:
+                        result = self.tools.run(
+                            step.tool, step.args, approved_by=approval.by, thread_id=f"{thread}:{approval.key}"
+                        )
+                else:
+                    result = self.tools.run(step.tool, step.args)
+            except (ShipbrainError, ValueError) as exc:  # wrong entities or arguments: say so, let the planner see it
                 result = ToolResult(tool=step.tool, args=step.args, summary="", error=str(exc))
-            results.append(result.model_dump())
+            results.append(result.model_dump(mode="json"))
         return {"results": results}
 
     def _answer(self, state: State) -> dict[str, Any]:
         plan = Plan.model_validate(state["plan"])
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
-        return {"answer": _compose(state["question"], plan, results)}
+        approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
+        return {"answer": _compose(plan, results, approval)}
+
+    # ---- the public API --------------------------------------------------------------------------
 
     @staticmethod
     def check_question(question: object) -> str:
@@ -137,34 +301,148 @@ class Brain:
             raise InputError("the question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise InputError(f"the question has {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}")
+        if "\x00" in question:
+            raise InputError("the question holds a NUL character")
         return question.strip()
 
-    def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(node, update) events as the graph runs: the plan, the tool results, the answer."""
+    @staticmethod
+    def check_thread_id(thread_id: object) -> str:
+        """A well-formed thread id, or `InputError`."""
+        if not isinstance(thread_id, str) or not _THREAD_ID.match(thread_id):
+            raise InputError(f"a thread id is 1-128 letters, digits, '_', '.', ':' or '-', got {thread_id!r}")
+        return thread_id
+
+    def exists(self, thread_id: str) -> bool:
+        """Whether a thread has any checkpoint."""
+        return self.app.get_state(self._config(thread_id)).created_at is not None
+
+    def pending(self, thread_id: str) -> Approval | None:
+        """The plan change a thread waits on, if any."""
+        state = self.app.get_state(self._config(thread_id))
+        for task in state.tasks:
+            for intr in task.interrupts:
+                return Approval.model_validate(intr.value)
+        return None
+
+    @staticmethod
+    def _config(thread_id: str) -> Any:
+        return {"configurable": {"thread_id": thread_id}}
+
+    @contextmanager
+    def _holding(self, thread_id: str) -> Iterator[None]:
+        with self._busy_lock:
+            if thread_id in self._busy:
+                raise ThreadBusyError(f"thread {thread_id!r} is answering another question; try again when it is done")
+            self._busy.add(thread_id)
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy.discard(thread_id)
+
+    def _start(self, question: object, thread_id: str | None) -> tuple[str, str]:
         text = self.check_question(question)
-        config: Any = {"configurable": {"thread_id": thread_id or uuid.uuid4().hex}}
-        for event in self.app.stream({"question": text, "results": []}, config, stream_mode="updates"):
-            yield from event.items()
+        if thread_id is None:
+            return text, uuid.uuid4().hex
+        thread = self.check_thread_id(thread_id)
+        if not self.exists(thread):
+            raise UnknownThreadError(f"no thread {thread!r}; leave the thread out to start a new conversation")
+        waiting = self.pending(thread)
+        if waiting is not None:
+            raise ThreadBusyError(
+                f"thread {thread!r} waits for a decision on '{waiting.change}'; approve or reject it first"
+            )
+        return text, thread
+
+    def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(node, update) events as the graph runs: each plan, the tool results, an approval request, the answer.
+
+        The last event is ("thread", {"thread_id": ...}) so a caller can continue the conversation.
+        """
+        text, thread = self._start(question, thread_id)
+        with self._holding(thread):
+            inputs: State = {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}}
+            yield from self._events(self.app.stream(inputs, self._config(thread), stream_mode="updates"))
+        yield "thread", {"thread_id": thread}
+
+    @staticmethod
+    def _events(chunks: Iterator[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for chunk in chunks:
+            for node, update in chunk.items():
+                if node == "__interrupt__":
+                    yield "approval", Approval.model_validate(update[0].value).model_dump()
+                elif update is not None:
+                    yield node, update
 
     def ask(self, question: str, thread_id: str | None = None) -> Answer:
-        """Answer one question (in a new thread unless `thread_id` names one)."""
-        text = self.check_question(question)
-        thread = thread_id or uuid.uuid4().hex
-        state = self.app.invoke({"question": text, "results": []}, {"configurable": {"thread_id": thread}})
+        """Answer one question (in a new thread unless `thread_id` names an existing one).
+
+        Raises:
+            InputError: an empty, enormous or non-text question, or a malformed thread id.
+            UnknownThreadError: `thread_id` names no conversation.
+            ThreadBusyError: the thread is busy with another question or waits for a decision.
+        """
+        text, thread = self._start(question, thread_id)
+        with self._holding(thread):
+            inputs: State = {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}}
+            self.app.invoke(inputs, self._config(thread))
+        return self.result(thread)
+
+    def decide(self, thread_id: str, approved: bool, by: str, note: str | None = None) -> Answer:
+        """Approve or reject the plan change a thread waits on, and let the run finish.
+
+        Raises:
+            UnknownThreadError: no such thread.
+            NoPendingApprovalError: the thread waits for no decision.
+            InputError: `by` is empty.
+        """
+        from langgraph.types import Command
+
+        thread = self.check_thread_id(thread_id)
+        if not by or not by.strip():
+            raise InputError("a decision needs the name of who made it")
+        if not self.exists(thread):
+            raise UnknownThreadError(f"no thread {thread!r}")
+        with self._holding(thread):
+            if self.pending(thread) is None:
+                raise NoPendingApprovalError(f"thread {thread!r} waits for no decision")
+            self.app.invoke(
+                Command(resume={"approved": approved, "by": by.strip(), "note": note}), self._config(thread)
+            )
+        return self.result(thread)
+
+    def result(self, thread_id: str) -> Answer:
+        """The thread's latest question as it stands: answered, or waiting for approval."""
+        state = self.app.get_state(self._config(self.check_thread_id(thread_id)))
+        if state.created_at is None:
+            raise UnknownThreadError(f"no thread {thread_id!r}")
+        values = state.values
+        waiting = self.pending(thread_id)
         return Answer(
-            thread_id=thread, question=text, answer=state["answer"], plan=Plan.model_validate(state["plan"]),
-            results=[ToolResult.model_validate(r) for r in state["results"]],
-        )  # fmt: skip
+            thread_id=thread_id,
+            question=values["question"],
+            status="waiting_for_approval" if waiting else "answered",
+            answer=values.get("answer", "") if not waiting else f"Waiting for approval: {waiting.change}",
+            plan=Plan.model_validate(values["plan"]),
+            results=[ToolResult.model_validate(r) for r in values.get("results", [])],
+            approval=waiting or (Approval.model_validate(values["approval"]) if values.get("approval") else None),
+            planner=self.planner_name,
+        )
 
     def history(self, thread_id: str) -> list[str]:
         """The questions asked in a thread, oldest first."""
-        config: Any = {"configurable": {"thread_id": thread_id}}
-        finished = [s for s in self.app.get_state_history(config) if not s.next and s.values.get("answer")]
+        thread = self.check_thread_id(thread_id)
+        finished = [
+            s for s in self.app.get_state_history(self._config(thread)) if not s.next and s.values.get("answer")
+        ]
         questions = [s.values.get("question") for s in finished]
         if not questions:
-            raise InputError(f"no thread {thread_id!r}")
+            raise UnknownThreadError(f"no thread {thread_id!r}")
         return [q for q in reversed(questions) if q]
 
     def close(self) -> None:
-        """Close the checkpoint store."""
-        self._conn.close()
+        """Close the checkpoint store and the tools' document store."""
+        self.tools.close()
+        for conn in self._closers:
+            conn.close()
+        self._closers.clear()

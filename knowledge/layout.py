@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final, Literal, get_args
 
 import numpy as np
@@ -77,7 +78,7 @@ class YardLayout:
     block_item_start: IntArray
     """Per block, the index of its first outfitting item (length blocks + 1)."""
 
-    @property
+    @cached_property
     def counts(self) -> dict[NodeKind, int]:
         """Number of nodes of each kind."""
         return {
@@ -89,13 +90,13 @@ class YardLayout:
             "outfitting_item": int(self.block_item_start[-1]),
         }
 
-    @property
+    @cached_property
     def kind_start(self) -> IntArray:
         """First id of each kind, in `NODE_KINDS` order, plus the total node count."""
         counts = self.counts
         return np.concatenate([[0], np.cumsum([counts[k] for k in NODE_KINDS])]).astype(np.int64)
 
-    @property
+    @cached_property
     def num_nodes(self) -> int:
         """Total number of nodes."""
         return int(self.kind_start[-1])

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -45,6 +45,23 @@ class Settings(BaseSettings):
 
     qdrant_url: str | None = None
     """A Qdrant server for the document store; by default an embedded store in `data_dir/qdrant`."""
+
+    postgres_dsn: str | None = None
+    """A PostgreSQL database (e.g. "postgresql://user:pass@host/db") for the brain's checkpoints and the service's
+    runs; by default SQLite files in `data_dir`."""
+
+    llm_base_url: str | None = None
+    """An OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server) for the LLM planner, e.g.
+    "http://127.0.0.1:11434/v1"; without it the offline planner answers."""
+
+    llm_model: str | None = None
+    """The chat model's name at `llm_base_url` (e.g. "qwen2.5:7b-instruct")."""
+
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    """The key the chat endpoint wants, if any."""
+
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    """Per-call timeout of the chat model, seconds (each call is retried twice)."""
 
     progress: bool = False
     """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""

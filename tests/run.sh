@@ -16,6 +16,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
+# PostgreSQL's server programs, for the tests of the PostgreSQL checkpointer and stores (each test starts its own
+# throwaway cluster; nothing is left running).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
+
 # Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv.
 bash tests/e2e/install_mlserver.sh
 

@@ -19,9 +19,21 @@ Time is in whole days from day 0; a task runs from `start_day` up to (not includ
 By default a task may move to another resource of the kind it names (`resource_choice="same_kind"`:
 either panel line, any workshop), as a yard planner would; `"named"` pins it. Cranes are never moved.
 
+What-ifs: `ScheduleRequest.downtimes` takes resources out of service for some days (`ResourceDowntime`;
+work packages are not interrupted, so one that needs the resource runs wholly before or after the
+outage, or moves to another resource of the kind), and a task's `release_day` holds it until material
+arrives; `request_from_yard(..., downtimes=..., release_days=...)` builds both from a yard:
+
+```python
+late = request_from_yard(graph, hours, downtimes=[ResourceDowntime(resource="PL-2", start_day=10, days=3)],
+                         release_days={"WP-B012-PNL": 5})
+solve(late).critical_path  # ("DOWN:PL-2", "WP-B014-PNL", ...) when the outage sets the end date
+```
+
 Errors: constructing a request that cannot be (unknown codes, a cycle, an unknown resource or one of
-the wrong kind, a negative duration) raises `SchedulingInputError` (an `AdapterInputError`) with one
-line naming the problem; `model_validate` raises pydantic's `ValidationError` carrying the same line.
+the wrong kind, a negative duration, a downtime of an unknown resource) raises `SchedulingInputError` (an
+`AdapterInputError`) with one line naming the problem; `model_validate` raises pydantic's `ValidationError`
+carrying the same line.
 `solve` raises `SchedulingInputError` when no schedule meets `horizon_days`, and `ModelTimeoutError`
 when none was found in time (only possible with a `horizon_days` shorter than the greedy schedule).
 """
@@ -34,23 +46,28 @@ from adapters.scheduling._adapter import (
     predicted_hours,
 )
 from adapters.scheduling._model import (
+    OUTAGE_PREFIX,
     TRADE_KIND,
     ResourceCapacity,
     ResourceChoice,
+    ResourceDowntime,
     Schedule,
     ScheduledTask,
     ScheduleRequest,
     ScheduleTask,
     SchedulingInputError,
 )
+from adapters.scheduling._repair import repair
 from adapters.scheduling._solve import solve
 from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard
 
 __all__ = [
     "HOURS_PER_DAY",
+    "OUTAGE_PREFIX",
     "TRADE_KIND",
     "ResourceCapacity",
     "ResourceChoice",
+    "ResourceDowntime",
     "Schedule",
     "ScheduleRequest",
     "ScheduleTask",
@@ -61,6 +78,7 @@ __all__ = [
     "WorkPackageRow",
     "from_config",
     "predicted_hours",
+    "repair",
     "request_from_yard",
     "solve",
 ]

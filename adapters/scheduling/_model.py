@@ -20,8 +20,10 @@ from knowledge.synthetic.vocabulary import ResourceKind, Trade
 __all__ = [
     "MODEL",
     "TRADE_KIND",
+    "OUTAGE_PREFIX",
     "ResourceCapacity",
     "ResourceChoice",
+    "ResourceDowntime",
     "Schedule",
     "ScheduleRequest",
     "ScheduleTask",
@@ -43,6 +45,9 @@ TRADE_KIND: Final[dict[str, ResourceKind | None]] = {
 """The kind of resource each trade works on; on-board outfitting (OBD) happens in the ship and needs none."""
 
 ResourceChoice = Literal["same_kind", "named"]
+
+OUTAGE_PREFIX: Final = "DOWN:"
+"""How `Schedule.critical_path` names an outage that holds up its first task: "DOWN:" and the resource."""
 
 
 class SchedulingInputError(AdapterInputError):
@@ -70,7 +75,7 @@ def _one_line(model: str, data: dict[str, Any], exc: ValidationError) -> str:
         return f"{model}: {'.'.join(str(p) for p in loc)}: {inner.message}" if loc else inner.message
     if not loc:  # a check across fields: its message already names what it is about
         return f"{model}: {msg}{more}"
-    name = data.get("code", data.get("name"))
+    name = data.get("code", data.get("name", data.get("resource") if model == "ResourceDowntime" else None))
     where = model if name is None else f"{model} {name!r}"
     given = repr(err.get("input"))
     given = given if len(given) <= 60 else given[:57] + "..."
@@ -121,6 +126,29 @@ class ResourceCapacity(_Frozen):
     """Work packages it can run at the same time."""
 
 
+class ResourceDowntime(_Frozen):
+    """A resource out of service for whole days: it runs nothing from `start_day` up to `end_day`.
+
+    Work packages are not interrupted: one that needs the resource (as its resource or its crane) runs
+    entirely before the outage or entirely after it. With `resource_choice="same_kind"` the others of its
+    kind keep working, so a work package may move to one of them instead of waiting.
+    """
+
+    resource: str = Field(min_length=1)
+    """Name of the resource that is down, one of the request's `resources` (e.g. "PL-2")."""
+    start_day: int = Field(ge=0)
+    """First day it is down, days from day 0."""
+    days: int = Field(ge=1)
+    """How many days it is down, whole days."""
+    reason: str | None = None
+    """Why, for the reader (e.g. "hydraulics repair"); the solver ignores it."""
+
+    @property
+    def end_day(self) -> int:
+        """The day it is back in service: `start_day + days`."""
+        return self.start_day + self.days
+
+
 class ScheduleRequest(_Frozen):
     """Work packages, the resources they run on and what must finish before what."""
 
@@ -146,12 +174,16 @@ class ScheduleRequest(_Frozen):
     resource_choice: ResourceChoice = "same_kind"
     """"same_kind": a task may run on any resource of the kind of the one it names (either panel line,
     any workshop), as a yard planner would do; "named": only on the one it names."""
+    downtimes: tuple[ResourceDowntime, ...] = ()
+    """Outages: each resource runs nothing during its downtimes. Downtimes of one resource may overlap or
+    touch; it is then down on every day any of them covers (they are merged)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ScheduleRequest:
         _check_unique("resource name", [r.name for r in self.resources])
         _check_unique("task code", [t.code for t in self.tasks])
         _check_resources(self.tasks, {r.name: r.kind for r in self.resources})
+        _check_downtimes(self.downtimes, [r.name for r in self.resources])
         _check_precedences([t.code for t in self.tasks], self.precedences)
         return self
 
@@ -174,6 +206,15 @@ def _check_resources(tasks: tuple[ScheduleTask, ...], kinds: dict[str, ResourceK
             if kinds[name] != want:
                 needed = f"not a {want}" if want else f"and {t.trade} needs none"
                 raise ValueError(f"task {t.code!r} ({t.trade}): {role} {name!r} is a {kinds[name]}, {needed}")
+
+
+def _check_downtimes(downtimes: tuple[ResourceDowntime, ...], names: list[str]) -> None:
+    known = set(names)
+    for k, d in enumerate(downtimes):
+        if d.resource not in known:
+            raise ValueError(
+                f"downtimes.{k}: resource {d.resource!r} is not among the resources ({', '.join(names) or 'none'})"
+            )
 
 
 def _check_precedences(codes: list[str], precedences: tuple[tuple[str, str], ...]) -> None:
@@ -223,7 +264,11 @@ class Schedule(_Frozen):
     """Wall-clock time `solve` took, seconds."""
     critical_path: tuple[str, ...]
     """Codes of the chain that sets the makespan, first to last: each starts the day the previous one finishes,
-    waiting on it through a precedence or for its resource; the first starts on its release day."""
+    waiting on it through a precedence or for its resource; the first starts on its release day, or, when an
+    outage held it up, the day that outage ends. Such an outage leads the chain as a pseudo-entry naming the
+    resource, `OUTAGE_PREFIX` + name: ("DOWN:PL-2", "WP-B012-PNL", "WP-B012-ASM", ...) reads "PL-2 is down,
+    WP-B012-PNL starts the day it is back, and the rest follows". It is never a task code and has no
+    `ScheduledTask`; only the first entry can be one (an outage is fixed, nothing holds it up)."""
 
 
 def order_or_cycle(n: int, edges: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:

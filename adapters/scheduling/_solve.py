@@ -1,21 +1,27 @@
 """`solve`: a schedule request to a schedule with OR-Tools CP-SAT.
 
-The CP-SAT model: one fixed-size interval per task whose start ranges from its earliest start (release
-and precedences) to the horizon minus its duration and the chain after it; a no-overlap constraint per
-pool of capacity 1, a cumulative per larger pool (each task takes one unit); `after.start >=
+The CP-SAT model: one fixed-size interval per task whose start ranges from its earliest start (release,
+precedences and outages) to the horizon minus its duration and the chain after it; a no-overlap
+constraint per pool of capacity 1, a cumulative per larger pool (each task takes one unit); `after.start >=
 before.start + before.duration` per precedence; the makespan at least every sink's finish, minimised.
+An outage is a fixed interval in its pool's no-overlap or cumulative, taking the resource's capacity.
 
 A pool is a resource kind when the request lets tasks move between resources of a kind: a cumulative
 over the kind's summed capacity is exact there, because every task takes one unit and whole-day intervals
 that never exceed k at once can always be dealt to k units (interval graphs are perfect), which
 `assign_slots` does afterwards. It is a much smaller model than one optional interval per task and
-resource, and propagates as well.
+resource, and propagates as well. An outage of one of the kind's resources breaks that argument (a task
+could fit the kind's free units only by hopping resources mid-run), so such a pool is split: each of its
+tasks also gets one optional interval per resource of the kind, exactly one present, in that resource's
+no-overlap or cumulative with its outages; the pool's cumulative stays as a redundant constraint. Pools
+without outages, and so requests without downtimes, get the same model as before.
 
 Before CP-SAT, a greedy serial schedule gives the horizon (so CP-SAT never searches past a schedule
 already in hand) and a complete hint, and a lower bound starts the makespan's domain (so CP-SAT stops
 when it reaches it); if the greedy schedule reaches it, CP-SAT is not called at all. After it,
-CP-SAT's schedule is left-justified by the same serial scheme in order of CP-SAT's starts, which never
-makes it longer and lets the critical path be read off the schedule.
+CP-SAT's schedule is left-justified by the same serial scheme in order of CP-SAT's starts, each task kept
+on its resource in a split pool, which never makes it longer and lets the critical path be read off the
+schedule.
 """
 
 from __future__ import annotations
@@ -28,10 +34,18 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from adapters.errors import ModelCallError, ModelTimeoutError
-from adapters.scheduling._model import MODEL, Schedule, ScheduledTask, ScheduleRequest, SchedulingInputError
+from adapters.scheduling._model import (
+    MODEL,
+    OUTAGE_PREFIX,
+    Schedule,
+    ScheduledTask,
+    ScheduleRequest,
+    SchedulingInputError,
+)
 from adapters.scheduling._problem import (
     Days,
     Problem,
+    Resources,
     assign_slots,
     critical_path,
     greedy,
@@ -71,35 +85,43 @@ def solve(request: ScheduleRequest) -> Schedule:
     horizon = request.horizon_days
     if horizon is not None and horizon < bound:
         raise SchedulingInputError(
-            f"horizon_days={horizon} is too short: precedences and capacities need at least {bound} days"
+            f"horizon_days={horizon} is too short: precedences, capacities and outages need at least {bound} days"
         )
-    first = greedy(problem)
+    first, first_on = greedy(problem)
     greedy_makespan = int((first + problem.duration).max())
-    hint = first if horizon is None or greedy_makespan <= horizon else None
-    start, cp_bound, proven = first, bound, False
+    hint = (first, first_on) if horizon is None or greedy_makespan <= horizon else None
+    (start, on), cp_bound, proven = (first, first_on), bound, False
     if greedy_makespan > bound or hint is None:  # else the greedy schedule is already optimal
         remaining = request.time_limit_s - (time.perf_counter() - began)
         cp_horizon = greedy_makespan if horizon is None else min(greedy_makespan, horizon)
         found = _cp_sat(problem, cp_horizon, bound, hint, request, remaining)
         if found is not None:
-            start, cp_bound, proven = found
+            start, on, cp_bound, proven = found
         elif hint is None:
             raise ModelTimeoutError(
                 MODEL,
                 _TRANSPORT,
                 f"no schedule within horizon_days={horizon} found in time_limit_s={request.time_limit_s:g}",
             )
-    start = _left_justified(problem, start)
+    start, on = _left_justified(problem, start, on)
     makespan = int((start + problem.duration).max())
     best_bound = min(makespan, max(bound, cp_bound))
-    return _schedule(request, problem, start, makespan, best_bound, proven, time.perf_counter() - began)
+    return _schedule(request, problem, start, on, makespan, best_bound, proven, time.perf_counter() - began)
 
 
 def _cp_sat(
-    problem: Problem, horizon: int, bound: int, hint: Days | None, request: ScheduleRequest, seconds: float
-) -> tuple[Days, int, bool] | None:
-    """CP-SAT's best start days, its proven bound and whether it proved optimality; None if it found none."""
-    model, starts = _model(problem, horizon, bound, hint)
+    problem: Problem,
+    horizon: int,
+    bound: int,
+    hint: tuple[Days, Resources] | None,
+    request: ScheduleRequest,
+    seconds: float,
+) -> tuple[Days, Resources, int, bool] | None:
+    """CP-SAT's best start days and resources in split pools, its proven bound and whether it proved optimality.
+
+    None if it found no schedule.
+    """
+    model, starts, choices = _model(problem, horizon, bound, hint)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(seconds, _MIN_SOLVER_S)
     solver.parameters.num_workers = request.workers
@@ -120,11 +142,19 @@ def _cp_sat(
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     values = np.array([solver.value(s) for s in starts], dtype=np.int64)
-    return values, math.ceil(solver.best_objective_bound - 1e-6), status == cp_model.OPTIMAL
+    on: Resources = [None] * len(starts)
+    for i, options in choices.items():
+        on[i] = next(r for r, lit in options if solver.boolean_value(lit))
+    return values, on, math.ceil(solver.best_objective_bound - 1e-6), status == cp_model.OPTIMAL
 
 
-def _model(problem: Problem, horizon: int, bound: int, hint: Days | None) -> tuple[cp_model.CpModel, list[Any]]:
-    """The CP-SAT model of the problem within the horizon, and its start variables."""
+def _model(
+    problem: Problem, horizon: int, bound: int, hint: tuple[Days, Resources] | None
+) -> tuple[cp_model.CpModel, list[Any], dict[int, list[tuple[str, Any]]]]:
+    """The CP-SAT model of the problem within the horizon, and its start variables.
+
+    Also, per task of a split pool, each resource it may run on with the literal that puts it there.
+    """
     p = problem
     model = cp_model.CpModel()
     starts, intervals = [], []
@@ -133,12 +163,13 @@ def _model(problem: Problem, horizon: int, bound: int, hint: Days | None) -> tup
         s = model.new_int_var(int(p.head[i]), horizon - d - int(p.tail[i]), f"start[{code}]")
         starts.append(s)
         intervals.append(model.new_fixed_size_interval_var(s, d, f"run[{code}]"))
+    choices: dict[int, list[tuple[str, Any]]] = {}
     for q, pool in enumerate(p.pools):
-        members = [intervals[i] for i, need in enumerate(p.needs) if q in need]
-        if pool.capacity == 1:
-            model.add_no_overlap(members)
-        elif len(members) > pool.capacity:
-            model.add_cumulative(members, [1] * len(members), pool.capacity)
+        tasks = [i for i, need in enumerate(p.needs) if q in need]
+        members = [intervals[i] for i in tasks]
+        _capacity(model, members, p.down[q], pool.capacity, pool.name)
+        if p.split[q]:
+            choices |= _choices(model, p, q, tasks, starts)
     for v, preds in enumerate(p.preds):
         for u in preds:
             model.add(starts[v] >= starts[u] + int(p.duration[u]))
@@ -149,25 +180,68 @@ def _model(problem: Problem, horizon: int, bound: int, hint: Days | None) -> tup
             model.add(makespan >= starts[i] + int(p.duration[i]))
     model.minimize(makespan)
     if hint is not None:
-        for s, value in zip(starts, hint.tolist(), strict=True):
+        hint_start, hint_on = hint
+        for s, value in zip(starts, hint_start.tolist(), strict=True):
             model.add_hint(s, value)
-        model.add_hint(makespan, int((hint + p.duration).max()))
-    return model, starts
+        model.add_hint(makespan, int((hint_start + p.duration).max()))
+        for i, options in choices.items():
+            for r, lit in options:
+                model.add_hint(lit, r == hint_on[i])
+    return model, starts, choices
 
 
-def _left_justified(problem: Problem, start: Days) -> Days:
-    """The same schedule with every task moved as early as the tasks placed before it allow; never longer."""
-    shifted = serial_schedule(problem, problem.by_start(start))
+def _choices(
+    model: cp_model.CpModel, problem: Problem, q: int, tasks: list[int], starts: list[Any]
+) -> dict[int, list[tuple[str, Any]]]:
+    """Split pool q: each task on exactly one of its resources, each resource within its capacity and outages."""
+    p = problem
+    runs: dict[str, list[Any]] = {r: [] for r in p.split[q]}
+    choices: dict[int, list[tuple[str, Any]]] = {}
+    for i in tasks:
+        code, d = p.codes[i], int(p.duration[i])
+        choices[i] = [(r, model.new_bool_var(f"on[{code}@{r}]")) for r in p.split[q]]
+        model.add_exactly_one(lit for _, lit in choices[i])
+        for r, lit in choices[i]:
+            runs[r].append(model.new_optional_fixed_size_interval_var(starts[i], d, lit, f"run[{code}@{r}]"))
+    for r, members in runs.items():
+        _capacity(model, members, [(a, b, p.units[r]) for a, b in p.outages.get(r, [])], p.units[r], r)
+    return choices
+
+
+def _capacity(
+    model: cp_model.CpModel, members: list[Any], down: list[tuple[int, int, int]], capacity: int, name: str
+) -> None:
+    """Tasks taking one unit each and outages taking theirs, within `capacity`: a no-overlap or a cumulative."""
+    outages = [model.new_fixed_size_interval_var(a, b - a, f"down[{name}@{a}]") for a, b, _ in down]
+    if capacity == 1:
+        model.add_no_overlap(members + outages)
+    elif len(members) > capacity or outages:
+        model.add_cumulative(members + outages, [1] * len(members) + [units for _, _, units in down], capacity)
+
+
+def _left_justified(problem: Problem, start: Days, on: Resources) -> tuple[Days, Resources]:
+    """The same schedule with every task moved as early as the tasks placed before it allow; never longer.
+
+    Tasks of split pools stay on their resources: that is what makes "never later" hold task by task.
+    """
+    shifted, _ = serial_schedule(problem, problem.by_start(start), on)
     if (shifted + problem.duration).max() > (start + problem.duration).max():  # a guard: `_problem` shows it cannot
-        return start
-    return shifted
+        return start, on
+    return shifted, on
 
 
 def _schedule(
-    request: ScheduleRequest, problem: Problem, start: Days, makespan: int, bound: int, proven: bool, seconds: float
+    request: ScheduleRequest,
+    problem: Problem,
+    start: Days,
+    on: Resources,
+    makespan: int,
+    bound: int,
+    proven: bool,
+    seconds: float,
 ) -> Schedule:
-    resource = assign_slots(problem, start)
-    chain = critical_path(problem, start, resource)
+    resource = assign_slots(problem, start, on)
+    chain, down = critical_path(problem, start, resource)
     on_chain = set(chain)
     finish = start + problem.duration
     tasks = tuple(
@@ -190,5 +264,5 @@ def _schedule(
         best_bound=makespan if optimal else bound,
         gap=0.0 if optimal or makespan == 0 else (makespan - bound) / makespan,
         solve_seconds=seconds,
-        critical_path=tuple(problem.codes[i] for i in chain),
+        critical_path=(*([OUTAGE_PREFIX + down] if down else []), *(problem.codes[i] for i in chain)),
     )

@@ -11,7 +11,9 @@ import pytest
 
 from adapters.errors import AdapterInputError, ModelTimeoutError
 from adapters.scheduling import (
+    OUTAGE_PREFIX,
     ResourceCapacity,
+    ResourceDowntime,
     Schedule,
     ScheduledTask,
     ScheduleRequest,
@@ -47,12 +49,22 @@ def at(schedule: Schedule) -> dict[str, ScheduledTask]:
 
 
 def assert_chained(req: ScheduleRequest, schedule: Schedule) -> None:
-    """The critical path is real codes, each starting the day the one before finishes, held by it."""
+    """The critical path is real codes, each starting the day the one before finishes, held by it.
+
+    The first starts on its release day, or, behind a leading "DOWN:<resource>", later: the day that resource is back.
+    """
     tasks, by_code = {t.code: t for t in req.tasks}, at(schedule)
-    chain = [by_code[c] for c in schedule.critical_path]
+    path = list(schedule.critical_path)
+    outage = path.pop(0).removeprefix(OUTAGE_PREFIX) if path and path[0].startswith(OUTAGE_PREFIX) else None
+    chain = [by_code[c] for c in path]
     assert chain, "a critical path has at least the task that finishes last"
     assert chain[-1].finish_day == schedule.makespan_days
-    assert chain[0].start_day == tasks[chain[0].code].release_day
+    if outage is None:
+        assert chain[0].start_day == tasks[chain[0].code].release_day
+    else:
+        assert outage in {chain[0].resource, chain[0].crane}
+        assert chain[0].start_day > tasks[chain[0].code].release_day
+        assert chain[0].start_day in {d.end_day for d in req.downtimes if d.resource == outage}
     pairs = set(req.precedences)
     for a, b in zip(chain, chain[1:], strict=False):
         assert b.start_day == a.finish_day, (a, b)
@@ -381,3 +393,245 @@ def test_the_same_request_gives_the_same_schedule(yard30: PartGraph) -> None:
     req = request_from_yard(yard30, workers=1, deterministic_limit=2.0)
     first, again = solve(req), solve(req)
     assert first.tasks == again.tasks and first.critical_path == again.critical_path
+
+
+# ---- resource downtime --------------------------------------------------------------------------------------
+
+
+def down(resource: str, start_day: int, days: int) -> ResourceDowntime:
+    return ResourceDowntime(resource=resource, start_day=start_day, days=days)
+
+
+def test_a_downtime_forces_a_later_start() -> None:
+    # PL-1 is down on days 2, 3 and 4. A (4 days) fits neither the 2 free days before (0-1) nor any
+    # other gap, so it starts on day 5 and finishes on day 9; B follows A on the workshop: days 9-10,
+    # finishing on day 11. C (2 days) fits exactly into days 0-1, before the outage. Without the
+    # downtime: C 0-2, A 2-6 (or A first), B 6-8 at the latest... the makespan is 8 at most.
+    tasks = [task("A", 4, resource="PL-1"), task("B", 2, "ASM", resource="WS-1"), task("C", 2, resource="PL-1")]
+    fields: dict[str, Any] = {"tasks": tasks, "resources": [PL1, WS1], "precedences": [("A", "B")]}
+    req, s = solved(**fields, downtimes=[down("PL-1", 2, 3)])
+    placed = {t.code: (t.start_day, t.finish_day) for t in s.tasks}
+    assert placed == {"A": (5, 9), "B": (9, 11), "C": (0, 2)}
+    assert (s.makespan_days, s.status, s.best_bound) == (11, "optimal", 11)
+    # A waited for PL-1 to come back: the outage leads the critical path
+    assert s.critical_path == ("DOWN:PL-1", "A", "B")
+    assert [t.code for t in s.tasks if t.on_critical_path] == ["A", "B"]
+    assert_chained(req, s)
+    _, free = solved(**fields)
+    assert free.makespan_days == 6  # A 0-4, B 4-6, C 4-6
+
+
+def test_overlapping_and_touching_downtimes_are_merged() -> None:
+    # PL-1 down days 2-4 and 4-7 (overlapping), then 8-9 touching 10-11: down on days 2-7 and 8-11.
+    downtimes = [down("PL-1", 2, 3), down("PL-1", 4, 4), down("PL-1", 8, 2), down("PL-1", 10, 2)]
+    req, s = solved(tasks=[task("A", 2, resource="PL-1", release_day=1)], resources=[PL1], downtimes=downtimes)
+    # released on day 1, A needs 2 free days in a row: day 1 alone is free before 2, none until 12
+    assert at(s)["A"].start_day == 12 and s.critical_path == ("DOWN:PL-1", "A")
+    assert_chained(req, s)
+    _, touching = solved(tasks=[task("A", 1, resource="PL-1", release_day=8)], resources=[PL1], downtimes=downtimes)
+    assert at(touching)["A"].start_day == 12
+
+
+def test_same_kind_moves_a_task_to_the_other_panel_line() -> None:
+    # P2 is planned on PL-2, which is down on days 0-9. With "same_kind" it runs on PL-1 after P1 (or
+    # before it): days 3-6 instead of 10-13; pinned ("named"), it waits for PL-2: 10-13.
+    tasks = [task("P1", 3, resource="PL-1"), task("P2", 3, resource="PL-2")]
+    fields: dict[str, Any] = {"tasks": tasks, "resources": [PL1, PL2], "downtimes": [down("PL-2", 0, 10)]}
+    req, s = solved(**fields)
+    assert s.makespan_days == 6 and {t.resource for t in s.tasks} == {"PL-1"}
+    assert sorted((t.start_day, t.finish_day) for t in s.tasks) == [(0, 3), (3, 6)]
+    assert_chained(req, s)
+    req, named = solved(**fields, resource_choice="named")
+    assert (at(named)["P2"].start_day, at(named)["P2"].resource, named.makespan_days) == (10, "PL-2", 13)
+    assert named.critical_path == ("DOWN:PL-2", "P2")
+    assert_chained(req, named)
+
+
+def test_same_kind_keeps_a_task_on_one_line_for_its_whole_run() -> None:
+    # PL-1 is down on days 2-3, PL-2 on days 0-1: on each day one line is up, but no line is up on all
+    # of days 0-3, so a 4-day task cannot start before day 2 (on PL-2) -- summed capacity would say day 0.
+    downtimes = [down("PL-1", 2, 2), down("PL-2", 0, 2)]
+    req, s = solved(tasks=[task("A", 4, resource="PL-1")], resources=[PL1, PL2], downtimes=downtimes)
+    assert (at(s)["A"].start_day, at(s)["A"].resource) == (2, "PL-2")
+    assert s.critical_path == ("DOWN:PL-2", "A")
+    assert_chained(req, s)
+
+
+def test_a_downed_crane_holds_up_the_erections_that_need_it() -> None:
+    # GC-1 is down on days 2-4. E1 (2 days) fits before it, days 0-1; E2 (3 days) does not, and waits for
+    # it: days 5-7. The docks are free all along; without the crane's outage E2 would run 2-5.
+    tasks = [
+        task("E1", 2, "ERE", resource="DOCK-1", crane="GC-1"),
+        task("E2", 3, "ERE", resource="DOCK-2", crane="GC-1"),
+    ]
+    req, s = solved(tasks=tasks, resources=[*DOCKS, GC1], downtimes=[down("GC-1", 2, 3)])
+    assert {t.code: (t.start_day, t.finish_day) for t in s.tasks} == {"E1": (0, 2), "E2": (5, 8)}
+    assert s.critical_path == ("DOWN:GC-1", "E2") and s.status == "optimal"
+    assert_chained(req, s)
+
+
+def test_a_downtime_outside_the_work_changes_nothing() -> None:
+    tasks = [task("A", 3, resource="PL-1"), task("B", 4, resource="PL-1")]
+    _, s = solved(tasks=tasks, resources=[PL1, PL2], downtimes=[down("PL-2", 50, 5)])
+    assert s.makespan_days == 4 and "DOWN:PL-2" not in s.critical_path
+
+
+def test_a_horizon_within_an_outage_is_too_short() -> None:
+    req = ScheduleRequest(
+        tasks=[task("A", 3, resource="PL-1")], resources=[PL1], downtimes=[down("PL-1", 1, 5)], horizon_days=7
+    )
+    with pytest.raises(SchedulingInputError, match=r"horizon_days=7 is too short.*at least 9 days"):
+        solve(req)
+
+
+@pytest.mark.parametrize(
+    ("downtime", "says"),
+    [
+        (
+            {"resource": "PL-9", "start_day": 0, "days": 1},
+            r"downtimes\.0: resource 'PL-9' is not among the resources \(PL-1, WS-1\)$",
+        ),
+        (
+            {"resource": "PL-1", "start_day": -1, "days": 1},
+            r"downtimes\.0: ResourceDowntime 'PL-1': start_day=-1: .*greater than or equal to 0$",
+        ),
+        (
+            {"resource": "PL-1", "start_day": 3, "days": 0},
+            r"downtimes\.0: ResourceDowntime 'PL-1': days=0: .*greater than or equal to 1$",
+        ),
+    ],
+)
+def test_bad_downtimes_are_one_line_errors(downtime: dict[str, Any], says: str) -> None:
+    with pytest.raises(SchedulingInputError, match=says) as caught:
+        ScheduleRequest(tasks=[task("A", 1, resource="PL-1")], resources=[PL1, WS1], downtimes=[downtime])
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("scheduling: ")
+    assert str(pickle.loads(pickle.dumps(caught.value))) == message
+
+
+def test_a_downtime_on_its_own_names_its_resource() -> None:
+    with pytest.raises(SchedulingInputError, match=r"^scheduling: ResourceDowntime 'PL-2': days=0: "):
+        down("PL-2", 10, 0)
+    assert down("PL-2", 10, 3).end_day == 13
+
+
+def test_validator_reports_a_task_run_during_a_downtime() -> None:
+    tasks = [task("A", 3, resource="PL-1"), task("B", 3, resource="PL-2")]
+    req, s = solved(tasks=tasks, resources=[PL1, PL2])  # both from day 0, one on each line
+    downed = req.model_copy(update={"downtimes": (down("PL-2", 1, 2),)})
+    found = violations(downed, s)
+    assert "B runs on PL-2 on day 1, while PL-2 is down" in found
+    assert "2 tasks run on panel_lines on day 1, which have capacity 1 that day" in found
+    # a critical path that blames an outage that did not hold its first task up
+    blamed = s.model_copy(update={"critical_path": ("DOWN:PL-2", *s.critical_path)})
+    assert any("does not start the day PL-2 is back" in v for v in violations(downed, blamed))
+    misplaced = s.model_copy(update={"critical_path": (*s.critical_path, "DOWN:PL-2")})
+    assert any("an outage can only lead it" in v for v in violations(downed, misplaced))
+
+
+def held(req: ScheduleRequest, kind: dict[str, str], t: ScheduleTask) -> list[list[str]]:
+    """Each set of resources the task could hold: a resource of its kind (or the named one) and its crane."""
+    if t.duration_days == 0:
+        return [[]]
+    crane = [t.crane] if t.crane else []
+    if t.resource is None:
+        return [crane]
+    lines = [n for n in kind if kind[n] == kind[t.resource]] if req.resource_choice == "same_kind" else []
+    return [[n, *crane] for n in (lines or [t.resource])]
+
+
+def brute_force_with_downtimes(req: ScheduleRequest) -> int:
+    """The optimum by trying every start day and, where a task may move within its kind, every resource of it."""
+    kind: dict[str, str] = {r.name: r.kind for r in req.resources}
+    cap = {r.name: r.capacity for r in req.resources}
+    downed = {(d.resource, day) for d in req.downtimes for day in range(d.start_day, d.end_day)}
+    tasks = list(req.tasks)  # in topological order, as `random_request` makes them
+    preds = {t.code: [b for b, a in req.precedences if a == t.code] for t in tasks}
+    last_outage = max((d.end_day for d in req.downtimes), default=0)
+    horizon = max(t.release_day for t in tasks) + last_outage + sum(t.duration_days for t in tasks)
+    usage: Counter[tuple[str, int]] = Counter()
+    finish: dict[str, int] = {}
+    best = horizon
+
+    def fits(names: list[str], s: int, days: int) -> bool:
+        return all(usage[(n, d)] < cap[n] and (n, d) not in downed for n in names for d in range(s, s + days))
+
+    def occupy(names: list[str], s: int, days: int, delta: int) -> None:
+        for n in names:
+            for d in range(s, s + days):
+                usage[(n, d)] += delta
+
+    def place(k: int, makespan: int) -> None:
+        nonlocal best
+        if makespan >= best:
+            return
+        if k == len(tasks):
+            best = makespan
+            return
+        t = tasks[k]
+        earliest = max([t.release_day] + [finish[p] for p in preds[t.code]])
+        for s in range(earliest, horizon - t.duration_days + 1):
+            for names in (names for names in held(req, kind, t) if fits(names, s, t.duration_days)):
+                occupy(names, s, t.duration_days, 1)
+                finish[t.code] = s + t.duration_days
+                place(k + 1, max(makespan, s + t.duration_days))
+                occupy(names, s, t.duration_days, -1)
+
+    place(0, 0)
+    return best
+
+
+def random_downtimes(rng: random.Random) -> list[ResourceDowntime]:
+    names = [r.name for r in RANDOM_RESOURCES]
+    return [down(rng.choice(names), rng.randint(0, 6), rng.randint(1, 4)) for _ in range(rng.randint(1, 3))]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_downtimes_keep_schedules_valid_and_never_shorter(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(1000 + seed)
+    plain = random_request(rng, rng.choice(["same_kind", "named"]))
+    req = plain.model_copy(update={"downtimes": tuple(random_downtimes(rng))})
+    before, after = solve(plain), solve(req)
+    assert violations(req, after) == []
+    assert_chained(req, after)
+    assert after.makespan_days >= before.makespan_days
+    optimum = brute_force_with_downtimes(req)
+    assert (after.makespan_days, after.status, after.best_bound) == (optimum, "optimal", optimum)
+    # the greedy schedule alone (as if CP-SAT found nothing in time) keeps the downtimes too
+    monkeypatch.setattr(scheduling_solve, "_cp_sat", lambda *args: None)
+    greedy = solve(req)
+    assert violations(req, greedy) == [] and greedy.best_bound <= optimum <= greedy.makespan_days
+    assert_chained(req, greedy)
+
+
+def test_a_panel_line_down_on_a_yard(yard30: PartGraph) -> None:
+    base = request_from_yard(yard30, workers=1, deterministic_limit=0.5)
+    before = solve(base)
+    # take PL-2 out for 3 days from the first day it runs something in the adopted schedule
+    first = min((t for t in before.tasks if t.resource == "PL-2"), key=lambda t: t.start_day)
+    outage = ResourceDowntime(resource="PL-2", start_day=first.start_day, days=3, reason="hydraulics")
+    req = request_from_yard(yard30, workers=1, deterministic_limit=0.5, downtimes=[outage])
+    assert req.downtimes == (outage,)
+    after = solve(req)
+    assert violations(req, after) == []
+    assert_chained(req, after)
+    assert after.best_bound >= before.best_bound - 0  # the bound only grows with an outage
+    window = range(outage.start_day, outage.end_day)
+    assert not [
+        t.code for t in after.tasks if t.resource == "PL-2" and set(window) & set(range(t.start_day, t.finish_day))
+    ]
+    assert after.solve_seconds < 5
+
+
+def test_release_days_from_the_yard(yard30: PartGraph) -> None:
+    req = request_from_yard(yard30, release_days={"WP-B012-PNL": 5})
+    released = {t.code: t.release_day for t in req.tasks}
+    assert released["WP-B012-PNL"] == 5 and sum(released.values()) == 5
+    with pytest.raises(
+        SchedulingInputError, match=r"release_days given for 1 unknown work package code.*'WP-B999-PNL'"
+    ):
+        request_from_yard(yard30, release_days={"WP-B999-PNL": 5})
+    with pytest.raises(SchedulingInputError, match=r"release day for 'WP-B012-PNL' must be a whole day >= 0, got -1"):
+        request_from_yard(yard30, release_days={"WP-B012-PNL": -1})
+    with pytest.raises(SchedulingInputError, match=r"downtimes\.0: resource 'PL-9' is not among the resources \(PL-1"):
+        request_from_yard(yard30, downtimes=[down("PL-9", 0, 1)])

@@ -10,6 +10,7 @@ import pytest
 
 from adapters import Registry
 from adapters.welding import WeldingAdapter
+from brain.errors import UnknownThreadError
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from knowledge import InputError, PartGraph, Settings
@@ -36,7 +37,8 @@ def brain(small_yard: Path, settings: Settings) -> Iterator[Brain]:
     [
         ("Which joints of block B002 need NDT?", "ndt_plan", ["B002"]),
         ("What must be done before B003 can be erected?", "upstream", ["B003"]),
-        ("If part b001-a01-s01-p0002 is 3 days late, what slips?", "downstream", ["B001-A01-S01-P0002"]),
+        ("If part b001-a01-s01-p0002 is 3 days late, what slips?", "whatif", ["B001-A01-S01-P0002"]),
+        ("What slips if part B001-A01-S01-P0002 is late?", "downstream", ["B001-A01-S01-P0002"]),
         ("What is the defect risk of assembly B004-A01?", "weld_risk", ["B004-A01"]),
         ("What does the WPS say about preheat?", "procedure", []),
         ("Where should the inspectors look in B005?", "ndt_plan", ["B005"]),  # no rule: by similarity
@@ -115,15 +117,19 @@ def test_threads_are_checkpointed_and_resumable(brain: Brain, small_yard: Path, 
     again = Brain(small_yard, settings)  # a new process would open the same SQLite file
     try:
         assert again.history(first.thread_id) == ["What is B001-A02?", "What must be done before B001-A02?"]
-        with pytest.raises(InputError, match="no thread 'nope'"):
+        with pytest.raises(UnknownThreadError, match="no thread 'nope'"):
             again.history("nope")
+        with pytest.raises(UnknownThreadError, match="leave the thread out"):
+            again.ask("What is B001?", thread_id="nope")
+        with pytest.raises(InputError, match="a thread id is"):
+            again.ask("What is B001?", thread_id="../../etc/passwd")
     finally:
         again.close()
 
 
 def test_events_stream_plan_then_tools_then_answer(brain: Brain) -> None:
     nodes = [node for node, _update in brain.stream("How risky is the welding in B004?")]
-    assert nodes == ["plan", "act", "answer"]
+    assert nodes == ["plan", "act", "plan", "answer", "thread"]
 
 
 @pytest.mark.parametrize(
@@ -156,3 +162,30 @@ def test_ask_from_the_command_line(small_yard: Path, tmp_path: Path) -> None:
         check=False,
     )  # fmt: skip
     assert traced.returncode == 2 and "the question is empty" in traced.stderr and "Traceback" not in traced.stderr
+
+
+def test_whatif_slips_match_an_independent_repair(brain: Brain, small_yard: Path, settings: Settings) -> None:
+    from adapters.executor import BatchExecutor
+    from adapters.scheduling import ResourceDowntime, predicted_hours, repair, request_from_yard, solve
+    from tests.helpers.schedule_validator import violations
+
+    answer = brain.ask("If panel line 1 is down for 6 days from day 4, which erections slip?")
+    result = answer.results[0]
+    assert result.tool == "what_if" and result.args["resource"] == "PL-1" and result.args["days"] == 6
+    g = PartGraph.open(small_yard)
+    hours = predicted_hours(g, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
+    kwargs = {"time_limit_s": 20, "workers": 1, "deterministic_limit": 5.0}
+    base = solve(request_from_yard(g, hours, **kwargs))  # type: ignore[arg-type]
+    request = request_from_yard(g, hours, downtimes=[ResourceDowntime(resource="PL-1", start_day=4, days=6)], **kwargs)  # type: ignore[arg-type]
+    fixed = repair(request, base)
+    assert violations(request, fixed) == []
+    was = {t.code: t.start_day for t in base.tasks}
+    expected = {t.code[3:-4]: t.start_day - was[t.code] for t in fixed.tasks if t.code.endswith("-ERE")}
+    assert {r["block"]: r["slip_days"] for r in result.rows} == {b: d for b, d in expected.items() if d}
+    assert result.numbers["makespan_days_after"] == fixed.makespan_days
+    assert answer.plan.entities.start_day == 4
+
+
+def test_whatif_without_a_duration_asks_for_one(brain: Brain) -> None:
+    answer = brain.ask("What if panel line 2 goes down?")
+    assert answer.results == [] and "how long" in answer.answer

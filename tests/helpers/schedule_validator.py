@@ -4,7 +4,10 @@ Written from the request's documented meaning alone, sharing no code with `adapt
 beyond the pydantic types: days are whole, a task occupies days start..finish-1, a precedence
 (before, after) means after.start >= before.finish, a resource runs at most `capacity` tasks on any
 day, and a task runs on a resource of the kind its trade works on (the one it named, when the
-request says "named"), holding the crane it named.
+request says "named"), holding the crane it named. A resource runs nothing on the days of its
+downtimes, so a kind's resources together run no more than the capacity of those of them that are up.
+The critical path may start with "DOWN:<resource>", an outage of that resource that ended the day its
+first task started.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ __all__ = ["violations"]
 
 # Which kind of resource each trade works on, restated here rather than imported from the solver.
 _KIND_OF_TRADE = {"PNL": "panel_line", "ASM": "workshop", "OFB": "outfitting_hall", "ERE": "dock", "OBD": None}
+_DOWN = "DOWN:"  # how the critical path names an outage, restated from `Schedule.critical_path`'s documentation
 
 
 def violations(request: ScheduleRequest, schedule: Schedule) -> list[str]:
@@ -26,7 +30,10 @@ def violations(request: ScheduleRequest, schedule: Schedule) -> list[str]:
     found += _each_task(request, schedule)
     found += _precedences(request, schedule)
     found += _capacities(request, schedule)
+    found += _downtimes(request, schedule)
+    found += _kind_capacities(request, schedule)
     found += _summary(schedule)
+    found += _outage_on_path(request, schedule)
     return found
 
 
@@ -111,6 +118,62 @@ def _summary(schedule: Schedule) -> list[str]:
     if schedule.status == "optimal" and schedule.best_bound != schedule.makespan_days:
         out.append(f"optimal, but its bound {schedule.best_bound} differs from the makespan {schedule.makespan_days}")
     flagged = {s.code for s in schedule.tasks if s.on_critical_path}
-    if flagged != set(schedule.critical_path):
+    if flagged != {c for c in schedule.critical_path if not c.startswith(_DOWN)}:
         out.append("the tasks flagged on_critical_path are not those of critical_path")
     return out
+
+
+def _down_days(request: ScheduleRequest) -> dict[str, set[int]]:
+    """Per resource, every day it is down."""
+    days: dict[str, set[int]] = defaultdict(set)
+    for d in request.downtimes:
+        days[d.resource].update(range(d.start_day, d.start_day + d.days))
+    return days
+
+
+def _downtimes(request: ScheduleRequest, schedule: Schedule) -> list[str]:
+    down = _down_days(request)
+    out: list[str] = []
+    for s in schedule.tasks:
+        for name in sorted({s.resource, s.crane} - {None}, key=str):
+            clash = sorted(down.get(str(name), set()).intersection(range(s.start_day, s.finish_day)))
+            if clash:
+                out.append(f"{s.code} runs on {name} on day {clash[0]}, while {name} is down")
+    return out
+
+
+def _kind_capacities(request: ScheduleRequest, schedule: Schedule) -> list[str]:
+    kind = {r.name: r.kind for r in request.resources}
+    down = _down_days(request)
+    running: Counter[tuple[str, int]] = Counter()
+    for s in schedule.tasks:
+        for name in {s.resource, s.crane} - {None}:
+            if name in kind:
+                for day in range(s.start_day, s.finish_day):
+                    running[(kind[str(name)], day)] += 1
+    out: list[str] = []
+    for (k, day), n in sorted(running.items()):
+        if not any(day in down.get(r.name, set()) for r in request.resources if r.kind == k):
+            continue  # no outage that day: `_capacities` has checked each resource already
+        up = sum(r.capacity for r in request.resources if r.kind == k and day not in down.get(r.name, set()))
+        if n > up:
+            out.append(f"{n} tasks run on {k}s on day {day}, which have capacity {up} that day")
+    return out
+
+
+def _outage_on_path(request: ScheduleRequest, schedule: Schedule) -> list[str]:
+    path = schedule.critical_path
+    outages = [(k, c) for k, c in enumerate(path) if c.startswith(_DOWN)]
+    if not outages:
+        return []
+    k, entry = outages[0]
+    name = entry.removeprefix(_DOWN)
+    if len(outages) > 1 or k != 0 or len(path) < 2:
+        return [f"critical path {path}: an outage can only lead it, once, before a task"]
+    first = next((s for s in schedule.tasks if s.code == path[1]), None)
+    ends = {d.start_day + d.days for d in request.downtimes if d.resource == name}
+    if first is None or name not in {first.resource, first.crane}:
+        return [f"critical path starts with {entry}, but its first task does not run on {name}"]
+    if first.start_day not in ends or first.start_day in _down_days(request)[name]:
+        return [f"critical path starts with {entry}, but {first.code} does not start the day {name} is back"]
+    return []

@@ -1,0 +1,23 @@
+"""Errors of the brain: threads that cannot take a question now, decisions nobody asked for."""
+
+from __future__ import annotations
+
+from knowledge.errors import InputError, ShipbrainError
+
+__all__ = ["BrainError", "NoPendingApprovalError", "ThreadBusyError", "UnknownThreadError"]
+
+
+class BrainError(ShipbrainError):
+    """Base class of the brain's own errors."""
+
+
+class UnknownThreadError(InputError, BrainError):
+    """A thread id that names no conversation."""
+
+
+class ThreadBusyError(BrainError):
+    """The thread is answering another question, or waits for a person's decision, and cannot take this one."""
+
+
+class NoPendingApprovalError(InputError, BrainError):
+    """A decision was sent to a thread that waits for none."""

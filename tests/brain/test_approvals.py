@@ -1,0 +1,127 @@
+"""Plan changes wait for a person: interrupts, decisions, busy threads, and the same flow on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
+from brain.plan import Plan
+from brain.planner import OfflinePlanner
+from brain.supervisor import Brain
+from brain.tools import ToolResult
+from knowledge import InputError, Settings
+from tests.helpers import postgres
+
+ADOPT = "Adopt into the plan: B002 is late by 4 days"
+
+
+@pytest.fixture
+def brain(small_yard: Path, tmp_path: Path) -> Iterator[Brain]:
+    b = Brain(small_yard, Settings(data_dir=tmp_path))
+    yield b
+    b.close()
+
+
+def test_a_plan_change_waits_for_approval_and_changes_nothing_before(brain: Brain) -> None:
+    asked = brain.ask(ADOPT)
+    assert asked.status == "waiting_for_approval"
+    assert asked.approval is not None and asked.approval.tool == "adopt_plan"
+    assert "B002 late by 4 days" in asked.approval.change
+    assert [r.tool for r in asked.results] == ["what_if"]  # simulated first, re-planned on its result
+    assert brain.tools.planbook.events() == []
+    with pytest.raises(ThreadBusyError, match="waits for a decision"):
+        brain.ask("What is B001?", thread_id=asked.thread_id)
+
+    done = brain.decide(asked.thread_id, approved=True, by="planner.anna", note="crane booked")
+    assert done.status == "answered"
+    assert "adopted into the plan: B002 late by 4 days" in done.answer and "approved by planner.anna" in done.answer
+    entries = brain.tools.planbook.entries()
+    assert len(entries) == 1 and entries[0]["adopted_by"] == "planner.anna"
+    assert str(entries[0]["thread_id"]).startswith(asked.thread_id)
+    # deciding twice applies nothing twice
+    with pytest.raises(NoPendingApprovalError):
+        brain.decide(asked.thread_id, approved=True, by="planner.anna")
+    assert len(brain.tools.planbook.events()) == 1
+    # the adopted event is now part of every schedule the brain reports
+    schedule = brain.ask("What is the critical path of the ship?")
+    assert "adopted: B002 late by 4 days" in schedule.sources
+
+
+def test_a_rejected_change_is_not_made(brain: Brain) -> None:
+    asked = brain.ask("Please apply PL-2 down for 3 days from day 5 to the plan")
+    assert asked.status == "waiting_for_approval" and asked.approval is not None
+    done = brain.decide(asked.thread_id, approved=False, by="lead.bob", note="repair is quicker")
+    assert done.status == "answered" and brain.tools.planbook.events() == []
+    assert "Not changed: lead.bob rejected" in done.answer and "repair is quicker" in done.answer
+
+
+def test_decisions_need_a_thread_that_waits_and_a_name(brain: Brain) -> None:
+    with pytest.raises(UnknownThreadError):
+        brain.decide("no-such-thread", approved=True, by="x")
+    answered = brain.ask("What is B001?")
+    with pytest.raises(NoPendingApprovalError, match="waits for no decision"):
+        brain.decide(answered.thread_id, approved=True, by="x")
+    with pytest.raises(InputError, match="name of who"):
+        brain.decide(answered.thread_id, approved=True, by="  ")
+
+
+class _Gate:
+    """A planner that holds its first round until released, so a second question can arrive meanwhile."""
+
+    def __init__(self) -> None:
+        self.inner = OfflinePlanner()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def plan(self, question: str, results: list[ToolResult], previous: Plan | None) -> Plan:
+        if previous is None and "hold" in question:
+            self.entered.set()
+            assert self.release.wait(30)
+        return self.inner.plan(question.replace("hold ", ""), results, previous)
+
+
+def test_a_second_question_on_a_busy_thread_is_refused(small_yard: Path, tmp_path: Path) -> None:
+    gate = _Gate()
+    brain = Brain(small_yard, Settings(data_dir=tmp_path), planner=gate)
+    try:
+        thread = brain.ask("What is B001?").thread_id
+        first: list[object] = []
+        worker = threading.Thread(target=lambda: first.append(brain.ask("hold what is B002?", thread_id=thread)))
+        worker.start()
+        assert gate.entered.wait(30)
+        with pytest.raises(ThreadBusyError, match="answering another question"):
+            brain.ask("What is B003?", thread_id=thread)
+        gate.release.set()
+        worker.join(30)
+        assert first and brain.history(thread) == ["What is B001?", "hold what is B002?"]
+        assert brain.ask("What is B003?", thread_id=thread).status == "answered"  # free again
+    finally:
+        gate.release.set()
+        brain.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL server programs not installed (tests/run.sh does)")
+def test_checkpoints_and_the_plan_book_on_postgresql(small_yard: Path, tmp_path: Path) -> None:
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path, postgres_dsn=dsn)
+        brain = Brain(small_yard, settings)
+        try:
+            asked = brain.ask(ADOPT)
+            assert asked.status == "waiting_for_approval"
+        finally:
+            brain.close()
+        assert not (tmp_path / "brain.sqlite").exists() and not (tmp_path / "shipbrain.sqlite").exists()
+        again = Brain(small_yard, settings)  # another process: the interrupted run is in PostgreSQL
+        try:
+            assert again.pending(asked.thread_id) is not None
+            done = again.decide(asked.thread_id, approved=True, by="planner.anna")
+            assert done.status == "answered"
+            assert [e.code for e in again.tools.planbook.events()] == ["B002"]
+            assert again.history(asked.thread_id) == [ADOPT]
+            assert "postgresql" in again.tools.planbook.where
+        finally:
+            again.close()
