@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from knowledge.errors import InputError, ShipbrainError
 
-__all__ = ["BrainError", "NoPendingApprovalError", "ThreadBusyError", "UnknownThreadError"]
+__all__ = ["BrainError", "NoPendingApprovalError", "PlannerError", "ThreadBusyError", "UnknownThreadError"]
 
 
 class BrainError(ShipbrainError):
@@ -21,3 +21,10 @@ class ThreadBusyError(BrainError):
 
 class NoPendingApprovalError(InputError, BrainError):
     """A decision was sent to a thread that waits for none."""
+
+
+class PlannerError(BrainError):
+    """The chat model failed to plan (unreachable, timed out, or refused the request) and no fallback was set.
+
+    A service failure: the client already retried it; check the LLM endpoint, or plan offline.
+    """

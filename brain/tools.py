@@ -210,11 +210,11 @@ TOOLS: Final[dict[str, ToolSpec]] = {
 class YardTools:
     """The brain's tools over one yard."""
 
-    def __init__(self, graph: PartGraph, settings: Settings | None = None) -> None:
+    def __init__(self, graph: PartGraph, settings: Settings | None = None, registry: Any = None) -> None:
         self.graph = graph
         self.settings = settings or get_settings()
         self.planbook = PlanBook(self.settings, yard=str(graph.path.resolve()))
-        self._registry: Any = None
+        self._registry: Any = registry
         self._documents: Any = None
         self._hours: dict[str, float] | None = None
         self._schedules: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
@@ -565,8 +565,8 @@ class YardTools:
     def _package_of(self, code: str) -> str:
         """The work package a late code holds up.
 
-        Parts and sub-assemblies hold up the panel line, joints and assemblies the workshop, outfitting items
-        the outfitting hall, a block its erection.
+        Joints and outfitting items name their own work package in the yard's tables; parts and
+        sub-assemblies hold up the panel line, assemblies the workshop, a block its erection.
         """
         g = self.graph
         if code.upper().startswith("WP-"):
@@ -574,15 +574,14 @@ class YardTools:
             return code.upper()
         node = g.id_of(code)
         kind = g.kind_of(node)
+        if kind in ("joint", "outfitting_item"):
+            table, key = ("joints", "joint_id") if kind == "joint" else ("outfitting_items", "item_id")
+            rows = g.table(table, [key, "work_package_id"])
+            wp_id = rows.filter(pc.equal(rows.column(key), node)).column("work_package_id")[0].as_py()
+            wps = g.table("work_packages", ["work_package_id", "code"])
+            return str(wps.filter(pc.equal(wps.column("work_package_id"), wp_id)).column("code")[0].as_py())
         block = g.code_of(int(g.layout.block_index_of([node])[0]))
-        trade = {
-            "part": "PNL",
-            "sub_assembly": "PNL",
-            "joint": "ASM",
-            "assembly": "ASM",
-            "outfitting_item": "OFB",
-            "block": "ERE",
-        }[kind]
+        trade = {"part": "PNL", "sub_assembly": "PNL", "assembly": "ASM", "block": "ERE"}[kind]
         return f"WP-{block}-{trade}"
 
     def schedule(self, events: Sequence[PlanEvent] = ()) -> tuple[ScheduleRequest, Schedule]:

@@ -1,0 +1,301 @@
+"""The workflow contract, the registry of shipped workflows, the context they run in, and `run_workflow`.
+
+A workflow is a named, versioned, typed job for MES integrations: a pydantic request model (what the MES
+sends), a pydantic result model (what it gets back), and a run function `(ctx, request, progress) -> result`.
+Workflows compute; a workflow whose spec says `changes_plan` computes a change to the yard's plan, which the
+service holds for a person's approval before it is adopted.
+
+```python
+from workflows import WorkflowContext, run_workflow
+
+ctx = WorkflowContext.open(".shipbrain/yards/demo")
+plan = run_workflow("weld-inspection-plan", {"code": "B012", "budget": {"share": 0.1}}, ctx)
+plan.expected_defects_caught, plan.inspection_points[0].code
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+import pyarrow.compute as pc
+from pydantic import BaseModel, ValidationError
+
+from knowledge.partgraph import PartGraph
+from knowledge.settings import Settings, get_settings
+from workflows.errors import UnknownWorkflowError, WorkflowInputError
+
+if TYPE_CHECKING:
+    from adapters.registry import Registry
+    from brain.tools import YardTools
+    from workflows._yard import YardIndex
+
+__all__ = [
+    "SHIPPED_WORKFLOWS",
+    "WORKFLOWS",
+    "ProgressCallback",
+    "Steps",
+    "Workflow",
+    "WorkflowContext",
+    "WorkflowRegistry",
+    "run_workflow",
+    "validate_request",
+]
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called as `progress(step, done, total)` when a workflow starts a step (`done` steps of `total` are finished),
+and once more as `progress("done", total, total)` at the end; the service streams these as events."""
+
+
+def _no_progress(step: str, done: int, total: int) -> None:
+    """A progress callback that ignores every report."""
+
+
+class Steps:
+    """A workflow's named steps, reported to a progress callback as they start."""
+
+    def __init__(self, progress: ProgressCallback | None, names: Sequence[str]) -> None:
+        self._progress = progress or _no_progress
+        self.names = tuple(names)
+
+    def start(self, name: str) -> None:
+        """Report that step `name` starts (the steps before it are done)."""
+        self._progress(name, self.names.index(name), len(self.names))
+
+    def done(self) -> None:
+        """Report that every step is done."""
+        self._progress("done", len(self.names), len(self.names))
+
+
+@dataclass(frozen=True)
+class Workflow(Generic[RequestT, ResultT]):
+    """A named, versioned, typed job: what it takes, what it returns, and the function that does it."""
+
+    name: str
+    """Registry name, kebab-case (e.g. "weld-inspection-plan"): the CLI's and the HTTP path's name."""
+    version: str
+    """Version of the request and result contract; bumped on any incompatible change."""
+    title: str
+    """One line for lists."""
+    description: str
+    """What it does and how to read its result, for integrators (shown by `shipbrain workflow describe`)."""
+    request: type[RequestT]
+    """The request model (extra fields forbidden)."""
+    result: type[ResultT]
+    """The result model."""
+    run: Callable[[WorkflowContext, RequestT, ProgressCallback], ResultT]
+    """Does the work; raises `WorkflowInputError` naming the field for a request the yard cannot answer."""
+    changes_plan: bool = False
+    """Computes a change to the yard's adopted plan: the service holds its result for a person's approval."""
+    table: str | None = None
+    """The result's list field that the CLI shows as a table."""
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version, title, description and the request's and result's JSON schemas."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "changes_plan": self.changes_plan,
+            "request_schema": self.request.model_json_schema(),
+            "result_schema": self.result.model_json_schema(mode="serialization"),
+        }
+
+
+SHIPPED_WORKFLOWS: Final = (
+    "workflows.block_readiness",
+    "workflows.outfitting_plan",
+    "workflows.reschedule",
+    "workflows.weld_inspection_plan",
+)
+"""Modules that each define one shipped workflow as `WORKFLOW`."""
+
+
+class WorkflowRegistry:
+    """Workflows by name; the shipped ones are imported on first use, so importing this module stays cheap."""
+
+    def __init__(self, modules: Sequence[str] = SHIPPED_WORKFLOWS) -> None:
+        self._modules = tuple(modules)
+        self._loaded: dict[str, Workflow[Any, Any]] | None = None
+
+    def _all(self) -> dict[str, Workflow[Any, Any]]:
+        if self._loaded is None:
+            found: dict[str, Workflow[Any, Any]] = {}
+            for module in self._modules:
+                workflow = importlib.import_module(module).WORKFLOW
+                if workflow.name in found:
+                    raise ValueError(f"workflow {workflow.name!r} is defined twice (in {module})")
+                found[workflow.name] = workflow
+            self._loaded = dict(sorted(found.items()))
+        return self._loaded
+
+    def get(self, name: str) -> Workflow[Any, Any]:
+        """The workflow called `name`.
+
+        Raises:
+            UnknownWorkflowError: no workflow has that name (the message lists the known ones).
+        """
+        found = self._all().get(name)
+        if found is None:
+            raise UnknownWorkflowError(f"no workflow {name!r}; the workflows are {', '.join(self._all())}")
+        return found
+
+    def names(self) -> tuple[str, ...]:
+        """Every workflow's name, sorted."""
+        return tuple(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
+
+    def list(self) -> tuple[Workflow[Any, Any], ...]:
+        """Every workflow, sorted by name."""
+        return tuple(self._all().values())
+
+
+WORKFLOWS: Final = WorkflowRegistry()
+"""The shipped workflows."""
+
+
+class WorkflowContext:
+    """What a workflow runs against: one yard's part graph, the settings, and the yard's models (loaded lazily).
+
+    Keep one context per yard and reuse it: it caches what is costly to rebuild (the models, the yard's work
+    package index, the adopted schedule).
+    """
+
+    def __init__(self, graph: PartGraph, settings: Settings | None = None, registry: Registry | None = None) -> None:
+        self.graph = graph
+        self.settings = settings or get_settings()
+        self._registry = registry
+
+    @classmethod
+    def open(cls, yard: str | Path, settings: Settings | None = None) -> WorkflowContext:
+        """A context over the yard directory `yard`."""
+        return cls(PartGraph.open(yard), settings)
+
+    @property
+    def registry(self) -> Registry:
+        """The yard's models, loaded on first use (graph-only workflows never need them)."""
+        if self._registry is None:
+            from adapters.registry import Registry
+
+            self._registry = Registry.load(self.settings)
+        return self._registry
+
+    @cached_property
+    def index(self) -> YardIndex:
+        """The yard's work packages and which work package each node belongs to."""
+        from workflows._yard import YardIndex
+
+        return YardIndex(self.graph)
+
+    @cached_property
+    def tools(self) -> YardTools:
+        """The brain's tools over this yard: the adopted plan's schedule comes from there (`YardTools.schedule`)."""
+        from brain.tools import YardTools
+
+        return YardTools(self.graph, self.settings)
+
+    @cached_property
+    def day_zero(self) -> date:
+        """The calendar date of schedule day 0: the earliest `planned_start` of the yard's work packages."""
+        first = pc.min(self.graph.table("work_packages", ["planned_start"]).column(0)).as_py()
+        if not isinstance(first, date):
+            raise WorkflowInputError("the yard's work packages have no planned start dates; regenerate the yard")
+        return first
+
+    def date_of(self, day: int) -> date:
+        """The calendar date of schedule day `day`."""
+        return self.day_zero + timedelta(days=int(day))
+
+    def day_of(self, when: date, field: str) -> int:
+        """The schedule day of a calendar date; a date before day 0 is refused, naming `field`."""
+        day = (when - self.day_zero).days
+        if day < 0:
+            raise WorkflowInputError(f"{when} is before the schedule's day 0 ({self.day_zero})", field=field)
+        return day
+
+    def close(self) -> None:
+        """Release the models (their sessions and connections)."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
+
+def run_workflow(
+    name: str,
+    payload: Mapping[str, Any] | BaseModel,
+    ctx: WorkflowContext,
+    progress: ProgressCallback | None = None,
+) -> BaseModel:
+    """Validate `payload` against the workflow's request model and run it.
+
+    Args:
+        name: a registered workflow's name (see `WORKFLOWS.names()`).
+        payload: the request as JSON-like data (or an instance of the request model).
+        ctx: the yard to run against.
+        progress: called as `progress(step, done, total)` as the workflow proceeds.
+
+    Returns:
+        The workflow's result model.
+
+    Raises:
+        UnknownWorkflowError: no workflow has that name.
+        WorkflowInputError: the payload does not validate, or names what the yard does not hold; the message
+            names the workflow and the field (`block-readiness: reports.3.code: ...`).
+    """
+    workflow = WORKFLOWS.get(name)
+    request = validate_request(workflow, payload)
+    try:
+        result = workflow.run(ctx, request, progress or _no_progress)
+    except WorkflowInputError as exc:
+        raise exc.for_workflow(name) from None
+    return result
+
+
+def validate_request(workflow: Workflow[RequestT, Any], payload: Mapping[str, Any] | BaseModel) -> RequestT:
+    """The payload as the workflow's request model, or a `WorkflowInputError` naming the first bad field."""
+    if isinstance(payload, workflow.request):
+        return payload
+    data = payload.model_dump() if isinstance(payload, BaseModel) else payload
+    try:
+        return workflow.request.model_validate(data)
+    except ValidationError as exc:
+        raise WorkflowInputError(_first_error(exc), workflow=workflow.name, field=_field(exc, data)) from None
+
+
+def _field(exc: ValidationError, data: object) -> str | None:
+    """The dotted path of the first error in the payload, without the union tags pydantic puts in `loc`."""
+    err = exc.errors()[0]
+    loc = err["loc"]
+    path: list[str] = []
+    for k, part in enumerate(loc):
+        named = k == len(loc) - 1 and err["type"] == "missing"  # a missing field is named though it is absent
+        if isinstance(data, Mapping) and isinstance(part, str) and part not in data and not named:
+            continue  # a tagged union's tag ("resource_down"), not a key of the payload
+        path.append(str(part))
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, Sequence) and not isinstance(data, str) and isinstance(part, int):
+            data = data[part] if 0 <= part < len(data) else None
+    return ".".join(path) or None
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    err = errors[0]
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] not in ("missing", "extra_forbidden", "value_error") and err["loc"]:
+        given = repr(err.get("input"))
+        msg += f" (got {given if len(given) <= 60 else given[:57] + '...'})"
+    return msg + (f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else "")

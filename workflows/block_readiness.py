@@ -1,0 +1,344 @@
+"""`block-readiness` v1: what is still missing before a block can be erected, and when it will be ready.
+
+The scope is the block's upstream closure in the part graph: everything that must be done before the block
+is erected (its parts, sub-assemblies, assemblies and joints, its on-unit and on-block outfitting items, the
+blocks it rests on with their own closures, and the erection joints between them).
+
+Completion reports come from the MES (ISA-95 operations performance): each names a work package (work order,
+e.g. WP-B012-ASM) or any yard code (block, assembly, sub-assembly, part, joint, outfitting item) with a status.
+For a code reported more than once the latest report counts. A **completed** code is done, and so is
+everything upstream of it (nothing starts before what it waits on has finished); a completed work package
+is done with everything it makes. An **in_progress** report with a `percent` leaves its code missing but
+takes that share off its remaining hours (of the work package's scope, or of the code and its upstream).
+**not_started** changes nothing.
+
+The forecast: each missing node carries predicted hours (a joint its welding-model hours, an outfitting
+item its norm hours raised by its predicted rework risk, as `adapters.scheduling.predicted_hours` does; the
+rest of a work package's estimate, such as part handling and erection set-up, spread evenly over the nodes
+it makes). A work package's remaining hours divided by its crew at 8 h a day
+(`adapters.scheduling.HOURS_PER_DAY`), rounded up, give its remaining days; the block is ready when the
+longest chain of those (PNL -> ASM -> OFB -> ERE in each block, a block's erection after those it rests on)
+is done, counted from `as_of`. Resource capacities are not modelled here, so the date is the earliest the
+work allows (the `reschedule` workflow sequences resources).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.layout import NODE_KINDS
+from knowledge.synthetic.vocabulary import TRADES
+from workflows._yard import YardIndex, predict_items, predict_joints, resolve
+from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+
+__all__ = [
+    "WORKFLOW",
+    "BlockReadiness",
+    "BlockReadinessRequest",
+    "CompletionReport",
+    "MissingScope",
+    "RemainingWork",
+    "block_readiness",
+]
+
+HOURS_PER_DAY: Final = 8.0
+"""Working hours per person per day, as the scheduler counts them (`adapters.scheduling.HOURS_PER_DAY`)."""
+
+IdArray = npt.NDArray[np.int32]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CompletionReport(_Model):
+    """One MES progress report (ISA-95 operations performance) on a work order or a piece of the yard."""
+
+    code: str = Field(
+        min_length=2,
+        max_length=40,
+        description="Work package (work order) code, e.g. WP-B012-ASM, or the code of a block, assembly, "
+        "sub-assembly, part, joint or outfitting item.",
+    )
+    status: Literal["completed", "in_progress", "not_started"] = Field(description="The reported state.")
+    percent: float | None = Field(
+        default=None, ge=0, le=100, description="Share done, 0-100, for an in_progress report only."
+    )
+    reported_at: datetime = Field(description="When the MES recorded the state (ISO 8601).")
+
+    @model_validator(mode="after")
+    def _percent_only_in_progress(self) -> CompletionReport:
+        if self.percent is not None and self.status != "in_progress":
+            raise ValueError(f"percent is only for in_progress reports, not {self.status}")
+        return self
+
+
+class BlockReadinessRequest(_Model):
+    """A block and what the MES reports done."""
+
+    block: str = Field(min_length=2, max_length=10, description="The block to erect, e.g. B012.")
+    reports: list[CompletionReport] = Field(
+        default_factory=list, max_length=200_000, description="Completion reports from the MES."
+    )
+    as_of: date | None = Field(
+        default=None, description="The day the forecast counts from (default: the latest report, else day 0)."
+    )
+    sample_size: int = Field(default=5, ge=0, le=100, description="Codes to list per missing group.")
+
+
+class MissingScope(_Model):
+    """What is still missing of one kind in one work package."""
+
+    work_package: str = Field(description="Work package (work order) code, e.g. WP-B012-ASM.")
+    block: str = Field(description="The block the work package belongs to.")
+    trade: str = Field(description="PNL, ASM, OFB, ERE or OBD.")
+    kind: str = Field(description="block, assembly, sub_assembly, part, joint or outfitting_item.")
+    count: int = Field(description="Missing nodes of this kind in this work package.")
+    sample_codes: list[str] = Field(description="The first few of their codes.")
+
+
+class RemainingWork(_Model):
+    """The remaining work of one work package that the block waits on."""
+
+    work_package: str
+    trade: str
+    crew: int = Field(description="People on the work package.")
+    remaining_hours: float = Field(description="Predicted hours still to do (see the workflow's description).")
+    remaining_days: int = Field(description="ceil(remaining_hours / (crew * 8 h)).")
+    finish_day: int = Field(description="Earliest day it can finish, counted from day 0 (see `ready_day`).")
+
+
+class BlockReadiness(_Model):
+    """Whether a block can be erected, what it still waits on, and when it will be ready."""
+
+    block: str
+    ready: bool = Field(description="Nothing upstream of the block's erection is missing.")
+    as_of: date = Field(description="The day the forecast counts from.")
+    day_zero: date = Field(description="Calendar date of schedule day 0 (the yard's earliest planned start).")
+    scope_total: int = Field(description="Nodes that must be done before the block is erected.")
+    done: int = Field(description="Of them, done according to the reports.")
+    missing_total: int = Field(description="Of them, still missing.")
+    missing_by_kind: dict[str, int] = Field(description="Missing nodes per kind.")
+    prerequisite_blocks: list[str] = Field(description="Blocks that must be erected first (the blocks below).")
+    missing: list[MissingScope] = Field(description="Missing nodes grouped by work package and kind.")
+    remaining_hours: float = Field(description="Predicted hours of the missing scope.")
+    work_packages: list[RemainingWork] = Field(description="Work packages with remaining work, by finish day.")
+    ready_in_days: int = Field(description="Working days from `as_of` until nothing is missing.")
+    ready_day: int = Field(description="The day the block can be erected, counted from day 0.")
+    ready_date: date = Field(description="`ready_day` as a calendar date.")
+    reports_outside_scope: int = Field(
+        description="Reports (the latest per code) naming nothing in the block's scope, e.g. another block's work."
+    )
+    sources: list[str]
+    summary: str
+
+
+def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progress: ProgressCallback) -> BlockReadiness:
+    """Run `block-readiness`."""
+    steps = Steps(progress, ["scope", "reports", "models", "forecast"])
+    steps.start("scope")
+    g, index = ctx.graph, ctx.index
+    node = resolve(g, request.block, "block", kinds=["block"])
+    block = g.code_of(node)
+    scope = g.upstream([node])
+    steps.start("reports")
+    done, factor, outside = _apply_reports(ctx, request.reports, scope)
+    missing = scope[~done]
+    as_of = _as_of(ctx, request)
+    as_of_day = ctx.day_of(as_of, field="as_of" if request.as_of else "reports")
+    steps.start("models")
+    hours, sources = _node_hours(ctx, missing)
+    hours *= factor[~done]
+    steps.start("forecast")
+    wp_of = index.work_package_of(missing)
+    remaining = np.bincount(wp_of, weights=hours, minlength=len(index.codes))
+    days = np.ceil(remaining / (index.crew * HOURS_PER_DAY) - 1e-9).clip(min=0).astype(np.int64)
+    finish = _finish_days(ctx, days)
+    involved = np.unique(wp_of)
+    ready_in = int(finish[involved].max(initial=0))
+    work = sorted(
+        (
+            RemainingWork(
+                work_package=index.codes[w],
+                trade=index.trade[w],
+                crew=int(index.crew[w]),
+                remaining_hours=round(float(remaining[w]), 1),
+                remaining_days=int(days[w]),
+                finish_day=as_of_day + int(finish[w]),
+            )
+            for w in involved.tolist()
+        ),
+        key=lambda r: (r.finish_day, r.work_package),
+    )
+    kinds = g.layout.kind_codes(missing)
+    blocks = scope[g.layout.kind_codes(scope) == 0]
+    result = BlockReadiness(
+        block=block,
+        ready=not len(missing),
+        as_of=as_of,
+        day_zero=ctx.day_zero,
+        scope_total=len(scope),
+        done=int(done.sum()),
+        missing_total=len(missing),
+        missing_by_kind={NODE_KINDS[k]: int(n) for k, n in enumerate(np.bincount(kinds, minlength=6)) if n},
+        prerequisite_blocks=g.codes_of(blocks),
+        missing=_groups(ctx, index, missing, wp_of, kinds, request.sample_size),
+        remaining_hours=round(float(remaining.sum()), 1),
+        work_packages=work,
+        ready_in_days=ready_in,
+        ready_day=as_of_day + ready_in,
+        ready_date=ctx.date_of(as_of_day + ready_in),
+        reports_outside_scope=outside,
+        sources=[f"part graph {g.path.name}: upstream closure of {block}", *sources],
+        summary=_summary(
+            block, len(missing), len(scope), float(remaining.sum()), ready_in, ctx.date_of(as_of_day + ready_in)
+        ),
+    )
+    steps.done()
+    return result
+
+
+def _summary(block: str, missing: int, scope: int, hours: float, days: int, when: date) -> str:
+    if not missing:
+        return f"{block} is ready to erect: all {scope:,} prerequisites are done"
+    return (
+        f"{block} is not ready: {missing:,} of {scope:,} prerequisites missing, {hours:,.0f} predicted hours; "
+        f"ready in {days} days, on {when.isoformat()}"
+    )
+
+
+def _as_of(ctx: WorkflowContext, request: BlockReadinessRequest) -> date:
+    if request.as_of is not None:
+        return request.as_of
+    return max((_utc(r.reported_at) for r in request.reports), default=None) or ctx.day_zero
+
+
+def _utc(when: datetime) -> date:
+    """The date of a report time; a time without a zone is taken as UTC."""
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
+def _apply_reports(
+    ctx: WorkflowContext, reports: list[CompletionReport], scope: IdArray
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], int]:
+    """(done mask over `scope`, remaining-hours factor over `scope`, reports outside the scope)."""
+    g, index = ctx.graph, ctx.index
+    latest: dict[str, tuple[int, CompletionReport, IdArray, bool]] = {}
+    for i, report in enumerate(reports):
+        code = report.code.strip().upper()
+        field = f"reports.{i}.code"
+        if code.startswith("WP-"):
+            ids, is_package = index.scope(index.work_package(code, field=field)), True
+        else:
+            ids, is_package = np.asarray([resolve(g, code, field)], dtype=np.int32), False
+        if code not in latest or _stamp(latest[code][1]) <= _stamp(report):
+            latest[code] = (i, report, ids, is_package)
+    completed = [ids for _, r, ids, _ in latest.values() if r.status == "completed"]
+    done = np.zeros(len(scope), dtype=bool)
+    if completed:
+        seeds = np.unique(np.concatenate(completed))
+        done = np.isin(scope, np.union1d(seeds, g.upstream(seeds)))
+    factor = np.ones(len(scope), dtype=np.float64)
+    outside = 0
+    for _, report, ids, is_package in latest.values():
+        outside += not np.isin(ids, scope).any()
+        if report.status == "in_progress" and report.percent:
+            touched = ids if is_package else np.union1d(ids, g.upstream(ids))
+            inside = np.isin(scope, touched)
+            factor[inside] = np.minimum(factor[inside], 1 - report.percent / 100)
+    return done, factor, outside
+
+
+def _stamp(report: CompletionReport) -> datetime:
+    at = report.reported_at
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _node_hours(ctx: WorkflowContext, ids: IdArray) -> tuple[npt.NDArray[np.float64], list[str]]:
+    """Predicted hours of each node: model hours for joints and items plus its share of its package's fixed hours."""
+    g, index = ctx.graph, ctx.index
+    hours = index.fixed_hours_per_node()[index.work_package_of(ids)].copy()
+    kinds = g.layout.kind_codes(ids)
+    sources = []
+    joints = kinds == NODE_KINDS.index("joint")
+    if joints.any():
+        _, predicted, model = predict_joints(ctx, ids[joints])
+        hours[joints] += np.asarray(predicted.column("hours").to_numpy(), dtype=np.float64)
+        sources.append(f"{model}: hours per missing joint")
+    items = kinds == NODE_KINDS.index("outfitting_item")
+    if items.any():
+        rows, predicted, model = predict_items(ctx, ids[items])
+        norm = index.item_norm_hours(ids[items])
+        hours[items] += norm * (1 + np.asarray(predicted.column("rework_probability").to_numpy(), dtype=np.float64))
+        sources.append(f"{model}: rework risk raising each missing item's norm hours")
+    sources.append("work packages' crews at 8 h a day (adapters.scheduling.HOURS_PER_DAY)")
+    return hours, sources
+
+
+def _finish_days(ctx: WorkflowContext, days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Earliest finish of every work package if each takes `days` after those it waits on (no capacities)."""
+    import networkx as nx
+
+    index = ctx.index
+    blocks = ctx.graph.block_graph()
+    finish = np.zeros(len(days), dtype=np.int64)
+    rows = index.by_block_trade
+    erection = TRADES.index("ERE")
+    base = int(ctx.graph.layout.kind_start[0])
+    for b in nx.lexicographical_topological_sort(blocks):
+        local = int(b) - base
+        ready = 0
+        for t in range(len(TRADES)):
+            w = int(rows[local, t])
+            if w < 0:
+                continue
+            if t == erection:
+                lower = [int(rows[int(p) - base, erection]) for p in blocks.predecessors(b)]
+                ready = max([ready, *(int(finish[p]) for p in lower if p >= 0)])
+            finish[w] = ready + days[w]
+            ready = int(finish[w])
+    return finish
+
+
+def _groups(
+    ctx: WorkflowContext,
+    index: YardIndex,
+    missing: IdArray,
+    wp_of: npt.NDArray[np.int64],
+    kinds: npt.NDArray[np.integer],
+    sample: int,
+) -> list[MissingScope]:
+    keys = wp_of * len(NODE_KINDS) + kinds
+    order = np.argsort(keys, kind="stable")
+    uniq, first, counts = np.unique(keys[order], return_index=True, return_counts=True)
+    out = []
+    for key, start, n in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
+        w, k = divmod(int(key), len(NODE_KINDS))
+        out.append(
+            MissingScope(
+                work_package=index.codes[w],
+                block=index.block_code(w),
+                trade=index.trade[w],
+                kind=NODE_KINDS[k],
+                count=int(n),
+                sample_codes=ctx.graph.codes_of(missing[order[start : start + min(n, sample)]]),
+            )
+        )
+    return out
+
+
+WORKFLOW: Final = Workflow(
+    name="block-readiness",
+    version="1",
+    title="What a block still waits on before erection, and when it will be ready",
+    description=__doc__ or "",
+    request=BlockReadinessRequest,
+    result=BlockReadiness,
+    run=block_readiness,
+    table="work_packages",
+)

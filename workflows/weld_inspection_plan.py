@@ -1,0 +1,345 @@
+"""`weld-inspection-plan` v1: which joints of a block, assembly or work package to inspect by NDT, riskiest first.
+
+The welding model scores every joint of the scope with its probability of a defect found at NDT; the joints
+are taken riskiest first until the inspection budget is spent. The budget is one of:
+
+- `share`: a share of the scope's joints (0.1 inspects the riskiest 10 %, rounded up, at least one joint);
+- `joints`: a number of joints;
+- `hours`: NDT hours, each joint costing the per-joint time of its method (`ndt_hours_per_joint`); joints are
+  taken riskiest first while the next one still fits, so the plan is always a prefix of the risk ranking.
+
+Each chosen joint gets a method by the demo yard's rule NDT-RULE-01 "Method selection" (and NDT-RULE-02): UT
+for butts of 8 mm and over, RT for butts under 8 mm, MT for fillets (thickness is the thinner plate's). Joints
+the yard's rules inspect in full whatever the model says (NDT-RULE-02: erection and one-sided butts;
+NDT-RULE-04: butts over 20 mm in AH36/DH36/EH36; NDT-RULE-05: butts in poor access or with a fit-up gap over
+2 mm) are counted, and flagged on the chosen points, so a planner sees what the model's ranking leaves out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.layout import NODE_KINDS
+from knowledge.synthetic.vocabulary import HIGH_STRENGTH_GRADES, POSITIONS, JointType, Position, Process
+from workflows._yard import predict_joints, resolve
+from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from workflows.errors import WorkflowInputError
+
+__all__ = [
+    "InspectionBudget",
+    "InspectionPoint",
+    "MethodLoad",
+    "NdtHours",
+    "PositionCoverage",
+    "WORKFLOW",
+    "WeldInspectionPlan",
+    "WeldInspectionPlanRequest",
+    "plan_inspection",
+]
+
+NdtMethod = Literal["UT", "RT", "MT"]
+UT_MIN_THICKNESS_MM: Final = 8.0
+"""Butts of this thickness and over are tested by UT, thinner ones by RT (NDT-RULE-01, "Method selection")."""
+FULL_EXTENT_THICKNESS_MM: Final = 20.0
+"""High-strength butts thicker than this are tested in full (NDT-RULE-04)."""
+FULL_EXTENT_GAP_MM: Final = 2.0
+"""Butts with a fit-up gap over this are tested in full (NDT-RULE-05)."""
+_RULES = "NDT-RULE-01 (method selection), NDT-RULE-02, NDT-RULE-04, NDT-RULE-05 (full-extent joints)"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InspectionBudget(_Model):
+    """How much to inspect: exactly one of a share of the joints, a number of joints, or NDT hours."""
+
+    share: float | None = Field(default=None, gt=0, le=1, description="Share of the scope's joints, 0-1 (0.1 = 10 %).")
+    joints: int | None = Field(default=None, ge=1, description="Number of joints to inspect.")
+    hours: float | None = Field(
+        default=None, gt=0, description="NDT hours to spend; each joint costs its method's `ndt_hours_per_joint`."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> InspectionBudget:
+        given = [k for k in ("share", "joints", "hours") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of share, joints or hours (got {', '.join(given) or 'none'})")
+        return self
+
+
+class NdtHours(_Model):
+    """NDT time per joint by method, hours (set-up, testing and report of one joint)."""
+
+    UT: float = Field(default=1.0, gt=0, le=100, description="Ultrasonic testing, hours per joint.")
+    RT: float = Field(default=1.5, gt=0, le=100, description="Radiographic testing, hours per joint.")
+    MT: float = Field(default=0.5, gt=0, le=100, description="Magnetic particle testing, hours per joint.")
+
+
+class WeldInspectionPlanRequest(_Model):
+    """Which joints to plan NDT for, and how much inspection there is."""
+
+    code: str = Field(
+        min_length=2,
+        max_length=40,
+        description="The block (B012), assembly (B012-A03), sub-assembly (B012-A03-S01) or work package "
+        "(work order, e.g. WP-B012-ASM) whose weld joints to plan.",
+    )
+    budget: InspectionBudget = Field(
+        default_factory=lambda: InspectionBudget(share=0.1), description="The inspection budget (default: 10 %)."
+    )
+    ndt_hours_per_joint: NdtHours = Field(
+        default_factory=NdtHours, description="NDT hours per joint by method (for an hours budget and the totals)."
+    )
+
+
+class InspectionPoint(_Model):
+    """One joint to inspect."""
+
+    rank: int = Field(description="1 for the riskiest joint.")
+    code: str = Field(description="Joint code, e.g. J012-000042.")
+    joint_type: JointType
+    process: Process = Field(description="Welding process.")
+    position: Position = Field(description="Welding position (1G-4G butts, 1F-4F fillets).")
+    level: str = Field(description="Where it is welded: sub_assembly, assembly, block or erection.")
+    thickness_mm: float = Field(description="Thickness of the thinner plate, mm.")
+    length_m: float = Field(description="Weld length, m.")
+    access: str = Field(description="Access class: good, restricted or poor.")
+    one_sided: bool = Field(description="Welded from one side.")
+    defect_probability: float = Field(description="Welding model's probability that NDT finds a defect.")
+    method: NdtMethod = Field(description="Suggested NDT method (NDT-RULE-01).")
+    ndt_hours: float = Field(description="NDT hours planned for the joint.")
+    full_extent_rule: str | None = Field(description="The yard rule that inspects this joint in full, if any.")
+
+
+class PositionCoverage(_Model):
+    """How the plan covers the joints of one welding position."""
+
+    position: Position
+    joints: int = Field(description="Joints of the scope in this position.")
+    inspected: int = Field(description="Of them, chosen for NDT.")
+    inspected_share: float = Field(description="inspected / joints.")
+    expected_defects: float = Field(description="Sum of the defect probabilities of the position's joints.")
+    expected_defects_caught: float = Field(description="Sum over the chosen joints.")
+
+
+class MethodLoad(_Model):
+    """The NDT work of one method."""
+
+    method: NdtMethod
+    joints: int
+    hours: float
+
+
+class WeldInspectionPlan(_Model):
+    """The NDT inspection points of a scope and what they are expected to catch."""
+
+    code: str = Field(description="The scope, as asked (upper case).")
+    scope: Literal["block", "assembly", "sub_assembly", "work_package"]
+    joints_total: int = Field(description="Weld joints in the scope.")
+    joints_inspected: int = Field(description="Joints chosen for NDT.")
+    budget: InspectionBudget
+    ndt_hours: float = Field(description="NDT hours of the chosen joints.")
+    expected_defects: float = Field(description="Defects the welding model expects over the scope.")
+    expected_defects_caught: float = Field(description="Of them, in the chosen joints.")
+    caught_share: float = Field(description="expected_defects_caught / expected_defects (0 when none expected).")
+    full_extent_joints: int = Field(description="Scope joints that NDT-RULE-02/04/05 inspect in full.")
+    full_extent_inspected: int = Field(description="Of them, among the chosen joints.")
+    methods: list[MethodLoad] = Field(description="Joints and hours per NDT method.")
+    coverage_by_position: list[PositionCoverage] = Field(description="Coverage per welding position present.")
+    inspection_points: list[InspectionPoint] = Field(description="The chosen joints, riskiest first.")
+    sources: list[str] = Field(description="The model and the rule documents behind the numbers.")
+    summary: str = Field(description="The plan in one sentence.")
+
+
+def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
+    """NDT-RULE-01 "Method selection": UT for butts of 8 mm and over, RT under 8 mm, MT for fillets."""
+    if joint_type == "fillet":
+        return "MT"
+    return "UT" if thickness_mm >= UT_MIN_THICKNESS_MM else "RT"
+
+
+def full_extent_rule(row: dict[str, Any]) -> str | None:
+    """The rule that inspects a butt joint over its whole length, or None (fillets are never at 100 %)."""
+    if row["joint_type"] != "butt":
+        return None
+    if row["level"] == "erection" or row["one_sided"]:
+        return "NDT-RULE-02"
+    if row["grade"] in HIGH_STRENGTH_GRADES and float(row["thickness_mm"]) > FULL_EXTENT_THICKNESS_MM:
+        return "NDT-RULE-04"
+    if row["access"] == "poor" or float(row["fit_up_gap_mm"]) > FULL_EXTENT_GAP_MM:
+        return "NDT-RULE-05"
+    return None
+
+
+Scope = Literal["block", "assembly", "sub_assembly", "work_package"]
+
+
+def _scope(ctx: WorkflowContext, code: str) -> tuple[Scope, npt.NDArray[np.int32]]:
+    g = ctx.graph
+    if code.upper().startswith("WP-"):
+        row = ctx.index.work_package(code, field="code")
+        ids = ctx.index.scope(row)
+        return "work_package", ids[g.layout.kind_codes(ids) == NODE_KINDS.index("joint")]
+    node = resolve(g, code, "code", kinds=["block", "assembly", "sub_assembly"])
+    kind = g.kind_of(node)
+    assert kind in ("block", "assembly", "sub_assembly")
+    return kind, g.members(node, kinds=["joint"])
+
+
+def _choose(budget: InspectionBudget, order: npt.NDArray[np.intp], cost: npt.NDArray[np.float64]) -> int:
+    """How many of the riskiest joints (in `order`) the budget takes."""
+    n = len(order)
+    if budget.share is not None:
+        return min(n, max(1, math.ceil(budget.share * n - 1e-9)))
+    if budget.joints is not None:
+        return min(n, budget.joints)
+    assert budget.hours is not None
+    spent = np.cumsum(cost[order])
+    return int(np.searchsorted(spent, budget.hours + 1e-9, side="right"))
+
+
+def plan_inspection(
+    ctx: WorkflowContext, request: WeldInspectionPlanRequest, progress: ProgressCallback
+) -> WeldInspectionPlan:
+    """Run `weld-inspection-plan`: score the scope's joints and choose the riskiest within the budget."""
+    steps = Steps(progress, ["scope", "welding model", "choose joints"])
+    steps.start("scope")
+    code = request.code.strip().upper()
+    scope, joint_ids = _scope(ctx, code)
+    if not len(joint_ids):
+        raise WorkflowInputError(
+            f"{code} has no weld joints; give a block, assembly or work package with welds", field="code"
+        )
+    steps.start("welding model")
+    rows, predicted, model = predict_joints(ctx, joint_ids)
+    steps.start("choose joints")
+    risk = np.asarray(predicted.column("defect_probability").to_numpy(), dtype=np.float64)
+    table = rows.select(
+        [
+            "code",
+            "joint_type",
+            "process",
+            "position",
+            "level",
+            "thickness_mm",
+            "length_m",
+            "access",
+            "one_sided",
+            "grade",
+            "fit_up_gap_mm",
+        ]
+    ).to_pylist()
+    methods = [ndt_method(str(r["joint_type"]), float(r["thickness_mm"])) for r in table]
+    per_method = request.ndt_hours_per_joint.model_dump()
+    cost = np.asarray([per_method[m] for m in methods], dtype=np.float64)
+    order = np.argsort(-risk, kind="stable")
+    chosen = order[: _choose(request.budget, order, cost)]
+    full = [full_extent_rule(r) for r in table]
+    points = [
+        _point(rank + 1, table[i], float(risk[i]), methods[i], float(cost[i]), full[i])
+        for rank, i in enumerate(chosen.tolist())
+    ]
+    result = _result(code, scope, request, table, risk, chosen, points, full, methods, cost, model)
+    steps.done()
+    return result
+
+
+def _point(
+    rank: int, row: dict[str, Any], risk: float, method: NdtMethod, hours: float, rule: str | None
+) -> InspectionPoint:
+    return InspectionPoint(
+        rank=rank,
+        **{k: row[k] for k in ("code", "joint_type", "process", "position", "level", "access", "one_sided")},
+        thickness_mm=round(float(row["thickness_mm"]), 2),
+        length_m=round(float(row["length_m"]), 3),
+        defect_probability=round(risk, 6),
+        method=method,
+        ndt_hours=hours,
+        full_extent_rule=rule,
+    )
+
+
+def _result(
+    code: str,
+    scope: Scope,
+    request: WeldInspectionPlanRequest,
+    table: list[dict[str, Any]],
+    risk: npt.NDArray[np.float64],
+    chosen: npt.NDArray[np.intp],
+    points: list[InspectionPoint],
+    full: list[str | None],
+    methods: list[NdtMethod],
+    cost: npt.NDArray[np.float64],
+    model: str,
+) -> WeldInspectionPlan:
+    picked = np.zeros(len(risk), dtype=bool)
+    picked[chosen] = True
+    positions = np.asarray([r["position"] for r in table])
+    coverage = []
+    for pos in POSITIONS:
+        mask = positions == pos
+        if mask.any():
+            n, k = int(mask.sum()), int((mask & picked).sum())
+            coverage.append(
+                PositionCoverage(
+                    position=pos,
+                    joints=n,
+                    inspected=k,
+                    inspected_share=round(k / n, 4),
+                    expected_defects=round(float(risk[mask].sum()), 4),
+                    expected_defects_caught=round(float(risk[mask & picked].sum()), 4),
+                )
+            )
+    load = Counter(methods[i] for i in chosen.tolist())
+    total, caught = float(risk.sum()), float(risk[chosen].sum())
+    full_mask = np.asarray([f is not None for f in full], dtype=bool)
+    hours = float(cost[chosen].sum())
+    share = caught / total if total > 0 else 0.0
+    return WeldInspectionPlan(
+        code=code,
+        scope=scope,
+        joints_total=len(risk),
+        joints_inspected=len(chosen),
+        budget=request.budget,
+        ndt_hours=round(hours, 2),
+        expected_defects=round(total, 4),
+        expected_defects_caught=round(caught, 4),
+        caught_share=round(share, 4),
+        full_extent_joints=int(full_mask.sum()),
+        full_extent_inspected=int((full_mask & picked).sum()),
+        methods=[
+            MethodLoad(
+                method=m,
+                joints=load[m],
+                hours=round(float(cost[[i for i in chosen.tolist() if methods[i] == m]].sum()), 2),
+            )
+            for m in ("UT", "RT", "MT")
+            if load[m]
+        ],
+        coverage_by_position=coverage,
+        inspection_points=points,
+        sources=[f"{model}: defect probability per joint, riskiest first", f"knowledge/corpus: {_RULES}"],
+        summary=(
+            f"inspect {len(chosen):,} of {len(risk):,} joints of {code} ({hours:,.1f} NDT hours): they hold "
+            f"{caught:.2f} of {total:.2f} expected defects ({100 * share:.0f} %)"
+        ),
+    )
+
+
+WORKFLOW: Final = Workflow(
+    name="weld-inspection-plan",
+    version="1",
+    title="NDT inspection points of a block, assembly or work package, riskiest joints first",
+    description=__doc__ or "",
+    request=WeldInspectionPlanRequest,
+    result=WeldInspectionPlan,
+    run=plan_inspection,
+    table="inspection_points",
+)
