@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TOOLS", "ToolResult", "ToolSpec", "YardTools"]
 
+_NODE_TABLES: Final = {"blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items"}
+"""Yard tables whose key column holds part-graph node ids."""
 IntArray = npt.NDArray[np.integer[Any]]
 _CODE = Field(min_length=2, max_length=40, description="a yard code, e.g. B012, B012-A03, J012-000042")
 
@@ -113,6 +115,13 @@ class WhatIfArgs(_Args):
         if self.start_day is not None and self.start_date is not None:
             raise ValueError("give the start as a day or as a date, not both")
         return self
+
+
+class PredictArgs(_Args):
+    """A registered model and the block, assembly or sub-assembly whose rows it scores."""
+
+    model: str = Field(min_length=1, max_length=80, description="a registered model's name, e.g. welding")
+    code: str = _CODE
 
 
 class SearchArgs(_Args):
@@ -197,6 +206,13 @@ TOOLS: Final[dict[str, ToolSpec]] = {
             "Needs a person's approval.",
         ),
         ToolSpec(
+            name="predict",
+            args=PredictArgs,
+            description="Run any registered model (`shipbrain models list`: the reference models and plug-ins) "
+            "over the rows it scores (joints, outfitting items, ...) of a block, assembly or sub-assembly, "
+            "through the batch executor: totals and means of its outputs and the top rows.",
+        ),
+        ToolSpec(
             name="search_documents",
             args=SearchArgs,
             untrusted_text=True,
@@ -216,6 +232,7 @@ class YardTools:
         self.planbook = PlanBook(self.settings, yard=str(graph.path.resolve()))
         self._registry: Any = registry
         self._documents: Any = None
+        self._executor: Any = None
         self._hours: dict[str, float] | None = None
         self._schedules: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
 
@@ -227,6 +244,15 @@ class YardTools:
         if self._registry is None:
             self._registry = Registry.load(self.settings)
         return self._registry
+
+    @property
+    def executor(self) -> Any:
+        """The batch executor every model call goes through (in-process for small sets, Ray for large ones)."""
+        from adapters.executor import BatchExecutor
+
+        if self._executor is None:
+            self._executor = BatchExecutor(self.registry, settings=self.settings)
+        return self._executor
 
     def close(self) -> None:
         """Release the document store (its embedded Qdrant holds a lock on the data dir)."""
@@ -341,7 +367,7 @@ class YardTools:
     def tool_weld_risk(self, code: str) -> ToolResult:
         """Predicted welding hours and defect risk of a block's or assembly's joints."""
         rows, welding = self._weld_predictions(code)
-        predicted = welding.predict(rows)
+        predicted = self.executor.run("welding", rows)
         risk = predicted.column("defect_probability").to_numpy()
         hours = predicted.column("hours").to_numpy()
         top = np.argsort(-risk, kind="stable")[:10]
@@ -360,7 +386,7 @@ class YardTools:
     def tool_ndt_plan(self, code: str, budget: float = 0.1) -> ToolResult:
         """The joints to inspect: the highest predicted defect risk first, within a share of the joints."""
         rows, welding = self._weld_predictions(code)
-        predicted = welding.predict(rows)
+        predicted = self.executor.run("welding", rows)
         risk = predicted.column("defect_probability").to_numpy()
         chosen = np.argsort(-risk, kind="stable")[: max(1, math.ceil(budget * len(risk) - 1e-9))]
         caught = float(risk[chosen].sum())
@@ -415,14 +441,14 @@ class YardTools:
             if len(joint_ids):
                 jr = WeldingAdapter.yard_rows(g, blocks)
                 jr = jr.filter(pc.is_in(jr.column("joint_id"), value_set=pa.array(joint_ids)))
-                welding_h = float(self.registry.get("welding").predict(jr).column("hours").to_numpy().sum())
+                welding_h = float(self.executor.run("welding", jr).column("hours").to_numpy().sum())
                 norm = g.table("joints", ["joint_id", "norm_hours"])
                 norm = norm.filter(pc.is_in(norm.column("joint_id"), value_set=pa.array(joint_ids)))
                 norm_h += float(pc.sum(norm.column("norm_hours")).as_py() or 0.0)
             if len(item_ids):
                 ir = OutfittingAdapter.yard_rows(g, blocks)
                 ir = ir.filter(pc.is_in(ir.column("item_id"), value_set=pa.array(item_ids)))
-                risk = self.registry.get("outfitting").predict(ir).column("rework_probability").to_numpy()
+                risk = self.executor.run("outfitting", ir).column("rework_probability").to_numpy()
                 items = g.table("outfitting_items", ["item_id", "norm_hours"])
                 items = items.filter(pc.is_in(items.column("item_id"), value_set=pa.array(ir.column("item_id"))))
                 item_norm = items.column("norm_hours").to_numpy().astype(np.float64)
@@ -478,7 +504,7 @@ class YardTools:
             rows = rows.filter(pc.is_in(rows.column("item_id"), value_set=pa.array(item_ids)))
             label = code
         model = self.registry.get("outfitting")
-        predicted = model.predict(rows)
+        predicted = self.executor.run("outfitting", rows)
         planned = g.table("outfitting_items", ["item_id", "stage", "system"])
         planned = planned.filter(pc.is_in(planned.column("item_id"), value_set=rows.column("item_id")))
         plan_stage = dict(zip(planned.column("item_id").to_pylist(), planned.column("stage").to_pylist(), strict=True))
@@ -516,6 +542,54 @@ class YardTools:
             },
             sources=[f"outfitting model {model.spec.version} over {len(ids):,} items of {label}"],
         )
+
+    def tool_predict(self, model: str, code: str) -> ToolResult:
+        """Any registered model over the yard rows of a block, assembly or sub-assembly, through the executor."""
+        g = self.graph
+        adapter = self.registry.get(model)  # an unknown name lists the known ones
+        spec = adapter.spec
+        if spec.yard_table not in _NODE_TABLES or spec.key_column is None:
+            raise InputError(
+                f"model {model!r} scores {spec.yard_table or 'no yard table'}, not parts of the graph; "
+                "the schedule and what-if tools ask it"
+            )
+        node = g.id_of(code)
+        members = g.members(node) if g.kind_of(node) != "block" else None
+        loader = getattr(adapter, "yard_rows", None)
+        block = [self._block_of(code)]
+        if callable(loader):
+            rows = loader(g, block)
+        else:
+            table = g.table(spec.yard_table)
+            rows = table.filter(pc.is_in(table.column("block_id"), value_set=pa.array(block, pa.int32())))
+        if members is not None:
+            rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members)))
+        if rows.num_rows == 0:
+            raise InputError(f"{code} holds no rows of {spec.yard_table} for model {model!r}")
+        predicted = self.executor.run(model, rows)
+        numeric = [f.name for f in predicted.schema if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]
+        numbers = {"rows": float(rows.num_rows)}
+        for name in numeric:
+            values = predicted.column(name).to_numpy().astype(np.float64)
+            numbers[f"{name}_sum"], numbers[f"{name}_mean"] = float(values.sum()), float(values.mean())
+        rank = next((n for n in numeric if "probab" in n or "risk" in n), numeric[0] if numeric else None)
+        order = np.argsort(-predicted.column(rank).to_numpy(), kind="stable")[:10] if rank else np.arange(10)
+        keys = rows.column(spec.key_column).to_numpy()
+        top = [
+            {
+                "code": g.code_of(int(keys[i])),
+                **{k: predicted.column(k)[int(i)].as_py() for k in predicted.column_names},
+            }
+            for i in order
+            if i < rows.num_rows
+        ]
+        means = ", ".join(f"{n} {numbers[f'{n}_mean']:.3g} on average" for n in numeric[:3])
+        return ToolResult(
+            tool="predict", args={"model": model, "code": code},
+            summary=f"{model} {spec.version} over {rows.num_rows:,} {spec.yard_table} of {code}: {means}",
+            rows=top, numbers=numbers,
+            sources=[f"{model} model {spec.version} ({spec.owner}) over {rows.num_rows:,} rows, by the batch executor"],
+        )  # fmt: skip
 
     # ---- schedule and what-ifs -------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from adapters import Registry
@@ -189,3 +191,21 @@ def test_whatif_slips_match_an_independent_repair(brain: Brain, small_yard: Path
 def test_whatif_without_a_duration_asks_for_one(brain: Brain) -> None:
     answer = brain.ask("What if panel line 2 goes down?")
     assert answer.results == [] and "how long" in answer.answer
+
+
+def test_any_registered_model_runs_over_a_code_through_the_executor(brain: Brain, small_yard: Path) -> None:
+    result = brain.tools.run("predict", {"model": "welding", "code": "B002-A01"})
+    g = PartGraph.open(small_yard)
+    joints = g.members(g.id_of("B002-A01"), kinds=["joint"])
+    rows = WeldingAdapter.yard_rows(g, [g.layout.block_index_of([g.id_of("B002")])[0]])
+    mine = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joints)))
+    expected = brain.tools.registry.get("welding").predict(mine)
+    assert result.numbers["rows"] == len(joints)
+    assert result.numbers["hours_sum"] == pytest.approx(float(pc.sum(expected.column("hours")).as_py()), rel=1e-6)
+    assert result.rows[0]["defect_probability"] == pytest.approx(
+        float(pc.max(expected.column("defect_probability")).as_py())
+    )
+    with pytest.raises(InputError, match="not parts of the graph"):
+        brain.tools.run("predict", {"model": "scheduling", "code": "B002"})
+    with pytest.raises(Exception, match="known models: outfitting, scheduling, welding"):
+        brain.tools.run("predict", {"model": "nope", "code": "B002"})
