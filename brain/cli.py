@@ -22,8 +22,8 @@ app = typer.Typer(
     help=(
         "Shipbrain: one brain over a shipyard's AI models.\n\n"
         "Planners ask questions across welding, outfitting and scheduling; MES integrations call named "
-        "workflows; engineers evaluate model and planner changes. Start with `shipbrain demo`, then "
-        "`shipbrain yard --help`."
+        "workflows; engineers evaluate model and planner changes. Start with `shipbrain serve` (or "
+        "`shipbrain demo` for the yard alone), then `shipbrain ask --help`."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -127,7 +127,10 @@ def _load_commands() -> None:
         except Exception as exc:  # a broken plugin must not take the whole CLI down
             err.print(f"[yellow]warning:[/] shipbrain command {ep.name!r} failed to load: {exc}")
             continue
-        app.add_typer(sub, name=ep.name)
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=ep.name)
+        else:  # a single command, e.g. serve = "workflows.service.cli:serve_command"
+            app.command(ep.name)(sub)
 
 
 def main() -> None:

@@ -160,7 +160,9 @@ class LLMPlanner:
 
     # ---- the Planner protocol ------------------------------------------------------------------
 
-    def plan(self, question: str, results: list[ToolResult], previous: Plan | None) -> Plan:
+    def plan(
+        self, question: str, results: list[ToolResult], previous: Plan | None, context: dict[str, Any] | None = None
+    ) -> Plan:
         """The next steps the model asks for, or its final answer (no steps).
 
         Raises:
@@ -170,7 +172,7 @@ class LLMPlanner:
             # the model already failed on this question: do not wait for it again every round
             return self._fall_back(question, results, previous, "earlier in this question")
         try:
-            reply = self._invoke(self._bound, self.messages(question, results))
+            reply = self._invoke(self._bound, self.messages(question, results, context))
         except PlannerError as exc:
             if self.fallback is None:
                 raise
@@ -195,9 +197,18 @@ class LLMPlanner:
 
     # ---- what the privileged model sees --------------------------------------------------------
 
-    def messages(self, question: str, results: Sequence[ToolResult]) -> list[BaseMessage]:
-        """The privileged (tool-calling) model's prompt: the rules, the question, each call and its result."""
-        sent: list[BaseMessage] = [SystemMessage(self._system), HumanMessage(question)]
+    def messages(
+        self, question: str, results: Sequence[ToolResult], context: Mapping[str, Any] | None = None
+    ) -> list[BaseMessage]:
+        """The privileged (tool-calling) model's prompt.
+
+        The rules, the thread's previous question and answer (when continuing a thread), the question, and
+        each call so far with its result.
+        """
+        sent: list[BaseMessage] = [SystemMessage(self._system)]
+        if context:  # the previous turn: the answer holds no document text (that goes to the user only)
+            sent += [HumanMessage(str(context.get("question", ""))), AIMessage(str(context.get("answer", ""))[:2_000])]
+        sent.append(HumanMessage(question))
         for i, result in enumerate(results):
             call_id = f"call_{i}"
             sent.append(AIMessage("", tool_calls=[ToolCall(name=result.tool, args=result.args, id=call_id)]))

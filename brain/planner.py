@@ -5,16 +5,25 @@ the results: a question that asks to adopt a what-if first simulates it (`what_i
 worked proposes the change (`adopt_plan`, which the supervisor puts to a person); every other question
 is done after its first step. A question it cannot place, or one that lacks what its intent needs (a
 code, a duration), gets no steps and a reason, never a guess.
+
+In a conversation the supervisor passes the thread's previous question as `context` (its question, intent,
+entities, the args of its last what-if and its answer). Only a question that reads as a follow-up uses it ("and
+for B013?", "how about a week?", "when is it erected?", "adopt it"): it takes the previous intent when it names
+a new entity but asks nothing of its own, and the previous block, assembly, zone or resource when it names none.
+"Adopt it" adopts the thread's last what-if, and with none asks which one rather than guessing.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, Final, get_args
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import ValidationError
 
+from brain._planner_examples import ADOPT_THAT, CUES, EXAMPLES, YARD_TOPIC
 from brain.plan import INTENTS, Entities, Intent, Plan, Step, extract_entities
 from brain.tools import ToolResult
 from knowledge.documents import Embedder
@@ -27,304 +36,10 @@ _DISRUPTION: Final = (
     r"|blocked|postponed?|pushed back|held up|arriv\w*|offline|lose|lost|what if|what happens|suppose|simulat\w*"
     r"|scenario|if)\b"
 )
-# Cue words: (intent, weight, pattern) on the lower-cased question. Every cue that matches adds its weight to
-# its intent; none decides alone, so a wording one cue misreads is outvoted by the others and by similarity.
-RULES: Final[list[tuple[Intent, float, re.Pattern[str]]]] = [
-    (intent, weight, re.compile(pattern))
-    for intent, weight, pattern in [
-        # adopt: only counts with a scenario to adopt (see _entity_evidence)
-        ("adopt", 3.0, r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that) official"
-         r"|officially|make (it|this|that) the (new )?(plan|baseline)|(put|take|write|book|bake|build) .*in(to)? the"
-         r" (plan|schedule|baseline)|update the (plan|schedule|baseline)|accept the (scenario|what-?if)"
-         r"|the new (plan|baseline|schedule)|go with (it|this|that|the scenario)|implement the (scenario|what-?if)|plan (it|this) in)\b"),
-        ("procedure", 2.0, r"\b(procedures?|wps|preheat\w*|rules?|lessons?|learn(ed|t)?|acceptance|criteri\w*"
-         r"|allowed|allowable|permitted|permissible|standards?|requirements?|limits?|how (do|should|must|can|would)"
-         r" (we|i|you)|how to|(welding )?process(es)?|do we use|guidelines?|specifications?|spec|tolerances?"
-         r"|best practice|instructions?|documents?|manual|class (society|rules)|qualif\w*|consumables?"
-         r"|electrodes?|filler|interpass|heat input|root gap|fit-?up|porosity|undercut|cracks?|burn-?through|how should"
-         r"|how (is|are) .* (welded|done|handled|installed|fitted|repaired|inspected|tested|treated|lifted)"
-         r"|distortion|say about|says about|incident|experience|what happened)\b"),
-        ("procedure", 1.5, r"\b(required|maximum|minimum|max|min|how (heavy|thick|thin|big|much weight) can"
-         r"|lift(ing)? (limit|capacity)|weight limit)\b"),
-        ("ndt_plan", 2.0, r"\b(ndt|inspect\w*|ultrason\w*|radiograph\w*|x-?ray\w*|ut|rt|mt|pt|non[- ]?destructive"
-         r"|test(s|ed|ing)?|qc|sampl\w*|examin\w*|scan\w*)\b"),
-        ("ndt_plan", 1.0, r"\b(check(ed|ing)?|look at|verify)\b"),
-        ("ndt_plan", 1.5, r"\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*\b.*\b(welds?|joints?|seams?)\b"
-         r"|\b(welds?|joints?|seams?)\b.*\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*"),
-        ("whatif", 1.5, r"\b(what if|what happens if|suppose|supposing|simulat\w*|scenario|hypothetical\w*"
-         r"|assume|assuming|imagine)\b"),
-        ("schedule", 2.0, r"\b(erect(ed|ion)? (date|day)|when (will|is|does|do|can|are|would|should) .*(erect\w*"
-         r"|dock|berth|land\w*|lift\w*|finish\w*|complet\w*|deliver\w*|launch\w*|done|ready|placed|go(es)? on)"
-         r"|(what|which) day .*(erect\w*|dock|berth|land\w*|lift\w*)|critical path|makespan|schedul\w*"
-         r"|delivery|deliver(ed)?|finish(ed)? the (ship|hull|vessel)|launch\w*|berth|keel|(ship|hull|vessel)"
-         r" (be |is |gets? )?(finished|complete\w*|done|ready|built)|how many days (until|till|to|left)"
-         r"|(whole|entire|complete) (ship|hull|vessel)|end date|completion|total duration|build time"
-         r"|timeline|gantt)\b"),
-        ("schedule", 0.7, r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
-        ("outfitting", 2.0, r"\b(outfit\w*(?! items? o\d)|rework|on-?block|on-?board|on-?unit|pipe ?spools?"
-         r"|spools?|cable trays?|hvac|pipes?|piping|cables?|ducts?|ducting|equipment|fittings?|valves?"
-         r"|install\w*|stage|zone)\b"),
-        ("weld_risk", 1.2, r"\b(risk\w*|chance|probabilit\w*)\b"),
-        ("weld_risk", 2.0, r"\b(defect\w*|weld(ing)? (hours|hrs|time)|how long .*weld\w*|hours .*weld\w*"
-         r"|repairs?|(hard|difficult|tricky|tough|easy) (is the weld\w*|to weld)|worst welds?|weld(ing)? quality"
-         r"|qualty|likely to (fail|be defective|need repair)|problem welds?|bad welds?"
-         r"|weld(ing)? (problems|issues|trouble))\b"),
-        ("weld_risk", 0.6, r"\b(weld(s|ing)?)\b"),
-        ("hours", 2.0, r"\b(man-?hours|person-?hours|labou?r|workload|effort|work content|manpower|how much work"
-         r"|work hours|hours of work)\b"),
-        ("hours", 1.0, r"\b(hours|hrs|how long will .* take)\b"),
-        ("downstream", 2.0, r"\b(downstream|waits? (on|for)|waiting (for|on)|held up|holds? up|blocked|slips?"
-         r"|delay\w*|affected|late|impact\w*|successors?|(what|who|which \w+) (else )?(depends?|relies|rel(y|ies))"
-         r" on|comes? after|follows?|following|follow on|knock-?on|ripple|consequences?|effects?|moves?|after"
-         r" .* (is|are) (done|finished|complete)|next in line|stuck|hinges? on|dependents?)\b"),
-        ("downstream", 1.0, r"\b(can('t|not)|won't|unable to) (start|proceed|begin|go ahead|continue|move)\b|\b(not|isn't|aren't|never) (yet )?(done|finished|welded|ready|complete\w*|delivered|fitted"
-         r"|built|installed|there)( (in|on) time)?\b|\b(in|on) time\b|doesn't (arrive|come|show)"),
-        ("upstream", 2.0, r"\b(upstream|before|ahead of|prerequisite\w*|(does|do|did)\b.*\bdepend on|what (\S+ ){1,4}depends?"
-         r" on|dependenc(y|ies)|needed for"
-         r"|(must|has to|have to|need(s)? to) be (done|finished|complete\w*|ready|in place|welded|built)"
-         r"|predecessors?|go(es)? into|feed(s|ing)?( into)?|comes? before|leading up to|lead up to|needed first"
-         r"|happen first|in place first|inputs?|precede\w*|requires?)\b"),
-        ("lookup", 2.0, r"\b(what kind of|what type of|describe|tell me about|look ?up|details?|info(rmation)?"
-         r"|overview|summar(y|ise|ize)|holds?(?! up)|contains?|consists? of|made (up )?of|make up|makes up"
-         r"|breakdown|composed of|comprises?|what('s| is) in|wh?at is in|part of|belongs? to|connects?"
-         r"|how many (parts|joints|sub-?assemblies|assemblies|items|members)|list the (parts|joints|assemblies"
-         r"|sub-?assemblies|items))\b"),
-        ("lookup", 1.0, r"\b(what is|what's|whats|show|what are|explain|identify)\b"),
-        # "what is B012?", "tell me what O001-00007 is": the question is the code itself
-        ("lookup", 1.5, r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z0-9-]+\s*\??\s*$|\bwhat [a-z0-9-]+ (is|are)\b"),
-    ]
-]
-# Example phrasings per intent, written from the intents' definitions in the yard's words (codes stand for their
-# kind, see _for_similarity); "unknown" holds questions outside the brain's scope, so similarity can say so.
-EXAMPLES: Final[dict[Intent, list[str]]] = {
-    "lookup": [
-        "what does block B012 consist of",
-        "give me the details of this part",
-        "summarise assembly B003-A02",
-        "what is this joint",
-        "what is in this block",
-        "describe this sub-assembly",
-        "tell me everything about this outfitting item",
-        "which assemblies does the block have",
-        "how many parts are in this sub-assembly",
-        "what are the members of the assembly",
-        "give me the facts on this work package",
-        "what does the joint connect",
-        "which block does this part belong to",
-        "what is this item and where is it",
-        "show me the assembly",
-        "print the contents of the block",
-        "what type of object is this code",
-        "identify this code for me",
-        "list everything inside the assembly",
-        "give a short description of the block",
-    ],
-    "upstream": [
-        "what has to happen first for B012",
-        "which parts go into this assembly",
-        "list the predecessors",
-        "what must be finished before the block can start",
-        "what does this assembly need before it can begin",
-        "which joints have to be welded before this one",
-        "what are the inputs of the sub-assembly",
-        "what comes before the block in the build sequence",
-        "everything the block depends on",
-        "which tasks precede this assembly",
-        "what needs to be ready before we can erect the block",
-        "what feeds into this sub-assembly",
-        "prerequisites of the part",
-        "trace the dependencies back from the block",
-        "what is on the path leading up to the assembly",
-        "what should be completed ahead of this work package",
-    ],
-    "downstream": [
-        "what else moves if this part comes in a week late",
-        "which erections follow this block",
-        "what waits for this assembly",
-        "what is held up if the part is late",
-        "which blocks depend on this sub-assembly",
-        "what comes after this joint",
-        "who is affected when the assembly is delayed",
-        "knock-on effect of the block slipping",
-        "successors of the work package",
-        "what is blocked until this part is done",
-        "if the item does not arrive, what gets delayed",
-        "what relies on this assembly",
-        "what can't start until the block is finished",
-        "which work is waiting on this outfitting item",
-        "what follows the sub-assembly in the build",
-        "what is the impact of this part being late",
-    ],
-    "weld_risk": [
-        "how risky is the welding in block B012",
-        "where will weld repairs happen",
-        "expected weld repairs",
-        "predicted welding hours and defect risk for the assembly",
-        "which joints are likely to be defective",
-        "how many weld defects will the block have",
-        "which welds are the riskiest",
-        "is the block hard to weld",
-        "how long will the welding of this assembly take",
-        "what is the defect probability of the joints",
-        "will the welds in this block need rework",
-        "welding difficulty of the assembly",
-        "how many welding hours does the block need",
-        "where are the weak welds",
-        "which seams are most likely to crack",
-        "predict weld quality problems for the block",
-    ],
-    "ndt_plan": [
-        "which welds should we check",
-        "choose the joints to test",
-        "where should the inspectors look",
-        "make an inspection plan for the block",
-        "which joints should get ultrasonic testing",
-        "pick welds for radiography within budget",
-        "select joints to x-ray",
-        "non-destructive testing plan for the assembly",
-        "what should quality control inspect in this block",
-        "NDT sampling plan with a percent budget",
-        "which seams go for UT",
-        "prioritise the joints for inspection",
-        "we can test a few percent of the joints, which ones",
-        "where to spend the inspection budget",
-        "which joints to scan first",
-    ],
-    "hours": [
-        "how much work is block B012",
-        "how many hours will this assembly take",
-        "estimate the effort",
-        "predicted man-hours for the work package",
-        "total labour for the blocks",
-        "workload of the assembly",
-        "how many work hours does the block need",
-        "how much manpower does the work package require",
-        "what is the work content of the block",
-        "hours to build the assembly",
-        "estimate the labour hours for these blocks",
-        "how big a job is the work package",
-        "how long will the assembly take in man-hours",
-        "effort estimate for the panel work package",
-        "sum the hours of the two blocks",
-    ],
-    "outfitting": [
-        "which pipes and cables go in before the block is closed",
-        "what outfitting is at risk of rework",
-        "at which stage are the outfitting items installed",
-        "on-block or on-board for the items of the block",
-        "outfitting status of the zone",
-        "which pipe spools might be reworked",
-        "is the HVAC ducting fitted on-block",
-        "what equipment goes into the block before erection",
-        "rework risk of the items in this zone",
-        "installation stage of the cable trays",
-        "outfitting plan for the assembly",
-        "which valves and pipes are fitted at which stage",
-        "how much outfitting rework do we expect in the zone",
-        "are the items in this block installed at the right stage",
-        "outfitting items of the block and their stages",
-    ],
-    "procedure": [
-        "how do we weld thick high strength plate",
-        "what do the rules say about overhead welding",
-        "what preheat does the procedure require",
-        "acceptance criteria for weld defects",
-        "which welding procedure specification covers fillet welds",
-        "lessons learned from past projects",
-        "what is the standard for fit-up gaps",
-        "how should cracks be repaired",
-        "what did we learn last time about pipe installation",
-        "what is the maximum weight the crane can lift",
-        "what is the rule for installing equipment before the block closes",
-        "how much NDT do the class rules require",
-        "what does the manual say about distortion",
-        "which process do we use for vertical welds",
-        "what is the allowed misalignment for butt joints",
-        "how to avoid porosity in welds",
-        "guidance for handling a delayed work package",
-        "what happened on the last ship with the cable trays",
-        "what interpass temperature is permitted",
-        "how do we plan outfitting for a block in general",
-    ],
-    "schedule": [
-        "when does block B012 go into the dock",
-        "how long will the whole ship take to build",
-        "on which day is the block erected",
-        "what is the makespan of the schedule",
-        "show the critical path",
-        "when will the ship be finished",
-        "what is the erection date of the block",
-        "when is the block lifted onto the berth",
-        "when will the hull be complete",
-        "how many days is the build",
-        "what is the delivery date",
-        "which blocks are critical",
-        "when is the last block erected",
-        "what does the erection sequence look like",
-        "when is the ship ready",
-        "current schedule for the blocks",
-    ],
-    "whatif": [
-        "panel line 2 stops for three days, what moves",
-        "the workshop is closed for a week, consequences",
-        "what if the crane is down for 5 days",
-        "simulate the block arriving 4 days late",
-        "if the panel line fails for two weeks, what happens to the erections",
-        "suppose the outfitting hall is out of action for ten days",
-        "the assembly will be a week late, which erections slip",
-        "what happens to the delivery if the dock is closed for 3 days",
-        "impact of a 6 day outage on the workshop",
-        "the part comes in 2 days late, effect on the schedule",
-        "if the gantry crane breaks down for a week starting day 10",
-        "maintenance on the panel line for 4 days, what slips",
-        "the block is delayed by 3 weeks, how much does the ship slip",
-        "what if we lose the workshop for a few days from a date",
-        "run a scenario with the crane unavailable for 2 days",
-    ],
-    "adopt": [
-        "adopt the what-if with panel line 2 down for 3 days",
-        "apply this scenario to the plan",
-        "commit the crane outage of a week to the schedule",
-        "make it the new plan: the workshop closed for two days",
-        "put the block being 5 days late into the plan",
-        "update the schedule with the outfitting hall out for a week",
-        "lock in the scenario of the panel line stopping for 4 days",
-        "accept the what-if and change the baseline",
-        "make the delay of the assembly official",
-        "go with the scenario, the dock closed for 3 days",
-        "take the crane being down for 2 days into the plan",
-        "write the panel line outage into the schedule",
-        "implement the what-if of the workshop down a week",
-        "we will go ahead with this change to the plan",
-        "officially record the block 4 days late in the plan",
-    ],
-    "unknown": [
-        "will it rain on friday",
-        "compose a song about the sea",
-        "say something funny",
-        "what was the score in the game yesterday",
-        "how much is a barrel of oil",
-        "what did a tanker sell for last year",
-        "reserve a table for two",
-        "send an email to my boss",
-        "what time is it in Seoul",
-        "buy new gloves for the welders",
-        "good morning",
-        "thank you",
-        "how is the stock market today",
-        "who is the chief executive of the company",
-        "recommend a good restaurant nearby",
-        "what is the capital of Norway",
-        "how do I reset my password",
-        "play some music",
-        "how many employees work at the yard",
-        "what is the euro to dollar exchange rate",
-        "can you fill in my timesheet",
-        "what's a good name for a cat",
-        "summarise the news",
-        "when is the next public holiday",
-    ],
-}
+_YARD_TOPIC: Final = re.compile(YARD_TOPIC)
+_ADOPT_THAT: Final = re.compile(ADOPT_THAT)
+# Every cue that matches adds its weight to its intent; none decides alone (see brain._planner_examples.CUES).
+RULES: Final[list[tuple[Intent, float, re.Pattern[str]]]] = [(i, w, re.compile(p)) for i, w, p in CUES]
 _VOTE_WEIGHT: Final = 2.5
 """The most the similarity vote adds to one intent; a strong cue word counts 2."""
 _TOP_K: Final = 7
@@ -332,7 +47,8 @@ _MIN_SIMILARITY: Final = 0.45
 """Below this, a question no cue speaks for is unknown."""
 _MIN_SIMILARITY_ALONE: Final = 0.65
 """Below this, a question that names nothing (no code, zone or resource) needs a cue word for the intent it gets."""
-_NEEDS_CODE: Final[set[str]] = {"lookup", "upstream", "downstream", "weld_risk", "ndt_plan", "hours"}
+_ALL_INTENTS: Final[tuple[Intent, ...]] = get_args(Intent)
+_NEEDS_CODE: Final[set[Intent]] = {"lookup", "upstream", "downstream", "weld_risk", "ndt_plan", "hours"}
 # A schedule question about one unnamed block ("when will it be erected?"): it needs the block's code.
 _ONE_BLOCK: Final = re.compile(r"\b(it|this|that|this one|that one)\b.*\b(erect\w*|dock\w*|berth\w*|land\w*|lift\w*)\b")
 _KIND_WORDS: Final = (
@@ -346,6 +62,64 @@ _KIND_WORDS: Final = (
     (re.compile(r"\bMVZ[\s-]?\d{1,2}[\s-]?L\d{1,2}\b", re.I), "the zone"),
     (re.compile(r"\b(PL|WS|OH|GC|DOCK)-?\d{1,2}\b", re.I), "the machine"),
 )
+
+
+# A question that leans on the one before: it starts like a continuation or points back with a pronoun.
+_FOLLOW_UP: Final = re.compile(
+    r"^\W*(and|also|plus|same|ok|okay|now|then|but|so|what about|how about|what of|likewise|again)\b"
+    r"|\b(it|its|it's|itself|same|also|too|as well|instead|again|this one|that one|them|their|they)\b"
+    r"|\b(that|this|these|those) (block|assembly|sub-?assembly|part|joint|item|work package|zone|scenario|what-?if"
+    r"|code|one|machine|resource)s?\b|\b(that|this)\W*$",
+    re.IGNORECASE,
+)
+# "same for the dock": in a follow-up of a what-if the dock is the resource, whatever is said of it
+_DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
+_SUBJECTS: Final = ("codes", "zone", "resource")
+_MODIFIERS: Final = ("budget", "days", "start_day", "start_date")
+_OWN_CUE: Final = 1.2
+"""A follow-up asks something of its own when a cue of at least this weight speaks for the intent it gets."""
+_WHICH_WHAT_IF: Final = "which what-if? ask one first, e.g. 'if panel line 2 is down 3 days ...'"
+
+_LONG_WORD: Final = re.compile(r"[a-z]{5,}")
+_CUE_WORD: Final = re.compile(r"[a-z]{5,}(?![(\[])")
+
+
+def _vocabulary() -> tuple[frozenset[str], dict[str, str | None]]:
+    """The words the cues and the catalogue use, and each one-letter-short misspelling of them (None: ambiguous)."""
+    # a stem before an optional ending ("dependenc(y|ies)") is not a word: "dependency" must not be cut to it
+    words = {w for _, _, cue in CUES for w in _CUE_WORD.findall(cue)}
+    words |= {w for phrases in EXAMPLES.values() for p in phrases for w in _LONG_WORD.findall(p.lower())}
+    short: dict[str, str | None] = {}
+    for word in words:
+        for i in range(len(word)):
+            typo = word[:i] + word[i + 1 :]
+            if typo not in words:
+                short[typo] = word if short.get(typo, word) == word else None
+    return frozenset(words), short
+
+
+_WORDS, _SHORT_OF = _vocabulary()
+
+
+def _respelled(match: re.Match[str]) -> str:
+    word = match.group(0)
+    lower = word.lower()
+    if lower in _WORDS:
+        return word
+    # a letter dropped ("predecesors") or one too many ("untill"); a swapped letter could turn "table" into "cable"
+    found = {lower[:i] + lower[i + 1 :] for i in range(len(lower))} & _WORDS
+    longer = _SHORT_OF.get(lower)
+    if longer is not None:
+        found.add(longer)
+    return found.pop() if len(found) == 1 else word
+
+
+def _spelled(question: str) -> str:
+    """The question with a word that is one letter off a cue or catalogue word spelled as that word.
+
+    Only words of six letters or more: shorter ones are too often another real word ("lunch", "launch").
+    """
+    return re.sub(r"[A-Za-z]{6,}", _respelled, question)
 
 
 def _for_similarity(text: str) -> str:
@@ -362,7 +136,7 @@ def _entity_evidence(e: Entities, q: str, cued: list[Intent]) -> dict[Intent, fl
     adopt it (and without a scenario neither can run). A percentage is an inspection budget, a zone outfitting. A
     question that names no code, no zone and no resource can only be about documents when it uses document words.
     """
-    score: dict[Intent, float] = dict.fromkeys(INTENTS, 0.0)  # type: ignore[arg-type]
+    score: dict[Intent, float] = dict.fromkeys(_ALL_INTENTS, 0.0)
     code = bool(e.codes)
     scenario = e.days is not None and (e.resource is not None or (code and re.search(_DISRUPTION, q) is not None))
     if scenario:
@@ -370,6 +144,10 @@ def _entity_evidence(e: Entities, q: str, cued: list[Intent]) -> dict[Intent, fl
         score["adopt"] += 4.0 if "adopt" in cued else 0.0
         score["downstream"] -= 1.5
         score["schedule"] -= 1.5  # "what happens to the schedule" asks how the scenario changes it
+    elif e.zone is None and _ADOPT_THAT.search(q):
+        # "adopt it", "commit that scenario": the what-if is the thread's last one (or the planner asks which)
+        score["adopt"] += 3.0
+        score["whatif"] -= 2.0
     else:
         score["whatif"] -= 2.0
         score["adopt"] -= 2.5
@@ -381,6 +159,8 @@ def _entity_evidence(e: Entities, q: str, cued: list[Intent]) -> dict[Intent, fl
         score["outfitting"] += 3.0
     if code or e.zone is not None:
         score["procedure"] -= 4.0
+    elif e.resource is None and not _YARD_TOPIC.search(q):
+        score["procedure"] -= 2.5  # nothing a yard document covers: a how-to about something else
     elif "procedure" in cued:
         for intent in (*_NEEDS_CODE, "outfitting"):
             score[intent] -= 3.0  # with no code or zone these cannot run: a document answers instead
@@ -417,12 +197,23 @@ class OfflinePlanner:
         total = sum(votes.values()) or 1.0
         return {intent: vote / total for intent, vote in votes.items()}, float(scores[top[0]])
 
-    def scores(self, question: str) -> tuple[dict[Intent, float], float, list[Intent], Entities]:
-        """Every intent's score (cues + entities + similarity vote), the best similarity, the cued intents and the
-        entities."""
+    def scores(
+        self, question: str, entities: Entities | None = None
+    ) -> tuple[dict[Intent, float], float, list[Intent], Entities]:
+        """Every intent's score (cues + entities + similarity vote).
+
+        Args:
+            question: the question.
+            entities: the entities to reason with (a follow-up's include the previous question's); None: the
+                question's own.
+
+        Returns:
+            The scores, the best similarity to a catalogue phrasing, the intents a cue spoke for, and the entities.
+        """
+        entities = extract_entities(question) if entities is None else entities
+        question = _spelled(question)
         q = question.lower()
-        entities = extract_entities(question)
-        score: dict[Intent, float] = dict.fromkeys([*INTENTS, "unknown"], 0.0)  # type: ignore[arg-type]
+        score: dict[Intent, float] = dict.fromkeys(_ALL_INTENTS, 0.0)
         cued: list[Intent] = []
         for intent, weight, cue in RULES:
             if cue.search(q):
@@ -435,9 +226,9 @@ class OfflinePlanner:
             score[intent] += _VOTE_WEIGHT * vote
         return score, best, cued, entities
 
-    def classify(self, question: str) -> tuple[Intent, float, str]:
+    def classify(self, question: str, entities: Entities | None = None) -> tuple[Intent, float, str]:
         """(intent, confidence, reason) of a question, "unknown" when nothing places it."""
-        score, best, cued, e = self.scores(question)
+        score, best, cued, e = self.scores(question, entities)
         ranked = sorted(score.items(), key=lambda kv: -kv[1])
         (intent, top), (runner_up, second) = ranked[0], ranked[1]
         if not cued and best < _MIN_SIMILARITY:
@@ -451,19 +242,75 @@ class OfflinePlanner:
         confidence = float(min(1.0, max(0.0, (top - max(second, 0.0)) / max(top, 1e-9))))
         return intent, confidence, f"scored {top:.2f} ahead of {runner_up} {second:.2f} (cues, entities, similarity)"
 
-    def plan(self, question: str, results: list[ToolResult] | None = None, previous: Plan | None = None) -> Plan:
-        """The next plan for a question, given the results so far (none on the first round)."""
+    def plan(
+        self,
+        question: str,
+        results: list[ToolResult] | None = None,
+        previous: Plan | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """The next plan for a question, given the results so far (none on the first round).
+
+        Args:
+            question: the question, as asked.
+            results: the tool results of this question so far.
+            previous: the plan of the round before (None on the first round).
+            context: the thread's previous question (`question`, `intent`, `entities`, `what_if`: the args of its
+                last what-if or None, `answer`); only a follow-up uses it. None in a new thread.
+        """
         if previous is not None and results:
             return self._next(previous, results)
         entities = extract_entities(question)
         intent, confidence, reason = self.classify(question)
+        earlier = _earlier(context) if context is not None and _FOLLOW_UP.search(question) else None
+        # a how-to stays one ("how do we weld it?"): the documents answer it, whatever the last question was about
+        if earlier is not None and intent not in ("adopt", "procedure"):
+            intent, confidence, reason, entities = self._follow_up(question, entities, earlier)
         if intent == "unknown":
             return _unknown(entities, reason)
+        if intent == "adopt":
+            return _adopt(entities, (context or {}).get("what_if"), confidence, reason, question)
+        if intent == "schedule" and not entities.codes and _ONE_BLOCK.search(question.lower()):
+            return _unknown(entities, "which block? an erection date needs a block code such as B012")
         step, missing = _first_step(intent, entities, question)
         if step is None:
             return _unknown(entities, missing)
         intent = "procedure" if step.tool == "search_documents" else intent
         return Plan(intent=intent, entities=entities, steps=[step], confidence=confidence, reason=reason)
+
+    def _follow_up(
+        self, question: str, entities: Entities, earlier: tuple[Intent, Entities]
+    ) -> tuple[Intent, float, str, Entities]:
+        """A follow-up's intent and entities, from its own words and the previous question's.
+
+        It keeps the previous intent when it names something new (a code, a duration) but asks nothing of its own
+        ("and for B013?", "how about a week?"); it takes the previous subject (codes, zone, resource) when it names
+        none and its intent needs one ("and its NDT plan?"); durations and budgets carry over within one intent.
+        """
+        before_intent, before = earlier
+        if before_intent in ("whatif", "adopt") and entities.resource is None:
+            dock = _DOCK_NAMED.search(question)
+            if dock is not None:
+                entities = entities.model_copy(update={"resource": f"DOCK-{int(dock.group(1) or 1)}"})
+        own_subject = bool(entities.codes) or entities.zone is not None or entities.resource is not None
+        subject = {k: getattr(entities if own_subject else before, k) for k in _SUBJECTS}
+        merged = entities.model_copy(update=subject)
+        intent, confidence, reason = self.classify(question, merged)
+        names_new = own_subject or any(getattr(entities, k) is not None for k in _MODIFIERS)
+        q = _spelled(question).lower()
+        asked = sum(w for i, w, cue in RULES if i == intent and cue.search(q))
+        if names_new and asked < _OWN_CUE and before_intent not in ("unknown", "procedure"):
+            # "adopt it" proposes a change: a follow-up of one only asks the what-if again
+            intent = "whatif" if before_intent == "adopt" else before_intent
+            confidence, reason = 0.5, f"a follow-up of the previous {before_intent} question"
+        if intent == "unknown":
+            return intent, confidence, reason, entities
+        if not own_subject and (intent in (*_NEEDS_CODE, "outfitting", "whatif") or _ONE_BLOCK.search(q)):
+            entities = merged
+        if intent == before_intent or (intent == "whatif" and before_intent == "adopt"):
+            carried = {k: getattr(before, k) for k in _MODIFIERS if getattr(entities, k) is None}
+            entities = entities.model_copy(update=carried)
+        return intent, confidence, reason, entities
 
     @staticmethod
     def _next(previous: Plan, results: list[ToolResult]) -> Plan:
@@ -472,6 +319,39 @@ class OfflinePlanner:
             step = Step(tool="adopt_plan", args=dict(last.args))
             return previous.model_copy(update={"steps": [step], "reason": "the what-if ran; propose adopting it"})
         return previous.model_copy(update={"steps": []})
+
+
+def _earlier(context: Mapping[str, Any]) -> tuple[Intent, Entities] | None:
+    """The previous question's intent and entities, None when the context holds none that can be read."""
+    intent = context.get("intent")
+    if intent not in _ALL_INTENTS:
+        return None
+    try:
+        entities = Entities.model_validate(context.get("entities") or {})
+    except ValidationError:  # a context from another version of the plan: treat the question as a new one
+        return None
+    return intent, entities
+
+
+def _adopt(e: Entities, what_if: Any, confidence: float, reason: str, question: str) -> Plan:
+    """An adoption: simulate the question's scenario, else the thread's last what-if, else ask which one."""
+    step, missing = _first_step("adopt", e, question)
+    if step is not None:
+        return Plan(intent="adopt", entities=e, steps=[step], confidence=confidence, reason=reason)
+    last = dict(what_if) if isinstance(what_if, Mapping) else None
+    names = e.resource is not None or bool(e.codes)
+    if last is not None and (not names or last.get("resource") == e.resource or last.get("code") in e.codes):
+        # what the question does say overrides the last what-if ("adopt it, but for 5 days")
+        for key in ("days", "start_day"):
+            if getattr(e, key) is not None:
+                last[key] = getattr(e, key)
+        if e.start_date is not None:
+            last["start_date"] = e.start_date.isoformat()
+        step = Step(tool="what_if", args=last)
+        return Plan(intent="adopt", entities=e, steps=[step], confidence=confidence, reason="adopt the last what-if")
+    if not names:
+        return Plan(intent="adopt", entities=e, steps=[], confidence=confidence, reason=_WHICH_WHAT_IF)
+    return _unknown(e, missing)
 
 
 def _unknown(entities: Entities, why: str) -> Plan:
@@ -499,8 +379,6 @@ def _first_step(intent: Intent, e: Entities, question: str) -> tuple[Step | None
         }
         return Step(tool="what_if", args=args), ""
     if intent == "schedule":
-        if code is None and _ONE_BLOCK.search(question.lower()):
-            return None, "which block? erection dates need a block code such as B012"
         return Step(tool="erection_schedule", args={"code": code}), ""
     if intent == "outfitting":
         if code is None and e.zone is None:

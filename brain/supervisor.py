@@ -54,13 +54,18 @@ _THREAD_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 class Planner(Protocol):
     """Turns a question, and the results of the steps run so far, into the next steps (none: done)."""
 
-    def plan(self, question: str, results: list[ToolResult], previous: Plan | None) -> Plan:
+    def plan(
+        self, question: str, results: list[ToolResult], previous: Plan | None, context: dict[str, Any] | None = None
+    ) -> Plan:
         """The next plan.
 
         Args:
             question: the planner's question, as asked.
             results: every tool result of this question so far, in order.
             previous: the plan of the round before (None on the first round).
+            context: the thread's previous question, for follow-ups ("and for B013?", "adopt it"): its
+                question, intent, entities, the args of its last what-if (or None) and its answer; None in a
+                new thread.
         """
         ...
 
@@ -74,6 +79,7 @@ class State(TypedDict, total=False):
     results: list[dict[str, Any]]
     approval: dict[str, Any] | None
     answer: str
+    context: dict[str, Any] | None
 
 
 class Approval(BaseModel):
@@ -113,6 +119,8 @@ class Answer(BaseModel):
 
 
 def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -> str:
+    if plan.intent != "unknown" and not results and not plan.answer:
+        return f"I cannot answer that yet: {plan.reason}."
     if plan.intent == "unknown" and not results:
         can = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in INTENTS.items())
         return (plan.answer + "\n\n" if plan.answer else "") + (
@@ -216,7 +224,7 @@ class Brain:
     def _plan(self, state: State) -> dict[str, Any]:
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
         previous = Plan.model_validate(state["plan"]) if state.get("plan") else None
-        plan = self.planner.plan(state["question"], results, previous)
+        plan = self.planner.plan(state["question"], results, previous, context=state.get("context"))
         return {"plan": plan.model_dump(mode="json"), "rounds": state.get("rounds", 0) + 1}
 
     @staticmethod
@@ -354,6 +362,21 @@ class Brain:
             )
         return text, thread
 
+    def _inputs(self, text: str, thread: str, fresh: bool) -> State:
+        """A new question's state; in a continued thread it carries the previous question as context."""
+        context = None
+        if not fresh:
+            values = self.app.get_state(self._config(thread)).values
+            if values.get("plan"):
+                plan = values["plan"]
+                what_ifs = [r["args"] for r in values.get("results", []) if r.get("tool") == "what_if"]
+                context = {
+                    "question": values.get("question", ""), "intent": plan.get("intent"),
+                    "entities": plan.get("entities", {}), "what_if": what_ifs[-1] if what_ifs else None,
+                    "answer": str(values.get("answer", ""))[:2_000],
+                }  # fmt: skip
+        return {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}, "context": context}
+
     def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """(node, update) events as the graph runs: each plan, the tool results, an approval request, the answer.
 
@@ -361,7 +384,7 @@ class Brain:
         """
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
-            inputs: State = {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}}
+            inputs = self._inputs(text, thread, fresh=thread_id is None)
             yield from self._events(self.app.stream(inputs, self._config(thread), stream_mode="updates"))
         yield "thread", {"thread_id": thread}
 
@@ -384,7 +407,7 @@ class Brain:
         """
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
-            inputs: State = {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}}
+            inputs = self._inputs(text, thread, fresh=thread_id is None)
             self.app.invoke(inputs, self._config(thread))
         return self.result(thread)
 

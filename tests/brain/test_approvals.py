@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,9 @@ class _Gate:
         self.inner = OfflinePlanner()
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def plan(self, question: str, results: list[ToolResult], previous: Plan | None) -> Plan:
+    def plan(
+        self, question: str, results: list[ToolResult], previous: Plan | None, context: dict[str, Any] | None = None
+    ) -> Plan:
         if previous is None and "hold" in question:
             self.entered.set()
             assert self.release.wait(30)
@@ -125,3 +128,26 @@ def test_checkpoints_and_the_plan_book_on_postgresql(small_yard: Path, tmp_path:
             assert "postgresql" in again.tools.planbook.where
         finally:
             again.close()
+
+
+def test_adopt_it_after_a_whatif_adopts_that_whatif(brain: Brain) -> None:
+    first = brain.ask("If panel line 2 is down 3 days from day 2, which erections slip?")
+    assert first.results[0].tool == "what_if"
+    follow = brain.ask("ok, adopt it", thread_id=first.thread_id)
+    assert follow.status == "waiting_for_approval" and follow.approval is not None
+    assert follow.approval.args["resource"] == "PL-2" and follow.approval.args["days"] == 3
+    assert "PL-2 down for 3 days from day 2" in follow.approval.change
+    # in a new thread there is nothing to adopt: it says so rather than guess
+    alone = brain.ask("ok, adopt it")
+    assert alone.status == "answered" and alone.results == [] and "which what-if" in alone.answer
+    assert brain.tools.planbook.events() == []
+
+
+def test_the_llm_planner_sees_the_previous_turn_of_its_thread() -> None:
+    from brain.llm_planner import LLMPlanner
+    from tests.helpers.chat import ScriptedChatModel
+
+    planner = LLMPlanner(ScriptedChatModel(script=[]))
+    context = {"question": "what is B002?", "answer": "B002 is a block holding 6 assemblies"}
+    sent = planner.messages("and B003?", [], context)
+    assert [m.content for m in sent[1:]] == ["what is B002?", "B002 is a block holding 6 assemblies", "and B003?"]

@@ -1,0 +1,481 @@
+"""The offline planner's phrase tables: weighted cue patterns per intent and the example phrasings it votes over.
+
+Kept apart from `brain.planner` because they are data, not logic: they grow as planners' wordings are studied,
+while the scoring that reads them stays put. Both are written from the intents' definitions (`brain.plan.INTENTS`)
+in the yard's own words, never copied from an evaluation case.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from brain.plan import Intent
+
+__all__ = ["ADOPT_THAT", "CUES", "EXAMPLES", "YARD_TOPIC"]
+
+# What a yard document can be about: a question that names none of it ("how do I reset my password") is not asked
+# of the procedures, however much it sounds like a how-to.
+YARD_TOPIC: Final = (
+    r"\b(weld\w*|joints?|seams?|butts?|fillets?|plates?|steel|[ade]h3[26]|pipe\w*|spools?|cables?|trays?|ducts?|hvac"
+    r"|cranes?|lift\w*|blocks?|assembl\w*|parts?|ndt|inspect\w*|ut|rt|mt|pt|wps|pqr|preheat\w*|interpass|heat input"
+    r"|outfit\w*|hull|ships?|vessel|paint\w*|hot work|fit-?up|gaps?|cracks?|porosity|undercut|defects?|repair\w*|class"
+    r"|erect\w*|dock|berth|work packages?|lessons?|superstructure|decks?|bulkheads?|frames?|stiffeners?|panels?"
+    r"|equipment|generators?|engines?|valves?|on-?block|on-?board|backing|consumables?|electrodes?|filler|saw|gmaw"
+    r"|fcaw|smaw|mig|tig|distortion|shrinkage|misalignment|tolerances?|burn-?through|x-?ray\w*|radiograph\w*"
+    r"|ultrason\w*|acceptance|qualif\w*|welders?|grind\w*|gouging|shipyard|slip\w*|schedul\w*|steelwork|tanks?"
+    r"|insulation|coating|blast\w*|hydro-?test\w*|pressure test\w*|tightness|scaffold\w*|rigging|lugs?)\b"
+)
+# Adopting a scenario without naming it ("adopt it", "commit that scenario", "apply the what-if to the plan"): the
+# verb takes the scenario itself, or a pronoun for it, as its object.
+ADOPT_THAT: Final = (
+    r"\b(adopt|apply|commit|accept|implement|approve|confirm|go (ahead )?with|lock)\s+(it|this|that|these|those"
+    r"|(the|this|that|your|our|the last|the previous)\s+([\w-]+\s+)?(scenario|what-?if|change|changes|simulation"
+    r"|option|one|outage|delay|result|proposal))\b(?!\s+(rule|procedure|criteri\w*|standard)s?\b)"
+    r"|\b(make|making) (it|this|that) (official|the (new )?(plan|baseline|schedule))\b"
+    r"|\b(put|take|write|book|bake|build) (it|this|that) in(to)? the (\w+ )?(plan|schedule|baseline)\b"
+)
+# Cue words: (intent, weight, pattern) on the lower-cased question. Every cue that matches adds its weight to
+# its intent; none decides alone, so a wording one cue misreads is outvoted by the others and by similarity.
+CUES: Final[list[tuple[Intent, float, str]]] = [
+    # adopt: only counts with a scenario to adopt (see _entity_evidence)
+    (
+        "adopt",
+        3.0,
+        r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that) official"
+        r"|officially|make (it|this|that) the (new )?(plan|baseline)|(put|take|write|book|bake|build) .*in(to)? the"
+        r" (\w+ )?(plan|schedule|baseline)|update the (\w+ )?(plan|schedule|baseline)|accept the (scenario|what-?if)"
+        r"|the new (plan|baseline|schedule)|go with (it|this|that|the scenario)|implement the (scenario|what-?if)"
+        r"|plan (it|this) in)\b",
+    ),
+    (
+        "procedure",
+        2.0,
+        r"\b(procedures?|wps|preheat\w*|rules?|lessons?|learn(ed|t)?|acceptance|criteri\w*"
+        r"|allowed|allowable|permitted|permissible|standards?|requirements?|limits?|how (do|should|must|can|would)"
+        r" (we|i|you)|how to|(welding )?process(es)?|do we use|guidelines?|specifications?|spec|tolerances?"
+        r"|best practice|instructions?|documents?|manual|class (society|rules)|qualif\w*|consumables?"
+        r"|electrodes?|filler|interpass|heat input|root gap|fit-?up|porosity|undercut|cracks?|burn-?through"
+        r"|how should"
+        r"|how (is|are) .* (welded|done|handled|installed|fitted|repaired|inspected|tested|treated|lifted)"
+        r"|distortion|say about|says about|incident|experience|what happened|taught|teach(es)?|past (projects?|ships?"
+        r"|hulls?|jobs?)|previous (projects?|ships?|hulls?|jobs?)|last (project|ship|hull|time))\b",
+    ),
+    # a limit asked in general ("how many times can a weld be repaired", "how much NDT on overhead welds"), and the
+    # welding positions and joint types the procedures are written for
+    (
+        "procedure",
+        1.5,
+        r"\bhow (many times|often|many|much|far|long|thick|thin|hot|high|low|wide|big|heavy)\b.*\b(can|may|must|should"
+        r"|allowed|permitted|required|needed)\b|\bhow much (ndt|inspection|testing|preheat)\b"
+        r"|\b(overhead|vertical|horizontal|flat|downhand|vertical-up|vertical-down)\b( and \w+)? (welds?|welding|butts?"
+        r"|fillets?|positions?)\b",
+    ),
+    (
+        "procedure",
+        1.5,
+        r"\b(required|maximum|minimum|max|min|how (heavy|thick|thin|big|much weight) can"
+        r"|lift(ing)? (limit|capacity)|weight limit)\b",
+    ),
+    (
+        "ndt_plan",
+        2.0,
+        r"\b(ndt|inspect\w*|ultrason\w*|radiograph\w*|x-?ray\w*|ut|rt|mt|pt|non[- ]?destructive"
+        r"|test(s|ed|ing)?|qc|sampl\w*|examin\w*|scan\w*)\b",
+    ),
+    ("ndt_plan", 1.0, r"\b(check(ed|ing)?|look at|verify)\b"),
+    (
+        "ndt_plan",
+        1.5,
+        r"\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*\b.*\b(welds?|joints?|seams?)\b"
+        r"|\b(welds?|joints?|seams?)\b.*\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*",
+    ),
+    (
+        "whatif",
+        1.5,
+        r"\b(what if|what happens if|suppose|supposing|simulat\w*|scenario|hypothetical\w*"
+        r"|assume|assuming|imagine)\b",
+    ),
+    (
+        "schedule",
+        2.0,
+        r"\b(erect(ed|ion)? (date|day)|when (will|is|does|do|can|are|would|should) .*(erect\w*"
+        r"|dock|berth|land\w*|lift\w*|finish\w*|complet\w*|deliver\w*|launch\w*|done|ready|placed|go(es)? on)"
+        r"|(what|which) day .*(erect\w*|dock|berth|land\w*|lift\w*)|critical path|makespan|schedul\w*"
+        r"|delivery|deliver(ed)?|finish(ed)? the (ship|hull|vessel)|launch\w*|berth|keel|(ship|hull|vessel)"
+        r" (be |is |gets? )?(finished|complete\w*|done|ready|built)|how many days (until|till|to|left)"
+        r"|(whole|entire|complete) (ship|hull|vessel)|end date|completion|total duration"
+        r"|(build|construction) (time|duration|period)|timeline|gantt"
+        r"|(whole|entire|complete|overall) (build|project|programme|program))\b",
+    ),
+    ("schedule", 1.5, r"\bcritical\b(?! (defects?|welds?|joints?|dimensions?|items?|seams?|areas?))"),
+    ("schedule", 0.7, r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
+    (
+        "outfitting",
+        2.0,
+        r"\b(outfit\w*(?! items? o\d)|rework|on-?block|on-?board|on-?unit|pipe ?spools?"
+        r"|spools?|cable trays?|hvac|pipes?|piping|cables?|ducts?|ducting|equipment|fittings?|valves?"
+        r"|install\w*|stage|zone)\b",
+    ),
+    ("weld_risk", 1.2, r"\b(risk\w*|chance|probabilit\w*)\b"),
+    (
+        "weld_risk",
+        2.0,
+        r"\b(defect\w*|weld(ing)? (hours|hrs|time)|how long .*weld\w*|hours .*weld\w*"
+        r"|repairs?|(hard|difficult|tricky|tough|easy) (is the weld\w*|to weld)|worst welds?|weld(ing)? quality"
+        r"|qualty|likely to (fail|be defective|need repair)|problem welds?|bad welds?"
+        r"|weld(ing)? (problems|issues|trouble))\b",
+    ),
+    ("weld_risk", 0.6, r"\b(weld(s|ing)?)\b"),
+    (
+        "hours",
+        2.0,
+        r"\b(man-?hours|person-?hours|labou?r|workload|effort|work content|manpower|how much work"
+        r"|work hours|hours of work)\b",
+    ),
+    # the hours intent is welding and outfitting together: naming both with hours asks for the total, not the risk
+    (
+        "hours",
+        2.5,
+        r"\b(total|overall|combined|all[- ]in|sum of( the)?|in all|altogether|together)\b.*\bhours\b"
+        r"|\bhours\b.*\b(total|overall|combined|all[- ]in|in all|altogether|together)\b",
+    ),
+    (
+        "hours",
+        3.5,
+        r"\bweld\w*\s*(\+|&|and|plus|with|or)\s*outfit\w*|\boutfit\w*\s*(\+|&|and|plus|with|or)\s*weld\w*",
+    ),
+    ("hours", 0.8, r"\b(estimat\w*|forecast\w*)\b"),
+    ("hours", 1.0, r"\b(hours|hrs|how long will .* take)\b"),
+    (
+        "downstream",
+        2.0,
+        r"\b(downstream|waits? (on|for)|waiting (for|on)|held up|holds? up|blocked|slips?"
+        r"|delay\w*|affected|late|impact\w*|successors?|(what|who|which \w+) (else )?(depends?|relies|rel(y|ies))"
+        r" on|comes? after|follows?|following|follow on|knock-?on|ripple|consequences?|effects?|moves?|after"
+        r" .* (is|are) (done|finished|complete)|next in line|stuck|hinges? on|dependents?)\b",
+    ),
+    (
+        "downstream",
+        2.0,
+        r"\b(pushed|bumped|shifted|push(es)? (back|out)|gets? (moved|delayed|postponed)|behind (on|with))\b",
+    ),
+    ("downstream", 1.0, r"\bwhat else\b"),
+    # the intents' own names, and "until <code> is done": what is waiting on the code
+    ("downstream", 1.5, r"\b(downstream|down-stream|further down the line)\b"),
+    ("upstream", 1.5, r"\b(upstream|up-stream|further up the line)\b"),
+    # a place in the build order: behind / after it waits on it, ahead of / before it feeds it
+    ("downstream", 1.5, r"\b(behind|after)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
+    ("upstream", 1.5, r"\b(ahead of|before)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
+    ("upstream", 2.0, r"\b(supply chain|trace (it |this |that )?back)\b"),
+    # the code is the one that waits or depends ("what is B012 waiting for", "what is B012-A03 dependent on"): its
+    # inputs, not its dependents
+    (
+        "upstream",
+        2.5,
+        r"\b(does|do|is|are|will)\s+(it|this|that|the \w+|[a-z][\w-]*\d[\w-]*)\s+(still\s+)?(wait(ing)?|dependent"
+        r"|depending|relying|reliant)\s+(on|for|upon)\b",
+    ),
+    (
+        "upstream",
+        3.0,
+        r"\b[a-z][\w-]*\d[\w-]*\s+(is|are|was|has been)\s+(still\s+)?(waiting|dependent|depending|relying|reliant"
+        r"|blocked|held up)\s+(on|for|by|upon)\b",
+    ),
+    # ... and the code that something else needs: what needs it waits on it
+    (
+        "downstream",
+        4.0,
+        r"\b(what|which [\w-]+|who|anything|everything)\s+(else\s+)?(needs?|requires?|is waiting (on|for)"
+        r"|waits? (on|for)|depends? on|relies on|uses|is blocked by|is held up by)\s+(the [\w-]+ )?[a-z][\w-]*\d[\w-]*",
+    ),
+    ("upstream", 1.5, r"\b(lead(s|ing)?|chain) (up )?(to|into)\b"),
+    (
+        "downstream",
+        1.5,
+        r"\b(until|till|til)\b.*\b(is|are|gets?|has been|have been|was)\s+(done|finished|complete\w*|welded"
+        r"|ready|built|installed|fitted|delivered|erected|assembled|closed|painted|in place)\b",
+    ),
+    (
+        "downstream",
+        1.0,
+        r"\b(can('t|not)|won't|unable to) (be )?(start\w*|proceed|begin|go ahead|continue|move\w*|erect\w*|lift\w*"
+        r"|assembled|fitted|built|installed|welded)\b"
+        r"|\b(not|isn't|aren't|never) (yet )?(done|finished|welded|ready|complete\w*|delivered|fitted"
+        r"|built|installed|there)( (in|on) time)?\b|\b(in|on) time\b|doesn't (arrive|come|show)",
+    ),
+    (
+        "upstream",
+        2.0,
+        r"\b(upstream|before|ahead of|prerequisite\w*|(does|do|did)\b.*\bdepend on|what (\S+ ){1,4}depends?"
+        r" on|dependenc(y|ies)|needed for"
+        r"|(must|has to|have to|need(s)? to) be (done|finished|complete\w*|ready|in place|welded|built)"
+        r"|predecessors?|go(es)? into|feed(s|ing)?( into)?|comes? before|leading up to|lead up to|needed first"
+        r"|happen first|in place first|inputs?|precede\w*|requires?)\b",
+    ),
+    (
+        "lookup",
+        2.0,
+        r"\b(what kind of|what type of|describe|tell me about|look ?up|details?|info(rmation)?"
+        r"|overview|summar(y|ise|ize)|holds?(?! up)|contains?|consists? of|made (up )?of|make up|makes up"
+        r"|breakdown|composed of|comprises?|what('s| is) in|wh?at is in|part of|belongs? to|connects?"
+        r"|how many (parts|joints|sub-?assemblies|assemblies|items|members)|list the (parts|joints|assemblies"
+        r"|sub-?assemblies|items))\b",
+    ),
+    ("lookup", 1.0, r"\b(what is|what's|whats|show|what are|explain|identify)\b"),
+    # what a code has or is on file as: its record, its members
+    (
+        "lookup",
+        1.5,
+        r"\b(records?|data ?sheet|pull up|bring up|fetch|look up|profile|attributes|properties)\b"
+        r"|\b(does|do|did) (it|this|that|the \w+|[a-z][\w-]*\d[\w-]*) (have|has|hold|contain|include)\b",
+    ),
+    # "what is B012?", "tell me what O001-00007 is": the question is the code itself
+    (
+        "lookup",
+        1.5,
+        r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z0-9-]+\s*\??\s*$|\bwhat [a-z0-9-]+ (is|are)\b",
+    ),
+    # ... even when a second sentence follows ("what's B012-A03? the one on the bow?")
+    ("lookup", 3.0, r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z][\w-]*\d[\w-]*\s*[?.!:]"),
+]
+# Example phrasings per intent, written from the intents' definitions in the yard's words (codes stand for their
+# kind, see _for_similarity); "unknown" holds questions outside the brain's scope, so similarity can say so.
+EXAMPLES: Final[dict[Intent, list[str]]] = {
+    "lookup": [
+        "what does block B012 consist of",
+        "give me the details of this part",
+        "summarise assembly B003-A02",
+        "what is this joint",
+        "what is in this block",
+        "describe this sub-assembly",
+        "tell me everything about this outfitting item",
+        "which assemblies does the block have",
+        "how many parts are in this sub-assembly",
+        "what are the members of the assembly",
+        "give me the facts on this work package",
+        "what does the joint connect",
+        "which block does this part belong to",
+        "what is this item and where is it",
+        "show me the assembly",
+        "print the contents of the block",
+        "what type of object is this code",
+        "identify this code for me",
+        "list everything inside the assembly",
+        "give a short description of the block",
+    ],
+    "upstream": [
+        "what has to happen first for B012",
+        "which parts go into this assembly",
+        "list the predecessors",
+        "what must be finished before the block can start",
+        "what does this assembly need before it can begin",
+        "which joints have to be welded before this one",
+        "what are the inputs of the sub-assembly",
+        "what comes before the block in the build sequence",
+        "everything the block depends on",
+        "which tasks precede this assembly",
+        "what needs to be ready before we can erect the block",
+        "what feeds into this sub-assembly",
+        "prerequisites of the part",
+        "trace the dependencies back from the block",
+        "what is on the path leading up to the assembly",
+        "what should be completed ahead of this work package",
+        "what is this block waiting for",
+        "what is the assembly dependent on",
+    ],
+    "downstream": [
+        "what else moves if this part comes in a week late",
+        "which erections follow this block",
+        "what waits for this assembly",
+        "what is held up if the part is late",
+        "which blocks depend on this sub-assembly",
+        "what comes after this joint",
+        "who is affected when the assembly is delayed",
+        "knock-on effect of the block slipping",
+        "successors of the work package",
+        "what is blocked until this part is done",
+        "if the item does not arrive, what gets delayed",
+        "what relies on this assembly",
+        "what can't start until the block is finished",
+        "which work is waiting on this outfitting item",
+        "what follows the sub-assembly in the build",
+        "what is the impact of this part being late",
+        "what is further down the line from this part",
+        "which work packages cannot go ahead without this joint",
+    ],
+    "weld_risk": [
+        "how risky is the welding in block B012",
+        "where will weld repairs happen",
+        "expected weld repairs",
+        "predicted welding hours and defect risk for the assembly",
+        "which joints are likely to be defective",
+        "how many weld defects will the block have",
+        "which welds are the riskiest",
+        "is the block hard to weld",
+        "how long will the welding of this assembly take",
+        "what is the defect probability of the joints",
+        "will the welds in this block need rework",
+        "welding difficulty of the assembly",
+        "how many welding hours does the block need",
+        "where are the weak welds",
+        "which seams are most likely to crack",
+        "predict weld quality problems for the block",
+    ],
+    "ndt_plan": [
+        "which welds should we check",
+        "choose the joints to test",
+        "where should the inspectors look",
+        "make an inspection plan for the block",
+        "which joints should get ultrasonic testing",
+        "pick welds for radiography within budget",
+        "select joints to x-ray",
+        "non-destructive testing plan for the assembly",
+        "what should quality control inspect in this block",
+        "NDT sampling plan with a percent budget",
+        "which seams go for UT",
+        "prioritise the joints for inspection",
+        "we can test a few percent of the joints, which ones",
+        "where to spend the inspection budget",
+        "which joints to scan first",
+    ],
+    "hours": [
+        "how much work is block B012",
+        "how many hours will this assembly take",
+        "estimate the effort",
+        "predicted man-hours for the work package",
+        "total labour for the blocks",
+        "workload of the assembly",
+        "how many work hours does the block need",
+        "how much manpower does the work package require",
+        "what is the work content of the block",
+        "hours to build the assembly",
+        "estimate the labour hours for these blocks",
+        "how big a job is the work package",
+        "how long will the assembly take in man-hours",
+        "effort estimate for the panel work package",
+        "sum the hours of the two blocks",
+        "combined welding and outfitting hours of the block",
+        "all-in work hours for the assembly, welding plus outfitting",
+    ],
+    "outfitting": [
+        "which pipes and cables go in before the block is closed",
+        "what outfitting is at risk of rework",
+        "at which stage are the outfitting items installed",
+        "on-block or on-board for the items of the block",
+        "outfitting status of the zone",
+        "which pipe spools might be reworked",
+        "is the HVAC ducting fitted on-block",
+        "what equipment goes into the block before erection",
+        "rework risk of the items in this zone",
+        "installation stage of the cable trays",
+        "outfitting plan for the assembly",
+        "which valves and pipes are fitted at which stage",
+        "how much outfitting rework do we expect in the zone",
+        "are the items in this block installed at the right stage",
+        "outfitting items of the block and their stages",
+    ],
+    "procedure": [
+        "how do we weld thick high strength plate",
+        "what do the rules say about overhead welding",
+        "what preheat does the procedure require",
+        "acceptance criteria for weld defects",
+        "which welding procedure specification covers fillet welds",
+        "lessons learned from past projects",
+        "what is the standard for fit-up gaps",
+        "how should cracks be repaired",
+        "what did we learn last time about pipe installation",
+        "what is the maximum weight the crane can lift",
+        "what is the rule for installing equipment before the block closes",
+        "how much NDT do the class rules require",
+        "what does the manual say about distortion",
+        "which process do we use for vertical welds",
+        "what is the allowed misalignment for butt joints",
+        "how to avoid porosity in welds",
+        "guidance for handling a delayed work package",
+        "what happened on the last ship with the cable trays",
+        "what interpass temperature is permitted",
+        "how do we plan outfitting for a block in general",
+        "how often may one weld be repaired before it is cut out",
+        "what do the procedures say about welding in the vertical position",
+    ],
+    "schedule": [
+        "when does block B012 go into the dock",
+        "how long will the whole ship take to build",
+        "on which day is the block erected",
+        "what is the makespan of the schedule",
+        "show the critical path",
+        "when will the ship be finished",
+        "what is the erection date of the block",
+        "when is the block lifted onto the berth",
+        "by what date is the hull built",
+        "how many days is the build",
+        "what is the delivery date",
+        "which blocks are critical",
+        "when is the last block erected",
+        "what does the erection sequence look like",
+        "when is the ship ready",
+        "current schedule for the blocks",
+    ],
+    "whatif": [
+        "panel line 2 stops for three days, what moves",
+        "the workshop is closed for a week, consequences",
+        "what if the crane is down for 5 days",
+        "simulate the block arriving 4 days late",
+        "if the panel line fails for two weeks, what happens to the erections",
+        "suppose the outfitting hall is out of action for ten days",
+        "the assembly will be a week late, which erections slip",
+        "what happens to the delivery if the dock is closed for 3 days",
+        "impact of a 6 day outage on the workshop",
+        "the part comes in 2 days late, effect on the schedule",
+        "if the gantry crane breaks down for a week starting day 10",
+        "maintenance on the panel line for 4 days, what slips",
+        "the block is delayed by 3 weeks, how much does the ship slip",
+        "what if we lose the workshop for a few days from a date",
+        "run a scenario with the crane unavailable for 2 days",
+    ],
+    "adopt": [
+        "adopt the what-if with panel line 2 down for 3 days",
+        "apply this scenario to the plan",
+        "commit the crane outage of a week to the schedule",
+        "make it the new plan: the workshop closed for two days",
+        "put the block being 5 days late into the plan",
+        "update the schedule with the outfitting hall out for a week",
+        "lock in the scenario of the panel line stopping for 4 days",
+        "accept the what-if and change the baseline",
+        "make the delay of the assembly official",
+        "go with the scenario, the dock closed for 3 days",
+        "take the crane being down for 2 days into the plan",
+        "write the panel line outage into the schedule",
+        "implement the what-if of the workshop down a week",
+        "we will go ahead with this change to the plan",
+        "officially record the block 4 days late in the plan",
+    ],
+    "unknown": [
+        "will it rain on friday",
+        "compose a song about the sea",
+        "say something funny",
+        "what was the score in the game yesterday",
+        "how much is a barrel of oil",
+        "what did a tanker sell for last year",
+        "reserve a table for two",
+        "send an email to my boss",
+        "what time is it in Seoul",
+        "buy new gloves for the welders",
+        "good morning",
+        "thank you",
+        "how is the stock market today",
+        "who is the chief executive of the company",
+        "recommend a good restaurant nearby",
+        "what is the capital of Norway",
+        "how do I reset my password",
+        "play some music",
+        "how many employees work at the yard",
+        "what is the euro to dollar exchange rate",
+        "can you fill in my timesheet",
+        "what's a good name for a cat",
+        "summarise the news",
+        "when is the next public holiday",
+        "how do I log in to the company portal",
+        "change my login details",
+    ],
+}

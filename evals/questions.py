@@ -1,0 +1,307 @@
+"""Planner question cases: what a planner asks, what the brain must make of it, and a loader that names bad lines.
+
+A case file is a YAML list of cases (`evals/cases/brain_questions.yaml`). Each case gives a question, the
+intent and the entities the planner must find in it, and optionally what the answer must show: the tool
+that ran, the documents it cites, words in its summary, and numbers that a test recomputes from an
+independent reference (`NUMBER_REFERENCES`), never numbers written into the file.
+
+```yaml
+- id: ndt-h01
+  split: heldout
+  intent: ndt_plan
+  question: "Which joints of B004 should we inspect with a 5 % budget?"
+  entities: {codes: [B004], budget: 0.05}
+  tool: ndt_plan
+  numbers: {inspected: ndt.inspected}
+```
+
+`split` keeps the tuning honest: `dev` cases may guide changes to the planner's rules, example phrasings
+and entity patterns; `heldout` cases never do, so their accuracy measures paraphrases nobody tuned for. Once
+a held-out case has been looked at it becomes dev: `brain_questions.yaml` and the first two blind files
+(`brain_questions_blind.yaml`, `brain_questions_blind2.yaml`) are all dev now, and the held-out measure is the
+newest file written blind (`brain_questions_blind3.yaml`, ...), which the planner's authors never read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from brain.plan import CODE_PATTERN, INTENTS, Entities, Intent, Plan
+from brain.tools import TOOLS
+from knowledge.errors import InputError
+
+__all__ = [
+    "NUMBER_REFERENCES",
+    "CaseFileError",
+    "ExpectedEntities",
+    "NumberReference",
+    "QuestionCase",
+    "Split",
+    "accuracy_table",
+    "load_cases",
+]
+
+Split = Literal["dev", "heldout"]
+NumberReference = Literal[
+    "graph.upstream",
+    "graph.downstream",
+    "graph.members.assembly",
+    "graph.members.sub_assembly",
+    "graph.members.part",
+    "graph.members.joint",
+    "graph.members.outfitting_item",
+    "graph.zone_items",
+    "ndt.inspected",
+    "welding.hours",
+    "welding.expected_defects",
+    "schedule.makespan",
+    "schedule.erection_day",
+]
+NUMBER_REFERENCES: Final[dict[str, str]] = {
+    "graph.upstream": "PartGraph.upstream of the case's first code: how many nodes",
+    "graph.downstream": "PartGraph.downstream of the case's first code: how many nodes",
+    "graph.members.assembly": "PartGraph.members of the first code that are assemblies",
+    "graph.members.sub_assembly": "PartGraph.members of the first code that are sub-assemblies",
+    "graph.members.part": "PartGraph.members of the first code that are parts",
+    "graph.members.joint": "PartGraph.members of the first code that are joints",
+    "graph.members.outfitting_item": "PartGraph.members of the first code that are outfitting items",
+    "graph.zone_items": "outfitting items of the blocks whose zone is the case's zone",
+    "ndt.inspected": "ceil(budget x joints of the first code), at least 1; budget from the case, else 10 %",
+    "welding.hours": "the welding model run directly over the first code's joints: summed hours",
+    "welding.expected_defects": "the welding model run directly over the first code's joints: summed defect risk",
+    "schedule.makespan": "the yard's schedule solved directly (same request, one worker): makespan in days",
+    "schedule.erection_day": "the same schedule: start day of the first code's block erection (WP-<block>-ERE)",
+}
+_NEEDS_CODE: Final = {
+    r for r in NUMBER_REFERENCES if r.startswith(("graph.up", "graph.down", "graph.mem", "ndt", "weld"))
+}
+
+
+class CaseFileError(InputError):
+    """A case file that cannot be read as cases: the message names the file and line.
+
+    It lives here rather than in an `errors.py` because `evals` has no other errors yet.
+    """
+
+    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.problem = problem
+        super().__init__(f"{path}:{line if line is not None else '?'}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (Path(self.path), self.line, self.problem))
+
+
+class ExpectedEntities(BaseModel):
+    """The entities a case expects; codes are always checked, the others only when the case gives them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    codes: list[str] = Field(default_factory=list)
+    """Yard codes, upper-cased, in the order the question names them."""
+    budget: float | None = None
+    """An inspection budget as a fraction (0.05 for "5 %")."""
+    days: int | None = None
+    """A duration in days."""
+    start_day: int | None = None
+    """A schedule day an outage starts."""
+    start_date: date | None = None
+    """A calendar date an outage starts."""
+    resource: str | None = None
+    """A yard resource as the yard writes it (PL-2, WS-3, GC-1, OH-2, DOCK-1)."""
+    zone: str | None = None
+    """An outfitting zone (MVZ3-L1)."""
+
+    @field_validator("codes")
+    @classmethod
+    def _codes_as_extracted(cls, codes: list[str]) -> list[str]:
+        for code in codes:
+            if code != code.upper() or not CODE_PATTERN.fullmatch(code):
+                raise ValueError(f"{code!r} is not a yard code as the planner writes it (upper-case, e.g. B012-A03)")
+        return codes
+
+    def mismatches(self, found: Entities) -> list[str]:
+        """What the planner found differently: one line per entity that differs."""
+        wrong = []
+        for name in sorted({"codes"} | self.model_fields_set):
+            want, got = getattr(self, name), getattr(found, name)
+            same = (
+                math.isclose(want, got, rel_tol=1e-9)
+                if isinstance(want, float) and isinstance(got, float)
+                else want == got
+            )
+            if not same:
+                wrong.append(f"{name}: expected {want!r}, got {got!r}")
+        return wrong
+
+
+class QuestionCase(BaseModel):
+    """One planner question and what the brain must make of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    """Unique within the file, e.g. "ndt-h01"."""
+    question: str = Field(min_length=1, max_length=4_000)
+    intent: Intent
+    entities: ExpectedEntities = Field(default_factory=ExpectedEntities)
+    tool: str | None = None
+    """The tool that must run (first) for this question; None for questions nothing should run for."""
+    no_error: bool = True
+    """The tool must run without an error (False: the answer must carry the tool's error)."""
+    cites: list[str] = Field(default_factory=list)
+    """Document IDs (e.g. "NDT-RULE-02") that must appear among the answer's sources."""
+    summary_contains: list[str] = Field(default_factory=list)
+    """Strings the tool's one-line summary must contain."""
+    numbers: dict[str, NumberReference] = Field(default_factory=dict)
+    """Result number name -> the independent reference it must equal (see `NUMBER_REFERENCES`)."""
+    paraphrase_of: str | None = None
+    """The catalogue phrasing (an entry of `brain.planner.EXAMPLES`) the question rewords, if any."""
+    split: Split
+    known_issue: str | None = None
+    """Why the answer checks fail today (a bug in a tool, a retrieval miss): the test expects the failure, strictly,
+    so it flips to a failure the day the issue is fixed. Never set for the planner's intent or entities."""
+    _line: int | None = PrivateAttr(default=None)
+
+    @property
+    def line(self) -> int | None:
+        """The case's line in its file (1-based), when it came from one."""
+        return self._line
+
+    @field_validator("tool")
+    @classmethod
+    def _known_tool(cls, tool: str | None) -> str | None:
+        if tool is not None and tool not in TOOLS:
+            raise ValueError(f"no tool {tool!r}; the tools are {', '.join(TOOLS)}")
+        return tool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QuestionCase:
+        if self.intent == "unknown" and (self.tool or self.cites or self.numbers or self.summary_contains):
+            raise ValueError("an unknown question runs no tool: leave out tool, cites, numbers and summary_contains")
+        if (self.cites or self.numbers or self.summary_contains) and self.tool is None:
+            raise ValueError("answer checks (cites, numbers, summary_contains) need the tool that produces them")
+        if any(ref in _NEEDS_CODE for ref in self.numbers.values()) and not self.entities.codes:
+            raise ValueError("these number references recompute from the first code: give entities.codes")
+        if "graph.zone_items" in self.numbers.values() and self.entities.zone is None:
+            raise ValueError("graph.zone_items recomputes from the zone: give entities.zone")
+        return self
+
+    def plan_mismatches(self, plan: Plan) -> list[str]:
+        """How a plan differs from the case (intent, then entities); empty when it matches."""
+        wrong = [] if plan.intent == self.intent else [f"intent: expected {self.intent}, got {plan.intent}"]
+        return wrong + self.entities.mismatches(plan.entities)
+
+
+def _line_of(node: yaml.Node, loc: Sequence[int | str]) -> int:
+    """The line of the deepest YAML node a pydantic error location reaches (1-based)."""
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == key), None)
+            if child is None:
+                break
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+    return int(node.start_mark.line) + 1
+
+
+def _repeated_key(node: yaml.Node) -> tuple[str, int] | None:
+    """A key a mapping gives twice (YAML would silently keep the last), with its line."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                return str(key.value), int(key.start_mark.line) + 1
+            seen.add(key.value)
+            inner = _repeated_key(value)
+            if inner:
+                return inner
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            inner = _repeated_key(item)
+            if inner:
+                return inner
+    return None
+
+
+def load_cases(path: Path | str) -> list[QuestionCase]:
+    """The cases of a YAML case file, checked.
+
+    Raises:
+        CaseFileError: the file is not YAML, not a list of cases, or a case is malformed (an unknown intent or
+            field, a missing field, a wrong type, a repeated id); the message names the file and line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CaseFileError(path, None, f"cannot read the case file: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CaseFileError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
+    if root is None:
+        raise CaseFileError(path, 1, "the file holds no cases; it should be a YAML list of cases")
+    if not isinstance(root, yaml.SequenceNode):
+        raise CaseFileError(path, root.start_mark.line + 1, "a case file is a YAML list of cases (each '- id: ...')")
+    repeated = _repeated_key(root)
+    if repeated:
+        raise CaseFileError(path, repeated[1], f"the key {repeated[0]!r} is given twice")
+    raw = yaml.SafeLoader("").construct_document(root)
+    cases: list[QuestionCase] = []
+    lines: dict[str, int] = {}
+    for node, item in zip(root.value, raw, strict=True):
+        line = int(node.start_mark.line) + 1
+        if not isinstance(item, dict):
+            raise CaseFileError(path, line, f"a case is a mapping of fields, got {type(item).__name__}")
+        try:
+            case = QuestionCase.model_validate(item)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "case"
+            case_id = item.get("id", "?")
+            raise CaseFileError(
+                path,
+                _line_of(node, err["loc"]),
+                f"case {case_id!r}: {where}: {err['msg'].removeprefix('Value error, ')}",
+            ) from None
+        if case.id in lines:
+            raise CaseFileError(path, line, f"case id {case.id!r} is also used on line {lines[case.id]}")
+        lines[case.id] = line
+        case._line = line
+        cases.append(case)
+    return cases
+
+
+def accuracy_table(cases: Iterable[QuestionCase], missed: Iterable[str]) -> str:
+    """Per-intent accuracy as a text table: intent, cases, correct, percent (and an "all" row).
+
+    Args:
+        cases: the cases scored.
+        missed: ids of the cases the planner got wrong.
+    """
+    missed = set(missed)
+    cases = list(cases)
+    total: Counter[str] = Counter(c.intent for c in cases)
+    wrong: Counter[str] = Counter(c.intent for c in cases if c.id in missed)
+    lines = [f"{'intent':<12} {'cases':>5} {'right':>5} {'%':>6}"]
+    for intent in [*INTENTS, "unknown"]:
+        if total[intent]:
+            right = total[intent] - wrong[intent]
+            lines.append(f"{intent:<12} {total[intent]:>5} {right:>5} {100 * right / total[intent]:>6.1f}")
+    n, bad = len(cases), len(missed & {c.id for c in cases})
+    lines.append(f"{'all':<12} {n:>5} {n - bad:>5} {100 * (n - bad) / max(n, 1):>6.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from knowledge import Settings
+from workflows.service import KeyStore, ServiceSettings, Store, create_app
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SLEEP = "tests.service.sleepy_workflow"
+
+
+def service_settings(**overrides: Any) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "rate_limit": "100000/minute", "poll_s": 0.05, "webhook_secret": SECRET, "workflow_modules": [SLEEP],
+    }  # fmt: skip
+    values.update(overrides)
+    return ServiceSettings(**values)
+
+
+@dataclass
+class Api:
+    """A running app, its store and one token per scope (plus "all": admin)."""
+
+    client: TestClient
+    store: Store
+    tokens: dict[str, str] = field(default_factory=dict)
+    closed: bool = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.client.__exit__(None, None, None)
+
+    def auth(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}"}
+
+    def post(self, path: str, body: Any, scope: str = "admin", **headers: str) -> httpx.Response:
+        return self.client.post(path, json=body, headers={**self.auth(scope), **headers})
+
+    def get(self, path: str, scope: str = "admin") -> httpx.Response:
+        return self.client.get(path, headers=self.auth(scope))
+
+    def run(self, body: dict[str, Any], workflow: str = "test-sleep", **headers: str) -> httpx.Response:
+        return self.post(f"/v1/workflows/{workflow}/runs", body, **headers)
+
+    def wait(self, run_id: str, until: tuple[str, ...] = ("completed", "failed", "rejected"),
+             timeout: float = 30.0) -> dict[str, Any]:  # fmt: skip
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(f"/v1/runs/{run_id}").json()
+            if run["status"] in until:
+                return dict(run)
+            assert time.monotonic() < deadline, f"run {run_id} is still {run['status']}"
+            time.sleep(0.02)
+
+
+def make_tokens(store: Store) -> dict[str, str]:
+    keys = KeyStore(store)
+    tokens = {}
+    for scope in ("admin", "run", "approve", "ask"):
+        tokens[scope] = keys.create(f"{scope}-key", scope, actor="test")[1]
+    return tokens
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def make_api(settings: Settings, small_yard: Path) -> Iterator[Callable[..., Api]]:
+    opened: list[Api] = []
+
+    def make(**kwargs: Any) -> Api:
+        service = kwargs.pop("service", None) or service_settings()
+        app = create_app(settings, small_yard, chat=False, service=service, **kwargs)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        store = app.state.service.store
+        made = Api(client, store, make_tokens(store))
+        opened.append(made)
+        return made
+
+    yield make
+    for made in opened:
+        made.close()
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api()

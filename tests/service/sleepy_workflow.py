@@ -1,0 +1,51 @@
+"""`test-sleep`: a workflow for the service's tests: some steps, each sleeping a while, optionally failing."""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from workflows.errors import WorkflowInputError
+
+
+class SleepRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(default=1, ge=1, le=100)
+    seconds_per_step: float = Field(default=0.0, ge=0, le=30)
+    tag: str = Field(default="", max_length=100)
+    refuse: bool = False
+    crash: bool = False
+
+
+class SleepResult(BaseModel):
+    tag: str
+    steps: int
+    nodes: int
+
+
+def _run(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCallback) -> SleepResult:
+    steps = Steps(progress, [f"step-{k}" for k in range(request.steps)])
+    for k in range(request.steps):
+        steps.start(f"step-{k}")
+        time.sleep(request.seconds_per_step)
+    if request.refuse:
+        raise WorkflowInputError("refused as asked", field="refuse")
+    if request.crash:
+        raise RuntimeError("crashed as asked")
+    steps.done()
+    return SleepResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes)
+
+
+WORKFLOW: Final = Workflow(
+    name="test-sleep",
+    version="1",
+    title="Sleeps, for tests",
+    description="Sleeps `seconds_per_step` in each of `steps` steps.",
+    request=SleepRequest,
+    result=SleepResult,
+    run=_run,
+)

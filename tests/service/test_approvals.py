@@ -1,0 +1,91 @@
+"""A reschedule run stops for approval; approving adopts its events into the plan book exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from brain.planbook import PlanBook
+from knowledge import Settings
+from tests.service.conftest import Api
+
+EVENTS: list[dict[str, Any]] = [
+    {"type": "resource_down", "equipment": "pl-1", "from_day": 2, "days": 6, "reason": "hydraulics"},
+    {"type": "material_late", "code": "B006-A01", "days": 4},
+    {"type": "finished_early", "work_package": "WP-B001-OFB", "days": 1},
+]
+
+
+def _held(api: Api, events: list[dict[str, Any]] = EVENTS) -> dict[str, Any]:
+    created = api.run({"input": {"events": events, "compare_optimised": False}}, workflow="reschedule")
+    assert created.status_code == 202, created.text
+    return api.wait(created.json()["run_id"], until=("waiting_for_approval", "failed", "completed"), timeout=120)
+
+
+def _book(api: Api, settings: Settings) -> PlanBook:
+    return PlanBook(settings, str(api.client.app.state.service.ctx.graph.path.resolve()))  # type: ignore[attr-defined]
+
+
+def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
+    held = _held(api)
+    assert held["status"] == "waiting_for_approval" and held["isa95_state"] == "Held", held
+    assert held["result"]["changed"] > 0 and held["links"]["approval"] == f"/v1/runs/{held['run_id']}/approval"
+    book = _book(api, settings)
+    assert book.events() == []
+    assert api.post(held["links"]["approval"], {"approved": True}, scope="run").status_code == 403
+
+    barrier = threading.Barrier(4)
+
+    def decide(_: int) -> httpx.Response:
+        barrier.wait()
+        return api.post(held["links"]["approval"], {"approved": True, "note": "agreed with the dock"}, scope="approve")
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(decide, range(4)))
+    assert Counter(a.status_code for a in answers) == {200: 1, 409: 3}
+    done = next(a.json() for a in answers if a.status_code == 200)
+    assert done["status"] == "completed" and done["approval"]["approved"] is True
+    assert done["approval"]["by"] == "approve-key" and done["approval"]["note"] == "agreed with the dock"
+    assert [a["described"] for a in done["approval"]["adopted"]] == [
+        "PL-1 down for 6 days from day 2", "B006-A01 late by 4 days",
+    ]  # fmt: skip
+    assert [n["index"] for n in done["approval"]["not_adopted"]] == [2]
+    entries = book.entries()
+    assert [(e["adopted_by"], e["thread_id"]) for e in entries] == [
+        ("approve-key", f"run:{held['run_id']}#0"), ("approve-key", f"run:{held['run_id']}#1"),
+    ]  # fmt: skip
+    again = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
+    assert again.status_code == 409 and again.json()["error"]["type"] == "not_waiting_for_approval"
+    assert len(book.entries()) == 2
+    actions = [a.action for a in api.store.audit_entries(target=held["run_id"])]
+    assert actions == ["run.create", "run.approve"]
+
+
+def test_rejection_adopts_nothing(api: Api, settings: Settings) -> None:
+    held = _held(api, EVENTS[:1])
+    rejected = api.post(held["links"]["approval"], {"approved": False, "note": "crane is back"}, scope="approve")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.json()["isa95_state"] == "Aborted"
+    assert _book(api, settings).entries() == []
+    assert [a.action for a in api.store.audit_entries(target=held["run_id"])] == ["run.create", "run.reject"]
+
+
+def test_a_change_computed_against_an_older_plan_is_not_adopted(api: Api, settings: Settings) -> None:
+    first, second = _held(api, EVENTS[:1]), _held(api, EVENTS[1:2])
+    assert api.post(first["links"]["approval"], {"approved": True}, scope="approve").status_code == 200
+    stale = api.post(second["links"]["approval"], {"approved": True}, scope="approve")
+    assert stale.status_code == 409 and stale.json()["error"]["type"] == "plan_changed"
+    assert api.post(second["links"]["approval"], {"approved": False}, scope="approve").status_code == 200
+    assert len(_book(api, settings).entries()) == 1
+
+
+def test_only_a_held_run_takes_a_decision(api: Api) -> None:
+    run = api.wait(api.run({"input": {}}).json()["run_id"])
+    refused = api.post(f"/v1/runs/{run['run_id']}/approval", {"approved": True})
+    assert refused.status_code == 409 and "completed" in refused.json()["error"]["message"]
+    lax = api.post(f"/v1/runs/{run['run_id']}/approval", {"approved": "yes"})
+    assert lax.status_code == 422 and lax.json()["error"]["field"] == "approved"

@@ -1,0 +1,254 @@
+"""The HTTP plumbing of the service: body limits, error bodies, API key authentication and rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
+from knowledge.errors import InputError, ShipbrainError
+from workflows.service.errors import (
+    Forbidden,
+    PayloadTooLarge,
+    ServiceError,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+    error_body,
+)
+from workflows.service.keys import KeyStore, Principal
+from workflows.service.keys import Scope as KeyScope
+
+__all__ = ["Auth", "BodyLimit", "install_error_handlers", "require"]
+
+log = logging.getLogger(__name__)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class BodyLimit:
+    """ASGI middleware for `/v1/`: a body must be JSON (else 415) and at most `max_bytes` long (else 413).
+
+    `Content-Length` is checked first; the body is then read in full (counting, so a chunked body that lies or
+    has no length is caught too) and handed on to the app.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1/") -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if not _is_json(headers.get("content-type", "")):
+            given = headers.get("content-type") or "none"
+            await self._refuse(send, UnsupportedMediaType(f"send the body as application/json (got {given})"))
+            return
+        length = headers.get("content-length")
+        too_large = PayloadTooLarge(f"the body is larger than {self.max_bytes:,} bytes")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(send, too_large)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send, too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(send: Send, error: ServiceError) -> None:
+        payload = json.dumps(error.body()).encode()
+        await send({"type": "http.response.start", "status": error.status, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+            (b"connection", b"close"),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": payload})
+
+
+# ---- error bodies ------------------------------------------------------------------------------------
+
+
+def _field_path(loc: Sequence[Any], data: Any) -> str | None:
+    """The dotted path of a value in the body, without the union tags pydantic adds to `loc`."""
+    path: list[str] = []
+    for k, part in enumerate(loc):
+        last = k == len(loc) - 1
+        if isinstance(data, Mapping) and isinstance(part, str) and part not in data and not last:
+            continue  # a tagged union's tag, not a key of the body
+        path.append(str(part))
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int):
+            data = data[part] if 0 <= part < len(data) else None
+    return ".".join(path) or None
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    loc = tuple(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        position = loc[1] if len(loc) > 1 else "?"
+        ctx = first.get("ctx")
+        reason = ctx.get("error", "invalid JSON") if isinstance(ctx, dict) else "invalid JSON"
+        message = f"the body is not valid JSON: {reason} at position {position}"
+        return JSONResponse(error_body("malformed_json", message), status_code=400)
+    where, rest = (loc[0], loc[1:]) if loc else ("body", ())
+    body = exc.body
+    if where == "body" and isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = None
+    field = _field_path(rest, body) if where == "body" else ".".join(str(p) for p in loc)
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    if first.get("type") not in ("missing", "extra_forbidden") and "input" in first and where == "body" and rest:
+        given = repr(first["input"])
+        message += f" (got {given if len(given) <= 60 else given[:57] + '...'})"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problems)"
+    if where == "body" and not rest:
+        message = "the body is empty; send a JSON object" if first.get("type") == "missing" else f"the body: {message}"
+    return JSONResponse(error_body("validation_error", message, field), status_code=422)
+
+
+_BRAIN_STATUS: dict[type[Exception], tuple[int, str]] = {
+    UnknownThreadError: (404, "not_found"),
+    NoPendingApprovalError: (409, "no_pending_approval"),
+    ThreadBusyError: (409, "thread_busy"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error becomes `{"error": {"type", "message", "field"?}}`; nothing unexpected leaks a traceback."""
+
+    async def service_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ServiceError)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_response(exc)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404:
+            message = "no such endpoint; the API is described at /docs"
+        return JSONResponse(error_body(kind, message), status_code=exc.status_code, headers=exc.headers)
+
+    async def shipbrain_error(_: Request, exc: Exception) -> JSONResponse:
+        for cls, (status, kind) in _BRAIN_STATUS.items():
+            if isinstance(exc, cls):
+                return JSONResponse(error_body(kind, str(exc)), status_code=status)
+        if isinstance(exc, InputError):
+            return JSONResponse(error_body("invalid_request", str(exc), getattr(exc, "field", None)), status_code=422)
+        log.error("service failure: %s", exc, exc_info=exc)
+        return JSONResponse(error_body("service_error", str(exc)), status_code=503)
+
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "the service failed; the error is logged"), status_code=500)
+
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ShipbrainError, shipbrain_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+# ---- authentication and rate limits --------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sb_...`.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key, instead of the bearer header.")
+
+
+class Auth:
+    """Checks a request's API key and scope, then its key's rate limit (a moving window, in memory)."""
+
+    def __init__(self, keys: KeyStore, rate_limit: str) -> None:
+        self.keys = keys
+        self.item = parse(rate_limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, token: str | None, *scopes: KeyScope) -> Principal:
+        """The principal of `token` if it has one of `scopes` and its key is under its rate limit.
+
+        Raises:
+            Unauthorized: no token, or an unknown or revoked one.
+            Forbidden: the key has none of `scopes`.
+            TooManyRequests: the key used up its rate limit (`Retry-After` says for how long).
+        """
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not token:
+            raise Unauthorized("no API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                               kind="missing_api_key", headers=challenge)  # fmt: skip
+        principal = self.keys.authenticate(token)
+        if principal is None:
+            raise Unauthorized("the API key is unknown or revoked", kind="invalid_api_key", headers=challenge)
+        if not any(principal.allows(scope) for scope in scopes):
+            wanted = " or ".join(repr(s) for s in scopes)
+            raise Forbidden(f"the key {principal.name!r} lacks the {wanted} scope (it has "
+                            f"{', '.join(sorted(principal.scopes))})", kind="missing_scope")  # fmt: skip
+        if not self.limiter.hit(self.item, principal.key_id):
+            reset = self.limiter.get_window_stats(self.item, principal.key_id).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            raise TooManyRequests(f"the key {principal.name!r} is limited to {self.item}; retry in {wait} s",
+                                  headers={"Retry-After": str(wait)})  # fmt: skip
+        return principal
+
+
+def require(*scopes: KeyScope) -> Callable[..., Principal]:
+    """A FastAPI dependency: the request's principal, which must have one of `scopes`."""
+
+    def principal(
+        request: Request,
+        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008 (FastAPI's idiom)
+        api_key: str | None = Depends(_api_key),
+    ) -> Principal:
+        auth: Auth = request.app.state.auth
+        return auth.check(bearer.credentials if bearer else api_key, *scopes)
+
+    return principal

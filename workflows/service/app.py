@@ -1,0 +1,382 @@
+"""The HTTP service: workflows as asynchronous runs, the brain's questions and approvals, OpenAPI at `/docs`.
+
+```python
+import uvicorn
+from workflows.service import create_app
+
+uvicorn.run(create_app(settings, yard), port=8000)
+```
+
+Endpoints (every one but `/healthz` wants an API key with the scope named):
+
+| call | scope | answer |
+|---|---|---|
+| `GET /healthz` | none | 200 `{"status": "ok"}` |
+| `GET /v1/workflows`, `GET /v1/workflows/{name}` | run | names, versions, request and result JSON schemas |
+| `POST /v1/workflows/{name}/runs` | run | 202 + `Location`: the queued run; body `{"input": {...}, "webhook_url"?}` |
+| `GET /v1/runs`, `GET /v1/runs/{id}` | run, approve | runs (a run key sees its own; approve keys see all) |
+| `GET /v1/runs/{id}/events` | run, approve | Server-Sent Events: stored events after `Last-Event-ID`, then live |
+| `POST /v1/runs/{id}/approval` | approve | `{"approved": bool, "note": str?}`: adopts (or rejects) a held plan change |
+| `POST /v1/ask` | ask | `{"question", "thread_id"?}` -> the brain's answer |
+| `GET /v1/threads/{id}`, `POST /v1/threads/{id}/approval` | ask, approve | a conversation; a decision on it |
+
+`Idempotency-Key` (on run creation): the key and the API key name one run for 24 hours
+(`SHIPBRAIN_IDEMPOTENCY_TTL_S`). A repeat with the same body answers 200 with that run (header
+`Idempotent-Replayed: true`); the same key with another body is 422; a repeat while the first request is
+still being recorded is 409 (retry it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from knowledge.settings import Settings, get_settings
+from workflows.base import Workflow, WorkflowContext, WorkflowRegistry
+from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
+from workflows.service.errors import Conflict, NotFound, Unprocessable
+from workflows.service.keys import KeyStore, Principal
+from workflows.service.models import ApprovalBody, AskBody, ErrorBody, RunView, WorkflowInfo, submission_model
+from workflows.service.runner import Runner
+from workflows.service.settings import ServiceSettings, webhook_secret
+from workflows.service.store import TERMINAL, DuplicateRunError, RunRecord, RunStatus, Store, now
+from workflows.service.webhooks import Dispatcher
+
+__all__ = ["ServiceState", "create_app"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": what}
+    for code, what in {
+        400: "Malformed JSON", 401: "No API key, or an unknown or revoked one", 403: "The key lacks the scope",
+        404: "No such workflow, run or thread", 409: "Conflict", 413: "Body too large", 415: "Body is not JSON",
+        422: "Invalid request", 429: "Rate limit; see Retry-After",
+    }.items()
+}  # fmt: skip
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=255, pattern=r"^[\x21-\x7e]+$",
+           description="Names this operation for 24 h: a retry with the same key and body gets the same run."),
+]  # fmt: skip
+RunId = Annotated[str, PathParam(max_length=64)]
+Reader = Annotated[Principal, Depends(require("run", "approve"))]
+"""Who may read runs: run keys (their own runs) and approve keys (every run)."""
+
+
+class ServiceState:
+    """What the app holds while it serves: the store, keys, the yard's workflow context, the brain, the workers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: ServiceSettings,
+        yard: Path,
+        registry: WorkflowRegistry,
+        webhook_transport: httpx.BaseTransport | None,
+    ) -> None:
+        from brain.supervisor import Brain
+
+        self.settings, self.service, self.yard, self.registry = settings, service, yard, registry
+        self.store = Store(settings)
+        self.keys = KeyStore(self.store)
+        self.ctx = WorkflowContext.open(yard, settings)
+        self.brain = Brain(yard, settings)
+        self.dispatcher = Dispatcher(self.store, webhook_secret(settings, service), service, webhook_transport)
+        self.runner = Runner(self.store, registry, self.ctx, service, on_finish=self.dispatcher.wake)
+        self._inflight: set[tuple[str, str]] = set()
+        self._inflight_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the workers and release the yard, the brain and the HTTP client."""
+        self.runner.stop()
+        self.dispatcher.stop()
+        self.brain.close()
+        self.ctx.close()
+
+    def view(self, run: RunRecord) -> RunView:
+        """A run as the API shows it, with its latest progress."""
+        return RunView.of(run, self.store.last_progress(run.run_id) if run.status == "running" else None)
+
+    def visible_run(self, run_id: str, principal: Principal) -> RunRecord:
+        """A run the principal may see (its own, or any for approve and admin keys), else `NotFound`."""
+        run = self.store.get_run(run_id)
+        if run is None or (run.key_id != principal.key_id and not principal.allows("approve")):
+            raise NotFound(f"no run {run_id!r}")
+        return run
+
+    def submit(
+        self, workflow: Workflow[Any, Any], raw: dict[str, Any], webhook_url: str | None, key: str | None,
+        principal: Principal,
+    ) -> tuple[RunRecord, bool]:  # fmt: skip
+        """Record a run (or find the one this idempotency key made); returns it and whether it is a replay."""
+        canonical = json.dumps({"workflow": workflow.name, "body": raw}, sort_keys=True, separators=(",", ":"))
+        fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+        if key is not None:
+            found = self._replay(principal, key, fingerprint)
+            if found is not None:
+                return found, True
+            with self._inflight_lock:
+                if (principal.key_id, key) in self._inflight:
+                    raise Conflict(f"a request with Idempotency-Key {key!r} is still being processed; retry it",
+                                   kind="idempotency_key_in_flight", headers={"Retry-After": "1"})  # fmt: skip
+                self._inflight.add((principal.key_id, key))
+        try:
+            run = self.store.create_run(
+                workflow=workflow.name, version=workflow.version, key_id=principal.key_id, actor=principal.name,
+                idempotency_key=key, fingerprint=fingerprint, request=raw["input"],
+                webhook_url=webhook_url or self.service.webhook_url,
+            )  # fmt: skip
+        except DuplicateRunError:
+            assert key is not None
+            found = self._replay(principal, key, fingerprint)
+            if found is None:  # made by a request of another process that has not committed yet
+                raise Conflict(f"a request with Idempotency-Key {key!r} is still being processed; retry it",
+                               kind="idempotency_key_in_flight", headers={"Retry-After": "1"}) from None  # fmt: skip
+            return found, True
+        finally:
+            if key is not None:
+                with self._inflight_lock:
+                    self._inflight.discard((principal.key_id, key))
+        self.runner.wake()
+        return run, False
+
+    def _replay(self, principal: Principal, key: str, fingerprint: str) -> RunRecord | None:
+        found = self.store.find_idempotent(principal.key_id, key)
+        if found is None:
+            return None
+        if found.created_at < now() - timedelta(seconds=self.service.idempotency_ttl_s):
+            self.store.expire_idempotency_keys(timedelta(seconds=self.service.idempotency_ttl_s))
+            return None
+        if found.fingerprint != fingerprint:
+            raise Unprocessable(
+                f"Idempotency-Key {key!r} was used for another request (run {found.run_id}); use a new key for a "
+                "new request", kind="idempotency_key_reused",
+            )  # fmt: skip
+        return found
+
+
+def _state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(_state)]
+
+
+def _run_response(state: ServiceState, run: RunRecord, response: Response, replayed: bool) -> RunView:
+    response.headers["Location"] = f"/v1/runs/{run.run_id}"
+    if run.idempotency_key is not None:
+        expires = run.created_at + timedelta(seconds=state.service.idempotency_ttl_s)
+        response.headers["Idempotency-Key-Expires"] = expires.isoformat()
+    if replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return state.view(run)
+
+
+def _add_run_route(router: APIRouter, workflow: Workflow[Any, Any]) -> None:
+    model = submission_model(workflow)
+
+    async def create(
+        request: Request, response: Response, state: State, submission: Annotated[model, Body()],  # type: ignore[valid-type]
+        principal: Annotated[Principal, Depends(require("run"))], idempotency_key: IdempotencyKey = None,
+    ) -> RunView:  # fmt: skip
+        raw = json.loads(await request.body())
+        url = None if submission.webhook_url is None else str(submission.webhook_url)  # type: ignore[attr-defined]
+        run, replayed = await run_in_threadpool(state.submit, workflow, raw, url, idempotency_key, principal)
+        return _run_response(state, run, response, replayed)
+
+    # the model is local to this function, so a string annotation (this module's `annotations` future) cannot name it
+    create.__annotations__["submission"] = Annotated[model, Body()]
+    router.add_api_route(
+        f"/v1/workflows/{workflow.name}/runs", create, methods=["POST"], status_code=202, response_model=RunView,
+        summary=f"Start a {workflow.name} run", description=workflow.description, tags=["workflows"],
+        operation_id=f"run_{workflow.name.replace('-', '_')}",
+    )  # fmt: skip
+
+
+def _workflow_routes(router: APIRouter, registry: WorkflowRegistry) -> None:
+    @router.get("/healthz", tags=["service"], summary="Liveness (no key needed)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/v1/workflows", tags=["workflows"], summary="The workflows, with their request and result schemas")
+    def list_workflows(_: Annotated[Principal, Depends(require("run"))]) -> list[WorkflowInfo]:
+        return [WorkflowInfo.of(w) for w in registry.list()]
+
+    @router.get("/v1/workflows/{name}", tags=["workflows"], summary="One workflow's contract")
+    def get_workflow(name: str, _: Annotated[Principal, Depends(require("run"))]) -> WorkflowInfo:
+        if name not in registry:
+            raise NotFound(f"no workflow {name!r}; the workflows are {', '.join(registry.names())}")
+        return WorkflowInfo.of(registry.get(name))
+
+    for workflow in registry.list():
+        _add_run_route(router, workflow)
+
+    @router.post("/v1/workflows/{name}/runs", tags=["workflows"], include_in_schema=False)
+    def unknown_workflow(name: str, _: Annotated[Principal, Depends(require("run"))]) -> None:
+        raise NotFound(f"no workflow {name!r}; the workflows are {', '.join(registry.names())}")
+
+
+def _run_routes(router: APIRouter) -> None:
+    @router.get("/v1/runs", tags=["runs"], summary="Runs, newest first")
+    def list_runs(
+        state: State, principal: Reader,
+        status: RunStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[RunView]:  # fmt: skip
+        mine = None if principal.allows("approve") else principal.key_id
+        return [RunView.of(r) for r in reversed(state.store.runs(status, key_id=mine, limit=limit))]
+
+    @router.get("/v1/runs/{run_id}", tags=["runs"], summary="A run: status, progress, result or error")
+    def get_run(run_id: RunId, state: State, principal: Reader) -> RunView:
+        return state.view(state.visible_run(run_id, principal))
+
+    @router.get("/v1/runs/{run_id}/events", tags=["runs"], summary="A run's events as Server-Sent Events",
+                response_class=EventSourceResponse)  # fmt: skip
+    async def run_events(
+        run_id: RunId, state: State, principal: Reader,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    ) -> EventSourceResponse:  # fmt: skip
+        await run_in_threadpool(state.visible_run, run_id, principal)
+        return EventSourceResponse(_stream(state.store, run_id, last_event_id or 0), ping=15)
+
+    @router.post("/v1/runs/{run_id}/approval", tags=["runs"], summary="Approve or reject a held plan change")
+    async def approve_run(
+        run_id: RunId, body: ApprovalBody, state: State, principal: Annotated[Principal, Depends(require("approve"))]
+    ) -> RunView:
+        run = await run_in_threadpool(
+            lambda: state.runner.decide(run_id, approved=body.approved, by=principal.name, note=body.note)
+        )
+        return state.view(run)
+
+
+def _brain_routes(router: APIRouter) -> None:
+    @router.post("/v1/ask", tags=["brain"], summary="Ask the brain a question")
+    async def ask(body: AskBody, state: State, _: Annotated[Principal, Depends(require("ask"))]) -> dict[str, Any]:
+        answer = await run_in_threadpool(state.brain.ask, body.question, body.thread_id)
+        return answer.model_dump(mode="json")
+
+    @router.get("/v1/threads/{thread_id}", tags=["brain"], summary="A conversation's latest question as it stands")
+    async def get_thread(
+        thread_id: Annotated[str, PathParam(max_length=128)], state: State,
+        _: Annotated[Principal, Depends(require("ask"))],
+    ) -> dict[str, Any]:  # fmt: skip
+        answer = await run_in_threadpool(state.brain.result, thread_id)
+        return answer.model_dump(mode="json")
+
+    @router.post("/v1/threads/{thread_id}/approval", tags=["brain"], summary="Decide a conversation's plan change")
+    async def approve_thread(
+        thread_id: Annotated[str, PathParam(max_length=128)], body: ApprovalBody, state: State,
+        principal: Annotated[Principal, Depends(require("approve"))],
+    ) -> dict[str, Any]:  # fmt: skip
+        answer = await run_in_threadpool(state.brain.decide, thread_id, body.approved, principal.name, body.note)
+        action = "thread.approve" if body.approved else "thread.reject"
+        params = {"approved": body.approved, "note": body.note,
+                  "change": answer.approval.model_dump(mode="json") if answer.approval else None}  # fmt: skip
+        await run_in_threadpool(_audit, state.store, principal.name, action, thread_id, params)
+        return answer.model_dump(mode="json")
+
+
+def _audit(store: Store, actor: str, action: str, target: str, params: dict[str, Any]) -> None:
+    with store.engine.begin() as conn:
+        store.audit(conn, actor, action, target, params)
+
+
+async def _stream(store: Store, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
+    """The run's stored events after `after`, then new ones as they come, until the run ends."""
+    while True:
+        events = await run_in_threadpool(store.events, run_id, after)
+        for event in events:
+            after = event.seq
+            payload = {"run_id": run_id, "seq": event.seq, "type": event.type, "at": event.at.isoformat(), **event.data}
+            yield ServerSentEvent(data=json.dumps(payload), event=event.type, id=str(event.seq))
+            if event.type in TERMINAL:
+                return
+        if not events:
+            run = await run_in_threadpool(store.get_run, run_id)
+            if run is None or run.status in TERMINAL:
+                return  # a client that resumed after the last event
+            await asyncio.sleep(0.2)
+
+
+def create_app(
+    settings: Settings | None = None,
+    yard: Path | str | None = None,
+    *,
+    start_workers: bool = True,
+    chat: bool = True,
+    service: ServiceSettings | None = None,
+    registry: WorkflowRegistry | None = None,
+    webhook_transport: httpx.BaseTransport | None = None,
+) -> FastAPI:
+    """The service as an ASGI app over one yard.
+
+    The store, the yard's workflow context and the brain open here; the run workers and the webhook dispatcher
+    start with the app's lifespan (uvicorn's start-up; `with TestClient(app)`), which also closes everything.
+
+    Args:
+        settings: data dir and databases [default: the process's settings].
+        yard: the yard directory [default: the demo yard].
+        start_workers: run queued runs and deliver webhooks in background threads (off: they stay queued).
+        chat: serve the planners' chat page at "/" (`workflows.service.chat`).
+        service: limits, webhooks and workers [default: from the environment].
+        registry: the workflows to serve [default: the shipped ones and `service.workflow_modules`].
+        webhook_transport: an httpx transport for webhook deliveries (tests inject one).
+    """
+    from workflows.base import SHIPPED_WORKFLOWS
+
+    settings = settings or get_settings()
+    service = service or ServiceSettings()
+    registry = registry or WorkflowRegistry((*SHIPPED_WORKFLOWS, *service.workflow_modules))
+    yard_dir = Path(yard) if yard is not None else settings.demo_yard_dir
+    state = ServiceState(settings, service, yard_dir, registry, webhook_transport)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if start_workers:
+                await run_in_threadpool(state.runner.start)
+                state.dispatcher.start()
+            yield
+        finally:
+            await run_in_threadpool(state.close)
+
+    app = FastAPI(
+        title="Shipbrain",
+        version="1",
+        summary="Named, typed, asynchronous workflows for MES integrations, and the brain's questions.",
+        description=__doc__ or "",
+        lifespan=lifespan,
+    )
+    app.state.service = state
+    app.state.auth = Auth(state.keys, service.rate_limit)
+    app.state.brain = state.brain
+    app.add_middleware(BodyLimit, max_bytes=service.max_body_bytes)
+    install_error_handlers(app)
+    router = APIRouter(responses=_ERRORS)
+    _workflow_routes(router, registry)
+    _run_routes(router)
+    _brain_routes(router)
+
+    @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def no_endpoint(rest: str) -> None:
+        raise NotFound(f"no endpoint /v1/{rest}; the API is described at /docs")
+
+    app.include_router(router)
+    if chat:
+        from workflows.service.chat import mount_chat
+
+        mount_chat(app, state.brain)  # last: the page at "/" answers every path no route took
+    return app

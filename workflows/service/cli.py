@@ -1,0 +1,144 @@
+"""`shipbrain keys` (API keys of the HTTP service) and `shipbrain serve` (the service itself).
+
+```bash
+shipbrain serve [--host 127.0.0.1] [--port 8000]      # first start: demo yard, documents, an admin key
+shipbrain keys create --name mes-line-3 --scopes run     # prints the token once
+shipbrain keys list
+shipbrain keys revoke key_0123456789abcdef
+```
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from knowledge.cli import user_errors
+from knowledge.settings import get_settings
+from workflows.service.keys import SCOPES, ApiKey, KeyStore
+from workflows.service.store import Store
+
+__all__ = ["keys_app", "serve_command", "service_app"]
+
+keys_app = typer.Typer(
+    help="API keys of the HTTP service: create (the token is shown once), list, revoke.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
+
+
+def _keys() -> KeyStore:
+    return KeyStore(Store(get_settings()))
+
+
+def _key_json(key: ApiKey) -> dict[str, object]:
+    return {"key_id": key.key_id, "name": key.name, "prefix": key.prefix, "scopes": list(key.scopes),
+            "created_at": key.created_at.isoformat(),
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}  # fmt: skip
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key, e.g. mes-line-3.")],
+    scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated, of {', '.join(SCOPES)}.")] = "run",
+    as_json: JsonFlag = False,
+) -> None:
+    """Make an API key and print its token once (only its hash is stored)."""
+    with user_errors():
+        key, token = _keys().create(name, scopes, actor=_actor())
+        if as_json:
+            sys.stdout.write(json.dumps({**_key_json(key), "token": token}, indent=2) + "\n")
+            return
+        out.print(f"key {key.key_id} ({key.name}), scopes {','.join(key.scopes)}")
+        out.print(f"token: {token}", highlight=False, soft_wrap=True)
+        err.print("[yellow]The token is shown this once; only its hash is kept.[/]")
+
+
+@keys_app.command("list")
+def list_keys(as_json: JsonFlag = False) -> None:
+    """List the API keys (never their tokens)."""
+    with user_errors():
+        keys = _keys().list()
+        if as_json:
+            sys.stdout.write(json.dumps([_key_json(k) for k in keys], indent=2) + "\n")
+            return
+        table = Table(title="API keys", title_justify="left")
+        for column in ("id", "name", "token starts", "scopes", "created", "revoked"):
+            table.add_column(column)
+        for k in keys:
+            table.add_row(k.key_id, k.name, k.prefix + "...", ",".join(k.scopes), f"{k.created_at:%Y-%m-%d %H:%M}",
+                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")  # fmt: skip
+        out.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`).")]) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    with user_errors():
+        key = _keys().revoke(key_id, actor=_actor())
+        out.print(f"revoked {key.key_id} ({key.name})")
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    yard: Annotated[Path | None, typer.Option(help="The yard to serve [default: the demo yard].")] = None,
+    chat: Annotated[bool, typer.Option(help="Serve the planners' chat page at /.")] = True,
+) -> None:
+    """Serve the HTTP API (and the chat page): on first start make the demo yard and an admin API key."""
+    import uvicorn
+
+    from workflows.service.app import create_app
+    from workflows.service.settings import ServiceSettings
+
+    started = time.monotonic()
+    with user_errors():
+        settings = get_settings()
+        service = ServiceSettings()
+        if yard is None:
+            from knowledge.cli import ensure_demo_yard
+
+            ensure_demo_yard()
+        keys = KeyStore(Store(settings))
+        if not keys.active_admin_exists():
+            _, token = keys.create("admin", "admin", actor=_actor())
+            out.print(f"first start: an admin API key (shown this once, only its hash is kept):\n  {token}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
+        else:
+            out.print("an admin API key exists; make another with: shipbrain keys create --name NAME --scopes "
+                      "run,approve (shipbrain keys list shows them)", highlight=False)  # fmt: skip
+        app = create_app(settings, yard, service=service, chat=chat)
+        app.state.service.ctx.registry  # noqa: B018 (load the yard's models now, not on the first run)
+        secret = "SHIPBRAIN_WEBHOOK_SECRET" if service.webhook_secret else settings.data_dir / "service/webhook_secret"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    out.print(f"serving on http://{shown}:{port}/ (API docs at /docs; webhooks signed with the secret in {secret}); "
+              f"ready in {time.monotonic() - started:.1f} s", highlight=False, soft_wrap=True)  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+service_app = typer.Typer(
+    help="The HTTP service on its own (`python -m workflows.service`): serve, and its API keys.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+service_app.command("serve")(serve_command)
+service_app.add_typer(keys_app, name="keys")

@@ -1,0 +1,148 @@
+"""The HTTP service's request and response bodies (pydantic; they are also its OpenAPI schemas)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, create_model
+
+from workflows.base import Workflow
+from workflows.service.store import ISA95_STATE, RunRecord, RunStatus
+
+__all__ = [
+    "ApprovalBody",
+    "AskBody",
+    "ErrorBody",
+    "ErrorDetail",
+    "Isa95State",
+    "RunLinks",
+    "RunProgress",
+    "RunView",
+    "WorkflowInfo",
+    "submission_model",
+]
+
+Isa95State = Literal["Waiting", "Running", "Held", "Completed", "Aborted"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    """What was wrong with a request."""
+
+    type: str = Field(description="A stable machine-readable kind, e.g. validation_error, not_found.")
+    message: str
+    field: str | None = Field(default=None, description="The dotted path of the offending value in the body.")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 5xx response's body."""
+
+    error: ErrorDetail
+
+
+class ApprovalBody(_Body):
+    """A person's decision on a plan change."""
+
+    approved: StrictBool = Field(description="true adopts the change into the plan; false rejects it.")
+    note: str | None = Field(default=None, max_length=2_000, description="Why, for the record.")
+
+
+class AskBody(_Body):
+    """A planner's question to the brain."""
+
+    question: str = Field(min_length=1, max_length=4_000)
+    thread_id: str | None = Field(default=None, max_length=128, description="Continue this conversation.")
+
+
+class RunProgress(BaseModel):
+    """The step a run is at."""
+
+    step: str
+    done: int
+    total: int
+
+
+class RunLinks(BaseModel):
+    """Where to follow a run."""
+
+    self: str
+    events: str
+    approval: str | None = None
+
+
+class RunView(BaseModel):
+    """A workflow run as the API shows it."""
+
+    run_id: str
+    workflow: str
+    version: str
+    status: RunStatus
+    isa95_state: Isa95State = Field(description="The ISA-95 job state of `status`.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int = Field(description="How many times a worker started it (more than 1 after a restart).")
+    idempotency_key: str | None
+    webhook_url: str | None
+    input: dict[str, Any]
+    progress: RunProgress | None = None
+    result: dict[str, Any] | None
+    error: ErrorDetail | None
+    approval: dict[str, Any] | None = Field(description="The decision on a plan change, and what was adopted.")
+    links: RunLinks
+
+    @classmethod
+    def of(cls, run: RunRecord, progress: dict[str, Any] | None = None) -> RunView:
+        """The view of a stored run."""
+        base = f"/v1/runs/{run.run_id}"
+        return cls(
+            run_id=run.run_id, workflow=run.workflow, version=run.version, status=run.status,
+            isa95_state=ISA95_STATE[run.status],
+            created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+            attempts=run.attempts, idempotency_key=run.idempotency_key, webhook_url=run.webhook_url,
+            input=run.request, progress=RunProgress.model_validate(progress) if progress else None,
+            result=run.result, error=ErrorDetail.model_validate(run.error) if run.error else None,
+            approval=run.approval,
+            links=RunLinks(self=base, events=f"{base}/events",
+                           approval=f"{base}/approval" if run.status == "waiting_for_approval" else None),
+        )  # fmt: skip
+
+
+class WorkflowInfo(BaseModel):
+    """A workflow as listed: its contract and where to start a run."""
+
+    name: str
+    version: str
+    title: str
+    description: str
+    changes_plan: bool = Field(description="Its runs stop at waiting_for_approval until a person decides.")
+    runs_url: str
+    request_schema: dict[str, Any]
+    result_schema: dict[str, Any]
+
+    @classmethod
+    def of(cls, workflow: Workflow[Any, Any]) -> WorkflowInfo:
+        """The listing of a workflow."""
+        return cls(runs_url=f"/v1/workflows/{workflow.name}/runs", **workflow.describe())
+
+
+@cache
+def submission_model(workflow: Workflow[Any, Any]) -> type[BaseModel]:
+    """The body of `POST /v1/workflows/{name}/runs`: `{"input": <the workflow's request>, "webhook_url": ...}`."""
+    title = "".join(part.capitalize() for part in workflow.name.split("-"))
+    model: type[BaseModel] = create_model(
+        f"{title}Submission",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=f"A run of {workflow.name} v{workflow.version}: its request, and where to report its end.",
+        input=(workflow.request, Field(description=f"The {workflow.name} request.")),
+        webhook_url=(
+            HttpUrl | None,
+            Field(default=None, description="POSTed a signed Standard Webhooks message when the run ends."),
+        ),
+    )
+    return model

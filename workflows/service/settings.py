@@ -1,0 +1,80 @@
+"""The service's own settings (limits, webhooks, workers), from `SHIPBRAIN_*` variables like every other setting.
+
+They live here, not in `knowledge.settings`, because only the HTTP service reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.settings import Settings
+
+__all__ = ["ServiceSettings", "webhook_secret"]
+
+
+class ServiceSettings(BaseSettings):
+    """Limits, webhook signing and the run workers of `shipbrain serve`."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPBRAIN_", env_file=".env", extra="ignore", frozen=True)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    """Largest request body accepted, bytes (`SHIPBRAIN_MAX_BODY_BYTES`); larger ones get 413."""
+
+    rate_limit: str = "600/minute"
+    """Requests per API key in a moving window, in `limits` notation (`SHIPBRAIN_RATE_LIMIT`, e.g. "10/second")."""
+
+    idempotency_ttl_s: int = Field(default=86_400, ge=60)
+    """How long an `Idempotency-Key` names its run, seconds (24 h); after that the key may be used again."""
+
+    run_workers: int = Field(default=1, ge=1, le=16)
+    """Worker threads that run queued workflow runs (`SHIPBRAIN_RUN_WORKERS`)."""
+
+    poll_s: float = Field(default=0.5, gt=0, le=60)
+    """How often an idle worker and the webhook dispatcher look for work another process queued, seconds."""
+
+    webhook_url: str | None = None
+    """A webhook for every run that names none of its own (`SHIPBRAIN_WEBHOOK_URL`)."""
+
+    webhook_secret: SecretStr | None = None
+    """The Standard Webhooks signing secret (`whsec_` + base64); by default one is made and kept in
+    `DATA_DIR/service/webhook_secret` (readable by its owner only)."""
+
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """Per delivery attempt, seconds."""
+
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    """Delivery attempts before a webhook is given up (backoff doubles from 1 s up to `webhook_max_backoff_s`)."""
+
+    webhook_max_backoff_s: float = Field(default=600.0, gt=0)
+    """Longest wait between two attempts, seconds."""
+
+    workflow_modules: list[str] = Field(default_factory=list)
+    """Extra modules that each define a `WORKFLOW` to serve besides the shipped ones (a JSON list in
+    `SHIPBRAIN_WORKFLOW_MODULES`)."""
+
+
+def webhook_secret(settings: Settings, service: ServiceSettings) -> str:
+    """The webhook signing secret: the configured one, else the one kept in the data dir (made on first use)."""
+    if service.webhook_secret is not None:
+        return service.webhook_secret.get_secret_value()
+    path: Path = settings.data_dir / "service" / "webhook_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(fresh)
+        try:
+            os.link(tmp, path)  # fails if another process made one first: keep theirs
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()

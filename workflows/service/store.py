@@ -1,0 +1,452 @@
+"""The service's durable store: runs, their events, the audit log and the webhook outbox, in one database.
+
+The database is the shared one (`knowledge.database.engine`): SQLite in the data dir, or PostgreSQL. Every state
+change of a run is one transaction that also appends the run's event and, where it matters, its audit entry and
+its webhook (the outbox pattern), so a crash leaves either all of them or none.
+
+Run statuses and the ISA-95 job states (OPC UA ISA-95 job control) they correspond to:
+
+| status                 | ISA-95 job state | meaning                                                            |
+|------------------------|------------------|--------------------------------------------------------------------|
+| `queued`               | Waiting / Ready  | recorded, waiting for a worker (AllowedToStart)                    |
+| `running`              | Running          | a worker is computing it                                           |
+| `waiting_for_approval` | Held             | computed a change to the plan; waits for a person (Interrupted)    |
+| `completed`            | Completed        | done; for a plan change, approved and adopted (Ended)              |
+| `failed`               | Aborted          | the workflow refused the request or failed                         |
+| `rejected`             | Aborted          | a person rejected the plan change; nothing was adopted             |
+
+The audit log is append-only: this module has no call that updates or deletes an audit entry.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal, get_args
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from knowledge.database import engine
+from knowledge.settings import Settings
+from workflows.service._tables import AUDIT, META, OUTBOX, RUN_EVENTS, RUNS
+
+__all__ = [
+    "ISA95_STATE",
+    "TERMINAL",
+    "AuditEntry",
+    "DuplicateRunError",
+    "OutboxRow",
+    "RunEvent",
+    "RunRecord",
+    "RunStatus",
+    "Store",
+    "now",
+]
+
+RunStatus = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "rejected"]
+TERMINAL: Final = frozenset({"completed", "failed", "rejected"})
+"""Statuses a run never leaves."""
+ISA95_STATE: Final[Mapping[str, str]] = {
+    "queued": "Waiting",
+    "running": "Running",
+    "waiting_for_approval": "Held",
+    "completed": "Completed",
+    "failed": "Aborted",
+    "rejected": "Aborted",
+}
+"""The ISA-95 job state of each run status."""
+assert set(ISA95_STATE) == set(get_args(RunStatus))
+
+
+def now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time the store writes is UTC."""
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class DuplicateRunError(Exception):
+    """A run with this API key and `Idempotency-Key` exists already (the unique constraint refused another)."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as stored."""
+
+    run_id: str
+    workflow: str
+    version: str
+    key_id: str
+    idempotency_key: str | None
+    fingerprint: str
+    request: dict[str, Any]
+    status: RunStatus
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    approval: dict[str, Any] | None
+    webhook_url: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> RunRecord:
+        """A record from a `runs` row."""
+        m = row._mapping
+        return cls(
+            run_id=m["id"], workflow=m["workflow"], version=m["version"], key_id=m["key_id"],
+            idempotency_key=m["idempotency_key"], fingerprint=m["fingerprint"], request=json.loads(m["request"]),
+            status=m["status"], result=_loads(m["result"]), error=_loads(m["error"]), approval=_loads(m["approval"]),
+            webhook_url=m["webhook_url"], attempts=m["attempts"], created_at=_aware(m["created_at"]) or now(),
+            started_at=_aware(m["started_at"]), finished_at=_aware(m["finished_at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One event of a run: its number in the run, its type, its data and when it happened."""
+
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what to which target, when, with exactly which parameters."""
+
+    entry_id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A webhook to deliver (or delivered)."""
+
+    webhook_id: str
+    run_id: str
+    url: str
+    body: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class Store:
+    """Runs, run events, audit entries and webhooks, in the shared database of `settings`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = engine(settings)
+        META.create_all(self.engine, checkfirst=True)
+
+    # ---- audit -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def audit(conn: Connection, actor: str, action: str, target: str, parameters: Mapping[str, Any]) -> None:
+        """Append an audit entry inside the caller's transaction (there is no way to change or remove one)."""
+        conn.execute(insert(AUDIT).values(at=now(), actor=actor, action=action, target=target,
+                                          parameters=json.dumps(parameters, sort_keys=True, default=str)))  # fmt: skip
+
+    def audit_entries(self, target: str | None = None, action: str | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first, optionally only those of one target or one action."""
+        query = select(AUDIT).order_by(AUDIT.c.id)
+        if target is not None:
+            query = query.where(AUDIT.c.target == target)
+        if action is not None:
+            query = query.where(AUDIT.c.action == action)
+        with self.engine.connect() as conn:
+            return [
+                AuditEntry(r.id, _aware(r.at) or now(), r.actor, r.action, r.target, json.loads(r.parameters))
+                for r in conn.execute(query)
+            ]
+
+    # ---- runs ------------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        workflow: str,
+        version: str,
+        key_id: str,
+        actor: str,
+        idempotency_key: str | None,
+        fingerprint: str,
+        request: Mapping[str, Any],
+        webhook_url: str | None,
+    ) -> RunRecord:
+        """Record a queued run, its first event and its audit entry in one transaction.
+
+        Raises:
+            DuplicateRunError: this API key already has a run under `idempotency_key`.
+        """
+        run_id = "run_" + uuid.uuid4().hex
+        at = now()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(RUNS).values(
+                    id=run_id, workflow=workflow, version=version, key_id=key_id, idempotency_key=idempotency_key,
+                    fingerprint=fingerprint, request=json.dumps(request, sort_keys=True), status="queued",
+                    webhook_url=webhook_url, attempts=0, created_at=at,
+                ))  # fmt: skip
+                self._event(conn, run_id, 1, "queued", {"status": "queued"})
+                self.audit(conn, actor, "run.create", run_id, {
+                    "workflow": workflow, "version": version, "input": request, "webhook_url": webhook_url,
+                    "idempotency_key": idempotency_key,
+                })  # fmt: skip
+        except IntegrityError as exc:
+            if idempotency_key is None:
+                raise
+            raise DuplicateRunError(idempotency_key) from exc
+        found = self.get_run(run_id)
+        assert found is not None
+        return found
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """A run by id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
+        return None if row is None else RunRecord.from_row(row)
+
+    def find_idempotent(self, key_id: str, idempotency_key: str) -> RunRecord | None:
+        """The run an API key made under an `Idempotency-Key`, or None."""
+        query = select(RUNS).where(RUNS.c.key_id == key_id, RUNS.c.idempotency_key == idempotency_key)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else RunRecord.from_row(row)
+
+    def expire_idempotency_keys(self, ttl: timedelta) -> int:
+        """Forget the `Idempotency-Key` of runs created longer ago than `ttl` (the runs stay); returns how many."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.idempotency_key.is_not(None), RUNS.c.created_at < now() - ttl)
+                .values(idempotency_key=None)
+            )
+        return int(done.rowcount)
+
+    def runs(
+        self, status: str | None = None, *, key_id: str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """Runs, oldest first: optionally of one status, of one API key, and only the newest `limit`."""
+        query = select(RUNS).order_by(RUNS.c.created_at.desc(), RUNS.c.id.desc())
+        if status is not None:
+            query = query.where(RUNS.c.status == status)
+        if key_id is not None:
+            query = query.where(RUNS.c.key_id == key_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            return [RunRecord.from_row(r) for r in reversed(conn.execute(query).all())]
+
+    def claim_next(self) -> RunRecord | None:
+        """Mark the oldest queued run as running and return it (None if nothing is queued).
+
+        The claim is a conditional update, so two workers (or two processes) never claim the same run.
+        """
+        for _ in range(20):
+            with self.engine.connect() as conn:
+                query = select(RUNS.c.id).where(RUNS.c.status == "queued").order_by(RUNS.c.created_at, RUNS.c.id)
+                candidate = conn.execute(query.limit(1)).scalar()
+            if candidate is None:
+                return None
+            with self.engine.begin() as conn:
+                claimed = conn.execute(
+                    update(RUNS)
+                    .where(RUNS.c.id == candidate, RUNS.c.status == "queued")
+                    .values(status="running", started_at=now(), attempts=RUNS.c.attempts + 1)
+                )
+                if claimed.rowcount == 1:
+                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == candidate)).scalar_one()
+                    self._event(conn, candidate, None, "started", {"status": "running", "attempt": attempts})
+            if claimed.rowcount == 1:
+                return self.get_run(candidate)
+        return None
+
+    def requeue_interrupted(self) -> list[str]:
+        """Put runs left `running` by a crash back in the queue; returns their ids.
+
+        Workflows only compute until they complete, so running one again from its start is safe. Call it once
+        when the service starts, before any worker runs (one service process per store).
+        """
+        with self.engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(select(RUNS.c.id).where(RUNS.c.status == "running"))]
+            for run_id in ids:
+                conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                             .values(status="queued", started_at=None))  # fmt: skip
+                self._event(conn, run_id, None, "requeued", {"status": "queued", "reason": "the service restarted"})
+        return ids
+
+    def decided_unfinished(self) -> list[RunRecord]:
+        """Runs waiting for approval whose decision is recorded but not yet carried out (a crash in between)."""
+        query = select(RUNS).where(RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_not(None))
+        with self.engine.connect() as conn:
+            return [RunRecord.from_row(r) for r in conn.execute(query)]
+
+    # ---- transitions -------------------------------------------------------------------------------
+
+    def hold(self, run_id: str, result: Mapping[str, Any]) -> bool:
+        """A computed plan change: store the result and wait for approval. False if the run was not running."""
+        with self.engine.begin() as conn:
+            held = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                                .values(status="waiting_for_approval", result=json.dumps(result)))  # fmt: skip
+            if held.rowcount != 1:
+                return False
+            self._event(conn, run_id, None, "waiting_for_approval", {"status": "waiting_for_approval"})
+        return True
+
+    def record_decision(self, run_id: str, decision: Mapping[str, Any]) -> bool:
+        """Record a person's decision on a held run; False if the run is not waiting or was decided already."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_(None))
+                .values(approval=json.dumps(decision, sort_keys=True))
+            )
+        return bool(done.rowcount == 1)
+
+    def finish(
+        self,
+        run_id: str,
+        *,
+        status: Literal["completed", "failed", "rejected"],
+        expected: Sequence[str],
+        actor: str,
+        action: str,
+        parameters: Mapping[str, Any],
+        result: Mapping[str, Any] | None = None,
+        error: Mapping[str, Any] | None = None,
+        approval: Mapping[str, Any] | None = None,
+        webhook_body: Any = None,
+    ) -> RunRecord | None:
+        """End a run: its status, result or error, its last event, its audit entry and its webhook, atomically.
+
+        Args:
+            run_id: the run.
+            status: its final status.
+            expected: the statuses it may be in now; if it is in none (another worker finished it), nothing
+                changes and None is returned.
+            actor: who ends it, for the audit log.
+            action: the audit action (`run.complete`, `run.fail`, `run.approve`, `run.reject`).
+            parameters: the audit entry's exact parameters.
+            result: the result, if it changes.
+            error: what went wrong, for a failed run.
+            approval: the decision as carried out, for a plan change.
+            webhook_body: a function of the finished `RunRecord` giving the webhook's JSON body, used when the run
+                has a webhook URL.
+        """
+        values: dict[str, Any] = {"status": status, "finished_at": now()}
+        if result is not None:
+            values["result"] = json.dumps(result)
+        if error is not None:
+            values["error"] = json.dumps(error)
+        if approval is not None:
+            values["approval"] = json.dumps(approval, sort_keys=True)
+        with self.engine.begin() as conn:
+            done = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected)))
+                                .values(**values))  # fmt: skip
+            if done.rowcount != 1:
+                return None
+            record = RunRecord.from_row(conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one())
+            self._event(conn, run_id, None, status, {"status": status, "error": error})
+            self.audit(conn, actor, action, run_id, parameters)
+            if record.webhook_url and webhook_body is not None:
+                at = now()
+                conn.execute(insert(OUTBOX).values(
+                    webhook_id="msg_" + uuid.uuid4().hex, run_id=run_id, url=record.webhook_url,
+                    body=webhook_body(record), attempts=0, next_attempt_at=at, created_at=at,
+                ))  # fmt: skip
+        return record
+
+    # ---- events ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _event(conn: Connection, run_id: str, seq: int | None, kind: str, data: Mapping[str, Any]) -> int:
+        if seq is None:
+            last = conn.execute(select(func.max(RUN_EVENTS.c.seq)).where(RUN_EVENTS.c.run_id == run_id)).scalar()
+            seq = int(last or 0) + 1
+        conn.execute(insert(RUN_EVENTS).values(run_id=run_id, seq=seq, type=kind, data=json.dumps(data), at=now()))
+        return seq
+
+    def append_event(self, run_id: str, kind: str, data: Mapping[str, Any]) -> int:
+        """Append an event to a run; returns its number (1, 2, ...)."""
+        with self.engine.begin() as conn:
+            return self._event(conn, run_id, None, kind, data)
+
+    def events(self, run_id: str, after: int = 0) -> list[RunEvent]:
+        """A run's events numbered above `after`, in order."""
+        query = (
+            select(RUN_EVENTS).where(RUN_EVENTS.c.run_id == run_id, RUN_EVENTS.c.seq > after).order_by(RUN_EVENTS.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [RunEvent(r.seq, r.type, json.loads(r.data), _aware(r.at) or now()) for r in conn.execute(query)]
+
+    def last_progress(self, run_id: str) -> dict[str, Any] | None:
+        """The data of a run's latest progress event, if any."""
+        query = (
+            select(RUN_EVENTS.c.data)
+            .where(RUN_EVENTS.c.run_id == run_id, RUN_EVENTS.c.type == "progress")
+            .order_by(RUN_EVENTS.c.seq.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else dict(json.loads(found))
+
+    # ---- webhook outbox --------------------------------------------------------------------------
+
+    def due_webhooks(self, max_attempts: int, limit: int = 20) -> list[OutboxRow]:
+        """Undelivered webhooks whose next attempt is due, oldest first."""
+        query = (
+            select(OUTBOX)
+            .where(
+                and_(
+                    OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= now(), OUTBOX.c.attempts < max_attempts
+                )
+            )  # fmt: skip
+            .order_by(OUTBOX.c.next_attempt_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [self._outbox(r) for r in conn.execute(query)]
+
+    def webhooks(self, run_id: str | None = None) -> list[OutboxRow]:
+        """Every webhook (of one run), oldest first."""
+        query = select(OUTBOX).order_by(OUTBOX.c.created_at)
+        if run_id is not None:
+            query = query.where(OUTBOX.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [self._outbox(r) for r in conn.execute(query)]
+
+    @staticmethod
+    def _outbox(r: Any) -> OutboxRow:
+        return OutboxRow(r.webhook_id, r.run_id, r.url, r.body, r.attempts, _aware(r.next_attempt_at) or now(),
+                         r.last_error, _aware(r.delivered_at))  # fmt: skip
+
+    def webhook_attempted(self, webhook_id: str, *, delivered: bool, error: str | None, retry_in_s: float) -> None:
+        """Record a delivery attempt: delivered, or failed with the error and when to try again."""
+        values: dict[str, Any] = {"attempts": OUTBOX.c.attempts + 1, "last_error": error}
+        if delivered:
+            values["delivered_at"] = now()
+        else:
+            values["next_attempt_at"] = now() + timedelta(seconds=retry_in_s)
+        with self.engine.begin() as conn:
+            conn.execute(update(OUTBOX).where(OUTBOX.c.webhook_id == webhook_id).values(**values))

@@ -1,0 +1,121 @@
+"""Webhook delivery from the outbox, signed the Standard Webhooks way.
+
+A run's webhook row is written in the same transaction that ends the run (`Store.finish`), so a webhook exists
+if and only if the run ended. The dispatcher sends due rows with the headers `webhook-id` (the row's id: the same
+on every retry, the receiver's dedup key), `webhook-timestamp` (this attempt's time) and `webhook-signature`
+(`v1,` + base64 HMAC-SHA256 of `id.timestamp.body`). A 2xx answer marks the row delivered; anything else (an
+error status, a refused connection, a timeout) schedules another attempt after 1, 2, 4, ... seconds (capped,
+with jitter), kept in the database so retries survive a restart. Delivery is at least once: a receiver that
+answers after the service died mid-request gets the same `webhook-id` again.
+
+The body is `{"type": "run.completed" | "run.failed" | "run.rejected", "timestamp": ..., "data": <the run>}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from workflows.service.models import RunView
+from workflows.service.settings import ServiceSettings
+from workflows.service.store import OutboxRow, RunRecord, Store, now
+
+__all__ = ["Dispatcher", "webhook_body"]
+
+log = logging.getLogger(__name__)
+
+
+def webhook_body(run: RunRecord) -> str:
+    """The JSON body of the webhook for a run that ended."""
+    payload: dict[str, Any] = {
+        "type": f"run.{run.status}",
+        "timestamp": (run.finished_at or now()).isoformat(),
+        "data": RunView.of(run).model_dump(mode="json"),
+    }
+    return json.dumps(payload, separators=(",", ":"))
+
+
+class Dispatcher:
+    """A thread that delivers due webhooks from the outbox.
+
+    Args:
+        store: the outbox's store.
+        secret: the Standard Webhooks secret (`whsec_...`).
+        service: timeouts, attempts, backoff and polling interval.
+        transport: an httpx transport to send through (tests inject one).
+    """
+
+    def __init__(
+        self, store: Store, secret: str, service: ServiceSettings, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.store = store
+        self.signer = Webhook(secret)
+        self.service = service
+        self._client = httpx.Client(timeout=service.webhook_timeout_s, transport=transport, follow_redirects=False)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start delivering in a background thread."""
+        self._thread = threading.Thread(target=self._loop, name="shipbrain-webhooks", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the outbox now (a run just ended)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread and close the HTTP client."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._client.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.deliver_due()
+            except Exception:  # the database may be briefly unavailable; the loop must survive it
+                log.exception("webhook dispatch failed; trying again")
+            self._wake.wait(self.service.poll_s)
+            self._wake.clear()
+
+    def deliver_due(self) -> int:
+        """Attempt every due webhook once; returns how many were delivered."""
+        delivered = 0
+        for row in self.store.due_webhooks(self.service.webhook_max_attempts):
+            if self._stop.is_set():
+                break
+            delivered += self.deliver(row)
+        return delivered
+
+    def deliver(self, row: OutboxRow) -> bool:
+        """One signed attempt at a webhook; records the outcome."""
+        at = now()
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": row.webhook_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": self.signer.sign(row.webhook_id, at, row.body),
+            "user-agent": "shipbrain-webhooks/1",
+        }
+        error: str | None = None
+        try:
+            response = self._client.post(row.url, content=row.body.encode(), headers=headers)
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        backoff = min(self.service.webhook_max_backoff_s, 2.0**row.attempts) * random.uniform(0.8, 1.2)
+        self.store.webhook_attempted(row.webhook_id, delivered=error is None, error=error, retry_in_s=backoff)
+        if error is not None:
+            log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, row.url, row.attempts + 1, error)
+        return error is None
