@@ -26,6 +26,9 @@ fi
 # Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv.
 bash tests/e2e/install_mlserver.sh
 
+# Debian's Chromium for the chat page's browser test (Playwright drives it; it never downloads a browser).
+bash tests/e2e/install_browser.sh
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -1,0 +1,630 @@
+"""The chat page for planners: ask the brain, watch it work, look at the numbers, approve plan changes.
+
+```python
+app = FastAPI()
+...  # the service's own routes first: the page, mounted at "/", answers every path no route took
+mount_chat(app, brain)
+```
+
+What the page shows, all driven by `Brain.stream` and the `Answer` it leaves behind:
+
+- the conversation, streamed as it happens: the plan (intent and entities), each tool call with its inputs,
+  timing and row count (a spinner while it runs), then the answer; steps are Gradio "thought" messages
+  (collapsible, with a title, a log line and a duration);
+- the rows of the last result that has any, as a table, and as plots where people would rather look:
+  the riskiest joints (bars, coloured by process) and hours against defect risk (points) for `weld_risk`
+  and `ndt_plan`; a Gantt chart of the block's work packages for `erection_schedule`; erection day
+  before and after per block (a Gantt of the slip) and the slip by block (bars) for `what_if`; hours,
+  rework risk or counts as bars for the other tools. Plots are Gradio's own (Vega-Lite, drawn as SVG in
+  the browser, bundled with Gradio: nothing fetched from the internet, nothing more to install);
+- the sources of every number, under the answer;
+- approve / reject buttons with a required "your name" field when a run stops for a person's decision;
+  they call `Brain.decide` and stream the outcome;
+- this browser session's past conversations (threads), in a list that reloads a thread when chosen;
+- mistakes (an empty or too long question, a thread that waits for a decision, an unknown code) as a
+  plain message in the chat, never a traceback.
+
+Authentication: none on the page itself. The service listens on 127.0.0.1 by default and the page is
+meant for planners on the yard network, behind whatever the yard puts in front of the service. The
+service's API keys (scopes, stored hashed) guard `/v1/...` only: the page calls the brain in-process,
+through Gradio's own endpoints (`/gradio_api/...`, marked private: hidden from the API docs and refused
+to Gradio's client libraries, but not a security boundary). Before the service listens on a yard-wide
+address, put the page behind a login (`gr.mount_gradio_app(..., auth_dependency=...)` can map a
+request's credentials, such as an API key with an "approve" scope, to a user name, which should then
+replace the typed "your name" on approvals).
+
+Heavy imports (gradio, pandas) happen inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from brain.supervisor import Answer, Brain
+from brain.tools import ToolResult
+from knowledge.errors import ShipbrainError
+
+if TYPE_CHECKING:
+    import gradio as gr
+    import pandas as pd
+    from fastapi import FastAPI
+
+__all__ = ["build_chat", "mount_chat"]
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+Message = dict[str, Any]
+"""A chat message as Gradio's Chatbot takes it: role, content and, for a step, metadata."""
+Session = dict[str, Any]
+"""One browser session: "thread" (the current thread id or None), "threads" ([thread id, label] pairs,
+newest first) and "messages" (the conversation on screen)."""
+
+_CSS: Final = """
+.shipbrain-gantt .mark-line path { stroke-width: 14px; stroke-linecap: butt; }
+.shipbrain-approval { border: 2px solid var(--color-accent); }
+"""
+_EXAMPLES: Final = [
+    "How risky is the welding in B002?",
+    "Which joints of block B002 need NDT? Budget 5 %.",
+    "When will B004 be erected?",
+    "If panel line 1 is down for 6 days from day 4, which erections slip?",
+    "Adopt into the plan: B002 is late by 4 days",
+]
+_MAX_LABEL: Final = 60
+_PLOT_DEFAULTS: Final[dict[str, Any]] = {
+    "color": None,
+    "colors_in_legend": None,
+    "sort": None,
+    "title": None,
+    "x_label_angle": 0,
+    "y_lim": None,
+    "height": 300,
+}
+
+
+def mount_chat(app: FastAPI, brain: Brain, path: str = "/") -> FastAPI:
+    """Serve the chat page from `app` at `path`.
+
+    Mount it after the service's own routes: a page at "/" answers every path that no earlier route took.
+    The app's lifespan must run (uvicorn runs it), since Gradio starts its queue there.
+
+    Args:
+        app: the service's FastAPI app.
+        brain: the brain that answers, shared by every browser session.
+        path: where the page lives.
+
+    Returns:
+        The same app, with the page mounted.
+    """
+    import gradio as gr
+
+    return _in_a_loop(
+        lambda: gr.mount_gradio_app(
+            app,
+            _Page(brain).blocks,
+            path=path,
+            css=_CSS,
+            footer_links=["gradio"],
+            run_history=False,  # questions and answers stay in the brain's checkpoints, not in the browser
+            show_error=False,
+        )
+    )
+
+
+def _in_a_loop(make: Callable[[], _T]) -> _T:
+    """Call `make` inside a running event loop, in a thread of its own.
+
+    Gradio 6 creates its locks with `utils.safe_get_lock()`, which outside a running loop makes a new event loop
+    for each lock and never closes it: unclosed-loop ResourceWarnings when the garbage collector finds them, at
+    any later moment. Inside a running loop it makes none, and asyncio's locks and events bind to the loop that
+    first waits on them (uvicorn's), not to the one they were made in. A thread of its own leaves the caller's
+    event loop alone.
+    """
+
+    async def inside() -> _T:
+        return make()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="shipbrain-chat") as pool:
+        return pool.submit(asyncio.run, inside()).result()
+
+
+# ---- what a stream event looks like in the chat ---------------------------------------------------------
+
+
+def _call(tool: str, args: dict[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in args.items() if v is not None)
+    return f"{tool}({shown})"
+
+
+def _plan_message(plan: dict[str, Any], rounds: int) -> Message:
+    entities = {k: v for k, v in plan.get("entities", {}).items() if v not in (None, [], "")}
+    found = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entities.items())
+    steps = plan.get("steps", [])
+    lines = [
+        f"**intent** {plan.get('intent')} (confidence {plan.get('confidence', 0):.2f})",
+        f"**entities** {found or 'none'}",
+        "**steps** " + ("; ".join(_call(s["tool"], s.get("args", {})) for s in steps) or "none: answer now"),
+        f"**why** {plan.get('reason', '')}",
+    ]
+    if rounds <= 1:
+        title = f"Plan: {plan.get('intent')}"
+    else:
+        title = f"Plan, round {rounds}: " + ("run more tools" if steps else "done, answering")
+    return {
+        "role": "assistant",
+        "content": "\n\n".join(lines),
+        "metadata": {"title": title, "log": found, "status": "done"},
+    }
+
+
+def _pending_message(step: dict[str, Any]) -> Message:
+    return {
+        "role": "assistant",
+        "content": "running…",
+        "metadata": {"title": f"Tool {_call(step['tool'], step.get('args', {}))}", "status": "pending"},
+    }
+
+
+def _tool_message(result: ToolResult) -> Message:
+    if result.error:
+        content, marker = f"**Failed:** {result.error}", "Tool failed:"
+    else:
+        content, marker = result.summary or "done", "Tool"
+    rows = f"{len(result.rows):,} row" + ("" if len(result.rows) == 1 else "s")
+    return {
+        "role": "assistant",
+        "content": content,
+        "metadata": {
+            "title": f"{marker} {_call(result.tool, result.args)}",
+            "log": rows,
+            "duration": round(result.seconds, 3),
+            "status": "done",
+        },
+    }
+
+
+def _approval_message(approval: dict[str, Any], status: str = "done") -> Message:
+    decision = approval.get("decision", "pending")
+    if decision == "pending":
+        title, content = "Waiting for your approval", f"{approval['change']}\n\nApprove or reject it below the chat."
+    else:
+        title = f"{decision.capitalize()} by {approval.get('by')}"
+        content = approval["change"] + (f" ({approval['note']})" if approval.get("note") else "")
+    return {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
+
+
+def _note(text: str) -> Message:
+    return {"role": "assistant", "content": f"⚠ {text}"}
+
+
+def _sources(answer: Answer | None) -> str:
+    if answer is None or not answer.sources:
+        return ""
+    return "**Sources**\n\n" + "\n".join(f"- {s}" for s in dict.fromkeys(answer.sources))
+
+
+class _Steps:
+    """Turns `Brain.stream` events into chat messages, in place in a session's message list."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+        self.seen = 0
+        self.pending: list[int] = []
+
+    def drop_pending(self) -> None:
+        for i in sorted(self.pending, reverse=True):
+            del self.messages[i]
+        self.pending.clear()
+
+    def add(self, node: str, update: dict[str, Any]) -> None:
+        if node == "plan":
+            plan = update["plan"]
+            self.messages.append(_plan_message(plan, int(update.get("rounds", 1))))
+            for step in plan.get("steps", []):
+                self.pending.append(len(self.messages))
+                self.messages.append(_pending_message(step))
+        elif node == "act":
+            self.drop_pending()
+            results = update.get("results", [])
+            self.messages += [_tool_message(ToolResult.model_validate(r)) for r in results[self.seen :]]
+            self.seen = len(results)
+        elif node == "approval":
+            self.drop_pending()
+            self.messages.append(_approval_message(update))
+        elif node == "approve" and update.get("approval"):  # a decision after a resume
+            self.messages.append(_approval_message(update["approval"]))
+        elif node == "answer":
+            self.drop_pending()
+            self.messages.append({"role": "assistant", "content": update.get("answer", "")})
+
+
+def _replay(answer: Answer) -> list[Message]:
+    """An answer's steps and text as messages (for a thread reloaded from the list)."""
+    out: list[Message] = [{"role": "user", "content": answer.question}]
+    out.append(_plan_message(answer.plan.model_dump(mode="json"), 1))
+    out += [_tool_message(r) for r in answer.results]
+    if answer.approval is not None:
+        out.append(_approval_message(answer.approval.model_dump()))
+    if answer.status == "answered":
+        out.append({"role": "assistant", "content": answer.answer})
+    return out
+
+
+# ---- tables and plots -------------------------------------------------------------------------------------
+
+
+def _shown(answer: Answer | None) -> ToolResult | None:
+    """The last result with rows: the one the table and plots show."""
+    if answer is None:
+        return None
+    return next((r for r in reversed(answer.results) if r.rows), None)
+
+
+def _table(result: ToolResult | None) -> pd.DataFrame:
+    import pandas as pd
+
+    if result is None:
+        return pd.DataFrame()
+    columns = list(dict.fromkeys(c for row in result.rows for c in row))
+    # erection_schedule mixes work package rows and critical path rows: blanks (not NaN, nor days as floats)
+    # where a row lacks a column
+    return pd.DataFrame([{c: row.get(c, "") for c in columns} for row in result.rows], columns=columns)
+
+
+def _joint_plots(result: ToolResult) -> dict[str, dict[str, Any]]:
+    import pandas as pd
+
+    joints = pd.DataFrame(result.rows).head(25)
+    joints["defect risk %"] = (100 * joints["defect_probability"]).round(2)
+    code = result.args.get("code")
+    return {
+        "bars": {
+            "value": joints,
+            "x": "code",
+            "y": "defect risk %",
+            "color": "process",
+            "sort": "-y",
+            "x_label_angle": -45,
+            "title": f"Riskiest joints of {code}",
+        },
+        "scatter": {
+            "value": joints,
+            "x": "hours",
+            "y": "defect risk %",
+            "color": "position",
+            "title": f"Hours against defect risk, joints of {code}",
+        },
+    }
+
+
+def _gantt(frame: pd.DataFrame, label: str, start: str, finish: str, title: str) -> dict[str, Any]:
+    """Bars from start to finish day, one per row: a line per row, drawn thick by the page's CSS."""
+    import pandas as pd
+
+    long = pd.concat(
+        [frame[[label]].assign(day=frame[start]), frame[[label]].assign(day=frame[finish])], ignore_index=True
+    ).sort_values([label, "day"], kind="stable")
+    return {
+        "value": long,
+        "x": "day",
+        "y": label,
+        "color": label,
+        "colors_in_legend": [],
+        "title": title,
+        "height": max(160, 40 * len(frame) + 80),
+    }
+
+
+def _plots(result: ToolResult | None) -> dict[str, dict[str, Any]]:
+    """Keyword arguments for the page's plots ("bars", "gantt", "scatter") that fit a result's rows.
+
+    Every property is given, None included: Gradio updates only the properties a returned component names, so a
+    colour left out would stay the previous plot's (a column this plot does not have: an empty plot).
+    """
+    plots = {kind: {**_PLOT_DEFAULTS, **spec} for kind, spec in _plot_specs(result).items()}
+    if "bars" in plots and plots["bars"]["y_lim"] is None:  # Gradio's axes start at the data: a bar needs zero
+        bars = plots["bars"]
+        plots["bars"]["y_lim"] = [min(0.0, float(bars["value"][bars["y"]].min())), None]
+    return plots
+
+
+def _plot_specs(result: ToolResult | None) -> dict[str, dict[str, Any]]:
+    import pandas as pd
+
+    if result is None or not result.rows:
+        return {}
+    tool, rows = result.tool, result.rows
+    if tool in ("weld_risk", "ndt_plan"):
+        return _joint_plots(result)
+    if tool == "what_if":
+        slips = pd.DataFrame(rows).head(30)
+        return {
+            "bars": {"value": slips, "x": "block", "y": "slip_days", "sort": "-y", "title": "Slip by block (days)"},
+            "gantt": _gantt(slips, "block", "erection_day_was", "erection_day", "Erection day, before → after"),
+        }
+    if tool == "erection_schedule":
+        packages = pd.DataFrame([r for r in rows if "start_day" in r])
+        if packages.empty:
+            return {}
+        packages["work package"] = packages["code"]
+        return {"gantt": _gantt(packages, "work package", "start_day", "finish_day", "Work packages (days)")}
+    if tool == "predicted_hours":
+        hours = pd.DataFrame(rows).melt(
+            id_vars="code", value_vars=["welding_hours", "outfitting_hours"], var_name="trade", value_name="hours"
+        )
+        hours["trade"] = hours["trade"].str.removesuffix("_hours")
+        return {"bars": {"value": hours, "x": "code", "y": "hours", "color": "trade", "title": "Predicted hours"}}
+    if tool == "outfitting":
+        items = pd.DataFrame(rows)
+        items["rework risk %"] = (100 * items["rework_probability"]).round(2)
+        return {
+            "bars": {
+                "value": items,
+                "x": "code",
+                "y": "rework risk %",
+                "color": "predicted_stage",
+                "sort": "-y",
+                "x_label_angle": -45,
+                "title": "Riskiest outfitting items",
+            }
+        }
+    if tool in ("lookup", "upstream", "downstream"):
+        return {"bars": {"value": pd.DataFrame(rows), "x": "kind", "y": "count", "title": f"{tool} by kind"}}
+    if tool == "predict":  # any registered model: its riskiest (or first) numeric output per code
+        frame = pd.DataFrame(rows)
+        numeric = [
+            c
+            for c in frame.columns
+            if c != "code" and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
+        if "code" not in frame.columns or not numeric:
+            return {}
+        y = next((c for c in numeric if "probab" in c or "risk" in c), numeric[0])
+        title = f"{result.args.get('model')}: {y} by code"
+        return {"bars": {"value": frame, "x": "code", "y": y, "sort": "-y", "x_label_angle": -45, "title": title}}
+    return {}
+
+
+# ---- the page ---------------------------------------------------------------------------------------------
+
+
+def build_chat(brain: Brain) -> gr.Blocks:
+    """The chat page over one brain (see the module docstring for what it shows)."""
+    return _in_a_loop(lambda: _Page(brain).blocks)
+
+
+class _Page:
+    """The page's components and what each event does with them; one per page, shared by every session."""
+
+    def __init__(self, brain: Brain) -> None:
+        import gradio as gr
+
+        self.brain = brain
+        with gr.Blocks(title="Shipbrain", analytics_enabled=False) as self.blocks:
+            self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": []})
+            gr.Markdown(
+                "## Shipbrain\nAsk about blocks, assemblies, joints, the schedule and what-ifs. "
+                "Each step the brain takes shows as it happens; plan changes wait for your approval."
+            )
+            with gr.Row():
+                with gr.Column(scale=3):
+                    self._conversation()
+                with gr.Column(scale=2):
+                    self._results()
+            self._wire()
+
+    def _conversation(self) -> None:
+        import gradio as gr
+
+        self.chat = gr.Chatbot(label="Conversation", height=560, elem_id="shipbrain-chat", buttons=["copy"])
+        with gr.Group(visible=False, elem_id="shipbrain-approval", elem_classes="shipbrain-approval") as self.gate:
+            self.change = gr.Markdown()
+            with gr.Row():
+                self.name = gr.Textbox(label="your name", placeholder="required, e.g. planner.anna", scale=2)
+                self.note = gr.Textbox(label="note (optional)", scale=3)
+            with gr.Row():
+                self.approve = gr.Button("Approve", variant="primary", elem_id="shipbrain-approve")
+                self.reject = gr.Button("Reject", variant="stop", elem_id="shipbrain-reject")
+        with gr.Row():
+            self.question = gr.Textbox(
+                show_label=False, placeholder="Ask about the yard…", scale=5, elem_id="shipbrain-question"
+            )
+            self.send = gr.Button("Ask", variant="primary", scale=1, elem_id="shipbrain-ask")
+        gr.Examples(_EXAMPLES, inputs=self.question, label="Try")
+        self.sources = gr.Markdown(elem_id="shipbrain-sources")
+
+    def _results(self) -> None:
+        import gradio as gr
+
+        with gr.Row():
+            self.threads = gr.Dropdown(label="Past conversations", choices=[], scale=3, elem_id="shipbrain-threads")
+            self.fresh = gr.Button("New conversation", scale=1)
+        self.bars = gr.BarPlot(visible=False, elem_id="shipbrain-bars", height=300)
+        self.gantt = gr.LinePlot(visible=False, elem_id="shipbrain-gantt", elem_classes="shipbrain-gantt")
+        self.scatter = gr.ScatterPlot(visible=False, elem_id="shipbrain-scatter", height=300)
+        self.table = gr.Dataframe(label="Rows of the last result", max_height=400, elem_id="shipbrain-table")
+
+    def _wire(self) -> None:
+        everything = [
+            self.chat, self.question, self.session, self.threads, self.table, self.bars, self.gantt, self.scatter,
+            self.sources, self.gate, self.change,
+        ]  # fmt: skip
+        # private: hidden from the API docs and refused to Gradio's client libraries (the page is for people)
+        private: dict[str, Any] = {"api_visibility": "private"}
+        self.question.submit(self.ask, [self.question, self.session], everything, **private)
+        self.send.click(self.ask, [self.question, self.session], everything, **private)
+        self.approve.click(self.approved, [self.name, self.note, self.session], everything, **private)
+        self.reject.click(self.rejected, [self.name, self.note, self.session], everything, **private)
+        self.threads.input(self.reload, [self.threads, self.session], everything, **private)
+        self.fresh.click(self.restart, [self.session], everything, **private)
+
+    # ---- what the side panels show ------------------------------------------------------------------------
+
+    def views(self, answer: Answer | None) -> dict[Any, Any]:
+        """Table, plots, sources and the approval panel for an answer (None: clear them)."""
+        import gradio as gr
+
+        shown = _shown(answer)
+        plots = _plots(shown)
+        waiting = answer is not None and answer.status == "waiting_for_approval" and answer.approval is not None
+        out: dict[Any, Any] = {
+            self.table: gr.Dataframe(
+                value=_table(shown), label=f"Rows of {_call(shown.tool, shown.args)}" if shown else "Rows"
+            ),
+            self.bars: gr.BarPlot(**plots["bars"], visible=True) if "bars" in plots else gr.BarPlot(visible=False),
+            self.gantt: gr.LinePlot(**plots["gantt"], visible=True) if "gantt" in plots else gr.LinePlot(visible=False),
+            self.scatter: (
+                gr.ScatterPlot(**plots["scatter"], visible=True)
+                if "scatter" in plots
+                else gr.ScatterPlot(visible=False)
+            ),
+            self.sources: _sources(answer),
+            self.gate: gr.Group(visible=waiting),
+        }
+        if waiting and answer is not None and answer.approval is not None:
+            out[self.change] = f"**Plan change waiting for a decision:** {answer.approval.change}"
+        return out
+
+    def listing(self, state: Session) -> Any:
+        import gradio as gr
+
+        return gr.Dropdown(choices=[(label, tid) for tid, label in state["threads"]], value=state["thread"])
+
+    def current(self, thread: str | None) -> Answer | None:
+        """A thread's answer as it stands, or None when there is none to show."""
+        try:
+            return self.brain.result(thread) if thread else None
+        except ShipbrainError:
+            return None
+
+    @staticmethod
+    def remember(state: Session, thread: str, text: str) -> None:
+        state["thread"] = thread
+        if not any(tid == thread for tid, _ in state["threads"]):
+            label = text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+            state["threads"].insert(0, [thread, label])
+
+    # ---- events -------------------------------------------------------------------------------------------
+
+    def ask(self, text: str, state: Session) -> Iterator[dict[Any, Any]]:
+        """Ask the brain, streaming each step into the chat; then the table, plots, sources and approval panel."""
+        messages: list[Message] = state["messages"]
+        messages.append({"role": "user", "content": text})
+        yield {self.chat: messages, self.question: "", self.session: state}
+        steps = _Steps(messages)
+        thread = state["thread"]
+        try:
+            for node, update in self.brain.stream(text, thread):
+                if node == "thread":
+                    thread = update["thread_id"]
+                    continue
+                steps.add(node, update)
+                yield {self.chat: messages}
+            answer = self.brain.result(thread)
+        except ShipbrainError as exc:  # the question, the thread or the brain said no: say so plainly
+            steps.drop_pending()
+            messages.append(_note(str(exc)))
+            yield {self.chat: messages, self.session: state}
+            return
+        except Exception:  # the page never shows a traceback; the log has it
+            log.exception("the chat page failed to answer %r", text)
+            steps.drop_pending()
+            messages.append(_note("Something went wrong answering that; the service log has the details."))
+            yield {self.chat: messages, self.session: state}
+            return
+        self.remember(state, thread, answer.question)
+        yield {self.chat: messages, self.session: state, self.threads: self.listing(state), **self.views(answer)}
+
+    def approved(self, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
+        """The Approve button."""
+        yield from self.decide(True, by, why, state)
+
+    def rejected(self, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
+        """The Reject button."""
+        yield from self.decide(False, by, why, state)
+
+    def decide(self, approved: bool, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
+        """Record a decision on the waiting plan change, streaming the outcome into the chat."""
+        import gradio as gr
+
+        messages: list[Message] = state["messages"]
+        thread = state["thread"]
+        if not by or not by.strip():
+            messages.append(_note("Type your name in “your name” before you approve or reject the change."))
+            yield {self.chat: messages}
+            return
+        try:
+            before = self.brain.result(thread) if thread else None
+            if before is None or before.approval is None or before.status != "waiting_for_approval":
+                messages.append(_note("This conversation waits for no decision."))
+                yield {self.chat: messages, self.gate: gr.Group(visible=False)}
+                return
+            verb = "Approving" if approved else "Rejecting"
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": before.approval.change,
+                    "metadata": {"title": f"{verb} as {by.strip()}…", "status": "pending"},
+                }
+            )
+            yield {self.chat: messages, self.gate: gr.Group(visible=False)}
+            began = time.perf_counter()
+            answer = self.brain.decide(thread, approved=approved, by=by, note=why.strip() or None)
+        except ShipbrainError as exc:  # decided meanwhile (another tab), or the change cannot be made any more
+            messages.append(_note(str(exc)))
+            yield {self.chat: messages, **self.views(self.current(thread))}
+            return
+        except Exception:
+            log.exception("the chat page failed to record a decision on thread %r", thread)
+            messages.append(_note("Something went wrong recording the decision; the service log has the details."))
+            yield {self.chat: messages}
+            return
+        messages.pop()
+        if answer.approval is not None:
+            messages.append(_approval_message(answer.approval.model_dump()))
+            messages[-1]["metadata"]["duration"] = round(time.perf_counter() - began, 3)
+        messages += [_tool_message(r) for r in answer.results[len(before.results) :]]
+        messages.append({"role": "assistant", "content": answer.answer})
+        yield {self.chat: messages, **self.views(answer)}
+
+    def reload(self, thread: str | None, state: Session) -> dict[Any, Any]:
+        """A thread chosen from the list: its questions, its latest answer's steps and views."""
+        import gradio as gr
+
+        if not thread or thread == state["thread"]:
+            return {self.chat: gr.skip()}  # an empty dict would be read as one output value
+        try:
+            answer = self.brain.result(thread)
+            try:
+                asked = self.brain.history(thread)
+            except ShipbrainError:  # a first question still waiting for a decision has no finished run yet
+                asked = []
+        except ShipbrainError as exc:
+            state["messages"].append(_note(str(exc)))
+            return {self.chat: state["messages"]}
+        earlier = asked[:-1] if answer.status == "answered" and asked[-1:] == [answer.question] else asked
+        messages: list[Message] = []
+        if earlier:
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": "\n".join(f"- {q}" for q in earlier),
+                    "metadata": {"title": f"Earlier in this conversation ({len(earlier)})", "status": "done"},
+                }
+            )
+        messages += _replay(answer)
+        state["thread"], state["messages"] = thread, messages
+        return {self.chat: messages, self.session: state, **self.views(answer)}
+
+    def restart(self, state: Session) -> dict[Any, Any]:
+        """A new conversation: the next question starts a new thread."""
+        import gradio as gr
+
+        state["thread"], state["messages"] = None, []
+        return {self.chat: [], self.session: state, self.threads: gr.Dropdown(value=None), **self.views(None)}
