@@ -24,12 +24,15 @@ models_app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+VersionOption = Annotated[
+    str | None, typer.Option("--version", help="A version from `shipbrain models list` [default: the model's default].")
+]
 
 
-def _registry() -> Any:
+def _registry(name: str | None = None, version: str | None = None) -> Any:
     from adapters.registry import Registry
 
-    registry = Registry.load()
+    registry = Registry.load(versions={name: version} if name is not None and version is not None else None)
     for problem in registry.problems:
         err.print(f"[yellow]warning:[/] {problem}", highlight=False)
     return registry
@@ -37,35 +40,40 @@ def _registry() -> Any:
 
 @models_app.command("list")
 def list_models(as_json: JsonFlag = False) -> None:
-    """Every registered model: name, system, version, transport, owner."""
+    """Every registered model: name, system, default version, every version, transport, owner."""
     with user_errors():
         registry = _registry()
         rows = []
         for name in registry.names():
             spec = registry.spec(name)
-            rows.append({k: getattr(spec, k) for k in ("name", "system", "version", "transport", "owner")})
+            row = {k: getattr(spec, k) for k in ("name", "system", "version", "transport", "owner")}
+            rows.append({**row, "versions": list(registry.versions(name))})
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
         table = Table(title="models", title_justify="left")
-        for column in ("name", "system", "version", "transport", "owner"):
+        for column in ("name", "system", "version", "transport", "owner", "versions"):
             table.add_column(column)
         for row in rows:
-            table.add_row(*(str(v) for v in row.values()))
+            versions = row.pop("versions")
+            table.add_row(*(str(v) for v in row.values()), ", ".join(versions))
         out.print(table)
 
 
 @models_app.command()
 def describe(
-    name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")], as_json: JsonFlag = False
+    name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")],
+    version: VersionOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """A model's contract: what it is for, its input and output row schemas, and its model card."""
     with user_errors():
         from adapters.cards import load_card
 
-        registry = _registry()
+        registry = _registry(name, version)
         spec = registry.spec(name)
         info = spec.describe()
+        info["versions"] = list(registry.versions(name))
         config = registry.configs.get(name)
         card = load_card(config.resolved_path()) if config is not None and config.transport == "onnx" else None
         info["card"] = card.model_dump() if card else None
@@ -99,6 +107,7 @@ def predict(
     where: Annotated[list[str] | None, typer.Option(help="Filter rows: block=B012 (repeatable).")] = None,
     limit: Annotated[int, typer.Option(min=0, help="Rows to print.")] = 20,
     output: Annotated[Path | None, typer.Option("--out", help="Write every prediction to this Parquet file.")] = None,
+    version: VersionOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a model over a yard's rows (all, or those of some blocks) and print the predictions."""
@@ -106,7 +115,7 @@ def predict(
         from adapters.errors import AdapterInputError
         from knowledge.partgraph import PartGraph
 
-        registry = _registry()
+        registry = _registry(name, version)
         adapter = registry.get(name)
         g = PartGraph.open(yard)
         blocks = None
@@ -182,6 +191,13 @@ def train(
     version: Annotated[str, typer.Option(help="Version to stamp on the models.")] = "1",
     seed: Annotated[int, typer.Option(help="Seed of the train/held-out split and of the learners.")] = 0,
     only: Annotated[list[str] | None, typer.Option(help="Train only these models (welding, outfitting).")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a hyper-parameter: MODEL.LEARNER.KEY=VALUE, e.g. welding.hours.n_estimators=40."),
+    ] = None,
+    versioned: Annotated[
+        bool, typer.Option(help="Name the files NAME-VERSION.onnx (and .card.json), beside the other versions.")
+    ] = False,
 ) -> None:
     """Rebuild the welding and outfitting models from a yard (held-out blocks give the metrics)."""
     with user_errors():
@@ -189,13 +205,41 @@ def train(
         from adapters.training import train_outfitting, train_welding
         from knowledge.partgraph import PartGraph
 
+        trainers = {"welding": train_welding, "outfitting": train_outfitting}
+        overrides = _parse_params(param or [], tuple(trainers))
         g = PartGraph.open(yard)
         target = output or MODELS_DIR
-        trainers = {"welding": train_welding, "outfitting": train_outfitting}
         for name in only or list(trainers):
             if name not in trainers:
                 raise typer.BadParameter(f"unknown model {name!r}; trainable: {', '.join(trainers)}")
             with err.status(f"training {name}") as status:
-                card = trainers[name](g, target, version=version, seed=seed, progress=lambda s: status.update(s))
+                card = trainers[name](
+                    g, target, version=version, seed=seed, params=overrides.get(name),
+                    file_stem=f"{name}-{version}" if versioned else None, progress=lambda s: status.update(s),
+                )  # fmt: skip
             out.print(f"[bold]{name}[/] {card.version} -> {target / card.onnx_file}")
             out.print("  " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))
+
+
+def _parse_params(clauses: list[str], models: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """`welding.hours.n_estimators=40` clauses as {model: {learner: {key: value}}} (numbers parsed)."""
+    parsed: dict[str, dict[str, dict[str, Any]]] = {}
+    for clause in clauses:
+        dotted, sep, raw = clause.partition("=")
+        path = dotted.strip().split(".")
+        if not sep or len(path) != 3 or not raw.strip():
+            raise typer.BadParameter(
+                f"--param {clause!r}: use MODEL.LEARNER.KEY=VALUE (e.g. welding.hours.n_estimators=40)"
+            )
+        model, learner, key = path
+        if model not in models:
+            raise typer.BadParameter(f"--param {clause!r}: unknown model {model!r}; trainable: {', '.join(models)}")
+        value: Any = raw.strip()
+        for cast in (int, float):
+            try:
+                value = cast(value)
+                break
+            except ValueError:
+                continue
+        parsed.setdefault(model, {}).setdefault(learner, {})[key] = value
+    return parsed

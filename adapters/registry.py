@@ -4,6 +4,20 @@ Models come from the shipped `adapters/default.toml`, overridden model by model 
 `DATA_DIR/adapters.toml`, plus third-party adapters registered under the entry-point group
 `shipbrain.adapters` (each entry point is a callable taking no argument and returning an
 `Adapter`). A plugin that fails to load is a warning in `Registry.problems`, not a crash.
+
+A model can ship several versions. `[models.NAME]` is the default version; each
+`[models.NAME.versions.LABEL]` table is another, written as overrides of the default's fields
+(usually just `path`). `Registry.load(versions={"welding": "2"})` or
+`registry.with_versions({"welding": "2"})` picks one; `get("welding")` then returns it.
+
+```toml
+[models.welding]                # the default version (its card says "1")
+factory = "adapters.welding:from_config"
+path = "models/welding.onnx"
+
+[models.welding.versions.2]     # the same fields, overriding the default's
+path = "models/welding-2.onnx"
+```
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.errors import AdapterConfigError, UnknownModelError
+from adapters.errors import AdapterConfigError, AdapterInputError, UnknownModelError
 from adapters.spec import Adapter, AdapterSpec
 from adapters.transports.base import CallPolicy, Transport
 from knowledge.settings import Settings, get_settings
@@ -56,6 +70,20 @@ class ModelConfig(BaseModel):
     """Anything else the factory understands."""
     base_dir: Path = Path(".")
     """Folder of the file the entry came from (set by the loader)."""
+    versions: dict[str, ModelConfig] = Field(default_factory=dict)
+    """Other versions by label, each a whole entry: this one's fields with its `versions.LABEL` table's."""
+
+    def label(self) -> str | None:
+        """This entry's version from config alone: `version` if set, else its model card's, else None."""
+        if self.version is not None:
+            return self.version
+        if self.transport == "onnx" and self.path is not None:
+            from adapters.cards import load_card
+
+            card = load_card(self.resolved_path())
+            if card is not None:
+                return card.version
+        return None
 
     def call_policy(self) -> CallPolicy:
         """The call policy with this entry's overrides."""
@@ -126,13 +154,34 @@ def _read_config(path: Path) -> dict[str, ModelConfig]:
         raise AdapterConfigError(f"adapter config {str(path)!r}: expected only [models.NAME] tables")
     out = {}
     for name, entry in models.items():
-        try:
-            out[name] = ModelConfig.model_validate({**entry, "base_dir": path.parent})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"])
-            raise AdapterConfigError(f"adapter config {str(path)!r}, [models.{name}] {where}: {err['msg']}") from None
+        where = f"adapter config {str(path)!r}, [models.{name}]"
+        if not isinstance(entry, dict):
+            raise AdapterConfigError(f"{where}: expected a table")
+        fields_ = {k: v for k, v in entry.items() if k != "versions"}
+        versions = entry.get("versions", {})
+        if not isinstance(versions, dict) or not all(isinstance(v, dict) for v in versions.values()):
+            raise AdapterConfigError(f"{where}: `versions` holds [models.{name}.versions.LABEL] tables")
+        alternates = {}
+        for label, overrides in versions.items():
+            if "versions" in overrides or "version" in overrides:
+                raise AdapterConfigError(
+                    f"{where[:-1]}.versions.{label}]: the table's name is its version; drop `version`/`versions`"
+                )
+            merged = {**fields_, **overrides, "version": label, "base_dir": path.parent}
+            alternates[label] = _validate(merged, f"{where[:-1]}.versions.{label}]")
+        if fields_.get("version") in alternates:
+            raise AdapterConfigError(f"{where}: version {fields_['version']!r} is also a `versions` table")
+        out[name] = _validate({**fields_, "versions": alternates, "base_dir": path.parent}, where)
     return out
+
+
+def _validate(entry: dict[str, Any], where: str) -> ModelConfig:
+    try:
+        return ModelConfig.model_validate(entry)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise AdapterConfigError(f"{where} {field}: {err['msg']}") from None
 
 
 class Registry:
@@ -145,8 +194,25 @@ class Registry:
         self._built: dict[str, Adapter] = {}
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, extra_config: Path | None = None) -> Registry:
-        """The shipped config, the data dir's overrides, an optional extra file, and entry-point plugins."""
+    def load(
+        cls,
+        settings: Settings | None = None,
+        *,
+        extra_config: Path | None = None,
+        versions: Mapping[str, str] | None = None,
+    ) -> Registry:
+        """The shipped config, the data dir's overrides, an optional extra file, and entry-point plugins.
+
+        Args:
+            settings: Where the data dir is (default: the environment's settings).
+            extra_config: One more adapter config file, applied last.
+            versions: Version to use per model name (`{"welding": "2"}`); others get their default.
+
+        Raises:
+            AdapterConfigError: a config file is wrong.
+            UnknownModelError: `versions` names a model that is not registered.
+            AdapterInputError: `versions` asks for a version the model does not have (lists the known ones).
+        """
         settings = settings or get_settings()
         configs = _read_config(DEFAULT_CONFIG)
         for path in (settings.data_dir / "adapters.toml", extra_config):
@@ -160,11 +226,53 @@ class Registry:
                 message = f"adapter plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
                 log.warning(message)
                 registry.problems.append(message)
-        return registry
+        return registry.with_versions(versions) if versions else registry
 
     def names(self) -> tuple[str, ...]:
         """Every registered model name, sorted."""
         return tuple(sorted({*self.configs, *self.plugins}))
+
+    def versions(self, name: str) -> tuple[str, ...]:
+        """The versions of one model, the one `get` returns first.
+
+        A plugin has one version. Where neither the config nor a model card names the version (a
+        plugin, an in-process model), the adapter is built to read its spec's.
+
+        Raises:
+            UnknownModelError: listing the known names.
+        """
+        if name not in self.configs and name not in self.plugins:
+            raise UnknownModelError(name, self.names())
+        config = self.configs.get(name)
+        label = (config.label() if config else None) or self.spec(name).version
+        others = set(config.versions if config else ()) - {label}
+        return (label, *sorted(others, key=lambda v: (0, int(v), v) if v.isdigit() else (1, 0, v)))
+
+    def with_versions(self, versions: Mapping[str, str]) -> Registry:
+        """A registry like this one whose `get(name)` is the version `versions[name]` of each model named.
+
+        The new registry builds its adapters afresh; this one is left as it was.
+
+        Raises:
+            UnknownModelError: a model that is not registered.
+            AdapterInputError: a version the model does not have (the message lists the known ones).
+        """
+        configs = dict(self.configs)
+        for name, version in versions.items():
+            known = self.versions(name)
+            if version not in known:
+                listed = ", ".join(f"{v} (default)" if i == 0 else v for i, v in enumerate(known))
+                raise AdapterInputError(f"unknown version {version!r} of model {name!r}; known versions: {listed}")
+            if name not in configs or version == known[0]:
+                continue  # a plugin's only version, or the default already
+            # The chosen version becomes the entry; the others (default included) stay reachable from it.
+            default = configs[name]
+            siblings = {known[0]: default.model_copy(update={"version": known[0], "versions": {}})}
+            siblings.update({label: c for label, c in default.versions.items() if label != version})
+            configs[name] = default.versions[version].model_copy(update={"versions": siblings})
+        registry = Registry(configs, self.plugins)
+        registry.problems = list(self.problems)
+        return registry
 
     def get(self, name: str) -> Adapter:
         """The adapter named `name`, built on first use.

@@ -9,7 +9,7 @@ truth allows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,19 +19,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from adapters.cards import MODELS_DIR, ModelCard
+from adapters.errors import AdapterInputError
 from adapters.outfitting import OUTFITTING_FEATURES, OutfittingAdapter, encode_items
 from adapters.welding import WELD_FEATURES, WeldingAdapter, encode_joints
 from knowledge.partgraph import PartGraph
 from knowledge.synthetic import truth
 from knowledge.synthetic.vocabulary import ACCESS, GRADES, JOINT_TYPES, POSITIONS, PROCESSES
 
-__all__ = ["held_out_blocks", "train_outfitting", "train_welding"]
+__all__ = ["ParamOverrides", "held_out_blocks", "train_outfitting", "train_welding"]
 
 HELD_OUT_SHARE: Final = 0.2
 MAX_TRAIN_ROWS: Final = 600_000
 _OPSET: Final = 13
 # Same yard, same seed, same model: LightGBM is deterministic only when asked to be.
 _DETERMINISTIC: Final[dict[str, Any]] = {"deterministic": True, "force_row_wise": True}
+
+ParamOverrides = Mapping[str, Mapping[str, Any]]
+"""Hyper-parameter overrides by learner: `{"hours": {"n_estimators": 40}}` (welding: hours, defect;
+outfitting: stage, rework). Only the tuned keys can change; the determinism flags cannot."""
+
+
+def _with_overrides(model: str, defaults: dict[str, dict[str, Any]], overrides: ParamOverrides | None) -> None:
+    """Apply `overrides` to each learner's `defaults` in place, refusing unknown learners and keys."""
+    for learner, values in (overrides or {}).items():
+        if learner not in defaults:
+            raise AdapterInputError(f"{model}: unknown learner {learner!r}; learners: {', '.join(defaults)}")
+        tunable = sorted(set(defaults[learner]) - set(_DETERMINISTIC))
+        unknown = sorted(set(values) - set(tunable))
+        if unknown:
+            raise AdapterInputError(f"{model}.{learner}: cannot set {unknown}; tunable: {', '.join(tunable)}")
+        defaults[learner].update(values)
 
 
 def held_out_blocks(block_ids: npt.NDArray[np.integer], seed: int) -> npt.NDArray[np.bool_]:
@@ -43,6 +60,10 @@ def held_out_blocks(block_ids: npt.NDArray[np.integer], seed: int) -> npt.NDArra
 
 def _split(block_ids: npt.NDArray[np.integer], seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     test = held_out_blocks(block_ids, seed)
+    if test.all() or not test.any():
+        # A small yard has few blocks: a seed can hold out all of them or none.
+        which = "every" if test.all() else "no"
+        raise AdapterInputError(f"split seed {seed} holds out {which} block of this yard; choose another seed")
     train = np.flatnonzero(~test)
     rng = np.random.default_rng(seed)
     if len(train) > MAX_TRAIN_ROWS:
@@ -118,6 +139,7 @@ def _export(
     rows: tuple[int, int],
     params: dict[str, Any],
     metrics: dict[str, float],
+    file_stem: str | None = None,
 ) -> ModelCard:
     """Merge the trained parts into one float32 graph, write it with its model card."""
     from onnx import TensorProto
@@ -137,16 +159,15 @@ def _export(
         "params": params,
         "metrics": metrics,
     }
-    return _write(model, card, out_dir)
+    return _write(model, card, out_dir, file_stem or name)
 
 
-def _write(model: Any, card_fields: dict[str, Any], out_dir: Path) -> ModelCard:
+def _write(model: Any, card_fields: dict[str, Any], out_dir: Path, stem: str) -> ModelCard:
     out_dir.mkdir(parents=True, exist_ok=True)
     data = model.SerializeToString()
-    name = card_fields["name"]
-    (out_dir / f"{name}.onnx").write_bytes(data)
-    card = ModelCard(onnx_file=f"{name}.onnx", onnx_sha256=hashlib.sha256(data).hexdigest(), **card_fields)
-    (out_dir / f"{name}.card.json").write_text(card.model_dump_json(indent=2) + "\n")
+    (out_dir / f"{stem}.onnx").write_bytes(data)
+    card = ModelCard(onnx_file=f"{stem}.onnx", onnx_sha256=hashlib.sha256(data).hexdigest(), **card_fields)
+    (out_dir / f"{stem}.card.json").write_text(card.model_dump_json(indent=2) + "\n")
     return card
 
 
@@ -162,8 +183,19 @@ def _auc(labels: npt.NDArray[np.bool_], scores: npt.NDArray[np.floating]) -> flo
 
 
 def train_welding(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: str = "1", seed: int = 0,
+                  params: ParamOverrides | None = None, file_stem: str | None = None,
                   progress: Callable[[str], None] | None = None) -> ModelCard:  # fmt: skip
-    """Train the welding model (hours: LightGBM on log hours; defects: LightGBM classifier) and export it."""
+    """Train the welding model (hours: LightGBM on log hours; defects: LightGBM classifier) and export it.
+
+    Args:
+        graph: The yard whose recorded actuals to learn from.
+        out_dir: Folder for the ONNX file and its card.
+        version: Version stamped on the card.
+        seed: Seed of the train/held-out split and of the learners.
+        params: Overrides of the `hours` and `defect` learners' hyper-parameters (kept in the card).
+        file_stem: File name without extension (default `welding`; `welding-2` for a second version).
+        progress: Called with the name of each step.
+    """
     import lightgbm as lgb
     from onnx import TensorProto, helper
 
@@ -188,6 +220,7 @@ def train_welding(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: str 
         "min_child_samples": 200,
         **_DETERMINISTIC,
     }
+    _with_overrides("welding", {"hours": params_h, "defect": params_d}, params)
     step("welding: training hours")
     reg = lgb.LGBMRegressor(**params_h, random_state=seed, n_jobs=2, verbose=-1).fit(x[train], np.log(hours[train]))
     step("welding: training defects")
@@ -213,6 +246,7 @@ def train_welding(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: str 
         {"hours": [None], "defect_probability": [None]},
         graph=graph, out_dir=out_dir, version=version, features=WELD_FEATURES, rows=(len(train), len(test)),
         params={"hours": params_h, "defect": params_d, "split_seed": seed}, metrics=metrics,
+        file_stem=file_stem,
     )  # fmt: skip
 
 
@@ -254,8 +288,12 @@ def _welding_metrics(
 
 
 def train_outfitting(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: str = "1", seed: int = 0,
+                     params: ParamOverrides | None = None, file_stem: str | None = None,
                      progress: Callable[[str], None] | None = None) -> ModelCard:  # fmt: skip
-    """Train the outfitting model (stage: 3-class LightGBM; rework: LightGBM classifier) and export it."""
+    """Train the outfitting model (stage: 3-class LightGBM; rework: LightGBM classifier) and export it.
+
+    Arguments as `train_welding`; `params` overrides the `stage` and `rework` learners.
+    """
     import lightgbm as lgb
     from onnx import TensorProto, helper
 
@@ -282,6 +320,7 @@ def train_outfitting(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: s
         "min_child_samples": 100,
         **_DETERMINISTIC,
     }
+    _with_overrides("outfitting", {"stage": params_s, "rework": params_r}, params)
     step("outfitting: training stage")
     clf_s = lgb.LGBMClassifier(**params_s, random_state=seed, n_jobs=2, verbose=-1).fit(x[train], stage[train])
     step("outfitting: training rework")
@@ -309,4 +348,5 @@ def train_outfitting(graph: PartGraph, out_dir: Path = MODELS_DIR, *, version: s
         {"stage_probabilities": [None, 3], "rework_probability": [None]},
         graph=graph, out_dir=out_dir, version=version, features=OUTFITTING_FEATURES, rows=(len(train), len(test)),
         params={"stage": params_s, "rework": params_r, "split_seed": seed}, metrics=metrics,
+        file_stem=file_stem,
     )  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from adapters.cards import load_card
+from adapters.errors import AdapterInputError
 from adapters.outfitting import OutfittingAdapter
 from adapters.training import held_out_blocks, train_outfitting, train_welding
 from adapters.transports.inprocess import OnnxTransport
@@ -54,3 +57,39 @@ def test_held_out_split_is_by_block_and_stable() -> None:
     assert 0.1 < held.mean() < 0.3
     np.testing.assert_array_equal(held, held_out_blocks(blocks, seed=0))
     assert not np.array_equal(held, held_out_blocks(blocks, seed=1))
+
+
+def test_a_second_version_is_deterministic_and_sits_beside_the_first(graph: PartGraph, tmp_path: Path) -> None:
+    fewer = {"hours": {"n_estimators": 30, "num_leaves": 15}, "defect": {"n_estimators": 40}}
+    first = train_welding(graph, tmp_path / "a", version="2", seed=3, params=fewer, file_stem="welding-2")
+    again = train_welding(graph, tmp_path / "b", version="2", seed=3, params=fewer, file_stem="welding-2")
+    onnx_file = tmp_path / "a" / "welding-2.onnx"
+    assert onnx_file.read_bytes() == (tmp_path / "b" / "welding-2.onnx").read_bytes()
+    assert first == again and load_card(onnx_file) == first
+    assert (first.name, first.version, first.onnx_file) == ("welding", "2", "welding-2.onnx")
+    assert first.params["hours"]["n_estimators"] == 30 and first.params["hours"]["deterministic"] is True
+    assert first.params["defect"]["num_leaves"] == 15  # untouched defaults stay
+    assert first.metrics["hours_mae"] < 0.7 * first.metrics["hours_mae_baseline"]
+    with pytest.raises(AdapterInputError, match=r"welding.hours: cannot set \['deterministic'\]"):
+        train_welding(graph, tmp_path / "c", params={"hours": {"deterministic": False}})
+    with pytest.raises(AdapterInputError, match="unknown learner 'stage'; learners: hours, defect"):
+        train_welding(graph, tmp_path / "c", params={"stage": {"n_estimators": 3}})
+    with pytest.raises(AdapterInputError, match="split seed 5 holds out no block of this yard"):
+        train_welding(graph, tmp_path / "c", seed=5)  # this small yard's blocks all miss seed 5's hash
+
+
+def test_train_cli_names_a_versioned_model(graph: PartGraph, tmp_path: Path) -> None:
+    shipbrain = str(Path(sys.executable).parent / "shipbrain")
+    args = [shipbrain, "models", "train", "--yard", str(graph.path), "--only", "welding", "--out", str(tmp_path)]
+    trained = subprocess.run(
+        [*args, "--version", "2", "--versioned", "--param", "welding.hours.n_estimators=20",
+         "--param", "welding.defect.n_estimators=10"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    card = load_card(tmp_path / "welding-2.onnx")
+    assert card is not None and card.version == "2" and card.params["hours"]["n_estimators"] == 20
+    bad = subprocess.run(
+        [*args, "--param", "welding.hours=20"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert bad.returncode == 2 and "MODEL.LEARNER.KEY=VALUE" in bad.stderr
