@@ -7,14 +7,14 @@ other instead of failing; PostgreSQL (`SHIPBRAIN_POSTGRES_DSN`) goes through psy
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
 from knowledge.settings import Settings
 
-__all__ = ["database_url", "engine"]
+__all__ = ["database_url", "dispose", "engine"]
 
 
 def database_url(settings: Settings) -> str:
@@ -29,8 +29,19 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{(settings.data_dir / 'shipbrain.sqlite').resolve()}"
 
 
-@lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+_LOCK = threading.Lock()
+
+
 def _engine(url: str) -> Engine:
+    # Kept for the process's life (a bounded cache would drop engines with pooled connections still open).
+    with _LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = _create(url)
+        return _ENGINES[url]
+
+
+def _create(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -49,3 +60,11 @@ def _engine(url: str) -> Engine:
 def engine(settings: Settings) -> Engine:
     """The engine of the shared store (one per URL and process)."""
     return _engine(database_url(settings))
+
+
+def dispose(settings: Settings) -> None:
+    """Close the store's pooled connections and forget its engine (e.g. before its server goes away)."""
+    with _LOCK:
+        eng = _ENGINES.pop(database_url(settings), None)
+    if eng is not None:
+        eng.dispose()

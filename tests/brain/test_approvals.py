@@ -15,6 +15,7 @@ from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from brain.tools import ToolResult
 from knowledge import InputError, Settings
+from knowledge.database import dispose
 from tests.helpers import postgres
 
 ADOPT = "Adopt into the plan: B002 is late by 4 days"
@@ -128,6 +129,7 @@ def test_checkpoints_and_the_plan_book_on_postgresql(small_yard: Path, tmp_path:
             assert "postgresql" in again.tools.planbook.where
         finally:
             again.close()
+            dispose(settings)  # the server stops next: close the pooled connections first
 
 
 def test_adopt_it_after_a_whatif_adopts_that_whatif(brain: Brain) -> None:

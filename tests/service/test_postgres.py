@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge import Settings
+from knowledge.database import dispose
 from tests.helpers import postgres
 from tests.service.conftest import Api, make_tokens, service_settings
 from tests.service.test_approvals import EVENTS, _held
@@ -29,7 +30,7 @@ def pg_api(tmp_path: Path, small_yard: Path) -> Iterator[Api]:
             store = app.state.service.store
             assert store.engine.dialect.name == "postgresql"
             yield Api(client, store, make_tokens(store))
-        store.engine.dispose()
+        dispose(settings)
 
 
 def test_a_run_lifecycle_on_postgresql(pg_api: Api) -> None:
