@@ -172,14 +172,18 @@ class Brain:
         yard: the yard directory.
         settings: data dir (checkpoints, document store, models), checkpoint database, LLM.
         planner: a planner to use instead of the one the settings choose.
+        registry: the models to use instead of `Registry.load(settings)` (e.g. another version, or an eval's
+            recording registry).
     """
 
-    def __init__(self, yard: Path, settings: Settings | None = None, planner: Planner | None = None) -> None:
+    def __init__(
+        self, yard: Path, settings: Settings | None = None, planner: Planner | None = None, registry: Any = None
+    ) -> None:
         from langgraph.graph import END, START, StateGraph
 
         self.settings = settings or get_settings()
         self.graph = PartGraph.open(yard)
-        self.tools = YardTools(self.graph, self.settings)
+        self.tools = YardTools(self.graph, self.settings, registry=registry)
         if planner is None:
             self.planner, self.planner_name = _make_planner(self.settings)
         else:

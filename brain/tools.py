@@ -11,6 +11,7 @@ the supervisor runs it only after a person approved it.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -233,6 +234,8 @@ class YardTools:
         self._registry: Any = registry
         self._documents: Any = None
         self._executor: Any = None
+        self._lock = threading.RLock()
+        """Guards what is made on first use: calls may come from several threads (the service, eval runs)."""
         self._hours: dict[str, float] | None = None
         self._schedules: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
 
@@ -241,18 +244,20 @@ class YardTools:
         """The yard's models, loaded on first use (graph and document questions never need them)."""
         from adapters.registry import Registry
 
-        if self._registry is None:
-            self._registry = Registry.load(self.settings)
-        return self._registry
+        with self._lock:
+            if self._registry is None:
+                self._registry = Registry.load(self.settings)
+            return self._registry
 
     @property
     def executor(self) -> Any:
         """The batch executor every model call goes through (in-process for small sets, Ray for large ones)."""
         from adapters.executor import BatchExecutor
 
-        if self._executor is None:
-            self._executor = BatchExecutor(self.registry, settings=self.settings)
-        return self._executor
+        with self._lock:
+            if self._executor is None:
+                self._executor = BatchExecutor(self.registry, settings=self.settings)
+            return self._executor
 
     def close(self) -> None:
         """Release the document store (its embedded Qdrant holds a lock on the data dir)."""
@@ -606,10 +611,11 @@ class YardTools:
         from adapters.executor import BatchExecutor
         from adapters.scheduling import predicted_hours
 
-        if self._hours is None:
-            executor = BatchExecutor(self.registry, backend="in-process", settings=self.settings)
-            self._hours = predicted_hours(self.graph, executor)
-        return self._hours
+        with self._lock:
+            if self._hours is None:
+                executor = BatchExecutor(self.registry, backend="in-process", settings=self.settings)
+                self._hours = predicted_hours(self.graph, executor)
+            return self._hours
 
     def _request(self, events: Sequence[PlanEvent], baseline: Schedule | None) -> ScheduleRequest:
         from adapters.scheduling import ResourceDowntime, request_from_yard
@@ -663,11 +669,12 @@ class YardTools:
         from adapters.scheduling import solve
 
         key = tuple(events)
-        if key not in self._schedules:
-            base = None if not key else self.schedule(())[1]
-            request = self._request(key, base)
-            self._schedules[key] = (request, solve(request))
-        return self._schedules[key]
+        with self._lock:  # one solve per plan, however many threads ask at once
+            if key not in self._schedules:
+                base = None if not key else self.schedule(())[1]
+                request = self._request(key, base)
+                self._schedules[key] = (request, solve(request))
+            return self._schedules[key]
 
     def tool_erection_schedule(self, code: str | None = None) -> ToolResult:
         """The adopted schedule: a block's erection day, the makespan and the critical path."""
@@ -799,7 +806,8 @@ class YardTools:
         """Adopt a what-if into the yard's plan (runs only with an approval, see `run`)."""
         event = self._event(resource, code, days, start_day, start_date)
         total = self.planbook.adopt(event, by=approved_by, thread_id=thread_id)
-        self._schedules.clear()
+        with self._lock:
+            self._schedules.clear()
         return ToolResult(
             tool="adopt_plan",
             args={
@@ -831,9 +839,10 @@ class YardTools:
         """The document sections that answer a question, with citations."""
         from knowledge.documents import DocumentStore
 
-        if self._documents is None:  # opened once: loading the embedder and the store costs ~70 ms
-            self._documents = DocumentStore(self.settings)
-        store = self._documents
+        with self._lock:  # opened once (loading the embedder and the store costs ~70 ms), by one thread
+            if self._documents is None:
+                self._documents = DocumentStore(self.settings)
+            store = self._documents
         if store.count() == 0:
             raise InputError("the document store is empty: run `shipbrain docs ingest` (or `shipbrain demo`)")
         hits = store.search(query, limit=3)

@@ -375,6 +375,9 @@ def create_app(
         raise NotFound(f"no endpoint /v1/{rest}; the API is described at /docs")
 
     app.include_router(router)
+    from workflows.service.evals_page import add_evals_page
+
+    add_evals_page(app, settings)
     if chat:
         from workflows.service.chat import mount_chat
 

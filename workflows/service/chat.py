@@ -410,7 +410,8 @@ class _Page:
             self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": []})
             gr.Markdown(
                 "## Shipbrain\nAsk about blocks, assemblies, joints, the schedule and what-ifs. "
-                "Each step the brain takes shows as it happens; plan changes wait for your approval."
+                "Each step the brain takes shows as it happens; plan changes wait for your approval. "
+                "Engineers: [eval runs](/evals)."
             )
             with gr.Row():
                 with gr.Column(scale=3):

@@ -1,0 +1,595 @@
+"""The runner: a checked suite in, a run directory out (results log, summary, predictions, HTML report).
+
+```
+RUN_DIR/
+  results.jsonl        one CaseRecord per case: its scores (value, passed, reason), error, seconds
+  summary.json         RunSummary: models and versions, counts, each score's mean, suite thresholds, verdict
+  predictions.parquet  model cases' rows: case, position, process, predicted and recorded columns (for plots)
+  report.html          self-contained report with plots (evals.report)
+  state/               the brain's checkpoints and plan book for this run, kept apart from the yard's own
+```
+
+Cases run on pydantic-evals (`Dataset.evaluate`, `max_concurrency`), whose `Evaluator` wraps Shipbrain's
+scorers. Model calls go through a `CassetteRegistry`: recorded into the cassette on a normal run, answered from
+it on a replayed run (`replay=True`), so replayed runs give identical scores (all but latency).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field
+
+from evals.cassette import CassetteRegistry
+from evals.errors import PackageError, RunDirError, SuiteError
+from evals.package import RecordedPackage, record
+from evals.scorers import _MISSING, CaseOutput, Direction, Score
+from evals.suite import CaseSpec, PackageSpec, ScorerEntry, Suite, expand_vars
+from knowledge.settings import Settings, get_settings
+
+__all__ = ["CaseRecord", "RunCase", "RunSummary", "ScoreRecord", "ThresholdResult", "run_suite"]
+
+Progress = Callable[[int, int], None]
+PLOT_COLUMNS = (
+    "position",
+    "process",
+    "level",
+    "predicted_hours",
+    "actual_hours",
+    "predicted_defect_probability",
+    "defect",
+)
+
+
+class ScoreRecord(BaseModel):
+    """One score of one case, as logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float
+    passed: bool | None = None
+    reason: str = ""
+    direction: Direction = "higher"
+    deterministic: bool = True
+
+
+class CaseRecord(BaseModel):
+    """One line of results.jsonl."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    package: str
+    template: str
+    """The suite case it came from (differs from `id` for expanded cases)."""
+    scores: dict[str, ScoreRecord] = Field(default_factory=dict)
+    passed: bool
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class ThresholdResult(BaseModel):
+    """A suite threshold on a score's mean."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: str
+    mean: float | None
+    min: float | None = None
+    max: float | None = None
+    passed: bool
+
+
+class RunSummary(BaseModel):
+    """summary.json: what ran, and how it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    suite: str
+    suite_path: str
+    run_dir: str
+    created: str
+    replay: bool
+    concurrency: int
+    models: dict[str, str]
+    """Model name -> version of every model the run called."""
+    cases: int
+    passed: int
+    failed: int
+    errors: int
+    means: dict[str, float]
+    """Score name -> mean over the cases that have it."""
+    directions: dict[str, Direction]
+    thresholds: list[ThresholdResult]
+    margins: dict[str, float] = Field(default_factory=dict)
+    ok: bool
+    """Every case passed and every threshold held."""
+    seconds: float
+
+    @property
+    def report(self) -> Path:
+        """The run's HTML report."""
+        return Path(self.run_dir) / "report.html"
+
+
+@dataclass(frozen=True)
+class RunCase:
+    """One case to run: a suite case expanded for a block, work package, recorded answer or question."""
+
+    id: str
+    kind: Literal["model", "schedule", "question", "workflow"]
+    package: str
+    template: str
+    scorers: tuple[ScorerEntry, ...]
+    expected: Mapping[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    table: str = "joints"
+    where: Mapping[str, Any] = field(default_factory=dict)
+    question: str | None = None
+    workflow: str | None = None
+    input: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---- packages and yards ---------------------------------------------------------------------------------------
+
+
+def _record_key(spec: Any) -> str:
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
+
+
+def _generated_yard(root: Path, parts: int, seed: int, blocks: int | None) -> Path:
+    from knowledge import YardSpec, generate_yard, write_yard
+
+    out = root / f"yard-{parts}-s{seed}" if blocks is None else root / f"yard-{parts}-s{seed}-b{blocks}"
+    if not (out / "manifest.json").is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            write_yard(generate_yard(YardSpec(parts=parts, seed=seed, blocks=blocks)), out)
+        except FileExistsError:
+            pass  # another run made it meanwhile
+    return out
+
+
+def open_package(name: str, spec: PackageSpec, settings: Settings) -> RecordedPackage:
+    """A suite's package: opened from its path, or recorded from a seeded generated yard (cached)."""
+    if spec.path is not None:
+        return RecordedPackage.open(spec.path)
+    assert spec.record is not None
+    rec = spec.record
+    cache = settings.data_dir / "evals" / "packages" / f"{name}-{_record_key(rec)}"
+    if not (cache / "manifest.json").is_file():
+        yard = _generated_yard(settings.data_dir / "evals" / "yards", rec.parts, rec.seed, rec.yard_blocks)
+        try:
+            record(yard, rec.blocks, cache, name=name)
+        except PackageError:
+            if not (cache / "manifest.json").is_file():
+                raise
+    return RecordedPackage.open(cache)
+
+
+def yard_of(package: RecordedPackage, settings: Settings) -> Path:
+    """The yard a package was cut from (regenerated from its spec if it is not where it was)."""
+    source = package.manifest.source
+    if source.yard and (Path(source.yard) / "manifest.json").is_file():
+        manifest = json.loads((Path(source.yard) / "manifest.json").read_text())
+        if manifest.get("seed") == source.seed and manifest.get("parts") == source.parts:
+            return Path(source.yard)
+    if source.kind != "synthetic" or source.parts is None or source.seed is None:
+        raise PackageError(f"package {package.name!r} names no yard to ask the brain or run workflows against")
+    return _generated_yard(settings.data_dir / "evals" / "yards", source.parts, source.seed, source.spec_blocks)
+
+
+# ---- expanding the suite into cases -----------------------------------------------------------------------------
+
+
+def _expand(suite: Suite, packages: Mapping[str, RecordedPackage]) -> list[RunCase]:
+    out: list[RunCase] = []
+    for spec in suite.cases:
+        out.extend(_expand_one(suite, spec, packages[spec.package]))
+    ids = [c.id for c in out]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise SuiteError(suite.path, None, f"two cases expand to the id {dup!r}; put {{block}} in the case's id")
+    return out
+
+
+def _variables(spec: CaseSpec, package: RecordedPackage) -> list[dict[str, str]]:
+    if spec.fields.for_each == "block":
+        return [{"block": b} for b in package.manifest.blocks]
+    if spec.fields.for_each == "work_package":
+        return [{"work_package": c} for c in package.table("work_packages").column("code").to_pylist()]
+    return [{}]
+
+
+def _expand_one(suite: Suite, spec: CaseSpec, package: RecordedPackage) -> Iterator[RunCase]:
+    f = spec.fields
+    if spec.kind == "answers":
+        for n, answer in enumerate(package.answers, start=1):
+            if f.answers != "all" and answer.kind != f.answers:
+                continue
+            scorers = []
+            for entry in spec.scorers:
+                if answer.kind not in entry.scorer.kinds:
+                    continue
+                expected = entry.scorer.expected_of(entry.args, answer.expected)
+                if entry.scorer.expected is not None:
+                    if expected is _MISSING:
+                        continue  # this answer records nothing this scorer could check
+                    try:
+                        entry.scorer.expected.validate_python(expected)
+                    except ValueError:
+                        raise PackageError(
+                            f"{package.path / 'answers.jsonl'}:{n}: {answer.id}: scorer {entry.scorer.name!r} "
+                            f"cannot score against {expected!r}"
+                        ) from None
+                scorers.append(entry)
+            yield RunCase(
+                id=f"{spec.id}.{answer.id}", kind=answer.kind, package=spec.package, template=spec.id,
+                scorers=tuple(scorers), expected=answer.expected, question=answer.question,
+                workflow=answer.workflow, input=answer.input,
+            )  # fmt: skip
+        return
+    if spec.kind == "question_file":
+        yield from _question_file_cases(spec)
+        return
+    for variables in _variables(spec, package):
+        yield RunCase(
+            id=expand_vars(spec.id, variables), kind=spec.kind, package=spec.package, template=spec.id,
+            scorers=spec.scorers, expected=expand_vars(f.expected, variables), model=f.model or (
+                "scheduling" if spec.kind == "schedule" else None),
+            table="work_packages" if spec.kind == "schedule" else f.table, where=expand_vars(f.where, variables),
+            question=expand_vars(f.question, variables), workflow=f.workflow, input=expand_vars(f.input, variables),
+        )  # fmt: skip
+
+
+def _question_file_cases(spec: CaseSpec) -> Iterator[RunCase]:
+    from evals.questions import load_cases
+    from evals.scorers import SCORERS, FieldArgs
+
+    assert spec.question_file is not None
+    for case in load_cases(spec.question_file):
+        expected: dict[str, Any] = {"intent": case.intent, "entities.codes": case.entities.codes}
+        if case.tool:
+            expected["first_tool"] = case.tool
+        scorers = spec.scorers or tuple(
+            ScorerEntry(SCORERS["exact"], FieldArgs(name="exact", field=key), case.line or 0) for key in expected
+        )
+        yield RunCase(
+            id=f"{spec.id}.{case.id}", kind="question", package=spec.package, template=spec.id,
+            scorers=scorers, expected=expected, question=case.question,
+        )  # fmt: skip
+
+
+# ---- running ----------------------------------------------------------------------------------------------------
+
+
+class _Runtime:
+    """What cases share: packages, yards, the wrapped registry, one brain and workflow context per yard."""
+
+    def __init__(
+        self, packages: dict[str, RecordedPackage], registry: CassetteRegistry, settings: Settings, state: Path
+    ):
+        from adapters.executor import BatchExecutor
+
+        self.packages = packages
+        self.registry = registry
+        self.settings = settings
+        self.state_settings = settings.model_copy(update={"data_dir": state, "executor": "in-process"})
+        self.executor = BatchExecutor(registry, backend="in-process", settings=self.state_settings)
+        self._lock = threading.Lock()
+        self._brains: dict[Path, Any] = {}
+        self._contexts: dict[Path, Any] = {}
+
+    def yard(self, package: str) -> Path:
+        return yard_of(self.packages[package], self.settings)
+
+    def brain(self, package: str) -> Any:
+        from brain.supervisor import Brain
+
+        yard = self.yard(package)
+        with self._lock:
+            if yard not in self._brains:
+                from knowledge.documents import DEMO_CORPUS, DocumentStore
+
+                with DocumentStore(self.state_settings) as store:  # procedure questions cite the shipped corpus
+                    if store.count() == 0:
+                        store.ingest([DEMO_CORPUS])
+                # the brain's model calls go through the cassette
+                self._brains[yard] = Brain(yard, self.state_settings, registry=self.registry)
+            return self._brains[yard]
+
+    def workflow_context(self, package: str) -> Any:
+        from knowledge.partgraph import PartGraph
+        from workflows import WorkflowContext
+
+        yard = self.yard(package)
+        with self._lock:
+            if yard not in self._contexts:
+                self._contexts[yard] = WorkflowContext(
+                    PartGraph.open(yard), self.state_settings, registry=self.registry
+                )
+            return self._contexts[yard]
+
+    def close(self) -> None:
+        for brain in self._brains.values():
+            brain.close()
+
+    def run(self, case: RunCase) -> CaseOutput:
+        start = time.perf_counter()
+        if case.kind in ("model", "schedule"):
+            out = self._model(case)
+        elif case.kind == "question":
+            out = self._question(case)
+        else:
+            out = self._workflow(case)
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def _model(self, case: RunCase) -> CaseOutput:
+        package = self.packages[case.package]
+        assert case.model is not None
+        rows = package.rows(case.table, dict(case.where))
+        spec = self.registry.get(case.model).spec
+        wanted = [c for c in spec.input_schema.model_fields if c in rows.column_names]
+        predicted = self.executor.run(case.model, rows.select(wanted))
+        table = rows
+        for name in predicted.column_names:
+            table = table.append_column(f"predicted_{name}", predicted.column(name))
+        context: dict[str, Any] = {}
+        if case.kind == "schedule":
+            context["resources"] = package.table("resources").to_pylist()
+        return CaseOutput(rows=table, context=context)
+
+    def _question(self, case: RunCase) -> CaseOutput:
+        assert case.question is not None
+        answer = self.brain(case.package).ask(case.question)
+        numbers: dict[str, float] = {}
+        for result in answer.results:
+            for key, value in result.numbers.items():
+                numbers.setdefault(key, value)
+        tools = [r.tool for r in answer.results]
+        fields = {
+            "intent": answer.plan.intent,
+            "entities": answer.plan.entities.model_dump(mode="json"),
+            "tools": tools,
+            "first_tool": tools[0] if tools else None,
+            "numbers": numbers,
+            "sources": answer.sources,
+            "status": answer.status,
+            "errors": [r.error for r in answer.results if r.error],
+        }
+        return CaseOutput(fields=fields)
+
+    def _workflow(self, case: RunCase) -> CaseOutput:
+        from workflows import run_workflow
+
+        assert case.workflow is not None
+        result = run_workflow(case.workflow, dict(case.input), self.workflow_context(case.package))
+        return CaseOutput(fields=result.model_dump(mode="json"))
+
+
+def _score_case(case: RunCase, output: CaseOutput) -> dict[str, ScoreRecord]:
+    scores: dict[str, ScoreRecord] = {}
+    for entry in case.scorers:
+        expected = entry.scorer.expected_of(entry.args, case.expected)
+        score: Score = entry.scorer.score(entry.args, output, None if expected is _MISSING else expected)
+        scores[entry.label] = ScoreRecord(
+            **score.model_dump(), direction=entry.scorer.direction, deterministic=entry.scorer.deterministic
+        )
+    return scores
+
+
+def run_suite(
+    suite: Suite,
+    out: Path | str,
+    *,
+    versions: Mapping[str, str] | None = None,
+    concurrency: int = 2,
+    replay: bool = False,
+    cassette: Path | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> RunSummary:
+    """Run a suite into a run directory; returns its summary (`summary.ok` is the verdict).
+
+    Args:
+        suite: a suite from `load_suite`.
+        out: the run directory (refused if it holds a run, unless `force`).
+        versions: model name -> version, over the suite's `models` (`--model welding=2`).
+        concurrency: cases at once (threads; the models' onnxruntime and CP-SAT use every core on their own).
+        replay: answer model calls from the cassette only (a miss is an error); otherwise record into it.
+        cassette: the cassette directory (default: DATA_DIR/evals/cassettes/<suite>).
+        settings: data dir (packages, yards, cassettes) and model config.
+        progress: called with (cases done, cases in all).
+        force: replace a run already in `out`.
+
+    Raises:
+        SuiteError, PackageError: bad input, before any case runs.
+        RunDirError: `out` holds a run and `force` is not set.
+    """
+    import asyncio
+
+    from pydantic_evals import Case, Dataset
+
+    from adapters.registry import Registry
+    from evals._evaluator import SuiteEvaluator
+
+    settings = settings or get_settings()
+    out = Path(out)
+    if (out / "summary.json").exists() and not force:
+        raise RunDirError(f"{str(out)!r} already holds a run; choose another --out or pass --force")
+    chosen = {**suite.models, **(versions or {})}
+    packages = {name: open_package(name, spec, settings) for name, spec in suite.packages.items()}
+    cases = _expand(suite, packages)
+    registry = Registry.load(settings, versions=chosen or None)
+    tape = cassette or settings.data_dir / "evals" / "cassettes" / suite.name
+    wrapped = CassetteRegistry(registry, tape, "replay" if replay else "record")
+    out.mkdir(parents=True, exist_ok=True)
+    runtime = _Runtime(packages, wrapped, settings, out / "state")
+    done = [0]
+    done_lock = threading.Lock()
+    outputs: dict[str, CaseOutput] = {}
+
+    def task(case: RunCase) -> dict[str, ScoreRecord]:
+        try:
+            output = runtime.run(case)
+            outputs[case.id] = output
+            return _score_case(case, output)
+        finally:
+            with done_lock:
+                done[0] += 1
+                if progress:
+                    progress(done[0], len(cases))
+
+    dataset = Dataset[RunCase, dict[str, ScoreRecord], None](
+        name=suite.name,
+        cases=[Case(name=c.id, inputs=c) for c in cases],
+        evaluators=[SuiteEvaluator()],
+    )
+    started = time.perf_counter()
+    try:
+
+        async def go() -> Any:
+            return await dataset.evaluate(task, max_concurrency=max(1, concurrency), progress=False)
+
+        report = asyncio.run(go())
+    finally:
+        runtime.close()
+    records = _records(cases, report, outputs)
+    return _write_run(suite, out, records, outputs, cases, wrapped, replay, concurrency, time.perf_counter() - started)
+
+
+def _records(cases: list[RunCase], report: Any, outputs: Mapping[str, CaseOutput]) -> list[CaseRecord]:
+    by_id = {c.id: c for c in cases}
+    records: dict[str, CaseRecord] = {}
+    for rc in report.cases:
+        case = by_id[rc.name]
+        scores: dict[str, ScoreRecord] = rc.output
+        passed = all(s.passed is not False for s in scores.values())
+        records[case.id] = CaseRecord(
+            id=case.id, kind=case.kind, package=case.package, template=case.template, scores=scores,
+            passed=passed, seconds=round(outputs[case.id].seconds, 6),
+        )  # fmt: skip
+    for failure in report.failures:
+        case = by_id[failure.name]
+        records[case.id] = CaseRecord(
+            id=case.id, kind=case.kind, package=case.package, template=case.template, passed=False,
+            error=failure.error_message.splitlines()[0] if failure.error_message else "failed",
+        )  # fmt: skip
+    return [records[c.id] for c in cases]
+
+
+def _write_run(
+    suite: Suite,
+    out: Path,
+    records: list[CaseRecord],
+    outputs: Mapping[str, CaseOutput],
+    cases: list[RunCase],
+    registry: CassetteRegistry,
+    replay: bool,
+    concurrency: int,
+    seconds: float,
+) -> RunSummary:
+    from evals.report import write_report
+
+    with (out / "results.jsonl").open("w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(rec.model_dump_json() + "\n")
+    values: dict[str, list[float]] = {}
+    directions: dict[str, Direction] = {}
+    for rec in records:
+        for name, score in rec.scores.items():
+            if math.isfinite(score.value):
+                values.setdefault(name, []).append(score.value)
+            directions[name] = score.direction
+    means = {name: float(np.mean(v)) for name, v in sorted(values.items())}
+    thresholds = []
+    for name, bound in sorted(suite.thresholds.items()):
+        mean = means.get(name)
+        ok = mean is not None and (bound.min is None or mean >= bound.min) and (bound.max is None or mean <= bound.max)
+        thresholds.append(ThresholdResult(score=name, mean=mean, min=bound.min, max=bound.max, passed=ok))
+    errors = sum(1 for r in records if r.error)
+    passed = sum(1 for r in records if r.passed)
+    summary = RunSummary(
+        suite=suite.name,
+        suite_path=str(suite.path),
+        run_dir=str(out.resolve()),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        replay=replay,
+        concurrency=concurrency,
+        models=registry.versions_used(),
+        cases=len(records),
+        passed=passed,
+        failed=len(records) - passed - errors,
+        errors=errors,
+        means=means,
+        directions=directions,
+        thresholds=thresholds,
+        margins=suite.margins,
+        ok=passed == len(records) and all(t.passed for t in thresholds),
+        seconds=round(seconds, 3),
+    )
+    _write_predictions(out, outputs, cases)
+    (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")
+    write_report(out)
+    return summary
+
+
+def _write_predictions(out: Path, outputs: Mapping[str, CaseOutput], cases: list[RunCase]) -> None:
+    pieces = []
+    for case in cases:
+        output = outputs.get(case.id)
+        if case.kind != "model" or output is None or output.rows is None:
+            continue
+        rows = output.rows
+        columns = {c: rows.column(c) for c in PLOT_COLUMNS if c in rows.column_names}
+        if not columns:
+            continue
+        table = pa.table({"case": pa.array([case.id] * rows.num_rows, type=pa.string()), **columns})
+        pieces.append(table.cast(pa.schema([(f.name, f.type) for f in table.schema])))
+    if pieces:
+        pq.write_table(pa.concat_tables(pieces, promote_options="permissive"), out / "predictions.parquet")
+
+
+def load_run(run_dir: Path | str) -> tuple[RunSummary, list[CaseRecord]]:
+    """A run's summary and case records.
+
+    Raises:
+        RunDirError: no run there.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise RunDirError(f"no eval run at {str(run_dir)!r} (no summary.json)")
+    summary = RunSummary.model_validate_json(path.read_bytes())
+    lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    return summary, [CaseRecord.model_validate_json(line) for line in lines if line.strip()]
+
+
+def list_runs(root: Path | str) -> list[RunSummary]:
+    """Every run under `root` (directories holding a summary.json, any depth), newest first.
+
+    `RunSummary.report` is each run's HTML report, for a page that lists past runs.
+    """
+    root = Path(root)
+    found = []
+    for path in root.rglob("summary.json") if root.is_dir() else []:
+        try:
+            found.append(RunSummary.model_validate_json(path.read_bytes()))
+        except ValueError:
+            continue  # not a run's summary
+    return sorted(found, key=lambda s: s.created, reverse=True)
