@@ -8,10 +8,12 @@ ever added (an append-only log); nothing rewrites them.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, inspect, select
+from sqlalchemy.exc import DBAPIError
 
 from knowledge.database import engine
 from knowledge.settings import Settings
@@ -19,6 +21,7 @@ from knowledge.settings import Settings
 __all__ = ["PlanBook", "PlanEvent"]
 
 _META = MetaData()
+_CREATING = threading.Lock()  # threads of one process create the table one at a time
 _EVENTS = Table(
     "plan_events",
     _META,
@@ -68,7 +71,12 @@ class PlanBook:
     def _engine(self) -> Engine:
         eng = engine(self._settings)
         if not self._ready:
-            _META.create_all(eng, checkfirst=True)
+            with _CREATING:
+                try:
+                    _META.create_all(eng, checkfirst=True)
+                except DBAPIError:  # another process created it between the check and the CREATE
+                    if not inspect(eng).has_table(_EVENTS.name):
+                        raise
             self._ready = True
         return eng
 
