@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -101,25 +100,13 @@ class CaseFileError(InputError):
         return (type(self), (Path(self.path), self.line, self.problem))
 
 
-class ExpectedEntities(BaseModel):
-    """The entities a case expects; codes are always checked, the others only when the case gives them."""
+class ExpectedEntities(Entities):
+    """The entities a case expects: the planner's `Entities`, no other fields allowed.
+
+    Codes are always checked, the others only when the case gives them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    codes: list[str] = Field(default_factory=list)
-    """Yard codes, upper-cased, in the order the question names them."""
-    budget: float | None = None
-    """An inspection budget as a fraction (0.05 for "5 %")."""
-    days: int | None = None
-    """A duration in days."""
-    start_day: int | None = None
-    """A schedule day an outage starts."""
-    start_date: date | None = None
-    """A calendar date an outage starts."""
-    resource: str | None = None
-    """A yard resource as the yard writes it (PL-2, WS-3, GC-1, OH-2, DOCK-1)."""
-    zone: str | None = None
-    """An outfitting zone (MVZ3-L1)."""
 
     @field_validator("codes")
     @classmethod

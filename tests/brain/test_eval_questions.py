@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +22,6 @@ from brain.planner import EXAMPLES, OfflinePlanner
 from brain.supervisor import Answer, Brain
 from evals.questions import CaseFileError, QuestionCase, accuracy_table, load_cases
 from knowledge import PartGraph, Settings
-from knowledge.documents import DEMO_CORPUS, DocumentStore
 from knowledge.layout import NodeKind
 
 CASE_FILE = Path(__file__).parents[2] / "evals" / "cases" / "brain_questions.yaml"
@@ -124,21 +122,6 @@ def test_planning_is_fast(planner: OfflinePlanner) -> None:
 
 
 # ---- the brain's answers ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("eval-brain"))
-    with DocumentStore(settings) as store:
-        store.ingest([DEMO_CORPUS])
-    return settings
-
-
-@pytest.fixture(scope="module")
-def brain(small_yard: Path, settings: Settings) -> Iterator[Brain]:
-    b = Brain(small_yard, settings)
-    yield b
-    b.close()
 
 
 class References:

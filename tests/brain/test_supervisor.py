@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +15,6 @@ from brain.errors import UnknownThreadError
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from knowledge import InputError, PartGraph, Settings
-from knowledge.documents import DEMO_CORPUS, DocumentStore
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("brain"))
-    with DocumentStore(settings) as store:
-        store.ingest([DEMO_CORPUS])
-    return settings
-
-
-@pytest.fixture(scope="module")
-def brain(small_yard: Path, settings: Settings) -> Iterator[Brain]:
-    b = Brain(small_yard, settings)
-    yield b
-    b.close()
 
 
 @pytest.mark.parametrize(
