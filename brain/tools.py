@@ -51,6 +51,8 @@ class ToolResult(BaseModel):
     summary: str
     rows: list[dict[str, Any]] = Field(default_factory=list)
     numbers: dict[str, float] = Field(default_factory=dict)
+    breakdown: list[dict[str, Any]] = Field(default_factory=list)
+    """The result grouped (e.g. weld risk by assembly): a second table for people who would rather look."""
     sources: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
@@ -385,8 +387,32 @@ class YardTools:
             ),
             rows=[_joint_row(self.graph, rows, predicted, int(i)) for i in top],
             numbers={"joints": float(len(risk)), "hours": float(hours.sum()), "expected_defects": float(risk.sum())},
+            breakdown=self._by_assembly(rows.column("joint_id").to_numpy(), hours, risk),
             sources=[f"welding model {welding.spec.version} over {len(risk):,} joints of {code}"],
         )
+
+    def _by_assembly(
+        self, joint_ids: npt.NDArray[Any], hours: npt.NDArray[Any], risk: npt.NDArray[Any]
+    ) -> list[dict[str, Any]]:
+        """Joints, hours and expected defects per assembly (joints that join assemblies: "block joints")."""
+        g = self.graph
+        owners = g.table("joints", ["joint_id", "owner_id"])
+        owners = owners.filter(pc.is_in(owners.column("joint_id"), value_set=pa.array(joint_ids)))
+        owner = dict(zip(owners.column("joint_id").to_pylist(), owners.column("owner_id").to_pylist(), strict=True))
+        owner_ids = np.array([owner[int(j)] for j in joint_ids], dtype=np.int64)
+        assembly = g.layout.assembly_index_of_hull(owner_ids)  # -1: a block or erection joint
+        labels, group = np.unique(assembly, return_inverse=True)
+        start = int(g.layout.kind_start[NODE_KINDS.index("assembly")])
+        out = []
+        for k, label in enumerate(labels.tolist()):
+            mine = group == k
+            out.append({
+                "assembly": g.code_of(start + label) if label >= 0 else "block joints",
+                "joints": int(mine.sum()), "hours": round(float(hours[mine].sum()), 1),
+                "expected_defects": round(float(risk[mine].sum()), 2),
+                "defect_risk_pct": round(100 * float(risk[mine].mean()), 2),
+            })  # fmt: skip
+        return sorted(out, key=lambda r: -r["expected_defects"])
 
     def tool_ndt_plan(self, code: str, budget: float = 0.1) -> ToolResult:
         """The joints to inspect: the highest predicted defect risk first, within a share of the joints."""

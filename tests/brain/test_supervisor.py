@@ -192,3 +192,19 @@ def test_any_registered_model_runs_over_a_code_through_the_executor(brain: Brain
         brain.tools.run("predict", {"model": "scheduling", "code": "B002"})
     with pytest.raises(Exception, match="known models: outfitting, scheduling, welding"):
         brain.tools.run("predict", {"model": "nope", "code": "B002"})
+
+
+def test_weld_risk_by_assembly_adds_up_to_the_block(brain: Brain, small_yard: Path) -> None:
+    result = brain.ask("How risky is the welding in B003?").results[0]
+    g = PartGraph.open(small_yard)
+    groups = {r["assembly"]: r for r in result.breakdown}
+    assert sum(r["joints"] for r in result.breakdown) == result.numbers["joints"]
+    assert sum(r["expected_defects"] for r in result.breakdown) == pytest.approx(
+        result.numbers["expected_defects"], abs=0.01 * len(groups)
+    )
+    for code, row in groups.items():
+        if code != "block joints":  # each assembly's joints are the joints the graph says it holds
+            assert row["joints"] == len(g.members(g.id_of(code), kinds=["joint"]))
+    assert [r["expected_defects"] for r in result.breakdown] == sorted(
+        (r["expected_defects"] for r in result.breakdown), reverse=True
+    )

@@ -283,6 +283,18 @@ def _joint_plots(result: ToolResult) -> dict[str, dict[str, Any]]:
     joints = pd.DataFrame(result.rows).head(25)
     joints["defect risk %"] = (100 * joints["defect_probability"]).round(2)
     code = result.args.get("code")
+    scatter = {
+        "value": joints,
+        "x": "hours",
+        "y": "defect risk %",
+        "color": "position",
+        "title": f"Hours against defect risk, joints of {code}",
+    }
+    if len(result.breakdown) > 1:  # a block: where its weld risk sits, assembly by assembly
+        groups = pd.DataFrame(result.breakdown).head(30)
+        bars = {"value": groups, "x": "assembly", "y": "expected_defects", "sort": "-y", "x_label_angle": -45,
+                "title": f"Expected weld defects by assembly of {code}"}  # fmt: skip
+        return {"bars": bars, "scatter": scatter}
     return {
         "bars": {
             "value": joints,
