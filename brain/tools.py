@@ -396,10 +396,10 @@ class YardTools:
     ) -> list[dict[str, Any]]:
         """Joints, hours and expected defects per assembly (joints that join assemblies: "block joints")."""
         g = self.graph
-        owners = g.table("joints", ["joint_id", "owner_id"])
-        owners = owners.filter(pc.is_in(owners.column("joint_id"), value_set=pa.array(joint_ids)))
-        owner = dict(zip(owners.column("joint_id").to_pylist(), owners.column("owner_id").to_pylist(), strict=True))
-        owner_ids = np.array([owner[int(j)] for j in joint_ids], dtype=np.int64)
+        # the joints table is in joint-id order, one row per joint from the first joint id on
+        first_joint = int(g.layout.kind_start[NODE_KINDS.index("joint")])
+        owner_col = g.table("joints", ["owner_id"]).column(0).to_numpy()
+        owner_ids = owner_col[np.asarray(joint_ids, dtype=np.int64) - first_joint].astype(np.int64)
         assembly = g.layout.assembly_index_of_hull(owner_ids)  # -1: a block or erection joint
         labels, group = np.unique(assembly, return_inverse=True)
         start = int(g.layout.kind_start[NODE_KINDS.index("assembly")])
