@@ -29,7 +29,9 @@ def test_a_plan_change_in_a_thread_waits_for_an_approver(api: Api) -> None:
     twice = api.post(f"/v1/threads/{thread}/approval", {"approved": True}, scope="approve")
     assert twice.status_code == 409 and twice.json()["error"]["type"] == "no_pending_approval"
     audit = api.store.audit_entries(target=thread)
-    assert [(a.action, a.actor, a.parameters["note"]) for a in audit] == [("thread.approve", "approve-key", "ok")]
+    assert [(a.action, a.actor) for a in audit] == [("ask", "ask-key"), ("thread.approve", "approve-key")]
+    assert audit[0].parameters["question"] == ADOPT and audit[0].parameters["status"] == "waiting_for_approval"
+    assert audit[0].parameters["approval"]["tool"] == "adopt_plan" and audit[1].parameters["note"] == "ok"
 
 
 def test_bad_questions_and_unknown_threads_are_4xx(api: Api) -> None:

@@ -264,8 +264,14 @@ def _run_routes(router: APIRouter) -> None:
 
 def _brain_routes(router: APIRouter) -> None:
     @router.post("/v1/ask", tags=["brain"], summary="Ask the brain a question")
-    async def ask(body: AskBody, state: State, _: Annotated[Principal, Depends(require("ask"))]) -> dict[str, Any]:
+    async def ask(
+        body: AskBody, state: State, principal: Annotated[Principal, Depends(require("ask"))]
+    ) -> dict[str, Any]:
         answer = await run_in_threadpool(state.brain.ask, body.question, body.thread_id)
+        params = {"question": answer.question, "continued": body.thread_id is not None, "status": answer.status,
+                  "intent": answer.plan.intent, "tools": [r.tool for r in answer.results],
+                  "approval": answer.approval.model_dump(mode="json") if answer.approval else None}  # fmt: skip
+        await run_in_threadpool(_audit, state.store, principal.name, "ask", answer.thread_id, params)
         return answer.model_dump(mode="json")
 
     @router.get("/v1/threads/{thread_id}", tags=["brain"], summary="A conversation's latest question as it stands")
