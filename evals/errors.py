@@ -4,8 +4,9 @@
 ShipbrainError
 └── KnowledgeError
     └── InputError (ValueError)                 the caller's mistake: says what and where
-        ├── CaseFileError (evals.questions)     a planner question file: file and line
-        ├── SuiteError                          a suite file: file and line; refused before anything runs
+        ├── FileLineError                       a file that cannot be read as what it should be: file and line
+        │   ├── CaseFileError                   a planner question file
+        │   └── SuiteError                      a suite file; refused before anything runs
         ├── PackageError                        a recorded work package that cannot be read or cut
         ├── RunDirError                         a run directory that is not one, or is in the way
         └── ReplayMissError                     --replay, and the cassette holds no output for a model call
@@ -23,11 +24,19 @@ from typing import Any
 
 from knowledge.errors import InputError, ShipbrainError
 
-__all__ = ["EvalGateError", "PackageError", "ReplayMissError", "RunDirError", "SuiteError"]
+__all__ = [
+    "CaseFileError",
+    "EvalGateError",
+    "FileLineError",
+    "PackageError",
+    "ReplayMissError",
+    "RunDirError",
+    "SuiteError",
+]
 
 
-class SuiteError(InputError):
-    """A suite that cannot run: the message names the file and line (`smoke.yaml:12: ...`)."""
+class FileLineError(InputError):
+    """A file that cannot be read as what it should be: the message names the file and line (`x.yaml:12: ...`)."""
 
     def __init__(self, path: Path | str, line: int | None, problem: str) -> None:
         self.path = str(path)
@@ -37,6 +46,14 @@ class SuiteError(InputError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.path, self.line, self.problem))
+
+
+class CaseFileError(FileLineError):
+    """A planner question file that cannot be read as cases."""
+
+
+class SuiteError(FileLineError):
+    """A suite that cannot run."""
 
 
 class PackageError(InputError):

@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from brain.plan import CODE_PATTERN, INTENTS, Entities, Intent, Plan
 from brain.tools import TOOLS
-from knowledge.errors import InputError
+from evals._yaml import compose, construct, line_of
+from evals.errors import CaseFileError
 
 __all__ = [
     "NUMBER_REFERENCES",
@@ -82,22 +83,6 @@ NUMBER_REFERENCES: Final[dict[str, str]] = {
 _NEEDS_CODE: Final = {
     r for r in NUMBER_REFERENCES if r.startswith(("graph.up", "graph.down", "graph.mem", "ndt", "weld"))
 }
-
-
-class CaseFileError(InputError):
-    """A case file that cannot be read as cases: the message names the file and line.
-
-    It lives here rather than in an `errors.py` because `evals` has no other errors yet.
-    """
-
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.problem = problem
-        super().__init__(f"{path}:{line if line is not None else '?'}: {problem}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (Path(self.path), self.line, self.problem))
 
 
 class ExpectedEntities(Entities):
@@ -189,40 +174,6 @@ class QuestionCase(BaseModel):
         return wrong + self.entities.mismatches(plan.entities)
 
 
-def _line_of(node: yaml.Node, loc: Sequence[int | str]) -> int:
-    """The line of the deepest YAML node a pydantic error location reaches (1-based)."""
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == key), None)
-            if child is None:
-                break
-            node = child
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-    return int(node.start_mark.line) + 1
-
-
-def _repeated_key(node: yaml.Node) -> tuple[str, int] | None:
-    """A key a mapping gives twice (YAML would silently keep the last), with its line."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                return str(key.value), int(key.start_mark.line) + 1
-            seen.add(key.value)
-            inner = _repeated_key(value)
-            if inner:
-                return inner
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            inner = _repeated_key(item)
-            if inner:
-                return inner
-    return None
-
-
 def load_cases(path: Path | str) -> list[QuestionCase]:
     """The cases of a YAML case file, checked.
 
@@ -231,23 +182,12 @@ def load_cases(path: Path | str) -> list[QuestionCase]:
             field, a missing field, a wrong type, a repeated id); the message names the file and line.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CaseFileError(path, None, f"cannot read the case file: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise CaseFileError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
+    root = compose(path, CaseFileError, "the case file")
     if root is None:
         raise CaseFileError(path, 1, "the file holds no cases; it should be a YAML list of cases")
     if not isinstance(root, yaml.SequenceNode):
         raise CaseFileError(path, root.start_mark.line + 1, "a case file is a YAML list of cases (each '- id: ...')")
-    repeated = _repeated_key(root)
-    if repeated:
-        raise CaseFileError(path, repeated[1], f"the key {repeated[0]!r} is given twice")
-    raw = yaml.SafeLoader("").construct_document(root)
+    raw = construct(root)
     cases: list[QuestionCase] = []
     lines: dict[str, int] = {}
     for node, item in zip(root.value, raw, strict=True):
@@ -262,7 +202,7 @@ def load_cases(path: Path | str) -> list[QuestionCase]:
             case_id = item.get("id", "?")
             raise CaseFileError(
                 path,
-                _line_of(node, err["loc"]),
+                line_of(node, err["loc"]),
                 f"case {case_id!r}: {where}: {err['msg'].removeprefix('Value error, ')}",
             ) from None
         if case.id in lines:

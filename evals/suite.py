@@ -55,8 +55,8 @@ from typing import Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from evals._yaml import compose, construct, line_of
 from evals.errors import SuiteError
-from evals.questions import _line_of, _repeated_key
 from evals.scorers import _MISSING, SCORERS, ScorerArgs, ScorerDef
 
 __all__ = ["CaseKind", "CaseSpec", "PackageSpec", "RecordSpec", "ScorerEntry", "Suite", "Threshold", "load_suite"]
@@ -188,21 +188,10 @@ def _line(node: yaml.Node | None, default: int) -> int:
 
 
 def _compose(path: Path) -> tuple[yaml.Node, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(path, None, f"cannot read the suite: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SuiteError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
+    root = compose(path, SuiteError, "the suite")
     if not isinstance(root, yaml.MappingNode):
         raise SuiteError(path, 1, "a suite is a YAML mapping with suite, packages and cases")
-    repeated = _repeated_key(root)
-    if repeated:
-        raise SuiteError(path, repeated[1], f"the key {repeated[0]!r} is given twice")
-    return root, yaml.SafeLoader("").construct_document(root)
+    return root, construct(root)
 
 
 def _registered(kind: Literal["models", "workflows"]) -> tuple[str, ...]:
@@ -228,7 +217,7 @@ def load_suite(path: Path | str) -> Suite:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        raise SuiteError(path, _line_of(root, loc), f"{'.'.join(map(str, loc))}: {err['msg']}") from None
+        raise SuiteError(path, line_of(root, loc), f"{'.'.join(map(str, loc))}: {err['msg']}") from None
     for name, spec in top.packages.items():
         line = _line(_node_at(root, "packages", name), 1)
         if (spec.path is None) == (spec.record is None):
@@ -275,7 +264,7 @@ def _case(path: Path, node: yaml.Node, item: Any, top: _SuiteFile, models: Seque
         err = exc.errors()[0]
         where = ".".join(map(str, err["loc"]))
         raise SuiteError(
-            path, _line_of(node, err["loc"]), f"case {item.get('id', '?')!r}: {where}: {err['msg']}"
+            path, line_of(node, err["loc"]), f"case {item.get('id', '?')!r}: {where}: {err['msg']}"
         ) from None
     kinds = [k for k in _KIND_KEYS if item.get(k) is not None]
     if len(kinds) != 1:
@@ -340,7 +329,7 @@ def _scorer(path: Path, case_node: yaml.Node, fields: _CaseFields, kind: str, in
         err = exc.errors()[0]
         raise SuiteError(
             path,
-            _line_of(node, err["loc"]) if node else line,
+            line_of(node, err["loc"]) if node else line,
             f"scorer {name!r}: {'.'.join(map(str, err['loc']))}: {err['msg']}",
         ) from None
     if definition.expected is not None and kind in ("question", "workflow"):
