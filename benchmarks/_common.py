@@ -18,6 +18,27 @@ import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 Json = dict[str, Any]
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def fmt_s(value: float | None) -> str:
+    """Seconds for humans (milliseconds to one decimal below a second)."""
+    if value is None:
+        return "-"
+    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def fmt_x(value: float | None) -> str:
+    """A ratio for humans."""
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def fmt_bytes(value: float | None) -> str:
+    """Bytes for humans."""
+    if value is None:
+        return "-"
+    return f"{value / GiB:.2f} GiB" if abs(value) >= GiB else f"{value / MiB:.0f} MiB"
 
 
 def rss_bytes() -> int:

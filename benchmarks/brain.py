@@ -74,7 +74,18 @@ from typing import Any
 
 import numpy as np
 import psutil
-from _common import REPO, Json, file_backed_rss_bytes, machine_info, peak_rss_bytes, rss_bytes, write_json
+from _common import (
+    REPO,
+    Json,
+    file_backed_rss_bytes,
+    fmt_bytes,
+    fmt_s,
+    fmt_x,
+    machine_info,
+    peak_rss_bytes,
+    rss_bytes,
+    write_json,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -90,8 +101,6 @@ DEFAULT_REPEAT = 15
 QUICK_REPEAT = 3
 TARGET_MIN_PARTS = 20_000_000
 """The latency targets are about the 25M-part yard; smaller yards show them for information."""
-MiB = 1 << 20
-GiB = 1 << 30
 PROFILE_LINES = 25
 DEPENDENCY_KINDS: tuple[NodeKind, ...] = ("assembly", "part", "joint", "block", "sub_assembly", "outfitting_item")
 """Kinds of code the lookup and dependency questions cycle through (an assembly first: its lookup is the costliest)."""
@@ -386,25 +395,6 @@ def size_label(parts: int) -> str:
 
 
 # ---- reporting -----------------------------------------------------------------------------------
-
-
-def fmt_s(value: float | None) -> str:
-    """Seconds for humans."""
-    if value is None:
-        return "-"
-    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def fmt_x(value: float | None) -> str:
-    """A ratio for humans."""
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def fmt_bytes(value: float | None) -> str:
-    """Bytes for humans."""
-    if value is None:
-        return "-"
-    return f"{value / GiB:.2f} GiB" if abs(value) >= GiB else f"{value / MiB:.0f} MiB"
 
 
 def mark(passed: bool | None, applies: bool) -> str:

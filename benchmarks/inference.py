@@ -69,7 +69,7 @@ from typing import Literal
 import numpy as np
 import psutil
 import pyarrow as pa
-from _common import REPO, Json, machine_info, peak_rss_bytes, rss_bytes, write_json
+from _common import REPO, GiB, Json, fmt_bytes, fmt_x, machine_info, peak_rss_bytes, rss_bytes, write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -90,8 +90,6 @@ NO_DATA_DIR = Path("/nonexistent")
 """A data dir with no `adapters.toml`: the registry holds the shipped models only."""
 MODEL = "welding"
 CHUNK_ROWS = 262_144
-MiB = 1 << 20
-GiB = 1 << 30
 TARGET_MIN_ROWS = 2_000_000
 """The throughput targets apply to jobs of this many rows or more."""
 TARGET_RATE = 350_000.0
@@ -710,18 +708,6 @@ def fmt_s(value: float | None) -> str:
 def fmt_rate(value: float | None) -> str:
     """Rows per second for humans."""
     return "-" if value is None else f"{value / 1e3:,.0f}k rows/s"
-
-
-def fmt_bytes(value: float | None) -> str:
-    """Bytes for humans."""
-    if value is None:
-        return "-"
-    return f"{value / GiB:.2f} GiB" if abs(value) >= GiB else f"{value / MiB:.0f} MiB"
-
-
-def fmt_x(value: float | None) -> str:
-    """A ratio for humans."""
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def fmt_pct(value: float | None) -> str:

@@ -91,7 +91,7 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
-from _common import REPO, Json, machine_info, peak_rss_bytes, rss_bytes, write_json
+from _common import REPO, Json, MiB, fmt_s, fmt_x, machine_info, peak_rss_bytes, rss_bytes, write_json
 from rich.console import Console
 from rich.table import Table
 
@@ -116,7 +116,6 @@ TOKEN = re.compile(r"sb_[A-Za-z0-9_-]{20,}")
 """An API token in the server's output (the admin key made on first start): never written to the results."""
 ACCESS_LINE = re.compile(r"INFO: +[0-9.]+:[0-9]+ - \"")
 NON_ERROR = re.compile(r"\" (200|202) ")
-MiB = 1 << 20
 
 
 # ---- timings and CPU -----------------------------------------------------------------------------
@@ -559,18 +558,6 @@ class InProcess:
 
 
 # ---- reporting -----------------------------------------------------------------------------------
-
-
-def fmt_s(value: float | None) -> str:
-    """Seconds for humans."""
-    if value is None:
-        return "-"
-    return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def fmt_x(value: float | None) -> str:
-    """A ratio for humans."""
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
