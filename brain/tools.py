@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -624,9 +625,9 @@ class YardTools:
 
     # ---- schedule and what-ifs -------------------------------------------------------------------
 
-    @property
+    @cached_property
     def day_zero(self) -> date:
-        """The calendar date of schedule day 0: the yard's first planned start."""
+        """The calendar date of schedule day 0: the yard's first planned start (read once; rows ask per date)."""
         starts = self.graph.table("work_packages", ["planned_start"]).column(0)
         first = pc.min(starts).as_py()
         if not isinstance(first, date):

@@ -24,7 +24,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-import pyarrow.compute as pc
 from pydantic import BaseModel, ValidationError
 
 from knowledge.partgraph import PartGraph
@@ -201,18 +200,15 @@ class WorkflowContext:
 
     @cached_property
     def tools(self) -> YardTools:
-        """The brain's tools over this yard: the adopted plan's schedule comes from there (`YardTools.schedule`)."""
+        """The brain's tools over this yard, on this context's models (the adopted plan's schedule comes from here)."""
         from brain.tools import YardTools
 
-        return YardTools(self.graph, self.settings)
+        return YardTools(self.graph, self.settings, registry=self.registry)
 
-    @cached_property
+    @property
     def day_zero(self) -> date:
         """The calendar date of schedule day 0: the earliest `planned_start` of the yard's work packages."""
-        first = pc.min(self.graph.table("work_packages", ["planned_start"]).column(0)).as_py()
-        if not isinstance(first, date):
-            raise WorkflowInputError("the yard's work packages have no planned start dates; regenerate the yard")
-        return first
+        return self.tools.day_zero
 
     def date_of(self, day: int) -> date:
         """The calendar date of schedule day `day`."""
@@ -226,7 +222,9 @@ class WorkflowContext:
         return day
 
     def close(self) -> None:
-        """Release the models (their sessions and connections)."""
+        """Release the models (their sessions and connections) and the tools' document store."""
+        if "tools" in self.__dict__:
+            self.tools.close()
         if self._registry is not None:
             self._registry.close()
             self._registry = None
