@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from brain.planbook import PlanBook, PlanEvent
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS
+from knowledge.layout import NODE_KINDS, NodeKind
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
 
@@ -397,10 +397,7 @@ class YardTools:
     ) -> list[dict[str, Any]]:
         """Joints, hours and expected defects per assembly (joints that join assemblies: "block joints")."""
         g = self.graph
-        # the joints table is in joint-id order, one row per joint from the first joint id on
-        first_joint = int(g.layout.kind_start[NODE_KINDS.index("joint")])
-        owner_col = g.table("joints", ["owner_id"]).column(0).to_numpy()
-        owner_ids = owner_col[np.asarray(joint_ids, dtype=np.int64) - first_joint].astype(np.int64)
+        owner_ids = _by_id(g, "joint", "owner_id", joint_ids).astype(np.int64)
         assembly = g.layout.assembly_index_of_hull(owner_ids)  # -1: a block or erection joint
         labels, group = np.unique(assembly, return_inverse=True)
         start = int(g.layout.kind_start[NODE_KINDS.index("assembly")])
@@ -474,16 +471,13 @@ class YardTools:
                 jr = WeldingAdapter.yard_rows(g, blocks)
                 jr = jr.filter(pc.is_in(jr.column("joint_id"), value_set=pa.array(joint_ids)))
                 welding_h = float(self.executor.run("welding", jr).column("hours").to_numpy().sum())
-                norm = g.table("joints", ["joint_id", "norm_hours"])
-                norm = norm.filter(pc.is_in(norm.column("joint_id"), value_set=pa.array(joint_ids)))
-                norm_h += float(pc.sum(norm.column("norm_hours")).as_py() or 0.0)
+                norm_h += float(_by_id(g, "joint", "norm_hours", joint_ids).astype(np.float64).sum())
             if len(item_ids):
                 ir = OutfittingAdapter.yard_rows(g, blocks)
                 ir = ir.filter(pc.is_in(ir.column("item_id"), value_set=pa.array(item_ids)))
                 risk = self.executor.run("outfitting", ir).column("rework_probability").to_numpy()
-                items = g.table("outfitting_items", ["item_id", "norm_hours"])
-                items = items.filter(pc.is_in(items.column("item_id"), value_set=pa.array(ir.column("item_id"))))
-                item_norm = items.column("norm_hours").to_numpy().astype(np.float64)
+                item_norm = _by_id(g, "outfitting_item", "norm_hours", ir.column("item_id").to_numpy())
+                item_norm = item_norm.astype(np.float64)
                 outfitting_h = float((item_norm * (1 + risk)).sum())  # a reworked item is done twice
                 norm_h += float(item_norm.sum())
             rows.append(
@@ -885,6 +879,19 @@ class YardTools:
             ],
             sources=[h.citation for h in hits],
         )
+
+
+_NODE_TABLE: Final = {"joint": "joints", "outfitting_item": "outfitting_items"}
+
+
+def _by_id(graph: PartGraph, kind: NodeKind, column: str, ids: npt.ArrayLike) -> npt.NDArray[Any]:
+    """A column of a node table for some node ids, read by position (no join).
+
+    The joints and outfitting items tables hold one row per node, in id order, from the kind's first id on.
+    """
+    first = int(graph.layout.kind_start[NODE_KINDS.index(kind)])
+    values = graph.table(_NODE_TABLE[kind], [column]).column(0).to_numpy(zero_copy_only=False)
+    return values[np.asarray(ids, dtype=np.int64) - first]
 
 
 def _task_row(t: Any, tools: YardTools) -> dict[str, Any]:
