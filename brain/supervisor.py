@@ -324,13 +324,13 @@ class Brain:
             raise InputError(f"a thread id is 1-128 letters, digits, '_', '.', ':' or '-', got {thread_id!r}")
         return thread_id
 
-    def exists(self, thread_id: str) -> bool:
-        """Whether a thread has any checkpoint."""
-        return self.app.get_state(self._config(thread_id)).created_at is not None
-
     def pending(self, thread_id: str) -> Approval | None:
         """The plan change a thread waits on, if any."""
-        state = self.app.get_state(self._config(thread_id))
+        return self._waiting(self.app.get_state(self._config(thread_id)))
+
+    @staticmethod
+    def _waiting(state: Any) -> Approval | None:
+        """The plan change a checkpoint snapshot waits on, if any."""
         for task in state.tasks:
             for intr in task.interrupts:
                 return Approval.model_validate(intr.value)
@@ -354,23 +354,26 @@ class Brain:
 
     def _start(self, question: object, thread_id: str | None) -> tuple[str, str]:
         text = self.check_question(question)
-        if thread_id is None:
-            return text, uuid.uuid4().hex
-        thread = self.check_thread_id(thread_id)
-        if not self.exists(thread):
-            raise UnknownThreadError(f"no thread {thread!r}; leave the thread out to start a new conversation")
-        waiting = self.pending(thread)
-        if waiting is not None:
-            raise ThreadBusyError(
-                f"thread {thread!r} waits for a decision on '{waiting.change}'; approve or reject it first"
-            )
-        return text, thread
+        return text, uuid.uuid4().hex if thread_id is None else self.check_thread_id(thread_id)
 
     def _inputs(self, text: str, thread: str, fresh: bool) -> State:
-        """A new question's state; in a continued thread it carries the previous question as context."""
+        """A new question's state; in a continued thread it carries the previous question as context.
+
+        Raises:
+            UnknownThreadError: a continued thread that does not exist.
+            ThreadBusyError: a continued thread that waits for a decision.
+        """
         context = None
         if not fresh:
-            values = self.app.get_state(self._config(thread)).values
+            state = self.app.get_state(self._config(thread))  # one read: exists, waits, previous question
+            if state.created_at is None:
+                raise UnknownThreadError(f"no thread {thread!r}; leave the thread out to start a new conversation")
+            waiting = self._waiting(state)
+            if waiting is not None:
+                raise ThreadBusyError(
+                    f"thread {thread!r} waits for a decision on '{waiting.change}'; approve or reject it first"
+                )
+            values = state.values
             if values.get("plan"):
                 plan = values["plan"]
                 what_ifs = [r["args"] for r in values.get("results", []) if r.get("tool") == "what_if"]
@@ -428,10 +431,11 @@ class Brain:
         thread = self.check_thread_id(thread_id)
         if not by or not by.strip():
             raise InputError("a decision needs the name of who made it")
-        if not self.exists(thread):
-            raise UnknownThreadError(f"no thread {thread!r}")
         with self._holding(thread):
-            if self.pending(thread) is None:
+            state = self.app.get_state(self._config(thread))
+            if state.created_at is None:
+                raise UnknownThreadError(f"no thread {thread!r}")
+            if self._waiting(state) is None:
                 raise NoPendingApprovalError(f"thread {thread!r} waits for no decision")
             self.app.invoke(
                 Command(resume={"approved": approved, "by": by.strip(), "note": note}), self._config(thread)
@@ -444,7 +448,7 @@ class Brain:
         if state.created_at is None:
             raise UnknownThreadError(f"no thread {thread_id!r}")
         values = state.values
-        waiting = self.pending(thread_id)
+        waiting = self._waiting(state)
         return Answer(
             thread_id=thread_id,
             question=values["question"],
