@@ -1,0 +1,103 @@
+"""The yard's models over a set of joints or outfitting items, always through the batch executor.
+
+Rows come from the yard's tables (ascending by node id), predictions from the registered `welding` and
+`outfitting` models through `YardContext.executor` (in-process for small sets, Ray for large ones or when
+`RAY_ADDRESS` is set), so the brain's tools and the workflows score the same rows the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from knowledge.errors import InputError
+
+if TYPE_CHECKING:
+    from brain.core.context import YardContext
+
+__all__ = ["ItemPredictions", "JointPredictions", "predict_items", "predict_joints"]
+
+
+@dataclass(frozen=True)
+class JointPredictions:
+    """The welding model over some joints: their input rows (ascending `joint_id`) and one prediction per row."""
+
+    rows: pa.Table
+    predicted: pa.Table
+    model_version: str
+
+    @property
+    def joint_ids(self) -> npt.NDArray[np.int64]:
+        """The joints' node ids, ascending."""
+        return np.asarray(self.rows.column("joint_id").to_numpy(), dtype=np.int64)
+
+    @property
+    def hours(self) -> npt.NDArray[np.float64]:
+        """Predicted welding hours per joint."""
+        return np.asarray(self.predicted.column("hours").to_numpy(), dtype=np.float64)
+
+    @property
+    def defect_probability(self) -> npt.NDArray[np.float64]:
+        """Predicted probability that NDT finds a defect, per joint."""
+        return np.asarray(self.predicted.column("defect_probability").to_numpy(), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class ItemPredictions:
+    """The outfitting model over some items: their input rows (ascending `item_id`) and one prediction per row."""
+
+    rows: pa.Table
+    predicted: pa.Table
+    model_version: str
+
+    @property
+    def item_ids(self) -> npt.NDArray[np.int64]:
+        """The items' node ids, ascending."""
+        return np.asarray(self.rows.column("item_id").to_numpy(), dtype=np.int64)
+
+    @property
+    def rework_probability(self) -> npt.NDArray[np.float64]:
+        """Predicted probability that an item is reworked."""
+        return np.asarray(self.predicted.column("rework_probability").to_numpy(), dtype=np.float64)
+
+    @property
+    def stage(self) -> list[str]:
+        """Predicted installation stage per item."""
+        return [str(s) for s in self.predicted.column("stage").to_pylist()]
+
+
+def _rows_of(table: pa.Table, key: str, ids: npt.NDArray[np.int64]) -> pa.Table:
+    return table.filter(pc.is_in(table.column(key), value_set=pa.array(ids, type=table.schema.field(key).type)))
+
+
+def predict_joints(ctx: YardContext, joint_ids: npt.ArrayLike) -> JointPredictions:
+    """The welding model over some joints (an `InputError` when there are none)."""
+    from adapters.welding import WeldingAdapter
+
+    ids = np.unique(np.asarray(joint_ids, dtype=np.int64))
+    if not len(ids):
+        raise InputError("no weld joints to score")
+    g = ctx.graph
+    blocks = np.unique(g.layout.block_index_of(ids))
+    rows = _rows_of(WeldingAdapter.yard_rows(g, blocks), "joint_id", ids).sort_by("joint_id")
+    version = ctx.registry.get("welding").spec.version
+    return JointPredictions(rows, ctx.executor.run("welding", rows), version)
+
+
+def predict_items(ctx: YardContext, item_ids: npt.ArrayLike) -> ItemPredictions:
+    """The outfitting model over some items (an `InputError` when there are none)."""
+    from adapters.outfitting import OutfittingAdapter
+
+    ids = np.unique(np.asarray(item_ids, dtype=np.int64))
+    if not len(ids):
+        raise InputError("no outfitting items to score")
+    g = ctx.graph
+    blocks = np.unique(g.layout.block_index_of(ids))
+    rows = _rows_of(OutfittingAdapter.yard_rows(g, blocks), "item_id", ids).sort_by("item_id")
+    version = ctx.registry.get("outfitting").spec.version
+    return ItemPredictions(rows, ctx.executor.run("outfitting", rows), version)
