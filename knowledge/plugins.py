@@ -123,7 +123,7 @@ class PluginRegistry(Generic[T]):
                 loaded = ep.load()
                 if not isinstance(loaded, type(importlib)):  # a member rather than a module of members
                     self.register(loaded)
-            except Exception as exc:  # noqa: BLE001 - any failure of a plug-in is reported, not raised
+            except Exception as exc:  # any failure of a plug-in is reported, not raised
                 message = f"{self.kind} plug-in {ep.name!r} ({ep.value}) did not load: {type(exc).__name__}: {exc}"
                 self.problems.append(message)
                 warnings.warn(message, PluginWarning, stacklevel=2)
