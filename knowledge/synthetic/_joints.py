@@ -190,10 +190,10 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
             lv.fillet, process, position, access, one_sided, lv.thickness, lv.length, gap
         )
         actual = expected * skill_hours[lv.block, trade] * rng.lognormal(0.0, 0.12, n)
-        logit = (
-            truth.defect_logit(lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2, gap)
-            + skill_defect[lv.block, trade]
+        joint_logit = truth.defect_logit(
+            lv.fillet, process, position, access, one_sided, lv.thickness, lv.grade >= 2, gap
         )
+        logit = joint_logit + skill_defect[lv.block, trade]
         defect = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
         defect_class = np.zeros(n, dtype=np.int8)
         defect_class[defect] = truth.draw_defect_class(
@@ -218,6 +218,8 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
         put("actual_hours", jid, actual.astype(np.float32))
         put("defect", jid, defect)
         put("defect_class", jid, defect_class)
+        put("expected_hours", jid, expected.astype(np.float32))  # ground truth, before welder skill and noise
+        put("defect_logit", jid, joint_logit.astype(np.float32))  # ground truth, before the welder effect
         node = joint_base + jid
         has_b = lv.pred_b >= 0
         src += [lv.pred_a, lv.pred_b[has_b], node]

@@ -51,10 +51,13 @@ def make_items(
     ).astype(np.float32)
     diameter = np.select(
         [kind == 0, kind == 1, kind == 2],
-        [np.clip(rng.lognormal(np.log(150), 0.5, n), 25, 600), rng.uniform(300, 900, n),
-         np.clip(rng.lognormal(np.log(400), 0.4, n), 150, 1200)],
+        [
+            np.clip(rng.lognormal(np.log(150), 0.5, n), 25, 600),
+            rng.uniform(300, 900, n),
+            np.clip(rng.lognormal(np.log(400), 0.4, n), 150, 1200),
+        ],
         0.0,
-    ).astype(np.float32)  # fmt: skip
+    ).astype(np.float32)
     weight = np.where(
         kind == 3, np.clip(rng.lognormal(np.log(3.0), 1.0, n), 0.2, 80.0), length * (diameter / 1000.0) * 0.08 + 0.01
     ).astype(np.float32)
@@ -77,9 +80,14 @@ def make_items(
     actual = _BASE_HOURS[kind] * size * _STAGE_FACTOR[stage] * rng.lognormal(0.0, 0.2, n)
     congestion = (per_block - per_block.mean()) / max(float(per_block.std()), 1e-9)
     logit = (
-        -3.4 + 0.9 * (stage == 2) + 0.2 * (stage == 1) + 0.7 * spans + 0.5 * congestion[block]
-        + 0.3 * (kind == 2) + 0.2 * (kind == 0)
-    )  # fmt: skip
+        -3.4
+        + 0.9 * (stage == 2)
+        + 0.2 * (stage == 1)
+        + 0.7 * spans
+        + 0.5 * congestion[block]
+        + 0.3 * (kind == 2)
+        + 0.2 * (kind == 0)
+    )
     rework = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
 
     n_asm = np.diff(block_assembly_start)

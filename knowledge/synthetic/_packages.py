@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from knowledge.synthetic._hull import Blocks
-from knowledge.synthetic.vocabulary import RESOURCE_KINDS, TRADES
+from knowledge.synthetic.vocabulary import RESOURCE_KINDS, TRADE_MAKES, TRADE_NAMES, TRADE_RESOURCE_KINDS, TRADES
 
 I64 = npt.NDArray[np.int64]
 
@@ -34,6 +34,19 @@ RESOURCES: tuple[tuple[str, str, int, float], ...] = (
     ("GC-2", "crane", 1, 600.0),
     ("DOCK-1", "dock", 1, 0.0),
 )
+
+
+def trades_table() -> pa.Table:
+    """The yard's trades, in the order a block goes through them, with the resource kind and node kinds of each."""
+    return pa.table(
+        {
+            "trade": pa.array(list(TRADES), type=pa.string()),
+            "name": pa.array([TRADE_NAMES[t] for t in TRADES], type=pa.string()),
+            "sequence": pa.array(range(len(TRADES)), type=pa.int32()),
+            "resource_kind": pa.array([TRADE_RESOURCE_KINDS[t] for t in TRADES], type=pa.string()),
+            "makes": pa.array([",".join(TRADE_MAKES[t]) for t in TRADES], type=pa.string()),
+        }
+    )
 
 
 @dataclass
@@ -77,7 +90,7 @@ def make_packages(
     blocks: Blocks,
     per_block_parts: I64,
     per_block_assemblies: I64,
-    members: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.float32]]],
+    members: list[tuple[npt.NDArray[np.generic], npt.NDArray[np.generic], npt.NDArray[np.generic]]],
 ) -> Packages:
     """Roll member hours up to work packages and draw planned and actual dates.
 

@@ -24,7 +24,9 @@ for byte. Structure:
 - **Work packages**: five per block, one per trade (PNL panel and sub-assembly fabrication, ASM
   assembly and block welding, OFB on-unit and on-block outfitting, ERE erection, OBD on-board
   outfitting), each on a yard resource (2 panel lines, 3 workshops, 2 outfitting halls, 2 gantry
-  cranes, 1 building dock).
+  cranes, 1 building dock). The yard's vocabulary is data, as a real yard's would be: the `trades`
+  table lists the trades in the order a block goes through them, with the kind of resource each runs
+  on and the node kinds its work packages make, and the `resources` table the resources and their kinds.
 
 Precedence edges (`u -> v`: u must be done before v) are the transitive reduction of what the
 structure implies: part -> joint -> the sub-assembly it closes (or part -> sub-assembly for a part
@@ -32,7 +34,9 @@ with no joint), sub-assembly -> assembly joint -> assembly, assembly -> block jo
 lower block -> erection joint -> upper block, assembly -> on-block item -> block, on-unit item ->
 block, block -> on-board item.
 
-**Ground truth of the recorded actuals** (formulas in `knowledge.synthetic.truth`):
+**Ground truth of the recorded actuals** (formulas in `knowledge.synthetic.truth`; per joint, the
+`ground_truth` table holds the expected hours before welder skill and noise and the defect log-odds
+before the welder effect, so training can report the noise floor a model could reach):
 
 - weld hours = 0.25 + length * weld metal per metre / (deposition rate * arc-time share) * position
   factor * access factor * one-sided factor, times a welder-skill factor per work package and
@@ -61,13 +65,13 @@ import numpy.typing as npt
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from knowledge._csr import build_csr
+from knowledge._csr import IdArray, Indptr, build_csr
 from knowledge.errors import InvalidYardSpecError
 from knowledge.layout import YardLayout
-from knowledge.synthetic._hull import make_blocks, make_hull
+from knowledge.synthetic._hull import Blocks, Hull, make_blocks, make_hull
 from knowledge.synthetic._joints import make_joints
 from knowledge.synthetic._outfitting import make_items
-from knowledge.synthetic._packages import make_packages
+from knowledge.synthetic._packages import Packages, make_packages, trades_table
 from knowledge.synthetic._sampling import rank_in_group
 from knowledge.synthetic.vocabulary import (
     ACCESS,
@@ -86,12 +90,15 @@ from knowledge.synthetic.vocabulary import (
 
 __all__ = ["GENERATOR_VERSION", "MAX_PARTS", "MIN_PARTS", "GeneratedYard", "YardSpec", "generate_yard"]
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
+"""4: the `trades` and `ground_truth` tables (the other tables as in 3)."""
 MIN_PARTS = 5_000
 MAX_PARTS = 25_000_000
 GENERATE_STEPS = ("blocks and hull", "weld joints", "outfitting items", "work packages", "tables", "graph")
 
 ProgressCallback = Callable[[str], None]
+Edges = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+"""Precedence edges as (first nodes, second nodes)."""
 
 
 class YardSpec(BaseModel):
@@ -136,8 +143,10 @@ class GeneratedYard:
     spec: YardSpec
     layout: YardLayout
     tables: dict[str, pa.Table]
-    forward: tuple[npt.NDArray[Any], npt.NDArray[np.int32]]
-    reverse: tuple[npt.NDArray[Any], npt.NDArray[np.int32]]
+    forward: tuple[Indptr, IdArray]
+    """CSR (`indptr`, `indices`) of the precedence edges grouped by their first node."""
+    reverse: tuple[Indptr, IdArray]
+    """The same edges grouped by their second node."""
     generator_version: str = GENERATOR_VERSION
 
     @property
@@ -146,11 +155,11 @@ class GeneratedYard:
         return len(self.forward[1])
 
 
-def _dict(codes: npt.NDArray[Any], words: tuple[str, ...]) -> pa.DictionaryArray:
+def _dict(codes: npt.NDArray[np.integer], words: tuple[str, ...]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int8)), pa.array(list(words)))
 
 
-def _nullable_ids(ids: npt.NDArray[Any]) -> pa.Array:
+def _nullable_ids(ids: npt.NDArray[np.integer]) -> pa.Array:
     return pa.array(ids.astype(np.int32), mask=ids < 0)
 
 
@@ -186,15 +195,28 @@ def generate_yard(spec: YardSpec, progress: ProgressCallback | None = None) -> G
     per_block_asm = np.diff(hull.block_assembly_start)
     jc, ic = joints.columns, items.columns
     packages = make_packages(
-        rng, blocks, per_block_parts, per_block_asm,
-        [(jc["work_package_id"], jc["norm_hours"], jc["actual_hours"]),  # type: ignore[list-item]
-         (ic["work_package_id"], ic["norm_hours"], ic["actual_hours"])],  # type: ignore[list-item]
-    )  # fmt: skip
+        rng,
+        blocks,
+        per_block_parts,
+        per_block_asm,
+        [
+            (jc["work_package_id"], jc["norm_hours"], jc["actual_hours"]),
+            (ic["work_package_id"], ic["norm_hours"], ic["actual_hours"]),
+        ],
+    )
 
     step(GENERATE_STEPS[4])
     tables = _tables(blocks, hull, joints.columns, items.columns, layout, kind_start, packages)
     tables["work_packages"] = packages.work_packages
     tables["resources"] = packages.resources
+    tables["trades"] = trades_table()
+    tables["ground_truth"] = pa.table(
+        {
+            "joint_id": tables["joints"].column("joint_id"),
+            "expected_hours": pa.array(jc["expected_hours"]),
+            "defect_logit": pa.array(jc["defect_logit"]),
+        }
+    )
 
     step(GENERATE_STEPS[5])
     src, dst = _edges(hull, layout, kind_start, joints.edges, items.edges)
@@ -205,7 +227,7 @@ def generate_yard(spec: YardSpec, progress: ProgressCallback | None = None) -> G
 
 
 def _edges(
-    hull: Any, layout: YardLayout, kind_start: dict[str, int], joint_edges: Any, item_edges: Any
+    hull: Hull, layout: YardLayout, kind_start: dict[str, int], joint_edges: Edges, item_edges: Edges
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
     """All precedence edges: members with no joint go straight to their parent."""
     per_sub = np.diff(layout.sub_part_start)
@@ -232,13 +254,13 @@ def _edges(
 
 
 def _tables(
-    blocks: Any,
-    hull: Any,
+    blocks: Blocks,
+    hull: Hull,
     jc: dict[str, npt.NDArray[Any]],
     ic: dict[str, npt.NDArray[Any]],
     layout: YardLayout,
     kind_start: dict[str, int],
-    packages: Any,
+    packages: Packages,
 ) -> dict[str, pa.Table]:
     nb = blocks.count
     per_block_asm = np.diff(layout.block_assembly_start)
@@ -254,96 +276,110 @@ def _tables(
     ]
     sub_codes = [f"{asm_codes[a]}-S{r + 1:02d}" for a, r in zip(sub_asm.tolist(), _ranks(per_asm_sub), strict=True)]
 
-    def dates(days: npt.NDArray[Any]) -> pa.Array:
+    def dates(days: npt.NDArray[np.integer]) -> pa.Array:
         return pa.array(days.astype(np.int32)).cast(pa.date32())
 
     tables = {
-        "blocks": pa.table({
-            "block_id": pa.array(kind_start["block"] + np.arange(nb, dtype=np.int32)),
-            "code": block_codes,
-            "station": pa.array(blocks.station.astype(np.int16)),
-            "level": pa.array(blocks.level.astype(np.int8)),
-            "block_type": _dict(blocks.block_type, BLOCK_TYPES),
-            "mvz": pa.array(blocks.mvz.astype(np.int8)),
-            "zone": zone,
-            "weight_t": pa.array(blocks.weight_t),
-            "length_m": pa.array(blocks.length_m),
-            "n_assemblies": pa.array(per_block_asm.astype(np.int16)),
-            "n_parts": pa.array(np.bincount(hull.part_block, minlength=nb).astype(np.int32)),
-            "erection_sequence": pa.array(packages.erection_sequence.astype(np.int16)),
-            "planned_erection": dates(packages.planned_erection),
-            "actual_erection": dates(packages.actual_erection),
-        }),
-        "assemblies": pa.table({
-            "assembly_id": pa.array(kind_start["assembly"] + np.arange(len(asm_block), dtype=np.int32)),
-            "code": asm_codes,
-            "block_id": pa.array(kind_start["block"] + asm_block),
-            "n_sub_assemblies": pa.array(per_asm_sub.astype(np.int16)),
-            "n_parts": pa.array(np.asarray(asm_parts, dtype=np.int32)),
-        }),
-        "sub_assemblies": pa.table({
-            "sub_assembly_id": pa.array(kind_start["sub_assembly"] + np.arange(len(sub_asm), dtype=np.int32)),
-            "code": sub_codes,
-            "assembly_id": pa.array(kind_start["assembly"] + sub_asm),
-            "block_id": pa.array(kind_start["block"] + asm_block[sub_asm]),
-            "n_parts": pa.array(per_sub_part.astype(np.int32)),
-        }),
-        "parts": pa.table({
-            "part_id": pa.array(kind_start["part"] + np.arange(len(hull.kind), dtype=np.int32)),
-            "sub_assembly_id": pa.array(kind_start["sub_assembly"] + hull.part_sub),
-            "block_id": pa.array(kind_start["block"] + hull.part_block),
-            "kind": _dict(hull.kind, PART_KINDS),
-            "grade": _dict(hull.grade, GRADES),
-            "thickness_mm": pa.array(hull.thickness_mm),
-            "length_m": pa.array(hull.length_m),
-            "width_m": pa.array(hull.width_m),
-            "weight_kg": pa.array(hull.weight_kg),
-        }),
-        "joints": pa.table({
-            "joint_id": pa.array(kind_start["joint"] + np.arange(len(jc["block_id"]), dtype=np.int32)),
-            "block_id": pa.array(kind_start["block"] + jc["block_id"]),
-            "level": _dict(jc["level"], JOINT_LEVELS),
-            "owner_id": pa.array(jc["owner_id"]),
-            "part_a_id": _nullable_ids(np.where(jc["part_a_id"] >= 0, kind_start["part"] + jc["part_a_id"], -1)),
-            "part_b_id": _nullable_ids(np.where(jc["part_b_id"] >= 0, kind_start["part"] + jc["part_b_id"], -1)),
-            "joint_type": _dict(jc["joint_type"], JOINT_TYPES),
-            "process": _dict(jc["process"], PROCESSES),
-            "position": _dict(jc["position"], POSITIONS),
-            "thickness_mm": pa.array(jc["thickness_mm"]),
-            "length_m": pa.array(jc["length_m"]),
-            "fit_up_gap_mm": pa.array(jc["fit_up_gap_mm"]),
-            "grade": _dict(jc["grade"], GRADES),
-            "one_sided": pa.array(jc["one_sided"]),
-            "access": _dict(jc["access"], ACCESS),
-            "work_package_id": pa.array(jc["work_package_id"]),
-            "norm_hours": pa.array(jc["norm_hours"]),
-            "actual_hours": pa.array(jc["actual_hours"]),
-            "defect": pa.array(jc["defect"]),
-            "defect_class": _dict(jc["defect_class"], DEFECT_CLASSES),
-        }),
-        "outfitting_items": pa.table({
-            "item_id": pa.array(kind_start["outfitting_item"] + np.arange(len(ic["kind"]), dtype=np.int32)),
-            "block_id": pa.array(ic["block_id"]),
-            "assembly_id": _nullable_ids(ic["assembly_id"]),
-            "kind": _dict(ic["kind"], ITEM_KINDS),
-            "system": pa.DictionaryArray.from_arrays(pa.array(ic["system"]), pa.array(_system_names())),
-            "zone": pa.DictionaryArray.from_arrays(pa.array(ic["block_id"].astype(np.int16)), pa.array(zone)),
-            "length_m": pa.array(ic["length_m"]),
-            "diameter_mm": pa.array(ic["diameter_mm"]),
-            "weight_t": pa.array(ic["weight_t"]),
-            "spans_blocks": pa.array(ic["spans_blocks"]),
-            "stage": _dict(ic["stage"], STAGES),
-            "work_package_id": pa.array(ic["work_package_id"]),
-            "norm_hours": pa.array(ic["norm_hours"]),
-            "actual_hours": pa.array(ic["actual_hours"]),
-            "rework": pa.array(ic["rework"]),
-        }),
-        "systems": pa.table({
-            "system_id": pa.array(np.arange(len(_system_names()), dtype=np.int16)),
-            "name": _system_names(),
-            "item_kind": [k for k in ITEM_KINDS for _ in SYSTEMS[k]],
-        }),
-    }  # fmt: skip
+        "blocks": pa.table(
+            {
+                "block_id": pa.array(kind_start["block"] + np.arange(nb, dtype=np.int32)),
+                "code": block_codes,
+                "station": pa.array(blocks.station.astype(np.int16)),
+                "level": pa.array(blocks.level.astype(np.int8)),
+                "block_type": _dict(blocks.block_type, BLOCK_TYPES),
+                "mvz": pa.array(blocks.mvz.astype(np.int8)),
+                "zone": zone,
+                "weight_t": pa.array(blocks.weight_t),
+                "length_m": pa.array(blocks.length_m),
+                "n_assemblies": pa.array(per_block_asm.astype(np.int16)),
+                "n_parts": pa.array(np.bincount(hull.part_block, minlength=nb).astype(np.int32)),
+                "erection_sequence": pa.array(packages.erection_sequence.astype(np.int16)),
+                "planned_erection": dates(packages.planned_erection),
+                "actual_erection": dates(packages.actual_erection),
+            }
+        ),
+        "assemblies": pa.table(
+            {
+                "assembly_id": pa.array(kind_start["assembly"] + np.arange(len(asm_block), dtype=np.int32)),
+                "code": asm_codes,
+                "block_id": pa.array(kind_start["block"] + asm_block),
+                "n_sub_assemblies": pa.array(per_asm_sub.astype(np.int16)),
+                "n_parts": pa.array(np.asarray(asm_parts, dtype=np.int32)),
+            }
+        ),
+        "sub_assemblies": pa.table(
+            {
+                "sub_assembly_id": pa.array(kind_start["sub_assembly"] + np.arange(len(sub_asm), dtype=np.int32)),
+                "code": sub_codes,
+                "assembly_id": pa.array(kind_start["assembly"] + sub_asm),
+                "block_id": pa.array(kind_start["block"] + asm_block[sub_asm]),
+                "n_parts": pa.array(per_sub_part.astype(np.int32)),
+            }
+        ),
+        "parts": pa.table(
+            {
+                "part_id": pa.array(kind_start["part"] + np.arange(len(hull.kind), dtype=np.int32)),
+                "sub_assembly_id": pa.array(kind_start["sub_assembly"] + hull.part_sub),
+                "block_id": pa.array(kind_start["block"] + hull.part_block),
+                "kind": _dict(hull.kind, PART_KINDS),
+                "grade": _dict(hull.grade, GRADES),
+                "thickness_mm": pa.array(hull.thickness_mm),
+                "length_m": pa.array(hull.length_m),
+                "width_m": pa.array(hull.width_m),
+                "weight_kg": pa.array(hull.weight_kg),
+            }
+        ),
+        "joints": pa.table(
+            {
+                "joint_id": pa.array(kind_start["joint"] + np.arange(len(jc["block_id"]), dtype=np.int32)),
+                "block_id": pa.array(kind_start["block"] + jc["block_id"]),
+                "level": _dict(jc["level"], JOINT_LEVELS),
+                "owner_id": pa.array(jc["owner_id"]),
+                "part_a_id": _nullable_ids(np.where(jc["part_a_id"] >= 0, kind_start["part"] + jc["part_a_id"], -1)),
+                "part_b_id": _nullable_ids(np.where(jc["part_b_id"] >= 0, kind_start["part"] + jc["part_b_id"], -1)),
+                "joint_type": _dict(jc["joint_type"], JOINT_TYPES),
+                "process": _dict(jc["process"], PROCESSES),
+                "position": _dict(jc["position"], POSITIONS),
+                "thickness_mm": pa.array(jc["thickness_mm"]),
+                "length_m": pa.array(jc["length_m"]),
+                "fit_up_gap_mm": pa.array(jc["fit_up_gap_mm"]),
+                "grade": _dict(jc["grade"], GRADES),
+                "one_sided": pa.array(jc["one_sided"]),
+                "access": _dict(jc["access"], ACCESS),
+                "work_package_id": pa.array(jc["work_package_id"]),
+                "norm_hours": pa.array(jc["norm_hours"]),
+                "actual_hours": pa.array(jc["actual_hours"]),
+                "defect": pa.array(jc["defect"]),
+                "defect_class": _dict(jc["defect_class"], DEFECT_CLASSES),
+            }
+        ),
+        "outfitting_items": pa.table(
+            {
+                "item_id": pa.array(kind_start["outfitting_item"] + np.arange(len(ic["kind"]), dtype=np.int32)),
+                "block_id": pa.array(ic["block_id"]),
+                "assembly_id": _nullable_ids(ic["assembly_id"]),
+                "kind": _dict(ic["kind"], ITEM_KINDS),
+                "system": pa.DictionaryArray.from_arrays(pa.array(ic["system"]), pa.array(_system_names())),
+                "zone": pa.DictionaryArray.from_arrays(pa.array(ic["block_id"].astype(np.int16)), pa.array(zone)),
+                "length_m": pa.array(ic["length_m"]),
+                "diameter_mm": pa.array(ic["diameter_mm"]),
+                "weight_t": pa.array(ic["weight_t"]),
+                "spans_blocks": pa.array(ic["spans_blocks"]),
+                "stage": _dict(ic["stage"], STAGES),
+                "work_package_id": pa.array(ic["work_package_id"]),
+                "norm_hours": pa.array(ic["norm_hours"]),
+                "actual_hours": pa.array(ic["actual_hours"]),
+                "rework": pa.array(ic["rework"]),
+            }
+        ),
+        "systems": pa.table(
+            {
+                "system_id": pa.array(np.arange(len(_system_names()), dtype=np.int16)),
+                "name": _system_names(),
+                "item_kind": [k for k in ITEM_KINDS for _ in SYSTEMS[k]],
+            }
+        ),
+    }
     return tables
 
 
@@ -351,5 +387,5 @@ def _system_names() -> list[str]:
     return [name for kind in ITEM_KINDS for name in SYSTEMS[kind]]
 
 
-def _ranks(counts: npt.NDArray[Any]) -> list[int]:
+def _ranks(counts: npt.NDArray[np.integer]) -> list[int]:
     return rank_in_group(counts).tolist()

@@ -31,8 +31,14 @@ def test_counts_and_tables_agree(small_yard: Path) -> None:
     m = read_manifest(small_yard)
     assert m.counts["part"] + m.counts["outfitting_item"] == m.parts == 20_000
     assert m.counts["part"] == 18_000  # 90 % hull
-    for kind, table in [("block", "blocks"), ("assembly", "assemblies"), ("sub_assembly", "sub_assemblies"),
-                        ("part", "parts"), ("joint", "joints"), ("outfitting_item", "outfitting_items")]:  # fmt: skip
+    for kind, table in [
+        ("block", "blocks"),
+        ("assembly", "assemblies"),
+        ("sub_assembly", "sub_assemblies"),
+        ("part", "parts"),
+        ("joint", "joints"),
+        ("outfitting_item", "outfitting_items"),
+    ]:
         t = g.table(table)
         assert t.num_rows == m.counts[kind] == m.tables[table]
         ids = t.column(0).to_numpy()
@@ -53,10 +59,17 @@ def test_every_node_kind_is_connected_as_the_docs_say(small_yard: Path) -> None:
     src, dst = g.edge_arrays()
     pairs = set(zip(g.kinds_of(src), g.kinds_of(dst), strict=True))
     through_joints = {
-        ("part", "joint"), ("joint", "sub_assembly"), ("sub_assembly", "joint"), ("joint", "assembly"),
-        ("assembly", "joint"), ("joint", "block"), ("block", "joint"), ("assembly", "outfitting_item"),
-        ("outfitting_item", "block"), ("block", "outfitting_item"),
-    }  # fmt: skip
+        ("part", "joint"),
+        ("joint", "sub_assembly"),
+        ("sub_assembly", "joint"),
+        ("joint", "assembly"),
+        ("assembly", "joint"),
+        ("joint", "block"),
+        ("block", "joint"),
+        ("assembly", "outfitting_item"),
+        ("outfitting_item", "block"),
+        ("block", "outfitting_item"),
+    }
     # direct membership edges only where a member has no joint to go through (a one-part sub-assembly...)
     lone_members = {("part", "sub_assembly"), ("sub_assembly", "assembly"), ("assembly", "block")}
     assert through_joints <= pairs <= through_joints | lone_members
@@ -133,9 +146,15 @@ def test_defect_rates_are_yard_like_and_worse_out_of_position(joints: dict[str, 
     assert defect[overhead].mean() > 2 * defect[flat].mean()
     assert defect[joints["one_sided"].astype(bool)].mean() > defect[~joints["one_sided"].astype(bool)].mean()
     assert set(joints["defect_class"][defect]) <= {
-        "porosity", "slag_inclusion", "lack_of_fusion", "incomplete_penetration", "undercut", "crack", "overlap",
+        "porosity",
+        "slag_inclusion",
+        "lack_of_fusion",
+        "incomplete_penetration",
+        "undercut",
+        "crack",
+        "overlap",
         "burn_through",
-    }  # fmt: skip
+    }
     assert (joints["defect_class"][~defect] == "none").all()
 
 
@@ -165,8 +184,11 @@ def test_every_member_comes_before_its_parent(yard_factory: Callable[[int, int],
     parts = g.table("parts", ["part_id", "sub_assembly_id"]).to_pydict()
     subs = g.table("sub_assemblies", ["sub_assembly_id", "assembly_id"]).to_pydict()
     asms = g.table("assemblies", ["assembly_id", "block_id"]).to_pydict()
-    for table, child, parent in [(parts, "part_id", "sub_assembly_id"), (subs, "sub_assembly_id", "assembly_id"),
-                                 (asms, "assembly_id", "block_id")]:  # fmt: skip
+    for table, child, parent in [
+        (parts, "part_id", "sub_assembly_id"),
+        (subs, "sub_assembly_id", "assembly_id"),
+        (asms, "assembly_id", "block_id"),
+    ]:
         for c, p in zip(table[child], table[parent], strict=True):
             assert p in g.downstream([c], depth=2), (g.code_of(c), g.code_of(p))
 
@@ -181,3 +203,44 @@ def test_block_count_can_be_set(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidYardSpecError, match="200 blocks need at least 5,600 parts"):
         YardSpec.checked(parts=5_000, blocks=200)
+
+
+def test_the_yard_names_its_trades_and_resources_in_tables(small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    trades = g.table("trades")
+    assert trades.schema.names == ["trade", "name", "sequence", "resource_kind", "makes"]
+    assert [str(t) for t in trades.schema.types] == ["string", "string", "int32", "string", "string"]
+    rows = {r["trade"]: r for r in trades.to_pylist()}
+    assert [r["trade"] for r in sorted(rows.values(), key=lambda r: r["sequence"])] == [
+        "PNL",
+        "ASM",
+        "OFB",
+        "ERE",
+        "OBD",
+    ]
+    assert {t: r["makes"] for t, r in rows.items()} == {
+        "PNL": "part,sub_assembly",
+        "ASM": "assembly",
+        "OFB": "",
+        "ERE": "block",
+        "OBD": "",
+    }
+    kinds = set(g.table("resources", ["kind"]).column(0).cast("string").to_pylist())
+    assert {r["resource_kind"] for r in rows.values()} - {None} <= kinds  # every trade's kind has resources
+    assert rows["OBD"]["resource_kind"] is None  # on-board outfitting runs in the ship, on no resource
+    wp = g.table("work_packages", ["trade"]).column(0).cast("string").to_pylist()
+    assert set(wp) == set(rows)
+
+
+def test_ground_truth_sits_beside_the_recorded_actuals(
+    joints: dict[str, np.ndarray], yard_factory: Callable[[int, int], Path]
+) -> None:
+    truth = PartGraph.open(yard_factory(200_000, 4)).table("ground_truth")
+    np.testing.assert_array_equal(truth.column("joint_id").to_numpy(), joints["joint_id"])
+    expected = truth.column("expected_hours").to_numpy()
+    # actual = expected x welder skill x noise, both lognormal around 1
+    assert 0.9 < np.median(joints["actual_hours"] / expected) < 1.1
+    p = 1.0 / (1.0 + np.exp(-truth.column("defect_logit").to_numpy().astype(np.float64)))
+    defect = joints["defect"].astype(bool)
+    assert abs(p.mean() - defect.mean()) < 0.005
+    assert p[defect].mean() > 2 * p[~defect].mean()
