@@ -8,35 +8,14 @@ ctx = WorkflowContext.open(".shipbrain/yards/demo")
 result = run_workflow("block-readiness", {"block": "B012", "reports": []}, ctx)
 ```
 
-Each workflow lives in its own module with its request and result models (`workflows.weld_inspection_plan`,
-`workflows.block_readiness`, `workflows.outfitting_plan`, `workflows.reschedule`); `shipbrain workflow` runs
-them from the command line (`workflows.cli`).
+Each workflow is one module that declares it with `@workflow(...)` (`workflows.weld_inspection_plan`,
+`workflows.block_readiness`, `workflows.outfitting_plan`, `workflows.reschedule`); plug-ins register through the
+entry-point group `shipbrain.workflows`; `shipbrain workflow` runs them from the command line (`workflows.cli`).
+They compute over `brain.core`, the domain core they share with the brain's tools.
+
+The public names are listed once, in `__init__.pyi`; each loads on first use (`lazy_loader.attach_stub`).
 """
 
-from workflows.base import (
-    SHIPPED_WORKFLOWS,
-    WORKFLOWS,
-    ProgressCallback,
-    Steps,
-    Workflow,
-    WorkflowContext,
-    WorkflowRegistry,
-    run_workflow,
-    validate_request,
-)
-from workflows.errors import UnknownWorkflowError, WorkflowError, WorkflowInputError
+import lazy_loader
 
-__all__ = [
-    "SHIPPED_WORKFLOWS",
-    "WORKFLOWS",
-    "ProgressCallback",
-    "Steps",
-    "UnknownWorkflowError",
-    "Workflow",
-    "WorkflowContext",
-    "WorkflowError",
-    "WorkflowInputError",
-    "WorkflowRegistry",
-    "run_workflow",
-    "validate_request",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

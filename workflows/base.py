@@ -17,34 +17,30 @@ plan.expected_defects_caught, plan.inspection_points[0].code
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
-from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from datetime import date
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from knowledge.partgraph import PartGraph
-from knowledge.settings import Settings, get_settings
+from brain.core import YardContext
+from knowledge.errors import InputError
+from knowledge.plugins import PluginRegistry
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
 
-if TYPE_CHECKING:
-    from adapters.registry import Registry
-    from brain.tools import YardTools
-    from workflows._yard import YardIndex
-
 __all__ = [
-    "SHIPPED_WORKFLOWS",
     "WORKFLOWS",
     "ProgressCallback",
     "Steps",
     "Workflow",
     "WorkflowContext",
     "WorkflowRegistry",
+    "request_field",
     "run_workflow",
     "validate_request",
+    "workflow",
 ]
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -111,32 +107,30 @@ class Workflow(Generic[RequestT, ResultT]):
         }
 
 
-SHIPPED_WORKFLOWS: Final = (
-    "workflows.block_readiness",
-    "workflows.outfitting_plan",
-    "workflows.reschedule",
-    "workflows.weld_inspection_plan",
-)
-"""Modules that each define one shipped workflow as `WORKFLOW`."""
-
-
 class WorkflowRegistry:
-    """Workflows by name; the shipped ones are imported on first use, so importing this module stays cheap."""
+    """The workflows to serve: the registered ones, plus those of some extra modules.
 
-    def __init__(self, modules: Sequence[str] = SHIPPED_WORKFLOWS) -> None:
+    Workflows register themselves with `@workflow(...)` in their own module; the project's are the public
+    modules of the `workflows` package (imported on first use, so importing this module stays cheap), plug-ins
+    come through the entry-point group `shipbrain.workflows`. `modules` names extra modules whose workflows this
+    registry serves besides those (the service's `workflow_modules` setting); other registries do not see them.
+    """
+
+    def __init__(self, modules: Sequence[str] = ()) -> None:
         self._modules = tuple(modules)
-        self._loaded: dict[str, Workflow[Any, Any]] | None = None
+        _EXTRA_MODULES.update(self._modules)
+        self._imported = False
 
     def _all(self) -> dict[str, Workflow[Any, Any]]:
-        if self._loaded is None:
-            found: dict[str, Workflow[Any, Any]] = {}
+        if not self._imported:
             for module in self._modules:
-                workflow = importlib.import_module(module).WORKFLOW
-                if workflow.name in found:
-                    raise ValueError(f"workflow {workflow.name!r} is defined twice (in {module})")
-                found[workflow.name] = workflow
-            self._loaded = dict(sorted(found.items()))
-        return self._loaded
+                importlib.import_module(module)
+            self._imported = True
+        return {
+            name: w
+            for name, w in _REGISTERED.items()
+            if w.run.__module__ in self._modules or w.run.__module__ not in _EXTRA_MODULES
+        }
 
     def get(self, name: str) -> Workflow[Any, Any]:
         """The workflow called `name`.
@@ -144,10 +138,10 @@ class WorkflowRegistry:
         Raises:
             UnknownWorkflowError: no workflow has that name (the message lists the known ones).
         """
-        found = self._all().get(name)
-        if found is None:
-            raise UnknownWorkflowError(f"no workflow {name!r}; the workflows are {', '.join(self._all())}")
-        return found
+        found = self._all()
+        if name not in found:
+            raise UnknownWorkflowError(f"no workflow {name!r}; the workflows are {', '.join(found)}")
+        return found[name]
 
     def names(self) -> tuple[str, ...]:
         """Every workflow's name, sorted."""
@@ -161,73 +155,76 @@ class WorkflowRegistry:
         return tuple(self._all().values())
 
 
+_EXTRA_MODULES: Final[set[str]] = set()
+"""Modules that some registry serves as extras (`WorkflowRegistry(modules=...)`): only that registry sees them."""
+_REGISTERED: Final[PluginRegistry[Workflow[Any, Any]]] = PluginRegistry(
+    "workflow", group="shipbrain.workflows", packages=["workflows"]
+)
 WORKFLOWS: Final = WorkflowRegistry()
-"""The shipped workflows."""
+"""The registered workflows."""
 
 
-class WorkflowContext:
-    """What a workflow runs against: one yard's part graph, the settings, and the yard's models (loaded lazily).
+def workflow(
+    *,
+    name: str,
+    version: str,
+    title: str,
+    description: str,
+    request: type[RequestT],
+    result: type[ResultT],
+    changes_plan: bool = False,
+    table: str | None = None,
+) -> Callable[[Callable[[WorkflowContext, RequestT, ProgressCallback], ResultT]], Workflow[RequestT, ResultT]]:
+    """Declare and register a workflow: decorate its run function `(ctx, request, progress) -> result`.
 
-    Keep one context per yard and reuse it: it caches what is costly to rebuild (the models, the yard's work
-    package index, the adopted schedule).
+    ```python
+    @workflow(name="block-readiness", version="1", title=..., description=__doc__, request=Req, result=Res)
+    def block_readiness(ctx: WorkflowContext, request: Req, progress: ProgressCallback) -> Res: ...
+    ```
     """
 
-    def __init__(self, graph: PartGraph, settings: Settings | None = None, registry: Registry | None = None) -> None:
-        self.graph = graph
-        self.settings = settings or get_settings()
-        self._registry = registry
+    def register(
+        run: Callable[[WorkflowContext, RequestT, ProgressCallback], ResultT],
+    ) -> Workflow[RequestT, ResultT]:
+        made = Workflow(
+            name=name,
+            version=version,
+            title=title,
+            description=description,
+            request=request,
+            result=result,
+            run=run,
+            changes_plan=changes_plan,
+            table=table,
+        )
+        _REGISTERED.register(made)
+        return made
 
-    @classmethod
-    def open(cls, yard: str | Path, settings: Settings | None = None) -> WorkflowContext:
-        """A context over the yard directory `yard`."""
-        return cls(PartGraph.open(yard), settings)
+    return register
 
-    @property
-    def registry(self) -> Registry:
-        """The yard's models, loaded on first use (graph-only workflows never need them)."""
-        if self._registry is None:
-            from adapters.registry import Registry
 
-            self._registry = Registry.load(self.settings)
-        return self._registry
+class WorkflowContext(YardContext):
+    """What a workflow runs against: one yard and what the domain core computes over it (`brain.core.YardContext`).
 
-    @cached_property
-    def index(self) -> YardIndex:
-        """The yard's work packages and which work package each node belongs to."""
-        from workflows._yard import YardIndex
+    Keep one context per yard and reuse it: it caches what is costly to rebuild (the models, the yard's work
+    package index, the adopted schedule). Its errors name the request field they come from.
+    """
 
-        return YardIndex(self.graph)
-
-    @cached_property
-    def tools(self) -> YardTools:
-        """The brain's tools over this yard, on this context's models (the adopted plan's schedule comes from here)."""
-        from brain.tools import YardTools
-
-        return YardTools(self.graph, self.settings, registry=self.registry)
-
-    @property
-    def day_zero(self) -> date:
-        """The calendar date of schedule day 0: the earliest `planned_start` of the yard's work packages."""
-        return self.tools.day_zero
-
-    def date_of(self, day: int) -> date:
-        """The calendar date of schedule day `day`."""
-        return self.day_zero + timedelta(days=int(day))
-
-    def day_of(self, when: date, field: str) -> int:
+    def day_of(self, when: date, field: str | None = None) -> int:
         """The schedule day of a calendar date; a date before day 0 is refused, naming `field`."""
-        day = (when - self.day_zero).days
-        if day < 0:
-            raise WorkflowInputError(f"{when} is before the schedule's day 0 ({self.day_zero})", field=field)
-        return day
+        with request_field(field):
+            return super().day_of(when)
 
-    def close(self) -> None:
-        """Release the models (their sessions and connections) and the tools' document store."""
-        if "tools" in self.__dict__:
-            self.tools.close()
-        if self._registry is not None:
-            self._registry.close()
-            self._registry = None
+
+@contextmanager
+def request_field(field: str | None) -> Iterator[None]:
+    """Turn the domain core's `InputError`s inside the block into `WorkflowInputError`s naming `field`."""
+    try:
+        yield
+    except WorkflowInputError:
+        raise
+    except InputError as exc:
+        raise WorkflowInputError(str(exc), field=field) from None
 
 
 def run_workflow(

@@ -31,13 +31,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from brain.core import WorkPackageIndex, predict_items, predict_joints
 from knowledge.layout import NODE_KINDS
-from knowledge.synthetic.vocabulary import TRADES
-from workflows._yard import YardIndex, predict_items, predict_joints, resolve
-from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from workflows._codes import resolve
+from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
 
 __all__ = [
-    "WORKFLOW",
     "BlockReadiness",
     "BlockReadinessRequest",
     "CompletionReport",
@@ -138,6 +137,15 @@ class BlockReadiness(_Model):
     summary: str
 
 
+@workflow(
+    name="block-readiness",
+    version="1",
+    title="What a block still waits on before erection, and when it will be ready",
+    description=__doc__ or "",
+    request=BlockReadinessRequest,
+    result=BlockReadiness,
+    table="work_packages",
+)
 def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progress: ProgressCallback) -> BlockReadiness:
     """Run `block-readiness`."""
     steps = Steps(progress, ["scope", "reports", "models", "forecast"])
@@ -232,8 +240,9 @@ def _apply_reports(
     for i, report in enumerate(reports):
         code = report.code.strip().upper()
         field = f"reports.{i}.code"
-        if code.startswith("WP-"):
-            ids, is_package = index.scope(index.work_package(code, field=field)), True
+        if index.is_work_package(code):
+            with request_field(field):
+                ids, is_package = index.scope(index.work_package(code)), True
         else:
             ids, is_package = np.asarray([resolve(g, code, field)], dtype=np.int32), False
         if code not in latest or _stamp(latest[code][1]) <= _stamp(report):
@@ -267,15 +276,17 @@ def _node_hours(ctx: WorkflowContext, ids: IdArray) -> tuple[npt.NDArray[np.floa
     sources = []
     joints = kinds == NODE_KINDS.index("joint")
     if joints.any():
-        _, predicted, model = predict_joints(ctx, ids[joints])
-        hours[joints] += np.asarray(predicted.column("hours").to_numpy(), dtype=np.float64)
-        sources.append(f"{model}: hours per missing joint")
+        welding = predict_joints(ctx, ids[joints])
+        hours[joints] += welding.hours
+        sources.append(f"welding model {welding.model_version}: hours per missing joint")
     items = kinds == NODE_KINDS.index("outfitting_item")
     if items.any():
-        rows, predicted, model = predict_items(ctx, ids[items])
+        outfitting = predict_items(ctx, ids[items])
         norm = index.item_norm_hours(ids[items])
-        hours[items] += norm * (1 + np.asarray(predicted.column("rework_probability").to_numpy(), dtype=np.float64))
-        sources.append(f"{model}: rework risk raising each missing item's norm hours")
+        hours[items] += norm * (1 + outfitting.rework_probability)
+        sources.append(
+            f"outfitting model {outfitting.model_version}: rework risk raising each missing item's norm hours"
+        )
     sources.append("work packages' crews at 8 h a day (adapters.scheduling.HOURS_PER_DAY)")
     return hours, sources
 
@@ -288,12 +299,12 @@ def _finish_days(ctx: WorkflowContext, days: npt.NDArray[np.int64]) -> npt.NDArr
     blocks = ctx.graph.block_graph()
     finish = np.zeros(len(days), dtype=np.int64)
     rows = index.by_block_trade
-    erection = TRADES.index("ERE")
+    erection = index.trade_making("block")
     base = int(ctx.graph.layout.kind_start[0])
     for b in nx.lexicographical_topological_sort(blocks):
         local = int(b) - base
         ready = 0
-        for t in range(len(TRADES)):
+        for t in range(len(index.trades)):
             w = int(rows[local, t])
             if w < 0:
                 continue
@@ -307,7 +318,7 @@ def _finish_days(ctx: WorkflowContext, days: npt.NDArray[np.int64]) -> npt.NDArr
 
 def _groups(
     ctx: WorkflowContext,
-    index: YardIndex,
+    index: WorkPackageIndex,
     missing: IdArray,
     wp_of: npt.NDArray[np.int64],
     kinds: npt.NDArray[np.integer],
@@ -330,15 +341,3 @@ def _groups(
             )
         )
     return out
-
-
-WORKFLOW: Final = Workflow(
-    name="block-readiness",
-    version="1",
-    title="What a block still waits on before erection, and when it will be ready",
-    description=__doc__ or "",
-    request=BlockReadinessRequest,
-    result=BlockReadiness,
-    run=block_readiness,
-    table="work_packages",
-)

@@ -29,15 +29,14 @@ import numpy as np
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knowledge.synthetic.vocabulary import STAGES, ItemKind, Stage
-from workflows._yard import predict_items, resolve
-from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from brain.core import WorkPackageIndex, predict_items
+from workflows._codes import categories, resolve
+from workflows.base import ProgressCallback, Steps, WorkflowContext, workflow
 from workflows.errors import WorkflowInputError
 
 __all__ = [
     "LARGE_BORE_MM",
     "SEQUENCE_STEPS",
-    "WORKFLOW",
     "OutfittingItemPlan",
     "OutfittingPlan",
     "OutfittingPlanRequest",
@@ -87,13 +86,15 @@ class OutfittingItemPlan(_Model):
     sequence: int = Field(description="Position in the fitting sequence, from 1.")
     code: str = Field(description="Outfitting item code, e.g. O012-00042.")
     block: str
-    kind: ItemKind = Field(description="pipe_spool, cable_tray, hvac_duct or equipment.")
+    kind: str = Field(
+        description="Item kind as the yard records it, e.g. pipe_spool, cable_tray, hvac_duct, equipment."
+    )
     system: str = Field(description="The ship system, e.g. fire main.")
     step: int = Field(description="System group, 1-5 (see `SEQUENCE_STEPS`).")
     step_name: str
-    stage: Stage = Field(description="Installation stage the outfitting model predicts.")
+    stage: str = Field(description="Installation stage the outfitting model predicts (e.g. on-unit, on-block).")
     stage_confidence: float = Field(description="The model's probability of that stage.")
-    planned_stage: Stage = Field(description="The stage in the yard's plan.")
+    planned_stage: str = Field(description="The stage in the yard's plan.")
     stage_differs: bool = Field(description="Predicted and planned stage differ: review the item's stage.")
     work_package: str = Field(description="The work package (work order) that fits it at the predicted stage.")
     rework_probability: float = Field(description="The model's probability that the item is fitted twice.")
@@ -105,7 +106,7 @@ class OutfittingItemPlan(_Model):
 class SequenceStep(_Model):
     """One stage and system group of the sequence."""
 
-    stage: Stage
+    stage: str = Field(description="Installation stage.")
     step: int
     step_name: str
     items: int
@@ -129,6 +130,15 @@ class OutfittingPlan(_Model):
     summary: str
 
 
+@workflow(
+    name="outfitting-plan",
+    version="1",
+    title="Predicted stages and fitting sequence of a zone's or block's outfitting items",
+    description=__doc__ or "",
+    request=OutfittingPlanRequest,
+    result=OutfittingPlan,
+    table="sequence",
+)
 def outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest, progress: ProgressCallback) -> OutfittingPlan:
     """Run `outfitting-plan`."""
     steps = Steps(progress, ["scope", "outfitting model", "sequence"])
@@ -151,10 +161,13 @@ def outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest, progre
         raise WorkflowInputError(f"{scope} holds no outfitting items", field=field)
     steps.start("outfitting model")
     ids = np.sort(chosen.column("item_id").to_numpy()).astype(np.int32)
-    rows, predicted, model = predict_items(ctx, ids)
+    outfitting = predict_items(ctx, ids)
+    model = f"outfitting model {outfitting.model_version}"
     steps.start("sequence")
     planned = dict(zip(chosen.column("item_id").to_pylist(), chosen.column("stage").to_pylist(), strict=True))
-    result = _plan(ctx, scope, blocks_t, rows.to_pylist(), predicted.to_pylist(), planned, model)
+    stages = categories(items_t.column("stage"))
+    rows, predicted = outfitting.rows.to_pylist(), outfitting.predicted.to_pylist()
+    result = _plan(ctx, scope, blocks_t, rows, predicted, planned, model, stages, _package_of_stage(ctx, stages))
     steps.done()
     return result
 
@@ -167,8 +180,10 @@ def _plan(
     predicted: list[dict[str, Any]],
     planned: dict[int, str],
     model: str,
+    stages: list[str],
+    package_of_stage: dict[str, int],
 ) -> OutfittingPlan:
-    g = ctx.graph
+    g, index = ctx.graph, ctx.index
     erection = dict(zip(blocks_t["block_id"], blocks_t["erection_sequence"], strict=True))
     block_code = dict(zip(blocks_t["block_id"], blocks_t["code"], strict=True))
     entries = []
@@ -177,7 +192,7 @@ def _plan(
         stage = str(pred["stage"])
         step = sequence_step(str(row["kind"]), float(row["diameter_mm"]))
         code = g.code_of(item_id)
-        key = (STAGES.index(stage), step, erection[row["block_id"]], str(row["system"]), code)
+        key = (stages.index(stage), step, erection[row["block_id"]], str(row["system"]), code)
         entries.append((key, row, pred, code, stage, step, item_id))
     entries.sort(key=lambda e: e[0])
     sequence = []
@@ -196,7 +211,7 @@ def _plan(
                 stage_confidence=round(float(pred["stage_confidence"]), 4),
                 planned_stage=planned[item_id],
                 stage_differs=planned[item_id] != stage,
-                work_package=f"WP-{block}-{'OBD' if stage == 'on-board' else 'OFB'}",
+                work_package=_work_package(index, row["block_id"], package_of_stage.get(stage), item_id),
                 rework_probability=round(float(pred["rework_probability"]), 4),
                 diameter_mm=round(float(row["diameter_mm"]), 1),
                 weight_t=round(float(row["weight_t"]), 3),
@@ -205,10 +220,36 @@ def _plan(
         )
     order = dict(zip(blocks_t["code"], blocks_t["erection_sequence"], strict=True))
     blocks = sorted({i.block for i in sequence}, key=lambda b: order[b])
-    return _result(scope, blocks, sequence, model)
+    return _result(scope, blocks, sequence, model, stages)
 
 
-def _result(scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], model: str) -> OutfittingPlan:
+def _package_of_stage(ctx: WorkflowContext, stages: list[str]) -> dict[str, int]:
+    """The trade (index in the yard's trades) whose work packages fit the items of each stage, from the yard's plan.
+
+    The yard's items name their work package and their planned stage; the trade most of a stage's items go to is
+    the one a predicted stage moves an item to.
+    """
+    index = ctx.index
+    t = ctx.graph.table("outfitting_items", ["stage", "work_package_id"])
+    wp_ids = ctx.graph.table("work_packages", ["work_package_id"]).column(0).to_numpy()
+    row_of_id = dict(zip(wp_ids.tolist(), range(len(wp_ids)), strict=True))
+    counts: dict[str, Counter[int]] = {s: Counter() for s in stages}
+    for stage, wp in zip(t.column("stage").to_pylist(), t.column("work_package_id").to_pylist(), strict=True):
+        counts[str(stage)][index.trades.index(index.trade[row_of_id[wp]])] += 1
+    return {s: c.most_common(1)[0][0] for s, c in counts.items() if c}
+
+
+def _work_package(index: WorkPackageIndex, block_id: int, trade: int | None, item_id: int) -> str:
+    """The block's work package of `trade`; the item's own (planned) one when the yard has no such package."""
+    row = int(index.by_block_trade[int(block_id), trade]) if trade is not None else -1
+    if row < 0:
+        row = int(index.work_package_of([item_id])[0])
+    return index.codes[row]
+
+
+def _result(
+    scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], model: str, stages: list[str]
+) -> OutfittingPlan:
     groups: dict[tuple[str, int], list[OutfittingItemPlan]] = {}
     for item in sequence:
         groups.setdefault((item.stage, item.step), []).append(item)
@@ -227,12 +268,12 @@ def _result(scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], m
     by_stage = Counter(i.stage for i in sequence)
     differs = sum(i.stage_differs for i in sequence)
     reworks = sum(i.rework_probability for i in sequence)
-    mix = ", ".join(f"{by_stage[s]:,} {s}" for s in STAGES if by_stage[s])
+    mix = ", ".join(f"{by_stage[s]:,} {s}" for s in stages if by_stage[s])
     return OutfittingPlan(
         scope=scope,
         blocks=blocks,
         items_total=len(sequence),
-        by_stage={s: by_stage[s] for s in STAGES if by_stage[s]},
+        by_stage={s: by_stage[s] for s in stages if by_stage[s]},
         stage_differs=differs,
         expected_reworks=round(reworks, 3),
         steps=steps,
@@ -247,15 +288,3 @@ def _result(scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], m
             f"stage; {reworks:.1f} expected reworks"
         ),
     )
-
-
-WORKFLOW: Final = Workflow(
-    name="outfitting-plan",
-    version="1",
-    title="Predicted stages and fitting sequence of a zone's or block's outfitting items",
-    description=__doc__ or "",
-    request=OutfittingPlanRequest,
-    result=OutfittingPlan,
-    run=outfitting_plan,
-    table="sequence",
-)

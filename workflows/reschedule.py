@@ -27,20 +27,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knowledge.synthetic.vocabulary import Trade
-from workflows._yard import resolve
-from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
 if TYPE_CHECKING:
     from adapters.scheduling import ResourceDowntime, Schedule, ScheduleRequest
 
 __all__ = [
-    "WORKFLOW",
     "FinishedEarly",
     "MaterialLate",
     "OptimisedComparison",
@@ -119,7 +116,7 @@ class WorkPackageChange(_Model):
 
     work_package: str
     block: str
-    trade: Trade
+    trade: str = Field(description="The work package's trade, as the yard names it (e.g. PNL, ERE).")
     old_start_day: int
     new_start_day: int
     change_days: int = Field(description="new_start_day - old_start_day (positive: later).")
@@ -135,7 +132,7 @@ class ScheduledWorkPackage(_Model):
 
     work_package: str
     block: str
-    trade: Trade
+    trade: str = Field(description="The work package's trade, as the yard names it (e.g. PNL, ERE).")
     start_day: int = Field(description="First working day, days from day 0.")
     finish_day: int = Field(description="Day it is done (the next may start that day).")
     start_date: date
@@ -202,8 +199,8 @@ def repair_for_events(
 
     steps = Steps(progress, ["baseline", "events", "repair", "re-optimise"])
     steps.start("baseline")
-    adopted = ctx.tools.planbook.events()
-    base_request, baseline = ctx.tools.schedule(adopted)
+    adopted = ctx.plan.events()
+    base_request, baseline = ctx.plan.schedule(adopted)
     steps.start("events")
     downtimes, releases, hours, described = _apply(ctx, request, base_request, baseline)
     new_request = request_from_yard(
@@ -228,6 +225,16 @@ def repair_for_events(
     )
 
 
+@workflow(
+    name="reschedule",
+    version="1",
+    title="The adopted schedule repaired for resources down, late material and work finished early",
+    description=__doc__ or "",
+    request=RescheduleRequest,
+    result=RescheduleResult,
+    changes_plan=True,
+    table="changes",
+)
 def reschedule(ctx: WorkflowContext, request: RescheduleRequest, progress: ProgressCallback) -> RescheduleResult:
     """Run `reschedule`."""
     return _result(ctx, repair_for_events(ctx, request, progress))
@@ -271,7 +278,8 @@ def _apply(
                 f"{releases[wp]} at the earliest"
             )
         else:
-            wp = index.codes[index.work_package(event.work_package, field=f"{where}.work_package")]
+            with request_field(f"{where}.work_package"):
+                wp = index.codes[index.work_package(event.work_package)]
             shorter[wp] = shorter.get(wp, 0) + event.days
             if duration[wp] - shorter[wp] < 1:
                 raise WorkflowInputError(
@@ -291,11 +299,8 @@ def _days(n: int) -> str:
 
 def _package_of(ctx: WorkflowContext, code: str, field: str) -> str:
     """The work package that uses a code's material (or the work package code itself)."""
-    index = ctx.index
-    if code.strip().upper().startswith("WP-"):
-        return index.codes[index.work_package(code, field=field)]
-    node = resolve(ctx.graph, code, field)
-    return index.codes[int(index.work_package_of([node])[0])]
+    with request_field(field):
+        return ctx.index.package_of(code.strip())
 
 
 def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
@@ -373,16 +378,3 @@ def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
             f"({ctx.date_of(repaired.makespan_days).isoformat()}, {'+' if delta >= 0 else ''}{delta} days){compare}"
         ),
     )
-
-
-WORKFLOW: Final = Workflow(
-    name="reschedule",
-    version="1",
-    title="The adopted schedule repaired for resources down, late material and work finished early",
-    description=__doc__ or "",
-    request=RescheduleRequest,
-    result=RescheduleResult,
-    run=reschedule,
-    changes_plan=True,
-    table="changes",
-)

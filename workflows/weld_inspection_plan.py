@@ -17,18 +17,17 @@ NDT-RULE-04: butts over 20 mm in AH36/DH36/EH36; NDT-RULE-05: butts in poor acce
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from knowledge.layout import NODE_KINDS
-from knowledge.synthetic.vocabulary import HIGH_STRENGTH_GRADES, POSITIONS, JointType, Position, Process
-from workflows._yard import predict_joints, resolve
-from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from brain.core import NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
+from brain.core.ndt import NDT_RULES
+from workflows._codes import categories, resolve
+from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
 __all__ = [
@@ -37,20 +36,10 @@ __all__ = [
     "MethodLoad",
     "NdtHours",
     "PositionCoverage",
-    "WORKFLOW",
     "WeldInspectionPlan",
     "WeldInspectionPlanRequest",
     "plan_inspection",
 ]
-
-NdtMethod = Literal["UT", "RT", "MT"]
-UT_MIN_THICKNESS_MM: Final = 8.0
-"""Butts of this thickness and over are tested by UT, thinner ones by RT (NDT-RULE-01, "Method selection")."""
-FULL_EXTENT_THICKNESS_MM: Final = 20.0
-"""High-strength butts thicker than this are tested in full (NDT-RULE-04)."""
-FULL_EXTENT_GAP_MM: Final = 2.0
-"""Butts with a fit-up gap over this are tested in full (NDT-RULE-05)."""
-_RULES = "NDT-RULE-01 (method selection), NDT-RULE-02, NDT-RULE-04, NDT-RULE-05 (full-extent joints)"
 
 
 class _Model(BaseModel):
@@ -104,9 +93,9 @@ class InspectionPoint(_Model):
 
     rank: int = Field(description="1 for the riskiest joint.")
     code: str = Field(description="Joint code, e.g. J012-000042.")
-    joint_type: JointType
-    process: Process = Field(description="Welding process.")
-    position: Position = Field(description="Welding position (1G-4G butts, 1F-4F fillets).")
+    joint_type: str = Field(description="Joint type, as the yard records it (e.g. butt, fillet).")
+    process: str = Field(description="Welding process, as the yard records it (e.g. FCAW).")
+    position: str = Field(description="Welding position, as the yard records it (e.g. 1G-4G butts, 1F-4F fillets).")
     level: str = Field(description="Where it is welded: sub_assembly, assembly, block or erection.")
     thickness_mm: float = Field(description="Thickness of the thinner plate, mm.")
     length_m: float = Field(description="Weld length, m.")
@@ -121,7 +110,7 @@ class InspectionPoint(_Model):
 class PositionCoverage(_Model):
     """How the plan covers the joints of one welding position."""
 
-    position: Position
+    position: str = Field(description="Welding position, as the yard records it.")
     joints: int = Field(description="Joints of the scope in this position.")
     inspected: int = Field(description="Of them, chosen for NDT.")
     inspected_share: float = Field(description="inspected / joints.")
@@ -158,53 +147,31 @@ class WeldInspectionPlan(_Model):
     summary: str = Field(description="The plan in one sentence.")
 
 
-def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
-    """NDT-RULE-01 "Method selection": UT for butts of 8 mm and over, RT under 8 mm, MT for fillets."""
-    if joint_type == "fillet":
-        return "MT"
-    return "UT" if thickness_mm >= UT_MIN_THICKNESS_MM else "RT"
-
-
-def full_extent_rule(row: dict[str, Any]) -> str | None:
-    """The rule that inspects a butt joint over its whole length, or None (fillets are never at 100 %)."""
-    if row["joint_type"] != "butt":
-        return None
-    if row["level"] == "erection" or row["one_sided"]:
-        return "NDT-RULE-02"
-    if row["grade"] in HIGH_STRENGTH_GRADES and float(row["thickness_mm"]) > FULL_EXTENT_THICKNESS_MM:
-        return "NDT-RULE-04"
-    if row["access"] == "poor" or float(row["fit_up_gap_mm"]) > FULL_EXTENT_GAP_MM:
-        return "NDT-RULE-05"
-    return None
-
-
 Scope = Literal["block", "assembly", "sub_assembly", "work_package"]
 
 
 def _scope(ctx: WorkflowContext, code: str) -> tuple[Scope, npt.NDArray[np.int32]]:
-    g = ctx.graph
-    if code.upper().startswith("WP-"):
-        row = ctx.index.work_package(code, field="code")
-        ids = ctx.index.scope(row)
-        return "work_package", ids[g.layout.kind_codes(ids) == NODE_KINDS.index("joint")]
-    node = resolve(g, code, "code", kinds=["block", "assembly", "sub_assembly"])
-    kind = g.kind_of(node)
+    index = ctx.index
+    if not index.is_work_package(code):
+        resolve(ctx.graph, code, "code", kinds=["block", "assembly", "sub_assembly"])
+    with request_field("code"):
+        found = index.scope_of(code)
+    if found.work_package is not None:
+        return "work_package", found.joint_ids
+    kind = ctx.graph.kind_of(ctx.graph.id_of(found.code))
     assert kind in ("block", "assembly", "sub_assembly")
-    return kind, g.members(node, kinds=["joint"])
+    return kind, found.joint_ids
 
 
-def _choose(budget: InspectionBudget, order: npt.NDArray[np.intp], cost: npt.NDArray[np.float64]) -> int:
-    """How many of the riskiest joints (in `order`) the budget takes."""
-    n = len(order)
-    if budget.share is not None:
-        return min(n, max(1, math.ceil(budget.share * n - 1e-9)))
-    if budget.joints is not None:
-        return min(n, budget.joints)
-    assert budget.hours is not None
-    spent = np.cumsum(cost[order])
-    return int(np.searchsorted(spent, budget.hours + 1e-9, side="right"))
-
-
+@workflow(
+    name="weld-inspection-plan",
+    version="1",
+    title="NDT inspection points of a block, assembly or work package, riskiest joints first",
+    description=__doc__ or "",
+    request=WeldInspectionPlanRequest,
+    result=WeldInspectionPlan,
+    table="inspection_points",
+)
 def plan_inspection(
     ctx: WorkflowContext, request: WeldInspectionPlanRequest, progress: ProgressCallback
 ) -> WeldInspectionPlan:
@@ -218,12 +185,15 @@ def plan_inspection(
             f"{code} has no weld joints; give a block, assembly or work package with welds", field="code"
         )
     steps.start("welding model")
-    rows, predicted, model = predict_joints(ctx, joint_ids)
+    welding = predict_joints(ctx, joint_ids)
+    model = f"welding model {welding.model_version}"
     steps.start("choose joints")
-    risk = np.asarray(predicted.column("defect_probability").to_numpy(), dtype=np.float64)
+    risk = welding.defect_probability
+    rows = welding.rows
+    positions = categories(rows.column("position"))
+    codes = ctx.graph.codes_of(welding.joint_ids)
     table = rows.select(
         [
-            "code",
             "joint_type",
             "process",
             "position",
@@ -236,17 +206,19 @@ def plan_inspection(
             "fit_up_gap_mm",
         ]
     ).to_pylist()
+    for row, joint_code in zip(table, codes, strict=True):
+        row["code"] = joint_code
     methods = [ndt_method(str(r["joint_type"]), float(r["thickness_mm"])) for r in table]
     per_method = request.ndt_hours_per_joint.model_dump()
     cost = np.asarray([per_method[m] for m in methods], dtype=np.float64)
-    order = np.argsort(-risk, kind="stable")
-    chosen = order[: _choose(request.budget, order, cost)]
+    budget = request.budget
+    chosen = select_for_ndt(risk, share=budget.share, count=budget.joints, hours=budget.hours, inspection_hours=cost)
     full = [full_extent_rule(r) for r in table]
     points = [
         _point(rank + 1, table[i], float(risk[i]), methods[i], float(cost[i]), full[i])
         for rank, i in enumerate(chosen.tolist())
     ]
-    result = _result(code, scope, request, table, risk, chosen, points, full, methods, cost, model)
+    result = _result(code, scope, request, table, risk, chosen, points, full, methods, cost, model, positions)
     steps.done()
     return result
 
@@ -272,18 +244,19 @@ def _result(
     request: WeldInspectionPlanRequest,
     table: list[dict[str, Any]],
     risk: npt.NDArray[np.float64],
-    chosen: npt.NDArray[np.intp],
+    chosen: npt.NDArray[np.int64],
     points: list[InspectionPoint],
     full: list[str | None],
     methods: list[NdtMethod],
     cost: npt.NDArray[np.float64],
     model: str,
+    position_order: list[str],
 ) -> WeldInspectionPlan:
     picked = np.zeros(len(risk), dtype=bool)
     picked[chosen] = True
     positions = np.asarray([r["position"] for r in table])
     coverage = []
-    for pos in POSITIONS:
+    for pos in position_order:
         mask = positions == pos
         if mask.any():
             n, k = int(mask.sum()), int((mask & picked).sum())
@@ -325,21 +298,9 @@ def _result(
         ],
         coverage_by_position=coverage,
         inspection_points=points,
-        sources=[f"{model}: defect probability per joint, riskiest first", f"knowledge/corpus: {_RULES}"],
+        sources=[f"{model}: defect probability per joint, riskiest first", f"knowledge/corpus: {NDT_RULES}"],
         summary=(
             f"inspect {len(chosen):,} of {len(risk):,} joints of {code} ({hours:,.1f} NDT hours): they hold "
             f"{caught:.2f} of {total:.2f} expected defects ({100 * share:.0f} %)"
         ),
     )
-
-
-WORKFLOW: Final = Workflow(
-    name="weld-inspection-plan",
-    version="1",
-    title="NDT inspection points of a block, assembly or work package, riskiest joints first",
-    description=__doc__ or "",
-    request=WeldInspectionPlanRequest,
-    result=WeldInspectionPlan,
-    run=plan_inspection,
-    table="inspection_points",
-)

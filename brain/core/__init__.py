@@ -17,7 +17,7 @@ chosen = select_for_ndt(welding.defect_probability, share=0.1)
 """
 
 from brain.core.context import YardContext
-from brain.core.ndt import select_for_ndt
+from brain.core.ndt import NdtMethod, full_extent_rule, ndt_method, select_for_ndt
 from brain.core.predictions import ItemPredictions, JointPredictions, predict_items, predict_joints
 from brain.core.workpackages import Scope, WorkPackageIndex
 from brain.core.yardplan import YardPlan
@@ -25,10 +25,13 @@ from brain.core.yardplan import YardPlan
 __all__ = [
     "ItemPredictions",
     "JointPredictions",
+    "NdtMethod",
     "Scope",
     "WorkPackageIndex",
     "YardContext",
     "YardPlan",
+    "full_extent_rule",
+    "ndt_method",
     "predict_items",
     "predict_joints",
     "select_for_ndt",

@@ -11,7 +11,7 @@ import threading
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import pyarrow.compute as pc
 
@@ -48,7 +48,7 @@ class YardContext:
         self._documents: DocumentStore | None = None
 
     @classmethod
-    def open(cls, yard: str | Path, settings: Settings | None = None, registry: Registry | None = None) -> YardContext:
+    def open(cls, yard: str | Path, settings: Settings | None = None, registry: Registry | None = None) -> Self:
         """A context over the yard directory `yard`."""
         return cls(PartGraph.open(yard), settings, registry)
 

@@ -3,13 +3,60 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge.errors import InputError
 
-__all__ = ["select_for_ndt"]
+__all__ = [
+    "FULL_EXTENT_GAP_MM",
+    "FULL_EXTENT_GRADES",
+    "FULL_EXTENT_THICKNESS_MM",
+    "NDT_RULES",
+    "UT_MIN_THICKNESS_MM",
+    "NdtMethod",
+    "full_extent_rule",
+    "ndt_method",
+    "select_for_ndt",
+]
+
+NdtMethod = Literal["UT", "RT", "MT"]
+UT_MIN_THICKNESS_MM: Final = 8.0
+"""Butts of this thickness and over are tested by UT, thinner ones by RT (NDT-RULE-01, "Method selection")."""
+FULL_EXTENT_THICKNESS_MM: Final = 20.0
+"""High-strength butts thicker than this are tested in full (NDT-RULE-04)."""
+FULL_EXTENT_GRADES: Final = frozenset({"AH36", "DH36", "EH36"})
+"""The high-strength grades NDT-RULE-04 names."""
+FULL_EXTENT_GAP_MM: Final = 2.0
+"""Butts with a fit-up gap over this are tested in full (NDT-RULE-05)."""
+NDT_RULES: Final = "NDT-RULE-01 (method selection), NDT-RULE-02, NDT-RULE-04, NDT-RULE-05 (full-extent joints)"
+"""The yard rules (documents of the demo corpus) behind the method and full-extent choices."""
+
+
+def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
+    """NDT-RULE-01 "Method selection": UT for butts of 8 mm and over, RT under 8 mm, MT for fillets."""
+    if joint_type == "fillet":
+        return "MT"
+    return "UT" if thickness_mm >= UT_MIN_THICKNESS_MM else "RT"
+
+
+def full_extent_rule(row: Mapping[str, str | float | bool]) -> str | None:
+    """The rule that inspects a butt joint over its whole length, or None (fillets are never at 100 %).
+
+    `row` holds the joint's `joint_type`, `level`, `one_sided`, `grade`, `thickness_mm`, `access` and `fit_up_gap_mm`.
+    """
+    if row["joint_type"] != "butt":
+        return None
+    if row["level"] == "erection" or row["one_sided"]:
+        return "NDT-RULE-02"
+    if row["grade"] in FULL_EXTENT_GRADES and float(row["thickness_mm"]) > FULL_EXTENT_THICKNESS_MM:
+        return "NDT-RULE-04"
+    if row["access"] == "poor" or float(row["fit_up_gap_mm"]) > FULL_EXTENT_GAP_MM:
+        return "NDT-RULE-05"
+    return None
 
 
 def select_for_ndt(

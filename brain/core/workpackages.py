@@ -8,6 +8,7 @@ is found by its code in the table, a node's work package by the tables.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Final
@@ -74,8 +75,9 @@ class WorkPackageIndex:
         id_to_row = np.full(max(wp["work_package_id"], default=0) + 1, -1, dtype=np.int64)
         id_to_row[np.asarray(wp["work_package_id"], dtype=np.int64)] = np.arange(len(self.codes))
         blocks = graph.counts["block"]
-        self._by_block_trade = np.full((blocks, len(self.trades)), -1, dtype=np.int64)
-        self._by_block_trade[self.block, [self.trades.index(t) for t in self.trade]] = np.arange(len(self.codes))
+        self.by_block_trade = np.full((blocks, len(self.trades)), -1, dtype=np.int64)
+        """The work package row of each (block index, trade index in `trades`), -1 where the block has none."""
+        self.by_block_trade[self.block, [self.trades.index(t) for t in self.trade]] = np.arange(len(self.codes))
         self._trade_of_kind: dict[NodeKind, int] = {
             kind: self.trades.index(trade) for trade, kinds in self.makes.items() for kind in kinds
         }
@@ -91,12 +93,29 @@ class WorkPackageIndex:
             norm[local] = t.column("norm_hours").to_numpy()
             self._norm_hours[kind] = norm
 
+    def trade_making(self, kind: NodeKind) -> int | None:
+        """The index in `trades` of the trade whose work packages make nodes of `kind` (None: no trade does)."""
+        return self._trade_of_kind.get(kind)
+
     def _start(self, kind: NodeKind) -> int:
         return int(self.graph.layout.kind_start[NODE_KINDS.index(kind)])
 
+    def is_work_package(self, code: str) -> bool:
+        """Whether `code` names one of the yard's work packages, or looks like one (it starts as all of theirs do)."""
+        stripped = code.strip()
+        if stripped in self.row_of or stripped.upper() in self.row_of:
+            return True
+        return bool(self._prefix) and stripped.upper().startswith(self._prefix.upper())
+
+    @cached_property
+    def _prefix(self) -> str:
+        """What every work package code of the yard starts with (may be empty)."""
+        return os.path.commonprefix(self.codes) if self.codes else ""
+
     def work_package(self, code: str) -> int:
         """The table row of a work package code; an `InputError` when the yard has none of that code."""
-        row = self.row_of.get(code.strip()) if code.strip() in self.row_of else self.row_of.get(code.strip().upper())
+        stripped = code.strip()
+        row = self.row_of.get(stripped, self.row_of.get(stripped.upper()))
         if row is None:
             raise InputError(f"no work package {code!r} in this yard; codes look like {self.codes[0]!r}")
         return row
@@ -118,7 +137,7 @@ class WorkPackageIndex:
             if kind in self._member_wp:
                 out[mask] = self._member_wp[kind][ids[mask] - self._start(kind)]
             elif kind in self._trade_of_kind:
-                out[mask] = self._by_block_trade[blocks[mask], self._trade_of_kind[kind]]
+                out[mask] = self.by_block_trade[blocks[mask], self._trade_of_kind[kind]]
         return out
 
     def package_of(self, code: str) -> str:
@@ -127,7 +146,7 @@ class WorkPackageIndex:
         Joints and outfitting items name their own work package in the yard's tables; other nodes belong to the
         work package of their block whose trade makes their kind (the yard's `trades` table says which).
         """
-        if code.strip() in self.row_of or code.strip().upper() in self.row_of:
+        if self.is_work_package(code):
             return self.codes[self.work_package(code)]
         node = self.graph.id_of(code)
         row = int(self.work_package_of([node])[0])
@@ -187,7 +206,7 @@ class WorkPackageIndex:
     def scope_of(self, code: str) -> Scope:
         """The joints and items of a block, assembly, sub-assembly or work package code."""
         stripped = code.strip()
-        if stripped in self.row_of or stripped.upper() in self.row_of:
+        if self.is_work_package(stripped):
             row = self.work_package(stripped)
             return Scope(self.codes[row], self.members_of(row, "joint"), self.members_of(row, "outfitting_item"), row)
         g = self.graph

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.base import ProgressCallback, Steps, Workflow, WorkflowContext
+from workflows.base import ProgressCallback, Steps, WorkflowContext, workflow
 from workflows.errors import WorkflowInputError
 
 
@@ -27,7 +26,15 @@ class SleepResult(BaseModel):
     nodes: int
 
 
-def _run(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCallback) -> SleepResult:
+@workflow(
+    name="test-sleep",
+    version="1",
+    title="Sleeps, for tests",
+    description="Sleeps `seconds_per_step` in each of `steps` steps.",
+    request=SleepRequest,
+    result=SleepResult,
+)
+def run_sleep(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCallback) -> SleepResult:
     steps = Steps(progress, [f"step-{k}" for k in range(request.steps)])
     for k in range(request.steps):
         steps.start(f"step-{k}")
@@ -38,14 +45,3 @@ def _run(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCallback
         raise RuntimeError("crashed as asked")
     steps.done()
     return SleepResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes)
-
-
-WORKFLOW: Final = Workflow(
-    name="test-sleep",
-    version="1",
-    title="Sleeps, for tests",
-    description="Sleeps `seconds_per_step` in each of `steps` steps.",
-    request=SleepRequest,
-    result=SleepResult,
-    run=_run,
-)

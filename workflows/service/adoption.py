@@ -55,7 +55,7 @@ def plan_is_current(ctx: WorkflowContext, result: Mapping[str, Any] | None) -> b
     """Whether the plan book still holds exactly the events the run computed against (`adopted_events`)."""
     if not result or "adopted_events" not in result:
         return True
-    return [e.describe() for e in ctx.tools.planbook.events()] == list(result["adopted_events"])
+    return [e.describe() for e in ctx.plan.events()] == list(result["adopted_events"])
 
 
 def adopt(
@@ -66,7 +66,7 @@ def adopt(
     if adopter is None:
         return {"adopted": [], "not_adopted": []}
     events, skipped = adopter(ctx, validate_request(workflow, request))
-    book = ctx.tools.planbook
+    book = ctx.plan.planbook
     marker = f"run:{run_id}#"
     done = {str(e["thread_id"]) for e in book.entries() if str(e.get("thread_id") or "").startswith(marker)}
     for k, event in events:

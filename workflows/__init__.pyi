@@ -1,0 +1,13 @@
+from .base import WORKFLOWS as WORKFLOWS
+from .base import ProgressCallback as ProgressCallback
+from .base import Steps as Steps
+from .base import Workflow as Workflow
+from .base import WorkflowContext as WorkflowContext
+from .base import WorkflowRegistry as WorkflowRegistry
+from .base import request_field as request_field
+from .base import run_workflow as run_workflow
+from .base import validate_request as validate_request
+from .base import workflow as workflow
+from .errors import UnknownWorkflowError as UnknownWorkflowError
+from .errors import WorkflowError as WorkflowError
+from .errors import WorkflowInputError as WorkflowInputError
