@@ -30,18 +30,26 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from typing_extensions import TypedDict
 
+from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
-from brain.plan import INTENTS, Plan
-from brain.tools import TOOLS, ToolResult, YardTools
+from brain.plan import Plan
+from brain.planning import Planner, ThreadContext
+from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, run_tool
 from knowledge.errors import InputError, ShipbrainError
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.types import StateSnapshot
+
+    from adapters.registry import Registry
 
 __all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Planner"]
 
@@ -49,25 +57,6 @@ MAX_QUESTION_CHARS: Final = 4_000
 MAX_ROUNDS: Final = 4
 """Plan-act rounds per question; the answer then says what was found so far."""
 _THREAD_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-
-
-class Planner(Protocol):
-    """Turns a question, and the results of the steps run so far, into the next steps (none: done)."""
-
-    def plan(
-        self, question: str, results: list[ToolResult], previous: Plan | None, context: dict[str, Any] | None = None
-    ) -> Plan:
-        """The next plan.
-
-        Args:
-            question: the planner's question, as asked.
-            results: every tool result of this question so far, in order.
-            previous: the plan of the round before (None on the first round).
-            context: the thread's previous question, for follow-ups ("and for B013?", "adopt it"): its
-                question, intent, entities, the args of its last what-if (or None) and its answer; None in a
-                new thread.
-        """
-        ...
 
 
 class State(TypedDict, total=False):
@@ -79,7 +68,7 @@ class State(TypedDict, total=False):
     results: list[dict[str, Any]]
     approval: dict[str, Any] | None
     answer: str
-    context: dict[str, Any] | None
+    context: ThreadContext | None
 
 
 class Approval(BaseModel):
@@ -88,7 +77,7 @@ class Approval(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tool: str
-    args: dict[str, Any]
+    args: dict[str, JsonValue]
     change: str
     """What approving does, in words."""
     decision: Literal["pending", "approved", "rejected"] = "pending"
@@ -111,6 +100,8 @@ class Answer(BaseModel):
     results: list[ToolResult]
     approval: Approval | None = None
     planner: str = Field(default="offline")
+    fallback: bool = False
+    """The configured planner failed and a fallback planner (the offline one) planned this answer."""
 
     @property
     def sources(self) -> list[str]:
@@ -118,13 +109,28 @@ class Answer(BaseModel):
         return [s for r in self.results for s in r.sources]
 
 
+def _offered() -> str:
+    """What the tools answer, by intent, for a question nobody could place: from each tool's declaration."""
+    intents = {spec.intent: spec.intent_description for _, spec in TOOLS.items() if spec.intent_description}
+    return "; ".join(f"{intent.replace('_', ' ')}: {description}" for intent, description in intents.items())
+
+
+def _lines(spec: ToolSpec | None, result: ToolResult) -> list[str]:
+    """The tool's own lines for its result (its rows, as it wants them read)."""
+    if spec is None or spec.lines is None or not result.rows:
+        return []
+    try:
+        return spec.lines(result)
+    except ValidationError:  # rows of an older version of the tool, from a checkpoint: the summary says enough
+        return []
+
+
 def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -> str:
     if plan.intent != "unknown" and not results and not plan.answer:
         return f"I cannot answer that yet: {plan.reason}."
     if plan.intent == "unknown" and not results:
-        can = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in INTENTS.items())
         return (plan.answer + "\n\n" if plan.answer else "") + (
-            f"I cannot place that question ({plan.reason}). I can answer about {can}."
+            f"I cannot place that question ({plan.reason}). I can answer about {_offered()}."
         )
     lines = [plan.answer] if plan.answer else []
     for result in results:
@@ -132,19 +138,7 @@ def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -
             lines.append(f"I could not answer ({result.tool}): {result.error}")
             continue
         lines.append(result.summary + ".")
-        if TOOLS[result.tool].untrusted_text:
-            lines += [f"- {row['citation']}: {row['text'][:300]}" for row in result.rows]
-        elif result.rows and result.tool in ("weld_risk", "ndt_plan"):
-            lines += [
-                f"- {r['code']}: {r['process']} {r['position']}, {r['thickness_mm']:g} mm, {r['access']} access, "
-                f"{r['hours']:.1f} h, defect risk {100 * r['defect_probability']:.1f} %"
-                for r in result.rows[:10]
-            ]
-        elif result.rows and result.tool == "what_if":
-            lines += [
-                f"- {r['block']}: erected day {r['erection_day_was']} -> {r['erection_day']} ({r['slip_days']:+d} days)"
-                for r in result.rows[:10]
-            ]
+        lines += _lines(TOOLS.get(result.tool) if result.tool in TOOLS else None, result)
         if result.sources:
             lines.append("Sources: " + "; ".join(result.sources[:5]))
     if approval is not None and approval.decision == "rejected":
@@ -165,6 +159,14 @@ def _make_planner(settings: Settings) -> tuple[Planner, str]:
     return OfflinePlanner(), "offline"
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def _changes_plan(tool: str) -> bool:
+    return tool in TOOLS and TOOLS.get(tool).changes_plan
+
+
 class Brain:
     """Answers planners' questions about one yard.
 
@@ -177,20 +179,25 @@ class Brain:
     """
 
     def __init__(
-        self, yard: Path, settings: Settings | None = None, planner: Planner | None = None, registry: Any = None
+        self,
+        yard: Path,
+        settings: Settings | None = None,
+        planner: Planner | None = None,
+        registry: Registry | None = None,
     ) -> None:
         from langgraph.graph import END, START, StateGraph
 
         self.settings = settings or get_settings()
         self.graph = PartGraph.open(yard)
-        self.tools = YardTools(self.graph, self.settings, registry=registry)
+        self.context = YardContext(self.graph, self.settings, registry=registry)
+        """The yard the tools run on: its models, work packages, plan (the plan book) and documents."""
         if planner is None:
             self.planner, self.planner_name = _make_planner(self.settings)
         else:
             self.planner, self.planner_name = planner, type(planner).__name__
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
-        self._closers: list[Any] = []
+        self._closers: list[_Closable] = []
         builder = StateGraph(State)
         builder.add_node("plan", self._plan)
         builder.add_node("approve", self._approve)
@@ -203,7 +210,7 @@ class Brain:
         builder.add_edge("answer", END)
         self.app = builder.compile(checkpointer=self._checkpointer())
 
-    def _checkpointer(self) -> Any:
+    def _checkpointer(self) -> BaseCheckpointSaver[str]:
         if self.settings.postgres_dsn:
             import psycopg
             from langgraph.checkpoint.postgres import PostgresSaver
@@ -225,7 +232,7 @@ class Brain:
 
     # ---- nodes ---------------------------------------------------------------------------------
 
-    def _plan(self, state: State) -> dict[str, Any]:
+    def _plan(self, state: State) -> State:
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
         previous = Plan.model_validate(state["plan"]) if state.get("plan") else None
         plan = self.planner.plan(state["question"], results, previous, context=state.get("context"))
@@ -236,17 +243,17 @@ class Brain:
         steps = state["plan"]["steps"]
         if not steps or state.get("rounds", 0) > MAX_ROUNDS:
             return "answer"
-        if any(TOOLS[s["tool"]].changes_plan for s in steps if s["tool"] in TOOLS):
+        if any(_changes_plan(s["tool"]) for s in steps):
             return "approve"
         return "act"
 
-    def _approve(self, state: State) -> dict[str, Any]:
+    def _approve(self, state: State) -> State:
         from langgraph.types import interrupt
 
         # Nothing before interrupt() changes anything: this node runs again from its start on resume.
-        step = next(s for s in state["plan"]["steps"] if s["tool"] in TOOLS and TOOLS[s["tool"]].changes_plan)
+        step = next(s for s in state["plan"]["steps"] if _changes_plan(s["tool"]))
         try:
-            change = self.tools.describe_change(step["tool"], step["args"])
+            change = describe_change(self.context, step["tool"], step["args"])
         except (ShipbrainError, ValueError) as exc:  # a change that cannot be made is not put to a person
             return {
                 "approval": Approval(
@@ -274,29 +281,33 @@ class Brain:
             ).model_dump()
         }
 
-    def _act(self, state: State, config: RunnableConfig) -> dict[str, Any]:
+    def _act(self, state: State, config: RunnableConfig) -> State:
         results = list(state.get("results", []))
         approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
         thread = str((config.get("configurable") or {}).get("thread_id"))
         for step in Plan.model_validate(state["plan"]).steps:
-            spec = TOOLS.get(step.tool)
             try:
-                if spec is not None and spec.changes_plan:
+                if _changes_plan(step.tool):
                     if approval is None or approval.decision != "approved" or approval.args != step.args:
                         why = f"rejected by {approval.by}" if approval and approval.by else "not approved"
                         result = ToolResult(tool=step.tool, args=step.args, summary=f"not done: {why}")
                     else:
-                        result = self.tools.run(
-                            step.tool, step.args, approved_by=approval.by, thread_id=f"{thread}:{approval.key}"
+                        result = run_tool(
+                            self.context,
+                            step.tool,
+                            step.args,
+                            approved_by=approval.by,
+                            thread_id=thread,
+                            key=approval.key,
                         )
                 else:
-                    result = self.tools.run(step.tool, step.args)
+                    result = run_tool(self.context, step.tool, step.args)
             except (ShipbrainError, ValueError) as exc:  # wrong entities or arguments: say so, let the planner see it
                 result = ToolResult(tool=step.tool, args=step.args, summary="", error=str(exc))
             results.append(result.model_dump(mode="json"))
         return {"results": results}
 
-    def _answer(self, state: State) -> dict[str, Any]:
+    def _answer(self, state: State) -> State:
         plan = Plan.model_validate(state["plan"])
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
         approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
@@ -329,7 +340,7 @@ class Brain:
         return self._waiting(self.app.get_state(self._config(thread_id)))
 
     @staticmethod
-    def _waiting(state: Any) -> Approval | None:
+    def _waiting(state: StateSnapshot) -> Approval | None:
         """The plan change a checkpoint snapshot waits on, if any."""
         for task in state.tasks:
             for intr in task.interrupts:
@@ -337,7 +348,7 @@ class Brain:
         return None
 
     @staticmethod
-    def _config(thread_id: str) -> Any:
+    def _config(thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}}
 
     @contextmanager
@@ -377,11 +388,13 @@ class Brain:
             if values.get("plan"):
                 plan = values["plan"]
                 what_ifs = [r["args"] for r in values.get("results", []) if r.get("tool") == "what_if"]
-                context = {
-                    "question": values.get("question", ""), "intent": plan.get("intent"),
-                    "entities": plan.get("entities", {}), "what_if": what_ifs[-1] if what_ifs else None,
-                    "answer": str(values.get("answer", ""))[:2_000],
-                }  # fmt: skip
+                context = ThreadContext(
+                    question=values.get("question", ""),
+                    intent=plan.get("intent"),
+                    entities=plan.get("entities", {}),
+                    what_if=what_ifs[-1] if what_ifs else None,
+                    answer=str(values.get("answer", ""))[:2_000],
+                )
         return {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}, "context": context}
 
     def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -449,15 +462,17 @@ class Brain:
             raise UnknownThreadError(f"no thread {thread_id!r}")
         values = state.values
         waiting = self._waiting(state)
+        plan = Plan.model_validate(values["plan"])
         return Answer(
             thread_id=thread_id,
             question=values["question"],
             status="waiting_for_approval" if waiting else "answered",
             answer=values.get("answer", "") if not waiting else f"Waiting for approval: {waiting.change}",
-            plan=Plan.model_validate(values["plan"]),
+            plan=plan,
             results=[ToolResult.model_validate(r) for r in values.get("results", [])],
             approval=waiting or (Approval.model_validate(values["approval"]) if values.get("approval") else None),
             planner=self.planner_name,
+            fallback=plan.fallback,
         )
 
     def history(self, thread_id: str) -> list[str]:
@@ -472,8 +487,8 @@ class Brain:
         return [q for q in reversed(questions) if q]
 
     def close(self) -> None:
-        """Close the checkpoint store and the tools' document store."""
-        self.tools.close()
+        """Close the checkpoint store and the yard's document store and models."""
+        self.context.close()
         for conn in self._closers:
             conn.close()
         self._closers.clear()

@@ -34,20 +34,20 @@ def test_a_plan_change_waits_for_approval_and_changes_nothing_before(brain: Brai
     assert asked.approval is not None and asked.approval.tool == "adopt_plan"
     assert "B002 late by 4 days" in asked.approval.change
     assert [r.tool for r in asked.results] == ["what_if"]  # simulated first, re-planned on its result
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
     with pytest.raises(ThreadBusyError, match="waits for a decision"):
         brain.ask("What is B001?", thread_id=asked.thread_id)
 
     done = brain.decide(asked.thread_id, approved=True, by="planner.anna", note="crane booked")
     assert done.status == "answered"
     assert "adopted into the plan: B002 late by 4 days" in done.answer and "approved by planner.anna" in done.answer
-    entries = brain.tools.planbook.entries()
+    entries = brain.context.plan.planbook.entries()
     assert len(entries) == 1 and entries[0]["adopted_by"] == "planner.anna"
     assert str(entries[0]["thread_id"]).startswith(asked.thread_id)
     # deciding twice applies nothing twice
     with pytest.raises(NoPendingApprovalError):
         brain.decide(asked.thread_id, approved=True, by="planner.anna")
-    assert len(brain.tools.planbook.events()) == 1
+    assert len(brain.context.plan.planbook.events()) == 1
     # the adopted event is now part of every schedule the brain reports
     schedule = brain.ask("What is the critical path of the ship?")
     assert "adopted: B002 late by 4 days" in schedule.sources
@@ -57,7 +57,7 @@ def test_a_rejected_change_is_not_made(brain: Brain) -> None:
     asked = brain.ask("Please apply PL-2 down for 3 days from day 5 to the plan")
     assert asked.status == "waiting_for_approval" and asked.approval is not None
     done = brain.decide(asked.thread_id, approved=False, by="lead.bob", note="repair is quicker")
-    assert done.status == "answered" and brain.tools.planbook.events() == []
+    assert done.status == "answered" and brain.context.plan.planbook.events() == []
     assert "Not changed: lead.bob rejected" in done.answer and "repair is quicker" in done.answer
 
 
@@ -124,9 +124,9 @@ def test_checkpoints_and_the_plan_book_on_postgresql(small_yard: Path, tmp_path:
             assert again.pending(asked.thread_id) is not None
             done = again.decide(asked.thread_id, approved=True, by="planner.anna")
             assert done.status == "answered"
-            assert [e.code for e in again.tools.planbook.events()] == ["B002"]
+            assert [e.code for e in again.context.plan.planbook.events()] == ["B002"]
             assert again.history(asked.thread_id) == [ADOPT]
-            assert "postgresql" in again.tools.planbook.where
+            assert "postgresql" in again.context.plan.planbook.where
         finally:
             again.close()
             dispose(settings)  # the server stops next: close the pooled connections first
@@ -142,7 +142,7 @@ def test_adopt_it_after_a_whatif_adopts_that_whatif(brain: Brain) -> None:
     # in a new thread there is nothing to adopt: it says so rather than guess
     alone = brain.ask("ok, adopt it")
     assert alone.status == "answered" and alone.results == [] and "which what-if" in alone.answer
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
 
 
 def test_the_llm_planner_sees_the_previous_turn_of_its_thread() -> None:

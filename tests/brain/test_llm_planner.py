@@ -8,6 +8,7 @@ endpoint when `SHIPBRAIN_TEST_LLM_URL` and `SHIPBRAIN_TEST_LLM_MODEL` are set.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -164,11 +165,11 @@ def test_a_plan_change_waits_for_a_person(small_yard: Path, tmp_path: Path, clos
 
     assert waiting.status == "waiting_for_approval" and waiting.approval is not None
     assert waiting.approval.tool == "adopt_plan" and "PL-2 down for 3 days" in waiting.approval.change
-    assert brain.tools.planbook.events() == [] and waiting.results == []
+    assert brain.context.plan.planbook.events() == [] and waiting.results == []
     done = brain.decide(waiting.thread_id, approved=True, by="planner on duty")
 
     assert done.status == "answered" and done.results[0].tool == "adopt_plan" and done.results[0].error is None
-    assert [(e.resource, e.days) for e in brain.tools.planbook.events()] == [("PL-2", 3)]
+    assert [(e.resource, e.days) for e in brain.context.plan.planbook.events()] == [("PL-2", 3)]
     assert done.answer.startswith("Adopted: PL-2 is down for 3 days in the plan.")
     assert done.plan.intent == "adopt"
 
@@ -219,7 +220,7 @@ def test_planted_instructions_in_documents_cannot_call_tools(
     assert [r.tool for r in answer.results] == ["search_documents"]  # ... which nobody ran
     assert answer.status == "answered" and answer.approval is None
     assert all(s.tool != "adopt_plan" for s in answer.plan.steps)
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
     assert "WPS-099 \u00a7 Preheat" in answer.sources
     assert "Summary of the cited sections (WPS-099 \u00a7 Preheat" in (answer.plan.answer or "")
     # the privileged model saw the citations and scores, not the text
@@ -233,7 +234,8 @@ def test_the_naive_model_does_obey_document_text_it_is_shown(
     small_yard: Path, planted: Settings, closing: list[Brain]
 ) -> None:
     """The counter-test: treat documents as trusted and the same model proposes the planted change."""
-    trusting = {**TOOLS, "search_documents": TOOLS["search_documents"].model_copy(update={"untrusted_text": False})}
+    documents = dataclasses.replace(TOOLS.get("search_documents"), untrusted_text=False)
+    trusting = {**dict(TOOLS.items()), "search_documents": documents}
     model = ScriptedChatModel(script=_naive)
     brain = _brain(small_yard, planted, model, tools=trusting)
     closing.append(brain)
@@ -244,7 +246,7 @@ def test_the_naive_model_does_obey_document_text_it_is_shown(
     assert answer.status == "waiting_for_approval" and answer.approval is not None
     assert answer.approval.args == {"resource": "PL-1", "days": 30}
     brain.decide(answer.thread_id, approved=False, by="test", note="planted instruction")
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
 
 
 # ---- failures ------------------------------------------------------------------------------------
@@ -264,6 +266,24 @@ def test_a_failed_model_falls_back_and_says_so(small_yard: Path, settings: Setti
     assert answer.plan.reason.startswith("the LLM planner failed (scripted failed: APITimeoutError")
     assert answer.answer.startswith("Note: the LLM planner failed") and "OfflinePlanner" in answer.answer
     assert [r.tool for r in answer.results] == ["upstream"] and answer.results[0].error is None
+
+
+def test_a_fallback_keeps_the_conversation_and_is_marked_as_one(
+    small_yard: Path, settings: Settings, closing: list[Brain]
+) -> None:
+    model = ScriptedChatModel(script=[call("weld_risk", code="B002"), text("B002's welds are below."), _timeout()])
+    brain = _brain(small_yard, settings, model, fallback=OfflinePlanner())
+    closing.append(brain)
+    first = brain.ask("How risky is the welding in B002?")
+    assert first.plan.intent == "weld_risk" and not first.fallback and not first.plan.fallback
+
+    follow = brain.ask("and for B013?", thread_id=first.thread_id)  # the model fails: the offline planner takes over
+
+    assert len(model.calls) == 3
+    assert follow.plan.intent == "weld_risk", follow.plan.reason  # a follow-up of the weld-risk question, no lookup
+    assert [(r.tool, r.args) for r in follow.results] == [("weld_risk", {"code": "B013"})]
+    assert follow.plan.fallback and follow.fallback
+    assert follow.answer.startswith("Note: the LLM planner failed")
 
 
 def test_a_failed_model_without_fallback_raises(small_yard: Path, settings: Settings, closing: list[Brain]) -> None:

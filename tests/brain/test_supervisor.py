@@ -14,6 +14,7 @@ from adapters.welding import WeldingAdapter
 from brain.errors import UnknownThreadError
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
+from brain.tools import run_tool
 from knowledge import InputError, PartGraph, Settings
 
 
@@ -177,21 +178,21 @@ def test_whatif_without_a_duration_asks_for_one(brain: Brain) -> None:
 
 
 def test_any_registered_model_runs_over_a_code_through_the_executor(brain: Brain, small_yard: Path) -> None:
-    result = brain.tools.run("predict", {"model": "welding", "code": "B002-A01"})
+    result = run_tool(brain.context, "predict", {"model": "welding", "code": "B002-A01"})
     g = PartGraph.open(small_yard)
     joints = g.members(g.id_of("B002-A01"), kinds=["joint"])
     rows = WeldingAdapter.yard_rows(g, [g.layout.block_index_of([g.id_of("B002")])[0]])
     mine = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joints)))
-    expected = brain.tools.registry.get("welding").predict(mine)
+    expected = brain.context.registry.get("welding").predict(mine)
     assert result.numbers["rows"] == len(joints)
     assert result.numbers["hours_sum"] == pytest.approx(float(pc.sum(expected.column("hours")).as_py()), rel=1e-6)
     assert result.rows[0]["defect_probability"] == pytest.approx(
         float(pc.max(expected.column("defect_probability")).as_py())
     )
     with pytest.raises(InputError, match="not parts of the graph"):
-        brain.tools.run("predict", {"model": "scheduling", "code": "B002"})
+        run_tool(brain.context, "predict", {"model": "scheduling", "code": "B002"})
     with pytest.raises(Exception, match="known models: outfitting, scheduling, welding"):
-        brain.tools.run("predict", {"model": "nope", "code": "B002"})
+        run_tool(brain.context, "predict", {"model": "nope", "code": "B002"})
 
 
 def test_weld_risk_by_assembly_adds_up_to_the_block(brain: Brain, small_yard: Path) -> None:

@@ -144,19 +144,19 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     expect(approve).to_be_visible(timeout=45_000)
     expect(chat).to_contain_text("Waiting for your approval")
     expect(page.locator("#shipbrain-gantt svg").first).to_be_visible()  # the what-if's slips, before and after
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
     page.screenshot(path=str(SCREENSHOT.with_name("shipbrain-chat-approval.png")), full_page=True)
     approve.click()  # without a name: refused
     expect(chat).to_contain_text("Type your name")
-    assert brain.tools.planbook.events() == []
+    assert brain.context.plan.planbook.events() == []
     page.get_by_role("textbox", name="your name", exact=True).fill("planner.anna")
     approve.click()
     expect(chat).to_contain_text("adopted into the plan: B002 late by 4 days", timeout=45_000)
     expect(chat).to_contain_text("approved by planner.anna")
     expect(approve).to_be_hidden()
-    events = brain.tools.planbook.events()
+    events = brain.context.plan.planbook.events()
     assert [(e.code, e.days) for e in events] == [("B002", 4)]
-    assert brain.tools.planbook.entries()[0]["adopted_by"] == "planner.anna"
+    assert brain.context.plan.planbook.entries()[0]["adopted_by"] == "planner.anna"
     page.screenshot(path=str(SCREENSHOT.with_name("shipbrain-chat-approved.png")), full_page=True)
 
     # past conversations reload from the brain's checkpoints

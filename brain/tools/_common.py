@@ -1,0 +1,41 @@
+"""What several tool families share: a yard code argument, counts in words, and the planner's usual messages."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from pydantic import Field, JsonValue
+
+from brain.tools.base import ArgsFrom, ToolArgs
+
+if TYPE_CHECKING:
+    from brain.plan import Entities
+
+__all__ = ["CODE", "CodeArgs", "code_from", "count"]
+
+CODE: Final = Field(min_length=2, max_length=40, description="a yard code, e.g. B012, B012-A03, J012-000042")
+
+
+class CodeArgs(ToolArgs):
+    """One yard code."""
+
+    code: str = CODE
+
+
+def count(n: int, noun: str) -> str:
+    """`n` and the noun, plural when it should be: "1 block", "3 assemblies", "12,034 nodes"."""
+    noun = noun.replace("_", " ")
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
+def code_from(intent_description: str) -> ArgsFrom:
+    """The `args_from` of a tool that takes the question's first code: `{"code": ...}`, or what is missing."""
+
+    def args_from(entities: Entities, question: str) -> dict[str, JsonValue] | str:
+        if not entities.codes:
+            return f"{intent_description} needs a code such as B012 or B012-A03"
+        return {"code": entities.codes[0]}
+
+    return args_from

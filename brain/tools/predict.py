@@ -1,0 +1,117 @@
+"""The predict tool: any registered model over the rows it scores of a block, assembly or sub-assembly.
+
+Its columns are the model's own: the row model of a result is built from the adapter's output schema (with the
+code of each row first), so the page and the answer show a plug-in model's outputs with their descriptions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, Field, create_model
+
+from brain.tools._common import CODE
+from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
+from knowledge.errors import InputError
+
+if TYPE_CHECKING:
+    from brain.core import YardContext
+
+__all__ = ["PredictArgs", "Prediction", "predict"]
+
+_NODE_TABLES: Final = {"blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items"}
+"""Yard tables whose key column holds part-graph node ids."""
+
+
+class PredictArgs(ToolArgs):
+    """A registered model and the block, assembly or sub-assembly whose rows it scores."""
+
+    model: str = Field(min_length=1, max_length=80, description="a registered model's name, e.g. welding")
+    code: str = CODE
+
+
+class Prediction(ToolRow):
+    """One scored row: its code, then the model's outputs (the model's output schema says which)."""
+
+    code: str
+    """The joint, item or part the row describes."""
+
+
+@cache
+def _row_model(output: type[BaseModel], columns: tuple[str, ...]) -> type[Prediction]:
+    """`Prediction` with the model's output columns, as its output schema declares them (others as plain values)."""
+    fields: dict[str, tuple[object, object]] = {}
+    for name in columns:
+        declared = output.model_fields.get(name)
+        if declared is not None:
+            fields[name] = (declared.annotation, declared)
+        else:
+            fields[name] = (float | int | str | bool | None, None)
+    made: type[Prediction] = create_model(  # type: ignore[call-overload]  # field definitions built at run time
+        f"{output.__name__}WithCode", __base__=Prediction, **fields
+    )
+    return made
+
+
+@tool(
+    name="predict",
+    args=PredictArgs,
+    row=Prediction,
+    description="Run any registered model (`shipbrain models list`: the reference models and plug-ins) over the "
+    "rows it scores (joints, outfitting items, ...) of a block, assembly or sub-assembly, through the batch "
+    "executor: totals and means of its outputs and the top rows.",
+    plots=(Plot(kind="bar", title="{model}: {y} by code", x="code", sort="-y", x_label_angle=-45),),
+)
+def predict(ctx: YardContext, args: PredictArgs) -> ToolResult:
+    """Any registered model over the yard rows of a block, assembly or sub-assembly, through the executor."""
+    model, code, g = args.model, args.code, ctx.graph
+    adapter = ctx.registry.get(model)  # an unknown name lists the known ones
+    spec = adapter.spec
+    if spec.yard_table not in _NODE_TABLES or spec.key_column is None:
+        raise InputError(
+            f"model {model!r} scores {spec.yard_table or 'no yard table'}, not parts of the graph; "
+            "the schedule and what-if tools ask it"
+        )
+    node = g.id_of(code)
+    members = g.members(node) if g.kind_of(node) != "block" else None
+    loader = getattr(adapter, "yard_rows", None)
+    block = [int(g.layout.block_index_of([node])[0])]
+    if callable(loader):
+        rows = loader(g, block)
+    else:
+        table = g.table(spec.yard_table)
+        rows = table.filter(pc.is_in(table.column("block_id"), value_set=pa.array(block, pa.int32())))
+    if members is not None:
+        rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members)))
+    if rows.num_rows == 0:
+        raise InputError(f"{code} holds no rows of {spec.yard_table} for model {model!r}")
+    predicted = ctx.executor.run(model, rows)
+    numeric = [f.name for f in predicted.schema if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]
+    numbers = {"rows": float(rows.num_rows)}
+    for name in numeric:
+        values = predicted.column(name).to_numpy().astype(np.float64)
+        numbers[f"{name}_sum"], numbers[f"{name}_mean"] = float(values.sum()), float(values.mean())
+    rank = next((n for n in numeric if "probab" in n or "risk" in n), numeric[0] if numeric else None)
+    order = np.argsort(-predicted.column(rank).to_numpy(), kind="stable")[:10] if rank else np.arange(10)
+    # the ranking column first: it is what the page plots
+    columns = tuple(dict.fromkeys([*([rank] if rank else []), *predicted.column_names]))
+    row_model = _row_model(spec.output_schema, columns)
+    keys = rows.column(spec.key_column).to_numpy()
+    top = [
+        row_model(code=g.code_of(int(keys[i])), **{k: predicted.column(k)[int(i)].as_py() for k in columns})
+        for i in order.tolist()
+        if i < rows.num_rows
+    ]
+    means = ", ".join(f"{n} {numbers[f'{n}_mean']:.3g} on average" for n in numeric[:3])
+    return predict.result(
+        args,
+        f"{model} {spec.version} over {rows.num_rows:,} {spec.yard_table} of {code}: {means}",
+        rows=top,
+        row=row_model,
+        numbers=numbers,
+        sources=[f"{model} model {spec.version} ({spec.owner}) over {rows.num_rows:,} rows, by the batch executor"],
+    )
