@@ -11,22 +11,48 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from brain.planbook import PlanBook, PlanEvent
 from knowledge.errors import InputError
+from knowledge.partgraph import PartGraph
+from knowledge.settings import Settings
 
 if TYPE_CHECKING:
+    from adapters.registry import Registry
     from adapters.scheduling import Schedule, ScheduleRequest
-    from brain.core.context import YardContext
+    from brain.core.workpackages import WorkPackageIndex
 
-__all__ = ["YardPlan"]
+__all__ = ["PlanContext", "YardPlan"]
+
+
+class PlanContext(Protocol):
+    """What the plan reads of its yard (a `brain.core.YardContext`)."""
+
+    @property
+    def graph(self) -> PartGraph:
+        """The yard's part graph."""
+
+    @property
+    def settings(self) -> Settings:
+        """Where the plan book is kept."""
+
+    @property
+    def registry(self) -> Registry:
+        """The models that predict the hours."""
+
+    @property
+    def index(self) -> WorkPackageIndex:
+        """The yard's work packages."""
+
+    def day_of(self, when: date) -> int:
+        """The schedule day of a date."""
 
 
 class YardPlan:
     """The adopted plan of one yard, and every schedule asked of it (cached per list of events)."""
 
-    def __init__(self, ctx: YardContext) -> None:
+    def __init__(self, ctx: PlanContext) -> None:
         self._ctx = ctx
         self.planbook = PlanBook(ctx.settings, yard=str(ctx.graph.path.resolve()))
         self._lock = threading.RLock()
