@@ -65,9 +65,9 @@ class ScheduleRow(ToolRow):
 
     code: str = Field(title="work package")
     """The work package."""
-    start_day: int | None = Field(default=None, title="start", json_schema_extra={"unit": "day"})
+    start_day: int | None = Field(default=None, title="start day")
     """Its schedule day of start."""
-    finish_day: int | None = Field(default=None, title="finish", json_schema_extra={"unit": "day"})
+    finish_day: int | None = Field(default=None, title="finish day")
     """Its schedule day of finish."""
     start_date: date | None = None
     """Its calendar date of start."""
@@ -84,9 +84,9 @@ class Slip(ToolRow):
 
     block: str
     """The block."""
-    erection_day_was: int = Field(title="erection day before", json_schema_extra={"unit": "day"})
+    erection_day_was: int = Field(title="erection day before")
     """Its erection day in the adopted plan."""
-    erection_day: int = Field(title="erection day after", json_schema_extra={"unit": "day"})
+    erection_day: int = Field(title="erection day after")
     """Its erection day with the disruption."""
     slip_days: int = Field(title="slip", json_schema_extra={"unit": "days"})
     """How much later (negative: earlier)."""

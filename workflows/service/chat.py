@@ -11,12 +11,11 @@ What the page shows, all driven by `Brain.stream` and the `Answer` it leaves beh
 - the conversation, streamed as it happens: the plan (intent and entities), each tool call with its inputs,
   timing and row count (a spinner while it runs), then the answer; steps are Gradio "thought" messages
   (collapsible, with a title, a log line and a duration);
-- the rows of the last result that has any, as a table, and as plots where people would rather look:
-  the riskiest joints (bars, coloured by process) and hours against defect risk (points) for `weld_risk`
-  and `ndt_plan`; a Gantt chart of the block's work packages for `erection_schedule`; erection day
-  before and after per block (a Gantt of the slip) and the slip by block (bars) for `what_if`; hours,
-  rework risk or counts as bars for the other tools. Plots are Gradio's own (Vega-Lite, drawn as SVG in
-  the browser, bundled with Gradio: nothing fetched from the internet, nothing more to install);
+- the rows of the last result that has any, as a table whose headings, units and column order are the tool's
+  own (`ToolResult.columns`; a result without rows shows its headings), and the plots the tool declares
+  (`ToolSpec.plots`: bars, points, lines, Gantt charts), drawn by one renderer that knows no tool by name: a new
+  tool's table and plots show without a change here. Plots are Gradio's own (Vega-Lite, drawn as SVG in the
+  browser, bundled with Gradio: nothing fetched from the internet, nothing more to install);
 - the sources of every number, under the answer;
 - approve / reject buttons with a required "your name" field when a run stops for a person's decision;
   they call `Brain.decide` and stream the outcome;
@@ -43,10 +42,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from brain.supervisor import Answer, Brain
-from brain.tools import ToolResult
+from brain.tools import TOOLS, Column, Plot, ToolResult, columns_of
 from knowledge.errors import ShipbrainError
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from fastapi import FastAPI
 
-__all__ = ["build_chat", "mount_chat"]
+__all__ = ["build_chat", "mount_chat", "result_plots", "result_table"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -82,9 +81,20 @@ _PLOT_DEFAULTS: Final[dict[str, Any]] = {
     "colors_in_legend": None,
     "sort": None,
     "title": None,
+    "x_title": None,
+    "y_title": None,
+    "color_title": None,
     "x_label_angle": 0,
     "y_lim": None,
     "height": 300,
+}
+Slot = Literal["bars", "bars-2", "gantt", "line", "scatter"]
+"""A plot component of the page; a result's plots fill them in the order its tool declares them."""
+_SLOTS: Final[dict[str, tuple[Slot, ...]]] = {
+    "bar": ("bars", "bars-2"),
+    "gantt": ("gantt",),
+    "line": ("line",),
+    "scatter": ("scatter",),
 }
 
 
@@ -260,63 +270,115 @@ def _replay(answer: Answer) -> list[Message]:
 
 
 def _shown(answer: Answer | None) -> ToolResult | None:
-    """The last result with rows: the one the table and plots show."""
+    """The result the table and plots show: the last one with rows, else the last that worked (its headings)."""
     if answer is None:
         return None
-    return next((r for r in reversed(answer.results) if r.rows), None)
+    worked = [r for r in answer.results if r.error is None]
+    return next((r for r in reversed(worked) if r.rows), worked[-1] if worked else None)
 
 
-def _table(result: ToolResult | None) -> pd.DataFrame:
+def _columns(result: ToolResult, table: Literal["rows", "breakdown"] = "rows") -> list[Column]:
+    """A result's columns; a result from an older checkpoint has none: its tool's, else the keys of its rows."""
+    columns = result.columns if table == "rows" else result.breakdown_columns
+    if columns:
+        return columns
+    spec = TOOLS.get(result.tool) if result.tool in TOOLS else None
+    model = None if spec is None else spec.row if table == "rows" else spec.breakdown_row
+    if model is not None:
+        return columns_of(model)
+    rows = result.rows if table == "rows" else result.breakdown
+    return [Column(name=k, title=k.replace("_", " ")) for k in dict.fromkeys(k for row in rows for k in row)]
+
+
+def result_table(result: ToolResult | None) -> pd.DataFrame:
+    """The rows under the columns' headings, in the columns' order; blanks where a row has no value."""
     import pandas as pd
 
     if result is None:
         return pd.DataFrame()
-    columns = list(dict.fromkeys(c for row in result.rows for c in row))
-    # erection_schedule mixes work package rows and critical path rows: blanks (not NaN, nor days as floats)
-    # where a row lacks a column
-    return pd.DataFrame([{c: row.get(c, "") for c in columns} for row in result.rows], columns=columns)
+    columns = _columns(result)
+    headings = [c.heading for c in columns]
+    return pd.DataFrame([[row.get(c.name, "") for c in columns] for row in result.rows], columns=headings)
 
 
-def _joint_plots(result: ToolResult) -> dict[str, dict[str, Any]]:
+class _Args(dict[str, object]):
+    """A tool's arguments for a plot's title: a name the title uses that the arguments lack stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def result_plots(result: ToolResult | None) -> dict[Slot, dict[str, Any]]:
+    """Keyword arguments for the page's plot components, from the plots the result's tool declares.
+
+    Every property is given, None included: Gradio updates only the properties a returned component names, so a
+    colour left out would stay the previous plot's (a column this plot does not have: an empty plot).
+    """
+    if result is None or result.error is not None or result.tool not in TOOLS:
+        return {}
+    out: dict[Slot, dict[str, Any]] = {}
+    for plot in TOOLS.get(result.tool).plots:
+        free = [slot for slot in _SLOTS[plot.kind] if slot not in out]
+        drawn = _draw(plot, result) if free else None
+        if drawn is not None:
+            out[free[0]] = {**_PLOT_DEFAULTS, **drawn}
+    return out
+
+
+def _draw(plot: Plot, result: ToolResult) -> dict[str, Any] | None:
+    """One declared plot of a result, or None when its table lacks the rows or columns it needs."""
     import pandas as pd
 
-    joints = pd.DataFrame(result.rows).head(25)
-    joints["defect risk %"] = (100 * joints["defect_probability"]).round(2)
-    code = result.args.get("code")
-    scatter = {
-        "value": joints,
-        "x": "hours",
-        "y": "defect risk %",
-        "color": "position",
-        "title": f"Hours against defect risk, joints of {code}",
+    rows = result.rows if plot.table == "rows" else result.breakdown
+    if len(rows) < plot.min_rows:
+        return None
+    columns = {c.name: c for c in _columns(result, plot.table)}
+    frame = pd.DataFrame(rows[: plot.limit] if plot.limit else rows)
+    y = plot.y or next((c.name for c in columns.values() if c.name != plot.x and c.type in ("number", "integer")), None)
+    needed = [plot.x, *([y] if y and not plot.series else []), *plot.series, *[c for c in (plot.end, plot.color) if c]]
+    if frame.empty or (y is None and not plot.series) or any(c not in frame.columns for c in needed):
+        return None
+
+    def heading(name: str) -> str:
+        return columns[name].heading if name in columns else name.replace("_", " ")
+
+    title = plot.title.format_map(_Args(result.args, y=heading(y) if y else ""))
+    if plot.kind == "gantt":
+        assert plot.end is not None and y is not None
+        spans = frame.dropna(subset=[plot.x, plot.end])
+        return _gantt(spans, y, plot.x, plot.end, title) if not spans.empty else None
+    color = plot.color
+    if plot.series:  # one series per column, coloured by the column's heading
+        y, color = "value", "series"
+        frame = frame.melt(id_vars=plot.x, value_vars=list(plot.series), var_name=color, value_name=y)
+        frame[color] = frame[color].map(heading)
+        units = {columns[s].unit if s in columns else None for s in plot.series}
+        shared = units.pop() if len(units) == 1 else None  # the series' common unit titles the axis
+        y_title = plot.y_title or shared or "value"
+    else:
+        assert y is not None
+        y_title = plot.y_title or heading(y)
+        if plot.y_scale != 1:
+            frame[y] = (frame[y] * plot.y_scale).round(2)
+    drawn: dict[str, Any] = {
+        "value": frame,
+        "x": plot.x,
+        "y": y,
+        "color": color,
+        "title": title,
+        "x_title": heading(plot.x),
+        "y_title": y_title,
+        "color_title": heading(color) if color and not plot.series else None,
+        "sort": plot.sort,
+        "x_label_angle": plot.x_label_angle,
     }
-    if len(result.breakdown) > 1:  # a block: where its weld risk sits, assembly by assembly
-        groups = pd.DataFrame(result.breakdown).head(30)
-        bars = {"value": groups, "x": "assembly", "y": "expected_defects", "sort": "-y", "x_label_angle": -45,
-                "title": f"Expected weld defects by assembly of {code}"}  # fmt: skip
-        return {"bars": bars, "scatter": scatter}
-    return {
-        "bars": {
-            "value": joints,
-            "x": "code",
-            "y": "defect risk %",
-            "color": "process",
-            "sort": "-y",
-            "x_label_angle": -45,
-            "title": f"Riskiest joints of {code}",
-        },
-        "scatter": {
-            "value": joints,
-            "x": "hours",
-            "y": "defect risk %",
-            "color": "position",
-            "title": f"Hours against defect risk, joints of {code}",
-        },
-    }
+    if plot.kind == "bar":  # Gradio's axes start at the data: a bar needs zero
+        drawn["y_lim"] = [min(0.0, float(frame[y].min())), None]
+    return drawn
 
 
 def _gantt(frame: pd.DataFrame, label: str, start: str, finish: str, title: str) -> dict[str, Any]:
-    """Bars from start to finish day, one per row: a line per row, drawn thick by the page's CSS."""
+    """Bars from start to finish, one per row: a line per row, drawn thick by the page's CSS."""
     import pandas as pd
 
     long = pd.concat(
@@ -331,76 +393,6 @@ def _gantt(frame: pd.DataFrame, label: str, start: str, finish: str, title: str)
         "title": title,
         "height": max(160, 40 * len(frame) + 80),
     }
-
-
-def _plots(result: ToolResult | None) -> dict[str, dict[str, Any]]:
-    """Keyword arguments for the page's plots ("bars", "gantt", "scatter") that fit a result's rows.
-
-    Every property is given, None included: Gradio updates only the properties a returned component names, so a
-    colour left out would stay the previous plot's (a column this plot does not have: an empty plot).
-    """
-    plots = {kind: {**_PLOT_DEFAULTS, **spec} for kind, spec in _plot_specs(result).items()}
-    if "bars" in plots and plots["bars"]["y_lim"] is None:  # Gradio's axes start at the data: a bar needs zero
-        bars = plots["bars"]
-        plots["bars"]["y_lim"] = [min(0.0, float(bars["value"][bars["y"]].min())), None]
-    return plots
-
-
-def _plot_specs(result: ToolResult | None) -> dict[str, dict[str, Any]]:
-    import pandas as pd
-
-    if result is None or not result.rows:
-        return {}
-    tool, rows = result.tool, result.rows
-    if tool in ("weld_risk", "ndt_plan"):
-        return _joint_plots(result)
-    if tool == "what_if":
-        slips = pd.DataFrame(rows).head(30)
-        return {
-            "bars": {"value": slips, "x": "block", "y": "slip_days", "sort": "-y", "title": "Slip by block (days)"},
-            "gantt": _gantt(slips, "block", "erection_day_was", "erection_day", "Erection day, before → after"),
-        }
-    if tool == "erection_schedule":
-        packages = pd.DataFrame([r for r in rows if "start_day" in r])
-        if packages.empty:
-            return {}
-        packages["work package"] = packages["code"]
-        return {"gantt": _gantt(packages, "work package", "start_day", "finish_day", "Work packages (days)")}
-    if tool == "predicted_hours":
-        hours = pd.DataFrame(rows).melt(
-            id_vars="code", value_vars=["welding_hours", "outfitting_hours"], var_name="trade", value_name="hours"
-        )
-        hours["trade"] = hours["trade"].str.removesuffix("_hours")
-        return {"bars": {"value": hours, "x": "code", "y": "hours", "color": "trade", "title": "Predicted hours"}}
-    if tool == "outfitting":
-        items = pd.DataFrame(rows)
-        items["rework risk %"] = (100 * items["rework_probability"]).round(2)
-        return {
-            "bars": {
-                "value": items,
-                "x": "code",
-                "y": "rework risk %",
-                "color": "predicted_stage",
-                "sort": "-y",
-                "x_label_angle": -45,
-                "title": "Riskiest outfitting items",
-            }
-        }
-    if tool in ("lookup", "upstream", "downstream"):
-        return {"bars": {"value": pd.DataFrame(rows), "x": "kind", "y": "count", "title": f"{tool} by kind"}}
-    if tool == "predict":  # any registered model: its riskiest (or first) numeric output per code
-        frame = pd.DataFrame(rows)
-        numeric = [
-            c
-            for c in frame.columns
-            if c != "code" and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-        ]
-        if "code" not in frame.columns or not numeric:
-            return {}
-        y = next((c for c in numeric if "probab" in c or "risk" in c), numeric[0])
-        title = f"{result.args.get('model')}: {y} by code"
-        return {"bars": {"value": frame, "x": "code", "y": y, "sort": "-y", "x_label_angle": -45, "title": title}}
-    return {}
 
 
 # ---- the page ---------------------------------------------------------------------------------------------
@@ -458,16 +450,27 @@ class _Page:
         with gr.Row():
             self.threads = gr.Dropdown(label="Past conversations", choices=[], scale=3, elem_id="shipbrain-threads")
             self.fresh = gr.Button("New conversation", scale=1)
-        self.bars = gr.BarPlot(visible=False, elem_id="shipbrain-bars", height=300)
-        self.gantt = gr.LinePlot(visible=False, elem_id="shipbrain-gantt", elem_classes="shipbrain-gantt")
-        self.scatter = gr.ScatterPlot(visible=False, elem_id="shipbrain-scatter", height=300)
+        self.plots: dict[Slot, Any] = {
+            "bars": gr.BarPlot(visible=False, elem_id="shipbrain-bars", height=300),
+            "bars-2": gr.BarPlot(visible=False, elem_id="shipbrain-bars-2", height=300),
+            "gantt": gr.LinePlot(visible=False, elem_id="shipbrain-gantt", elem_classes="shipbrain-gantt"),
+            "line": gr.LinePlot(visible=False, elem_id="shipbrain-line", height=300),
+            "scatter": gr.ScatterPlot(visible=False, elem_id="shipbrain-scatter", height=300),
+        }
         self.table = gr.Dataframe(label="Rows of the last result", max_height=400, elem_id="shipbrain-table")
 
     def _wire(self) -> None:
         everything = [
-            self.chat, self.question, self.session, self.threads, self.table, self.bars, self.gantt, self.scatter,
-            self.sources, self.gate, self.change,
-        ]  # fmt: skip
+            self.chat,
+            self.question,
+            self.session,
+            self.threads,
+            self.table,
+            *self.plots.values(),
+            self.sources,
+            self.gate,
+            self.change,
+        ]
         # private: hidden from the API docs and refused to Gradio's client libraries (the page is for people)
         private: dict[str, Any] = {"api_visibility": "private"}
         self.question.submit(self.ask, [self.question, self.session], everything, **private)
@@ -484,22 +487,18 @@ class _Page:
         import gradio as gr
 
         shown = _shown(answer)
-        plots = _plots(shown)
+        plots = result_plots(shown)
         waiting = answer is not None and answer.status == "waiting_for_approval" and answer.approval is not None
         out: dict[Any, Any] = {
             self.table: gr.Dataframe(
-                value=_table(shown), label=f"Rows of {_call(shown.tool, shown.args)}" if shown else "Rows"
-            ),
-            self.bars: gr.BarPlot(**plots["bars"], visible=True) if "bars" in plots else gr.BarPlot(visible=False),
-            self.gantt: gr.LinePlot(**plots["gantt"], visible=True) if "gantt" in plots else gr.LinePlot(visible=False),
-            self.scatter: (
-                gr.ScatterPlot(**plots["scatter"], visible=True)
-                if "scatter" in plots
-                else gr.ScatterPlot(visible=False)
+                value=result_table(shown), label=f"Rows of {_call(shown.tool, shown.args)}" if shown else "Rows"
             ),
             self.sources: _sources(answer),
             self.gate: gr.Group(visible=waiting),
         }
+        for slot, component in self.plots.items():
+            kind = type(component)  # the slot's own component class: a bar plot stays one
+            out[component] = kind(**plots[slot], visible=True) if slot in plots else kind(visible=False)
         if waiting and answer is not None and answer.approval is not None:
             out[self.change] = f"**Plan change waiting for a decision:** {answer.approval.change}"
         return out
