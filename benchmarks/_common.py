@@ -1,13 +1,24 @@
-"""What the benchmarks share: memory figures of a process, the machine they ran on, and result files."""
+"""What the benchmarks share: timings, CPU and memory figures, child processes, yards, the machine, result files.
+
+Import it first (`from _common import ...`, the benchmarks run as scripts from this folder): it puts the
+repository first on `sys.path`, ahead of this folder, whose `brain.py` would otherwise shadow the `brain` package
+(this folder stays on the path, last, so that processes spawned by a benchmark find `_common` too).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,11 +26,17 @@ from typing import Any
 import numpy as np
 import psutil
 import pyarrow as pa
+from rich.console import Console
 
-REPO = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() not in (HERE, REPO)), str(HERE)]
+
 Json = dict[str, Any]
 MiB = 1 << 20
 GiB = 1 << 30
+SHIPBRAIN = Path(sys.executable).with_name("shipbrain")
+"""The `shipbrain` command of this Python environment."""
 
 
 def fmt_s(value: float | None) -> str:
@@ -118,3 +135,291 @@ def write_json(path: Path, data: Json) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def size_label(parts: int) -> str:
+    """1M, 25M, 200k, 5k ... for file names and titles."""
+    return f"{parts / 1e6:g}M" if parts >= 1_000_000 else f"{parts / 1e3:g}k"
+
+
+# ---- timings -------------------------------------------------------------------------------------
+
+
+def quantiles(values: Sequence[float], percentiles: Sequence[int] = (50, 95)) -> Json:
+    """n, the percentiles (`p50_s`, `p95_s`, ...: linear interpolation between ranks), mean and max of timings.
+
+    Each figure is None when there are no values.
+    """
+    names = [f"p{p}_s" for p in percentiles]
+    if not values:
+        return {"n": 0, **dict.fromkeys(names), "mean_s": None, "max_s": None}
+    found = np.percentile(np.asarray(values, dtype=np.float64), list(percentiles))
+    return {
+        "n": len(values),
+        **{n: float(v) for n, v in zip(names, found, strict=True)},
+        "mean_s": float(np.mean(values)),
+        "max_s": float(max(values)),
+    }
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    """`a / b`, or None when either is missing or `b` is not positive."""
+    return a / b if a is not None and b is not None and b > 0 else None
+
+
+# ---- CPU -----------------------------------------------------------------------------------------
+
+
+def process_cpu_seconds(process: psutil.Process, *, tree: bool = False) -> float:
+    """User + system CPU seconds of a process and of its children that ended (with `tree`, live descendants too)."""
+    t = process.cpu_times()
+    total = float(t.user + t.system + t.children_user + t.children_system)
+    if tree:
+        for child in process.children(recursive=True):
+            try:
+                c = child.cpu_times()
+            except psutil.Error:  # gone since the listing
+                continue
+            total += float(c.user + c.system)
+    return total
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds every process of the machine spent busy, and the seconds the hypervisor stole."""
+    t = psutil.cpu_times()
+    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
+    return float(busy), float(getattr(t, "steal", 0.0))
+
+
+def _watched_cpu(process: psutil.Process) -> float | None:
+    try:
+        return process_cpu_seconds(process)
+    except psutil.Error:  # it exited
+        return None
+
+
+@dataclass
+class CpuProbe:
+    """CPU used while something ran: by this process, by the processes it watches, and by everything else.
+
+    Made when the measured work starts; `stop()` gives cores busy on average over the wall time (1.0 is one core
+    all the time): `cores_used` (this process, with `tree` its live descendants too), `NAME_cores` and
+    `NAME_rss_bytes` per watched process, `other_cores_used` (the rest of the machine) and `stolen_cores`.
+    """
+
+    watched: Mapping[str, psutil.Process] = field(default_factory=dict)
+    """Other processes whose CPU is reported apart, by name (e.g. `{"server": psutil.Process(pid)}`)."""
+    tree: bool = False
+    """Count this process's live descendants as its own (Ray's workers and daemons)."""
+    load: float = field(init=False)
+    began: float = field(init=False)
+    _own: float = field(init=False)
+    _watched: dict[str, float | None] = field(init=False)
+    _machine: tuple[float, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.load = os.getloadavg()[0]
+        self._own = process_cpu_seconds(psutil.Process(), tree=self.tree)
+        self._watched = {name: _watched_cpu(p) for name, p in self.watched.items()}
+        self._machine = machine_cpu_seconds()
+        self.began = time.perf_counter()
+
+    def stop(self, wall_s: float | None = None) -> Json:
+        """The figures since the probe was made, over `wall_s` (default: the wall time since then)."""
+        wall = max(time.perf_counter() - self.began if wall_s is None else wall_s, 1e-9)
+        own = process_cpu_seconds(psutil.Process(), tree=self.tree) - self._own
+        out: Json = {"load_average_at_start": self.load, "wall_s": wall, "cores_used": own / wall}
+        watched = 0.0
+        for name, process in self.watched.items():
+            before, now = self._watched[name], _watched_cpu(process)
+            used = None if before is None or now is None else now - before
+            watched += used or 0.0
+            out[f"{name}_cores"] = None if used is None else used / wall
+            try:
+                out[f"{name}_rss_bytes"] = int(process.memory_info().rss)
+            except psutil.Error:
+                out[f"{name}_rss_bytes"] = None
+        busy, steal = machine_cpu_seconds()
+        out["other_cores_used"] = max(busy - self._machine[0] - own - watched, 0.0) / wall
+        out["stolen_cores"] = (steal - self._machine[1]) / wall
+        return out
+
+
+# ---- child processes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    """A command run to its end, with what it cost (`os.wait4`: this child alone, as a RUSAGE_CHILDREN delta)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    wall_s: float
+    user_s: float
+    system_s: float
+    peak_rss_bytes: int
+    stdout: str
+    stderr: str
+
+    @property
+    def cpu_s(self) -> float:
+        """User + system CPU seconds."""
+        return self.user_s + self.system_s
+
+
+def run_child(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    on_stderr_line: Callable[[str, float], None] | None = None,
+) -> ChildRun:
+    """Run `argv` to its end: its output, wall clock, CPU and peak RSS.
+
+    `on_stderr_line(line, seconds_since_start)` is called for each line the child writes to stderr, as it
+    arrives (for progress lines).
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        stderr = err if on_stderr_line is None else subprocess.PIPE
+        process = subprocess.Popen(list(argv), env=env, cwd=cwd, stdout=out, stderr=stderr)
+        if process.stderr is not None and on_stderr_line is not None:
+            with process.stderr:
+                for raw in process.stderr:
+                    err.write(raw)
+                    on_stderr_line(raw.decode(errors="replace").rstrip("\n"), time.perf_counter() - t0)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - t0
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is in bytes on macOS, KiB on Linux
+        return ChildRun(
+            argv=tuple(argv),
+            returncode=process.returncode,
+            wall_s=wall,
+            user_s=usage.ru_utime,
+            system_s=usage.ru_stime,
+            peak_rss_bytes=usage.ru_maxrss * scale,
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+
+
+# ---- yards ---------------------------------------------------------------------------------------
+
+GENERATE_STEP = re.compile(r"^\[(\d+)/(\d+)\] [\d,]+ parts: (.+?)\s*$")
+"""A progress line of `shipbrain yard generate` (stderr not a terminal): `[7/8] 5,000 parts: writing tables`."""
+WRITE_STEP = "writing tables"
+"""The first step of writing the yard (the steps before it generate it in memory)."""
+
+
+def yard_paths(data_dir: Path, parts: int, seed: int) -> tuple[Path, Path]:
+    """The yard directory of a size and seed under `data_dir`, and the JSON file that keeps its generation timings.
+
+    The names (`yard-1M-seed1`, ...) are the benchmarks' own: every benchmark shares the yards of `.shipbrain/bench`.
+    """
+    name = f"yard-{size_label(parts)}-seed{seed}"
+    return data_dir / name, data_dir / f"{name}.generation.json"
+
+
+def _generation_env() -> dict[str, str]:
+    # one plain progress line per step (no bars), whatever the environment asks for
+    return {**os.environ, "SHIPBRAIN_PROGRESS": "false"}
+
+
+@functools.cache
+def generator_version() -> str:
+    """The generator version the installed `shipbrain yard generate` writes (read from a 5,000-part yard it makes)."""
+    from knowledge.yarddir import read_manifest
+
+    with tempfile.TemporaryDirectory(prefix="generator-version-") as tmp:
+        path = Path(tmp) / "yard"
+        argv = [str(SHIPBRAIN), "yard", "generate", "--parts", "5000", "--seed", "0", "--out", str(path)]
+        done = run_child(argv, env=_generation_env())
+        if done.returncode != 0:
+            raise RuntimeError(f"`{' '.join(argv[1:])}` failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        return str(read_manifest(path).generator_version)
+
+
+def yard_usable(path: Path, parts: int, seed: int) -> bool:
+    """Whether `path` holds a yard of these parts and seed, from the installed generator, that `PartGraph` opens."""
+    from knowledge.errors import KnowledgeError
+    from knowledge.partgraph import PartGraph
+    from knowledge.yarddir import read_manifest
+
+    try:
+        manifest = read_manifest(path)
+        PartGraph.open(path)
+    except (KnowledgeError, OSError):  # missing, incomplete, or of an older format
+        return False
+    return manifest.parts == parts and manifest.seed == seed and manifest.generator_version == generator_version()
+
+
+def generate_yard(path: Path, parts: int, seed: int, *, blocks: int | None = None) -> Json:
+    """Run `shipbrain yard generate` into `path` (replacing it): its timings per step and its peak memory.
+
+    `generate_s` runs from the first step to writing (the yard in memory), `write_s` from there to the process's
+    end (tables, checksums and the printed summary); `total_s` is their sum and `startup_s` the process's start
+    before the first step (interpreter and imports), so `total_s` compares with an in-process
+    `generate_yard` + `write_yard`.
+    """
+    from knowledge.yarddir import read_manifest
+
+    argv = [str(SHIPBRAIN), "yard", "generate", "--parts", str(parts), "--seed", str(seed), "--out", str(path)]
+    argv += ["--force"] + ([] if blocks is None else ["--blocks", str(blocks)])
+    steps: list[tuple[str, float]] = []
+
+    def step(line: str, at: float) -> None:
+        if found := GENERATE_STEP.match(line):
+            steps.append((found.group(3), at))
+
+    done = run_child(argv, env=_generation_env(), on_stderr_line=step)
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(argv[1:])}` failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    starts = dict(steps)
+    first = steps[0][1] if steps else None
+    writing = starts.get(WRITE_STEP)
+    ends = [at for _, at in steps[1:]] + [done.wall_s]
+    generate_s = writing - first if writing is not None and first is not None else None
+    write_s = done.wall_s - writing if writing is not None else None
+    return {
+        "parts": parts,
+        "seed": seed,
+        "blocks": blocks,
+        "generator_version": read_manifest(path).generator_version,
+        "command": " ".join(["shipbrain", *argv[1:]]),
+        "startup_s": first,
+        "generate_s": generate_s,
+        "write_s": write_s,
+        "total_s": generate_s + write_s if generate_s is not None and write_s is not None else done.wall_s,
+        "process_s": done.wall_s,
+        "cpu_s": done.cpu_s,
+        "steps_s": {name: end - at for (name, at), end in zip(steps, ends, strict=True)},
+        "peak_rss_bytes": done.peak_rss_bytes,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def ensure_yard(
+    data_dir: Path, parts: int, seed: int, console: Console, *, regenerate: bool = False
+) -> tuple[Path, Json]:
+    """Reuse or generate (`shipbrain yard generate`) the yard of a size and seed; its path and generation record.
+
+    A yard is reused when `yard_usable` accepts it; its record is the one kept when it was generated here
+    (`{"reused": True, "measured": False}` when there is none).
+    """
+    path, record = yard_paths(data_dir, parts, seed)
+    if not regenerate and yard_usable(path, parts, seed):
+        generation = json.loads(record.read_text()) if record.is_file() else {}
+        if generation.get("parts") != parts or generation.get("seed") != seed:
+            console.log(f"[yellow]reusing {path}, whose generation was not timed here; --regenerate to time it[/]")
+            return path, {"reused": True, "measured": False}
+        console.log(f"reusing {path} (generated {generation.get('date')})")
+        return path, {**generation, "reused": True}
+    console.log(f"generating {parts:,} parts (seed {seed}) into {path} (shipbrain yard generate) ...")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generation = generate_yard(path, parts, seed)
+    record.write_text(json.dumps(generation, indent=2) + "\n")
+    console.log(f"generated in {generation['total_s']:.1f} s, peak {fmt_bytes(generation['peak_rss_bytes'])}")
+    return path, {**generation, "reused": False}

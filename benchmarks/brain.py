@@ -60,31 +60,34 @@ import cProfile
 import gc
 import importlib
 import io
-import os
 import pstats
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 from _common import (
     REPO,
+    CpuProbe,
     Json,
+    ensure_yard,
     file_backed_rss_bytes,
     fmt_bytes,
     fmt_s,
     fmt_x,
     machine_info,
     peak_rss_bytes,
+    quantiles,
     rss_bytes,
+    size_label,
     write_json,
+    yard_paths,
 )
 from rich.console import Console
 from rich.table import Table
@@ -93,8 +96,9 @@ from knowledge.layout import NODE_KINDS, NodeKind
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
 
-DEFAULT_YARD = REPO / ".shipbrain" / "bench" / "yard-25M-seed1"
-QUICK_YARD = REPO / ".shipbrain" / "bench" / "yard-1M-seed1"
+DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
+DEFAULT_PARTS, QUICK_PARTS = 25_000_000, 1_000_000
+"""The yards asked about unless `--yard` (seed 1, shared with the other benchmarks, generated if missing)."""
 DEFAULT_DOCS_DATA_DIR = REPO / ".shipbrain"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
 DEFAULT_REPEAT = 15
@@ -144,17 +148,42 @@ class Category:
 
 CATEGORIES: tuple[Category, ...] = (
     Category("lookup", "lookup: what is X", "lookup", lambda c, _: f"what is {c}", "mixed", 1.0),
-    Category("upstream", "upstream: what must be done before X", "upstream",
-             lambda c, _: f"what must be done before {c}", "mixed", 1.0),
-    Category("downstream", "downstream: what waits on X", "downstream",
-             lambda c, _: f"what waits on {c}", "mixed", 1.0),
-    Category("weld_risk", "weld risk of a block", "weld_risk",
-             lambda c, _: f"how risky is the welding in block {c}", "block", 10.0),
-    Category("ndt_plan", "NDT plan of a block", "ndt_plan",
-             lambda c, i: f"which joints of {c} need NDT at {NDT_BUDGETS[i % len(NDT_BUDGETS)]}%", "block", 10.0),
-    Category("procedure", "procedure question (documents)", "procedure",
-             lambda _, i: PROCEDURE_QUESTIONS[i % len(PROCEDURE_QUESTIONS)], "none", None),
-)  # fmt: skip
+    Category(
+        "upstream",
+        "upstream: what must be done before X",
+        "upstream",
+        lambda c, _: f"what must be done before {c}",
+        "mixed",
+        1.0,
+    ),
+    Category(
+        "downstream", "downstream: what waits on X", "downstream", lambda c, _: f"what waits on {c}", "mixed", 1.0
+    ),
+    Category(
+        "weld_risk",
+        "weld risk of a block",
+        "weld_risk",
+        lambda c, _: f"how risky is the welding in block {c}",
+        "block",
+        10.0,
+    ),
+    Category(
+        "ndt_plan",
+        "NDT plan of a block",
+        "ndt_plan",
+        lambda c, i: f"which joints of {c} need NDT at {NDT_BUDGETS[i % len(NDT_BUDGETS)]}%",
+        "block",
+        10.0,
+    ),
+    Category(
+        "procedure",
+        "procedure question (documents)",
+        "procedure",
+        lambda _, i: PROCEDURE_QUESTIONS[i % len(PROCEDURE_QUESTIONS)],
+        "none",
+        None,
+    ),
+)
 SEARCH_TARGET_S = 0.050
 
 
@@ -177,40 +206,13 @@ def pick_codes(g: PartGraph, category: Category, count: int, rng: np.random.Gene
     if category.codes == "block":
         return [g.code_of(i) for i in random_ids(g, "block", count, rng)]
     per_kind = {kind: random_ids(g, kind, -(-count // len(DEPENDENCY_KINDS)), rng) for kind in DEPENDENCY_KINDS}
-    ordered = [per_kind[kind][i] for i in range(max(map(len, per_kind.values()))) for kind in DEPENDENCY_KINDS
-               if i < len(per_kind[kind])]  # fmt: skip
+    ordered = [
+        per_kind[kind][i]
+        for i in range(max(map(len, per_kind.values())))
+        for kind in DEPENDENCY_KINDS
+        if i < len(per_kind[kind])
+    ]
     return [g.code_of(i) for i in ordered[:count]]
-
-
-# ---- contention ----------------------------------------------------------------------------------
-
-
-def _own_cpu_seconds() -> float:
-    t = psutil.Process().cpu_times()
-    return float(t.user + t.system)
-
-
-def _machine_busy_seconds() -> float:
-    t = psutil.cpu_times()
-    return float(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0))
-
-
-@dataclass
-class CpuProbe:
-    """CPU used while a category ran: by this process, and by every other process of the machine."""
-
-    own: float = field(default_factory=_own_cpu_seconds)
-    machine: float = field(default_factory=_machine_busy_seconds)
-    load: float = field(default_factory=lambda: os.getloadavg()[0])
-    began: float = field(default_factory=time.perf_counter)
-
-    def stop(self) -> Json:
-        """The figures since the probe was made (cores busy on average)."""
-        wall = max(time.perf_counter() - self.began, 1e-9)
-        own = _own_cpu_seconds() - self.own
-        others = max(_machine_busy_seconds() - self.machine - own, 0.0)
-        return {"load_average_at_start": self.load, "wall_s": wall, "cores_used": own / wall,
-                "other_cores_used": others / wall}  # fmt: skip
 
 
 # ---- asking --------------------------------------------------------------------------------------
@@ -243,14 +245,6 @@ def ask_once(brain: Any, question: str, intent: str) -> Json:
         "summary": first.summary if first else answer.answer[:200],
         "error": problem,
     }
-
-
-def quantiles(values: Sequence[float]) -> Json:
-    """p50, p95 (linear interpolation between ranks) and max of some timings (None each when there are none)."""
-    if not values:
-        return {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
-    p50, p95 = np.percentile(np.asarray(values, dtype=np.float64), [50, 95])
-    return {"n": len(values), "p50_s": float(p50), "p95_s": float(p95), "max_s": max(values)}
 
 
 def by_kind(runs: list[Json]) -> dict[str, Json]:
@@ -339,30 +333,28 @@ def document_search(docs_settings: Settings, count: int, console: Console) -> Js
             hits = store.search(query)
             seconds = time.perf_counter() - t1
             best = hits[0].citation if hits else None
-            runs.append({"query": query, "seconds": seconds, "hits": len(hits), "best": best,
-                         "error": None if hits else "no hits"})  # fmt: skip
+            runs.append(
+                {
+                    "query": query,
+                    "seconds": seconds,
+                    "hits": len(hits),
+                    "best": best,
+                    "error": None if hits else "no hits",
+                }
+            )
         contention = probe.stop()
     finally:
         store.close()
     warm = [r["seconds"] for r in runs[1:] if r["error"] is None]
     return {
-        "open_s": open_s, "sections": sections, "runs": runs, "first_s": runs[0]["seconds"] if runs else None,
-        "warm": quantiles(warm), "failures": sum(r["error"] is not None for r in runs), "contention": contention,
-    }  # fmt: skip
-
-
-def import_supervisor() -> Any:
-    """`brain.supervisor`, with this script's folder taken off `sys.path` (`_common` is imported already).
-
-    This file is `benchmarks/brain.py`: with its folder on the path (as when run as a script), the
-    path finder would find it as `brain` before the `brain` package.
-    """
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    cached = sys.modules.get("brain")
-    if cached is not None and not hasattr(cached, "__path__"):  # this script, imported as a module
-        del sys.modules["brain"]
-    return importlib.import_module("brain.supervisor")
+        "open_s": open_s,
+        "sections": sections,
+        "runs": runs,
+        "first_s": runs[0]["seconds"] if runs else None,
+        "warm": quantiles(warm),
+        "failures": sum(r["error"] is not None for r in runs),
+        "contention": contention,
+    }
 
 
 def brain_settings(tmp: Path, docs_data_dir: Path) -> Settings:
@@ -389,11 +381,6 @@ def yard_summary(g: PartGraph) -> Json:
     }
 
 
-def size_label(parts: int) -> str:
-    """1M, 5M, 25M ... for file names and titles."""
-    return f"{parts / 1e6:g}M" if parts >= 1_000_000 else f"{parts / 1e3:g}k"
-
-
 # ---- reporting -----------------------------------------------------------------------------------
 
 
@@ -413,29 +400,50 @@ def report_rows(result: Json) -> list[Json]:
         s = result["categories"][c.name]
         warm, tool, over = s["warm"], s["tool_warm"], s["overhead_warm"]
         passed = None if c.target_s is None or warm["p50_s"] is None else warm["p50_s"] < c.target_s
-        rows.append({
-            "metric": c.label, "n": warm["n"], "failures": s["failures"], "first_s": s["first_s"],
-            "p50_s": warm["p50_s"], "p95_s": warm["p95_s"], "max_s": warm["max_s"], "tool_p50_s": tool["p50_s"],
-            "overhead_p50_s": over["p50_s"], "ratio": s["ratio_of_p50s"], "plan_p50_s": s["plan_p50_s"],
-            "target": None if c.target_s is None else f"p50 < {fmt_s(c.target_s)}", "passed": passed,
-        })  # fmt: skip
+        rows.append(
+            {
+                "metric": c.label,
+                "n": warm["n"],
+                "failures": s["failures"],
+                "first_s": s["first_s"],
+                "p50_s": warm["p50_s"],
+                "p95_s": warm["p95_s"],
+                "max_s": warm["max_s"],
+                "tool_p50_s": tool["p50_s"],
+                "overhead_p50_s": over["p50_s"],
+                "ratio": s["ratio_of_p50s"],
+                "plan_p50_s": s["plan_p50_s"],
+                "target": None if c.target_s is None else f"p50 < {fmt_s(c.target_s)}",
+                "passed": passed,
+            }
+        )
     d = result["document_search"]
     rows.append({"metric": "document store: open (DocumentStore(settings))", "first_s": d["open_s"]})
     w = d["warm"]
-    rows.append({
-        "metric": "document search: DocumentStore.search", "n": w["n"], "failures": d["failures"],
-        "first_s": d["first_s"], "p50_s": w["p50_s"], "p95_s": w["p95_s"], "max_s": w["max_s"],
-        "target": f"p50 < {fmt_s(SEARCH_TARGET_S)}",
-        "passed": None if w["p50_s"] is None else w["p50_s"] < SEARCH_TARGET_S, "always_applies": True,
-    })  # fmt: skip
+    rows.append(
+        {
+            "metric": "document search: DocumentStore.search",
+            "n": w["n"],
+            "failures": d["failures"],
+            "first_s": d["first_s"],
+            "p50_s": w["p50_s"],
+            "p95_s": w["p95_s"],
+            "max_s": w["max_s"],
+            "target": f"p50 < {fmt_s(SEARCH_TARGET_S)}",
+            "passed": None if w["p50_s"] is None else w["p50_s"] < SEARCH_TARGET_S,
+            "always_applies": True,
+        }
+    )
     return rows
 
 
 def print_report(console: Console, result: Json, rows: list[Json]) -> None:
     """The results table and, per category, its slowest question."""
     yard = result["yard"]
-    title = (f"Brain end to end (Brain.ask), {size_label(yard['parts'])} parts: {yard['num_nodes']:,} nodes, "
-             f"{yard['num_edges']:,} edges; planner: {result['open']['planner']}")  # fmt: skip
+    title = (
+        f"Brain end to end (Brain.ask), {size_label(yard['parts'])} parts: {yard['num_nodes']:,} nodes, "
+        f"{yard['num_edges']:,} edges; planner: {result['open']['planner']}"
+    )
     table = Table(title=title, caption=caption(result))
     for name in ("metric", "n", "first", "p50", "p95", "max", "tool p50", "overhead p50", "ask/tool", "target"):
         table.add_column(name, justify="left" if name == "metric" else "right")
@@ -443,23 +451,32 @@ def print_report(console: Console, result: Json, rows: list[Json]) -> None:
     for r in rows:
         n = "" if "n" not in r else f"{r['n']}" + (f" ({r['failures']} failed)" if r["failures"] else "")
         table.add_row(
-            r["metric"], n, fmt_s(r.get("first_s")), fmt_s(r.get("p50_s")), fmt_s(r.get("p95_s")),
-            fmt_s(r.get("max_s")), fmt_s(r.get("tool_p50_s")), fmt_s(r.get("overhead_p50_s")),
-            fmt_x(r.get("ratio")) if "ratio" in r else "", r.get("target") or "",
+            r["metric"],
+            n,
+            fmt_s(r.get("first_s")),
+            fmt_s(r.get("p50_s")),
+            fmt_s(r.get("p95_s")),
+            fmt_s(r.get("max_s")),
+            fmt_s(r.get("tool_p50_s")),
+            fmt_s(r.get("overhead_p50_s")),
+            fmt_x(r.get("ratio")) if "ratio" in r else "",
+            r.get("target") or "",
             mark(r.get("passed"), result["targets_apply"] or bool(r.get("always_applies"))),
-        )  # fmt: skip
+        )
     console.print(table)
     for c in CATEGORIES:
         s = result["categories"][c.name]["slowest"]
         if s:
             nodes = s["numbers"].get("nodes") or s["numbers"].get("joints")
             size = f", {nodes:,.0f} {'nodes' if 'nodes' in s['numbers'] else 'joints'}" if nodes else ""
-            console.print(f"slowest {c.name}: {s['question']!r} {fmt_s(s['seconds'])} "
-                          f"(tool {fmt_s(s['tool_seconds'])}{size})")  # fmt: skip
+            console.print(
+                f"slowest {c.name}: {s['question']!r} {fmt_s(s['seconds'])} (tool {fmt_s(s['tool_seconds'])}{size})"
+            )
         kinds = result["categories"][c.name]["by_kind"]
         if len(kinds) > 1:
-            listed = ", ".join(f"{k.replace('_', ' ')} {fmt_s(q['p50_s'])} / {fmt_s(q['max_s'])} ({q['n']})"
-                               for k, q in kinds.items())  # fmt: skip
+            listed = ", ".join(
+                f"{k.replace('_', ' ')} {fmt_s(q['p50_s'])} / {fmt_s(q['max_s'])} ({q['n']})" for k, q in kinds.items()
+            )
             console.print(f"  {c.name} by kind of code, warm p50 / max (n): {listed}")
 
 
@@ -507,6 +524,8 @@ def warn_contention(console: Console, result: Json) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Open the brain, ask every category's questions, search the documents, report; 1 if any question failed."""
     baseline_rss = rss_bytes()
+    if args.yard is None:
+        args.yard, _ = ensure_yard(DEFAULT_DATA_DIR, QUICK_PARTS if args.quick else DEFAULT_PARTS, 1, console)
     graph = PartGraph.open(args.yard)
     rng = np.random.default_rng(args.seed)
     codes = {c.name: pick_codes(graph, c, args.repeat + 1, rng) for c in CATEGORIES}
@@ -517,14 +536,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
         settings = brain_settings(Path(tmp), args.docs_data_dir)
         console.log(f"opening the brain on {args.yard} (checkpoints in {tmp}) ...")
         t0 = time.perf_counter()
-        supervisor = import_supervisor()
+        supervisor = importlib.import_module("brain.supervisor")
         t1 = time.perf_counter()
         brain = supervisor.Brain(args.yard, settings)
         t2 = time.perf_counter()
         opening = {
-            "import_s": t1 - t0, "brain_s": t2 - t1, "total_s": t2 - t0, "baseline_rss_bytes": baseline_rss,
-            "rss_after_open_bytes": rss_bytes(), "rss_file_after_open_bytes": file_backed_rss_bytes(),
-        }  # fmt: skip
+            "import_s": t1 - t0,
+            "brain_s": t2 - t1,
+            "total_s": t2 - t0,
+            "baseline_rss_bytes": baseline_rss,
+            "rss_after_open_bytes": rss_bytes(),
+            "rss_file_after_open_bytes": file_backed_rss_bytes(),
+        }
         opening["planner"] = getattr(brain, "planner_name", type(brain.planner).__name__)
         if "offline" not in opening["planner"].lower():
             console.print(f"[yellow]the brain chose the {opening['planner']} planner, not the offline one[/]")
@@ -573,17 +596,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--yard", type=Path, help=f"the yard (default: {DEFAULT_YARD.relative_to(REPO)})")
+    default_yard = yard_paths(DEFAULT_DATA_DIR, DEFAULT_PARTS, 1)[0].relative_to(REPO)
+    parser.add_argument("--yard", type=Path, help=f"the yard (default: {default_yard}, generated if missing)")
     parser.add_argument("--repeat", type=int, help=f"warm questions per category (default: {DEFAULT_REPEAT})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"the 1M-part yard and {QUICK_REPEAT} warm questions per category")  # fmt: skip
+    parser.add_argument(
+        "--quick", action="store_true", help=f"the 1M-part yard and {QUICK_REPEAT} warm questions per category"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the codes asked about (default: 1)")
-    parser.add_argument("--docs-data-dir", type=Path, default=DEFAULT_DOCS_DATA_DIR,
-                        help="data dir holding the demo document store (qdrant/) (default: .shipbrain)")  # fmt: skip
+    parser.add_argument(
+        "--docs-data-dir",
+        type=Path,
+        default=DEFAULT_DOCS_DATA_DIR,
+        help="data dir holding the demo document store (qdrant/) (default: .shipbrain)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile each category's slowest question")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     args = parser.parse_args(argv)
-    args.yard = args.yard or (QUICK_YARD if args.quick else DEFAULT_YARD)
     args.repeat = args.repeat or (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
     if args.repeat < 1:
         parser.error("--repeat must be 1 or more")

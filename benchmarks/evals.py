@@ -5,7 +5,7 @@
 Writes the suite it builds (welding per block and per work package, NDT questions at many budgets, graph
 questions, inspection-plan workflows scored against recorded NDT findings, a schedule) to a temporary data
 dir, runs it once recording the model calls and once replaying them, checks the two runs' scores are identical
-(all but latency), prints a table and writes benchmarks/results/evals.json.
+(all but latency), prints a table and writes benchmarks/results/evals.json (`--results-dir`).
 """
 
 from __future__ import annotations
@@ -13,29 +13,54 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks._common import machine_info, peak_rss_bytes, write_json
+from _common import REPO, GiB, machine_info, peak_rss_bytes, write_json
 
 
 def build_suite(path: Path, parts: int, seed: int, blocks: list[str], wps: list[str], cases: int) -> None:
     fixed = [
-        {"id": "welding-{block}", "package": "p", "for_each": "block", "model": "welding",
-         "where": {"block": "{block}"}, "scorers": ["mae", "calibration", "latency"]},
-        {"id": "welding-{work_package}", "package": "p", "for_each": "work_package", "model": "welding",
-         "where": {"work_package": "{work_package}"}, "scorers": ["mae", "calibration"]},
-        {"id": "recorded", "package": "p", "answers": "all", "scorers": [
-            {"name": "exact", "field": "intent"}, "tool_routing", {"name": "numeric", "field": "numbers.inspected"},
-            {"name": "numeric", "field": "numbers.nodes"}, {"name": "set_f1", "field": "inspection_points[*].code"},
-            "latency"]},
-        {"id": "schedule", "package": "p", "schedule": {}, "where": {"block": blocks[:5]},
-         "scorers": ["schedule_validity", "latency"]},
-    ]  # fmt: skip
+        {
+            "id": "welding-{block}",
+            "package": "p",
+            "for_each": "block",
+            "model": "welding",
+            "where": {"block": "{block}"},
+            "scorers": ["mae", "calibration", "latency"],
+        },
+        {
+            "id": "welding-{work_package}",
+            "package": "p",
+            "for_each": "work_package",
+            "model": "welding",
+            "where": {"work_package": "{work_package}"},
+            "scorers": ["mae", "calibration"],
+        },
+        {
+            "id": "recorded",
+            "package": "p",
+            "answers": "all",
+            "scorers": [
+                {"name": "exact", "field": "intent"},
+                "tool_routing",
+                {"name": "numeric", "field": "numbers.inspected"},
+                {"name": "numeric", "field": "numbers.nodes"},
+                {"name": "set_f1", "field": "inspection_points[*].code"},
+                "latency",
+            ],
+        },
+        {
+            "id": "schedule",
+            "package": "p",
+            "schedule": {},
+            "where": {"block": blocks[:5]},
+            "scorers": ["schedule_validity", "latency"],
+        },
+    ]
     fixed_count = len(blocks) * 6 + len(wps) + 1  # welding per block + 5 recorded answers per block, per WP, schedule
     extra = []
     templates = itertools.cycle(["ndt", "upstream", "wip", "hours"])
@@ -52,15 +77,24 @@ def build_suite(path: Path, parts: int, seed: int, blocks: list[str], wps: list[
         }.get(kind)
         if intent is not None:
             extra.append(
-                {"id": f"q{n}", "package": "p", "question": text, "expected": {"intent": intent},
-                 "scorers": [{"name": "exact", "field": "intent"}, "latency"]}
-            )  # fmt: skip
+                {
+                    "id": f"q{n}",
+                    "package": "p",
+                    "question": text,
+                    "expected": {"intent": intent},
+                    "scorers": [{"name": "exact", "field": "intent"}, "latency"],
+                }
+            )
         else:
             extra.append(
-                {"id": f"w{n}", "package": "p", "workflow": "weld-inspection-plan",
-                 "input": {"code": block, "budget": {"share": pct / 100}},
-                 "scorers": [{"name": "numeric", "field": "budget.share", "expected": pct / 100}, "latency"]}
-            )  # fmt: skip
+                {
+                    "id": f"w{n}",
+                    "package": "p",
+                    "workflow": "weld-inspection-plan",
+                    "input": {"code": block, "budget": {"share": pct / 100}},
+                    "scorers": [{"name": "numeric", "field": "budget.share", "expected": pct / 100}, "latency"],
+                }
+            )
     suite = {"suite": "bench", "packages": {"p": {"record": {"parts": parts, "seed": seed}}}, "cases": fixed + extra}
     path.write_text(json.dumps(suite))  # JSON is YAML
 
@@ -71,6 +105,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results", help="where the JSON goes")
     args = parser.parse_args()
 
     from evals.package import package_summary
@@ -97,27 +132,35 @@ def main() -> None:
         summary = run_suite(
             suite, data / mode, settings=settings, concurrency=args.concurrency, replay=mode == "replay"
         )
-        results[mode] = {"seconds": round(time.perf_counter() - t0, 2), "cases": summary.cases,
-                         "passed": summary.passed, "errors": summary.errors}  # fmt: skip
+        results[mode] = {
+            "seconds": round(time.perf_counter() - t0, 2),
+            "cases": summary.cases,
+            "passed": summary.passed,
+            "errors": summary.errors,
+        }
     (sa, ra), (_, rb) = load_run(data / "record"), load_run(data / "replay")
 
-    def scores(records: list) -> dict:  # type: ignore[type-arg]
+    def scores(records: Sequence[Any]) -> dict[str, dict[str, object]]:
         return {r.id: {k: s.value for k, s in r.scores.items() if s.deterministic} for r in records}
 
     identical = scores(ra) == scores(rb)
     out = {
-        "package": info, "record_package_s": round(record_s, 2), "load_suite_s": round(load_s, 3),
-        "runs": results, "replay_identical": identical, "concurrency": args.concurrency,
+        "package": info,
+        "record_package_s": round(record_s, 2),
+        "load_suite_s": round(load_s, 3),
+        "runs": results,
+        "replay_identical": identical,
+        "concurrency": args.concurrency,
         "means": {k: v for k, v in sa.means.items() if k != "latency"},
-        "peak_rss_gib": round(peak_rss_bytes() / 2**30, 2),
+        "peak_rss_gib": round(peak_rss_bytes() / GiB, 2),
         "machine": machine_info(),
-    }  # fmt: skip
+    }
     print(f"package: {info['joints']:,} joints, {info['blocks']} blocks, recorded in {record_s:.1f} s")
     print(f"{'run':<8} {'cases':>6} {'passed':>7} {'errors':>7} {'seconds':>8}")
     for mode, r in results.items():
         print(f"{mode:<8} {r['cases']:>6} {r['passed']:>7} {r['errors']:>7} {r['seconds']:>8}")
     print(f"replay identical: {identical}; peak RSS {out['peak_rss_gib']} GiB")
-    write_json(Path(__file__).parent / "results" / "evals.json", out)
+    write_json(args.results_dir / "evals.json", out)
 
 
 if __name__ == "__main__":

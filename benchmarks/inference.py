@@ -18,7 +18,8 @@ What it measures, scoring the welding model over every weld joint of a synthetic
 - **Reading the rows**: `WeldingAdapter.yard_rows` (the joints table from Parquet), timed apart from
   scoring. Yards live under `--data-dir` (default `.shipbrain/bench/`, shared with
   `benchmarks/partgraph.py`) and are reused when `PartGraph.open` accepts them and their manifest
-  matches the parts, seed and generator; `--regenerate` generates afresh.
+  matches the parts, seed and installed generator, else made by `shipbrain yard generate`;
+  `--regenerate` generates afresh.
 - **Three variants**, each in a fresh process (this script re-invoked with `--variant`):
   in-process with 1 onnxruntime thread, in-process with 2 threads (`OnnxTransport(threads=...)`,
   through `BatchExecutor(backend="in-process")`), and Ray with 2 workers
@@ -60,8 +61,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Literal
@@ -69,7 +69,19 @@ from typing import Literal
 import numpy as np
 import psutil
 import pyarrow as pa
-from _common import REPO, GiB, Json, fmt_bytes, fmt_x, machine_info, peak_rss_bytes, rss_bytes, write_json
+from _common import (
+    REPO,
+    CpuProbe,
+    Json,
+    ensure_yard,
+    fmt_bytes,
+    fmt_x,
+    machine_info,
+    peak_rss_bytes,
+    ratio,
+    rss_bytes,
+    write_json,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -77,9 +89,9 @@ from adapters import Registry
 from adapters.executor import BatchExecutor
 from adapters.spec import ModelAdapter
 from adapters.welding import WeldingAdapter
-from knowledge import PartGraph, Settings, YardSpec, generate_yard, read_manifest, write_yard
-from knowledge.errors import KnowledgeError
-from knowledge.synthetic import GENERATOR_VERSION
+from knowledge.partgraph import PartGraph
+from knowledge.settings import Settings
+from knowledge.yarddir import read_manifest
 
 SIZES: dict[str, int] = {"1M": 1_000_000, "25M": 25_000_000}
 DEFAULT_REPEATS: dict[str, int] = {"1M": 5, "25M": 2}
@@ -126,48 +138,6 @@ REFERENCE = "inproc2"
 
 
 # ---- measuring (inside the variant processes) ----------------------------------------------------
-
-
-def tree_cpu_seconds() -> float:
-    """User + system CPU seconds of this process and of its live descendants (Ray's workers and daemons)."""
-    me = psutil.Process()
-    times = me.cpu_times()
-    total = times.user + times.system
-    for child in me.children(recursive=True):
-        try:
-            times = child.cpu_times()
-        except psutil.Error:  # gone since the listing
-            continue
-        total += times.user + times.system
-    return total
-
-
-def machine_cpu_seconds() -> tuple[float, float]:
-    """CPU seconds every process of the machine spent busy, and the seconds the hypervisor stole."""
-    t = psutil.cpu_times()
-    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)
-    return busy, getattr(t, "steal", 0.0)
-
-
-@dataclass
-class CpuProbe:
-    """CPU used during one timed run: by this process tree, and by everything else on the machine."""
-
-    tree: float = field(default_factory=tree_cpu_seconds)
-    machine: tuple[float, float] = field(default_factory=machine_cpu_seconds)
-    load: float = field(default_factory=lambda: os.getloadavg()[0])
-
-    def stop(self, wall_s: float) -> Json:
-        """The CPU figures since this probe was made, as average cores busy over `wall_s`."""
-        tree = tree_cpu_seconds() - self.tree
-        busy, steal = machine_cpu_seconds()
-        others = max(busy - self.machine[0] - tree, 0.0)
-        return {
-            "load_average_at_start": self.load,
-            "cores_used": tree / wall_s,
-            "other_cores_used": others / wall_s,
-            "stolen_cores": (steal - self.machine[1]) / wall_s,
-        }
 
 
 class RssSampler:
@@ -234,7 +204,7 @@ def timed_runs(executor: BatchExecutor, rows: pa.Table, repeats: int) -> tuple[p
     for _ in range(repeats):
         result = None  # let the previous predictions go before the next run allocates its own
         gc.collect()
-        probe = CpuProbe()
+        probe = CpuProbe(tree=True)  # Ray: the driver, its workers and daemons
         t0 = time.perf_counter()
         result = executor.run(MODEL, rows)
         wall = time.perf_counter() - t0
@@ -388,65 +358,6 @@ def variant_main(args: argparse.Namespace) -> int:
 # ---- yards ---------------------------------------------------------------------------------------
 
 
-def yard_paths(data_dir: Path, size: str, seed: int) -> tuple[Path, Path]:
-    """The yard directory of a size and seed, and the JSON file that keeps its generation timings.
-
-    The same names as `benchmarks/partgraph.py`, which shares the yards.
-    """
-    name = f"yard-{size}-seed{seed}"
-    return data_dir / name, data_dir / f"{name}.generation.json"
-
-
-def yard_usable(path: Path, parts: int, seed: int) -> bool:
-    """Whether `path` holds a yard of these parts and seed, from this generator, that `PartGraph.open` accepts."""
-    try:
-        manifest = read_manifest(path)
-        PartGraph.open(path)
-    except (KnowledgeError, OSError):  # missing, incomplete, or of an older format (ManifestError)
-        return False
-    return manifest.parts == parts and manifest.seed == seed and manifest.generator_version == GENERATOR_VERSION
-
-
-def generation_main(args: argparse.Namespace) -> int:
-    """Generate and write the yard of `--size` and `--seed` (in its own process), printing its timings."""
-    parts = SIZES[args.sizes[0]]
-    t0 = time.perf_counter()
-    yard = generate_yard(YardSpec(parts=parts, seed=args.seed))
-    t1 = time.perf_counter()
-    manifest = write_yard(yard, args.generate_yard, overwrite=True)
-    t2 = time.perf_counter()
-    record = {
-        "parts": parts,
-        "seed": args.seed,
-        "generator_version": manifest.generator_version,
-        "generate_s": t1 - t0,
-        "write_s": t2 - t1,
-        "total_s": t2 - t0,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    sys.stdout.write(json.dumps(record) + "\n")
-    return 0
-
-
-def ensure_yard(args: argparse.Namespace, size: str, console: Console) -> tuple[Path, Json]:
-    """Reuse or generate the yard of a size; return its path and its generation record."""
-    path, record = yard_paths(args.data_dir, size, args.seed)
-    if not args.regenerate and yard_usable(path, SIZES[size], args.seed):
-        generation = json.loads(record.read_text()) if record.is_file() else {}
-        console.log(f"reusing {path}")
-        return path, {**generation, "reused": True}
-    console.log(f"generating {SIZES[size]:,} parts (seed {args.seed}) into {path} ...")
-    command = [*self_command(), "--size", size, "--seed", str(args.seed), "--generate-yard", str(path)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"generating {path} failed:\n{done.stderr}")
-    generation = json.loads(done.stdout.strip().splitlines()[-1])
-    record.write_text(json.dumps(generation, indent=2) + "\n")  # same record as benchmarks/partgraph.py keeps
-    console.log(f"generated in {generation['total_s']:.1f} s, peak {generation['peak_rss_bytes'] / GiB:.2f} GiB")
-    return path, {**generation, "reused": False}
-
-
 def yard_summary(path: Path) -> Json:
     """Sizes of the yard."""
     manifest = read_manifest(path)
@@ -595,11 +506,6 @@ def median_of(v: Json, key: str) -> float | None:
     return statistics.median(r[key] for r in v["runs"]) if "runs" in v else None
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    """`a / b`, or None when either is missing or `b` is not positive."""
-    return a / b if a is not None and b is not None and b > 0 else None
-
-
 def derived(variants: dict[str, Json]) -> Json:
     """Rates, scaling efficiency and the Ray / in-process ratio."""
     rates = {name: median_rate(v) for name, v in variants.items()}
@@ -630,29 +536,48 @@ def timing_rows(variants: dict[str, Json], figures: Json, applies: bool) -> list
     ray_ratio, efficiency = figures["ray_over_in_process"], figures["scaling_efficiency"]
     return [
         Row("read rows from Parquet (yard_rows)", per_variant(variants, lambda v: fmt_s(v["read_s"]))),
-        Row("start-up (excluded): ray.init + actors", ray_only(variants, lambda v: (
-            f"{fmt_s(v['startup_s'])} ({fmt_s(v['ray_init_s'])} + {fmt_s(v['actors_ready_s'])})"))),
-        Row(f"scoring, median of {runs} (first)", per_variant(variants, lambda v: (
-            f"{fmt_s(median_of(v, 'seconds'))} ({fmt_s(v['runs'][0]['seconds'])})"))),
-        Row("rows/s, median (best)", per_variant(variants, lambda v: (
-            f"{fmt_rate(rates[v['variant']])} ({fmt_rate(best[v['variant']])})")),
-            Target(TARGET_RATE, "rate"), rates.get(REFERENCE), applies),
-        Row("Ray / in-process 2 threads (rows/s)", {"ray2": fmt_x(ray_ratio)} if ray_ratio else {},
-            Target(TARGET_RAY_RATIO, "ratio"), ray_ratio, applies),
+        Row(
+            "start-up (excluded): ray.init + actors",
+            ray_only(
+                variants, lambda v: f"{fmt_s(v['startup_s'])} ({fmt_s(v['ray_init_s'])} + {fmt_s(v['actors_ready_s'])})"
+            ),
+        ),
+        Row(
+            f"scoring, median of {runs} (first)",
+            per_variant(variants, lambda v: f"{fmt_s(median_of(v, 'seconds'))} ({fmt_s(v['runs'][0]['seconds'])})"),
+        ),
+        Row(
+            "rows/s, median (best)",
+            per_variant(variants, lambda v: f"{fmt_rate(rates[v['variant']])} ({fmt_rate(best[v['variant']])})"),
+            Target(TARGET_RATE, "rate"),
+            rates.get(REFERENCE),
+            applies,
+        ),
+        Row(
+            "Ray / in-process 2 threads (rows/s)",
+            {"ray2": fmt_x(ray_ratio)} if ray_ratio else {},
+            Target(TARGET_RAY_RATIO, "ratio"),
+            ray_ratio,
+            applies,
+        ),
         Row("scaling efficiency (rate2 / rate1) / 2", {"inproc2": fmt_pct(efficiency)} if efficiency else {}),
         Row("validate all rows once (driver, after the runs)", per_variant(variants, lambda v: fmt_s(v["validate_s"]))),
-    ]  # fmt: skip
+    ]
 
 
 def contention_rows(variants: dict[str, Json]) -> list[Row]:
     """How busy the machine was while each variant scored."""
     return [
         Row("load average (1 min) at start", per_variant(variants, lambda v: f"{v['load_at_start']:.2f}")),
-        Row("cores used while scoring: variant (process tree)", per_variant(variants, lambda v: (
-            f"{median_of(v, 'cores_used'):.2f}"))),
-        Row("cores used while scoring: other processes", per_variant(variants, lambda v: (
-            f"{median_of(v, 'other_cores_used'):.2f}"))),
-    ]  # fmt: skip
+        Row(
+            "cores used while scoring: variant (process tree)",
+            per_variant(variants, lambda v: f"{median_of(v, 'cores_used'):.2f}"),
+        ),
+        Row(
+            "cores used while scoring: other processes",
+            per_variant(variants, lambda v: f"{median_of(v, 'other_cores_used'):.2f}"),
+        ),
+    ]
 
 
 def memory_rows(variants: dict[str, Json]) -> list[Row]:
@@ -663,17 +588,29 @@ def memory_rows(variants: dict[str, Json]) -> list[Row]:
 
     return [
         Row("rows table in memory (Arrow)", per_variant(variants, lambda v: fmt_bytes(v["rows_bytes"]))),
-        Row("peak RSS of the variant's process (ru_maxrss; Ray: driver)", per_variant(variants, lambda v: (
-            fmt_bytes(v["peak_rss_bytes"])))),
-        Row("Ray actors' RSS: end of runs, sum of 2 (sampled peak)", ray_only(variants, lambda v: (
-            f"{memory(v, 'actor_rss_bytes')} ({memory(v, 'actor_rss_peak_sampled_bytes')})"))),
-        Row("Ray actors' USS (private memory) at the end, sum", ray_only(variants, lambda v: (
-            memory(v, 'actor_uss_bytes')))),
-        Row("all ray:: processes' RSS at the end (count)", ray_only(variants, lambda v: (
-            f"{memory(v, 'ray_workers_rss_bytes')} ({v['memory']['ray_workers']})"))),
-        Row("Ray system processes' RSS at the end (raylet, gcs, ...)", ray_only(variants, lambda v: (
-            memory(v, 'ray_system_rss_bytes')))),
-    ]  # fmt: skip
+        Row(
+            "peak RSS of the variant's process (ru_maxrss; Ray: driver)",
+            per_variant(variants, lambda v: fmt_bytes(v["peak_rss_bytes"])),
+        ),
+        Row(
+            "Ray actors' RSS: end of runs, sum of 2 (sampled peak)",
+            ray_only(
+                variants, lambda v: f"{memory(v, 'actor_rss_bytes')} ({memory(v, 'actor_rss_peak_sampled_bytes')})"
+            ),
+        ),
+        Row(
+            "Ray actors' USS (private memory) at the end, sum",
+            ray_only(variants, lambda v: memory(v, "actor_uss_bytes")),
+        ),
+        Row(
+            "all ray:: processes' RSS at the end (count)",
+            ray_only(variants, lambda v: f"{memory(v, 'ray_workers_rss_bytes')} ({v['memory']['ray_workers']})"),
+        ),
+        Row(
+            "Ray system processes' RSS at the end (raylet, gcs, ...)",
+            ray_only(variants, lambda v: memory(v, "ray_system_rss_bytes")),
+        ),
+    ]
 
 
 def equality_rows(equality: dict[str, Json | None]) -> list[Row]:
@@ -770,8 +707,10 @@ def warn_contention(console: Console, variants: dict[str, Json]) -> None:
     shared = {v["label"]: cores for v in variants.values() if (cores := contended(v)) is not None}
     if shared:
         listed = ", ".join(f"{label} {cores:.2f}" for label, cores in shared.items())
-        console.print(f"[yellow]other processes took cores the variant needed (cores, median): {listed}; "
-                      "its rate is understated[/]")  # fmt: skip
+        console.print(
+            f"[yellow]other processes took cores the variant needed (cores, median): {listed}; "
+            "its rate is understated[/]"
+        )
 
 
 # ---- orchestration -------------------------------------------------------------------------------
@@ -779,7 +718,7 @@ def warn_contention(console: Console, variants: dict[str, Json]) -> None:
 
 def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
     """Benchmark one size, print its table and write its JSON; False if predictions differ or a variant failed."""
-    path, generation = ensure_yard(args, size, console)
+    path, generation = ensure_yard(args.data_dir, SIZES[size], args.seed, console, regenerate=args.regenerate)
     args.repeats = args.repeats_option or DEFAULT_REPEATS[size]
     variants: dict[str, Json] = {}
     equality: dict[str, Json | None] = {}
@@ -838,7 +777,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     internal.add_argument("--yard", type=Path, help="the yard the variant scores")
     internal.add_argument("--report", type=Path, help="where the variant writes its JSON (default: stdout)")
     internal.add_argument("--predictions", type=Path, help="where the variant writes its predictions (Arrow file)")
-    internal.add_argument("--generate-yard", type=Path, help="generate the yard of --size and --seed into this folder")
     args = parser.parse_args(argv)
     chosen = args.size or ["1M"]
     args.sizes = list(SIZES) if "all" in chosen else [s for s in SIZES if s in chosen]
@@ -853,8 +791,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark for every size asked; 1 if predictions differed or a variant failed anywhere."""
     args = parse_args(argv)
-    if args.generate_yard:
-        return generation_main(args)
     if args.variant:
         return variant_main(args)
     console = Console(width=None if sys.stdout.isatty() else 180)

@@ -13,10 +13,11 @@ and the machine it ran on (CPU count, RAM, Python, numpy, networkx and pyarrow v
 
 What it measures, for a synthetic yard of 1M, 5M or 25M parts (seed 1 unless `--seed`):
 
-- **Generation**: `generate_yard` and `write_yard` wall clock and the peak resident memory of the
-  process that ran them. Yards live under `--data-dir` (default `.shipbrain/bench/`) and are reused
-  when their manifest matches the parts and seed; the timings of the run that generated them are kept
-  next to them. `--regenerate` generates afresh.
+- **Generation**: `shipbrain yard generate` in a child process, as a user runs it: the time to generate
+  the yard in memory and to write it (from its progress lines, the process's start-up apart), and the
+  peak resident memory of that process. Yards live under `--data-dir` (default `.shipbrain/bench/`) and
+  are reused when their manifest matches the parts, seed and installed generator and `PartGraph` opens
+  them; the timings of the run that generated them are kept next to them. `--regenerate` generates afresh.
 - **Store**: open time, resident memory (RSS) after open and after the queries, and the queries:
   upstream closure of the key block (erection sequence 0: its closure is its own structure), upstream
   closure of the last block erected (its closure crosses most of the ship), downstream closure of the
@@ -51,7 +52,6 @@ import argparse
 import ctypes
 import gc
 import hashlib
-import json
 import mmap
 import os
 import statistics
@@ -60,7 +60,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,10 +69,14 @@ import numpy as np
 import numpy.typing as npt
 from _common import (
     REPO,
+    GiB,
     Json,
+    MiB,
+    ensure_yard,
     file_backed_rss_bytes,
     machine_info,
     peak_rss_bytes,
+    ratio,
     reset_peak_rss,
     rss_bytes,
     write_json,
@@ -81,17 +84,14 @@ from _common import (
 from rich.console import Console
 from rich.table import Table
 
-from knowledge import PartGraph, YardNotFoundError, YardSpec, generate_yard, read_manifest, write_yard
-from knowledge.errors import ManifestError
-from knowledge.synthetic import GENERATOR_VERSION
+from knowledge.partgraph import PartGraph
+from knowledge.yarddir import read_manifest
 
 SIZES: dict[str, int] = {"1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
 COMPARED_SIZES = ("1M", "5M")
 """Sizes at which networkx is run side by side (a 25M-part DiGraph would need about 30 GB)."""
 DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
-MiB = 1 << 20
-GiB = 1 << 30
 EDGE_CHUNK = 1 << 20
 """Edges handed to networkx per `add_edges_from` call (bounds the temporary Python lists)."""
 
@@ -144,64 +144,6 @@ def run_isolated(fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(*args)` in a fresh Python process (spawned, not forked) and return its result."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         return pool.submit(fn, *args).result()
-
-
-# ---- yards ---------------------------------------------------------------------------------------
-
-
-def yard_paths(data_dir: Path, size: str, seed: int) -> tuple[Path, Path]:
-    """The yard directory of a size and seed, and the JSON file that keeps its generation timings."""
-    name = f"yard-{size}-seed{seed}"
-    return data_dir / name, data_dir / f"{name}.generation.json"
-
-
-def generation_worker(parts: int, seed: int, out: str) -> Json:
-    """Generate and write a yard, measuring wall clock and peak memory (runs in its own process)."""
-    baseline = rss_bytes()
-    reset_peak_rss()
-    t0 = time.perf_counter()
-    yard = generate_yard(YardSpec(parts=parts, seed=seed))
-    t1 = time.perf_counter()
-    manifest = write_yard(yard, Path(out), overwrite=True)
-    t2 = time.perf_counter()
-    return {
-        "parts": parts,
-        "seed": seed,
-        "generator_version": manifest.generator_version,
-        "generate_s": t1 - t0,
-        "write_s": t2 - t1,
-        "total_s": t2 - t0,
-        "baseline_rss_bytes": baseline,
-        "peak_rss_bytes": peak_rss_bytes(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def yard_matches(path: Path, parts: int, seed: int) -> bool:
-    """Whether `path` holds a complete yard of these parts and seed from this generator."""
-    try:
-        manifest = read_manifest(path)
-    except (YardNotFoundError, ManifestError):
-        return False
-    return manifest.parts == parts and manifest.seed == seed and manifest.generator_version == GENERATOR_VERSION
-
-
-def ensure_yard(data_dir: Path, size: str, seed: int, regenerate: bool, console: Console) -> tuple[Path, Json]:
-    """Reuse or generate the yard of a size; return its path and its generation measurements."""
-    parts = SIZES[size]
-    path, record = yard_paths(data_dir, size, seed)
-    if not regenerate and yard_matches(path, parts, seed):
-        generation = json.loads(record.read_text()) if record.is_file() else {}
-        if generation.get("parts") != parts or generation.get("seed") != seed:
-            console.log(f"[yellow]reusing {path}, whose generation was not timed here; --regenerate to time it[/]")
-            return path, {"reused": True, "measured": False}
-        console.log(f"reusing {path} (generated {generation.get('date')})")
-        return path, {**generation, "reused": True}
-    console.log(f"generating {parts:,} parts (seed {seed}) into {path} ...")
-    generation = run_isolated(generation_worker, parts, seed, str(path))
-    record.write_text(json.dumps(generation, indent=2) + "\n")
-    console.log(f"generated in {generation['total_s']:.1f} s, peak {generation['peak_rss_bytes'] / GiB:.2f} GiB")
-    return path, {**generation, "reused": False}
 
 
 @dataclass(frozen=True)
@@ -508,11 +450,6 @@ def fmt_timing(t: Json | None) -> str:
     return f"{fmt_value(t['median_s'], 's')} (first {fmt_value(t['first_s'], 's')})"
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    """`a / b`, or None when either is missing or `b` is not positive."""
-    return a / b if a is not None and b is not None and b > 0 else None
-
-
 @dataclass
 class Row:
     """One line of the printed table (and of the JSON `rows`)."""
@@ -549,8 +486,8 @@ def generation_rows(gen: Json, targets: dict[str, Target]) -> list[Row]:
         return [Row("generate + write", "not measured (yard reused; --regenerate)")]
     note = " (earlier run, reused)" if gen.get("reused") else ""
     return [
-        Row("generate_yard", fmt_value(gen["generate_s"], "s") + note),
-        Row("write_yard", fmt_value(gen["write_s"], "s") + note),
+        Row("generate (in memory)", fmt_value(gen["generate_s"], "s") + note),
+        Row("write (tables, checksums)", fmt_value(gen["write_s"], "s") + note),
         Row(
             "generate + write",
             fmt_value(gen["total_s"], "s") + note,
@@ -579,13 +516,25 @@ def memory_rows(store: Json, nxr: Json | None, targets: dict[str, Target]) -> li
     nx_build = nxr["build_s"] if nxr else None
     opening = store["open"]
     rows = [
-        Row("open / build DiGraph" if nxr else "open", fmt_timing(opening), fmt_value(nx_build, "s") if nxr else "",
-            ratio(nx_build, opening["median_s"]), targets.get("open"), opening["first_s"]),
-    ]  # fmt: skip
+        Row(
+            "open / build DiGraph" if nxr else "open",
+            fmt_timing(opening),
+            fmt_value(nx_build, "s") if nxr else "",
+            ratio(nx_build, opening["median_s"]),
+            targets.get("open"),
+            opening["first_s"],
+        ),
+    ]
     if "rss_after_open" in targets:
         rss_open = store["rss_after_open_bytes"]
-        rows.append(Row("RSS after open (process)", fmt_value(rss_open, "bytes"), target=targets["rss_after_open"],
-                        checked=rss_open))  # fmt: skip
+        rows.append(
+            Row(
+                "RSS after open (process)",
+                fmt_value(rss_open, "bytes"),
+                target=targets["rss_after_open"],
+                checked=rss_open,
+            )
+        )
     file_backed = added(store, "rss_file_after_queries_bytes")
     after = added(store, "rss_after_queries_bytes"), added(nxr, "rss_after_queries_bytes")
     readings = [
@@ -677,7 +626,7 @@ def caption(result: Json) -> str:
 
 def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
     """Benchmark one size, print its table and write its JSON; False if the two sides disagree."""
-    path, generation = ensure_yard(args.data_dir, size, args.seed, args.regenerate, console)
+    path, generation = ensure_yard(args.data_dir, SIZES[size], args.seed, console, regenerate=args.regenerate)
     nodes = pick_query_nodes(path)
     console.log(f"store: opening and querying {path.name} in a fresh process ...")
     store = run_isolated(store_worker, str(path), nodes, args.repeats)

@@ -12,18 +12,18 @@ It prints two tables and writes `benchmarks/results/service-<yard size>.json` (`
 with `--quick`) with every level's figures, the server's start-up, and the machine it ran on (CPU count and
 model, RAM, load average at the start of every level and at the end, Python and library versions, date).
 
-**The server** is started as a user starts it: `shipbrain serve --port P --no-chat` in a subprocess (the chat
-page is left out: this measures the API), and an API key with scopes `ask,run` is made with `shipbrain keys
-create` in the same data dir. By default the data dir is a fresh temporary one whose `yards/demo` is a symlink
-to the demo yard (`--yard`, default `.shipbrain/yards/demo`; nothing is written into it), so the benchmark's
-keys, runs, audit entries and brain checkpoints never touch `.shipbrain`; the server's first start indexes the
-demo corpus into the temporary dir's own Qdrant store (a few seconds, part of the reported start-up time, and
-no lock is taken on `.shipbrain/qdrant`). `--data-dir DIR` serves an existing data dir instead (its
-`yards/demo`; a key is added there, and the runs and checkpoints stay). The server gets
-`SHIPBRAIN_RATE_LIMIT=1000000/minute` (the default, 600/minute per key, would turn most of this load into 429s)
-and no other inherited `SHIPBRAIN_*` variable: it measures the default set-up (offline planner, SQLite stores,
-embedded Qdrant, one run worker unless `--run-workers`). Its working directory is the temporary dir, so no
-`.env` file is read.
+**The server** is started as a user starts it: `shipbrain serve --port P --no-chat` in a subprocess
+(`workflows.service.launch`; the chat page is left out: this measures the API), and an API key with scopes
+`ask,run` is made with `shipbrain keys create` in the same data dir. By default the data dir is a fresh
+temporary one whose `yards/demo` is a symlink to the demo yard (`--yard`, default `.shipbrain/yards/demo`;
+nothing is written into it), so the benchmark's keys, runs, audit entries and brain checkpoints never touch
+`.shipbrain`; the server's first start indexes the demo corpus into the temporary dir's own Qdrant store (a few
+seconds, part of the reported start-up time, and no lock is taken on `.shipbrain/qdrant`). `--data-dir DIR`
+serves an existing data dir instead (its `yards/demo`; a key is added there, and the runs and checkpoints stay).
+The server gets `SHIPBRAIN_RATE_LIMIT=1000000/minute` (the default, 600/minute per key, would turn most of this
+load into 429s) and no other inherited `SHIPBRAIN_*` variable: it measures the default set-up (offline planner,
+SQLite stores, embedded Qdrant, one run worker unless `--run-workers`). Its working directory is the temporary
+dir, so no `.env` file is read.
 
 **The load** comes from this process: an `httpx.AsyncClient` with one keep-alive connection per client and N
 tasks, each sending its next request as soon as its previous one is answered (a closed loop). Every level
@@ -67,14 +67,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import itertools
 import json
+import logging
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -82,7 +79,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -91,13 +87,29 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
-from _common import REPO, Json, MiB, fmt_s, fmt_x, machine_info, peak_rss_bytes, rss_bytes, write_json
+from _common import (
+    REPO,
+    SHIPBRAIN,
+    CpuProbe,
+    Json,
+    MiB,
+    fmt_s,
+    fmt_x,
+    machine_info,
+    peak_rss_bytes,
+    quantiles,
+    ratio,
+    rss_bytes,
+    size_label,
+    write_json,
+)
 from rich.console import Console
 from rich.table import Table
 
+from workflows.service.launch import LaunchedServer, redact_tokens, serve
+
 DEFAULT_YARD = REPO / ".shipbrain" / "yards" / "demo"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
-SHIPBRAIN = Path(sys.executable).with_name("shipbrain")
 DEFAULT_CLIENTS = (1, 8, 32)
 ASK_SECONDS, QUICK_ASK_SECONDS = 15.0, 3.0
 RUNS_PER_CLIENT, QUICK_RUNS_PER_CLIENT = 2, 1
@@ -112,57 +124,10 @@ WORKFLOW = "block-readiness"
 TERMINAL = frozenset({"completed", "failed", "rejected"})
 POLL_FIRST_S, POLL_GROWTH = 0.02, 1.25
 SERVER_START_TIMEOUT_S = 300.0
-TOKEN = re.compile(r"sb_[A-Za-z0-9_-]{20,}")
-"""An API token in the server's output (the admin key made on first start): never written to the results."""
+PERCENTILES = (50, 99)
+"""The latency percentiles reported (the target is about p99)."""
 ACCESS_LINE = re.compile(r"INFO: +[0-9.]+:[0-9]+ - \"")
 NON_ERROR = re.compile(r"\" (200|202) ")
-
-
-# ---- timings and CPU -----------------------------------------------------------------------------
-
-
-def quantiles(values: Sequence[float]) -> Json:
-    """p50, p99 (linear interpolation between ranks), mean and max of some timings (None each when there are none)."""
-    if not values:
-        return {"n": 0, "p50_s": None, "p99_s": None, "mean_s": None, "max_s": None}
-    p50, p99 = np.percentile(np.asarray(values, dtype=np.float64), [50, 99])
-    return {"n": len(values), "p50_s": float(p50), "p99_s": float(p99), "mean_s": float(np.mean(values)),
-            "max_s": float(max(values))}  # fmt: skip
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    t = process.cpu_times()
-    return float(t.user + t.system + t.children_user + t.children_system)
-
-
-def _machine_busy_seconds() -> float:
-    t = psutil.cpu_times()
-    return float(t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0))
-
-
-@dataclass
-class CpuProbe:
-    """CPU used while a level ran: by this process (the client), by the server, and by every other process."""
-
-    server: psutil.Process | None = None
-    own: float = field(default_factory=lambda: _cpu_seconds(psutil.Process()))
-    server_cpu: float = 0.0
-    machine: float = field(default_factory=_machine_busy_seconds)
-    load: float = field(default_factory=lambda: os.getloadavg()[0])
-    began: float = field(default_factory=time.perf_counter)
-
-    def __post_init__(self) -> None:
-        self.server_cpu = _cpu_seconds(self.server) if self.server else 0.0
-
-    def stop(self) -> Json:
-        """The figures since the probe was made (cores busy on average over the wall time)."""
-        wall = max(time.perf_counter() - self.began, 1e-9)
-        own = _cpu_seconds(psutil.Process()) - self.own
-        server = _cpu_seconds(self.server) - self.server_cpu if self.server else 0.0
-        others = max(_machine_busy_seconds() - self.machine - own - server, 0.0)
-        return {"load_average_at_start": self.load, "wall_s": wall, "client_cores": own / wall,
-                "server_cores": server / wall if self.server else None, "other_cores": others / wall,
-                "server_rss_bytes": self.server.memory_info().rss if self.server else None}  # fmt: skip
 
 
 # ---- what is asked -------------------------------------------------------------------------------
@@ -215,53 +180,16 @@ def answer_problem(answer: Json) -> str | None:
 # ---- the server ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """`shipbrain serve` running in a subprocess this benchmark started."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    env: dict[str, str]
-    cwd: Path
-    ready_s: float = 0.0
-
-    def output(self, tail: int = 4000) -> str:
-        """The end of the server's output (tokens blanked out)."""
-        return TOKEN.sub("sb_<redacted>", self.log.read_text(errors="replace")[-tail:])
-
-    def notable_lines(self, limit: int = 60) -> Json:
-        """The server's output but for its access log lines (tokens blanked out), and how many of those there were."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        access = [line for line in lines if ACCESS_LINE.match(line)]
-        other = [TOKEN.sub("sb_<redacted>", line) for line in lines if not ACCESS_LINE.match(line)]
-        return {"access_lines": len(access), "non_2xx_access_lines": sum(not NON_ERROR.search(a) for a in access),
-                "other_lines": other[:limit]}  # fmt: skip
-
-    def stop(self) -> int | None:
-        """Stop it as Ctrl-C does (uvicorn shuts down gracefully), killing it if it does not end in 30 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(30)
-        return self.process.returncode
-
-    def shipbrain(self, *argv: str) -> str:
-        """Run another `shipbrain` command against the same data dir; its stdout."""
-        done = subprocess.run([str(SHIPBRAIN), *argv], cwd=self.cwd, env=self.env, capture_output=True, text=True,
-                              check=False)  # fmt: skip
-        if done.returncode != 0:
-            raise RuntimeError(f"shipbrain {' '.join(argv)} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
-        return done.stdout
+def notable_lines(server: LaunchedServer, limit: int = 60) -> Json:
+    """The server's output but for its access log lines (tokens blanked out), and how many of those there were."""
+    lines = server.output().splitlines()
+    access = [line for line in lines if ACCESS_LINE.match(line)]
+    other = [redact_tokens(line) for line in lines if not ACCESS_LINE.match(line)]
+    return {
+        "access_lines": len(access),
+        "non_2xx_access_lines": sum(not NON_ERROR.search(a) for a in access),
+        "other_lines": other[:limit],
+    }
 
 
 def server_env(data_dir: Path, args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
@@ -273,34 +201,6 @@ def server_env(data_dir: Path, args: argparse.Namespace) -> tuple[dict[str, str]
     if args.run_workers:
         env["SHIPBRAIN_RUN_WORKERS"] = str(args.run_workers)
     return env, dropped
-
-
-def start_server(data_dir: Path, cwd: Path, args: argparse.Namespace, console: Console) -> Server:
-    """Start `shipbrain serve --port P --no-chat` and wait until `/healthz` answers."""
-    env, _ = server_env(data_dir, args)
-    port = free_port()
-    log = cwd / f"serve-{port}.log"
-    argv = [str(SHIPBRAIN), "serve", "--port", str(port), "--no-chat"]
-    console.log(f"starting {' '.join(argv[1:])} with SHIPBRAIN_DATA_DIR={data_dir} ...")
-    started = time.perf_counter()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    server = Server(process, f"http://127.0.0.1:{port}", log, env, cwd)
-    with httpx.Client(timeout=2) as client:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}:\n{server.output()}")
-            try:
-                if client.get(f"{server.url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.perf_counter() - started > SERVER_START_TIMEOUT_S:
-                server.stop()
-                raise RuntimeError(f"the server did not answer in {SERVER_START_TIMEOUT_S:.0f} s:\n{server.output()}")
-            time.sleep(0.05)
-    server.ready_s = time.perf_counter() - started
-    return server
 
 
 def make_data_dir(root: Path, yard: Path) -> Path:
@@ -319,8 +219,7 @@ def make_data_dir(root: Path, yard: Path) -> Path:
 
 def _client(url: str, token: str, clients: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120.0,
-                             limits=limits)  # fmt: skip
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120.0, limits=limits)
 
 
 async def _ask(client: httpx.AsyncClient, kind: str, code: str) -> Json:
@@ -355,16 +254,33 @@ def summarise_asks(samples: list[Json], wall: float) -> Json:
     """Quantiles of the answered requests, requests per second, per-kind p50s and the failures."""
     ok = [s["seconds"] for s in samples if s["error"] is None]
     failed = [s for s in samples if s["error"] is not None]
-    kinds = {k: quantiles([s["seconds"] for s in samples if s["kind"] == k and s["error"] is None])
-             for k in LOOKUP_KINDS}  # fmt: skip
-    return {"requests": len(samples), "failures": len(failed), "failed_examples": failed[:5], "wall_s": wall,
-            "rps": len(ok) / wall, **quantiles(ok), "by_kind": kinds}  # fmt: skip
+    kinds = {
+        k: quantiles([s["seconds"] for s in samples if s["kind"] == k and s["error"] is None], PERCENTILES)
+        for k in LOOKUP_KINDS
+    }
+    return {
+        "requests": len(samples),
+        "failures": len(failed),
+        "failed_examples": failed[:5],
+        "wall_s": wall,
+        "rps": len(ok) / wall,
+        **quantiles(ok, PERCENTILES),
+        "by_kind": kinds,
+    }
 
 
 async def _run_once(client: httpx.AsyncClient, block: str, poll_max: float) -> Json:
     sent_wall, t0 = time.time(), time.perf_counter()
-    out: Json = {"block": block, "submit_s": None, "completion_s": None, "observed_s": None, "queue_s": None,
-                 "exec_s": None, "polls": 0, "error": None}  # fmt: skip
+    out: Json = {
+        "block": block,
+        "submit_s": None,
+        "completion_s": None,
+        "observed_s": None,
+        "queue_s": None,
+        "exec_s": None,
+        "polls": 0,
+        "error": None,
+    }
     try:
         r = await client.post(f"/v1/workflows/{WORKFLOW}/runs", json={"input": {"block": block}})
         out["submit_s"] = time.perf_counter() - t0
@@ -393,10 +309,15 @@ def run_times(view: Json, block: str, sent_wall: float) -> Json:
         return {"error": f"run {view.get('run_id')} ended {view.get('status')}: {view.get('error')}"}
     if (view.get("result") or {}).get("block") != block:
         return {"error": f"run {view.get('run_id')} answered for {(view.get('result') or {}).get('block')!r}"}
-    created, started, finished = (datetime.fromisoformat(view[k]).timestamp()
-                                  for k in ("created_at", "started_at", "finished_at"))  # fmt: skip
-    return {"completion_s": finished - sent_wall, "queue_s": started - created, "exec_s": finished - started,
-            "scope_total": view["result"]["scope_total"]}  # fmt: skip
+    created, started, finished = (
+        datetime.fromisoformat(view[k]).timestamp() for k in ("created_at", "started_at", "finished_at")
+    )
+    return {
+        "completion_s": finished - sent_wall,
+        "queue_s": started - created,
+        "exec_s": finished - started,
+        "scope_total": view["result"]["scope_total"],
+    }
 
 
 async def run_level(url: str, token: str, clients: int, blocks: list[str], poll_max: float) -> Json:
@@ -419,12 +340,15 @@ def summarise_runs(samples: list[Json], wall: float) -> Json:
     """Quantiles of submit, completion, observed, queue and execution times; completed runs per second."""
     ok = [s for s in samples if s["error"] is None]
     return {
-        "runs": len(samples), "failures": len(samples) - len(ok),
-        "failed_examples": [s for s in samples if s["error"] is not None][:5], "wall_s": wall, "rps": len(ok) / wall,
-        "submit": quantiles([s["submit_s"] for s in samples if s["submit_s"] is not None]),
-        **{k: quantiles([s[f"{k}_s"] for s in ok]) for k in ("completion", "observed", "queue", "exec")},
+        "runs": len(samples),
+        "failures": len(samples) - len(ok),
+        "failed_examples": [s for s in samples if s["error"] is not None][:5],
+        "wall_s": wall,
+        "rps": len(ok) / wall,
+        "submit": quantiles([s["submit_s"] for s in samples if s["submit_s"] is not None], PERCENTILES),
+        **{k: quantiles([s[f"{k}_s"] for s in ok], PERCENTILES) for k in ("completion", "observed", "queue", "exec")},
         "polls_per_run": float(np.mean([s["polls"] for s in ok])) if ok else None,
-    }  # fmt: skip
+    }
 
 
 def runs_for(clients: int, blocks: list[str], args: argparse.Namespace) -> list[str]:
@@ -433,10 +357,17 @@ def runs_for(clients: int, blocks: list[str], args: argparse.Namespace) -> list[
     return list(itertools.islice(itertools.cycle(blocks), count))
 
 
-def measure_http(server: Server, token: str, codes: list[tuple[str, str]], blocks: list[str],
-                 baseline: InProcess, args: argparse.Namespace, console: Console) -> Json:  # fmt: skip
+def measure_http(
+    server: LaunchedServer,
+    token: str,
+    codes: list[tuple[str, str]],
+    blocks: list[str],
+    baseline: InProcess,
+    args: argparse.Namespace,
+    console: Console,
+) -> Json:
     """Warm-up, then every level of lookups, then every level of runs, each followed by its in-process baseline."""
-    pid = psutil.Process(server.process.pid)
+    watched = {"server": psutil.Process(server.pid)}
     cycle = itertools.cycle(codes)
     console.log(f"warm-up: {args.warmup} lookups and 2 {WORKFLOW} runs ...")
     warm = asyncio.run(ask_level_count(server.url, token, args.warmup, cycle))
@@ -444,14 +375,14 @@ def measure_http(server: Server, token: str, codes: list[tuple[str, str]], block
     out: Json = {"warmup": {"ask": warm, "runs": warm_runs}, "ask": {}, "runs": {}}
     for n in args.clients:
         console.log(f"lookups over HTTP, {n} clients, {args.ask_seconds:g} s ...")
-        probe = CpuProbe(pid)
+        probe = CpuProbe(watched)
         level = asyncio.run(ask_level(server.url, token, n, args.ask_seconds, cycle))
         out["ask"][n] = {**level, "cpu": probe.stop()}
         baseline.ask_level(n)
     for n in args.clients:
         todo = runs_for(n, blocks, args)
         console.log(f"{WORKFLOW} runs over HTTP, {n} clients, {len(todo)} runs ...")
-        probe = CpuProbe(pid)
+        probe = CpuProbe(watched)
         level = asyncio.run(run_level(server.url, token, n, todo, args.poll_max))
         out["runs"][n] = {**level, "cpu": probe.stop()}
         if n == args.clients[0]:
@@ -468,16 +399,6 @@ async def ask_level_count(url: str, token: str, count: int, codes: Iterator[tupl
 
 
 # ---- the in-process baselines --------------------------------------------------------------------
-
-
-def import_supervisor() -> Any:
-    """`brain.supervisor`, with this script's folder taken off `sys.path` (its `brain.py` would shadow the package)."""
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
-    cached = sys.modules.get("brain")
-    if cached is not None and not hasattr(cached, "__path__"):
-        del sys.modules["brain"]
-    return importlib.import_module("brain.supervisor")
 
 
 def inprocess_ask_level(brain: Any, clients: int, seconds: float, codes: Iterator[tuple[str, str]]) -> Json:
@@ -512,11 +433,11 @@ def inprocess_ask_level(brain: Any, clients: int, seconds: float, codes: Iterato
 class InProcess:
     """The baselines: the same lookups through one `Brain` in this process, the runs through `run_workflow`."""
 
-    def __init__(self, yard: Path, data_dir: Path, codes: list[tuple[str, str]], args: argparse.Namespace,
-                 console: Console) -> None:  # fmt: skip
+    def __init__(
+        self, yard: Path, data_dir: Path, codes: list[tuple[str, str]], args: argparse.Namespace, console: Console
+    ) -> None:
+        from brain.supervisor import Brain
         from knowledge.settings import Settings
-
-        supervisor = import_supervisor()
         from workflows import WorkflowContext
 
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -524,7 +445,7 @@ class InProcess:
         console.log(f"in-process baseline: Brain({yard}), warm-up: {args.warmup} lookups, 1 {WORKFLOW} run ...")
         self.args, self.console, self.cycle = args, console, itertools.cycle(codes)
         t0 = time.perf_counter()
-        self.brain = supervisor.Brain(yard, settings)
+        self.brain = Brain(yard, settings)
         self.out: Json = {"brain_open_s": time.perf_counter() - t0, "ask": {}}
         self.ctx = WorkflowContext.open(yard, settings)
         for _ in range(args.warmup):
@@ -548,8 +469,12 @@ class InProcess:
             t1 = time.perf_counter()
             run_workflow(WORKFLOW, {"block": block}, self.ctx)
             times.append(time.perf_counter() - t1)
-        self.out["runs"] = {"runs": len(times), "rps": len(times) / sum(times), **quantiles(times),
-                            "cpu": probe.stop()}  # fmt: skip
+        self.out["runs"] = {
+            "runs": len(times),
+            "rps": len(times) / sum(times),
+            **quantiles(times, PERCENTILES),
+            "cpu": probe.stop(),
+        }
 
     def close(self) -> None:
         """Release the brain and the yard."""
@@ -560,20 +485,10 @@ class InProcess:
 # ---- reporting -----------------------------------------------------------------------------------
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    """The ratio a / b, or None when either is missing or b is 0."""
-    return None if a is None or not b else a / b
-
-
-def size_label(parts: int) -> str:
-    """1M, 200k ... for file names and titles."""
-    return f"{parts / 1e6:g}M" if parts >= 1_000_000 else f"{parts / 1e3:g}k"
-
-
 def cores(cpu: Json) -> str:
     """Client / server / other cores busy during a level."""
     server = "-" if cpu.get("server_cores") is None else f"{cpu['server_cores']:.2f}"
-    return f"{cpu['client_cores']:.2f} / {server} / {cpu['other_cores']:.2f}"
+    return f"{cpu['cores_used']:.2f} / {server} / {cpu['other_cores_used']:.2f}"
 
 
 def ask_rows(result: Json) -> list[Json]:
@@ -582,15 +497,29 @@ def ask_rows(result: Json) -> list[Json]:
     for n in result["clients"]:
         h, b = result["http"]["ask"][n], result["inprocess"]["ask"][n]
         target = n == TARGET_CLIENTS
-        rows.append({
-            "clients": n, "requests": h["requests"], "failures": h["failures"] + b["failures"], "rps": h["rps"],
-            "p50_s": h["p50_s"], "p99_s": h["p99_s"], "max_s": h["max_s"], "base_requests": b["requests"],
-            "base_rps": b["rps"], "base_p50_s": b["p50_s"], "base_p99_s": b["p99_s"],
-            "ratio_p50": ratio(h["p50_s"], b["p50_s"]), "ratio_p99": ratio(h["p99_s"], b["p99_s"]),
-            "ratio_rps": ratio(h["rps"], b["rps"]), "cpu": h["cpu"],
-            "target": f"p99 < {fmt_s(TARGET_P99_S)}" if target else None,
-            "passed": (h["p99_s"] is not None and h["p99_s"] < TARGET_P99_S and not h["failures"]) if target else None,
-        })  # fmt: skip
+        rows.append(
+            {
+                "clients": n,
+                "requests": h["requests"],
+                "failures": h["failures"] + b["failures"],
+                "rps": h["rps"],
+                "p50_s": h["p50_s"],
+                "p99_s": h["p99_s"],
+                "max_s": h["max_s"],
+                "base_requests": b["requests"],
+                "base_rps": b["rps"],
+                "base_p50_s": b["p50_s"],
+                "base_p99_s": b["p99_s"],
+                "ratio_p50": ratio(h["p50_s"], b["p50_s"]),
+                "ratio_p99": ratio(h["p99_s"], b["p99_s"]),
+                "ratio_rps": ratio(h["rps"], b["rps"]),
+                "cpu": h["cpu"],
+                "target": f"p99 < {fmt_s(TARGET_P99_S)}" if target else None,
+                "passed": (h["p99_s"] is not None and h["p99_s"] < TARGET_P99_S and not h["failures"])
+                if target
+                else None,
+            }
+        )
     return rows
 
 
@@ -600,16 +529,27 @@ def run_rows(result: Json) -> list[Json]:
     rows = []
     for n in result["clients"]:
         h = result["http"]["runs"][n]
-        rows.append({
-            "clients": n, "runs": h["runs"], "failures": h["failures"], "rps": h["rps"],
-            "submit_p50_s": h["submit"]["p50_s"], "submit_p99_s": h["submit"]["p99_s"],
-            "completion_p50_s": h["completion"]["p50_s"], "completion_p99_s": h["completion"]["p99_s"],
-            "observed_p50_s": h["observed"]["p50_s"], "queue_p50_s": h["queue"]["p50_s"],
-            "exec_p50_s": h["exec"]["p50_s"], "base_p50_s": base["p50_s"], "base_rps": base["rps"],
-            "ratio_completion_p50": ratio(h["completion"]["p50_s"], base["p50_s"]),
-            "ratio_exec_p50": ratio(h["exec"]["p50_s"], base["p50_s"]), "ratio_rps": ratio(h["rps"], base["rps"]),
-            "cpu": h["cpu"],
-        })  # fmt: skip
+        rows.append(
+            {
+                "clients": n,
+                "runs": h["runs"],
+                "failures": h["failures"],
+                "rps": h["rps"],
+                "submit_p50_s": h["submit"]["p50_s"],
+                "submit_p99_s": h["submit"]["p99_s"],
+                "completion_p50_s": h["completion"]["p50_s"],
+                "completion_p99_s": h["completion"]["p99_s"],
+                "observed_p50_s": h["observed"]["p50_s"],
+                "queue_p50_s": h["queue"]["p50_s"],
+                "exec_p50_s": h["exec"]["p50_s"],
+                "base_p50_s": base["p50_s"],
+                "base_rps": base["rps"],
+                "ratio_completion_p50": ratio(h["completion"]["p50_s"], base["p50_s"]),
+                "ratio_exec_p50": ratio(h["exec"]["p50_s"], base["p50_s"]),
+                "ratio_rps": ratio(h["rps"], base["rps"]),
+                "cpu": h["cpu"],
+            }
+        )
     return rows
 
 
@@ -636,18 +576,44 @@ def print_report(console: Console, result: Json) -> None:
         "per level"
     )
     table = Table(title=title)
-    for name in ("clients", "requests", "req/s", "p50", "p99", "max", "in-proc req/s", "in-proc p50",
-                 "in-proc p99", "HTTP/in-proc p50", "p99", "req/s", "CPU cli/srv/oth", "target"):  # fmt: skip
+    for name in (
+        "clients",
+        "requests",
+        "req/s",
+        "p50",
+        "p99",
+        "max",
+        "in-proc req/s",
+        "in-proc p50",
+        "in-proc p99",
+        "HTTP/in-proc p50",
+        "p99",
+        "req/s",
+        "CPU cli/srv/oth",
+        "target",
+    ):
         table.add_column(name, justify="right")
     table.add_column("pass", justify="center")
     for r in result["ask_rows"]:
         passed = "" if r["passed"] is None else ("[green]PASS[/]" if r["passed"] else "[red]FAIL[/]")
         n = f"{r['requests']}" + (f" ({r['failures']} failed)" if r["failures"] else "")
         table.add_row(
-            str(r["clients"]), n, f"{r['rps']:.1f}", fmt_s(r["p50_s"]), fmt_s(r["p99_s"]), fmt_s(r["max_s"]),
-            f"{r['base_rps']:.1f}", fmt_s(r["base_p50_s"]), fmt_s(r["base_p99_s"]), fmt_x(r["ratio_p50"]),
-            fmt_x(r["ratio_p99"]), fmt_x(r["ratio_rps"]), cores(r["cpu"]), r["target"] or "", passed,
-        )  # fmt: skip
+            str(r["clients"]),
+            n,
+            f"{r['rps']:.1f}",
+            fmt_s(r["p50_s"]),
+            fmt_s(r["p99_s"]),
+            fmt_s(r["max_s"]),
+            f"{r['base_rps']:.1f}",
+            fmt_s(r["base_p50_s"]),
+            fmt_s(r["base_p99_s"]),
+            fmt_x(r["ratio_p50"]),
+            fmt_x(r["ratio_p99"]),
+            fmt_x(r["ratio_rps"]),
+            cores(r["cpu"]),
+            r["target"] or "",
+            passed,
+        )
     console.print(table)
     base = result["inprocess"]["runs"]
     title = (
@@ -655,18 +621,41 @@ def print_report(console: Console, result: Json) -> None:
         f"({base['runs']} runs one after another: p50 {fmt_s(base['p50_s'])}, {base['rps']:.2f} runs/s)"
     )
     table = Table(title=title, caption=caption(result))
-    for name in ("clients", "runs", "runs/s", "submit p50", "submit p99", "completion p50", "completion p99",
-                 "observed p50", "queue p50", "exec p50", "completion/in-proc p50", "exec/in-proc p50",
-                 "runs/s vs in-proc", "CPU cli/srv/oth"):  # fmt: skip
+    for name in (
+        "clients",
+        "runs",
+        "runs/s",
+        "submit p50",
+        "submit p99",
+        "completion p50",
+        "completion p99",
+        "observed p50",
+        "queue p50",
+        "exec p50",
+        "completion/in-proc p50",
+        "exec/in-proc p50",
+        "runs/s vs in-proc",
+        "CPU cli/srv/oth",
+    ):
         table.add_column(name, justify="right")
     for r in result["run_rows"]:
         n = f"{r['runs']}" + (f" ({r['failures']} failed)" if r["failures"] else "")
         table.add_row(
-            str(r["clients"]), n, f"{r['rps']:.2f}", fmt_s(r["submit_p50_s"]), fmt_s(r["submit_p99_s"]),
-            fmt_s(r["completion_p50_s"]), fmt_s(r["completion_p99_s"]), fmt_s(r["observed_p50_s"]),
-            fmt_s(r["queue_p50_s"]), fmt_s(r["exec_p50_s"]), fmt_x(r["ratio_completion_p50"]),
-            fmt_x(r["ratio_exec_p50"]), fmt_x(r["ratio_rps"]), cores(r["cpu"]),
-        )  # fmt: skip
+            str(r["clients"]),
+            n,
+            f"{r['rps']:.2f}",
+            fmt_s(r["submit_p50_s"]),
+            fmt_s(r["submit_p99_s"]),
+            fmt_s(r["completion_p50_s"]),
+            fmt_s(r["completion_p99_s"]),
+            fmt_s(r["observed_p50_s"]),
+            fmt_s(r["queue_p50_s"]),
+            fmt_s(r["exec_p50_s"]),
+            fmt_x(r["ratio_completion_p50"]),
+            fmt_x(r["ratio_exec_p50"]),
+            fmt_x(r["ratio_rps"]),
+            cores(r["cpu"]),
+        )
     console.print(table)
     for n in result["clients"]:
         kinds = result["http"]["ask"][n]["by_kind"]
@@ -680,7 +669,9 @@ def warn_contention(console: Console, result: Json) -> None:
     levels += [(f"runs, {r['clients']} clients", r["cpu"]) for r in result["run_rows"]]
     levels += [(f"in-process lookups, {n} threads", c["cpu"]) for n, c in result["inprocess"]["ask"].items()]
     levels.append(("in-process runs", result["inprocess"]["runs"]["cpu"]))
-    shared = [(name, cpu["other_cores"]) for name, cpu in levels if cpu["other_cores"] > 0.25 and cpu["wall_s"] >= 1]
+    shared = [
+        (name, cpu["other_cores_used"]) for name, cpu in levels if cpu["other_cores_used"] > 0.25 and cpu["wall_s"] >= 1
+    ]
     if shared:
         listed = ", ".join(f"{name} {cores:.2f}" for name, cores in shared)
         console.print(f"[yellow]other processes were busy while these ran (cores, average): {listed}[/]")
@@ -689,8 +680,11 @@ def warn_contention(console: Console, result: Json) -> None:
 def report_failures(console: Console, result: Json) -> int:
     """Print a few failed requests of every level; how many failed in all."""
     total = 0
-    for where, levels in (("HTTP", result["http"]["ask"]), ("in-process", result["inprocess"]["ask"]),
-                          ("HTTP runs", result["http"]["runs"])):  # fmt: skip
+    for where, levels in (
+        ("HTTP", result["http"]["ask"]),
+        ("in-process", result["inprocess"]["ask"]),
+        ("HTTP runs", result["http"]["runs"]),
+    ):
         for n, level in levels.items():
             total += level["failures"]
             for f in level["failed_examples"]:
@@ -701,22 +695,34 @@ def report_failures(console: Console, result: Json) -> int:
 # ---- orchestration -------------------------------------------------------------------------------
 
 
-def serve_and_measure(data_dir: Path, cwd: Path, codes: list[tuple[str, str]], blocks: list[str],
-                      baseline: InProcess, args: argparse.Namespace,
-                      console: Console) -> tuple[Json, Json]:  # fmt: skip
+def serve_and_measure(
+    data_dir: Path,
+    cwd: Path,
+    codes: list[tuple[str, str]],
+    blocks: list[str],
+    baseline: InProcess,
+    args: argparse.Namespace,
+    console: Console,
+) -> tuple[Json, Json]:
     """Start the server, make a key, load it, stop it; the measurements and what the server was."""
-    server = start_server(data_dir, cwd, args, console)
-    try:
+    env, dropped = server_env(data_dir, args)
+    console.log(f"starting shipbrain serve --no-chat with SHIPBRAIN_DATA_DIR={data_dir} ...")
+    with serve(data_dir, "--no-chat", env=env, cwd=cwd, log_dir=cwd, timeout_s=SERVER_START_TIMEOUT_S) as server:
         console.log(f"server ready in {server.ready_s:.1f} s at {server.url}; making an API key (ask,run) ...")
-        key = json.loads(server.shipbrain("keys", "create", "--name", "benchmark", "--scopes", "ask,run", "--json"))
+        key = json.loads(server.command("keys", "create", "--name", "benchmark", "--scopes", "ask,run", "--json"))
         http = measure_http(server, key["token"], codes, blocks, baseline, args, console)
-        rss = psutil.Process(server.process.pid).memory_info().rss
-    finally:
-        code = server.stop()
-    _, dropped = server_env(data_dir, args)
-    info = {"url": server.url, "ready_s": server.ready_s, "rate_limit": args.rate_limit,
-            "run_workers": args.run_workers or 1, "exit_code": code, "rss_end_bytes": rss, "key_id": key["key_id"],
-            "dropped_env": dropped, "log": server.notable_lines()}  # fmt: skip
+        rss = psutil.Process(server.pid).memory_info().rss
+    info = {
+        "url": server.url,
+        "ready_s": server.ready_s,
+        "rate_limit": args.rate_limit,
+        "run_workers": args.run_workers or 1,
+        "exit_code": server.process.returncode,
+        "rss_end_bytes": rss,
+        "key_id": key["key_id"],
+        "dropped_env": dropped,
+        "log": notable_lines(server),
+    }
     return http, info
 
 
@@ -725,8 +731,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from knowledge.partgraph import PartGraph
 
     g = PartGraph.open(args.yard)
-    yard = {"path": str(args.yard.resolve()), "parts": g.manifest.parts, "seed": g.manifest.seed,
-            "counts": dict(g.counts), "num_nodes": g.num_nodes, "num_edges": g.num_edges}  # fmt: skip
+    yard = {
+        "path": str(args.yard.resolve()),
+        "parts": g.manifest.parts,
+        "seed": g.manifest.seed,
+        "counts": dict(g.counts),
+        "num_nodes": g.num_nodes,
+        "num_edges": g.num_edges,
+    }
     del g
     codes = lookup_codes(args.yard, 200, args.seed)
     blocks = block_order(args.yard, args.seed)
@@ -740,14 +752,25 @@ def run(args: argparse.Namespace, console: Console) -> int:
             baseline.close()
         inprocess = baseline.out
     result: Json = {
-        "benchmark": "service", "quick": args.quick, "yard": yard, "clients": list(args.clients),
-        "ask_seconds": args.ask_seconds, "baseline_seconds": args.baseline_seconds, "warmup": args.warmup,
-        "runs_per_client": args.runs_per_client, "min_runs": args.min_runs, "poll_max_s": args.poll_max,
-        "seed": args.seed, "data_dir": str(args.data_dir) if args.data_dir else "temporary (yards/demo -> yard)",
-        "server": server, "http": http, "inprocess": inprocess, "client_peak_rss_bytes": peak_rss_bytes(),
+        "benchmark": "service",
+        "quick": args.quick,
+        "yard": yard,
+        "clients": list(args.clients),
+        "ask_seconds": args.ask_seconds,
+        "baseline_seconds": args.baseline_seconds,
+        "warmup": args.warmup,
+        "runs_per_client": args.runs_per_client,
+        "min_runs": args.min_runs,
+        "poll_max_s": args.poll_max,
+        "seed": args.seed,
+        "data_dir": str(args.data_dir) if args.data_dir else "temporary (yards/demo -> yard)",
+        "server": server,
+        "http": http,
+        "inprocess": inprocess,
+        "client_peak_rss_bytes": peak_rss_bytes(),
         "client_rss_end_bytes": rss_bytes(),
         "target": {"metric": "POST /v1/ask lookup p99", "clients": TARGET_CLIENTS, "p99_s": TARGET_P99_S},
-    }  # fmt: skip
+    }
     result["ask_rows"], result["run_rows"] = ask_rows(result), run_rows(result)
     result["machine"] = machine_info(**versions())
     out = args.results_dir / f"service-{size_label(yard['parts'])}{'-quick' if args.quick else ''}.json"
@@ -758,8 +781,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     target = [r for r in result["ask_rows"] if r["passed"] is not None]
     if target:
         verdict = "[green]PASS[/]" if target[0]["passed"] else "[red]FAIL[/]"
-        console.print(f"target: POST /v1/ask lookup p99 at {TARGET_CLIENTS} clients {fmt_s(target[0]['p99_s'])} "
-                      f"(< {fmt_s(TARGET_P99_S)}): {verdict}")  # fmt: skip
+        console.print(
+            f"target: POST /v1/ask lookup p99 at {TARGET_CLIENTS} clients {fmt_s(target[0]['p99_s'])} "
+            f"(< {fmt_s(TARGET_P99_S)}): {verdict}"
+        )
     else:
         console.print(f"[yellow]target not checked: {TARGET_CLIENTS} clients is not among --clients[/]")
     console.print(f"results: {out}")
@@ -770,8 +795,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def versions() -> dict[str, str]:
     """Versions of what the benchmark goes through (those installed)."""
-    names = ("httpx", "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy", "pydantic",
-             "langgraph", "sse-starlette", "limits", "onnxruntime")  # fmt: skip
+    names = (
+        "httpx",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "sqlalchemy",
+        "pydantic",
+        "langgraph",
+        "sse-starlette",
+        "limits",
+        "onnxruntime",
+    )
     found = {}
     for name in names:
         try:
@@ -826,6 +863,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 1 if any request failed."""
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 220)
+    # wordllama (the planner's embedder) calls logging.basicConfig(level=INFO) on import: httpx would log every request
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return run(args, console)
 
 
