@@ -134,19 +134,14 @@ def test_ask_from_the_command_line(small_yard: Path, tmp_path: Path) -> None:
 
     shipbrain = str(Path(sys.executable).parent / "shipbrain")
     env = {**os.environ, "SHIPBRAIN_DATA_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [shipbrain, "ask", "what waits on B002?", "--yard", str(small_yard), "--json"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    quiet = {"capture_output": True, "text": True, "env": env, "timeout": 120, "check": False}
+    done = subprocess.run([shipbrain, "ask", "what waits on B002?", "--yard", str(small_yard), "--json"], **quiet)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     g = PartGraph.open(small_yard)
     assert answer["plan"]["intent"] == "downstream"
     assert answer["results"][0]["numbers"]["nodes"] == len(g.downstream([g.id_of("B002")]))
-    traced = subprocess.run(
-        [shipbrain, "ask", "", "--yard", str(small_yard)], capture_output=True, text=True, env=env, timeout=120,
-        check=False,
-    )  # fmt: skip
+    traced = subprocess.run([shipbrain, "ask", "", "--yard", str(small_yard)], **quiet)
     assert traced.returncode == 2 and "the question is empty" in traced.stderr and "Traceback" not in traced.stderr
 
 

@@ -26,10 +26,10 @@ RISK = "how risky is the welding in B002?"
 ADOPT = "adopt into the plan: B002 is late by 4 days"
 UNKNOWN = "What must be done before B999?"
 # Debian's Chromium as root in a sandbox with a closed network (see .library/env/machines/python.md)
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+ARGS = (
+    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+    "--disable-component-update --disable-sync"
+).split()
 # Records the chat's text at every change, so the test can see the steps arrive before the answer.
 WATCH = """() => {
   window.__snapshots = [];
