@@ -166,6 +166,8 @@ def _plan_message(plan: dict[str, Any], rounds: int) -> Message:
         title = f"Plan: {plan.get('intent')}"
     else:
         title = f"Plan, round {rounds}: " + ("run more tools" if steps else "done, answering")
+    if plan.get("fallback"):  # the configured planner failed: say who planned instead
+        title += " (fallback planner)"
     return {
         "role": "assistant",
         "content": "\n\n".join(lines),
