@@ -8,26 +8,10 @@ app = create_app(settings, yard)  # FastAPI; `shipbrain serve` runs it with uvic
 
 `workflows.service.store` keeps runs, their events, the audit log and the webhook outbox; `runner` runs them;
 `webhooks` delivers signed webhooks; `keys` holds the API keys; `cli` is `shipbrain keys` and `shipbrain serve`.
+The public names are listed once, in `__init__.pyi`; each loads on first use (`lazy_loader.attach_stub`), so
+`shipbrain keys` does not import FastAPI.
 """
 
-from workflows.service.app import create_app
-from workflows.service.keys import SCOPES, ApiKey, KeyStore, Principal
-from workflows.service.runner import Runner
-from workflows.service.settings import ServiceSettings
-from workflows.service.store import ISA95_STATE, TERMINAL, RunRecord, Store
-from workflows.service.webhooks import Dispatcher
+import lazy_loader
 
-__all__ = [
-    "ISA95_STATE",
-    "SCOPES",
-    "TERMINAL",
-    "ApiKey",
-    "Dispatcher",
-    "KeyStore",
-    "Principal",
-    "RunRecord",
-    "Runner",
-    "ServiceSettings",
-    "Store",
-    "create_app",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

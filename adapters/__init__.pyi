@@ -1,0 +1,17 @@
+from .errors import AdapterConfigError as AdapterConfigError
+from .errors import AdapterError as AdapterError
+from .errors import AdapterInputError as AdapterInputError
+from .errors import CircuitOpenError as CircuitOpenError
+from .errors import ModelCallError as ModelCallError
+from .errors import ModelResponseError as ModelResponseError
+from .errors import ModelTimeoutError as ModelTimeoutError
+from .errors import ModelUnavailableError as ModelUnavailableError
+from .errors import SchemaError as SchemaError
+from .errors import UnknownModelError as UnknownModelError
+from .registry import ModelConfig as ModelConfig
+from .registry import Registry as Registry
+from .spec import Adapter as Adapter
+from .spec import AdapterSpec as AdapterSpec
+from .spec import ModelAdapter as ModelAdapter
+from .transports.base import CallPolicy as CallPolicy
+from .transports.base import Transport as Transport

@@ -1,0 +1,12 @@
+from .app import create_app as create_app
+from .keys import SCOPES as SCOPES
+from .keys import ApiKey as ApiKey
+from .keys import KeyStore as KeyStore
+from .keys import Principal as Principal
+from .runner import Runner as Runner
+from .settings import ServiceSettings as ServiceSettings
+from .store import ISA95_STATE as ISA95_STATE
+from .store import TERMINAL as TERMINAL
+from .store import RunRecord as RunRecord
+from .store import Store as Store
+from .webhooks import Dispatcher as Dispatcher
