@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ class ExecutionReport:
     workers: int
 
 
-def ray_status() -> dict[str, Any]:
+def ray_status() -> dict[str, bool | int | float | str | None]:
     """Whether Ray is up in this process, and the cluster's nodes and CPUs if so."""
     import ray
 
@@ -70,7 +70,7 @@ def _ensure_ray(settings: Settings) -> None:
 class _ModelActor:
     """Holds one loaded model in a Ray worker process."""
 
-    def __init__(self, name: str, config: dict[str, Any], threads: int) -> None:
+    def __init__(self, name: str, config: Mapping[str, object], threads: int) -> None:
         settings = {**config, "threads": threads}
         self.adapter = Registry({name: ModelConfig.model_validate(settings)}).get(name)
 
@@ -118,7 +118,7 @@ class BatchExecutor:
         self.ray_min_rows = self.settings.ray_min_rows if ray_min_rows is None else ray_min_rows
         self.workers = workers
         self.chunk_rows = chunk_rows
-        self._actors: dict[str, list[Any]] = {}
+        self._actors: dict[str, list[Any]] = {}  # Ray actor handles (ray types them loosely)
         self.last_report: ExecutionReport | None = None
 
     def choose(self, rows: int) -> Literal["in-process", "ray"]:

@@ -2,12 +2,15 @@
 
 One ONNX graph: input `features` FP32 [n, 8]; outputs `stage_probabilities` FP32 [n, 3]
 (on-unit, on-block, on-board) and `rework_probability` FP32 [n].
+
+The words the model knows (item kinds, ship systems, block types, stages) are its contract, declared here: a
+categorical column is encoded as the word's index in its tuple, the order the shipped model was trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -15,27 +18,128 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.registry import config_factory
+from adapters.registry import adapter, config_factory
 from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
 from knowledge.partgraph import PartGraph
-from knowledge.synthetic.vocabulary import BLOCK_TYPES, ITEM_KINDS, STAGES, SYSTEMS
 
 __all__ = [
-    "from_config",
+    "BLOCK_TYPES",
+    "ITEM_KINDS",
     "OUTFITTING_FEATURES",
+    "STAGES",
+    "SYSTEMS",
+    "SYSTEMS_BY_KIND",
+    "BlockType",
+    "ItemKind",
     "OutfittingAdapter",
     "OutfittingItemRow",
     "OutfittingPredictionRow",
+    "Stage",
     "encode_items",
+    "from_config",
     "outfitting_spec",
 ]
 
+ItemKind = Literal["pipe_spool", "cable_tray", "hvac_duct", "equipment"]
+BlockType = Literal["bottom", "side", "deck", "superstructure"]
+Stage = Literal["on-unit", "on-block", "on-board"]
+"""Where an item is installed: on a unit before the block, on the block, or on board after erection."""
+
+ITEM_KINDS: Final = get_args(ItemKind)
+BLOCK_TYPES: Final = get_args(BlockType)
+STAGES: Final = get_args(Stage)
+SYSTEMS_BY_KIND: Final[dict[ItemKind, tuple[str, ...]]] = {
+    "pipe_spool": (
+        "ballast water",
+        "bilge",
+        "fire main",
+        "sprinkler",
+        "water mist",
+        "fresh water",
+        "hot water",
+        "grey water",
+        "black water",
+        "fuel oil",
+        "lube oil",
+        "sea water cooling",
+        "fresh water cooling",
+        "chilled water",
+        "steam",
+        "condensate",
+        "compressed air",
+        "hydraulic oil",
+        "scrubber wash water",
+        "sludge",
+        "deck drain",
+        "sounding and vent",
+        "foam fire fighting",
+        "pool water",
+        "galley drain",
+    ),
+    "cable_tray": (
+        "main power distribution",
+        "emergency power",
+        "lighting",
+        "navigation",
+        "fire detection",
+        "public address",
+        "CCTV",
+        "access control",
+        "IT network",
+        "entertainment",
+        "cabin automation",
+        "alarm and monitoring",
+        "propulsion control",
+        "shore connection",
+        "low-location lighting",
+    ),
+    "hvac_duct": (
+        "cabin supply air",
+        "cabin exhaust air",
+        "public space supply air",
+        "public space exhaust air",
+        "galley exhaust",
+        "engine room ventilation",
+        "smoke extraction",
+        "laundry exhaust",
+        "provision store cooling",
+        "theatre air handling",
+    ),
+    "equipment": (
+        "main engines",
+        "generator sets",
+        "propulsion motors",
+        "pumps",
+        "separators",
+        "boilers",
+        "air conditioning plants",
+        "fresh water generators",
+        "galley equipment",
+        "laundry equipment",
+        "stabilisers",
+        "thrusters",
+        "elevators",
+        "lifeboats and davits",
+        "switchboards",
+    ),
+}
+"""The ship systems the model was trained on, by the kind of item that carries them."""
+SYSTEMS: Final = tuple(name for kind in ITEM_KINDS for name in SYSTEMS_BY_KIND[kind])
+"""Every known system, in the order of its code (65 in all)."""
+
 OUTFITTING_FEATURES: Final = (
-    "kind", "system", "block_type", "length_m", "diameter_mm", "weight_t", "spans_blocks", "items_in_block",
-)  # fmt: skip
-SYSTEM_NAMES: Final = tuple(name for kind in ITEM_KINDS for name in SYSTEMS[kind])
+    "kind",
+    "system",
+    "block_type",
+    "length_m",
+    "diameter_mm",
+    "weight_t",
+    "spans_blocks",
+    "items_in_block",
+)
+"""Columns of the `features` tensor, in order (a word as its index in its tuple above)."""
 
 
 class OutfittingItemRow(BaseModel):
@@ -43,10 +147,10 @@ class OutfittingItemRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
-    kind: Literal["pipe_spool", "cable_tray", "hvac_duct", "equipment"]
+    kind: ItemKind
     system: str
     """The ship system it belongs to, e.g. "fire main" (an unknown system is scored as unseen)."""
-    block_type: Literal["bottom", "side", "deck", "superstructure"]
+    block_type: BlockType
     """The type of block it is installed in."""
     length_m: float = Field(ge=0, le=100)
     diameter_mm: float = Field(ge=0, le=5000)
@@ -63,7 +167,7 @@ class OutfittingPredictionRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
-    stage: Literal["on-unit", "on-block", "on-board"]
+    stage: Stage
     """The installation stage the model recommends."""
     stage_confidence: float = Field(ge=0, le=1)
     rework_probability: float = Field(ge=0, le=1)
@@ -77,7 +181,7 @@ def encode_items(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
     ]
     columns = [
         category_codes(batch.column("kind"), ITEM_KINDS),
-        category_codes(batch.column("system"), SYSTEM_NAMES),
+        category_codes(batch.column("system"), SYSTEMS),
         category_codes(batch.column("block_type"), BLOCK_TYPES),
         *numbers,
     ]
@@ -105,6 +209,7 @@ def outfitting_spec(version: str, transport: str, batch_size: int = 262_144) -> 
     )
 
 
+@adapter("outfitting")
 class OutfittingAdapter(ModelAdapter):
     """Stage and rework risk per outfitting item."""
 
@@ -148,4 +253,5 @@ class OutfittingAdapter(ModelAdapter):
 
 
 from_config = config_factory(OutfittingAdapter)
-"""Builds the adapter from its `[models.outfitting]` config entry (the factory named in adapters/default.toml)."""
+"""Builds the adapter from a config entry (as `factory = "adapters.outfitting:from_config"`; `@adapter` registers
+it)."""

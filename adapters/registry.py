@@ -1,9 +1,13 @@
-"""Which yard models exist and how to reach them: config files plus entry points.
+"""Which yard models exist and how to reach them: adapters registered as code, models configured in TOML.
 
-Models come from the shipped `adapters/default.toml`, overridden model by model by
-`DATA_DIR/adapters.toml`, plus third-party adapters registered under the entry-point group
-`shipbrain.adapters` (each entry point is a callable taking no argument and returning an
-`Adapter`). A plugin that fails to load is a warning in `Registry.problems`, not a crash.
+Two things make a model. **Adapter code**, registered under a name: an adapter class of the project
+registers itself with the `@adapter("NAME")` decorator in its own module (`adapters/welding.py`), and a
+plug-in through the entry-point group `shipbrain.adapters`, naming a module whose `@adapter` classes
+register on import (or an `AdapterType`). A plug-in that fails to load is a warning (`PluginWarning`)
+and a line in `Registry.problems`, never a crash. **Configuration**: `adapters/default.toml`, overridden
+model by model by `DATA_DIR/adapters.toml`, says for each model which adapter builds it (`adapter`,
+default: the model's own name), how it is reached (transport, path, url) and its versions. A registered
+adapter that no config names is a model too, built with an in-process config.
 
 A model can ship several versions. `[models.NAME]` is the default version; each
 `[models.NAME.versions.LABEL]` table is another, written as overrides of the default's fields
@@ -11,38 +15,53 @@ A model can ship several versions. `[models.NAME]` is the default version; each
 `registry.with_versions({"welding": "2"})` picks one; `get("welding")` then returns it.
 
 ```toml
-[models.welding]                # the default version (its card says "1")
-factory = "adapters.welding:from_config"
+[models.welding]                # the default version (its card says "1"), built by @adapter("welding")
 path = "models/welding.onnx"
 
 [models.welding.versions.2]     # the same fields, overriding the default's
 path = "models/welding-2.onnx"
+```
+
+```python
+@adapter("painting")            # in a plug-in's module, named by its `shipbrain.adapters` entry point
+class PaintingAdapter(ModelAdapter): ...
 ```
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import fields
-from importlib.metadata import entry_points
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from adapters.errors import AdapterConfigError, AdapterInputError, UnknownModelError
-from adapters.spec import Adapter, AdapterSpec
+from adapters.spec import Adapter, AdapterSpec, ModelAdapter
 from adapters.transports.base import CallPolicy, Transport
+from knowledge.plugins import PluginRegistry
 from knowledge.settings import Settings, get_settings
 
-__all__ = ["DEFAULT_CONFIG", "ENTRY_POINT_GROUP", "ModelConfig", "Registry", "build_transport", "config_factory"]
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_CONFIG",
+    "ENTRY_POINT_GROUP",
+    "AdapterFactory",
+    "AdapterType",
+    "ModelConfig",
+    "Registry",
+    "adapter",
+    "build_transport",
+    "config_factory",
+]
 
-log = logging.getLogger(__name__)
 DEFAULT_CONFIG: Final = Path(__file__).parent / "default.toml"
 ENTRY_POINT_GROUP: Final = "shipbrain.adapters"
+PROJECT_ADAPTERS: Final = ("adapters.welding", "adapters.outfitting", "adapters.scheduling")
+"""The project's modules that register adapters (one module, or package, per adapter)."""
 
 
 class ModelConfig(BaseModel):
@@ -50,8 +69,10 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    factory: str = Field(pattern=r"^[\w.]+:\w+$")
-    """"module:function" that builds the adapter from this config."""
+    adapter: str | None = None
+    """The registered adapter that builds this model (default: the model's own name)."""
+    factory: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    """Instead of `adapter`: "module:function" that builds the adapter from this config."""
     transport: Literal["onnx", "v2", "openai-chat", "in-process"] = "onnx"
     path: Path | None = None
     """ONNX file (onnx transport), relative to the config file's folder."""
@@ -66,12 +87,18 @@ class ModelConfig(BaseModel):
     """onnxruntime threads (default: every core)."""
     policy: dict[str, float] = Field(default_factory=dict)
     """Overrides of `CallPolicy` fields: timeout_s, max_attempts, breaker_failures, ..."""
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Anything else the factory understands."""
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    """Anything else the adapter understands (e.g. the scheduler's `time_limit_s`)."""
     base_dir: Path = Path(".")
     """Folder of the file the entry came from (set by the loader)."""
     versions: dict[str, ModelConfig] = Field(default_factory=dict)
     """Other versions by label, each a whole entry: this one's fields with its `versions.LABEL` table's."""
+
+    @model_validator(mode="after")
+    def _one_builder(self) -> ModelConfig:
+        if self.adapter is not None and self.factory is not None:
+            raise ValueError("set `adapter` or `factory`, not both")
+        return self
 
     def label(self) -> str | None:
         """This entry's version from config alone: `version` if set, else its model card's, else None."""
@@ -144,6 +171,56 @@ def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConf
     return build
 
 
+AdapterFactory = Callable[[str, ModelConfig], Adapter]
+"""Builds a model's adapter from its name and config entry."""
+
+
+@dataclass(frozen=True)
+class AdapterType:
+    """Adapter code registered under a name: what builds a model from its `[models.NAME]` entry."""
+
+    name: str
+    """The name config entries use (`adapter = "welding"`); a model of this name needs no `adapter` field."""
+    build: AdapterFactory
+    """Builds the adapter from the model's name and config entry."""
+
+
+ADAPTERS: Final[PluginRegistry[AdapterType]] = PluginRegistry(
+    "adapter", group=ENTRY_POINT_GROUP, modules=PROJECT_ADAPTERS
+)
+"""Every registered adapter: the project's (`PROJECT_ADAPTERS`) and plug-ins' (`shipbrain.adapters`)."""
+
+A = TypeVar("A")
+
+
+def adapter(name: str) -> Callable[[A], A]:
+    """Register the decorated adapter class, or factory function, as the adapter `name`.
+
+    A class builds itself with its `from_config(name, config)` classmethod when it has one; a `ModelAdapter`
+    subclass without one is built as `cls(transport, version, batch_size)` (see `config_factory`). A function
+    is itself the factory: `(name, config) -> Adapter`.
+    """
+
+    def register(target: A) -> A:
+        build: AdapterFactory
+        if isinstance(target, type):
+            from_config = getattr(target, "from_config", None)
+            if callable(from_config):
+                build = from_config
+            elif issubclass(target, ModelAdapter):  # built as cls(transport, version, batch_size), as documented
+                build = config_factory(cast(_TransportAdapter, target))
+            else:
+                raise TypeError(f"adapter {name!r}: {target.__name__} has no from_config(name, config) classmethod")
+        elif callable(target):
+            build = target
+        else:
+            raise TypeError(f"adapter {name!r}: register a class or a factory function, not {target!r}")
+        ADAPTERS.register(AdapterType(name, build))
+        return target
+
+    return register
+
+
 def _read_config(path: Path) -> dict[str, ModelConfig]:
     try:
         raw = tomllib.loads(path.read_text())
@@ -175,7 +252,7 @@ def _read_config(path: Path) -> dict[str, ModelConfig]:
     return out
 
 
-def _validate(entry: dict[str, Any], where: str) -> ModelConfig:
+def _validate(entry: dict[str, object], where: str) -> ModelConfig:
     try:
         return ModelConfig.model_validate(entry)
     except ValidationError as exc:
@@ -185,12 +262,16 @@ def _validate(entry: dict[str, Any], where: str) -> ModelConfig:
 
 
 class Registry:
-    """Adapters by name, built on first use and kept."""
+    """Models by name, each built on first use and kept.
+
+    Args:
+        configs: the config entries by model name.
+        plugins: models built without a config entry, by name (a callable with no argument returning the adapter).
+    """
 
     def __init__(self, configs: Mapping[str, ModelConfig], plugins: Mapping[str, Callable[[], Adapter]] | None = None):
         self.configs = dict(configs)
         self.plugins = dict(plugins or {})
-        self.problems: list[str] = []
         self._built: dict[str, Adapter] = {}
 
     @classmethod
@@ -201,7 +282,7 @@ class Registry:
         extra_config: Path | None = None,
         versions: Mapping[str, str] | None = None,
     ) -> Registry:
-        """The shipped config, the data dir's overrides, an optional extra file, and entry-point plugins.
+        """The shipped config, the data dir's overrides and an optional extra file; adapters and plug-ins loaded.
 
         Args:
             settings: Where the data dir is (default: the environment's settings).
@@ -218,30 +299,34 @@ class Registry:
         for path in (settings.data_dir / "adapters.toml", extra_config):
             if path is not None and path.is_file():
                 configs.update(_read_config(path))
+        ADAPTERS.names()  # load the adapters now: a broken plug-in warns here, not at some later first use
         registry = cls(configs)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                registry.plugins[ep.name] = ep.load()
-            except Exception as exc:  # a broken plugin must not take the registry down
-                message = f"adapter plugin {ep.name!r} ({ep.value}) failed to load: {exc}"
-                log.warning(message)
-                registry.problems.append(message)
         return registry.with_versions(versions) if versions else registry
+
+    @property
+    def problems(self) -> list[str]:
+        """Adapter plug-ins that failed to load, one line each."""
+        ADAPTERS.names()
+        return list(ADAPTERS.problems)
+
+    def _unconfigured(self) -> set[str]:
+        """Registered adapters that no config entry or plugin names: models of their own."""
+        return set(ADAPTERS.names()) - set(self.configs) - set(self.plugins)
 
     def names(self) -> tuple[str, ...]:
         """Every registered model name, sorted."""
-        return tuple(sorted({*self.configs, *self.plugins}))
+        return tuple(sorted({*self.configs, *self.plugins, *self._unconfigured()}))
 
     def versions(self, name: str) -> tuple[str, ...]:
         """The versions of one model, the one `get` returns first.
 
-        A plugin has one version. Where neither the config nor a model card names the version (a
-        plugin, an in-process model), the adapter is built to read its spec's.
+        A model without a config entry has one version. Where neither the config nor a model card names the
+        version (a plug-in, an in-process model), the adapter is built to read its spec's.
 
         Raises:
             UnknownModelError: listing the known names.
         """
-        if name not in self.configs and name not in self.plugins:
+        if name not in self.names():
             raise UnknownModelError(name, self.names())
         config = self.configs.get(name)
         label = (config.label() if config else None) or self.spec(name).version
@@ -264,15 +349,13 @@ class Registry:
                 listed = ", ".join(f"{v} (default)" if i == 0 else v for i, v in enumerate(known))
                 raise AdapterInputError(f"unknown version {version!r} of model {name!r}; known versions: {listed}")
             if name not in configs or version == known[0]:
-                continue  # a plugin's only version, or the default already
+                continue  # a model without config has one version, or the default already
             # The chosen version becomes the entry; the others (default included) stay reachable from it.
             default = configs[name]
             siblings = {known[0]: default.model_copy(update={"version": known[0], "versions": {}})}
             siblings.update({label: c for label, c in default.versions.items() if label != version})
             configs[name] = default.versions[version].model_copy(update={"versions": siblings})
-        registry = Registry(configs, self.plugins)
-        registry.problems = list(self.problems)
-        return registry
+        return Registry(configs, self.plugins)
 
     def get(self, name: str) -> Adapter:
         """The adapter named `name`, built on first use.
@@ -284,15 +367,11 @@ class Registry:
         if name in self._built:
             return self._built[name]
         if name in self.configs:
-            config = self.configs[name]
-            module, _, attr = config.factory.partition(":")
-            try:
-                factory = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise AdapterConfigError(f"model {name!r}: factory {config.factory!r} not found ({exc})") from None
-            adapter: Adapter = factory(name, config)
+            adapter = _build(name, self.configs[name])
         elif name in self.plugins:
             adapter = self.plugins[name]()
+        elif name in self._unconfigured():
+            adapter = _build(name, ModelConfig(transport="in-process"))
         else:
             raise UnknownModelError(name, self.names())
         if not isinstance(adapter, Adapter):
@@ -306,6 +385,27 @@ class Registry:
 
     def close(self) -> None:
         """Close every adapter built so far."""
-        for adapter in self._built.values():
-            adapter.close()
+        for built in self._built.values():
+            built.close()
         self._built.clear()
+
+
+def _build(name: str, config: ModelConfig) -> Adapter:
+    """Build a model from its config entry: with its `factory` if it names one, else its registered adapter."""
+    if config.factory is not None:
+        module, _, attr = config.factory.partition(":")
+        try:
+            factory: AdapterFactory = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise AdapterConfigError(f"model {name!r}: factory {config.factory!r} not found ({exc})") from None
+        return factory(name, config)
+    kind = config.adapter or name
+    if kind not in ADAPTERS:
+        known = ", ".join(ADAPTERS.names()) or "none"
+        raise AdapterConfigError(f"model {name!r}: no adapter {kind!r} is registered; the adapters are {known}")
+    registered = ADAPTERS.get(kind)
+    if not isinstance(registered, AdapterType):  # an entry point that named something else
+        raise AdapterConfigError(
+            f"model {name!r}: adapter {kind!r} is a {type(registered).__name__}, not an AdapterType"
+        )
+    return registered.build(name, config)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from adapters.errors import ModelResponseError
 from adapters.schema import validate_batch
@@ -48,9 +48,9 @@ class AdapterSpec(BaseModel):
     key_column: str | None = None
     """The id column of `yard_table` that names each row (e.g. "joint_id")."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, JsonValue]:
         """A JSON-ready description, with the row schemas as JSON Schema."""
-        out = self.model_dump(exclude={"input_schema", "output_schema"})
+        out: dict[str, JsonValue] = self.model_dump(mode="json", exclude={"input_schema", "output_schema"})
         out["input_schema"] = self.input_schema.model_json_schema()
         out["output_schema"] = self.output_schema.model_json_schema()
         return out

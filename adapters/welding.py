@@ -3,12 +3,16 @@
 Shipped as one ONNX graph (two gradient-boosted ensembles, trained by `shipbrain models train`):
 input `features` FP32 [n, 10], outputs `hours` FP32 [n] and `defect_probability` FP32 [n]. The
 same graph can be served by any Open Inference Protocol v2 server (Triton, KServe, MLServer).
+
+The words the model knows (levels, processes, positions, ...) are its contract, declared here as the row
+schema's `Literal`s: a categorical column is encoded as the word's index in its tuple, the order the shipped
+models were trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -16,34 +20,68 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.registry import config_factory
+from adapters.registry import adapter, config_factory
 from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
 from knowledge.partgraph import PartGraph
-from knowledge.synthetic.vocabulary import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
 
 __all__ = [
-    "from_config",
+    "ACCESS",
+    "GRADES",
+    "JOINT_LEVELS",
+    "JOINT_TYPES",
+    "POSITIONS",
+    "PROCESSES",
     "WELD_FEATURES",
+    "Access",
+    "Grade",
+    "JointLevel",
+    "JointType",
+    "Position",
+    "Process",
     "WeldJointRow",
     "WeldPredictionRow",
     "WeldingAdapter",
     "encode_joints",
+    "from_config",
     "welding_spec",
 ]
 
+JointLevel = Literal["sub_assembly", "assembly", "block", "erection"]
+"""Where a joint is welded: panel line (sub-assembly) to the dock (erection)."""
+JointType = Literal["butt", "fillet"]
+Process = Literal["SAW", "FCAW", "GMAW", "SMAW"]
+"""Submerged arc, flux-cored, gas metal arc, shielded metal arc (stick) welding."""
+Position = Literal["1G", "2G", "3G", "4G", "1F", "2F", "3F", "4F"]
+"""Flat, horizontal, vertical, overhead (1-4) of a groove (G, butt) or fillet (F) weld."""
+Access = Literal["good", "restricted", "poor"]
+Grade = Literal["A", "AH32", "AH36", "DH36", "EH36"]
+"""Hull steel grade of the joint's stronger plate."""
+
+JOINT_LEVELS: Final = get_args(JointLevel)
+JOINT_TYPES: Final = get_args(JointType)
+PROCESSES: Final = get_args(Process)
+POSITIONS: Final = get_args(Position)
+ACCESS: Final = get_args(Access)
+GRADES: Final = get_args(Grade)
+
 WELD_FEATURES: Final = (
-    "level", "fillet", "process", "position_digit", "access", "one_sided", "grade",
-    "thickness_mm", "length_m", "fit_up_gap_mm",
-)  # fmt: skip
-"""Columns of the `features` tensor, in order (categories as their index in the vocabulary)."""
+    "level",
+    "fillet",
+    "process",
+    "position_digit",
+    "access",
+    "one_sided",
+    "grade",
+    "thickness_mm",
+    "length_m",
+    "fit_up_gap_mm",
+)
+"""Columns of the `features` tensor, in order (a word as its index in its tuple above; the position as its
+digit 0-3: flat, horizontal, vertical, overhead)."""
 
-
-_ROW_COLUMNS = (
-    "level", "joint_type", "process", "position", "access", "one_sided", "grade",
-    "thickness_mm", "length_m", "fit_up_gap_mm",
-)  # fmt: skip
+_NUMBERS: Final = ("thickness_mm", "length_m", "fit_up_gap_mm")
 
 
 class WeldJointRow(BaseModel):
@@ -51,15 +89,15 @@ class WeldJointRow(BaseModel):
 
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
-    level: Literal["sub_assembly", "assembly", "block", "erection"]
+    level: JointLevel
     """Where the joint is welded: panel line (sub-assembly) to the dock (erection)."""
-    joint_type: Literal["butt", "fillet"]
-    process: Literal["SAW", "FCAW", "GMAW", "SMAW"]
-    position: Literal["1G", "2G", "3G", "4G", "1F", "2F", "3F", "4F"]
-    access: Literal["good", "restricted", "poor"]
+    joint_type: JointType
+    process: Process
+    position: Position
+    access: Access
     one_sided: bool
     """Welded from one side (on ceramic backing)."""
-    grade: Literal["A", "AH32", "AH36", "DH36", "EH36"]
+    grade: Grade
     thickness_mm: float = Field(gt=0, le=100)
     """Thinner of the two plates, mm."""
     length_m: float = Field(gt=0, le=100)
@@ -90,10 +128,7 @@ def encode_joints(batch: pa.RecordBatch | pa.Table) -> npt.NDArray[np.float32]:
         category_codes(batch.column("access"), ACCESS),
         np.asarray(batch.column("one_sided").to_numpy(zero_copy_only=False), dtype=np.float32),
         category_codes(batch.column("grade"), GRADES),
-        *(
-            np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32)
-            for name in ("thickness_mm", "length_m", "fit_up_gap_mm")
-        ),
+        *(np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float32) for name in _NUMBERS),
     ]
     return np.ascontiguousarray(np.column_stack(columns), dtype=np.float32)
 
@@ -118,6 +153,7 @@ def welding_spec(version: str, transport: str, batch_size: int = 262_144) -> Ada
     )
 
 
+@adapter("welding")
 class WeldingAdapter(ModelAdapter):
     """Welding hours and defect risk per joint, over any transport that serves the welding graph."""
 
@@ -137,11 +173,11 @@ class WeldingAdapter(ModelAdapter):
     @staticmethod
     def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
         """The joints of some blocks (all if None) as input rows, with `joint_id` to name them."""
-        joints = graph.table("joints", ["joint_id", "block_id", *_ROW_COLUMNS])
+        joints = graph.table("joints", ["joint_id", "block_id", *WeldJointRow.model_fields])
         if block_ids is not None:
             joints = joints.filter(pc.is_in(joints.column("block_id"), value_set=pa.array(np.asarray(block_ids))))
         return joints
 
 
 from_config = config_factory(WeldingAdapter)
-"""Builds the adapter from its `[models.welding]` config entry (the factory named in adapters/default.toml)."""
+"""Builds the adapter from a config entry (as `factory = "adapters.welding:from_config"`; `@adapter` registers it)."""

@@ -3,8 +3,9 @@
 Durations come from the welding and outfitting predictions (hours per work package), precedences
 from the part graph (the trade chain in each block, and erection of a block after the blocks it
 rests on), capacities from the yard's resources (panel lines, workshops, outfitting halls, cranes,
-one dock). `solve` minimises the makespan within a time limit and reports the proven bound, the
-optimality gap and the critical path.
+one dock). Trades and resources are the yard's data, read from its `trades` and `resources` tables
+(`yard_trades`, `yard_resources`), never assumed. `solve` minimises the makespan within a time limit
+and reports the proven bound, the optimality gap and the critical path.
 
 ```python
 from knowledge import PartGraph
@@ -44,10 +45,11 @@ from adapters.scheduling._adapter import (
     WorkPackageRow,
     from_config,
     predicted_hours,
+    with_yard_context,
 )
 from adapters.scheduling._model import (
+    CRANE,
     OUTAGE_PREFIX,
-    TRADE_KIND,
     ResourceCapacity,
     ResourceChoice,
     ResourceDowntime,
@@ -56,15 +58,16 @@ from adapters.scheduling._model import (
     ScheduleRequest,
     ScheduleTask,
     SchedulingInputError,
+    YardTrade,
 )
 from adapters.scheduling._repair import repair
 from adapters.scheduling._solve import solve
-from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard
+from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard, yard_resources, yard_trades
 
 __all__ = [
+    "CRANE",
     "HOURS_PER_DAY",
     "OUTAGE_PREFIX",
-    "TRADE_KIND",
     "ResourceCapacity",
     "ResourceChoice",
     "ResourceDowntime",
@@ -76,9 +79,13 @@ __all__ = [
     "SchedulingAdapter",
     "SchedulingInputError",
     "WorkPackageRow",
+    "YardTrade",
     "from_config",
     "predicted_hours",
     "repair",
     "request_from_yard",
     "solve",
+    "with_yard_context",
+    "yard_resources",
+    "yard_trades",
 ]

@@ -1,16 +1,31 @@
-"""The scheduling model as a registry adapter, and work-package hours from the other models' predictions."""
+"""The scheduling model as a registry adapter, and work-package hours from the other models' predictions.
+
+Rows in are work packages (`WorkPackageRow`), rows out where each lands (`ScheduledRow`). The resources they run
+on and the yard's trades are yard data, not the model's: they travel with the rows, in the rows' schema metadata
+(`with_yard_context`; `yard_rows` puts the yard's there), or come from the adapter's constructor.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.scheduling._model import ResourceCapacity, ScheduleRequest, ScheduleTask
+from adapters.errors import AdapterConfigError
+from adapters.registry import ModelConfig, adapter
+from adapters.scheduling._model import (
+    ResourceCapacity,
+    Schedule,
+    ScheduleRequest,
+    ScheduleTask,
+    SchedulingInputError,
+    YardTrade,
+)
 from adapters.scheduling._solve import solve
 from adapters.scheduling._yard import request_from_yard
 from adapters.schema import validate_batch
@@ -19,12 +34,24 @@ from knowledge.partgraph import PartGraph
 
 if TYPE_CHECKING:
     from adapters.executor import BatchExecutor
-    from adapters.registry import ModelConfig
 
-__all__ = ["ScheduledRow", "SchedulingAdapter", "WorkPackageRow", "from_config", "predicted_hours"]
+__all__ = [
+    "RESOURCES_KEY",
+    "TRADES_KEY",
+    "ScheduledRow",
+    "SchedulingAdapter",
+    "WorkPackageRow",
+    "from_config",
+    "predicted_hours",
+    "with_yard_context",
+]
 
 VERSION = "1"
 """Version of the CP-SAT formulation (bump when the model's constraints or objective change)."""
+RESOURCES_KEY: Final = b"shipbrain.resources"
+"""Schema metadata key of the rows' resources: JSON, a list of {"name", "kind", "capacity"}."""
+TRADES_KEY: Final = b"shipbrain.trades"
+"""Schema metadata key of the yard's trades: JSON, a list of {"trade", "resource_kind"}."""
 
 
 class WorkPackageRow(BaseModel):
@@ -34,7 +61,8 @@ class WorkPackageRow(BaseModel):
 
     code: str
     """Work package code, e.g. WP-B012-PNL."""
-    trade: Literal["PNL", "ASM", "OFB", "ERE", "OBD"]
+    trade: str
+    """The yard's trade code, e.g. PNL (one of the yard's trades, when the rows carry them)."""
     duration_days: int = Field(ge=0)
     """Working days the work package takes."""
     resource: str | None = None
@@ -80,28 +108,102 @@ def _spec(batch_size: int) -> AdapterSpec:
     )
 
 
+class _Options(BaseModel):
+    """The `options` of a `[models.scheduling]` entry."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_limit_s: float = Field(default=60.0, gt=0)
+    """Wall-clock budget of each solve, seconds."""
+    workers: int = Field(default=2, ge=1, le=64)
+    """CP-SAT search workers."""
+
+
+def with_yard_context(
+    rows: pa.Table, resources: Sequence[ResourceCapacity], trades: Sequence[YardTrade] = ()
+) -> pa.Table:
+    """The rows with the resources they run on (and the yard's trades) in their schema metadata.
+
+    A schedule of the rows then needs nothing else: `SchedulingAdapter.predict` reads both from there.
+    """
+    metadata = dict(rows.schema.metadata or {})
+    metadata[RESOURCES_KEY] = json.dumps([r.model_dump() for r in resources]).encode()
+    if trades:
+        metadata[TRADES_KEY] = json.dumps([t.model_dump() for t in trades]).encode()
+    return rows.replace_schema_metadata(metadata)
+
+
+@adapter("scheduling")
 class SchedulingAdapter:
     """A schedule for a set of work packages, as rows aligned with the input rows.
+
+    Args:
+        resources: the resources to schedule on when the rows carry none in their metadata.
+        trades: the yard's trades (to check each task's resource kind) when the rows carry none.
+        time_limit_s: wall-clock budget of each solve, seconds.
+        workers: CP-SAT search workers.
 
     The schedule's makespan, status, bound, gap and critical path ride along in the result table's
     schema metadata (`shipbrain.schedule`, JSON) and in `last_schedule`.
     """
 
-    def __init__(self, resources: Sequence[ResourceCapacity], *, time_limit_s: float = 60.0, workers: int = 2) -> None:
+    def __init__(
+        self,
+        resources: Sequence[ResourceCapacity] = (),
+        trades: Sequence[YardTrade] = (),
+        *,
+        time_limit_s: float = 60.0,
+        workers: int = 2,
+    ) -> None:
         self.spec = _spec(batch_size=1_000_000)
         self.resources = tuple(resources)
+        self.trades = tuple(trades)
         self.time_limit_s = time_limit_s
         self.workers = workers
-        self.last_schedule: Any = None
+        self.last_schedule: Schedule | None = None
+
+    @classmethod
+    def from_config(cls, name: str, config: ModelConfig) -> SchedulingAdapter:
+        """Build from `[models.scheduling]`: options `time_limit_s`, `workers`; resources come with the rows.
+
+        Raises:
+            AdapterConfigError: an unknown option, or one of the wrong type.
+        """
+        try:
+            options = _Options.model_validate(config.options)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise AdapterConfigError(f"model {name!r}: options.{where}: {err['msg']}") from None
+        return cls(time_limit_s=options.time_limit_s, workers=options.workers)
+
+    def resources_of(self, batch: pa.RecordBatch | pa.Table) -> tuple[ResourceCapacity, ...]:
+        """The resources a schedule of `batch` runs on: the rows' own (metadata), else the adapter's."""
+        raw = (batch.schema.metadata or {}).get(RESOURCES_KEY)
+        return tuple(ResourceCapacity(**r) for r in json.loads(raw)) if raw else self.resources
+
+    def trades_of(self, batch: pa.RecordBatch | pa.Table) -> tuple[YardTrade, ...]:
+        """The yard's trades for `batch`: the rows' own (metadata), else the adapter's."""
+        raw = (batch.schema.metadata or {}).get(TRADES_KEY)
+        return tuple(YardTrade(**t) for t in json.loads(raw)) if raw else self.trades
 
     def predict(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
         """Validate the rows, solve, and return one scheduled row per input row."""
         validate_batch(self.spec.name, WorkPackageRow, batch)
         rows = batch.to_pylist()
+        resources = self.resources_of(batch)
+        named = sorted({r[k] for r in rows for k in ("resource", "crane") if r.get(k)})
+        if named and not resources:
+            raise SchedulingInputError(
+                f"the work packages name resources ({', '.join(named[:5])}{', ...' if len(named) > 5 else ''}) "
+                "but no resources came with them: pass the yard's (`with_yard_context(rows, yard_resources(graph))`,"
+                " or rows from `yard_rows`)"
+            )
         codes = {r["code"] for r in rows}
         request = ScheduleRequest(
             tasks=[ScheduleTask(**{k: r.get(k) for k in ScheduleTask.model_fields if k in r}) for r in rows],
-            resources=self.resources,
+            resources=resources,
+            trades=self.trades_of(batch),
             precedences=[(b, r["code"]) for r in rows for b in (r.get("after") or "").split() if b in codes],
             time_limit_s=self.time_limit_s,
             workers=self.workers,
@@ -122,7 +224,10 @@ class SchedulingAdapter:
         return table.replace_schema_metadata({"shipbrain.schedule": summary})
 
     def yard_rows(self, graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
-        """The yard's work packages (of some blocks, or all) with planned durations and precedences."""
+        """The yard's work packages (of some blocks, or all) with planned durations and precedences.
+
+        The yard's resources and trades ride in the rows' metadata, so `predict` needs nothing else.
+        """
         request = request_from_yard(graph)
         wp = graph.table("work_packages", ["work_package_id", "code", "block_id"])
         keep = None if block_ids is None else set(np.asarray(block_ids).tolist())
@@ -133,30 +238,29 @@ class SchedulingAdapter:
         blocks = dict(zip(wp.column("code").to_pylist(), wp.column("block_id").to_pylist(), strict=True))
         tasks = [t for t in request.tasks if keep is None or blocks[t.code] in keep]
         chosen = {t.code for t in tasks}
-        return pa.Table.from_pylist(
+        rows = pa.Table.from_pylist(
             [
                 {
-                    "work_package_id": ids[t.code], "code": t.code, "trade": t.trade, "duration_days": t.duration_days,
-                    "resource": t.resource, "crane": t.crane, "release_day": t.release_day,
+                    "work_package_id": ids[t.code],
+                    "code": t.code,
+                    "trade": t.trade,
+                    "duration_days": t.duration_days,
+                    "resource": t.resource,
+                    "crane": t.crane,
+                    "release_day": t.release_day,
                     "after": " ".join(b for b in after.get(t.code, []) if b in chosen),
                 }
                 for t in tasks
             ]
-        )  # fmt: skip
+        )
+        return with_yard_context(rows, request.resources, request.trades)
 
     def close(self) -> None:
         """Nothing to release."""
 
 
-def from_config(name: str, config: ModelConfig) -> SchedulingAdapter:
-    """Build from `[models.scheduling]`: options `time_limit_s`, `workers`; resources are the yard's."""
-    from knowledge.synthetic._packages import RESOURCES
-
-    resources = [ResourceCapacity(name=n, kind=k, capacity=c) for n, k, c, _lift in RESOURCES]
-    options = config.options
-    return SchedulingAdapter(
-        resources, time_limit_s=float(options.get("time_limit_s", 60.0)), workers=int(options.get("workers", 2))
-    )
+from_config = SchedulingAdapter.from_config
+"""Builds the adapter from its `[models.scheduling]` config entry."""
 
 
 def predicted_hours(graph: PartGraph, executor: BatchExecutor) -> dict[str, float]:

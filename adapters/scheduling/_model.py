@@ -15,11 +15,10 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.errors import AdapterInputError
-from knowledge.synthetic.vocabulary import ResourceKind, Trade
 
 __all__ = [
+    "CRANE",
     "MODEL",
-    "TRADE_KIND",
     "OUTAGE_PREFIX",
     "ResourceCapacity",
     "ResourceChoice",
@@ -29,20 +28,15 @@ __all__ = [
     "ScheduleTask",
     "ScheduledTask",
     "SchedulingInputError",
+    "YardTrade",
     "order_or_cycle",
 ]
 
 MODEL: Final = "scheduling"
 """The model name that errors carry."""
 
-TRADE_KIND: Final[dict[str, ResourceKind | None]] = {
-    "PNL": "panel_line",
-    "ASM": "workshop",
-    "OFB": "outfitting_hall",
-    "ERE": "dock",
-    "OBD": None,
-}
-"""The kind of resource each trade works on; on-board outfitting (OBD) happens in the ship and needs none."""
+CRANE: Final = "crane"
+"""The kind a resource must be to serve as a task's `crane`."""
 
 ResourceChoice = Literal["same_kind", "named"]
 
@@ -100,13 +94,13 @@ class ScheduleTask(_Frozen):
     """Work package code, unique in the request (e.g. "WP-B001-PNL")."""
     block: str | None = None
     """Code of the block the work package belongs to (e.g. "B001"); for the reader only."""
-    trade: Trade
-    """PNL panel fabrication, ASM assembly, OFB on-block outfitting, ERE erection, OBD on-board outfitting."""
+    trade: str = Field(min_length=1)
+    """The yard's trade code (e.g. "PNL"), one of the request's `trades` when it lists them."""
     duration_days: int = Field(ge=0)
     """Working time, whole days; 0 makes a milestone that occupies no resource."""
     resource: str | None = None
-    """The resource the work package is planned on (of its trade's kind, see `TRADE_KIND`), or None if it
-    needs none. With `ScheduleRequest.resource_choice="same_kind"` the solver may move it to another
+    """The resource the work package is planned on (of its trade's kind, see `ScheduleRequest.trades`), or None
+    if it needs none. With `ScheduleRequest.resource_choice="same_kind"` the solver may move it to another
     resource of the same kind (it keeps this one when that is free)."""
     crane: str | None = None
     """A crane (a resource of kind "crane") the work package needs for its whole duration, or None.
@@ -115,13 +109,22 @@ class ScheduleTask(_Frozen):
     """Earliest start day (material or drawings not ready before), days from day 0."""
 
 
+class YardTrade(_Frozen):
+    """One of the yard's trades and the kind of resource its work packages run on (the yard's `trades` table)."""
+
+    trade: str = Field(min_length=1)
+    """The trade's code, e.g. "PNL"."""
+    resource_kind: str | None = None
+    """The kind of resource its work packages run on, e.g. "panel_line"; None when they need none."""
+
+
 class ResourceCapacity(_Frozen):
     """A yard resource and how many work packages it takes at once."""
 
     name: str = Field(min_length=1)
     """Resource name, unique in the request (e.g. "PL-1")."""
-    kind: ResourceKind
-    """panel_line, workshop, outfitting_hall, crane or dock."""
+    kind: str = Field(min_length=1)
+    """The yard's kind of resource, e.g. "panel_line" or "dock"; a task's crane must be of kind "crane"."""
     capacity: int = Field(ge=1)
     """Work packages it can run at the same time."""
 
@@ -156,6 +159,9 @@ class ScheduleRequest(_Frozen):
     """The work packages to schedule."""
     resources: tuple[ResourceCapacity, ...] = ()
     """Every resource a task names (as `resource` or `crane`); others may be listed too."""
+    trades: tuple[YardTrade, ...] = ()
+    """The yard's trades: when given, every task's trade must be one of them and the resource it names of its
+    trade's kind (none for a trade that runs on none). Empty: a task's resource is taken as named."""
     precedences: tuple[tuple[str, str], ...] = ()
     """(before_code, after_code) pairs: `after` starts no earlier than the day `before` finishes."""
     time_limit_s: float = Field(default=60.0, gt=0, allow_inf_nan=False)
@@ -182,7 +188,8 @@ class ScheduleRequest(_Frozen):
     def _consistent(self) -> ScheduleRequest:
         _check_unique("resource name", [r.name for r in self.resources])
         _check_unique("task code", [t.code for t in self.tasks])
-        _check_resources(self.tasks, {r.name: r.kind for r in self.resources})
+        _check_unique("trade", [t.trade for t in self.trades])
+        _check_resources(self.tasks, {r.name: r.kind for r in self.resources}, self.trades)
         _check_downtimes(self.downtimes, [r.name for r in self.resources])
         _check_precedences([t.code for t in self.tasks], self.precedences)
         return self
@@ -195,17 +202,23 @@ def _check_unique(what: str, names: list[str]) -> None:
         raise ValueError(f"{what} {repeated[0]!r} appears more than once{others}")
 
 
-def _check_resources(tasks: tuple[ScheduleTask, ...], kinds: dict[str, ResourceKind]) -> None:
+def _check_resources(tasks: tuple[ScheduleTask, ...], kinds: dict[str, str], trades: tuple[YardTrade, ...]) -> None:
     known = ", ".join(kinds) or "none"
+    trade_kind = {t.trade: t.resource_kind for t in trades}
     for t in tasks:
-        for role, name, want in (("resource", t.resource, TRADE_KIND[t.trade]), ("crane", t.crane, "crane")):
+        if trades and t.trade not in trade_kind:
+            raise ValueError(f"task {t.code!r}: trade {t.trade!r} is not among the trades ({', '.join(trade_kind)})")
+        for role, name in (("resource", t.resource), ("crane", t.crane)):
             if name is None:
                 continue
             if name not in kinds:
                 raise ValueError(f"task {t.code!r} needs {role} {name!r}, which is not among the resources ({known})")
-            if kinds[name] != want:
+            if role == "crane" and kinds[name] != CRANE:
+                raise ValueError(f"task {t.code!r} ({t.trade}): crane {name!r} is a {kinds[name]}, not a {CRANE}")
+            if role == "resource" and trades and kinds[name] != trade_kind[t.trade]:
+                want = trade_kind[t.trade]
                 needed = f"not a {want}" if want else f"and {t.trade} needs none"
-                raise ValueError(f"task {t.code!r} ({t.trade}): {role} {name!r} is a {kinds[name]}, {needed}")
+                raise ValueError(f"task {t.code!r} ({t.trade}): resource {name!r} is a {kinds[name]}, {needed}")
 
 
 def _check_downtimes(downtimes: tuple[ResourceDowntime, ...], names: list[str]) -> None:

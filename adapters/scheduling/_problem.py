@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from adapters.scheduling._model import ResourceDowntime, ScheduleRequest, order_or_cycle
+from adapters.scheduling._model import CRANE, ResourceDowntime, ScheduleRequest, order_or_cycle
 
 __all__ = [
     "Days",
@@ -220,14 +220,15 @@ def merged_outages(downtimes: tuple[ResourceDowntime, ...]) -> Outages:
 def _pools(request: ScheduleRequest) -> tuple[list[Pool], dict[str, int]]:
     """Pools, and which pool each resource name draws on."""
     kind_of = {r.name: r.kind for r in request.resources}
-    shared = {kind_of[t.resource] for t in request.tasks if t.resource is not None}
+    # cranes are never swapped (which crane can lift a block depends on its weight), so never pooled by kind
+    shared = {kind_of[t.resource] for t in request.tasks if t.resource is not None} - {CRANE}
     if request.resource_choice == "named":
         shared = set()
     pools: list[Pool] = []
     pool_of: dict[str, int] = {}
     kind_pool: dict[str, int] = {}
     for r in request.resources:
-        if r.kind in shared:  # never a crane: no trade works on one (see TRADE_KIND)
+        if r.kind in shared:
             if r.kind not in kind_pool:
                 slots = tuple(s.name for s in request.resources if s.kind == r.kind for _ in range(s.capacity))
                 kind_pool[r.kind] = len(pools)

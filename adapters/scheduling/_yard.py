@@ -1,4 +1,9 @@
-"""`request_from_yard`: a yard's work packages, resources and erection order as a schedule request."""
+"""`request_from_yard`: a yard's work packages, resources and erection order as a schedule request.
+
+Everything comes from the yard's own tables: `work_packages`, `resources` (resource, kind, capacity), `trades`
+(trade, sequence, resource_kind, makes: the order of the trades in a block's life, the kind of resource each
+runs on, and the node kinds its work packages make) and `blocks`.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,11 @@ from adapters.scheduling._model import (
     ScheduleRequest,
     ScheduleTask,
     SchedulingInputError,
+    YardTrade,
 )
 from knowledge.partgraph import PartGraph
-from knowledge.synthetic.vocabulary import TRADES
 
-__all__ = ["HOURS_PER_DAY", "request_from_yard"]
+__all__ = ["HOURS_PER_DAY", "request_from_yard", "yard_resources", "yard_trades"]
 
 HOURS_PER_DAY: Final = 8.0
 """Working hours per person per day: a work package of h hours and a crew of c takes ceil(h / (c * 8)) days."""
@@ -37,8 +42,10 @@ def request_from_yard(
 ) -> ScheduleRequest:
     """One task per work package of the yard, on its planned resource and crane, released on day 0 unless told.
 
-    Each block's work packages follow its trade chain (PNL -> ASM -> OFB -> ERE -> OBD), and a block's
-    erection (ERE) follows the erection of every block it rests on (`PartGraph.block_graph`).
+    Each block's work packages follow one another in the order of the yard's trades (its `trades` table's
+    `sequence`: PNL -> ASM -> OFB -> ERE -> OBD in the synthetic yard), and the work package that makes a block
+    (the trade whose `makes` names "block": its erection) follows that of every block it rests on
+    (`PartGraph.block_graph`).
 
     Args:
         graph: the yard.
@@ -57,7 +64,8 @@ def request_from_yard(
 
     Raises:
         SchedulingInputError: `hours` or `release_days` names an unknown work package, `hours` holds a negative
-            or non-finite value, a release day is negative, or a downtime names an unknown resource.
+            or non-finite value, a release day is negative, a downtime names an unknown resource, or the yard's
+            tables disagree (a work package of a trade its `trades` table lacks, no one trade that makes blocks).
     """
     columns = ["code", "block_id", "trade", "resource", "crane", "crew", "estimated_hours"]
     rows = graph.table("work_packages", columns).to_pylist()
@@ -76,23 +84,29 @@ def request_from_yard(
         )
         for r, h in zip(rows, worked, strict=True)
     ]
+    trades = yard_trades(graph)
+    sequence = {t.trade: i for i, t in enumerate(trades)}
+    unknown = sorted({t.trade for t in tasks} - set(sequence))
+    if unknown:
+        raise SchedulingInputError(
+            f"work packages of trade(s) {unknown} that the yard's trades table lacks ({', '.join(sequence)})"
+        )
     chains: dict[str | None, list[ScheduleTask]] = {}
-    for t in sorted(tasks, key=lambda t: TRADES.index(t.trade)):
+    for t in sorted(tasks, key=lambda t: sequence[t.trade]):
         chains.setdefault(t.block, []).append(t)
     precedences = [(a.code, b.code) for chain in chains.values() for a, b in pairwise(chain)]
-    erection = {t.block: t.code for t in tasks if t.trade == "ERE"}
     blocks = graph.block_graph()
-    precedences += [
-        (erection[blocks.nodes[lower]["code"]], erection[blocks.nodes[upper]["code"]])
-        for lower, upper in sorted(blocks.edges())
-    ]
-    resources = [
-        ResourceCapacity(name=r["resource"], kind=r["kind"], capacity=r["capacity"])
-        for r in graph.table("resources", ["resource", "kind", "capacity"]).to_pylist()
-    ]
+    if blocks.number_of_edges():
+        erects = _erection_trade(graph)
+        erection = {t.block: t.code for t in tasks if t.trade == erects}
+        precedences += [
+            (erection[blocks.nodes[lower]["code"]], erection[blocks.nodes[upper]["code"]])
+            for lower, upper in sorted(blocks.edges())
+        ]
     return ScheduleRequest(
         tasks=tasks,
-        resources=resources,
+        resources=yard_resources(graph),
+        trades=trades,
         precedences=precedences,
         time_limit_s=time_limit_s,
         workers=workers,
@@ -100,6 +114,32 @@ def request_from_yard(
         resource_choice=resource_choice,
         downtimes=tuple(downtimes),
     )
+
+
+def yard_trades(graph: PartGraph) -> tuple[YardTrade, ...]:
+    """The yard's trades in the order a block goes through them, each with the kind of resource it runs on."""
+    table = graph.table("trades", ["trade", "sequence", "resource_kind"]).sort_by("sequence")
+    return tuple(YardTrade(trade=r["trade"], resource_kind=r["resource_kind"] or None) for r in table.to_pylist())
+
+
+def yard_resources(graph: PartGraph) -> tuple[ResourceCapacity, ...]:
+    """The yard's resources (its `resources` table): name, kind and how many work packages each runs at once."""
+    table = graph.table("resources", ["resource", "kind", "capacity"])
+    return tuple(
+        ResourceCapacity(name=r["resource"], kind=str(r["kind"]), capacity=r["capacity"]) for r in table.to_pylist()
+    )
+
+
+def _erection_trade(graph: PartGraph) -> str:
+    """The trade whose work packages make blocks: a block's erection, which waits on the blocks it rests on."""
+    makes = graph.table("trades", ["trade", "makes"]).to_pylist()
+    found = [r["trade"] for r in makes if "block" in {k.strip() for k in str(r["makes"] or "").split(",")}]
+    if len(found) != 1:
+        raise SchedulingInputError(
+            f"the yard's trades table must name one trade that makes blocks (its `makes` holds 'block'), "
+            f"found {found or 'none'}: erection cannot follow the blocks each block rests on"
+        )
+    return str(found[0])
 
 
 def _hours(codes: list[str], estimated: list[float], predicted: Mapping[str, float]) -> list[float]:

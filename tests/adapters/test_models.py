@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,11 @@ import pytest
 from adapters import ModelResponseError, Registry, SchemaError, UnknownModelError
 from adapters.errors import AdapterConfigError
 from adapters.outfitting import OutfittingAdapter
+from adapters.registry import ADAPTERS, ENTRY_POINT_GROUP, AdapterType
 from adapters.transports.inprocess import CallableTransport
 from adapters.welding import WeldingAdapter
 from knowledge import PartGraph, Settings
+from knowledge.plugins import PluginRegistry, PluginWarning
 
 SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
 
@@ -36,6 +40,19 @@ def test_registry_lists_the_shipped_models(registry: Registry) -> None:
         UnknownModelError, match="unknown model 'painting'; known models: outfitting, scheduling, welding"
     ):
         registry.get("painting")
+
+
+def test_the_models_know_the_synthetic_yards_words_in_their_training_order() -> None:
+    """The models' vocabularies are their own contract; the synthetic yard is one producer of those words."""
+    from adapters import outfitting, welding
+    from knowledge.synthetic import vocabulary
+
+    assert welding.JOINT_LEVELS == vocabulary.JOINT_LEVELS and welding.JOINT_TYPES == vocabulary.JOINT_TYPES
+    assert welding.PROCESSES == vocabulary.PROCESSES and welding.POSITIONS == vocabulary.POSITIONS
+    assert welding.ACCESS == vocabulary.ACCESS and welding.GRADES == vocabulary.GRADES
+    assert outfitting.ITEM_KINDS == vocabulary.ITEM_KINDS and outfitting.BLOCK_TYPES == vocabulary.BLOCK_TYPES
+    assert outfitting.STAGES == vocabulary.STAGES and outfitting.SYSTEMS_BY_KIND == vocabulary.SYSTEMS
+    assert len(outfitting.SYSTEMS) == 65
 
 
 def test_welding_predictions_beat_the_yard_norm(registry: Registry, small_yard: Path) -> None:
@@ -125,16 +142,66 @@ def test_config_overrides_and_errors(tmp_path: Path) -> None:
         Registry.load(Settings(data_dir=tmp_path)).get("x")
 
 
-def test_a_broken_plugin_is_a_warning_not_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from importlib.metadata import EntryPoint
+@pytest.fixture
+def plugins(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Installs entry points of the `shipbrain.adapters` group, as if packages declared them, into a fresh registry."""
+    import importlib.metadata
 
     import adapters.registry as registry_module
 
-    broken = EntryPoint(name="painting", value="no_such_module:adapter", group="shipbrain.adapters")
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: [broken])
-    registry = Registry.load(Settings(data_dir=tmp_path))
+    def install(*entry_points: EntryPoint) -> None:
+        fresh: PluginRegistry[AdapterType] = PluginRegistry(
+            "adapter", group=ENTRY_POINT_GROUP, modules=registry_module.PROJECT_ADAPTERS
+        )
+        for _, member in ADAPTERS.items():  # the project's own, registered when their modules were imported
+            fresh.register(member)
+        monkeypatch.setattr(registry_module, "ADAPTERS", fresh)
+        monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: list(entry_points))
+        monkeypatch.delitem(sys.modules, "tests.adapters.painting_plugin", raising=False)  # its decorator runs again
+
+    return install
+
+
+def test_a_broken_plugin_is_a_warning_not_a_crash(plugins: Callable[..., None], tmp_path: Path) -> None:
+    plugins(EntryPoint(name="painting", value="no_such_module:adapter", group="shipbrain.adapters"))
+    with pytest.warns(PluginWarning, match="'painting'"):
+        registry = Registry.load(Settings(data_dir=tmp_path))
     assert "welding" in registry.names() and "painting" not in registry.names()
-    assert any("painting" in p and "failed to load" in p for p in registry.problems)
+    assert any("painting" in p and "did not load" in p for p in registry.problems)
+    assert registry.get("welding").spec.name == "welding"  # the rest still loads
+
+
+def test_a_plugin_registers_its_adapter_by_decorator(plugins: Callable[..., None], tmp_path: Path) -> None:
+    plugins(EntryPoint(name="painting", value="tests.adapters.painting_plugin", group="shipbrain.adapters"))
+    registry = Registry.load(Settings(data_dir=tmp_path))
+    assert registry.problems == []
+    assert registry.names() == ("outfitting", "painting", "scheduling", "welding")
+    painting = registry.get("painting")  # no config entry: a model of its own, in-process
+    assert painting.predict(pa.table({"area_m2": [10.0, 0.0]})).column("hours").to_pylist() == [1.0, 0.0]
+    assert registry.versions("painting") == ("0.1",)
+    # a config entry can build another model with a registered adapter, and configure it
+    (tmp_path / "adapters.toml").write_text('[models.hull-paint]\nadapter = "painting"\nversion = "2"\n')
+    registry = Registry.load(Settings(data_dir=tmp_path))
+    assert registry.spec("hull-paint").version == "2" and "painting" in registry.names()
+
+
+def test_config_names_a_registered_adapter(tmp_path: Path) -> None:
+    (tmp_path / "adapters.toml").write_text(
+        '[models.welding-remote]\nadapter = "welding"\ntransport = "v2"\nurl = "http://127.0.0.1:9"\n'
+    )
+    registry = Registry.load(Settings(data_dir=tmp_path))
+    remote = registry.get("welding-remote")
+    assert (remote.spec.name, remote.spec.transport) == ("welding", "v2")
+    (tmp_path / "adapters.toml").write_text('[models.x]\nadapter = "nope"\n')
+    with pytest.raises(
+        AdapterConfigError, match=r"model 'x': no adapter 'nope' is registered; the adapters are .*welding"
+    ):
+        Registry.load(Settings(data_dir=tmp_path)).get("x")
+    (tmp_path / "adapters.toml").write_text(
+        '[models.x]\nadapter = "welding"\nfactory = "adapters.welding:from_config"\n'
+    )
+    with pytest.raises(AdapterConfigError, match="set `adapter` or `factory`, not both"):
+        Registry.load(Settings(data_dir=tmp_path))
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

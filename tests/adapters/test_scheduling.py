@@ -5,8 +5,11 @@ from __future__ import annotations
 import pickle
 import random
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from adapters.errors import AdapterInputError, ModelTimeoutError
@@ -19,18 +22,28 @@ from adapters.scheduling import (
     ScheduleRequest,
     ScheduleTask,
     SchedulingInputError,
+    YardTrade,
     request_from_yard,
     solve,
 )
 from adapters.scheduling import _solve as scheduling_solve
 from knowledge import PartGraph, YardSpec, generate_yard, write_yard
 from tests.helpers.schedule_validator import violations
+from tests.helpers.yards import copy_yard, rewrite_manifest_entry
 
 PL1 = ResourceCapacity(name="PL-1", kind="panel_line", capacity=1)
 PL2 = ResourceCapacity(name="PL-2", kind="panel_line", capacity=1)
 WS1 = ResourceCapacity(name="WS-1", kind="workshop", capacity=2)
 DOCKS = [ResourceCapacity(name=f"DOCK-{i}", kind="dock", capacity=1) for i in (1, 2)]
 GC1 = ResourceCapacity(name="GC-1", kind="crane", capacity=1)
+# The synthetic yard's trades (its `trades` table), restated: the kind of resource each runs on.
+TRADES = [
+    YardTrade(trade="PNL", resource_kind="panel_line"),
+    YardTrade(trade="ASM", resource_kind="workshop"),
+    YardTrade(trade="OFB", resource_kind="outfitting_hall"),
+    YardTrade(trade="ERE", resource_kind="dock"),
+    YardTrade(trade="OBD", resource_kind=None),
+]
 
 
 def task(code: str, days: int, trade: Any = "PNL", **extra: Any) -> ScheduleTask:
@@ -170,6 +183,27 @@ def test_request_from_yard(yard30: PartGraph) -> None:
     assert ("WP-B001-ERE", "WP-B001-OBD") in req.precedences
     erections = [(a, b) for a, b in req.precedences if a.endswith("-ERE") and b.endswith("-ERE")]
     assert len(erections) == yard30.block_graph().number_of_edges()
+    assert req.trades == tuple(TRADES)  # read from the yard's trades table
+
+
+def test_trades_and_resources_are_the_yards_tables(yard30: PartGraph, tmp_path: Path) -> None:
+    def with_trades(name: str, trades: pa.Table) -> PartGraph:
+        yard = copy_yard(yard30.path, tmp_path / name)
+        pq.write_table(trades, yard / "trades.parquet")
+        rewrite_manifest_entry(yard, "trades.parquet")
+        return PartGraph.open(yard)
+
+    table = yard30.table("trades")
+    kinds = table.column("resource_kind").to_pylist()
+    assembly_on_lines = with_trades("a", table.set_column(3, "resource_kind", [[kinds[0], kinds[0], *kinds[2:]]]))
+    with pytest.raises(SchedulingInputError, match=r"\(ASM\): resource 'WS-\d' is a workshop, not a panel_line"):
+        request_from_yard(assembly_on_lines)
+    without_obd = with_trades("b", table.slice(0, 4))
+    with pytest.raises(SchedulingInputError, match=r"work packages of trade\(s\) \['OBD'\] that the yard's trades"):
+        request_from_yard(without_obd)
+    no_erection = with_trades("c", table.set_column(4, "makes", [["part", "assembly", "", "", ""]]))
+    with pytest.raises(SchedulingInputError, match=r"must name one trade that makes blocks .* found none"):
+        request_from_yard(no_erection)
 
 
 def test_predicted_hours_set_durations(yard30: PartGraph) -> None:
@@ -236,9 +270,18 @@ def test_yard_of_200_blocks_within_60_seconds(yard200: PartGraph) -> None:
         ({"resources": [PL1, PL1]}, r"resource name 'PL-1' appears more than once"),
         ({"tasks": [task("A", 1), task("A", 2)]}, r"task code 'A' appears more than once"),
         (
-            {"tasks": [task("A", 1, resource="WS-1")], "resources": [WS1]},
+            {"tasks": [task("A", 1, resource="WS-1")], "resources": [WS1], "trades": TRADES},
             r"task 'A' \(PNL\): resource 'WS-1' is a workshop, not a panel_line",
         ),
+        (
+            {"tasks": [task("A", 1, "OBD", resource="PL-1")], "trades": TRADES},
+            r"task 'A' \(OBD\): resource 'PL-1' is a panel_line, and OBD needs none",
+        ),
+        (
+            {"tasks": [task("A", 1, "XYZ")], "trades": TRADES},
+            r"task 'A': trade 'XYZ' is not among the trades \(PNL, ASM, OFB, ERE, OBD\)",
+        ),
+        ({"trades": [*TRADES, TRADES[0]]}, r"trade 'PNL' appears more than once"),
         (
             {"tasks": [task("A", 1, "ERE", crane="PL-1")]},
             r"task 'A' \(ERE\): crane 'PL-1' is a panel_line, not a crane",

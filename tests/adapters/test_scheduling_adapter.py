@@ -16,9 +16,13 @@ from adapters.scheduling import (
     ScheduledTask,
     ScheduleRequest,
     ScheduleTask,
+    SchedulingAdapter,
+    SchedulingInputError,
     predicted_hours,
     request_from_yard,
     solve,
+    with_yard_context,
+    yard_resources,
 )
 from knowledge import PartGraph, Settings
 from tests.helpers.schedule_validator import violations
@@ -43,7 +47,8 @@ def test_scheduling_rows_in_rows_out(registry: Registry, small_yard: Path) -> No
         tasks=[
             ScheduleTask(**{k: t[k] for k in ("code", "trade", "duration_days", "resource", "crane")}) for t in tasks
         ],
-        resources=scheduler.resources,  # type: ignore[attr-defined]
+        resources=scheduler.resources_of(rows),  # type: ignore[attr-defined]
+        trades=scheduler.trades_of(rows),  # type: ignore[attr-defined]
         precedences=[(b, t["code"]) for t in tasks for b in t["after"].split()],
     )
     placed = [
@@ -77,7 +82,27 @@ def test_durations_from_the_models_predictions(registry: Registry, small_yard: P
     assert violations(request, solve(request)) == []
 
 
-def test_resources_come_from_the_yard(registry: Registry) -> None:
-    resources = registry.get("scheduling").resources  # type: ignore[attr-defined]
+def test_resources_come_from_the_yard(registry: Registry, small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    scheduler = registry.get("scheduling")
+    rows = scheduler.yard_rows(g, [g.id_of("B001")])  # type: ignore[attr-defined]
+    resources = scheduler.resources_of(rows)  # type: ignore[attr-defined]
     assert {r.kind for r in resources} == {"panel_line", "workshop", "outfitting_hall", "crane", "dock"}
     assert all(isinstance(r, ResourceCapacity) for r in resources)
+    assert resources == yard_resources(g)
+    assert [t.trade for t in scheduler.trades_of(rows)] == ["PNL", "ASM", "OFB", "ERE", "OBD"]  # type: ignore[attr-defined]
+    # rows that come without their yard's resources are refused, naming what they lack
+    bare = rows.replace_schema_metadata(None)
+    with pytest.raises(SchedulingInputError, match=r"name resources \(.*PL-1.*\) but no resources came with them"):
+        scheduler.predict(bare)
+    assert scheduler.predict(with_yard_context(bare, resources)).num_rows == rows.num_rows
+
+
+def test_the_yards_trades_check_each_resource(small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    rows = SchedulingAdapter().yard_rows(g, [g.id_of("B001")])
+    moved = rows.set_column(rows.schema.get_field_index("resource"), "resource", [["WS-1", None, None, None, None]])
+    with pytest.raises(
+        SchedulingInputError, match=r"task 'WP-B001-PNL' \(PNL\): resource 'WS-1' is a workshop, not a panel_line"
+    ):
+        SchedulingAdapter().predict(moved.replace_schema_metadata(rows.schema.metadata))

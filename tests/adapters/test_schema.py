@@ -14,9 +14,17 @@ from adapters.schema import validate_batch
 from adapters.welding import WeldJointRow
 
 GOOD: dict[str, Any] = {
-    "level": "sub_assembly", "joint_type": "butt", "process": "SAW", "position": "1G", "access": "good",
-    "one_sided": False, "grade": "AH36", "thickness_mm": 12.0, "length_m": 6.5, "fit_up_gap_mm": 1.5,
-}  # fmt: skip
+    "level": "sub_assembly",
+    "joint_type": "butt",
+    "process": "SAW",
+    "position": "1G",
+    "access": "good",
+    "one_sided": False,
+    "grade": "AH36",
+    "thickness_mm": 12.0,
+    "length_m": 6.5,
+    "fit_up_gap_mm": 1.5,
+}
 
 
 def table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -75,10 +83,20 @@ def test_dictionary_columns_from_parquet_are_checked_too() -> None:
 def test_agrees_with_pydantic_on_random_rows() -> None:
     rng = np.random.default_rng(0)
     mutations: list[tuple[str, Any]] = [
-        ("thickness_mm", 0.0), ("thickness_mm", 100.0), ("thickness_mm", 100.5), ("length_m", -1.0),
-        ("fit_up_gap_mm", 0.0), ("fit_up_gap_mm", 20.0), ("fit_up_gap_mm", 21.0), ("process", "saw"),
-        ("position", "4F"), ("position", "5F"), ("grade", "EH36"), ("grade", ""), ("access", None),
-    ]  # fmt: skip
+        ("thickness_mm", 0.0),
+        ("thickness_mm", 100.0),
+        ("thickness_mm", 100.5),
+        ("length_m", -1.0),
+        ("fit_up_gap_mm", 0.0),
+        ("fit_up_gap_mm", 20.0),
+        ("fit_up_gap_mm", 21.0),
+        ("process", "saw"),
+        ("position", "4F"),
+        ("position", "5F"),
+        ("grade", "EH36"),
+        ("grade", ""),
+        ("access", None),
+    ]
     for trial in range(60):
         rows = [dict(GOOD) for _ in range(20)]
         for i in rng.choice(20, size=rng.integers(0, 3), replace=False):
