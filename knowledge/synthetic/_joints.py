@@ -218,8 +218,8 @@ def _assemble(rng: np.random.Generator, blocks: Blocks, levels: list[_Level], jo
         put("actual_hours", jid, actual.astype(np.float32))
         put("defect", jid, defect)
         put("defect_class", jid, defect_class)
-        put("expected_hours", jid, expected.astype(np.float32))  # ground truth, before welder skill and noise
-        put("defect_logit", jid, joint_logit.astype(np.float32))  # ground truth, before the welder effect
+        put("expected_hours", jid, expected)  # ground truth (float64, exact), before welder skill and noise
+        put("defect_logit", jid, joint_logit)  # ground truth (float64, exact), before the welder effect
         node = joint_base + jid
         has_b = lv.pred_b >= 0
         src += [lv.pred_a, lv.pred_b[has_b], node]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from adapters.training import held_out_blocks, train_outfitting, train_welding
 from adapters.transports.inprocess import OnnxTransport
 from adapters.welding import WeldingAdapter
 from knowledge import PartGraph
+from tests.helpers.yards import copy_yard
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,20 @@ def test_welding_training_learns_and_exports(graph: PartGraph, tmp_path: Path) -
     rows = WeldingAdapter.yard_rows(graph).slice(0, 1000)
     predicted = adapter.predict(rows).column("hours").to_numpy()
     assert predicted.shape == (1000,) and (predicted > 0).all()
+
+
+def test_the_noise_floor_comes_from_the_yards_own_ground_truth(graph: PartGraph, tmp_path: Path) -> None:
+    with_truth = train_welding(graph, tmp_path / "a", seed=3)
+    assert {"hours_mae_ground_truth", "defect_auc_ground_truth"} <= set(with_truth.metrics)
+    # a yard that does not know its ground truth (a real one) trains the same model and claims no floor
+    yard = copy_yard(graph.path, tmp_path / "real")
+    (yard / "ground_truth.parquet").unlink()
+    manifest = json.loads((yard / "manifest.json").read_text())
+    del manifest["files"]["ground_truth.parquet"], manifest["tables"]["ground_truth"]
+    (yard / "manifest.json").write_text(json.dumps(manifest))
+    without = train_welding(PartGraph.open(yard), tmp_path / "b", seed=3)
+    assert without.onnx_sha256 == with_truth.onnx_sha256
+    assert {k: v for k, v in with_truth.metrics.items() if not k.endswith("_ground_truth")} == without.metrics
 
 
 def test_training_is_reproducible(graph: PartGraph, tmp_path: Path) -> None:
@@ -82,10 +98,21 @@ def test_train_cli_names_a_versioned_model(graph: PartGraph, tmp_path: Path) -> 
     shipbrain = str(Path(sys.executable).parent / "shipbrain")
     args = [shipbrain, "models", "train", "--yard", str(graph.path), "--only", "welding", "--out", str(tmp_path)]
     trained = subprocess.run(
-        [*args, "--version", "2", "--versioned", "--param", "welding.hours.n_estimators=20",
-         "--param", "welding.defect.n_estimators=10"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            *args,
+            "--version",
+            "2",
+            "--versioned",
+            "--param",
+            "welding.hours.n_estimators=20",
+            "--param",
+            "welding.defect.n_estimators=10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert trained.returncode == 0, trained.stderr
     card = load_card(tmp_path / "welding-2.onnx")
     assert card is not None and card.version == "2" and card.params["hours"]["n_estimators"] == 20
