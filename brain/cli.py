@@ -1,24 +1,119 @@
 """The `shipbrain` command, assembled from each layer's own sub-commands.
 
-Each layer registers its Typer app under the entry-point group `shipbrain.commands` (see
-pyproject.toml), so this root imports nothing from the layers by name. A sub-command that fails to
-load is reported as a warning, not a crash, so one broken plugin does not take the CLI down.
+Each layer registers its Typer app (or one command) under the entry-point group `shipbrain.commands`
+(see pyproject.toml), so this root imports nothing from the layers by name, and nothing from a layer
+until one of its commands runs: `shipbrain --help` lists every group from the entry points' names
+and a one-line help kept here (`SHORT_HELP`; tests hold each line to its group's own help), so it
+imports no FastAPI, pyarrow, LangGraph or Ray. A plug-in group without a line here is listed by name
+with a generic line. A sub-command that fails to load is a warning and exit code 2 when it is asked
+for, never a crash of the other commands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from functools import cached_property
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from typer._click import Command, Context  # the Click that Typer vendors (typer >= 0.26)
+
+    from brain import Answer, Brain
+
+__all__ = ["COMMAND_GROUP", "SHORT_HELP", "LazyCommands", "app", "main"]
+
+COMMAND_GROUP: Final = "shipbrain.commands"
+"""The entry-point group each layer (and any plug-in) adds its sub-commands to."""
+
+SHORT_HELP: Final[dict[str, str]] = {
+    "docs": "The document store: welding procedures, NDT rules, outfitting rules and lessons learned, with citations.",
+    "eval": "Evaluate the brain and the yard's models against recorded work packages; compare runs.",
+    "keys": "API keys of the HTTP service: create (the token is shown once), list, revoke.",
+    "models": "The yard's models as tools: list them, describe their contracts, run them on a yard, train them.",
+    "serve": "Serve the HTTP API (and the chat page): on first start make the demo yard and an admin API key.",
+    "workflow": "Named, typed workflows for MES integrations: list them, print their schemas, run one on a yard.",
+    "yard": "Generate a synthetic yard, inspect it, and query its part-dependency graph.",
+}
+"""The first line of help of Shipbrain's own command groups, for `shipbrain --help` without importing them."""
+
+_PROJECT = "shipbrain"
+_PLUGINS_PANEL = "Plug-ins"
+
+
+class LazyCommands(TyperGroup):
+    """The root group: its own commands, then one per entry point of `COMMAND_GROUP`, imported when it runs.
+
+    Listing (`--help`) shows a stand-in per entry point, with the help of `SHORT_HELP` or a generic line;
+    resolving a command to run it loads its entry point and puts the real command in the stand-in's place.
+    """
+
+    @cached_property
+    def _entry_points(self) -> dict[str, EntryPoint]:
+        """The group's entry points by name, read once (scanning the installed distributions takes ~15 ms)."""
+        return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        """The root's own commands in the order they were declared, then the entry points by name."""
+        own = super().list_commands(ctx)
+        return own + sorted(name for name in self._entry_points if name not in own)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        """A loaded command, else a stand-in for listing (nothing is imported), else None."""
+        command = self.commands.get(cmd_name)
+        if command is not None:
+            return command
+        ep = self._entry_points.get(cmd_name)
+        return None if ep is None else _stand_in(ep)
+
+    def resolve_command(self, ctx: Context, args: list[str]) -> tuple[str | None, Command | None, list[str]]:
+        """Load the entry point of the command about to run (only that one), then resolve as usual."""
+        if args and args[0] not in self.commands and args[0] in self._entry_points:
+            self.commands[args[0]] = _load(self._entry_points[args[0]])
+        return super().resolve_command(ctx, args)
+
+
+def _stand_in(ep: EntryPoint) -> Command:
+    """A command that only describes an entry point, for `--help`; it is never run."""
+    dist = ep.dist.name if ep.dist is not None else None
+    if dist == _PROJECT and ep.name in SHORT_HELP:
+        return TyperCommand(name=ep.name, short_help=SHORT_HELP[ep.name])
+    generic = f"A plug-in ({dist or ep.value}): `shipbrain {ep.name} --help` describes it."
+    return TyperCommand(name=ep.name, short_help=generic, rich_help_panel=_PLUGINS_PANEL)
+
+
+def _load(ep: EntryPoint) -> Command:
+    """The click command of an entry point: a Typer app becomes a group, a function one command.
+
+    A plug-in that fails to load is reported as a warning and ends the run with exit code 2.
+    """
+    try:
+        sub = ep.load()
+    except Exception as exc:  # a broken plug-in is reported, not raised as a traceback
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"[yellow]warning:[/] shipbrain command {ep.name!r} failed to load ({ep.value}): {exc}", highlight=False
+        )
+        raise typer.Exit(2) from None
+    command: Command
+    if isinstance(sub, typer.Typer):
+        command = typer.main.get_group(sub)
+    else:  # a single command, e.g. serve = "workflows.service.cli:serve_command"
+        single = typer.Typer()
+        single.command(ep.name)(sub)
+        command = typer.main.get_command(single)
+    command.name = ep.name
+    return command
+
 
 app = typer.Typer(
     name="shipbrain",
+    cls=LazyCommands,
     help=(
         "Shipbrain: one brain over a shipyard's AI models.\n\n"
         "Planners ask questions across welding, outfitting and scheduling; MES integrations call named "
@@ -68,7 +163,9 @@ def approve(
     _with_brain(yard, lambda brain: brain.decide(thread, approved=not reject, by=by, note=note), as_json=as_json)
 
 
-def _with_brain(yard: Path | None, call: Callable[[Any], Any], *, trace: bool = False, as_json: bool = False) -> None:
+def _with_brain(
+    yard: Path | None, call: Callable[[Brain], Answer], *, trace: bool = False, as_json: bool = False
+) -> None:
     import json
 
     from knowledge.cli import user_errors
@@ -88,7 +185,8 @@ def _with_brain(yard: Path | None, call: Callable[[Any], Any], *, trace: bool = 
         _print_answer(answer, trace)
 
 
-def _print_answer(answer: Any, trace: bool) -> None:
+def _print_answer(answer: Answer, trace: bool) -> None:
+    from rich.console import Console
     from rich.table import Table
 
     console = Console()
@@ -109,7 +207,7 @@ def _print_answer(answer: Any, trace: bool) -> None:
         for row in result.rows[:15]:
             table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
         console.print(table)
-    if answer.status == "waiting_for_approval":
+    if answer.status == "waiting_for_approval" and answer.approval is not None:
         console.print(
             f"[yellow]This changes the yard's plan and waits for approval:[/] {answer.approval.change}\n"
             f"  approve: shipbrain approve {answer.thread_id} --by NAME\n"
@@ -119,23 +217,8 @@ def _print_answer(answer: Any, trace: bool) -> None:
     console.print(f"[dim]thread {answer.thread_id}[/]")
 
 
-def _load_commands() -> None:
-    err = Console(stderr=True)
-    for ep in sorted(entry_points(group="shipbrain.commands"), key=lambda e: e.name):
-        try:
-            sub = ep.load()
-        except Exception as exc:  # a broken plugin must not take the whole CLI down
-            err.print(f"[yellow]warning:[/] shipbrain command {ep.name!r} failed to load: {exc}")
-            continue
-        if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=ep.name)
-        else:  # a single command, e.g. serve = "workflows.service.cli:serve_command"
-            app.command(ep.name)(sub)
-
-
 def main() -> None:
     """Entry point of the `shipbrain` script."""
-    _load_commands()
     app(prog_name="shipbrain")
 
 

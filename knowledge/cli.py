@@ -1,23 +1,33 @@
-"""`shipbrain yard`: generate a synthetic yard, inspect it, and query its part-dependency graph."""
+"""`shipbrain yard`: generate a synthetic yard, inspect it, and query its part-dependency graph.
+
+Commands import what they need when they run (settings, the graph, pyarrow), so `shipbrain yard info`
+reads a manifest without paying for the rest.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from knowledge.errors import ShipbrainError
-from knowledge.settings import get_settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from knowledge.layout import NodeKind
+    from knowledge.partgraph import PartGraph
+    from knowledge.synthetic import YardSpec
 
 __all__ = ["docs_app", "ensure_demo_yard", "user_errors", "yard_app"]
 
@@ -73,6 +83,7 @@ def generate(
 ) -> None:
     """Generate a synthetic yard (5,000 to 25,000,000 parts) into a yard directory."""
     with user_errors():
+        from knowledge.settings import get_settings
         from knowledge.synthetic import YardSpec
 
         spec = YardSpec.checked(parts=parts, seed=seed, blocks=blocks)
@@ -82,7 +93,10 @@ def generate(
         _print_summary(target, as_json=False)
 
 
-def _generate(spec: Any, target: Path, force: bool) -> None:
+def _generate(spec: YardSpec, target: Path, force: bool) -> None:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from knowledge.settings import get_settings
     from knowledge.synthetic import generate_yard
     from knowledge.synthetic.generator import GENERATE_STEPS
     from knowledge.yarddir import write_yard
@@ -91,10 +105,9 @@ def _generate(spec: Any, target: Path, force: bool) -> None:
         raise FileExistsError(f"{str(target)!r} already exists; pass --force to replace it")
     steps = (*GENERATE_STEPS, "writing tables", "checksums")
     bars = err.is_terminal or get_settings().progress
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=False, disable=not bars,
-    ) as progress:  # fmt: skip
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+    counter = (TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    with Progress(*columns, *counter, console=err, transient=False, disable=not bars) as progress:
         task = progress.add_task(f"generating {spec.parts:,} parts", total=len(steps))
 
         def advance(name: str) -> None:
@@ -110,23 +123,40 @@ def _generate(spec: Any, target: Path, force: bool) -> None:
 
 @yard_app.command()
 def info(path: YardDir, as_json: JsonFlag = False) -> None:
-    """Summarise a yard: its size, counts by kind, edges and tables."""
+    """Summarise a yard: its size, counts by kind, edges and tables (checks every file's presence and size)."""
     with user_errors():
         _print_summary(path, as_json=as_json)
 
 
-def _summary(path: Path) -> dict[str, Any]:
-    from knowledge.partgraph import PartGraph
+class YardSummary(TypedDict):
+    """What `shipbrain yard info --json` prints."""
 
-    g = PartGraph.open(path)
-    m = g.manifest
+    path: str
+    format_version: int
+    seed: int
+    parts: int
+    blocks: str
+    counts: dict[NodeKind, int]
+    num_nodes: int
+    num_edges: int
+    tables: dict[str, int]
+    disk_bytes: int
+
+
+def _summary(path: Path) -> YardSummary:
+    """From the manifest and the layout alone: no pyarrow, no graph arrays."""
+    from knowledge.yarddir import load_layout, read_manifest, verify_files
+
+    m = read_manifest(path)
+    verify_files(path, m, checksums=False)
+    layout = load_layout(path)
     nb = m.counts["block"]
     return {
         "path": str(path),
         "format_version": m.format_version,
         "seed": m.seed,
         "parts": m.parts,
-        "blocks": f"{g.layout.block_code(0)}-{g.layout.block_code(nb - 1)}",
+        "blocks": f"{layout.block_code(0)}-{layout.block_code(nb - 1)}",
         "counts": dict(m.counts),
         "num_nodes": m.num_nodes,
         "num_edges": m.num_edges,
@@ -177,32 +207,36 @@ def query(
 ) -> None:
     """Ask the part-dependency graph what comes before, after, between or inside a code."""
     with user_errors():
-        from knowledge.errors import InputError
         from knowledge.partgraph import PartGraph
 
         g = PartGraph.open(path)
-        node = g.id_of(code)
-        kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        hours: list[float] | None = None
-        if op is QueryOp.path:
-            if to is None:
-                raise InputError("`path` needs --to CODE: the code the chain should end at")
-            ids = g.shortest_path(node, g.id_of(to))
-        elif op is QueryOp.critical:
-            cp = g.critical_path(_planning_hours(g), end=node)
-            ids = cp.node_ids
-            hours = [float(cp.finish[i]) for i in ids]
-        else:
-            run: Callable[..., Any] = {
-                QueryOp.upstream: lambda: g.upstream([node], depth=depth, kinds=kind_list),  # type: ignore[arg-type]
-                QueryOp.downstream: lambda: g.downstream([node], depth=depth, kinds=kind_list),  # type: ignore[arg-type]
-                QueryOp.members: lambda: g.members(node, kinds=kind_list),  # type: ignore[arg-type]
-            }[op]
-            ids = run()
+        # PartGraph checks each kind and names a wrong one ("unknown node kind 'weld'; kinds: ...")
+        kind_list = cast("list[NodeKind]", [k.strip() for k in kinds.split(",") if k.strip()]) if kinds else None
+        ids, hours = _run_query(g, op, g.id_of(code), to, depth, kind_list)
         _print_query(g, op, code, ids, limit, as_json, hours, to)
 
 
-def _planning_hours(g: Any) -> Any:
+def _run_query(
+    g: PartGraph, op: QueryOp, node: int, to: str | None, depth: int | None, kinds: list[NodeKind] | None
+) -> tuple[npt.NDArray[np.int32], list[float] | None]:
+    """The ids a query finds, in order, and for `critical` each one's finish hour."""
+    from knowledge.errors import InputError
+
+    if op is QueryOp.upstream:
+        return g.upstream([node], depth=depth, kinds=kinds), None
+    if op is QueryOp.downstream:
+        return g.downstream([node], depth=depth, kinds=kinds), None
+    if op is QueryOp.members:
+        return g.members(node, kinds=kinds), None
+    if op is QueryOp.path:
+        if to is None:
+            raise InputError("`path` needs --to CODE: the code the chain should end at")
+        return g.shortest_path(node, g.id_of(to)), None
+    cp = g.critical_path(_planning_hours(g), end=node)
+    return cp.node_ids, [float(cp.finish[i]) for i in cp.node_ids]
+
+
+def _planning_hours(g: PartGraph) -> npt.NDArray[np.float64]:
     """Per node, the yard's planning-norm hours (joints and outfitting items; 0 for other kinds)."""
     import numpy as np
 
@@ -217,13 +251,20 @@ def _planning_hours(g: Any) -> Any:
 
 
 def _print_query(
-    g: Any, op: QueryOp, code: str, ids: Any, limit: int, as_json: bool, hours: list[float] | None, to: str | None
+    g: PartGraph,
+    op: QueryOp,
+    code: str,
+    ids: npt.NDArray[np.int32],
+    limit: int,
+    as_json: bool,
+    hours: list[float] | None,
+    to: str | None,
 ) -> None:
     shown = ids[:limit] if op not in (QueryOp.path, QueryOp.critical) else ids
     codes = g.codes_of(shown)
     kinds = g.kinds_of(shown)
     by_kind = dict(Counter(g.kinds_of(ids))) if len(ids) <= 5_000_000 else None
-    result: dict[str, Any] = {
+    result: dict[str, object] = {
         "op": op.value,
         "code": code,
         "to": to,
@@ -262,6 +303,7 @@ def _print_query(
 def ensure_demo_yard() -> None:
     """Generate the demo yard on first use, then print its summary."""
     with user_errors():
+        from knowledge.settings import get_settings
         from knowledge.synthetic import YardSpec
 
         settings = get_settings()

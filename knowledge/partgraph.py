@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from knowledge import _csr, _mapped
 from knowledge.errors import InputError, SubgraphTooLargeError, UnknownCodeError, YardIntegrityError
@@ -34,6 +32,7 @@ from knowledge.yarddir import GRAPH_FILES, Manifest, load_layout, load_npy, read
 
 if TYPE_CHECKING:
     import networkx as nx
+    import pyarrow as pa
 
 __all__ = ["DEFAULT_SUBGRAPH_LIMIT", "CriticalPath", "PartGraph", "RollupLevel", "Verify"]
 
@@ -216,8 +215,9 @@ class PartGraph:
         spans: list[tuple[NodeKind, int, int]] = []
         if kind == "block":
             a0, a1 = int(lay.block_assembly_start[local]), int(lay.block_assembly_start[local + 1])
-            spans += [("assembly", a0, a1), ("joint", *self._span(lay.block_joint_start, local)),
-                      ("outfitting_item", *self._span(lay.block_item_start, local))]  # fmt: skip
+            spans.append(("assembly", a0, a1))
+            spans.append(("joint", *self._span(lay.block_joint_start, local)))
+            spans.append(("outfitting_item", *self._span(lay.block_item_start, local)))
         elif kind == "assembly":
             a0, a1 = local, local + 1
         else:
@@ -228,8 +228,10 @@ class PartGraph:
         elif kind == "sub_assembly":
             s0, s1 = local, local + 1
         else:
-            raise InputError(f"{self.code_of(node)!r} is a {kind.replace('_', ' ')}; only blocks, assemblies and "
-                             "sub-assemblies have members")  # fmt: skip
+            what = kind.replace("_", " ")
+            raise InputError(
+                f"{self.code_of(node)!r} is a {what}; only blocks, assemblies and sub-assemblies have members"
+            )
         spans.append(("part", int(lay.sub_part_start[s0]), int(lay.sub_part_start[s1])))
         pieces = [np.arange(lo, hi, dtype=np.int32) + int(lay.kind_start[NODE_KINDS.index(k)]) for k, lo, hi in spans]
         if kind != "block":  # the joints that close this assembly or sub-assembly and its members
@@ -350,6 +352,8 @@ class PartGraph:
             A table with `code`, `total` and `count` (nodes summed) per group, in group order.
             Nodes outside every group of that level (e.g. a block for "assembly") are left out.
         """
+        import pyarrow as pa  # here, not at the top: opening and walking a graph need no pyarrow
+
         vals = np.asarray(values, dtype=np.float64)
         nodes = np.arange(self.num_nodes, dtype=np.int32) if ids is None else self._checked_ids(ids)
         if vals.shape != nodes.shape:
@@ -376,6 +380,8 @@ class PartGraph:
 
     @cached_property
     def _assembly_of_all(self) -> npt.NDArray[np.int64]:
+        import pyarrow.compute as pc
+
         out = self.layout.assembly_index_of_hull(np.arange(self.num_nodes))
         asm_base = int(self.layout.kind_start[NODE_KINDS.index("assembly")])
         owner_asm = self.layout.assembly_index_of_hull(self._joint_owner)  # -1 for block and erection joints

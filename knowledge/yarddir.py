@@ -12,6 +12,9 @@
 A write goes to a temporary sibling directory that is renamed into place only when every file is
 written and checksummed, so an interrupted write leaves no half-written yard behind. Files are
 written deterministically (no timestamps), so the same spec gives the same bytes.
+
+Reading the manifest and the layout needs no pyarrow (`shipbrain yard info` reads only them and the files'
+sizes): pyarrow is imported inside the functions that read or write tables.
 """
 
 from __future__ import annotations
@@ -21,19 +24,20 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from knowledge._mapped import open_mapped
 from knowledge.errors import InputError, ManifestError, YardIntegrityError, YardNotFoundError
 from knowledge.layout import NodeKind, YardLayout
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "FORMAT",
@@ -43,6 +47,7 @@ __all__ = [
     "TABLES",
     "FileEntry",
     "Manifest",
+    "YardData",
     "read_manifest",
     "verify_files",
     "write_yard",
@@ -52,9 +57,18 @@ FORMAT = "shipbrain-yard"
 FORMAT_VERSION = 2
 """2: joints gained `fit_up_gap_mm` (generator 2)."""
 TABLES = (
-    "blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items",
-    "work_packages", "resources", "systems",
-)  # fmt: skip
+    "blocks",
+    "assemblies",
+    "sub_assemblies",
+    "parts",
+    "joints",
+    "outfitting_items",
+    "work_packages",
+    "resources",
+    "systems",
+    "trades",
+    "ground_truth",
+)
 LAYOUT_FILES = ("block_assembly_start", "assembly_sub_start", "sub_part_start", "block_joint_start", "block_item_start")
 GRAPH_FILES = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
 _ROW_GROUP = 1 << 20
@@ -91,6 +105,43 @@ class Manifest(BaseModel):
     files: dict[str, FileEntry]
 
 
+class _SpecData(Protocol):
+    @property
+    def seed(self) -> int: ...
+    @property
+    def parts(self) -> int: ...
+    @property
+    def blocks(self) -> int | None: ...
+
+
+class YardData(Protocol):
+    """A yard in memory, as `write_yard` writes it (the synthetic generator's `GeneratedYard` is one)."""
+
+    @property
+    def spec(self) -> _SpecData:
+        """What was asked for: its `seed`, `parts` and `blocks` go into the manifest."""
+
+    @property
+    def layout(self) -> YardLayout:
+        """The offset arrays of the id space."""
+
+    @property
+    def tables(self) -> Mapping[str, pa.Table]:
+        """One table per name of `TABLES`."""
+
+    @property
+    def forward(self) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+        """CSR (`indptr`, `indices`) of the precedence edges grouped by their first node."""
+
+    @property
+    def reverse(self) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]]:
+        """The same edges grouped by their second node."""
+
+    @property
+    def generator_version(self) -> str:
+        """The version of whatever made the yard."""
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -100,13 +151,15 @@ def _sha256(path: Path) -> str:
 
 
 def write_yard(
-    yard: Any, out: Path, *, overwrite: bool = False, progress: Callable[[str], None] | None = None
+    yard: YardData, out: Path, *, overwrite: bool = False, progress: Callable[[str], None] | None = None
 ) -> Manifest:
-    """Write a `GeneratedYard` to `out` atomically and return its manifest.
+    """Write a yard (e.g. a `GeneratedYard`) to `out` atomically and return its manifest.
 
     Raises:
         FileExistsError: `out` exists and `overwrite` is false.
     """
+    import pyarrow.parquet as pq
+
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{str(out)!r} already exists; pass --force to replace it")
@@ -245,6 +298,9 @@ def load_layout(path: Path) -> YardLayout:
 
 def read_table(path: Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """Read one attribute table (or some of its columns)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if name not in TABLES:
         raise InputError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
     try:

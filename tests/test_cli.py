@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+import typer
 
+from brain.cli import COMMAND_GROUP, SHORT_HELP
 from knowledge import PartGraph
+from tests.helpers.plugins import fake_plugin
 
 SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
+HEAVY = ("fastapi", "pyarrow", "langgraph", "ray")
 
 
 def run(*args: str, data_dir: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -31,6 +37,82 @@ def test_help_explains_the_commands() -> None:
     yard = run("yard", "--help")
     for command in ("generate", "info", "query", "verify"):
         assert command in yard.stdout
+
+
+def test_help_lists_every_command_group_with_its_line() -> None:
+    top = run("--help")
+    assert top.returncode == 0, top.stderr
+    groups = [ep for ep in entry_points(group=COMMAND_GROUP) if ep.dist is not None and ep.dist.name == "shipbrain"]
+    assert {ep.name for ep in groups} >= {"yard", "models", "docs", "workflow", "keys", "serve", "eval"}
+    listed = [line.strip("│ ").split(" ", 1)[0] for line in top.stdout.splitlines()]
+    for name in ("demo", "ask", "approve", *(ep.name for ep in groups)):
+        assert name in listed, f"{name!r} missing from shipbrain --help"
+    for ep in groups:
+        assert SHORT_HELP[ep.name] in top.stdout
+    assert "Plug-ins" not in top.stdout and top.stderr == ""
+
+
+def test_each_groups_line_is_its_own_help() -> None:
+    """`shipbrain --help` prints SHORT_HELP without importing the groups: it must say what each group says."""
+    for ep in entry_points(group=COMMAND_GROUP):
+        if ep.dist is None or ep.dist.name != "shipbrain":
+            continue
+        sub = ep.load()
+        own = sub.info.help if isinstance(sub, typer.Typer) else inspect.getdoc(sub)
+        assert isinstance(own, str), ep.name
+        assert SHORT_HELP[ep.name] == own.strip().splitlines()[0], ep.name
+
+
+def imported_by(*args: str) -> set[str]:
+    """The top-level modules a `shipbrain` run imported (from its own sys.modules, in a subprocess)."""
+    code = (
+        "import sys, json\n"
+        f"sys.argv = ['shipbrain', *{list(args)!r}]\n"
+        "from brain.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+        "sys.stderr.write(json.dumps({'code': code, 'modules': sorted(sys.modules)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert report["code"] in (0, None), done.stderr
+    return set(report["modules"])
+
+
+def test_help_imports_no_heavy_library() -> None:
+    modules = imported_by("--help")
+    assert "brain.cli" in modules
+    assert not {m.split(".")[0] for m in modules} & {*HEAVY, "numpy", "sqlalchemy", "knowledge", "workflows", "evals"}
+
+
+def test_yard_info_reads_the_manifest_without_pyarrow_or_the_graph(small_yard: Path) -> None:
+    modules = imported_by("yard", "info", str(small_yard), "--json")
+    assert "knowledge.yarddir" in modules
+    assert not {m.split(".")[0] for m in modules} & {*HEAVY, "sqlalchemy", "pydantic_settings"}
+    assert not {"knowledge.partgraph", "knowledge._csr", "knowledge.synthetic", "brain.supervisor"} & modules
+
+
+def test_plug_in_commands_load_when_they_run_and_a_broken_one_is_a_warning(tmp_path: Path) -> None:
+    hello = 'def hello(name: str = "yard") -> None:\n    """Say hello."""\n    print(f"hello {name}")\n'
+    path = fake_plugin(
+        tmp_path,
+        {COMMAND_GROUP: {"hello": "shipbrain_test_hello:hello", "broken": "shipbrain_test_missing:app"}},
+        {"shipbrain_test_hello": hello},
+    )
+    top = run("--help", PYTHONPATH=path)
+    assert top.returncode == 0 and top.stderr == ""
+    assert "Plug-ins" in top.stdout and "shipbrain-test-plugin" in top.stdout
+    assert all(name in top.stdout for name in ("hello", "broken", "yard", "serve"))
+
+    said = run("hello", "--name", "B012", PYTHONPATH=path)
+    assert said.returncode == 0 and said.stdout == "hello B012\n", said.stderr
+
+    broken = run("broken", PYTHONPATH=path)
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("warning:") and "'broken' failed to load" in broken.stderr
+    assert "Traceback" not in broken.stderr + broken.stdout
+
+    yard = run("yard", "--help", PYTHONPATH=path)  # the others work beside a broken plug-in, without a warning
+    assert yard.returncode == 0 and "generate" in yard.stdout and yard.stderr == ""
 
 
 def test_generate_info_verify(tmp_path: Path) -> None:

@@ -7,17 +7,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from knowledge.cli import user_errors
-from knowledge.settings import get_settings
-from workflows.base import WORKFLOWS, ProgressCallback, Workflow, WorkflowContext, run_workflow, validate_request
 from workflows.errors import WorkflowInputError
+
+if TYPE_CHECKING:
+    from workflows.base import ProgressCallback, Workflow
 
 __all__ = ["workflow_app"]
 
@@ -38,6 +38,8 @@ _COLUMNS = 9
 @workflow_app.command("list")
 def list_workflows(as_json: JsonFlag = False) -> None:
     """List the workflows with their versions."""
+    from workflows.base import WORKFLOWS
+
     with user_errors():
         found = WORKFLOWS.list()
         if as_json:
@@ -58,6 +60,8 @@ def list_workflows(as_json: JsonFlag = False) -> None:
 @workflow_app.command()
 def describe(name: NameArg) -> None:
     """Print a workflow's description and the JSON schemas of its request and result."""
+    from workflows.base import WORKFLOWS
+
     with user_errors():
         sys.stdout.write(json.dumps(WORKFLOWS.get(name).describe(), indent=2) + "\n")
 
@@ -72,6 +76,9 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a workflow on a yard: the request comes from a JSON file, the result goes to standard output."""
+    from knowledge.settings import get_settings
+    from workflows.base import WORKFLOWS, WorkflowContext, run_workflow, validate_request
+
     with user_errors():
         workflow = WORKFLOWS.get(name)
         request = validate_request(workflow, _read_payload(input_file))  # refuse a bad request before opening
@@ -111,6 +118,10 @@ def _read_payload(path: Path) -> dict[str, Any]:
 @contextmanager
 def _progress(name: str) -> Iterator[ProgressCallback]:
     """A progress callback drawing a bar on stderr (one plain line per step when stderr is not a terminal)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from knowledge.settings import get_settings
+
     bars = err.is_terminal or get_settings().progress
     with Progress(
         SpinnerColumn(),
