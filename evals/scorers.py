@@ -17,6 +17,11 @@ loads, so a case whose expected value has the wrong type is refused before anyth
 
 A scorer entry in a suite may set `min` or `max`: a threshold on the case's value (a miss fails the case).
 `latency` is the one scorer that is not deterministic; replayed runs give identical values for all others.
+
+`SCORERS` is a `knowledge.plugins.PluginRegistry`, the one way Shipbrain registers things: inside the project
+by the `@scorer` decorator, and from other distributions through the entry-point group `shipbrain.scorers`
+(an entry point names a `ScorerDef`, or a module whose `@scorer` functions register on import; one that fails
+to load is a warning, not a crash).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from evals.schedule_check import schedule_violations
+from knowledge.plugins import PluginRegistry
 
 __all__ = [
     "SCORERS",
@@ -39,6 +45,7 @@ __all__ = [
     "Score",
     "ScorerArgs",
     "ScorerDef",
+    "ScorerRegistry",
     "calibration_bins",
     "resolve_field",
     "scorer",
@@ -175,8 +182,15 @@ class ScorerDef:
         return result.model_copy(update={"passed": passed})
 
 
-SCORERS: Final[dict[str, ScorerDef]] = {}
-"""Every scorer, by name."""
+class ScorerRegistry(PluginRegistry[ScorerDef]):
+    """Scorers by name; `SCORERS["mae"]` reads like the mapping it replaces (an unknown name is a `KeyError`)."""
+
+    def __getitem__(self, name: str) -> ScorerDef:
+        return self.get(name)
+
+
+SCORERS: Final = ScorerRegistry("scorer", group="shipbrain.scorers")
+"""Every scorer, by name: this module's own and the plug-ins of the entry-point group `shipbrain.scorers`."""
 
 
 def scorer(
@@ -187,13 +201,15 @@ def scorer(
     expected: Any = None,
     deterministic: bool = True,
     kinds: Sequence[str] = ("question", "workflow", "model", "schedule"),
-) -> Callable[[ScoreFn], ScoreFn]:
-    """Register a scorer under `name` (a run log names it, so a run can be re-scored from its log)."""
+) -> Callable[[ScoreFn], ScorerDef]:
+    """Register a scorer under `name` (a run log names it, so a run can be re-scored from its log).
 
-    def register(fn: ScoreFn) -> ScoreFn:
+    The decorated name becomes the registered `ScorerDef`, so a plug-in's entry point may name it directly.
+    """
+
+    def register(fn: ScoreFn) -> ScorerDef:
         adapter = TypeAdapter(expected, config={"strict": True}) if expected is not None else None
-        SCORERS[name] = ScorerDef(name, fn, args, direction, adapter, deterministic, tuple(kinds))
-        return fn
+        return SCORERS.register(ScorerDef(name, fn, args, direction, adapter, deterministic, tuple(kinds)))
 
     return register
 

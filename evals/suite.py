@@ -311,13 +311,13 @@ def _scorer(path: Path, case_node: yaml.Node, fields: _CaseFields, kind: str, in
     if not isinstance(entry, dict) or "name" not in entry:
         raise SuiteError(path, line, f"case {fields.id!r}: a scorer is a name or a mapping with `name`")
     name = entry["name"]
-    definition = SCORERS.get(name)
-    if definition is None:
+    if name not in SCORERS:
         raise SuiteError(
             path,
             _line(_node_at(node, "name") if node else None, line),
-            f"no scorer {name!r}; scorers: {', '.join(sorted(SCORERS))}",
+            f"no scorer {name!r}; scorers: {', '.join(SCORERS.names())}",
         )
+    definition = SCORERS[name]
     as_kinds = _SCORED_AS.get(kind, (kind,))
     if not set(as_kinds) & set(definition.kinds):
         raise SuiteError(
