@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import TextColumn
 from rich.table import Table
 
 from knowledge.cli import user_errors
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    import pyarrow as pa
+
+    from adapters.registry import Registry
+    from adapters.spec import AdapterSpec
+    from knowledge.partgraph import PartGraph
 
 __all__ = ["models_app"]
 
@@ -29,7 +36,7 @@ VersionOption = Annotated[
 ]
 
 
-def _registry(name: str | None = None, version: str | None = None) -> Any:
+def _registry(name: str | None = None, version: str | None = None) -> Registry:
     from adapters.registry import Registry
 
     registry = Registry.load(versions={name: version} if name is not None and version is not None else None)
@@ -134,17 +141,22 @@ def predict(
         _print_predictions(g, adapter.spec, keys, result, limit, as_json, output, codes)
 
 
-def _run_with_progress(registry: Any, name: str, rows: Any) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+def _run_with_progress(registry: Registry, name: str, rows: pa.Table) -> pa.Table:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from adapters.executor import BatchExecutor
 
     executor = BatchExecutor(registry)
     backend = executor.choose(rows.num_rows)
     with Progress(
-        TextColumn(f"{name} ({backend})"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as progress:  # fmt: skip
+        TextColumn(f"{name} ({backend})"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
         task = progress.add_task("rows", total=rows.num_rows)
         result = executor.run(name, rows, progress=lambda done, _total: progress.update(task, completed=done))
     executor.close() if backend == "ray" else None
@@ -152,7 +164,14 @@ def _run_with_progress(registry: Any, name: str, rows: Any) -> Any:
 
 
 def _print_predictions(
-    g: Any, spec: Any, keys: Any, result: Any, limit: int, as_json: bool, output: Path | None, codes: Any = None
+    g: PartGraph,
+    spec: AdapterSpec,
+    keys: npt.NDArray[Any],
+    result: pa.Table,
+    limit: int,
+    as_json: bool,
+    output: Path | None,
+    codes: list[str] | None = None,
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -214,9 +233,14 @@ def train(
                 raise typer.BadParameter(f"unknown model {name!r}; trainable: {', '.join(trainers)}")
             with err.status(f"training {name}") as status:
                 card = trainers[name](
-                    g, target, version=version, seed=seed, params=overrides.get(name),
-                    file_stem=f"{name}-{version}" if versioned else None, progress=lambda s: status.update(s),
-                )  # fmt: skip
+                    g,
+                    target,
+                    version=version,
+                    seed=seed,
+                    params=overrides.get(name),
+                    file_stem=f"{name}-{version}" if versioned else None,
+                    progress=lambda s: status.update(s),
+                )
             out.print(f"[bold]{name}[/] {card.version} -> {target / card.onnx_file}")
             out.print("  " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))
 

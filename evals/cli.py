@@ -96,9 +96,15 @@ def run_command(
         with Progress(*columns, console=err, disable=not bars) as progress:
             task = progress.add_task(f"suite {checked.name}", total=None)
             summary = run_suite(
-                checked, out_dir, versions=versions, concurrency=concurrency, replay=replay, cassette=cassette,
-                force=force, progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )  # fmt: skip
+                checked,
+                out_dir,
+                versions=versions,
+                concurrency=concurrency,
+                replay=replay,
+                cassette=cassette,
+                force=force,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     if as_json:
         out.print_json(summary.model_dump_json())
     else:

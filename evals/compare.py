@@ -132,9 +132,12 @@ def render_text(cmp: Comparison, *, limit: int = 40) -> list[str]:
     for c in cmp.means:
         lines.append(f"{c.score:<40} {c.a:>12.5g} {c.b:>12.5g} {c.delta:>+12.4g}  {c.verdict}")
     moved = sorted((c for c in cmp.changes if c.verdict != "same"), key=lambda c: c.better)
-    lines += ["", f"cases: {sum(c.verdict == 'improved' for c in moved)} score changes improved, "
-              f"{sum(c.verdict in ('worse', 'regressed') for c in moved)} got worse "
-              f"({len(cmp.regressions)} past their margin, means included)"]  # fmt: skip
+    lines += [
+        "",
+        f"cases: {sum(c.verdict == 'improved' for c in moved)} score changes improved, "
+        f"{sum(c.verdict in ('worse', 'regressed') for c in moved)} got worse "
+        f"({len(cmp.regressions)} past their margin, means included)",
+    ]
     for c in moved[:limit]:
         lines.append(f"  {c.case:<40} {c.score:<34} {c.a:>10.4g} -> {c.b:<10.4g} {c.verdict}")
     if len(moved) > limit:

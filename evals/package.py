@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +49,11 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evals.errors import PackageError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from knowledge.partgraph import PartGraph
 
 __all__ = [
     "PACKAGE_FORMAT",
@@ -69,13 +74,26 @@ REQUIRED_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "blocks": ("code",),
     "parts": ("code", "block"),
     "joints": (
-        "code", "block", "work_package", "level", "joint_type", "process", "position", "access", "one_sided",
-        "grade", "thickness_mm", "length_m", "fit_up_gap_mm", "actual_hours", "defect",
+        "code",
+        "block",
+        "work_package",
+        "level",
+        "joint_type",
+        "process",
+        "position",
+        "access",
+        "one_sided",
+        "grade",
+        "thickness_mm",
+        "length_m",
+        "fit_up_gap_mm",
+        "actual_hours",
+        "defect",
     ),
     "outfitting_items": ("code", "block", "actual_hours", "rework"),
     "work_packages": ("code", "block", "trade", "duration_days", "after"),
     "resources": ("resource", "kind", "capacity"),
-}  # fmt: skip
+}
 """Columns every package's tables must have (a yard may add others)."""
 
 
@@ -247,17 +265,17 @@ class RecordedPackage:
 # ---- recording from a generated yard ----------------------------------------------------------------------------
 
 
-def _codes(graph: Any, ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _codes(graph: PartGraph, ids: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pa.array(graph.codes_of(np.asarray(ids.to_numpy(zero_copy_only=False))), type=pa.string())
 
 
-def _lookup(codes: Sequence[str], ids: Any, keys: pa.ChunkedArray) -> pa.Array:
+def _lookup(codes: Sequence[str], ids: npt.ArrayLike, keys: pa.ChunkedArray) -> pa.Array:
     """The code of each key (a dense id among `ids`)."""
     index = dict(zip(np.asarray(ids).tolist(), codes, strict=True))
     return pa.array([index.get(k) for k in keys.to_pylist()], type=pa.string())
 
 
-def _cut(graph: Any, block_ids: np.ndarray) -> dict[str, pa.Table]:
+def _cut(graph: PartGraph, block_ids: npt.NDArray[np.integer[Any]]) -> dict[str, pa.Table]:
     """The package's tables for the given blocks of a yard."""
     from adapters.scheduling import SchedulingAdapter
 
@@ -310,7 +328,7 @@ def _cut(graph: Any, block_ids: np.ndarray) -> dict[str, pa.Table]:
     }
 
 
-def _answers(graph: Any, blocks: pa.Table, joints: pa.Table) -> list[RecordedAnswer]:
+def _answers(graph: PartGraph, blocks: pa.Table, joints: pa.Table) -> list[RecordedAnswer]:
     """Questions and workflow calls per block, with answers taken from the yard's records, not from any model."""
     out: list[RecordedAnswer] = []
     defect = joints.column("defect").to_numpy(zero_copy_only=False)
@@ -323,35 +341,42 @@ def _answers(graph: Any, blocks: pa.Table, joints: pa.Table) -> list[RecordedAns
         slug = code.lower()
         out.append(
             RecordedAnswer(
-                id=f"{slug}-lookup", kind="question", question=f"What's in block {code}?",
+                id=f"{slug}-lookup",
+                kind="question",
+                question=f"What's in block {code}?",
                 expected={"intent": "lookup", "tools": ["lookup"], "numbers.joint": n_joints},
             )
-        )  # fmt: skip
+        )
         out.append(
             RecordedAnswer(
-                id=f"{slug}-upstream", kind="question", question=f"What must be done before {code}?",
+                id=f"{slug}-upstream",
+                kind="question",
+                question=f"What must be done before {code}?",
                 expected={"intent": "upstream", "tools": ["upstream"], "numbers.nodes": upstream},
             )
-        )  # fmt: skip
+        )
         for share in (0.05, 0.1):
             pct = round(share * 100)
             inspected = max(1, math.ceil(share * n_joints))
             out.append(
                 RecordedAnswer(
-                    id=f"{slug}-ndt-{pct}", kind="question",
+                    id=f"{slug}-ndt-{pct}",
+                    kind="question",
                     question=f"Which joints of {code} should get NDT with a {pct} % budget?",
                     expected={"intent": "ndt_plan", "tools": ["ndt_plan"], "numbers.inspected": inspected},
                 )
-            )  # fmt: skip
+            )
         found = sorted(joint_code[(joint_block == code) & defect].tolist())
         out.append(
             RecordedAnswer(
-                id=f"{slug}-wip", kind="workflow", workflow="weld-inspection-plan",
+                id=f"{slug}-wip",
+                kind="workflow",
+                workflow="weld-inspection-plan",
                 input={"code": code, "budget": {"share": 0.1}},
                 # the joints where NDT really found a defect: the plan should have chosen them
                 expected={"inspection_points[*].code": found, "joints_total": n_joints},
             )
-        )  # fmt: skip
+        )
     return out
 
 

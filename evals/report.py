@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["render_compare_html", "write_report"]
 
@@ -42,13 +46,21 @@ th{background:#f3f3f3}.ok{color:#17772b}.bad{color:#b3261e;font-weight:600}.num{
 """
 
 
-def _cell(text: Any, cls: str = "") -> dict[str, str]:
+def _cell(text: object, cls: str = "") -> dict[str, str]:
     if isinstance(text, float):
         text = f"{text:.4g}"
     return {"text": str(text), "cls": cls}
 
 
-def _png(fig: Any) -> str:
+def _scores_text(scores: dict[str, dict[str, Any]]) -> str:
+    """A case's scores on one line, a missed threshold with its reason: `mae:hours=0.41 (miss: ...)`."""
+    return "; ".join(
+        f"{name}={score['value']:.4g}" + ("" if score["passed"] is not False else f" (miss: {score['reason']})")
+        for name, score in scores.items()
+    )
+
+
+def _png(fig: Figure) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -134,12 +146,17 @@ def write_report(run_dir: Path) -> Path:
                 "title": "Suite thresholds",
                 "header": ["score", "mean", "min", "max", ""],
                 "rows": [
-                    [_cell(t["score"]), _cell(t["mean"], "num"), _cell(t["min"]), _cell(t["max"]),
-                     _cell("ok" if t["passed"] else "MISS", "ok" if t["passed"] else "bad")]
+                    [
+                        _cell(t["score"]),
+                        _cell(t["mean"], "num"),
+                        _cell(t["min"]),
+                        _cell(t["max"]),
+                        _cell("ok" if t["passed"] else "MISS", "ok" if t["passed"] else "bad"),
+                    ]
                     for t in summary["thresholds"]
                 ],
             }
-        )  # fmt: skip
+        )
     sections.append({"title": "Plots", "images": _plots(run_dir, [r["seconds"] for r in records if not r["error"]])})
     ordered = sorted(records, key=lambda r: (r["passed"], r["id"]))[:2000]
     sections.append(
@@ -147,14 +164,16 @@ def write_report(run_dir: Path) -> Path:
             "title": "Cases (failures first)",
             "header": ["case", "kind", "result", "scores"],
             "rows": [
-                [_cell(r["id"]), _cell(r["kind"]),
-                 _cell("ok" if r["passed"] else ("error" if r["error"] else "fail"), "ok" if r["passed"] else "bad"),
-                 _cell(r["error"] or "; ".join(f"{k}={v['value']:.4g}" + ("" if v["passed"] is not False else " (miss: "
-                       + v["reason"] + ")") for k, v in r["scores"].items()))]
+                [
+                    _cell(r["id"]),
+                    _cell(r["kind"]),
+                    _cell("ok" if r["passed"] else ("error" if r["error"] else "fail"), "ok" if r["passed"] else "bad"),
+                    _cell(r["error"] or _scores_text(r["scores"])),
+                ]
                 for r in ordered
             ],
         }
-    )  # fmt: skip
+    )
     html = (
         Environment(autoescape=True)
         .from_string(_PAGE)
@@ -165,7 +184,9 @@ def write_report(run_dir: Path) -> Path:
     return path
 
 
-def render_compare_html(title: str, intro: list[str], header: list[str], rows: list[list[tuple[Any, str]]]) -> str:
+def render_compare_html(
+    title: str, intro: Sequence[str], header: Sequence[str], rows: Sequence[Sequence[tuple[object, str]]]
+) -> str:
     """A comparison as a self-contained HTML page (rows of (text, css class) cells)."""
     from jinja2 import Environment
 

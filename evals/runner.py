@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,12 @@ from evals.package import RecordedPackage, record
 from evals.scorers import _MISSING, CaseOutput, Direction, Score
 from evals.suite import CaseSpec, PackageSpec, ScorerEntry, Suite, expand_vars
 from knowledge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pydantic_evals.reporting import EvaluationReport
+
+    from brain import Brain
+    from workflows import WorkflowContext
 
 __all__ = ["CaseRecord", "RunCase", "RunSummary", "ScoreRecord", "ThresholdResult", "run_suite"]
 
@@ -146,7 +152,18 @@ class RunCase:
 # ---- packages and yards ---------------------------------------------------------------------------------------
 
 
-def _record_key(spec: Any) -> str:
+def _with_package_resources(rows: pa.Table, package: RecordedPackage) -> pa.Table:
+    """Work-package rows carrying the package's resources, as the scheduling model reads them."""
+    from adapters.scheduling import ResourceCapacity, with_yard_context
+
+    resources = [
+        ResourceCapacity(name=r["resource"], kind=r["kind"], capacity=r["capacity"])
+        for r in package.table("resources").to_pylist()
+    ]
+    return with_yard_context(rows, resources)
+
+
+def _record_key(spec: BaseModel) -> str:
     return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
 
 
@@ -237,22 +254,35 @@ def _expand_one(suite: Suite, spec: CaseSpec, package: RecordedPackage) -> Itera
                         ) from None
                 scorers.append(entry)
             yield RunCase(
-                id=f"{spec.id}.{answer.id}", kind=answer.kind, package=spec.package, template=spec.id,
-                scorers=tuple(scorers), expected=answer.expected, question=answer.question,
-                workflow=answer.workflow, input=answer.input,
-            )  # fmt: skip
+                id=f"{spec.id}.{answer.id}",
+                kind=answer.kind,
+                package=spec.package,
+                template=spec.id,
+                scorers=tuple(scorers),
+                expected=answer.expected,
+                question=answer.question,
+                workflow=answer.workflow,
+                input=answer.input,
+            )
         return
     if spec.kind == "question_file":
         yield from _question_file_cases(spec)
         return
     for variables in _variables(spec, package):
         yield RunCase(
-            id=expand_vars(spec.id, variables), kind=spec.kind, package=spec.package, template=spec.id,
-            scorers=spec.scorers, expected=expand_vars(f.expected, variables), model=f.model or (
-                "scheduling" if spec.kind == "schedule" else None),
-            table="work_packages" if spec.kind == "schedule" else f.table, where=expand_vars(f.where, variables),
-            question=expand_vars(f.question, variables), workflow=f.workflow, input=expand_vars(f.input, variables),
-        )  # fmt: skip
+            id=expand_vars(spec.id, variables),
+            kind=spec.kind,
+            package=spec.package,
+            template=spec.id,
+            scorers=spec.scorers,
+            expected=expand_vars(f.expected, variables),
+            model=f.model or ("scheduling" if spec.kind == "schedule" else None),
+            table="work_packages" if spec.kind == "schedule" else f.table,
+            where=expand_vars(f.where, variables),
+            question=expand_vars(f.question, variables),
+            workflow=f.workflow,
+            input=expand_vars(f.input, variables),
+        )
 
 
 def _question_file_cases(spec: CaseSpec) -> Iterator[RunCase]:
@@ -268,9 +298,14 @@ def _question_file_cases(spec: CaseSpec) -> Iterator[RunCase]:
             ScorerEntry(SCORERS["exact"], FieldArgs(name="exact", field=key), case.line or 0) for key in expected
         )
         yield RunCase(
-            id=f"{spec.id}.{case.id}", kind="question", package=spec.package, template=spec.id,
-            scorers=scorers, expected=expected, question=case.question,
-        )  # fmt: skip
+            id=f"{spec.id}.{case.id}",
+            kind="question",
+            package=spec.package,
+            template=spec.id,
+            scorers=scorers,
+            expected=expected,
+            question=case.question,
+        )
 
 
 # ---- running ----------------------------------------------------------------------------------------------------
@@ -290,13 +325,13 @@ class _Runtime:
         self.state_settings = settings.model_copy(update={"data_dir": state, "executor": "in-process"})
         self.executor = BatchExecutor(registry, backend="in-process", settings=self.state_settings)
         self._lock = threading.Lock()
-        self._brains: dict[Path, Any] = {}
-        self._contexts: dict[Path, Any] = {}
+        self._brains: dict[Path, Brain] = {}
+        self._contexts: dict[Path, WorkflowContext] = {}
 
     def yard(self, package: str) -> Path:
         return yard_of(self.packages[package], self.settings)
 
-    def brain(self, package: str) -> Any:
+    def brain(self, package: str) -> Brain:
         from brain.supervisor import Brain
 
         yard = self.yard(package)
@@ -311,7 +346,7 @@ class _Runtime:
                 self._brains[yard] = Brain(yard, self.state_settings, registry=self.registry)
             return self._brains[yard]
 
-    def workflow_context(self, package: str) -> Any:
+    def workflow_context(self, package: str) -> WorkflowContext:
         from knowledge.partgraph import PartGraph
         from workflows import WorkflowContext
 
@@ -344,7 +379,10 @@ class _Runtime:
         rows = package.rows(case.table, dict(case.where))
         spec = self.registry.get(case.model).spec
         wanted = [c for c in spec.input_schema.model_fields if c in rows.column_names]
-        predicted = self.executor.run(case.model, rows.select(wanted))
+        inputs = rows.select(wanted)
+        if case.kind == "schedule":  # the resources are the package's data, not the model's: they ride along
+            inputs = _with_package_resources(inputs, package)
+        predicted = self.executor.run(case.model, inputs)
         table = rows
         for name in predicted.column_names:
             table = table.append_column(f"predicted_{name}", predicted.column(name))
@@ -463,17 +501,22 @@ def run_suite(
     started = time.perf_counter()
     try:
 
-        async def go() -> Any:
+        async def go() -> EvaluationReport[RunCase, dict[str, ScoreRecord], None]:
             return await dataset.evaluate(task, max_concurrency=max(1, concurrency), progress=False)
 
         report = asyncio.run(go())
     finally:
+        models = wrapped.versions_used()  # before closing: closing the brains closes the models they were given
         runtime.close()
     records = _records(cases, report, outputs)
-    return _write_run(suite, out, records, outputs, cases, wrapped, replay, concurrency, time.perf_counter() - started)
+    return _write_run(suite, out, records, outputs, cases, models, replay, concurrency, time.perf_counter() - started)
 
 
-def _records(cases: list[RunCase], report: Any, outputs: Mapping[str, CaseOutput]) -> list[CaseRecord]:
+def _records(
+    cases: list[RunCase],
+    report: EvaluationReport[RunCase, dict[str, ScoreRecord], None],
+    outputs: Mapping[str, CaseOutput],
+) -> list[CaseRecord]:
     by_id = {c.id: c for c in cases}
     records: dict[str, CaseRecord] = {}
     for rc in report.cases:
@@ -481,15 +524,24 @@ def _records(cases: list[RunCase], report: Any, outputs: Mapping[str, CaseOutput
         scores: dict[str, ScoreRecord] = rc.output
         passed = all(s.passed is not False for s in scores.values())
         records[case.id] = CaseRecord(
-            id=case.id, kind=case.kind, package=case.package, template=case.template, scores=scores,
-            passed=passed, seconds=round(outputs[case.id].seconds, 6),
-        )  # fmt: skip
+            id=case.id,
+            kind=case.kind,
+            package=case.package,
+            template=case.template,
+            scores=scores,
+            passed=passed,
+            seconds=round(outputs[case.id].seconds, 6),
+        )
     for failure in report.failures:
         case = by_id[failure.name]
         records[case.id] = CaseRecord(
-            id=case.id, kind=case.kind, package=case.package, template=case.template, passed=False,
+            id=case.id,
+            kind=case.kind,
+            package=case.package,
+            template=case.template,
+            passed=False,
             error=failure.error_message.splitlines()[0] if failure.error_message else "failed",
-        )  # fmt: skip
+        )
     return [records[c.id] for c in cases]
 
 
@@ -499,7 +551,7 @@ def _write_run(
     records: list[CaseRecord],
     outputs: Mapping[str, CaseOutput],
     cases: list[RunCase],
-    registry: CassetteRegistry,
+    models: dict[str, str],
     replay: bool,
     concurrency: int,
     seconds: float,
@@ -531,7 +583,7 @@ def _write_run(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         replay=replay,
         concurrency=concurrency,
-        models=registry.versions_used(),
+        models=models,
         cases=len(records),
         passed=passed,
         failed=len(records) - passed - errors,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from qdrant_client import models
 
 __all__ = [
     "DEMO_CORPUS",
@@ -179,12 +182,18 @@ def read_sections(path: Path) -> list[Section]:
     document_id = meta.get("document_id") or path.stem
     return [
         Section(
-            document_id=document_id, title=meta.get("title", path.stem), section=name, text=text,
-            kind=meta.get("kind", "text"), system=meta.get("system") or None, block=meta.get("block") or None,
-            revision=meta.get("revision"), source=str(path),
+            document_id=document_id,
+            title=meta.get("title", path.stem),
+            section=name,
+            text=text,
+            kind=meta.get("kind", "text"),
+            system=meta.get("system") or None,
+            block=meta.get("block") or None,
+            revision=meta.get("revision"),
+            source=str(path),
         )
         for name, text in parts
-    ]  # fmt: skip
+    ]
 
 
 class DocumentStore:
@@ -274,9 +283,12 @@ class DocumentStore:
             raise InputError(f"limit must be between 1 and 100, got {limit}")
         vector = self.embedder.embed([query])[0]
         found = self.client.query_points(
-            COLLECTION, query=vector.tolist(), limit=limit, query_filter=_match(kind=kind, system=system, block=block),
+            COLLECTION,
+            query=vector.tolist(),
+            limit=limit,
+            query_filter=_match(kind=kind, system=system, block=block),
             with_payload=True,
-        )  # fmt: skip
+        )
         return [DocumentHit(score=float(p.score), **_hit_fields(p.payload or {})) for p in found.points]
 
     def count(self) -> int:
@@ -299,7 +311,7 @@ def _hit_fields(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: payload.get(k) for k in keep}
 
 
-def _match(**fields: str | None) -> Any:
+def _match(**fields: str | None) -> models.Filter | None:
     from qdrant_client import models
 
     must = [models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in fields.items() if v]

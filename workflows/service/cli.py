@@ -50,9 +50,14 @@ def _keys() -> KeyStore:
 
 
 def _key_json(key: ApiKey) -> dict[str, object]:
-    return {"key_id": key.key_id, "name": key.name, "prefix": key.prefix, "scopes": list(key.scopes),
-            "created_at": key.created_at.isoformat(),
-            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}  # fmt: skip
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": list(key.scopes),
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
 
 
 @keys_app.command("create")
@@ -84,8 +89,14 @@ def list_keys(as_json: JsonFlag = False) -> None:
         for column in ("id", "name", "token starts", "scopes", "created", "revoked"):
             table.add_column(column)
         for k in keys:
-            table.add_row(k.key_id, k.name, k.prefix + "...", ",".join(k.scopes), f"{k.created_at:%Y-%m-%d %H:%M}",
-                          f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")  # fmt: skip
+            table.add_row(
+                k.key_id,
+                k.name,
+                k.prefix + "...",
+                ",".join(k.scopes),
+                f"{k.created_at:%Y-%m-%d %H:%M}",
+                f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+            )
         out.print(table)
 
 
@@ -120,17 +131,27 @@ def serve_command(
         keys = KeyStore(Store(settings))
         if not keys.active_admin_exists():
             _, token = keys.create("admin", "admin", actor=_actor())
-            out.print(f"first start: an admin API key (shown this once, only its hash is kept):\n  {token}",
-                      highlight=False, soft_wrap=True)  # fmt: skip
+            out.print(
+                f"first start: an admin API key (shown this once, only its hash is kept):\n  {token}",
+                highlight=False,
+                soft_wrap=True,
+            )
         else:
-            out.print("an admin API key exists; make another with: shipbrain keys create --name NAME --scopes "
-                      "run,approve (shipbrain keys list shows them)", highlight=False)  # fmt: skip
+            out.print(
+                "an admin API key exists; make another with: shipbrain keys create --name NAME --scopes "
+                "run,approve (shipbrain keys list shows them)",
+                highlight=False,
+            )
         app = create_app(settings, yard, service=service, chat=chat)
         app.state.service.ctx.registry  # noqa: B018 (load the yard's models now, not on the first run)
         secret = "SHIPBRAIN_WEBHOOK_SECRET" if service.webhook_secret else settings.data_dir / "service/webhook_secret"
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    out.print(f"serving on http://{shown}:{port}/ (API docs at /docs; webhooks signed with the secret in {secret}); "
-              f"ready in {time.monotonic() - started:.1f} s", highlight=False, soft_wrap=True)  # fmt: skip
+    out.print(
+        f"serving on http://{shown}:{port}/ (API docs at /docs; webhooks signed with the secret in {secret}); "
+        f"ready in {time.monotonic() - started:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
