@@ -1,4 +1,4 @@
-"""The offline planner's phrase tables: weighted cue patterns per intent and the example phrasings it votes over.
+"""The offline planner's phrase tables: cue patterns per intent and the example phrasings it votes over.
 
 Kept apart from `brain.planner` because they are data, not logic: they grow as planners' wordings are studied,
 while the scoring that reads them stays put. Both are written from the intents' definitions (`brain.plan.INTENTS`)
@@ -8,8 +8,6 @@ in the yard's own words, never copied from an evaluation case.
 from __future__ import annotations
 
 from typing import Final
-
-from brain.plan import Intent
 
 __all__ = ["ADOPT_THAT", "CUES", "EXAMPLES", "YARD_TOPIC"]
 
@@ -34,13 +32,13 @@ ADOPT_THAT: Final = (
     r"|\b(make|making) (it|this|that) (official|the (new )?(plan|baseline|schedule))\b"
     r"|\b(put|take|write|book|bake|build) (it|this|that) in(to)? the (\w+ )?(plan|schedule|baseline)\b"
 )
-# Cue words: (intent, weight, pattern) on the lower-cased question. Every cue that matches adds its weight to
-# its intent; none decides alone, so a wording one cue misreads is outvoted by the others and by similarity.
-CUES: Final[list[tuple[Intent, float, str]]] = [
-    # adopt: only counts with a scenario to adopt (see _entity_evidence)
+# Cue words: (intent, pattern) on the lower-cased question. Each cue is a feature of its intent with a weight
+# learned from the development cases (brain._planner_fit); none decides alone, so a wording one cue misreads is
+# outvoted by the others, by the entities and by similarity.
+CUES: Final[list[tuple[str, str]]] = [
+    # adopt: only counts with a scenario to adopt (see brain._planner_features)
     (
         "adopt",
-        3.0,
         r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that) official"
         r"|officially|make (it|this|that) the (new )?(plan|baseline)|(put|take|write|book|bake|build) .*in(to)? the"
         r" (\w+ )?(plan|schedule|baseline)|update the (\w+ )?(plan|schedule|baseline)|accept the (scenario|what-?if)"
@@ -49,7 +47,6 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     ),
     (
         "procedure",
-        2.0,
         r"\b(procedures?|wps|preheat\w*|rules?|lessons?|learn(ed|t)?|acceptance|criteri\w*"
         r"|allowed|allowable|permitted|permissible|standards?|requirements?|limits?|how (do|should|must|can|would)"
         r" (we|i|you)|how to|(welding )?process(es)?|do we use|guidelines?|specifications?|spec|tolerances?"
@@ -64,7 +61,6 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     # welding positions and joint types the procedures are written for
     (
         "procedure",
-        1.5,
         r"\bhow (many times|often|many|much|far|long|thick|thin|hot|high|low|wide|big|heavy)\b.*\b(can|may|must|should"
         r"|allowed|permitted|required|needed)\b|\bhow much (ndt|inspection|testing|preheat)\b"
         r"|\b(overhead|vertical|horizontal|flat|downhand|vertical-up|vertical-down)\b( and \w+)? (welds?|welding|butts?"
@@ -72,32 +68,27 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     ),
     (
         "procedure",
-        1.5,
         r"\b(required|maximum|minimum|max|min|how (heavy|thick|thin|big|much weight) can"
         r"|lift(ing)? (limit|capacity)|weight limit)\b",
     ),
     (
         "ndt_plan",
-        2.0,
         r"\b(ndt|inspect\w*|ultrason\w*|radiograph\w*|x-?ray\w*|ut|rt|mt|pt|non[- ]?destructive"
         r"|test(s|ed|ing)?|qc|sampl\w*|examin\w*|scan\w*)\b",
     ),
-    ("ndt_plan", 1.0, r"\b(check(ed|ing)?|look at|verify)\b"),
+    ("ndt_plan", r"\b(check(ed|ing)?|look at|verify)\b"),
     (
         "ndt_plan",
-        1.5,
         r"\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*\b.*\b(welds?|joints?|seams?)\b"
         r"|\b(welds?|joints?|seams?)\b.*\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*",
     ),
     (
         "whatif",
-        1.5,
         r"\b(what if|what happens if|suppose|supposing|simulat\w*|scenario|hypothetical\w*"
         r"|assume|assuming|imagine)\b",
     ),
     (
         "schedule",
-        2.0,
         r"\b(erect(ed|ion)? (date|day)|when (will|is|does|do|can|are|would|should) .*(erect\w*"
         r"|dock|berth|land\w*|lift\w*|finish\w*|complet\w*|deliver\w*|launch\w*|done|ready|placed|go(es)? on)"
         r"|(what|which) day .*(erect\w*|dock|berth|land\w*|lift\w*)|critical path|makespan|schedul\w*"
@@ -107,48 +98,42 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
         r"|(build|construction) (time|duration|period)|timeline|gantt"
         r"|(whole|entire|complete|overall) (build|project|programme|program))\b",
     ),
-    ("schedule", 1.5, r"\bcritical\b(?! (defects?|welds?|joints?|dimensions?|items?|seams?|areas?))"),
-    ("schedule", 0.7, r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
+    ("schedule", r"\bcritical\b(?! (defects?|welds?|joints?|dimensions?|items?|seams?|areas?))"),
+    ("schedule", r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
     (
         "outfitting",
-        2.0,
         r"\b(outfit\w*(?! items? o\d)|rework|on-?block|on-?board|on-?unit|pipe ?spools?"
         r"|spools?|cable trays?|hvac|pipes?|piping|cables?|ducts?|ducting|equipment|fittings?|valves?"
         r"|install\w*|stage|zone)\b",
     ),
-    ("weld_risk", 1.2, r"\b(risk\w*|chance|probabilit\w*)\b"),
+    ("weld_risk", r"\b(risk\w*|chance|probabilit\w*)\b"),
     (
         "weld_risk",
-        2.0,
         r"\b(defect\w*|weld(ing)? (hours|hrs|time)|how long .*weld\w*|hours .*weld\w*"
         r"|repairs?|(hard|difficult|tricky|tough|easy) (is the weld\w*|to weld)|worst welds?|weld(ing)? quality"
         r"|qualty|likely to (fail|be defective|need repair)|problem welds?|bad welds?"
         r"|weld(ing)? (problems|issues|trouble))\b",
     ),
-    ("weld_risk", 0.6, r"\b(weld(s|ing)?)\b"),
+    ("weld_risk", r"\b(weld(s|ing)?)\b"),
     (
         "hours",
-        2.0,
         r"\b(man-?hours|person-?hours|labou?r|workload|effort|work content|manpower|how much work"
         r"|work hours|hours of work)\b",
     ),
     # the hours intent is welding and outfitting together: naming both with hours asks for the total, not the risk
     (
         "hours",
-        2.5,
         r"\b(total|overall|combined|all[- ]in|sum of( the)?|in all|altogether|together)\b.*\bhours\b"
         r"|\bhours\b.*\b(total|overall|combined|all[- ]in|in all|altogether|together)\b",
     ),
     (
         "hours",
-        3.5,
         r"\bweld\w*\s*(\+|&|and|plus|with|or)\s*outfit\w*|\boutfit\w*\s*(\+|&|and|plus|with|or)\s*weld\w*",
     ),
-    ("hours", 0.8, r"\b(estimat\w*|forecast\w*)\b"),
-    ("hours", 1.0, r"\b(hours|hrs|how long will .* take)\b"),
+    ("hours", r"\b(estimat\w*|forecast\w*)\b"),
+    ("hours", r"\b(hours|hrs|how long will .* take)\b"),
     (
         "downstream",
-        2.0,
         r"\b(downstream|waits? (on|for)|waiting (for|on)|held up|holds? up|blocked|slips?"
         r"|delay\w*|affected|late|impact\w*|successors?|(what|who|which \w+) (else )?(depends?|relies|rel(y|ies))"
         r" on|comes? after|follows?|following|follow on|knock-?on|ripple|consequences?|effects?|moves?|after"
@@ -156,48 +141,42 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     ),
     (
         "downstream",
-        2.0,
         r"\b(pushed|bumped|shifted|push(es)? (back|out)|gets? (moved|delayed|postponed)|behind (on|with))\b",
     ),
-    ("downstream", 1.0, r"\bwhat else\b"),
+    ("downstream", r"\bwhat else\b"),
     # the intents' own names, and "until <code> is done": what is waiting on the code
-    ("downstream", 1.5, r"\b(downstream|down-stream|further down the line)\b"),
-    ("upstream", 1.5, r"\b(upstream|up-stream|further up the line)\b"),
+    ("downstream", r"\b(downstream|down-stream|further down the line)\b"),
+    ("upstream", r"\b(upstream|up-stream|further up the line)\b"),
     # a place in the build order: behind / after it waits on it, ahead of / before it feeds it
-    ("downstream", 1.5, r"\b(behind|after)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
-    ("upstream", 1.5, r"\b(ahead of|before)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
-    ("upstream", 2.0, r"\b(supply chain|trace (it |this |that )?back)\b"),
+    ("downstream", r"\b(behind|after)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
+    ("upstream", r"\b(ahead of|before)\b.*\b(sequence|build order|queue|line-?up|order of work)\b"),
+    ("upstream", r"\b(supply chain|trace (it |this |that )?back)\b"),
     # the code is the one that waits or depends ("what is B012 waiting for", "what is B012-A03 dependent on"): its
     # inputs, not its dependents
     (
         "upstream",
-        2.5,
         r"\b(does|do|is|are|will)\s+(it|this|that|the \w+|[a-z][\w-]*\d[\w-]*)\s+(still\s+)?(wait(ing)?|dependent"
         r"|depending|relying|reliant)\s+(on|for|upon)\b",
     ),
     (
         "upstream",
-        3.0,
         r"\b[a-z][\w-]*\d[\w-]*\s+(is|are|was|has been)\s+(still\s+)?(waiting|dependent|depending|relying|reliant"
         r"|blocked|held up)\s+(on|for|by|upon)\b",
     ),
     # ... and the code that something else needs: what needs it waits on it
     (
         "downstream",
-        4.0,
         r"\b(what|which [\w-]+|who|anything|everything)\s+(else\s+)?(needs?|requires?|is waiting (on|for)"
         r"|waits? (on|for)|depends? on|relies on|uses|is blocked by|is held up by)\s+(the [\w-]+ )?[a-z][\w-]*\d[\w-]*",
     ),
-    ("upstream", 1.5, r"\b(lead(s|ing)?|chain) (up )?(to|into)\b"),
+    ("upstream", r"\b(lead(s|ing)?|chain) (up )?(to|into)\b"),
     (
         "downstream",
-        1.5,
         r"\b(until|till|til)\b.*\b(is|are|gets?|has been|have been|was)\s+(done|finished|complete\w*|welded"
         r"|ready|built|installed|fitted|delivered|erected|assembled|closed|painted|in place)\b",
     ),
     (
         "downstream",
-        1.0,
         r"\b(can('t|not)|won't|unable to) (be )?(start\w*|proceed|begin|go ahead|continue|move\w*|erect\w*|lift\w*"
         r"|assembled|fitted|built|installed|welded)\b"
         r"|\b(not|isn't|aren't|never) (yet )?(done|finished|welded|ready|complete\w*|delivered|fitted"
@@ -205,7 +184,6 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     ),
     (
         "upstream",
-        2.0,
         r"\b(upstream|before|ahead of|prerequisite\w*|(does|do|did)\b.*\bdepend on|what (\S+ ){1,4}depends?"
         r" on|dependenc(y|ies)|needed for"
         r"|(must|has to|have to|need(s)? to) be (done|finished|complete\w*|ready|in place|welded|built)"
@@ -214,33 +192,31 @@ CUES: Final[list[tuple[Intent, float, str]]] = [
     ),
     (
         "lookup",
-        2.0,
         r"\b(what kind of|what type of|describe|tell me about|look ?up|details?|info(rmation)?"
         r"|overview|summar(y|ise|ize)|holds?(?! up)|contains?|consists? of|made (up )?of|make up|makes up"
         r"|breakdown|composed of|comprises?|what('s| is) in|wh?at is in|part of|belongs? to|connects?"
         r"|how many (parts|joints|sub-?assemblies|assemblies|items|members)|list the (parts|joints|assemblies"
         r"|sub-?assemblies|items))\b",
     ),
-    ("lookup", 1.0, r"\b(what is|what's|whats|show|what are|explain|identify)\b"),
+    ("lookup", r"\b(what is|what's|whats|show|what are|explain|identify)\b"),
     # what a code has or is on file as: its record, its members
     (
         "lookup",
-        1.5,
         r"\b(records?|data ?sheet|pull up|bring up|fetch|look up|profile|attributes|properties)\b"
         r"|\b(does|do|did) (it|this|that|the \w+|[a-z][\w-]*\d[\w-]*) (have|has|hold|contain|include)\b",
     ),
     # "what is B012?", "tell me what O001-00007 is": the question is the code itself
     (
         "lookup",
-        1.5,
         r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z0-9-]+\s*\??\s*$|\bwhat [a-z0-9-]+ (is|are)\b",
     ),
     # ... even when a second sentence follows ("what's B012-A03? the one on the bow?")
-    ("lookup", 3.0, r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z][\w-]*\d[\w-]*\s*[?.!:]"),
+    ("lookup", r"^\W*(what|whats|what's)(\s+is|\s+are)?\s+(the\s+)?[a-z][\w-]*\d[\w-]*\s*[?.!:]"),
 ]
 # Example phrasings per intent, written from the intents' definitions in the yard's words (codes stand for their
-# kind, see _for_similarity); "unknown" holds questions outside the brain's scope, so similarity can say so.
-EXAMPLES: Final[dict[Intent, list[str]]] = {
+# kind, see brain._planner_features.for_similarity); "unknown" holds questions outside the brain's scope, so
+# similarity can say so. A registered tool's own phrasings (ToolSpec.examples) join these.
+EXAMPLES: Final[dict[str, list[str]]] = {
     "lookup": [
         "what does block B012 consist of",
         "give me the details of this part",

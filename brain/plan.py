@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any, Final, Literal
+from typing import Final, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 __all__ = [
     "CODE_PATTERN",
-    "INTENTS",
     "Entities",
     "Intent",
     "Plan",
@@ -26,44 +25,21 @@ __all__ = [
     "extract_percent",
 ]
 
-Intent = Literal[
-    "lookup",
-    "upstream",
-    "downstream",
-    "weld_risk",
-    "ndt_plan",
-    "hours",
-    "outfitting",
-    "schedule",
-    "whatif",
-    "adopt",
-    "procedure",
-    "unknown",
-]
-INTENTS: Final[dict[str, str]] = {
-    "lookup": "what a block, assembly, part, joint or outfitting item is and what it holds",
-    "upstream": "everything that must be done before a code",
-    "downstream": "everything that waits on a code (what slips if it is late)",
-    "weld_risk": "predicted welding hours and defect risk for a block or assembly",
-    "ndt_plan": "which joints of a block or assembly to inspect by NDT, under a budget",
-    "hours": "predicted work hours (welding and outfitting) for blocks, assemblies or work packages",
-    "outfitting": "outfitting stage and rework risk of the items of a block, assembly or zone",
-    "schedule": "when a block is erected, the makespan and the critical path of the yard's schedule",
-    "whatif": "what slips if a resource is down or a part, assembly or block is late for some days",
-    "adopt": "adopt a what-if as the yard's plan (after a person approves it)",
-    "procedure": "welding procedures, inspection rules, outfitting rules and lessons learned, with citations",
-}
+Intent: TypeAlias = str
+"""An intent's name: what a question asks, named by the tool that answers it (`brain.tools.ToolSpec.intent`), or
+"unknown". Plug-in tools add intents, so the set is open: `brain.intents.INTENTS` lists them from the tool registry,
+the planners make plans only of intents they know, and `Plan` checks the shape of the name."""
 CODE_PATTERN: Final = re.compile(
     r"\b(B\d{1,3}(?:-A\d{1,2}(?:-S\d{1,2}(?:-P\d{1,4})?)?)?|J\d{1,3}-\d{1,6}|O\d{1,3}-\d{1,5}"
     r"|WP-B\d{1,3}-(?:PNL|ASM|OFB|ERE|OBD))\b",
     re.IGNORECASE,
 )
 _NUMBER_WORDS: Final = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "twenty-one": 21, "thirty": 30, "forty": 40, "fifty": 50,
-}  # fmt: skip
+    **{"a": 1, "an": 1},
+    **{w: n for n, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)},
+    **{w: n for n, w in enumerate("eleven twelve thirteen fourteen fifteen sixteen seventeen".split(), start=11)},
+    **{"eighteen": 18, "nineteen": 19, "twenty": 20, "twenty-one": 21, "thirty": 30, "forty": 40, "fifty": 50},
+}
 _NUM: Final = r"(\d{1,4}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _PERCENT: Final = re.compile(
     r"(\d+(?:\.\d+)?|" + "|".join(w for w in _NUMBER_WORDS if len(w) > 2) + r")\s*(?:%|percent\b|per cent\b|pct\b)",
@@ -113,7 +89,7 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Entities(BaseModel):
@@ -142,7 +118,8 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    intent: Intent
+    intent: Intent = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """What the question asks (see `Intent`); "unknown" when the planner could not place it."""
     entities: Entities = Field(default_factory=Entities)
     steps: list[Step] = Field(default_factory=list)
     confidence: float = Field(ge=0, le=1)
@@ -151,6 +128,8 @@ class Plan(BaseModel):
     answer: str | None = None
     """The planner's own words for the answer, when it has any (the LLM planner); the supervisor adds the
     tools' numbers, rows and sources below them."""
+    fallback: bool = False
+    """This plan came from the offline planner because the LLM planner failed."""
 
     @property
     def codes(self) -> list[str]:

@@ -15,11 +15,12 @@ independent reference (`NUMBER_REFERENCES`), never numbers written into the file
   numbers: {inspected: ndt.inspected}
 ```
 
-`split` keeps the tuning honest: `dev` cases may guide changes to the planner's rules, example phrasings
-and entity patterns; `heldout` cases never do, so their accuracy measures paraphrases nobody tuned for. Once
-a held-out case has been looked at it becomes dev: `brain_questions.yaml` and the first two blind files
-(`brain_questions_blind.yaml`, `brain_questions_blind2.yaml`) are all dev now, and the held-out measure is the
-newest file written blind (`brain_questions_blind3.yaml`, ...), which the planner's authors never read.
+`split` keeps the tuning honest: `dev` cases may guide changes to the planner's cues, example phrasings
+and entity patterns, and its weights are fitted on them (`python -m brain._planner_fit`); `heldout` cases never
+do, so their accuracy measures paraphrases nobody tuned for. Once a held-out case has been looked at it becomes
+dev: `brain_questions.yaml` and the first three blind files (`brain_questions_blind.yaml`,
+`brain_questions_blind2.yaml`, `brain_questions_blind3.yaml`) are all dev now, and the held-out measure is the
+newest file written blind (`blind-4.yaml`, ...), which the planner's authors never read.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from typing import Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from brain.plan import CODE_PATTERN, INTENTS, Entities, Intent, Plan
+from brain.intents import INTENTS, is_known
+from brain.plan import CODE_PATTERN, Entities, Intent, Plan
 from brain.tools import TOOLS
 from evals._yaml import compose, construct, line_of
 from evals.errors import CaseFileError
@@ -148,6 +150,13 @@ class QuestionCase(BaseModel):
     def line(self) -> int | None:
         """The case's line in its file (1-based), when it came from one."""
         return self._line
+
+    @field_validator("intent")
+    @classmethod
+    def _known_intent(cls, intent: str) -> str:
+        if not is_known(intent):
+            raise ValueError(f"no intent {intent!r}; the intents are {', '.join([*INTENTS, 'unknown'])}")
+        return intent
 
     @field_validator("tool")
     @classmethod

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from brain.plan import INTENTS
+from brain._planner_fit import DEV_FILES as FITTED_ON
+from brain.intents import INTENTS
 from brain.planner import EXAMPLES, OfflinePlanner
 from brain.supervisor import Answer, Brain
 from evals.questions import CaseFileError, QuestionCase, accuracy_table, load_cases
@@ -25,17 +26,19 @@ from knowledge import PartGraph, Settings
 from knowledge.layout import NodeKind
 
 CASE_FILE = Path(__file__).parents[2] / "evals" / "cases" / "brain_questions.yaml"
-# Once written blind, now studied while tuning: dev data like CASE_FILE.
-DEV_FILES = [CASE_FILE, *(CASE_FILE.with_name(f"brain_questions_blind{n}.yaml") for n in ("", "2"))]
+# Once written blind, now studied while tuning and fitted on: dev data like CASE_FILE.
+DEV_FILES = [CASE_FILE, *(CASE_FILE.with_name(f"brain_questions_blind{n}.yaml") for n in ("", "2", "3"))]
 # Written blind by someone who never saw the planner's cues or catalogue: the newest one not yet studied is the
-# honest held-out measure (brain_questions_blind3.yaml, ...); the older ones are dev.
-_BLIND_FILE = re.compile(r"brain_questions_blind(\d+)\.yaml")
+# honest held-out measure (blind-4.yaml, ...); the older ones are dev.
+_BLIND_FILE = re.compile(r"brain_questions_blind(\d+)\.yaml|blind-(\d+)\.yaml")
 
 
 def _newest_blind_file(folder: Path) -> Path | None:
-    """The unstudied blind file with the highest number (brain_questions_blind3.yaml, ...), None when none is left."""
+    """The unstudied blind file with the highest number (blind-4.yaml, ...), None when none is left."""
     numbered = [
-        (int(m.group(1)), p) for p in folder.iterdir() if (m := _BLIND_FILE.fullmatch(p.name)) and p not in DEV_FILES
+        (int(m.group(1) or m.group(2)), p)
+        for p in folder.iterdir()
+        if (m := _BLIND_FILE.fullmatch(p.name)) and p not in DEV_FILES
     ]
     return max(numbered)[1] if numbered else None
 
@@ -63,6 +66,12 @@ def test_dev_files_hold_only_dev_cases(path: Path) -> None:
     # every case here has been seen while tuning the planner: the held-out measure is HELDOUT_FILE
     cases = load_cases(path)
     assert all(c.split == "dev" for c in cases), f"{path.name}: cases seen while tuning are dev"
+
+
+def test_the_weights_are_fitted_on_the_dev_files_only() -> None:
+    # the held-out file must never be fitted on: its accuracy is the measure of what the fit learned
+    assert [CASE_FILE.with_name(name) for name in FITTED_ON] == DEV_FILES
+    assert HELDOUT_FILE is None or HELDOUT_FILE.name not in FITTED_ON
 
 
 @pytest.mark.parametrize("path", DEV_FILES, ids=[p.name for p in DEV_FILES])
@@ -100,7 +109,7 @@ def test_planner_accuracy(planner: OfflinePlanner, path: Path) -> None:
     assert accuracy >= MIN_ACCURACY, f"dev {path.name}: {100 * accuracy:.1f} % < {100 * MIN_ACCURACY:.0f} %\n{report}"
 
 
-@pytest.mark.skipif(HELDOUT_FILE is None, reason="no unstudied blind file (brain_questions_blind3.yaml)")
+@pytest.mark.skipif(HELDOUT_FILE is None, reason="no unstudied blind file (blind-4.yaml, ...)")
 def test_planner_accuracy_on_blind_questions(planner: OfflinePlanner) -> None:
     """The planner on questions its authors never saw: the measure of whether it generalises."""
     assert HELDOUT_FILE is not None
@@ -262,7 +271,7 @@ def test_adopt_questions_change_nothing_without_approval(brain: Brain) -> None:
         if not _scheduling_has_repair():
             pytest.skip("what-ifs need adapters.scheduling.repair and ResourceDowntime, not there yet")
         brain.ask(case.question)
-    assert list(brain.tools.planbook.events()) == []
+    assert list(brain.context.plan.planbook.events()) == []
 
 
 # ---- the loader refuses bad files -------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner)
         ("when will it be erected?", AFTER_LOOKUP, "erection_schedule", {"code": "B012"}),
         ("what if it is 4 days late?", AFTER_LOOKUP, "what_if", {**B012_LATE, "days": 4}),
     ],
-)  # fmt: skip
+)
 def test_a_follow_up_takes_what_it_lacks_from_the_previous_question(
     planner: OfflinePlanner, question: str, context: dict[str, Any], tool: str, args: dict[str, Any]
 ) -> None:
