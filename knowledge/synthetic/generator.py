@@ -122,7 +122,7 @@ class YardSpec(BaseModel):
         return self
 
     @classmethod
-    def checked(cls, **values: Any) -> YardSpec:
+    def checked(cls, **values: int | None) -> YardSpec:
         """Validate, raising `InvalidYardSpecError` with a one-line reason."""
         try:
             return cls(**values)
