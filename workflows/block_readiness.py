@@ -283,7 +283,7 @@ def _node_hours(ctx: WorkflowContext, ids: IdArray) -> tuple[npt.NDArray[np.floa
     if items.any():
         outfitting = predict_items(ctx, ids[items])
         norm = index.item_norm_hours(ids[items])
-        hours[items] += norm * (1 + outfitting.rework_probability)
+        hours[items] += outfitting.expected_hours(norm)
         sources.append(
             f"outfitting model {outfitting.model_version}: rework risk raising each missing item's norm hours"
         )

@@ -2,7 +2,7 @@
 
 The baseline is the yard's adopted plan: the CP-SAT schedule of its work packages with durations from the
 welding and outfitting models and every event adopted into the plan book (the same schedule
-`shipbrain ask` reports, `brain.tools.YardTools.schedule`). The request lists what happened since:
+`shipbrain ask` reports, `brain.core.YardPlan.schedule`). The request lists what happened since:
 
 - `resource_down`: a resource (ISA-95 equipment: panel line, workshop, outfitting hall, gantry crane, dock)
   is out of service for `days` from `from_day` or `from_date` (default day 0); a `ResourceDowntime`.

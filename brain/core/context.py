@@ -44,6 +44,8 @@ class YardContext:
         self.lock = threading.RLock()
         """Guards what is made on first use."""
         self._registry = registry
+        self._owns_registry = registry is None
+        """A registry handed in belongs to the caller (an eval run shares one across brains): `close` leaves it."""
         self._executor: BatchExecutor | None = None
         self._documents: DocumentStore | None = None
 
@@ -126,6 +128,6 @@ class YardContext:
             if self._executor is not None:
                 self._executor.close()
                 self._executor = None
-            if self._registry is not None:
+            if self._registry is not None and self._owns_registry:
                 self._registry.close()
                 self._registry = None

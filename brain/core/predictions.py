@@ -65,6 +65,10 @@ class ItemPredictions:
         """Predicted probability that an item is reworked."""
         return np.asarray(self.predicted.column("rework_probability").to_numpy(), dtype=np.float64)
 
+    def expected_hours(self, norm_hours: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Each item's norm hours raised by its rework risk: a reworked item is fitted twice."""
+        return np.asarray(norm_hours, dtype=np.float64) * (1 + self.rework_probability)
+
     @property
     def stage(self) -> list[str]:
         """Predicted installation stage per item."""

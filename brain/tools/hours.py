@@ -59,7 +59,7 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
     if len(scope.item_ids):
         outfitting = predict_items(ctx, scope.item_ids)
         item_norm = ctx.index.item_norm_hours(outfitting.item_ids)
-        outfitting_h = float((item_norm * (1 + outfitting.rework_probability)).sum())  # a reworked item is done twice
+        outfitting_h = float(outfitting.expected_hours(item_norm).sum())
         norm_h += float(item_norm.sum())
     return CodeHours(
         code=code,

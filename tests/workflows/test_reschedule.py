@@ -57,7 +57,7 @@ def test_events_are_folded_in_and_the_repair_is_valid(ctx: WorkflowContext) -> N
 
 
 def test_an_event_that_touches_nothing_keeps_the_baseline(ctx: WorkflowContext) -> None:
-    _, baseline = ctx.tools.schedule(())
+    _, baseline = ctx.plan.schedule(())
     late = baseline.makespan_days + 30
     result = _result(
         ctx, [{"type": "resource_down", "equipment": "WS-2", "from_day": late, "days": 3}], compare_optimised=False
