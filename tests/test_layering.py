@@ -208,11 +208,15 @@ def test_no_import_cycle(edges: list[Edge]) -> None:
     assert not components, f"{len(components)} import cycles (type-only imports included):\n" + "\n".join(reports)
 
 
+FRONT_ENDS = {"knowledge": "lazy re-exports: generate_yard, YardSpec", "knowledge.cli": "`shipbrain yard generate`"}
+"""The generator's own front ends: they run it; nothing else may use it (its vocabulary, naming or tables)."""
+
+
 def test_only_the_generator_imports_knowledge_synthetic(edges: list[Edge]) -> None:
     def synthetic(module: str) -> bool:
         return module == SYNTHETIC or module.startswith(SYNTHETIC + ".")
 
-    wrong = [e for e in edges if synthetic(e.target) and not synthetic(e.source)]
+    wrong = [e for e in edges if synthetic(e.target) and not synthetic(e.source) and e.source not in FRONT_ENDS]
     lines = [f"{e.where()}  ({e.source} imports {e.target})" for e in wrong]
     assert not wrong, f"{len(wrong)} imports of {SYNTHETIC} from outside it:\n" + "\n".join(lines)
 
