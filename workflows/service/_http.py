@@ -7,7 +7,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -99,18 +98,20 @@ class BodyLimit:
     @staticmethod
     async def _refuse(send: Send, error: ServiceError) -> None:
         payload = json.dumps(error.body()).encode()
-        await send({"type": "http.response.start", "status": error.status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
             (b"connection", b"close"),
-        ]})  # fmt: skip
+        ]
+        await send({"type": "http.response.start", "status": error.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
 
 
 # ---- error bodies ------------------------------------------------------------------------------------
 
 
-def _field_path(loc: Sequence[Any], data: Any) -> str | None:
-    """The dotted path of a value in the body, without the union tags pydantic adds to `loc`."""
+def _field_path(loc: Sequence[int | str], data: object) -> str | None:
+    """The dotted path of a value in the body (`data`, as parsed), without the union tags pydantic adds to `loc`."""
     path: list[str] = []
     for k, part in enumerate(loc):
         last = k == len(loc) - 1
@@ -223,20 +224,25 @@ class Auth:
         """
         challenge = {"WWW-Authenticate": "Bearer"}
         if not token:
-            raise Unauthorized("no API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                               kind="missing_api_key", headers=challenge)  # fmt: skip
+            raise Unauthorized(
+                "no API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                kind="missing_api_key",
+                headers=challenge,
+            )
         principal = self.keys.authenticate(token)
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked", kind="invalid_api_key", headers=challenge)
         if not any(principal.allows(scope) for scope in scopes):
             wanted = " or ".join(repr(s) for s in scopes)
-            raise Forbidden(f"the key {principal.name!r} lacks the {wanted} scope (it has "
-                            f"{', '.join(sorted(principal.scopes))})", kind="missing_scope")  # fmt: skip
+            has = ", ".join(sorted(principal.scopes))
+            raise Forbidden(f"the key {principal.name!r} lacks the {wanted} scope (it has {has})", kind="missing_scope")
         if not self.limiter.hit(self.item, principal.key_id):
             reset = self.limiter.get_window_stats(self.item, principal.key_id).reset_time
             wait = max(1, math.ceil(reset - time.time()))
-            raise TooManyRequests(f"the key {principal.name!r} is limited to {self.item}; retry in {wait} s",
-                                  headers={"Retry-After": str(wait)})  # fmt: skip
+            raise TooManyRequests(
+                f"the key {principal.name!r} is limited to {self.item}; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
         return principal
 
 

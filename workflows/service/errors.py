@@ -20,12 +20,14 @@ fault, as a dotted path into the request body).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar, NotRequired, TypedDict
 
 from knowledge.errors import ShipbrainError
 
 __all__ = [
     "Conflict",
+    "ErrorDetailJson",
+    "ErrorJson",
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
@@ -38,9 +40,23 @@ __all__ = [
 ]
 
 
-def error_body(kind: str, message: str, field: str | None = None) -> dict[str, Any]:
+class ErrorDetailJson(TypedDict):
+    """What went wrong, as JSON (`workflows.service.models.ErrorDetail` is its schema)."""
+
+    type: str
+    message: str
+    field: NotRequired[str | None]
+
+
+class ErrorJson(TypedDict):
+    """Every refusal's JSON body (`workflows.service.models.ErrorBody` is its schema)."""
+
+    error: ErrorDetailJson
+
+
+def error_body(kind: str, message: str, field: str | None = None) -> ErrorJson:
     """The JSON body of a refusal."""
-    detail: dict[str, Any] = {"type": kind, "message": message}
+    detail: ErrorDetailJson = {"type": kind, "message": message}
     if field is not None:
         detail["field"] = field
     return {"error": detail}
@@ -53,16 +69,20 @@ class ServiceError(ShipbrainError):
     kind: ClassVar[str] = "bad_request"
 
     def __init__(
-        self, message: str, *, kind: str | None = None, field: str | None = None,
+        self,
+        message: str,
+        *,
+        kind: str | None = None,
+        field: str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.type = kind or self.kind
         self.field = field
         self.headers = dict(headers or {})
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> ErrorJson:
         """The response's JSON body."""
         return error_body(self.type, self.message, self.field)
 

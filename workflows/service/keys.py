@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal, get_args
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 
 from knowledge.errors import InputError
 from workflows.service._tables import API_KEYS
@@ -86,11 +86,18 @@ class KeyStore:
         wanted = parse_scopes(scopes)
         token = "sb_" + secrets.token_urlsafe(32)
         key = ApiKey("key_" + uuid.uuid4().hex[:16], name, token[:_PREFIX_CHARS], wanted, now(), None)
+        row = {
+            "id": key.key_id,
+            "name": name,
+            "prefix": key.prefix,
+            "hash": _hash(token),
+            "scopes": ",".join(wanted),
+            "created_at": key.created_at,
+        }
         with self.store.engine.begin() as conn:
-            conn.execute(insert(API_KEYS).values(id=key.key_id, name=name, prefix=key.prefix, hash=_hash(token),
-                                                 scopes=",".join(wanted), created_at=key.created_at))  # fmt: skip
-            self.store.audit(conn, actor, "key.create", key.key_id,
-                             {"name": name, "scopes": list(wanted), "prefix": key.prefix})  # fmt: skip
+            conn.execute(insert(API_KEYS).values(row))
+            audited = {"name": name, "scopes": list(wanted), "prefix": key.prefix}
+            self.store.audit(conn, actor, "key.create", key.key_id, audited)
         return key, token
 
     def list(self) -> list[ApiKey]:
@@ -99,8 +106,13 @@ class KeyStore:
             rows = conn.execute(select(API_KEYS).order_by(API_KEYS.c.created_at)).all()
         return [
             ApiKey(
-                r.id, r.name, r.prefix, tuple(r.scopes.split(",")), _aware(r.created_at) or now(), _aware(r.revoked_at)
-            )  # fmt: skip
+                key_id=r.id,
+                name=r.name,
+                prefix=r.prefix,
+                scopes=tuple(r.scopes.split(",")),
+                created_at=_aware(r.created_at) or now(),
+                revoked_at=_aware(r.revoked_at),
+            )
             for r in rows
         ]
 
@@ -111,8 +123,8 @@ class KeyStore:
     def revoke(self, key_id: str, *, actor: str) -> ApiKey:
         """Revoke a key (it stops working at once); revoking a revoked key is an `InputError`."""
         with self.store.engine.begin() as conn:
-            done = conn.execute(update(API_KEYS).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
-                                .values(revoked_at=now()))  # fmt: skip
+            active = and_(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+            done = conn.execute(update(API_KEYS).where(active).values(revoked_at=now()))
             if done.rowcount != 1:
                 known = conn.execute(select(API_KEYS.c.id).where(API_KEYS.c.id == key_id)).first()
                 raise InputError(f"key {key_id!r} is revoked already" if known else f"no key {key_id!r}")

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from knowledge.errors import InputError
 from workflows.base import WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
 from workflows.service.adoption import adopt, plan_is_current
-from workflows.service.errors import Conflict, NotFound
+from workflows.service.errors import Conflict, ErrorDetailJson, NotFound
 from workflows.service.settings import ServiceSettings
 from workflows.service.store import RunRecord, Store, now
 from workflows.service.webhooks import webhook_body
@@ -50,7 +50,7 @@ class Runner:
         registry: WorkflowRegistry,
         ctx: WorkflowContext,
         service: ServiceSettings,
-        on_finish: Any = None,
+        on_finish: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -133,7 +133,7 @@ class Runner:
 
             result = workflow.run(self.ctx, request, progress).model_dump(mode="json")
         except (WorkflowInputError, UnknownWorkflowError, InputError) as exc:
-            field = getattr(exc, "field", None)
+            field: str | None = getattr(exc, "field", None)
             message = exc.message if isinstance(exc, WorkflowInputError) else str(exc)
             self._fail(run, {"type": "workflow_input_error", "message": message, "field": field})
             return
@@ -145,19 +145,29 @@ class Runner:
             self.store.hold(run.run_id, result)
             return
         ended = self.store.finish(
-            run.run_id, status="completed", expected=["running"], actor=_SERVICE_ACTOR, action="run.complete",
+            run.run_id,
+            status="completed",
+            expected=["running"],
+            actor=_SERVICE_ACTOR,
+            action="run.complete",
             parameters={"workflow": run.workflow, "version": run.version, "attempt": run.attempts},
-            result=result, webhook_body=webhook_body,
-        )  # fmt: skip
+            result=result,
+            webhook_body=webhook_body,
+        )
         if ended is not None:
             self._on_finish()
 
-    def _fail(self, run: RunRecord, error: dict[str, Any]) -> None:
+    def _fail(self, run: RunRecord, error: ErrorDetailJson) -> None:
         ended = self.store.finish(
-            run.run_id, status="failed", expected=["running"], actor=_SERVICE_ACTOR, action="run.fail",
-            parameters={"workflow": run.workflow, "version": run.version, "error": error}, error=error,
+            run.run_id,
+            status="failed",
+            expected=["running"],
+            actor=_SERVICE_ACTOR,
+            action="run.fail",
+            parameters={"workflow": run.workflow, "version": run.version, "error": error},
+            error=error,
             webhook_body=webhook_body,
-        )  # fmt: skip
+        )
         if ended is not None:
             self._on_finish()
 
@@ -176,13 +186,16 @@ class Runner:
             if run is None:
                 raise NotFound(f"no run {run_id!r}")
             if run.status != "waiting_for_approval" or run.approval is not None:
-                raise Conflict(f"run {run_id} is {run.status}; only a run waiting_for_approval takes a decision",
-                               kind="not_waiting_for_approval")  # fmt: skip
+                raise Conflict(
+                    f"run {run_id} is {run.status}; only a run waiting_for_approval takes a decision",
+                    kind="not_waiting_for_approval",
+                )
             if approved and not plan_is_current(self.ctx, run.result):
                 raise Conflict(
                     f"the plan changed since run {run_id} computed its change; start a new run against the current "
-                    "plan (or reject this one)", kind="plan_changed",
-                )  # fmt: skip
+                    "plan (or reject this one)",
+                    kind="plan_changed",
+                )
             decision = {"approved": approved, "by": by, "note": note, "at": now().isoformat()}
             if not self.store.record_decision(run_id, decision):
                 raise Conflict(f"run {run_id} was decided already", kind="not_waiting_for_approval")
@@ -197,11 +210,15 @@ class Runner:
         if approved:
             decision.update(adopt(self.ctx, self.registry.get(run.workflow), run.run_id, run.request, by))
         ended = self.store.finish(
-            run.run_id, status="completed" if approved else "rejected", expected=["waiting_for_approval"],
-            actor=by, action="run.approve" if approved else "run.reject",
+            run.run_id,
+            status="completed" if approved else "rejected",
+            expected=["waiting_for_approval"],
+            actor=by,
+            action="run.approve" if approved else "run.reject",
             parameters={"approved": approved, "note": decision.get("note"), "adopted": decision.get("adopted", [])},
-            approval=decision, webhook_body=webhook_body,
-        )  # fmt: skip
+            approval=decision,
+            webhook_body=webhook_body,
+        )
         if ended is not None:
             self._on_finish()
         final = self.store.get_run(run.run_id)

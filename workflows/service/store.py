@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, get_args
+from typing import Final, Literal, TypeAlias, get_args
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from pydantic import JsonValue
+from sqlalchemy import Connection, Engine, RowMapping, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from knowledge.database import engine
@@ -39,6 +40,7 @@ __all__ = [
     "TERMINAL",
     "AuditEntry",
     "DuplicateRunError",
+    "JsonObject",
     "OutboxRow",
     "RunEvent",
     "RunRecord",
@@ -46,6 +48,9 @@ __all__ = [
     "Store",
     "now",
 ]
+
+JsonObject: TypeAlias = dict[str, JsonValue]
+"""A JSON object as the store keeps it (a run's request, result, error and decision; an event's data)."""
 
 RunStatus = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "rejected"]
 TERMINAL: Final = frozenset({"completed", "failed", "rejected"})
@@ -72,7 +77,8 @@ def _aware(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
-def _loads(text: str | None) -> Any:
+def _object(text: str | None) -> JsonObject | None:
+    """A JSON object the store wrote (it writes only objects to these columns), or None."""
     return None if text is None else json.loads(text)
 
 
@@ -90,11 +96,11 @@ class RunRecord:
     key_id: str
     idempotency_key: str | None
     fingerprint: str
-    request: dict[str, Any]
+    request: JsonObject
     status: RunStatus
-    result: dict[str, Any] | None
-    error: dict[str, Any] | None
-    approval: dict[str, Any] | None
+    result: JsonObject | None
+    error: JsonObject | None
+    approval: JsonObject | None
     webhook_url: str | None
     attempts: int
     created_at: datetime
@@ -102,16 +108,26 @@ class RunRecord:
     finished_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> RunRecord:
-        """A record from a `runs` row."""
-        m = row._mapping
+    def from_row(cls, row: RowMapping) -> RunRecord:
+        """A record from a `runs` row (its `_mapping`)."""
         return cls(
-            run_id=m["id"], workflow=m["workflow"], version=m["version"], key_id=m["key_id"],
-            idempotency_key=m["idempotency_key"], fingerprint=m["fingerprint"], request=json.loads(m["request"]),
-            status=m["status"], result=_loads(m["result"]), error=_loads(m["error"]), approval=_loads(m["approval"]),
-            webhook_url=m["webhook_url"], attempts=m["attempts"], created_at=_aware(m["created_at"]) or now(),
-            started_at=_aware(m["started_at"]), finished_at=_aware(m["finished_at"]),
-        )  # fmt: skip
+            run_id=row["id"],
+            workflow=row["workflow"],
+            version=row["version"],
+            key_id=row["key_id"],
+            idempotency_key=row["idempotency_key"],
+            fingerprint=row["fingerprint"],
+            request=json.loads(row["request"]),
+            status=row["status"],
+            result=_object(row["result"]),
+            error=_object(row["error"]),
+            approval=_object(row["approval"]),
+            webhook_url=row["webhook_url"],
+            attempts=row["attempts"],
+            created_at=_aware(row["created_at"]) or now(),
+            started_at=_aware(row["started_at"]),
+            finished_at=_aware(row["finished_at"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -120,7 +136,7 @@ class RunEvent:
 
     seq: int
     type: str
-    data: dict[str, Any]
+    data: JsonObject
     at: datetime
 
 
@@ -133,7 +149,7 @@ class AuditEntry:
     actor: str
     action: str
     target: str
-    parameters: dict[str, Any]
+    parameters: JsonObject
 
 
 @dataclass(frozen=True)
@@ -161,10 +177,13 @@ class Store:
     # ---- audit -----------------------------------------------------------------------------------
 
     @staticmethod
-    def audit(conn: Connection, actor: str, action: str, target: str, parameters: Mapping[str, Any]) -> None:
-        """Append an audit entry inside the caller's transaction (there is no way to change or remove one)."""
-        conn.execute(insert(AUDIT).values(at=now(), actor=actor, action=action, target=target,
-                                          parameters=json.dumps(parameters, sort_keys=True, default=str)))  # fmt: skip
+    def audit(conn: Connection, actor: str, action: str, target: str, parameters: Mapping[str, object]) -> None:
+        """Append an audit entry inside the caller's transaction (there is no way to change or remove one).
+
+        `parameters` is stored as JSON; a value JSON has no type for (a date) is stored as its text.
+        """
+        text = json.dumps(parameters, sort_keys=True, default=str)
+        conn.execute(insert(AUDIT).values(at=now(), actor=actor, action=action, target=target, parameters=text))
 
     def audit_entries(self, target: str | None = None, action: str | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first, optionally only those of one target or one action."""
@@ -190,7 +209,7 @@ class Store:
         actor: str,
         idempotency_key: str | None,
         fingerprint: str,
-        request: Mapping[str, Any],
+        request: Mapping[str, object],
         webhook_url: str | None,
     ) -> RunRecord:
         """Record a queued run, its first event and its audit entry in one transaction.
@@ -202,16 +221,29 @@ class Store:
         at = now()
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(RUNS).values(
-                    id=run_id, workflow=workflow, version=version, key_id=key_id, idempotency_key=idempotency_key,
-                    fingerprint=fingerprint, request=json.dumps(request, sort_keys=True), status="queued",
-                    webhook_url=webhook_url, attempts=0, created_at=at,
-                ))  # fmt: skip
-                self._event(conn, run_id, 1, "queued", {"status": "queued"})
-                self.audit(conn, actor, "run.create", run_id, {
-                    "workflow": workflow, "version": version, "input": request, "webhook_url": webhook_url,
+                row = {
+                    "id": run_id,
+                    "workflow": workflow,
+                    "version": version,
+                    "key_id": key_id,
                     "idempotency_key": idempotency_key,
-                })  # fmt: skip
+                    "fingerprint": fingerprint,
+                    "request": json.dumps(request, sort_keys=True),
+                    "status": "queued",
+                    "webhook_url": webhook_url,
+                    "attempts": 0,
+                    "created_at": at,
+                }
+                conn.execute(insert(RUNS).values(row))
+                self._event(conn, run_id, 1, "queued", {"status": "queued"})
+                parameters = {
+                    "workflow": workflow,
+                    "version": version,
+                    "input": request,
+                    "webhook_url": webhook_url,
+                    "idempotency_key": idempotency_key,
+                }
+                self.audit(conn, actor, "run.create", run_id, parameters)
         except IntegrityError as exc:
             if idempotency_key is None:
                 raise
@@ -224,14 +256,14 @@ class Store:
         """A run by id, or None."""
         with self.engine.connect() as conn:
             row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
-        return None if row is None else RunRecord.from_row(row)
+        return None if row is None else RunRecord.from_row(row._mapping)
 
     def find_idempotent(self, key_id: str, idempotency_key: str) -> RunRecord | None:
         """The run an API key made under an `Idempotency-Key`, or None."""
         query = select(RUNS).where(RUNS.c.key_id == key_id, RUNS.c.idempotency_key == idempotency_key)
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else RunRecord.from_row(row)
+        return None if row is None else RunRecord.from_row(row._mapping)
 
     def expire_idempotency_keys(self, ttl: timedelta) -> int:
         """Forget the `Idempotency-Key` of runs created longer ago than `ttl` (the runs stay); returns how many."""
@@ -255,7 +287,7 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
-            return [RunRecord.from_row(r) for r in reversed(conn.execute(query).all())]
+            return [RunRecord.from_row(r._mapping) for r in reversed(conn.execute(query).all())]
 
     def claim_next(self) -> RunRecord | None:
         """Mark the oldest queued run as running and return it (None if nothing is queued).
@@ -290,8 +322,8 @@ class Store:
         with self.engine.begin() as conn:
             ids = [r[0] for r in conn.execute(select(RUNS.c.id).where(RUNS.c.status == "running"))]
             for run_id in ids:
-                conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                             .values(status="queued", started_at=None))  # fmt: skip
+                running = RUNS.c.status == "running"
+                conn.execute(update(RUNS).where(RUNS.c.id == run_id, running).values(status="queued", started_at=None))
                 self._event(conn, run_id, None, "requeued", {"status": "queued", "reason": "the service restarted"})
         return ids
 
@@ -299,21 +331,24 @@ class Store:
         """Runs waiting for approval whose decision is recorded but not yet carried out (a crash in between)."""
         query = select(RUNS).where(RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_not(None))
         with self.engine.connect() as conn:
-            return [RunRecord.from_row(r) for r in conn.execute(query)]
+            return [RunRecord.from_row(r._mapping) for r in conn.execute(query)]
 
     # ---- transitions -------------------------------------------------------------------------------
 
-    def hold(self, run_id: str, result: Mapping[str, Any]) -> bool:
+    def hold(self, run_id: str, result: Mapping[str, object]) -> bool:
         """A computed plan change: store the result and wait for approval. False if the run was not running."""
         with self.engine.begin() as conn:
-            held = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                                .values(status="waiting_for_approval", result=json.dumps(result)))  # fmt: skip
+            held = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                .values(status="waiting_for_approval", result=json.dumps(result))
+            )
             if held.rowcount != 1:
                 return False
             self._event(conn, run_id, None, "waiting_for_approval", {"status": "waiting_for_approval"})
         return True
 
-    def record_decision(self, run_id: str, decision: Mapping[str, Any]) -> bool:
+    def record_decision(self, run_id: str, decision: Mapping[str, object]) -> bool:
         """Record a person's decision on a held run; False if the run is not waiting or was decided already."""
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -331,11 +366,11 @@ class Store:
         expected: Sequence[str],
         actor: str,
         action: str,
-        parameters: Mapping[str, Any],
-        result: Mapping[str, Any] | None = None,
-        error: Mapping[str, Any] | None = None,
-        approval: Mapping[str, Any] | None = None,
-        webhook_body: Any = None,
+        parameters: Mapping[str, object],
+        result: Mapping[str, object] | None = None,
+        error: Mapping[str, object] | None = None,
+        approval: Mapping[str, object] | None = None,
+        webhook_body: Callable[[RunRecord], str] | None = None,
     ) -> RunRecord | None:
         """End a run: its status, result or error, its last event, its audit entry and its webhook, atomically.
 
@@ -353,7 +388,7 @@ class Store:
             webhook_body: a function of the finished `RunRecord` giving the webhook's JSON body, used when the run
                 has a webhook URL.
         """
-        values: dict[str, Any] = {"status": status, "finished_at": now()}
+        values: dict[str, object] = {"status": status, "finished_at": now()}
         if result is not None:
             values["result"] = json.dumps(result)
         if error is not None:
@@ -361,32 +396,39 @@ class Store:
         if approval is not None:
             values["approval"] = json.dumps(approval, sort_keys=True)
         with self.engine.begin() as conn:
-            done = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected)))
-                                .values(**values))  # fmt: skip
+            done = conn.execute(
+                update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected))).values(**values)
+            )
             if done.rowcount != 1:
                 return None
-            record = RunRecord.from_row(conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one())
+            record = RunRecord.from_row(conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()._mapping)
             self._event(conn, run_id, None, status, {"status": status, "error": error})
             self.audit(conn, actor, action, run_id, parameters)
             if record.webhook_url and webhook_body is not None:
                 at = now()
-                conn.execute(insert(OUTBOX).values(
-                    webhook_id="msg_" + uuid.uuid4().hex, run_id=run_id, url=record.webhook_url,
-                    body=webhook_body(record), attempts=0, next_attempt_at=at, created_at=at,
-                ))  # fmt: skip
+                webhook = {
+                    "webhook_id": "msg_" + uuid.uuid4().hex,
+                    "run_id": run_id,
+                    "url": record.webhook_url,
+                    "body": webhook_body(record),
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+                conn.execute(insert(OUTBOX).values(webhook))
         return record
 
     # ---- events ------------------------------------------------------------------------------------
 
     @staticmethod
-    def _event(conn: Connection, run_id: str, seq: int | None, kind: str, data: Mapping[str, Any]) -> int:
+    def _event(conn: Connection, run_id: str, seq: int | None, kind: str, data: Mapping[str, object]) -> int:
         if seq is None:
             last = conn.execute(select(func.max(RUN_EVENTS.c.seq)).where(RUN_EVENTS.c.run_id == run_id)).scalar()
             seq = int(last or 0) + 1
         conn.execute(insert(RUN_EVENTS).values(run_id=run_id, seq=seq, type=kind, data=json.dumps(data), at=now()))
         return seq
 
-    def append_event(self, run_id: str, kind: str, data: Mapping[str, Any]) -> int:
+    def append_event(self, run_id: str, kind: str, data: Mapping[str, object]) -> int:
         """Append an event to a run; returns its number (1, 2, ...)."""
         with self.engine.begin() as conn:
             return self._event(conn, run_id, None, kind, data)
@@ -399,7 +441,7 @@ class Store:
         with self.engine.connect() as conn:
             return [RunEvent(r.seq, r.type, json.loads(r.data), _aware(r.at) or now()) for r in conn.execute(query)]
 
-    def last_progress(self, run_id: str) -> dict[str, Any] | None:
+    def last_progress(self, run_id: str) -> JsonObject | None:
         """The data of a run's latest progress event, if any."""
         query = (
             select(RUN_EVENTS.c.data)
@@ -409,7 +451,7 @@ class Store:
         )
         with self.engine.connect() as conn:
             found = conn.execute(query).scalar()
-        return None if found is None else dict(json.loads(found))
+        return _object(found)
 
     # ---- webhook outbox --------------------------------------------------------------------------
 
@@ -419,14 +461,16 @@ class Store:
             select(OUTBOX)
             .where(
                 and_(
-                    OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= now(), OUTBOX.c.attempts < max_attempts
+                    OUTBOX.c.delivered_at.is_(None),
+                    OUTBOX.c.next_attempt_at <= now(),
+                    OUTBOX.c.attempts < max_attempts,
                 )
-            )  # fmt: skip
+            )
             .order_by(OUTBOX.c.next_attempt_at)
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [self._outbox(r) for r in conn.execute(query)]
+            return [self._outbox(r._mapping) for r in conn.execute(query)]
 
     def webhooks(self, run_id: str | None = None) -> list[OutboxRow]:
         """Every webhook (of one run), oldest first."""
@@ -434,16 +478,24 @@ class Store:
         if run_id is not None:
             query = query.where(OUTBOX.c.run_id == run_id)
         with self.engine.connect() as conn:
-            return [self._outbox(r) for r in conn.execute(query)]
+            return [self._outbox(r._mapping) for r in conn.execute(query)]
 
     @staticmethod
-    def _outbox(r: Any) -> OutboxRow:
-        return OutboxRow(r.webhook_id, r.run_id, r.url, r.body, r.attempts, _aware(r.next_attempt_at) or now(),
-                         r.last_error, _aware(r.delivered_at))  # fmt: skip
+    def _outbox(row: RowMapping) -> OutboxRow:
+        return OutboxRow(
+            webhook_id=row["webhook_id"],
+            run_id=row["run_id"],
+            url=row["url"],
+            body=row["body"],
+            attempts=row["attempts"],
+            next_attempt_at=_aware(row["next_attempt_at"]) or now(),
+            last_error=row["last_error"],
+            delivered_at=_aware(row["delivered_at"]),
+        )
 
     def webhook_attempted(self, webhook_id: str, *, delivered: bool, error: str | None, retry_in_s: float) -> None:
         """Record a delivery attempt: delivered, or failed with the error and when to try again."""
-        values: dict[str, Any] = {"attempts": OUTBOX.c.attempts + 1, "last_error": error}
+        values: dict[str, object] = {"attempts": OUTBOX.c.attempts + 1, "last_error": error}
         if delivered:
             values["delivered_at"] = now()
         else:

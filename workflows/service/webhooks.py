@@ -17,7 +17,6 @@ import json
 import logging
 import random
 import threading
-from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def webhook_body(run: RunRecord) -> str:
     """The JSON body of the webhook for a run that ended."""
-    payload: dict[str, Any] = {
+    payload: dict[str, object] = {
         "type": f"run.{run.status}",
         "timestamp": (run.finished_at or now()).isoformat(),
         "data": RunView.of(run).model_dump(mode="json"),
