@@ -6,12 +6,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from evals.page import runs_root
 from evals.runner import run_suite
 from evals.suite import load_suite
 from knowledge import Settings
 from tests.service.conftest import service_settings
 from workflows.service import create_app
-from workflows.service.evals_page import runs_root
 
 SMOKE = Path(__file__).resolve().parents[2] / "evals" / "suites" / "smoke.yaml"
 

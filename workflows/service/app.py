@@ -32,7 +32,7 @@ import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -48,28 +48,39 @@ from knowledge.settings import Settings, get_settings
 from workflows.base import Workflow, WorkflowContext, WorkflowRegistry
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.errors import Conflict, NotFound, Unprocessable
+from workflows.service.extensions import ServiceExtension, mount_extensions
 from workflows.service.keys import KeyStore, Principal
 from workflows.service.models import ApprovalBody, AskBody, ErrorBody, RunView, WorkflowInfo, submission_model
 from workflows.service.runner import Runner
 from workflows.service.settings import ServiceSettings, webhook_secret
-from workflows.service.store import TERMINAL, DuplicateRunError, RunRecord, RunStatus, Store, now
+from workflows.service.store import TERMINAL, DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
 from workflows.service.webhooks import Dispatcher
 
 __all__ = ["ServiceState", "create_app"]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody, "description": what}
-    for code, what in {
-        400: "Malformed JSON", 401: "No API key, or an unknown or revoked one", 403: "The key lacks the scope",
-        404: "No such workflow, run or thread", 409: "Conflict", 413: "Body too large", 415: "Body is not JSON",
-        422: "Invalid request", 429: "Rate limit; see Retry-After",
-    }.items()
-}  # fmt: skip
+_REFUSALS: Mapping[int, str] = {
+    400: "Malformed JSON",
+    401: "No API key, or an unknown or revoked one",
+    403: "The key lacks the scope",
+    404: "No such workflow, run or thread",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid request",
+    429: "Rate limit; see Retry-After",
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {  # FastAPI's type for `responses`
+    code: {"model": ErrorBody, "description": what} for code, what in _REFUSALS.items()
+}
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=255, pattern=r"^[\x21-\x7e]+$",
-           description="Names this operation for 24 h: a retry with the same key and body gets the same run."),
-]  # fmt: skip
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Names this operation for 24 h: a retry with the same key and body gets the same run.",
+    ),
+]
 RunId = Annotated[str, PathParam(max_length=64)]
 Reader = Annotated[Principal, Depends(require("run", "approve"))]
 """Who may read runs: run keys (their own runs) and approve keys (every run)."""
@@ -117,33 +128,51 @@ class ServiceState:
         return run
 
     def submit(
-        self, workflow: Workflow[Any, Any], raw: dict[str, Any], webhook_url: str | None, key: str | None,
+        self,
+        workflow: Workflow[Any, Any],
+        body: JsonObject,
+        webhook_url: str | None,
+        key: str | None,
         principal: Principal,
-    ) -> tuple[RunRecord, bool]:  # fmt: skip
-        """Record a run (or find the one this idempotency key made); returns it and whether it is a replay."""
-        canonical = json.dumps({"workflow": workflow.name, "body": raw}, sort_keys=True, separators=(",", ":"))
+    ) -> tuple[RunRecord, bool]:
+        """Record a run (or find the one this idempotency key made); returns it and whether it is a replay.
+
+        Args:
+            workflow: the workflow to run.
+            body: the submission's JSON body as sent (validated): its `input` is the run's request, and the whole
+                body is what an `Idempotency-Key` must be repeated with.
+            webhook_url: the submission's webhook, if any.
+            key: the `Idempotency-Key`, if any.
+            principal: who submits.
+        """
+        canonical = json.dumps({"workflow": workflow.name, "body": body}, sort_keys=True, separators=(",", ":"))
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+        request = body["input"]
+        assert isinstance(request, dict), "the submission model validated the input as an object"
         if key is not None:
             found = self._replay(principal, key, fingerprint)
             if found is not None:
                 return found, True
             with self._inflight_lock:
                 if (principal.key_id, key) in self._inflight:
-                    raise Conflict(f"a request with Idempotency-Key {key!r} is still being processed; retry it",
-                                   kind="idempotency_key_in_flight", headers={"Retry-After": "1"})  # fmt: skip
+                    raise _in_flight(key)
                 self._inflight.add((principal.key_id, key))
         try:
             run = self.store.create_run(
-                workflow=workflow.name, version=workflow.version, key_id=principal.key_id, actor=principal.name,
-                idempotency_key=key, fingerprint=fingerprint, request=raw["input"],
+                workflow=workflow.name,
+                version=workflow.version,
+                key_id=principal.key_id,
+                actor=principal.name,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                request=request,
                 webhook_url=webhook_url or self.service.webhook_url,
-            )  # fmt: skip
+            )
         except DuplicateRunError:
             assert key is not None
             found = self._replay(principal, key, fingerprint)
             if found is None:  # made by a request of another process that has not committed yet
-                raise Conflict(f"a request with Idempotency-Key {key!r} is still being processed; retry it",
-                               kind="idempotency_key_in_flight", headers={"Retry-After": "1"}) from None  # fmt: skip
+                raise _in_flight(key) from None
             return found, True
         finally:
             if key is not None:
@@ -162,9 +191,18 @@ class ServiceState:
         if found.fingerprint != fingerprint:
             raise Unprocessable(
                 f"Idempotency-Key {key!r} was used for another request (run {found.run_id}); use a new key for a "
-                "new request", kind="idempotency_key_reused",
-            )  # fmt: skip
+                "new request",
+                kind="idempotency_key_reused",
+            )
         return found
+
+
+def _in_flight(key: str) -> Conflict:
+    return Conflict(
+        f"a request with Idempotency-Key {key!r} is still being processed; retry it",
+        kind="idempotency_key_in_flight",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _state(request: Request) -> ServiceState:
@@ -190,21 +228,31 @@ def _add_run_route(router: APIRouter, workflow: Workflow[Any, Any]) -> None:
     model = submission_model(workflow)
 
     async def create(
-        request: Request, response: Response, state: State, submission: Annotated[model, Body()],  # type: ignore[valid-type]
-        principal: Annotated[Principal, Depends(require("run"))], idempotency_key: IdempotencyKey = None,
-    ) -> RunView:  # fmt: skip
-        raw = json.loads(await request.body())
+        request: Request,
+        response: Response,
+        state: State,
+        submission: Annotated[model, Body()],  # type: ignore[valid-type]  # a model made at run time
+        principal: Annotated[Principal, Depends(require("run"))],
+        idempotency_key: IdempotencyKey = None,
+    ) -> RunView:
+        body: JsonObject = json.loads(await request.body())  # as sent: what an idempotent repeat is compared by
         url = None if submission.webhook_url is None else str(submission.webhook_url)  # type: ignore[attr-defined]
-        run, replayed = await run_in_threadpool(state.submit, workflow, raw, url, idempotency_key, principal)
+        run, replayed = await run_in_threadpool(state.submit, workflow, body, url, idempotency_key, principal)
         return _run_response(state, run, response, replayed)
 
     # the model is local to this function, so a string annotation (this module's `annotations` future) cannot name it
     create.__annotations__["submission"] = Annotated[model, Body()]
     router.add_api_route(
-        f"/v1/workflows/{workflow.name}/runs", create, methods=["POST"], status_code=202, response_model=RunView,
-        summary=f"Start a {workflow.name} run", description=workflow.description, tags=["workflows"],
+        f"/v1/workflows/{workflow.name}/runs",
+        create,
+        methods=["POST"],
+        status_code=202,
+        response_model=RunView,
+        summary=f"Start a {workflow.name} run",
+        description=workflow.description,
+        tags=["workflows"],
         operation_id=f"run_{workflow.name.replace('-', '_')}",
-    )  # fmt: skip
+    )
 
 
 def _workflow_routes(router: APIRouter, registry: WorkflowRegistry) -> None:
@@ -233,9 +281,11 @@ def _workflow_routes(router: APIRouter, registry: WorkflowRegistry) -> None:
 def _run_routes(router: APIRouter) -> None:
     @router.get("/v1/runs", tags=["runs"], summary="Runs, newest first")
     def list_runs(
-        state: State, principal: Reader,
-        status: RunStatus | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[RunView]:  # fmt: skip
+        state: State,
+        principal: Reader,
+        status: RunStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[RunView]:
         mine = None if principal.allows("approve") else principal.key_id
         return [RunView.of(r) for r in reversed(state.store.runs(status, key_id=mine, limit=limit))]
 
@@ -243,12 +293,18 @@ def _run_routes(router: APIRouter) -> None:
     def get_run(run_id: RunId, state: State, principal: Reader) -> RunView:
         return state.view(state.visible_run(run_id, principal))
 
-    @router.get("/v1/runs/{run_id}/events", tags=["runs"], summary="A run's events as Server-Sent Events",
-                response_class=EventSourceResponse)  # fmt: skip
+    @router.get(
+        "/v1/runs/{run_id}/events",
+        tags=["runs"],
+        summary="A run's events as Server-Sent Events",
+        response_class=EventSourceResponse,
+    )
     async def run_events(
-        run_id: RunId, state: State, principal: Reader,
+        run_id: RunId,
+        state: State,
+        principal: Reader,
         last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    ) -> EventSourceResponse:  # fmt: skip
+    ) -> EventSourceResponse:
         await run_in_threadpool(state.visible_run, run_id, principal)
         return EventSourceResponse(_stream(state.store, run_id, last_event_id or 0), ping=15)
 
@@ -262,40 +318,54 @@ def _run_routes(router: APIRouter) -> None:
         return state.view(run)
 
 
+ThreadId = Annotated[str, PathParam(max_length=128)]
+
+
 def _brain_routes(router: APIRouter) -> None:
+    # An answer goes out as `Answer.model_dump(mode="json")` under a plain object schema: `dict[str, object]`, not
+    # the `Answer` model, keeps that schema and lets FastAPI pass the dump on without validating it again.
     @router.post("/v1/ask", tags=["brain"], summary="Ask the brain a question")
     async def ask(
         body: AskBody, state: State, principal: Annotated[Principal, Depends(require("ask"))]
-    ) -> dict[str, Any]:
+    ) -> dict[str, object]:
         answer = await run_in_threadpool(state.brain.ask, body.question, body.thread_id)
-        params = {"question": answer.question, "continued": body.thread_id is not None, "status": answer.status,
-                  "intent": answer.plan.intent, "tools": [r.tool for r in answer.results],
-                  "approval": answer.approval.model_dump(mode="json") if answer.approval else None}  # fmt: skip
+        params = {
+            "question": answer.question,
+            "continued": body.thread_id is not None,
+            "status": answer.status,
+            "intent": answer.plan.intent,
+            "tools": [r.tool for r in answer.results],
+            "approval": answer.approval.model_dump(mode="json") if answer.approval else None,
+        }
         await run_in_threadpool(_audit, state.store, principal.name, "ask", answer.thread_id, params)
         return answer.model_dump(mode="json")
 
     @router.get("/v1/threads/{thread_id}", tags=["brain"], summary="A conversation's latest question as it stands")
     async def get_thread(
-        thread_id: Annotated[str, PathParam(max_length=128)], state: State,
-        _: Annotated[Principal, Depends(require("ask"))],
-    ) -> dict[str, Any]:  # fmt: skip
+        thread_id: ThreadId, state: State, _: Annotated[Principal, Depends(require("ask"))]
+    ) -> dict[str, object]:
         answer = await run_in_threadpool(state.brain.result, thread_id)
         return answer.model_dump(mode="json")
 
     @router.post("/v1/threads/{thread_id}/approval", tags=["brain"], summary="Decide a conversation's plan change")
     async def approve_thread(
-        thread_id: Annotated[str, PathParam(max_length=128)], body: ApprovalBody, state: State,
+        thread_id: ThreadId,
+        body: ApprovalBody,
+        state: State,
         principal: Annotated[Principal, Depends(require("approve"))],
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, object]:
         answer = await run_in_threadpool(state.brain.decide, thread_id, body.approved, principal.name, body.note)
         action = "thread.approve" if body.approved else "thread.reject"
-        params = {"approved": body.approved, "note": body.note,
-                  "change": answer.approval.model_dump(mode="json") if answer.approval else None}  # fmt: skip
+        params = {
+            "approved": body.approved,
+            "note": body.note,
+            "change": answer.approval.model_dump(mode="json") if answer.approval else None,
+        }
         await run_in_threadpool(_audit, state.store, principal.name, action, thread_id, params)
         return answer.model_dump(mode="json")
 
 
-def _audit(store: Store, actor: str, action: str, target: str, params: dict[str, Any]) -> None:
+def _audit(store: Store, actor: str, action: str, target: str, params: Mapping[str, object]) -> None:
     with store.engine.begin() as conn:
         store.audit(conn, actor, action, target, params)
 
@@ -326,6 +396,7 @@ def create_app(
     service: ServiceSettings | None = None,
     registry: WorkflowRegistry | None = None,
     webhook_transport: httpx.BaseTransport | None = None,
+    extensions: Iterable[ServiceExtension] | None = None,
 ) -> FastAPI:
     """The service as an ASGI app over one yard.
 
@@ -340,12 +411,12 @@ def create_app(
         service: limits, webhooks and workers [default: from the environment].
         registry: the workflows to serve [default: the shipped ones and `service.workflow_modules`].
         webhook_transport: an httpx transport for webhook deliveries (tests inject one).
+        extensions: what adds pages and routes besides the API [default: every installed plug-in of the
+            `shipbrain.service` entry-point group, such as the eval runs page; see `workflows.service.extensions`].
     """
-    from workflows.base import SHIPPED_WORKFLOWS
-
     settings = settings or get_settings()
     service = service or ServiceSettings()
-    registry = registry or WorkflowRegistry((*SHIPPED_WORKFLOWS, *service.workflow_modules))
+    registry = registry or WorkflowRegistry(service.workflow_modules)
     yard_dir = Path(yard) if yard is not None else settings.demo_yard_dir
     state = ServiceState(settings, service, yard_dir, registry, webhook_transport)
 
@@ -381,9 +452,7 @@ def create_app(
         raise NotFound(f"no endpoint /v1/{rest}; the API is described at /docs")
 
     app.include_router(router)
-    from workflows.service.evals_page import add_evals_page
-
-    add_evals_page(app, settings)
+    app.state.extensions = mount_extensions(app, settings, extensions)
     if chat:
         from workflows.service.chat import mount_chat
 

@@ -1,21 +1,27 @@
 """The eval runs page: past `shipbrain eval run` results, newest first, each opening its HTML report.
 
-Served by the same server beside the chat page (`/evals`), read from `DATA_DIR/evals/runs` (where
-`shipbrain eval run` writes when given no `--out`). Like the chat page it has no login of its own: the
-server listens on 127.0.0.1 by default and the API keys guard `/v1`. Reports are self-contained HTML files
-the runner wrote; only directories under the runs folder that hold a `summary.json` can be opened.
+`evals` contributes it to the service through the service's extension point (the `shipbrain.service` entry
+point `evals`, see `workflows.service.extensions`): the server serves it beside the chat page (`/evals`), read
+from `DATA_DIR/evals/runs` (where `shipbrain eval run` writes when given no `--out`). Like the chat page it has
+no login of its own: the server listens on 127.0.0.1 by default and the API keys guard `/v1`. Reports are
+self-contained HTML files the runner wrote; only directories under the runs folder that hold a `summary.json`
+can be opened.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
 from knowledge.settings import Settings
 from workflows.service.errors import NotFound
+
+if TYPE_CHECKING:
+    from evals.runner import RunSummary
 
 __all__ = ["add_evals_page", "runs_root"]
 
@@ -32,26 +38,10 @@ def add_evals_page(app: FastAPI, settings: Settings) -> None:
 
     @router.get("/evals", response_class=HTMLResponse)
     def evals_page() -> str:
-        from evals.runner import list_runs
+        from evals.runner import list_runs  # on the first visit: the service starts without the eval runner
 
         runs = list_runs(root) if root.is_dir() else []
-        rows = []
-        for run in runs:
-            name = Path(run.run_dir).name
-            compare = Path(run.run_dir) / "compare.html"
-            models = ", ".join(f"{k} {v}" for k, v in run.models.items())
-            rows.append(
-                "<tr>"
-                f"<td><a href='/evals/runs/{html.escape(name)}/report.html'>{html.escape(name)}</a></td>"
-                f"<td>{html.escape(run.suite)}</td><td>{html.escape(run.created)}</td>"
-                f"<td>{html.escape(models)}</td><td>{run.passed}/{run.cases}</td><td>{run.errors}</td>"
-                f"<td class='{'ok' if run.ok else 'bad'}'>{'pass' if run.ok else 'FAIL'}</td>"
-                f"<td>{'replay' if run.replay else 'recorded'}</td><td>{run.seconds:.1f} s</td>"
-                + (f"<td><a href='/evals/runs/{html.escape(name)}/compare.html'>compare</a></td>" if compare.exists()
-                   else "<td></td>")
-                + "</tr>"
-            )  # fmt: skip
-        body = "".join(rows) or "<tr><td colspan='10'>No runs yet: <code>shipbrain eval run SUITE</code></td></tr>"
+        body = "".join(_row(run) for run in runs) or _NO_RUNS
         return _PAGE.format(root=html.escape(str(root)), rows=body)
 
     @router.get("/evals/runs/{name}/{page}")
@@ -66,6 +56,34 @@ def add_evals_page(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(router)
 
+
+def _row(run: RunSummary) -> str:
+    """One run's line of the table: its report, suite, time, models, outcome and (if any) its comparison."""
+    name = html.escape(Path(run.run_dir).name)
+    models = ", ".join(f"{model} {version}" for model, version in run.models.items())
+    has_compare = (Path(run.run_dir) / "compare.html").exists()
+    cells = [
+        f"<a href='/evals/runs/{name}/report.html'>{name}</a>",
+        html.escape(run.suite),
+        html.escape(run.created),
+        html.escape(models),
+        f"{run.passed}/{run.cases}",
+        str(run.errors),
+    ]
+    gate = f"<td class='{'ok' if run.ok else 'bad'}'>{'pass' if run.ok else 'FAIL'}</td>"
+    after = [
+        "replay" if run.replay else "recorded",
+        f"{run.seconds:.1f} s",
+        f"<a href='/evals/runs/{name}/compare.html'>compare</a>" if has_compare else "",
+    ]
+    return "<tr>" + _cells(cells) + gate + _cells(after) + "</tr>"
+
+
+def _cells(values: list[str]) -> str:
+    return "".join(f"<td>{value}</td>" for value in values)
+
+
+_NO_RUNS = "<tr><td colspan='10'>No runs yet: <code>shipbrain eval run SUITE</code></td></tr>"
 
 _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shipbrain: eval runs</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
