@@ -18,8 +18,11 @@ SLEEP = "tests.service.sleepy_workflow"
 
 def service_settings(**overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
-        "rate_limit": "100000/minute", "poll_s": 0.05, "webhook_secret": SECRET, "workflow_modules": [SLEEP],
-    }  # fmt: skip
+        "rate_limit": "100000/minute",
+        "poll_s": 0.05,
+        "webhook_secret": SECRET,
+        "workflow_modules": [SLEEP],
+    }
     values.update(overrides)
     return ServiceSettings(**values)
 
@@ -50,8 +53,9 @@ class Api:
     def run(self, body: dict[str, Any], workflow: str = "test-sleep", **headers: str) -> httpx.Response:
         return self.post(f"/v1/workflows/{workflow}/runs", body, **headers)
 
-    def wait(self, run_id: str, until: tuple[str, ...] = ("completed", "failed", "rejected"),
-             timeout: float = 30.0) -> dict[str, Any]:  # fmt: skip
+    def wait(
+        self, run_id: str, until: tuple[str, ...] = ("completed", "failed", "rejected"), timeout: float = 30.0
+    ) -> dict[str, Any]:
         import time
 
         deadline = time.monotonic() + timeout

@@ -51,13 +51,15 @@ def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
     assert done["status"] == "completed" and done["approval"]["approved"] is True
     assert done["approval"]["by"] == "approve-key" and done["approval"]["note"] == "agreed with the dock"
     assert [a["described"] for a in done["approval"]["adopted"]] == [
-        "PL-1 down for 6 days from day 2", "B006-A01 late by 4 days",
-    ]  # fmt: skip
+        "PL-1 down for 6 days from day 2",
+        "B006-A01 late by 4 days",
+    ]
     assert [n["index"] for n in done["approval"]["not_adopted"]] == [2]
     entries = book.entries()
     assert [(e["adopted_by"], e["thread_id"]) for e in entries] == [
-        ("approve-key", f"run:{held['run_id']}#0"), ("approve-key", f"run:{held['run_id']}#1"),
-    ]  # fmt: skip
+        ("approve-key", f"run:{held['run_id']}#0"),
+        ("approve-key", f"run:{held['run_id']}#1"),
+    ]
     again = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
     assert again.status_code == 409 and again.json()["error"]["type"] == "not_waiting_for_approval"
     assert len(book.entries()) == 2

@@ -59,18 +59,23 @@ def test_a_body_over_the_limit_is_413(tight: Api) -> None:
     big = {"input": {"tag": "x" * 5_000}}
     assert tight.post("/v1/workflows/test-sleep/runs", big).status_code == 413
     chunks = iter([b'{"input": {"tag": "', b"y" * 3_000, b'"}}'])
-    streamed = tight.client.post("/v1/workflows/test-sleep/runs", content=chunks,
-                                 headers={**tight.auth(), "content-type": "application/json"})  # fmt: skip
+    streamed = tight.client.post(
+        "/v1/workflows/test-sleep/runs", content=chunks, headers={**tight.auth(), "content-type": "application/json"}
+    )
     assert streamed.status_code == 413 and streamed.json()["error"]["type"] == "payload_too_large"
 
 
 def test_a_body_that_is_not_json_is_415(api: Api) -> None:
     for headers in ({"content-type": "text/plain"}, {}):
-        refused = api.client.post("/v1/workflows/test-sleep/runs", content=b'{"input": {}}',
-                                  headers={**api.auth(), **headers})  # fmt: skip
+        refused = api.client.post(
+            "/v1/workflows/test-sleep/runs", content=b'{"input": {}}', headers={**api.auth(), **headers}
+        )
         assert refused.status_code == 415 and refused.json()["error"]["type"] == "unsupported_media_type"
-    fine = api.client.post("/v1/workflows/test-sleep/runs", content=b'{"input": {}}',
-                           headers={**api.auth(), "content-type": "application/json; charset=utf-8"})  # fmt: skip
+    fine = api.client.post(
+        "/v1/workflows/test-sleep/runs",
+        content=b'{"input": {}}',
+        headers={**api.auth(), "content-type": "application/json; charset=utf-8"},
+    )
     assert fine.status_code == 202
 
 
@@ -104,8 +109,9 @@ def test_a_key_over_its_rate_limit_is_429_with_retry_after(tight: Api) -> None:
     ],
 )
 def test_bad_bodies_are_refused_naming_the_field(api: Api, body: bytes, status: int, kind: str, field: str) -> None:
-    refused = api.client.post("/v1/workflows/test-sleep/runs", content=body,
-                              headers={**api.auth(), "content-type": "application/json"})  # fmt: skip
+    refused = api.client.post(
+        "/v1/workflows/test-sleep/runs", content=body, headers={**api.auth(), "content-type": "application/json"}
+    )
     assert refused.status_code in (status, 400, 422) and refused.status_code < 500, refused.text
     error = refused.json()["error"]
     assert error["type"] in (kind, "malformed_json", "validation_error") and error["message"]
@@ -125,8 +131,8 @@ def test_fuzzed_bodies_never_give_a_500(api: Api) -> None:
     import random
 
     rng = random.Random(5)
-    pieces = [b"{", b"}", b"[", b"]", b'"input"', b":", b",", b"1", b"null", b'"\\u0000"', b"true", b"1e999",
-              b'"steps"', b"-1", b"\x00", b"\xc3", b" ", b'{"input": {}}']  # fmt: skip
+    pieces = [b"{", b"}", b"[", b"]", b'"input"', b":", b",", b"1", b"null", b'"\\u0000"', b"true", b"1e999"]
+    pieces += [b'"steps"', b"-1", b"\x00", b"\xc3", b" ", b'{"input": {}}']
     for _ in range(150):
         body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         for path in ("/v1/workflows/test-sleep/runs", "/v1/workflows/reschedule/runs", "/v1/runs/r/approval"):

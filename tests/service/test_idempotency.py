@@ -31,16 +31,18 @@ def test_the_same_key_with_another_body_is_422(api: Api) -> None:
     other = api.run({"input": {"tag": "y"}}, **{"Idempotency-Key": "order-2"})
     assert other.status_code == 422
     assert other.json()["error"]["type"] == "idempotency_key_reused"
-    elsewhere = api.run({"input": {"block": "B002", "reports": []}}, workflow="block-readiness",
-                        **{"Idempotency-Key": "order-2"})  # fmt: skip
+    elsewhere = api.run(
+        {"input": {"block": "B002", "reports": []}}, workflow="block-readiness", **{"Idempotency-Key": "order-2"}
+    )
     assert elsewhere.status_code == 422
     assert len(api.store.runs()) == 1
 
 
 def test_keys_belong_to_one_api_key(api: Api) -> None:
     a = api.run({"input": {}}, **{"Idempotency-Key": "shared"})
-    b = api.client.post("/v1/workflows/test-sleep/runs", json={"input": {}},
-                        headers={**api.auth("run"), "Idempotency-Key": "shared"})  # fmt: skip
+    b = api.client.post(
+        "/v1/workflows/test-sleep/runs", json={"input": {}}, headers={**api.auth("run"), "Idempotency-Key": "shared"}
+    )
     assert a.status_code == b.status_code == 202 and a.json()["run_id"] != b.json()["run_id"]
 
 
@@ -105,8 +107,11 @@ def test_nothing_is_lost_under_retries(api: Api) -> None:
     by_key: dict[Any, list[str]] = defaultdict(list)
     for run in runs:
         by_key[run.idempotency_key].append(run.run_id)
-        assert run.status == "completed" and run.result == {"tag": run.idempotency_key, "steps": 1,
-                                                            "nodes": run.result["nodes"]}  # fmt: skip
+        assert run.status == "completed" and run.result == {
+            "tag": run.idempotency_key,
+            "steps": 1,
+            "nodes": run.result["nodes"],
+        }
     assert all(len(v) == 1 and {v[0]} == seen[k] for k, v in by_key.items())
     audit = Counter((a.action, a.target) for a in api.store.audit_entries() if a.action.startswith("run."))
     assert all(audit[("run.create", r.run_id)] == 1 and audit[("run.complete", r.run_id)] == 1 for r in runs)

@@ -35,13 +35,15 @@ def pg_api(tmp_path: Path, small_yard: Path) -> Iterator[Api]:
 
 def test_a_run_lifecycle_on_postgresql(pg_api: Api) -> None:
     api = pg_api
-    created = api.run({"input": {"steps": 2, "tag": "pg"}, "webhook_url": "http://127.0.0.1:9/hook"},
-                      **{"Idempotency-Key": "pg-1"})  # fmt: skip
+    created = api.run(
+        {"input": {"steps": 2, "tag": "pg"}, "webhook_url": "http://127.0.0.1:9/hook"}, **{"Idempotency-Key": "pg-1"}
+    )
     assert created.status_code == 202
     run = api.wait(created.json()["run_id"])
     assert run["status"] == "completed" and run["result"]["tag"] == "pg"
-    again = api.run({"input": {"steps": 2, "tag": "pg"}, "webhook_url": "http://127.0.0.1:9/hook"},
-                    **{"Idempotency-Key": "pg-1"})  # fmt: skip
+    again = api.run(
+        {"input": {"steps": 2, "tag": "pg"}, "webhook_url": "http://127.0.0.1:9/hook"}, **{"Idempotency-Key": "pg-1"}
+    )
     assert again.status_code == 200 and again.json()["run_id"] == run["run_id"]
     assert api.run({"input": {"tag": "other"}}, **{"Idempotency-Key": "pg-1"}).status_code == 422
     assert [e.type for e in api.store.events(run["run_id"])][-1] == "completed"

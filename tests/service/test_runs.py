@@ -40,8 +40,11 @@ def test_a_run_goes_from_queued_to_completed_and_streams_its_events(api: Api) ->
     assert kinds == ["queued", "started", "progress", "progress", "progress", "progress", "completed"]
     assert [e["id"] for e in events] == list(range(1, 8))
     assert [(e["step"], e["done"], e["total"]) for e in events if e["event"] == "progress"] == [
-        ("step-0", 0, 3), ("step-1", 1, 3), ("step-2", 2, 3), ("done", 3, 3),
-    ]  # fmt: skip
+        ("step-0", 0, 3),
+        ("step-1", 1, 3),
+        ("step-2", 2, 3),
+        ("done", 3, 3),
+    ]
 
     with api.client.stream("GET", run["links"]["events"], headers={**api.auth(), "Last-Event-ID": "5"}) as response:
         resumed = _sse(response.read().decode())
