@@ -30,7 +30,7 @@ ADOPT_THAT: Final = (
     r"|(the|this|that|your|our|the last|the previous)\s+([\w-]+\s+)?(scenario|what-?if|change|changes|simulation"
     r"|option|one|outage|delay|result|proposal))\b(?!\s+(rule|procedure|criteri\w*|standard)s?\b)"
     r"|\b(make|making) (it|this|that) (official|the (new )?(plan|baseline|schedule))\b"
-    r"|\b(put|take|write|book|bake|build) (it|this|that) in(to)? the (\w+ )?(plan|schedule|baseline)\b"
+    r"|\b(put|take|write|book|bake|build) (it|this|that)( [\w-]+)? in(to)? the ([\w']+ )?(plan|schedule|baseline)\b"
 )
 # Cue words: (intent, pattern) on the lower-cased question. Each cue is a feature of its intent with a weight
 # learned from the development cases (brain._planner_fit); none decides alone, so a wording one cue misreads is
@@ -41,8 +41,9 @@ CUES: Final[list[tuple[str, str]]] = [
         "adopt",
         r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that) official"
         r"|officially|make (it|this|that) the (new )?(plan|baseline)|(put|take|write|book|bake|build) .*in(to)? the"
-        r" (\w+ )?(plan|schedule|baseline)|update the (\w+ )?(plan|schedule|baseline)|accept the (scenario|what-?if)"
-        r"|the new (plan|baseline|schedule)|go with (it|this|that|the scenario)|implement the (scenario|what-?if)"
+        r" ([\w']+ )?(plan|schedule|baseline)|update the ([\w']+ )?(plan|schedule|baseline)"
+        r"|accept the (scenario|what-?if)|the new (plan|baseline|schedule)|go with (it|this|that|the scenario)"
+        r"|implement the (scenario|what-?if)"
         r"|plan (it|this) in)\b",
     ),
     (

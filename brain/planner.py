@@ -18,7 +18,7 @@ new tool's questions are placed by its examples and its entities, with no refit.
 In a conversation the supervisor passes the thread's previous question as `context` (its question, intent,
 entities, the args of its last what-if and its answer). Only a question that reads as a follow-up uses it ("and
 for B013?", "how about a week?", "when is it erected?", "adopt it"): it takes the previous intent when it names
-a new entity but asks nothing of its own, and the previous block, assembly, zone or resource when it names none.
+a new entity and asks nothing clearly of its own, and the previous block, assembly, zone or resource when it names none.
 "Adopt it" adopts the thread's last what-if, and with none asks which one rather than guessing.
 """
 
@@ -124,11 +124,12 @@ _FOLLOW_UP: Final = re.compile(
 _DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
 _SUBJECTS: Final = ("codes", "zone", "resource")
 _MODIFIERS: Final = ("budget", "days", "start_day", "start_date")
-_OWN_CUE: Final = 0.5
-"""A follow-up asks something of its own when its cues for the intent it gets weigh at least half a typical cue (the
-learned `cues` weight): "what if it is 4 days late?" asks a what-if, "and for B013?" nothing. The one hand-set number
-left: the development cases are single questions, so nothing in them teaches when a follow-up leans on the one
-before; tests/brain/test_planner_context.py passes from 0.3 to 0.6 of a typical cue."""
+_CONTINUE: Final = 1.0
+"""A follow-up that names something new continues the previous question's intent unless another intent scores more
+than this many typical cues (the learned `cues` weight) above it: "and for B013?" and "same for the dock" continue,
+"what if it is 4 days late?" after a lookup asks a what-if. The one hand-set number left: the development cases are
+single questions, so nothing in them teaches how strongly a conversation leans on the question before
+(tests/brain/test_planner_context.py passes from 0.75 to 2 typical cues)."""
 _WHICH_WHAT_IF: Final = "which what-if? ask one first, e.g. 'if panel line 2 is down 3 days ...'"
 
 
@@ -282,9 +283,10 @@ class OfflinePlanner:
     ) -> tuple[str, float, str, Entities]:
         """A follow-up's intent and entities, from its own words and the previous question's.
 
-        It keeps the previous intent when it names something new (a code, a duration) but asks nothing of its own
-        ("and for B013?", "how about a week?"); it takes the previous subject (codes, zone, resource) when it names
-        none and its intent needs one ("and its NDT plan?"); durations and budgets carry over within one intent.
+        It keeps the previous intent when it names something new (a code, a duration) and no other intent scores
+        clearly higher (`_CONTINUE`: "and for B013?", "how about a week?"); it takes the previous subject (codes,
+        zone, resource) when it names none and its intent needs one ("and its NDT plan?"); durations and budgets
+        carry over within one intent.
         """
         before_intent, before = earlier
         if before_intent in ("whatif", "adopt") and entities.resource is None:
@@ -294,20 +296,14 @@ class OfflinePlanner:
         own_subject = bool(entities.codes) or entities.zone is not None or entities.resource is not None
         subject = {k: getattr(entities if own_subject else before, k) for k in _SUBJECTS}
         merged = entities.model_copy(update=subject)
-        scores = self.scores(question, merged)
+        score = self.scores(question, merged).score
         intent, confidence, reason = self.classify(question, merged)
         names_new = own_subject or any(getattr(entities, k) is not None for k in _MODIFIERS)
-        # a cue's weight is the typical cue's ("cues") plus its own deviation from it
-        typical = self.weights.get("cues", 0.0)
-        asked = math.fsum(
-            typical + self.weights.get(name, 0.0)
-            for name in scores.features.cue_hits
-            if name.startswith(f"cue:{intent}:")
-        )
-        if names_new and asked < _OWN_CUE * typical and before_intent not in ("unknown", "procedure"):
-            # "adopt it" proposes a change: a follow-up of one only asks the what-if again
-            intent = "whatif" if before_intent == "adopt" else before_intent
-            confidence, reason = 0.5, f"a follow-up of the previous {before_intent} question"
+        # "adopt it" proposes a change: a follow-up of one only asks the what-if again
+        previous = "whatif" if before_intent == "adopt" else before_intent
+        lead = score[intent] - score.get(previous, -math.inf)
+        if names_new and previous not in ("unknown", "procedure") and lead < _CONTINUE * self.weights.get("cues", 0.0):
+            intent, confidence, reason = previous, 0.5, f"a follow-up of the previous {before_intent} question"
         if intent == "unknown":
             return intent, confidence, reason, entities
         q = spelled(question).lower()
