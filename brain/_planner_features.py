@@ -12,10 +12,11 @@ features of (question, i) and picks the highest. Three kinds:
   being a deviation from that), the intent's share of the similarity vote over the catalogue, its best
   similarity, whether its tool gets its arguments from the question, and "the question names nothing and no cue
   speaks for the intent".
-- **a new tool's** (`new:bias`, `new:vote`, `new:similarity`, `new:runs`, `new:bare`, one weight each for every
-  intent the weights were not fitted for): a tool added later has no cue and no evidence of its own, so its
-  intent is placed by its example phrasings and by whether the question gives its tool what it needs, without a
-  refit. These weights are fitted by treating each fitted intent in turn as if it were new (`brain._planner_fit`).
+- **a new tool's** (`new:bias`, `new:vote`, `new:similarity`, `new:words`, `new:runs`, `new:bare`, one weight each
+  for every intent the weights were not fitted for): a tool added later has no cue and no evidence of its own, so
+  its intent is placed by its example phrasings (their similarity, and the share of the question's words they use:
+  its phrasings' words are its cue words) and by whether the question gives its tool what it needs, without a
+  refit. These weights are fitted by treating each tool's intent in turn as if it were new (`brain._planner_fit`).
 
 The "unknown" intent has its own evidence (`unknown:no_cue`, `unknown:best`: no cue matched at all, and the best
 similarity to any phrasing), which replaces the hand-set similarity thresholds of earlier versions.
@@ -53,7 +54,7 @@ RunsFn = Callable[[str, Entities, str], bool]
 
 SHARED: Final = ("cues", "vote", "similarity", "runs", "uncued_bare")
 """Features with one weight for every intent the weights were fitted for."""
-NEW: Final = ("new:bias", "new:vote", "new:similarity", "new:runs", "new:bare")
+NEW: Final = ("new:bias", "new:vote", "new:similarity", "new:words", "new:runs", "new:bare")
 """The features of a new tool's intent (one the weights were not fitted for), one weight each for every such
 intent: it has no cues and no evidence of its own, only its example phrasings and what its tool needs."""
 _TOP_K: Final = 7
@@ -155,13 +156,18 @@ class Catalogue:
     """The intent of each phrasing, in the order of `vectors`' rows."""
     vectors: npt.NDArray[np.float32]
     """Unit vectors, one row per phrasing."""
+    words: dict[str, frozenset[str]]
+    """intent -> the words of five letters or more its phrasings use."""
 
     @classmethod
     def build(cls, embedder: Embedder, examples: Mapping[str, Sequence[str]]) -> Catalogue:
         """Embed every phrasing (codes replaced by their kind), each (intent, phrasing) pair once."""
         pairs = list(dict.fromkeys((intent, p) for intent, phrases in examples.items() for p in phrases))
         vectors = embedder.embed([for_similarity(p) for _, p in pairs])
-        return cls(embedder, tuple(intent for intent, _ in pairs), vectors)
+        words: dict[str, set[str]] = {}
+        for intent, p in pairs:
+            words.setdefault(intent, set()).update(_LONG_WORD.findall(p.lower()))
+        return cls(embedder, tuple(intent for intent, _ in pairs), vectors, {i: frozenset(w) for i, w in words.items()})
 
     def similarity(self, question: str) -> tuple[dict[str, float], dict[str, float], float]:
         """How close the question is to the catalogue.
@@ -283,5 +289,8 @@ def features(
             values["unknown:best"] = best
             continue
         values[f"{new}runs"] = 1.0 if runs(intent, entities, question) else 0.0
+        if not own:
+            said_words = set(_LONG_WORD.findall(q))
+            values["new:words"] = len(said_words & catalogue.words.get(intent, frozenset())) / max(len(said_words), 1)
         values["uncued_bare" if own else "new:bare"] = 1.0 if bare and intent not in cued else 0.0
     return QuestionFeatures(per_intent, tuple(cued), tuple(hits), best)
