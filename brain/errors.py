@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from knowledge.errors import InputError, ShipbrainError
 
-__all__ = ["BrainError", "NoPendingApprovalError", "PlannerError", "ThreadBusyError", "UnknownThreadError"]
+__all__ = [
+    "BrainError",
+    "NoPendingApprovalError",
+    "PlanChangedError",
+    "PlannerError",
+    "ThreadBusyError",
+    "UnknownThreadError",
+]
 
 
 class BrainError(ShipbrainError):
@@ -27,4 +34,11 @@ class PlannerError(BrainError):
     """The chat model failed to plan (unreachable, timed out, or refused the request) and no fallback was set.
 
     A service failure: the client already retried it; check the LLM endpoint, or plan offline.
+    """
+
+
+class PlanChangedError(BrainError):
+    """The yard's plan changed since a change was computed: adopting it now would adopt something nobody saw.
+
+    The caller computes the change again against the current plan (the service answers 409 `plan_changed`).
     """

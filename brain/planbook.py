@@ -1,36 +1,63 @@
-"""The plan book: the events a person adopted into the yard's plan (a resource down, a code late).
+"""The plan book: what a person adopted into the yard's plan, and the schedule they approved with it.
 
-The adopted plan is the yard's generated work packages plus these events, in order; the schedule of
-the plan is solved from them (deterministically), so the book stores decisions, not schedules. Each
-entry records who adopted it, when, from which conversation, and the exact event. Entries are only
-ever added (an append-only log); nothing rewrites them.
+An **adoption** is one decision: the events it takes into the plan (a resource down, a code late), the
+schedule that was shown for approval (the adopted schedule repaired for those events, stored as JSON and
+kept byte for byte), who approved it, when, from which conversation or run, and its idempotency key. The
+plan's **version** is the number of adoptions; an adoption names the version it was computed against and
+is refused (`PlanChangedError`) when the plan moved since, so what a person approved is exactly what
+becomes the plan. A key is unique per yard: adopting under a key already used returns the first adoption
+and writes nothing (a retried approval, a crash after the write). Entries are only ever added.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, insert, inspect, select
-from sqlalchemy.exc import DBAPIError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from brain.errors import PlanChangedError
 from knowledge.database import engine
 from knowledge.settings import Settings
 
-__all__ = ["PlanBook", "PlanEvent"]
+__all__ = ["Adoption", "PlanBook", "PlanEvent", "schedule_digest"]
 
 _META = MetaData()
 _CREATING = threading.Lock()  # threads of one process create the table one at a time
-_EVENTS = Table(
-    "plan_events",
+_ADOPTIONS = Table(
+    "plan_adoptions",
     _META,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("yard", String(1024), nullable=False, index=True),
-    Column("event", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("events", Text, nullable=False),
+    Column("schedule", Text),
+    Column("digest", String(64)),
     Column("adopted_by", String(200), nullable=False),
     Column("adopted_at", DateTime(timezone=True), nullable=False),
-    Column("thread_id", String(200)),
+    Column("thread_id", String(300)),
+    UniqueConstraint("yard", "key", name="uq_plan_adoptions_key"),
+    UniqueConstraint("yard", "version", name="uq_plan_adoptions_version"),
 )
 
 
@@ -51,12 +78,38 @@ class PlanEvent(BaseModel):
         return f"{self.code} late by {_days(self.days)}"
 
 
+_EVENTS = TypeAdapter(list[PlanEvent])
+
+
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
 
+def schedule_digest(schedule_json: str) -> str:
+    """The SHA-256 of a schedule's JSON: what an approval names, and what adoption checks it against."""
+    return hashlib.sha256(schedule_json.encode()).hexdigest()
+
+
+class Adoption(BaseModel):
+    """One adoption, as the plan book holds it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    """The plan's version after it (1 for the first adoption)."""
+    key: str
+    """Its idempotency key."""
+    events: list[PlanEvent]
+    schedule: str | None
+    """The adopted schedule as JSON (None for an entry that stored none)."""
+    digest: str | None
+    adopted_by: str
+    adopted_at: datetime
+    thread_id: str | None
+
+
 class PlanBook:
-    """The adopted events of one yard."""
+    """The adoptions of one yard."""
 
     def __init__(self, settings: Settings, yard: str) -> None:
         self._settings = settings
@@ -75,26 +128,118 @@ class PlanBook:
                 try:
                     _META.create_all(eng, checkfirst=True)
                 except DBAPIError:  # another process created it between the check and the CREATE
-                    if not inspect(eng).has_table(_EVENTS.name):
+                    if not inspect(eng).has_table(_ADOPTIONS.name):
                         raise
             self._ready = True
         return eng
 
+    def version(self) -> int:
+        """How many adoptions the plan holds (0: the yard as generated or imported)."""
+        with self._engine().connect() as conn:
+            found = conn.execute(select(func.max(_ADOPTIONS.c.version)).where(_ADOPTIONS.c.yard == self.yard))
+            return int(found.scalar() or 0)
+
+    def adoptions(self) -> list[Adoption]:
+        """Every adoption, oldest first."""
+        with self._engine().connect() as conn:
+            rows = conn.execute(select(_ADOPTIONS).where(_ADOPTIONS.c.yard == self.yard).order_by(_ADOPTIONS.c.version))
+            return [self._adoption(dict(r._mapping)) for r in rows]
+
+    @staticmethod
+    def _adoption(row: dict[str, object]) -> Adoption:
+        return Adoption.model_validate({**row, "events": _EVENTS.validate_json(str(row["events"]))})
+
     def events(self) -> list[PlanEvent]:
         """The adopted events, oldest first."""
-        with self._engine().connect() as conn:
-            rows = conn.execute(select(_EVENTS.c.event).where(_EVENTS.c.yard == self.yard).order_by(_EVENTS.c.id))
-            return [PlanEvent.model_validate_json(r[0]) for r in rows]
+        return [e for a in self.adoptions() for e in a.events]
 
-    def adopt(self, event: PlanEvent, by: str = "unknown", thread_id: str | None = None) -> int:
-        """Add an event to the plan; returns how many events the plan now holds."""
-        with self._engine().begin() as conn:
-            conn.execute(insert(_EVENTS).values(yard=self.yard, event=event.model_dump_json(), adopted_by=by,
-                                                adopted_at=datetime.now(UTC), thread_id=thread_id))  # fmt: skip
+    def latest(self) -> Adoption | None:
+        """The last adoption, or None."""
+        found = self.adoptions()
+        return found[-1] if found else None
+
+    def by_key(self, key: str) -> Adoption | None:
+        """The adoption made under `key`, or None."""
+        with self._engine().connect() as conn:
+            row = conn.execute(
+                select(_ADOPTIONS).where(_ADOPTIONS.c.yard == self.yard, _ADOPTIONS.c.key == key)
+            ).first()
+        return None if row is None else self._adoption(dict(row._mapping))
+
+    def adopt_all(
+        self,
+        events: Sequence[PlanEvent],
+        *,
+        key: str,
+        by: str,
+        base_version: int | None = None,
+        schedule: str | None = None,
+        thread_id: str | None = None,
+    ) -> Adoption:
+        """Adopt `events` (with the schedule shown for them) once under `key`; returns the adoption.
+
+        Args:
+            events: what happens, in order.
+            key: the idempotency key; an adoption under a key already used is returned as it was, nothing written.
+            by: who approved it.
+            base_version: the plan version the change was computed against; another current version raises
+                `PlanChangedError` (None: adopt on top of whatever the plan is).
+            schedule: the approved schedule as JSON, kept byte for byte.
+            thread_id: the conversation or run it came from.
+        """
+        if (done := self.by_key(key)) is not None:
+            return done
+        eng = self._engine()
+        try:
+            with eng.begin() as conn:
+                current = conn.execute(
+                    select(func.max(_ADOPTIONS.c.version)).where(_ADOPTIONS.c.yard == self.yard)
+                ).scalar()
+                version = int(current or 0)
+                if base_version is not None and version != base_version:
+                    raise PlanChangedError(
+                        f"the plan changed since this change was computed (version {base_version}, now {version}): "
+                        "compute it again against the current plan"
+                    )
+                conn.execute(
+                    insert(_ADOPTIONS).values(
+                        yard=self.yard,
+                        version=version + 1,
+                        key=key,
+                        events=_EVENTS.dump_json(list(events)).decode(),
+                        schedule=schedule,
+                        digest=schedule_digest(schedule) if schedule is not None else None,
+                        adopted_by=by,
+                        adopted_at=datetime.now(UTC),
+                        thread_id=thread_id,
+                    )
+                )
+        except IntegrityError:
+            # the same key adopted meanwhile (a second process, a retry): that one stands; or another adoption took
+            # this version, so the plan moved
+            if (done := self.by_key(key)) is not None:
+                return done
+            raise PlanChangedError("the plan changed while this change was adopted: compute it again") from None
+        adopted = self.by_key(key)
+        assert adopted is not None
+        return adopted
+
+    def adopt(self, event: PlanEvent, by: str = "unknown", thread_id: str | None = None, key: str | None = None) -> int:
+        """Adopt one event (no schedule stored: the plan re-solves it); returns how many events the plan holds."""
+        self.adopt_all([event], key=key or f"event:{uuid.uuid4()}", by=by, thread_id=thread_id)
         return len(self.events())
 
     def entries(self) -> list[dict[str, object]]:
-        """Every entry with who adopted it and when, oldest first."""
-        with self._engine().connect() as conn:
-            rows = conn.execute(select(_EVENTS).where(_EVENTS.c.yard == self.yard).order_by(_EVENTS.c.id))
-            return [dict(r._mapping) for r in rows]
+        """Every adopted event with who adopted it, when, from where and under which key, oldest first."""
+        return [
+            {
+                "event": e.model_dump_json(),
+                "adopted_by": a.adopted_by,
+                "adopted_at": a.adopted_at,
+                "thread_id": a.thread_id,
+                "key": a.key,
+                "version": a.version,
+            }
+            for a in self.adoptions()
+            for e in a.events
+        ]

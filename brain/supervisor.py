@@ -40,7 +40,7 @@ from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from brain.plan import Plan
 from brain.planning import Planner, ThreadContext
-from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, run_tool
+from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, pin_change, run_tool
 from knowledge.errors import InputError, ShipbrainError
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
@@ -85,6 +85,8 @@ class Approval(BaseModel):
     note: str | None = None
     key: str | None = None
     """Idempotency key of the change, minted when it was approved."""
+    pinned: dict[str, JsonValue] = Field(default_factory=dict)
+    """Arguments that fix the change to what was shown (plan version, schedule digest): it runs with them."""
 
 
 class Answer(BaseModel):
@@ -254,6 +256,7 @@ class Brain:
         step = next(s for s in state["plan"]["steps"] if _changes_plan(s["tool"]))
         try:
             change = describe_change(self.context, step["tool"], step["args"])
+            pinned = pin_change(self.context, step["tool"], step["args"])
         except (ShipbrainError, ValueError) as exc:  # a change that cannot be made is not put to a person
             return {
                 "approval": Approval(
@@ -265,8 +268,11 @@ class Brain:
                     note="the change cannot be made",
                 ).model_dump()
             }
-        request = Approval(tool=step["tool"], args=step["args"], change=change)
+        request = Approval(tool=step["tool"], args=step["args"], change=change, pinned=pinned)
         decision = interrupt(request.model_dump())
+        if isinstance(decision, dict) and isinstance(decision.get("request"), dict):
+            # this node ran again on resume, against today's plan: what the person decided on is the request they saw
+            request = Approval.model_validate(decision["request"])
         approved = bool(decision.get("approved")) if isinstance(decision, dict) else False
         by = str(decision.get("by") or "unknown") if isinstance(decision, dict) else "unknown"
         note = decision.get("note") if isinstance(decision, dict) else None
@@ -295,7 +301,7 @@ class Brain:
                         result = run_tool(
                             self.context,
                             step.tool,
-                            step.args,
+                            {**step.args, **approval.pinned},
                             approved_by=approval.by,
                             thread_id=thread,
                             key=approval.key,
@@ -448,11 +454,32 @@ class Brain:
             state = self.app.get_state(self._config(thread))
             if state.created_at is None:
                 raise UnknownThreadError(f"no thread {thread!r}")
-            if self._waiting(state) is None:
+            waiting = self._waiting(state)
+            if waiting is None:
                 raise NoPendingApprovalError(f"thread {thread!r} waits for no decision")
-            self.app.invoke(
-                Command(resume={"approved": approved, "by": by.strip(), "note": note}), self._config(thread)
-            )
+            decision = {"approved": approved, "by": by.strip(), "note": note, "request": waiting.model_dump()}
+            self.app.invoke(Command(resume=decision), self._config(thread))
+        return self.result(thread)
+
+    def resume(self, thread_id: str) -> Answer:
+        """Finish a question whose run stopped part-way (its process died): what was done is not done again.
+
+        A step runs again from its start; a plan change in it carries the approval's idempotency key, so the plan
+        book adopts it at most once.
+
+        Raises:
+            UnknownThreadError: no such thread.
+            ThreadBusyError: the thread waits for a decision (decide it instead).
+        """
+        thread = self.check_thread_id(thread_id)
+        with self._holding(thread):
+            state = self.app.get_state(self._config(thread))
+            if state.created_at is None:
+                raise UnknownThreadError(f"no thread {thread!r}")
+            if self._waiting(state) is not None:
+                raise ThreadBusyError(f"thread {thread!r} waits for a decision; approve or reject it")
+            if state.next:
+                self.app.invoke(None, self._config(thread))
         return self.result(thread)
 
     def result(self, thread_id: str) -> Answer:

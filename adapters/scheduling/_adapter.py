@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,7 +33,7 @@ from adapters.spec import AdapterSpec
 from knowledge.partgraph import PartGraph
 
 if TYPE_CHECKING:
-    from adapters.executor import BatchExecutor
+    pass
 
 __all__ = [
     "RESOURCES_KEY",
@@ -263,7 +263,15 @@ from_config = SchedulingAdapter.from_config
 """Builds the adapter from its `[models.scheduling]` config entry."""
 
 
-def predicted_hours(graph: PartGraph, executor: BatchExecutor) -> dict[str, float]:
+class Predictor(Protocol):
+    """Scores rows with a named model: a `BatchExecutor`, or a view of predictions kept for the whole yard."""
+
+    def run(self, name: str, rows: pa.Table) -> pa.Table:
+        """One prediction per row of `rows`, in order."""
+        ...
+
+
+def predicted_hours(graph: PartGraph, executor: Predictor) -> dict[str, float]:
     """Hours per work package with the models' predictions in place of the yard's planning norms.
 
     Welding hours come from the welding model; an outfitting item keeps its norm hours, raised by its

@@ -8,6 +8,7 @@ one lock because the service and eval runs call from several threads.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -20,8 +21,11 @@ from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from adapters.executor import BatchExecutor
     from adapters.registry import Registry
+    from brain.core.cache import YardCache
     from brain.core.workpackages import WorkPackageIndex
     from brain.core.yardplan import YardPlan
     from knowledge.documents import DocumentStore
@@ -48,6 +52,7 @@ class YardContext:
         """A registry handed in belongs to the caller (an eval run shares one across brains): `close` leaves it."""
         self._executor: BatchExecutor | None = None
         self._documents: DocumentStore | None = None
+        self._predictions: dict[str, pa.Table] = {}
 
     @classmethod
     def open(cls, yard: str | Path, settings: Settings | None = None, registry: Registry | None = None) -> Self:
@@ -99,6 +104,69 @@ class YardContext:
             if self._documents is None:
                 self._documents = DocumentStore(self.settings)
             return self._documents
+
+    @cached_property
+    def cache(self) -> YardCache:
+        """Files computed from this yard, on disk (predictions, schedules)."""
+        from brain.core.cache import YardCache
+
+        return YardCache(self.settings, self.graph)
+
+    def _prediction_key(self, model: str) -> str:
+        from brain.core.cache import model_identity
+
+        return f"predictions-{model}-{model_identity(self.registry, model)}"
+
+    def yard_predictions(self, model: str) -> pa.Table:
+        """`model` over every row of its yard table (in table order), computed once per model version, kept on disk.
+
+        The first schedule question after a restart reads them instead of predicting millions of rows.
+        """
+        with self.lock:
+            if model not in self._predictions:
+                key = self._prediction_key(model)
+                table = self.cache.table(key)
+                if table is None:
+                    rows = self._yard_rows(model)
+                    table = self.executor.run(model, rows)
+                    self.cache.put_table(key, table)
+                    table = self.cache.table(key)  # memory-mapped from now on
+                    assert table is not None
+                self._predictions[model] = table
+            return self._predictions[model]
+
+    def cached_predictions(self, model: str) -> pa.Table | None:
+        """`yard_predictions(model)` if they were computed (in this process or before, on disk), else None."""
+        with self.lock:
+            if model in self._predictions:
+                return self._predictions[model]
+            table = self.cache.table(self._prediction_key(model))
+            if table is not None:
+                self._predictions[model] = table
+            return table
+
+    def _yard_rows(self, model: str) -> pa.Table:
+        loader = getattr(self.registry.get(model), "yard_rows", None)
+        if not callable(loader):
+            raise InputError(f"model {model!r} does not read its rows from the yard")
+        rows = loader(self.graph)
+        assert isinstance(rows, type(self.graph.table("blocks", ["block_id"])))
+        return rows
+
+    def warm(self, progress: Callable[[str, int, int], None] | None = None) -> None:
+        """Compute (or load) what the first questions need: both models over the yard and the adopted schedule.
+
+        `progress(step, done, total)` is called as each step starts; the service runs this in the background.
+        """
+        steps = ("welding predictions", "outfitting predictions", "adopted schedule")
+        report = progress or (lambda step, done, total: None)
+        for k, step in enumerate(steps):
+            report(step, k, len(steps))
+            if step == "adopted schedule":
+                self.plan.current()
+            else:
+                self.yard_predictions(step.split()[0])
+        report("done", len(steps), len(steps))
 
     @cached_property
     def day_zero(self) -> date:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from knowledge.errors import InputError
+from knowledge.layout import NODE_KINDS, NodeKind
 
 if TYPE_CHECKING:
     from brain.core.context import YardContext
@@ -90,7 +91,7 @@ def predict_joints(ctx: YardContext, joint_ids: npt.ArrayLike) -> JointPredictio
     blocks = np.unique(g.layout.block_index_of(ids))
     rows = _rows_of(WeldingAdapter.yard_rows(g, blocks), "joint_id", ids).sort_by("joint_id")
     version = ctx.registry.get("welding").spec.version
-    return JointPredictions(rows, ctx.executor.run("welding", rows), version)
+    return JointPredictions(rows, _predict(ctx, "welding", "joint", rows, "joint_id"), version)
 
 
 def predict_items(ctx: YardContext, item_ids: npt.ArrayLike) -> ItemPredictions:
@@ -104,4 +105,16 @@ def predict_items(ctx: YardContext, item_ids: npt.ArrayLike) -> ItemPredictions:
     blocks = np.unique(g.layout.block_index_of(ids))
     rows = _rows_of(OutfittingAdapter.yard_rows(g, blocks), "item_id", ids).sort_by("item_id")
     version = ctx.registry.get("outfitting").spec.version
-    return ItemPredictions(rows, ctx.executor.run("outfitting", rows), version)
+    return ItemPredictions(rows, _predict(ctx, "outfitting", "outfitting_item", rows, "item_id"), version)
+
+
+def _predict(ctx: YardContext, model: str, kind: NodeKind, rows: pa.Table, key: str) -> pa.Table:
+    """The model over `rows`: read from the yard's kept predictions when they were computed, else through the executor.
+
+    Kept predictions hold one row per node of the kind, in id order, so a node's row is its id less the kind's first.
+    """
+    kept = ctx.cached_predictions(model)
+    if kept is not None and kept.num_rows == ctx.graph.counts[kind]:
+        first = int(ctx.graph.layout.kind_start[NODE_KINDS.index(kind)])
+        return kept.take(pa.array(np.asarray(rows.column(key).to_numpy(), dtype=np.int64) - first))
+    return ctx.executor.run(model, rows)

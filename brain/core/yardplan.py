@@ -1,29 +1,37 @@
-"""The yard's plan: the adopted events of the plan book and the schedules computed from yard + events.
+"""The yard's plan: the adoptions of the plan book and the schedules they make.
 
-A schedule is solved from the yard's work packages (hours from the models' predictions) and a list of
-events, deterministically (one CP-SAT worker, a deterministic time budget), and kept per list of events:
-the same plan always gets the same schedule, and asking again costs nothing. A what-if repairs the
-adopted schedule for more events (`repair`: every work package keeps its order, nothing moves earlier).
+The **base schedule** is solved from the yard's work packages (hours from the models' predictions),
+deterministically (one CP-SAT worker, a deterministic time budget), once per yard and model versions, and
+kept on disk. A **proposal** repairs the adopted schedule for more events (`repair`: every work package keeps
+its order and resource, nothing moves earlier) against the plan's current version; adopting it stores that
+very schedule with the events, so the plan is exactly what was shown for approval, and a proposal made
+against an older version is refused. The **adopted schedule** is the last adoption's stored schedule (the
+base schedule before any).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
-from brain.planbook import PlanBook, PlanEvent
+import pyarrow as pa
+
+from brain.core.cache import YardCache, digest_of
+from brain.errors import PlanChangedError
+from brain.planbook import Adoption, PlanBook, PlanEvent, schedule_digest
 from knowledge.errors import InputError
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.registry import Registry
-    from adapters.scheduling import Schedule, ScheduleRequest
+    from adapters.scheduling import Schedule, ScheduledTask, ScheduleRequest
     from brain.core.workpackages import WorkPackageIndex
 
-__all__ = ["PlanContext", "YardPlan"]
+__all__ = ["PlanContext", "Proposal", "YardPlan", "schedule_json"]
 
 
 class PlanContext(Protocol):
@@ -45,20 +53,90 @@ class PlanContext(Protocol):
     def index(self) -> WorkPackageIndex:
         """The yard's work packages."""
 
+    @property
+    def cache(self) -> YardCache:
+        """Where schedules are kept on disk."""
+
+    def yard_predictions(self, model: str) -> pa.Table:
+        """A model over every row of its yard table."""
+
     def day_of(self, when: date) -> int:
         """The schedule day of a date."""
 
 
+def schedule_json(schedule: Schedule) -> str:
+    """A schedule as the plan book keeps it: its JSON without the solver's wall time (the same plan, the same bytes)."""
+    return schedule.model_copy(update={"solve_seconds": 0.0}).model_dump_json()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A change of the plan as computed for approval: the events, and the adopted schedule repaired for them."""
+
+    version: int
+    """The plan version it was computed against."""
+    adopted: tuple[PlanEvent, ...]
+    """The events the plan held then."""
+    events: tuple[PlanEvent, ...]
+    """What the change adds."""
+    before: Schedule
+    """The adopted schedule."""
+    after: Schedule
+    """The schedule with the change: what adopting it makes the plan."""
+    after_json: str = field(repr=False)
+    """`after` as the plan book will keep it, byte for byte."""
+
+    @property
+    def digest(self) -> str:
+        """The SHA-256 of `after_json`: an approval names it, adoption checks it."""
+        return schedule_digest(self.after_json)
+
+    def moved(self) -> list[tuple[ScheduledTask, ScheduledTask]]:
+        """(before, after) of every work package that starts, finishes or runs elsewhere, in the schedule's order."""
+        old = {t.code: t for t in self.before.tasks}
+        return [
+            (old[t.code], t)
+            for t in self.after.tasks
+            if (old[t.code].start_day, old[t.code].finish_day, old[t.code].resource)
+            != (t.start_day, t.finish_day, t.resource)
+        ]
+
+
+class _CachedModels:
+    """The executor-shaped view `predicted_hours` asks: the yard's kept predictions of each model."""
+
+    def __init__(self, ctx: PlanContext) -> None:
+        self._ctx = ctx
+
+    def run(self, name: str, rows: pa.Table) -> pa.Table:
+        predicted = self._ctx.yard_predictions(name)
+        if predicted.num_rows != rows.num_rows:
+            raise InputError(f"kept {name} predictions hold {predicted.num_rows:,} rows, the yard {rows.num_rows:,}")
+        return predicted
+
+
 class YardPlan:
-    """The adopted plan of one yard, and every schedule asked of it (cached per list of events)."""
+    """The adopted plan of one yard: its adoptions, the base schedule, proposals and the adopted schedule."""
+
+    TIME_LIMIT_S = 20.0
+    WORKERS = 1
+    DETERMINISTIC_LIMIT = 5.0
+    """One worker and a deterministic budget: the same yard gets the same base schedule every time."""
 
     def __init__(self, ctx: PlanContext) -> None:
         self._ctx = ctx
         self.planbook = PlanBook(ctx.settings, yard=str(ctx.graph.path.resolve()))
         self._lock = threading.RLock()
-        """One solve per list of events, however many threads ask at once."""
+        """One solve at a time, however many threads ask at once."""
         self._hours: dict[str, float] | None = None
-        self._schedules: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
+        self._base: Schedule | None = None
+        self._solved: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
+        self._adopted: dict[int, tuple[tuple[PlanEvent, ...], Schedule]] = {}
+        self._proposals: dict[tuple[int, tuple[PlanEvent, ...]], Proposal] = {}
+
+    def version(self) -> int:
+        """The plan's version: how many adoptions it holds."""
+        return self.planbook.version()
 
     def events(self) -> tuple[PlanEvent, ...]:
         """The adopted events, oldest first."""
@@ -66,21 +144,18 @@ class YardPlan:
 
     def predicted_hours(self) -> dict[str, float]:
         """Hours per work package with the models' predictions in place of the planning norms (computed once)."""
-        from adapters.executor import BatchExecutor
         from adapters.scheduling import predicted_hours
 
         with self._lock:
             if self._hours is None:
-                # the whole yard at once: in-process, so the schedule never waits for a Ray cluster to start
-                executor = BatchExecutor(self._ctx.registry, backend="in-process", settings=self._ctx.settings)
-                self._hours = predicted_hours(self._ctx.graph, executor)
+                self._hours = predicted_hours(self._ctx.graph, _CachedModels(self._ctx))
             return self._hours
 
-    def request(self, events: Sequence[PlanEvent], baseline: Schedule | None = None) -> ScheduleRequest:
+    def request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
         """The scheduling request of the yard with `events`: outages as downtimes, late codes as releases.
 
-        A late code holds up the work package that makes it until `days` after that package's start in `baseline`
-        (day 0 without one).
+        A late code holds up the work package that makes it until `days` after that package's start in the base
+        schedule.
         """
         from adapters.scheduling import ResourceDowntime, request_from_yard
 
@@ -90,38 +165,86 @@ class YardPlan:
             if e.resource
         ]
         releases: dict[str, int] = {}
-        starts = {t.code: t.start_day for t in baseline.tasks} if baseline else {}
+        starts = {t.code: t.start_day for t in self.base().tasks} if any(e.code for e in events) else {}
         for e in events:
             if e.code:
                 wp = self._ctx.index.package_of(e.code)
                 releases[wp] = max(releases.get(wp, 0), starts.get(wp, 0) + e.days)
-        # one worker and a deterministic budget: the same yard and events get the same schedule every time
         return request_from_yard(
             self._ctx.graph,
             self.predicted_hours(),
-            time_limit_s=20,
-            workers=1,
-            deterministic_limit=5.0,
+            time_limit_s=self.TIME_LIMIT_S,
+            workers=self.WORKERS,
+            deterministic_limit=self.DETERMINISTIC_LIMIT,
             downtimes=downtimes,
             release_days=releases,
         )
 
+    def base(self) -> Schedule:
+        """The yard's schedule before any adoption: solved once per yard and model versions, kept on disk."""
+        from adapters.scheduling import Schedule, solve
+
+        with self._lock:
+            if self._base is None:
+                hours = self.predicted_hours()
+                key = "schedule-base-" + digest_of(
+                    str(sorted(hours.items())), str((self.TIME_LIMIT_S, self.WORKERS, self.DETERMINISTIC_LIMIT))
+                )
+                kept = self._ctx.cache.text(key)
+                if kept is not None:
+                    self._base = Schedule.model_validate_json(kept)
+                else:
+                    self._base = solve(self.request(()))
+                    self._ctx.cache.put_text(key, schedule_json(self._base))
+            return self._base
+
     def schedule(self, events: Sequence[PlanEvent] = ()) -> tuple[ScheduleRequest, Schedule]:
-        """The yard's schedule with some events: solved once per list of events and kept."""
+        """The yard's schedule with `events` solved afresh (CP-SAT re-optimised, not the adopted plan), kept."""
         from adapters.scheduling import solve
 
         key = tuple(events)
         with self._lock:
-            if key not in self._schedules:
-                base = None if not key else self.schedule(())[1]
-                request = self.request(key, base)
-                self._schedules[key] = (request, solve(request))
-            return self._schedules[key]
+            if key not in self._solved:
+                request = self.request(key)
+                self._solved[key] = (request, self.base() if not key else solve(request))
+            return self._solved[key]
 
     def current(self) -> tuple[tuple[PlanEvent, ...], Schedule]:
-        """The adopted events and the schedule of the plan they make."""
-        events = self.events()
-        return events, self.schedule(events)[1]
+        """The adopted events and the adopted schedule: the last adoption's, exactly as it was approved."""
+        from adapters.scheduling import Schedule
+
+        adoptions = self.planbook.adoptions()
+        version = len(adoptions)
+        with self._lock:
+            if version not in self._adopted:
+                events = tuple(e for a in adoptions for e in a.events)
+                last = adoptions[-1] if adoptions else None
+                if last is None:
+                    schedule = self.base()
+                elif last.schedule is not None:
+                    schedule = Schedule.model_validate_json(last.schedule)
+                else:  # an adoption that stored no schedule: the events re-solved
+                    schedule = self.schedule(events)[1]
+                self._adopted[version] = (events, schedule)
+            return self._adopted[version]
+
+    def propose(self, extra: Sequence[PlanEvent]) -> Proposal:
+        """The adopted schedule repaired for `extra` events: the change as a person approves it (computed once)."""
+        from adapters.scheduling import repair
+
+        version = self.version()
+        key = (version, tuple(extra))
+        with self._lock:
+            if key not in self._proposals:
+                adopted, before = self.current()
+                after = repair(self.request([*adopted, *extra]), before)
+                self._proposals[key] = Proposal(version, adopted, tuple(extra), before, after, schedule_json(after))
+            return self._proposals[key]
+
+    def repair(self, extra: Sequence[PlanEvent]) -> tuple[Schedule, Schedule]:
+        """(before, after): the adopted schedule, and it repaired for `extra` events (nothing re-optimised)."""
+        proposal = self.propose(extra)
+        return proposal.before, proposal.after
 
     def event(
         self,
@@ -143,22 +266,46 @@ class YardPlan:
             self._ctx.index.package_of(code)  # an unknown code fails here, before any solve
         return PlanEvent(resource=resource, code=code.upper() if code else None, days=days, start_day=start_day)
 
-    def repair(self, extra: Sequence[PlanEvent]) -> tuple[Schedule, Schedule]:
-        """(before, after): the adopted schedule, and it repaired for `extra` events (nothing re-optimised)."""
-        from adapters.scheduling import repair
+    def adopt(
+        self,
+        proposal: Proposal,
+        *,
+        by: str,
+        key: str,
+        thread_id: str | None = None,
+        digest: str | None = None,
+    ) -> Adoption:
+        """Adopt a proposal exactly as computed, once per `key`.
 
-        adopted = self.events()
-        _, before = self.schedule(adopted)
-        after = repair(self.request([*adopted, *extra], self.schedule(())[1]), before)
-        return before, after
+        Args:
+            proposal: what was shown.
+            by: who approved it.
+            key: the approval's idempotency key: adopting again under it changes nothing and returns the adoption.
+            thread_id: the conversation or run it came from.
+            digest: the digest the approval named; a proposal that differs is refused.
 
-    def adopt(self, event: PlanEvent, *, by: str, thread_id: str | None = None) -> int:
-        """Add `event` to the plan book; returns how many events the plan now holds."""
-        total = self.planbook.adopt(event, by=by, thread_id=thread_id)
-        self.invalidate()
-        return total
+        Raises:
+            PlanChangedError: the plan moved since the proposal was computed, or it is not the approved one.
+        """
+        if (done := self.planbook.by_key(key)) is not None:
+            return done
+        if digest is not None and digest != proposal.digest:
+            raise PlanChangedError("the change computed now differs from the one approved: compute it again")
+        adoption = self.planbook.adopt_all(
+            proposal.events,
+            key=key,
+            by=by,
+            base_version=proposal.version,
+            schedule=proposal.after_json,
+            thread_id=thread_id,
+        )
+        return adoption
 
     def invalidate(self) -> None:
-        """Forget the cached schedules (the plan changed)."""
+        """Forget the schedules kept in memory (the yard's models changed)."""
         with self._lock:
-            self._schedules.clear()
+            self._hours = None
+            self._base = None
+            self._solved.clear()
+            self._adopted.clear()
+            self._proposals.clear()

@@ -60,6 +60,7 @@ __all__ = [
     "check_args",
     "columns_of",
     "describe_change",
+    "pin_change",
     "plan_change",
     "run_tool",
     "tool",
@@ -195,6 +196,7 @@ Lines: TypeAlias = Callable[[ToolResult], list[str]]
 """A result's lines in the answer text, below its summary."""
 RunFn: TypeAlias = "Callable[[YardContext, ToolArgs, Approved | None], ToolResult]"
 DescribeFn: TypeAlias = "Callable[[YardContext, ToolArgs], str]"
+PinFn: TypeAlias = "Callable[[YardContext, ToolArgs], dict[str, JsonValue]]"
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,9 @@ class ToolSpec:
     breakdown_row: type[ToolRow] | None = None
     describe_change: DescribeFn | None = None
     """A plan-changing tool's change in words, without making it (what a person is asked to approve)."""
+    pin: PinFn | None = None
+    """A plan-changing tool's arguments that fix what was shown (the plan version, the computed schedule's digest):
+    taken when the approval is asked for, added to the arguments it runs with, so it adopts exactly that or refuses."""
 
     def __post_init__(self) -> None:
         if not self.intent:
@@ -333,6 +338,7 @@ def plan_change(
     args: type[A],
     row: type[ToolRow],
     describe_change: Callable[[YardContext, A], str],
+    pin: Callable[[YardContext, A], dict[str, JsonValue]] | None = None,
     intent: str = "",
     intent_description: str = "",
     examples: Sequence[str] = (),
@@ -347,6 +353,9 @@ def plan_change(
 
     def describe(ctx: YardContext, checked: ToolArgs) -> str:
         return describe_change(ctx, cast(A, checked))
+
+    def pinned(ctx: YardContext, checked: ToolArgs) -> dict[str, JsonValue]:
+        return pin(ctx, cast(A, checked)) if pin is not None else {}
 
     def register(fn: Callable[[YardContext, A, Approved], ToolResult]) -> ToolSpec:
         def run(ctx: YardContext, checked: ToolArgs, approved: Approved | None) -> ToolResult:
@@ -367,6 +376,7 @@ def plan_change(
             lines=lines,
             plots=tuple(plots),
             describe_change=describe,
+            pin=pinned,
         )
         return TOOLS.register(spec)
 
@@ -431,6 +441,12 @@ def describe_change(ctx: YardContext, name: str, args: Mapping[str, object]) -> 
     if spec.describe_change is None:
         return f"run {name} with {dict(args)}"
     return spec.describe_change(ctx, checked)
+
+
+def pin_change(ctx: YardContext, name: str, args: Mapping[str, object]) -> dict[str, JsonValue]:
+    """The arguments that fix a plan change to what is shown for approval (none for a tool that pins nothing)."""
+    spec = TOOLS.get(name)
+    return spec.pin(ctx, check_args(spec, args)) if spec.pin is not None else {}
 
 
 def columns_of(row: type[BaseModel]) -> list[Column]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Self
 
 from pydantic import Field, JsonValue, model_validator
 
+from brain.errors import PlanChangedError
 from brain.tools._common import count
 from brain.tools.base import Approved, Plot, ToolArgs, ToolResult, ToolRow, plan_change, tool
 from knowledge.errors import InputError
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from brain.planbook import PlanEvent
 
 __all__ = [
+    "AdoptArgs",
     "AdoptedEvent",
+    "MovedPackage",
     "ScheduleArgs",
     "ScheduleRow",
     "Slip",
@@ -58,6 +61,32 @@ class WhatIfArgs(ToolArgs):
         if self.start_day is not None and self.start_date is not None:
             raise ValueError("give the start as a day or as a date, not both")
         return self
+
+
+class AdoptArgs(WhatIfArgs):
+    """A what-if to adopt, and what fixes it to the change a person saw (pinned when the approval is asked for)."""
+
+    plan_version: int | None = Field(default=None, ge=0, description="the plan version the change was computed on")
+    schedule_digest: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the schedule shown for approval"
+    )
+
+
+class MovedPackage(ToolRow):
+    """A work package the change moves (starts, finishes or runs elsewhere)."""
+
+    work_package: str = Field(title="work package")
+    """The work package."""
+    start_day_was: int = Field(title="start before")
+    """Its start day in the adopted plan."""
+    start_day: int = Field(title="start after")
+    """Its start day with the change."""
+    finish_day: int = Field(title="finish after")
+    """Its finish day with the change."""
+    shift_days: int = Field(title="shift", json_schema_extra={"unit": "days"})
+    """How much later it starts."""
+    resource: str | None = None
+    """The resource it runs on with the change."""
 
 
 class ScheduleRow(ToolRow):
@@ -250,6 +279,7 @@ _WHAT_IF = "what slips if a resource is down or a part, assembly or block is lat
     intent_description=_WHAT_IF,
     args_from=_what_if_args,
     lines=_slip_lines,
+    breakdown_row=MovedPackage,
     plots=(
         Plot(kind="bar", title="Slip by block (days)", x="block", y="slip_days", sort="-y", limit=30),
         Plot(
@@ -265,16 +295,13 @@ _WHAT_IF = "what slips if a resource is down or a part, assembly or block is lat
 def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
     """Which erections slip, and by how much, if a resource is down or a code late (nothing is changed)."""
     event = _event(ctx, args)
-    adopted = ctx.plan.events()
-    before, after = ctx.plan.repair([event])  # right-shift: every package keeps its order, the least that changes
+    proposal = ctx.plan.propose([event])  # right-shift: every package keeps its order, the least that changes
+    adopted, before, after = proposal.adopted, proposal.before, proposal.after
     slips = _slips(ctx, list(before.tasks), list(after.tasks))
-    late = [r for r in slips if r.slip_days > 0]
+    moved = _moved(proposal.moved())
+    summary = f"if {event.describe()}: {_outcome(slips, moved, before.makespan_days, after.makespan_days)}"
     delta = after.makespan_days - before.makespan_days
-    summary = (
-        f"if {event.describe()}: {count(len(late), 'erection')} slip"
-        + (f" (up to {late[0].slip_days} days, {late[0].block} first)" if late else "")
-        + f"; the ship finishes on day {after.makespan_days} ({'+' if delta >= 0 else ''}{delta} days)"
-    )
+    late = [r for r in slips if r.slip_days > 0]
     graph_note: list[str] = []
     if args.code is not None:
         g = ctx.graph
@@ -285,44 +312,100 @@ def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
         args,
         summary,
         rows=slips,
+        breakdown=moved,
         numbers={
             "slipped_erections": float(len(late)),
+            "moved_work_packages": float(len(moved)),
+            "plan_version": float(proposal.version),
             "makespan_days_before": float(before.makespan_days),
             "makespan_days_after": float(after.makespan_days),
             "makespan_delta_days": float(delta),
         },
         sources=[
-            "scheduling model: the adopted schedule repaired for the event (each work package keeps its order; "
-            "nothing re-optimised)",
+            "scheduling model: the adopted schedule repaired for the event: every work package keeps its order and "
+            "its resource, and none starts earlier; only what the event holds up moves (nothing re-optimised)",
             *graph_note,
             *_adopted(adopted),
         ],
     )
 
 
+def _moved(pairs: list[tuple[ScheduledTask, ScheduledTask]]) -> list[MovedPackage]:
+    rows = [
+        MovedPackage(
+            work_package=after.code,
+            start_day_was=before.start_day,
+            start_day=after.start_day,
+            finish_day=after.finish_day,
+            shift_days=after.start_day - before.start_day,
+            resource=after.resource,
+        )
+        for before, after in pairs
+    ]
+    return sorted(rows, key=lambda r: (-r.shift_days, r.work_package))
+
+
+def _outcome(slips: list[Slip], moved: list[MovedPackage], before: int, after: int) -> str:
+    """What a change does, in words: erections that slip, work packages that move, the ship's finish."""
+    late = [r for r in slips if r.slip_days > 0]
+    delta = after - before
+    return (
+        f"{count(len(late), 'erection')} {'slips' if len(late) == 1 else 'slip'}"
+        + (f" (up to {late[0].slip_days} days, {late[0].block} first)" if late else "")
+        + f", {count(len(moved), 'work package')} {'moves' if len(moved) == 1 else 'move'} in all"
+        + f"; the ship finishes on day {after} ({'+' if delta >= 0 else ''}{delta} days)"
+    )
+
+
 def _describe_adoption(ctx: YardContext, args: WhatIfArgs) -> str:
-    return f"adopt into the yard's plan: {_event(ctx, args).describe()}"
+    event = _event(ctx, args)
+    proposal = ctx.plan.propose([event])
+    slips = _slips(ctx, list(proposal.before.tasks), list(proposal.after.tasks))
+    outcome = _outcome(slips, _moved(proposal.moved()), proposal.before.makespan_days, proposal.after.makespan_days)
+    return f"adopt into the yard's plan: {event.describe()}: {outcome}"
+
+
+def _pin_adoption(ctx: YardContext, args: WhatIfArgs) -> dict[str, JsonValue]:
+    proposal = ctx.plan.propose([_event(ctx, args)])
+    return {"plan_version": proposal.version, "schedule_digest": proposal.digest}
 
 
 @plan_change(
     name="adopt_plan",
-    args=WhatIfArgs,
+    args=AdoptArgs,
     row=AdoptedEvent,
     description="Adopt a what-if into the yard's plan, so every later schedule includes it. Needs a person's approval.",
     describe_change=_describe_adoption,
+    pin=_pin_adoption,
     intent="adopt",
     intent_description="adopt a what-if as the yard's plan (after a person approves it)",
 )
-def adopt_plan(ctx: YardContext, args: WhatIfArgs, approved: Approved) -> ToolResult:
-    """Adopt a what-if into the yard's plan (runs only with a person's approval)."""
+def adopt_plan(ctx: YardContext, args: AdoptArgs, approved: Approved) -> ToolResult:
+    """Adopt a what-if into the yard's plan exactly as it was shown (runs only with a person's approval).
+
+    The proposal is the one computed for the approval (same plan version, same schedule digest): the plan book keeps
+    that schedule byte for byte, once under the approval's key; a plan that moved since is refused.
+    """
     event = _event(ctx, args)
-    # the key goes with the thread: an entry names the very approval it came from
-    thread = f"{approved.thread_id}:{approved.key}" if approved.key else approved.thread_id
-    total = ctx.plan.adopt(event, by=approved.by, thread_id=thread)
+    key = approved.key or f"{approved.thread_id}:{args.schedule_digest}"
+    adoption = ctx.plan.planbook.by_key(key)  # adopted already (a retry, a crash after the write): say so, once
+    if adoption is None:
+        proposal = ctx.plan.propose([event])
+        if args.plan_version is not None and proposal.version != args.plan_version:
+            raise PlanChangedError(
+                f"the plan changed since this was approved (version {args.plan_version}, now {proposal.version}): "
+                "ask for the what-if again"
+            )
+        adoption = ctx.plan.adopt(
+            proposal, by=approved.by, key=key, thread_id=approved.thread_id, digest=args.schedule_digest
+        )
+    _, schedule = ctx.plan.current()
+    total = len(ctx.plan.events())
     return adopt_plan.result(
         args,
-        f"adopted into the plan: {event.describe()} ({count(total, 'adopted event')} in all), "
-        f"approved by {approved.by}",
-        numbers={"adopted_events": float(total)},
+        f"adopted into the plan: {event.describe()} ({count(total, 'adopted event')} in all, plan version "
+        f"{adoption.version}), approved by {adoption.adopted_by}; the ship now finishes on day "
+        f"{schedule.makespan_days}",
+        numbers={"adopted_events": float(total), "plan_version": float(adoption.version)},
         sources=[f"plan book {ctx.plan.planbook.where}"],
     )

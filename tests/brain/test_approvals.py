@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +154,71 @@ def test_the_llm_planner_sees_the_previous_turn_of_its_thread() -> None:
     context = {"question": "what is B002?", "answer": "B002 is a block holding 6 assemblies"}
     sent = planner.messages("and B003?", [], context)
     assert [m.content for m in sent[1:]] == ["what is B002?", "B002 is a block holding 6 assemblies", "and B003?"]
+
+
+def test_what_is_approved_is_what_is_adopted(brain: Brain) -> None:
+    """Issue 11 #1: the adopted plan is the repaired schedule shown for approval, not a re-solve of the events."""
+    asked = brain.ask("Adopt into the plan: B012 is late by 4 days")
+    assert asked.status == "waiting_for_approval" and asked.approval is not None
+    shown = asked.results[0]
+    assert shown.tool == "what_if"
+    # the request for approval says in words what changes, and pins the computation it shows
+    assert re.search(r"\d+ erections? slips?", asked.approval.change)
+    assert re.search(r"\d+ work packages? moves? in all", asked.approval.change)
+    assert set(asked.approval.pinned) == {"plan_version", "schedule_digest"}
+    brain.decide(asked.thread_id, approved=True, by="planner.anna")
+    after = brain.ask("When will B012 be erected?").results[0]
+    assert after.numbers["makespan_days"] == shown.numbers["makespan_days_after"]
+    erected = {r["block"]: r["erection_day"] for r in shown.rows}
+    assert after.numbers["erection_day"] == erected["B012"]
+    # every work package starts where the approved what-if put it
+    moved = {r["work_package"]: r["start_day"] for r in shown.breakdown}
+    adopted = {r["code"]: r["start_day"] for r in after.rows if r.get("start_day") is not None}
+    assert all(moved[c] == day for c, day in adopted.items() if c in moved)
+    (adoption,) = brain.context.plan.planbook.adoptions()
+    assert adoption.digest == asked.approval.pinned["schedule_digest"]
+
+
+def test_a_change_computed_on_an_older_plan_is_refused(brain: Brain) -> None:
+    first = brain.ask("Adopt into the plan: B002 is late by 4 days")
+    second = brain.ask("Adopt into the plan: PL-1 is down for 2 days from day 3")
+    brain.decide(first.thread_id, approved=True, by="planner.anna")
+    done = brain.decide(second.thread_id, approved=True, by="planner.bob")
+    assert "plan changed" in done.answer
+    assert [e.code or e.resource for e in brain.context.plan.planbook.events()] == ["B002"]
+
+
+def test_adoption_is_exactly_once_when_the_process_dies_after_the_write(
+    brain: Brain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 #2: the plan book write happens, then the act step dies; resuming adopts nothing twice."""
+    from brain.planbook import PlanBook
+
+    write = PlanBook.adopt_all
+    crashes = []
+
+    def write_then_die(self: PlanBook, *args: Any, **kwargs: Any) -> Any:
+        adopted = write(self, *args, **kwargs)
+        if not crashes:
+            crashes.append(adopted)
+            raise SystemExit("killed after the write")  # not an Exception: nothing in the graph catches it
+        return adopted
+
+    monkeypatch.setattr(PlanBook, "adopt_all", write_then_die)
+    asked = brain.ask(ADOPT)
+    with pytest.raises(SystemExit):
+        brain.decide(asked.thread_id, approved=True, by="planner.anna")
+    assert len(brain.context.plan.planbook.adoptions()) == 1
+    done = brain.resume(asked.thread_id)  # the act step runs again with the same approval key
+    assert "adopted into the plan" in done.answer
+    assert len(brain.context.plan.planbook.adoptions()) == 1 and len(crashes) == 1
+
+
+def test_the_plan_book_adopts_a_key_once(tmp_path: Path) -> None:
+    from brain.planbook import PlanBook, PlanEvent
+
+    book = PlanBook(Settings(data_dir=tmp_path), "yard-x")
+    event = PlanEvent(code="B002", days=4)
+    first = book.adopt_all([event], key="approval-1", by="anna", base_version=0)
+    again = book.adopt_all([event], key="approval-1", by="anna", base_version=0)
+    assert again == first and book.version() == 1 and len(book.events()) == 1

@@ -146,11 +146,6 @@ def test_the_registry_runs_the_new_tool_and_checks_its_arguments(example_tool: s
         run_tool(ctx, example_tool, {"code": "B"})
 
 
-@pytest.mark.xfail(
-    reason="the offline planner (brain/planner.py, another helper's) offers the tool's intent from its examples and "
-    "args_from, but its learned cue weights still place these questions as weld_risk or procedure; strict: remove "
-    "this mark once it passes"
-)
 def test_the_offline_planner_places_a_question_for_it(example_tool: str) -> None:
     plan = OfflinePlanner().plan(QUESTION)
     assert plan.intent == "weld_length", plan.reason
