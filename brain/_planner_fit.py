@@ -38,9 +38,20 @@ import yaml
 
 from brain._planner_features import CUE_NAMES, NEW, SHARED, features, spelled
 from brain.plan import extract_entities
-from brain.planner import WEIGHTS_FILE, OfflinePlanner, cues_digest
+from brain.planner import WEIGHTS_FILE, OfflinePlanner, cues_digest, intent_tools
 
-__all__ = ["CASES_DIR", "DEV_FILES", "L2", "DevCase", "Design", "design", "fit", "load_dev_cases", "main"]
+__all__ = [
+    "CASES_DIR",
+    "DEV_FILES",
+    "L2",
+    "DevCase",
+    "Design",
+    "design",
+    "fit",
+    "fitting_planner",
+    "load_dev_cases",
+    "main",
+]
 
 CASES_DIR: Final = Path(__file__).parents[1] / "evals" / "cases"
 DEV_FILES: Final = (
@@ -105,6 +116,15 @@ def load_dev_cases(folder: Path = CASES_DIR, files: Sequence[str] = DEV_FILES) -
         for item in yaml.safe_load((folder / name).read_text(encoding="utf-8")):
             cases.append(DevCase(name, str(item["id"]), str(item["question"]), str(item["intent"])))
     return cases
+
+
+def fitting_planner(cases: Sequence[DevCase]) -> OfflinePlanner:
+    """A planner without weights over the tools whose intents the cases ask.
+
+    A plug-in tool installed here is left out: the file must not depend on what else is installed.
+    """
+    asked = {case.intent for case in cases}
+    return OfflinePlanner(weights={}, tools=[t for t in intent_tools() if t.intent in asked])
 
 
 def design(planner: OfflinePlanner, cases: Sequence[DevCase]) -> Design:
@@ -263,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write (default: beside the planner)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    data = design(OfflinePlanner(weights={}), load_dev_cases())
+    cases = load_dev_cases()
+    data = design(fitting_planner(cases), cases)
     w = fit(data, args.l2)
     text = weights_json(data, w, args.l2)
     seconds = time.perf_counter() - started

@@ -156,14 +156,21 @@ class OfflinePlanner:
     Args:
         weights: feature name -> weight; None: the shipped `planner_weights.json`.
         embedder: what embeds the catalogue and the question; None: the offline WordLlama embedder, on first use.
+        tools: the tools it may pick; None: every registered one that has an `args_from` (`intent_tools`).
     """
 
-    def __init__(self, weights: Mapping[str, float] | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        embedder: Embedder | None = None,
+        tools: Sequence[IntentTool] | None = None,
+    ) -> None:
         self.weights: Mapping[str, float] = load_weights() if weights is None else weights
         self._embedder = embedder
         self._catalogue: Catalogue | None = None
         # one tool per intent, the first by name when two answer one (later entries of the dict win)
-        self._tools = {t.intent: t for t in sorted(intent_tools(), key=lambda t: t.tool, reverse=True)}
+        chosen = intent_tools() if tools is None else tools
+        self._tools = {t.intent: t for t in sorted(chosen, key=lambda t: t.tool, reverse=True)}
         # the intents the weights were fitted for; any other is a new tool's, scored by the `new:` weights
         self._builtin = frozenset(
             name.split(":", 1)[1] for name in self.weights if name.startswith("bias:")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from brain._planner_fit import design, fit, load_dev_cases, weights_json
+from brain._planner_fit import design, fit, fitting_planner, load_dev_cases, weights_json
 from brain.planner import WEIGHTS_FILE, OfflinePlanner, load_weights
 from brain.tools import TOOLS, ToolResult, ToolRow, ToolSpec, tool
 from brain.tools._common import CodeArgs, code_from
@@ -18,7 +18,8 @@ from brain.tools._common import CodeArgs, code_from
 
 def test_a_refit_writes_the_shipped_file_byte_for_byte() -> None:
     # the file is what `python -m brain._planner_fit` writes from the dev cases: edit a cue or a phrasing, refit
-    data = design(OfflinePlanner(weights={}), load_dev_cases())
+    cases = load_dev_cases()
+    data = design(fitting_planner(cases), cases)
     assert weights_json(data, fit(data)) == WEIGHTS_FILE.read_text(encoding="utf-8"), (
         "brain/planner_weights.json is not what a fit gives: run `python -m brain._planner_fit`"
     )
@@ -102,3 +103,8 @@ def test_a_new_tools_intent_is_placed_by_its_examples_without_a_refit(coating_to
     # ... and it takes nothing from the intents the weights were fitted for
     assert planner.plan("what is B012?").intent == "lookup"
     assert planner.plan("how risky is the welding on B012?").intent == "weld_risk"
+
+
+def test_the_fit_leaves_out_a_tool_no_dev_case_asks_for(coating_tool: ToolSpec) -> None:
+    # a plug-in installed where the fit runs must not change the shipped file
+    assert "coating" not in fitting_planner(load_dev_cases()).intents
