@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from brain.planbook import schedule_digest
 from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
@@ -157,6 +158,11 @@ class RescheduleResult(_Model):
 
     events: list[str] = Field(description="The events, in a planner's words.")
     adopted_events: list[str] = Field(description="Events already adopted into the baseline plan.")
+    plan_version: int = Field(description="The plan version (adoptions so far) the change was computed against.")
+    schedule_digest: str = Field(
+        description="SHA-256 of the repaired schedule: approving the run adopts exactly this schedule, or is refused "
+        "(409 plan_changed) when the plan moved since."
+    )
     day_zero: date
     baseline_makespan_days: int
     makespan_days: int
@@ -189,6 +195,15 @@ class Rescheduled:
     """The events in a planner's words."""
     adopted: tuple[str, ...]
     """The plan book's adopted events, in the baseline."""
+    plan_version: int
+    """The plan version the baseline is (its adoptions)."""
+
+    @property
+    def schedule_json(self) -> str:
+        """The repaired schedule as the plan book keeps it when the change is adopted."""
+        from brain.core.yardplan import schedule_json
+
+        return schedule_json(self.repaired)
 
 
 def repair_for_events(
@@ -199,8 +214,9 @@ def repair_for_events(
 
     steps = Steps(progress, ["baseline", "events", "repair", "re-optimise"])
     steps.start("baseline")
-    adopted = ctx.plan.events()
-    base_request, baseline = ctx.plan.schedule(adopted)
+    version = ctx.plan.version()
+    adopted, baseline = ctx.plan.current()
+    base_request = ctx.plan.request(adopted)
     steps.start("events")
     downtimes, releases, hours, described = _apply(ctx, request, base_request, baseline)
     new_request = request_from_yard(
@@ -221,7 +237,14 @@ def repair_for_events(
         optimised = solve(new_request)
     steps.done()
     return Rescheduled(
-        base_request, baseline, new_request, repaired, optimised, tuple(described), tuple(e.describe() for e in adopted)
+        base_request,
+        baseline,
+        new_request,
+        repaired,
+        optimised,
+        tuple(described),
+        tuple(e.describe() for e in adopted),
+        version,
     )
 
 
@@ -358,6 +381,8 @@ def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
     return RescheduleResult(
         events=list(run.events),
         adopted_events=list(run.adopted),
+        plan_version=run.plan_version,
+        schedule_digest=schedule_digest(run.schedule_json),
         day_zero=ctx.day_zero,
         baseline_makespan_days=baseline.makespan_days,
         makespan_days=repaired.makespan_days,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -56,10 +57,13 @@ def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
     ]
     assert [n["index"] for n in done["approval"]["not_adopted"]] == [2]
     entries = book.entries()
-    assert [(e["adopted_by"], e["thread_id"]) for e in entries] == [
-        ("approve-key", f"run:{held['run_id']}#0"),
-        ("approve-key", f"run:{held['run_id']}#1"),
-    ]
+    assert [(e["adopted_by"], e["key"]) for e in entries] == [("approve-key", f"run:{held['run_id']}")] * 2
+    # what was approved is what is adopted: the run's repaired schedule, byte for byte (issue 11 #1)
+    (adoption,) = book.adoptions()
+    assert adoption.digest == held["result"]["schedule_digest"] and adoption.version == 1
+    adopted = {t["code"]: t["start_day"] for t in json.loads(adoption.schedule or "{}")["tasks"]}
+    assert adopted == {w["work_package"]: w["start_day"] for w in held["result"]["schedule"]}
+    assert json.loads(adoption.schedule or "{}")["makespan_days"] == held["result"]["makespan_days"]
     again = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
     assert again.status_code == 409 and again.json()["error"]["type"] == "not_waiting_for_approval"
     assert len(book.entries()) == 2

@@ -17,15 +17,16 @@ def test_a_half_done_approval_is_finished_at_start_without_adopting_twice(
     held = _held(api)
     yard = str(api.client.app.state.service.ctx.graph.path.resolve())  # type: ignore[attr-defined]
     api.close()
-    # the service died after recording the decision and adopting the first event
+    # the service died after recording the decision and writing the adoption, before marking the run completed
     assert api.store.record_decision(held["run_id"], {"approved": True, "by": "anna", "note": None, "at": "now"})
     book = PlanBook(settings, yard)
-    book.adopt(PlanEvent(resource="PL-1", start_day=2, days=6), by="anna", thread_id=f"run:{held['run_id']}#0")
+    events = [PlanEvent(resource="PL-1", start_day=2, days=6), PlanEvent(code="B006-A01", days=4)]
+    book.adopt_all(events, key=f"run:{held['run_id']}", by="anna", base_version=0)
 
     again = make_api()
     run = again.get(f"/v1/runs/{held['run_id']}").json()
     assert run["status"] == "completed" and run["approval"]["by"] == "anna"
-    assert [e["thread_id"] for e in book.entries()] == [f"run:{held['run_id']}#0", f"run:{held['run_id']}#1"]
+    assert [a.key for a in book.adoptions()] == [f"run:{held['run_id']}"] and book.events() == events
     assert [a.action for a in again.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
 
 

@@ -208,7 +208,7 @@ class Runner:
         approved = bool(decision.get("approved"))
         by = str(decision.get("by") or "unknown")
         if approved:
-            decision.update(adopt(self.ctx, self.registry.get(run.workflow), run.run_id, run.request, by))
+            decision.update(adopt(self.ctx, self.registry.get(run.workflow), run.run_id, run.request, by, run.result))
         ended = self.store.finish(
             run.run_id,
             status="completed" if approved else "rejected",
