@@ -10,7 +10,7 @@ import math
 import re
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +24,9 @@ from brain.supervisor import Answer, Brain
 from evals.questions import CaseFileError, QuestionCase, accuracy_table, load_cases
 from knowledge import PartGraph, Settings
 from knowledge.layout import NodeKind
+
+if TYPE_CHECKING:
+    from adapters.scheduling import Schedule
 
 CASE_FILE = Path(__file__).parents[2] / "evals" / "cases" / "brain_questions.yaml"
 # Once written blind, now studied while tuning and fitted on: dev data like CASE_FILE.
@@ -139,8 +142,8 @@ class References:
     def __init__(self, yard: Path, settings: Settings) -> None:
         self.graph = PartGraph.open(yard)
         self.settings = settings
-        self._schedule: Any = None
-        self._welding: dict[str, Any] = {}
+        self._schedule: Schedule | None = None
+        self._welding: dict[str, pa.Table] = {}
 
     def _block(self, code: str) -> str:
         g = self.graph
@@ -149,7 +152,7 @@ class References:
     def _members(self, code: str, kind: str) -> int:
         return len(self.graph.members(self.graph.id_of(code), kinds=[cast(NodeKind, kind)]))
 
-    def _weld(self, code: str) -> Any:
+    def _weld(self, code: str) -> pa.Table:
         from adapters import Registry
         from adapters.welding import WeldingAdapter
 
@@ -161,7 +164,7 @@ class References:
             self._welding[code] = Registry.load(self.settings).get("welding").predict(rows)
         return self._welding[code]
 
-    def schedule(self) -> Any:
+    def schedule(self) -> Schedule:
         from adapters import Registry
         from adapters.executor import BatchExecutor
         from adapters.scheduling import predicted_hours, request_from_yard, solve

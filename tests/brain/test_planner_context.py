@@ -6,18 +6,23 @@ The context is what the supervisor passes for a continued thread: the previous q
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from pydantic import JsonValue
 
 from brain.plan import Plan, extract_entities
 from brain.planner import OfflinePlanner
 
-PANEL_LINE_DOWN = {"resource": "PL-2", "code": None, "days": 3, "start_day": None, "start_date": None}
-B012_LATE = {**PANEL_LINE_DOWN, "resource": None, "code": "B012"}
+PANEL_LINE_DOWN: dict[str, JsonValue] = {
+    "resource": "PL-2",
+    "code": None,
+    "days": 3,
+    "start_day": None,
+    "start_date": None,
+}
+B012_LATE: dict[str, JsonValue] = {**PANEL_LINE_DOWN, "resource": None, "code": "B012"}
 
 
-def _context(question: str, intent: str, what_if: dict[str, Any] | None = None) -> dict[str, Any]:
+def _context(question: str, intent: str, what_if: dict[str, JsonValue] | None = None) -> dict[str, JsonValue]:
     entities = extract_entities(question).model_dump(mode="json")
     return {"question": question, "intent": intent, "entities": entities, "what_if": what_if, "answer": "..."}
 
@@ -34,7 +39,7 @@ def planner() -> OfflinePlanner:
     return OfflinePlanner()
 
 
-def _step(plan: Plan) -> tuple[str, dict[str, Any]]:
+def _step(plan: Plan) -> tuple[str, dict[str, JsonValue]]:
     assert len(plan.steps) == 1, plan
     return plan.steps[0].tool, plan.steps[0].args
 
@@ -93,7 +98,7 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner)
     ],
 )
 def test_a_follow_up_takes_what_it_lacks_from_the_previous_question(
-    planner: OfflinePlanner, question: str, context: dict[str, Any], tool: str, args: dict[str, Any]
+    planner: OfflinePlanner, question: str, context: dict[str, JsonValue], tool: str, args: dict[str, JsonValue]
 ) -> None:
     assert _step(planner.plan(question, context=context)) == (tool, args)
 
@@ -139,5 +144,5 @@ def test_without_context_a_follow_up_is_planned_as_today(planner: OfflinePlanner
         {"intent": None},
     ],
 )
-def test_a_context_that_cannot_be_read_is_ignored(planner: OfflinePlanner, context: dict[str, Any]) -> None:
+def test_a_context_that_cannot_be_read_is_ignored(planner: OfflinePlanner, context: dict[str, JsonValue]) -> None:
     assert planner.plan("what about B013?", context=context) == planner.plan("what about B013?")
