@@ -300,6 +300,22 @@ def _print_query(
         out.print(f"(showing {len(shown):,} of {len(ids):,}; --limit N shows more, --json for machines)")
 
 
+def _demo_format(target: Path) -> object | None:
+    """The format version of a demo yard written by another Shipbrain (it is reproducible: regenerate it), else None."""
+    import json
+
+    from knowledge.yarddir import FORMAT_VERSION
+
+    manifest = target / "manifest.json"
+    if not manifest.exists():
+        return None
+    try:
+        found = json.loads(manifest.read_text()).get("format_version")
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+    return None if found == FORMAT_VERSION else found
+
+
 def ensure_demo_yard() -> None:
     """Generate the demo yard on first use, then print its summary."""
     with user_errors():
@@ -308,7 +324,10 @@ def ensure_demo_yard() -> None:
 
         settings = get_settings()
         target = settings.demo_yard_dir
-        if not (target / "manifest.json").exists():
+        stale = _demo_format(target)
+        if stale is not None:
+            err.print(f"the demo yard in {target} is of yard format {stale}, not this Shipbrain's: regenerating")
+        if not (target / "manifest.json").exists() or stale is not None:
             err.print(f"first start: generating the demo yard ({settings.demo_parts:,} parts) in {target}")
             _generate(YardSpec.checked(parts=settings.demo_parts, seed=settings.demo_seed), target, force=True)
         _print_summary(target, as_json=False)

@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 FORMAT = "shipbrain-yard"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+"""3: the `trades` and `ground_truth` tables (generator 4); a yard of another version is refused with a hint."""
 """2: joints gained `fit_up_gap_mm` (generator 2)."""
 TABLES = (
     "blocks",
