@@ -18,9 +18,10 @@ independent reference (`NUMBER_REFERENCES`), never numbers written into the file
 `split` keeps the tuning honest: `dev` cases may guide changes to the planner's cues, example phrasings
 and entity patterns, and its weights are fitted on them (`python -m brain._planner_fit`); `heldout` cases never
 do, so their accuracy measures paraphrases nobody tuned for. Once a held-out case has been looked at it becomes
-dev: `brain_questions.yaml` and the first three blind files (`brain_questions_blind.yaml`,
-`brain_questions_blind2.yaml`, `brain_questions_blind3.yaml`) are all dev now, and the held-out measure is the
-newest file written blind (`blind-4.yaml`, ...), which the planner's authors never read.
+dev: `brain_questions.yaml` and the first four blind files (`brain_questions_blind.yaml`,
+`brain_questions_blind2.yaml`, `brain_questions_blind3.yaml`, `brain_questions_blind4.yaml`) are all dev now, and the
+held-out measure is the newest file written blind (`brain_questions_blind5.yaml`, ...), which the planner's authors
+never read.
 """
 
 from __future__ import annotations
