@@ -144,19 +144,22 @@ class YardSummary(TypedDict):
 
 
 def _summary(path: Path) -> YardSummary:
-    """From the manifest and the layout alone: no pyarrow, no graph arrays."""
+    """From the manifest alone (the layout for an older manifest): no numpy, pyarrow or graph arrays."""
     from knowledge.yarddir import load_layout, read_manifest, verify_files
 
     m = read_manifest(path)
     verify_files(path, m, checksums=False)
-    layout = load_layout(path)
-    nb = m.counts["block"]
+    if "block" in m.code_ranges:
+        first, last = m.code_ranges["block"]
+    else:  # a manifest written before it named its code ranges
+        layout = load_layout(path)
+        first, last = layout.block_code(0), layout.block_code(m.counts["block"] - 1)
     return {
         "path": str(path),
         "format_version": m.format_version,
         "seed": m.seed,
         "parts": m.parts,
-        "blocks": f"{layout.block_code(0)}-{layout.block_code(nb - 1)}",
+        "blocks": f"{first}-{last}",
         "counts": dict(m.counts),
         "num_nodes": m.num_nodes,
         "num_edges": m.num_edges,

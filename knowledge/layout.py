@@ -26,17 +26,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final, Literal, get_args
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge.errors import UnknownCodeError
+from knowledge.kinds import NODE_KINDS, NodeKind
 
 __all__ = ["CODE_LIMITS", "NODE_KINDS", "NodeKind", "YardLayout"]
 
-NodeKind = Literal["block", "assembly", "sub_assembly", "part", "joint", "outfitting_item"]
-NODE_KINDS: Final[tuple[NodeKind, ...]] = get_args(NodeKind)
 
 CODE_LIMITS: Final[dict[str, int]] = {
     "blocks": 999,

@@ -28,16 +28,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import numpy as np
-import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from knowledge._mapped import open_mapped
 from knowledge.errors import InputError, ManifestError, YardIntegrityError, YardNotFoundError
-from knowledge.layout import NodeKind, YardLayout
+from knowledge.kinds import NODE_KINDS, NodeKind
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
+
+    from knowledge.layout import YardLayout
 
 __all__ = [
     "FORMAT",
@@ -104,6 +105,8 @@ class Manifest(BaseModel):
     tables: dict[str, int]
     """Rows of each Parquet table."""
     files: dict[str, FileEntry]
+    code_ranges: dict[NodeKind, tuple[str, str]] = Field(default_factory=dict)
+    """The first and last code of each kind present, for summaries that read the manifest alone."""
 
 
 class _SpecData(Protocol):
@@ -151,6 +154,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _code_ranges(layout: YardLayout) -> dict[NodeKind, tuple[str, str]]:
+    """The first and last code of each kind the layout holds."""
+    starts = [int(v) for v in layout.kind_start]
+    return {
+        kind: (layout.code_of(starts[k]), layout.code_of(starts[k + 1] - 1))
+        for k, kind in enumerate(NODE_KINDS)
+        if starts[k + 1] > starts[k]
+    }
+
+
 def write_yard(
     yard: YardData, out: Path, *, overwrite: bool = False, progress: Callable[[str], None] | None = None
 ) -> Manifest:
@@ -159,6 +172,7 @@ def write_yard(
     Raises:
         FileExistsError: `out` exists and `overwrite` is false.
     """
+    import numpy as np
     import pyarrow.parquet as pq
 
     out = Path(out)
@@ -198,6 +212,7 @@ def write_yard(
             num_nodes=yard.layout.num_nodes,
             num_edges=len(yard.forward[1]),
             tables={name: yard.tables[name].num_rows for name in TABLES},
+            code_ranges=_code_ranges(yard.layout),
             files=files,
         )
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
@@ -279,6 +294,10 @@ def verify_files(path: Path, manifest: Manifest, *, checksums: bool) -> None:
 
 def load_npy(path: Path, rel: str, *, mmap: bool, dtype: tuple[type[np.generic], ...]) -> npt.NDArray[Any]:
     """Open one `.npy` file of the yard, memory-mapped or not, checking its dtype and rank."""
+    import numpy as np
+
+    from knowledge._mapped import open_mapped
+
     try:
         arr = open_mapped(Path(path) / rel) if mmap else np.load(Path(path) / rel, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -293,6 +312,10 @@ def load_npy(path: Path, rel: str, *, mmap: bool, dtype: tuple[type[np.generic],
 
 def load_layout(path: Path) -> YardLayout:
     """Read the offset arrays of a yard directory."""
+    import numpy as np
+
+    from knowledge.layout import YardLayout
+
     arrays = {name: load_npy(path, f"layout/{name}.npy", mmap=False, dtype=(np.int64,)) for name in LAYOUT_FILES}
     return YardLayout(**arrays)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from knowledge import (
+    FORMAT_VERSION,
     GraphCycleError,
     InputError,
     InvalidYardSpecError,
@@ -23,7 +24,6 @@ from knowledge import (
     generate_yard,
     write_yard,
 )
-from knowledge import yarddir as yarddir_module
 from tests.helpers.yards import copy_yard, rewrite_manifest_entry, save_graph_with_extra_edge
 
 
@@ -126,7 +126,7 @@ def test_manifest_of_another_format_version(small_yard: Path, tmp_path: Path) ->
     manifest = json.loads((yard / "manifest.json").read_text())
     manifest["format_version"] = 99
     (yard / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestError, match="format version 99; this Shipbrain reads version 2"):
+    with pytest.raises(ManifestError, match=f"format version 99; this Shipbrain reads version {FORMAT_VERSION}"):
         PartGraph.open(yard)
     (yard / "manifest.json").write_text("{not json")
     with pytest.raises(ManifestError, match="not valid JSON"):
@@ -175,7 +175,7 @@ def test_interrupted_write_leaves_no_yard_behind(tmp_path: Path, monkeypatch: py
             raise KeyboardInterrupt
         real_save(*args, **kwargs)  # type: ignore[call-overload]
 
-    monkeypatch.setattr(yarddir_module.np, "save", save_then_interrupt)
+    monkeypatch.setattr(np, "save", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         write_yard(yard, tmp_path / "yard")
     assert list(tmp_path.iterdir()) == []  # neither the yard nor its temporary directory
