@@ -28,8 +28,8 @@ from pathlib import Path
 from _common import generate_yard
 
 from adapters.scheduling import request_from_yard, solve
+from adapters.scheduling.validate import violations  # the independent validator, shipped with the product
 from knowledge.partgraph import PartGraph
-from tests.helpers.schedule_validator import violations  # the independent validator lives with the tests
 
 
 def main() -> int:

@@ -63,10 +63,12 @@ from adapters.scheduling._model import (
 from adapters.scheduling._repair import repair
 from adapters.scheduling._solve import solve
 from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard, yard_resources, yard_trades
+from adapters.scheduling.validate import InvalidScheduleError, check_schedule, violations
 
 __all__ = [
     "CRANE",
     "HOURS_PER_DAY",
+    "InvalidScheduleError",
     "OUTAGE_PREFIX",
     "ResourceCapacity",
     "ResourceChoice",
@@ -80,11 +82,13 @@ __all__ = [
     "SchedulingInputError",
     "WorkPackageRow",
     "YardTrade",
+    "check_schedule",
     "from_config",
     "predicted_hours",
     "repair",
     "request_from_yard",
     "solve",
+    "violations",
     "with_yard_context",
     "yard_resources",
     "yard_trades",

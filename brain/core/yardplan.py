@@ -7,6 +7,10 @@ its order and resource, nothing moves earlier) against the plan's current versio
 very schedule with the events, so the plan is exactly what was shown for approval, and a proposal made
 against an older version is refused. The **adopted schedule** is the last adoption's stored schedule (the
 base schedule before any).
+
+Every schedule the plan gives out (the base schedule, one re-solved for events, a proposal) has passed the
+independent validator (`adapters.scheduling.validate`: precedences, capacities, downtimes, release days) against
+the request it answers; one that breaks a rule is an `InvalidScheduleError`, never shown.
 """
 
 from __future__ import annotations
@@ -182,7 +186,7 @@ class YardPlan:
 
     def base(self) -> Schedule:
         """The yard's schedule before any adoption: solved once per yard and model versions, kept on disk."""
-        from adapters.scheduling import Schedule, solve
+        from adapters.scheduling import Schedule, check_schedule, solve
 
         with self._lock:
             if self._base is None:
@@ -191,22 +195,25 @@ class YardPlan:
                     str(sorted(hours.items())), str((self.TIME_LIMIT_S, self.WORKERS, self.DETERMINISTIC_LIMIT))
                 )
                 kept = self._ctx.cache.text(key)
+                request = self.request(())
                 if kept is not None:
-                    self._base = Schedule.model_validate_json(kept)
+                    base = check_schedule(request, Schedule.model_validate_json(kept), "the kept base schedule")
                 else:
-                    self._base = solve(self.request(()))
-                    self._ctx.cache.put_text(key, schedule_json(self._base))
+                    base = check_schedule(request, solve(request), "the base schedule")
+                    self._ctx.cache.put_text(key, schedule_json(base))
+                self._base = base
             return self._base
 
     def schedule(self, events: Sequence[PlanEvent] = ()) -> tuple[ScheduleRequest, Schedule]:
         """The yard's schedule with `events` solved afresh (CP-SAT re-optimised, not the adopted plan), kept."""
-        from adapters.scheduling import solve
+        from adapters.scheduling import check_schedule, solve
 
         key = tuple(events)
         with self._lock:
             if key not in self._solved:
                 request = self.request(key)
-                self._solved[key] = (request, self.base() if not key else solve(request))
+                solved = self.base() if not key else check_schedule(request, solve(request), "the re-solved schedule")
+                self._solved[key] = (request, solved)
             return self._solved[key]
 
     def current(self) -> tuple[tuple[PlanEvent, ...], Schedule]:
@@ -229,15 +236,20 @@ class YardPlan:
             return self._adopted[version]
 
     def propose(self, extra: Sequence[PlanEvent]) -> Proposal:
-        """The adopted schedule repaired for `extra` events: the change as a person approves it (computed once)."""
-        from adapters.scheduling import repair
+        """The adopted schedule repaired for `extra` events: the change as a person approves it (computed once).
+
+        Raises:
+            InvalidScheduleError: the repair broke a rule of the request (a bug: nothing is shown).
+        """
+        from adapters.scheduling import check_schedule, repair
 
         version = self.version()
         key = (version, tuple(extra))
         with self._lock:
             if key not in self._proposals:
                 adopted, before = self.current()
-                after = repair(self.request([*adopted, *extra]), before)
+                request = self.request([*adopted, *extra])
+                after = check_schedule(request, repair(request, before), "the repaired schedule")
                 self._proposals[key] = Proposal(version, adopted, tuple(extra), before, after, schedule_json(after))
             return self._proposals[key]
 

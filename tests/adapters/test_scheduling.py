@@ -27,8 +27,8 @@ from adapters.scheduling import (
     solve,
 )
 from adapters.scheduling import _solve as scheduling_solve
+from adapters.scheduling.validate import violations
 from knowledge import PartGraph, YardSpec, generate_yard, write_yard
-from tests.helpers.schedule_validator import violations
 from tests.helpers.yards import copy_yard, rewrite_manifest_entry
 
 PL1 = ResourceCapacity(name="PL-1", kind="panel_line", capacity=1)

@@ -24,8 +24,8 @@ from adapters.scheduling import (
     with_yard_context,
     yard_resources,
 )
+from adapters.scheduling.validate import violations
 from knowledge import PartGraph, Settings
-from tests.helpers.schedule_validator import violations
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,99 @@
+"""Repair is always valid: random events on small yards, every proposal checked by the independent validator.
+
+Events are drawn with seeded generators (no hypothesis): a block, an assembly or a work package late by 1-15
+days, a resource down for 1-10 days from a random day; every few events one is adopted, so later proposals
+repair an already repaired plan. Each proposal must keep every precedence, capacity, downtime and release day
+(`adapters.scheduling.violations`, which reads only the request and the schedule), keep every work package on
+its resource, start nothing earlier, and keep each resource's order.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.scheduling import InvalidScheduleError, Schedule, violations
+from brain.core import YardContext
+from brain.planbook import PlanEvent
+from knowledge import Settings
+
+YARDS = [(20_000, 1), (40_000, 5), (60_000, 9)]
+SEEDS = [11, 12, 13]
+EVENTS_PER_SEED = 30
+ADOPT_EVERY = 7
+
+
+def _random_event(rng: random.Random, ctx: YardContext, blocks: list[str], assemblies: list[str]) -> PlanEvent:
+    resources = ctx.graph.table("resources", ["resource"]).column(0).to_pylist()
+    horizon = ctx.plan.current()[1].makespan_days
+    pick = rng.random()
+    if pick < 0.4:
+        days, start = rng.randint(1, 10), rng.randint(0, horizon)
+        return ctx.plan.event(resource=rng.choice(resources), code=None, days=days, start_day=start)
+    codes = blocks if pick < 0.6 else assemblies if pick < 0.8 else ctx.index.codes
+    return ctx.plan.event(resource=None, code=rng.choice(codes), days=rng.randint(1, 15))
+
+
+def _order_breaks(before: Schedule, after: Schedule) -> list[str]:
+    """Work packages that moved earlier, changed resource, or overtook another on a resource or crane."""
+    was = {t.code: t for t in before.tasks}
+    out = [
+        f"{t.code} runs on {t.resource}, was {was[t.code].resource}"
+        for t in after.tasks
+        if t.resource != was[t.code].resource
+    ]
+    out += [f"{t.code} starts earlier" for t in after.tasks if t.start_day < was[t.code].start_day]
+    queues: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    now = {t.code: t.start_day for t in after.tasks}
+    for t in before.tasks:
+        if t.finish_day > t.start_day:
+            for name in {t.resource, t.crane} - {None}:
+                queues[str(name)].append((t.start_day, now[t.code], t.code))
+    for name, queue in queues.items():
+        queue.sort()
+        pairs = zip(queue, queue[1:], strict=False)
+        out += [f"{b[2]} overtakes {a[2]} on {name}" for a, b in pairs if b[0] > a[0] and b[1] < a[1]]
+    return out
+
+
+@pytest.mark.slow
+def test_random_events_never_break_the_schedule(
+    yard_factory: Callable[[int, int], Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tried = found = adopted = 0
+    first_breaks: list[str] = []
+    for parts, yard_seed in YARDS:
+        yard = yard_factory(parts, yard_seed)
+        for seed in SEEDS:
+            settings = Settings(data_dir=tmp_path_factory.mktemp(f"plan-{parts}-{seed}"))
+            ctx = YardContext.open(yard, settings)
+            g = ctx.graph
+            blocks = g.codes_of(g.ids_of_kind("block"))
+            assemblies = g.codes_of(g.ids_of_kind("assembly"))
+            rng = random.Random(seed * 1_000 + parts)
+            try:
+                for k in range(EVENTS_PER_SEED):
+                    event = _random_event(rng, ctx, blocks, assemblies)
+                    tried += 1
+                    try:
+                        proposal = ctx.plan.propose([event])
+                    except InvalidScheduleError as exc:  # the plan refuses to show a schedule that breaks a rule
+                        found += len(exc.found)
+                        first_breaks += [f"{event.describe()}: {b}" for b in exc.found[:3]]
+                        continue
+                    request = ctx.plan.request([*proposal.adopted, event])
+                    breaks = violations(request, proposal.after) + _order_breaks(proposal.before, proposal.after)
+                    found += len(breaks)
+                    first_breaks += [f"{event.describe()}: {b}" for b in breaks[:3]]
+                    if (k + 1) % ADOPT_EVERY == 0:
+                        ctx.plan.adopt(proposal, by="property test", key=f"property:{parts}:{seed}:{k}")
+                        adopted += 1
+            finally:
+                ctx.close()
+    print(f"property: {tried} events tried ({adopted} adopted on the way), {found} violations")
+    assert found == 0, f"{tried} events tried, {found} violations: {first_breaks[:10]}"
+    assert tried == len(YARDS) * len(SEEDS) * EVENTS_PER_SEED
