@@ -25,7 +25,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from brain.core import NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
-from brain.core.ndt import NDT_RULES
+from brain.core.ndt import NDT_HOURS_PER_JOINT, NDT_RULES
 from workflows._codes import categories, resolve
 from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
@@ -66,9 +66,15 @@ class InspectionBudget(_Model):
 class NdtHours(_Model):
     """NDT time per joint by method, hours (set-up, testing and report of one joint)."""
 
-    UT: float = Field(default=1.0, gt=0, le=100, description="Ultrasonic testing, hours per joint.")
-    RT: float = Field(default=1.5, gt=0, le=100, description="Radiographic testing, hours per joint.")
-    MT: float = Field(default=0.5, gt=0, le=100, description="Magnetic particle testing, hours per joint.")
+    UT: float = Field(
+        default=NDT_HOURS_PER_JOINT["UT"], gt=0, le=100, description="Ultrasonic testing, hours per joint."
+    )
+    RT: float = Field(
+        default=NDT_HOURS_PER_JOINT["RT"], gt=0, le=100, description="Radiographic testing, hours per joint."
+    )
+    MT: float = Field(
+        default=NDT_HOURS_PER_JOINT["MT"], gt=0, le=100, description="Magnetic particle testing, hours per joint."
+    )
 
 
 class WeldInspectionPlanRequest(_Model):

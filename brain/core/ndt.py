@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Final, Literal
 
 import numpy as np
@@ -12,14 +13,18 @@ import numpy.typing as npt
 from knowledge.errors import InputError
 
 __all__ = [
+    "DEFAULT_NDT_SHARE",
     "FULL_EXTENT_GAP_MM",
     "FULL_EXTENT_GRADES",
     "FULL_EXTENT_THICKNESS_MM",
+    "NDT_HOURS_PER_JOINT",
     "NDT_RULES",
     "UT_MIN_THICKNESS_MM",
     "NdtMethod",
     "full_extent_rule",
+    "inspection_hours",
     "ndt_method",
+    "ndt_methods",
     "select_for_ndt",
 ]
 
@@ -34,6 +39,10 @@ FULL_EXTENT_GAP_MM: Final = 2.0
 """Butts with a fit-up gap over this are tested in full (NDT-RULE-05)."""
 NDT_RULES: Final = "NDT-RULE-01 (method selection), NDT-RULE-02, NDT-RULE-04, NDT-RULE-05 (full-extent joints)"
 """The yard rules (documents of the demo corpus) behind the method and full-extent choices."""
+NDT_HOURS_PER_JOINT: Final[Mapping[NdtMethod, float]] = MappingProxyType({"UT": 1.0, "RT": 1.5, "MT": 0.5})
+"""NDT hours of one joint by method (set-up, testing and report), unless a plan gives its own."""
+DEFAULT_NDT_SHARE: Final = 0.1
+"""The share of the joints an NDT plan inspects when no budget is given."""
 
 
 def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
@@ -41,6 +50,18 @@ def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
     if joint_type == "fillet":
         return "MT"
     return "UT" if thickness_mm >= UT_MIN_THICKNESS_MM else "RT"
+
+
+def ndt_methods(joint_types: Sequence[str], thickness_mm: Sequence[float]) -> list[NdtMethod]:
+    """`ndt_method` of each joint, from its joint type and thickness."""
+    return [ndt_method(str(t), float(mm)) for t, mm in zip(joint_types, thickness_mm, strict=True)]
+
+
+def inspection_hours(
+    methods: Sequence[NdtMethod], per_joint: Mapping[NdtMethod, float] = NDT_HOURS_PER_JOINT
+) -> npt.NDArray[np.float64]:
+    """The NDT hours of each joint: its method's hours per joint (`NDT_HOURS_PER_JOINT` unless given)."""
+    return np.asarray([per_joint[m] for m in methods], dtype=np.float64)
 
 
 def full_extent_rule(row: Mapping[str, str | float | bool]) -> str | None:
