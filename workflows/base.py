@@ -17,13 +17,14 @@ plan.expected_defects_caught, plan.inspection_points[0].code
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from brain.core import YardContext
 from knowledge.errors import InputError
@@ -31,12 +32,15 @@ from knowledge.plugins import PluginRegistry
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
 
 __all__ = [
+    "MODEL_CONFIG",
     "WORKFLOWS",
+    "CheckFn",
     "ProgressCallback",
     "Steps",
     "Workflow",
     "WorkflowContext",
     "WorkflowRegistry",
+    "non_finite",
     "request_field",
     "run_workflow",
     "validate_request",
@@ -49,6 +53,15 @@ ResultT = TypeVar("ResultT", bound=BaseModel)
 ProgressCallback = Callable[[str, int, int], None]
 """Called as `progress(step, done, total)` when a workflow starts a step (`done` steps of `total` are finished),
 and once more as `progress("done", total, total)` at the end; the service streams these as events."""
+
+
+CheckFn = Callable[["WorkflowContext", RequestT], None]
+"""Checks a validated request against the yard when it is submitted (codes, equipment, zones exist); raises
+`WorkflowInputError` naming the field. It must be quick: the service calls it before it records the run."""
+
+MODEL_CONFIG: Final = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+"""The configuration of the shipped workflows' request and result models: no unknown field, immutable, and no
+infinite or NaN number (JSON has none: `1e999` is refused, never stored as `Infinity`)."""
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -93,6 +106,8 @@ class Workflow(Generic[RequestT, ResultT]):
     """Computes a change to the yard's adopted plan: the service holds its result for a person's approval."""
     table: str | None = None
     """The result's list field that the CLI shows as a table."""
+    check: CheckFn[RequestT] | None = None
+    """Checks a request against the yard before it is accepted (see `CheckFn`); None: the run checks it."""
 
     def describe(self) -> dict[str, Any]:
         """Name, version, title, description and the request's and result's JSON schemas."""
@@ -174,13 +189,18 @@ def workflow(
     result: type[ResultT],
     changes_plan: bool = False,
     table: str | None = None,
+    check: CheckFn[RequestT] | None = None,
 ) -> Callable[[Callable[[WorkflowContext, RequestT, ProgressCallback], ResultT]], Workflow[RequestT, ResultT]]:
     """Declare and register a workflow: decorate its run function `(ctx, request, progress) -> result`.
 
     ```python
-    @workflow(name="block-readiness", version="1", title=..., description=__doc__, request=Req, result=Res)
+    @workflow(name="block-readiness", version="1", title=..., description=__doc__, request=Req, result=Res,
+              check=check_block_readiness)
     def block_readiness(ctx: WorkflowContext, request: Req, progress: ProgressCallback) -> Res: ...
     ```
+
+    `check(ctx, request)` refuses, when the request is submitted, what the yard does not hold (an unknown block,
+    equipment, work package or zone), so the service answers 422 at once instead of a run that fails later.
     """
 
     def register(
@@ -196,6 +216,7 @@ def workflow(
             run=run,
             changes_plan=changes_plan,
             table=table,
+            check=check,
         )
         _REGISTERED.register(made)
         return made
@@ -250,7 +271,7 @@ def run_workflow(
             names the workflow and the field (`block-readiness: reports.3.code: ...`).
     """
     workflow = WORKFLOWS.get(name)
-    request = validate_request(workflow, payload)
+    request = validate_request(workflow, payload, ctx)
     try:
         result = workflow.run(ctx, request, progress or _no_progress)
     except WorkflowInputError as exc:
@@ -258,15 +279,53 @@ def run_workflow(
     return result
 
 
-def validate_request(workflow: Workflow[RequestT, Any], payload: Mapping[str, Any] | BaseModel) -> RequestT:
-    """The payload as the workflow's request model, or a `WorkflowInputError` naming the first bad field."""
+def validate_request(
+    workflow: Workflow[RequestT, Any], payload: Mapping[str, Any] | BaseModel, ctx: WorkflowContext | None = None
+) -> RequestT:
+    """The payload as the workflow's request model, or a `WorkflowInputError` naming the first bad field.
+
+    A number that is infinite or NaN is refused whatever the request model says (JSON has no such number). With
+    `ctx`, the request is also checked against that yard (`Workflow.check`): what it names must exist there.
+    """
     if isinstance(payload, workflow.request):
-        return payload
-    data = payload.model_dump() if isinstance(payload, BaseModel) else payload
-    try:
-        return workflow.request.model_validate(data)
-    except ValidationError as exc:
-        raise WorkflowInputError(_first_error(exc), workflow=workflow.name, field=_field(exc, data)) from None
+        request = payload
+    else:
+        data = payload.model_dump() if isinstance(payload, BaseModel) else payload
+        bad = non_finite(data)
+        if bad is not None:
+            where, value = bad
+            raise WorkflowInputError(
+                f"numbers must be finite (got {value!r})", workflow=workflow.name, field=where or None
+            )
+        try:
+            request = workflow.request.model_validate(data)
+        except ValidationError as exc:
+            raise WorkflowInputError(_first_error(exc), workflow=workflow.name, field=_field(exc, data)) from None
+    if ctx is not None and workflow.check is not None:
+        try:
+            workflow.check(ctx, request)
+        except WorkflowInputError as exc:
+            raise exc.for_workflow(workflow.name) from None
+        except InputError as exc:
+            raise WorkflowInputError(str(exc), workflow=workflow.name) from None
+    return request
+
+
+def non_finite(data: object, path: str = "") -> tuple[str, float] | None:
+    """The dotted path and value of the first infinite or NaN number in JSON-like `data`, else None."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path, data
+    if isinstance(data, Mapping):
+        items: Iterator[tuple[object, object]] = iter(data.items())
+    elif isinstance(data, list | tuple):
+        items = iter(enumerate(data))
+    else:
+        return None
+    for key, value in items:
+        found = non_finite(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _field(exc: ValidationError, data: object) -> str | None:

@@ -29,12 +29,12 @@ from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from brain.core import WorkPackageIndex, predict_items, predict_joints
 from knowledge.layout import NODE_KINDS
 from workflows._codes import resolve
-from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
+from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 
 __all__ = [
     "BlockReadiness",
@@ -43,6 +43,7 @@ __all__ = [
     "MissingScope",
     "RemainingWork",
     "block_readiness",
+    "check_block_readiness",
 ]
 
 HOURS_PER_DAY: Final = 8.0
@@ -52,7 +53,7 @@ IdArray = npt.NDArray[np.int32]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = MODEL_CONFIG
 
 
 class CompletionReport(_Model):
@@ -137,6 +138,14 @@ class BlockReadiness(_Model):
     summary: str
 
 
+def check_block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest) -> None:
+    """Refuse, naming the field, a block or a reported code the yard does not hold, or a start before day 0."""
+    resolve(ctx.graph, request.block, "block", kinds=["block"])
+    for i, report in enumerate(request.reports):
+        _reported(ctx, report.code.strip().upper(), f"reports.{i}.code")
+    ctx.day_of(_as_of(ctx, request), field="as_of" if request.as_of else "reports")
+
+
 @workflow(
     name="block-readiness",
     version="1",
@@ -145,6 +154,7 @@ class BlockReadiness(_Model):
     request=BlockReadinessRequest,
     result=BlockReadiness,
     table="work_packages",
+    check=check_block_readiness,
 )
 def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progress: ProgressCallback) -> BlockReadiness:
     """Run `block-readiness`."""
@@ -235,16 +245,11 @@ def _apply_reports(
     ctx: WorkflowContext, reports: list[CompletionReport], scope: IdArray
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], int]:
     """(done mask over `scope`, remaining-hours factor over `scope`, reports outside the scope)."""
-    g, index = ctx.graph, ctx.index
+    g = ctx.graph
     latest: dict[str, tuple[int, CompletionReport, IdArray, bool]] = {}
     for i, report in enumerate(reports):
         code = report.code.strip().upper()
-        field = f"reports.{i}.code"
-        if index.is_work_package(code):
-            with request_field(field):
-                ids, is_package = index.scope(index.work_package(code)), True
-        else:
-            ids, is_package = np.asarray([resolve(g, code, field)], dtype=np.int32), False
+        ids, is_package = _reported(ctx, code, f"reports.{i}.code")
         if code not in latest or _stamp(latest[code][1]) <= _stamp(report):
             latest[code] = (i, report, ids, is_package)
     completed = [ids for _, r, ids, _ in latest.values() if r.status == "completed"]
@@ -261,6 +266,15 @@ def _apply_reports(
             inside = np.isin(scope, touched)
             factor[inside] = np.minimum(factor[inside], 1 - report.percent / 100)
     return done, factor, outside
+
+
+def _reported(ctx: WorkflowContext, code: str, field: str) -> tuple[IdArray, bool]:
+    """(the nodes a reported code stands for, whether it is a work package); an unknown code names `field`."""
+    index = ctx.index
+    if index.is_work_package(code):
+        with request_field(field):
+            return index.scope(index.work_package(code)), True
+    return np.asarray([resolve(ctx.graph, code, field)], dtype=np.int32), False
 
 
 def _stamp(report: CompletionReport) -> datetime:

@@ -27,11 +27,11 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from brain.core import WorkPackageIndex, predict_items
 from workflows._codes import categories, resolve
-from workflows.base import ProgressCallback, Steps, WorkflowContext, workflow
+from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, workflow
 from workflows.errors import WorkflowInputError
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "OutfittingPlan",
     "OutfittingPlanRequest",
     "SequenceStep",
+    "check_outfitting_plan",
     "outfitting_plan",
     "sequence_step",
 ]
@@ -62,7 +63,7 @@ def sequence_step(kind: str, diameter_mm: float) -> int:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = MODEL_CONFIG
 
 
 class OutfittingPlanRequest(_Model):
@@ -130,6 +131,16 @@ class OutfittingPlan(_Model):
     summary: str
 
 
+def check_outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest) -> None:
+    """Refuse, naming the field, a zone or a block the yard does not hold."""
+    if request.zone is not None:
+        zones = categories(ctx.graph.table("blocks", ["zone"]).column(0))
+        if request.zone not in zones:
+            raise WorkflowInputError(f"no zone {request.zone!r} in this yard; it has {', '.join(zones)}", field="zone")
+    else:
+        resolve(ctx.graph, request.block or "", "block", kinds=["block"])
+
+
 @workflow(
     name="outfitting-plan",
     version="1",
@@ -138,19 +149,18 @@ class OutfittingPlan(_Model):
     request=OutfittingPlanRequest,
     result=OutfittingPlan,
     table="sequence",
+    check=check_outfitting_plan,
 )
 def outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest, progress: ProgressCallback) -> OutfittingPlan:
     """Run `outfitting-plan`."""
     steps = Steps(progress, ["scope", "outfitting model", "sequence"])
     steps.start("scope")
     g = ctx.graph
+    check_outfitting_plan(ctx, request)
     blocks_t = g.table("blocks", ["block_id", "code", "zone", "erection_sequence"]).to_pydict()
     items_t = g.table("outfitting_items", ["item_id", "block_id", "zone", "stage"])
     if request.zone is not None:
         scope = f"zone {request.zone}"
-        if request.zone not in blocks_t["zone"]:
-            known = sorted(set(blocks_t["zone"]))
-            raise WorkflowInputError(f"no zone {request.zone!r} in this yard; it has {', '.join(known)}", field="zone")
         chosen = items_t.filter(pc.equal(items_t.column("zone").cast("string"), request.zone))
     else:
         node = resolve(g, request.block or "", "block", kinds=["block"])

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from brain.planbook import schedule_digest
-from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
+from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
 if TYPE_CHECKING:
@@ -48,13 +48,14 @@ __all__ = [
     "ResourceDown",
     "ScheduledWorkPackage",
     "WorkPackageChange",
+    "check_reschedule",
     "repair_for_events",
     "reschedule",
 ]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = MODEL_CONFIG
 
 
 class ResourceDown(_Model):
@@ -248,6 +249,24 @@ def repair_for_events(
     )
 
 
+def check_reschedule(ctx: WorkflowContext, request: RescheduleRequest) -> None:
+    """Refuse, naming the field, equipment, a code or a work package the yard does not hold, or a date before day 0.
+
+    What needs the adopted schedule (a work package finishing earlier than it can) is left to the run.
+    """
+    resources = _resources(ctx)
+    for k, event in enumerate(request.events):
+        where = f"events.{k}"
+        if isinstance(event, ResourceDown):
+            _resource(event, resources, f"{where}.equipment")
+            if event.from_date is not None:
+                ctx.day_of(event.from_date, field=f"{where}.from_date")
+        elif isinstance(event, MaterialLate):
+            _package_of(ctx, event.code, f"{where}.code")
+        else:
+            _work_package(ctx, event.work_package, f"{where}.work_package")
+
+
 @workflow(
     name="reschedule",
     version="1",
@@ -257,6 +276,7 @@ def repair_for_events(
     result=RescheduleResult,
     changes_plan=True,
     table="changes",
+    check=check_reschedule,
 )
 def reschedule(ctx: WorkflowContext, request: RescheduleRequest, progress: ProgressCallback) -> RescheduleResult:
     """Run `reschedule`."""
@@ -270,7 +290,7 @@ def _apply(
     from adapters.scheduling import HOURS_PER_DAY, ResourceDowntime
 
     index = ctx.index
-    resources = set(ctx.graph.table("resources", ["resource"]).column(0).to_pylist())
+    resources = _resources(ctx)
     starts = {t.code: t.start_day for t in baseline.tasks}
     duration = {t.code: t.duration_days for t in base.tasks}
     releases = {t.code: t.release_day for t in base.tasks if t.release_day > 0}
@@ -279,12 +299,7 @@ def _apply(
     for k, event in enumerate(request.events):
         where = f"events.{k}"
         if isinstance(event, ResourceDown):
-            name = event.equipment.strip().upper()
-            if name not in resources:
-                known = ", ".join(sorted(resources))
-                raise WorkflowInputError(
-                    f"no resource {event.equipment!r} in this yard; it has {known}", field=f"{where}.equipment"
-                )
+            name = _resource(event, resources, f"{where}.equipment")
             day = event.from_day or 0
             if event.from_date is not None:
                 day = ctx.day_of(event.from_date, field=f"{where}.from_date")
@@ -301,8 +316,7 @@ def _apply(
                 f"{releases[wp]} at the earliest"
             )
         else:
-            with request_field(f"{where}.work_package"):
-                wp = index.codes[index.work_package(event.work_package)]
+            wp = _work_package(ctx, event.work_package, f"{where}.work_package")
             shorter[wp] = shorter.get(wp, 0) + event.days
             if duration[wp] - shorter[wp] < 1:
                 raise WorkflowInputError(
@@ -318,6 +332,26 @@ def _apply(
 
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
+
+
+def _resources(ctx: WorkflowContext) -> set[str]:
+    """The yard's resources (ISA-95 equipment), from its `resources` table."""
+    return {str(r) for r in ctx.graph.table("resources", ["resource"]).column(0).to_pylist()}
+
+
+def _resource(event: ResourceDown, resources: set[str], field: str) -> str:
+    """The event's equipment as the yard names it; equipment the yard does not have names `field`."""
+    name = event.equipment.strip().upper()
+    if name not in resources:
+        known = ", ".join(sorted(resources))
+        raise WorkflowInputError(f"no resource {event.equipment!r} in this yard; it has {known}", field=field)
+    return name
+
+
+def _work_package(ctx: WorkflowContext, code: str, field: str) -> str:
+    """A work package's code as the yard writes it; an unknown one names `field`."""
+    with request_field(field):
+        return ctx.index.codes[ctx.index.work_package(code)]
 
 
 def _package_of(ctx: WorkflowContext, code: str, field: str) -> str:

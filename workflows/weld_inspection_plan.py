@@ -22,12 +22,12 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from brain.core import NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
 from brain.core.ndt import NDT_HOURS_PER_JOINT, NDT_RULES
 from workflows._codes import categories, resolve
-from workflows.base import ProgressCallback, Steps, WorkflowContext, request_field, workflow
+from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
 __all__ = [
@@ -38,12 +38,13 @@ __all__ = [
     "PositionCoverage",
     "WeldInspectionPlan",
     "WeldInspectionPlanRequest",
+    "check_weld_inspection_plan",
     "plan_inspection",
 ]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = MODEL_CONFIG
 
 
 class InspectionBudget(_Model):
@@ -156,6 +157,16 @@ class WeldInspectionPlan(_Model):
 Scope = Literal["block", "assembly", "sub_assembly", "work_package"]
 
 
+def check_weld_inspection_plan(ctx: WorkflowContext, request: WeldInspectionPlanRequest) -> None:
+    """Refuse, naming the field, a code that is not a block, assembly, sub-assembly or work package of the yard."""
+    code = request.code.strip().upper()
+    if ctx.index.is_work_package(code):
+        with request_field("code"):
+            ctx.index.work_package(code)
+    else:
+        resolve(ctx.graph, code, "code", kinds=["block", "assembly", "sub_assembly"])
+
+
 def _scope(ctx: WorkflowContext, code: str) -> tuple[Scope, npt.NDArray[np.int32]]:
     index = ctx.index
     if not index.is_work_package(code):
@@ -177,6 +188,7 @@ def _scope(ctx: WorkflowContext, code: str) -> tuple[Scope, npt.NDArray[np.int32
     request=WeldInspectionPlanRequest,
     result=WeldInspectionPlan,
     table="inspection_points",
+    check=check_weld_inspection_plan,
 )
 def plan_inspection(
     ctx: WorkflowContext, request: WeldInspectionPlanRequest, progress: ProgressCallback

@@ -18,12 +18,19 @@ class SleepRequest(BaseModel):
     tag: str = Field(default="", max_length=100)
     refuse: bool = False
     crash: bool = False
+    nan_result: bool = False
 
 
 class SleepResult(BaseModel):
     tag: str
     steps: int
     nodes: int
+
+
+class NanResult(SleepResult):
+    """What a careless plug-in might return: a number JSON cannot hold."""
+
+    score: float
 
 
 @workflow(
@@ -44,4 +51,6 @@ def run_sleep(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCal
     if request.crash:
         raise RuntimeError("crashed as asked")
     steps.done()
+    if request.nan_result:
+        return NanResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes, score=float("nan"))
     return SleepResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes)

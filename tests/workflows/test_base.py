@@ -96,3 +96,75 @@ def test_input_errors_pickle_with_their_field() -> None:
     exc = WorkflowInputError("unknown code 'X'", field="reports.3.code", workflow="block-readiness")
     back = pickle.loads(pickle.dumps(exc))
     assert (back.field, back.workflow, str(back)) == (exc.field, exc.workflow, str(exc))
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "where", "what"),
+    [
+        (
+            "reschedule",
+            {"events": [{"type": "resource_down", "equipment": "PL-9", "days": 2}]},
+            "events.0.equipment",
+            "PL-9",
+        ),
+        ("reschedule", {"events": [{"type": "material_late", "code": "B099", "days": 2}]}, "events.0.code", "B099"),
+        (
+            "reschedule",
+            {"events": [{"type": "resource_down", "equipment": "PL-1", "days": 2, "from_date": "1990-01-01"}]},
+            "events.0.from_date",
+            "before",
+        ),
+        ("block-readiness", {"block": "B099"}, "block", "B099"),
+        (
+            "block-readiness",
+            {"block": "B002", "reports": [{"code": "Q1", "status": "completed", "reported_at": "2025-01-02T08:00Z"}]},
+            "reports.0.code",
+            "Q1",
+        ),
+        ("outfitting-plan", {"zone": "MVZ9-L9"}, "zone", "MVZ9-L9"),
+        ("outfitting-plan", {"block": "B099"}, "block", "B099"),
+        ("weld-inspection-plan", {"code": "B099"}, "code", "B099"),
+    ],
+)
+def test_requests_are_checked_against_the_yard_before_they_run(
+    ctx: WorkflowContext, name: str, payload: dict[str, Any], where: str, what: str
+) -> None:
+    """`validate_request(..., ctx)` (what the service calls when a run is submitted) refuses before any run."""
+    from dataclasses import replace
+
+    from workflows.base import validate_request
+
+    def never(*_: object) -> None:
+        raise AssertionError("the workflow ran")
+
+    workflow = replace(WORKFLOWS.get(name), run=never)
+    assert workflow.check is not None
+    with pytest.raises(WorkflowInputError) as caught:
+        validate_request(workflow, payload, ctx)
+    assert (caught.value.field, caught.value.workflow) == (where, name)
+    assert what in str(caught.value)
+    assert validate_request(workflow, payload) is not None  # the request model alone takes it
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "where"),
+    [
+        ("weld-inspection-plan", {"code": "B002", "budget": {"hours": float("inf")}}, "budget.hours"),
+        (
+            "weld-inspection-plan",
+            {"code": "B002", "ndt_hours_per_joint": {"UT": float("nan")}},
+            "ndt_hours_per_joint.UT",
+        ),
+        ("block-readiness", {"block": "B002", "sample_size": float("-inf")}, "sample_size"),
+    ],
+)
+def test_non_finite_numbers_are_refused(ctx: WorkflowContext, name: str, payload: dict[str, Any], where: str) -> None:
+    with pytest.raises(WorkflowInputError, match="finite") as caught:
+        run_workflow(name, payload, ctx)
+    assert caught.value.field == where
+
+
+def test_request_and_result_models_refuse_non_finite_numbers() -> None:
+    for w in WORKFLOWS.list():
+        assert w.request.model_config.get("allow_inf_nan") is False, w.name
+        assert w.result.model_config.get("allow_inf_nan") is False, w.name

@@ -26,13 +26,14 @@ from workflows.service.errors import (
     ServiceError,
     TooManyRequests,
     Unauthorized,
+    Unprocessable,
     UnsupportedMediaType,
     error_body,
 )
 from workflows.service.keys import KeyStore, Principal
 from workflows.service.keys import Scope as KeyScope
 
-__all__ = ["Auth", "BodyLimit", "install_error_handlers", "require"]
+__all__ = ["Auth", "BodyLimit", "install_error_handlers", "non_finite_number", "require"]
 
 log = logging.getLogger(__name__)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -43,11 +44,54 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+class _NonFinite:
+    """A number JSON cannot hold, as it was written (`1e999`, `NaN`, `-Infinity`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _number(text: str) -> float | _NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _find_non_finite(data: object, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    if isinstance(data, _NonFinite):
+        return ".".join(path), data.text
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in children:
+        found = _find_non_finite(value, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
+
+
+def non_finite_number(body: bytes) -> Unprocessable | None:
+    """A 422 naming the first number of a JSON body that is infinite or NaN once read (`1e999`, `NaN`), else None.
+
+    Python's JSON reader turns `1e999` into infinity and accepts `NaN` and `Infinity`, which JSON has not; such a
+    value would be stored as non-standard JSON. A body that is not JSON is left to the app (400).
+    """
+    if not body.strip():
+        return None
+    try:
+        data = json.loads(body, parse_float=_number, parse_constant=_NonFinite)
+        found = _find_non_finite(data)
+    except (ValueError, RecursionError):
+        return None
+    if found is None:
+        return None
+    field, text = found
+    return Unprocessable(f"numbers must be finite (got {text})", kind="validation_error", field=field or None)
+
+
 class BodyLimit:
     """ASGI middleware for `/v1/`: a body must be JSON (else 415) and at most `max_bytes` long (else 413).
 
     `Content-Length` is checked first; the body is then read in full (counting, so a chunked body that lies or
-    has no length is caught too) and handed on to the app.
+    has no length is caught too), refused with 422 if it holds a number JSON has not (`non_finite_number`), and
+    handed on to the app.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1/") -> None:
@@ -84,6 +128,10 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        refused = non_finite_number(body)
+        if refused is not None:
+            await self._refuse(send, refused)
+            return
         sent = False
 
         async def replay() -> Message:

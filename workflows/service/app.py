@@ -45,7 +45,8 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from knowledge.settings import Settings, get_settings
-from workflows.base import Workflow, WorkflowContext, WorkflowRegistry
+from workflows.base import Workflow, WorkflowContext, WorkflowRegistry, validate_request
+from workflows.errors import WorkflowInputError
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.errors import Conflict, NotFound, Unprocessable
 from workflows.service.extensions import ServiceExtension, mount_extensions
@@ -153,6 +154,8 @@ class ServiceState:
             found = self._replay(principal, key, fingerprint)
             if found is not None:
                 return found, True
+        self.check(workflow, request)
+        if key is not None:
             with self._inflight_lock:
                 if (principal.key_id, key) in self._inflight:
                     raise _in_flight(key)
@@ -180,6 +183,17 @@ class ServiceState:
                     self._inflight.discard((principal.key_id, key))
         self.runner.wake()
         return run, False
+
+    def check(self, workflow: Workflow[Any, Any], request: JsonObject) -> None:
+        """Refuse a request the yard cannot run (`Workflow.check`: unknown codes, equipment, zones) with a 422.
+
+        The field is named as in the submission's body (`input.events.0.equipment`).
+        """
+        try:
+            validate_request(workflow, request, self.ctx)
+        except WorkflowInputError as exc:
+            field = "input" if exc.field is None else f"input.{exc.field}"
+            raise Unprocessable(exc.message, kind="validation_error", field=field) from None
 
     def _replay(self, principal: Principal, key: str, fingerprint: str) -> RunRecord | None:
         found = self.store.find_idempotent(principal.key_id, key)

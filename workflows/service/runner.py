@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from knowledge.errors import InputError
-from workflows.base import WorkflowContext, WorkflowRegistry, validate_request
+from workflows.base import WorkflowContext, WorkflowRegistry, non_finite, validate_request
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
 from workflows.service.adoption import adopt, plan_is_current
 from workflows.service.errors import Conflict, ErrorDetailJson, NotFound
@@ -132,6 +132,9 @@ class Runner:
                 self.store.append_event(run.run_id, "progress", {"step": step, "done": done, "total": total})
 
             result = workflow.run(self.ctx, request, progress).model_dump(mode="json")
+            bad = non_finite(result)
+            if bad is not None:  # JSON has no such number: the store would have to write `NaN`
+                raise ValueError(f"the result's {bad[0]} is {bad[1]}, which JSON cannot hold")
         except (WorkflowInputError, UnknownWorkflowError, InputError) as exc:
             field: str | None = getattr(exc, "field", None)
             message = exc.message if isinstance(exc, WorkflowInputError) else str(exc)

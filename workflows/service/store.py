@@ -77,6 +77,11 @@ def _aware(when: datetime | None) -> datetime | None:
     return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
 
 
+def _dumps(value: object, *, sort_keys: bool = True, default: Callable[[object], object] | None = None) -> str:
+    """Standard JSON, always: an infinite or NaN number is a `ValueError`, never written as `Infinity` or `NaN`."""
+    return json.dumps(value, sort_keys=sort_keys, default=default, allow_nan=False)
+
+
 def _object(text: str | None) -> JsonObject | None:
     """A JSON object the store wrote (it writes only objects to these columns), or None."""
     return None if text is None else json.loads(text)
@@ -182,7 +187,7 @@ class Store:
 
         `parameters` is stored as JSON; a value JSON has no type for (a date) is stored as its text.
         """
-        text = json.dumps(parameters, sort_keys=True, default=str)
+        text = _dumps(parameters, default=str)
         conn.execute(insert(AUDIT).values(at=now(), actor=actor, action=action, target=target, parameters=text))
 
     def audit_entries(self, target: str | None = None, action: str | None = None) -> list[AuditEntry]:
@@ -228,7 +233,7 @@ class Store:
                     "key_id": key_id,
                     "idempotency_key": idempotency_key,
                     "fingerprint": fingerprint,
-                    "request": json.dumps(request, sort_keys=True),
+                    "request": _dumps(request),
                     "status": "queued",
                     "webhook_url": webhook_url,
                     "attempts": 0,
@@ -341,7 +346,7 @@ class Store:
             held = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status="waiting_for_approval", result=json.dumps(result))
+                .values(status="waiting_for_approval", result=_dumps(result, sort_keys=False))
             )
             if held.rowcount != 1:
                 return False
@@ -354,7 +359,7 @@ class Store:
             done = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_(None))
-                .values(approval=json.dumps(decision, sort_keys=True))
+                .values(approval=_dumps(decision))
             )
         return bool(done.rowcount == 1)
 
@@ -390,11 +395,11 @@ class Store:
         """
         values: dict[str, object] = {"status": status, "finished_at": now()}
         if result is not None:
-            values["result"] = json.dumps(result)
+            values["result"] = _dumps(result, sort_keys=False)
         if error is not None:
-            values["error"] = json.dumps(error)
+            values["error"] = _dumps(error, sort_keys=False)
         if approval is not None:
-            values["approval"] = json.dumps(approval, sort_keys=True)
+            values["approval"] = _dumps(approval)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected))).values(**values)
@@ -425,7 +430,9 @@ class Store:
         if seq is None:
             last = conn.execute(select(func.max(RUN_EVENTS.c.seq)).where(RUN_EVENTS.c.run_id == run_id)).scalar()
             seq = int(last or 0) + 1
-        conn.execute(insert(RUN_EVENTS).values(run_id=run_id, seq=seq, type=kind, data=json.dumps(data), at=now()))
+        conn.execute(
+            insert(RUN_EVENTS).values(run_id=run_id, seq=seq, type=kind, data=_dumps(data, sort_keys=False), at=now())
+        )
         return seq
 
     def append_event(self, run_id: str, kind: str, data: Mapping[str, object]) -> int:
