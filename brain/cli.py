@@ -11,21 +11,23 @@ for, never a crash of the other commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
     from typer._click import Command, Context  # the Click that Typer vendors (typer >= 0.26)
+    from typer._click.exceptions import ClickException
 
     from brain import Answer, Brain
 
-__all__ = ["COMMAND_GROUP", "SHORT_HELP", "LazyCommands", "app", "main"]
+__all__ = ["COMMAND_GROUP", "SHORT_HELP", "LazyCommands", "app", "main", "usage_error_line"]
 
 COMMAND_GROUP: Final = "shipbrain.commands"
 """The entry-point group each layer (and any plug-in) adds its sub-commands to."""
@@ -75,6 +77,46 @@ class LazyCommands(TyperGroup):
         if args and args[0] not in self.commands and args[0] in self._entry_points:
             self.commands[args[0]] = _load(self._entry_points[args[0]])
         return super().resolve_command(ctx, args)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:  # Click's own signature
+        """Run as Click does, but say a usage error (an unknown option, a missing argument) in one line on stderr.
+
+        `error: shipbrain keys list: No such option: --bogus (see shipbrain keys list --help)`, exit code 2, like
+        every other refusal of the command line (`knowledge.cli.user_errors`), instead of Rich's framed box.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError:  # the help is printed already
+            sys.exit(2)
+        except ClickException as exc:
+            sys.stderr.write(usage_error_line(exc, prog_name or self.name or "shipbrain") + "\n")
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            sys.stderr.write("aborted\n")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(exc: ClickException, prog: str = "shipbrain") -> str:
+    """A Click error as one line: `error: COMMAND: MESSAGE (see COMMAND --help)` (`prog` if it names no command)."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"error: {message} (see {prog} --help)"
+    path = ctx.command_path
+    return f"error: {path}: {message} (see {path} --help)"
 
 
 def _stand_in(ep: EntryPoint) -> Command:

@@ -228,3 +228,55 @@ def test_interrupted_generate_leaves_no_yard(tmp_path: Path, sig: signal.Signals
     assert not out.exists()
     if sig == signal.SIGINT:  # a clean interrupt also removes its temporary directory
         assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["bogus"], "shipbrain: No such command 'bogus'"),
+        (["keys", "list", "--bogus"], "shipbrain keys list: No such option: --bogus"),
+        (["workflow", "describe"], "shipbrain workflow describe: Missing argument"),
+        (["serve", "--port", "x"], "shipbrain serve: Invalid value for '--port'"),
+        (["yard", "generate", "--parts", "many"], "shipbrain yard generate: Invalid value for '--parts'"),
+        (["eval", "run"], "shipbrain eval run: Missing argument"),
+        (["models", "list", "--bogus"], "shipbrain models list: No such option"),
+        (["docs", "search", "preheat", "--bogus"], "shipbrain docs search: No such option"),
+        (["ask", "x", "--thread"], "Option '--thread' requires an argument"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], says: str) -> None:
+    """Issue 11, item 12: a bad option was a multi-line framed box; now it is one line like every other refusal."""
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith("error:") and "--help" in result.stderr
+    assert "╭" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+def test_workflow_describe_takes_json() -> None:
+    result = run("workflow", "describe", "reschedule", "--json")
+    assert result.returncode == 0, result.stderr
+    described = json.loads(result.stdout)
+    assert described["name"] == "reschedule" and "events" in described["request_schema"]["properties"]
+
+
+def test_keys_list_shows_whole_ids_that_revoke_takes(tmp_path: Path) -> None:
+    """Issue 11, item 12: `keys list` cut ids on a narrow terminal that `keys revoke` then could not find."""
+    made = []
+    for name in ("mes-line-3-with-a-rather-long-name", "erp-bridge-with-a-rather-long-name"):
+        done = run("keys", "create", "--name", name, "--scopes", "run,approve,ask", "--json", data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        made.append(json.loads(done.stdout)["key_id"])
+    listed = run("keys", "list", data_dir=tmp_path, COLUMNS="60")
+    assert listed.returncode == 0, listed.stderr
+    for key_id in made:
+        assert key_id in listed.stdout
+    ambiguous = run("keys", "revoke", "key_", data_dir=tmp_path)
+    assert ambiguous.returncode == 2 and "2 keys start with 'key_'" in ambiguous.stderr
+    assert all(key_id in ambiguous.stderr for key_id in made)
+    revoked = run("keys", "revoke", made[0][:10], data_dir=tmp_path)
+    assert revoked.returncode == 0 and f"revoked {made[0]}" in revoked.stdout, revoked.stderr
+    whole = run("keys", "revoke", made[1], data_dir=tmp_path)
+    assert whole.returncode == 0 and f"revoked {made[1]}" in whole.stdout, whole.stderr
+    assert "revoked already" in run("keys", "revoke", made[1], data_dir=tmp_path).stderr

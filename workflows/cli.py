@@ -58,8 +58,9 @@ def list_workflows(as_json: JsonFlag = False) -> None:
 
 
 @workflow_app.command()
-def describe(name: NameArg) -> None:
-    """Print a workflow's description and the JSON schemas of its request and result."""
+def describe(name: NameArg, as_json: JsonFlag = False) -> None:
+    """Print a workflow's description and the JSON schemas of its request and result (JSON, --json or not)."""
+    del as_json  # the contract is JSON either way; the flag is accepted like every other command's
     from workflows.base import WORKFLOWS
 
     with user_errors():

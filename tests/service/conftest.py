@@ -3,14 +3,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge import Settings
 from workflows.service import KeyStore, ServiceSettings, Store, create_app
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what Starlette's TestClient answers with (httpx when httpx2 is not installed)
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SLEEP = "tests.service.sleepy_workflow"
@@ -44,13 +46,13 @@ class Api:
     def auth(self, scope: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[scope]}"}
 
-    def post(self, path: str, body: Any, scope: str = "admin", **headers: str) -> httpx.Response:
+    def post(self, path: str, body: Any, scope: str = "admin", **headers: str) -> Response:
         return self.client.post(path, json=body, headers={**self.auth(scope), **headers})
 
-    def get(self, path: str, scope: str = "admin") -> httpx.Response:
+    def get(self, path: str, scope: str = "admin") -> Response:
         return self.client.get(path, headers=self.auth(scope))
 
-    def run(self, body: dict[str, Any], workflow: str = "test-sleep", **headers: str) -> httpx.Response:
+    def run(self, body: dict[str, Any], workflow: str = "test-sleep", **headers: str) -> Response:
         return self.post(f"/v1/workflows/{workflow}/runs", body, **headers)
 
     def wait(

@@ -86,8 +86,10 @@ def list_keys(as_json: JsonFlag = False) -> None:
             sys.stdout.write(json.dumps([_key_json(k) for k in keys], indent=2) + "\n")
             return
         table = Table(title="API keys", title_justify="left")
-        for column in ("id", "name", "token starts", "scopes", "created", "revoked"):
-            table.add_column(column)
+        # the id in full, never cut (`keys revoke` takes it, or a unique start of it); the others wrap if they must
+        table.add_column("id", no_wrap=True, min_width=max((len(k.key_id) for k in keys), default=2))
+        for column in ("name", "token starts", "scopes", "created", "revoked"):
+            table.add_column(column, overflow="fold")
         for k in keys:
             table.add_row(
                 k.key_id,
@@ -101,7 +103,9 @@ def list_keys(as_json: JsonFlag = False) -> None:
 
 
 @keys_app.command("revoke")
-def revoke_key(key_id: Annotated[str, typer.Argument(help="The key's id (see `keys list`).")]) -> None:
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="The key's id, or a start no other key's id shares (`keys list`).")],
+) -> None:
     """Revoke an API key: requests with it are refused from now on."""
     with user_errors():
         key = _keys().revoke(key_id, actor=_actor())

@@ -120,8 +120,29 @@ class KeyStore:
         """Whether any unrevoked key has the admin scope."""
         return any(k.revoked_at is None and "admin" in k.scopes for k in self.list())
 
+    def find(self, key_id: str) -> str:
+        """The id of the key `key_id` names: its whole id, or a start of it that no other key's id shares.
+
+        Raises:
+            InputError: no key's id is or starts with `key_id`, or several start with it (they are named).
+        """
+        wanted = key_id.strip()
+        ids = [k.key_id for k in self.list()]
+        if wanted in ids:
+            return wanted
+        matches = [i for i in ids if wanted and i.startswith(wanted)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise InputError(f"{len(matches)} keys start with {wanted!r} ({', '.join(matches)}); give more of the id")
+        raise InputError(f"no key {wanted!r}; `shipbrain keys list` shows the ids")
+
     def revoke(self, key_id: str, *, actor: str) -> ApiKey:
-        """Revoke a key (it stops working at once); revoking a revoked key is an `InputError`."""
+        """Revoke a key (it stops working at once), named by its id or a unique start of it (`find`).
+
+        Revoking a revoked key is an `InputError`.
+        """
+        key_id = self.find(key_id)
         with self.store.engine.begin() as conn:
             active = and_(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
             done = conn.execute(update(API_KEYS).where(active).values(revoked_at=now()))
