@@ -1,5 +1,8 @@
 """The HTTP service: workflows as asynchronous runs, the brain's questions and approvals, OpenAPI at `/docs`.
 
+Swagger UI (`/docs`) and ReDoc (`/redoc`) come from packaged files, so they work without internet
+(`workflows.service.docs`).
+
 ```python
 import uvicorn
 from workflows.service import create_app
@@ -48,6 +51,7 @@ from knowledge.settings import Settings, get_settings
 from workflows.base import Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
+from workflows.service.docs import mount_docs
 from workflows.service.errors import Conflict, NotFound, Unprocessable
 from workflows.service.extensions import ServiceExtension, mount_extensions
 from workflows.service.keys import KeyStore, Principal
@@ -450,7 +454,10 @@ def create_app(
         summary="Named, typed, asynchronous workflows for MES integrations, and the brain's questions.",
         description=__doc__ or "",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged files below, not from a CDN
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.service = state
     app.state.auth = Auth(state.keys, service.rate_limit)
     app.state.brain = state.brain
