@@ -1,15 +1,21 @@
-"""Welding tools: the welding model over a block's or assembly's joints (risk, hours) and the NDT plan it implies."""
+"""Welding tools: the welding model over joints (risk, hours) and the NDT plan it implies.
+
+They take a block, assembly, sub-assembly or work package (its joints), a part (the joints that join it) or one
+joint; the NDT plan takes one budget: a share of the joints, NDT hours, or a number of joints.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
-from brain.core import JointPredictions, predict_joints, select_for_ndt
-from brain.tools._common import CODE, CodeArgs, code_from
+from brain.core import JointPredictions, NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
+from brain.core.ndt import DEFAULT_NDT_SHARE, NDT_HOURS_PER_JOINT, NDT_RULES, inspection_hours, ndt_methods
+from brain.tools._common import CODE, CodeArgs, code_from, count
+from brain.tools._scope import Covered, covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
 from knowledge.layout import NODE_KINDS
@@ -18,7 +24,10 @@ if TYPE_CHECKING:
     from brain.core import YardContext
     from brain.plan import Entities
 
-__all__ = ["AssemblyRisk", "JointRisk", "NdtArgs", "ndt_plan", "weld_risk"]
+__all__ = ["AssemblyRisk", "JointRisk", "NdtArgs", "NdtPoint", "ndt_plan", "weld_risk"]
+
+_FULL_EXTENT_COLUMNS: Final = ("joint_type", "level", "one_sided", "grade", "thickness_mm", "access", "fit_up_gap_mm")
+"""The columns of a joint's row that `full_extent_rule` reads."""
 
 
 class JointRisk(ToolRow):
@@ -38,6 +47,35 @@ class JointRisk(ToolRow):
     """Predicted welding hours."""
     defect_probability: float
     """Predicted probability that NDT finds a defect (0-1)."""
+    method: NdtMethod = Field(title="NDT method")
+    """The NDT method the yard's rule NDT-RULE-01 gives the joint (UT, RT, MT)."""
+
+
+class NdtPoint(ToolRow):
+    """One joint chosen for NDT: its rank in the plan, its method, and what the welding model predicts for it."""
+
+    rank: int
+    """1 for the riskiest joint."""
+    code: str
+    """The joint."""
+    method: NdtMethod = Field(title="NDT method")
+    """The NDT method (NDT-RULE-01: UT for butts of 8 mm and over, RT under 8 mm, MT for fillets)."""
+    ndt_hours: float = Field(title="NDT hours", json_schema_extra={"unit": "h"})
+    """The inspection hours planned for the joint (its method's hours per joint)."""
+    defect_probability: float
+    """Predicted probability that NDT finds a defect (0-1)."""
+    full_extent_rule: str | None = Field(default=None, title="full extent")
+    """The yard rule that inspects this joint over its whole length, if any (NDT-RULE-02, -04, -05)."""
+    process: str
+    """Welding process (SAW, FCAW, GMAW, SMAW)."""
+    position: str
+    """Welding position (1G-4G, 1F-4F)."""
+    thickness_mm: float = Field(title="thickness", json_schema_extra={"unit": "mm"})
+    """The thinner plate."""
+    access: str
+    """How well the welder reaches the joint."""
+    hours: float = Field(title="welding hours", json_schema_extra={"unit": "h"})
+    """Predicted welding hours."""
 
 
 class AssemblyRisk(ToolRow):
@@ -56,18 +94,55 @@ class AssemblyRisk(ToolRow):
 
 
 class NdtArgs(ToolArgs):
-    """A block or assembly and the share of its joints to inspect."""
+    """A block, assembly, work package, part or joint, and at most one inspection budget (none: the default 10 %)."""
 
     code: str = CODE
-    budget: float = Field(default=0.1, gt=0, le=1, description="share of the joints to inspect, 0-1 (0.1 = 10 %)")
+    budget: float | None = Field(
+        default=None, gt=0, le=1, description="share of the joints to inspect, 0-1 (0.1 = 10 %)"
+    )
+    hours: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="NDT hours to spend; each joint costs its method's hours per joint (UT 1.0, RT 1.5, MT 0.5)",
+    )
+    joints: int | None = Field(default=None, ge=1, le=100_000_000, description="number of joints to inspect")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> Self:
+        given = [name for name in ("budget", "hours", "joints") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ValueError(
+                f"give one NDT budget: a share of the joints (budget), NDT hours (hours) or a number of joints "
+                f"(joints), not {' and '.join(given)}"
+            )
+        return self
+
+
+def _risk_text(p: float) -> str:
+    return f"defect risk {100 * p:.1f} %"
 
 
 def _joint_lines(result: ToolResult) -> list[str]:
     return [
         f"- {r.code}: {r.process} {r.position}, {r.thickness_mm:g} mm, {r.access} access, "
-        f"{r.hours:.1f} h, defect risk {100 * r.defect_probability:.1f} %"
+        f"{r.hours:.2f} h, {_risk_text(r.defect_probability)}, NDT by {r.method}"
         for r in result.rows_as(JointRisk)[:10]
     ]
+
+
+def _ndt_lines(result: ToolResult) -> list[str]:
+    points = result.rows_as(NdtPoint)
+    lines = [
+        f"- {r.rank}. {r.code}: {r.method} ({r.ndt_hours:g} h), {r.process} {r.position}, {r.thickness_mm:g} mm, "
+        f"{r.access} access, {_risk_text(r.defect_probability)}"
+        + (f", in full by {r.full_extent_rule}" if r.full_extent_rule else "")
+        for r in points[:10]
+    ]
+    if len(points) > 10:
+        lines.append(f"- and {count(len(points) - 10, 'more joint')} in the table")
+    return lines
 
 
 _RISKIEST: Final = Plot(
@@ -105,34 +180,44 @@ _BY_ASSEMBLY: Final = Plot(
 )
 
 
-def _welding(ctx: YardContext, code: str) -> JointPredictions:
-    """The welding model over a code's joints (a code without joints is the caller's mistake, said plainly)."""
-    g = ctx.graph
-    node = g.id_of(code)
-    joint_ids = g.members(node, kinds=["joint"])
-    if not len(joint_ids):
-        raise InputError(
-            f"{code} is a {g.kind_of(node).replace('_', ' ')} with no weld joints; ask about a block or an assembly"
-        )
-    return predict_joints(ctx, joint_ids)
+def _welding(ctx: YardContext, code: str) -> tuple[Covered, JointPredictions]:
+    """What a code covers and the welding model over its joints (none: said plainly, with what to ask instead)."""
+    what = covered(ctx, code)
+    if not len(what.joint_ids):
+        if what.kind == "outfitting_item":
+            instead = f"ask for its outfitting stage and rework risk ('outfitting of {what.code}') or its hours"
+        elif what.kind == "part":
+            instead = "ask what it is, or about its sub-assembly or block"
+        else:
+            instead = "ask about its outfitting items or its hours"
+        raise InputError(f"{what.code} is {what.what} with no weld joints; {instead}")
+    return what, predict_joints(ctx, what.joint_ids)
+
+
+def _methods(welding: JointPredictions) -> list[NdtMethod]:
+    rows = welding.rows
+    return ndt_methods(rows.column("joint_type").to_pylist(), rows.column("thickness_mm").to_pylist())
 
 
 def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray[np.int64]) -> list[JointRisk]:
     # codes only for the rows shown: naming every joint of a big block costs seconds
-    rows, ids = welding.rows, welding.joint_ids
-    hours, risk = welding.hours, welding.defect_probability
-    return [
-        JointRisk(
-            code=ctx.graph.code_of(int(ids[i])),
-            process=rows.column("process")[i].as_py(),
-            position=rows.column("position")[i].as_py(),
-            thickness_mm=rows.column("thickness_mm")[i].as_py(),
-            access=rows.column("access")[i].as_py(),
-            hours=round(float(hours[i]), 2),
-            defect_probability=round(float(risk[i]), 4),
+    ids, hours, risk = welding.joint_ids, welding.hours, welding.defect_probability
+    facts = welding.rows.select(["process", "position", "thickness_mm", "access", "joint_type"]).take(picked)
+    out = []
+    for i, row in zip(picked.tolist(), facts.to_pylist(), strict=True):
+        out.append(
+            JointRisk(
+                code=ctx.graph.code_of(int(ids[i])),
+                process=row["process"],
+                position=row["position"],
+                thickness_mm=row["thickness_mm"],
+                access=row["access"],
+                hours=round(float(hours[i]), 2),
+                defect_probability=round(float(risk[i]), 4),
+                method=ndt_method(str(row["joint_type"]), float(row["thickness_mm"])),
+            )
         )
-        for i in picked.tolist()
-    ]
+    return out
 
 
 def _by_assembly(ctx: YardContext, welding: JointPredictions) -> list[AssemblyRisk]:
@@ -161,7 +246,32 @@ def _by_assembly(ctx: YardContext, welding: JointPredictions) -> list[AssemblyRi
     return sorted(out, key=lambda r: -r.expected_defects)
 
 
-_WELD_RISK = "predicted welding hours and defect risk for a block or assembly"
+def _one_joint(ctx: YardContext, args: CodeArgs, what: Covered, welding: JointPredictions) -> ToolResult:
+    """One joint: what it joins, how it is welded, the model's hours and defect risk, and its NDT method."""
+    g = ctx.graph
+    assert what.node is not None
+    (row,) = _joint_rows(ctx, welding, np.arange(1, dtype=np.int64))
+    facts = welding.rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()[0]
+    rule = full_extent_rule(facts)
+    joins = g.codes_of(g.predecessors(what.node))
+    into = g.codes_of(g.successors(what.node))
+    where = (f" joining {' and '.join(joins)}" if joins else "") + (f" into {', '.join(into)}" if into else "")
+    summary = (
+        f"{what.code} is a weld joint{where}: {row.process} {row.position} {facts['joint_type']}, "
+        f"{row.thickness_mm:g} mm, {row.access} access; the welding model predicts {row.hours:.2f} welding hours "
+        f"and a defect risk of {100 * row.defect_probability:.1f} %; NDT by {row.method} (NDT-RULE-01)"
+        + (f", over its whole length by {rule}" if rule else "")
+    )
+    return weld_risk.result(
+        args,
+        summary,
+        rows=[row],
+        numbers={"joints": 1.0, "hours": row.hours, "expected_defects": row.defect_probability},
+        sources=[f"welding model {welding.model_version} over joint {what.code}", f"knowledge/corpus: {NDT_RULES}"],
+    )
+
+
+_WELD_RISK = "predicted welding hours and defect risk of a block, assembly, work package, part or one joint"
 
 
 @tool(
@@ -169,67 +279,167 @@ _WELD_RISK = "predicted welding hours and defect risk for a block or assembly"
     args=CodeArgs,
     row=JointRisk,
     breakdown_row=AssemblyRisk,
-    description="Welding model over a block's or assembly's joints: hours, expected defects, the riskiest joints.",
+    description="Welding model over the joints of a block, assembly, sub-assembly or work package, the joints that "
+    "join one part, or one joint: hours, expected defects, the riskiest joints (one joint: its process, position, "
+    "thickness, access, hours, defect risk and NDT method).",
     intent_description=_WELD_RISK,
     args_from=code_from(_WELD_RISK),
     lines=_joint_lines,
     plots=(_BY_ASSEMBLY, _RISKIEST, _AGAINST),
 )
 def weld_risk(ctx: YardContext, args: CodeArgs) -> ToolResult:
-    """Predicted welding hours and defect risk of a block's or assembly's joints."""
-    code = args.code
-    welding = _welding(ctx, code)
+    """Predicted welding hours and defect risk of a code's joints, or of one joint."""
+    what, welding = _welding(ctx, args.code)
+    if what.kind == "joint":
+        return _one_joint(ctx, args, what, welding)
+    code = what.code
     risk, hours = welding.defect_probability, welding.hours
-    top = np.argsort(-risk, kind="stable")[:10]
+    order = np.argsort(-risk, kind="stable")
+    if what.kind == "part":  # a part's few joints, all of them
+        rows = _joint_rows(ctx, welding, order)
+        summary = (
+            f"{code} is a part joined by {count(len(risk), 'weld joint')}: the welding model predicts "
+            f"{hours.sum():.2f} welding hours and {risk.sum():.2f} expected defects "
+            f"(mean {_risk_text(float(risk.mean()))}); the riskiest is {rows[0].code} "
+            f"({_risk_text(rows[0].defect_probability)}, NDT by {rows[0].method})"
+        )
+        breakdown: list[AssemblyRisk] = []
+    else:
+        rows = _joint_rows(ctx, welding, order[:10])
+        label = code if what.kind != "work_package" else f"{code} (work package)"
+        summary = (
+            f"{label}: {len(risk):,} joints, {hours.sum():,.0f} predicted welding hours, "
+            f"{risk.sum():.1f} expected defects ({100 * risk.mean():.2f} % of joints)"
+        )
+        breakdown = _by_assembly(ctx, welding)
     return weld_risk.result(
         args,
-        f"{code}: {len(risk):,} joints, {hours.sum():,.0f} predicted welding hours, "
-        f"{risk.sum():.1f} expected defects ({100 * risk.mean():.2f} % of joints)",
-        rows=_joint_rows(ctx, welding, top),
-        breakdown=_by_assembly(ctx, welding),
+        summary,
+        rows=rows,
+        breakdown=breakdown,
         numbers={"joints": float(len(risk)), "hours": float(hours.sum()), "expected_defects": float(risk.sum())},
         sources=[f"welding model {welding.model_version} over {len(risk):,} joints of {code}"],
     )
 
 
-_NDT_PLAN = "which joints of a block or assembly to inspect by NDT, under a budget"
+_NDT_PLAN = "which joints of a block, assembly or work package to inspect by NDT, within a budget"
 
 
 def _ndt_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     if not entities.codes:
         return f"{_NDT_PLAN} needs a code such as B012 or B012-A03"
-    return {"code": entities.codes[0], "budget": entities.budget or 0.1}
+    budgets: dict[str, JsonValue] = {
+        "budget": entities.budget,
+        "hours": getattr(entities, "budget_hours", None),
+        "joints": getattr(entities, "budget_joints", None),
+    }
+    given = {name: value for name, value in budgets.items() if value is not None}
+    if len(given) > 1:
+        return (
+            "an NDT plan takes one budget: a share of the joints (10 %), inspection hours (40 h) or a number of "
+            "joints (50 joints), not several at once"
+        )
+    return {"code": entities.codes[0], **given}
+
+
+def _budget_words(args: NdtArgs, joints: int) -> str:
+    if args.hours is not None:
+        return f"a budget of {args.hours:,g} NDT hours"
+    if args.joints is not None:
+        extra = f" ({joints:,} is all it has)" if args.joints > joints else ""
+        return f"a budget of {count(args.joints, 'joint')}{extra}"
+    if args.budget is not None:
+        return f"a budget of {100 * args.budget:g} % of the joints"
+    return f"the default {100 * DEFAULT_NDT_SHARE:g} % (no budget given)"
 
 
 @tool(
     name="ndt_plan",
     args=NdtArgs,
-    row=JointRisk,
-    description="Which joints of a block or assembly to inspect by NDT within a budget (a share of the joints), "
-    "riskiest first, and the expected defects caught.",
+    row=NdtPoint,
+    description="Which joints of a block, assembly, sub-assembly, work package or part to inspect by NDT, riskiest "
+    "first, within one budget: a share of the joints (`budget`, 0-1), NDT hours (`hours`; each joint costs its "
+    "method's hours: UT 1.0, RT 1.5, MT 0.5) or a number of joints (`joints`); none given: the default 10 %. "
+    "Every chosen joint with its NDT method and the yard rule that inspects it in full, and the expected defects "
+    "caught.",
     intent_description=_NDT_PLAN,
     args_from=_ndt_args,
-    lines=_joint_lines,
+    lines=_ndt_lines,
     plots=(_RISKIEST, _AGAINST),
 )
 def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
-    """The joints to inspect: the highest predicted defect risk first, within a share of the joints."""
-    code, budget = args.code, args.budget
-    welding = _welding(ctx, code)
-    risk = welding.defect_probability
-    chosen = select_for_ndt(risk, share=budget)
-    caught = float(risk[chosen].sum())
+    """The joints to inspect: the highest predicted defect risk first, within the budget."""
+    what, welding = _welding(ctx, args.code)
+    code, rows = what.code, welding.rows
+    risk, hours = welding.defect_probability, welding.hours
+    methods = _methods(welding)
+    cost = inspection_hours(methods)
+    share = DEFAULT_NDT_SHARE if args.budget is None and args.hours is None and args.joints is None else args.budget
+    chosen = select_for_ndt(risk, share=share, count=args.joints, hours=args.hours, inspection_hours=cost)
+    full = [full_extent_rule(r) for r in rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()]
+    full_mask = np.asarray([f is not None for f in full], dtype=bool)
+    facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pylist()
+    points = []
+    for rank, (i, row) in enumerate(zip(chosen.tolist(), facts, strict=True), start=1):
+        rule = {"full_extent_rule": full[i]} if full[i] is not None else {}
+        points.append(
+            NdtPoint(
+                rank=rank,
+                code=ctx.graph.code_of(int(welding.joint_ids[i])),
+                method=methods[i],
+                ndt_hours=float(cost[i]),
+                defect_probability=round(float(risk[i]), 4),
+                **rule,
+                process=row["process"],
+                position=row["position"],
+                thickness_mm=row["thickness_mm"],
+                access=row["access"],
+                hours=round(float(hours[i]), 2),
+            )
+        )
+    total, caught, spent = float(risk.sum()), float(risk[chosen].sum()), float(cost[chosen].sum())
+    full_total, full_inspected = int(full_mask.sum()), int(full_mask[chosen].sum())
+    words = _budget_words(args, len(risk))
+    if len(chosen):
+        summary = (
+            f"inspect {len(chosen):,} of {count(len(risk), 'joint')} of {code} ({spent:,.1f} NDT hours) with {words}: "
+            f"they hold {caught:.2f} of {total:.2f} expected defects ({100 * caught / max(total, 1e-9):.0f} %)"
+        )
+    else:  # an hours budget below the riskiest joint's own hours
+        top = int(np.argmax(risk))
+        summary = (
+            f"no joint of {code} fits within {words}: the riskiest, {ctx.graph.code_of(int(welding.joint_ids[top]))}"
+            f", alone takes {cost[top]:g} h by {methods[top]}"
+        )
+    if full_total:
+        summary += (
+            f"; the yard's rules (NDT-RULE-02, -04, -05) inspect {count(full_total, 'joint')} of {code} in full "
+            f"whatever the model says, {full_inspected:,} of them in this plan"
+        )
+    numbers = {
+        "inspected": float(len(chosen)),
+        "joints": float(len(risk)),
+        "ndt_hours": spent,
+        "expected_defects_caught": caught,
+        "expected_defects": total,
+        "full_extent_joints": float(full_total),
+        "full_extent_inspected": float(full_inspected),
+    }
+    if args.hours is not None:
+        numbers["budget_hours"] = args.hours
+    elif args.joints is not None:
+        numbers["budget_joints"] = float(args.joints)
+    else:
+        numbers["budget_share"] = share if share is not None else DEFAULT_NDT_SHARE
+    per_joint = ", ".join(f"{m} {h:g} h" for m, h in NDT_HOURS_PER_JOINT.items())
     return ndt_plan.result(
         args,
-        f"inspect {len(chosen):,} of {len(risk):,} joints of {code} ({100 * budget:g} % budget): "
-        f"they hold {caught:.1f} of {risk.sum():.1f} expected defects "
-        f"({100 * caught / max(risk.sum(), 1e-9):.0f} %)",
-        rows=_joint_rows(ctx, welding, chosen[:50]),
-        numbers={
-            "inspected": float(len(chosen)),
-            "joints": float(len(risk)),
-            "expected_defects_caught": caught,
-            "expected_defects": float(risk.sum()),
-        },
-        sources=[f"welding model {welding.model_version}: defect probability per joint, highest first"],
+        summary,
+        rows=points,
+        numbers=numbers,
+        sources=[
+            f"welding model {welding.model_version}: defect probability per joint of {code}, highest first",
+            f"NDT hours per joint by method: {per_joint}",
+            f"knowledge/corpus: {NDT_RULES}",
+        ],
     )
