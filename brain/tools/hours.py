@@ -1,4 +1,8 @@
-"""The hours tool: predicted welding and outfitting hours of blocks, assemblies or work packages."""
+"""The hours tool: predicted welding and outfitting hours of any code that has joints or outfitting items.
+
+Blocks, assemblies, sub-assemblies and work packages add up their joints and items; a part is the joints that
+join it; a joint or an outfitting item is itself.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from typing import TYPE_CHECKING
 from pydantic import Field, JsonValue
 
 from brain.core import predict_items, predict_joints
+from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
+from knowledge.errors import InputError
 
 if TYPE_CHECKING:
     from brain.core import YardContext
@@ -17,16 +23,22 @@ __all__ = ["CodeHours", "HoursArgs", "predicted_hours"]
 
 
 class HoursArgs(ToolArgs):
-    """Blocks, assemblies or work packages to add up."""
+    """Blocks, assemblies, work packages, parts, joints or outfitting items to add up."""
 
-    codes: list[str] = Field(min_length=1, max_length=50, description="block, assembly or work package codes")
+    codes: list[str] = Field(
+        min_length=1,
+        max_length=50,
+        description="block, assembly, work package, part, joint or outfitting item codes",
+    )
 
 
 class CodeHours(ToolRow):
-    """The predicted hours of one block, assembly or work package."""
+    """The predicted hours of one block, assembly, work package, part, joint or outfitting item."""
 
     code: str
-    """The block, assembly or work package."""
+    """The block, assembly, work package, part, joint or outfitting item."""
+    kind: str = ""
+    """What the code is (block, work package, part, weld joint, ...)."""
     joints: int
     """Its weld joints."""
     items: int
@@ -41,7 +53,7 @@ class CodeHours(ToolRow):
     """The planning norms of its joints and items, for comparison."""
 
 
-_HOURS = "predicted work hours (welding and outfitting) for blocks, assemblies or work packages"
+_HOURS = "predicted work hours (welding and outfitting) of blocks, assemblies, work packages, parts, joints or items"
 
 
 def _hours_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
@@ -51,7 +63,12 @@ def _hours_args(entities: Entities, question: str) -> dict[str, JsonValue] | str
 
 
 def _hours_of(ctx: YardContext, code: str) -> CodeHours:
-    scope = ctx.index.scope_of(code)
+    scope = covered(ctx, code)
+    if scope.kind == "part" and not len(scope.joint_ids):
+        raise InputError(
+            f"{scope.code} is a part that no weld joint joins, so no model predicts hours for it; "
+            "ask about its sub-assembly or block, or what waits on it"
+        )
     welding_h = outfitting_h = norm_h = 0.0
     if len(scope.joint_ids):
         welding_h = float(predict_joints(ctx, scope.joint_ids).hours.sum())
@@ -62,13 +79,37 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
         outfitting_h = float(outfitting.expected_hours(item_norm).sum())
         norm_h += float(item_norm.sum())
     return CodeHours(
-        code=code,
+        code=scope.code,
+        kind=scope.noun,
         joints=len(scope.joint_ids),
         items=len(scope.item_ids),
-        welding_hours=round(welding_h, 1),
-        outfitting_hours=round(outfitting_h, 1),
-        total_hours=round(welding_h + outfitting_h, 1),
-        norm_hours=round(norm_h, 1),
+        welding_hours=round(welding_h, 2),
+        outfitting_hours=round(outfitting_h, 2),
+        total_hours=round(welding_h + outfitting_h, 2),
+        norm_hours=round(norm_h, 2),
+    )
+
+
+def _h(hours: float) -> str:
+    """Hours as the answer reads them: tenths below 100 h (one joint), whole hours above."""
+    return f"{hours:,.1f}" if hours < 100 else f"{hours:,.0f}"
+
+
+def _one(row: CodeHours) -> str:
+    """The hours of one part, joint or outfitting item, in words (to the hundredth, as its row has them)."""
+    if row.kind == "part":
+        return (
+            f"{row.code} is a part joined by {row.joints:,} weld joint{'s' if row.joints != 1 else ''}: "
+            f"{row.welding_hours:.2f} predicted welding hours (planning norms: {row.norm_hours:.2f} h)"
+        )
+    if row.items:
+        return (
+            f"{row.code} is an outfitting item: {row.outfitting_hours:.2f} expected outfitting hours, its planning "
+            f"norm of {row.norm_hours:.2f} h raised by the outfitting model's rework risk"
+        )
+    return (
+        f"{row.code} is a weld joint: the welding model predicts {row.welding_hours:.2f} welding hours "
+        f"(planning norm: {row.norm_hours:.2f} h)"
     )
 
 
@@ -77,21 +118,27 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
     args=HoursArgs,
     row=CodeHours,
     description="Predicted work hours (welding model for joints, outfitting norms raised by the rework risk) of "
-    "blocks, assemblies or work packages.",
+    "blocks, assemblies, work packages, parts (the joints that join them), single joints or outfitting items.",
     intent="hours",
     intent_description=_HOURS,
     args_from=_hours_args,
     plots=(Plot(kind="bar", title="Predicted hours", x="code", series=("welding_hours", "outfitting_hours")),),
 )
 def predicted_hours(ctx: YardContext, args: HoursArgs) -> ToolResult:
-    """Predicted welding and outfitting hours of blocks, assemblies or work packages."""
-    rows = [_hours_of(ctx, code) for code in dict.fromkeys(c.upper() for c in args.codes)]
+    """Predicted welding and outfitting hours of blocks, assemblies, work packages, parts, joints or items."""
+    rows = list({r.code: r for r in (_hours_of(ctx, code) for code in args.codes)}.values())
     total = sum(r.total_hours for r in rows)
     norm_total = sum(r.norm_hours for r in rows)
+    if len(rows) == 1 and rows[0].kind not in ("block", "assembly", "sub assembly", "work package"):
+        summary = _one(rows[0])
+    else:
+        summary = (
+            f"{', '.join(r.code for r in rows)}: {_h(total)} predicted hours of welding and outfitting "
+            f"(planning norms: {_h(norm_total)} h)"
+        )
     return predicted_hours.result(
         args,
-        f"{', '.join(r.code for r in rows)}: {total:,.0f} predicted hours of welding and outfitting "
-        f"(planning norms: {norm_total:,.0f} h)",
+        summary,
         rows=rows,
         numbers={"total_hours": total, "norm_hours": norm_total},
         sources=["welding model (hours per joint)", "outfitting model (rework risk per item) over the items' norms"],

@@ -1,4 +1,4 @@
-"""The outfitting tool: the outfitting model over the items of a block, assembly or zone."""
+"""The outfitting tool: the outfitting model over the items of a block, assembly, work package or zone, or one item."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from pydantic import Field, JsonValue, model_validator
 
 from brain.core import predict_items
+from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
 
@@ -23,15 +24,19 @@ __all__ = ["ItemStage", "OutfittingArgs", "outfitting"]
 
 
 class OutfittingArgs(ToolArgs):
-    """A block or assembly, or an outfitting zone."""
+    """A block, assembly, work package or outfitting item, or an outfitting zone."""
 
-    code: str | None = Field(default=None, max_length=40, description="a block or assembly code")
+    code: str | None = Field(
+        default=None, max_length=40, description="a block, assembly, work package or outfitting item code"
+    )
     zone: str | None = Field(default=None, max_length=40, description="an outfitting zone of the yard, e.g. MVZ3-L1")
 
     @model_validator(mode="after")
     def _one(self) -> Self:
         if (self.code is None) == (self.zone is None):
-            raise ValueError("give either a block or assembly code or a zone (such as MVZ3-L1), not both or neither")
+            raise ValueError(
+                "give either a code (block, assembly, item) or a zone (such as MVZ3-L1), not both or neither"
+            )
         return self
 
 
@@ -50,9 +55,13 @@ class ItemStage(ToolRow):
     """The stage the outfitting model recommends."""
     rework_probability: float
     """Predicted probability that it is fitted twice (0-1)."""
+    norm_hours: float = Field(title="planning norm", json_schema_extra={"unit": "h"})
+    """Its planning-norm hours."""
+    expected_hours: float = Field(title="expected hours", json_schema_extra={"unit": "h"})
+    """The norm raised by the rework risk (a reworked item is fitted twice)."""
 
 
-_OUTFITTING = "outfitting stage and rework risk of the items of a block, assembly or zone"
+_OUTFITTING = "outfitting stage and rework risk of the items of a block, assembly, work package or zone, or one item"
 
 
 def _outfitting_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
@@ -73,12 +82,42 @@ def _zone_items(ctx: YardContext, zone: str) -> npt.NDArray[np.int64]:
     return np.concatenate([g.members(int(b), kinds=["outfitting_item"]) for b in blocks.tolist()]).astype(np.int64)
 
 
+def _one_item(ctx: YardContext, args: OutfittingArgs, row: ItemStage, version: str) -> ToolResult:
+    """One outfitting item: what it is, where it is fitted, the model's stage, rework risk and expected hours."""
+    g = ctx.graph
+    node = g.id_of(row.code)
+    after = ", ".join(g.codes_of(g.predecessors(node)))
+    before = ", ".join(g.codes_of(g.successors(node)))
+    order = [f"it waits on {after}"] if after else []
+    order += [f"{before} waits on it"] if before else []
+    where = f" ({'; '.join(order)})" if order else ""
+    verdict = "as planned" if row.predicted_stage == row.planned_stage else f"planned {row.planned_stage}"
+    summary = (
+        f"{row.code} is a {row.kind.replace('_', ' ')} of system {row.system}{where}: the outfitting model predicts "
+        f"{row.predicted_stage} ({verdict}), a rework risk of {100 * row.rework_probability:.1f} % and "
+        f"{row.expected_hours:.2f} expected hours (planning norm {row.norm_hours:.2f} h, raised by the rework risk)"
+    )
+    return outfitting.result(
+        args,
+        summary,
+        rows=[row],
+        numbers={
+            "items": 1.0,
+            "expected_reworks": row.rework_probability,
+            "stage_differs": float(row.predicted_stage != row.planned_stage),
+            "expected_hours": row.expected_hours,
+            f"stage_{row.predicted_stage}": 1.0,
+        },
+        sources=[f"outfitting model {version} over item {row.code}"],
+    )
+
+
 @tool(
     name="outfitting",
     args=OutfittingArgs,
     row=ItemStage,
-    description="Outfitting model over the items of a block, assembly or zone: predicted stage (on-unit, on-block, "
-    "on-board) against the plan, and rework risk.",
+    description="Outfitting model over the items of a block, assembly, work package or zone, or one outfitting item: "
+    "predicted stage (on-unit, on-block, on-board) against the plan, rework risk and expected hours.",
     intent_description=_OUTFITTING,
     args_from=_outfitting_args,
     plots=(
@@ -96,17 +135,19 @@ def _zone_items(ctx: YardContext, zone: str) -> npt.NDArray[np.int64]:
     ),
 )
 def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
-    """Predicted outfitting stage and rework risk of a block's, assembly's or zone's items."""
+    """Predicted outfitting stage and rework risk of a block's, assembly's, work package's or zone's items."""
     g = ctx.graph
+    single = False
     if args.zone is not None:
         item_ids = _zone_items(ctx, args.zone)
         label = f"zone {args.zone}"
     else:
         assert args.code is not None  # the arguments' validator makes sure of one of them
-        item_ids = ctx.index.scope_of(args.code).item_ids.astype(np.int64)
+        what = covered(ctx, args.code)
+        item_ids, label, single = what.item_ids, what.code, what.single
         if not len(item_ids):
-            raise InputError(f"{args.code} holds no outfitting items")
-        label = args.code
+            instead = "ask about its weld risk or hours" if len(what.joint_ids) else "ask about its block"
+            raise InputError(f"{what.code} is {what.what} with no outfitting items; {instead}")
     predicted = predict_items(ctx, item_ids)
     rows, ids = predicted.rows, predicted.item_ids
     planned = g.table("outfitting_items", ["item_id", "stage"])
@@ -114,6 +155,8 @@ def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
     plan_stage = dict(zip(planned.column("item_id").to_pylist(), planned.column("stage").to_pylist(), strict=True))
     stages = predicted.stage
     risk = predicted.rework_probability
+    norm = ctx.index.item_norm_hours(ids)
+    expected = predicted.expected_hours(norm)
     differ = sum(1 for i, s in zip(ids.tolist(), stages, strict=True) if plan_stage[i] != s)
     top = np.argsort(-risk, kind="stable")[:10]
     table = [
@@ -124,9 +167,13 @@ def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
             planned_stage=plan_stage[int(ids[i])],
             predicted_stage=stages[i],
             rework_probability=round(float(risk[i]), 4),
+            norm_hours=round(float(norm[i]), 2),
+            expected_hours=round(float(expected[i]), 2),
         )
         for i in top.tolist()
     ]
+    if single:
+        return _one_item(ctx, args, table[0], predicted.model_version)
     by_stage = Counter(stages)
     mix = ", ".join(f"{by_stage[s]:,} {s}" for s in ("on-unit", "on-block", "on-board") if by_stage[s])
     return outfitting.result(
@@ -138,6 +185,7 @@ def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
             "items": float(len(ids)),
             "expected_reworks": float(risk.sum()),
             "stage_differs": float(differ),
+            "expected_hours": float(expected.sum()),
             **{f"stage_{s}": float(n) for s, n in by_stage.items()},
         },
         sources=[f"outfitting model {predicted.model_version} over {len(ids):,} items of {label}"],

@@ -1,4 +1,7 @@
-"""The predict tool: any registered model over the rows it scores of a block, assembly or sub-assembly.
+"""The predict tool: any registered model over the rows it scores of a code.
+
+A block, assembly, sub-assembly or work package, a part (itself and the joints that join it), a joint or an
+outfitting item.
 
 Its columns are the model's own: the row model of a result is built from the adapter's output schema (with the
 code of each row first), so the page and the answer show a plug-in model's outputs with their descriptions.
@@ -10,16 +13,19 @@ from functools import cache
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, create_model
 
 from brain.tools._common import CODE
+from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
 
 if TYPE_CHECKING:
     from brain.core import YardContext
+    from brain.tools._scope import Covered
 
 __all__ = ["PredictArgs", "Prediction", "predict"]
 
@@ -28,7 +34,7 @@ _NODE_TABLES: Final = {"blocks", "assemblies", "sub_assemblies", "parts", "joint
 
 
 class PredictArgs(ToolArgs):
-    """A registered model and the block, assembly or sub-assembly whose rows it scores."""
+    """A registered model and the code whose rows it scores."""
 
     model: str = Field(min_length=1, max_length=80, description="a registered model's name, e.g. welding")
     code: str = CODE
@@ -57,17 +63,30 @@ def _row_model(output: type[BaseModel], columns: tuple[str, ...]) -> type[Predic
     return made
 
 
+def _nodes_of(ctx: YardContext, what: Covered) -> npt.NDArray[np.int64] | None:
+    """The nodes whose rows a model scores for a code (None: every row of its block)."""
+    if what.kind == "block":
+        return None
+    if what.kind == "work_package":
+        row = ctx.index.work_package(what.code)
+        return np.union1d(ctx.index.scope(row), np.concatenate([what.joint_ids, what.item_ids])).astype(np.int64)
+    if what.node is not None and what.kind in ("assembly", "sub_assembly"):
+        return ctx.graph.members(what.node).astype(np.int64)
+    assert what.node is not None
+    return np.union1d([what.node], np.concatenate([what.joint_ids, what.item_ids])).astype(np.int64)
+
+
 @tool(
     name="predict",
     args=PredictArgs,
     row=Prediction,
     description="Run any registered model (`shipbrain models list`: the reference models and plug-ins) over the "
-    "rows it scores (joints, outfitting items, ...) of a block, assembly or sub-assembly, through the batch "
-    "executor: totals and means of its outputs and the top rows.",
+    "rows it scores (joints, outfitting items, ...) of a block, assembly, sub-assembly, work package, part, joint or "
+    "outfitting item, through the batch executor: totals and means of its outputs and the top rows.",
     plots=(Plot(kind="bar", title="{model}: {y} by code", x="code", sort="-y", x_label_angle=-45),),
 )
 def predict(ctx: YardContext, args: PredictArgs) -> ToolResult:
-    """Any registered model over the yard rows of a block, assembly or sub-assembly, through the executor."""
+    """Any registered model over the yard rows a code covers, through the executor."""
     model, code, g = args.model, args.code, ctx.graph
     adapter = ctx.registry.get(model)  # an unknown name lists the known ones
     spec = adapter.spec
@@ -76,19 +95,24 @@ def predict(ctx: YardContext, args: PredictArgs) -> ToolResult:
             f"model {model!r} scores {spec.yard_table or 'no yard table'}, not parts of the graph; "
             "the schedule and what-if tools ask it"
         )
-    node = g.id_of(code)
-    members = g.members(node) if g.kind_of(node) != "block" else None
+    what = covered(ctx, code)
+    code = what.code
+    members = _nodes_of(ctx, what)
     loader = getattr(adapter, "yard_rows", None)
-    block = [int(g.layout.block_index_of([node])[0])]
+    block = [what.block]
     if callable(loader):
         rows = loader(g, block)
     else:
         table = g.table(spec.yard_table)
         rows = table.filter(pc.is_in(table.column("block_id"), value_set=pa.array(block, pa.int32())))
     if members is not None:
-        rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members)))
+        key_type = rows.schema.field(spec.key_column).type
+        rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members, type=key_type)))
     if rows.num_rows == 0:
-        raise InputError(f"{code} holds no rows of {spec.yard_table} for model {model!r}")
+        raise InputError(
+            f"{code} is {what.what} with no rows of {spec.yard_table} for model {model!r}; "
+            "ask a model that scores what it holds (shipbrain models list)"
+        )
     predicted = ctx.executor.run(model, rows)
     numeric = [f.name for f in predicted.schema if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]
     numbers = {"rows": float(rows.num_rows)}
