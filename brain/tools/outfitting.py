@@ -88,12 +88,12 @@ def _one_item(ctx: YardContext, args: OutfittingArgs, row: ItemStage, version: s
     node = g.id_of(row.code)
     after = ", ".join(g.codes_of(g.predecessors(node)))
     before = ", ".join(g.codes_of(g.successors(node)))
-    order = [f"it waits on {after}"] if after else []
-    order += [f"{before} waits on it"] if before else []
-    where = f" ({'; '.join(order)})" if order else ""
+    facts = [f"{row.kind.replace('_', ' ')} of system {row.system}"]
+    facts += [f"it waits on {after}"] if after else []
+    facts += [f"{before} waits on it"] if before else []
     verdict = "as planned" if row.predicted_stage == row.planned_stage else f"planned {row.planned_stage}"
     summary = (
-        f"{row.code} is a {row.kind.replace('_', ' ')} of system {row.system}{where}: the outfitting model predicts "
+        f"{row.code} ({'; '.join(facts)}): the outfitting model predicts "
         f"{row.predicted_stage} ({verdict}), a rework risk of {100 * row.rework_probability:.1f} % and "
         f"{row.expected_hours:.2f} expected hours (planning norm {row.norm_hours:.2f} h, raised by the rework risk)"
     )
