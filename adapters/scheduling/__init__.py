@@ -47,6 +47,7 @@ from adapters.scheduling._adapter import (
     predicted_hours,
     with_yard_context,
 )
+from adapters.scheduling._chain import ChainLink, chain_into
 from adapters.scheduling._model import (
     CRANE,
     OUTAGE_PREFIX,
@@ -67,6 +68,7 @@ from adapters.scheduling.validate import InvalidScheduleError, check_schedule, v
 
 __all__ = [
     "CRANE",
+    "ChainLink",
     "HOURS_PER_DAY",
     "InvalidScheduleError",
     "OUTAGE_PREFIX",
@@ -82,6 +84,7 @@ __all__ = [
     "SchedulingInputError",
     "WorkPackageRow",
     "YardTrade",
+    "chain_into",
     "check_schedule",
     "from_config",
     "predicted_hours",
