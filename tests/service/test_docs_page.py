@@ -1,4 +1,4 @@
-"""`/docs` and `/redoc` render in a real browser on a network without internet: Swagger UI and ReDoc from packaged files.
+"""`/docs` and `/redoc` render in a real browser without internet: Swagger UI and ReDoc from packaged files.
 
 Issue 11, item 12: `/docs` was blank without internet because Swagger UI loaded from a CDN. Here the browser may
 reach 127.0.0.1 only; every other request is aborted (and recorded).

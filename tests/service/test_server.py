@@ -96,3 +96,26 @@ def test_a_run_killed_mid_way_completes_exactly_once_after_a_restart(served: tup
     assert actions == {"run.create": 1, "run.complete": 1}
     assert len(store.webhooks(run["run_id"])) == 1
     assert len(receiver.deliveries) == 1 and len(set(receiver.ids())) == 1
+
+
+def test_serve_warms_the_yard_in_the_background_and_says_so(served: tuple[Path, str, Server]) -> None:
+    """Issue 11, item 10: `serve` answers at once, warms the yard behind, and shows how far it got."""
+    data_dir, _, first = served
+    first.kill(signal.SIGTERM)
+    server = start(data_dir, "--no-chat")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            warm = client.get("/healthz").json()["warm_up"]
+            assert warm["state"] in ("warming", "ready") and warm["total"] in (0, 3)
+            deadline = time.monotonic() + 180
+            while warm["state"] == "warming":
+                assert time.monotonic() < deadline, warm
+                time.sleep(0.2)
+                warm = client.get("/healthz").json()["warm_up"]
+        assert warm["state"] == "ready" and (warm["done"], warm["total"]) == (3, 3), warm
+        output = server.output()
+        for step in ("[1/3]: welding predictions", "[2/3]: outfitting predictions", "[3/3]: adopted schedule"):
+            assert f"warming the yard in the background {step}" in output, output
+        assert "yard warm in" in output
+    finally:
+        server.kill(signal.SIGTERM)

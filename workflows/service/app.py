@@ -14,7 +14,7 @@ Endpoints (every one but `/healthz` wants an API key with the scope named):
 
 | call | scope | answer |
 |---|---|---|
-| `GET /healthz` | none | 200 `{"status": "ok"}` |
+| `GET /healthz` | none | 200 `{"status": "ok"}`, and the yard's warm-up while `serve` warms it (`warm_up`) |
 | `GET /v1/workflows`, `GET /v1/workflows/{name}` | run | names, versions, request and result JSON schemas |
 | `POST /v1/workflows/{name}/runs` | run | 202 + `Location`: the queued run; body `{"input": {...}, "webhook_url"?}` |
 | `GET /v1/runs`, `GET /v1/runs/{id}` | run, approve | runs (a run key sees its own; approve keys see all) |
@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -48,7 +49,7 @@ from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from knowledge.settings import Settings, get_settings
-from workflows.base import Workflow, WorkflowContext, WorkflowRegistry, validate_request
+from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.docs import mount_docs
@@ -59,9 +60,12 @@ from workflows.service.models import ApprovalBody, AskBody, ErrorBody, RunView, 
 from workflows.service.runner import Runner
 from workflows.service.settings import ServiceSettings, webhook_secret
 from workflows.service.store import TERMINAL, DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
+from workflows.service.warmup import Warmup
 from workflows.service.webhooks import Dispatcher
 
 __all__ = ["ServiceState", "create_app"]
+
+log = logging.getLogger(__name__)
 
 _REFUSALS: Mapping[int, str] = {
     400: "Malformed JSON",
@@ -92,7 +96,12 @@ Reader = Annotated[Principal, Depends(require("run", "approve"))]
 
 
 class ServiceState:
-    """What the app holds while it serves: the store, keys, the yard's workflow context, the brain, the workers."""
+    """What the app holds while it serves: the store, keys, the yard's context, the brain, the workers, the warm-up.
+
+    The yard's context is one for the process: the workflows run on it and the brain's tools too (`brain.context`
+    is `ctx`), so what one computes (models, predictions, the adopted schedule) the other reads, and warming it
+    serves both.
+    """
 
     def __init__(
         self,
@@ -101,6 +110,8 @@ class ServiceState:
         yard: Path,
         registry: WorkflowRegistry,
         webhook_transport: httpx.BaseTransport | None,
+        warm: bool = False,
+        warm_progress: ProgressCallback | None = None,
     ) -> None:
         from brain.supervisor import Brain
 
@@ -109,17 +120,33 @@ class ServiceState:
         self.keys = KeyStore(self.store)
         self.ctx = WorkflowContext.open(yard, settings)
         self.brain = Brain(yard, settings)
+        self.brain.context = self.ctx  # one context per yard: the one Brain made has loaded nothing yet
+        self.warmup = Warmup(self.ctx, warm_progress) if warm else None
+        """Warms `ctx` in the background once the app starts (`shipbrain serve`), else None."""
         self.dispatcher = Dispatcher(self.store, webhook_secret(settings, service), service, webhook_transport)
         self.runner = Runner(self.store, registry, self.ctx, service, on_finish=self.dispatcher.wake)
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
 
     def close(self) -> None:
-        """Stop the workers and release the yard, the brain and the HTTP client."""
+        """Stop the workers and release the yard, the brain and the HTTP client.
+
+        A warm-up still computing holds the yard's lock for as long as its step takes (a minute at 25M parts): the
+        yard is then left to the process's end instead of waiting for it.
+        """
         self.runner.stop()
         self.dispatcher.stop()
+        if self.warmup is not None and not self.warmup.wait(timeout=1.0):
+            log.warning("the yard is still warming (%s); leaving it to the end of the process", self.warmup.status())
+            return
         self.brain.close()
         self.ctx.close()
+
+    def health(self) -> dict[str, object]:
+        """`/healthz`: ok, and the warm-up's progress when the yard is warmed."""
+        if self.warmup is None:
+            return {"status": "ok"}
+        return {"status": "ok", "warm_up": self.warmup.status()}
 
     def view(self, run: RunRecord) -> RunView:
         """A run as the API shows it, with its latest progress."""
@@ -274,9 +301,9 @@ def _add_run_route(router: APIRouter, workflow: Workflow[Any, Any]) -> None:
 
 
 def _workflow_routes(router: APIRouter, registry: WorkflowRegistry) -> None:
-    @router.get("/healthz", tags=["service"], summary="Liveness (no key needed)")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @router.get("/healthz", tags=["service"], summary="Liveness, and the yard's warm-up (no key needed)")
+    def healthz(state: State) -> dict[str, object]:
+        return state.health()
 
     @router.get("/v1/workflows", tags=["workflows"], summary="The workflows, with their request and result schemas")
     def list_workflows(_: Annotated[Principal, Depends(require("run"))]) -> list[WorkflowInfo]:
@@ -415,6 +442,8 @@ def create_app(
     registry: WorkflowRegistry | None = None,
     webhook_transport: httpx.BaseTransport | None = None,
     extensions: Iterable[ServiceExtension] | None = None,
+    warm: bool = False,
+    warm_progress: ProgressCallback | None = None,
 ) -> FastAPI:
     """The service as an ASGI app over one yard.
 
@@ -431,12 +460,16 @@ def create_app(
         webhook_transport: an httpx transport for webhook deliveries (tests inject one).
         extensions: what adds pages and routes besides the API [default: every installed plug-in of the
             `shipbrain.service` entry-point group, such as the eval runs page; see `workflows.service.extensions`].
+        warm: once the app starts, warm the yard in the background (`workflows.service.warmup`): both models'
+            predictions over the yard and the adopted schedule, computed or read from the yard's cache, so the first
+            questions need not compute them; `/healthz` shows its progress.
+        warm_progress: also told `(step, done, total)` as the warm-up goes (the console's lines).
     """
     settings = settings or get_settings()
     service = service or ServiceSettings()
     registry = registry or WorkflowRegistry(service.workflow_modules)
     yard_dir = Path(yard) if yard is not None else settings.demo_yard_dir
-    state = ServiceState(settings, service, yard_dir, registry, webhook_transport)
+    state = ServiceState(settings, service, yard_dir, registry, webhook_transport, warm, warm_progress)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -444,6 +477,8 @@ def create_app(
             if start_workers:
                 await run_in_threadpool(state.runner.start)
                 state.dispatcher.start()
+            if state.warmup is not None:
+                state.warmup.start()
             yield
         finally:
             await run_in_threadpool(state.close)

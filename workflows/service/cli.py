@@ -14,6 +14,7 @@ import getpass
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -117,6 +118,13 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     yard: Annotated[Path | None, typer.Option(help="The yard to serve [default: the demo yard].")] = None,
     chat: Annotated[bool, typer.Option(help="Serve the planners' chat page at /.")] = True,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            help="Warm the yard in the background once serving: both models over the yard and the adopted schedule, "
+            "computed or read from the yard's cache, so the first questions need not wait (progress in /healthz)."
+        ),
+    ] = True,
 ) -> None:
     """Serve the HTTP API (and the chat page): on first start make the demo yard and an admin API key."""
     import uvicorn
@@ -146,8 +154,7 @@ def serve_command(
                 "run,approve (shipbrain keys list shows them)",
                 highlight=False,
             )
-        app = create_app(settings, yard, service=service, chat=chat)
-        app.state.service.ctx.registry  # noqa: B018 (load the yard's models now, not on the first run)
+        app = create_app(settings, yard, service=service, chat=chat, warm=warm, warm_progress=_warm_lines())
         secret = "SHIPBRAIN_WEBHOOK_SECRET" if service.webhook_secret else settings.data_dir / "service/webhook_secret"
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(
@@ -157,6 +164,22 @@ def serve_command(
         soft_wrap=True,
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _warm_lines() -> Callable[[str, int, int], None]:
+    """Console lines for the warm-up: one as each step starts, one when it is done."""
+    started = time.monotonic()
+
+    def report(step: str, done: int, total: int) -> None:
+        if step == "done":
+            out.print(
+                f"yard warm in {time.monotonic() - started:.1f} s: questions read the kept predictions and schedule",
+                highlight=False,
+            )
+        else:
+            out.print(f"warming the yard in the background [{done + 1}/{total}]: {step}", highlight=False)
+
+    return report
 
 
 service_app = typer.Typer(
