@@ -16,8 +16,9 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from sqlalchemy import (
     Column,
     DateTime,
@@ -62,20 +63,55 @@ _ADOPTIONS = Table(
 
 
 class PlanEvent(BaseModel):
-    """A disruption taken into the plan: a resource down from a day, or a code late, for some days."""
+    """A change taken into the plan: a resource down, a code late, or a model's output on a code changed.
+
+    A resource is down from a day for some days; a code is late by some days; a model change scales the welding
+    hours or the outfitting rework risk on a code, which changes the hours and so the durations of the work
+    packages that make it.
+
+    A late code may also carry a model change (both apply). Events stored before the model changes existed read as
+    they were: the new fields default to None.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     resource: str | None = None
     code: str | None = None
-    days: int = Field(ge=1, le=365)
+    days: int | None = Field(default=None, ge=1, le=365)
+    """How long the resource is down or the code late (None: a model change only)."""
     start_day: int | None = Field(default=None, ge=0)
+    welding_factor: float | None = Field(default=None, gt=0, le=10, allow_inf_nan=False)
+    """Multiplies the welding model's hours of the code's joints (1.2: its welding takes 20 % longer)."""
+    rework_factor: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False)
+    """Multiplies the outfitting model's rework probability of the code's items (each capped at 1)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.resource is None) == (self.code is None):
+            raise ValueError("an event names either a resource that is down or a code, not both or neither")
+        if self.resource is not None and self.changes_model:
+            raise ValueError("a model change applies to a code, not to a resource")
+        if self.days is None and not self.changes_model:
+            raise ValueError("a resource down or a code late needs its days")
+        return self
+
+    @property
+    def changes_model(self) -> bool:
+        """It scales a model's output on its code (welding hours, rework risk)."""
+        return self.welding_factor is not None or self.rework_factor is not None
 
     def describe(self) -> str:
         """The event in a planner's words."""
         if self.resource:
-            return f"{self.resource} down for {_days(self.days)} from day {self.start_day or 0}"
-        return f"{self.code} late by {_days(self.days)}"
+            return f"{self.resource} down for {_days(self.days or 0)} from day {self.start_day or 0}"
+        said = []
+        if self.welding_factor is not None:
+            said.append(f"{self.code}'s welding {_percent(self.welding_factor)}")
+        if self.rework_factor is not None:
+            said.append(f"{self.code}'s outfitting rework risk ×{self.rework_factor:g}")
+        if self.days is not None:
+            said.append(f"{self.code} late by {_days(self.days)}")
+        return " and ".join(said)
 
 
 _EVENTS = TypeAdapter(list[PlanEvent])
@@ -83,6 +119,11 @@ _EVENTS = TypeAdapter(list[PlanEvent])
 
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
+
+
+def _percent(factor: float) -> str:
+    """A factor as a change: 1.2 -> "+20 %", 0.9 -> "-10 %", 2 -> "+100 %"."""
+    return f"{100 * (factor - 1):+.4g} %"
 
 
 def schedule_digest(schedule_json: str) -> str:

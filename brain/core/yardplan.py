@@ -21,12 +21,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+from pydantic import ValidationError
 
 from brain.core.cache import YardCache, digest_of
 from brain.errors import PlanChangedError
 from brain.planbook import Adoption, PlanBook, PlanEvent, schedule_digest
 from knowledge.errors import InputError
+from knowledge.layout import NODE_KINDS
 from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
 
@@ -106,6 +110,17 @@ class Proposal:
         ]
 
 
+def _combined(
+    changes: list[tuple[npt.NDArray[np.int64], float]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Node ids and the product of the factors of every change that covers each (each id once, ascending)."""
+    ids, inverse = np.unique(np.concatenate([i for i, _ in changes]), return_inverse=True)
+    factors = np.concatenate([np.full(len(i), f, dtype=np.float64) for i, f in changes])
+    product = np.ones(len(ids), dtype=np.float64)
+    np.multiply.at(product, inverse, factors)
+    return ids, product
+
+
 class _CachedModels:
     """The executor-shaped view `predicted_hours` asks: the yard's kept predictions of each model."""
 
@@ -155,28 +170,78 @@ class YardPlan:
                 self._hours = predicted_hours(self._ctx.graph, _CachedModels(self._ctx))
             return self._hours
 
-    def request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
-        """The scheduling request of the yard with `events`: outages as downtimes, late codes as releases.
+    def hours(self, events: Sequence[PlanEvent] = ()) -> dict[str, float]:
+        """Hours per work package with `events`' model changes applied (the predicted hours without any).
 
-        A late code holds up the work package that makes it until `days` after that package's start in the base
-        schedule.
+        The same rule as the predicted hours (`adapters.scheduling.predicted_hours`): a joint's welding hours are the
+        welding model's, an outfitting item's are its norm raised by its rework risk. A `welding_factor` multiplies
+        the model's hours of the joints of its code; a `rework_factor` multiplies the rework risk of its code's items,
+        each capped at 1. Factors of several events on the same joint or item multiply.
+        """
+        base = self.predicted_hours()
+        changes = [e for e in events if e.changes_model and e.code]
+        if not changes:
+            return base
+        ctx, index = self._ctx, self._ctx.index
+        layout = ctx.graph.layout
+        delta = np.zeros(len(index.codes))
+        welded = [(self._members(str(e.code))[0], e.welding_factor) for e in changes if e.welding_factor is not None]
+        if welded:
+            ids, factor = _combined(welded)
+            first = int(layout.kind_start[NODE_KINDS.index("joint")])
+            predicted = np.asarray(ctx.yard_predictions("welding").column("hours").to_numpy(), dtype=np.float64)
+            h = predicted[ids - first]
+            delta += np.bincount(index.work_package_of(ids), weights=(factor - 1) * h, minlength=len(delta))
+        reworked = [(self._members(str(e.code))[1], e.rework_factor) for e in changes if e.rework_factor is not None]
+        if reworked:
+            ids, factor = _combined(reworked)
+            first = int(layout.kind_start[NODE_KINDS.index("outfitting_item")])
+            table = ctx.yard_predictions("outfitting")
+            risk = np.asarray(table.column("rework_probability").to_numpy(), dtype=np.float64)[ids - first]
+            extra = index.item_norm_hours(ids) * (np.minimum(risk * factor, 1.0) - risk)
+            delta += np.bincount(index.work_package_of(ids), weights=extra, minlength=len(delta))
+        return {
+            code: max(base[code] + float(delta[row]), 0.0) if delta[row] else base[code]
+            for row, code in enumerate(index.codes)
+        }
+
+    def _members(self, code: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The weld joints and outfitting items a code covers (itself, for a joint or an item)."""
+        index, g = self._ctx.index, self._ctx.graph
+        none = np.zeros(0, dtype=np.int64)
+        if not index.is_work_package(code):
+            node = g.id_of(code)
+            kind = g.kind_of(node)
+            if kind == "joint":
+                return np.asarray([node], dtype=np.int64), none
+            if kind == "outfitting_item":
+                return none, np.asarray([node], dtype=np.int64)
+        scope = index.scope_of(code)
+        return scope.joint_ids.astype(np.int64), scope.item_ids.astype(np.int64)
+
+    def request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
+        """The scheduling request of the yard with `events`: outages, late codes and model changes.
+
+        Outages become downtimes, late codes release days, model changes the hours (so the durations) of the work
+        packages they touch (`hours`). A late code holds up the work package that makes it until `days` after that
+        package's start in the base schedule.
         """
         from adapters.scheduling import ResourceDowntime, request_from_yard
 
         downtimes = [
-            ResourceDowntime(resource=e.resource, start_day=e.start_day or 0, days=e.days, reason=e.describe())
+            ResourceDowntime(resource=e.resource, start_day=e.start_day or 0, days=e.days or 0, reason=e.describe())
             for e in events
             if e.resource
         ]
         releases: dict[str, int] = {}
-        starts = {t.code: t.start_day for t in self.base().tasks} if any(e.code for e in events) else {}
-        for e in events:
-            if e.code:
-                wp = self._ctx.index.package_of(e.code)
-                releases[wp] = max(releases.get(wp, 0), starts.get(wp, 0) + e.days)
+        late = [e for e in events if e.code and e.days]
+        starts = {t.code: t.start_day for t in self.base().tasks} if late else {}
+        for e in late:
+            wp = self._ctx.index.package_of(str(e.code))
+            releases[wp] = max(releases.get(wp, 0), starts.get(wp, 0) + (e.days or 0))
         return request_from_yard(
             self._ctx.graph,
-            self.predicted_hours(),
+            self.hours(events),
             time_limit_s=self.TIME_LIMIT_S,
             workers=self.WORKERS,
             deterministic_limit=self.DETERMINISTIC_LIMIT,
@@ -263,11 +328,21 @@ class YardPlan:
         *,
         resource: str | None,
         code: str | None,
-        days: int,
+        days: int | None,
         start_day: int | None = None,
         start_date: date | None = None,
+        welding_factor: float | None = None,
+        rework_factor: float | None = None,
     ) -> PlanEvent:
-        """A plan event, checked against the yard: its resource exists, its code is made by a work package."""
+        """A plan event, checked against the yard.
+
+        Its resource exists, its code is made by a work package, and a model change has something to change (joints
+        to weld, items to fit).
+
+        Raises:
+            InputError: an unknown resource or code, a model change on a code without joints or items, or an event
+                that is not one (see `PlanEvent`).
+        """
         if start_date is not None:
             start_day = self._ctx.day_of(start_date)
         if resource is not None:
@@ -275,8 +350,26 @@ class YardPlan:
             if resource not in known:
                 raise InputError(f"no resource {resource!r} in this yard; it has {', '.join(sorted(known))}")
         if code is not None:
-            self._ctx.index.package_of(code)  # an unknown code fails here, before any solve
-        return PlanEvent(resource=resource, code=code.upper() if code else None, days=days, start_day=start_day)
+            code = code.strip().upper()
+            if days is not None:
+                self._ctx.index.package_of(code)  # an unknown code fails here, before any solve
+            changes = welding_factor is not None or rework_factor is not None
+            joints, items = self._members(code) if changes else ((), ())
+            if welding_factor is not None and not len(joints):
+                raise InputError(f"{code} has no weld joints: a change of its welding hours changes nothing")
+            if rework_factor is not None and not len(items):
+                raise InputError(f"{code} has no outfitting items: a change of their rework risk changes nothing")
+        try:
+            return PlanEvent(
+                resource=resource,
+                code=code,
+                days=days,
+                start_day=start_day,
+                welding_factor=welding_factor,
+                rework_factor=rework_factor,
+            )
+        except ValidationError as exc:
+            raise InputError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
 
     def adopt(
         self,

@@ -6,6 +6,7 @@ The schedule itself (the plan book, day 0, the solve and its cache, repairs) is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Self
 
@@ -18,8 +19,9 @@ from knowledge.errors import InputError
 from knowledge.layout import NODE_KINDS
 
 if TYPE_CHECKING:
-    from adapters.scheduling import ScheduledTask
+    from adapters.scheduling import ChainLink, Schedule, ScheduledTask
     from brain.core import WorkPackageIndex, YardContext
+    from brain.core.yardplan import Proposal
     from brain.plan import Entities
     from brain.planbook import PlanEvent
 
@@ -27,12 +29,14 @@ __all__ = [
     "AdoptArgs",
     "AdoptedEvent",
     "MovedPackage",
+    "PathStep",
     "ScheduleArgs",
     "ScheduleRow",
     "Slip",
     "WhatIfArgs",
     "adopt_plan",
     "erection_schedule",
+    "path_steps",
     "what_if",
 ]
 
@@ -44,20 +48,46 @@ class ScheduleArgs(ToolArgs):
 
 
 class WhatIfArgs(ToolArgs):
-    """One disruption: a resource down, or a part, assembly, block or work package late."""
+    """One change: a resource down, a part, assembly, block or work package late, or a model's output on a code."""
 
     resource: str | None = Field(default=None, max_length=40, description="a resource of the yard, e.g. PL-2")
-    code: str | None = Field(default=None, max_length=40, description="the late part, assembly, block or package")
-    days: int = Field(ge=1, le=365, description="how many days the resource is down or the code is late")
+    code: str | None = Field(
+        default=None, max_length=40, description="the late (or re-estimated) part, assembly, block or package"
+    )
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        description="how many days the resource is down or the code is late (optional with a model change)",
+    )
     start_day: int | None = Field(
         default=None, ge=0, le=3650, description="schedule day the outage starts (default: day 0, now)"
     )
     start_date: date | None = Field(default=None, description="calendar date the outage starts, instead of a day")
+    welding_factor: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        allow_inf_nan=False,
+        description="multiplies the welding model's hours of the code's joints (1.2: welding takes 20 % longer)",
+    )
+    rework_factor: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="multiplies the outfitting model's rework probability of the code's items (2: rework doubles)",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Self:
         if (self.resource is None) == (self.code is None):
             raise ValueError("a what-if is either a resource that is down or a code that is late, not both or neither")
+        changes = self.welding_factor is not None or self.rework_factor is not None
+        if self.resource is not None and changes:
+            raise ValueError("a welding or rework factor applies to a code, not to a resource")
+        if self.days is None and not changes:
+            raise ValueError("a what-if needs how many days (or, on a code, a welding_factor or rework_factor)")
         if self.start_day is not None and self.start_date is not None:
             raise ValueError("give the start as a day or as a date, not both")
         return self
@@ -85,12 +115,18 @@ class MovedPackage(ToolRow):
     """Its finish day with the change."""
     shift_days: int = Field(title="shift", json_schema_extra={"unit": "days"})
     """How much later it starts."""
+    duration_days_was: int | None = Field(default=None, title="duration before", json_schema_extra={"unit": "days"})
+    """Its duration in the adopted plan (given when the change alters it)."""
+    duration_days: int | None = Field(default=None, title="duration after", json_schema_extra={"unit": "days"})
+    """Its duration with the change (given when the change alters it)."""
+    trade: str | None = None
+    """Its trade (the yard's `trades` table)."""
     resource: str | None = None
-    """The resource it runs on with the change."""
+    """The resource it runs on, before and with the change."""
 
 
 class ScheduleRow(ToolRow):
-    """A work package of the block asked about, or a step of the critical path."""
+    """A work package of the block asked about."""
 
     code: str = Field(title="work package")
     """The work package."""
@@ -104,8 +140,23 @@ class ScheduleRow(ToolRow):
     """The resource it runs on."""
     critical: bool | None = None
     """Whether it is on the critical path."""
-    critical_path: int | None = Field(default=None, title="critical path step")
-    """Its place on the critical path (rows of the path only)."""
+
+
+class PathStep(ToolRow):
+    """A step of a chain of work in the schedule (the critical path, or the chain into one work package)."""
+
+    step: int
+    """Its place in the chain, from 1."""
+    work_package: str = Field(title="work package")
+    """The work package (or "<resource> down": an outage that held up the first one)."""
+    start_day: int | None = Field(default=None, title="start day")
+    """Its schedule day of start."""
+    finish_day: int | None = Field(default=None, title="finish day")
+    """Its schedule day of finish."""
+    resource: str | None = None
+    """The resource it runs on."""
+    waits_on: str = Field(title="waits on")
+    """What it starts after: the step before (a precedence, or its resource), an outage, or nothing."""
 
 
 class Slip(ToolRow):
@@ -157,6 +208,38 @@ def _adopted(events: tuple[PlanEvent, ...]) -> list[str]:
     return [f"adopted: {e.describe()}" for e in events]
 
 
+def path_steps(schedule: Schedule, links: Sequence[ChainLink]) -> list[PathStep]:
+    """A chain of the schedule (`adapters.scheduling.chain_into`) as rows, each saying what it waited for."""
+    from adapters.scheduling import OUTAGE_PREFIX
+
+    at = {t.code: t for t in schedule.tasks}
+    rows: list[PathStep] = []
+    for k, link in enumerate(links):
+        task = at.get(link.code)
+        if task is None:  # an outage leading the chain
+            name = link.code.removeprefix(OUTAGE_PREFIX)
+            rows.append(PathStep(step=k + 1, work_package=f"{name} down", resource=name, waits_on="nothing"))
+            continue
+        before = links[k - 1].code if k else ""
+        waits = {
+            "nothing": "nothing (its own start)",
+            "outage": f"{before.removeprefix(OUTAGE_PREFIX)} back in service",
+            "precedence": f"{before} (precedence)",
+            "resource": f"{before} (same resource)",
+        }[link.waits_on]
+        rows.append(
+            PathStep(
+                step=k + 1,
+                work_package=task.code,
+                start_day=task.start_day,
+                finish_day=task.finish_day,
+                resource=task.resource,
+                waits_on=waits,
+            )
+        )
+    return rows
+
+
 _SCHEDULE = "when a block is erected, the makespan and the critical path of the yard's schedule"
 
 
@@ -169,14 +252,21 @@ def _schedule_args(entities: Entities, question: str) -> dict[str, JsonValue]:
     args=ScheduleArgs,
     row=ScheduleRow,
     description="The yard's adopted schedule (CP-SAT, durations from the models): a block's erection day, the "
-    "makespan and the critical path.",
+    "makespan and the critical path (of the ship, or into the block's erection).",
     intent="schedule",
     intent_description=_SCHEDULE,
     args_from=_schedule_args,
+    breakdown_row=PathStep,
     plots=(Plot(kind="gantt", title="Work packages (days)", y="code", x="start_day", end="finish_day"),),
 )
 def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
-    """The adopted schedule: a block's erection day, the makespan and the critical path."""
+    """The adopted schedule: a block's erection day, the makespan and the critical path.
+
+    Its rows are the block's work packages; its breakdown is a chain of work: into the block's erection when a
+    block is asked about, else the ship's critical path.
+    """
+    from adapters.scheduling import chain_into
+
     events, schedule = ctx.plan.current()
     numbers = {"makespan_days": float(schedule.makespan_days), "gap": schedule.gap}
     adopted = f", with {count(len(events), 'adopted event')}" if events else ""
@@ -185,6 +275,9 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         f"({schedule.status}, gap {100 * schedule.gap:.1f} %{adopted})"
     )
     rows: list[ScheduleRow] = []
+    request = ctx.plan.request(events)
+    path = list(schedule.critical_path)
+    chain = chain_into(request, schedule) if args.code is None else ()
     if args.code is not None:
         g, index = ctx.graph, ctx.index
         block = int(g.layout.block_index_of([g.id_of(args.code)])[0])
@@ -194,18 +287,19 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         if erection is None:
             raise InputError(f"no work package of this yard erects {block_code}")
         numbers["erection_day"] = float(erection.start_day)
+        chain = chain_into(request, schedule, erection.code)
         summary = (
             f"{block_code} is erected on day {erection.start_day} ({ctx.date_of(erection.start_day).isoformat()}), "
-            f"in the dock until day {erection.finish_day}; " + summary
+            f"in the dock until day {erection.finish_day}, after a chain of {count(len(chain), 'step')} "
+            f"({_chain_words(chain)}); " + summary
         )
         mine = {c for r, c in enumerate(index.codes) if index.block[r] == block}
         rows = [_task_row(ctx, t) for t in schedule.tasks if t.code in mine]
-    path = list(schedule.critical_path)
-    rows += [ScheduleRow(critical_path=i + 1, code=c) for i, c in enumerate(path)]
     return erection_schedule.result(
         args,
         summary,
         rows=rows,
+        breakdown=path_steps(schedule, chain),
         numbers=numbers,
         sources=[
             "scheduling model (OR-Tools CP-SAT) with hours from the welding and outfitting models",
@@ -215,8 +309,25 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     )
 
 
+def _chain_words(chain: Sequence[ChainLink]) -> str:
+    """A chain in a few words: its first and last steps."""
+    codes = [link.code for link in chain]
+    shown = codes if len(codes) <= 4 else [*codes[:2], "...", *codes[-2:]]
+    return " -> ".join(shown)
+
+
 def _what_if_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     code = entities.codes[0] if entities.codes else None
+    # model changes ("welding on B012 takes 20 % longer"): the planner's entities carry them once it reads them
+    welding = getattr(entities, "welding_factor", None)
+    rework = getattr(entities, "rework_factor", None)
+    if (welding is not None or rework is not None) and code is not None:
+        changed: dict[str, JsonValue] = {"code": code, "days": entities.days}
+        if welding is not None:
+            changed["welding_factor"] = float(welding)
+        if rework is not None:
+            changed["rework_factor"] = float(rework)
+        return changed
     if entities.resource is None and code is None:
         return "a what-if needs a resource (such as panel line 2) or a late code (such as B012)"
     if entities.days is None:
@@ -232,7 +343,13 @@ def _what_if_args(entities: Entities, question: str) -> dict[str, JsonValue] | s
 
 def _event(ctx: YardContext, args: WhatIfArgs) -> PlanEvent:
     return ctx.plan.event(
-        resource=args.resource, code=args.code, days=args.days, start_day=args.start_day, start_date=args.start_date
+        resource=args.resource,
+        code=args.code,
+        days=args.days,
+        start_day=args.start_day,
+        start_date=args.start_date,
+        welding_factor=args.welding_factor,
+        rework_factor=args.rework_factor,
     )
 
 
@@ -259,26 +376,62 @@ def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: lis
     return sorted(slips, key=lambda r: (-r.slip_days, r.block))
 
 
-def _slip_lines(result: ToolResult) -> list[str]:
-    return [
-        f"- {r.block}: erected day {r.erection_day_was} -> {r.erection_day} ({r.slip_days:+d} days)"
-        for r in result.rows_as(Slip)[:10]
+_SHOWN_PER_TRADE = 6
+_KEEPS = (
+    "keeps its resource and its place in that resource's order (none overtakes another), and none starts "
+    "earlier; only what the change holds up moves, as far as it must"
+)
+
+
+def _what_if_lines(result: ToolResult) -> list[str]:
+    """The erections that slip, then every work package that moves, by trade (not only erections)."""
+    slips = result.rows_as(Slip)
+    lines = [
+        f"- {r.block}: erected day {r.erection_day_was} -> {r.erection_day} ({r.slip_days:+d} days)" for r in slips[:10]
     ]
+    if len(slips) > 10:
+        lines.append(f"- ... and {count(len(slips) - 10, 'more erection')} (the table lists every one)")
+    moved = result.breakdown_as(MovedPackage)
+    if not moved:
+        return lines
+    lines.append(f"Work packages that move ({len(moved)}; each {_KEEPS}):")
+    by_trade: dict[str, list[MovedPackage]] = {}
+    for m in moved:
+        by_trade.setdefault(m.trade or "other", []).append(m)
+    for trade, packages in by_trade.items():
+        shown = ", ".join(_moved_words(m) for m in packages[:_SHOWN_PER_TRADE])
+        more = f", and {len(packages) - _SHOWN_PER_TRADE} more" if len(packages) > _SHOWN_PER_TRADE else ""
+        lines.append(f"- {trade} ({len(packages)}): {shown}{more}")
+    return lines
 
 
-_WHAT_IF = "what slips if a resource is down or a part, assembly or block is late for some days"
+def _moved_words(m: MovedPackage) -> str:
+    longer = (
+        f", {m.duration_days_was} -> {m.duration_days} days"
+        if m.duration_days is not None and m.duration_days != m.duration_days_was
+        else ""
+    )
+    return f"{m.work_package} day {m.start_day_was} -> {m.start_day} ({m.shift_days:+d}{longer})"
+
+
+_WHAT_IF = (
+    "what slips if a resource is down, a part, assembly or block is late for some days, or a block's welding or "
+    "outfitting rework takes longer"
+)
 
 
 @tool(
     name="what_if",
     args=WhatIfArgs,
     row=Slip,
-    description="Simulate a resource down or a code late for some days against the adopted plan: which erections "
-    "slip and by how much, and the new makespan. Changes nothing.",
+    description="Simulate a change against the adopted plan: a resource down or a code late for some days, or the "
+    "welding hours (welding_factor) or outfitting rework risk (rework_factor) of a code scaled: which work packages "
+    "take longer, which erections slip and by how much, every work package that moves, the new makespan, and the "
+    "chain of causes. Changes nothing.",
     intent="whatif",
     intent_description=_WHAT_IF,
     args_from=_what_if_args,
-    lines=_slip_lines,
+    lines=_what_if_lines,
     breakdown_row=MovedPackage,
     plots=(
         Plot(kind="bar", title="Slip by block (days)", x="block", y="slip_days", sort="-y", limit=30),
@@ -293,67 +446,157 @@ _WHAT_IF = "what slips if a resource is down or a part, assembly or block is lat
     ),
 )
 def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
-    """Which erections slip, and by how much, if a resource is down or a code late (nothing is changed)."""
+    """Which erections slip, and by how much, if a resource is down, a code late or a model's output changes."""
     event = _event(ctx, args)
-    proposal = ctx.plan.propose([event])  # right-shift: every package keeps its order, the least that changes
+    proposal = ctx.plan.propose([event])  # right-shift: every package keeps its resource and order, the least change
     adopted, before, after = proposal.adopted, proposal.before, proposal.after
     slips = _slips(ctx, list(before.tasks), list(after.tasks))
-    moved = _moved(proposal.moved())
-    summary = f"if {event.describe()}: {_outcome(slips, moved, before.makespan_days, after.makespan_days)}"
-    delta = after.makespan_days - before.makespan_days
-    late = [r for r in slips if r.slip_days > 0]
-    graph_note: list[str] = []
-    if args.code is not None:
+    moved = _moved(ctx, proposal.moved())
+    outcome = _outcome(slips, moved, before.makespan_days, after.makespan_days)
+    summary = f"if {event.describe()}: {outcome}"
+    numbers = {
+        "slipped_erections": float(len([r for r in slips if r.slip_days > 0])),
+        "moved_work_packages": float(len(moved)),
+        "plan_version": float(proposal.version),
+        "makespan_days_before": float(before.makespan_days),
+        "makespan_days_after": float(after.makespan_days),
+        "makespan_delta_days": float(after.makespan_days - before.makespan_days),
+    }
+    notes: list[str] = []
+    if event.changes_model:
+        chain = _causes(ctx, event, proposal, slips, moved)
+        summary += f". Chain of causes: {chain}"
+        numbers["longer_work_packages"] = float(sum(m.duration_days != m.duration_days_was for m in moved))
+        notes.append(_hours_note(ctx, event, adopted))
+    if args.code is not None and event.days is not None:
         g = ctx.graph
         waits = g.downstream([g.id_of(args.code)])
         blocks = g.codes_of(waits[g.layout.kind_codes(waits) == NODE_KINDS.index("block")])
-        graph_note = [f"part graph: {len(blocks)} blocks wait on {args.code.upper()}"]
+        notes.append(f"part graph: {len(blocks)} blocks wait on {args.code.upper()}")
     return what_if.result(
         args,
         summary,
         rows=slips,
         breakdown=moved,
-        numbers={
-            "slipped_erections": float(len(late)),
-            "moved_work_packages": float(len(moved)),
-            "plan_version": float(proposal.version),
-            "makespan_days_before": float(before.makespan_days),
-            "makespan_days_after": float(after.makespan_days),
-            "makespan_delta_days": float(delta),
-        },
+        numbers=numbers,
         sources=[
-            "scheduling model: the adopted schedule repaired for the event: every work package keeps its order and "
-            "its resource, and none starts earlier; only what the event holds up moves (nothing re-optimised)",
-            *graph_note,
+            f"scheduling model: the adopted schedule repaired for the change: every work package {_KEEPS} "
+            "(nothing re-optimised)",
+            *notes,
             *_adopted(adopted),
         ],
     )
 
 
-def _moved(pairs: list[tuple[ScheduledTask, ScheduledTask]]) -> list[MovedPackage]:
-    rows = [
-        MovedPackage(
-            work_package=after.code,
-            start_day_was=before.start_day,
-            start_day=after.start_day,
-            finish_day=after.finish_day,
-            shift_days=after.start_day - before.start_day,
-            resource=after.resource,
-        )
-        for before, after in pairs
+def _hours_note(ctx: YardContext, event: PlanEvent, adopted: tuple[PlanEvent, ...]) -> str:
+    """Where the changed hours come from, and how many they are."""
+    before, after = ctx.plan.hours(adopted), ctx.plan.hours([*adopted, event])
+    changed = {c: (before[c], after[c]) for c in after if after[c] != before[c]}
+    total = sum(b - a for a, b in changed.values())
+    models = [m for m, f in (("welding", event.welding_factor), ("outfitting", event.rework_factor)) if f is not None]
+    return (
+        f"{' and '.join(models)} model{'s' if len(models) > 1 else ''}: {event.describe()} changes "
+        f"{count(len(changed), 'work package')} by {total:+,.1f} h in all "
+        "(welding hours replace the joints' norms; an item's hours are its norm x (1 + rework risk))"
+    )
+
+
+def _block_of(ctx: YardContext, code: str) -> str | None:
+    """The block a code belongs to (a work package's block for a work package code)."""
+    index, g = ctx.index, ctx.graph
+    if index.is_work_package(code):
+        return index.block_code(index.work_package(code))
+    return g.code_of(int(g.layout.block_index_of([g.id_of(code)])[0]))
+
+
+def _causes(
+    ctx: YardContext, event: PlanEvent, proposal: Proposal, slips: list[Slip], moved: list[MovedPackage]
+) -> str:
+    """The chain of causes of a model change, in words.
+
+    The change, the work packages it lengthens, its block's packages that start later, its block's erection, the
+    next erection it holds up and how many more, the ship's finish.
+    """
+    steps = [event.describe()]
+    before = {t.code: t for t in proposal.before.tasks}
+    longer = [
+        (t.code, before[t.code].finish_day - before[t.code].start_day, t.finish_day - t.start_day)
+        for t in proposal.after.tasks
+        if t.finish_day - t.start_day != before[t.code].finish_day - before[t.code].start_day
     ]
+    if longer:
+        shown = ", ".join(f"{c} {a} -> {b} days" for c, a, b in longer[:4])
+        steps.append(shown + (f" and {len(longer) - 4} more" if len(longer) > 4 else ""))
+    else:
+        steps.append("no work package's duration changes by a whole day")
+    block = _block_of(ctx, str(event.code))
+    index = ctx.index
+    erects = index.trade_making("block")
+    ripple = [  # the block's own work packages before its erection that start later
+        m
+        for m in sorted(moved, key=lambda m: m.start_day_was)
+        if m.shift_days > 0
+        and (row := index.row_of.get(m.work_package)) is not None
+        and index.block_code(row) == block
+        and (erects is None or index.trades.index(index.trade[row]) < erects)
+    ]
+    if ripple:
+        shown = ", ".join(f"{m.work_package} {m.shift_days:+d}" for m in ripple[:3])
+        steps.append(f"{shown}{f' and {len(ripple) - 3} more' if len(ripple) > 3 else ''} start later (days)")
+    own = next((r for r in slips if r.block == block), None)
+    if own is not None:
+        steps.append(f"{own.block} erected day {own.erection_day_was} -> {own.erection_day}")
+    others = sorted((r for r in slips if r.block != block and r.slip_days > 0), key=lambda r: r.erection_day_was)
+    if others:  # the first erection it holds up, then how many more
+        first = others[0]
+        steps.append(f"{first.block} erected day {first.erection_day_was} -> {first.erection_day}")
+        if len(others) > 1:
+            more = count(len(others) - 1, "more erection")
+            verb = "slips" if len(others) == 2 else "slip"
+            steps.append(f"{more} {verb} (by up to {_days(max(r.slip_days for r in others))})")
+    delta = proposal.after.makespan_days - proposal.before.makespan_days
+    steps.append(f"ship finishes day {proposal.after.makespan_days} ({delta:+d})")
+    return " -> ".join(steps)
+
+
+def _moved(ctx: YardContext, pairs: list[tuple[ScheduledTask, ScheduledTask]]) -> list[MovedPackage]:
+    index = ctx.index
+    rows = []
+    for before, after in pairs:
+        was, now = before.finish_day - before.start_day, after.finish_day - after.start_day
+        row = index.row_of.get(after.code)
+        rows.append(
+            MovedPackage(
+                work_package=after.code,
+                start_day_was=before.start_day,
+                start_day=after.start_day,
+                finish_day=after.finish_day,
+                shift_days=after.start_day - before.start_day,
+                **({"duration_days_was": was, "duration_days": now} if was != now else {}),
+                trade=index.trade[row] if row is not None else None,
+                resource=after.resource,
+            )
+        )
     return sorted(rows, key=lambda r: (-r.shift_days, r.work_package))
 
 
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
 def _outcome(slips: list[Slip], moved: list[MovedPackage], before: int, after: int) -> str:
-    """What a change does, in words: erections that slip, work packages that move, the ship's finish."""
+    """What a change does, in words: erections that slip, work packages that move (by trade), the ship's finish."""
     late = [r for r in slips if r.slip_days > 0]
     delta = after - before
+    trades: dict[str, int] = {}
+    for m in moved:
+        trades[m.trade or "other"] = trades.get(m.trade or "other", 0) + 1
+    by_trade = f" ({', '.join(f'{n} {t}' for t, n in trades.items())})" if trades else ""
     return (
         f"{count(len(late), 'erection')} {'slips' if len(late) == 1 else 'slip'}"
-        + (f" (up to {late[0].slip_days} days, {late[0].block} first)" if late else "")
-        + f", {count(len(moved), 'work package')} {'moves' if len(moved) == 1 else 'move'} in all"
-        + f"; the ship finishes on day {after} ({'+' if delta >= 0 else ''}{delta} days)"
+        + (f" (up to {_days(late[0].slip_days)}, {late[0].block} first)" if late else "")
+        + f", {count(len(moved), 'work package')} {'moves' if len(moved) == 1 else 'move'} in all{by_trade}"
+        + f"; the ship finishes on day {after} ({'+' if delta >= 0 else '-'}{_days(abs(delta))})"
     )
 
 
@@ -361,7 +604,8 @@ def _describe_adoption(ctx: YardContext, args: WhatIfArgs) -> str:
     event = _event(ctx, args)
     proposal = ctx.plan.propose([event])
     slips = _slips(ctx, list(proposal.before.tasks), list(proposal.after.tasks))
-    outcome = _outcome(slips, _moved(proposal.moved()), proposal.before.makespan_days, proposal.after.makespan_days)
+    moved = _moved(ctx, proposal.moved())
+    outcome = _outcome(slips, moved, proposal.before.makespan_days, proposal.after.makespan_days)
     return f"adopt into the yard's plan: {event.describe()}: {outcome}"
 
 

@@ -1,8 +1,9 @@
 """Repair is always valid: random events on small yards, every proposal checked by the independent validator.
 
-Events are drawn with seeded generators (no hypothesis): a block, an assembly or a work package late by 1-15
-days, a resource down for 1-10 days from a random day; every few events one is adopted, so later proposals
-repair an already repaired plan. Each proposal must keep every precedence, capacity, downtime and release day
+Events are drawn with seeded generators (no hypothesis): a resource down for 1-10 days from a random day, a
+block's or assembly's welding hours (x0.5-2) or outfitting rework risk (x0.5-4) changed, a block, an assembly or a
+work package late by 1-15 days; every few events one is adopted, so later proposals repair an already repaired
+plan. Each proposal must keep every precedence, capacity, downtime and release day
 (`adapters.scheduling.violations`, which reads only the request and the schedule), keep every work package on
 its resource, start nothing earlier, and keep each resource's order.
 """
@@ -34,7 +35,13 @@ def _random_event(rng: random.Random, ctx: YardContext, blocks: list[str], assem
     if pick < 0.4:
         days, start = rng.randint(1, 10), rng.randint(0, horizon)
         return ctx.plan.event(resource=rng.choice(resources), code=None, days=days, start_day=start)
-    codes = blocks if pick < 0.6 else assemblies if pick < 0.8 else ctx.index.codes
+    if pick < 0.55:  # a model's output on a block or assembly changes: its durations follow
+        if rng.random() < 0.6:
+            code = rng.choice(blocks if rng.random() < 0.5 else assemblies)
+            return ctx.plan.event(resource=None, code=code, days=None, welding_factor=round(rng.uniform(0.5, 2.0), 2))
+        code = rng.choice(blocks)  # every block has outfitting items (an assembly may have none: refused)
+        return ctx.plan.event(resource=None, code=code, days=None, rework_factor=round(rng.uniform(0.5, 4.0), 2))
+    codes = blocks if pick < 0.7 else assemblies if pick < 0.85 else ctx.index.codes
     return ctx.plan.event(resource=None, code=rng.choice(codes), days=rng.randint(1, 15))
 
 

@@ -1,0 +1,175 @@
+"""The critical path into a block or assembly (or of the whole ship): the longest chain of work that ends there.
+
+Two views, both in one answer:
+
+- the **part graph's** chain: every node taking its hours after all its predecessors, the longest chain ending at
+  the code (`PartGraph.critical_path`, as `shipbrain yard query critical` computes it); hours are the yard's
+  planning norms by default (the same numbers as the command line), or the models' predictions;
+- the **schedule's** chain: in the adopted schedule, the work packages that set the day the code's work package
+  starts (for a block, its erection), each held up by the one before it through a precedence or a resource
+  (`adapters.scheduling.chain_into`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field, JsonValue
+
+from brain.tools._common import count
+from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
+from brain.tools.schedule import PathStep, path_steps
+from knowledge.errors import InputError
+from knowledge.layout import NODE_KINDS
+
+if TYPE_CHECKING:
+    from brain.core import YardContext
+    from brain.plan import Entities
+
+__all__ = ["ChainNode", "CriticalArgs", "critical_path"]
+
+
+class CriticalArgs(ToolArgs):
+    """Where the chain ends, and which hours weigh it."""
+
+    code: str | None = Field(
+        default=None, min_length=2, max_length=40, description="the block or assembly (any code); none: the ship"
+    )
+    hours: Literal["planned", "predicted"] = Field(
+        default="planned",
+        description="the part graph's hours: the planning norms (as `shipbrain yard query critical`) or the models' "
+        "predictions (welding hours; items' norms raised by their rework risk)",
+    )
+
+
+class ChainNode(ToolRow):
+    """A node of the part graph's longest chain of work."""
+
+    step: int
+    """Its place in the chain, from 1."""
+    code: str
+    """The node."""
+    kind: str
+    """block, assembly, sub assembly, part, joint, outfitting item."""
+    hours: float = Field(json_schema_extra={"unit": "h"})
+    """Its own hours of work."""
+    finish_hours: float = Field(title="finish", json_schema_extra={"unit": "h"})
+    """When it is done, counted from the chain's start, if every node starts as soon as its predecessors finish."""
+
+
+def node_hours(ctx: YardContext, hours: Literal["planned", "predicted"]) -> npt.NDArray[np.float64]:
+    """Per node of the yard, its hours: joints' and outfitting items' (planning norms or predictions), 0 elsewhere."""
+    g, index = ctx.graph, ctx.index
+    out = np.zeros(g.num_nodes, dtype=np.float64)
+    start = g.layout.kind_start
+    joint, item = NODE_KINDS.index("joint"), NODE_KINDS.index("outfitting_item")
+    joints = np.arange(start[joint], start[joint + 1], dtype=np.int64)
+    items = np.arange(start[item], start[item + 1], dtype=np.int64)
+    if hours == "planned":
+        out[joints] = index.joint_norm_hours(joints)
+        out[items] = index.item_norm_hours(items)
+        return out
+    welded = ctx.yard_predictions("welding").column("hours").to_numpy()
+    risk = ctx.yard_predictions("outfitting").column("rework_probability").to_numpy()
+    out[joints] = np.asarray(welded, dtype=np.float64)
+    out[items] = index.item_norm_hours(items) * (1 + np.asarray(risk, dtype=np.float64))
+    return out
+
+
+def _args(entities: Entities, question: str) -> dict[str, JsonValue]:
+    return {"code": entities.codes[0] if entities.codes else None}
+
+
+_CRITICAL = "the critical path (longest chain of work) into a block or assembly, or of the whole ship"
+
+
+@tool(
+    name="critical_path",
+    args=CriticalArgs,
+    row=ChainNode,
+    description="The critical path into a block or assembly (or of the ship without a code): the longest chain of "
+    "work in the part graph ending there (planning-norm hours by default, as `shipbrain yard query critical`), and "
+    "in the adopted schedule the chain of work packages that sets when its work package (a block's erection) starts.",
+    intent="critical_path",
+    intent_description=_CRITICAL,
+    examples=(
+        "critical path for B020",
+        "what is the critical path into block B012",
+        "critical path of assembly B004-A02",
+        "longest chain of work into B015",
+        "which chain of work holds up the erection of B020",
+        "what drives when B007-A03 can be finished",
+    ),
+    args_from=_args,
+    breakdown_row=PathStep,
+    plots=(Plot(kind="line", title="Critical chain: finish of each step (h)", x="step", y="finish_hours"),),
+)
+def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
+    """The longest chain of work into a code (or of the ship), in the part graph and in the adopted schedule."""
+    from adapters.scheduling import chain_into
+
+    g = ctx.graph
+    end = g.id_of(args.code) if args.code is not None else None
+    where = g.code_of(end) if end is not None else "the ship"
+    into = f"into {where}" if end is not None else "of the ship"
+    hours = node_hours(ctx, args.hours)
+    cp = g.critical_path(hours, end=end)
+    ids = cp.node_ids
+    kinds = g.kinds_of(ids)
+    codes = g.codes_of(ids)
+    rows = [
+        ChainNode(
+            step=k + 1,
+            code=c,
+            kind=kind.replace("_", " "),
+            hours=round(float(hours[i]), 3),
+            finish_hours=round(float(cp.finish[i]), 3),
+        )
+        for k, (i, c, kind) in enumerate(zip(ids.tolist(), codes, kinds, strict=True))
+    ]
+    weighed = (
+        "planning-norm hours, as `shipbrain yard query critical`" if args.hours == "planned" else "predicted hours"
+    )
+    longest = max(rows, key=lambda r: r.hours)
+    via = [r.code for r in rows[:-1] if r.kind in ("block", "assembly")]
+    summary = (
+        f"the longest chain of work {into} in the part graph ({weighed}): {count(len(rows), 'node')}, "
+        f"{cp.length:,.1f} h"
+        + (f", via {', '.join(via)}" if via else "")
+        + f" (its longest step: {longest.code}, {longest.hours:,.1f} h)"
+    )
+    events, schedule = ctx.plan.current()
+    request = ctx.plan.request(events)
+    numbers = {"chain_nodes": float(len(rows)), "chain_hours": float(cp.length)}
+    try:
+        package = ctx.index.package_of(args.code) if args.code is not None else None
+    except InputError:
+        package = None
+    links = chain_into(request, schedule, package) if package is not None or args.code is None else ()
+    if links:
+        last = next(t for t in schedule.tasks if t.code == links[-1].code)
+        first = next((t for t in schedule.tasks if t.code == links[0].code), None)
+        what = f"{package} starts on day {last.start_day}" if package else f"the ship finishes on day {last.finish_day}"
+        start = f" (day {first.start_day})" if first is not None else ""
+        summary += (
+            f"; in the adopted schedule {what} after a chain of {count(len(links), 'step')} from {links[0].code}"
+            f"{start}: " + " -> ".join(link.code for link in links)
+        )
+        numbers |= {"schedule_chain_steps": float(len(links)), "start_day": float(last.start_day)}
+    elif args.code is not None:
+        summary += f"; no work package of the adopted schedule makes {where}"
+    return critical_path.result(
+        args,
+        summary,
+        rows=rows,
+        breakdown=path_steps(schedule, links),
+        numbers=numbers,
+        sources=[
+            f"part graph {g.path.name}: longest path weighted by {weighed}",
+            "scheduling model: the adopted schedule's chain into "
+            + (f"{package}" if package else "its last work package (the critical path)"),
+            *(f"adopted: {e.describe()}" for e in events),
+        ],
+    )
