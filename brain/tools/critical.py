@@ -104,7 +104,19 @@ _CRITICAL = "the critical path (longest chain of work) into a block or assembly,
     ),
     args_from=_args,
     breakdown_row=PathStep,
-    plots=(Plot(kind="line", title="Critical chain: finish of each step (h)", x="step", y="finish_hours"),),
+    plots=(
+        Plot(
+            kind="line", title="Critical chain in the part graph: finish of each step (h)", x="step", y="finish_hours"
+        ),
+        Plot(
+            kind="gantt",
+            title="Chain of work packages in the adopted schedule (days)",
+            y="work_package",
+            x="start_day",
+            end="finish_day",
+            table="breakdown",
+        ),
+    ),
 )
 def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
     """The longest chain of work into a code (or of the ship), in the part graph and in the adopted schedule."""

@@ -257,7 +257,17 @@ def _schedule_args(entities: Entities, question: str) -> dict[str, JsonValue]:
     intent_description=_SCHEDULE,
     args_from=_schedule_args,
     breakdown_row=PathStep,
-    plots=(Plot(kind="gantt", title="Work packages (days)", y="code", x="start_day", end="finish_day"),),
+    plots=(
+        Plot(kind="gantt", title="Work packages (days)", y="code", x="start_day", end="finish_day"),
+        Plot(
+            kind="gantt",
+            title="Chain of work (days)",
+            y="work_package",
+            x="start_day",
+            end="finish_day",
+            table="breakdown",
+        ),
+    ),
 )
 def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     """The adopted schedule: a block's erection day, the makespan and the critical path.
