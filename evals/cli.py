@@ -108,15 +108,10 @@ def run_command(
     if as_json:
         out.print_json(summary.model_dump_json())
     else:
-        out.print(
-            f"{summary.suite}: {summary.passed}/{summary.cases} cases passed, {summary.errors} errors, "
-            f"{summary.seconds:.1f} s; models {', '.join(f'{k} {v}' for k, v in summary.models.items())}"
-        )
-        for name, mean in summary.means.items():
-            out.print(f"  {name:<40} {mean:.5g}", highlight=False)
-        for t in summary.thresholds:
-            out.print(f"  threshold {t.score}: {'ok' if t.passed else 'MISSED'} (mean {t.mean})", highlight=False)
-        out.print(f"report: {summary.report}")
+        from evals.runner import summary_lines
+
+        for line in summary_lines(summary):  # which scores gate (a threshold) and which only inform (none)
+            out.print(line, highlight=False, soft_wrap=True)
     if not summary.ok:
         raise typer.Exit(1)
 

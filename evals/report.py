@@ -60,6 +60,60 @@ def _scores_text(scores: dict[str, dict[str, Any]]) -> str:
     )
 
 
+def _score_sections(
+    summary: dict[str, Any], gating: list[dict[str, Any]], informing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The scores in two tables, those that gate and those that only inform (one table for an older summary)."""
+    if not gating and not informing:
+        return [
+            {
+                "title": "Scores (mean over cases)",
+                "header": ["score", "mean", "better"],
+                "rows": [
+                    [_cell(k), _cell(v, "num"), _cell(summary["directions"].get(k, ""))]
+                    for k, v in summary["means"].items()
+                ],
+            }
+        ]
+    sections = []
+    if gating:
+        sections.append(
+            {
+                "title": "Scores that gate (a threshold decides pass or fail)",
+                "header": ["score", "mean", "better", "threshold", "cases", ""],
+                "rows": [
+                    [
+                        _cell(s["name"]),
+                        _cell(s["mean"] if s["mean"] is not None else "n/a", "num"),
+                        _cell(s["direction"]),
+                        _cell(s["rule"]),
+                        _cell(f"{s['cases'] - s['failed']}/{s['cases']} held", "num"),
+                        _cell("ok" if s["held"] else "MISS", "ok" if s["held"] else "bad"),
+                    ]
+                    for s in gating
+                ],
+            }
+        )
+    if informing:
+        sections.append(
+            {
+                "title": "Scores that only inform (no threshold: the verdict does not depend on them)",
+                "header": ["score", "mean", "better", "cases", "in compare"],
+                "rows": [
+                    [
+                        _cell(s["name"]),
+                        _cell(s["mean"] if s["mean"] is not None else "n/a", "num"),
+                        _cell(s["direction"]),
+                        _cell(s["cases"], "num"),
+                        _cell(str(s.get("in_compare", "")).removeprefix("compare ")),
+                    ]
+                    for s in informing
+                ],
+            }
+        )
+    return sections
+
+
 def _png(fig: Figure) -> str:
     import matplotlib.pyplot as plt
 
@@ -124,23 +178,22 @@ def write_report(run_dir: Path) -> Path:
     summary = json.loads((run_dir / "summary.json").read_text())
     records = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines() if line.strip()]
     verdict = "passed" if summary["ok"] else "FAILED"
+    scores: list[dict[str, Any]] = summary.get("scores") or []
+    gating = [s for s in scores if s["gates"]]
+    informing = [s for s in scores if not s["gates"]]
     intro = [
         f"{summary['cases']} cases: {summary['passed']} passed, {summary['failed']} failed, {summary['errors']} errors "
         f"in {summary['seconds']:.1f} s ({'replayed' if summary['replay'] else 'recorded'}, "
         f"concurrency {summary['concurrency']}). Verdict: {verdict}.",
         "Models: " + (", ".join(f"{k} {v}" for k, v in summary["models"].items()) or "none"),
     ]
-    sections: list[dict[str, Any]] = [
-        {
-            "title": "Scores (mean over cases)",
-            "header": ["score", "mean", "better"],
-            "rows": [
-                [_cell(k), _cell(v, "num"), _cell(summary["directions"].get(k, ""))]
-                for k, v in summary["means"].items()
-            ],
-        }
-    ]
-    if summary["thresholds"]:
+    if scores:
+        intro.append(
+            f"The verdict rests on the {len(gating)} scores that gate (a threshold decides pass or fail); the "
+            f"{len(informing)} that only inform have no threshold, so a case passes whatever their value."
+        )
+    sections: list[dict[str, Any]] = _score_sections(summary, gating, informing)
+    if summary["thresholds"] and not scores:
         sections.append(
             {
                 "title": "Suite thresholds",

@@ -3,7 +3,8 @@
 ```
 RUN_DIR/
   results.jsonl        one CaseRecord per case: its scores (value, passed, reason), error, seconds
-  summary.json         RunSummary: models and versions, counts, each score's mean, suite thresholds, verdict
+  summary.json         RunSummary: models and versions, counts, each score's mean and whether it gates (a
+                       threshold decides pass or fail) or only informs (no threshold), suite thresholds, verdict
   predictions.parquet  model cases' rows: case, position, process, predicted and recorded columns (for plots)
   report.html          self-contained report with plots (evals.report)
   state/               the brain's checkpoints and plan book for this run, kept apart from the yard's own
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from evals.cassette import CassetteRegistry
 from evals.errors import PackageError, RunDirError, SuiteError
@@ -45,7 +46,16 @@ if TYPE_CHECKING:
     from brain import Brain
     from workflows import WorkflowContext
 
-__all__ = ["CaseRecord", "RunCase", "RunSummary", "ScoreRecord", "ThresholdResult", "run_suite"]
+__all__ = [
+    "CaseRecord",
+    "RunCase",
+    "RunSummary",
+    "ScoreRecord",
+    "ScoreSummary",
+    "ThresholdResult",
+    "run_suite",
+    "summary_lines",
+]
 
 Progress = Callable[[int, int], None]
 PLOT_COLUMNS = (
@@ -99,6 +109,46 @@ class ThresholdResult(BaseModel):
     passed: bool
 
 
+class ScoreSummary(BaseModel):
+    """One score over the run, and whether the verdict depends on it.
+
+    A score **gates** when a threshold decides pass or fail: the suite's on its mean (`thresholds`), or a case
+    entry's `min`/`max` on each case's value. A score without any threshold only **informs**: it is measured and
+    reported (and `compare` may gate on how it moves, by its margin), but "N/N passed" says nothing about it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    mean: float | None
+    """Over the cases that have it (finite values only); None when none has."""
+    direction: Direction
+    gates: bool
+    """A threshold decides pass or fail (else the score only informs)."""
+    rule: str
+    """The thresholds in words (`mean <= 0.35; each case <= 0.5`), or `no threshold`."""
+    held: bool | None
+    """For a gating score: every threshold held (the suite's on the mean, each case's); None for an informing one."""
+    cases: int
+    """Cases that have this score."""
+    failed: int = 0
+    """Of them, cases whose bound it missed."""
+    margin: float | None = None
+    """The suite's margin for `compare` (how much worse the score may get before a comparison gates)."""
+    deterministic: bool = True
+    """The same inputs give the same value (latency does not): `compare` gates its worsening even without a margin."""
+
+    @computed_field  # type: ignore[prop-decorator]  # mypy does not know pydantic's documented decorator stack
+    @property
+    def in_compare(self) -> str:
+        """How `eval compare` treats a change of this score, in words."""
+        if self.margin is not None:
+            return f"compare gates a change worse than {self.margin:g}"
+        if self.deterministic:
+            return "compare gates any change for the worse"
+        return "compare does not gate it (it depends on the machine)"
+
+
 class RunSummary(BaseModel):
     """summary.json: what ran, and how it went."""
 
@@ -124,6 +174,28 @@ class RunSummary(BaseModel):
     ok: bool
     """Every case passed and every threshold held."""
     seconds: float
+    scores: list[ScoreSummary] = Field(default_factory=list)
+    """Every score: the gating ones (a threshold decides pass or fail) first, then those that only inform."""
+
+    @property
+    def gating(self) -> list[ScoreSummary]:
+        """The scores a threshold decides pass or fail on."""
+        return [s for s in self.scores if s.gates]
+
+    @property
+    def informing(self) -> list[ScoreSummary]:
+        """The scores without a threshold: measured and reported, never part of the verdict."""
+        return [s for s in self.scores if not s.gates]
+
+    def headline(self) -> str:
+        """`smoke: 21/21 cases passed; 7 scores gate (all held), 3 only inform (no threshold); ...`."""
+        gating = self.gating
+        held = sum(1 for s in gating if s.held)
+        gates = f"{len(gating)} scores gate ({'all held' if held == len(gating) else f'{held} held'})"
+        return (
+            f"{self.suite}: {self.passed}/{self.cases} cases passed, {self.errors} errors; {gates}, "
+            f"{len(self.informing)} only inform (no threshold); verdict {'ok' if self.ok else 'FAILED'}"
+        )
 
     @property
     def report(self) -> Path:
@@ -512,6 +584,74 @@ def run_suite(
     return _write_run(suite, out, records, outputs, cases, models, replay, concurrency, time.perf_counter() - started)
 
 
+def _bound_text(low: float | None, high: float | None) -> str:
+    parts = ([f">= {low:g}"] if low is not None else []) + ([f"<= {high:g}"] if high is not None else [])
+    return " and ".join(parts)
+
+
+def _score_summaries(
+    suite: Suite,
+    records: list[CaseRecord],
+    means: Mapping[str, float],
+    directions: Mapping[str, Direction],
+    thresholds: list[ThresholdResult],
+) -> list[ScoreSummary]:
+    """Each score's mean and whether it gates (a suite threshold, or a bound on its cases) or only informs."""
+    bounds = suite.case_bounds()
+    on_mean = {t.score: t for t in thresholds}
+    names = sorted({name for r in records for name in r.scores} | set(on_mean))
+    out = []
+    for name in names:
+        scored = [r.scores[name] for r in records if name in r.scores]
+        judged = [s for s in scored if s.passed is not None]
+        rules = []
+        if name in on_mean:
+            rules.append(f"mean {_bound_text(on_mean[name].min, on_mean[name].max)}")
+        if name in bounds or judged:
+            given = sorted(bounds.get(name, set()), key=str)
+            each = _bound_text(*given[0]) if len(given) == 1 else "within its case's bound"
+            rules.append(f"each case {each}")
+        gates = bool(rules)
+        failed = sum(1 for s in judged if s.passed is False)
+        held = (failed == 0 and (name not in on_mean or on_mean[name].passed)) if gates else None
+        out.append(
+            ScoreSummary(
+                name=name,
+                mean=means.get(name),
+                direction=directions.get(name, "higher"),
+                gates=gates,
+                rule="; ".join(rules) if gates else "no threshold",
+                held=held,
+                cases=len(scored),
+                failed=failed,
+                margin=suite.margins.get(name),
+                deterministic=all(s.deterministic for s in scored),
+            )
+        )
+    return sorted(out, key=lambda s: not s.gates)
+
+
+def summary_lines(summary: RunSummary) -> list[str]:
+    """The run for a terminal: the headline, the gating scores, the scores that only inform, the report."""
+    models = ", ".join(f"{k} {v}" for k, v in summary.models.items()) or "none"
+    lines = [f"{summary.headline()} ({summary.seconds:.1f} s; models {models})"]
+    if summary.gating:
+        lines.append("gate (a threshold decides pass or fail):")
+        for s in summary.gating:
+            verdict = "ok" if s.held else f"MISSED ({s.failed} of {s.cases} cases)" if s.failed else "MISSED"
+            lines.append(f"  {s.name:<40} {_mean_text(s.mean):>10}  {verdict:<6} {s.rule}")
+    if summary.informing:
+        lines.append("only inform (no threshold: the verdict does not depend on them):")
+        for s in summary.informing:
+            lines.append(f"  {s.name:<40} {_mean_text(s.mean):>10}  {'':<6} {s.in_compare}")
+    lines.append(f"report: {summary.report}")
+    return lines
+
+
+def _mean_text(mean: float | None) -> str:
+    return "n/a" if mean is None else f"{mean:.5g}"
+
+
 def _records(
     cases: list[RunCase],
     report: EvaluationReport[RunCase, dict[str, ScoreRecord], None],
@@ -574,6 +714,7 @@ def _write_run(
         mean = means.get(name)
         ok = mean is not None and (bound.min is None or mean >= bound.min) and (bound.max is None or mean <= bound.max)
         thresholds.append(ThresholdResult(score=name, mean=mean, min=bound.min, max=bound.max, passed=ok))
+    scores = _score_summaries(suite, records, means, directions, thresholds)
     errors = sum(1 for r in records if r.error)
     passed = sum(1 for r in records if r.passed)
     summary = RunSummary(
@@ -594,6 +735,7 @@ def _write_run(
         margins=suite.margins,
         ok=passed == len(records) and all(t.passed for t in thresholds),
         seconds=round(seconds, 3),
+        scores=scores,
     )
     _write_predictions(out, outputs, cases)
     (out / "summary.json").write_text(summary.model_dump_json(indent=2), encoding="utf-8")

@@ -156,6 +156,19 @@ class Suite:
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     margins: dict[str, float] = field(default_factory=dict)
 
+    def case_bounds(self) -> dict[str, set[tuple[float | None, float | None]]]:
+        """Score name -> the (min, max) bounds its case entries give (a score with none in any case is absent).
+
+        A bounded score gates each case it scores (the case fails outside it); with a suite threshold, a score's
+        mean gates the run. A score with neither only informs: the verdict does not depend on it.
+        """
+        bounds: dict[str, set[tuple[float | None, float | None]]] = {}
+        for case in self.cases:
+            for entry in case.scorers:
+                if entry.args.min is not None or entry.args.max is not None:
+                    bounds.setdefault(entry.label, set()).add((entry.args.min, entry.args.max))
+        return bounds
+
 
 class _SuiteFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

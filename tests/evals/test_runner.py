@@ -113,3 +113,41 @@ def test_cli_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2
     result = CliRunner().invoke(eval_app, ["compare", str(tmp_path), str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_the_summary_says_which_scores_gate_and_which_only_inform(
+    smoke_runs: tuple[Path, Path, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11, item 13: "21/21 passed" showed next to set_f1 0.22, which no threshold judges; say which is which."""
+    a, _, _ = smoke_runs
+    summary, _ = load_run(a)
+    by = {s.name: s for s in summary.scores}
+    assert set(by) == set(summary.means) | {t.score for t in summary.thresholds}
+    mae = by["mae:hours"]
+    assert mae.gates and mae.held and mae.rule == "mean <= 0.35; each case <= 0.5" and mae.margin == 0.005
+    assert by["schedule_validity"].gates and by["tool_routing"].gates and by["exact:intent"].gates
+    informing = {s.name for s in summary.informing}
+    assert {"set_f1:inspection_points[*].code", "latency", "calibration:asm"} <= informing
+    for s in summary.informing:
+        assert not s.gates and s.held is None and s.rule == "no threshold"
+    assert by["latency"].in_compare == "compare does not gate it (it depends on the machine)"
+    assert by["set_f1:inspection_points[*].code"].in_compare == "compare gates a change worse than 0.01"
+    assert [s.gates for s in summary.scores] == sorted((s.gates for s in summary.scores), reverse=True)
+    assert f"{summary.passed}/{summary.cases} cases passed" in summary.headline()
+    assert f"{len(summary.informing)} only inform (no threshold)" in summary.headline()
+
+    saved = json.loads((a / "summary.json").read_text())
+    gates = {s["name"]: s["gates"] for s in saved["scores"]}
+    assert gates["mae:hours"] is True and gates["set_f1:inspection_points[*].code"] is False
+
+    html = (a / "report.html").read_text()
+    gate_at, inform_at = html.index("Scores that gate"), html.index("Scores that only inform")
+    assert gate_at < html.index("mae:hours") < inform_at < html.index("set_f1:inspection_points[*].code")
+
+    monkeypatch.setattr("evals.runner.run_suite", lambda *args, **kwargs: summary)
+    result = CliRunner().invoke(eval_app, ["run", str(SMOKE), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert text.index("gate (a threshold decides pass or fail):") < text.index("mae:hours")
+    informs = text.index("only inform (no threshold: the verdict does not depend on them):")
+    assert informs < text.index("set_f1:inspection_points[*].code") and informs < text.index("  latency")
