@@ -387,12 +387,16 @@ def docs_search(
         with DocumentStore() as store:
             hits = store.search(query, limit=limit, kind=kind, system=system, block=block)
         if as_json:
-            payload = [{**h.model_dump(), "citation": h.citation} for h in hits]
-            sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+            payload = [{**h.model_dump(), "citation": h.citation, "fact": h.fact, "answers": h.answers} for h in hits]
+            sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
             return
         if not hits:
             out.print("no matching section (is the store empty? run `shipbrain docs ingest`)")
+        elif not hits[0].answers:
+            out.print("no section answers that clearly; the closest ones:")
         for hit in hits:
-            out.print(f"[bold]{hit.citation}[/]  ({hit.kind}, score {hit.score:.2f})", highlight=False)
-            snippet = " ".join(hit.text.split())
-            out.print(f"  {snippet[:300]}{'...' if len(snippet) > 300 else ''}", highlight=False)
+            out.print(
+                f"[bold]{hit.citation}[/]  ({hit.kind}, matches {hit.coverage:.0%} of the question)", highlight=False
+            )
+            fact = hit.fact
+            out.print(f"  {fact[:400]}{'...' if len(fact) > 400 else ''}", highlight=False)
