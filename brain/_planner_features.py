@@ -205,13 +205,16 @@ class QuestionFeatures:
 def _conditions(e: Entities, q: str, cued: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Entity conditions that hold, each with the intents it is evidence about (for or against: the fit decides).
 
-    A duration with a resource or a late code is a scenario: a what-if, or an adoption when the question asks to
-    adopt it (and without a scenario neither can run). A percentage is an inspection budget, a zone outfitting. A
-    question that names no code, no zone and no resource can only be about documents when it uses document words.
+    A duration with a resource or a late code is a scenario, and so is a factor on welding or rework: a what-if, or
+    an adoption when the question asks to adopt it (and without a scenario neither can run). A budget (a share, hours
+    or joints) is an inspection's, a zone outfitting. A question that names no code, no zone and no resource can only
+    be about documents when it uses document words.
     """
     held: dict[str, tuple[str, ...]] = {}
     code = bool(e.codes)
     scenario = e.days is not None and (e.resource is not None or (code and _DISRUPTION.search(q) is not None))
+    # a cross-model what-if: welding takes longer, rework grows (the entities only find these in a what-if)
+    scenario = scenario or e.welding_factor is not None or e.rework_factor is not None
     if scenario:
         held["scenario"] = ("whatif", "downstream", "schedule")
         if "adopt" in cued:
@@ -223,8 +226,8 @@ def _conditions(e: Entities, q: str, cued: Sequence[str]) -> dict[str, tuple[str
         held["no_scenario"] = ("whatif", "adopt")
     if e.resource is not None and not code:
         held["resource_alone"] = ("schedule",)
-    if e.budget is not None:
-        held["budget"] = ("ndt_plan",)
+    if e.budget is not None or e.budget_hours is not None or e.budget_joints is not None:
+        held["budget"] = ("ndt_plan",)  # a share, hours or a number of joints: what an inspection may spend
     if e.zone is not None:
         held["zone"] = ("outfitting",)
     if code or e.zone is not None:

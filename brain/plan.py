@@ -1,16 +1,22 @@
 """The typed plan a planner hands the supervisor: an intent, the entities it found, and the tool steps.
 
 Both planners (the offline one and the LLM one) produce the same `Plan`. Entities are extracted
-exactly, by pattern, from the question's own words: yard codes, an inspection budget, a duration, a
-start day or date, a resource and an outfitting zone. Nothing is guessed: an entity that is not in
-the question is None.
+exactly, by pattern, from the question's own words: yard codes, an inspection budget (a share, hours or a
+number of joints), a duration, a start day or date, a resource, an outfitting zone, and how much longer
+welding takes or how much more rework there is in a cross-model what-if. Nothing is guessed: an entity
+that is not in the question is None.
+
+A plan that answers nothing says why in `refusal`: the question is out of the yard's scope, it asks to
+destroy or overwrite data (nothing ever runs for it), or it is a yard question that lacks what it needs
+(`reason` says exactly what).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -19,9 +25,12 @@ __all__ = [
     "Entities",
     "Intent",
     "Plan",
+    "Refusal",
     "Step",
     "extract_codes",
+    "extract_date",
     "extract_entities",
+    "extract_factors",
     "extract_percent",
 ]
 
@@ -55,14 +64,134 @@ _START_DAY: Final = re.compile(
     r"\s+day\s+(\d{1,4})\b",
     re.IGNORECASE,
 )
-_DATE: Final = re.compile(r"\b(20\d\d)-(\d\d)-(\d\d)\b")
+_MONTHS: Final = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sept", "sep"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_MONTH: Final = "(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY_OF_MONTH: Final = r"(\d{1,2})(?:st|nd|rd|th)?"
+# Calendar dates, with a year always: 2025-03-10 (or 2025/03/10), 24/03/2025 or 24.03.2025 (day first, as in
+# Europe; month first only when the first number cannot be a month), 1 April 2025, April 1, 2025.
+_DATES: Final = (
+    (re.compile(r"\b(20\d\d)[-/.](\d{1,2})[-/.](\d{1,2})\b"), "ymd"),
+    (re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](20\d\d)\b"), "dmy"),
+    (re.compile(rf"\b{_DAY_OF_MONTH}\s+(?:of\s+)?{_MONTH},?\s+(20\d\d)\b", re.IGNORECASE), "d month y"),
+    (re.compile(rf"\b{_MONTH}\s+(?:the\s+)?{_DAY_OF_MONTH},?\s+(20\d\d)\b", re.IGNORECASE), "month d y"),
+)
+_HOUR_WORDS: Final = r"(?:man[\s-]*|person[\s-]*|inspection\s+|inspector\s+|ndt\s+|testing\s+|test\s+|ut\s+|rt\s+)?"
+# An amount of hours ("40 hours", "40 h", "40-hour", "30 NDT hours"): an inspection budget, or a duration
+_HOURS: Final = re.compile(
+    r"\b(\d{1,5}(?:\.\d+)?|"
+    + "|".join(w for w in _NUMBER_WORDS if len(w) > 2)
+    + r")\s*-?\s*"
+    + _HOUR_WORDS
+    + r"(?:hours?|hrs?|h)\b",
+    re.IGNORECASE,
+)
+# What says the question is about inspecting (so hours or joints are its budget)
+_INSPECTION: Final = re.compile(
+    r"\b(ndt|inspect\w*|x-?ray\w*|ut|rt|mt|pt|radiograph\w*|ultrason\w*|test(s|ed|ing)?|check\w*|examin\w*"
+    r"|scan\w*|budget\w*|sampl\w*|non[- ]?destructive|qc)\b",
+    re.IGNORECASE,
+)
+# What says something is down or late (so an amount of hours is how long)
+_DOWN_OR_LATE: Final = re.compile(
+    r"\b(outages?|down|late|later|delay\w*|closed|closure|shut\w*|stop\w*|maintenance|breaks?|broke|broken"
+    r"|fail\w*|unavailab\w*|out of (service|action|order|use)|lose|lost|losing|behind|slips?|slipping|offline"
+    r"|overhaul|repairs?|standstill|stoppage|idle)\b",
+    re.IGNORECASE,
+)
+_JOINT_COUNT: Final = re.compile(
+    r"\b(\d{1,5}|" + "|".join(w for w in _NUMBER_WORDS if len(w) > 2) + r")\s+(?:of\s+(?:the|its|their)\s+)?"
+    r"(?:(?:most\s+)?(?:riskiest|risky|high[\s-]*risk|highest[\s-]*risk|worst|critical|likely)\s+)?"
+    r"(?:weld(?:ed)?\s+|butt\s+|fillet\s+)?(joints?|welds?|seams?)\b"
+    r"|\b(?:inspect|test|x-?ray|radiograph|scan|check|examine|pick|select|choose|sample|cover|ut)\s+(?:only\s+|just\s+)?"
+    r"(\d{1,5})\b(?!\s*(?:%|percent|per cent|pct|h\b|hours?|hrs?|days?|weeks?|mm)|[.\d-])",
+    re.IGNORECASE,
+)
+_FRACTIONS: Final = {"half": 0.5, "third": 1 / 3, "quarter": 0.25, "fifth": 0.2, "tenth": 0.1, "twentieth": 0.05}
+# A share of the joints said in words: "a tenth of the welds", "half the joints", "one in ten joints", "every 20th weld"
+_SHARE: Final = re.compile(
+    r"\b(?:(?:a|one)\s+(half|third|quarter|fifth|tenth|twentieth)|half)\s+(?:of\s+)?(?:the\s+|its\s+|their\s+|all\s+)?"
+    r"(?:[\w-]+\s+)?(?:joints?|welds?|seams?)\b"
+    r"|\b(one|1)\s+(?:in|out of)\s+(\d{1,3}|ten|five|twenty|four|three)\s+(?:joints?|welds?|seams?)\b"
+    r"|\bevery\s+(?:(\d{1,3})(?:st|nd|rd|th)|(tenth|fifth|twentieth|third|fourth))\s+(?:joint|weld|seam)\b",
+    re.IGNORECASE,
+)
+# ---- cross-model what-ifs: how much longer welding takes, how much more rework there is ----
+_WELDING_SUBJECT: Final = re.compile(r"\bweld\w*", re.IGNORECASE)
+_REWORK_SUBJECT: Final = re.compile(r"\bre-?work\w*", re.IGNORECASE)
+_SUBJECTS: Final = (("welding", _WELDING_SUBJECT), ("rework", _REWORK_SUBJECT))
+# "productivity drops 20 %": the time goes the other way
+_INVERSE: Final = re.compile(r"\b(productivity|efficiency|speed|output|throughput|pace|rate of progress)\b", re.I)
+_CLAUSE_END: Final = re.compile(r"[,;:?!]|\.(?!\d)|\b(?:and|but|while|whereas|plus|then)\b", re.IGNORECASE)
+_AMOUNT: Final = (
+    r"(?:(\d+(?:\.\d+)?|" + "|".join(w for w in _NUMBER_WORDS if len(w) > 2) + r")\s*(?:%|percent\b|per cent\b|pct\b)"
+    r"|(?:a|one)\s+(half|third|quarter|fifth|tenth))"
+)
+_MORE: Final = (
+    r"(?:longer|slower|more|higher|greater|worse|extra|bigger|larger|up|increase[sd]?|increasing|rises?|rising|rose"
+    r"|grows?|growing|grew|goes up|go up|went up|raised?|climbs?|jumps?|added)"
+)
+_LESS: Final = (
+    r"(?:shorter|faster|quicker|less|lower|fewer|smaller|better|down|decrease[sd]?|decreasing|falls?|falling|fell"
+    r"|drops?|dropping|dropped|reduced?|reduction|cut|shrinks?|improves?|improved|goes down|go down|went down)"
+)
+# (pattern, direction): the amount before or after its direction, or a multiple in words or digits
+_CHANGES: Final = (
+    (re.compile(rf"{_AMOUNT}\s+{_MORE}\b", re.IGNORECASE), 1),
+    (re.compile(rf"{_AMOUNT}\s+{_LESS}\b", re.IGNORECASE), -1),
+    (re.compile(rf"\b{_MORE}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), 1),
+    (re.compile(rf"\b{_LESS}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), -1),
+)
+_MULTIPLES: Final = (
+    (re.compile(r"\bhalf\s+again\b|\b(?:one and a half|1\.5)\s+times\b", re.IGNORECASE), 1.5),
+    (re.compile(r"\b(?:up|increases?d?|rises?|grows?|goes up)\s+by\s+(?:a\s+)?half\b", re.IGNORECASE), 1.5),
+    (
+        re.compile(
+            r"\bdoubl(?:es|ed|ing)\b|\bdouble\b(?!-)(?=\s*(?:[,.;?!)]|$|\s+(?:the|its|their|in|on|for|if|and|from|at"
+            r"|as|when|over|during|with)\b))|\btwice\s+as\b|\btwice\s+(?:the|its|their)\b|\b(?:two|2)\s+times\b",
+            re.IGNORECASE,
+        ),
+        2.0,
+    ),
+    (re.compile(r"\btripl(?:es|ed|ing|e)\b(?!-)|\b(?:three|3)\s+times\b|\bthrice\b", re.IGNORECASE), 3.0),
+    (re.compile(r"\bquadrupl(?:es|ed|ing|e)\b|\b(?:four|4)\s+times\b", re.IGNORECASE), 4.0),
+    (
+        re.compile(
+            r"\bhalv(?:es|ed|ing)\b|\bhalve\b|\b(?:cut|drops?|falls?|reduced?|goes down|down)\s+(?:by\s+)?"
+            r"(?:a\s+)?half\b|\bin\s+half\b|\bhalf\s+as\s+(?:long|much|many|high|often)\b",
+            re.IGNORECASE,
+        ),
+        0.5,
+    ),
+    (re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:x|×|times)(?=\s|$|[,.;?!])(?!\s*(?:days?|weeks?))", re.IGNORECASE), 0.0),
+    (re.compile(r"(?:\bx|×|\bfactor(?:\s+of)?)\s*(\d+(?:\.\d+)?)\b", re.IGNORECASE), 0.0),
+)
 # A resource number, never a duration: "dock 1" names the dock, "dock 3 days" says how long.
 _RES_NUM: Final = (
     r"\s*(?:no\.?\s*|number\s+|#\s*)?(\d{1,2}|one|two|three|four|five|six|seven|eight|nine)"
-    r"(?![\s-]*(?:working[\s-]+|calendar[\s-]+)?(?:days?|weeks?|months?|%|percent|per cent)\b)(?![\d.])"
+    r"(?![\s-]*(?:working[\s-]+|calendar[\s-]+)?(?:days?|weeks?|months?|hours?|hrs?|h|%|percent|per cent)\b)(?![\d.])"
 )
 _RESOURCE_WORDS: Final = (
-    (re.compile(rf"\bpanel[\s-]*lines?{_RES_NUM}", re.IGNORECASE), "PL-{}"),
+    (re.compile(rf"\bpann?el[\s-]*lines?{_RES_NUM}", re.IGNORECASE), "PL-{}"),
     (re.compile(rf"\b(?:assembly\s+)?workshops?{_RES_NUM}", re.IGNORECASE), "WS-{}"),
     (re.compile(rf"\boutfitting[\s-]*halls?{_RES_NUM}", re.IGNORECASE), "OH-{}"),
     (re.compile(rf"\b(?:gantry[\s-]*)?cranes?{_RES_NUM}|\bgantry{_RES_NUM}", re.IGNORECASE), "GC-{}"),
@@ -111,6 +240,20 @@ class Entities(BaseModel):
     """A yard resource (from "panel line 2" or "PL-2")."""
     zone: str | None = None
     """An outfitting zone (from "MVZ3-L2")."""
+    budget_hours: float | None = None
+    """An inspection budget in hours (from "40 hours of inspection", "budget 40 h", "30 NDT hours")."""
+    budget_joints: int | None = None
+    """An inspection budget in joints (from "inspect 50 joints", "the 20 riskiest welds")."""
+    welding_factor: float | None = None
+    """A factor on welding hours in a what-if (from "welding takes 20 % longer" -> 1.2, "10 % faster" -> 0.9)."""
+    rework_factor: float | None = None
+    """A factor on outfitting rework in a what-if (from "rework doubles" -> 2.0, "halves" -> 0.5)."""
+
+
+Refusal: TypeAlias = Literal["out_of_scope", "destructive", "unplaceable"]
+"""Why a plan answers nothing: the question is not about the yard (`out_of_scope`); it asks to delete, reset or
+overwrite data, which nothing here ever does (`destructive`); or it is a yard question that lacks what it needs, a
+code or a duration (`unplaceable`: the plan's reason says exactly what)."""
 
 
 class Plan(BaseModel):
@@ -130,6 +273,10 @@ class Plan(BaseModel):
     tools' numbers, rows and sources below them."""
     fallback: bool = False
     """This plan came from the offline planner because the LLM planner failed."""
+    refusal: Refusal | None = None
+    """Why nothing runs for the question, when the planner refuses it (then the intent is "unknown", no steps)."""
+    suggestions: list[str] = Field(default_factory=list)
+    """Questions that can be asked instead, most relevant first (with a refusal; the answer shows two or three)."""
 
     @property
     def codes(self) -> list[str]:
@@ -148,12 +295,35 @@ def extract_codes(question: str) -> list[str]:
 
 
 def extract_percent(question: str) -> float | None:
-    """A percentage in the question (an inspection budget), as a fraction."""
-    match = _PERCENT.search(question)
+    """A percentage in the question that is an inspection budget, as a fraction.
+
+    A percentage that says how much longer welding takes or how much rework grows ("20 % longer", "up 50 %") is a
+    factor (`extract_factors`), never a budget.
+    """
+    taken = extract_factors(question).spans
+    for match in _PERCENT.finditer(question):
+        if any(a <= match.start() < b for a, b in taken):
+            continue
+        word = match.group(1)
+        return (float(word) if word[0].isdigit() else _NUMBER_WORDS[word.lower()]) / 100.0
+    return None
+
+
+def _share(question: str) -> float | None:
+    """A share of the joints said in words: "a tenth of the welds" -> 0.1, "one in twenty joints" -> 0.05."""
+    match = _SHARE.search(question)
     if match is None:
         return None
-    word = match.group(1)
-    return (float(word) if word[0].isdigit() else _NUMBER_WORDS[word.lower()]) / 100.0
+    fraction, one, of, nth, nth_word = match.groups()
+    if fraction:
+        return _FRACTIONS[fraction.lower()]
+    if one:
+        return 1 / _number(of)
+    if nth:
+        return 1 / int(nth) if int(nth) > 0 else None
+    if nth_word:
+        return 1 / {"third": 3, "fourth": 4, "fifth": 5, "tenth": 10, "twentieth": 20}[nth_word.lower()]
+    return 0.5  # "half the joints"
 
 
 def _number(word: str) -> int:
@@ -197,23 +367,192 @@ def extract_resource(question: str) -> str | None:
     return min(found)[1] if found else None
 
 
+class Factors(BaseModel):
+    """The factors a cross-model what-if names, and where the question says them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    welding: float | None = None
+    rework: float | None = None
+    unattributed: float | None = None
+    """A change the question names without saying of what ("what if it takes 20 % longer?")."""
+    spans: list[tuple[int, int]] = Field(default_factory=list)
+    """(start, end) of every change found: a percentage inside one is no inspection budget."""
+
+
+_SCENARIO: Final = re.compile(
+    r"\b(if|what if|suppose|supposing|assume|assuming|imagine|scenario|simulat\w*|hypothetical\w*|would|were"
+    r"|in case|adopt\w*|official\w*|commit\w*|lock(?:ed)? in|apply|impact|effect|slips?|moves?|happens?"
+    r"|consequences?)\b",
+    re.IGNORECASE,
+)
+
+
+def _changes(question: str) -> list[tuple[int, int, float]]:
+    """Every change the question names ("20 % longer", "doubles", "x1.5"), as (start, end, factor), in order."""
+    found: list[tuple[int, int, float, bool]] = []
+    for pattern, direction in _CHANGES:
+        for m in pattern.finditer(question):
+            number, fraction = m.group(1), m.group(2)
+            if number is not None:
+                share = (float(number) if number[0].isdigit() else _NUMBER_WORDS[number.lower()]) / 100.0
+            else:
+                share = _FRACTIONS[fraction.lower()]
+            found.append((m.start(), m.end(), 1.0 + direction * share, False))
+    for pattern, value in _MULTIPLES:
+        for m in pattern.finditer(question):
+            factor = value or float(m.group(1))
+            if re.match(r"\s*(?:as\s+)?(?:fast|quick)", question[m.end() :], re.IGNORECASE):
+                factor = 1.0 / factor  # "twice as fast": half the time
+            found.append((m.start(), m.end(), factor, True))
+    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    kept: list[tuple[int, int, float]] = []
+    for start, end, factor, multiple in found:
+        if kept and start < kept[-1][1]:
+            continue
+        clause = question[_clause(question, start, end)[0] : start]
+        if _INVERSE.search(clause):  # "productivity drops 20 %": welding takes longer
+            factor = 1.0 / factor if multiple else 2.0 - factor
+        if factor > 0:
+            kept.append((start, end, round(factor, 6)))
+    return kept
+
+
+def _clause(question: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around question[start:end]: from the last separator before it to the first after it."""
+    before = [m.end() for m in _CLAUSE_END.finditer(question, 0, start)]
+    after = _CLAUSE_END.search(question, end)
+    return (before[-1] if before else 0), (after.start() if after else len(question))
+
+
+def _subject(question: str, start: int, end: int) -> str | None:
+    """What a change at question[start:end] is of: "welding" or "rework", the nearest one said in its clause."""
+    lo, hi = _clause(question, start, end)
+    named = [(m.start(), "welding") for m in _WELDING_SUBJECT.finditer(question, lo, start)]
+    named += [(m.start(), "rework") for m in _REWORK_SUBJECT.finditer(question, lo, start)]
+    if named:
+        return max(named)[1]
+    later = [(m.start(), "welding") for m in _WELDING_SUBJECT.finditer(question, end, hi)]
+    later += [(m.start(), "rework") for m in _REWORK_SUBJECT.finditer(question, end, hi)]
+    return min(later)[1] if later else None
+
+
+def extract_factors(question: str, asks_what_happens: bool = True) -> Factors:
+    """How much longer welding takes and how much rework grows, in a what-if ("if welding on B012 takes 20 % longer").
+
+    A change counts only in a question that asks what happens (if, suppose, what slips, ...), and belongs to the
+    welding or rework its clause names ("welding takes 20 % longer and rework doubles": both). Said of neither it
+    is `unattributed` (a follow-up may know which). The first change of each kind wins.
+
+    Args:
+        question: the question, as asked.
+        asks_what_happens: count a change only in a question that asks what happens (False: a follow-up of a
+            what-if, "and 30 % longer?").
+    """
+    if asks_what_happens and not _SCENARIO.search(question):
+        return Factors()
+    welding = rework = unattributed = None
+    spans = []
+    for start, end, factor in _changes(question):
+        subject = _subject(question, start, end)
+        if subject is None:
+            named = {kind for kind, said in _SUBJECTS if said.search(question)}
+            subject = named.pop() if len(named) == 1 else None
+        if subject == "welding" and welding is None:
+            welding = factor
+        elif subject == "rework" and rework is None:
+            rework = factor
+        elif subject is None and unattributed is None:
+            unattributed = factor
+        else:
+            continue
+        spans.append((start, end))
+    return Factors(welding=welding, rework=rework, unattributed=unattributed, spans=spans)
+
+
+def extract_date(question: str) -> date | None:
+    """The first calendar date the question names with its year, None when there is none or it is no real day.
+
+    2025-03-10, 24/03/2025, 24.03.2025, 1 April 2025, March 10, 2025; "2025-02-30" names no day and is left out.
+    """
+    found: list[tuple[int, int, int, int]] = []  # (position, year, month, day)
+    for pattern, order in _DATES:
+        for m in pattern.finditer(question):
+            a, b, c = m.groups()
+            if order == "ymd":
+                found.append((m.start(), int(a), int(b), int(c)))
+            elif order == "dmy":
+                day, month = int(a), int(b)
+                if month > 12 >= day:  # 03/24/2025 can only be month first
+                    day, month = month, day
+                found.append((m.start(), int(c), month, day))
+            elif order == "d month y":
+                found.append((m.start(), int(c), _MONTHS[b.lower()], int(a)))
+            else:
+                found.append((m.start(), int(c), _MONTHS[a.lower()], int(b)))
+    for _, year, month, day in sorted(found):
+        try:
+            return date(year, month, day)
+        except ValueError:  # names no day: leave it out rather than guess
+            return None
+    return None
+
+
+def _hours(question: str, days: int | None) -> tuple[float | None, int | None]:
+    """An amount of hours: an inspection budget (said with inspecting), or a duration in whole days.
+
+    As a duration only when it is said of something down or late and no duration in days is given: whole days,
+    rounded up, since a day the resource is down for part of is lost ("48 hour outage" -> 2 days, 12 hours -> 1).
+    """
+    match = _HOURS.search(question)
+    if match is None:
+        return None, days
+    word = match.group(1)
+    hours = float(word) if word[0].isdigit() else float(_NUMBER_WORDS[word.lower()])
+    near = question[max(0, match.start() - 30) : match.end() + 25]
+    if _INSPECTION.search(near) or (_INSPECTION.search(question) and not _DOWN_OR_LATE.search(question)):
+        return hours, days
+    if days is None and _DOWN_OR_LATE.search(question) and hours > 0:
+        return None, math.ceil(hours / 24 - 1e-9)
+    return None, days
+
+
+_SELECTING: Final = re.compile(r"\b(pick|choose|select|riskiest|top|afford|cover|worst|highest)\b", re.IGNORECASE)
+
+
+def _joint_count(question: str) -> int | None:
+    """A number of joints to inspect ("inspect 50 joints", "the 20 riskiest welds"), said with inspecting."""
+    if not (_INSPECTION.search(question) or _SELECTING.search(question)):
+        return None
+    shares = [(m.start(), m.end()) for m in _SHARE.finditer(question)]
+    for match in _JOINT_COUNT.finditer(question):
+        if match.start() > 0 and question[match.start() - 1] in "-/.":  # a code's or a date's digits
+            continue
+        if any(a <= match.start() < b for a, b in shares):  # "one in ten joints" is a share
+            continue
+        word = match.group(1) or match.group(3)
+        count = _number(word)
+        return count if count > 0 else None
+    return None
+
+
 def extract_entities(question: str) -> Entities:
     """Every entity the question names."""
     start = _START_DAY.search(question)
-    when = _DATE.search(question)
-    start_date = None
-    if when:
-        try:
-            start_date = date(int(when.group(1)), int(when.group(2)), int(when.group(3)))
-        except ValueError:  # "2025-02-30" names no day: leave it out rather than guess
-            start_date = None
     zone = _ZONE.search(question)
+    factors = extract_factors(question)
+    budget_hours, days = _hours(question, extract_days(question))
+    budget = extract_percent(question)
     return Entities(
         codes=extract_codes(question),
-        budget=extract_percent(question),
-        days=extract_days(question),
+        budget=budget if budget is not None else _share(question),
+        days=days,
         start_day=int(start.group(1)) if start else None,
-        start_date=start_date,
+        start_date=extract_date(question),
         resource=extract_resource(question),
         zone=f"MVZ{int(zone.group(1))}-L{int(zone.group(2))}" if zone else None,
+        budget_hours=budget_hours,
+        budget_joints=_joint_count(question),
+        welding_factor=factors.welding,
+        rework_factor=factors.rework,
     )

@@ -37,9 +37,9 @@ from typing import Final
 
 from pydantic import JsonValue, ValidationError
 
-from brain._planner_examples import CUES, EXAMPLES
+from brain._planner_examples import CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
 from brain._planner_features import RULES, Catalogue, QuestionFeatures, features, spelled
-from brain.plan import Entities, Plan, Step, extract_entities
+from brain.plan import CODE_PATTERN, Entities, Plan, Refusal, Step, extract_entities, extract_factors
 from brain.tools import TOOLS, ArgsFrom, ToolResult
 from knowledge.documents import Embedder
 
@@ -123,7 +123,16 @@ _FOLLOW_UP: Final = re.compile(
 # "same for the dock": in a follow-up of a what-if the dock is the resource, whatever is said of it
 _DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
 _SUBJECTS: Final = ("codes", "zone", "resource")
-_MODIFIERS: Final = ("budget", "days", "start_day", "start_date")
+_MODIFIERS: Final = (
+    "budget",
+    "days",
+    "start_day",
+    "start_date",
+    "budget_hours",
+    "budget_joints",
+    "welding_factor",
+    "rework_factor",
+)
 _CONTINUE: Final = 1.0
 """A follow-up that names something new continues the previous question's intent unless another intent scores more
 than this many typical cues (the learned `cues` weight) above it: "and for B013?" and "same for the dock" continue,
@@ -131,6 +140,35 @@ than this many typical cues (the learned `cues` weight) above it: "and for B013?
 single questions, so nothing in them teaches how strongly a conversation leans on the question before
 (tests/brain/test_planner_context.py passes from 0.75 to 2 typical cues)."""
 _WHICH_WHAT_IF: Final = "which what-if? ask one first, e.g. 'if panel line 2 is down 3 days ...'"
+_DESTRUCTIVE: Final = re.compile(DESTRUCTIVE)
+_YARD_TOPIC: Final = re.compile(YARD_TOPIC)
+_ELSEWHERE: Final = re.compile(ELSEWHERE)
+_DESTROYED: Final = (
+    "nothing was run: I cannot delete, reset or overwrite the yard's data or its plan; the plan changes only when a "
+    "person approves an adopted what-if"
+)
+_OUTSIDE: Final = (
+    "that is outside what I can answer: I know this yard's parts, welding, inspection, outfitting, hours, schedule "
+    "and procedures"
+)
+_SUGGEST: Final = {
+    "destructive": ("lookup", "whatif", "adopt"),
+    "out_of_scope": ("lookup", "weld_risk", "schedule"),
+    "unplaceable": ("lookup", "weld_risk", "schedule"),
+}
+"""The intents whose example questions a refusal offers when nothing in the question points to others."""
+_CODE_KINDS: Final = (
+    ("part", re.compile(r"^B\d+-A\d+-S\d+-P\d+$")),
+    ("sub-assembly", re.compile(r"^B\d+-A\d+-S\d+$")),
+    ("assembly", re.compile(r"^B\d+-A\d+$")),
+    ("block", re.compile(r"^B\d+$")),
+    ("joint", re.compile(r"^J\d+-\d+$")),
+    ("item", re.compile(r"^O\d+-\d+$")),
+    ("work package", re.compile(r"^WP-")),
+)
+_ASKING: Final = re.compile(
+    r"^(is|are|does|do|can|will|would|should)\b|\b(what|which|how|when|where|who|why)\b(?!-)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -271,19 +309,104 @@ class OfflinePlanner:
         """
         if intent not in self.intents:
             raise ValueError(f"no intent {intent!r}; the offline planner knows {', '.join(self.intents)}")
+        if _DESTRUCTIVE.search(spelled(question).lower()):  # whatever else it asks: nothing runs for it
+            return self.refused(question, entities, "destructive", _DESTROYED)
         if intent == "unknown":
-            return _unknown(entities, reason)
+            return self._not_placed(question, entities)
         if intent == "adopt":
             what_if = (context or {}).get("what_if")
             return self._adopt(
                 entities, what_if if isinstance(what_if, Mapping) else None, confidence, reason, question
             )
         if intent == "schedule" and not entities.codes and _ONE_BLOCK.search(question.lower()):
-            return _unknown(entities, "which block? an erection date needs a block code such as B012")
+            missing = "which block? an erection date needs a block code such as B012"
+            return self.refused(question, entities, "unplaceable", missing, asked=intent)
         step, missing = self._first_step(intent, entities, question)
+        if step is None and _ELSEWHERE.search(spelled(question).lower()):  # "translate 'weld' into Korean"
+            return self.refused(question, entities, "out_of_scope", _OUTSIDE)
         if step is None:
-            return _unknown(entities, missing)
+            return self.refused(question, entities, "unplaceable", missing, asked=intent)
         return Plan(intent=intent, entities=entities, steps=[step], confidence=confidence, reason=reason)
+
+    def _not_placed(self, question: str, entities: Entities) -> Plan:
+        """A question no intent won: a yard question that lacks what it needs, or one outside the yard.
+
+        It is a yard question when it names a code, a zone or a resource, or speaks of the yard's things (welds,
+        blocks, the schedule, ...); then, when a cue spoke for an intent whose tool cannot run on it, it says what
+        that tool lacks ("... needs a code such as B012"). "What's the weather in Hamburg?" is out of scope, whatever
+        its "what's" cues, and so is an errand ("order welding wire", "translate 'weld'").
+        """
+        scores = self.scores(question, entities)
+        named = [*entities.codes, *(x for x in (entities.zone, entities.resource) if x is not None)]
+        q = spelled(question).lower()
+        if _ELSEWHERE.search(q) or (not named and not _YARD_TOPIC.search(q)):
+            return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
+        cued = [i for i in dict.fromkeys(scores.features.cued) if i in self._tools]
+        for intent in sorted(cued, key=lambda i: -scores.score[i]):
+            step, missing = self._first_step(intent, entities, question)
+            if step is None:
+                return self.refused(question, entities, "unplaceable", missing, asked=intent, scores=scores)
+        if named:
+            what = f"I could not tell what you want to know about {', '.join(named)}"
+            return self.refused(question, entities, "unplaceable", what, scores=scores)
+        return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
+
+    def refused(
+        self,
+        question: str,
+        entities: Entities,
+        kind: Refusal,
+        why: str,
+        asked: str | None = None,
+        scores: Scores | None = None,
+    ) -> Plan:
+        """A plan that runs nothing, with why (`kind`, and in words) and two or three questions that can be asked.
+
+        The questions are the example phrasings of the intent the question seemed to ask (`asked`), then of the
+        intents its cues spoke for (best scored first), then of the usual ones for the kind; each names the
+        question's own code where the phrasing names one of the same kind.
+        """
+        first: list[str] = [asked] if asked else []
+        if kind != "destructive":
+            scores = self.scores(question, entities) if scores is None else scores
+            first += sorted(dict.fromkeys(scores.features.cued), key=lambda i: -scores.score[i])
+        suggestions: list[str] = []
+        for intent in dict.fromkeys([*first, *_SUGGEST[kind]]):
+            phrase = self._example(intent, entities) if intent in self._tools or intent == "adopt" else None
+            if phrase is not None and phrase not in suggestions:
+                suggestions.append(phrase)
+            if len(suggestions) == 3:
+                break
+        return Plan(
+            intent="unknown",
+            entities=entities,
+            steps=[],
+            confidence=0.0,
+            reason=why,
+            refusal=kind,
+            suggestions=suggestions,
+        )
+
+    def _example(self, intent: str, entities: Entities) -> str | None:
+        """An example question of an intent: its tool's phrasings first, then the planner's.
+
+        One that names a code rather than none, and the question's own code where it names one of the same kind.
+        """
+        tool = self._tools.get(intent)
+        phrasings = [*(tool.examples if tool else ()), *EXAMPLES.get(intent, ())]
+        if not phrasings:
+            return None
+        with_code = [p for p in phrasings if CODE_PATTERN.search(p)]
+        phrase = with_code[0] if with_code else phrasings[0]
+        kinds = {_kind_of(c): c for c in reversed(entities.codes)}
+        for p in with_code:
+            found = CODE_PATTERN.search(p)
+            if found is not None and _kind_of(found.group(1).upper()) in kinds:
+                mine = kinds[_kind_of(found.group(1).upper())]
+                phrase = p[: found.start()] + mine + p[found.end() :]
+                break
+        phrase = phrase[0].upper() + phrase[1:]
+        return phrase + "?" if _ASKING.search(phrase) and phrase[-1] not in "?.!" else phrase
 
     def _follow_up(
         self, question: str, entities: Entities, earlier: tuple[str, Entities]
@@ -296,6 +419,12 @@ class OfflinePlanner:
         carry over within one intent.
         """
         before_intent, before = earlier
+        factor = extract_factors(question, asks_what_happens=False).unattributed
+        if factor is not None and entities.welding_factor is None and entities.rework_factor is None:
+            # "what about 30 % longer?" after "if welding on B012 takes 20 % longer": the change is of the same thing
+            kind = next((k for k in ("welding_factor", "rework_factor") if getattr(before, k) is not None), None)
+            if kind is not None:
+                entities = entities.model_copy(update={kind: factor, "budget": None})
         if before_intent in ("whatif", "adopt") and entities.resource is None:
             dock = _DOCK_NAMED.search(question)
             if dock is not None:
@@ -369,7 +498,7 @@ class OfflinePlanner:
             )
         if not names:
             return Plan(intent="adopt", entities=e, steps=[], confidence=confidence, reason=_WHICH_WHAT_IF)
-        return _unknown(e, missing)
+        return self.refused(question, e, "unplaceable", missing, asked="whatif")
 
     @staticmethod
     def _next(previous: Plan, results: Sequence[ToolResult]) -> Plan:
@@ -380,5 +509,5 @@ class OfflinePlanner:
         return previous.model_copy(update={"steps": []})
 
 
-def _unknown(entities: Entities, why: str) -> Plan:
-    return Plan(intent="unknown", entities=entities, steps=[], confidence=0.0, reason=why)
+def _kind_of(code: str) -> str:
+    return next((kind for kind, pattern in _CODE_KINDS if pattern.match(code)), "")

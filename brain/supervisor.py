@@ -111,10 +111,40 @@ class Answer(BaseModel):
         return [s for r in self.results for s in r.sources]
 
 
-def _offered() -> str:
-    """What the tools answer, by intent, for a question nobody could place: from each tool's declaration."""
-    intents = {spec.intent: spec.intent_description for _, spec in TOOLS.items() if spec.intent_description}
-    return "; ".join(f"{intent.replace('_', ' ')}: {description}" for intent, description in intents.items())
+_REFUSED: Final = {
+    "destructive": "Nothing was run: I cannot delete, reset or overwrite the yard's data or its plan; the plan changes "
+    "only when a person approves an adopted what-if.",
+    "out_of_scope": "That is outside what I can answer: I know this yard's parts, welding, inspection, outfitting, "
+    "hours, schedule and procedures.",
+}
+"""The reason of a refusal in words, by kind (an unplaceable question's reason says what it lacks)."""
+
+
+def _examples() -> list[str]:
+    """Two or three things that can be asked, from the tools' declarations (a planner that suggests none)."""
+    offered = [spec for _, spec in TOOLS.items() if spec.intent_description and spec.args_from is not None]
+    examples = [f'"{spec.examples[0]}"' for spec in offered if spec.examples]
+    if len(examples) < 2:
+        examples = [spec.intent_description for spec in offered]
+    return examples[:3]
+
+
+def _refusal(plan: Plan) -> str:
+    """Two short lines: why nothing was answered (unless the planner's own words say it), then what can be asked.
+
+    The questions are the planner's suggestions, else the tools' own examples (or what their questions ask).
+    """
+    lines = []
+    if plan.refusal in _REFUSED:
+        lines.append(_REFUSED[plan.refusal])
+    elif plan.refusal == "unplaceable":
+        lines.append(f"I cannot answer that as asked: {plan.reason}.")
+    elif not plan.answer:
+        lines.append(f"I cannot place that question ({plan.reason}).")
+    asks = [f'"{q}"' for q in plan.suggestions[:3]] or _examples()
+    said = ", ".join(asks[:-1]) + f" or {asks[-1]}" if len(asks) > 1 else "".join(asks)
+    lines.append(f"I can answer about this yard, for example: {said}")
+    return "\n".join(lines)
 
 
 def _lines(spec: ToolSpec | None, result: ToolResult) -> list[str]:
@@ -131,9 +161,7 @@ def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -
     if plan.intent != "unknown" and not results and not plan.answer:
         return f"I cannot answer that yet: {plan.reason}."
     if plan.intent == "unknown" and not results:
-        return (plan.answer + "\n\n" if plan.answer else "") + (
-            f"I cannot place that question ({plan.reason}). I can answer about {_offered()}."
-        )
+        return (plan.answer + "\n\n" if plan.answer else "") + _refusal(plan)
     lines = [plan.answer] if plan.answer else []
     for result in results:
         if result.error:

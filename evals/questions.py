@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from brain.intents import INTENTS, is_known
-from brain.plan import CODE_PATTERN, Entities, Intent, Plan
+from brain.plan import CODE_PATTERN, Entities, Intent, Plan, Refusal
 from brain.tools import TOOLS
 from evals._yaml import compose, construct, line_of
 from evals.errors import CaseFileError
@@ -128,6 +128,9 @@ class QuestionCase(BaseModel):
     """Unique within the file, e.g. "ndt-h01"."""
     question: str = Field(min_length=1, max_length=4_000)
     intent: Intent
+    refusal: Refusal | None = None
+    """Why an unknown question gets no answer, when the case says: out_of_scope (not about the yard), destructive (it
+    asks to delete, reset or overwrite data: nothing may run), unplaceable (a yard question lacking what it needs)."""
     entities: ExpectedEntities = Field(default_factory=ExpectedEntities)
     tool: str | None = None
     """The tool that must run (first) for this question; None for questions nothing should run for."""
@@ -170,6 +173,8 @@ class QuestionCase(BaseModel):
     def _consistent(self) -> QuestionCase:
         if self.intent == "unknown" and (self.tool or self.cites or self.numbers or self.summary_contains):
             raise ValueError("an unknown question runs no tool: leave out tool, cites, numbers and summary_contains")
+        if self.refusal is not None and self.intent != "unknown":
+            raise ValueError(f"refusal: only an unknown question is refused, this one's intent is {self.intent}")
         if (self.cites or self.numbers or self.summary_contains) and self.tool is None:
             raise ValueError("answer checks (cites, numbers, summary_contains) need the tool that produces them")
         if any(ref in _NEEDS_CODE for ref in self.numbers.values()) and not self.entities.codes:
@@ -179,8 +184,13 @@ class QuestionCase(BaseModel):
         return self
 
     def plan_mismatches(self, plan: Plan) -> list[str]:
-        """How a plan differs from the case (intent, then entities); empty when it matches."""
+        """How a plan differs from the case: intent, the refusal's kind (when the case gives one), entities.
+
+        Empty when it matches.
+        """
         wrong = [] if plan.intent == self.intent else [f"intent: expected {self.intent}, got {plan.intent}"]
+        if self.refusal is not None and plan.intent == self.intent and plan.refusal != self.refusal:
+            wrong.append(f"refusal: expected {self.refusal}, got {plan.refusal}")
         return wrong + self.entities.mismatches(plan.entities)
 
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 CASE_FILE = Path(__file__).parents[2] / "evals" / "cases" / "brain_questions.yaml"
 # Once written blind, now studied while tuning and fitted on: dev data like CASE_FILE.
 DEV_FILES = [CASE_FILE, *(CASE_FILE.with_name(f"brain_questions_blind{n}.yaml") for n in ("", "2", "3", "4"))]
+# Issue 11's new kinds of question (budgets in hours or joints, single items, cross-model what-ifs, refusals), written
+# by the planner's helper: dev from the start.
+DEV_FILES.append(CASE_FILE.with_name("brain_questions_issue11.yaml"))
 # Written blind by someone who never saw the planner's cues or catalogue: the newest one not yet studied is the
 # honest held-out measure (brain_questions_blind5.yaml, ...); the older ones are dev.
 _BLIND_FILE = re.compile(r"brain_questions_blind(\d+)\.yaml|blind-(\d+)\.yaml")
@@ -306,6 +309,17 @@ GOOD = """\
         ),
         ('- id: ok-1\n  split: dev\n  intent: lookup\n  question: "again"\n', 6, "also used on line 1"),
         ('- id: bad\n  split: dev\n  intent: lookup\n  question: "B001"\n  entities: {codes: [b001]}\n', 10, "b001"),
+        ('- id: bad\n  split: dev\n  intent: unknown\n  refusal: rude\n  question: "x"\n', 9, "refusal"),
+        (
+            '- id: bad\n  split: dev\n  intent: lookup\n  refusal: destructive\n  question: "B001"\n',
+            6,
+            "only an unknown question is refused",
+        ),
+        (
+            '- id: bad\n  split: dev\n  intent: ndt_plan\n  question: "B001"\n  entities: {budget_joints: many}\n',
+            10,
+            "budget_joints",
+        ),
     ],
     ids=[
         "unknown-intent",
@@ -318,6 +332,9 @@ GOOD = """\
         "unknown-reference",
         "repeated-id",
         "lower-case-code",
+        "unknown-refusal",
+        "refusal-of-a-placed-intent",
+        "wrong-new-entity-type",
     ],
 )
 def test_the_loader_names_the_file_and_line(tmp_path: Path, case: str, line: int, says: str) -> None:
@@ -343,6 +360,15 @@ def test_the_loader_refuses_files_that_are_not_case_lists(tmp_path: Path, text: 
     path.write_text(text)
     with pytest.raises(CaseFileError, match=rf"cases\.yaml:{line}: .*{says}"):
         load_cases(path)
+
+
+def test_a_refusal_of_another_kind_is_a_mismatch() -> None:
+    from brain.plan import Plan
+
+    case = QuestionCase(id="r", split="dev", intent="unknown", refusal="destructive", question="delete B012")
+    refused = Plan(intent="unknown", confidence=0.0, reason="...", refusal="out_of_scope")
+    assert case.plan_mismatches(refused) == ["refusal: expected destructive, got out_of_scope"]
+    assert case.plan_mismatches(refused.model_copy(update={"refusal": "destructive"})) == []
 
 
 def test_a_good_file_loads_with_lines(tmp_path: Path) -> None:

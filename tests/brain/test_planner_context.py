@@ -92,7 +92,8 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner)
         ("how about a week?", AFTER_WHAT_IF, "what_if", {**PANEL_LINE_DOWN, "days": 7}),
         ("how about a week?", AFTER_LATE_BLOCK, "what_if", {**B012_LATE, "days": 7}),
         ("same for the dock", AFTER_WHAT_IF, "what_if", {**PANEL_LINE_DOWN, "resource": "DOCK-1"}),
-        ("and its NDT plan?", AFTER_LOOKUP, "ndt_plan", {"code": "B012", "budget": 0.1}),
+        # no budget said: the tool's default share (10 %), which the arguments leave to the tool
+        ("and its NDT plan?", AFTER_LOOKUP, "ndt_plan", {"code": "B012"}),
         ("when will it be erected?", AFTER_LOOKUP, "erection_schedule", {"code": "B012"}),
         ("what if it is 4 days late?", AFTER_LOOKUP, "what_if", {**B012_LATE, "days": 4}),
     ],
@@ -115,7 +116,7 @@ def test_a_follow_up_of_an_adoption_only_simulates(planner: OfflinePlanner) -> N
         ("What does B013 consist of?", "lookup", "lookup"),  # names its own code and asks its own question
         ("what is the makespan?", "schedule", "erection_schedule"),  # no follow-up cue
         ("how do we weld it?", "procedure", "search_documents"),  # a how-to stays a how-to
-        ("and the critical path?", "schedule", "erection_schedule"),  # the schedule needs no block
+        ("and the critical path?", "critical_path", "critical_path"),  # the ship's path needs no block
     ],
 )
 def test_a_question_that_stands_alone_ignores_the_context(

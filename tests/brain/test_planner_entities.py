@@ -1,0 +1,69 @@
+"""The entities of issue 11's questions, by pattern and exact: budgets in hours or joints, factors, dates, hours.
+
+A percentage in a what-if about welding or rework is a factor, never an inspection budget; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import JsonValue
+
+from brain.plan import extract_entities
+from brain.planner import OfflinePlanner
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # inspection budgets: hours, joints, a share in words
+        ("NDT plan for B012 with 40 hours of inspection", {"budget_hours": 40.0, "budget": None}),
+        ("NDT plan for B012, budget 40 h", {"budget_hours": 40.0}),
+        ("30 NDT hours for B004-A02: which joints?", {"budget_hours": 30.0}),
+        ("inspect 50 joints of B012", {"budget_joints": 50, "budget": None, "budget_hours": None}),
+        ("pick the 20 riskiest welds of B009 for UT", {"budget_joints": 20}),
+        ("NDT plan for B003, inspect a tenth of the welds", {"budget": 0.1, "budget_joints": None}),
+        ("one in twenty welds of B002 for RT", {"budget": 0.05, "budget_joints": None}),
+        ("which joints of B004 should we inspect with a 5 % budget?", {"budget": 0.05, "budget_hours": None}),
+        # cross-model what-ifs: the percentage is a factor, not a budget
+        ("if welding on B012 takes 20 % longer, what slips?", {"welding_factor": 1.2, "budget": None}),
+        ("what if welding on B012 is 10 % faster", {"welding_factor": 0.9, "budget": None}),
+        ("if welding on B009 takes half again as long", {"welding_factor": 1.5}),
+        ("if outfitting rework on B030 doubles", {"rework_factor": 2.0, "welding_factor": None}),
+        ("what if rework on B030 goes up 50 %", {"rework_factor": 1.5, "budget": None}),
+        ("if rework halves in B011, what happens", {"rework_factor": 0.5}),
+        ("if welding on B012 takes 20 % longer and rework doubles", {"welding_factor": 1.2, "rework_factor": 2.0}),
+        ("what if welders' productivity on B002 drops 15 %", {"welding_factor": 1.15}),
+        # no what-if, no factor: "double-sided" and "20 %" mean what they say
+        ("is double-sided welding allowed on 20 mm plate?", {"welding_factor": None}),
+        ("which welds of B012 to inspect with 20 % more budget", {"welding_factor": None}),
+        # dates with a year, in more forms; a day that does not exist is left out
+        ("PL-2 unavailable for 8 days from 24/03/2025", {"start_date": date(2025, 3, 24), "days": 8}),
+        ("WS-3 goes down on 1 April 2025 for 5 days", {"start_date": date(2025, 4, 1)}),
+        ("crane 1 down from March 10, 2025 for 3 days", {"start_date": date(2025, 3, 10)}),
+        ("dock closed from 2025-02-30 for 2 days", {"start_date": None}),
+        ("crane 1 down from March 10 for 3 days", {"start_date": None}),  # no year: no date
+        # durations in hours: whole days, rounded up
+        ("impact of a 48 hour pannel line 1 outage from day 15", {"days": 2, "resource": "PL-1", "start_day": 15}),
+        ("what if B012 is 36 hours late", {"days": 2, "budget_hours": None}),
+        ("how many hours will B012 take?", {"days": None, "budget_hours": None}),
+    ],
+)
+def test_entities(question: str, expected: dict[str, JsonValue]) -> None:
+    found = extract_entities(question)
+    assert {k: getattr(found, k) for k in expected} == expected
+
+
+def test_a_follow_up_of_a_cross_model_what_if_changes_the_same_factor() -> None:
+    before = extract_entities("if welding on B012 takes 20 % longer, what slips?")
+    context: dict[str, JsonValue] = {
+        "question": "if welding on B012 takes 20 % longer, what slips?",
+        "intent": "whatif",
+        "entities": before.model_dump(mode="json"),
+        "what_if": None,
+        "answer": "...",
+    }
+    plan = OfflinePlanner().plan("and if it is 30 % longer?", context=context)
+    assert plan.intent == "whatif" and plan.entities.codes == ["B012"], plan
+    assert plan.entities.welding_factor == pytest.approx(1.3) and plan.entities.budget is None
