@@ -20,7 +20,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from knowledge.cli import user_errors
 from knowledge.settings import get_settings
@@ -86,13 +88,8 @@ def list_keys(as_json: JsonFlag = False) -> None:
         if as_json:
             sys.stdout.write(json.dumps([_key_json(k) for k in keys], indent=2) + "\n")
             return
-        table = Table(title="API keys", title_justify="left")
-        # the id in full, never cut (`keys revoke` takes it, or a unique start of it); the others wrap if they must
-        table.add_column("id", no_wrap=True, min_width=max((len(k.key_id) for k in keys), default=2))
-        for column in ("name", "token starts", "scopes", "created", "revoked"):
-            table.add_column(column, overflow="fold")
-        for k in keys:
-            table.add_row(
+        rows = [
+            (
                 k.key_id,
                 k.name,
                 k.prefix + "...",
@@ -100,7 +97,24 @@ def list_keys(as_json: JsonFlag = False) -> None:
                 f"{k.created_at:%Y-%m-%d %H:%M}",
                 f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
             )
-        out.print(table)
+            for k in keys
+        ]
+        table = Table(title="API keys", title_justify="left")
+        for column in ("id", "name", "token starts", "scopes", "created", "revoked"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))  # a name is text, never Rich markup
+        if Measurement.get(out, out.options.update_width(10_000), table).maximum <= out.width:
+            out.print(table)
+            return
+        # too narrow for the table: one key a line, its id whole (`keys revoke` takes it, or a unique start of it)
+        for key_id, name, prefix, scopes, created, revoked in rows:
+            state = f", revoked {revoked}" if revoked else ""
+            out.print(
+                f"{key_id}  {name}  scopes {scopes}  token {prefix}  created {created}{state}",
+                highlight=False,
+                markup=False,
+            )
 
 
 @keys_app.command("revoke")
