@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -423,3 +424,121 @@ def ensure_yard(
     record.write_text(json.dumps(generation, indent=2) + "\n")
     console.log(f"generated in {generation['total_s']:.1f} s, peak {fmt_bytes(generation['peak_rss_bytes'])}")
     return path, {**generation, "reused": False}
+
+
+def parse_size(text: str) -> int:
+    """A yard size as `size_label` writes it, back to parts: "25M", "1M", "200k", "1.5M" or a plain number."""
+    value = text.strip().replace("_", "").replace(",", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(value[-1:].lower(), 1)
+    number = value[:-1] if scale > 1 else value
+    try:
+        parts = round(float(number) * scale)
+    except ValueError:
+        raise ValueError(f"a yard size is a number of parts such as 25M, 1M or 200k, got {text!r}") from None
+    if parts < 1:
+        raise ValueError(f"a yard size is at least one part, got {text!r}")
+    return parts
+
+
+# ---- memory of a process tree ----------------------------------------------------------------------
+
+
+def _pss_bytes(process: psutil.Process) -> int:
+    """Proportional set size of a process (shared pages split between their users), or its RSS where unknown.
+
+    Summed over processes that share memory maps (the yard's files, Ray's object store), PSS counts each page once.
+    """
+    try:
+        for line in Path(f"/proc/{process.pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return int(process.memory_info().rss)
+
+
+def tree_memory_bytes(root: psutil.Process | None = None) -> int:
+    """Memory of a process and every live descendant (child processes, Ray's daemons and workers), as summed PSS."""
+    root = root or psutil.Process()
+    total = 0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            total += _pss_bytes(process)
+        except psutil.Error:  # gone since the listing
+            continue
+    return total
+
+
+@dataclass
+class MemoryWatch:
+    """Peak memory of this process tree and of the machine while something runs, sampled on a thread.
+
+    Start it with `start()` (or `with`), read the figures with `stop()`. With `limit_bytes` (the tree's memory) or
+    `min_available_bytes` (the machine's available memory), `on_limit(reason)` is called once when either is crossed,
+    so a benchmark can stop what it started before the machine runs out of memory.
+    """
+
+    interval_s: float = 0.25
+    limit_bytes: int | None = None
+    min_available_bytes: int | None = None
+    on_limit: Callable[[str], None] | None = None
+    peak_tree_bytes: int = field(init=False, default=0)
+    machine_used_at_start_bytes: int = field(init=False, default=0)
+    peak_machine_used_bytes: int = field(init=False, default=0)
+    least_available_bytes: int = field(init=False, default=0)
+    limit_hit: str | None = field(init=False, default=None)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _thread: threading.Thread | None = field(init=False, default=None)
+
+    def start(self) -> MemoryWatch:
+        """Begin sampling."""
+        memory = psutil.virtual_memory()
+        self.machine_used_at_start_bytes = int(memory.total - memory.available)
+        self.least_available_bytes = int(memory.available)
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="memory-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        tree = tree_memory_bytes()
+        memory = psutil.virtual_memory()
+        self.peak_tree_bytes = max(self.peak_tree_bytes, tree)
+        self.peak_machine_used_bytes = max(self.peak_machine_used_bytes, int(memory.total - memory.available))
+        self.least_available_bytes = min(self.least_available_bytes, int(memory.available))
+        if self.limit_hit is None:
+            if self.limit_bytes is not None and tree > self.limit_bytes:
+                self.limit_hit = (
+                    f"this benchmark's processes used {fmt_bytes(tree)} (limit {fmt_bytes(self.limit_bytes)})"
+                )
+            elif self.min_available_bytes is not None and memory.available < self.min_available_bytes:
+                self.limit_hit = (
+                    f"the machine had {fmt_bytes(memory.available)} available "
+                    f"(at least {fmt_bytes(self.min_available_bytes)} must stay free)"
+                )
+            if self.limit_hit is not None and self.on_limit is not None:
+                self.on_limit(self.limit_hit)
+
+    def stop(self) -> Json:
+        """Stop sampling; the peaks: this process tree (summed PSS), the machine's used memory, the least available."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+        return {
+            "peak_tree_bytes": self.peak_tree_bytes,
+            "machine_used_at_start_bytes": self.machine_used_at_start_bytes,
+            "peak_machine_used_bytes": self.peak_machine_used_bytes,
+            "least_available_bytes": self.least_available_bytes,
+            "limit_hit": self.limit_hit,
+        }
+
+    def __enter__(self) -> MemoryWatch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
