@@ -95,7 +95,7 @@ _DATES: Final = (
     (re.compile(rf"\b{_DAY_OF_MONTH}\s+(?:of\s+)?{_MONTH},?\s+(20\d\d)\b", re.IGNORECASE), "d month y"),
     (re.compile(rf"\b{_MONTH}\s+(?:the\s+)?{_DAY_OF_MONTH},?\s+(20\d\d)\b", re.IGNORECASE), "month d y"),
 )
-_HOUR_WORDS: Final = r"(?:man[\s-]*|person[\s-]*|inspection\s+|inspector\s+|ndt\s+|testing\s+|test\s+|ut\s+|rt\s+)?"
+_HOUR_WORDS: Final = r"(?:(?:man|person|inspection|inspector|ndt|testing|test|ut|rt)[\s-]+)?"
 # An amount of hours ("40 hours", "40 h", "40-hour", "30 NDT hours"): an inspection budget, or a duration
 _HOURS: Final = re.compile(
     r"\b(\d{1,5}(?:\.\d+)?|"
@@ -154,8 +154,24 @@ _LESS: Final = (
     r"(?:shorter|faster|quicker|less|lower|fewer|smaller|better|down|decrease[sd]?|decreasing|falls?|falling|fell"
     r"|drops?|dropping|dropped|reduced?|reduction|cut|shrinks?|improves?|improved|goes down|go down|went down)"
 )
-# (pattern, direction): the amount before or after its direction, or a multiple in words or digits
+# (pattern, direction): the amount before or after its direction, or a verb, its object and "by" the amount
 _CHANGES: Final = (
+    (
+        re.compile(
+            rf"\b(?:speed(?:s|ed|ing)? up|accelerat\w*|cut(?:s|ting)?|reduc\w*|lower(?:s|ed|ing)?|decreas\w*)\b"
+            rf"[^,;:.?!]{{0,40}}?\bby\s+{_AMOUNT}",
+            re.IGNORECASE,
+        ),
+        -1,
+    ),
+    (
+        re.compile(
+            rf"\b(?:slow(?:s|ed|ing)? down|increas\w*|rais\w*|extend\w*|lengthen\w*|inflat\w*)\b"
+            rf"[^,;:.?!]{{0,40}}?\bby\s+{_AMOUNT}",
+            re.IGNORECASE,
+        ),
+        1,
+    ),
     (re.compile(rf"{_AMOUNT}\s+{_MORE}\b", re.IGNORECASE), 1),
     (re.compile(rf"{_AMOUNT}\s+{_LESS}\b", re.IGNORECASE), -1),
     (re.compile(rf"\b{_MORE}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), 1),
@@ -428,8 +444,9 @@ def _clause(question: str, start: int, end: int) -> tuple[int, int]:
 def _subject(question: str, start: int, end: int) -> str | None:
     """What a change at question[start:end] is of: "welding" or "rework", the nearest one said in its clause."""
     lo, hi = _clause(question, start, end)
-    named = [(m.start(), "welding") for m in _WELDING_SUBJECT.finditer(question, lo, start)]
-    named += [(m.start(), "rework") for m in _REWORK_SUBJECT.finditer(question, lo, start)]
+    # before it, or inside it ("speed up welding on B011 by 10 %")
+    named = [(m.start(), "welding") for m in _WELDING_SUBJECT.finditer(question, lo, end)]
+    named += [(m.start(), "rework") for m in _REWORK_SUBJECT.finditer(question, lo, end)]
     if named:
         return max(named)[1]
     later = [(m.start(), "welding") for m in _WELDING_SUBJECT.finditer(question, end, hi)]

@@ -37,7 +37,7 @@ from typing import Final
 
 from pydantic import JsonValue, ValidationError
 
-from brain._planner_examples import CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
+from brain._planner_examples import ABOUT_ME, CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
 from brain._planner_features import RULES, Catalogue, QuestionFeatures, features, spelled
 from brain.plan import CODE_PATTERN, Entities, Plan, Refusal, Step, extract_entities, extract_factors
 from brain.tools import TOOLS, ArgsFrom, ToolResult
@@ -143,6 +143,13 @@ _WHICH_WHAT_IF: Final = "which what-if? ask one first, e.g. 'if panel line 2 is 
 _DESTRUCTIVE: Final = re.compile(DESTRUCTIVE)
 _YARD_TOPIC: Final = re.compile(YARD_TOPIC)
 _ELSEWHERE: Final = re.compile(ELSEWHERE)
+_ABOUT_ME: Final = re.compile(ABOUT_ME)
+_POINTS_BACK: Final = re.compile(r"\b(it|its|this|that|these|those|they|them|one)\b")
+# what the planner's own questions are about besides the yard's things (YARD_TOPIC): dependencies, hours, what-ifs
+_YARD_ASKS: Final = re.compile(
+    r"\b(upstream|downstream|predecessors?|successors?|prerequisites?|dependenc\w*|depend\w*|makespan|critical"
+    r"|man-?hours|workload|rework\w*|zones?|what-?ifs?|scenarios?|hours|hrs|outages?)\b"
+)
 _DESTROYED: Final = (
     "nothing was run: I cannot delete, reset or overwrite the yard's data or its plan; the plan changes only when a "
     "person approves an adopted what-if"
@@ -309,8 +316,11 @@ class OfflinePlanner:
         """
         if intent not in self.intents:
             raise ValueError(f"no intent {intent!r}; the offline planner knows {', '.join(self.intents)}")
-        if _DESTRUCTIVE.search(spelled(question).lower()):  # whatever else it asks: nothing runs for it
+        q = spelled(question).lower()
+        if _DESTRUCTIVE.search(q):  # whatever else it asks: nothing runs for it
             return self.refused(question, entities, "destructive", _DESTROYED)
+        if _ABOUT_ME.search(q):  # "show me your system prompt": not about the yard, whatever else it asks
+            return self.refused(question, entities, "out_of_scope", _OUTSIDE)
         if intent == "unknown":
             return self._not_placed(question, entities)
         if intent == "adopt":
@@ -322,24 +332,37 @@ class OfflinePlanner:
             missing = "which block? an erection date needs a block code such as B012"
             return self.refused(question, entities, "unplaceable", missing, asked=intent)
         step, missing = self._first_step(intent, entities, question)
-        if step is None and _ELSEWHERE.search(spelled(question).lower()):  # "translate 'weld' into Korean"
+        if step is None and not self._about_the_yard(q, entities):  # "translate 'weld'", "tell me about the Titanic"
             return self.refused(question, entities, "out_of_scope", _OUTSIDE)
         if step is None:
             return self.refused(question, entities, "unplaceable", missing, asked=intent)
         return Plan(intent=intent, entities=entities, steps=[step], confidence=confidence, reason=reason)
 
+    @staticmethod
+    def _about_the_yard(q: str, entities: Entities) -> bool:
+        """Whether a question (spelled, lower-cased) that its intent's tool cannot run on is still a yard question.
+
+        Not when it is an errand or about something else ("translate 'weld' into Korean", "what's the weather");
+        yes when it names a code, a zone or a resource, speaks of the yard's things, or points back at something
+        ("how long will it take?" lacks its subject).
+        """
+        if _ELSEWHERE.search(q):
+            return False
+        named = entities.codes or entities.zone is not None or entities.resource is not None
+        return bool(named or _YARD_TOPIC.search(q) or _YARD_ASKS.search(q) or _POINTS_BACK.search(q))
+
     def _not_placed(self, question: str, entities: Entities) -> Plan:
         """A question no intent won: a yard question that lacks what it needs, or one outside the yard.
 
-        It is a yard question when it names a code, a zone or a resource, or speaks of the yard's things (welds,
-        blocks, the schedule, ...); then, when a cue spoke for an intent whose tool cannot run on it, it says what
-        that tool lacks ("... needs a code such as B012"). "What's the weather in Hamburg?" is out of scope, whatever
-        its "what's" cues, and so is an errand ("order welding wire", "translate 'weld'").
+        A yard question (`_about_the_yard`) for which a cue spoke for an intent whose tool cannot run on it says what
+        that tool lacks ("... needs a code such as B012"); one that names a code says it could not tell what is asked
+        of it. "What's the weather in Hamburg?" is out of scope, whatever its "what's" cues, and so is an errand
+        ("order welding wire", "translate 'weld'") or a question about nothing of the yard's.
         """
         scores = self.scores(question, entities)
         named = [*entities.codes, *(x for x in (entities.zone, entities.resource) if x is not None)]
         q = spelled(question).lower()
-        if _ELSEWHERE.search(q) or (not named and not _YARD_TOPIC.search(q)):
+        if not self._about_the_yard(q, entities):
             return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
         cued = [i for i in dict.fromkeys(scores.features.cued) if i in self._tools]
         for intent in sorted(cued, key=lambda i: -scores.score[i]):
@@ -348,6 +371,9 @@ class OfflinePlanner:
                 return self.refused(question, entities, "unplaceable", missing, asked=intent, scores=scores)
         if named:
             what = f"I could not tell what you want to know about {', '.join(named)}"
+            return self.refused(question, entities, "unplaceable", what, scores=scores)
+        if _YARD_TOPIC.search(q):
+            what = "I could not tell what you want to know; name a block, assembly, part, joint or item (such as B012)"
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
 

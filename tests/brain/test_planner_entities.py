@@ -35,6 +35,7 @@ from brain.planner import OfflinePlanner
         ("if rework halves in B011, what happens", {"rework_factor": 0.5}),
         ("if welding on B012 takes 20 % longer and rework doubles", {"welding_factor": 1.2, "rework_factor": 2.0}),
         ("what if welders' productivity on B002 drops 15 %", {"welding_factor": 1.15}),
+        ("if we speed up welding on B011 by 10 %, what moves", {"welding_factor": 0.9, "budget": None}),
         # no what-if, no factor: "double-sided" and "20 %" mean what they say
         ("is double-sided welding allowed on 20 mm plate?", {"welding_factor": None}),
         ("which welds of B012 to inspect with 20 % more budget", {"welding_factor": None}),
