@@ -328,9 +328,8 @@ def _chain_words(chain: Sequence[ChainLink]) -> str:
 
 def _what_if_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     code = entities.codes[0] if entities.codes else None
-    # model changes ("welding on B012 takes 20 % longer"): the planner's entities carry them once it reads them
-    welding = getattr(entities, "welding_factor", None)
-    rework = getattr(entities, "rework_factor", None)
+    # model changes ("welding on B012 takes 20 % longer" -> welding_factor 1.2), as the planner reads them
+    welding, rework = entities.welding_factor, entities.rework_factor
     if (welding is not None or rework is not None) and code is not None:
         changed: dict[str, JsonValue] = {"code": code, "days": entities.days}
         if welding is not None:
