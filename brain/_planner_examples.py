@@ -112,6 +112,13 @@ CUES: Final[list[tuple[str, str]]] = [
         r"|\b(overhead|vertical|horizontal|flat|downhand|vertical-up|vertical-down)\b( and \w+)? (welds?|welding|butts?"
         r"|fillets?|positions?)\b",
     ),
+    # a rule's figure asked in general: "what percentage of butt welds must be tested according to the class rules"
+    (
+        "procedure",
+        r"\b(according to|as per|per|under|in|by) (the |our |yard |class )*(rules?|procedures?|wps|standards?|spec\w*"
+        r"|manual|rulebook|documents?)\b|\bwhat (percentage|share|proportion|fraction|extent|amount)\b.*\b(must|should"
+        r"|shall|required|needs? to|has to|have to)\b",
+    ),
     (
         "procedure",
         r"\b(required|maximum|minimum|max|min|how (heavy|thick|thin|big|much weight) can"
