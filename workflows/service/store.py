@@ -217,13 +217,14 @@ class Store:
         request: Mapping[str, object],
         webhook_url: str | None,
     ) -> RunRecord:
-        """Record a queued run, its first event and its audit entry in one transaction.
+        """Record a queued run, its first event and its audit entry in one transaction; returns the run as recorded.
 
         Raises:
             DuplicateRunError: this API key already has a run under `idempotency_key`.
         """
         run_id = "run_" + uuid.uuid4().hex
         at = now()
+        stored = _dumps(request)
         try:
             with self.engine.begin() as conn:
                 row = {
@@ -233,7 +234,7 @@ class Store:
                     "key_id": key_id,
                     "idempotency_key": idempotency_key,
                     "fingerprint": fingerprint,
-                    "request": _dumps(request),
+                    "request": stored,
                     "status": "queued",
                     "webhook_url": webhook_url,
                     "attempts": 0,
@@ -253,9 +254,25 @@ class Store:
             if idempotency_key is None:
                 raise
             raise DuplicateRunError(idempotency_key) from exc
-        found = self.get_run(run_id)
-        assert found is not None
-        return found
+        # the run as recorded, not read back: a worker may have claimed it already (workers poll for queued runs)
+        return RunRecord(
+            run_id=run_id,
+            workflow=workflow,
+            version=version,
+            key_id=key_id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            request=json.loads(stored),
+            status="queued",
+            result=None,
+            error=None,
+            approval=None,
+            webhook_url=webhook_url,
+            attempts=0,
+            created_at=at,
+            started_at=None,
+            finished_at=None,
+        )
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """A run by id, or None."""
