@@ -363,7 +363,7 @@ def _event(ctx: YardContext, args: WhatIfArgs) -> PlanEvent:
 
 
 def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: list[ScheduledTask]) -> list[Slip]:
-    """The blocks whose erection moved, latest slip first."""
+    """The blocks whose erection moved: the largest slip first, then in the dock's order (the earliest first)."""
     index = ctx.index
     erects = index.trade_making("block")
     old = {t.code: t for t in before_tasks}
@@ -382,7 +382,7 @@ def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: lis
                 erection_date=ctx.date_of(t.start_day),
             )
         )
-    return sorted(slips, key=lambda r: (-r.slip_days, r.block))
+    return sorted(slips, key=lambda r: (-r.slip_days, r.erection_day_was, r.block))
 
 
 _SHOWN_PER_TRADE = 6
