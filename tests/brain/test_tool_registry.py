@@ -216,5 +216,5 @@ def test_the_chat_page_shows_its_columns_and_its_plot(example_tool: str, small_y
 
 def test_a_removed_tool_is_gone(small_yard: Path) -> None:
     assert "weld_length" not in TOOLS
-    with pytest.raises(InputError, match="no tool 'weld_length'; the tools are adopt_plan, downstream"):
+    with pytest.raises(InputError, match="no tool 'weld_length'; the tools are adopt_plan, critical_path, downstream"):
         run_tool(YardContext.open(small_yard), "weld_length", {"code": "B002"})
