@@ -31,6 +31,7 @@ __all__ = [
     "extract_date",
     "extract_entities",
     "extract_factors",
+    "extract_hours",
     "extract_percent",
 ]
 
@@ -515,6 +516,15 @@ def extract_date(question: str) -> date | None:
     return None
 
 
+def extract_hours(question: str) -> float | None:
+    """The first amount of hours the question names ("40 hours", "40 h", "30 NDT hours"), whatever it is of."""
+    match = _HOURS.search(question)
+    if match is None:
+        return None
+    word = match.group(1)
+    return float(word) if word[0].isdigit() else float(_NUMBER_WORDS[word.lower()])
+
+
 def _hours(question: str, days: int | None) -> tuple[float | None, int | None]:
     """An amount of hours: an inspection budget (said with inspecting), or a duration in whole days.
 
@@ -524,8 +534,7 @@ def _hours(question: str, days: int | None) -> tuple[float | None, int | None]:
     match = _HOURS.search(question)
     if match is None:
         return None, days
-    word = match.group(1)
-    hours = float(word) if word[0].isdigit() else float(_NUMBER_WORDS[word.lower()])
+    hours = extract_hours(question) or 0.0
     near = question[max(0, match.start() - 30) : match.end() + 25]
     if _INSPECTION.search(near) or (_INSPECTION.search(question) and not _DOWN_OR_LATE.search(question)):
         return hours, days

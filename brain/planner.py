@@ -39,7 +39,16 @@ from pydantic import JsonValue, ValidationError
 
 from brain._planner_examples import ABOUT_ME, CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
 from brain._planner_features import RULES, Catalogue, QuestionFeatures, features, spelled
-from brain.plan import CODE_PATTERN, Entities, Plan, Refusal, Step, extract_entities, extract_factors
+from brain.plan import (
+    CODE_PATTERN,
+    Entities,
+    Plan,
+    Refusal,
+    Step,
+    extract_entities,
+    extract_factors,
+    extract_hours,
+)
 from brain.tools import TOOLS, ArgsFrom, ToolResult
 from knowledge.documents import Embedder
 
@@ -121,6 +130,10 @@ _FOLLOW_UP: Final = re.compile(
     re.IGNORECASE,
 )
 # "same for the dock": in a follow-up of a what-if the dock is the resource, whatever is said of it
+# "what is its critical path?": the previous subject, even where the tool would run without one
+_POINTS_AT: Final = re.compile(
+    r"\b(its|it|it's|their|them|this one|that one|the same (block|assembly|part|joint|item))\b"
+)
 _DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
 _SUBJECTS: Final = ("codes", "zone", "resource")
 _MODIFIERS: Final = (
@@ -451,6 +464,10 @@ class OfflinePlanner:
             kind = next((k for k in ("welding_factor", "rework_factor") if getattr(before, k) is not None), None)
             if kind is not None:
                 entities = entities.model_copy(update={kind: factor, "budget": None})
+        hours = extract_hours(question)
+        if before_intent == "ndt_plan" and entities.budget_hours is None and entities.days is None and hours:
+            # "same for B014 with 20 hours" after an NDT plan: its budget, not a question about work hours
+            entities = entities.model_copy(update={"budget_hours": hours})
         if before_intent in ("whatif", "adopt") and entities.resource is None:
             dock = _DOCK_NAMED.search(question)
             if dock is not None:
@@ -471,7 +488,7 @@ class OfflinePlanner:
         q = spelled(question).lower()
         # it needs the previous subject when only that gives its tool what it needs ("and its NDT plan?")
         needs = not self.runs(intent, entities, question) and self.runs(intent, merged, question)
-        if not own_subject and (needs or _ONE_BLOCK.search(q)):
+        if not own_subject and (needs or _ONE_BLOCK.search(q) or _POINTS_AT.search(q)):
             entities = merged
         if intent == before_intent or (intent == "whatif" and before_intent == "adopt"):
             carried = {k: getattr(before, k) for k in _MODIFIERS if getattr(entities, k) is None}

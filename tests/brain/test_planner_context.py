@@ -32,6 +32,10 @@ AFTER_LATE_BLOCK = _context("what if B012 is 3 days late?", "whatif", B012_LATE)
 AFTER_LOOKUP = _context("what is B012?", "lookup")
 AFTER_UPSTREAM = _context("what is B012 waiting for?", "upstream")
 AFTER_NDT = _context("which joints of B004 should we inspect with a 5 % budget?", "ndt_plan")
+AFTER_NDT_HOURS = _context("NDT plan for B012 with 40 hours of inspection", "ndt_plan")
+AFTER_CRITICAL = _context("critical path for B020", "critical_path")
+SLOWER_WELDING: dict[str, JsonValue] = {"code": "B012", "days": None, "welding_factor": 1.2}
+AFTER_SLOWER_WELDING = _context("if welding on B012 takes 20 % longer, what slips?", "whatif", SLOWER_WELDING)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +100,14 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner)
         ("and its NDT plan?", AFTER_LOOKUP, "ndt_plan", {"code": "B012"}),
         ("when will it be erected?", AFTER_LOOKUP, "erection_schedule", {"code": "B012"}),
         ("what if it is 4 days late?", AFTER_LOOKUP, "what_if", {**B012_LATE, "days": 4}),
+        # issue 11's kinds: the budget in hours, the factor, the path carry over; "its" points back
+        ("and for B013?", AFTER_NDT_HOURS, "ndt_plan", {"code": "B013", "hours": 40.0}),
+        ("same for B014 with 20 hours", AFTER_NDT_HOURS, "ndt_plan", {"code": "B014", "hours": 20.0}),
+        ("and for B013?", AFTER_SLOWER_WELDING, "what_if", {**SLOWER_WELDING, "code": "B013"}),
+        ("what about 30 % longer?", AFTER_SLOWER_WELDING, "what_if", {**SLOWER_WELDING, "welding_factor": 1.3}),
+        ("and for B021-A03?", AFTER_CRITICAL, "critical_path", {"code": "B021-A03"}),
+        ("and its erection date?", AFTER_CRITICAL, "erection_schedule", {"code": "B020"}),
+        ("what is its critical path?", AFTER_LOOKUP, "critical_path", {"code": "B012"}),
     ],
 )
 def test_a_follow_up_takes_what_it_lacks_from_the_previous_question(
