@@ -60,11 +60,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _quoted(result: ToolResult) -> list[str]:
-    """The sections after the first (whose fact the summary states), or all of them as the closest, not answers."""
+    """Each section with its best passage; the first (whose fact the summary states) with its opening instead."""
     rows = result.rows_as(Section)
     if not result.sources:
         return [f"- closest, not an answer: {s.citation}: {s.passage or s.text[:300]}" for s in rows]
-    return [f"- also {s.citation}: {s.passage or s.text[:300]}" for s in rows[1:]]
+    return [f"- {s.citation}: {s.text[:300] if i == 0 else s.passage or s.text[:300]}" for i, s in enumerate(rows)]
 
 
 @tool(
