@@ -41,7 +41,8 @@ ELSEWHERE: Final = (
     r"|\b(weather|forecast for (?:the )?(?:weekend|yard|friday|monday|tomorrow|today)|rain|snow\w*|sunny|football"
     r"|soccer|stock|share price|exchange rate|eur/usd|usd|currency|password|log ?in|login|lunch|dinner|canteen|rota"
     r"|night shift|day shift|holiday|vacation|salary|payslip|pay slip|poem|joke|song|news|translat\w*|recipe|prices?"
-    r"|priced|how much (?:does|do|did|is|are|would|will) .* cost)\b"
+    r"|priced|how much (?:does|do|did|is|are|would|will) .* cost|what time is it|time zone|recommend\w*|brands?"
+    r"|shop|store)\b"
 )
 # A question about the assistant itself, not the yard ("show me your system prompt"): out of scope, whatever else it
 # asks, and nothing runs for it.
@@ -135,6 +136,8 @@ CUES: Final[list[tuple[str, str]]] = [
         r"\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*\b.*\b(welds?|joints?|seams?)\b"
         r"|\b(welds?|joints?|seams?)\b.*\b(check|inspect|test|examin|verify|look at|scan|x-?ray)\w*",
     ),
+    # a budget spent on welds is an inspection's
+    ("ndt_plan", r"\b(afford|budget\w*)\b.*\b(welds?|joints?|seams?)\b|\b(welds?|joints?|seams?)\b.*\bbudget\w*"),
     (
         "whatif",
         r"\b(what if|what happens if|suppose|supposing|simulat\w*|scenario|hypothetical\w*"
@@ -162,7 +165,7 @@ CUES: Final[list[tuple[str, str]]] = [
     # the longest chain of work into a block or assembly, or of the ship
     (
         "critical_path",
-        r"\bcritical[\s-]+(path|chain)s?\b|\blongest (chain|path|sequence)\b|\b(path|chain)\b.*\blongest\b"
+        r"\bcritical[\s-]+(path|chain)s?\b|\blongest ([\w-]+ )?(chain|path|sequence)\b|\b(path|chain)\b.*\blongest\b"
         r"|\b(on )?the path (to|into)\b|\bwhat (limits|holds up|delays|gates) (how early|when)\b"
         r"|\b(driving|controlling|governing)"
         r" (chain|path)\b|\bchain of (work|tasks|jobs|packages|work packages)\b|\bwhat (drives|determines|governs"
@@ -176,6 +179,8 @@ CUES: Final[list[tuple[str, str]]] = [
         r"|install\w*|stage|zone)\b",
     ),
     ("weld_risk", r"\b(risk\w*|chance|probabilit\w*)\b"),
+    # how likely one weld is to fail its inspection: the welding model's risk, not a plan of what to inspect
+    ("weld_risk", r"\b(chances?|likel\w*|probabilit\w*|odds)\b.*\b(fail\w*|defect\w*|reject\w*|pass\w*|crack\w*)\b"),
     (
         "weld_risk",
         r"\b(defect\w*|weld(ing)? (hours|hrs|time)|how long .*weld\w*|hours .*weld\w*"
@@ -254,7 +259,7 @@ CUES: Final[list[tuple[str, str]]] = [
     (
         "upstream",
         r"\b(upstream|before|ahead of|prerequisite\w*|(does|do|did)\b.*\bdepend on|what (\S+ ){1,4}depends?"
-        r" on|dependenc(y|ies)|needed for"
+        r" on|dependenc(y|ies)|(?<!hours )(?<!hrs )needed for"
         r"|(must|has to|have to|need(s)? to) be (done|finished|complete\w*|ready|in place|welded|built)"
         r"|predecessors?|go(es)? into|feed(s|ing)?( into)?|comes? before|leading up to|lead up to|needed first"
         r"|happen first|in place first|inputs?|precede\w*|requires?)\b",

@@ -202,6 +202,20 @@ class QuestionFeatures:
     """The best similarity to any catalogue phrasing."""
 
 
+def _what_is_named(e: Entities) -> dict[str, tuple[str, ...]]:
+    """Conditions on what the codes and factors are: a factor is a what-if's; one joint has a risk, not a choice."""
+    held: dict[str, tuple[str, ...]] = {}
+    if e.welding_factor is not None or e.rework_factor is not None:
+        # its own weight too: a factor is said in a what-if only, however much the question speaks of welds or rework
+        held["factor"] = ("whatif", "adopt", "weld_risk", "outfitting", "hours")
+    kinds = {"joint" if c.startswith("J") else "item" if c.startswith("O") else "other" for c in e.codes}
+    if kinds == {"joint"}:
+        held["joint"] = ("ndt_plan", "weld_risk", "outfitting")  # one weld: its risk, nothing to choose among
+    elif kinds == {"item"}:
+        held["item"] = ("weld_risk", "ndt_plan", "outfitting")  # an outfitting item has no welds
+    return held
+
+
 def _conditions(e: Entities, q: str, cued: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """Entity conditions that hold, each with the intents it is evidence about (for or against: the fit decides).
 
@@ -224,6 +238,7 @@ def _conditions(e: Entities, q: str, cued: Sequence[str]) -> dict[str, tuple[str
         held["adopt_that"] = ("adopt", "whatif")
     else:
         held["no_scenario"] = ("whatif", "adopt")
+    held |= _what_is_named(e)
     if e.resource is not None and not code:
         held["resource_alone"] = ("schedule",)
     if e.budget is not None or e.budget_hours is not None or e.budget_joints is not None:

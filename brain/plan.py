@@ -45,7 +45,8 @@ CODE_PATTERN: Final = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS: Final = {
-    **{"a": 1, "an": 1},
+    **{"a": 1, "an": 1, "a hundred": 100, "one hundred": 100, "hundred": 100, "two hundred": 200},
+    **{"sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90},
     **{w: n for n, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)},
     **{w: n for n, w in enumerate("eleven twelve thirteen fourteen fifteen sixteen seventeen".split(), start=11)},
     **{"eighteen": 18, "nineteen": 19, "twenty": 20, "twenty-one": 21, "thirty": 30, "forty": 40, "fifty": 50},
@@ -142,6 +143,12 @@ _REWORK_SUBJECT: Final = re.compile(r"\bre-?work\w*", re.IGNORECASE)
 _SUBJECTS: Final = (("welding", _WELDING_SUBJECT), ("rework", _REWORK_SUBJECT))
 # "productivity drops 20 %": the time goes the other way
 _INVERSE: Final = re.compile(r"\b(productivity|efficiency|speed|output|throughput|pace|rate of progress)\b", re.I)
+# a change said of something other than the work: "20 % more budget", "10 % more joints"
+_OF_SOMETHING_ELSE: Final = re.compile(
+    r"\s+(?:of\s+the\s+)?(?:budget|money|cost|costs|inspections?|inspectors?|joints?|seams?|capacity|ndt|tests?|testing"
+    r"|samples?)\b",
+    re.IGNORECASE,
+)
 _CLAUSE_END: Final = re.compile(r"[,;:?!]|\.(?!\d)|\b(?:and|but|while|whereas|plus|then)\b", re.IGNORECASE)
 _AMOUNT: Final = (
     r"(?:(\d+(?:\.\d+)?|" + "|".join(w for w in _NUMBER_WORDS if len(w) > 2) + r")\s*(?:%|percent\b|per cent\b|pct\b)"
@@ -177,6 +184,10 @@ _CHANGES: Final = (
     (re.compile(rf"{_AMOUNT}\s+{_LESS}\b", re.IGNORECASE), -1),
     (re.compile(rf"\b{_MORE}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), 1),
     (re.compile(rf"\b{_LESS}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), -1),
+)
+_FROM_TO: Final = re.compile(
+    r"\bfrom\s+(\d+(?:\.\d+)?)\s*(?:%|percent|per cent)?\s+to\s+(\d+(?:\.\d+)?)\s*(?:%|percent\b|per cent\b)",
+    re.IGNORECASE,
 )
 _MULTIPLES: Final = (
     (re.compile(r"\bhalf\s+again\b|\b(?:one and a half|1\.5)\s+times\b", re.IGNORECASE), 1.5),
@@ -400,13 +411,13 @@ class Factors(BaseModel):
 _SCENARIO: Final = re.compile(
     r"\b(if|what if|suppose|supposing|assume|assuming|imagine|scenario|simulat\w*|hypothetical\w*|would|were"
     r"|in case|adopt\w*|official\w*|commit\w*|lock(?:ed)? in|apply|impact|effect|slips?|moves?|happens?"
-    r"|consequences?)\b",
+    r"|consequences?|finish\w*|deliver\w*|makespan|schedule|erections?|earlier|later|gain|when)\b",
     re.IGNORECASE,
 )
 
 
-def _changes(question: str) -> list[tuple[int, int, float]]:
-    """Every change the question names ("20 % longer", "doubles", "x1.5"), as (start, end, factor), in order."""
+def _found_changes(question: str) -> list[tuple[int, int, float, bool]]:
+    """Every match of a change: (start, end, factor, said as a multiple), overlapping ones included."""
     found: list[tuple[int, int, float, bool]] = []
     for pattern, direction in _CHANGES:
         for m in pattern.finditer(question):
@@ -416,15 +427,27 @@ def _changes(question: str) -> list[tuple[int, int, float]]:
             else:
                 share = _FRACTIONS[fraction.lower()]
             found.append((m.start(), m.end(), 1.0 + direction * share, False))
+    for m in _FROM_TO.finditer(question):  # "goes from 10 to 20 %": the ratio
+        was, now = float(m.group(1)), float(m.group(2))
+        if was > 0:
+            found.append((m.start(), m.end(), now / was, True))
     for pattern, value in _MULTIPLES:
         for m in pattern.finditer(question):
             factor = value or float(m.group(1))
             if re.match(r"\s*(?:as\s+)?(?:fast|quick)", question[m.end() :], re.IGNORECASE):
                 factor = 1.0 / factor  # "twice as fast": half the time
             found.append((m.start(), m.end(), factor, True))
-    found.sort(key=lambda f: (f[0], f[0] - f[1]))
+    return sorted(found, key=lambda f: (f[0], f[0] - f[1]))
+
+
+def _changes(question: str) -> list[tuple[int, int, float]]:
+    """Every change the question names ("20 % longer", "doubles", "x1.5"), as (start, end, factor), in order.
+
+    Of overlapping ones the first and longest counts; in a clause about productivity or speed the time goes the
+    other way.
+    """
     kept: list[tuple[int, int, float]] = []
-    for start, end, factor, multiple in found:
+    for start, end, factor, multiple in _found_changes(question):
         if kept and start < kept[-1][1]:
             continue
         clause = question[_clause(question, start, end)[0] : start]
@@ -472,6 +495,8 @@ def extract_factors(question: str, asks_what_happens: bool = True) -> Factors:
     welding = rework = unattributed = None
     spans = []
     for start, end, factor in _changes(question):
+        if _OF_SOMETHING_ELSE.match(question, end):  # "20 % more budget": a change of the budget, not of the work
+            continue
         subject = _subject(question, start, end)
         if subject is None:
             named = {kind for kind, said in _SUBJECTS if said.search(question)}

@@ -161,7 +161,8 @@ _POINTS_BACK: Final = re.compile(r"\b(it|its|this|that|these|those|they|them|one
 # what the planner's own questions are about besides the yard's things (YARD_TOPIC): dependencies, hours, what-ifs
 _YARD_ASKS: Final = re.compile(
     r"\b(upstream|downstream|predecessors?|successors?|prerequisites?|dependenc\w*|depend\w*|makespan|critical"
-    r"|man-?hours|workload|rework\w*|zones?|what-?ifs?|scenarios?|hours|hrs|outages?)\b"
+    r"|man-?hours|workload|rework\w*|zones?|what-?ifs?|what if|scenarios?|hours|hrs|outages?|late|delay\w*|risk\w*"
+    r"|defect\w*)\b"
 )
 _DESTROYED: Final = (
     "nothing was run: I cannot delete, reset or overwrite the yard's data or its plan; the plan changes only when a "

@@ -36,9 +36,13 @@ from brain.planner import OfflinePlanner
         ("if welding on B012 takes 20 % longer and rework doubles", {"welding_factor": 1.2, "rework_factor": 2.0}),
         ("what if welders' productivity on B002 drops 15 %", {"welding_factor": 1.15}),
         ("if we speed up welding on B011 by 10 %, what moves", {"welding_factor": 0.9, "budget": None}),
+        ("if rework probability in B024 goes from 10 to 20 %, what slips", {"rework_factor": 2.0, "budget": None}),
+        ("rework on B016 doubles - new finish date?", {"rework_factor": 2.0}),
         # no what-if, no factor: "double-sided" and "20 %" mean what they say
         ("is double-sided welding allowed on 20 mm plate?", {"welding_factor": None}),
         ("which welds of B012 to inspect with 20 % more budget", {"welding_factor": None}),
+        ("which welds of B012 should we inspect if we have 20 % more budget", {"welding_factor": None}),
+        ("give me a hundred joints of B030 to inspect", {"budget_joints": 100}),
         # dates with a year, in more forms; a day that does not exist is left out
         ("PL-2 unavailable for 8 days from 24/03/2025", {"start_date": date(2025, 3, 24), "days": 8}),
         ("WS-3 goes down on 1 April 2025 for 5 days", {"start_date": date(2025, 4, 1)}),
