@@ -728,10 +728,13 @@ def child_main(spec: Json) -> Json:
             timed = zip(steps, ends, strict=True)
             out["warm_steps_s"] = {name: end - at for (name, at), end in timed if name != "done"}
             out["cache"] = brain.context.cache.describe()
-        out["runs"] = [
-            ask_once(brain, q["question"], q["intent"], q["tool"], q["expect"]) | {"category": q["category"]}
-            for q in spec["questions"]
-        ]
+        if spec.get("profile"):  # the question once, under cProfile (its timing is not reported as a first question)
+            out["profiles"] = [profile_question(brain, q["question"]) for q in spec["questions"]]
+        else:
+            out["runs"] = [
+                ask_once(brain, q["question"], q["intent"], q["tool"], q["expect"]) | {"category": q["category"]}
+                for q in spec["questions"]
+            ]
     finally:
         brain.close()
     out["peak_rss_bytes"] = peak_rss_bytes()
@@ -838,6 +841,8 @@ def first_questions(
         "cold: YardContext.warm() over an empty data dir, then the first schedule question",
     )
     restart: dict[str, Json] = {}
+    if cold["error"] is not None:  # it could not open or warm the brain: the processes after it would fail the same way
+        return {"data_dir": str(data_dir), "cold": cold, "restart": restart, "restart_warm": cold}
     for c in CATEGORIES:
         r = resolved[c.name]
         if not c.fresh or r.skipped is not None or not subjects[c.name]:
@@ -846,6 +851,14 @@ def first_questions(
         restart[c.name] = fresh_process(
             {**spec, "warm": False, "questions": [q]}, args, console, f"after a restart: {q['question']!r}"
         )
+        if args.profile:
+            again = fresh_process(
+                {**spec, "warm": False, "questions": [q], "profile": True},
+                args,
+                console,
+                f"after a restart, under cProfile: {q['question']!r}",
+            )
+            restart[c.name]["profile"] = (again.get("profiles") or [None])[0] or {"error": again["error"]}
     restart_warm = fresh_process(
         {**spec, "warm": True, "questions": []}, args, console, "after a restart: YardContext.warm() over kept files"
     )
@@ -1050,14 +1063,20 @@ def caption(result: Json) -> str:
     )
 
 
-def print_profiles(console: Console, categories: dict[str, Json]) -> None:
-    """The profiled question of each category, when `--profile` asked for it."""
-    for name, c in categories.items():
-        if "profile" in c:
-            p = c["profile"]
-            title = f"slowest {name} question again: {p['question']!r} ({fmt_s(p['seconds'])} under cProfile)"
-            console.rule(title)
-            console.print(p["text"], markup=False, highlight=False)
+def print_profiles(console: Console, categories: dict[str, Json], fresh: Json | None) -> None:
+    """The questions profiled when `--profile` asked: each first question after a restart, each slowest warm one."""
+    profiled = [
+        (f"first {name} question after a restart", r.get("profile"))
+        for name, r in (fresh or {}).get("restart", {}).items()
+    ] + [(f"slowest {name} question", c.get("profile")) for name, c in categories.items()]
+    for what, p in profiled:
+        if not p:
+            continue
+        if "error" in p:
+            console.print(f"[red]{what} under cProfile failed: {p['error']}[/]")
+            continue
+        console.rule(f"{what} again: {p['question']!r} ({fmt_s(p['seconds'])} under cProfile)")
+        console.print(p["text"], markup=False, highlight=False)
 
 
 def warn_contention(console: Console, result: Json) -> None:
@@ -1168,7 +1187,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out = args.results_dir / f"brain-{size_label(yard['parts'])}{'-quick' if args.quick else ''}.json"
     write_json(out, result)
     print_report(console, result, rows)
-    print_profiles(console, categories)
+    print_profiles(console, categories, fresh)
     warn_contention(console, result)
     applies = result["targets_apply"]
     missed = [r["metric"] for r in rows if r.get("passed") is False and (applies or r.get("always_applies"))]
@@ -1226,7 +1245,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_FRESH_TIMEOUT_S,
         help=f"seconds a fresh process may run before it is stopped (default: {DEFAULT_FRESH_TIMEOUT_S:g})",
     )
-    parser.add_argument("--profile", action="store_true", help="profile each category's slowest question")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile each category's slowest warm question, and each first question after a restart (in one more "
+        "fresh process)",
+    )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     args = parser.parse_args(argv)
     args.repeat = args.repeat or (QUICK_REPEAT if args.quick else DEFAULT_REPEAT)
