@@ -97,7 +97,7 @@ class YardContext:
 
     @property
     def documents(self) -> DocumentStore:
-        """The document store, opened once (loading the embedder and the store costs ~70 ms)."""
+        """The document store, opened once (loading the embedder and the sections costs seconds: do it once)."""
         from knowledge.documents import DocumentStore
 
         with self.lock:
@@ -188,7 +188,7 @@ class YardContext:
         return day
 
     def close(self) -> None:
-        """Release the document store (its embedded Qdrant locks the data dir) and the models."""
+        """Release the document store and the models."""
         with self.lock:
             if self._documents is not None:
                 self._documents.close()
