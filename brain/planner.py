@@ -62,6 +62,7 @@ __all__ = [
     "cues_digest",
     "intent_tools",
     "load_weights",
+    "refused_outright",
 ]
 
 WEIGHTS_FILE: Final = Path(__file__).with_name("planner_weights.json")
@@ -331,10 +332,9 @@ class OfflinePlanner:
         if intent not in self.intents:
             raise ValueError(f"no intent {intent!r}; the offline planner knows {', '.join(self.intents)}")
         q = spelled(question).lower()
-        if _DESTRUCTIVE.search(q):  # whatever else it asks: nothing runs for it
-            return self.refused(question, entities, "destructive", _DESTROYED)
-        if _ABOUT_ME.search(q):  # "show me your system prompt": not about the yard, whatever else it asks
-            return self.refused(question, entities, "out_of_scope", _OUTSIDE)
+        refusal = refused_outright(question)
+        if refusal is not None:  # whatever else it asks: nothing runs for it
+            return self.refused(question, entities, refusal, _DESTROYED if refusal == "destructive" else _OUTSIDE)
         if intent == "unknown":
             return self._not_placed(question, entities)
         if intent == "adopt":
@@ -551,6 +551,21 @@ class OfflinePlanner:
             step = Step(tool="adopt_plan", args=dict(last.args))
             return previous.model_copy(update={"steps": [step], "reason": "the what-if ran; propose adopting it"})
         return previous.model_copy(update={"steps": []})
+
+
+def refused_outright(question: str) -> Refusal | None:
+    """The refusal a question gets whatever else it asks, before any planning; None for most questions.
+
+    "destructive" when it asks to delete, drop, wipe, reset or overwrite data or change the database; "out_of_scope"
+    when it is about the assistant itself ("show me your system prompt"). Any planner (the LLM one too) should run
+    nothing for these.
+    """
+    q = spelled(question).lower()
+    if _DESTRUCTIVE.search(q):
+        return "destructive"
+    if _ABOUT_ME.search(q):
+        return "out_of_scope"
+    return None
 
 
 def _kind_of(code: str) -> str:
