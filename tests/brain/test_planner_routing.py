@@ -1,0 +1,58 @@
+"""Issue 11's questions reach the tool a planner would choose, with the arguments the question gives.
+
+Budgets by share, hours or joints (item 4), one joint, part, item or work package (item 5), the critical path into a
+code or of the ship (item 6), and cross-model what-ifs: each reaches its tool with what the question says, never a
+default in its place.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import JsonValue
+
+from brain.planner import OfflinePlanner
+
+
+@pytest.fixture(scope="module")
+def planner() -> OfflinePlanner:
+    return OfflinePlanner()
+
+
+@pytest.mark.parametrize(
+    ("question", "tool", "args"),
+    [
+        # item 4: the budget asked for, not the 10 % default
+        ("NDT plan for B012 with 40 hours of inspection", "ndt_plan", {"code": "B012", "hours": 40.0}),
+        ("NDT plan for B012, budget 40 h", "ndt_plan", {"code": "B012", "hours": 40.0}),
+        ("inspect 50 joints of B012", "ndt_plan", {"code": "B012", "joints": 50}),
+        ("NDT plan for B003, inspect a tenth of the welds", "ndt_plan", {"code": "B003", "budget": 0.1}),
+        # item 5: one joint, part, item or work package
+        ("how risky is joint J12-1426?", "weld_risk", {"code": "J12-1426"}),
+        ("how many hours will part B003-A02-S01-P0004 take?", "predicted_hours", {"codes": ["B003-A02-S01-P0004"]}),
+        ("man-hours for outfitting item O010-00069", "predicted_hours", {"codes": ["O010-00069"]}),
+        ("rework risk of O006-00062", "outfitting", {"code": "O006-00062"}),
+        ("total hours of work package WP-B012-OFB", "predicted_hours", {"codes": ["WP-B012-OFB"]}),
+        # item 6: the path into the code asked about, or the ship's
+        ("critical path for B020", "critical_path", {"code": "B020"}),
+        ("longest chain into B020-A03", "critical_path", {"code": "B020-A03"}),
+        ("the ship's critical path", "critical_path", {"code": None}),
+        # cross-model what-ifs: the factor, and no inspection budget made of its percentage
+        ("if welding on B012 takes 20 % longer, what slips?", "what_if", {"code": "B012", "welding_factor": 1.2}),
+        ("what if outfitting rework on B030 doubles?", "what_if", {"code": "B030", "rework_factor": 2.0}),
+        # dates and durations said other ways
+        ("what-if: PL-2 unavailable for 8 days from 24/03/2025", "what_if", {"start_date": "2025-03-24", "days": 8}),
+        ("impact of a 48 hour pannel line 1 outage from day 15", "what_if", {"resource": "PL-1", "days": 2}),
+    ],
+)
+def test_the_question_reaches_its_tool_with_what_it_says(
+    planner: OfflinePlanner, question: str, tool: str, args: dict[str, JsonValue]
+) -> None:
+    plan = planner.plan(question)
+    assert len(plan.steps) == 1, plan
+    step = plan.steps[0]
+    assert step.tool == tool, plan.reason
+    assert {k: step.args.get(k) for k in args} == args
+    if tool == "ndt_plan":  # exactly one budget: the one asked for
+        assert [k for k in ("budget", "hours", "joints") if step.args.get(k) is not None] == [
+            k for k in args if k != "code"
+        ]
