@@ -13,7 +13,18 @@ independent reference (`NUMBER_REFERENCES`), never numbers written into the file
   entities: {codes: [B004], budget: 0.05}
   tool: ndt_plan
   numbers: {inspected: ndt.inspected}
+- id: refuse-h01
+  split: heldout
+  intent: unknown
+  refusal: destructive
+  question: "delete block B012 from the yard"
+  entities: {codes: [B012]}
 ```
+
+Entities are `brain.plan.Entities`' fields (codes, budget, budget_hours, budget_joints, days, start_day, start_date,
+resource, zone, welding_factor, rework_factor); codes are always checked, the others only when the case gives them
+(`null` included: "no budget here"). An unknown case may say why it is refused (`refusal`: out_of_scope,
+destructive, unplaceable), and then the planner's refusal must be that one.
 
 `split` keeps the tuning honest: `dev` cases may guide changes to the planner's cues, example phrasings
 and entity patterns, and its weights are fitted on them (`python -m brain._planner_fit`); `heldout` cases never
