@@ -14,11 +14,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from adapters.registry import Registry
     from knowledge.partgraph import PartGraph
     from knowledge.settings import Settings
@@ -78,6 +80,23 @@ class YardCache:
                 writer.write_table(table)
 
         self._atomic(self._path(name, ".arrow"), write)
+
+    def array(self, name: str) -> npt.NDArray[Any] | None:
+        """A cached numpy array, memory-mapped read-only, or None."""
+        import numpy as np
+
+        path = self._path(name, ".npy")
+        return np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
+
+    def put_array(self, name: str, array: npt.NDArray[Any]) -> None:
+        """Keep a numpy array (atomically)."""
+        import numpy as np
+
+        def write(handle: str) -> None:
+            with open(handle, "wb") as f:
+                np.save(f, array, allow_pickle=False)
+
+        self._atomic(self._path(name, ".npy"), write)
 
     def text(self, name: str) -> str | None:
         """A cached text (JSON), or None."""

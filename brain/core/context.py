@@ -53,6 +53,7 @@ class YardContext:
         self._executor: BatchExecutor | None = None
         self._documents: DocumentStore | None = None
         self._predictions: dict[str, pa.Table] = {}
+        self._computing: dict[str, threading.Lock] = {}
 
     @classmethod
     def open(cls, yard: str | Path, settings: Settings | None = None, registry: Registry | None = None) -> Self:
@@ -85,7 +86,7 @@ class YardContext:
         from brain.core.workpackages import WorkPackageIndex
 
         with self.lock:
-            return WorkPackageIndex(self.graph)
+            return WorkPackageIndex(self.graph, self.cache)
 
     @cached_property
     def plan(self) -> YardPlan:
@@ -123,6 +124,10 @@ class YardContext:
         The first schedule question after a restart reads them instead of predicting millions of rows.
         """
         with self.lock:
+            if model in self._predictions:
+                return self._predictions[model]
+            guard = self._computing.setdefault(model, threading.Lock())
+        with guard:  # one computation per model; other questions meanwhile go on (they take `self.lock` only briefly)
             if model not in self._predictions:
                 key = self._prediction_key(model)
                 table = self.cache.table(key)
@@ -132,7 +137,8 @@ class YardContext:
                     self.cache.put_table(key, table)
                     table = self.cache.table(key)  # memory-mapped from now on
                     assert table is not None
-                self._predictions[model] = table
+                with self.lock:
+                    self._predictions[model] = table
             return self._predictions[model]
 
     def cached_predictions(self, model: str) -> pa.Table | None:

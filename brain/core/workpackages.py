@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,9 @@ import numpy.typing as npt
 from knowledge.errors import InputError
 from knowledge.layout import NODE_KINDS, NodeKind
 from knowledge.partgraph import PartGraph
+
+if TYPE_CHECKING:
+    from brain.core.cache import YardCache
 
 __all__ = ["Scope", "WorkPackageIndex"]
 
@@ -47,7 +50,7 @@ class Scope:
 class WorkPackageIndex:
     """The yard's work packages (rows of its `work_packages` table) and the work package of every node."""
 
-    def __init__(self, graph: PartGraph) -> None:
+    def __init__(self, graph: PartGraph, cache: YardCache | None = None) -> None:
         self.graph = graph
         wp = graph.table(
             "work_packages", ["work_package_id", "code", "block_id", "trade", "crew", "estimated_hours"]
@@ -84,6 +87,10 @@ class WorkPackageIndex:
         self._member_wp: dict[NodeKind, npt.NDArray[np.int64]] = {}
         self._norm_hours: dict[NodeKind, npt.NDArray[np.float64]] = {}
         for kind, table, key in _MEMBER_TABLES:
+            kept = (cache.array(f"index-{kind}-wp"), cache.array(f"index-{kind}-norm")) if cache else (None, None)
+            if kept[0] is not None and kept[1] is not None:
+                self._member_wp[kind], self._norm_hours[kind] = kept[0], kept[1]
+                continue
             t = graph.table(table, [key, "work_package_id", "norm_hours"])
             local = t.column(key).to_numpy() - self._start(kind)
             rows = np.full(graph.counts[kind], -1, dtype=np.int64)
@@ -92,6 +99,9 @@ class WorkPackageIndex:
             norm = np.zeros(graph.counts[kind], dtype=np.float64)
             norm[local] = t.column("norm_hours").to_numpy()
             self._norm_hours[kind] = norm
+            if cache is not None:  # 25M joints take seconds to read: the next process maps them
+                cache.put_array(f"index-{kind}-wp", rows)
+                cache.put_array(f"index-{kind}-norm", norm)
 
     def trade_making(self, kind: NodeKind) -> int | None:
         """The index in `trades` of the trade whose work packages make nodes of `kind` (None: no trade does)."""

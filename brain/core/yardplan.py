@@ -15,6 +15,7 @@ the request it answers; one that breaks a rule is an `InvalidScheduleError`, nev
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class YardPlan:
         self._hours: dict[str, float] | None = None
         self._base: Schedule | None = None
         self._solved: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
+        self._requests: dict[tuple[PlanEvent, ...], ScheduleRequest] = {}
         self._adopted: dict[int, tuple[tuple[PlanEvent, ...], Schedule]] = {}
         self._proposals: dict[tuple[int, tuple[PlanEvent, ...]], Proposal] = {}
 
@@ -167,7 +169,16 @@ class YardPlan:
 
         with self._lock:
             if self._hours is None:
-                self._hours = predicted_hours(self._ctx.graph, _CachedModels(self._ctx))
+                from brain.core.cache import model_identity
+
+                registry = self._ctx.registry
+                key = "hours-" + digest_of(*(model_identity(registry, m) for m in ("welding", "outfitting")))
+                kept = self._ctx.cache.text(key)
+                if kept is not None:
+                    self._hours = {str(k): float(v) for k, v in json.loads(kept).items()}
+                else:
+                    self._hours = predicted_hours(self._ctx.graph, _CachedModels(self._ctx))
+                    self._ctx.cache.put_text(key, json.dumps(self._hours))
             return self._hours
 
     def hours(self, events: Sequence[PlanEvent] = ()) -> dict[str, float]:
@@ -226,6 +237,15 @@ class YardPlan:
         packages they touch (`hours`). A late code holds up the work package that makes it until `days` after that
         package's start in the base schedule.
         """
+        key = tuple(events)
+        with self._lock:
+            if key in self._requests:
+                return self._requests[key]
+        made = self._request(events)
+        with self._lock:
+            return self._requests.setdefault(key, made)
+
+    def _request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
         from adapters.scheduling import ResourceDowntime, request_from_yard
 
         downtimes = [
@@ -412,5 +432,6 @@ class YardPlan:
             self._hours = None
             self._base = None
             self._solved.clear()
+            self._requests.clear()
             self._adopted.clear()
             self._proposals.clear()
