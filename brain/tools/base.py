@@ -145,6 +145,9 @@ class Plot(BaseModel):
     """At most this many rows, the first ones."""
     min_rows: int = Field(default=1, ge=1)
     """Drawn only when its table has at least this many rows (e.g. a breakdown of one group says nothing)."""
+    split_scales: float | None = Field(default=None, gt=1)
+    """Bars only: values more than this many times apart are drawn in charts of their own, one per scale, so small
+    ones show (7 blocks next to 13,218 parts); None: one chart."""
 
 
 class ToolResult(BaseModel):
