@@ -2,14 +2,12 @@
 
 A planner asks about weld risk and watches the steps stream in, the answer's numbers (the same as the brain's
 own), a table and a plot; asks to adopt a delay, sees the approval panel, approves it under their name and
-the plan book holds the event. tests/e2e/install_browser.sh installs Chromium (tests/run.sh calls it).
+the plan book holds the event. tests/e2e/install_browser.sh installs Chromium (tests/run.sh calls it); the
+screenshots go to tests/artifacts/chat-page/ (tests/service/chat_page.py).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,17 +17,12 @@ import pytest
 from brain.supervisor import Brain
 from knowledge import Settings
 from knowledge.documents import DEMO_CORPUS, DocumentStore
+from tests.service.chat_page import MARKS, browse, screenshot, serve
+from tests.service.chat_page import ask as _ask
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path("/tmp/shipbrain-chat.png")
 RISK = "how risky is the welding in B002?"
 ADOPT = "adopt into the plan: B002 is late by 4 days"
 UNKNOWN = "What must be done before B999?"
-# Debian's Chromium as root in a sandbox with a closed network (see .library/env/machines/python.md)
-ARGS = (
-    "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-    "--disable-component-update --disable-sync"
-).split()
 # Records the chat's text at every change, so the test can see the steps arrive before the answer.
 WATCH = """() => {
   window.__snapshots = [];
@@ -38,15 +31,7 @@ WATCH = """() => {
     .observe(chat, {childList: true, subtree: true, characterData: true});
 }"""
 
-pytestmark = [
-    pytest.mark.slow,
-    # Gradio 6.31's queue sums up every event (Queue._get_df) with pd.option_context("future.no_silent_downcasting")
-    # and infer_objects(copy=False), both deprecated by pandas 3: two Pandas4Warnings (DeprecationWarnings, silent
-    # outside tests) in the server's worker thread on each event, which filterwarnings=error turns into a dead queue.
-    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated:pandas.errors.Pandas4Warning"),
-    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:pandas.errors.Pandas4Warning"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (tests/e2e/install_browser.sh installs it)"),
-]
+pytestmark = MARKS
 
 
 @pytest.fixture(scope="module")
@@ -61,47 +46,14 @@ def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def url(brain: Brain) -> Iterator[str]:
-    import uvicorn
-    from fastapi import FastAPI
-
-    from workflows.service.chat import mount_chat
-
-    app = mount_chat(FastAPI(), brain)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(15)
-    sock.close()
+    with serve(brain) as address:
+        yield address
 
 
 @pytest.fixture
 def page(url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1500, "height": 1300})
-            tab.set_default_timeout(45_000)
-            tab.goto(url)
-            tab.locator("#shipbrain-question textarea").wait_for()
-            yield tab
-        finally:
-            browser.close()
-
-
-def _ask(page: Any, question: str) -> None:
-    page.locator("#shipbrain-question textarea").fill(question)
-    page.locator("#shipbrain-ask").click()
+    with browse(url) as tab:
+        yield tab
 
 
 def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, brain: Brain) -> None:
@@ -136,7 +88,7 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     expect(page.locator("#shipbrain-table")).to_contain_text(str(result.rows[0]["code"]))
     expect(page.locator("#shipbrain-bars svg").first).to_be_visible()
     expect(page.locator("#shipbrain-scatter svg").first).to_be_visible()
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, "weld-risk")
 
     # a plan change stops for a person
     _ask(page, ADOPT)
@@ -145,7 +97,7 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     expect(chat).to_contain_text("Waiting for your approval")
     expect(page.locator("#shipbrain-gantt svg").first).to_be_visible()  # the what-if's slips, before and after
     assert brain.context.plan.planbook.events() == []
-    page.screenshot(path=str(SCREENSHOT.with_name("shipbrain-chat-approval.png")), full_page=True)
+    screenshot(page, "approval")
     approve.click()  # without a name: refused
     expect(chat).to_contain_text("Type your name")
     assert brain.context.plan.planbook.events() == []
@@ -157,7 +109,7 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     events = brain.context.plan.planbook.events()
     assert [(e.code, e.days) for e in events] == [("B002", 4)]
     assert brain.context.plan.planbook.entries()[0]["adopted_by"] == "planner.anna"
-    page.screenshot(path=str(SCREENSHOT.with_name("shipbrain-chat-approved.png")), full_page=True)
+    screenshot(page, "approved")
 
     # past conversations reload from the brain's checkpoints
     _choose_thread(page, UNKNOWN)

@@ -11,14 +11,21 @@ What the page shows, all driven by `Brain.stream` and the `Answer` it leaves beh
 - the conversation, streamed as it happens: the plan (intent and entities), each tool call with its inputs,
   timing and row count (a spinner while it runs), then the answer; steps are Gradio "thought" messages
   (collapsible, with a title, a log line and a duration);
-- the rows of the last result that has any, as a table whose headings, units and column order are the tool's
-  own (`ToolResult.columns`; a result without rows shows its headings), and the plots the tool declares
-  (`ToolSpec.plots`: bars, points, lines, Gantt charts), drawn by one renderer that knows no tool by name: a new
-  tool's table and plots show without a change here. Plots are Gradio's own (Vega-Lite, drawn as SVG in the
-  browser, bundled with Gradio: nothing fetched from the internet, nothing more to install);
+- the rows of the last result that has any, as a table across the page's width whose headings, units and column
+  order are the tool's own (`ToolResult.columns`): cells wrap between words, never inside one, and the table
+  scrolls sideways only when the window is too narrow for it; a result without rows shows its headings and says
+  "No rows", no result at all shows no table (never Gradio's placeholder headings "1 2 3");
+- the plots the tool declares (`ToolSpec.plots`: bars, points, lines, Gantt charts), drawn by one renderer that
+  knows no tool by name: a new tool's table and plots show without a change here. Bars keep the tool's order
+  unless the plot sorts them, crowded bar labels are turned instead of overlapping, values orders of magnitude
+  apart go to one chart per scale (`Plot.split_scales`), and a Gantt chart's rows run in the order the work starts
+  (ties in the tool's order), not by name. Plots are Gradio's own (Vega-Lite, drawn as SVG in the browser,
+  bundled with Gradio: nothing fetched from the internet, nothing more to install);
 - the sources of every number, under the answer;
-- approve / reject buttons with a required "your name" field when a run stops for a person's decision;
-  they call `Brain.decide` and stream the outcome;
+- a plan change waiting for a decision, said in words in the conversation ("Waiting for your approval: adopt into
+  the yard's plan: B012 late by 4 days: 25 erections slip ..."), and approve / reject buttons with a required
+  "your name" field; they call `Brain.decide`, and the outcome replaces the request under the question it decides,
+  even when questions refused while the thread waited came after it;
 - this browser session's past conversations (threads), in a list that reloads a thread when chosen;
 - mistakes (an empty or too long question, a thread that waits for a decision, an unknown code) as a
   plain message in the chat, never a traceback.
@@ -39,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
@@ -62,11 +68,18 @@ Message = dict[str, Any]
 """A chat message as Gradio's Chatbot takes it: role, content and, for a step, metadata."""
 Session = dict[str, Any]
 """One browser session: "thread" (the current thread id or None), "threads" ([thread id, label] pairs,
-newest first) and "messages" (the conversation on screen)."""
+newest first), "messages" (the conversation on screen) and "approval_at" (where in them the current thread's
+approval request is, or None)."""
 
 _CSS: Final = """
 .shipbrain-gantt .mark-line path { stroke-width: 14px; stroke-linecap: butt; }
 .shipbrain-approval { border: 2px solid var(--color-accent); }
+#shipbrain-table .virtual-table-viewport { overflow-x: auto; }
+#shipbrain-table .wrap { word-break: normal; overflow-wrap: normal; }
+#shipbrain-table .virtual-table-viewport::-webkit-scrollbar { height: 10px; width: 10px; }
+#shipbrain-table .virtual-table-viewport::-webkit-scrollbar-thumb {
+  background: var(--border-color-primary); border-radius: 5px;
+}
 """
 _EXAMPLES: Final = [
     "How risky is the welding in B002?",
@@ -76,6 +89,8 @@ _EXAMPLES: Final = [
     "Adopt into the plan: B002 is late by 4 days",
 ]
 _MAX_LABEL: Final = 60
+_WAITING: Final = "**Waiting for your approval:**"
+_NAME_FIRST: Final = "Type your name in “your name” before you approve or reject the change."
 _PLOT_DEFAULTS: Final[dict[str, Any]] = {
     "color": None,
     "colors_in_legend": None,
@@ -88,6 +103,13 @@ _PLOT_DEFAULTS: Final[dict[str, Any]] = {
     "y_lim": None,
     "height": 300,
 }
+_CROWDED: Final = 40
+"""Bar labels whose characters (one more each, for the gap) add up to more than this are turned, not overlapped."""
+_UPRIGHT: Final = 12
+"""More bars than this: labels stand upright (-90 degrees); up to this many, they lean (-45)."""
+_ORDER: Final = "\u200b"
+"""A zero-width space: Vega-Lite sorts a chart's categories by their text; n of these before the n-th label make that
+sort the rows' own order (yard codes start with a character below it) without changing what anyone reads."""
 Slot = Literal["bars", "bars-2", "gantt", "line", "scatter"]
 """A plot component of the page; a result's plots fill them in the order its tool declares them."""
 _SLOTS: Final[dict[str, tuple[Slot, ...]]] = {
@@ -201,14 +223,15 @@ def _tool_message(result: ToolResult) -> Message:
     }
 
 
-def _approval_message(approval: dict[str, Any], status: str = "done") -> Message:
+def _approval_message(approval: dict[str, Any]) -> Message:
+    """A plan change in words, in the open (not folded away like a step): waiting for a decision, or decided."""
+    change = str(approval["change"]).rstrip(". ")
     decision = approval.get("decision", "pending")
     if decision == "pending":
-        title, content = "Waiting for your approval", f"{approval['change']}\n\nApprove or reject it below the chat."
-    else:
-        title = f"{decision.capitalize()} by {approval.get('by')}"
-        content = approval["change"] + (f" ({approval['note']})" if approval.get("note") else "")
-    return {"role": "assistant", "content": content, "metadata": {"title": title, "status": status}}
+        text = f"{_WAITING} {change}.\n\nApprove or reject it below the chat, under your name."
+        return {"role": "assistant", "content": text}
+    note = f" ({approval['note']})" if approval.get("note") else ""
+    return {"role": "assistant", "content": f"**{decision.capitalize()} by {approval.get('by')}:** {change}{note}."}
 
 
 def _note(text: str) -> Message:
@@ -228,6 +251,8 @@ class _Steps:
         self.messages = messages
         self.seen = 0
         self.pending: list[int] = []
+        self.approval_at: int | None = None
+        """Where the approval request is in the messages (its decision replaces it there)."""
 
     def drop_pending(self) -> None:
         for i in sorted(self.pending, reverse=True):
@@ -248,6 +273,7 @@ class _Steps:
             self.seen = len(results)
         elif node == "approval":
             self.drop_pending()
+            self.approval_at = len(self.messages)
             self.messages.append(_approval_message(update))
         elif node == "approve" and update.get("approval"):  # a decision after a resume
             self.messages.append(_approval_message(update["approval"]))
@@ -256,16 +282,18 @@ class _Steps:
             self.messages.append({"role": "assistant", "content": update.get("answer", "")})
 
 
-def _replay(answer: Answer) -> list[Message]:
-    """An answer's steps and text as messages (for a thread reloaded from the list)."""
-    out: list[Message] = [{"role": "user", "content": answer.question}]
-    out.append(_plan_message(answer.plan.model_dump(mode="json"), 1))
-    out += [_tool_message(r) for r in answer.results]
+def _replay(answer: Answer, messages: list[Message]) -> int | None:
+    """An answer's steps and text added to `messages` (a thread reloaded from the list); where its approval is."""
+    messages.append({"role": "user", "content": answer.question})
+    messages.append(_plan_message(answer.plan.model_dump(mode="json"), 1))
+    messages += [_tool_message(r) for r in answer.results]
+    at = None
     if answer.approval is not None:
-        out.append(_approval_message(answer.approval.model_dump()))
+        at = len(messages)
+        messages.append(_approval_message(answer.approval.model_dump()))
     if answer.status == "answered":
-        out.append({"role": "assistant", "content": answer.answer})
-    return out
+        messages.append({"role": "assistant", "content": answer.answer})
+    return at
 
 
 # ---- tables and plots -------------------------------------------------------------------------------------
@@ -293,7 +321,11 @@ def _columns(result: ToolResult, table: Literal["rows", "breakdown"] = "rows") -
 
 
 def result_table(result: ToolResult | None) -> pd.DataFrame:
-    """The rows under the columns' headings, in the columns' order; blanks where a row has no value."""
+    """The rows under the columns' headings, in the columns' order; blanks where a row has no value.
+
+    A result without rows is its headings alone; no result at all is an empty frame (the page hides the table then,
+    rather than show Gradio's placeholder headings "1 2 3").
+    """
     import pandas as pd
 
     if result is None:
@@ -301,6 +333,18 @@ def result_table(result: ToolResult | None) -> pd.DataFrame:
     columns = _columns(result)
     headings = [c.heading for c in columns]
     return pd.DataFrame([[row.get(c.name, "") for c in columns] for row in result.rows], columns=headings)
+
+
+def _table_note(answer: Answer | None, shown: ToolResult | None) -> str:
+    """A line under the table's place when it has no rows to show, saying why (empty: it has rows, or nothing asked)."""
+    if shown is not None:
+        return "" if shown.rows else f"No rows: {_call(shown.tool, shown.args)} found none."
+    if answer is None:
+        return ""
+    failed = [r for r in answer.results if r.error is not None]
+    if failed:
+        return f"No rows: {_call(failed[-1].tool, failed[-1].args)} failed."
+    return "No rows: this answer ran no tool."
 
 
 class _Args(dict[str, object]):
@@ -314,32 +358,33 @@ def result_plots(result: ToolResult | None) -> dict[Slot, dict[str, Any]]:
     """Keyword arguments for the page's plot components, from the plots the result's tool declares.
 
     Every property is given, None included: Gradio updates only the properties a returned component names, so a
-    colour left out would stay the previous plot's (a column this plot does not have: an empty plot).
+    colour left out would stay the previous plot's (a column this plot does not have: an empty plot). A bar plot
+    split by scale (`Plot.split_scales`) fills as many bar slots as it has scales, the last taking what is left.
     """
     if result is None or result.error is not None or result.tool not in TOOLS:
         return {}
     out: dict[Slot, dict[str, Any]] = {}
     for plot in TOOLS.get(result.tool).plots:
         free = [slot for slot in _SLOTS[plot.kind] if slot not in out]
-        drawn = _draw(plot, result) if free else None
-        if drawn is not None:
-            out[free[0]] = {**_PLOT_DEFAULTS, **drawn}
+        drawn = _draw(plot, result, len(free)) if free else []
+        for slot, one in zip(free, drawn, strict=False):
+            out[slot] = {**_PLOT_DEFAULTS, **one}
     return out
 
 
-def _draw(plot: Plot, result: ToolResult) -> dict[str, Any] | None:
-    """One declared plot of a result, or None when its table lacks the rows or columns it needs."""
+def _draw(plot: Plot, result: ToolResult, slots: int = 1) -> list[dict[str, Any]]:
+    """One declared plot of a result (in at most `slots` charts), or none when its table lacks what it needs."""
     import pandas as pd
 
     rows = result.rows if plot.table == "rows" else result.breakdown
     if len(rows) < plot.min_rows:
-        return None
+        return []
     columns = {c.name: c for c in _columns(result, plot.table)}
     frame = pd.DataFrame(rows[: plot.limit] if plot.limit else rows)
     y = plot.y or next((c.name for c in columns.values() if c.name != plot.x and c.type in ("number", "integer")), None)
     needed = [plot.x, *([y] if y and not plot.series else []), *plot.series, *[c for c in (plot.end, plot.color) if c]]
     if frame.empty or (y is None and not plot.series) or any(c not in frame.columns for c in needed):
-        return None
+        return []
 
     def heading(name: str) -> str:
         return columns[name].heading if name in columns else name.replace("_", " ")
@@ -348,7 +393,7 @@ def _draw(plot: Plot, result: ToolResult) -> dict[str, Any] | None:
     if plot.kind == "gantt":
         assert plot.end is not None and y is not None
         spans = frame.dropna(subset=[plot.x, plot.end])
-        return _gantt(spans, y, plot.x, plot.end, title) if not spans.empty else None
+        return [_gantt(spans, y, plot.x, plot.end, title)] if not spans.empty else []
     color = plot.color
     if plot.series:  # one series per column, coloured by the column's heading
         y, color = "value", "series"
@@ -363,7 +408,6 @@ def _draw(plot: Plot, result: ToolResult) -> dict[str, Any] | None:
         if plot.y_scale != 1:
             frame[y] = (frame[y] * plot.y_scale).round(2)
     drawn: dict[str, Any] = {
-        "value": frame,
         "x": plot.x,
         "y": y,
         "color": color,
@@ -371,18 +415,58 @@ def _draw(plot: Plot, result: ToolResult) -> dict[str, Any] | None:
         "x_title": heading(plot.x),
         "y_title": y_title,
         "color_title": heading(color) if color and not plot.series else None,
-        "sort": plot.sort,
-        "x_label_angle": plot.x_label_angle,
     }
-    if plot.kind == "bar":  # Gradio's axes start at the data: a bar needs zero
-        drawn["y_lim"] = [min(0.0, float(frame[y].min())), None]
-    return drawn
+    if plot.kind != "bar":
+        return [{**drawn, "value": frame, "sort": plot.sort, "x_label_angle": plot.x_label_angle}]
+    parts = _by_scale(frame, y, plot.split_scales, slots) if plot.split_scales and not plot.series else [frame]
+    return [
+        {
+            **drawn,
+            "value": part,
+            "title": title if len(parts) == 1 else f"{title}: {', '.join(map(str, dict.fromkeys(part[plot.x])))}",
+            # undeclared: the tool's order of the bars, not the alphabet's
+            "sort": plot.sort or [str(v) for v in dict.fromkeys(part[plot.x])],
+            "x_label_angle": plot.x_label_angle or _label_angle(part[plot.x]),
+            "y_lim": [min(0.0, float(part[y].min())), None],  # Gradio's axes start at the data: a bar needs zero
+        }
+        for part in parts
+    ]
+
+
+def _label_angle(labels: pd.Series[Any]) -> float:
+    """Bar labels turned when side by side they would overlap: leaning for a few, upright for many."""
+    names = [str(v) for v in dict.fromkeys(labels)]
+    if sum(len(n) + 1 for n in names) <= _CROWDED:
+        return 0
+    return -45 if len(names) <= _UPRIGHT else -90
+
+
+def _by_scale(frame: pd.DataFrame, y: str, apart: float, slots: int) -> list[pd.DataFrame]:
+    """The rows in groups of one scale each, largest first, at most `slots` groups (the last takes the rest).
+
+    A group's values are within `apart` times its largest; each group keeps the rows' own order.
+    """
+    size = frame[y].abs()
+    groups: list[list[int]] = []
+    top = 0.0
+    for i in size.sort_values(ascending=False, kind="stable").index:
+        if not groups or (len(groups) < slots and size[i] * apart < top):
+            groups.append([])
+            top = float(size[i])
+        groups[-1].append(i)
+    return [frame.loc[sorted(g)] for g in groups]
 
 
 def _gantt(frame: pd.DataFrame, label: str, start: str, finish: str, title: str) -> dict[str, Any]:
-    """Bars from start to finish, one per row: a line per row, drawn thick by the page's CSS."""
+    """Bars from start to finish, one per row, the earliest start on top (ties in the tool's order).
+
+    Each bar is a line from start to finish, drawn thick by the page's CSS.
+    """
     import pandas as pd
 
+    frame = frame.sort_values(start, kind="stable")  # stable: rows starting together keep the tool's order
+    names = [_ORDER * i + str(v) for i, v in enumerate(frame[label])]  # see _ORDER: the chart keeps this order
+    frame = frame.assign(**{label: names})
     long = pd.concat(
         [frame[[label]].assign(day=frame[start]), frame[[label]].assign(day=frame[finish])], ignore_index=True
     ).sort_values([label, "day"], kind="stable")
@@ -413,7 +497,7 @@ class _Page:
 
         self.brain = brain
         with gr.Blocks(title="Shipbrain", analytics_enabled=False) as self.blocks:
-            self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": []})
+            self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": [], "approval_at": None})
             gr.Markdown(
                 "## Shipbrain\nAsk about blocks, assemblies, joints, the schedule and what-ifs. "
                 "Each step the brain takes shows as it happens; plan changes wait for your approval. "
@@ -424,6 +508,12 @@ class _Page:
                     self._conversation()
                 with gr.Column(scale=2):
                     self._results()
+            # the rows take the page's whole width, so a table of many columns is seen whole (it scrolls sideways
+            # when even that is too narrow); wrapped cells rather than cut ones
+            self.table = gr.Dataframe(
+                label="Rows of the last result", max_height=400, wrap=True, visible=False, elem_id="shipbrain-table"
+            )
+            self.table_note = gr.Markdown(elem_id="shipbrain-table-note")
             self._wire()
 
     def _conversation(self) -> None:
@@ -459,7 +549,6 @@ class _Page:
             "line": gr.LinePlot(visible=False, elem_id="shipbrain-line", height=300),
             "scatter": gr.ScatterPlot(visible=False, elem_id="shipbrain-scatter", height=300),
         }
-        self.table = gr.Dataframe(label="Rows of the last result", max_height=400, elem_id="shipbrain-table")
 
     def _wire(self) -> None:
         everything = [
@@ -468,6 +557,7 @@ class _Page:
             self.session,
             self.threads,
             self.table,
+            self.table_note,
             *self.plots.values(),
             self.sources,
             self.gate,
@@ -493,8 +583,11 @@ class _Page:
         waiting = answer is not None and answer.status == "waiting_for_approval" and answer.approval is not None
         out: dict[Any, Any] = {
             self.table: gr.Dataframe(
-                value=result_table(shown), label=f"Rows of {_call(shown.tool, shown.args)}" if shown else "Rows"
+                value=result_table(shown),
+                label=f"Rows of {_call(shown.tool, shown.args)}" if shown else "Rows",
+                visible=shown is not None,  # no result: no table (Gradio would head an empty one "1 2 3")
             ),
+            self.table_note: _table_note(answer, shown),
             self.sources: _sources(answer),
             self.gate: gr.Group(visible=waiting),
         }
@@ -553,6 +646,7 @@ class _Page:
             yield {self.chat: messages, self.session: state}
             return
         self.remember(state, thread, answer.question)
+        state["approval_at"] = steps.approval_at if answer.status == "waiting_for_approval" else None
         yield {self.chat: messages, self.session: state, self.threads: self.listing(state), **self.views(answer)}
 
     def approved(self, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
@@ -564,48 +658,66 @@ class _Page:
         yield from self.decide(False, by, why, state)
 
     def decide(self, approved: bool, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
-        """Record a decision on the waiting plan change, streaming the outcome into the chat."""
+        """Record a decision on the waiting plan change, streaming the outcome into the chat.
+
+        The outcome goes where the request was, under the question it decides, even when later questions (refused
+        while the thread waited) came after it.
+        """
         import gradio as gr
 
         messages: list[Message] = state["messages"]
         thread = state["thread"]
         if not by or not by.strip():
-            messages.append(_note("Type your name in “your name” before you approve or reject the change."))
+            messages.append(_note(_NAME_FIRST))
             yield {self.chat: messages}
             return
+        known = state.get("approval_at")
+        at = known if isinstance(known, int) else len(messages)
+        asked = messages[at] if at < len(messages) else None
+        if asked is None or not str(asked.get("content", "")).startswith(_WAITING):
+            at, asked = len(messages), None  # the request is not on screen (should not happen): the outcome goes last
+            messages.append({})
         try:
             before = self.brain.result(thread) if thread else None
             if before is None or before.approval is None or before.status != "waiting_for_approval":
+                self._put_back(messages, at, asked)
                 messages.append(_note("This conversation waits for no decision."))
                 yield {self.chat: messages, self.gate: gr.Group(visible=False)}
                 return
             verb = "Approving" if approved else "Rejecting"
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": before.approval.change,
-                    "metadata": {"title": f"{verb} as {by.strip()}…", "status": "pending"},
-                }
-            )
+            messages[at] = {
+                "role": "assistant",
+                "content": before.approval.change,
+                "metadata": {"title": f"{verb} as {by.strip()}…", "status": "pending"},
+            }
             yield {self.chat: messages, self.gate: gr.Group(visible=False)}
-            began = time.perf_counter()
             answer = self.brain.decide(thread, approved=approved, by=by, note=why.strip() or None)
         except ShipbrainError as exc:  # decided meanwhile (another tab), or the change cannot be made any more
+            self._put_back(messages, at, asked)
             messages.append(_note(str(exc)))
             yield {self.chat: messages, **self.views(self.current(thread))}
             return
         except Exception:
             log.exception("the chat page failed to record a decision on thread %r", thread)
+            self._put_back(messages, at, asked)
             messages.append(_note("Something went wrong recording the decision; the service log has the details."))
             yield {self.chat: messages}
             return
-        messages.pop()
-        if answer.approval is not None:
-            messages.append(_approval_message(answer.approval.model_dump()))
-            messages[-1]["metadata"]["duration"] = round(time.perf_counter() - began, 3)
-        messages += [_tool_message(r) for r in answer.results[len(before.results) :]]
-        messages.append({"role": "assistant", "content": answer.answer})
-        yield {self.chat: messages, **self.views(answer)}
+        outcome: list[Message] = [_approval_message(answer.approval.model_dump())] if answer.approval else []
+        outcome += [_tool_message(r) for r in answer.results[len(before.results) :]]
+        outcome.append({"role": "assistant", "content": answer.answer})
+        messages[at : at + 1] = outcome
+        messages[:] = [m for m in messages if m != _note(_NAME_FIRST)]  # said while undecided; moot now
+        state["approval_at"] = None
+        yield {self.chat: messages, self.session: state, **self.views(answer)}
+
+    @staticmethod
+    def _put_back(messages: list[Message], at: int, asked: Message | None) -> None:
+        """The approval request back where it was (or the outcome's placeholder gone) when no decision was made."""
+        if asked is not None:
+            messages[at] = asked
+        else:
+            del messages[at]
 
     def reload(self, thread: str | None, state: Session) -> dict[Any, Any]:
         """A thread chosen from the list: its questions, its latest answer's steps and views."""
@@ -632,13 +744,14 @@ class _Page:
                     "metadata": {"title": f"Earlier in this conversation ({len(earlier)})", "status": "done"},
                 }
             )
-        messages += _replay(answer)
+        at = _replay(answer, messages)
         state["thread"], state["messages"] = thread, messages
+        state["approval_at"] = at if answer.status == "waiting_for_approval" else None
         return {self.chat: messages, self.session: state, **self.views(answer)}
 
     def restart(self, state: Session) -> dict[Any, Any]:
         """A new conversation: the next question starts a new thread."""
         import gradio as gr
 
-        state["thread"], state["messages"] = None, []
+        state["thread"], state["messages"], state["approval_at"] = None, [], None
         return {self.chat: [], self.session: state, self.threads: gr.Dropdown(value=None), **self.views(None)}
