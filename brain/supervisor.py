@@ -27,7 +27,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from langgraph.types import StateSnapshot
 
     from adapters.registry import Registry
+    from brain.planner import OfflinePlanner
 
 __all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Planner"]
 
@@ -157,6 +158,20 @@ def _lines(spec: ToolSpec | None, result: ToolResult) -> list[str]:
         return []
 
 
+def _trusted_answer(values: Mapping[str, Any]) -> str:
+    """A finished question's answer without text from documents: what a planner may read as context next turn.
+
+    Document text is people's writing, never instructions: the LLM planner's tool-calling model must not see it.
+    """
+    try:
+        plan = Plan.model_validate(values["plan"])
+        results = [ToolResult.model_validate(r) for r in values.get("results", [])]
+    except (KeyError, ValueError):
+        return ""
+    kept = [r for r in results if not (r.tool in TOOLS and TOOLS.get(r.tool).untrusted_text)]
+    return _compose(plan, kept, None) if kept or not results else ""
+
+
 def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -> str:
     if plan.intent != "unknown" and not results and not plan.answer:
         return f"I cannot answer that yet: {plan.reason}."
@@ -226,6 +241,8 @@ class Brain:
         else:
             self.planner, self.planner_name = planner, type(planner).__name__
         self._busy: set[str] = set()
+        self._offline: OfflinePlanner | None = None
+        """The offline planner that refuses destructive questions when another planner plans (made on first use)."""
         self._busy_lock = threading.Lock()
         self._closers: list[_Closable] = []
         builder = StateGraph(State)
@@ -263,10 +280,24 @@ class Brain:
     # ---- nodes ---------------------------------------------------------------------------------
 
     def _plan(self, state: State) -> State:
+        from brain.planner import OfflinePlanner, refused_outright
+
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
         previous = Plan.model_validate(state["plan"]) if state.get("plan") else None
-        plan = self.planner.plan(state["question"], results, previous, context=state.get("context"))
+        if previous is None and refused_outright(state["question"]) is not None:
+            # destructive or about the assistant itself: refused before any planner (an LLM's too) sees it
+            refuser = self.planner if isinstance(self.planner, OfflinePlanner) else self._refuser()
+            plan = refuser.plan(state["question"], [], None)
+        else:
+            plan = self.planner.plan(state["question"], results, previous, context=state.get("context"))
         return {"plan": plan.model_dump(mode="json"), "rounds": state.get("rounds", 0) + 1}
+
+    def _refuser(self) -> OfflinePlanner:
+        from brain.planner import OfflinePlanner
+
+        if self._offline is None:
+            self._offline = OfflinePlanner()
+        return self._offline
 
     @staticmethod
     def _route(state: State) -> str:
@@ -427,7 +458,7 @@ class Brain:
                     intent=plan.get("intent"),
                     entities=plan.get("entities", {}),
                     what_if=what_ifs[-1] if what_ifs else None,
-                    answer=str(values.get("answer", ""))[:2_000],
+                    answer=_trusted_answer(values)[:2_000],
                 )
         return {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}, "context": context}
 
