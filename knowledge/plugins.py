@@ -86,9 +86,7 @@ class PluginRegistry(Generic[T]):
         with self._lock:
             origin = getattr(member, "__module__", None) or type(member).__module__
             if name in self._members and self._members[name] is not member:
-                raise ValueError(
-                    f"{self.kind} {name!r} is registered twice (in {self._origin[name]} and in {origin})"
-                )
+                raise ValueError(f"{self.kind} {name!r} is registered twice (in {self._origin[name]} and in {origin})")
             self._members[name] = member
             self._origin[name] = origin
         return member
