@@ -15,7 +15,6 @@ from typing import Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.registry import adapter, config_factory
@@ -236,12 +235,9 @@ class OutfittingAdapter(ModelAdapter):
     @staticmethod
     def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
         """The outfitting items of some blocks (all if None) as input rows, with `item_id` to name them."""
-        items = graph.table(
-            "outfitting_items",
-            ["item_id", "block_id", "kind", "system", "length_m", "diameter_mm", "weight_t", "spans_blocks"],
-        )
-        if block_ids is not None:
-            items = items.filter(pc.is_in(items.column("block_id"), value_set=pa.array(np.asarray(block_ids))))
+        columns = ["item_id", "block_id", "kind", "system", "length_m", "diameter_mm", "weight_t", "spans_blocks"]
+        where = None if block_ids is None else ("block_id", np.asarray(block_ids).tolist())
+        items = graph.table("outfitting_items", columns, where=where)
         blocks = graph.table("blocks", ["block_type"]).column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
         block = items.column("block_id").to_numpy()
         per_block = np.bincount(

@@ -17,7 +17,6 @@ from typing import Final, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.registry import adapter, config_factory
@@ -173,10 +172,10 @@ class WeldingAdapter(ModelAdapter):
     @staticmethod
     def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
         """The joints of some blocks (all if None) as input rows, with `joint_id` to name them."""
-        joints = graph.table("joints", ["joint_id", "block_id", *WeldJointRow.model_fields])
-        if block_ids is not None:
-            joints = joints.filter(pc.is_in(joints.column("block_id"), value_set=pa.array(np.asarray(block_ids))))
-        return joints
+        columns = ["joint_id", "block_id", *WeldJointRow.model_fields]
+        if block_ids is None:
+            return graph.table("joints", columns)
+        return graph.table("joints", columns, where=("block_id", np.asarray(block_ids).tolist()))
 
 
 from_config = config_factory(WeldingAdapter)

@@ -405,9 +405,15 @@ class PartGraph:
 
     # ---- attributes --------------------------------------------------------------------------
 
-    def table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """An attribute table of the yard (see `knowledge.yarddir.TABLES`), or some of its columns."""
-        return read_table(self.path, name, None if columns is None else list(columns))
+    def table(
+        self, name: str, columns: Sequence[str] | None = None, where: tuple[str, Sequence[int]] | None = None
+    ) -> pa.Table:
+        """An attribute table of the yard (see `knowledge.yarddir.TABLES`), or some of its columns.
+
+        `where=(column, values)` reads only the rows whose column holds one of the values, by Parquet row groups.
+        """
+        wanted = None if where is None else (where[0], [int(v) for v in where[1]])
+        return read_table(self.path, name, None if columns is None else list(columns), wanted)
 
     # ---- input checks ------------------------------------------------------------------------
 
