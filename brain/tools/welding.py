@@ -379,13 +379,15 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     full = [full_extent_rule(r) for r in rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()]
     full_mask = np.asarray([f is not None for f in full], dtype=bool)
     facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pylist()
+    joint_ids = welding.joint_ids  # a property that converts the column: read once, not per joint
+    codes = ctx.graph.codes_of(joint_ids[chosen]) if len(chosen) else []
     points = []
-    for rank, (i, row) in enumerate(zip(chosen.tolist(), facts, strict=True), start=1):
+    for rank, (i, joint_code, row) in enumerate(zip(chosen.tolist(), codes, facts, strict=True), start=1):
         rule = {"full_extent_rule": full[i]} if full[i] is not None else {}
         points.append(
             NdtPoint(
                 rank=rank,
-                code=ctx.graph.code_of(int(welding.joint_ids[i])),
+                code=joint_code,
                 method=methods[i],
                 ndt_hours=float(cost[i]),
                 defect_probability=round(float(risk[i]), 4),
@@ -408,7 +410,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     else:  # an hours budget below the riskiest joint's own hours
         top = int(np.argmax(risk))
         summary = (
-            f"no joint of {code} fits within {words}: the riskiest, {ctx.graph.code_of(int(welding.joint_ids[top]))}"
+            f"no joint of {code} fits within {words}: the riskiest, {ctx.graph.code_of(int(joint_ids[top]))}"
             f", alone takes {cost[top]:g} h by {methods[top]}"
         )
     if full_total:
