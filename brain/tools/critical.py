@@ -78,6 +78,26 @@ def node_hours(ctx: YardContext, hours: Literal["planned", "predicted"]) -> npt.
     return out
 
 
+def _longest_paths(
+    ctx: YardContext, hours: Literal["planned", "predicted"]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.integer]]:
+    """The part graph's longest-path arrays for these hours: computed once per yard (and model versions), kept on disk.
+
+    One pass over the whole graph takes seconds at 25M parts; every chain into any code is then read from the arrays.
+    """
+    from brain.core.cache import digest_of, model_identity
+
+    key = f"longest-{hours}"
+    if hours == "predicted":
+        key += "-" + digest_of(*(model_identity(ctx.registry, m) for m in ("welding", "outfitting")))
+    finish, best_pred = ctx.cache.array(f"{key}-finish"), ctx.cache.array(f"{key}-pred")
+    if finish is None or best_pred is None:
+        finish, best_pred = ctx.graph.longest_paths(node_hours(ctx, hours))
+        ctx.cache.put_array(f"{key}-finish", finish)
+        ctx.cache.put_array(f"{key}-pred", best_pred)
+    return finish, best_pred
+
+
 def _args(entities: Entities, question: str) -> dict[str, JsonValue]:
     return {"code": entities.codes[0] if entities.codes else None}
 
@@ -126,9 +146,13 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
     end = g.id_of(args.code) if args.code is not None else None
     where = g.code_of(end) if end is not None else "the ship"
     into = f"into {where}" if end is not None else "of the ship"
-    hours = node_hours(ctx, args.hours)
-    cp = g.critical_path(hours, end=end)
+    finish, best_pred = _longest_paths(ctx, args.hours)
+    cp = g.chain_of(finish, best_pred, end=end)
     ids = cp.node_ids
+    # along the chain each node waits on the one before it: its own hours are the difference of their finishes
+    chain_finish = np.asarray(finish[ids], dtype=np.float64)
+    own = np.diff(chain_finish, prepend=0.0)
+    hours = dict(zip(ids.tolist(), own.tolist(), strict=True))
     kinds = g.kinds_of(ids)
     codes = g.codes_of(ids)
     rows = [
