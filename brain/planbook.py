@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Self
@@ -194,11 +193,6 @@ class PlanBook:
         """The adopted events, oldest first."""
         return [e for a in self.adoptions() for e in a.events]
 
-    def latest(self) -> Adoption | None:
-        """The last adoption, or None."""
-        found = self.adoptions()
-        return found[-1] if found else None
-
     def by_key(self, key: str) -> Adoption | None:
         """The adoption made under `key`, or None."""
         with self._engine().connect() as conn:
@@ -264,11 +258,6 @@ class PlanBook:
         adopted = self.by_key(key)
         assert adopted is not None
         return adopted
-
-    def adopt(self, event: PlanEvent, by: str = "unknown", thread_id: str | None = None, key: str | None = None) -> int:
-        """Adopt one event (no schedule stored: the plan re-solves it); returns how many events the plan holds."""
-        self.adopt_all([event], key=key or f"event:{uuid.uuid4()}", by=by, thread_id=thread_id)
-        return len(self.events())
 
     def entries(self) -> list[dict[str, object]]:
         """Every adopted event with who adopted it, when, from where and under which key, oldest first."""

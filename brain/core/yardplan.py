@@ -338,11 +338,6 @@ class YardPlan:
                 self._proposals[key] = Proposal(version, adopted, tuple(extra), before, after, schedule_json(after))
             return self._proposals[key]
 
-    def repair(self, extra: Sequence[PlanEvent]) -> tuple[Schedule, Schedule]:
-        """(before, after): the adopted schedule, and it repaired for `extra` events (nothing re-optimised)."""
-        proposal = self.propose(extra)
-        return proposal.before, proposal.after
-
     def event(
         self,
         *,
