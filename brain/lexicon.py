@@ -1,0 +1,456 @@
+"""What a question names in this yard: its codes, resources and zones, found by lookup, never by a naming pattern.
+
+A yard's ids are its own (`H1234/B12-A03 PL0042`, `SP-300-12"`, `B214`), so no regular expression can say what a
+code looks like. The lexicon asks the yard instead. Each stretch of one to three words of the question is looked up:
+
+1. **exact**: the yard's own id, as the yard spells it (`lookup`: the part graph, its work packages, ...);
+2. **loose**: the same id typed differently: case, separators and leading zeros do not count (`loose_key`:
+   "j20-88" is J020-000088, "b22" is B022, "wp b12 ere" is WP-B012-ERE), when exactly one id has that key;
+3. **by role and number**: "block 25", "assembly no. 3 of ...": a role word (or one of the yard's kind names)
+   then a number, matched against the numbers in the ids of that role (`named`), when exactly one id fits;
+4. **typo-tolerant**: a word with letters and digits that is none of the above, matched against the ids of the
+   yard's named roles (blocks, assemblies, work packages) when one is clearly closest ("B0l2" -> B012).
+
+Resources are found by their id, or by their kind in words and a number ("panel line 2", "crane one"), and zones
+by their name. What the lexicon does not find is not a code: the planner never invents one.
+
+```python
+lex = Lexicon(lookup=graph_lookup, named={"block": ["B001", "B002"]}, resources={"PL-2": "panel_line"})
+[m.text for m in lex.codes("is block 2 late? and b1?")]  # ['B002', 'B001']
+lex.resource("panel line two is down")  # Mention(text='PL-2', ...)
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Final, Literal
+
+if TYPE_CHECKING:
+    from brain.core import YardContext
+
+__all__ = ["Lexicon", "Mention", "loose_key", "numbers_in"]
+
+How = Literal["exact", "loose", "role", "fuzzy"]
+Lookup = Callable[[str], "tuple[str, str] | None"]
+"""text -> (the id as the yard spells it, its role or kind), or None when the yard has no such id."""
+
+MAX_WORDS: Final = 3
+"""Longest id, in words, that is looked up (ids may hold spaces: "H1234/B12-A03 PL0042")."""
+
+_SEPARATORS: Final = re.compile(r"[\s\-_/.:#]+")
+_DIGITS: Final = re.compile(r"\d+")
+_LEADING_ZEROS: Final = re.compile(r"(?<!\d)0+(?=\d)")
+_WORD: Final = re.compile(r"\S+")
+# What may wrap a word without being part of an id: quotes, brackets, sentence punctuation, a possessive.
+_STRIP_LEFT: Final = "\"'“”‘’([{<«"
+_STRIP_RIGHT: Final = "\"'“”‘’)]}>»,;:!?."
+_POSSESSIVE: Final = re.compile(r"(?:'s|’s|')$", re.IGNORECASE)
+_NUMBER_WORDS: Final = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_ORDINALS: Final = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+_NUMBER_PREFIX: Final = re.compile(r"^(?:no\.?|nr\.?|number|#)$", re.IGNORECASE)
+_DURATION_AFTER: Final = re.compile(
+    r"^\s*(?:working\s+|calendar\s+)?(?:days?|d|weeks?|wks?|w|months?|hours?|hrs?|h|%|percent|per\s*cent|x|times)\b",
+    re.IGNORECASE,
+)
+ROLE_WORDS: Final[dict[str, str]] = {
+    "block": "block",
+    "blocks": "block",
+    "blk": "block",
+    "assembly": "assembly",
+    "assemblies": "assembly",
+    "assy": "assembly",
+    "sub-assembly": "sub_assembly",
+    "subassembly": "sub_assembly",
+    "sub": "sub_assembly",
+    "part": "part",
+    "joint": "joint",
+    "weld": "joint",
+    "item": "outfitting_item",
+    "package": "work_package",
+    "wp": "work_package",
+}
+"""English words for the roles the brain understands; a yard's own kind names are added to them."""
+OUTAGE_WORDS: Final = re.compile(
+    r"\b(?:down|closed|closes|shut|blocked|unavailable|unusable|out|offline|flooded|occupied|maintenance|outage"
+    r"|closure|shutdown|breaks?|broken|fails?|failure|stops?|stopped|repairs?|lose|lost|losing|loses|without)\b",
+    re.IGNORECASE,
+)
+_LOST_BEFORE: Final = re.compile(
+    r"\b(?:lose|lost|losing|loses|without|close|closing|shut|block(?:ing)?)\s+(?:the\s+)?$", re.IGNORECASE
+)
+_FUZZY_CUTOFF: Final = 0.8
+_MAX_CHILDREN: Final = 250_000
+"""Most ids of one role inside another that "joint 1426 of block 12" reads through (a block's joints at 25M parts)."""
+_QUANTITY: Final = re.compile(r"[+\-]?\d+(?:[.,]\d+)?[a-z%]{0,5}")
+_CONFUSABLE: Final = {"o": "0", "l": "1", "i": "1"}
+_CONFUSED_DIGIT: Final = re.compile(r"(?<=\d)[oli]|[oli](?=\d)", re.IGNORECASE)
+
+
+def loose_key(text: str) -> str:
+    """An id as a person might type it: case, separators and leading zeros do not count ("J020-000088" == "j20 88").
+
+    Two numbers stay two numbers ("J20-88" is not "J2-088"): a separator between digits is kept as one "-".
+    """
+    unpadded = _LEADING_ZEROS.sub("", text.casefold())
+    return _SEPARATORS.sub(lambda m: "-" if _between_digits(unpadded, m.start(), m.end()) else "", unpadded)
+
+
+def _between_digits(text: str, start: int, end: int) -> bool:
+    return 0 < start and end < len(text) and text[start - 1].isdigit() and text[end].isdigit()
+
+
+def numbers_in(text: str) -> tuple[int, ...]:
+    """The numbers written in an id, in order ("B012-A03" -> (12, 3))."""
+    return tuple(int(d) for d in _DIGITS.findall(text))
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One thing the question names: the yard's id for it, where it stands in the question, and how it was found."""
+
+    text: str
+    """The id as the yard spells it."""
+    start: int
+    end: int
+    role: str
+    """What it is: a role (block, assembly, work_package, resource, zone, ...) or the yard's kind."""
+    how: How
+
+
+@dataclass(frozen=True)
+class _Word:
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Lexicon:
+    """The yard's vocabulary: how to look up an id, the ids of its named roles, its resources and zones."""
+
+    lookup: Lookup
+    """The yard's exact lookup (a code as the yard spells it, or as its own lookup accepts it)."""
+    named: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """role -> the ids of that role small enough to match by number or by a typo (blocks, assemblies, packages)."""
+    resources: Mapping[str, str] = field(default_factory=dict)
+    """resource id -> its kind ("PL-2" -> "panel_line")."""
+    zones: Sequence[str] = ()
+    role_words: Mapping[str, str] = field(default_factory=lambda: dict(ROLE_WORDS))
+    children: Callable[[str, str], Sequence[str]] | None = None
+    """(an id, a role) -> the ids of that role inside it ("joint 1426 of block 12"); None when the yard cannot say."""
+
+    # ---- the indexes, made once ------------------------------------------------------------------
+
+    @cached_property
+    def _loose(self) -> dict[str, list[tuple[str, str]]]:
+        found: dict[str, list[tuple[str, str]]] = {}
+        for role, ids in self.named.items():
+            for code in ids:
+                found.setdefault(loose_key(code), []).append((code, role))
+        return found
+
+    @cached_property
+    def _by_number(self) -> dict[tuple[str, tuple[int, ...]], list[str]]:
+        found: dict[tuple[str, tuple[int, ...]], list[str]] = {}
+        for role, ids in self.named.items():
+            for code in ids:
+                numbers = numbers_in(code)
+                # "block 25" names B025; "assembly 3" names no assembly of a yard of many blocks (ambiguous)
+                for key in {numbers, numbers[-1:]}:
+                    found.setdefault((role, key), []).append(code)
+        return found
+
+    @cached_property
+    def _by_numbers_exactly(self) -> dict[tuple[int, ...], list[tuple[str, str]]]:
+        found: dict[tuple[int, ...], list[tuple[str, str]]] = {}
+        for role, ids in self.named.items():
+            for code in ids:
+                found.setdefault(numbers_in(code), []).append((code, role))
+        return found
+
+    @cached_property
+    def _resource_loose(self) -> dict[str, str]:
+        return {loose_key(code): code for code in self.resources}
+
+    @cached_property
+    def _resource_kinds(self) -> list[tuple[re.Pattern[str], str]]:
+        """A pattern per resource kind: its words ("panel_line" -> "panel line", "panel-line", "panel lines")."""
+        patterns = []
+        for kind in sorted(set(self.resources.values()), key=len, reverse=True):
+            words = [w for w in re.split(r"[_\s\-]+", kind) if w]
+            if not words:
+                continue
+            body = r"[\s\-]*".join(re.escape(w) for w in words)
+            patterns.append((re.compile(rf"\b(?:\w+[\s\-]+)?{body}s?\b", re.IGNORECASE), kind))
+        return patterns
+
+    @cached_property
+    def _zone_loose(self) -> dict[str, str]:
+        return {loose_key(z): z for z in self.zones}
+
+    # ---- codes ----------------------------------------------------------------------------------
+
+    def codes(self, text: str) -> list[Mention]:
+        """The yard's ids the text names, in the order it names them, each once."""
+        words = [_Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        taken = [False] * len(words)
+        found: list[Mention] = []
+        for finder in (self._role_in_parent_at, self._exact, self._loose_at, self._role_at, self._fuzzy_at):
+            i = 0
+            while i < len(words):
+                if taken[i]:
+                    i += 1
+                    continue
+                hit = finder(words, i, taken)
+                if hit is None:
+                    i += 1
+                    continue
+                mention, used = hit
+                for j in range(i, i + used):
+                    taken[j] = True
+                found.append(mention)
+                i += used
+        found.sort(key=lambda m: m.start)
+        unique: dict[str, Mention] = {}
+        for mention in found:
+            unique.setdefault(mention.text, mention)
+        return list(unique.values())
+
+    def _spans(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> Iterable[tuple[str, int, int, int]]:
+        """Candidate texts starting at word i, longest first: (text, start, end, words used)."""
+        for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
+            if any(taken[i : i + n]):
+                continue
+            first, last = words[i], words[i + n - 1]
+            raw_start, raw_end = first.start, last.end
+            raw = " ".join(w.text for w in words[i : i + n])
+            for candidate, lead, trail in _trimmed(raw):
+                if candidate:
+                    yield candidate, raw_start + lead, raw_end - trail, n
+
+    def _exact(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        for candidate, start, end, n in self._spans(words, i, taken):
+            if not _could_be_id(candidate):
+                continue
+            hit = self.lookup(candidate)
+            if hit is not None:
+                return Mention(hit[0], start, end, hit[1], "exact"), n
+        return None
+
+    def _loose_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        for candidate, start, end, n in self._spans(words, i, taken):
+            if not _could_be_id(candidate):
+                continue
+            hits = self._loose.get(loose_key(candidate), [])
+            if len(hits) == 1:
+                return Mention(hits[0][0], start, end, hits[0][1], "loose"), n
+        return None
+
+    def _role_in_parent_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        return self._role_at(words, i, taken, inside_only=True)
+
+    def _role_at(
+        self, words: Sequence[_Word], i: int, taken: Sequence[bool], *, inside_only: bool = False
+    ) -> tuple[Mention, int] | None:
+        """A role word and a number ("block 25"), maybe inside a parent ("assembly no. 3 of block 12")."""
+        role = self.role_words.get(words[i].text.strip(_STRIP_LEFT + _STRIP_RIGHT).casefold())
+        if role is None:
+            return None
+        j = i + 1
+        if j < len(words) and _NUMBER_PREFIX.match(words[j].text) and not taken[j]:
+            j += 1
+        if j >= len(words) or taken[j]:
+            return None
+        token = _POSSESSIVE.sub("", words[j].text.strip(_STRIP_LEFT + _STRIP_RIGHT))
+        number = _number(token)
+        if number is None or _DURATION_AFTER.match(_rest(words, j)):
+            return None
+        k = j + 1
+        if k + 1 < len(words) and words[k].text.casefold() in ("of", "in", "on", "from") and self.children is not None:
+            parent = self._parent_at(words, k + 1, taken)
+            if parent is not None:
+                mention, used = parent
+                hits = [c for c in self.children(mention.text, role) if numbers_in(c)[-1:] == (number,)]
+                if len(hits) == 1:
+                    return Mention(hits[0], words[i].start, mention.end, role, "role"), k + 1 + used - i
+        hits = self._by_number.get((role, (number,)), []) if role in self.named and not inside_only else []
+        if len(hits) != 1:
+            return None
+        return Mention(hits[0], words[i].start, words[j].end, role, "role"), j + 1 - i
+
+    def _parent_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        if i < len(words) and words[i].text.casefold() == "the":
+            i += 1
+        for finder in (self._exact, self._loose_at):
+            hit = finder(words, i, taken)
+            if hit is not None:
+                return hit
+        role = (
+            self.role_words.get(words[i].text.strip(_STRIP_LEFT + _STRIP_RIGHT).casefold()) if i < len(words) else None
+        )
+        if role is None or role not in self.named or i + 1 >= len(words):
+            return None
+        number = _number(_POSSESSIVE.sub("", words[i + 1].text.strip(_STRIP_LEFT + _STRIP_RIGHT)))
+        hits = self._by_number.get((role, (number,)), []) if number is not None else []
+        if len(hits) != 1:
+            return None
+        return Mention(hits[0], words[i].start, words[i + 1].end, role, "role"), 2
+
+    def _fuzzy_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        *_, (candidate, lead, trail) = _trimmed(words[i].text)
+        if len(candidate) < 3 or not any(c.isdigit() for c in candidate) or not any(c.isalpha() for c in candidate):
+            return None
+        key = loose_key(candidate)
+        if candidate[0].isdigit() and _DURATION_AFTER.match(_rest(words, i)) or _QUANTITY.fullmatch(key):
+            return None  # a quantity ("40h", "3wks", "12%"), not a code
+        start, end = words[i].start + lead, words[i].end - trail
+        hits = self._loose.get(loose_key(_CONFUSED_DIGIT.sub(lambda m: _CONFUSABLE[m.group().casefold()], candidate)))
+        if hits is not None and len(hits) == 1:  # "BO12", "B0l2": a letter typed for the digit it looks like
+            return Mention(hits[0][0], start, end, hits[0][1], "fuzzy"), 1
+        # a slip in the letters only ("WP-B12-ERC"): the numbers must be the same, and one id clearly closest
+        same_numbers = self._by_numbers_exactly.get(numbers_in(candidate), [])
+        scored = sorted(
+            ((difflib.SequenceMatcher(None, key, loose_key(code)).ratio(), code, role) for code, role in same_numbers),
+            reverse=True,
+        )
+        if not scored or scored[0][0] < _FUZZY_CUTOFF or (len(scored) > 1 and scored[1][0] >= scored[0][0]):
+            return None
+        return Mention(scored[0][1], start, end, scored[0][2], "fuzzy"), 1
+
+    # ---- resources and zones ------------------------------------------------------------------
+
+    def resource(self, text: str) -> Mention | None:
+        """The first resource the text names: by its id ("PL-2", "pl2") or its kind and number ("panel line 2").
+
+        A kind said without a number names a resource only when the yard has one of that kind and the text says it
+        is down ("the dock is closed"): a block that goes "into the dock" names no resource.
+        """
+        found: list[Mention] = []
+        for word in _WORD.finditer(text):
+            for candidate, lead, trail in _trimmed(word.group()):
+                code = self._resource_loose.get(loose_key(candidate)) if _could_be_id(candidate) else None
+                if code is not None and any(c.isdigit() for c in candidate) | (candidate == code):
+                    found.append(Mention(code, word.start() + lead, word.end() - trail, "resource", "exact"))
+                    break
+        for pattern, kind in self._resource_kinds:
+            of_kind = [code for code, k in self.resources.items() if k == kind]
+            for match in pattern.finditer(text):
+                after = text[match.end() :]
+                number_match = re.match(
+                    r"[\s\-]*(?:no\.?\s*|nr\.?\s*|number\s+|#\s*)?([0-9]{1,3}|[a-z]+)\b", after, re.IGNORECASE
+                )
+                number = _number(number_match.group(1)) if number_match else None
+                if number is not None and number_match is not None:
+                    if _DURATION_AFTER.match(after[number_match.end() :]):
+                        number = None
+                if number is not None and number_match is not None:
+                    hits = [c for c in of_kind if numbers_in(c)[-1:] == (number,)]
+                    if len(hits) == 1:
+                        end = match.end() + number_match.end()
+                        found.append(Mention(hits[0], match.start(), end, "resource", "role"))
+                        continue
+                if len(of_kind) == 1 and self._said_down(text, match.start(), match.end()):
+                    found.append(Mention(of_kind[0], match.start(), match.end(), "resource", "role"))
+        return min(found, key=lambda m: m.start) if found else None
+
+    @staticmethod
+    def _said_down(text: str, start: int, end: int) -> bool:
+        before = text[max(0, start - 30) : start]
+        after = text[end : end + 40]
+        lost_before = re.search(
+            r"\b(?:lose|lost|losing|loses|without|close|closing|shut|block(?:ing)?)\s+(?:the\s+)?$", before, re.I
+        )
+        return bool(lost_before) or bool(re.match(r"^\s+(?:\w+\s+){0,3}?" + OUTAGE_WORDS.pattern, after, re.I))
+
+    def zone(self, text: str) -> Mention | None:
+        """The first of the yard's zones the text names (case and separators do not count)."""
+        for word in _WORD.finditer(text):
+            for candidate, lead, trail in _trimmed(word.group()):
+                zone = self._zone_loose.get(loose_key(candidate))
+                if zone is not None:
+                    return Mention(zone, word.start() + lead, word.end() - trail, "zone", "loose")
+        return None
+
+    # ---- a yard's lexicon ---------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, ctx: YardContext) -> Lexicon:
+        """The lexicon of an opened yard: its part graph's lookup, its work packages, resources and zones."""
+        return _lexicon_of(ctx)
+
+
+def _trimmed(raw: str) -> Iterable[tuple[str, int, int]]:
+    """The word as written, then without wrapping punctuation, then without a possessive: (text, cut left, right)."""
+    yield raw, 0, 0
+    left = len(raw) - len(raw.lstrip(_STRIP_LEFT))
+    stripped = raw[left:].rstrip(_STRIP_RIGHT)
+    right = len(raw) - left - len(stripped)
+    if (left or right) and stripped:
+        yield stripped, left, right
+    unpossessed = _POSSESSIVE.sub("", stripped)
+    if unpossessed != stripped and unpossessed:
+        yield unpossessed, left, right + len(stripped) - len(unpossessed)
+
+
+def _could_be_id(text: str) -> bool:
+    """Worth a lookup: not a plain word or a plain number (those name no code without a role word before them)."""
+    return any(c.isdigit() for c in text) and not re.fullmatch(r"[\d.,]+%?", text)
+
+
+def _number(token: str) -> int | None:
+    word = token.casefold()
+    if word.isdigit():
+        return int(word)
+    return _NUMBER_WORDS.get(word, _ORDINALS.get(word))
+
+
+def _rest(words: Sequence[_Word], i: int) -> str:
+    return " " + " ".join(w.text for w in words[i + 1 : i + 3])
+
+
+def _lexicon_of(ctx: YardContext) -> Lexicon:
+    graph = ctx.graph
+    index = ctx.index
+    packages = {code: code for code in index.codes}
+    packages_loose = {loose_key(code): code for code in index.codes}
+
+    def lookup(text: str) -> tuple[str, str] | None:
+        if text in packages:
+            return text, "work_package"
+        try:
+            node = graph.id_of(text)
+        except (KeyError, ValueError, LookupError):
+            code = packages_loose.get(loose_key(text))
+            return (code, "work_package") if code is not None else None
+        return graph.code_of(node), graph.kind_of(node)
+
+    named: dict[str, list[str]] = {"work_package": list(index.codes)}
+    for kind in ("block", "assembly"):
+        if kind in graph.counts:
+            named[kind] = graph.codes_of(graph.ids_of_kind(kind))
+    resources = graph.table("resources")
+    kinds = dict(zip(resources.column(0).to_pylist(), resources.column("kind").to_pylist(), strict=True))
+    blocks = graph.table("blocks")
+    zones = sorted(set(blocks.column("zone").to_pylist())) if "zone" in blocks.column_names else []
+    words = dict(ROLE_WORDS)
+    for kind in graph.counts:
+        words.setdefault(kind.casefold(), kind)
+
+    def children(code: str, role: str) -> Sequence[str]:
+        if role not in graph.counts:
+            return []
+        inside = graph.members(graph.id_of(code), kinds=[role])
+        return graph.codes_of(inside) if len(inside) <= _MAX_CHILDREN else []
+
+    return Lexicon(lookup=lookup, named=named, resources=kinds, zones=zones, role_words=words, children=children)

@@ -1,0 +1,134 @@
+"""The lexicon finds what a question names by asking the yard, never by a pattern of what codes look like.
+
+Two kinds of yard: a made-up vocabulary in another design system's style (ids with slashes, spaces, quotes and
+non-Latin letters), and the generated demo yard opened through `YardContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from brain.core import YardContext
+from brain.lexicon import Lexicon, loose_key, numbers_in
+
+# Another yard's ids: nothing like the demo yard's B012 / J012-000042.
+OTHER_IDS = {
+    "H1234/B12-A03 PL0042": "PLATE",
+    'SP-300-12"': "SPOOL",
+    "SEC-07": "BLK",
+    "SEC-11": "BLK",
+    "Блок-5": "BLK",
+    "SEC-07/ASM-2": "ASSY",
+    "SEC-11/ASM-2": "ASSY",
+}
+OTHER_ROLES = {"BLK": "block", "ASSY": "assembly"}
+
+
+def _other_lexicon() -> Lexicon:
+    def lookup(text: str) -> tuple[str, str] | None:
+        kind = OTHER_IDS.get(text)
+        return (text, OTHER_ROLES.get(kind, kind)) if kind is not None else None
+
+    named: dict[str, list[str]] = {}
+    for code, kind in OTHER_IDS.items():
+        if kind in OTHER_ROLES:
+            named.setdefault(OTHER_ROLES[kind], []).append(code)
+
+    def children(code: str, role: str) -> Sequence[str]:
+        return [c for c in named.get(role, []) if c.startswith(code + "/")]
+
+    return Lexicon(
+        lookup=lookup,
+        named=named,
+        resources={"BERTH A": "berth", "PANEL-LINE-2": "panel_line", "PANEL-LINE-3": "panel_line"},
+        zones=["Engine Room Fwd", "ZONE-7"],
+        children=children,
+    )
+
+
+def _texts(lex: Lexicon, question: str) -> list[str]:
+    return [m.text for m in lex.codes(question)]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how risky is H1234/B12-A03 PL0042?", ["H1234/B12-A03 PL0042"]),
+        ('when is SP-300-12" fitted', ['SP-300-12"']),
+        ("what holds up Блок-5?", ["Блок-5"]),
+        ("is sec 7 late?", ["SEC-07"]),  # loose: case, separator and leading zero
+        ("critical path into block 11", ["SEC-11"]),  # a role word and a number
+        ("assembly 2 of block 11 hours", ["SEC-11/ASM-2"]),  # inside a parent
+        ("SEC-07's erection and SEC-11's", ["SEC-07", "SEC-11"]),  # possessives, order kept
+        ("SEC-O7 risk", ["SEC-07"]),  # a letter O typed for a zero
+        ("give 40h to NDT, 12 % of it; 3 wks; 1.4x; FCAW-G; UT/RT", []),  # quantities and words are no codes
+        ("is assembly 2 late", []),  # two yards' assemblies have the number 2: no guess
+    ],
+)
+def test_codes_are_found_by_lookup_in_the_yards_own_vocabulary(question: str, expected: list[str]) -> None:
+    assert _texts(_other_lexicon(), question) == expected
+
+
+def test_a_mention_says_where_it_stands_and_how_it_was_found() -> None:
+    question = "is sec 7 late? and (SEC-11)?"
+    first, second = _other_lexicon().codes(question)
+    assert (first.text, first.how, first.role) == ("SEC-07", "loose", "block")  # "sec 7" is "SEC-07" typed loosely
+    assert question[second.start : second.end] == "SEC-11" and second.how == "exact"
+
+
+@pytest.mark.parametrize(
+    ("question", "resource"),
+    [
+        ("panel line 2 down for 3 days", "PANEL-LINE-2"),
+        ("if pannel-line three breaks", None),  # a spelling the yard's kind does not have
+        ("panel line 3 days late", None),  # "3 days" is how long, not which line
+        ("the berth is closed from day 4", "BERTH A"),  # the only one of its kind, said to be down
+        ("block 7 goes into the berth on day 4", None),  # where a block goes names no resource
+        ("PANEL-LINE-3 outage", "PANEL-LINE-3"),
+    ],
+)
+def test_resources_are_the_yards_own_found_by_id_or_by_kind_and_number(question: str, resource: str | None) -> None:
+    found = _other_lexicon().resource(question)
+    assert (found.text if found else None) == resource
+
+
+def test_zones_are_the_yards_own_names() -> None:
+    lex = _other_lexicon()
+    found = lex.zone("outfitting risk in engine room fwd")
+    assert found is None  # a zone with spaces is a phrase: only the words of one word are looked up
+    assert (z := lex.zone("items of zone-7?")) is not None and z.text == "ZONE-7"
+
+
+def test_loose_keys_and_numbers() -> None:
+    assert loose_key("J020-000088") == loose_key("j20 88") == loose_key("J20-88")
+    assert loose_key("B025") != loose_key("B250")
+    assert numbers_in("B012-A03") == (12, 3)
+
+
+@pytest.fixture(scope="module")
+def demo_lexicon(yard_factory: Callable[[int, int], Path]) -> Lexicon:
+    return Lexicon.of(YardContext.open(yard_factory(20_000, 1)))
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("defect risk of joint j2-88", ["J002-000088"]),
+        ("o2-15 rework probability", ["O002-00015"]),
+        ("30 inspection hours on block 3, what do I test?", ["B003"]),
+        ("how risky is joint 14 of block 2?", ["J002-000014"]),
+        ("what is wp b2 ere", ["WP-B002-ERE"]),
+        ("B0O2 late 4 days", ["B002"]),
+        ("B002-A01 and B001", ["B002-A01", "B001"]),
+    ],
+)
+def test_the_demo_yards_codes_as_people_type_them(demo_lexicon: Lexicon, question: str, expected: list[str]) -> None:
+    assert _texts(demo_lexicon, question) == expected
+
+
+def test_the_demo_yards_resources_by_kind_and_number(demo_lexicon: Lexicon) -> None:
+    found = demo_lexicon.resource("panel line two down 3 wks from day 5")
+    assert found is not None and found.text == demo_lexicon.resource("PL2 is down").text  # type: ignore[union-attr]
