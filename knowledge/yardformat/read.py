@@ -1,0 +1,134 @@
+"""Streaming a yard's tables with bounded memory: Parquet by batches, CSV by blocks.
+
+Every batch carries its file and the 1-based row number of its first row, so a check over a batch can name the
+file, row and column of each bad value. CSV columns are read as text (a CSV has no types; the checks convert
+mapped fields themselves and name the rows that do not convert), with empty cells as empty strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from knowledge.yardformat.errors import Problem
+
+__all__ = ["BATCH_ROWS", "SUFFIXES", "Batch", "TableReadError", "find_table", "iter_batches", "table_columns"]
+
+BATCH_ROWS: Final = 1 << 20
+"""Rows per batch by default (a Parquet row group smaller than this gives smaller batches)."""
+_CSV_BLOCK_BYTES: Final = 32 << 20
+SUFFIXES: Final = (".parquet", ".csv")
+TableFormat = Literal["parquet", "csv"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A slice of a table and where it sits in its file."""
+
+    file: str
+    """The file's name relative to the yard directory."""
+    first_row: int
+    """1-based number of the batch's first row (the first row after a CSV header is row 1)."""
+    data: pa.RecordBatch
+
+
+class TableReadError(Exception):
+    """A table cannot be read (not Parquet, a malformed CSV line, invalid UTF-8): `problem` says where."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(f"{problem.where()}: {problem.message}")
+
+
+def find_table(directory: Path, name: str) -> Path | None:
+    """The file of table `name`: `name` itself if it has a suffix, else `name.parquet` or `name.csv`.
+
+    Raises:
+        TableReadError: both `name.parquet` and `name.csv` exist (which one is meant is not clear).
+    """
+    if name.endswith(SUFFIXES):
+        path = directory / name
+        return path if path.is_file() else None
+    found = [directory / f"{name}{suffix}" for suffix in SUFFIXES if (directory / f"{name}{suffix}").is_file()]
+    if len(found) > 1:
+        raise TableReadError(
+            Problem("ambiguous table", found[0].name, None, None, f"both {name}.parquet and {name}.csv exist: keep one")
+        )
+    return found[0] if found else None
+
+
+def _format(path: Path) -> TableFormat:
+    return "csv" if path.suffix == ".csv" else "parquet"
+
+
+def table_columns(path: Path) -> list[str]:
+    """The column names of a table, read from the Parquet footer or the CSV header only."""
+    try:
+        if _format(path) == "parquet":
+            return list(pq.read_schema(path).names)
+        with path.open(encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, pa.ArrowException, UnicodeDecodeError, csv.Error) as exc:
+        raise TableReadError(Problem("unreadable table", path.name, None, None, str(exc))) from None
+
+
+def iter_batches(path: Path, columns: Sequence[str] | None = None, *, batch_rows: int = BATCH_ROWS) -> Iterator[Batch]:
+    """The table's rows in batches of at most about `batch_rows` rows, only `columns` (all if None).
+
+    Columns that are not in the file are not an error here: the batch lacks them (callers check columns first
+    with `table_columns`). Dictionary-encoded Parquet columns come decoded.
+
+    Raises:
+        TableReadError: the file is not a readable table (naming the batch's first row for a CSV block).
+    """
+    names = table_columns(path)
+    wanted = [c for c in (columns if columns is not None else names) if c in names]
+    if _format(path) == "parquet":
+        yield from _parquet_batches(path, wanted, batch_rows)
+    else:
+        yield from _csv_batches(path, names, wanted, batch_rows)
+
+
+def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
+    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+        return batch
+    arrays = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _parquet_batches(path: Path, columns: list[str], batch_rows: int) -> Iterator[Batch]:
+    row = 1
+    try:
+        with pq.ParquetFile(path) as handle:
+            for batch in handle.iter_batches(batch_size=batch_rows, columns=columns):
+                yield Batch(path.name, row, _decoded(batch))
+                row += batch.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise TableReadError(Problem("unreadable table", path.name, row, None, str(exc))) from None
+
+
+def _csv_batches(path: Path, names: list[str], columns: list[str], batch_rows: int) -> Iterator[Batch]:
+    row = 1
+    # text everywhere: type inference from the first block would fail, with no row, on a later one
+    options = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in names}, include_columns=columns, strings_can_be_null=False
+    )
+    block = max(1 << 16, min(_CSV_BLOCK_BYTES, batch_rows * 64))
+    try:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block), convert_options=options)
+        for batch in reader:
+            for offset in range(0, batch.num_rows, batch_rows):
+                piece = batch.slice(offset, batch_rows)
+                yield Batch(path.name, row, piece)
+                row += piece.num_rows
+    except (OSError, pa.ArrowException, io.UnsupportedOperation) as exc:
+        message = str(exc).replace("CSV parse error: ", "")
+        raise TableReadError(Problem("unreadable table", path.name, row, None, f"near this row: {message}")) from None
