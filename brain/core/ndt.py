@@ -15,14 +15,18 @@ from knowledge.errors import InputError
 __all__ = [
     "DEFAULT_NDT_SHARE",
     "FULL_EXTENT_GAP_MM",
+    "FULL_EXTENT_RULES",
     "FULL_EXTENT_GRADES",
     "FULL_EXTENT_THICKNESS_MM",
+    "METHODS",
     "NDT_HOURS_PER_JOINT",
     "NDT_RULES",
     "UT_MIN_THICKNESS_MM",
     "NdtMethod",
+    "full_extent_codes",
     "full_extent_rule",
     "inspection_hours",
+    "method_codes",
     "ndt_method",
     "ndt_methods",
     "select_for_ndt",
@@ -43,6 +47,10 @@ NDT_HOURS_PER_JOINT: Final[Mapping[NdtMethod, float]] = MappingProxyType({"UT": 
 """NDT hours of one joint by method (set-up, testing and report), unless a plan gives its own."""
 DEFAULT_NDT_SHARE: Final = 0.1
 """The share of the joints an NDT plan inspects when no budget is given."""
+METHODS: Final[tuple[NdtMethod, ...]] = ("UT", "RT", "MT")
+"""The NDT methods, in the order of `method_codes`."""
+FULL_EXTENT_RULES: Final[tuple[str | None, ...]] = (None, "NDT-RULE-02", "NDT-RULE-04", "NDT-RULE-05")
+"""What `full_extent_codes` stands for: no rule, then the rules in the order `full_extent_rule` tries them."""
 
 
 def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
@@ -55,6 +63,15 @@ def ndt_method(joint_type: str, thickness_mm: float) -> NdtMethod:
 def ndt_methods(joint_types: Sequence[str], thickness_mm: Sequence[float]) -> list[NdtMethod]:
     """`ndt_method` of each joint, from its joint type and thickness."""
     return [ndt_method(str(t), float(mm)) for t, mm in zip(joint_types, thickness_mm, strict=True)]
+
+
+def method_codes(joint_type: npt.ArrayLike, thickness_mm: npt.ArrayLike) -> npt.NDArray[np.int8]:
+    """`ndt_method` of many joints at once, as indices into `METHODS` (the same rule, without a call per joint)."""
+    fillet = np.asarray(joint_type, dtype=object) == "fillet"
+    thick = np.asarray(thickness_mm, dtype=np.float64) >= UT_MIN_THICKNESS_MM
+    return np.where(fillet, METHODS.index("MT"), np.where(thick, METHODS.index("UT"), METHODS.index("RT"))).astype(
+        np.int8
+    )
 
 
 def inspection_hours(
@@ -78,6 +95,27 @@ def full_extent_rule(row: Mapping[str, str | float | bool]) -> str | None:
     if row["access"] == "poor" or float(row["fit_up_gap_mm"]) > FULL_EXTENT_GAP_MM:
         return "NDT-RULE-05"
     return None
+
+
+def full_extent_codes(columns: Mapping[str, npt.ArrayLike]) -> npt.NDArray[np.int8]:
+    """`full_extent_rule` of many joints at once, as indices into `FULL_EXTENT_RULES` (0: none).
+
+    `columns` holds one array per column `full_extent_rule` reads (`joint_type`, `level`, `one_sided`, `grade`,
+    `thickness_mm`, `access`, `fit_up_gap_mm`), one value per joint; the rules are tried in the same order.
+    """
+
+    def text(name: str) -> npt.NDArray[np.object_]:
+        return np.asarray(columns[name], dtype=object)
+
+    def number(name: str) -> npt.NDArray[np.float64]:
+        return np.asarray(columns[name], dtype=np.float64)
+
+    butt = text("joint_type") == "butt"
+    rule02 = (text("level") == "erection") | np.asarray(columns["one_sided"], dtype=bool)
+    rule04 = np.isin(text("grade"), list(FULL_EXTENT_GRADES)) & (number("thickness_mm") > FULL_EXTENT_THICKNESS_MM)
+    rule05 = (text("access") == "poor") | (number("fit_up_gap_mm") > FULL_EXTENT_GAP_MM)
+    code = np.select([rule02, rule04, rule05], [1, 2, 3], default=0)
+    return np.where(butt, code, 0).astype(np.int8)
 
 
 def select_for_ndt(

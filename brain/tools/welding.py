@@ -13,7 +13,15 @@ import numpy.typing as npt
 from pydantic import Field, JsonValue, model_validator
 
 from brain.core import JointPredictions, NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
-from brain.core.ndt import DEFAULT_NDT_SHARE, NDT_HOURS_PER_JOINT, NDT_RULES, inspection_hours, ndt_methods
+from brain.core.ndt import (
+    DEFAULT_NDT_SHARE,
+    FULL_EXTENT_RULES,
+    METHODS,
+    NDT_HOURS_PER_JOINT,
+    NDT_RULES,
+    full_extent_codes,
+    method_codes,
+)
 from brain.tools._common import CODE, CodeArgs, code_from, count
 from brain.tools._scope import Covered, covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
@@ -78,6 +86,10 @@ class NdtPoint(ToolRow):
     """Predicted welding hours."""
 
 
+_POINT_FIELDS: Final = frozenset(NdtPoint.model_fields)
+_POINT_FIELDS_NO_RULE: Final = _POINT_FIELDS - {"full_extent_rule"}
+
+
 class AssemblyRisk(ToolRow):
     """The joints of one assembly, added up (joints between assemblies are "block joints")."""
 
@@ -133,15 +145,15 @@ def _joint_lines(result: ToolResult) -> list[str]:
 
 
 def _ndt_lines(result: ToolResult) -> list[str]:
-    points = result.rows_as(NdtPoint)
+    points = [NdtPoint.model_validate(r) for r in result.rows[:10]]  # the lines show 10 of up to 10,000s
     lines = [
         f"- {r.rank}. {r.code}: {r.method} ({r.ndt_hours:g} h), {r.process} {r.position}, {r.thickness_mm:g} mm, "
         f"{r.access} access, {_risk_text(r.defect_probability)}"
         + (f", in full by {r.full_extent_rule}" if r.full_extent_rule else "")
         for r in points[:10]
     ]
-    if len(points) > 10:
-        lines.append(f"- and {count(len(points) - 10, 'more joint')} in the table")
+    if len(result.rows) > 10:
+        lines.append(f"- and {count(len(result.rows) - 10, 'more joint')} in the table")
     return lines
 
 
@@ -192,11 +204,6 @@ def _welding(ctx: YardContext, code: str) -> tuple[Covered, JointPredictions]:
             instead = "ask about its outfitting items or its hours"
         raise InputError(f"{what.code} is {what.what} with no weld joints; {instead}")
     return what, predict_joints(ctx, what.joint_ids)
-
-
-def _methods(welding: JointPredictions) -> list[NdtMethod]:
-    rows = welding.rows
-    return ndt_methods(rows.column("joint_type").to_pylist(), rows.column("thickness_mm").to_pylist())
 
 
 def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray[np.int64]) -> list[JointRisk]:
@@ -372,30 +379,37 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     what, welding = _welding(ctx, args.code)
     code, rows = what.code, welding.rows
     risk, hours = welding.defect_probability, welding.hours
-    methods = _methods(welding)
-    cost = inspection_hours(methods)
+    # the rules over every joint at once, as arrays (a Python row per joint costs seconds at a 150k-joint block)
+    columns = {name: rows.column(name).to_numpy(zero_copy_only=False) for name in _FULL_EXTENT_COLUMNS}
+    methods = method_codes(columns["joint_type"], columns["thickness_mm"])
+    cost = np.asarray([NDT_HOURS_PER_JOINT[m] for m in METHODS], dtype=np.float64)[methods]
     share = DEFAULT_NDT_SHARE if args.budget is None and args.hours is None and args.joints is None else args.budget
     chosen = select_for_ndt(risk, share=share, count=args.joints, hours=args.hours, inspection_hours=cost)
-    full = [full_extent_rule(r) for r in rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()]
-    full_mask = np.asarray([f is not None for f in full], dtype=bool)
-    facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pylist()
+    full = full_extent_codes(columns)
+    full_mask = full > 0
+    facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pydict()
     joint_ids = welding.joint_ids  # a property that converts the column: read once, not per joint
     codes = ctx.graph.codes_of(joint_ids[chosen]) if len(chosen) else []
     points = []
-    for rank, (i, joint_code, row) in enumerate(zip(chosen.tolist(), codes, facts, strict=True), start=1):
-        rule = {"full_extent_rule": full[i]} if full[i] is not None else {}
+    for rank, (i, joint_code, process, position, thickness, access) in enumerate(
+        zip(chosen.tolist(), codes, *facts.values(), strict=True), start=1
+    ):
+        rule = FULL_EXTENT_RULES[int(full[i])]
+        # made by us from the yard's rows and the model's numbers: built without validation (seconds at 40k rows;
+        # the tool's arguments are validated where they come in), a joint without a full-extent rule leaves it unset
         points.append(
-            NdtPoint(
+            NdtPoint.model_construct(
+                set(_POINT_FIELDS if rule is not None else _POINT_FIELDS_NO_RULE),
                 rank=rank,
                 code=joint_code,
-                method=methods[i],
+                method=METHODS[int(methods[i])],
                 ndt_hours=float(cost[i]),
                 defect_probability=round(float(risk[i]), 4),
-                **rule,
-                process=row["process"],
-                position=row["position"],
-                thickness_mm=row["thickness_mm"],
-                access=row["access"],
+                full_extent_rule=rule,
+                process=process,
+                position=position,
+                thickness_mm=thickness,
+                access=access,
                 hours=round(float(hours[i]), 2),
             )
         )
@@ -411,7 +425,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
         top = int(np.argmax(risk))
         summary = (
             f"no joint of {code} fits within {words}: the riskiest, {ctx.graph.code_of(int(joint_ids[top]))}"
-            f", alone takes {cost[top]:g} h by {methods[top]}"
+            f", alone takes {cost[top]:g} h by {METHODS[int(methods[top])]}"
         )
     if full_total:
         summary += (
