@@ -78,53 +78,66 @@ def describe_bounds(field: YardField) -> str:
 
 def convert(column: pa.Array, field: YardField, source: ColumnMap | None) -> Converted:
     """`column` read as `field` through its mapping `source` (None: the column is the field's own)."""
-    n = len(column)
-    none = np.zeros(n, dtype=bool)
-    numeric_in = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-    if field.type in ("float", "int") and numeric_in and not (source and source.values):
+    none = np.zeros(len(column), dtype=bool)
+    mapped = source is not None and bool(source.values)
+    if field.type in ("float", "int") and not mapped and _numeric(column.type):
         values: pa.Array = pc.cast(column, pa.float64())
-        missing = _mask(pc.is_null(values))
-        bad = none
-    elif field.type == "date" and (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
+        return _numbers(values, _mask(pc.is_null(values)), none, field, source)
+    if field.type == "date" and (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
         values = pc.cast(column, pa.date32())
         return Converted(values, _mask(pc.is_null(values)), none, none)
-    elif field.type == "bool" and pa.types.is_boolean(column.type) and not (source and source.values):
+    if field.type == "bool" and not mapped and pa.types.is_boolean(column.type):
         return Converted(column, _mask(pc.is_null(column)), none, none)
-    else:
-        text = _mapped(_as_text(column), source)
-        missing = _mask(pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), "")))
-        present = pc.invert(pa.array(missing))
-        if field.type in ("float", "int"):
-            ok = pc.match_substring_regex(text, _NUMBER)
-            bad = _mask(pc.and_(present, pc.invert(ok)))
-            values = pc.cast(pc.if_else(pa.array(bad | missing), None, pc.utf8_trim_whitespace(text)), pa.float64())
-        elif field.type == "bool":
-            lower = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-            is_true = pc.is_in(lower, value_set=pa.array(_TRUE))
-            is_false = pc.is_in(lower, value_set=pa.array(_FALSE))
-            bad = _mask(pc.and_(present, pc.invert(pc.or_(is_true, is_false))))
-            values = pc.if_else(pa.array(bad | missing), pa.scalar(None, pa.bool_()), is_true)
-            return Converted(values, missing, bad, none)
-        elif field.type == "date":
-            trimmed = pc.utf8_trim_whitespace(text)
-            parsed = pc.strptime(trimmed, format="%Y-%m-%d", unit="s", error_is_null=True)
-            # strptime rolls 2025-02-30 over to March: a date is good only if it prints back the same
-            same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), trimmed)
-            bad = _mask(pc.and_(present, pc.invert(pc.fill_null(same, False))))
-            parsed = pc.if_else(pa.array(bad), None, parsed)
-            return Converted(pc.cast(parsed, pa.date32()), missing, bad, none)
-        elif field.type == "word":
-            bad = _mask(pc.and_(present, pc.invert(pc.is_in(text, value_set=pa.array(field.words)))))
-            return Converted(pc.if_else(pa.array(bad | missing), None, text), missing, bad, none)
-        else:  # text and ref: any text; a ref is resolved against the ids by the caller
-            return Converted(pc.if_else(pa.array(missing), None, text), missing, none, none)
+    return _from_text(_mapped(_as_text(column), source), field, source)
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
+
+
+def _from_text(text: pa.Array, field: YardField, source: ColumnMap | None) -> Converted:
+    none = np.zeros(len(text), dtype=bool)
+    missing = _mask(pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), "")))
+    present = pc.invert(pa.array(missing))
+    if field.type in ("float", "int"):
+        bad = _mask(pc.and_(present, pc.invert(pc.match_substring_regex(text, _NUMBER))))
+        values = pc.cast(pc.if_else(pa.array(bad | missing), None, pc.utf8_trim_whitespace(text)), pa.float64())
+        return _numbers(values, missing, bad, field, source)
+    if field.type == "bool":
+        lower = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        is_true = pc.is_in(lower, value_set=pa.array(_TRUE))
+        is_false = pc.is_in(lower, value_set=pa.array(_FALSE))
+        bad = _mask(pc.and_(present, pc.invert(pc.or_(is_true, is_false))))
+        return Converted(pc.if_else(pa.array(bad | missing), pa.scalar(None, pa.bool_()), is_true), missing, bad, none)
+    if field.type == "date":
+        trimmed = pc.utf8_trim_whitespace(text)
+        parsed = pc.strptime(trimmed, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # strptime rolls 2025-02-30 over to March: a date is good only if it prints back the same
+        same = pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), trimmed)
+        bad = _mask(pc.and_(present, pc.invert(pc.fill_null(same, False))))
+        return Converted(pc.cast(pc.if_else(pa.array(bad), None, parsed), pa.date32()), missing, bad, none)
+    if field.type == "word":
+        bad = _mask(pc.and_(present, pc.invert(pc.is_in(text, value_set=pa.array(field.words)))))
+        return Converted(pc.if_else(pa.array(bad | missing), None, text), missing, bad, none)
+    # text and ref: any text; a ref is resolved against the ids by the caller
+    return Converted(pc.if_else(pa.array(missing), None, text), missing, none, none)
+
+
+def _numbers(
+    values: pa.Array,
+    missing: npt.NDArray[np.bool_],
+    bad: npt.NDArray[np.bool_],
+    field: YardField,
+    source: ColumnMap | None,
+) -> Converted:
+    """Numbers (float64) converted to the field's unit and checked against its bounds (and integrality)."""
     if source is not None and source.unit is not None and field.unit is not None:
         values = pc.multiply(values, unit_factor(source.unit, field.unit))
     if field.type == "int":
         fractional = _mask(pc.not_equal(values, pc.floor(values)))
         bad = bad | fractional
         values = pc.if_else(pa.array(fractional), None, values)
-    out = np.zeros(n, dtype=bool)
+    out = np.zeros(len(values), dtype=bool)
     if field.low is not None:
         out |= _mask(pc.less_equal(values, field.low) if field.low_open else pc.less(values, field.low))
     if field.high is not None:

@@ -125,21 +125,7 @@ class YardSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> YardSpec:
-        issues: list[tuple[str, str]] = []
-        seen: dict[str, str] = {}
-        for role, kinds in self.roles.items():
-            if not kinds:
-                issues.append((f"roles.{role}", "no kind given: name the yard's kind or kinds, or drop the key"))
-            for kind in kinds:
-                if not kind:
-                    issues.append((f"roles.{role}", "an empty kind"))
-                elif kind in seen:
-                    issues.append((f"roles.{role}", f"kind {kind!r} already has role {seen[kind]!r}: one role a kind"))
-                else:
-                    seen[kind] = role
-        for kind in self.kinds:
-            if kind in seen:
-                issues.append(("kinds", f"kind {kind!r} has role {seen[kind]!r}: list it in one place"))
+        issues = _role_issues(self.roles, self.kinds)
         for name, column in self.hierarchies.items():
             if not _NAME.match(name) or name == "production":
                 issues.append((f"hierarchies.{name}", "a hierarchy name is a word other than 'production'"))
@@ -169,6 +155,25 @@ class YardSpec(BaseModel):
             if key == section:
                 return maps.get(field)
         return None
+
+
+def _role_issues(roles: Mapping[Role, tuple[str, ...]], without_role: tuple[str, ...]) -> list[tuple[str, str]]:
+    issues: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for role, kinds in roles.items():
+        if not kinds:
+            issues.append((f"roles.{role}", "no kind given: name the yard's kind or kinds, or drop the key"))
+        for kind in kinds:
+            if not kind:
+                issues.append((f"roles.{role}", "an empty kind"))
+            elif kind in seen:
+                issues.append((f"roles.{role}", f"kind {kind!r} already has role {seen[kind]!r}: one role a kind"))
+            else:
+                seen[kind] = role
+    for kind in without_role:
+        if kind in seen:
+            issues.append(("kinds", f"kind {kind!r} has role {seen[kind]!r}: list it in one place"))
+    return issues
 
 
 def _mapping_issues(section: str, name: str, source: ColumnMap) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from knowledge.yardformat._cycles import find_cycle
-from knowledge.yardformat._ids import MAX_ID_BYTES, IdLookup, bad_ids
+from knowledge.yardformat._ids import IdLookup, bad_ids
 from knowledge.yardformat.convert import convert, describe_bounds
 from knowledge.yardformat.errors import PROBLEMS_SHOWN, Problem, ProblemKind, YardImportError
 from knowledge.yardformat.fields import ACTUALS, FIELDS, Consumer, YardField
@@ -118,6 +118,11 @@ def _value(array: pa.Array, i: int) -> str:
     return repr(array[i].as_py())
 
 
+def _says(values: pa.Array, what: str) -> Callable[[int], str]:
+    """A problem's message for row i: the value, then what is wrong with it."""
+    return lambda i: f"{_value(values, i)} {what}"
+
+
 def _text(column: pa.Array) -> pa.Array:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
@@ -198,8 +203,11 @@ class _Check:
             rows = 0
             for batch in self._batches(path, ["id", "kind"]):
                 ids = _text(batch.data.column("id"))
-                for kind, mask in bad_ids(ids).items():
-                    self.problems.add_rows(kind, batch, mask, "id", lambda i, ids=ids: _bad_id(ids, i))
+                count, shown = bad_ids(ids, PROBLEMS_SHOWN)
+                for i, message in shown:
+                    self.problems.add("bad id", batch.file, batch.first_row + i, "id", message)
+                if count > len(shown):
+                    self.problems.counts["bad id"] = self.problems.counts.get("bad id", 0) + count - len(shown)
                 kind_text = _text(batch.data.column("kind"))
                 codes = pc.index_in(kind_text, value_set=known)
                 unknown = np.asarray(pc.is_null(codes).to_numpy(zero_copy_only=False), dtype=bool)
@@ -208,9 +216,8 @@ class _Check:
                     batch,
                     unknown,
                     "kind",
-                    lambda i, k=kind_text: (
-                        f"kind {k[i].as_py()!r} has no role and is not in `kinds`; "
-                        "add it to [roles] or to kinds = [...] in yard.toml"
+                    _says(
+                        kind_text, "is a kind with no role and not in `kinds`: add it to [roles] or to kinds = [...]"
                     ),
                 )
                 chunks.append(ids)
@@ -355,8 +362,10 @@ class _Check:
             batch,
             rows & got.out_of_range,
             source.column,
-            lambda i: f"{_value(column, i)} gives {f.name} = {got.values[i].as_py():g}, outside {describe_bounds(f)}"
-            + (f": is the column in another unit? ({unit})" if f.unit else ""),
+            lambda i: (
+                f"{_value(column, i)} gives {f.name} = {got.values[i].as_py():g}, outside {describe_bounds(f)}"
+                + (f": is the column in another unit? ({unit})" if f.unit else "")
+            ),
         )
         if f.required:
             self.problems.add_rows(
@@ -401,7 +410,7 @@ class _Check:
                         batch,
                         nodes < 0,
                         column,
-                        lambda i, v=values: f"{_value(v, i)} is the id of no node in the yard",
+                        _says(values, "is the id of no node in the yard"),
                     )
                     ends.append(nodes.astype(np.int32))
                 before.append(ends[0])
@@ -501,16 +510,6 @@ class _Check:
             self.check_field(lookup, batch, every, ACTUALS, ref, ColumnMap(column="id"))
             for f, source in plan:
                 self.check_field(lookup, batch, every, ACTUALS, f, source)
-
-
-def _bad_id(ids: pa.Array, i: int) -> str:
-    value = ids[i].as_py()
-    if not value:
-        return "empty id: every node needs one"
-    size = len(value.encode("utf-8"))
-    if size > MAX_ID_BYTES:
-        return f"id {value[:40]!r}... is {size} bytes long; ids are at most {MAX_ID_BYTES} bytes of UTF-8"
-    return f"id {value!r} has a control character (tab, newline, ...); ids may not"
 
 
 def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYard:
