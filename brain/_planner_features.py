@@ -37,6 +37,7 @@ from brain.plan import Entities
 from knowledge.documents import Embedder
 
 __all__ = [
+    "CODE_KINDS",
     "CUE_NAMES",
     "RULES",
     "NEW",
@@ -45,6 +46,7 @@ __all__ = [
     "QuestionFeatures",
     "Similarity",
     "features",
+    "code_kind",
     "for_similarity",
     "spelled",
 ]
@@ -98,6 +100,21 @@ _KIND_WORDS: Final = (
     (re.compile(r"\bMVZ[\s-]?\d{1,2}[\s-]?L\d{1,2}\b", re.I), "the zone"),
     (re.compile(r"\b(PL|WS|OH|GC|DOCK)-?\d{1,2}\b", re.I), "the machine"),
 )
+CODE_KINDS: Final = (
+    ("part", re.compile(r"^B\d+-A\d+-S\d+-P\d+$")),
+    ("sub-assembly", re.compile(r"^B\d+-A\d+-S\d+$")),
+    ("assembly", re.compile(r"^B\d+-A\d+$")),
+    ("block", re.compile(r"^B\d+$")),
+    ("joint", re.compile(r"^J\d+-\d+$")),
+    ("item", re.compile(r"^O\d+-\d+$")),
+    ("work package", re.compile(r"^WP-")),
+)
+"""(kind, pattern) of the codes `brain.plan.CODE_PATTERN` finds, upper-cased (the lead's id index will replace it)."""
+_ONE_THING: Final = frozenset({"part", "joint", "item", "work package"})
+"""Kinds whose hours are one thing's, not a sum over many joints or items."""
+# how long something takes, without asking how likely it goes wrong
+_TIME: Final = re.compile(r"\b(hours?|hrs?|how long|how much time|time|take|takes|man-?hours|effort|duration)\b")
+_RISK: Final = re.compile(r"\b(risk\w*|defect\w*|probab\w*|chances?|likel\w*|odds|fail\w*|repairs?|quality|crack\w*)\b")
 _LONG_WORD: Final = re.compile(r"[a-z]{5,}")
 _CUE_WORD: Final = re.compile(r"[a-z]{5,}(?![(\[])")
 
@@ -202,8 +219,17 @@ class QuestionFeatures:
     """The best similarity to any catalogue phrasing."""
 
 
-def _what_is_named(e: Entities) -> dict[str, tuple[str, ...]]:
-    """Conditions on what the codes and factors are: a factor is a what-if's; one joint has a risk, not a choice."""
+def code_kind(code: str) -> str:
+    """A code's kind ("block", "assembly", "part", "joint", "item", "work package", ...), "" when none fits."""
+    return next((kind for kind, pattern in CODE_KINDS if pattern.match(code)), "")
+
+
+def _what_is_named(e: Entities, q: str) -> dict[str, tuple[str, ...]]:
+    """Conditions on what the codes and factors are: a factor is a what-if's; one joint has a risk, not a choice.
+
+    The time one part, joint, item or work package takes, asked without its risk, is its hours, not its welding's
+    risk or its outfitting's stage ("how long to weld J030-002001?").
+    """
     held: dict[str, tuple[str, ...]] = {}
     if e.welding_factor is not None or e.rework_factor is not None:
         # its own weight too: a factor is said in a what-if only, however much the question speaks of welds or rework
@@ -213,6 +239,9 @@ def _what_is_named(e: Entities) -> dict[str, tuple[str, ...]]:
         held["joint"] = ("ndt_plan", "weld_risk", "outfitting")  # one weld: its risk, nothing to choose among
     elif kinds == {"item"}:
         held["item"] = ("weld_risk", "ndt_plan", "outfitting")  # an outfitting item has no welds
+    one = bool(e.codes) and all(code_kind(c) in _ONE_THING for c in e.codes)
+    if one and _TIME.search(q) and not _RISK.search(q) and e.welding_factor is None and e.rework_factor is None:
+        held["one_thing_time"] = ("hours", "weld_risk", "outfitting")
     return held
 
 
@@ -238,7 +267,7 @@ def _conditions(e: Entities, q: str, cued: Sequence[str]) -> dict[str, tuple[str
         held["adopt_that"] = ("adopt", "whatif")
     else:
         held["no_scenario"] = ("whatif", "adopt")
-    held |= _what_is_named(e)
+    held |= _what_is_named(e, q)
     if e.resource is not None and not code:
         held["resource_alone"] = ("schedule",)
     if e.budget is not None or e.budget_hours is not None or e.budget_joints is not None:

@@ -57,7 +57,7 @@ _PERCENT: Final = re.compile(
     re.IGNORECASE,
 )
 _DURATION: Final = re.compile(
-    rf"\b(?:{_NUM}[\s-]+(?:working[\s-]+|calendar[\s-]+|full[\s-]+)?(day|week|month)s?|(a\s+)?(fortnight)"
+    rf"\b(?:{_NUM}(?:[\s-]+|(?<=\d))(?:working[\s-]+|calendar[\s-]+|full[\s-]+)?(day|week|wk|month)s?|(a\s+)?(fortnight)"
     r"|(a\s+)?(couple)\s+of\s+(day|week)s)\b",
     re.IGNORECASE,
 )
@@ -105,6 +105,12 @@ _HOURS: Final = re.compile(
     + r")\s*-?\s*"
     + _HOUR_WORDS
     + r"(?:hours?|hrs?|h)\b",
+    re.IGNORECASE,
+)
+# Inspection hours named before their amount: "inspection hours available on B010: 90", "NDT hours = 40"
+_HOURS_NAMED: Final = re.compile(
+    r"\b(?:inspection|inspector|ndt|testing|test|ut|rt)[\s-]+(?:hours?|hrs?)\b(?:[\s,]+[\w'-]+){0,5}?\s*"
+    r"(?::|=|\bis\b|\bare\b|\bof\b)\s*(\d{1,5}(?:\.\d+)?)(?!\.\d|[\w%-]|\s*(?:%|percent|per cent|days?|weeks?)\b)",
     re.IGNORECASE,
 )
 # What says the question is about inspecting (so hours or joints are its budget)
@@ -156,7 +162,8 @@ _AMOUNT: Final = (
 )
 _MORE: Final = (
     r"(?:longer|slower|more|higher|greater|worse|extra|bigger|larger|up|increase[sd]?|increasing|rises?|rising|rose"
-    r"|grows?|growing|grew|goes up|go up|went up|raised?|climbs?|jumps?|added)"
+    r"|grows?|growing|grew|goes up|go up|went up|raised?|climbs?|jumps?|added|overruns?|overran|overrunning"
+    r"|overshoots?|overshot)"
 )
 _LESS: Final = (
     r"(?:shorter|faster|quicker|less|lower|fewer|smaller|better|down|decrease[sd]?|decreasing|falls?|falling|fell"
@@ -182,6 +189,12 @@ _CHANGES: Final = (
     ),
     (re.compile(rf"{_AMOUNT}\s+{_MORE}\b", re.IGNORECASE), 1),
     (re.compile(rf"{_AMOUNT}\s+{_LESS}\b", re.IGNORECASE), -1),
+    # an amount over or under what was planned: "runs 20 % over", "came in 5 % under"
+    (re.compile(rf"{_AMOUNT}\s+(?:over|above|overrun|overshoot)\b", re.IGNORECASE), 1),
+    (re.compile(rf"{_AMOUNT}\s+(?:under|below|underrun)\b", re.IGNORECASE), -1),
+    # a signed amount: "welding hours +25 %", "rework -10 %"
+    (re.compile(rf"(?:^|(?<=[\s(:]))\+\s?{_AMOUNT}", re.IGNORECASE), 1),
+    (re.compile(rf"(?:^|(?<=[\s(:]))[-−–]\s?{_AMOUNT}", re.IGNORECASE), -1),
     (re.compile(rf"\b{_MORE}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), 1),
     (re.compile(rf"\b{_LESS}\s+(?:by\s+)?(?:about\s+|around\s+|roughly\s+)?{_AMOUNT}", re.IGNORECASE), -1),
 )
@@ -195,7 +208,8 @@ _MULTIPLES: Final = (
     (
         re.compile(
             r"\bdoubl(?:es|ed|ing)\b|\bdouble\b(?!-)(?=\s*(?:[,.;?!)]|$|\s+(?:the|its|their|in|on|for|if|and|from|at"
-            r"|as|when|over|during|with)\b))|\btwice\s+as\b|\btwice\s+(?:the|its|their)\b|\b(?:two|2)\s+times\b",
+            r"|as|when|over|during|with|what)\b))|\btwice\s+as\b|\btwice\s+(?:the|its|their|what)\b"
+            r"|\b(?:two|2)\s+times\b",
             re.IGNORECASE,
         ),
         2.0,
@@ -359,7 +373,7 @@ def _number(word: str) -> int:
 
 
 def extract_days(question: str) -> int | None:
-    """A duration in the question, in days ("3 days", "a week", "two weeks", "a fortnight", "1 month" = 30 days)."""
+    """A duration in the question, in days ("3 days", "a week", "two weeks", "3 wks", "a fortnight", "1 month" = 30)."""
     for match in _DURATION.finditer(question):
         before = question[: match.start()].rstrip().lower()
         if match.group(1) and before.endswith("day"):  # "day 10 days": the number belongs to the day before it
@@ -368,7 +382,7 @@ def extract_days(question: str) -> int | None:
             return 14
         if match.group(6):  # "a couple of days / weeks"
             return 2 * {"day": 1, "week": 7}[match.group(7).lower()]
-        return _number(match.group(1)) * {"day": 1, "week": 7, "month": 30}[match.group(2).lower()]
+        return _number(match.group(1)) * {"day": 1, "week": 7, "wk": 7, "month": 30}[match.group(2).lower()]
     return None
 
 
@@ -411,7 +425,11 @@ class Factors(BaseModel):
 _SCENARIO: Final = re.compile(
     r"\b(if|what if|suppose|supposing|assume|assuming|imagine|scenario|simulat\w*|hypothetical\w*|would|were"
     r"|in case|adopt\w*|official\w*|commit\w*|lock(?:ed)? in|apply|impact|effect|slips?|moves?|happens?"
-    r"|consequences?|finish\w*|deliver\w*|makespan|schedule|erections?|earlier|later|gain|when)\b",
+    r"|consequences?|finish\w*|deliver\w*|makespan|schedule|erections?|earlier|later|gain\w*|when|say|let's say"
+    r"|sooner|pull\w* (?:in|forward)|bring\w* forward|knock-?on|ripple|affect\w*|shift\w*|sequence|end date)\b"
+    # an order to change the work ("cut outfitting rework by 30 % on B023"): a scenario by itself
+    r"|^\W*(?:(?:please|now|then|ok|okay)\W+)?(?:cut|reduce|raise|increase|speed up|slow down|lower|add|double"
+    r"|halve|triple|make)\b",
     re.IGNORECASE,
 )
 
@@ -558,7 +576,8 @@ def _hours(question: str, days: int | None) -> tuple[float | None, int | None]:
     """
     match = _HOURS.search(question)
     if match is None:
-        return None, days
+        named = _HOURS_NAMED.search(question)
+        return (float(named.group(1)) if named is not None else None), days
     hours = extract_hours(question) or 0.0
     near = question[max(0, match.start() - 30) : match.end() + 25]
     if _INSPECTION.search(near) or (_INSPECTION.search(question) and not _DOWN_OR_LATE.search(question)):

@@ -38,7 +38,7 @@ from typing import Final
 from pydantic import JsonValue, ValidationError
 
 from brain._planner_examples import ABOUT_ME, CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
-from brain._planner_features import RULES, Catalogue, QuestionFeatures, features, spelled
+from brain._planner_features import RULES, Catalogue, QuestionFeatures, code_kind, features, spelled
 from brain.plan import (
     CODE_PATTERN,
     Entities,
@@ -122,6 +122,11 @@ def load_weights(path: Path = WEIGHTS_FILE) -> Mapping[str, float]:
 
 # A schedule question about one unnamed block ("when will it be erected?"): it needs the block's code.
 _ONE_BLOCK: Final = re.compile(r"\b(it|this|that|this one|that one)\b.*\b(erect\w*|dock\w*|berth\w*|land\w*|lift\w*)\b")
+# A question about one unnamed block or assembly ("the critical path into the block"): it needs that thing's code
+_ONE_THING: Final = re.compile(
+    r"\b(into|of|for|to|behind|before)\s+(the|this|that|a|one)\s+(block|assembly|sub-?assembly|work package|part"
+    r"|joint|item)\b(?!['’]?s?\s+(of|in)\b)"
+)
 # A question that leans on the one before: it starts like a continuation or points back with a pronoun.
 _FOLLOW_UP: Final = re.compile(
     r"^\W*(and|also|plus|same|ok|okay|now|then|but|so|what about|how about|what of|likewise|again)\b"
@@ -159,6 +164,8 @@ _YARD_TOPIC: Final = re.compile(YARD_TOPIC)
 _ELSEWHERE: Final = re.compile(ELSEWHERE)
 _ABOUT_ME: Final = re.compile(ABOUT_ME)
 _POINTS_BACK: Final = re.compile(r"\b(it|its|this|that|these|those|they|them|one)\b")
+# a question whose subject is only a pronoun ("make it faster", "is it ok?"): it needs what "it" is
+_ONLY_POINTS_BACK: Final = re.compile(r"\b(it|its|this|that|these|those|them)\b")
 # what the planner's own questions are about besides the yard's things (YARD_TOPIC): dependencies, hours, what-ifs
 _YARD_ASKS: Final = re.compile(
     r"\b(upstream|downstream|predecessors?|successors?|prerequisites?|dependenc\w*|depend\w*|makespan|critical"
@@ -179,15 +186,6 @@ _SUGGEST: Final = {
     "unplaceable": ("lookup", "weld_risk", "schedule"),
 }
 """The intents whose example questions a refusal offers when nothing in the question points to others."""
-_CODE_KINDS: Final = (
-    ("part", re.compile(r"^B\d+-A\d+-S\d+-P\d+$")),
-    ("sub-assembly", re.compile(r"^B\d+-A\d+-S\d+$")),
-    ("assembly", re.compile(r"^B\d+-A\d+$")),
-    ("block", re.compile(r"^B\d+$")),
-    ("joint", re.compile(r"^J\d+-\d+$")),
-    ("item", re.compile(r"^O\d+-\d+$")),
-    ("work package", re.compile(r"^WP-")),
-)
 _ASKING: Final = re.compile(
     r"^(is|are|does|do|can|will|would|should)\b|\b(what|which|how|when|where|who|why)\b(?!-)", re.IGNORECASE
 )
@@ -345,6 +343,9 @@ class OfflinePlanner:
         if intent == "schedule" and not entities.codes and _ONE_BLOCK.search(question.lower()):
             missing = "which block? an erection date needs a block code such as B012"
             return self.refused(question, entities, "unplaceable", missing, asked=intent)
+        if intent == "critical_path" and not entities.codes and _ONE_THING.search(q):
+            missing = "which one? the critical path into a block or assembly needs its code, such as B012 or B012-A03"
+            return self.refused(question, entities, "unplaceable", missing, asked=intent)
         step, missing = self._first_step(intent, entities, question)
         if step is None and not self._about_the_yard(q, entities):  # "translate 'weld'", "tell me about the Titanic"
             return self.refused(question, entities, "out_of_scope", _OUTSIDE)
@@ -363,7 +364,9 @@ class OfflinePlanner:
         if _ELSEWHERE.search(q):
             return False
         named = entities.codes or entities.zone is not None or entities.resource is not None
-        return bool(named or _YARD_TOPIC.search(q) or _YARD_ASKS.search(q) or _POINTS_BACK.search(q))
+        return bool(
+            named or _implied(entities) or _YARD_TOPIC.search(q) or _YARD_ASKS.search(q) or _POINTS_BACK.search(q)
+        )
 
     def _not_placed(self, question: str, entities: Entities) -> Plan:
         """A question no intent won: a yard question that lacks what it needs, or one outside the yard.
@@ -378,7 +381,7 @@ class OfflinePlanner:
         q = spelled(question).lower()
         if not self._about_the_yard(q, entities):
             return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
-        cued = [i for i in dict.fromkeys(scores.features.cued) if i in self._tools]
+        cued = [i for i in dict.fromkeys([*scores.features.cued, *_implied(entities)]) if i in self._tools]
         for intent in sorted(cued, key=lambda i: -scores.score[i]):
             step, missing = self._first_step(intent, entities, question)
             if step is None:
@@ -388,6 +391,9 @@ class OfflinePlanner:
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         if _YARD_TOPIC.search(q):
             what = "I could not tell what you want to know; name a block, assembly, part, joint or item (such as B012)"
+            return self.refused(question, entities, "unplaceable", what, scores=scores)
+        if _ONLY_POINTS_BACK.search(q):  # "make it faster", "is it ok?": about something named before, not here
+            what = "I could not tell what 'it' is; name a block, assembly, part, joint or item (such as B012)"
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
 
@@ -438,11 +444,11 @@ class OfflinePlanner:
             return None
         with_code = [p for p in phrasings if CODE_PATTERN.search(p)]
         phrase = with_code[0] if with_code else phrasings[0]
-        kinds = {_kind_of(c): c for c in reversed(entities.codes)}
+        kinds = {code_kind(c): c for c in reversed(entities.codes)}
         for p in with_code:
             found = CODE_PATTERN.search(p)
-            if found is not None and _kind_of(found.group(1).upper()) in kinds:
-                mine = kinds[_kind_of(found.group(1).upper())]
+            if found is not None and code_kind(found.group(1).upper()) in kinds:
+                mine = kinds[code_kind(found.group(1).upper())]
                 phrase = p[: found.start()] + mine + p[found.end() :]
                 break
         phrase = phrase[0].upper() + phrase[1:]
@@ -568,5 +574,8 @@ def refused_outright(question: str) -> Refusal | None:
     return None
 
 
-def _kind_of(code: str) -> str:
-    return next((kind for kind, pattern in _CODE_KINDS if pattern.match(code)), "")
+def _implied(entities: Entities) -> list[str]:
+    """The intents an entity speaks for on its own: a budget is an inspection's, a factor on the work a what-if's."""
+    budget = entities.budget is not None or entities.budget_hours is not None or entities.budget_joints is not None
+    factor = entities.welding_factor is not None or entities.rework_factor is not None
+    return [*(["ndt_plan"] if budget else []), *(["whatif"] if factor else [])]

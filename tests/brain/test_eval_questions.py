@@ -34,13 +34,15 @@ DEV_FILES = [CASE_FILE, *(CASE_FILE.with_name(f"brain_questions_blind{n}.yaml") 
 # Issue 11's new kinds of question (budgets in hours or joints, single items, cross-model what-ifs, refusals), written
 # by the planner's helper: dev from the start.
 DEV_FILES.append(CASE_FILE.with_name("brain_questions_issue11.yaml"))
+# Blind-5, scored once as the held-out set at 139/170 = 81.8 %, then studied while tuning: dev since.
+DEV_FILES.append(CASE_FILE.with_name("brain_questions_blind5.yaml"))
 # Written blind by someone who never saw the planner's cues or catalogue: the newest one not yet studied is the
-# honest held-out measure (brain_questions_blind5.yaml, ...); the older ones are dev.
+# honest held-out measure (brain_questions_blind6.yaml, ...); the older ones are dev.
 _BLIND_FILE = re.compile(r"brain_questions_blind(\d+)\.yaml|blind-(\d+)\.yaml")
 
 
 def _newest_blind_file(folder: Path) -> Path | None:
-    """The unstudied blind file with the highest number (brain_questions_blind5.yaml, ...), None when none is left."""
+    """The unstudied blind file with the highest number (brain_questions_blind6.yaml, ...), None when none is left."""
     numbered = [
         (int(m.group(1) or m.group(2)), p)
         for p in folder.iterdir()
@@ -55,7 +57,7 @@ MIN_ACCURACY = 0.95
 HELDOUT_TARGET = 0.90
 """Issue 11: a fresh blind set covering budgets, single items, critical paths, documents, cross-model what-ifs and
 refusals, at least 90 %."""
-SCORED_ONCE: dict[str, float] = {"brain_questions_blind5.yaml": 139 / 170}
+SCORED_ONCE: dict[str, float] = {}
 """Held-out files scored once and found below the target, with that score: until the planner is tuned on them (they
 then become dev and a fresh set is written), the test holds the planner to no worse than it was, and says so."""
 
@@ -121,7 +123,7 @@ def test_planner_accuracy(planner: OfflinePlanner, path: Path) -> None:
     assert accuracy >= MIN_ACCURACY, f"dev {path.name}: {100 * accuracy:.1f} % < {100 * MIN_ACCURACY:.0f} %\n{report}"
 
 
-@pytest.mark.skipif(HELDOUT_FILE is None, reason="no unstudied blind file (brain_questions_blind5.yaml, ...)")
+@pytest.mark.skipif(HELDOUT_FILE is None, reason="no unstudied blind file (brain_questions_blind6.yaml, ...)")
 def test_planner_accuracy_on_blind_questions(planner: OfflinePlanner) -> None:
     """The planner on questions its authors never saw: the measure of whether it generalises."""
     assert HELDOUT_FILE is not None
