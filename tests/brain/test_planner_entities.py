@@ -38,6 +38,16 @@ from brain.planner import OfflinePlanner
         ("if we speed up welding on B011 by 10 %, what moves", {"welding_factor": 0.9, "budget": None}),
         ("if rework probability in B024 goes from 10 to 20 %, what slips", {"rework_factor": 2.0, "budget": None}),
         ("rework on B016 doubles - new finish date?", {"rework_factor": 2.0}),
+        # ... said as over or under plan, as a signed amount, as "N times what", or as an order to change the work
+        ("what slips if welding on B014 runs 15 % over", {"welding_factor": 1.15, "budget": None}),
+        ("if welding on B003 comes in 10 % under, does anything finish sooner", {"welding_factor": 0.9}),
+        ("B009 weld hours +30 %: effect on delivery?", {"welding_factor": 1.3, "budget": None}),
+        ("B005 welding -10 % - knock-on for the dock?", {"welding_factor": 0.9, "budget": None}),
+        ("let's say rework on B017 is three times what we predicted", {"rework_factor": 3.0}),
+        ("say rework on B017 is twice what the model says: does the delivery move?", {"rework_factor": 2.0}),
+        ("reduce the outfitting rework on B023 by 30 %", {"rework_factor": 0.7, "budget": None}),
+        ("welding on B014 overruns by 15 % - which erections move?", {"welding_factor": 1.15}),
+        ("which welds of B012 to inspect with a 20 % budget", {"welding_factor": None, "budget": 0.2}),
         # no what-if, no factor: "double-sided" and "20 %" mean what they say
         ("is double-sided welding allowed on 20 mm plate?", {"welding_factor": None}),
         ("which welds of B012 to inspect with 20 % more budget", {"welding_factor": None}),
@@ -49,6 +59,13 @@ from brain.planner import OfflinePlanner
         ("crane 1 down from March 10, 2025 for 3 days", {"start_date": date(2025, 3, 10)}),
         ("dock closed from 2025-02-30 for 2 days", {"start_date": None}),
         ("crane 1 down from March 10 for 3 days", {"start_date": None}),  # no year: no date
+        # durations abbreviated
+        ("panel line 1 down 3 wks from day 5", {"days": 21, "start_day": 5, "resource": "PL-1"}),
+        ("crane 2 out for 2wk", {"days": 14}),
+        # inspection hours named before their amount
+        ("inspection hours available on B010: 90. ndt plan?", {"budget_hours": 90.0, "codes": ["B010"]}),
+        ("NDT hours for B012 = 40", {"budget_hours": 40.0}),
+        ("inspection hours on B010: 9 days", {"budget_hours": None}),
         # durations in hours: whole days, rounded up
         ("impact of a 48 hour pannel line 1 outage from day 15", {"days": 2, "resource": "PL-1", "start_day": 15}),
         ("what if B012 is 36 hours late", {"days": 2, "budget_hours": None}),

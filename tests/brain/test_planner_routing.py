@@ -39,6 +39,18 @@ def planner() -> OfflinePlanner:
         # cross-model what-ifs: the factor, and no inspection budget made of its percentage
         ("if welding on B012 takes 20 % longer, what slips?", "what_if", {"code": "B012", "welding_factor": 1.2}),
         ("what if outfitting rework on B030 doubles?", "what_if", {"code": "B030", "rework_factor": 2.0}),
+        # ... said without "if ... longer": over plan, a signed amount, a multiple of the model, an order to cut
+        ("welding on B013 ran 25 % over - what moves?", "what_if", {"code": "B013", "welding_factor": 1.25}),
+        ("B021 weld hours +10 %, effect on the erections?", "what_if", {"code": "B021", "welding_factor": 1.1}),
+        ("say B008's rework is twice what the model predicts: new delivery date?", "what_if", {"rework_factor": 2.0}),
+        ("cut the welding time of B004 by 20 %, does the ship finish sooner?", "what_if", {"welding_factor": 0.8}),
+        # the time one joint or part takes, without its risk, is its hours; with its risk the welding model's
+        ("how long to weld joint J006-000210?", "predicted_hours", {"codes": ["J006-000210"]}),
+        ("weld time of part B002-A03-S01-P0011", "predicted_hours", {"codes": ["B002-A03-S01-P0011"]}),
+        ("how long to weld J006-000210, and how likely is a defect?", "weld_risk", {"code": "J006-000210"}),
+        # what depends on a code waits on it; the run of jobs that sets how early is the critical path
+        ("everything that depends on B017-A01", "downstream", {"code": "B017-A01"}),
+        ("which chain of jobs decides how soon B014 can be erected?", "critical_path", {"code": "B014"}),
         # dates and durations said other ways
         ("what-if: PL-2 unavailable for 8 days from 24/03/2025", "what_if", {"start_date": "2025-03-24", "days": 8}),
         ("impact of a 48 hour pannel line 1 outage from day 15", "what_if", {"resource": "PL-1", "days": 2}),
