@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,8 @@ __all__ = ["CheckedYard", "NodeFile", "validate_yard"]
 
 _NODE_CORE: Final = ("id", "kind", "parent")
 _CYCLE_SHOWN: Final = 50
+_POOL_MIN: Final = 1 << 22
+"""Fewest lookups pooled into one hash-table build (see `_Resolver`)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,89 @@ class CheckedYard:
         return len(self.kind)
 
 
+class _Located(Protocol):
+    """Where a batch's rows sit: its file and the 1-based number of its first row."""
+
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def first_row(self) -> int: ...
+
+
+class _Where(NamedTuple):
+    file: str
+    first_row: int
+
+
+class _Resolver:
+    """Id -> node lookups gathered over many batches and done together.
+
+    A pyarrow hash lookup builds its hash table from every id on each call, so lookups are pooled until they
+    are about as many as the ids (a few calls for a whole yard, not one per batch); then each pooled column's
+    unknown ids are reported against its own batch and its nodes handed to its sink.
+    """
+
+    def __init__(self, lookup: IdLookup, problems: _Problems, budget: int) -> None:
+        self.lookup = lookup
+        self.problems = problems
+        self.budget = budget
+        self.pending: list[tuple[_Where, str, pa.Array, npt.NDArray[np.bool_], str, _Sink | None]] = []
+        self.size = 0
+
+    def add(
+        self,
+        at: _Located,
+        column: str,
+        values: pa.Array,
+        skip: npt.NDArray[np.bool_],
+        problem: str,
+        sink: _Sink | None,
+    ) -> None:
+        """Resolve `values` (rows where `skip` is set are not references: -1), report unknown ids as `problem`."""
+        self.pending.append((_Where(at.file, at.first_row), column, values, skip, problem, sink))
+        self.size += len(values)
+        if self.size >= self.budget:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        pooled = pa.concat_arrays([pc.cast(v, pa.large_string()) for _, _, v, _, _, _ in self.pending])
+        nodes = self.lookup.nodes_of(pooled)
+        offset = 0
+        for at, column, values, skip, problem, sink in self.pending:
+            part = nodes[offset : offset + len(values)]
+            offset += len(values)
+            missing = (part < 0) & ~skip
+            self.problems.add_rows(problem, at, missing, column, _says(values, "is the id of no node in the yard"))
+            if sink is not None:
+                part[skip | missing] = -1
+                sink(part.astype(np.int32))
+        self.pending.clear()
+        self.size = 0
+
+
+_Sink = Callable[[npt.NDArray[np.int32]], None]
+
+
+def _into(array: npt.NDArray[np.int32], lo: int) -> _Sink:
+    def sink(nodes: npt.NDArray[np.int32]) -> None:
+        array[lo : lo + len(nodes)] = nodes
+
+    return sink
+
+
+def _slot(parts: list[npt.NDArray[np.int32]]) -> _Sink:
+    index = len(parts)
+    parts.append(np.empty(0, dtype=np.int32))
+
+    def sink(nodes: npt.NDArray[np.int32]) -> None:
+        parts[index] = nodes
+
+    return sink
+
+
 class _Problems:
     """Problems by kind: the first `PROBLEMS_SHOWN` of each, and a count of all."""
 
@@ -89,7 +174,7 @@ class _Problems:
     def add_rows(
         self,
         kind: str,
-        batch: Batch,
+        batch: _Located,
         mask: npt.NDArray[np.bool_],
         column: str | None,
         message: Callable[[int], str],
@@ -146,6 +231,7 @@ class _Check:
             role: np.asarray([self.kinds.index(k) for k in kinds], dtype=np.int16) for role, kinds in spec.roles.items()
         }
         self.node_files: list[NodeFile] = []
+        self.resolver: _Resolver
         self.unlocked: dict[str, set[Consumer]] = {}
 
     # -- files -------------------------------------------------------------------------------------------
@@ -265,23 +351,17 @@ class _Check:
             for batch in self._batches(nf.path, wanted):
                 lo = nf.first_node + batch.first_row - 1
                 hi = lo + batch.data.num_rows
-                parent[lo:hi] = self._resolve(lookup, batch, "parent", "unknown parent")
+                self._resolve(batch, "parent", "unknown parent", _into(parent, lo))
                 for name, column in self.spec.hierarchies.items():
                     if column in batch.data.schema.names:
-                        groups[name][lo:hi] = self._resolve(lookup, batch, column, "unknown group parent")
+                        self._resolve(batch, column, "unknown group parent", _into(groups[name], lo))
                 self._fields(lookup, batch, kind[lo:hi], plan)
+        self.resolver.flush()
         return parent, groups
 
-    def _resolve(self, lookup: IdLookup, batch: Batch, column: str, problem: str) -> npt.NDArray[np.int32]:
+    def _resolve(self, batch: Batch, column: str, problem: str, sink: _Sink) -> None:
         values = _text(batch.data.column(column))
-        empty = _empty(values)
-        nodes = lookup.nodes_of(values)
-        missing = (nodes < 0) & ~empty
-        self.problems.add_rows(
-            problem, batch, missing, column, lambda i: f"{_value(values, i)} is the id of no node in the yard"
-        )
-        nodes[empty | missing] = -1
-        return nodes.astype(np.int32)
+        self.resolver.add(batch, column, values, _empty(values), problem, sink)
 
     def _field_plan(self, nf: NodeFile, kind: npt.NDArray[np.int16]) -> list[tuple[str, YardField, ColumnMap]]:
         """The fields this file's rows give, per role present in it; missing columns reported."""
@@ -376,14 +456,7 @@ class _Check:
                 lambda i: f"no value for {section} field {f.name!r}, which the {f.feeds} model needs",
             )
         if f.type == "ref":
-            found = lookup.nodes_of(got.values)
-            self.problems.add_rows(
-                "unknown reference",
-                batch,
-                rows & (found < 0) & ~got.missing,
-                source.column,
-                lambda i: f"{_value(column, i)} is the id of no node in the yard",
-            )
+            self.resolver.add(batch, source.column, _text(column), ~rows | got.missing, "unknown reference", None)
 
     # -- edges, cycles, other tables ---------------------------------------------------------------------
     def edges(self, lookup: IdLookup, paths: list[Path]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
@@ -401,22 +474,13 @@ class _Check:
                 continue
             count = 0
             for batch in self._batches(path, ["before", "after"]):
-                ends = []
-                for column in ("before", "after"):
+                none = np.zeros(batch.data.num_rows, dtype=bool)
+                for column, parts in (("before", before), ("after", after)):
                     values = _text(batch.data.column(column))
-                    nodes = lookup.nodes_of(values)
-                    self.problems.add_rows(
-                        "unknown edge end",
-                        batch,
-                        nodes < 0,
-                        column,
-                        _says(values, "is the id of no node in the yard"),
-                    )
-                    ends.append(nodes.astype(np.int32))
-                before.append(ends[0])
-                after.append(ends[1])
+                    self.resolver.add(batch, column, values, none, "unknown edge end", _slot(parts))
                 count += batch.data.num_rows
             self.edge_files.append((path.name, count))
+        self.resolver.flush()
         empty = np.empty(0, dtype=np.int32)
         return (np.concatenate(before) if before else empty), (np.concatenate(after) if after else empty)
 
@@ -526,6 +590,7 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
     if check.problems.counts.keys() & {"missing file", "unreadable table", "ambiguous table"}:
         raise check.problems.error(directory.name)  # no point resolving references against a partial id set
     lookup = IdLookup(ids)
+    check.resolver = _Resolver(lookup, check.problems, max(len(lookup), _POOL_MIN))
     check.duplicates(lookup)
     parent, groups = check.references(lookup, kind)
     before, after = check.edges(lookup, edge_paths)
@@ -533,6 +598,7 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
         check.calendar(lookup, calendar)
     if actuals is not None:
         check.actuals(lookup, actuals)
+    check.resolver.flush()
     if not check.problems.counts.keys() & {"unknown parent", "unknown edge end", "unknown group parent"}:
         check.cycle(lookup, before, after, parent, None)
         none = np.empty(0, dtype=np.int32)
