@@ -93,7 +93,7 @@ CUES: Final[list[tuple[str, str]]] = [
     # adopt: only counts with a scenario to adopt (see brain._planner_features)
     (
         "adopt",
-        r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that) official"
+        r"\b(adopt\w*|apply|commit\w*|lock (it |this |that )?in|make (it|this|that|the [^.?!]{0,60}?) official"
         r"|officially|make (it|this|that) the (new )?(plan|baseline)|(put|take|write|book|bake|build) .*in(to)? the"
         r" ([\w']+ )?(plan|schedule|baseline)|update the ([\w']+ )?(plan|schedule|baseline)"
         r"|accept the (scenario|what-?if)|the new (plan|baseline|schedule)|go with (it|this|that|the scenario)"
@@ -130,7 +130,10 @@ CUES: Final[list[tuple[str, str]]] = [
         r"|\b(fully|completely|100 ?%)\s+(tested|inspected|examined|x-?rayed|radiographed|scanned|checked)\b"
         r"|\bonly\s+(sampled|spot[\s-]checked|partly (tested|inspected))\b"
         r"|\b(technique|method|process)s?\s+(is|are|do we|should|must)\s*(be\s+)?(used|use|applied|apply)\b"
-        r"|\bwhich (\w+ )?(technique|method)s?\b",
+        r"|\bwhich (\w+ )?(technique|method)s?\b"
+        # a practice asked in the passive, of a kind of thing: "is RT or UT used for butt welds in the bottom shell?"
+        r"|\b(is|are)\s+([\w-]+\s+){1,3}(used|applied|required|needed|allowed|permitted|mandatory|specified)\s+(for|on"
+        r"|in|with|at|to|when)\b",
     ),
     # how a class or term is defined, and when testing is extended or repeated
     (
@@ -147,6 +150,15 @@ CUES: Final[list[tuple[str, str]]] = [
         r"\b(learn(ed|t)? (from|about|on|with)|lessons?( learn(ed|t))?|what went wrong|post-?mortem|debrief\w*"
         r"|retrospective|what did we (learn|take away))\b",
     ),
+    # what must happen to a kind of weld or item, asked as a rule: "must fillet welds be inspected at all?"
+    (
+        "procedure",
+        r"^\W*(must|shall|should|may|can|do|does|need|are|is)\b[^?]*\b(be|get|gets|getting|being)\s+(\w+ly\s+)?"
+        r"(re-?)?(inspected|tested|examined|checked|x-?rayed|radiographed|scanned|preheated|welded|repaired|ground"
+        r"|gouged|back-?gouged|fitted|installed|painted|coated|stress[\s-]relieved)\b|\bat all\b",
+    ),
+    # the order of two steps asked in general: "are pipe penetrations installed before or after block closing?"
+    ("procedure", r"\b(before or after|after or before|first or last)\b"),
     # the stage rule asked in general: "when do cable trays go on-block and when on-board?"
     (
         "procedure",
@@ -208,8 +220,9 @@ CUES: Final[list[tuple[str, str]]] = [
         r"\bcritical[\s-]+(path|chain)s?\b|\blongest ([\w-]+ )?(chain|path|sequence)\b|\b(path|chain)\b.*\blongest\b"
         r"|\b(on )?the path (to|into)\b|\bwhat (limits|holds up|delays|gates) (how early|when)\b"
         r"|\b(driving|controlling|governing)"
-        r" (chain|path)\b|\bchain of (work|tasks|jobs|packages|work packages)\b|\bwhat (drives|determines|governs"
-        r"|controls|sets) (when|the (erection|start|finish))\b",
+        r" (chain|path)\b|\bchain of (work|tasks|jobs|packages|work packages)\b"
+        r"|\bwhat('s| is)? (drives|driving|determines|determining|governs|governing|controls|controlling|sets|setting"
+        r"|decides|deciding) (when|the (erection|start|finish|end|completion))\b",
     ),
     # the run of jobs that decides how early something can happen: "which sequence of jobs decides how early ..."
     (
@@ -223,7 +236,7 @@ CUES: Final[list[tuple[str, str]]] = [
     ("schedule", r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
     (
         "outfitting",
-        r"\b(outfit\w*(?! items? o\d)|rework|on-?block|on-?board|on-?unit|pipe ?spools?"
+        r"\b(outfit\w*(?! items? o\d)|re-?work\w*|on-?block|on-?board|on-?unit|pipe ?spools?"
         r"|spools?|cable trays?|hvac|pipes?|piping|cables?|ducts?|ducting|equipment|fittings?|valves?"
         r"|install\w*|stage|zone)\b",
     ),
@@ -290,8 +303,8 @@ CUES: Final[list[tuple[str, str]]] = [
     (
         "downstream",
         r"\b(what|which [\w-]+( [\w-]+)?|who|anything|everything|whatever|all( the)? [\w-]+|the [\w-]+)\s+(else\s+)?"
-        r"((that|which|who)\s+)?(needs?|requires?|is waiting (on|for)"
-        r"|waits? (on|for)|depends? on|relies on|uses|is blocked by|is held up by)\s+(the [\w-]+ )?[a-z][\w-]*\d[\w-]*",
+        r"((that|which|who)\s+)?(needs?|requires?|(is|are) waiting (on|for)|waits? (on|for)|depends? on|rel(y|ies) on"
+        r"|uses?|(is|are) blocked by|(is|are) held up by)\s+(the [\w-]+ )?[a-z][\w-]*\d[\w-]*",
     ),
     ("upstream", r"\b(lead(s|ing)?|chain) (up )?(to|into)\b"),
     (
