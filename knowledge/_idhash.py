@@ -29,6 +29,8 @@ __all__ = [
     "loose_blob",
     "pairs_equal",
     "ranges",
+    "word_view",
+    "words_equal",
 ]
 
 Bytes = npt.NDArray[np.uint8]
@@ -50,11 +52,18 @@ SEPARATORS = b" -_/.:\t\n\x0b\x0c\r"
 _ZERO = ord("0")
 
 
+_UNPACK = [struct.Struct(f"<{k}Q").unpack for k in range(33)]
+_PADS = [bytes(k) for k in range(8)]
+
+
 def hash_bytes(data: bytes) -> int:
     """The 64-bit hash of one string's bytes, equal to `hash_strings` on a blob holding it."""
-    h = (len(data) * _LENGTH_MUL + _SEED) & _MASK
-    pad = -len(data) % 8
-    for word in struct.unpack(f"<{(len(data) + pad) // 8}Q", data + bytes(pad) if pad else data):
+    size = len(data)
+    h = (size * _LENGTH_MUL + _SEED) & _MASK
+    pad = -size % 8
+    words = (size + pad) >> 3
+    unpack = _UNPACK[words] if words < len(_UNPACK) else struct.Struct(f"<{words}Q").unpack
+    for word in unpack(data + _PADS[pad] if pad else data):
         h = ((h ^ word) * _WORD_MUL) & _MASK
         h ^= h >> 32
     h ^= h >> 33
@@ -62,6 +71,44 @@ def hash_bytes(data: bytes) -> int:
     h ^= h >> 33
     h = (h * _FMIX2) & _MASK
     return h ^ (h >> 33)
+
+
+def word_view(padded: Bytes) -> npt.NDArray[np.uint64]:
+    """Element p is the little-endian 8-byte word of bytes p..p+7: an unaligned, overlapping view, no copy.
+
+    `padded` must end with at least 7 bytes past the last string (the id index's blob ends with 8 zero bytes).
+    """
+    return np.ndarray((max(len(padded) - 7, 0),), dtype="<u8", buffer=padded, strides=(1,))
+
+
+def words_equal(
+    a_words: npt.NDArray[np.uint64],
+    a_starts: npt.NDArray[np.int64],
+    b_words: npt.NDArray[np.uint64],
+    b_starts: npt.NDArray[np.int64],
+    lengths: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """Whether the `lengths[k]` bytes at `a_starts[k]` equal those at `b_starts[k]`, compared 8 bytes at a time.
+
+    `a_words` and `b_words` are `word_view`s. A round per word, longest first, like `hash_strings`: ids of a few
+    dozen bytes cost three word comparisons each rather than a byte array of their total length.
+    """
+    equal = np.ones(len(lengths), dtype=bool)
+    if not len(lengths):
+        return equal
+    words = (lengths + 7) // 8
+    longest = int(words.max())
+    order = np.argsort((longest - words).astype(np.int16 if longest < 1 << 15 else np.int64), kind="stable")
+    active = np.cumsum(np.bincount(words, minlength=longest + 1)[::-1])[::-1]
+    a, b, left = a_starts[order], b_starts[order], lengths[order]
+    same = np.ones(len(order), dtype=bool)
+    for k in range(longest):
+        n = int(active[k + 1])
+        differ = a_words[a[:n] + 8 * k] ^ b_words[b[:n] + 8 * k]
+        differ &= _TAIL_MASKS[np.minimum(left[:n] - 8 * k, 8)]
+        same[:n] &= differ == 0
+    equal[order] = same
+    return equal
 
 
 def hash_strings(data: Bytes, offsets: Offsets) -> npt.NDArray[np.uint64]:

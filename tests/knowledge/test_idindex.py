@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +271,14 @@ def test_a_missing_or_damaged_index_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ids" / "exact.npy").unlink()
     with pytest.raises(YardIntegrityError, match="missing"):
         IdIndex.open(tmp_path / "ids")
+
+
+def test_loose_finds_ids_as_people_retype_them(tmp_path: Path) -> None:
+    ids = random_ids(4_000, seed=9)
+    index = IdIndex.build(pa.array(ids), tmp_path / "ids")
+    rng = random.Random(9)
+    for node in range(0, len(ids), 7):
+        typed = ids[node].swapcase()
+        typed = re.sub(r"(?<![0-9])([0-9])", lambda m: "0" * rng.randint(0, 2) + m.group(1), typed)  # zero-pad runs
+        typed = re.sub(r"[ \-_/.:]", lambda _: rng.choice(" -_/.:"), typed)
+        assert node in index.loose(typed), (ids[node], typed)
