@@ -63,7 +63,7 @@ from adapters.scheduling._model import (
 )
 from adapters.scheduling._repair import repair
 from adapters.scheduling._solve import solve
-from adapters.scheduling._yard import HOURS_PER_DAY, request_from_yard, yard_resources, yard_trades
+from adapters.scheduling._yard import HOURS_PER_DAY, erection_order, request_from_yard, yard_resources, yard_trades
 from adapters.scheduling.validate import InvalidScheduleError, check_schedule, violations
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "YardTrade",
     "chain_into",
     "check_schedule",
+    "erection_order",
     "from_config",
     "predicted_hours",
     "repair",

@@ -28,10 +28,9 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from adapters.errors import ModelCallError, ModelTimeoutError
 from adapters.scheduling._model import (
@@ -52,6 +51,9 @@ from adapters.scheduling._problem import (
     lower_bound,
     serial_schedule,
 )
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
 
 __all__ = ["solve"]
 
@@ -121,6 +123,8 @@ def _cp_sat(
 
     None if it found no schedule.
     """
+    from ortools.sat.python import cp_model  # here: half a second to import, and a kept schedule needs no solver
+
     model, starts, choices = _model(problem, horizon, bound, hint)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(seconds, _MIN_SOLVER_S)
@@ -155,6 +159,8 @@ def _model(
 
     Also, per task of a split pool, each resource it may run on with the literal that puts it there.
     """
+    from ortools.sat.python import cp_model
+
     p = problem
     model = cp_model.CpModel()
     starts, intervals = [], []

@@ -8,7 +8,7 @@ runs on, and the node kinds its work packages make) and `blocks`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Final
 
@@ -23,7 +23,7 @@ from adapters.scheduling._model import (
 )
 from knowledge.partgraph import PartGraph
 
-__all__ = ["HOURS_PER_DAY", "request_from_yard", "yard_resources", "yard_trades"]
+__all__ = ["HOURS_PER_DAY", "erection_order", "request_from_yard", "yard_resources", "yard_trades"]
 
 HOURS_PER_DAY: Final = 8.0
 """Working hours per person per day: a work package of h hours and a crew of c takes ceil(h / (c * 8)) days."""
@@ -39,6 +39,7 @@ def request_from_yard(
     deterministic_limit: float | None = None,
     downtimes: Iterable[ResourceDowntime] = (),
     release_days: Mapping[str, int] | None = None,
+    erections: Sequence[tuple[str, str]] | None = None,
 ) -> ScheduleRequest:
     """One task per work package of the yard, on its planned resource and crane, released on day 0 unless told.
 
@@ -58,6 +59,7 @@ def request_from_yard(
         downtimes: resources out of service (see `ScheduleRequest.downtimes`), e.g. a panel line under repair.
         release_days: earliest start day per work package code, e.g. {"WP-B012-PNL": 5} when its material
             arrives on day 5; the others start from day 0.
+        erections: `erection_order(graph)`, when the caller kept it (it reads the whole joints table); None: read.
 
     Returns:
         The request; durations are ceil(hours / (crew * 8 h)) days, at least 1.
@@ -95,14 +97,11 @@ def request_from_yard(
     for t in sorted(tasks, key=lambda t: sequence[t.trade]):
         chains.setdefault(t.block, []).append(t)
     precedences = [(a.code, b.code) for chain in chains.values() for a, b in pairwise(chain)]
-    blocks = graph.block_graph()
-    if blocks.number_of_edges():
+    order = erection_order(graph) if erections is None else erections
+    if order:
         erects = _erection_trade(graph)
         erection = {t.block: t.code for t in tasks if t.trade == erects}
-        precedences += [
-            (erection[blocks.nodes[lower]["code"]], erection[blocks.nodes[upper]["code"]])
-            for lower, upper in sorted(blocks.edges())
-        ]
+        precedences += [(erection[lower], erection[upper]) for lower, upper in order]
     return ScheduleRequest(
         tasks=tasks,
         resources=yard_resources(graph),
@@ -114,6 +113,16 @@ def request_from_yard(
         resource_choice=resource_choice,
         downtimes=tuple(downtimes),
     )
+
+
+def erection_order(graph: PartGraph) -> list[tuple[str, str]]:
+    """(lower, upper) block codes: each block is erected after the block it rests on (`PartGraph.block_graph`).
+
+    In the order of the blocks' node ids. It reads the yard's whole joints table (its erection joints): a caller
+    making many requests of one big yard keeps it and passes it to `request_from_yard(erections=...)`.
+    """
+    blocks = graph.block_graph()
+    return [(blocks.nodes[lower]["code"], blocks.nodes[upper]["code"]) for lower, upper in sorted(blocks.edges())]
 
 
 def yard_trades(graph: PartGraph) -> tuple[YardTrade, ...]:

@@ -154,6 +154,7 @@ class YardPlan:
         self._requests: dict[tuple[PlanEvent, ...], ScheduleRequest] = {}
         self._adopted: dict[int, tuple[tuple[PlanEvent, ...], Schedule]] = {}
         self._proposals: dict[tuple[int, tuple[PlanEvent, ...]], Proposal] = {}
+        self._erections: list[tuple[str, str]] | None = None
 
     def version(self) -> int:
         """The plan's version: how many adoptions it holds."""
@@ -245,6 +246,24 @@ class YardPlan:
         with self._lock:
             return self._requests.setdefault(key, made)
 
+    def erections(self) -> list[tuple[str, str]]:
+        """Which block is erected after which (`adapters.scheduling.erection_order`), read once per yard, kept on disk.
+
+        It reads the yard's whole joints table (22.5M rows at 25M parts, 0.2-1.5 s): a restarted service's first
+        schedule or what-if reads the kept pairs instead.
+        """
+        from adapters.scheduling import erection_order
+
+        with self._lock:
+            if self._erections is None:
+                kept = self._ctx.cache.text("erections")
+                if kept is not None:
+                    self._erections = [(str(lower), str(upper)) for lower, upper in json.loads(kept)]
+                else:
+                    self._erections = erection_order(self._ctx.graph)
+                    self._ctx.cache.put_text("erections", json.dumps(self._erections))
+            return self._erections
+
     def _request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
         from adapters.scheduling import ResourceDowntime, request_from_yard
 
@@ -267,6 +286,7 @@ class YardPlan:
             deterministic_limit=self.DETERMINISTIC_LIMIT,
             downtimes=downtimes,
             release_days=releases,
+            erections=self.erections(),
         )
 
     def base(self) -> Schedule:
