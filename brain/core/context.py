@@ -160,16 +160,21 @@ class YardContext:
         return rows
 
     def warm(self, progress: Callable[[str, int, int], None] | None = None) -> None:
-        """Compute (or load) what the first questions need: both models over the yard and the adopted schedule.
+        """Compute (or load) what the first questions need.
 
-        `progress(step, done, total)` is called as each step starts; the service runs this in the background.
+        Both models over the yard, then the adopted schedule with what its critical-path answers read: the part
+        graph's longest paths under the planning norms (one pass over the whole graph, 30 s at 25M on a loaded
+        machine). `progress(step, done, total)` is called as each step starts; the service runs this in the background.
         """
+        from brain.core.longest import longest_paths
+
         steps = ("welding predictions", "outfitting predictions", "adopted schedule")
         report = progress or (lambda step, done, total: None)
         for k, step in enumerate(steps):
             report(step, k, len(steps))
             if step == "adopted schedule":
                 self.plan.current()
+                longest_paths(self, "planned")
             else:
                 self.yard_predictions(step.split()[0])
         report("done", len(steps), len(steps))

@@ -256,12 +256,12 @@ class YardPlan:
 
         with self._lock:
             if self._erections is None:
-                kept = self._ctx.cache.text("erections")
+                kept = self._ctx.cache.text("block-erections")
                 if kept is not None:
                     self._erections = [(str(lower), str(upper)) for lower, upper in json.loads(kept)]
                 else:
                     self._erections = erection_order(self._ctx.graph)
-                    self._ctx.cache.put_text("erections", json.dumps(self._erections))
+                    self._ctx.cache.put_text("block-erections", json.dumps(self._erections))
             return self._erections
 
     def _request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:

@@ -15,14 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import Field, JsonValue
 
+from brain.core.longest import longest_paths
 from brain.tools._common import count
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from brain.tools.schedule import PathStep, path_steps
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS
 
 if TYPE_CHECKING:
     from brain.core import YardContext
@@ -57,45 +56,6 @@ class ChainNode(ToolRow):
     """Its own hours of work."""
     finish_hours: float = Field(title="finish", json_schema_extra={"unit": "h"})
     """When it is done, counted from the chain's start, if every node starts as soon as its predecessors finish."""
-
-
-def node_hours(ctx: YardContext, hours: Literal["planned", "predicted"]) -> npt.NDArray[np.float64]:
-    """Per node of the yard, its hours: joints' and outfitting items' (planning norms or predictions), 0 elsewhere."""
-    g, index = ctx.graph, ctx.index
-    out = np.zeros(g.num_nodes, dtype=np.float64)
-    start = g.layout.kind_start
-    joint, item = NODE_KINDS.index("joint"), NODE_KINDS.index("outfitting_item")
-    joints = np.arange(start[joint], start[joint + 1], dtype=np.int64)
-    items = np.arange(start[item], start[item + 1], dtype=np.int64)
-    if hours == "planned":
-        out[joints] = index.joint_norm_hours(joints)
-        out[items] = index.item_norm_hours(items)
-        return out
-    welded = ctx.yard_predictions("welding").column("hours").to_numpy()
-    risk = ctx.yard_predictions("outfitting").column("rework_probability").to_numpy()
-    out[joints] = np.asarray(welded, dtype=np.float64)
-    out[items] = index.item_norm_hours(items) * (1 + np.asarray(risk, dtype=np.float64))
-    return out
-
-
-def _longest_paths(
-    ctx: YardContext, hours: Literal["planned", "predicted"]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.integer]]:
-    """The part graph's longest-path arrays for these hours: computed once per yard (and model versions), kept on disk.
-
-    One pass over the whole graph takes seconds at 25M parts; every chain into any code is then read from the arrays.
-    """
-    from brain.core.cache import digest_of, model_identity
-
-    key = f"longest-{hours}"
-    if hours == "predicted":
-        key += "-" + digest_of(*(model_identity(ctx.registry, m) for m in ("welding", "outfitting")))
-    finish, best_pred = ctx.cache.array(f"{key}-finish"), ctx.cache.array(f"{key}-pred")
-    if finish is None or best_pred is None:
-        finish, best_pred = ctx.graph.longest_paths(node_hours(ctx, hours))
-        ctx.cache.put_array(f"{key}-finish", finish)
-        ctx.cache.put_array(f"{key}-pred", best_pred)
-    return finish, best_pred
 
 
 def _args(entities: Entities, question: str) -> dict[str, JsonValue]:
@@ -146,7 +106,7 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
     end = g.id_of(args.code) if args.code is not None else None
     where = g.code_of(end) if end is not None else "the ship"
     into = f"into {where}" if end is not None else "of the ship"
-    finish, best_pred = _longest_paths(ctx, args.hours)
+    finish, best_pred = longest_paths(ctx, args.hours)
     cp = g.chain_of(finish, best_pred, end=end)
     ids = cp.node_ids
     # along the chain each node waits on the one before it: its own hours are the difference of their finishes
