@@ -49,8 +49,11 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from bisect import bisect_left, bisect_right
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,6 +64,7 @@ import numpy.typing as npt
 from knowledge._idhash import (
     SEPARATORS,
     Blob,
+    Bytes,
     gather,
     hash_bytes,
     hash_strings,
@@ -404,7 +408,9 @@ class IdIndex:
         return cls(path, meta)
 
     @classmethod
-    def build(cls, ids: Any, path: str | Path, *, hash_bits: int = 64, chunk_ids: int = CHUNK_IDS) -> IdIndex:
+    def build(
+        cls, ids: Any, path: str | Path, *, hash_bits: int = 64, chunk_ids: int = CHUNK_IDS, workers: int = 2
+    ) -> IdIndex:
         """Write the index of `ids` (node i has id `ids[i]`) to the directory `path`, and open it.
 
         Args:
@@ -414,6 +420,7 @@ class IdIndex:
                 renamed into place at the end, so a failed build leaves nothing there.
             hash_bits: bits of hash kept per id, at most 64 - node bits. Fewer only force collisions (for tests).
             chunk_ids: ids per step; bounds the build's working memory.
+            workers: threads that validate and hash chunks (numpy and pyarrow release the GIL).
 
         Raises:
             InvalidIdError: ids missing, empty, longer than 128 bytes or with control characters (all rows read).
@@ -425,7 +432,7 @@ class IdIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         try:
-            meta = _write(ids, tmp, hash_bits=hash_bits, chunk_ids=chunk_ids)
+            meta = _write(ids, tmp, hash_bits=hash_bits, chunk_ids=chunk_ids, workers=workers)
             if path.exists():
                 path.rmdir()
             os.replace(tmp, path)
@@ -590,30 +597,70 @@ class IdIndex:
         return found
 
 
-def _write(ids: Any, out: Path, *, hash_bits: int, chunk_ids: int) -> dict[str, Any]:
-    """Write the index files into `out`; the metadata written to index.json."""
-    exact: list[npt.NDArray[np.uint64]] = []
-    loose: list[npt.NDArray[np.uint64]] = []
+@dataclass
+class _Prepared:
+    """One chunk of a build, made ready on a worker thread."""
+
+    data: Bytes
+    offsets: npt.NDArray[np.int64]
+    bad: int
+    problems: list[IdProblem]
+    exact: npt.NDArray[np.uint64] | None
+    loose: npt.NDArray[np.uint64] | None
+
+
+def _prepare(chunk: pa.Array, first_row: int, failed: threading.Event) -> _Prepared:
+    data, offsets = _blob(chunk)
+    bad, problems = _problems_of(chunk, (data, offsets), first_row, REPORT_LIMIT)
+    if bad:
+        failed.set()
+    if failed.is_set():  # keep reading, to count every bad row, but hash nothing more
+        return _Prepared(data, offsets, bad, problems, None, None)
+    return _Prepared(data, offsets, bad, problems, hash_strings(data, offsets), hash_strings(*_loose_blob(chunk)))
+
+
+def _write(ids: Any, out: Path, *, hash_bits: int, chunk_ids: int, workers: int) -> dict[str, Any]:
+    """Write the index files into `out`; the metadata written to index.json.
+
+    Chunks are validated and hashed on `workers` threads (numpy and pyarrow release the GIL), a few ahead of the
+    writer, in order. Hashes go to scratch files as they come, so the build holds one table's keys at a time.
+    """
     bad_count = 0
     bad_first: list[IdProblem] = []
     count = written = 0
-    with open(out / "ids.bytes", "wb") as blob_file, open(out / "offsets.npy", "wb") as offsets_file:
+    failed = threading.Event()
+    with (
+        open(out / "ids.bytes", "wb") as blob_file,
+        open(out / "offsets.npy", "wb") as offsets_file,
+        open(out / "exact.scratch", "wb") as exact_file,
+        open(out / "loose.scratch", "wb") as loose_file,
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="idindex") as pool,
+    ):
         offsets_file.write(_npy_header("<i8", 0))
         offsets_file.write(np.zeros(1, dtype="<i8").tobytes())
-        for chunk in _chunks(ids, chunk_ids):
-            data, offsets = _blob(chunk)
-            n, found = _problems_of(chunk, (data, offsets), count, REPORT_LIMIT - len(bad_first))
-            bad_count += n
-            bad_first += found
-            count += len(chunk)
-            if bad_count:  # keep reading, to count every bad row, but write nothing more
-                continue
-            exact.append(hash_strings(data, offsets))
-            loose.append(hash_strings(*_loose_blob(chunk)))
-            lo, hi = int(offsets[0]), int(offsets[-1])
-            blob_file.write(data[lo:hi].tobytes())
-            offsets_file.write((offsets[1:] - lo + written).astype("<i8").tobytes())
+        pending: deque[Future[_Prepared]] = deque()
+
+        def take_one() -> None:
+            nonlocal bad_count, written
+            done = pending.popleft().result()
+            bad_count += done.bad
+            bad_first.extend(done.problems[: REPORT_LIMIT - len(bad_first)])
+            if bad_count or done.exact is None or done.loose is None:
+                return
+            exact_file.write(done.exact.tobytes())
+            loose_file.write(done.loose.tobytes())
+            lo, hi = int(done.offsets[0]), int(done.offsets[-1])
+            blob_file.write(done.data[lo:hi].tobytes())
+            offsets_file.write((done.offsets[1:] - lo + written).astype("<i8").tobytes())
             written += hi - lo
+
+        for chunk in _chunks(ids, chunk_ids):
+            pending.append(pool.submit(_prepare, chunk, count, failed))
+            count += len(chunk)
+            if len(pending) > 2 * workers:
+                take_one()
+        while pending:
+            take_one()
         if bad_count:
             raise InvalidIdError(IdProblems(bad_count, tuple(bad_first)))
         if count >= 1 << 31:
@@ -623,15 +670,14 @@ def _write(ids: Any, out: Path, *, hash_bits: int, chunk_ids: int) -> dict[str, 
         offsets_file.write(_npy_header("<i8", count + 1))
     node_bits = max(1, (count - 1).bit_length())
     kept = max(1, min(hash_bits, 64 - node_bits))
-    shift = 64 - kept
-    exact_keys = _sorted_keys(np.concatenate(exact) if exact else np.empty(0, dtype=np.uint64), shift, node_bits)
-    del exact
-    _check_duplicates(exact_keys, node_bits, out)
-    np.save(out / "exact.npy", exact_keys)
-    del exact_keys
-    loose_keys = _sorted_keys(np.concatenate(loose) if loose else np.empty(0, dtype=np.uint64), shift, node_bits)
-    del loose
-    np.save(out / "loose.npy", loose_keys)
+    for name in ("exact", "loose"):
+        scratch = out / f"{name}.scratch"
+        keys = _sorted_keys(np.fromfile(scratch, dtype=np.uint64), 64 - kept, node_bits)
+        scratch.unlink()
+        if name == "exact":
+            _check_duplicates(keys, node_bits, out)
+        np.save(out / f"{name}.npy", keys)
+        del keys
     meta = {"format": FORMAT, "count": count, "bytes": written, "node_bits": node_bits, "hash_bits": kept}
     (out / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -644,17 +690,20 @@ def _check_duplicates(keys: npt.NDArray[np.uint64], node_bits: int, out: Path) -
 
     if len(keys) < 2:
         return
-    hashes = keys >> np.uint64(node_bits)
-    tied = hashes[1:] == hashes[:-1]
-    if not tied.any():
+    bits = np.uint64(node_bits)
+    step, last = 1 << 22, len(keys) - 1
+    ties = [  # positions i with hash(i) == hash(i + 1), a block at a time (no full-size temporaries)
+        a + np.flatnonzero((keys[a + 1 : min(a + step, last) + 1] >> bits) == (keys[a : min(a + step, last)] >> bits))
+        for a in range(0, last, step)
+    ]
+    tied = np.concatenate(ties)
+    if not len(tied):
         return
-    in_run = np.zeros(len(keys), dtype=bool)
-    in_run[1:] |= tied
-    in_run[:-1] |= tied
+    in_run = np.unique(np.concatenate((tied, tied + 1)))
     nodes = (keys[in_run] & np.uint64((1 << node_bits) - 1)).astype(np.int64)
     offsets = np.load(out / "offsets.npy", mmap_mode="r")
     blob = gather(np.memmap(out / "ids.bytes", dtype=np.uint8, mode="r"), np.asarray(offsets), nodes)
-    table = pa.table({"hash": hashes[in_run], "id": _to_arrow(blob), "node": nodes})
+    table = pa.table({"hash": keys[in_run] >> bits, "id": _to_arrow(blob), "node": nodes})
     table = table.take(pc.sort_indices(table, [("hash", "ascending"), ("id", "ascending"), ("node", "ascending")]))
     h = table["hash"].to_numpy()
     node = table["node"].to_numpy()
