@@ -180,7 +180,7 @@ CUES: Final[list[tuple[str, str]]] = [
     (
         "ndt_plan",
         r"\b(ndt|inspect\w*|ultrason\w*|radiograph\w*|x-?ray\w*|ut|rt|mt|pt|non[- ]?destructive"
-        r"|test(s|ed|ing)?|qc|sampl\w*|examin\w*|scan\w*)\b",
+        r"|test(s|ed|ing)?|qc|sampl\w*|examin\w*|scan\w*|shoot|shot(?![\s-]*(peen|blast))|shooting)\b",
     ),
     ("ndt_plan", r"\b(check(ed|ing)?|look at|verify)\b"),
     (
@@ -231,7 +231,8 @@ CUES: Final[list[tuple[str, str]]] = [
         r"|(work )?packages|dependencies)\b"
         r"|\b(decides?|dictates?|determines?|governs?|drives?|limits?|gates?|constrains?|controls?|sets?|paces?)"
         r" (how (early|soon|fast)|the earliest|when)\b"
-        r"|\bdependency (chain|path)\b|\b(chain|path) of dependenc(y|ies)\b",
+        r"|\bdependency (chain|path)\b|\b(chain|path) of dependenc(y|ies)\b"
+        r"|\b(path|chain|sequence)\b.*\b(limits?|gates?|drives?|sets?|decides?|determines?|governs?|controls?)\b",
     ),
     ("schedule", r"\b(when|what day|which day|date|erect\w*|lifted|dock)\b"),
     (

@@ -116,7 +116,7 @@ _HOURS_NAMED: Final = re.compile(
 # What says the question is about inspecting (so hours or joints are its budget)
 _INSPECTION: Final = re.compile(
     r"\b(ndt|inspect\w*|x-?ray\w*|ut|rt|mt|pt|radiograph\w*|ultrason\w*|test(s|ed|ing)?|check\w*|examin\w*"
-    r"|scan\w*|budget\w*|sampl\w*|non[- ]?destructive|qc)\b",
+    r"|scan\w*|budget\w*|sampl\w*|non[- ]?destructive|qc|shoot|shot(?![\s-]*(peen|blast))|shooting)\b",
     re.IGNORECASE,
 )
 # What says something is down or late (so an amount of hours is how long)

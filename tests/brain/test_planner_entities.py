@@ -53,6 +53,8 @@ from brain.planner import OfflinePlanner
         ("which welds of B012 to inspect with 20 % more budget", {"welding_factor": None}),
         ("which welds of B012 should we inspect if we have 20 % more budget", {"welding_factor": None}),
         ("give me a hundred joints of B030 to inspect", {"budget_joints": 100}),
+        ("which 25 seams of B004 get shot?", {"budget_joints": 25}),  # radiographers shoot welds
+        ("shot blasting of B012 takes 40 hours", {"budget_hours": None}),  # ... but shot blasting inspects nothing
         # dates with a year, in more forms; a day that does not exist is left out
         ("PL-2 unavailable for 8 days from 24/03/2025", {"start_date": date(2025, 3, 24), "days": 8}),
         ("WS-3 goes down on 1 April 2025 for 5 days", {"start_date": date(2025, 4, 1)}),
