@@ -26,14 +26,15 @@ ids.bytes      the UTF-8 bytes of every id, concatenated in node order, then 8 z
 offsets.npy    int64 (n + 1): node i's id is ids.bytes[offsets[i]:offsets[i + 1]]
 exact.npy      uint64 (n), sorted: (hash of the id >> node_bits) << node_bits | node
 loose.npy      uint64 (n), sorted: the same for the id's loose key
-index.json     format, count, node_bits, hash_bits
+index.json     format, count, bytes, node_bits, hash_bits
 ```
 
-Each hash table is ONE sorted array whose low bits are the node: `np.sort` (vectorised, in place) instead of an
-`argsort` and a permuted copy (four times faster here at 10M and a third less disk and memory than separate hash and
-order arrays), equal hashes come out in node order, and the few bits of hash given up (38 of 64 are left at 48M
-nodes) only add a byte comparison now and then. Every match is confirmed on the id's bytes, so hash collisions
-cost time, never answers.
+Each hash table is ONE sorted array whose low bits are the node, rather than sorted hashes beside an int32 order:
+`np.sort` in place instead of an `argsort` and a permuted copy (3x faster here: 0.75 s against 2.2 s for 10M keys),
+a third less disk and memory, and equal hashes come out in node order. The bits of hash given up (38 of 64 are left
+at 48M nodes) only add a comparison now and then: every match is confirmed on the id's bytes, so hash collisions
+cost time, never answers. The hash itself is in `knowledge._idhash` (8-byte words, vectorised and scalar alike).
+Single lookups bisect a memoryview of the table (Python ints, no numpy call); many at once go through numpy.
 
 The **loose key** is what people type: Unicode NFKC (full-width digits and letters to ASCII), lower case (plus
 `ß` -> `ss`, `ς` -> `σ`), the leading zeros of each digit run dropped, then the separators (space `-` `_` `/` `.`

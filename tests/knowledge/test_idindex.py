@@ -6,6 +6,7 @@ import doctest
 import pickle
 import random
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -282,3 +283,14 @@ def test_loose_finds_ids_as_people_retype_them(tmp_path: Path) -> None:
         typed = re.sub(r"(?<![0-9])([0-9])", lambda m: "0" * rng.randint(0, 2) + m.group(1), typed)  # zero-pad runs
         typed = re.sub(r"[ \-_/.:]", lambda _: rng.choice(" -_/.:"), typed)
         assert node in index.loose(typed), (ids[node], typed)
+
+
+def test_an_interrupted_build_leaves_nothing(tmp_path: Path) -> None:
+    def batches() -> Iterator[pa.Array]:
+        yield pa.array(["a", "b"])
+        yield pa.array(["c"])
+        raise OSError("the source went away")
+
+    with pytest.raises(OSError, match="went away"):
+        IdIndex.build(batches(), tmp_path / "ids", chunk_ids=1)
+    assert list(tmp_path.iterdir()) == []
