@@ -90,14 +90,9 @@ def covered(ctx: YardContext, code: str) -> Covered:
 
 def _joints_of_part(ctx: YardContext, node: int) -> IdArray:
     """The joints that join a part: named by the joints table as one of its two parts, or its successors."""
-    import pyarrow.compute as pc
-
     g = ctx.graph
-    table = g.table("joints", ["joint_id", "part_a_id", "part_b_id"])
-    named = pc.or_(
-        pc.equal(pc.fill_null(table.column("part_a_id"), -1), node),
-        pc.equal(pc.fill_null(table.column("part_b_id"), -1), node),
-    )
-    by_table = table.column("joint_id").filter(named).to_numpy()
+    # each side read with the filter pushed down to Parquet (row groups whose statistics exclude the part are skipped)
+    sides = ("part_a_id", "part_b_id")
+    by_table = np.concatenate([g.table("joints", ["joint_id"], where=(s, [node])).column(0).to_numpy() for s in sides])
     by_graph = g.downstream([node], depth=1, kinds=["joint"])
     return np.union1d(by_table, by_graph).astype(np.int64)

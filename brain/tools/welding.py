@@ -231,10 +231,13 @@ def _by_assembly(ctx: YardContext, welding: JointPredictions) -> list[AssemblyRi
     """Joints, hours and expected defects per assembly (joints that join assemblies: "block joints")."""
     g = ctx.graph
     hours, risk = welding.hours, welding.defect_probability
-    first_joint = int(g.layout.kind_start[NODE_KINDS.index("joint")])
-    # the joints table holds one row per joint in id order: owners read by position, no join
-    owners = g.table("joints", ["owner_id"]).column(0).to_numpy(zero_copy_only=False)
-    owner_ids = owners[welding.joint_ids - first_joint].astype(np.int64)
+    # the owners of the blocks' joints only (their Parquet row groups), not the whole 22.5M-row column
+    blocks = np.unique(g.layout.block_index_of(welding.joint_ids))
+    table = g.table("joints", ["joint_id", "owner_id"], where=("block_id", blocks.tolist()))
+    ids = np.asarray(table.column("joint_id").to_numpy(), dtype=np.int64)
+    owners = np.asarray(table.column("owner_id").to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    owner_ids = owners[order[np.searchsorted(ids, welding.joint_ids, sorter=order)]]
     assembly = g.layout.assembly_index_of_hull(owner_ids)  # -1: a block or erection joint
     labels, group = np.unique(assembly, return_inverse=True)
     start = int(g.layout.kind_start[NODE_KINDS.index("assembly")])

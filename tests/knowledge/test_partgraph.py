@@ -175,3 +175,38 @@ def test_rollup_of_a_subset(small_yard: Path) -> None:
     table = g.rollup(np.full(len(parts), 2.0), to="block", ids=parts)
     totals = dict(zip(table.column("code").to_pylist(), table.column("total").to_pylist(), strict=True))
     assert totals["B002"] == 2.0 * len(g.members(block, kinds=["part"]))
+
+
+def test_table_rows_where_are_read_tables_rows(small_yard: Path) -> None:
+    """`PartGraph.table` reads some rows by Parquet row groups and small tables whole: the rows `read_table` gives."""
+    from knowledge.errors import YardIntegrityError
+    from knowledge.yarddir import read_table
+
+    g = PartGraph.open(small_yard)
+    joints = read_table(g.path, "joints", ["joint_id", "block_id", "part_a_id", "part_b_id"])
+    part = int(joints.column("part_a_id").drop_null()[7].as_py())
+    asks: list[tuple[str, list[str] | None, tuple[str, list[int]] | None]] = [
+        ("joints", ["joint_id"], ("part_a_id", [part])),  # a nullable column
+        ("joints", ["joint_id", "owner_id"], ("part_b_id", [part, -5, 10**9])),
+        ("joints", None, ("block_id", [2, 0])),
+        ("joints", ["level", "joint_id"], ("block_id", [])),
+        ("work_packages", None, None),
+        ("joints", ["level"], None),
+    ]
+    for name, columns, where in asks:
+        found = g.table(name, columns, where=where)
+        expected = read_table(g.path, name, columns, where)
+        assert found.schema.equals(expected.schema) and found.equals(expected), (name, columns, where)
+    assert g.table("joints", ["joint_id"], where=("part_a_id", [part])).num_rows >= 1
+    with pytest.raises(YardIntegrityError):
+        g.table("joints", ["no_such_column"])
+    with pytest.raises(YardIntegrityError):
+        g.table("joints", ["joint_id"], where=("no_such_column", [1]))
+
+
+def test_block_graph_is_read_once_and_stays_the_same(small_yard: Path) -> None:
+    g = PartGraph.open(small_yard)
+    first, again = g.block_graph(), g.block_graph()
+    assert first is not again  # each caller gets its own graph to change
+    assert sorted(first.edges()) == sorted(again.edges()) and first.number_of_edges() > 0
+    assert all(g.kind_of(u) == "block" and g.kind_of(v) == "block" for u, v in first.edges())
