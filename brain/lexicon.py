@@ -25,17 +25,20 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+from knowledge.errors import UnknownCodeError
 
 if TYPE_CHECKING:
     from brain.core import YardContext
 
-__all__ = ["Lexicon", "Mention", "loose_key", "numbers_in"]
+__all__ = ["LazyLexicon", "Lexicon", "Mention", "Names", "loose_key", "numbers_in"]
 
-How = Literal["exact", "loose", "role", "fuzzy"]
+How = Literal["exact", "loose", "role", "fuzzy", "unknown"]
 Lookup = Callable[[str], "tuple[str, str] | None"]
 """text -> (the id as the yard spells it, its role or kind), or None when the yard has no such id."""
 
@@ -128,6 +131,22 @@ class Mention:
     how: How
 
 
+class Names(Protocol):
+    """What a planner asks of a yard's vocabulary (`Lexicon`, or a `LazyLexicon` that makes one on first use)."""
+
+    def codes(self, text: str) -> list[Mention]:
+        """The yard's ids the text names, in order, each once."""
+        ...
+
+    def resource(self, text: str) -> Mention | None:
+        """The first of the yard's resources the text names."""
+        ...
+
+    def zone(self, text: str) -> Mention | None:
+        """The first of the yard's zones the text names."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Word:
     text: str
@@ -148,6 +167,10 @@ class Lexicon:
     zones: Sequence[str] = ()
     role_words: Mapping[str, str] = field(default_factory=lambda: dict(ROLE_WORDS))
     children: Callable[[str, str], Sequence[str]] | None = None
+    """(an id, a role) -> the ids of that role inside it ("joint 1426 of block 12"); None when the yard cannot say."""
+    unknown: Callable[[str], str | None] | None = None
+    """A word the yard reads as one of its ids although it has none such ("B099" in a yard of 31 blocks) -> the id
+    as the yard would spell it, so the tool can say it is not in the yard; None for a word that is no id at all."""
     """(an id, a role) -> the ids of that role inside it ("joint 1426 of block 12"); None when the yard cannot say."""
 
     # ---- the indexes, made once ------------------------------------------------------------------
@@ -206,7 +229,14 @@ class Lexicon:
         words = [_Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
         taken = [False] * len(words)
         found: list[Mention] = []
-        for finder in (self._role_in_parent_at, self._exact, self._loose_at, self._role_at, self._fuzzy_at):
+        for finder in (
+            self._role_in_parent_at,
+            self._exact,
+            self._loose_at,
+            self._role_at,
+            self._fuzzy_at,
+            self._unknown_at,
+        ):
             i = 0
             while i < len(words):
                 if taken[i]:
@@ -328,6 +358,15 @@ class Lexicon:
             return None
         return Mention(scored[0][1], start, end, scored[0][2], "fuzzy"), 1
 
+    def _unknown_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        if self.unknown is None:
+            return None
+        *_, (candidate, lead, trail) = _trimmed(words[i].text)
+        said = self.unknown(candidate) if _could_be_id(candidate) else None
+        if said is None:
+            return None
+        return Mention(said, words[i].start + lead, words[i].end - trail, "unknown", "unknown"), 1
+
     # ---- resources and zones ------------------------------------------------------------------
 
     def resource(self, text: str) -> Mention | None:
@@ -388,6 +427,35 @@ class Lexicon:
     def of(cls, ctx: YardContext) -> Lexicon:
         """The lexicon of an opened yard: its part graph's lookup, its work packages, resources and zones."""
         return _lexicon_of(ctx)
+
+
+class LazyLexicon:
+    """A yard's `Lexicon`, made on the first question that needs it (a service's start reads no table for it)."""
+
+    def __init__(self, ctx: YardContext) -> None:
+        self._ctx = ctx
+        self._lexicon: Lexicon | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The yard's lexicon (made once, thread-safe)."""
+        with self._lock:
+            if self._lexicon is None:
+                self._lexicon = Lexicon.of(self._ctx)
+            return self._lexicon
+
+    def codes(self, text: str) -> list[Mention]:
+        """`Lexicon.codes`."""
+        return self.lexicon.codes(text)
+
+    def resource(self, text: str) -> Mention | None:
+        """`Lexicon.resource`."""
+        return self.lexicon.resource(text)
+
+    def zone(self, text: str) -> Mention | None:
+        """`Lexicon.zone`."""
+        return self.lexicon.zone(text)
 
 
 def _trimmed(raw: str) -> Iterable[tuple[str, int, int]]:
@@ -453,4 +521,19 @@ def _lexicon_of(ctx: YardContext) -> Lexicon:
         inside = graph.members(graph.id_of(code), kinds=[role])
         return graph.codes_of(inside) if len(inside) <= _MAX_CHILDREN else []
 
-    return Lexicon(lookup=lookup, named=named, resources=kinds, zones=zones, role_words=words, children=children)
+    def unknown(text: str) -> str | None:
+        try:
+            graph.id_of(text)
+        except UnknownCodeError as error:
+            return None if error.not_a_code else text.upper()
+        return None
+
+    return Lexicon(
+        lookup=lookup,
+        named=named,
+        resources=kinds,
+        zones=zones,
+        role_words=words,
+        children=children,
+        unknown=unknown,
+    )

@@ -47,6 +47,7 @@ from brain.tools import TOOLS, Column, ToolResult, ToolSpec
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel, LanguageModelInput
 
+    from brain.lexicon import Names
     from knowledge.settings import Settings
 
 __all__ = ["MAX_STEPS", "LLMPlanner", "PlannerError", "tool_intent", "tool_schema"]
@@ -109,6 +110,7 @@ class LLMPlanner:
         tools: the tools the model may call, by name (by default every tool of the registry).
         max_rows: rows of each tool result the model sees (the user sees them all).
         fallback: the planner that takes over when the model fails; None raises `PlannerError` instead.
+        names: the yard's vocabulary (`brain.lexicon.Lexicon`) the plan's entities are looked up in.
     """
 
     def __init__(
@@ -118,6 +120,7 @@ class LLMPlanner:
         tools: Mapping[str, ToolSpec] | None = None,
         max_rows: int = 20,
         fallback: Planner | None = None,
+        names: Names | None = None,
     ) -> None:
         if max_rows < 0:
             raise ValueError(f"max_rows is a count of rows, got {max_rows}")
@@ -125,6 +128,8 @@ class LLMPlanner:
         self.tools = dict(tools) if tools is not None else dict(TOOLS.items())
         self.max_rows = max_rows
         self.fallback = fallback
+        self.names = names
+        """The yard's vocabulary the plan's entities are looked up in (`brain.lexicon`)."""
         self.name = str(getattr(model, "model_name", None) or getattr(model, "model", None) or type(model).__name__)
         self._bound = model.bind_tools([tool_schema(spec) for spec in self.tools.values()])
         listing = "\n".join(
@@ -134,7 +139,7 @@ class LLMPlanner:
         self._system = _SYSTEM.format(tools=listing)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LLMPlanner:
+    def from_settings(cls, settings: Settings, names: Names | None = None) -> LLMPlanner:
         """A planner over the OpenAI-compatible endpoint the settings name, falling back to the offline planner.
 
         Raises:
@@ -154,7 +159,7 @@ class LLMPlanner:
             max_retries=2,
             temperature=0,
         )
-        return cls(model, fallback=OfflinePlanner())
+        return cls(model, fallback=OfflinePlanner(names=names), names=names)
 
     # ---- the Planner protocol ------------------------------------------------------------------
 
@@ -181,7 +186,7 @@ class LLMPlanner:
         intent = next((i for i in (tool_intent(t, self.tools) for t in called) if i is not None), None)
         plan = Plan(
             intent=intent or "unknown",
-            entities=extract_entities(question),
+            entities=extract_entities(question, self.names),
             steps=steps,
             confidence=1.0 if called else 0.0,
             reason=f"{self.name} called {', '.join(s.tool for s in steps)}"

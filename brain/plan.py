@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+if TYPE_CHECKING:
+    from brain.lexicon import Names
 
 __all__ = [
     "CODE_PATTERN",
@@ -606,21 +609,38 @@ def _joint_count(question: str) -> int | None:
     return None
 
 
-def extract_entities(question: str) -> Entities:
-    """Every entity the question names."""
+def extract_entities(question: str, names: Names | None = None) -> Entities:
+    """Every entity the question names.
+
+    Args:
+        question: the question, as asked.
+        names: the yard's vocabulary (`brain.lexicon.Lexicon`): codes, resources and zones are found by lookup in
+            it, as the yard spells them. Without one (no yard at hand) they are found by the demo yard's patterns.
+    """
     start = _START_DAY.search(question)
     zone = _ZONE.search(question)
     factors = extract_factors(question)
     budget_hours, days = _hours(question, extract_days(question))
     budget = extract_percent(question)
+    if names is not None:
+        codes = [m.text for m in names.codes(question)]
+        resource = names.resource(question)
+        zone_found = names.zone(question)
+        named = (codes, resource.text if resource else None, zone_found.text if zone_found else None)
+    else:
+        named = (
+            extract_codes(question),
+            extract_resource(question),
+            f"MVZ{int(zone.group(1))}-L{int(zone.group(2))}" if zone else None,
+        )
     return Entities(
-        codes=extract_codes(question),
+        codes=named[0],
         budget=budget if budget is not None else _share(question),
         days=days,
         start_day=int(start.group(1)) if start else None,
         start_date=extract_date(question),
-        resource=extract_resource(question),
-        zone=f"MVZ{int(zone.group(1))}-L{int(zone.group(2))}" if zone else None,
+        resource=named[1],
+        zone=named[2],
         budget_hours=budget_hours,
         budget_joints=_joint_count(question),
         welding_factor=factors.welding,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pydantic import JsonValue, ValidationError
 
@@ -51,6 +51,9 @@ from brain.plan import (
 )
 from brain.tools import TOOLS, ArgsFrom, ToolResult
 from knowledge.documents import Embedder
+
+if TYPE_CHECKING:
+    from brain.lexicon import Names
 
 __all__ = [
     "EXAMPLES",
@@ -215,6 +218,8 @@ class OfflinePlanner:
         weights: feature name -> weight; None: the shipped `planner_weights.json`.
         embedder: what embeds the catalogue and the question; None: the offline WordLlama embedder, on first use.
         tools: the tools it may pick; None: every registered one that has an `args_from` (`intent_tools`).
+        names: the yard's vocabulary (`brain.lexicon.Lexicon`); None: no yard at hand, codes are found by the demo
+            yard's patterns.
     """
 
     def __init__(
@@ -222,7 +227,10 @@ class OfflinePlanner:
         weights: Mapping[str, float] | None = None,
         embedder: Embedder | None = None,
         tools: Sequence[IntentTool] | None = None,
+        names: Names | None = None,
     ) -> None:
+        self.names = names
+        """The yard's vocabulary: codes, resources and zones are looked up in it (`brain.lexicon`)."""
         self.weights: Mapping[str, float] = load_weights() if weights is None else weights
         self._embedder = embedder
         self._catalogue: Catalogue | None = None
@@ -258,12 +266,12 @@ class OfflinePlanner:
 
     def features(self, question: str, entities: Entities | None = None) -> QuestionFeatures:
         """Every intent's features for the question (with the given entities, else its own)."""
-        entities = extract_entities(question) if entities is None else entities
+        entities = extract_entities(question, self.names) if entities is None else entities
         return features(question, entities, self.catalogue(), self.intents, self.runs, self._builtin)
 
     def scores(self, question: str, entities: Entities | None = None) -> Scores:
         """Every intent's score: the sum of the learned weights over its features."""
-        entities = extract_entities(question) if entities is None else entities
+        entities = extract_entities(question, self.names) if entities is None else entities
         found = self.features(question, entities)
         w = self.weights
         score = {
@@ -302,7 +310,7 @@ class OfflinePlanner:
         """
         if previous is not None and results:
             return self._next(previous, results)
-        own = extract_entities(question)
+        own = extract_entities(question, self.names)
         intent, confidence, reason = self.classify(question)
         entities = own
         earlier = self._earlier(context) if context is not None and _FOLLOW_UP.search(question) else None

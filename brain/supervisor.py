@@ -38,6 +38,7 @@ from typing_extensions import TypedDict
 
 from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
+from brain.lexicon import LazyLexicon
 from brain.plan import Plan
 from brain.planning import Planner, ThreadContext
 from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, pin_change, run_tool
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from langgraph.types import StateSnapshot
 
     from adapters.registry import Registry
+    from brain.lexicon import Names
     from brain.planner import OfflinePlanner
 
 __all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Planner"]
@@ -194,14 +196,14 @@ def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -
     return "\n".join(lines)
 
 
-def _make_planner(settings: Settings) -> tuple[Planner, str]:
+def _make_planner(settings: Settings, names: Names) -> tuple[Planner, str]:
     if settings.llm_base_url and settings.llm_model:
         from brain.llm_planner import LLMPlanner
 
-        return LLMPlanner.from_settings(settings), f"llm {settings.llm_model}"
+        return LLMPlanner.from_settings(settings, names=names), f"llm {settings.llm_model}"
     from brain.planner import OfflinePlanner
 
-    return OfflinePlanner(), "offline"
+    return OfflinePlanner(names=names), "offline"
 
 
 class _Closable(Protocol):
@@ -236,8 +238,10 @@ class Brain:
         self.graph = PartGraph.open(yard)
         self.context = YardContext(self.graph, self.settings, registry=registry)
         """The yard the tools run on: its models, work packages, plan (the plan book) and documents."""
+        self.names = LazyLexicon(self.context)
+        """The yard's vocabulary: what a question names is looked up in it (made on the first question)."""
         if planner is None:
-            self.planner, self.planner_name = _make_planner(self.settings)
+            self.planner, self.planner_name = _make_planner(self.settings, self.names)
         else:
             self.planner, self.planner_name = planner, type(planner).__name__
         self._busy: set[str] = set()
@@ -296,7 +300,7 @@ class Brain:
         from brain.planner import OfflinePlanner
 
         if self._offline is None:
-            self._offline = OfflinePlanner()
+            self._offline = OfflinePlanner(names=self.names)
         return self._offline
 
     @staticmethod

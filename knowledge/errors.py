@@ -20,6 +20,8 @@ pickle and cross a checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "GraphCycleError",
     "InputError",
@@ -50,13 +52,15 @@ class InputError(KnowledgeError, ValueError):
 class UnknownCodeError(InputError, KeyError):
     """A code names nothing in this yard."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, not_a_code: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.not_a_code = not_a_code
+        """The text is no id of this yard's at all (not merely one the yard has none of)."""
 
-    def __reduce__(self) -> tuple[type[UnknownCodeError], tuple[str, str]]:
-        return (type(self), (self.code, self.message))
+    def __reduce__(self) -> tuple[Callable[..., UnknownCodeError], tuple[object, ...]]:
+        return (_unknown_code, (type(self), self.code, self.message, self.not_a_code))
 
     def __str__(self) -> str:
         # KeyError would quote the message; users should read it plainly.
@@ -89,3 +93,7 @@ class YardIntegrityError(YardDataError):
 
 class GraphCycleError(YardDataError):
     """The part-dependency graph has a cycle, so nothing on it can be ordered."""
+
+
+def _unknown_code(cls: type[UnknownCodeError], code: str, message: str, not_a_code: bool) -> UnknownCodeError:
+    return cls(code, message, not_a_code=not_a_code)

@@ -206,6 +206,7 @@ class YardLayout:
             code,
             f"{code!r} is not a yard code; expected a block 'B214', assembly 'B214-A07', sub-assembly "
             f"'B214-A07-S03', part 'B214-A07-S03-P0042', joint 'J214-000042' or outfitting item 'O214-00042'",
+            not_a_code=True,
         )
 
     def _block_number(self, code: str, number: str) -> int:

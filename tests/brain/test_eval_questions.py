@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,9 @@ import pyarrow.compute as pc
 import pytest
 
 from brain._planner_fit import DEV_FILES as FITTED_ON
+from brain.core import YardContext
 from brain.intents import INTENTS
+from brain.lexicon import Lexicon
 from brain.planner import EXAMPLES, OfflinePlanner
 from brain.supervisor import Answer, Brain
 from evals.questions import CaseFileError, QuestionCase, accuracy_table, load_cases
@@ -101,9 +104,14 @@ def test_no_case_is_a_catalogue_phrasing(path: Path) -> None:
 # ---- the planner alone ----------------------------------------------------------------------------
 
 
+DEMO_YARD: Final = (200_000, 7)
+"""The yard the case files' codes were written against (`shipbrain yard generate --parts 200000 --seed 7`)."""
+
+
 @pytest.fixture(scope="module")
-def planner() -> OfflinePlanner:
-    return OfflinePlanner()
+def planner(yard_factory: Callable[[int, int], Path]) -> OfflinePlanner:
+    """The offline planner as the brain makes it: codes, resources and zones looked up in the demo yard."""
+    return OfflinePlanner(names=Lexicon.of(YardContext.open(yard_factory(*DEMO_YARD))))
 
 
 def _accuracy_report(planner: OfflinePlanner, cases: list[QuestionCase], path: Path) -> tuple[float, str]:
