@@ -124,7 +124,9 @@ def _combined(
 
 def _rows_of(table: pa.Table, column: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """Some rows of a kept predictions column, as float64 (only those rows: the column holds 22.5M at 25M parts)."""
-    return np.asarray(table.column(column).take(pa.array(rows)).to_numpy(), dtype=np.float64)
+    from brain.core.predictions import take_rows
+
+    return np.asarray(take_rows(table.select([column]), rows).column(0).to_numpy(), dtype=np.float64)
 
 
 class _CachedModels:
