@@ -77,19 +77,36 @@ class ItemPredictions:
 
 
 def _rows_of(table: pa.Table, key: str, ids: npt.NDArray[np.int64]) -> pa.Table:
-    return table.filter(pc.is_in(table.column(key), value_set=pa.array(ids, type=table.schema.field(key).type)))
+    """The rows of `table` whose `key` is one of `ids` (ascending, unique), ascending by `key`."""
+    found = np.asarray(table.column(key).to_numpy(), dtype=np.int64)
+    if np.array_equal(found, ids):  # a whole block asked for: its rows, already in order (no filter, no sort)
+        return table
+    kept = table.filter(pc.is_in(table.column(key), value_set=pa.array(ids, type=table.schema.field(key).type)))
+    return kept.sort_by(key)
+
+
+def _unique(ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """`np.unique(ids)` as int64, in one pass when they are ascending already (a scope's joints or items)."""
+    arr = np.asarray(ids, dtype=np.int64)
+    if arr.ndim == 1 and np.all(arr[1:] > arr[:-1]):
+        return arr
+    return np.unique(arr)
+
+
+def _blocks_of(ctx: YardContext, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The blocks (indices) of ascending node ids of one kind, each once, ascending."""
+    blocks = ctx.graph.layout.block_index_of(ids)
+    return blocks[np.concatenate(([True], blocks[1:] != blocks[:-1]))] if len(blocks) else blocks
 
 
 def predict_joints(ctx: YardContext, joint_ids: npt.ArrayLike) -> JointPredictions:
     """The welding model over some joints (an `InputError` when there are none)."""
     from adapters.welding import WeldingAdapter
 
-    ids = np.unique(np.asarray(joint_ids, dtype=np.int64))
+    ids = _unique(joint_ids)
     if not len(ids):
         raise InputError("no weld joints to score")
-    g = ctx.graph
-    blocks = np.unique(g.layout.block_index_of(ids))
-    rows = _rows_of(WeldingAdapter.yard_rows(g, blocks), "joint_id", ids).sort_by("joint_id")
+    rows = _rows_of(WeldingAdapter.yard_rows(ctx.graph, _blocks_of(ctx, ids)), "joint_id", ids)
     version = ctx.registry.get("welding").spec.version
     return JointPredictions(rows, _predict(ctx, "welding", "joint", rows, "joint_id"), version)
 
@@ -98,12 +115,10 @@ def predict_items(ctx: YardContext, item_ids: npt.ArrayLike) -> ItemPredictions:
     """The outfitting model over some items (an `InputError` when there are none)."""
     from adapters.outfitting import OutfittingAdapter
 
-    ids = np.unique(np.asarray(item_ids, dtype=np.int64))
+    ids = _unique(item_ids)
     if not len(ids):
         raise InputError("no outfitting items to score")
-    g = ctx.graph
-    blocks = np.unique(g.layout.block_index_of(ids))
-    rows = _rows_of(OutfittingAdapter.yard_rows(g, blocks), "item_id", ids).sort_by("item_id")
+    rows = _rows_of(OutfittingAdapter.yard_rows(ctx.graph, _blocks_of(ctx, ids)), "item_id", ids)
     version = ctx.registry.get("outfitting").spec.version
     return ItemPredictions(rows, _predict(ctx, "outfitting", "outfitting_item", rows, "item_id"), version)
 

@@ -86,10 +86,6 @@ class NdtPoint(ToolRow):
     """Predicted welding hours."""
 
 
-_POINT_FIELDS: Final = frozenset(NdtPoint.model_fields)
-_POINT_FIELDS_NO_RULE: Final = _POINT_FIELDS - {"full_extent_rule"}
-
-
 class AssemblyRisk(ToolRow):
     """The joints of one assembly, added up (joints between assemblies are "block joints")."""
 
@@ -393,29 +389,35 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pydict()
     joint_ids = welding.joint_ids  # a property that converts the column: read once, not per joint
     codes = ctx.graph.codes_of(joint_ids[chosen]) if len(chosen) else []
-    points = []
-    for rank, (i, joint_code, process, position, thickness, access) in enumerate(
-        zip(chosen.tolist(), codes, *facts.values(), strict=True), start=1
-    ):
-        rule = FULL_EXTENT_RULES[int(full[i])]
-        # made by us from the yard's rows and the model's numbers: built without validation (seconds at 40k rows;
-        # the tool's arguments are validated where they come in), a joint without a full-extent rule leaves it unset
-        points.append(
-            NdtPoint.model_construct(
-                set(_POINT_FIELDS if rule is not None else _POINT_FIELDS_NO_RULE),
-                rank=rank,
-                code=joint_code,
-                method=METHODS[int(methods[i])],
-                ndt_hours=float(cost[i]),
-                defect_probability=round(float(risk[i]), 4),
-                full_extent_rule=rule,
-                process=process,
-                position=position,
-                thickness_mm=thickness,
-                access=access,
-                hours=round(float(hours[i]), 2),
-            )
+    # the chosen joints' numbers as Python lists once (indexing numpy arrays joint by joint costs as much again)
+    picked = zip(
+        codes,
+        [METHODS[m] for m in methods[chosen].tolist()],
+        cost[chosen].tolist(),
+        risk[chosen].tolist(),
+        [FULL_EXTENT_RULES[f] for f in full[chosen].tolist()],
+        *facts.values(),
+        hours[chosen].tolist(),
+        strict=True,
+    )
+    points = [
+        NdtPoint(
+            rank=rank,
+            code=joint_code,
+            method=method,
+            ndt_hours=ndt_hours,
+            defect_probability=round(p, 4),
+            **({"full_extent_rule": rule} if rule is not None else {}),
+            process=process,
+            position=position,
+            thickness_mm=thickness,
+            access=access,
+            hours=round(h, 2),
         )
+        for rank, (joint_code, method, ndt_hours, p, rule, process, position, thickness, access, h) in enumerate(
+            picked, start=1
+        )
+    ]
     total, caught, spent = float(risk.sum()), float(risk[chosen].sum()), float(cost[chosen].sum())
     full_total, full_inspected = int(full_mask.sum()), int(full_mask[chosen].sum())
     words = _budget_words(args, len(risk))
