@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, TypedDict, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from knowledge.errors import ShipbrainError
@@ -49,7 +50,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ShipbrainError, FileExistsError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -119,6 +120,64 @@ def _generate(spec: YardSpec, target: Path, force: bool) -> None:
         yard = generate_yard(spec, progress=advance)
         write_yard(yard, target, overwrite=force, progress=advance)
         progress.update(task, completed=len(steps), description=f"{spec.parts:,} parts: written to {target}")
+
+
+@yard_app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="A yard in the open yard format: yard.toml, nodes, edges, ...")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Store directory to write [default: DATA_DIR/yards/<source name>].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the store if it exists.")] = False,
+) -> None:
+    """Import a yard's own product model (the open yard format, see `knowledge.yardformat`) into a store.
+
+    Everything is checked before anything is written; each problem names file, row and column. A failed or killed
+    import leaves nothing at the target.
+    """
+    with user_errors():
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from knowledge.importer import import_yard
+        from knowledge.settings import get_settings
+
+        target = out_dir or get_settings().yards_dir / source.resolve().name
+        bars = err.is_terminal or get_settings().progress
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=err, disable=not bars) as bar:
+            task = bar.add_task(f"importing {source}", total=None)
+
+            def step(what: str) -> None:
+                bar.update(task, description=f"{source.name}: {what}")
+                if not bars:
+                    err.print(f"{source.name}: {what}", highlight=False)
+
+            manifest = import_yard(source, target, overwrite=force, progress=step)
+        table = Table(title=f"imported {manifest.name!r} into {target}", title_justify="left")
+        table.add_column("kind")
+        table.add_column("role")
+        table.add_column("nodes", justify="right")
+        role_of = {kind: role for role, kinds in manifest.roles.items() for kind in kinds}
+        for kind, n in manifest.counts.items():
+            table.add_row(kind, role_of.get(kind, "-"), f"{n:,}")
+        table.add_row("precedence edges", "", f"{manifest.num_edges:,}")
+        out.print(table)
+        for role, consumers in sorted(manifest.unlocked.items()):
+            out.print(f"{role}: feeds {', '.join(consumers)}", highlight=False)
+
+
+@yard_app.command("export")
+def export(
+    store: Annotated[Path, typer.Argument(help="A store made by `shipbrain yard import`.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write the open yard format into.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the directory if it exists.")] = False,
+) -> None:
+    """Write an imported store back in the open yard format (importing it again gives the same store)."""
+    with user_errors():
+        from knowledge.importer import export_yard
+
+        export_yard(store, out_dir, overwrite=force)
+        out.print(f"exported {store} to {out_dir}", highlight=False)
 
 
 @yard_app.command()
