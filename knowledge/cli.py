@@ -184,7 +184,46 @@ def export(
 def info(path: YardDir, as_json: JsonFlag = False) -> None:
     """Summarise a yard: its size, counts by kind, edges and tables (checks every file's presence and size)."""
     with user_errors():
-        _print_summary(path, as_json=as_json)
+        if _is_imported(path):
+            _print_imported(path, as_json=as_json)
+        else:
+            _print_summary(path, as_json=as_json)
+
+
+def _is_imported(path: Path) -> bool:
+    try:
+        return bool(json.loads((path / "manifest.json").read_text()).get("source") == "import")
+    except (OSError, ValueError):
+        return False
+
+
+def _print_imported(path: Path, *, as_json: bool) -> None:
+    from knowledge.importer import read_import_manifest
+
+    m = read_import_manifest(path)
+    wrong = [
+        rel
+        for rel, entry in m.files.items()
+        if not (path / rel).is_file() or (path / rel).stat().st_size != entry["bytes"]
+    ]
+    if wrong:
+        from knowledge.errors import YardIntegrityError
+
+        raise YardIntegrityError(f"{str(path)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
+    if as_json:
+        sys.stdout.write(m.model_dump_json(indent=2, exclude={"files"}) + "\n")
+        return
+    table = Table(title=f"yard {str(path)!r}: {m.name} (imported, day 0 {m.day0})", title_justify="left")
+    table.add_column("kind")
+    table.add_column("role")
+    table.add_column("count", justify="right")
+    role_of = {kind: role for role, kinds in m.roles.items() for kind in kinds}
+    for kind, n in m.counts.items():
+        table.add_row(kind, role_of.get(kind, "-"), f"{n:,}")
+    table.add_row("graph nodes", "", f"{m.num_nodes:,}")
+    table.add_row("precedence edges", "", f"{m.num_edges:,}")
+    table.add_row("on disk", "", f"{sum(int(f['bytes']) for f in m.files.values()) / 2**20:,.1f} MiB")
+    out.print(table)
 
 
 class YardSummary(TypedDict):

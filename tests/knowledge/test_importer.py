@@ -119,6 +119,11 @@ def test_the_command_line_imports_reports_and_exports(tmp_path: Path) -> None:
     done = run("yard", "import", str(tmp_path / "yard"), "--out", str(tmp_path / "store"), data_dir=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "WELD" in done.stdout and "joint: feeds welding" in done.stdout
+    info = run("yard", "info", str(tmp_path / "store"), "--json", data_dir=tmp_path)
+    assert info.returncode == 0 and '"num_nodes": 6' in info.stdout
+    (tmp_path / "store" / "nodes" / "end.npy").unlink()
+    info = run("yard", "info", str(tmp_path / "store"), data_dir=tmp_path)
+    assert info.returncode == 2 and "nodes/end.npy" in info.stderr
     again = run("yard", "import", str(tmp_path / "yard"), "--out", str(tmp_path / "store"), data_dir=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
     done = run("yard", "export", str(tmp_path / "store"), "--out", str(tmp_path / "exported"), data_dir=tmp_path)
