@@ -114,19 +114,27 @@ def closure(indptr: Indptr, indices: IdArray, seeds: IdArray, num_nodes: int, de
     total = 0
     step = 0
     while len(frontier) and (depth is None or step < depth):
-        nxt = neighbours(indptr, indices, frontier)
-        nxt = nxt[~visited[nxt]]
-        if not len(nxt):
+        reached = neighbours(indptr, indices, frontier)
+        if not len(reached):
             break
-        visited[nxt] = True
-        lo, hi = int(nxt.min()), int(nxt.max()) + 1
-        if hi - lo <= 4 * len(nxt):
-            # compact (a block's parts are one id range): read the new ids off a small mask, which
-            # drops repeats and sorts them in one pass; sorted frontiers also gather in fewer runs
+        lo, hi = int(reached.min()), int(reached.max()) + 1
+        if hi - lo <= 4 * len(reached):
+            # compact (a block's parts are one id range): mark the reached ids on a mask of their window and
+            # clear the visited ones slice-wise, which drops repeats and sorts in one pass (no gather of the
+            # visited flags per reached id, which is random access over the whole graph)
             fresh = np.zeros(hi - lo, dtype=bool)
-            fresh[nxt - lo] = True
+            fresh[reached - lo] = True
+            fresh &= ~visited[lo:hi]
             nxt = (np.flatnonzero(fresh) + lo).astype(np.int32)
-        else:  # scattered: drop repeats without sorting, the last writer of each id keeps it
+            if not len(nxt):
+                break
+            visited[lo:hi] |= fresh
+        else:  # scattered: drop visited ids and repeats without sorting, the last writer of each id keeps it
+            nxt = reached[~visited[reached]]
+            if not len(nxt):
+                break
+            visited[nxt] = True
+            lo, hi = int(nxt.min()), int(nxt.max()) + 1
             if stamp is None:
                 stamp = np.empty(num_nodes, dtype=np.int32)
             order = np.arange(len(nxt), dtype=np.int32)

@@ -49,7 +49,12 @@ def _by_kind(title: str) -> tuple[Plot, ...]:
 
 def _counts(g: PartGraph, ids: npt.ArrayLike) -> dict[str, int]:
     """How many of `ids` there are of each kind, in `NODE_KINDS` order, kinds with none left out."""
-    counts = np.bincount(g.layout.kind_codes(ids), minlength=len(NODE_KINDS))
+    arr = np.asarray(ids)
+    if len(arr) > 1 and bool(np.all(arr[1:] >= arr[:-1])):  # ascending (every graph query's answer): kinds are
+        # id ranges, so each kind's count is where its range starts in the ids (27M ids: 0.3-0.7 s -> 0.03 s)
+        counts = np.diff(np.searchsorted(arr, g.layout.kind_start))
+    else:
+        counts = np.bincount(g.layout.kind_codes(arr), minlength=len(NODE_KINDS))
     return {kind: int(n) for kind, n in zip(NODE_KINDS, counts.tolist(), strict=True) if n}
 
 
