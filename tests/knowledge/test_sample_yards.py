@@ -80,6 +80,12 @@ def test_it_has_the_documented_counts(bulk_carrier: CheckedYard) -> None:
     assert pq.read_metadata(BULK_CARRIER / "calendar.parquet").num_rows == CALENDAR_ROWS
 
 
+def test_the_readme_documents_those_counts() -> None:
+    readme = (BULK_CARRIER / "README.md").read_text(encoding="utf-8")
+    documented = [*KINDS.values(), EDGES, ACTUAL_ROWS, CALENDAR_ROWS, sum(KINDS.values())]
+    assert not [n for n in documented if f"{n:,}" not in readme]
+
+
 def test_its_ids_are_its_own_not_the_synthetic_yards(bulk_carrier: CheckedYard) -> None:
     ids = [str(i) for i in bulk_carrier.ids.to_pylist()]
     assert not [i for i in ids if re.match(r"^B\d{3}", i)]
