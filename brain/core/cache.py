@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from knowledge.partgraph import PartGraph
     from knowledge.settings import Settings
 
-__all__ = ["YardCache", "digest_of", "model_identity"]
+__all__ = ["YardCache", "digest_of", "model_identity", "take_rows"]
 
 
 def digest_of(*parts: str) -> str:
@@ -125,3 +126,27 @@ class YardCache:
             return {"dir": str(self.dir), "files": {}}
         files = {p.name: p.stat().st_size for p in sorted(self.dir.iterdir()) if not p.name.startswith(".")}
         return {"dir": str(self.dir), "files": json.loads(json.dumps(files))}
+
+
+def take_rows(table: pa.Table, rows: npt.ArrayLike) -> pa.Table:
+    """`table.take(rows)`, record batch by record batch: the same rows, for a big memory-mapped table of many batches.
+
+    pyarrow's `take` joins each column's chunks first: the kept predictions' whole 22.5M-row columns, read from disk
+    on a restarted service's first question (0.8 s); here only the batches holding the rows are touched.
+    """
+    wanted = np.asarray(rows, dtype=np.int64)
+    order = np.argsort(wanted, kind="stable")
+    ordered = wanted[order]
+    batches = table.to_batches()
+    offsets = np.cumsum([0, *(b.num_rows for b in batches)])
+    if len(ordered) and (ordered[0] < 0 or ordered[-1] >= offsets[-1]):
+        raise IndexError(f"rows {ordered[0]}-{ordered[-1]} of a table of {offsets[-1]:,}")
+    which = np.searchsorted(offsets, ordered, side="right") - 1
+    pieces = []
+    for k in np.unique(which).tolist():
+        lo, hi = np.searchsorted(which, [k, k + 1])
+        pieces.append(batches[k].take(pa.array(ordered[lo:hi] - offsets[k])))
+    taken = pa.Table.from_batches(pieces, schema=table.schema)
+    if np.any(order[1:] < order[:-1]):  # the rows were not ascending: put them back in the order asked
+        taken = taken.take(pa.array(np.argsort(order, kind="stable")))
+    return taken

@@ -7,7 +7,7 @@ restarted service's first critical-path question reads them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +15,27 @@ import numpy.typing as npt
 from knowledge.layout import NODE_KINDS
 
 if TYPE_CHECKING:
-    from brain.core.context import YardContext
+    import pyarrow as pa
+
+    from adapters.registry import Registry
+    from brain.core.cache import YardCache
+    from brain.core.workpackages import WorkPackageIndex
+    from knowledge.partgraph import PartGraph
+
+
+class YardContext(Protocol):
+    """What this module reads of `brain.core.YardContext` (named, not imported: the context imports this module)."""
+
+    @property
+    def graph(self) -> PartGraph: ...
+    @property
+    def index(self) -> WorkPackageIndex: ...
+    @property
+    def cache(self) -> YardCache: ...
+    @property
+    def registry(self) -> Registry: ...
+    def yard_predictions(self, model: str) -> pa.Table: ...
+
 
 __all__ = ["Hours", "longest_paths", "node_hours"]
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from brain.core.cache import take_rows
 from knowledge.errors import InputError
 from knowledge.layout import NODE_KINDS, NodeKind
 
@@ -133,27 +134,3 @@ def _predict(ctx: YardContext, model: str, kind: NodeKind, rows: pa.Table, key: 
         first = int(ctx.graph.layout.kind_start[NODE_KINDS.index(kind)])
         return take_rows(kept, np.asarray(rows.column(key).to_numpy(), dtype=np.int64) - first)
     return ctx.executor.run(model, rows)
-
-
-def take_rows(table: pa.Table, rows: npt.ArrayLike) -> pa.Table:
-    """`table.take(rows)`, record batch by record batch: the same rows, for a big memory-mapped table of many batches.
-
-    pyarrow's `take` joins each column's chunks first: the kept predictions' whole 22.5M-row columns, read from disk
-    on a restarted service's first question (0.8 s); here only the batches holding the rows are touched.
-    """
-    wanted = np.asarray(rows, dtype=np.int64)
-    order = np.argsort(wanted, kind="stable")
-    ordered = wanted[order]
-    batches = table.to_batches()
-    offsets = np.cumsum([0, *(b.num_rows for b in batches)])
-    if len(ordered) and (ordered[0] < 0 or ordered[-1] >= offsets[-1]):
-        raise IndexError(f"rows {ordered[0]}-{ordered[-1]} of a table of {offsets[-1]:,}")
-    which = np.searchsorted(offsets, ordered, side="right") - 1
-    pieces = []
-    for k in np.unique(which).tolist():
-        lo, hi = np.searchsorted(which, [k, k + 1])
-        pieces.append(batches[k].take(pa.array(ordered[lo:hi] - offsets[k])))
-    taken = pa.Table.from_batches(pieces, schema=table.schema)
-    if np.any(order[1:] < order[:-1]):  # the rows were not ascending: put them back in the order asked
-        taken = taken.take(pa.array(np.argsort(order, kind="stable")))
-    return taken

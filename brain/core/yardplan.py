@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 from pydantic import ValidationError
 
-from brain.core.cache import YardCache, digest_of
+from brain.core.cache import YardCache, digest_of, take_rows
 from brain.errors import PlanChangedError
 from brain.planbook import Adoption, PlanBook, PlanEvent, schedule_digest
 from knowledge.errors import InputError
@@ -124,8 +124,6 @@ def _combined(
 
 def _rows_of(table: pa.Table, column: str, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
     """Some rows of a kept predictions column, as float64 (only those rows: the column holds 22.5M at 25M parts)."""
-    from brain.core.predictions import take_rows
-
     return np.asarray(take_rows(table.select([column]), rows).column(0).to_numpy(), dtype=np.float64)
 
 
