@@ -211,6 +211,8 @@ _ACTUALS_SCHEMA: Final = pa.schema(
         ("rework", pa.bool_()),
     ]
 )
+_UNIQUE: Final = frozenset({"id", "part_a", "part_b", "before", "after"})
+"""Columns of node ids, nearly all distinct: written without a dictionary."""
 
 _SPEC: Final = """\
 # The synthetic yard (generator {generator}, {parts:,} parts, seed {seed}), written by knowledge.synthetic.yardformat
@@ -299,12 +301,12 @@ rework = "rework"
 # ---- codes ---------------------------------------------------------------------------------------------------
 
 
-def _padded(numbers: npt.NDArray[np.integer], width: int) -> pa.Array:
-    return pc.utf8_lpad(pc.cast(pa.array(numbers), pa.string()), width, "0")
-
-
 def _joined(*pieces: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*pieces, "")
+
+
+def _take(strings: pa.Array, index: npt.NDArray[np.integer]) -> pa.Array:
+    return strings.take(pa.array(index))
 
 
 def _group(starts: I64, local: I64) -> tuple[I64, I64]:
@@ -314,11 +316,35 @@ def _group(starts: I64, local: I64) -> tuple[I64, I64]:
 
 
 class _Namer:
-    """Codes of node ids by arithmetic on the layout, whole arrays at a time."""
+    """Codes of node ids by arithmetic on the layout, whole arrays at a time.
+
+    The codes of blocks, assemblies and sub-assemblies (some 60,000 at 25M parts) and the zero-padded numbers are
+    made once; a part's code is then its sub-assembly's code joined to its padded number, both taken by index.
+    """
 
     def __init__(self, layout: YardLayout) -> None:
         self.layout = layout
         self.kind_start = np.asarray(layout.kind_start, dtype=np.int64)
+        self._numbers: dict[int, pa.Array] = {}
+        counts = layout.counts
+        blocks = self._padded(np.arange(1, counts["block"] + 1), 3)
+        self.blocks = _joined("B", blocks)
+        self.joint_prefix = _joined("J", blocks, "-")
+        self.item_prefix = _joined("O", blocks, "-")
+        block, rank = _group(layout.block_assembly_start, np.arange(counts["assembly"], dtype=np.int64))
+        self.assemblies = _joined(_take(self.blocks, block), "-A", self._padded(rank + 1, 2))
+        assembly, rank = _group(layout.assembly_sub_start, np.arange(counts["sub_assembly"], dtype=np.int64))
+        self.sub_assemblies = _joined(_take(self.assemblies, assembly), "-S", self._padded(rank + 1, 2))
+        self.part_prefix = _joined(self.sub_assemblies, "-P")
+
+    def _padded(self, numbers: npt.NDArray[np.integer], width: int) -> pa.Array:
+        """Each number as text, zero-padded to `width` digits (taken from a table of them made once)."""
+        table = self._numbers.get(width)
+        top = int(numbers.max()) + 1 if len(numbers) else 0
+        if table is None or len(table) < top:
+            table = pc.utf8_lpad(pc.cast(pa.array(np.arange(top, dtype=np.int64)), pa.string()), width, "0")
+            self._numbers[width] = table
+        return _take(table, numbers)
 
     def codes(self, ids: npt.ArrayLike) -> pa.Array:
         """The code of every id (ids of any kinds, in any order)."""
@@ -351,23 +377,20 @@ class _Namer:
     def _of_kind(self, k: int, local: I64) -> pa.Array:
         lay = self.layout
         kind = NODE_KINDS[k]
+        if kind == "block":
+            return _take(self.blocks, local)
+        if kind == "assembly":
+            return _take(self.assemblies, local)
+        if kind == "sub_assembly":
+            return _take(self.sub_assemblies, local)
+        if kind == "part":
+            sub, rank = _group(lay.sub_part_start, local)
+            return _joined(_take(self.part_prefix, sub), self._padded(rank + 1, 4))
         if kind == "joint":
             block, rank = _group(lay.block_joint_start, local)
-            return _joined("J", _padded(block + 1, 3), "-", _padded(rank + 1, 6))
-        if kind == "outfitting_item":
-            block, rank = _group(lay.block_item_start, local)
-            return _joined("O", _padded(block + 1, 3), "-", _padded(rank + 1, 5))
-        suffix: list[pa.Array | str] = []
-        if kind == "part":
-            local, rank = _group(lay.sub_part_start, local)
-            suffix = ["-P", _padded(rank + 1, 4)]
-        if kind in ("part", "sub_assembly"):
-            local, rank = _group(lay.assembly_sub_start, local)
-            suffix = ["-S", _padded(rank + 1, 2), *suffix]
-        if kind != "block":
-            local, rank = _group(lay.block_assembly_start, local)
-            suffix = ["-A", _padded(rank + 1, 2), *suffix]
-        return _joined("B", _padded(local + 1, 3), *suffix)
+            return _joined(_take(self.joint_prefix, block), self._padded(rank + 1, 6))
+        block, rank = _group(lay.block_item_start, local)
+        return _joined(_take(self.item_prefix, block), self._padded(rank + 1, 5))
 
 
 def node_codes(layout: YardLayout, ids: npt.ArrayLike) -> pa.Array:
@@ -452,7 +475,9 @@ class _Writer:
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.schema = schema
-        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+        # a dictionary of ids would hold every value once: Parquet tries it and falls back, for nothing
+        worded = [name for name in schema.names if name not in _UNIQUE]
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=worded)
         self.held: list[pa.Table] = []
         self.rows = 0
 
