@@ -38,9 +38,8 @@ def imported(written: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     return store, import_yard(written, store)
 
 
-def _codes(generated: GeneratedYard, ids: pa.Array | pa.ChunkedArray | np.ndarray) -> list[str]:
-    numbers = ids.to_numpy() if isinstance(ids, pa.ChunkedArray | pa.Array) else ids
-    return list(node_codes(generated.layout, np.asarray(numbers)).to_pylist())
+def _codes(generated: GeneratedYard, ids: np.ndarray) -> list[str]:
+    return list(node_codes(generated.layout, ids).to_pylist())
 
 
 def _edges(generated: GeneratedYard) -> set[tuple[int, int]]:
@@ -154,6 +153,23 @@ def test_each_joint_and_item_keeps_its_model_fields(
         codes = generated.tables["work_packages"].column("code").to_pylist()
         want_wp = [codes[w] for w in mine.column("work_package_id").to_numpy()[order].tolist()]
         assert got.column("work_package").to_pylist() == want_wp
+
+
+def test_items_are_grouped_by_system_and_the_actuals_are_kept(
+    generated: GeneratedYard, imported: tuple[Path, ImportManifest]
+) -> None:
+    store, _ = imported
+    index = IdIndex.open(store / "ids")
+    items = generated.tables["outfitting_items"]
+    nodes = index.nodes_of(node_codes(generated.layout, items.column("item_id").to_numpy()))
+    system = np.load(store / "nodes" / "group-system.npy")
+    assert index.ids_of(system[nodes]).to_pylist() == items.column("system").cast(pa.string()).to_pylist()
+    actuals = pq.read_table(store / "actuals.parquet")
+    t = generated.tables
+    assert actuals.num_rows == sum(t[n].num_rows for n in ("blocks", "joints", "outfitting_items", "work_packages"))
+    joints = index.nodes_of(node_codes(generated.layout, t["joints"].column("joint_id").to_numpy()))
+    by_node = dict(zip(actuals.column("id_node").to_pylist(), actuals.column("actual_hours").to_pylist(), strict=True))
+    assert [by_node[n] for n in joints.tolist()] == t["joints"].column("actual_hours").to_pylist()
 
 
 def test_the_same_seed_gives_the_same_bytes_from_memory_or_from_a_store(
