@@ -65,13 +65,14 @@ def neighbours(indptr: Indptr, indices: IdArray, frontier: npt.NDArray[np.intege
     first, end = int(starts.min()), int((starts + counts).max())
     if 4 * total >= end - first:  # dense enough that reading the whole span beats page-by-page faults
         prefetch(indices, first, end)
-    # positions = concatenation of ranges [start, start + count) without a Python loop
+    # positions = concatenation of ranges [start, start + count) without a Python loop, summed in place
     step = np.ones(total, dtype=np.int64)
     heads = np.zeros(len(counts), dtype=np.int64)
     np.cumsum(counts[:-1], out=heads[1:])
     step[0] = starts[0]
     step[heads[1:]] = starts[1:] - (starts[:-1] + counts[:-1] - 1)
-    return np.asarray(indices[np.cumsum(step)], dtype=np.int32)
+    np.cumsum(step, out=step)
+    return np.asarray(indices[step], dtype=np.int32)
 
 
 def edges_from(indptr: Indptr, indices: IdArray, nodes: npt.NDArray[np.integer]) -> tuple[IdArray, IdArray]:
@@ -167,8 +168,28 @@ def _read_marks(
         out.sort()
         return out
     if span >= num_nodes // 2:
-        return np.flatnonzero(visited).astype(np.int32)
-    return np.concatenate([np.flatnonzero(visited[lo:hi]).astype(np.int32) + np.int32(lo) for lo, hi in merged])
+        merged = [[0, num_nodes]]
+    return _marked(visited, merged)
+
+
+_MARK_CHUNK = 1 << 22
+"""Flags scanned at a time by `_marked`: its 64-bit positions stay this small (and in memory already reused)."""
+
+
+def _marked(flags: npt.NDArray[np.bool_], windows: list[list[int]]) -> IdArray:
+    """The positions of the set flags within the windows, ascending, as int32.
+
+    Chunk by chunk into one int32 array: `np.flatnonzero` over the whole graph made 64-bit positions first, twice
+    the memory of the answer (27M ids: 216 MB of fresh pages to fault in, 0.1-0.9 s).
+    """
+    out = np.empty(sum(int(np.count_nonzero(flags[lo:hi])) for lo, hi in windows), dtype=np.int32)
+    at = 0
+    for lo, hi in windows:
+        for first in range(lo, hi, _MARK_CHUNK):
+            part = np.flatnonzero(flags[first : min(first + _MARK_CHUNK, hi)])
+            out[at : at + len(part)] = part + first
+            at += len(part)
+    return out
 
 
 def topological_levels(
