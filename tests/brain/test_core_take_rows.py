@@ -1,4 +1,4 @@
-"""`brain.core.predictions.take_rows`: the rows `pyarrow.Table.take` gives, read batch by batch."""
+"""`brain.core.cache.take_rows`: the rows `pyarrow.Table.take` gives, read batch by batch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from brain.core.predictions import take_rows
+from brain.core.cache import take_rows
 
 
 def _table() -> pa.Table:
