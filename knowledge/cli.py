@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from knowledge.layout import NodeKind
     from knowledge.partgraph import PartGraph
+    from knowledge.store import YardStore
     from knowledge.synthetic import YardSpec
 
 __all__ = ["docs_app", "ensure_demo_yard", "user_errors", "yard_app"]
@@ -308,6 +309,9 @@ def query(
 ) -> None:
     """Ask the part-dependency graph what comes before, after, between or inside a code."""
     with user_errors():
+        if _is_imported(path):
+            _query_imported(path, op, code, to, depth, kinds, limit, as_json)
+            return
         from knowledge.partgraph import PartGraph
 
         g = PartGraph.open(path)
@@ -315,6 +319,41 @@ def query(
         kind_list = cast("list[NodeKind]", [k.strip() for k in kinds.split(",") if k.strip()]) if kinds else None
         ids, hours = _run_query(g, op, g.id_of(code), to, depth, kind_list)
         _print_query(g, op, code, ids, limit, as_json, hours, to)
+
+
+def _query_imported(
+    path: Path,
+    op: QueryOp,
+    code: str,
+    to: str | None,
+    depth: int | None,
+    kinds: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """`yard query` on an imported store: the yard's own ids and kinds (or roles) in and out."""
+    from knowledge.errors import InputError
+    from knowledge.store import YardStore
+
+    store = YardStore.open(path)
+    node = store.node_of(code)
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    if op is QueryOp.upstream:
+        ids = store.upstream([node], depth=depth, kinds=kind_list)
+    elif op is QueryOp.downstream:
+        ids = store.downstream([node], depth=depth, kinds=kind_list)
+    elif op is QueryOp.members:
+        ids = store.members(node, kinds=kind_list)
+    elif op is QueryOp.path:
+        if to is None:
+            raise InputError("`path` needs --to ID: the id the chain should end at")
+        ids = store.shortest_path(node, store.node_of(to))
+    else:
+        raise InputError(
+            "`critical` needs hours from the yard's models, which do not run on an imported yard yet (issue 12); "
+            "upstream, downstream, members and path do"
+        )
+    _print_query(store, op, code, ids, limit, as_json, None, to)
 
 
 def _run_query(
@@ -352,7 +391,7 @@ def _planning_hours(g: PartGraph) -> npt.NDArray[np.float64]:
 
 
 def _print_query(
-    g: PartGraph,
+    g: PartGraph | YardStore,
     op: QueryOp,
     code: str,
     ids: npt.NDArray[np.int32],
@@ -363,7 +402,7 @@ def _print_query(
 ) -> None:
     shown = ids[:limit] if op not in (QueryOp.path, QueryOp.critical) else ids
     codes = g.codes_of(shown)
-    kinds = g.kinds_of(shown)
+    kinds: list[str] = list(g.kinds_of(shown))
     by_kind = dict(Counter(g.kinds_of(ids))) if len(ids) <= 5_000_000 else None
     result: dict[str, object] = {
         "op": op.value,
