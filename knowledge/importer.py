@@ -40,7 +40,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, Literal
 
@@ -193,39 +193,61 @@ def _write_node_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp
 
 
 def _write_role_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp: Path) -> dict[str, int]:
-    """Per role, its nodes' fields converted to the brain's names and units, ordered by node."""
+    """Per role, its nodes' fields converted to the brain's names and units, ordered by node.
+
+    Each node file is read once, and only the columns some role maps.
+    """
     (tmp / "roles").mkdir()
     spec = yard.spec
     kind_index = {kind: i for i, kind in enumerate(spec.known_kinds)}
-    rows: dict[str, int] = {}
-    for role, kinds in spec.roles.items():
-        codes = np.array([kind_index[k] for k in kinds], dtype=np.int16)
-        fields = FIELDS.get(role, ())
-        parts: list[pa.Table] = []
-        for nf in yard.node_files:
-            plan = [(f, spec.source(role, f.name)) for f in fields]
-            plan = [(f, s) for f, s in plan if (s.column if s is not None else f.name) in nf.columns]
-            start = nf.first_node
-            for batch in iter_batches(nf.path):
-                data = batch.data
-                mine = np.isin(yard.kind[start : start + data.num_rows], codes)
-                nodes = new_of_old[start : start + data.num_rows][mine]
-                start += data.num_rows
+    codes = {role: np.array([kind_index[k] for k in kinds], dtype=np.int16) for role, kinds in spec.roles.items()}
+    parts: dict[str, list[pa.Table]] = {role: [] for role in spec.roles}
+    for nf in yard.node_files:
+        plans = {
+            role: [
+                (f, s, s.column if s is not None else f.name)
+                for f in FIELDS.get(role, ())
+                for s in [spec.source(role, f.name)]
+                if (s.column if s is not None else f.name) in nf.columns
+            ]
+            for role in spec.roles
+        }
+        kinds = yard.kind[nf.first_node : nf.first_node + nf.rows]
+        present = [role for role in spec.roles if np.isin(kinds, codes[role]).any()]
+        if not present:
+            continue
+        needed = sorted({column for role in present for _, _, column in plans[role]})
+        start = nf.first_node
+        batches = (b.data for b in iter_batches(nf.path, needed)) if needed else _row_counts(nf.rows)
+        for batch in batches:
+            count = batch.num_rows
+            nodes_here = new_of_old[start : start + count]
+            kinds_here = yard.kind[start : start + count]
+            start += count
+            for role in present:
+                mine = np.isin(kinds_here, codes[role])
                 if not mine.any():
                     continue
                 keep = pa.array(mine)
-                columns: dict[str, pa.Array] = {"node": pa.array(nodes, pa.int32())}
-                for f, s in plan:
-                    column = data.column(s.column if s is not None else f.name).filter(keep)
-                    columns[f.name] = convert(column, f, s).values
-                parts.append(pa.table(columns))
-        if not parts:
+                columns: dict[str, pa.Array] = {"node": pa.array(nodes_here[mine], pa.int32())}
+                for f, s, column in plans[role]:
+                    columns[f.name] = convert(batch.column(column).filter(keep), f, s).values
+                parts[role].append(pa.table(columns))
+    rows: dict[str, int] = {}
+    for name, pieces in parts.items():
+        if not pieces:
             continue
-        table = pa.concat_tables(parts, promote_options="default")
+        table = pa.concat_tables(pieces, promote_options="default")
         table = table.take(pc.sort_indices(table.column("node")))
-        pq.write_table(table, tmp / "roles" / f"{role}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
-        rows[f"roles/{role}"] = table.num_rows
+        pq.write_table(table, tmp / "roles" / f"{name}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
+        rows[f"roles/{name}"] = table.num_rows
     return rows
+
+
+def _row_counts(total: int, step: int = 1 << 20) -> Iterator[pa.RecordBatch]:
+    """Empty batches of a file's row counts: for a role whose rows map no column here (only their nodes)."""
+    for lo in range(0, total, step):
+        yield pa.RecordBatch.from_pydict({"_": pa.nulls(min(step, total - lo))})
 
 
 def _write_extra_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
