@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -54,6 +53,7 @@ from pydantic import BaseModel, ConfigDict
 from knowledge._csr import build_csr
 from knowledge.errors import YardDataError
 from knowledge.idindex import IdIndex
+from knowledge.yarddir import replace_directory
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
 from knowledge.yardformat.convert import convert
 from knowledge.yardformat.fields import FIELDS
@@ -168,7 +168,7 @@ def import_yard(
             files=_checksums(tmp),
         )
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-        _replace(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -283,20 +283,6 @@ def _checksums(root: Path) -> dict[str, dict[str, int | str]]:
     return found
 
 
-def _replace(tmp: Path, out: Path) -> None:
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / "yard")
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
-
-
 def read_import_manifest(store: Path) -> ImportManifest:
     """The manifest of an imported store.
 
@@ -357,7 +343,7 @@ def export_yard(store: Path, dst: Path, *, overwrite: bool = False) -> Path:
         # every table comes back as Parquet: a file the spec names as CSV is named as Parquet
         spec = (store / "yard.toml").read_text(encoding="utf-8")
         (tmp / "yard.toml").write_text(spec.replace('.csv"', '.parquet"'), encoding="utf-8")
-        _replace(tmp, dst)
+        replace_directory(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

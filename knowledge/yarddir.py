@@ -50,6 +50,7 @@ __all__ = [
     "Manifest",
     "YardData",
     "read_manifest",
+    "replace_directory",
     "verify_files",
     "write_yard",
 ]
@@ -216,25 +217,30 @@ def write_yard(
             files=files,
         )
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-        _fsync_tree(tmp)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "yard")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
 
 
-def _fsync_tree(root: Path) -> None:
-    for p in root.rglob("*"):
-        if p.is_file():
-            with p.open("rb") as fh:
+def replace_directory(tmp: Path, out: Path) -> None:
+    """Put a directory written whole at `tmp` in place of `out`: its files synced, then renamed over.
+
+    An `out` that exists is moved aside first and removed after, so `out` is always either the old directory or the
+    new one, never a mix; a crash leaves at most a hidden sibling (`.<name>.old-*`) behind.
+    """
+    for path in tmp.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as fh:
                 os.fsync(fh.fileno())
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "yard")
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
 
 
 def read_manifest(path: Path) -> Manifest:
