@@ -14,13 +14,22 @@ block = store.node_of("H1042/DB03")
 store.kind_of(block), store.role_of(block)        # ('BLK', 'block')
 store.members(block, kinds=["PLATE"])             # the plates inside the block: a slice of its range
 store.ids_of(store.upstream([block], depth=1))    # what must be done right before it
+before = store.upstream_ranges([block])           # everything before it, as a few node ranges
+len(before), before.counts["PLATE"]               # counted without listing the nodes
 ```
+
+Everything upstream of a node holds the node's whole subtree (a child is done before its parent), so an upstream
+closure is a union of subtrees: `upstream_ranges` walks subtree roots and returns sorted disjoint ranges
+(`knowledge._ranges`); a downstream closure comes back as the runs of its ids.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from knowledge import _csr, _mapped
+from knowledge import _csr, _mapped, _ranges
 from knowledge.errors import InputError, YardIntegrityError
 from knowledge.idindex import IdIndex
 from knowledge.importer import ImportManifest, read_import_manifest
@@ -36,10 +45,33 @@ from knowledge.importer import ImportManifest, read_import_manifest
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["YardStore"]
+__all__ = ["Closure", "YardStore"]
 
 IdArray = npt.NDArray[np.int32]
 _GRAPH: tuple[str, ...] = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
+
+
+@dataclass(frozen=True)
+class Closure:
+    """A closure as sorted disjoint node ranges [starts[i], stops[i]), with its size and its nodes by kind."""
+
+    starts: IdArray
+    stops: IdArray
+    count: int
+    """Nodes in the closure (of the kinds asked for, when some were)."""
+    counts: dict[str, int]
+    """Nodes of each of the yard's kinds in the closure (kinds with none left out)."""
+
+    def __len__(self) -> int:
+        return self.count
+
+    def ids(self) -> IdArray:
+        """Every node of the closure, ascending (materialised: use the ranges to count or filter)."""
+        return _ranges.ranges_to_ids(self.starts, self.stops)
+
+    def contains(self, nodes: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Whether each node is in the closure (binary search on the ranges)."""
+        return _ranges.contains(self.starts, self.stops, np.asarray(nodes).ravel())
 
 
 class YardStore:
@@ -188,12 +220,61 @@ class YardStore:
     # ---- precedence --------------------------------------------------------------------------------
 
     def upstream(self, nodes: npt.ArrayLike, depth: int | None = None, kinds: Iterable[str] | None = None) -> IdArray:
-        """Everything that must be done before any of `nodes` (themselves excluded), ascending."""
+        """Everything that must be done before any of `nodes` (themselves excluded), ascending.
+
+        The whole closure is read off `upstream_ranges`; a depth-limited one is walked edge by edge.
+        """
+        if depth is None:
+            return self.upstream_ranges(nodes, kinds).ids()
         return self._walk(self._rev, nodes, depth, kinds)
 
     def downstream(self, nodes: npt.ArrayLike, depth: int | None = None, kinds: Iterable[str] | None = None) -> IdArray:
         """Everything that waits on any of `nodes` (themselves excluded), ascending."""
         return self._walk(self._fwd, nodes, depth, kinds)
+
+    def upstream_ranges(self, nodes: npt.ArrayLike, kinds: Iterable[str] | None = None) -> Closure:
+        """`upstream(nodes)` as node ranges, counted by kind, without listing its nodes one by one.
+
+        The walk takes a reached node's whole subtree at once and follows only the edges entering it from outside
+        (`knowledge._ranges`); `kinds` cuts the ranges down to the nodes of those kinds (or roles).
+        """
+        seeds = self._checked_many(nodes)
+        starts, stops = _ranges.upstream_ranges(self._entering, self._end, self._parent, seeds)
+        return self._closure(*_ranges.remove_ids(starts, stops, seeds), kinds)
+
+    def downstream_ranges(self, nodes: npt.ArrayLike, kinds: Iterable[str] | None = None) -> Closure:
+        """`downstream(nodes)` as the runs of its ids, counted by kind.
+
+        What waits on a node is no union of subtrees (the walk reaches a parent, not its other children): it is
+        walked edge by edge and its sorted ids are cut into runs.
+        """
+        found = _csr.closure(self._fwd[0], self._fwd[1], self._checked_many(nodes), self.num_nodes, None)
+        return self._closure(*_ranges.ids_to_ranges(found), kinds)
+
+    def _closure(self, starts: IdArray, stops: IdArray, kinds: Iterable[str] | None) -> Closure:
+        if kinds is not None:
+            starts, stops = self._entering.kind_mask(starts, stops, self._kind_codes(kinds))
+        by_kind = self._entering.count_kinds(starts, stops, len(self.manifest.kinds))
+        counts = {kind: int(c) for kind, c in zip(self.manifest.kinds, by_kind.tolist(), strict=True) if c}
+        return Closure(starts, stops, int(by_kind.sum()), counts)
+
+    @cached_property
+    def _entering(self) -> _ranges.EnteringIndex:
+        """The index of the edges entering each subtree, kept in a cache directory beside the store.
+
+        The store itself stays as imported; the cache is keyed by the manifest's checksums (a new import of the same
+        path builds it again), and built in memory when the cache cannot be written.
+        """
+        key = hashlib.sha256(json.dumps(self.manifest.files, sort_keys=True).encode()).hexdigest()
+        cache = self.path.parent / f".{self.path.name}.closures"
+        found = _ranges.EnteringIndex.load(cache, key)
+        if found is not None:
+            return found
+        built = _ranges.EnteringIndex.build(
+            self._kind, self._parent, self._end, *self._rev, num_kinds=len(self.manifest.kinds)
+        )
+        built.save(cache, key)
+        return built
 
     def shortest_path(self, source: int, target: int) -> IdArray:
         """A shortest chain of edges from `source` to `target` (empty when `target` does not wait on `source`)."""
