@@ -43,6 +43,8 @@ _FILES: Final = (
     "kind_stops",
     "kind_before",
 )
+_FEW_RANGES: Final = 256
+"""Up to this many ranges, `ranges_to_ids` fills the answer range by range (no 64-bit positions)."""
 _CHUNK: Final = 1 << 23
 """Reverse edges handled at a time while building the index (bounds its temporary memory)."""
 
@@ -268,9 +270,20 @@ def _merge(starts: IdArray, stops: IdArray) -> tuple[IdArray, IdArray]:
 
 
 def ranges_to_ids(starts: IdArray, stops: IdArray) -> IdArray:
-    """Every node of the ranges, ascending."""
-    counts = (stops.astype(np.int64) - starts).astype(np.int64)
-    return _concat_ranges(starts.astype(np.int64), counts).astype(np.int32)
+    """Every node of the ranges, ascending.
+
+    A few long ranges (an upstream closure) are written range by range straight into the int32 answer; many short
+    ones (a downstream closure's runs) are expanded in one vectorised pass.
+    """
+    counts = stops.astype(np.int64) - starts
+    if len(starts) > _FEW_RANGES:
+        return _concat_ranges(starts.astype(np.int64), counts).astype(np.int32)
+    out = np.empty(int(counts.sum()), dtype=np.int32)
+    at = 0
+    for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
+        out[at : at + count] = np.arange(start, start + count, dtype=np.int32)
+        at += count
+    return out
 
 
 def ids_to_ranges(ids: IdArray) -> tuple[IdArray, IdArray]:
