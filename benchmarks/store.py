@@ -116,6 +116,9 @@ def phase_store(log: Path, store_dir: str, blocks_wanted: str, repeats: str, wal
         assert back == node, (yard_id, back, node)
     out["node_to_id"] = quantiles(node_to_id, PERCENTILES)
     out["id_to_node"] = quantiles(id_to_node, PERCENTILES)
+    # again, the same lookups: the first pass pays a page fault (or a disk read) for each page of the index it touches
+    out["node_to_id_warm"] = quantiles([_timed(store.id_of, node)[0] for node in sample], PERCENTILES)
+    out["id_to_node_warm"] = quantiles([_timed(store.node_of, yard_id)[0] for yard_id in ids], PERCENTILES)
 
     blocks = store.nodes_of_kind("block")
     cache = store.path.parent / f".{store.path.name}.closures"
@@ -288,11 +291,105 @@ def _kuzu_closures(conn: Any, blocks: list[Json], opts: Json, log: Path) -> Json
     return out
 
 
+# ---- a store whose import ran out of memory in its tables ---------------------------------------
+
+
+def adopt_graph_only(partial: Path, fmt: Path, target: Path) -> Json:
+    """Make `target` an openable store from the files an import wrote before it was killed writing the tables.
+
+    `import_yard` writes the id index, the node arrays, the CSR graph and the edges before the tables; those are all
+    `YardStore.open`, its lookups and its closures read. The manifest is written here from them and from the
+    yard's `yard.toml` (kinds in the importer's order); the store has no tables and no role fields.
+    """
+    import hashlib
+
+    import numpy as np
+
+    from knowledge.importer import ImportManifest
+    from knowledge.yardformat.spec import load_spec
+
+    spec = load_spec(fmt)
+    kinds = list(spec.known_kinds)
+    codes = np.load(partial / "nodes" / "kind.npy", mmap_mode="r")
+    counts = np.bincount(codes, minlength=len(kinds))
+    files: dict[str, dict[str, int | str]] = {}
+    for path in sorted(partial.rglob("*")):
+        if path.is_file():
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    digest.update(chunk)
+            files[path.relative_to(partial).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    import pyarrow.parquet as pq
+
+    manifest = ImportManifest(
+        name=spec.name,
+        day0=spec.day0.isoformat(),
+        kinds=kinds,
+        roles={role: list(k) for role, k in spec.roles.items()},
+        counts={kind: int(c) for kind, c in zip(kinds, counts, strict=True)},
+        num_nodes=len(codes),
+        num_edges=len(np.load(partial / "graph" / "forward_indices.npy", mmap_mode="r")),
+        hierarchies=sorted(p.stem.removeprefix("group-") for p in (partial / "nodes").glob("group-*.npy")),
+        tables={"edges": pq.ParquetFile(partial / "edges.parquet").metadata.num_rows},
+        unlocked={},
+        files=files,
+    )
+    (partial / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+    os.replace(partial, target)
+    return {"graph_only": True, "num_nodes": manifest.num_nodes, "num_edges": manifest.num_edges}
+
+
 # ---- the report ----------------------------------------------------------------------------------
 
 
 def _us(value: float | None) -> str:
     return "-" if value is None else f"{value * 1e6:.1f} us"
+
+
+def _checks(s: Json, kc: Json) -> list[tuple[str, bool]]:
+    """Each target of issue 12 and whether the store phase `s` (and kuzu's closures `kc`) met it."""
+    worst = max(s["closures"][c]["p99_s"] for c in ("up_ranges", "down_ranges"))
+    worst_ids = max(s["closures"][c]["p99_s"] for c in ("up_ids", "down_ids"))
+    checks = [
+        ("RSS after open < 1 GiB", s["rss_after_open_bytes"] < RSS_TARGET_BYTES),
+        ("id -> node p50 < 20 us (first touch)", s["id_to_node"]["p50_s"] < ID_TO_NODE_TARGET_S),
+        ("node -> id p50 < 5 us (first touch)", s["node_to_id"]["p50_s"] < NODE_TO_ID_TARGET_S),
+    ]
+    if "id_to_node_warm" in s:
+        checks += [
+            ("id -> node p50 < 20 us (again)", s["id_to_node_warm"]["p50_s"] < ID_TO_NODE_TARGET_S),
+            ("node -> id p50 < 5 us (again)", s["node_to_id_warm"]["p50_s"] < NODE_TO_ID_TARGET_S),
+        ]
+    checks += [
+        ("any closure p99 < 50 ms (ranges + counts)", worst < CLOSURE_TARGET_S),
+        ("any closure p99 < 50 ms (ids)", worst_ids < CLOSURE_TARGET_S),
+    ]
+    for direction, mine in (("up", "up_ranges"), ("down", "down_ranges")):
+        theirs = kc.get(direction, {}).get("p50_s")
+        checks.append(
+            (
+                f"{direction}stream >= 10x faster than kuzu (p50)",
+                (ratio(theirs, s["closures"][mine]["p50_s"]) or 0) >= 10,
+            )
+        )
+    return checks
+
+
+def _print_lookups(result: Json, console: Console) -> None:
+    """The table of RSS after open and the id lookups."""
+    s = result["store"]
+    lookups = Table(title=f"imported store at {result['size']} parts: open and lookups (fresh process)")
+    for column in ("measure", "p50", "p99", "target"):
+        lookups.add_column(column, justify="left" if column == "measure" else "right")
+    lookups.add_row("RSS after open", fmt_bytes(s["rss_after_open_bytes"]), "", "< 1 GiB")
+    for name, key, target in (("id -> node", "id_to_node", "p50 < 20 us"), ("node -> id", "node_to_id", "p50 < 5 us")):
+        for label, which in (("first touch", key), ("again", f"{key}_warm")):
+            if which in s:
+                lookups.add_row(
+                    f"{name} (1000 random, {label})", _us(s[which]["p50_s"]), _us(s[which]["p99_s"]), target
+                )
+    console.print(lookups)
 
 
 def report(result: Json, console: Console) -> list[str]:
@@ -302,22 +399,16 @@ def report(result: Json, console: Console) -> list[str]:
         console.print(f"[red]the store phase was killed in {s.get('killed_in')!r}: {s['killed']}[/]")
         return ["store phase"]
     hi = s["highest"]
+    if result.get("graph_only"):
+        console.print(
+            "[yellow]graph-only store: the id index, node arrays and graph an import wrote before its tables[/]"
+        )
     console.print(
         f"{s['num_nodes']:,} nodes, {s['num_edges']:,} graph edges; highest block {hi['id']}: upstream "
         f"{hi['upstream']:,} nodes in {hi['upstream_ranges']:,} ranges, downstream {hi['downstream']:,} nodes; "
         f"first closure {fmt_s(s['first_closure_s'])} (index {'loaded' if s['index_cached_before'] else 'built'})"
     )
-    lookups = Table(title=f"imported store at {result['size']} parts: open and lookups (fresh process)")
-    for column in ("measure", "p50", "p99", "target"):
-        lookups.add_column(column, justify="left" if column == "measure" else "right")
-    lookups.add_row("RSS after open", fmt_bytes(s["rss_after_open_bytes"]), "", "< 1 GiB")
-    lookups.add_row(
-        "id -> node (1000 random)", _us(s["id_to_node"]["p50_s"]), _us(s["id_to_node"]["p99_s"]), "p50 < 20 us"
-    )
-    lookups.add_row(
-        "node -> id (1000 random)", _us(s["node_to_id"]["p50_s"]), _us(s["node_to_id"]["p99_s"]), "p50 < 5 us"
-    )
-    console.print(lookups)
+    _print_lookups(result, console)
     closures = Table(title=f"closures of {len(s['blocks'])} blocks (highest included) vs kuzu {k.get('version', '')}")
     for column in ("closure", "store p50", "store p99", "kuzu p50", "kuzu p99", "kuzu / store (p50, p99)"):
         closures.add_column(column, justify="left" if column == "closure" else "right")
@@ -357,23 +448,7 @@ def report(result: Json, console: Console) -> list[str]:
         )
     elif k.get("killed"):
         console.print(f"[red]kuzu was killed in {k.get('killed_in')!r}: {k['killed']}[/]")
-    worst = max(s["closures"][c]["p99_s"] for c in ("up_ranges", "down_ranges"))
-    worst_ids = max(s["closures"][c]["p99_s"] for c in ("up_ids", "down_ids"))
-    checks = [
-        ("RSS after open < 1 GiB", s["rss_after_open_bytes"] < RSS_TARGET_BYTES),
-        ("id -> node p50 < 20 us", s["id_to_node"]["p50_s"] < ID_TO_NODE_TARGET_S),
-        ("node -> id p50 < 5 us", s["node_to_id"]["p50_s"] < NODE_TO_ID_TARGET_S),
-        ("any closure p99 < 50 ms (ranges + counts)", worst < CLOSURE_TARGET_S),
-        ("any closure p99 < 50 ms (ids)", worst_ids < CLOSURE_TARGET_S),
-    ]
-    for direction, mine in (("up", "up_ranges"), ("down", "down_ranges")):
-        theirs = kc.get(direction, {}).get("p50_s")
-        checks.append(
-            (
-                f"{direction}stream >= 10x faster than kuzu (p50)",
-                (ratio(theirs, s["closures"][mine]["p50_s"]) or 0) >= 10,
-            )
-        )
+    checks = _checks(s, kc)
     failed: list[str] = []
     for name, ok in checks:
         console.print(f"{'[green]met' if ok else '[red]missed'}[/] {name}")
@@ -398,6 +473,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--kuzu-buffer", type=float, default=6.0, help="kuzu's buffer pool, GiB")
     p.add_argument("--kuzu-max-depth", type=int, default=1000, help="upper bound of kuzu's recursive join")
     p.add_argument("--keep-kuzu", action="store_true", help="keep kuzu's database and its Parquet input")
+    p.add_argument("--note", action="append", default=[], help="a line kept in the result file (what ran before)")
     p.add_argument("--max-memory", type=float, default=12.0, help="GiB this benchmark's processes may use (kill)")
     p.add_argument("--min-available", type=float, default=4.0, help="GiB the machine must keep available (kill)")
     return p.parse_args(argv)
@@ -409,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = parse_size(args.size)
     label = size_label(parts)
     guard = {"limit_bytes": int(args.max_memory * GiB), "min_available_bytes": int(args.min_available * GiB)}
-    result: Json = {"size": label, "parts": parts, "seed": args.seed, "guard": guard}
+    result: Json = {"size": label, "parts": parts, "seed": args.seed, "guard": guard, "notes": args.note}
     try:
         import kuzu
 
@@ -419,6 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.no_kuzu = True
         console.log("[yellow]kuzu is not installed (pip install kuzu): no comparison[/]")
     target = args.data_dir / f"store-{label}-seed{args.seed}"
+    if (
+        not (target / "manifest.json").is_file()
+        and (target.with_name(target.name + "-graph") / "manifest.json").is_file()
+    ):
+        target = target.with_name(target.name + "-graph")  # what a killed import left, adopted by an earlier run
+        result["graph_only"] = True
     if (target / "manifest.json").is_file():
         console.log(f"reusing the imported store {target}")
         result["write"], result["import"] = {"reused": True}, {"reused": True}
@@ -440,9 +522,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.log(f"importing {fmt} into {target} ...")
         result["import"] = run_guarded(phase_import, str(fmt), str(target), **guard)
         if result["import"].get("killed"):
-            console.log(f"[red]the import was killed: {result['import']['killed']}[/]")
-            return 1
-        console.log(f"imported in {fmt_s(result['import']['wall_s'])}")
+            console.log(
+                f"[red]the import was killed in {result['import']['killed_in']!r}: {result['import']['killed']}[/]"
+            )
+            partial = sorted(args.data_dir.glob(f".{target.name}.importing-*"))
+            if result["import"]["killed_in"] != "writing the tables" or not partial:
+                return 1
+            graph_only = target.with_name(target.name + "-graph")
+            result["import"]["adopted"] = adopt_graph_only(partial[-1], fmt, graph_only)
+            result["graph_only"] = True
+            console.log(f"[yellow]benchmarking {graph_only}: the files the import wrote before its tables[/]")
+            target = graph_only
+        else:
+            console.log(f"imported in {fmt_s(result['import']['wall_s'])}")
     result["store_bytes"] = _dir_bytes(target)
     console.log("the store, in a fresh process ...")
     walk = "0" if args.no_walk else "1"

@@ -82,7 +82,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> YardStore:
 
 
 def test_upstream_ranges_of_the_bulk_carrier_are_its_walked_closures(store: YardStore) -> None:
-    kinds = np.asarray(store.kinds)
     blocks = store.nodes_of_kind("block").tolist()
     rng = np.random.default_rng(7)
     cases = [[b] for b in blocks] + [rng.integers(0, store.num_nodes, k).tolist() for k in (1, 1, 3, 50)]
@@ -92,7 +91,7 @@ def test_upstream_ranges_of_the_bulk_carrier_are_its_walked_closures(store: Yard
         assert np.array_equal(closure.ids(), walked)
         assert np.array_equal(store.upstream(nodes), walked)
         assert len(closure) == len(walked)
-        names, counts = np.unique(kinds[store._kind[walked]], return_counts=True)
+        names, counts = np.unique(np.asarray(store.kinds_of(walked), dtype=str), return_counts=True)
         assert closure.counts == dict(zip(names.tolist(), counts.tolist(), strict=True))
         plates = store.upstream_ranges(nodes, kinds=["part"])  # a role: the kinds that play it
         assert np.array_equal(plates.ids(), store.upstream(nodes, depth=store.num_nodes, kinds=["part"]))
