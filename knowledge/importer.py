@@ -176,18 +176,32 @@ def import_yard(
 
 
 def _write_node_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp: Path) -> dict[str, int]:
-    """Each node table as the yard wrote it (every column, as read), with each row's node number first."""
+    """Each node table as the yard wrote it (every column, as read), with each row's node number first.
+
+    Streamed batch by batch in the yard's row order (bounded memory at 48M nodes); an export writes that order back,
+    so importing the export numbers every node the same and gives the same bytes.
+    """
     (tmp / "tables").mkdir()
     rows: dict[str, int] = {}
     for nf in yard.node_files:
         name = nf.path.name.rsplit(".", 1)[0]
         path = tmp / "tables" / f"{name}.parquet"
-        batches = [b.data for b in iter_batches(nf.path)]
-        table = pa.Table.from_batches(batches) if batches else pa.table({})
-        table = table.add_column(0, "node", pa.array(new_of_old[nf.first_node : nf.first_node + nf.rows], pa.int32()))
-        # in node order, so a store and the store of its export are the same bytes
-        table = table.take(pc.sort_indices(table.column("node")))
-        pq.write_table(table, path, compression="zstd", row_group_size=_ROW_GROUP)
+        writer: pq.ParquetWriter | None = None
+        start = nf.first_node
+        try:
+            for batch in iter_batches(nf.path):
+                data = batch.data
+                node = pa.array(new_of_old[start : start + data.num_rows], pa.int32())
+                start += data.num_rows
+                table = pa.Table.from_batches([data]).add_column(0, "node", node)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+                writer.write_table(table, row_group_size=_ROW_GROUP)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(pa.table({"node": pa.array([], pa.int32())}), path)
         rows[f"tables/{name}"] = nf.rows
     return rows
 
