@@ -38,7 +38,6 @@ when read from a store) and one int32 per node (the production parent, to tell t
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -55,6 +54,7 @@ from knowledge.kinds import NODE_KINDS
 from knowledge.layout import YardLayout
 from knowledge.synthetic.generator import GeneratedYard
 from knowledge.synthetic.vocabulary import STAGES, TRADE_NAMES
+from knowledge.yarddir import replace_directory
 
 __all__ = ["CHUNK", "FILES", "node_codes", "write_format"]
 
@@ -660,13 +660,7 @@ def write_format(
         name = f"synthetic cruise ship, {source.parts:,} parts, seed {source.seed}"
         spec = _SPEC.format(generator=source.generator, parts=source.parts, seed=source.seed, name=name, day0=day0)
         (tmp / "yard.toml").write_text(spec, encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "yard")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
