@@ -266,7 +266,7 @@ def _row_counts(total: int, step: int = 1 << 20) -> Iterator[pa.RecordBatch]:
 
 def _write_extra_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
     """The calendar and the actuals, their ids resolved to nodes through the store's own index."""
-    from knowledge.yardformat.read import find_table
+    from knowledge.yardformat.read import find_table, table_columns
 
     index = IdIndex.open(tmp / "ids")
     rows: dict[str, int] = {}
@@ -274,7 +274,11 @@ def _write_extra_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
         path = find_table(yard.directory, configured or name)
         if path is None:
             continue
-        table = pa.Table.from_batches([b.data for b in iter_batches(path)])
+        batches = [b.data for b in iter_batches(path)]
+        if batches:
+            table = pa.Table.from_batches(batches)
+        else:  # a table with a header and no rows (a yard that works every day has an empty calendar)
+            table = pa.table({column: pa.array([], pa.string()) for column in table_columns(path)})
         for column in ("id", "resource"):
             if column in table.column_names:
                 ids = table.column(column)

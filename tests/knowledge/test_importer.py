@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -140,3 +141,12 @@ def test_the_command_line_names_what_is_wrong_in_one_message(tmp_path: Path) -> 
     assert "nodes.csv, row 3, column 'kind'" in done.stderr and "[roles]" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_an_empty_calendar_is_imported_as_no_rows(tmp_path: Path) -> None:
+    yard = make_yard(tmp_path / "yard")
+    pq.write_table(
+        pa.table({"date": pa.array([], pa.string()), "resource": pa.array([], pa.string())}), yard / "calendar.parquet"
+    )
+    import_yard(yard, tmp_path / "store")
+    assert pq.read_table(tmp_path / "store" / "calendar.parquet").num_rows == 0
