@@ -59,6 +59,13 @@ def fmt_bytes(value: float | None) -> str:
     return f"{value / GiB:.2f} GiB" if abs(value) >= GiB else f"{value / MiB:.0f} MiB"
 
 
+def report_targets(console: Console, checks: Sequence[tuple[str, bool]]) -> list[str]:
+    """Print each target as met or missed; the names of those missed."""
+    for name, ok in checks:
+        console.print(f"{'[green]met' if ok else '[red]missed'}[/] {name}")
+    return [name for name, ok in checks if not ok]
+
+
 def rss_bytes() -> int:
     """Resident set size of this process now."""
     return int(psutil.Process().memory_info().rss)

@@ -44,6 +44,7 @@ from _common import (
     machine_info,
     parse_size,
     peak_rss_bytes,
+    report_targets,
     reset_peak_rss,
     rss_bytes,
     size_label,
@@ -196,7 +197,6 @@ def report(result: Json, console: Console) -> list[str]:
             table.add_row(f"  {run['killed_in']} [red](killed: {run['killed']})[/]", "-", "-", "-", "-")
     console.print(table)
     imported = result["import"]
-    failed: list[str] = []
     if imported.get("killed"):
         console.print(f"[red]the import was killed in {imported['killed_in']!r}: {imported['killed']}[/]")
         return ["import < 3 min", "import peak RSS < 8 GiB"]
@@ -209,11 +209,7 @@ def report(result: Json, console: Console) -> list[str]:
         ("import < 3 min", imported["wall_s"] < IMPORT_TARGET_S),
         ("import peak RSS < 8 GiB", imported["peak_rss_bytes"] < RSS_TARGET_BYTES),
     ]
-    for name, ok in checks:
-        console.print(f"{'[green]met' if ok else '[red]missed'}[/] {name}")
-        if not ok:
-            failed.append(name)
-    return failed
+    return report_targets(console, checks)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

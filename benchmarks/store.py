@@ -52,6 +52,7 @@ from _common import (
     peak_rss_bytes,
     quantiles,
     ratio,
+    report_targets,
     rss_bytes,
     size_label,
     write_json,
@@ -448,13 +449,7 @@ def report(result: Json, console: Console) -> list[str]:
         )
     elif k.get("killed"):
         console.print(f"[red]kuzu was killed in {k.get('killed_in')!r}: {k['killed']}[/]")
-    checks = _checks(s, kc)
-    failed: list[str] = []
-    for name, ok in checks:
-        console.print(f"{'[green]met' if ok else '[red]missed'}[/] {name}")
-        if not ok:
-            failed.append(name)
-    return failed
+    return report_targets(console, _checks(s, kc))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
