@@ -199,18 +199,10 @@ def _is_imported(path: Path) -> bool:
 
 
 def _print_imported(path: Path, *, as_json: bool) -> None:
-    from knowledge.importer import read_import_manifest
+    from knowledge.importer import check_store_files, read_import_manifest
 
     m = read_import_manifest(path)
-    wrong = [
-        rel
-        for rel, entry in m.files.items()
-        if not (path / rel).is_file() or (path / rel).stat().st_size != entry["bytes"]
-    ]
-    if wrong:
-        from knowledge.errors import YardIntegrityError
-
-        raise YardIntegrityError(f"{str(path)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
+    check_store_files(path, m)
     if as_json:
         sys.stdout.write(m.model_dump_json(indent=2, exclude={"files"}) + "\n")
         return

@@ -51,7 +51,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
 from knowledge._csr import build_csr
-from knowledge.errors import YardDataError
+from knowledge.errors import YardDataError, YardIntegrityError
 from knowledge.idindex import IdIndex
 from knowledge.yarddir import replace_directory
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
@@ -62,6 +62,7 @@ from knowledge.yardformat.read import iter_batches
 __all__ = [
     "STORE_FORMAT_VERSION",
     "ImportManifest",
+    "check_store_files",
     "export_yard",
     "import_yard",
     "read_import_manifest",
@@ -314,6 +315,21 @@ def read_import_manifest(store: Path) -> ImportManifest:
         raise YardDataError(f"{str(store)!r} holds no imported yard (no manifest.json)") from None
     except ValueError as error:
         raise YardDataError(f"{str(path)!r} is not an imported yard's manifest: {error}") from None
+
+
+def check_store_files(store: Path, manifest: ImportManifest) -> None:
+    """Every file the manifest lists is there at its size (what opening checks; checksums are for a full check).
+
+    Raises:
+        YardIntegrityError: files missing or of the wrong size (the first five named).
+    """
+    wrong = [
+        rel
+        for rel, entry in manifest.files.items()
+        if not (store / rel).is_file() or (store / rel).stat().st_size != entry["bytes"]
+    ]
+    if wrong:
+        raise YardIntegrityError(f"{str(store)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
 
 
 def store_digest(store: Path) -> str:

@@ -40,7 +40,7 @@ import numpy.typing as npt
 from knowledge import _csr, _mapped, _ranges
 from knowledge.errors import InputError, YardIntegrityError
 from knowledge.idindex import IdIndex
-from knowledge.importer import ImportManifest, read_import_manifest
+from knowledge.importer import ImportManifest, check_store_files, read_import_manifest
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,11 +100,7 @@ class YardStore:
         """
         path = Path(path)
         manifest = read_import_manifest(path)
-        wrong = [
-            rel for rel, f in manifest.files.items() if not (path / rel).is_file() or _size(path / rel) != f["bytes"]
-        ]
-        if wrong:
-            raise YardIntegrityError(f"{str(path)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
+        check_store_files(path, manifest)
         arrays: dict[str, npt.NDArray[Any]] = {}
         for name in ("kind", "parent", "end"):
             arrays[name] = np.load(path / "nodes" / f"{name}.npy", mmap_mode="r")
@@ -328,8 +324,3 @@ class YardStore:
 
     def __repr__(self) -> str:
         return f"YardStore({str(self.path)!r}, {self.manifest.name!r}, {self.num_nodes:,} nodes)"
-
-
-def _size(path: Path) -> int:
-    """A file's size, -1 when it is missing."""
-    return path.stat().st_size if path.is_file() else -1
