@@ -490,7 +490,7 @@ def _rest(words: Sequence[_Word], i: int) -> str:
 def _lexicon_of(ctx: YardContext) -> Lexicon:
     graph = ctx.graph
     index = ctx.index
-    packages = {code: code for code in index.codes}
+    packages = set(index.codes)
     packages_loose = {loose_key(code): code for code in index.codes}
 
     def lookup(text: str) -> tuple[str, str] | None:
