@@ -30,6 +30,7 @@ __all__ = [
     "ManifestError",
     "ShipbrainError",
     "SubgraphTooLargeError",
+    "MissingFieldError",
     "UnknownCodeError",
     "YardDataError",
     "YardIntegrityError",
@@ -47,6 +48,18 @@ class KnowledgeError(ShipbrainError):
 
 class InputError(KnowledgeError, ValueError):
     """The caller asked for something that cannot be: the message says what and where."""
+
+
+class MissingFieldError(InputError):
+    """A role's field the question needs is not in the yard: its `yard.toml` maps no column onto it."""
+
+    def __init__(self, role: str, fields: list[str], message: str) -> None:
+        super().__init__(message)
+        self.role = role
+        self.fields = fields
+
+    def __reduce__(self) -> tuple[type[MissingFieldError], tuple[str, list[str], str]]:
+        return (type(self), (self.role, self.fields, str(self)))
 
 
 class UnknownCodeError(InputError, KeyError):

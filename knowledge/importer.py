@@ -56,7 +56,7 @@ from knowledge.idindex import IdIndex
 from knowledge.yarddir import replace_directory
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
 from knowledge.yardformat.convert import convert
-from knowledge.yardformat.fields import FIELDS
+from knowledge.yardformat.fields import ACTUALS, FIELDS
 from knowledge.yardformat.read import iter_batches
 
 __all__ = [
@@ -210,9 +210,11 @@ def _write_node_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp
 def _write_role_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp: Path) -> dict[str, int]:
     """Per role, its nodes' fields converted to the brain's names and units, ordered by node.
 
-    Each node file is read once, and only the columns some role maps.
+    Each node file is read once, and only the columns some role maps. A reference (`work_package`, `resource`,
+    `block`, ...) is stored as the node it names (int32, -1 for none): the brain joins on node numbers.
     """
     (tmp / "roles").mkdir()
+    index = IdIndex.open(tmp / "ids")
     spec = yard.spec
     kind_index = {kind: i for i, kind in enumerate(spec.known_kinds)}
     codes = {role: np.array([kind_index[k] for k in kinds], dtype=np.int16) for role, kinds in spec.roles.items()}
@@ -246,7 +248,10 @@ def _write_role_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp
                 keep = pa.array(mine)
                 columns: dict[str, pa.Array] = {"node": pa.array(nodes_here[mine], pa.int32())}
                 for f, s, column in plans[role]:
-                    columns[f.name] = convert(batch.column(column).filter(keep), f, s).values
+                    values = convert(batch.column(column).filter(keep), f, s).values
+                    if f.type == "ref":
+                        values = pa.array(index.nodes_of(values), pa.int32())
+                    columns[f.name] = values
                 parts[role].append(pa.table(columns))
     rows: dict[str, int] = {}
     for name, pieces in parts.items():
@@ -287,7 +292,23 @@ def _write_extra_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
                 table = table.append_column(f"{column}_node", pa.array(nodes, pa.int32()))
         pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
         rows[name] = table.num_rows
+        if name == "actuals":
+            canonical = _canonical_actuals(yard, table)
+            pq.write_table(canonical, tmp / "roles" / "actuals.parquet", compression="zstd")
+            rows["roles/actuals"] = canonical.num_rows
     return rows
+
+
+def _canonical_actuals(yard: CheckedYard, table: pa.Table) -> pa.Table:
+    """The actuals in the brain's names and units (`FIELDS["actuals"]`), by node: what the models train on."""
+    columns: dict[str, pa.Array] = {"node": table.column("id_node").combine_chunks()}
+    for f in FIELDS[ACTUALS]:
+        source = yard.spec.source(ACTUALS, f.name)
+        column = source.column if source is not None else f.name
+        if column in table.column_names:
+            columns[f.name] = convert(table.column(column).combine_chunks(), f, source).values
+    out = pa.table(columns)
+    return out.take(pc.sort_indices(out.column("node")))
 
 
 def _checksums(root: Path) -> dict[str, dict[str, int | str]]:

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,14 +40,32 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge import _csr, _mapped, _ranges
-from knowledge.errors import InputError, YardIntegrityError
+from knowledge.errors import InputError, MissingFieldError, SubgraphTooLargeError, YardIntegrityError
 from knowledge.idindex import IdIndex
 from knowledge.importer import ImportManifest, check_store_files, read_import_manifest
+from knowledge.yardformat.fields import ACTUALS, FIELDS, ROLES
 
 if TYPE_CHECKING:
+    import networkx as nx
     import pyarrow as pa
 
-__all__ = ["Closure", "YardStore"]
+__all__ = ["DEFAULT_SUBGRAPH_LIMIT", "Closure", "CriticalPath", "YardStore"]
+
+DEFAULT_SUBGRAPH_LIMIT = 200_000
+"""Largest node count `subgraph` turns into networkx (about 100 MB of Python objects)."""
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """The longest chain of work through the graph, weighted by node durations."""
+
+    node_ids: IdArray
+    """The chain from its first node to its last."""
+    length: float
+    """Sum of the chain's durations (the unit of the durations given)."""
+    finish: npt.NDArray[np.float64]
+    """Earliest finish of every node, if every node starts as soon as its predecessors finish."""
+
 
 IdArray = npt.NDArray[np.int32]
 _GRAPH: tuple[str, ...] = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
@@ -88,6 +108,11 @@ class YardStore:
         self._fwd = (arrays["forward_indptr"], arrays["forward_indices"])
         self._rev = (arrays["reverse_indptr"], arrays["reverse_indices"])
         self._role_of_kind = {kind: role for role, kinds in manifest.roles.items() for kind in kinds}
+        self._lock = threading.RLock()
+        """Guards what is read on first use (the service asks from several threads)."""
+        self._role_nodes: dict[str, IdArray] = {}
+        self._fields: dict[str, tuple[str, ...]] = {}
+        self._columns: dict[tuple[str, str], npt.NDArray[Any]] = {}
         weakref.finalize(self, _mapped.forget, list(arrays.values()))
 
     @classmethod
@@ -160,6 +185,68 @@ class YardStore:
         codes = self._kind_codes([kind])
         return np.flatnonzero(np.isin(self._kind, codes)).astype(np.int32)
 
+    @property
+    def name(self) -> str:
+        """The yard's name, from its `yard.toml`."""
+        return self.manifest.name
+
+    @cached_property
+    def day0(self) -> date:
+        """Calendar date of schedule day 0 (the yard's `day0`)."""
+        return date.fromisoformat(self.manifest.day0)
+
+    @property
+    def roles(self) -> dict[str, list[str]]:
+        """Each role the yard plays (block, joint, ...) and the yard's kinds that play it."""
+        return {role: list(kinds) for role, kinds in self.manifest.roles.items()}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Nodes of each of the yard's kinds."""
+        return dict(self.manifest.counts)
+
+    def count(self, kind: str) -> int:
+        """Nodes of one kind, or of one role (every kind that plays it); 0 for a role the yard does not map."""
+        if kind in self.manifest.counts:
+            return int(self.manifest.counts[kind])
+        if kind in ROLES:
+            return sum(int(self.manifest.counts.get(k, 0)) for k in self.manifest.roles.get(kind, []))
+        raise InputError(f"no kind or role {kind!r} in this yard; kinds: {', '.join(self.manifest.kinds)}")
+
+    @cached_property
+    def _role_of_code(self) -> npt.NDArray[np.int8]:
+        """Per kind code, the index of its role in `ROLES` (-1: no role)."""
+        return np.asarray(
+            [ROLES.index(r) if (r := self._role_of_kind.get(k)) in ROLES else -1 for k in self.manifest.kinds],
+            dtype=np.int8,
+        )
+
+    def role_codes(self, nodes: npt.ArrayLike) -> npt.NDArray[np.int8]:
+        """Per node, the index of its role in `knowledge.yardformat.ROLES` (-1 for a kind with no role)."""
+        return self._role_of_code[np.asarray(self._kind)[self._checked_many(nodes)]]
+
+    def nodes_of_role(self, role: str) -> IdArray:
+        """Every node whose kind plays `role`, ascending (empty for a role the yard does not map); kept once read."""
+        if role not in ROLES:
+            raise InputError(f"no role {role!r}; roles: {', '.join(ROLES)}")
+        with self._lock:
+            found = self._role_nodes.get(role)
+            if found is None:
+                kinds = self.manifest.roles.get(role, [])
+                found = self.nodes_of_kind(role) if kinds else np.zeros(0, dtype=np.int32)
+                self._role_nodes[role] = found
+            return found
+
+    def role_rows(self, role: str, nodes: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Each node's row in `role_table(role)` (rows are in node order), -1 for a node not of that role."""
+        members = self.nodes_of_role(role)
+        array = self._checked_many(nodes).astype(np.int64)
+        at = np.searchsorted(members, array)
+        inside = at < len(members)
+        hit = np.zeros(len(array), dtype=bool)
+        hit[inside] = members[at[inside]] == array[inside]
+        return np.where(hit, at, -1).astype(np.int64)
+
     def _kind_codes(self, kinds: Iterable[str]) -> npt.NDArray[np.int16]:
         index = {k: i for i, k in enumerate(self.manifest.kinds)}
         codes: list[int] = []
@@ -189,6 +276,19 @@ class YardStore:
         """The yard's ids of several nodes, in order."""
         return [str(x) for x in self.ids.ids_of(self._checked_many(nodes)).to_pylist()]
 
+    def code_of(self, node: int) -> str:
+        """`id_of`: a yard's ids are what the rest of Shipbrain calls codes."""
+        return self.id_of(node)
+
+    def nodes_of(self, codes: Iterable[str]) -> IdArray:
+        """The node of each code (exact), in order; an `UnknownCodeError` for the first that names none."""
+        wanted = list(codes)
+        found = self.ids.nodes_of(wanted) if wanted else np.zeros(0, dtype=np.int32)
+        missing = np.flatnonzero(found < 0)
+        if len(missing):
+            self.ids.node_of(wanted[int(missing[0])])  # raises, naming ids close to it
+        return found.astype(np.int32)
+
     def codes_of(self, nodes: npt.ArrayLike) -> list[str]:
         """`ids_of`: a yard's ids are what the rest of Shipbrain calls codes."""
         return self.ids_of(nodes)
@@ -212,6 +312,54 @@ class YardStore:
         if kinds is None:
             return inside
         return inside[np.isin(self._kind[start + 1 : end], self._kind_codes(kinds))]
+
+    def ancestor_of(self, nodes: npt.ArrayLike, role: str) -> IdArray:
+        """Per node, its nearest ancestor-or-self whose kind plays `role` (-1 where none), by the production hierarchy.
+
+        Subtrees are ranges, so the candidate is the last node of the role at or before the node: one binary search
+        each; a node whose candidate does not hold it (nested roles, a sibling's subtree) walks up its parents.
+        """
+        array = self._checked_many(nodes).astype(np.int64)
+        members = self.nodes_of_role(role)
+        out = np.full(len(array), -1, dtype=np.int32)
+        if not len(members) or not len(array):
+            return out
+        at = np.searchsorted(members, array, side="right") - 1
+        candidate = np.where(at >= 0, members[np.maximum(at, 0)], -1).astype(np.int64)
+        holds = (candidate >= 0) & (np.asarray(self._end)[np.maximum(candidate, 0)] > array)
+        out[holds] = candidate[holds]
+        rest = np.flatnonzero(~holds & (candidate >= 0))
+        if len(rest):  # nested roles: a closer candidate may not hold the node while a farther one does
+            code = np.int8(ROLES.index(role))
+            current = array[rest]
+            while len(rest):
+                current = np.asarray(self._parent)[current].astype(np.int64)
+                alive = current >= 0
+                rest, current = rest[alive], current[alive]
+                found = self._role_of_code[np.asarray(self._kind)[current]] == code
+                out[rest[found]] = current[found]
+                rest, current = rest[~found], current[~found]
+        return out
+
+    def block_of(self, nodes: npt.ArrayLike) -> IdArray:
+        """Per node, its block (-1 where none).
+
+        Its production ancestor-or-self of role block, else the block its role's `block` field names (an item fitted
+        on board after erection has no production parent).
+        """
+        array = self._checked_many(nodes)
+        out = self.ancestor_of(array, "block")
+        missing = np.flatnonzero(out < 0)
+        if not len(missing):
+            return out
+        codes = self.role_codes(array[missing])
+        for role in {ROLES[c] for c in np.unique(codes).tolist() if c >= 0}:
+            if "block" not in self.fields(role):
+                continue
+            mine = missing[codes == ROLES.index(role)]
+            column = self._field_array(role, "block")
+            out[mine] = column[self.role_rows(role, array[mine])]
+        return out
 
     # ---- precedence --------------------------------------------------------------------------------
 
@@ -277,6 +425,102 @@ class YardStore:
         """A shortest chain of edges from `source` to `target` (empty when `target` does not wait on `source`)."""
         return _csr.shortest_path(*self._fwd, self._checked(source), self._checked(target), self.num_nodes)
 
+    def predecessors(self, node: int) -> IdArray:
+        """Direct predecessors of one node, ascending (its production children among them)."""
+        node = self._checked(node)
+        return np.unique(np.asarray(self._rev[1][self._rev[0][node] : self._rev[0][node + 1]], dtype=np.int32))
+
+    def successors(self, node: int) -> IdArray:
+        """Direct successors of one node, ascending (its production parent among them)."""
+        node = self._checked(node)
+        return np.unique(np.asarray(self._fwd[1][self._fwd[0][node] : self._fwd[0][node + 1]], dtype=np.int32))
+
+    def edges_from(self, nodes: npt.ArrayLike) -> tuple[IdArray, IdArray]:
+        """Every edge leaving `nodes`, as (before, after) arrays."""
+        return _csr.edges_from(*self._fwd, self._checked_many(nodes))
+
+    def edges_into(self, nodes: npt.ArrayLike) -> tuple[IdArray, IdArray]:
+        """Every edge entering `nodes`, as (before, after) arrays."""
+        after, before = _csr.edges_from(*self._rev, self._checked_many(nodes))
+        return before, after
+
+    def edge_arrays(self) -> tuple[IdArray, IdArray]:
+        """All edges (the yard's own and child -> parent) as (before, after) int32 arrays, grouped by `before`."""
+        indptr, indices = self._fwd
+        src = np.repeat(np.arange(self.num_nodes, dtype=np.int32), np.diff(indptr))
+        return src, np.asarray(indices, dtype=np.int32)
+
+    def subgraph(self, nodes: npt.ArrayLike, limit: int = DEFAULT_SUBGRAPH_LIMIT) -> nx.DiGraph:
+        """The induced subgraph on `nodes` as a networkx DiGraph with `code`, `kind` and `role` node attributes.
+
+        Raises:
+            SubgraphTooLargeError: more than `limit` nodes.
+        """
+        chosen = np.unique(self._checked_many(nodes))
+        if len(chosen) > limit:
+            raise SubgraphTooLargeError(
+                f"a subgraph of {len(chosen):,} nodes is over its limit of {limit:,}; narrow the set (one block or "
+                "assembly, `kinds=`, `depth=`) or use the vectorised queries"
+            )
+        import networkx as nx  # imported here: it costs 60 ms that the vectorised queries never need
+
+        src, dst = _csr.edges_from(*self._fwd, chosen)
+        keep = np.isin(dst, chosen)
+        graph = nx.DiGraph()
+        kinds = self.manifest.kinds
+        roles = self._role_of_code
+        codes = np.asarray(self._kind)[chosen]
+        graph.add_nodes_from(
+            (n, {"code": c, "kind": kinds[k], "role": ROLES[roles[k]] if roles[k] >= 0 else None})
+            for n, c, k in zip(chosen.tolist(), self.ids_of(chosen), codes.tolist(), strict=True)
+        )
+        graph.add_edges_from(zip(src[keep].tolist(), dst[keep].tolist(), strict=True))
+        return graph
+
+    # ---- whole-graph passes ------------------------------------------------------------------------
+
+    def topological_levels(self) -> npt.NDArray[np.int32]:
+        """Each node's level: the longest chain of edges leading to it (sources are level 0)."""
+        return self._levels
+
+    @cached_property
+    def _levels(self) -> npt.NDArray[np.int32]:
+        return _csr.topological_levels(self._fwd[0], self._fwd[1], self._rev[0], self.num_nodes)
+
+    def topological_order(self) -> IdArray:
+        """Every node, each after all its predecessors (by level, then node)."""
+        levels = self._levels
+        if levels.max(initial=0) < np.iinfo(np.int16).max:
+            levels = levels.astype(np.int16)  # numpy radix-sorts 16-bit keys: linear time
+        return np.argsort(levels, kind="stable").astype(np.int32)
+
+    def longest_paths(self, durations: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.integer[Any]]]:
+        """Every node's earliest finish and the predecessor it waits on last (-1: none), for `chain_of`.
+
+        The whole graph in one pass (seconds at 25M parts): keep the arrays to answer many chains from them.
+        """
+        dur = np.asarray(durations, dtype=np.float64)
+        if dur.shape != (self.num_nodes,):
+            raise InputError(f"durations must have one value per node ({self.num_nodes:,}), got shape {dur.shape}")
+        if not np.all(np.isfinite(dur)) or np.any(dur < 0):
+            raise InputError("durations must be finite and non-negative")
+        return _csr.longest_path(self._levels, self._rev[0], self._rev[1], dur)
+
+    def critical_path(self, durations: npt.ArrayLike, end: int | None = None) -> CriticalPath:
+        """The longest chain of work, each node taking its duration after all its predecessors finish."""
+        finish, best_pred = self.longest_paths(durations)
+        return self.chain_of(finish, best_pred, end=end)
+
+    def chain_of(
+        self, finish: npt.NDArray[np.float64], best_pred: npt.NDArray[np.integer[Any]], end: int | None = None
+    ) -> CriticalPath:
+        """The longest chain ending at `end` (default: the node that finishes last), from `longest_paths`' arrays."""
+        last = int(np.argmax(finish)) if end is None else self._checked(end)
+        chain = [last]
+        while best_pred[chain[-1]] >= 0:
+            chain.append(int(best_pred[chain[-1]]))
+        return CriticalPath(np.asarray(chain[::-1], dtype=np.int32), float(finish[last]), finish)
+
     def _walk(
         self,
         csr: tuple[npt.NDArray[Any], IdArray],
@@ -293,15 +537,133 @@ class YardStore:
 
     # ---- tables ------------------------------------------------------------------------------------
 
-    def role_table(self, role: str, columns: list[str] | None = None) -> pa.Table:
-        """A role's fields in the brain's names and units (`knowledge.yardformat.fields`), with each row's node."""
+    def fields(self, role: str) -> tuple[str, ...]:
+        """The fields of `role` (or "actuals") the yard gives: the columns its `yard.toml` maps, in catalogue order."""
+        if role not in FIELDS:
+            raise InputError(f"no role {role!r}; roles: {', '.join(ROLES)}")
+        with self._lock:
+            found = self._fields.get(role)
+            if found is None:
+                import pyarrow.parquet as pq
+
+                path = self.path / "roles" / f"{role}.parquet"
+                names = set(pq.read_schema(path).names) if path.is_file() else set()
+                found = tuple(f.name for f in FIELDS[role] if f.name in names)
+                self._fields[role] = found
+            return found
+
+    def require(self, role: str, fields: Iterable[str], purpose: str) -> None:
+        """A `MissingFieldError` naming what `purpose` needs of `role` that the yard does not give, how to add it."""
+        missing = [f for f in fields if f not in self.fields(role)]
+        if missing and role != ACTUALS and not self.manifest.roles.get(role):
+            raise MissingFieldError(
+                role,
+                missing,
+                f"{purpose} needs the yard's {role.replace('_', ' ')}s, and this yard ({self.name}) has none: its "
+                f'yard.toml maps no kind onto the role {role} ([roles] {role} = "<your kind>")',
+            )
+        if missing:
+            section = "actuals" if role == ACTUALS else role
+            lines = ", ".join(f'{f} = "<your column>"' for f in missing)
+            raise MissingFieldError(
+                role,
+                missing,
+                f"{purpose} needs the {section} field(s) {', '.join(missing)}, which this yard ({self.name}) does not "
+                f"give: map a column onto each in its yard.toml ([columns.{section}] {lines}) and import it again",
+            )
+
+    def role_table(self, role: str, columns: list[str] | None = None, nodes: npt.ArrayLike | None = None) -> pa.Table:
+        """A role's fields in the brain's names and units (`knowledge.yardformat.fields`), with each row's `node`.
+
+        Rows are in node order. A reference field (`work_package`, `resource`, `block`, ...) holds the node it names
+        (-1 for none). `nodes` keeps only the rows of those nodes (nodes not of the role are left out).
+
+        Raises:
+            MissingFieldError: a column the yard does not give (its `yard.toml` maps nothing onto it).
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if columns is not None:
+            self.require(role, [c for c in columns if c != "node"], f"reading the {role} rows")
         path = self.path / "roles" / f"{role}.parquet"
         if not path.is_file():
-            have = sorted(p.stem for p in (self.path / "roles").glob("*.parquet"))
-            raise InputError(f"this yard maps no fields for the role {role!r}; it has fields for {have or 'none'}")
-        return pq.read_table(path, columns=columns)
+            if role not in FIELDS:
+                raise InputError(f"no role {role!r}; roles: {', '.join(ROLES)}")
+            empty = {"node": pa.array([], pa.int32())}
+            return pa.table(empty if columns is None else empty | {c: pa.array([]) for c in columns if c != "node"})
+        wanted = None if columns is None else ["node", *[c for c in columns if c != "node"]]
+        if nodes is None:
+            return pq.read_table(path, columns=wanted)
+        chosen = np.unique(np.asarray(nodes, dtype=np.int64))
+        handle = pq.ParquetFile(path)
+        groups = self._row_group_bounds(role, handle)
+        # rows are in node order: read only the row groups whose node span holds a chosen node
+        first = np.searchsorted(groups[:, 1], chosen, side="left")
+        picked = np.unique(first[(first < len(groups)) & (groups[np.minimum(first, len(groups) - 1), 0] <= chosen)])
+        if not len(picked):
+            return handle.schema_arrow.empty_table().select(wanted) if wanted else handle.schema_arrow.empty_table()
+        table = handle.read_row_groups(picked.tolist(), columns=wanted)
+        keep = np.isin(table.column("node").to_numpy(), chosen)
+        return table.filter(pa.array(keep))
+
+    def _row_group_bounds(self, role: str, handle: Any) -> npt.NDArray[np.int64]:
+        """(first node, last node) of each row group of a role table, from the Parquet statistics; kept."""
+        key = (role, "#row-groups")
+        with self._lock:
+            found = self._columns.get(key)
+            if found is None:
+                meta = handle.metadata
+                column = meta.schema.names.index("node")
+                bounds = []
+                for g in range(meta.num_row_groups):
+                    stats = meta.row_group(g).column(column).statistics
+                    if stats is None or not stats.has_min_max:
+                        bounds.append((0, self.num_nodes))
+                    else:
+                        bounds.append((int(stats.min), int(stats.max)))
+                found = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+                self._columns[key] = found
+            return found
+
+    def _field_array(self, role: str, field: str) -> npt.NDArray[Any]:
+        """One numeric field of a role as a numpy array by role row, kept once read (nulls: -1 or NaN)."""
+        key = (role, field)
+        with self._lock:
+            found = self._columns.get(key)
+            if found is None:
+                column = self.role_table(role, [field]).column(field)
+                import pyarrow as pa
+
+                if pa.types.is_floating(column.type):
+                    found = column.to_numpy()
+                else:
+                    boolean = pa.types.is_boolean(column.type)
+                    filled = column.fill_null(False if boolean else -1).to_numpy()
+                    found = np.asarray(filled, dtype=bool if boolean else np.int64)
+                self._columns[key] = found
+            return found
+
+    def field_of(self, role: str, field: str, nodes: npt.ArrayLike) -> npt.NDArray[Any]:
+        """A numeric, boolean or reference field of `role` for each node (all of that role), as a numpy array."""
+        rows = self.role_rows(role, nodes)
+        if np.any(rows < 0):
+            bad = int(np.asarray(nodes)[np.flatnonzero(rows < 0)[0]])
+            raise InputError(f"{self.id_of(bad)!r} is a {self.kind_of(bad)}, not a {role.replace('_', ' ')}")
+        return self._field_array(role, field)[rows]
+
+    def actuals(self, columns: list[str] | None = None) -> pa.Table | None:
+        """What the yard recorded (hours, dates, NDT findings) in the brain's names, by `node`; None if nothing."""
+        if not (self.path / "roles" / f"{ACTUALS}.parquet").is_file():
+            return None
+        return self.role_table(ACTUALS, columns)
+
+    def calendar(self) -> pa.Table | None:
+        """The yard's non-working days (`date`, and `resource_node` where a day is one resource's), None if none."""
+        import pyarrow.parquet as pq
+
+        path = self.path / "calendar.parquet"
+        return pq.read_table(path) if path.is_file() else None
 
     @cached_property
     def tables(self) -> list[str]:

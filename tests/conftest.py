@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.yards import make_yard
+from tests.helpers.yards import bulk_carrier_store, make_yard
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +18,9 @@ def yard_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, int
 @pytest.fixture(scope="session")
 def small_yard(yard_factory: Callable[[int, int], Path]) -> Path:
     return yard_factory(20_000, 1)
+
+
+@pytest.fixture(scope="session")
+def bulk_carrier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bulk carrier sample, imported once per session: a yard with other ids, kinds and column names."""
+    return bulk_carrier_store(tmp_path_factory.mktemp("samples"))

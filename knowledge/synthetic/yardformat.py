@@ -209,6 +209,8 @@ _ACTUALS_SCHEMA: Final = pa.schema(
         ("defect", pa.bool_()),
         ("defect_class", pa.string()),
         ("rework", pa.bool_()),
+        ("expected_hours", pa.float32()),
+        ("defect_logit", pa.float32()),
     ]
 )
 _UNIQUE: Final = frozenset({"id", "part_a", "part_b", "before", "after"})
@@ -245,8 +247,16 @@ zone = "zone"
 weight_t = "weight_t"
 erection_sequence = "erection_sequence"
 planned_erection = "planned_erection"
+work_package = "work_package"
+
+[columns.assembly]
+work_package = "work_package"
+
+[columns.sub_assembly]
+work_package = "work_package"
 
 [columns.part]
+work_package = "work_package"
 grade = "grade"
 thickness_mm = "thickness_mm"
 length_m = "length_m"
@@ -265,6 +275,7 @@ thickness_mm = "thickness_mm"
 length_m = "length_m"
 fit_up_gap_mm = "fit_up_gap_mm"
 work_package = "work_package"
+norm_hours = "norm_hours"
 
 [columns.outfitting_item]
 item_kind = "item_kind"
@@ -274,10 +285,16 @@ diameter_mm = "diameter_mm"
 weight_t = "weight_t"
 spans_blocks = "spans_blocks"
 work_package = "work_package"
+norm_hours = "norm_hours"
+stage = "stage"
+block = "block"
+zone = "zone"
 
 [columns.work_package]
 trade = "trade"
 resource = "resource"
+crane = "crane"
+block = "block"
 crew = "crew"
 estimated_hours = "estimated_hours"
 planned_start = "planned_start"
@@ -295,6 +312,8 @@ finish = "actual_finish"
 defect = "defect"
 defect_class = "defect_class"
 rework = "rework"
+expected_hours = "expected_hours"
+defect_logit = "defect_logit"
 """
 
 
@@ -532,9 +551,11 @@ def _write_nodes(source: _Source, parent: npt.NDArray[np.int32], names: _Namer, 
     wp_codes = _decoded(wp.column("code"))  # in work-package id order
     nodes = _Writer(tmp / "nodes.parquet", _NODE_SCHEMA)
     actuals = _Writer(tmp / "actuals.parquet", _ACTUALS_SCHEMA)
+    made_by = _made_by(source)
     for k, kind in enumerate(NODE_KINDS):
         copied, recorded, refs = _COPIED[kind], _RECORDED.get(kind, {}), _REFS.get(kind, {})
         lo = int(lay.kind_start[k])
+        truth = source.chunks("ground_truth", ["expected_hours", "defect_logit"]) if kind == "joint" else None
         for chunk in source.chunks(_TABLE_OF[kind], [*copied, *recorded, *refs]):
             ids = np.arange(lo, lo + chunk.num_rows, dtype=np.int64)
             lo += chunk.num_rows
@@ -550,9 +571,18 @@ def _write_nodes(source: _Source, parent: npt.NDArray[np.int32], names: _Namer, 
                 row[target] = (
                     wp_codes.take(pa.array(numbers)) if target == "work_package" else names.nullable_codes(numbers)
                 )
+            if kind in made_by:  # a hull node's work package: its block's of the trade that makes its kind
+                rows = made_by[kind][lay.block_index_of(ids)]
+                row["work_package"] = pc.if_else(
+                    pa.array(rows < 0), pa.scalar(None, pa.string()), wp_codes.take(pa.array(np.maximum(rows, 0)))
+                )
             nodes.write(row)
             if recorded:
-                actuals.write({"id": own} | {t: _decoded(chunk.column(c)) for c, t in recorded.items()})
+                found = {"id": own} | {t: _decoded(chunk.column(c)) for c, t in recorded.items()}
+                if truth is not None:  # the ground truth rows are the joints', in the same order
+                    known = next(truth)
+                    found |= {c: _decoded(known.column(c)) for c in ("expected_hours", "defect_logit")}
+                actuals.write(found)
     systems = source.table("systems")
     nodes.write(
         {
@@ -568,8 +598,76 @@ def _write_nodes(source: _Source, parent: npt.NDArray[np.int32], names: _Namer, 
     actuals.close()
 
 
+def _made_by(source: _Source) -> dict[str, npt.NDArray[np.int64]]:
+    """Per hull kind that a trade makes, the work package (row) of each block that makes it (-1: none)."""
+    wp = source.table("work_packages")
+    trades = source.table("trades").to_pylist()
+    blocks = _ints(wp.column("block_id"))
+    trade = _decoded(wp.column("trade")).to_pylist()
+    out: dict[str, npt.NDArray[np.int64]] = {}
+    for t in trades:
+        for kind in (k.strip() for k in str(t["makes"] or "").split(",") if k.strip()):
+            rows = np.full(source.layout.counts["block"], -1, dtype=np.int64)
+            mine = np.flatnonzero(np.asarray([x == t["trade"] for x in trade], dtype=bool))
+            rows[blocks[mine]] = mine
+            out[kind] = rows
+    return out
+
+
+def _package_edges(source: _Source) -> tuple[pa.Array, pa.Array]:
+    """The work packages' own order as edges between them (codes).
+
+    Each block's packages follow one another in the order of the trades, and each block's erection follows that of
+    every block it rests on (through its erection joints).
+    """
+    wp = source.table("work_packages")
+    codes = _decoded(wp.column("code"))
+    blocks = _ints(wp.column("block_id"))
+    trades = sorted(source.table("trades").to_pylist(), key=lambda t: t["sequence"])
+    place = {t["trade"]: i for i, t in enumerate(trades)}
+    trade = _decoded(wp.column("trade")).to_pylist()
+    order = np.lexsort((np.asarray([place[t] for t in trade]), blocks))
+    same = blocks[order][1:] == blocks[order][:-1]
+    before, after = list(order[:-1][same]), list(order[1:][same])
+    erects = [t["trade"] for t in trades if "block" in str(t["makes"] or "").split(",")]
+    if erects:
+        erection = np.full(source.layout.counts["block"], -1, dtype=np.int64)
+        mine = np.flatnonzero(np.asarray([x == erects[0] for x in trade], dtype=bool))
+        erection[blocks[mine]] = mine
+        for lower, upper in _erection_pairs(source):
+            if erection[lower] >= 0 and erection[upper] >= 0:
+                before.append(erection[lower])
+                after.append(erection[upper])
+    return codes.take(pa.array(before, pa.int64())), codes.take(pa.array(after, pa.int64()))
+
+
+def _erection_pairs(source: _Source) -> list[tuple[int, int]]:
+    """(lower block, upper block) of each erection joint, by block index, each pair once, sorted."""
+    lay = source.layout
+    indptr, indices = source.forward
+    nblocks = lay.counts["block"]
+    j0, j1 = int(lay.kind_start[NODE_KINDS.index("joint")]), int(lay.kind_start[NODE_KINDS.index("joint") + 1])
+    pairs: set[tuple[int, int]] = set()
+    pieces = []
+    for chunk in source.chunks("joints", ["owner_id", "level"]):
+        level = np.asarray(pc.equal(_decoded(chunk.column("level")), "erection").to_numpy(zero_copy_only=False))
+        pieces.append(np.where(level, _ints(chunk.column("owner_id")), -1))
+    owners = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    for b in range(nblocks):
+        succ = np.asarray(indices[int(indptr[b]) : int(indptr[b + 1])], dtype=np.int64)
+        joints = succ[(succ >= j0) & (succ < j1)]
+        for j in joints.tolist():
+            upper = int(owners[j - j0])
+            if 0 <= upper < nblocks and upper != b:
+                pairs.add((b, upper))
+    return sorted(pairs)
+
+
 def _write_edges(source: _Source, parent: npt.NDArray[np.int32], names: _Namer, path: Path) -> int:
-    """`edges.parquet`: the precedence edges (in the CSR's order) but those the production hierarchy implies."""
+    """`edges.parquet`: the precedence edges (in the CSR's order) but those the production hierarchy implies.
+
+    Then the work packages' own order (`_package_edges`).
+    """
     indptr, indices = source.forward
     total = len(indices)
     edges = _Writer(path, pa.schema([("before", pa.string()), ("after", pa.string())]))
@@ -586,6 +684,10 @@ def _write_edges(source: _Source, parent: npt.NDArray[np.int32], names: _Namer, 
         if own.any():
             edges.write({"before": names.codes(src[own]), "after": names.codes(dst[own])})
             kept += int(np.count_nonzero(own))
+    before, after = _package_edges(source)
+    if len(before):
+        edges.write({"before": before, "after": after})
+        kept += len(before)
     edges.close()
     return kept
 

@@ -91,6 +91,8 @@ _JOINT_LEVELS = ("sub_assembly", "assembly", "block", "erection")
 _GRADES = ("A", "AH32", "AH36", "DH36", "EH36")
 _ITEM_KINDS = ("pipe_spool", "cable_tray", "hvac_duct", "equipment")
 _BLOCK_TYPES = ("bottom", "side", "deck", "superstructure")
+_STAGES = ("on-unit", "on-block", "on-board")
+_MADE_IN = "the work package that makes it (a node id); joints and items name theirs in the same way"
 
 FIELDS: Final[dict[str, tuple[YardField, ...]]] = {
     "block": (
@@ -99,10 +101,18 @@ FIELDS: Final[dict[str, tuple[YardField, ...]]] = {
         YardField("weight_t", "float", "scheduling", unit="t", low=0, high=5000, doc="lift weight"),
         YardField("erection_sequence", "int", "scheduling", low=0, doc="order of erection in the dock"),
         YardField("planned_erection", "date", "scheduling", doc="planned erection day"),
+        YardField("work_package", "ref", "scheduling", doc="the work package that erects it (a node id)"),
     ),
-    "assembly": (YardField("weight_t", "float", "brain", unit="t", low=0, high=5000),),
-    "sub_assembly": (YardField("weight_t", "float", "brain", unit="t", low=0, high=1000),),
+    "assembly": (
+        YardField("weight_t", "float", "brain", unit="t", low=0, high=5000),
+        YardField("work_package", "ref", "scheduling", doc=_MADE_IN),
+    ),
+    "sub_assembly": (
+        YardField("weight_t", "float", "brain", unit="t", low=0, high=1000),
+        YardField("work_package", "ref", "scheduling", doc=_MADE_IN),
+    ),
     "part": (
+        YardField("work_package", "ref", "scheduling", doc=_MADE_IN),
         YardField("grade", "word", "brain", words=_GRADES, doc="hull steel grade"),
         YardField("thickness_mm", "float", "brain", unit="mm", low=0, low_open=True, high=200),
         YardField("length_m", "float", "brain", unit="m", low=0, high=100),
@@ -131,6 +141,7 @@ FIELDS: Final[dict[str, tuple[YardField, ...]]] = {
         YardField("length_m", "float", "welding", required=True, unit="m", low=0, low_open=True, high=100),
         YardField("fit_up_gap_mm", "float", "welding", unit="mm", low=0, high=20, doc="default 0"),
         YardField("work_package", "ref", "scheduling", doc="the work package it is done in (a node id)"),
+        YardField("norm_hours", "float", "scheduling", unit="h", low=0, doc="planning norm: hours to weld it"),
     ),
     "outfitting_item": (
         YardField("item_kind", "word", "outfitting", required=True, words=_ITEM_KINDS),
@@ -140,10 +151,20 @@ FIELDS: Final[dict[str, tuple[YardField, ...]]] = {
         YardField("weight_t", "float", "outfitting", required=True, unit="t", low=0, high=1000),
         YardField("spans_blocks", "bool", "outfitting", doc="default: from the graph"),
         YardField("work_package", "ref", "scheduling", doc="the work package it is done in (a node id)"),
+        YardField("norm_hours", "float", "scheduling", unit="h", low=0, doc="planning norm: hours to fit it"),
+        YardField(
+            "stage", "word", "brain", words=_STAGES, doc="fitted on a unit, on a block, or on board after erection"
+        ),
+        YardField(
+            "block", "ref", "brain", doc="the block it is fitted in or on, when that is not its production parent"
+        ),
+        YardField("zone", "text", "brain", doc="the fire or vertical zone it lies in (else its block's)"),
     ),
     "work_package": (
         YardField("trade", "text", "scheduling", required=True, doc="the trade that does it"),
         YardField("resource", "ref", "scheduling", doc="the resource it runs on (a node id)"),
+        YardField("crane", "ref", "scheduling", doc="the crane it needs (a resource's node id), if any"),
+        YardField("block", "ref", "scheduling", doc="the block it works on (a node id)"),
         YardField("crew", "int", "scheduling", low=0, high=10_000),
         YardField("estimated_hours", "float", "scheduling", required=True, unit="h", low=0),
         YardField("planned_start", "date", "scheduling"),
@@ -161,6 +182,15 @@ FIELDS: Final[dict[str, tuple[YardField, ...]]] = {
         YardField("defect", "bool", "actuals", doc="NDT found a defect"),
         YardField("defect_class", "text", "actuals", doc="what NDT found"),
         YardField("rework", "bool", "actuals"),
+        YardField(
+            "expected_hours",
+            "float",
+            "actuals",
+            unit="h",
+            low=0,
+            doc="a simulated yard's ground truth: the hours before noise (the floor no model can beat)",
+        ),
+        YardField("defect_logit", "float", "actuals", doc="a simulated yard's ground truth: defect log-odds"),
     ),
 }
 """Each role's fields (and the actuals table's), by the `[columns]` section that maps them."""

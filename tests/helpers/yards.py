@@ -1,4 +1,8 @@
-"""Small generated yards and their networkx twins, shared by the tests."""
+"""Small generated yards and the bulk carrier sample as imported stores, and networkx twins, shared by the tests.
+
+`make_yard` gives what a user gets from `shipbrain yard generate`: the synthetic yard written in the open yard
+format and imported (`knowledge.synthetic.yardformat.write_format` -> `knowledge.importer.import_yard`).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,36 @@ from knowledge import PartGraph, YardSpec, generate_yard, write_yard
 from knowledge.yarddir import _sha256
 
 
+SAMPLES = Path(__file__).resolve().parents[2] / "knowledge" / "samples"
+BULK_CARRIER = SAMPLES / "bulk_carrier"
+"""The bulk carrier sample in the open yard format (its own ids, kinds and column names)."""
+
+
 def make_yard(root: Path, parts: int, seed: int) -> Path:
-    """Generate and write a yard under `root`; returns its directory."""
+    """Generate the synthetic yard, write it in the open format and import it under `root`; returns the store."""
+    from knowledge.importer import import_yard
+    from knowledge.synthetic.yardformat import write_format
+
     out = root / f"yard-{parts}-{seed}"
+    if not (out / "manifest.json").exists():
+        source = write_format(generate_yard(YardSpec(parts=parts, seed=seed)), root / f"format-{parts}-{seed}")
+        import_yard(source, out)
+    return out
+
+
+def bulk_carrier_store(root: Path) -> Path:
+    """The bulk carrier sample imported under `root` (once); returns the store."""
+    from knowledge.importer import import_yard
+
+    out = root / "bulk-carrier"
+    if not (out / "manifest.json").exists():
+        import_yard(BULK_CARRIER, out)
+    return out
+
+
+def make_partgraph_yard(root: Path, parts: int, seed: int) -> Path:
+    """The generator's own store (format 3, `PartGraph`), for the tests of that format while it lasts."""
+    out = root / f"partgraph-{parts}-{seed}"
     if not (out / "manifest.json").exists():
         write_yard(generate_yard(YardSpec(parts=parts, seed=seed)), out)
     return out
