@@ -17,14 +17,17 @@ import numpy.typing as npt
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters._yardrows import neighbour_blocks, role_nodes, role_rows_with_defaults
 from adapters.registry import adapter, config_factory
 from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
-from knowledge.partgraph import PartGraph
+from knowledge.store import YardStore
 
 __all__ = [
     "BLOCK_TYPES",
+    "DEFAULT_BLOCK_TYPE",
+    "ITEM_DEFAULTS",
     "ITEM_KINDS",
     "OUTFITTING_FEATURES",
     "STAGES",
@@ -35,10 +38,13 @@ __all__ = [
     "OutfittingAdapter",
     "OutfittingItemRow",
     "OutfittingPredictionRow",
+    "REQUIRED_ITEM_FIELDS",
     "Stage",
+    "block_types",
     "encode_items",
     "from_config",
     "outfitting_spec",
+    "spans_blocks",
 ]
 
 ItemKind = Literal["pipe_spool", "cable_tray", "hvac_duct", "equipment"]
@@ -203,8 +209,8 @@ def outfitting_spec(version: str, transport: str, batch_size: int = 262_144) -> 
         output_schema=OutfittingPredictionRow,
         batch_size=batch_size,
         transport=transport,
-        yard_table="outfitting_items",
-        key_column="item_id",
+        role="outfitting_item",
+        key_column="node",
     )
 
 
@@ -233,19 +239,104 @@ class OutfittingAdapter(ModelAdapter):
         )
 
     @staticmethod
-    def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
-        """The outfitting items of some blocks (all if None) as input rows, with `item_id` to name them."""
-        columns = ["item_id", "block_id", "kind", "system", "length_m", "diameter_mm", "weight_t", "spans_blocks"]
-        where = None if block_ids is None else ("block_id", np.asarray(block_ids).tolist())
-        items = graph.table("outfitting_items", columns, where=where)
-        blocks = graph.table("blocks", ["block_type"]).column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
-        block = items.column("block_id").to_numpy()
-        per_block = np.bincount(
-            graph.table("outfitting_items", ["block_id"]).column(0).to_numpy(), minlength=len(blocks)
+    def yard_rows(yard: YardStore, nodes: npt.ArrayLike | None = None) -> pa.Table:
+        """The yard's outfitting items (all, or those among `nodes`) as input rows, in node order.
+
+        Columns `node` (int32), `block` (int32 block node, `yard.block_of`, -1 none), then `OutfittingItemRow`'s
+        fields (the yard's `item_kind` is the row's `kind`). Fields the yard does not give (or a row leaves empty)
+        take the model's defaults: `diameter_mm` 0; `spans_blocks` from the graph (`spans_blocks`). Per-block
+        features: `block_type` is the item's block's (its block by the graph when it has none: an on-board item
+        fitted after erection; "bottom", the first type, when no block or type is known); `items_in_block`
+        counts all the yard's items of the same block.
+
+        Raises:
+            MissingFieldError: the yard gives no outfitting items, or not one of the fields the model cannot do
+                without (`REQUIRED_ITEM_FIELDS`); it names the field and how to map it.
+        """
+        chosen = role_nodes(yard, "outfitting_item", nodes)
+        fields = ["item_kind", "system", "length_m", "diameter_mm", "weight_t", "spans_blocks"]
+        columns = role_rows_with_defaults(
+            yard, "outfitting_item", chosen, fields, REQUIRED_ITEM_FIELDS, ITEM_DEFAULTS, "the outfitting model"
         )
-        return items.append_column("block_type", pa.array(blocks[block].tolist(), type=pa.string())).append_column(
-            "items_in_block", pa.array(per_block[block].astype(np.int64))
+        block = yard.block_of(chosen)
+        spans = columns.get("spans_blocks")
+        if spans is None or spans.null_count:
+            derived = spans_blocks(yard, chosen, block)
+            if spans is not None:
+                derived = np.where(spans.is_null().to_numpy(), derived, spans.fill_null(False).to_numpy())
+            columns["spans_blocks"] = pa.array(derived, pa.bool_())
+        typed = np.where(block >= 0, block, _block_by_graph(yard, chosen, block))
+        return pa.table(
+            {
+                "node": pa.array(chosen, pa.int32()),
+                "block": pa.array(block, pa.int32()),
+                "kind": columns["item_kind"],
+                "system": columns["system"],
+                "block_type": pa.array(block_types(yard, typed), pa.string()),
+                "length_m": columns["length_m"],
+                "diameter_mm": columns["diameter_mm"],
+                "weight_t": columns["weight_t"],
+                "spans_blocks": columns["spans_blocks"],
+                "items_in_block": pa.array(_items_in_block(yard, block), pa.int64()),
+            }
         )
+
+
+REQUIRED_ITEM_FIELDS: Final = ("item_kind", "system", "length_m", "weight_t")
+"""The outfitting item fields the model cannot do without (a yard that lacks one gets a `MissingFieldError`)."""
+ITEM_DEFAULTS: Final[dict[str, object]] = {"diameter_mm": 0.0}
+"""What an item field the yard does not give is taken to be (`spans_blocks` is derived: `spans_blocks`)."""
+DEFAULT_BLOCK_TYPE: Final[BlockType] = BLOCK_TYPES[0]
+"""The block type of an item whose block, or its type, the yard does not give."""
+
+
+def spans_blocks(yard: YardStore, items: npt.NDArray[np.int32], blocks: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
+    """Whether each item crosses a block boundary, by the graph.
+
+    It does when its own block (`blocks`, -1 none) and the blocks of the nodes it directly waits on or holds up
+    are two or more.
+    """
+    position, other = neighbour_blocks(yard, items)
+    own = np.flatnonzero(blocks >= 0)
+    pairs = np.unique(
+        np.column_stack([np.r_[position, own], np.r_[other, blocks[own].astype(np.int64)]]).astype(np.int64), axis=0
+    )
+    return np.bincount(pairs[:, 0], minlength=len(items)) >= 2
+
+
+def _block_by_graph(
+    yard: YardStore, items: npt.NDArray[np.int32], blocks: npt.NDArray[np.int32]
+) -> npt.NDArray[np.int64]:
+    """Per item with no block of its own, the lowest block among its graph neighbours' (-1 none); others -1."""
+    out = np.full(len(items), -1, dtype=np.int64)
+    lost = np.flatnonzero(blocks < 0)
+    if len(lost):
+        position, other = neighbour_blocks(yard, items[lost])
+        best = np.full(len(lost), np.iinfo(np.int64).max)
+        np.minimum.at(best, position, other)
+        found = best < np.iinfo(np.int64).max
+        out[lost[found]] = best[found]
+    return out
+
+
+def block_types(yard: YardStore, blocks: npt.NDArray[np.int64]) -> list[str]:
+    """The type of each block node (-1, or a yard without block types: `DEFAULT_BLOCK_TYPE`)."""
+    out = np.full(len(blocks), DEFAULT_BLOCK_TYPE, dtype=object)
+    if "block_type" not in yard.fields("block"):
+        return out.tolist()
+    every = yard.role_table("block", ["block_type"]).column("block_type").fill_null(DEFAULT_BLOCK_TYPE)
+    types = np.asarray(every.to_pylist(), dtype=object)
+    known = np.flatnonzero(blocks >= 0)
+    rows = yard.role_rows("block", blocks[known])
+    out[known[rows >= 0]] = types[rows[rows >= 0]]
+    return out.tolist()
+
+
+def _items_in_block(yard: YardStore, blocks: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
+    """Per block node, how many of the yard's items it holds (`yard.block_of`: on-board items count with theirs)."""
+    every, counts = np.unique(yard.block_of(yard.nodes_of_role("outfitting_item")), return_counts=True)
+    at = np.minimum(np.searchsorted(every, blocks), len(every) - 1)
+    return np.where((blocks >= 0) & (every[at] == blocks), counts[at], 0).astype(np.int64)
 
 
 from_config = config_factory(OutfittingAdapter)

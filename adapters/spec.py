@@ -9,11 +9,12 @@ from typing import Protocol, TypeAlias, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from adapters.errors import ModelResponseError
 from adapters.schema import validate_batch
 from adapters.transports.base import Transport
+from knowledge.yardformat.fields import ROLES
 
 __all__ = ["Adapter", "AdapterSpec", "ModelAdapter"]
 
@@ -43,10 +44,18 @@ class AdapterSpec(BaseModel):
     """Rows per call to the model."""
     transport: str
     """How the model is reached: "callable", "onnx", "v2", "openai-chat", "in-process"."""
-    yard_table: str | None = None
-    """The yard table whose rows the model scores (e.g. "joints"), if any."""
+    role: str | None = None
+    """The yard role whose nodes the model scores (`knowledge.yardformat.ROLES`: "joint", "outfitting_item", ...),
+    None for a model that scores no yard nodes; its adapter's `yard_rows(yard, nodes)` reads them."""
     key_column: str | None = None
-    """The id column of `yard_table` that names each row (e.g. "joint_id")."""
+    """The column of `yard_rows` that names each row's node ("node"), if any."""
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str | None) -> str | None:
+        if role is not None and role not in ROLES:
+            raise ValueError(f"no role {role!r}; roles: {', '.join(ROLES)}")
+        return role
 
     def describe(self) -> dict[str, JsonValue]:
         """A JSON-ready description, with the row schemas as JSON Schema."""

@@ -19,19 +19,22 @@ import numpy.typing as npt
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters._yardrows import neighbour_blocks, role_nodes, role_rows_with_defaults
 from adapters.registry import adapter, config_factory
 from adapters.schema import category_codes
 from adapters.spec import AdapterSpec, ModelAdapter
 from adapters.transports.base import Transport
-from knowledge.partgraph import PartGraph
+from knowledge.store import YardStore
 
 __all__ = [
     "ACCESS",
     "GRADES",
+    "JOINT_DEFAULTS",
     "JOINT_LEVELS",
     "JOINT_TYPES",
     "POSITIONS",
     "PROCESSES",
+    "REQUIRED_JOINT_FIELDS",
     "WELD_FEATURES",
     "Access",
     "Grade",
@@ -44,6 +47,7 @@ __all__ = [
     "WeldingAdapter",
     "encode_joints",
     "from_config",
+    "joint_levels",
     "welding_spec",
 ]
 
@@ -147,8 +151,8 @@ def welding_spec(version: str, transport: str, batch_size: int = 262_144) -> Ada
         output_schema=WeldPredictionRow,
         batch_size=batch_size,
         transport=transport,
-        yard_table="joints",
-        key_column="joint_id",
+        role="joint",
+        key_column="node",
     )
 
 
@@ -170,12 +174,73 @@ class WeldingAdapter(ModelAdapter):
         return pa.table({"hours": hours, "defect_probability": risk})
 
     @staticmethod
-    def yard_rows(graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
-        """The joints of some blocks (all if None) as input rows, with `joint_id` to name them."""
-        columns = ["joint_id", "block_id", *WeldJointRow.model_fields]
-        if block_ids is None:
-            return graph.table("joints", columns)
-        return graph.table("joints", columns, where=("block_id", np.asarray(block_ids).tolist()))
+    def yard_rows(yard: YardStore, nodes: npt.ArrayLike | None = None) -> pa.Table:
+        """The yard's joints (all, or those among `nodes`) as input rows, in node order.
+
+        Columns `node` (int32), `block` (int32 block node, -1 none), then `WeldJointRow`'s fields. Fields the
+        yard does not give (or a row leaves empty) take the model's defaults: `access` "good", `one_sided`
+        false, `fit_up_gap_mm` 0, and `level` from where the joint sits (`joint_levels`).
+
+        Raises:
+            MissingFieldError: the yard gives no joints, or not one of the fields the model cannot do without
+                (`REQUIRED_JOINT_FIELDS`); it names the field and how to map it.
+        """
+        chosen = role_nodes(yard, "joint", nodes)
+        columns = role_rows_with_defaults(
+            yard,
+            "joint",
+            chosen,
+            list(WeldJointRow.model_fields),
+            REQUIRED_JOINT_FIELDS,
+            JOINT_DEFAULTS,
+            "the welding model",
+        )
+        block = yard.block_of(chosen)
+        given = columns.get("level")
+        if given is None or given.null_count:
+            missing = np.arange(len(chosen)) if given is None else np.flatnonzero(given.is_null().to_numpy())
+            levels = np.asarray([None] * len(chosen) if given is None else given.to_pylist(), dtype=object)
+            levels[missing] = joint_levels(yard, chosen[missing], block[missing])
+            columns["level"] = pa.array(levels.tolist(), pa.string())
+        return pa.table(
+            {
+                "node": pa.array(chosen, pa.int32()),
+                "block": pa.array(block, pa.int32()),
+                **{name: columns[name] for name in WeldJointRow.model_fields},
+            }
+        )
+
+
+REQUIRED_JOINT_FIELDS: Final = ("joint_type", "process", "position", "grade", "thickness_mm", "length_m")
+"""The joint fields the welding model cannot do without (a yard that lacks one gets a `MissingFieldError`)."""
+JOINT_DEFAULTS: Final[dict[str, object]] = {"access": "good", "one_sided": False, "fit_up_gap_mm": 0.0}
+"""What a joint field the yard does not give is taken to be (`level` is derived: `joint_levels`)."""
+
+
+def joint_levels(yard: YardStore, joints: npt.NDArray[np.int32], blocks: npt.NDArray[np.int32]) -> npt.NDArray[np.str_]:
+    """Where each joint is welded, from where it sits in the production hierarchy.
+
+    Its nearest production ancestor's role: a sub-assembly or assembly joint closes that unit; a joint of a
+    block (or of none) is an "erection" joint when the graph links it to a node of another block (the block it
+    joins), else a "block" joint.
+    """
+    levels = np.full(len(joints), "block", dtype=object)
+    if not len(joints):
+        return levels.astype(str)
+    nearest = np.full(len(joints), -1, dtype=np.int64)
+    for role in ("block", "assembly", "sub_assembly"):
+        ancestor = yard.ancestor_of(joints, role).astype(np.int64)
+        deeper = ancestor > nearest  # an ancestor inside another's range has the larger node number
+        levels[deeper] = role
+        nearest = np.maximum(nearest, ancestor)
+    at_block = np.flatnonzero(levels == "block")
+    if len(at_block):
+        position, other = neighbour_blocks(yard, joints[at_block])
+        own = blocks[at_block].astype(np.int64)[position]
+        joins = np.zeros(len(at_block), dtype=bool)
+        joins[position[other != own]] = True
+        levels[at_block[joins]] = "erection"
+    return levels.astype(str)
 
 
 from_config = config_factory(WeldingAdapter)

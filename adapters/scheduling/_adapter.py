@@ -103,8 +103,8 @@ def _spec(batch_size: int) -> AdapterSpec:
         output_schema=ScheduledRow,
         batch_size=batch_size,
         transport="in-process",
-        yard_table="work_packages",
-        key_column="work_package_id",
+        role="work_package",
+        key_column="node",
     )
 
 
