@@ -146,6 +146,10 @@ class Names(Protocol):
         """The first of the yard's zones the text names."""
         ...
 
+    def example(self, role: str) -> str | None:
+        """One of the yard's ids of `role` (to show what its codes look like), None when it has none."""
+        ...
+
 
 @dataclass(frozen=True)
 class _Word:
@@ -168,6 +172,8 @@ class Lexicon:
     role_words: Mapping[str, str] = field(default_factory=lambda: dict(ROLE_WORDS))
     children: Callable[[str, str], Sequence[str]] | None = None
     """(an id, a role) -> the ids of that role inside it ("joint 1426 of block 12"); None when the yard cannot say."""
+    examples: Mapping[str, str] = field(default_factory=dict)
+    """role -> one of the yard's ids of that role, to show what its codes look like ("such as B012")."""
     unknown: Callable[[str], str | None] | None = None
     """A word the yard reads as one of its ids although it has none such ("B099" in a yard of 31 blocks) -> the id
     as the yard would spell it, so the tool can say it is not in the yard; None for a word that is no id at all."""
@@ -421,6 +427,16 @@ class Lexicon:
                     return Mention(zone, word.start() + lead, word.end() - trail, "zone", "loose")
         return None
 
+    def example(self, role: str) -> str | None:
+        """One of the yard's ids of `role`: from `examples`, else the first of `named` or of the resources."""
+        if role in self.examples:
+            return self.examples[role]
+        if self.named.get(role):
+            return self.named[role][0]
+        if role == "resource" and self.resources:
+            return next(iter(self.resources))
+        return None
+
     # ---- a yard's lexicon ---------------------------------------------------------------------
 
     @classmethod
@@ -456,6 +472,10 @@ class LazyLexicon:
     def zone(self, text: str) -> Mention | None:
         """`Lexicon.zone`."""
         return self.lexicon.zone(text)
+
+    def example(self, role: str) -> str | None:
+        """`Lexicon.example`."""
+        return self.lexicon.example(role)
 
 
 def _trimmed(raw: str) -> Iterable[tuple[str, int, int]]:
