@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from adapters.registry import Registry
-    from knowledge.partgraph import PartGraph
     from knowledge.settings import Settings
+    from knowledge.store import YardStore
 
 __all__ = ["YardCache", "digest_of", "model_identity", "take_rows"]
 
@@ -58,9 +58,9 @@ def model_identity(registry: Registry, name: str) -> str:
 class YardCache:
     """Files computed from one yard."""
 
-    def __init__(self, settings: Settings, graph: PartGraph) -> None:
-        manifest = (graph.path / "manifest.json").read_bytes()
-        self.dir = Path(settings.data_dir) / "cache" / f"{graph.path.name}-{hashlib.sha256(manifest).hexdigest()[:16]}"
+    def __init__(self, settings: Settings, yard: YardStore) -> None:
+        manifest = (yard.path / "manifest.json").read_bytes()
+        self.dir = Path(settings.data_dir) / "cache" / f"{yard.path.name}-{hashlib.sha256(manifest).hexdigest()[:16]}"
 
     def _path(self, name: str, suffix: str) -> Path:
         return self.dir / f"{name}{suffix}"

@@ -1,8 +1,8 @@
 """`YardContext`: one yard and what the brain's tools and the workflows compute over it.
 
-One context per yard and process: the part graph, the settings, and members made on first use (a graph
-question never loads a model, a schedule question never opens the document store), each made once under
-one lock because the service and eval runs call from several threads.
+One context per yard and process: the yard's imported store (`knowledge.store.YardStore`), the settings, and
+members made on first use (a graph question never loads a model, a schedule question never opens the document
+store), each made once under one lock because the service and eval runs call from several threads.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-import pyarrow.compute as pc
-
 from knowledge.errors import InputError
-from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
+from knowledge.store import YardStore
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,20 +28,31 @@ if TYPE_CHECKING:
     from brain.core.yardplan import YardPlan
     from knowledge.documents import DocumentStore
 
-__all__ = ["YardContext"]
+__all__ = ["MODEL_ROLES", "YardContext", "model_role"]
+
+MODEL_ROLES: dict[str, str] = {"welding": "joint", "outfitting": "outfitting_item"}
+"""The role each built-in model scores, for a model whose spec names none (`spec.role` says it when given)."""
+
+
+def model_role(registry: Registry, model: str) -> str:
+    """The role whose rows `model` scores: its spec's `role`, else the built-in models' (`MODEL_ROLES`)."""
+    role = getattr(registry.spec(model), "role", None) or MODEL_ROLES.get(model)
+    if not isinstance(role, str):
+        raise InputError(f"model {model!r} names no role of the yard whose rows it scores")
+    return role
 
 
 class YardContext:
     """A yard and its models, work packages, plan and documents.
 
     Args:
-        graph: the yard's part graph.
+        yard: the yard's imported store.
         settings: data dir, databases, Ray; the process's settings by default.
         registry: the models to use instead of `Registry.load(settings)` (another version, an eval's recorder).
     """
 
-    def __init__(self, graph: PartGraph, settings: Settings | None = None, registry: Registry | None = None) -> None:
-        self.graph = graph
+    def __init__(self, yard: YardStore, settings: Settings | None = None, registry: Registry | None = None) -> None:
+        self.yard = yard
         self.settings = settings or get_settings()
         self.lock = threading.RLock()
         """Guards what is made on first use."""
@@ -57,8 +66,8 @@ class YardContext:
 
     @classmethod
     def open(cls, yard: str | Path, settings: Settings | None = None, registry: Registry | None = None) -> Self:
-        """A context over the yard directory `yard`."""
-        return cls(PartGraph.open(yard), settings, registry)
+        """A context over the imported store at `yard`."""
+        return cls(YardStore.open(yard), settings, registry)
 
     @property
     def registry(self) -> Registry:
@@ -86,7 +95,7 @@ class YardContext:
         from brain.core.workpackages import WorkPackageIndex
 
         with self.lock:
-            return WorkPackageIndex(self.graph, self.cache)
+            return WorkPackageIndex(self.yard, self.cache)
 
     @cached_property
     def plan(self) -> YardPlan:
@@ -111,7 +120,7 @@ class YardContext:
         """Files computed from this yard, on disk (predictions, schedules)."""
         from brain.core.cache import YardCache
 
-        return YardCache(self.settings, self.graph)
+        return YardCache(self.settings, self.yard)
 
     def _prediction_key(self, model: str) -> str:
         from brain.core.cache import model_identity
@@ -119,9 +128,11 @@ class YardContext:
         return f"predictions-{model}-{model_identity(self.registry, model)}"
 
     def yard_predictions(self, model: str) -> pa.Table:
-        """`model` over every row of its yard table (in table order), computed once per model version, kept on disk.
+        """`model` over every node of its role, computed once per model version, kept on disk.
 
-        The first schedule question after a restart reads them instead of predicting millions of rows.
+        One row per node of the model's role, in `yard.nodes_of_role(role)` order (a node's row is
+        `yard.role_rows(role, nodes)`). The first schedule question after a restart reads them instead of predicting
+        millions of rows.
         """
         with self.lock:
             if model in self._predictions:
@@ -155,14 +166,20 @@ class YardContext:
         loader = getattr(self.registry.get(model), "yard_rows", None)
         if not callable(loader):
             raise InputError(f"model {model!r} does not read its rows from the yard")
-        rows = loader(self.graph)
-        assert isinstance(rows, type(self.graph.table("blocks", ["block_id"])))
+        import pyarrow as pa
+
+        rows = loader(self.yard)
+        if not isinstance(rows, pa.Table):
+            raise InputError(f"model {model!r} gave no table of rows from the yard")
+        expected = self.yard.count(model_role(self.registry, model))
+        if rows.num_rows != expected:
+            raise InputError(f"model {model!r} read {rows.num_rows:,} rows from the yard, which has {expected:,}")
         return rows
 
     def warm(self, progress: Callable[[str, int, int], None] | None = None) -> None:
         """Compute (or load) what the first questions need.
 
-        Both models over the yard, then the adopted schedule with what its critical-path answers read: the part
+        Both models over the yard, then the adopted schedule with what its critical-path answers read: the yard
         graph's longest paths under the planning norms (one pass over the whole graph, 30 s at 25M on a loaded
         machine). `progress(step, done, total)` is called as each step starts; the service runs this in the background.
         """
@@ -175,17 +192,14 @@ class YardContext:
             if step == "adopted schedule":
                 self.plan.current()
                 longest_paths(self, "planned")
-            else:
-                self.yard_predictions(step.split()[0])
+            elif self.yard.count(model_role(self.registry, model := step.split()[0])):
+                self.yard_predictions(model)  # a yard without the model's role has nothing for it to predict
         report("done", len(steps), len(steps))
 
-    @cached_property
+    @property
     def day_zero(self) -> date:
-        """The calendar date of schedule day 0: the yard's first planned start."""
-        first = pc.min(self.graph.table("work_packages", ["planned_start"]).column(0)).as_py()
-        if not isinstance(first, date):
-            raise InputError("the yard's work packages have no planned start dates")
-        return first
+        """The calendar date of schedule day 0: the yard's `day0`."""
+        return self.yard.day0
 
     def date_of(self, day: int) -> date:
         """The calendar date of schedule day `day`."""
