@@ -353,14 +353,15 @@ CUES: Final[list[tuple[str, str]]] = [
     # "break down B003 for me": its members, not what breaks down
     ("lookup", r"^\W*(please\s+)?break\s+(down|up)\b|\bbreak\s+[a-z][\w-]*\d[\w-]*\s+down\b"),
 ]
-# Example phrasings per intent, written from the intents' definitions in the yard's words (codes stand for their
-# kind, see brain._planner_features.for_similarity); "unknown" holds questions outside the brain's scope, so
-# similarity can say so. A registered tool's own phrasings (ToolSpec.examples) join these.
+# Example phrasings per intent, written from the intents' definitions in the yard's words. A thing a phrasing names
+# is a placeholder of its role ("<block>", read as "the block": see brain._planner_features.for_similarity), never
+# a yard's code. "unknown" holds questions outside the brain's scope, so similarity can say so. A registered tool's
+# own phrasings (ToolSpec.examples) join these.
 EXAMPLES: Final[dict[str, list[str]]] = {
     "lookup": [
-        "what does block B012 consist of",
+        "what does block <block> consist of",
         "give me the details of this part",
-        "summarise assembly B003-A02",
+        "summarise assembly <assembly>",
         "what is this joint",
         "what is in this block",
         "describe this sub-assembly",
@@ -380,7 +381,7 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "give a short description of the block",
     ],
     "upstream": [
-        "what has to happen first for B012",
+        "what has to happen first for <block>",
         "which parts go into this assembly",
         "list the predecessors",
         "what must be finished before the block can start",
@@ -417,13 +418,13 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "what follows the sub-assembly in the build",
         "what is the impact of this part being late",
         "what is further down the line from this part",
-        "which work is held up until B012-A03 is finished",
+        "which work is held up until <assembly> is finished",
         "which work packages cannot go ahead without this joint",
         "all the work that relies on this assembly",
         "anything which needs the block to be finished",
     ],
     "weld_risk": [
-        "how risky is the welding in block B012",
+        "how risky is the welding in block <block>",
         "where will weld repairs happen",
         "expected weld repairs",
         "predicted welding hours and defect risk for the assembly",
@@ -439,7 +440,7 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "where are the weak welds",
         "which seams are most likely to crack",
         "predict weld quality problems for the block",
-        "how risky is joint J012-000042",
+        "how risky is joint <joint>",
         "defect probability of this joint",
         "weld risk of the part",
         "expected weld defects in the work package",
@@ -460,13 +461,13 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "we can test a few percent of the joints, which ones",
         "where to spend the inspection budget",
         "which joints to scan first",
-        "which joints of B012 should we inspect with a 5 % budget",
+        "which joints of <block> should we inspect with a 5 % budget",
         "NDT plan for the block with 40 hours of inspection",
         "we can test 50 joints of the assembly, which ones",
         "pick the riskiest welds for an inspection budget in hours",
     ],
     "hours": [
-        "how much work is block B012",
+        "how much work is block <block>",
         "how many hours will this assembly take",
         "estimate the effort",
         "predicted man-hours for the work package",
@@ -483,7 +484,7 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "sum the hours of the two blocks",
         "combined welding and outfitting hours of the block",
         "all-in work hours for the assembly, welding plus outfitting",
-        "predicted hours of work package WP-B012-PNL",
+        "predicted hours of work package <work_package>",
         "how many hours does this part take",
         "man-hours for this outfitting item",
         "work hours of one joint",
@@ -509,8 +510,8 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "how much outfitting rework do we expect in the zone",
         "are the items in this block installed at the right stage",
         "outfitting items of the block and their stages",
-        "rework risk of the outfitting items in block B012",
-        "rework risk of outfitting item O012-00042",
+        "rework risk of the outfitting items in block <block>",
+        "rework risk of outfitting item <outfitting_item>",
         "is this pipe spool fitted on-block or on-board",
         "at which stage does this item go in",
     ],
@@ -544,7 +545,7 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "when do pipe spools go on-block and when on-board",
     ],
     "schedule": [
-        "when does block B012 go into the dock",
+        "when does block <block> go into the dock",
         "how long will the whole ship take to build",
         "on which day is the block erected",
         "what is the makespan of the schedule",
@@ -587,7 +588,7 @@ EXAMPLES: Final[dict[str, list[str]]] = {
         "the block is delayed by 3 weeks, how much does the ship slip",
         "what if we lose the workshop for a few days from a date",
         "run a scenario with the crane unavailable for 2 days",
-        "what if B012 is 4 days late",
+        "what if <block> is 4 days late",
         "what if welding on the block takes 20 % longer",
         "if outfitting rework on the block doubles, what slips",
         "the welders are 10 % faster on the assembly, does the ship finish earlier",

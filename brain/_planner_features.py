@@ -37,8 +37,8 @@ from brain.plan import Entities
 from knowledge.documents import Embedder
 
 __all__ = [
-    "CODE_KINDS",
     "CUE_NAMES",
+    "ROLE_WORDS",
     "RULES",
     "NEW",
     "SHARED",
@@ -46,7 +46,9 @@ __all__ = [
     "QuestionFeatures",
     "Similarity",
     "features",
-    "code_kind",
+    "fill",
+    "masked",
+    "placeholders",
     "for_similarity",
     "spelled",
 ]
@@ -89,28 +91,23 @@ _YARD_TOPIC: Final = re.compile(YARD_TOPIC)
 _ADOPT_THAT: Final = re.compile(ADOPT_THAT)
 _NEEDS_SUBJECT: Final = ("lookup", "upstream", "downstream", "weld_risk", "ndt_plan", "hours", "outfitting")
 """Intents that cannot run on a question that names no code or zone."""
-_KIND_WORDS: Final = (
-    (re.compile(r"\bB\d{1,3}-A\d{1,2}-S\d{1,2}-P\d{1,4}\b", re.I), "the part"),
-    (re.compile(r"\bB\d{1,3}-A\d{1,2}-S\d{1,2}\b", re.I), "the sub-assembly"),
-    (re.compile(r"\bB\d{1,3}-A\d{1,2}\b", re.I), "the assembly"),
-    (re.compile(r"\bWP-B\d{1,3}-\w+\b", re.I), "the work package"),
-    (re.compile(r"\bB\d{1,3}\b", re.I), "the block"),
-    (re.compile(r"\bJ\d{1,3}-\d{1,6}\b", re.I), "the joint"),
-    (re.compile(r"\bO\d{1,3}-\d{1,5}\b", re.I), "the item"),
-    (re.compile(r"\bMVZ[\s-]?\d{1,2}[\s-]?L\d{1,2}\b", re.I), "the zone"),
-    (re.compile(r"\b(PL|WS|OH|GC|DOCK)-?\d{1,2}\b", re.I), "the machine"),
-)
-CODE_KINDS: Final = (
-    ("part", re.compile(r"^B\d+-A\d+-S\d+-P\d+$")),
-    ("sub-assembly", re.compile(r"^B\d+-A\d+-S\d+$")),
-    ("assembly", re.compile(r"^B\d+-A\d+$")),
-    ("block", re.compile(r"^B\d+$")),
-    ("joint", re.compile(r"^J\d+-\d+$")),
-    ("item", re.compile(r"^O\d+-\d+$")),
-    ("work package", re.compile(r"^WP-")),
-)
-"""(kind, pattern) of the codes `brain.plan.CODE_PATTERN` finds, upper-cased (the lead's id index will replace it)."""
-_ONE_THING: Final = frozenset({"part", "joint", "item", "work package"})
+ROLE_WORDS: Final[dict[str, str]] = {
+    "block": "the block",
+    "assembly": "the assembly",
+    "sub_assembly": "the sub-assembly",
+    "part": "the part",
+    "joint": "the joint",
+    "outfitting_item": "the item",
+    "work_package": "the work package",
+    "resource": "the machine",
+    "zone": "the zone",
+}
+"""What a named thing of each role reads as for similarity: codes carry no meaning, their role does."""
+_OTHER_KIND: Final = "the unit"
+"""What a thing of a kind with no role reads as."""
+_PLACEHOLDER: Final = re.compile(r"<(" + "|".join(ROLE_WORDS) + r")>")
+"""A role placeholder in an example phrasing ("what is upstream of <block>"): examples name no yard's codes."""
+_ONE_THING: Final = frozenset({"part", "joint", "outfitting_item", "work_package"})
 """Kinds whose hours are one thing's, not a sum over many joints or items."""
 # how long something takes, without asking how likely it goes wrong
 _TIME: Final = re.compile(r"\b(hours?|hrs?|how long|how much time|time|take|takes|man-?hours|effort|duration)\b")
@@ -158,10 +155,38 @@ def spelled(question: str) -> str:
 
 
 def for_similarity(text: str) -> str:
-    """The question with yard codes replaced by their kind ("B012-A03" -> "the assembly"): codes carry no meaning."""
-    for pattern, words in _KIND_WORDS:
-        text = pattern.sub(words, text)
-    return text
+    """An example phrasing with its role placeholders read as their role ("<block>" -> "the block")."""
+    return _PLACEHOLDER.sub(lambda m: ROLE_WORDS[m.group(1)], text)
+
+
+def masked(question: str, entities: Entities) -> str:
+    """The question with each code, resource and zone it names replaced by its role ("B012-A03" -> "the assembly")."""
+    out: list[str] = []
+    at = 0
+    for start, end, role in entities.spans:
+        if start < at:
+            continue
+        out.append(question[at:start])
+        out.append(ROLE_WORDS.get(role, _OTHER_KIND))
+        at = end
+    out.append(question[at:])
+    return "".join(out)
+
+
+def fill(phrasing: str, codes: Mapping[str, str]) -> str | None:
+    """An example phrasing with each placeholder filled by a code of its role (`codes`: role -> code).
+
+    None when a placeholder's role has no code.
+    """
+    missing = [m.group(1) for m in _PLACEHOLDER.finditer(phrasing) if m.group(1) not in codes]
+    if missing:
+        return None
+    return _PLACEHOLDER.sub(lambda m: codes[m.group(1)], phrasing)
+
+
+def placeholders(phrasing: str) -> list[str]:
+    """The roles an example phrasing's placeholders stand for, in order."""
+    return [m.group(1) for m in _PLACEHOLDER.finditer(phrasing)]
 
 
 @dataclass(frozen=True)
@@ -187,13 +212,13 @@ class Catalogue:
         return cls(embedder, tuple(intent for intent, _ in pairs), vectors, {i: frozenset(w) for i, w in words.items()})
 
     def similarity(self, question: str) -> tuple[dict[str, float], dict[str, float], float]:
-        """How close the question is to the catalogue.
+        """How close the question (its codes masked: `masked`; spelled: `spelled`) is to the catalogue.
 
         Returns:
             The top-k vote (each intent's share of its neighbours' similarity), each intent's best similarity, and
             the best similarity to any phrasing.
         """
-        scores = (self.vectors @ self.embedder.embed([for_similarity(question)])[0]).astype(np.float64)
+        scores = (self.vectors @ self.embedder.embed([question])[0]).astype(np.float64)
         top = np.argsort(-scores, kind="stable")[:_TOP_K]
         votes: dict[str, float] = {}
         for index in top:
@@ -219,11 +244,6 @@ class QuestionFeatures:
     """The best similarity to any catalogue phrasing."""
 
 
-def code_kind(code: str) -> str:
-    """A code's kind ("block", "assembly", "part", "joint", "item", "work package", ...), "" when none fits."""
-    return next((kind for kind, pattern in CODE_KINDS if pattern.match(code)), "")
-
-
 def _what_is_named(e: Entities, q: str) -> dict[str, tuple[str, ...]]:
     """Conditions on what the codes and factors are: a factor is a what-if's; one joint has a risk, not a choice.
 
@@ -234,12 +254,12 @@ def _what_is_named(e: Entities, q: str) -> dict[str, tuple[str, ...]]:
     if e.welding_factor is not None or e.rework_factor is not None:
         # its own weight too: a factor is said in a what-if only, however much the question speaks of welds or rework
         held["factor"] = ("whatif", "adopt", "weld_risk", "outfitting", "hours")
-    kinds = {"joint" if c.startswith("J") else "item" if c.startswith("O") else "other" for c in e.codes}
+    kinds = {r if r in ("joint", "outfitting_item") else "other" for r in e.roles}
     if kinds == {"joint"}:
         held["joint"] = ("ndt_plan", "weld_risk", "outfitting")  # one weld: its risk, nothing to choose among
-    elif kinds == {"item"}:
+    elif kinds == {"outfitting_item"}:
         held["item"] = ("weld_risk", "ndt_plan", "outfitting")  # an outfitting item has no welds
-    one = bool(e.codes) and all(code_kind(c) in _ONE_THING for c in e.codes)
+    one = bool(e.roles) and all(r in _ONE_THING for r in e.roles)
     if one and _TIME.search(q) and not _RISK.search(q) and e.welding_factor is None and e.rework_factor is None:
         held["one_thing_time"] = ("hours", "weld_risk", "outfitting")
     return held
@@ -323,7 +343,7 @@ def features(
         for intent in about:
             if intent in per_intent and intent in builtin:
                 per_intent[intent][f"entity:{condition}:{intent}"] = 1.0
-    votes, best_of, best = catalogue.similarity(said) if similar is None else similar
+    votes, best_of, best = catalogue.similarity(spelled(masked(question, entities))) if similar is None else similar
     bare = not entities.codes and entities.zone is None and entities.resource is None
     for intent, values in per_intent.items():
         own = intent in builtin

@@ -36,12 +36,14 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from brain._planner_features import CUE_NAMES, NEW, SHARED, features, spelled
+from brain._planner_features import CUE_NAMES, NEW, SHARED, features, masked, spelled
+from brain.lexicon import Names
 from brain.plan import extract_entities
 from brain.planner import WEIGHTS_FILE, OfflinePlanner, cues_digest, intent_tools
 
 __all__ = [
     "CASES_DIR",
+    "DEMO_YARD",
     "DEV_FILES",
     "L2",
     "DevCase",
@@ -51,9 +53,12 @@ __all__ = [
     "fitting_planner",
     "load_dev_cases",
     "main",
+    "yard_names",
 ]
 
 CASES_DIR: Final = Path(__file__).parents[1] / "evals" / "cases"
+DEMO_YARD: Final = (200_000, 7)
+"""(parts, seed) of the generated yard the question cases ask about."""
 DEV_FILES: Final = (
     "brain_questions.yaml",
     "brain_questions_blind.yaml",
@@ -121,17 +126,29 @@ def load_dev_cases(folder: Path = CASES_DIR, files: Sequence[str] = DEV_FILES) -
     return cases
 
 
-def fitting_planner(cases: Sequence[DevCase]) -> OfflinePlanner:
+def yard_names(store: Path) -> Names:
+    """The vocabulary (`brain.lexicon.Lexicon`) of the yard store at `store`."""
+    from brain.core import YardContext
+    from brain.lexicon import Lexicon
+
+    return Lexicon.of(YardContext.open(store))
+
+
+def fitting_planner(cases: Sequence[DevCase], vocabulary: Names | None = None) -> OfflinePlanner:
     """A planner without weights over the tools whose intents the cases ask.
 
     A plug-in tool installed here is left out: the file must not depend on what else is installed.
     """
     asked = {case.intent for case in cases}
-    return OfflinePlanner(weights={}, tools=[t for t in intent_tools() if t.intent in asked])
+    return OfflinePlanner(weights={}, tools=[t for t in intent_tools() if t.intent in asked], names=vocabulary)
 
 
-def design(planner: OfflinePlanner, cases: Sequence[DevCase]) -> Design:
-    """Every case's features under every intent the planner knows: all fitted, and each tool's intent as new."""
+def design(planner: OfflinePlanner, cases: Sequence[DevCase], vocabulary: Names) -> Design:
+    """Every case's features under every intent the planner knows: all fitted, and each tool's intent as new.
+
+    `vocabulary` is that of the yard the cases ask about (the demo yard: `DEMO_YARD`), so the codes, resources
+    and zones are found as the planner finds them at run time.
+    """
     intents = planner.intents
     everything = frozenset(intents)
     tools = [k for k, intent in enumerate(intents) if intent in planner.tool_intents]
@@ -139,8 +156,8 @@ def design(planner: OfflinePlanner, cases: Sequence[DevCase]) -> Design:
     new_rows: list[dict[str, dict[str, float]]] = []
     accepts = np.zeros((len(cases), len(intents)), dtype=np.bool_)
     for n, case in enumerate(cases):
-        entities = extract_entities(case.question)
-        similar = planner.catalogue().similarity(spelled(case.question))
+        entities = extract_entities(case.question, vocabulary)
+        similar = planner.catalogue().similarity(spelled(masked(case.question, entities)))
         for k in (None, *tools):  # every intent fitted, then each tool's intent in turn as new
             builtin = everything if k is None else everything - {intents[k]}
             found = features(case.question, entities, planner.catalogue(), intents, planner.runs, builtin, similar)
@@ -284,10 +301,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cv", action="store_true", help="also report leave-one-file-out accuracy")
     parser.add_argument("--l2", type=float, default=L2, help=f"the L2 penalty (default {L2})")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write (default: beside the planner)")
+    parser.add_argument(
+        "--yard",
+        type=Path,
+        required=True,
+        help="the store of the demo yard the cases ask about "
+        f"(`shipbrain yard generate --parts {DEMO_YARD[0]} --seed {DEMO_YARD[1]}`)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     cases = load_dev_cases()
-    data = design(fitting_planner(cases), cases)
+    vocabulary = yard_names(args.yard)
+    data = design(fitting_planner(cases, vocabulary), cases, vocabulary)
     w = fit(data, args.l2)
     text = weights_json(data, w, args.l2)
     seconds = time.perf_counter() - started

@@ -24,13 +24,11 @@ if TYPE_CHECKING:
     from brain.lexicon import Names
 
 __all__ = [
-    "CODE_PATTERN",
     "Entities",
     "Intent",
     "Plan",
     "Refusal",
     "Step",
-    "extract_codes",
     "extract_date",
     "extract_entities",
     "extract_factors",
@@ -42,11 +40,6 @@ Intent: TypeAlias = str
 """An intent's name: what a question asks, named by the tool that answers it (`brain.tools.ToolSpec.intent`), or
 "unknown". Plug-in tools add intents, so the set is open: `brain.intents.INTENTS` lists them from the tool registry,
 the planners make plans only of intents they know, and `Plan` checks the shape of the name."""
-CODE_PATTERN: Final = re.compile(
-    r"\b(B\d{1,3}(?:-A\d{1,2}(?:-S\d{1,2}(?:-P\d{1,4})?)?)?|J\d{1,3}-\d{1,6}|O\d{1,3}-\d{1,5}"
-    r"|WP-B\d{1,3}-(?:PNL|ASM|OFB|ERE|OBD))\b",
-    re.IGNORECASE,
-)
 _NUMBER_WORDS: Final = {
     **{"a": 1, "an": 1, "a hundred": 100, "one hundred": 100, "hundred": 100, "two hundred": 200},
     **{"sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90},
@@ -235,26 +228,6 @@ _RES_NUM: Final = (
     r"\s*(?:no\.?\s*|number\s+|#\s*)?(\d{1,2}|one|two|three|four|five|six|seven|eight|nine)"
     r"(?![\s-]*(?:working[\s-]+|calendar[\s-]+)?(?:days?|weeks?|months?|hours?|hrs?|h|%|percent|per cent)\b)(?![\d.])"
 )
-_RESOURCE_WORDS: Final = (
-    (re.compile(rf"\bpann?el[\s-]*lines?{_RES_NUM}", re.IGNORECASE), "PL-{}"),
-    (re.compile(rf"\b(?:assembly\s+)?workshops?{_RES_NUM}", re.IGNORECASE), "WS-{}"),
-    (re.compile(rf"\boutfitting[\s-]*halls?{_RES_NUM}", re.IGNORECASE), "OH-{}"),
-    (re.compile(rf"\b(?:gantry[\s-]*)?cranes?{_RES_NUM}|\bgantry{_RES_NUM}", re.IGNORECASE), "GC-{}"),
-    (re.compile(r"\b(PL|WS|OH|GC|DOCK)-?(\d{1,2})\b", re.IGNORECASE), "{}-{}"),
-)
-# The dock is a resource only when it is the thing that is down ("the dock is closed", "lose the dock"),
-# never where a block goes ("reach the dock", "into the dock"); its number only as "dock 1".
-_DOCK: Final = r"(?:(?:building|dry|graving)[\s-]*)?dock(?:" + _RES_NUM + r")?"
-_DOCK_DOWN: Final = re.compile(
-    rf"\b{_DOCK}\s+(?:(?:is|are|was|goes|went|gets|got|will be|would be|were|being|becomes?|stays?|remains?)\s+)?"
-    r"(?:(?:not|completely|fully|totally|partly)\s+)?(?:down|closed|closes|shut|shuts|blocked|unavailable|unusable"
-    r"|out\b|offline|flooded|occupied|under maintenance|in maintenance|maintenance|outage|closure|shutdown"
-    r"|breaks?|broken|fails?|failure|stops?|stopped|not available|unavailability|repairs?)"
-    rf"|\b(?:lose|lost|losing|loses|close|closing|closes|shut(?:ting)?|block(?:ing|s)?|without)\s+(?:the\s+)?{_DOCK}"
-    rf"(?:\s+down)?|\b(?:outage|closure|shutdown|maintenance|unavailability)\s+(?:of|on|at)\s+(?:the\s+)?{_DOCK}",
-    re.IGNORECASE,
-)
-_ZONE: Final = re.compile(r"\bMVZ[\s-]?(\d{1,2})[\s-]?L(\d{1,2})\b", re.IGNORECASE)
 
 
 class Step(BaseModel):
@@ -272,7 +245,11 @@ class Entities(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     codes: list[str] = Field(default_factory=list)
-    """Yard codes (blocks, assemblies, parts, joints, outfitting items, work packages), upper-cased, in order."""
+    """Yard codes (blocks, assemblies, parts, joints, outfitting items, work packages) as the yard spells them."""
+    roles: list[str] = Field(default_factory=list)
+    """What each code is: its role (block, joint, work_package, ...) or the yard's kind, in the order of `codes`."""
+    spans: list[tuple[int, int, str]] = Field(default_factory=list)
+    """Where the question names each code, resource and zone: (start, end, role), in question order."""
     budget: float | None = None
     """An inspection budget, as a fraction (from "5 %")."""
     days: int | None = None
@@ -282,9 +259,9 @@ class Entities(BaseModel):
     start_date: date | None = None
     """A calendar date (from "2025-03-10")."""
     resource: str | None = None
-    """A yard resource (from "panel line 2" or "PL-2")."""
+    """A yard resource, as the yard names it (from its id, or its kind and number: "panel line 2")."""
     zone: str | None = None
-    """An outfitting zone (from "MVZ3-L2")."""
+    """An outfitting zone, as the yard names it."""
     budget_hours: float | None = None
     """An inspection budget in hours (from "40 hours of inspection", "budget 40 h", "30 NDT hours")."""
     budget_joints: int | None = None
@@ -327,16 +304,6 @@ class Plan(BaseModel):
     def codes(self) -> list[str]:
         """The yard codes the question names."""
         return self.entities.codes
-
-
-def extract_codes(question: str) -> list[str]:
-    """Yard codes in a question, upper-cased, in order, without repeats."""
-    seen: list[str] = []
-    for match in CODE_PATTERN.finditer(question):
-        code = match.group(1).upper()
-        if code not in seen:
-            seen.append(code)
-    return seen
 
 
 def extract_percent(question: str) -> float | None:
@@ -387,29 +354,6 @@ def extract_days(question: str) -> int | None:
             return 2 * {"day": 1, "week": 7}[match.group(7).lower()]
         return _number(match.group(1)) * {"day": 1, "week": 7, "wk": 7, "month": 30}[match.group(2).lower()]
     return None
-
-
-def extract_resource(question: str) -> str | None:
-    """A yard resource named in the question, as the yard writes it ("panel line 2" -> "PL-2").
-
-    The dock counts only when it is what is down ("the dock is closed for 2 days" -> "DOCK-1"); a block that
-    reaches the dock late names no resource. The first resource the question names wins.
-    """
-    found: list[tuple[int, str]] = []
-    for pattern, template in _RESOURCE_WORDS:
-        match = pattern.search(question)
-        if match is None:
-            continue
-        groups = [g for g in match.groups() if g is not None]
-        if template == "{}-{}":
-            found.append((match.start(), f"{groups[0].upper()}-{int(groups[1])}"))
-        else:
-            found.append((match.start(), template.format(_number(groups[0]))))
-    dock = _DOCK_DOWN.search(question)
-    if dock is not None:
-        number = next((g for g in dock.groups() if g is not None), None)
-        found.append((dock.start(), f"DOCK-{_number(number) if number else 1}"))
-    return min(found)[1] if found else None
 
 
 class Factors(BaseModel):
@@ -615,32 +559,27 @@ def extract_entities(question: str, names: Names | None = None) -> Entities:
     Args:
         question: the question, as asked.
         names: the yard's vocabulary (`brain.lexicon.Lexicon`): codes, resources and zones are found by lookup in
-            it, as the yard spells them. Without one (no yard at hand) they are found by the demo yard's patterns.
+            it, as the yard spells them. Without one (no yard at hand) the question names no code, resource or zone:
+            nothing here knows what a yard's ids look like.
     """
     start = _START_DAY.search(question)
-    zone = _ZONE.search(question)
     factors = extract_factors(question)
     budget_hours, days = _hours(question, extract_days(question))
     budget = extract_percent(question)
-    if names is not None:
-        codes = [m.text for m in names.codes(question)]
-        resource = names.resource(question)
-        zone_found = names.zone(question)
-        named = (codes, resource.text if resource else None, zone_found.text if zone_found else None)
-    else:
-        named = (
-            extract_codes(question),
-            extract_resource(question),
-            f"MVZ{int(zone.group(1))}-L{int(zone.group(2))}" if zone else None,
-        )
+    mentions = names.codes(question) if names is not None else []
+    resource = names.resource(question) if names is not None else None
+    zone = names.zone(question) if names is not None else None
+    spans = sorted((m.start, m.end, m.role) for m in [*mentions, *(x for x in (resource, zone) if x is not None)])
     return Entities(
-        codes=named[0],
+        codes=[m.text for m in mentions],
+        roles=[m.role for m in mentions],
+        spans=spans,
         budget=budget if budget is not None else _share(question),
         days=days,
         start_day=int(start.group(1)) if start else None,
         start_date=extract_date(question),
-        resource=named[1],
-        zone=named[2],
+        resource=resource.text if resource is not None else None,
+        zone=zone.text if zone is not None else None,
         budget_hours=budget_hours,
         budget_joints=_joint_count(question),
         welding_factor=factors.welding,

@@ -38,9 +38,17 @@ from typing import TYPE_CHECKING, Final
 from pydantic import JsonValue, ValidationError
 
 from brain._planner_examples import ABOUT_ME, CUES, DESTRUCTIVE, ELSEWHERE, EXAMPLES, YARD_TOPIC
-from brain._planner_features import RULES, Catalogue, QuestionFeatures, code_kind, features, spelled
+from brain._planner_features import (
+    ROLE_WORDS,
+    RULES,
+    Catalogue,
+    QuestionFeatures,
+    features,
+    fill,
+    placeholders,
+    spelled,
+)
 from brain.plan import (
-    CODE_PATTERN,
     Entities,
     Plan,
     Refusal,
@@ -144,7 +152,7 @@ _POINTS_AT: Final = re.compile(
     r"\b(its|it|it's|their|them|this one|that one|the same (block|assembly|part|joint|item))\b"
 )
 _DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
-_SUBJECTS: Final = ("codes", "zone", "resource")
+_SUBJECTS: Final = ("codes", "roles", "zone", "resource")
 _MODIFIERS: Final = (
     "budget",
     "days",
@@ -349,10 +357,11 @@ class OfflinePlanner:
                 entities, what_if if isinstance(what_if, Mapping) else None, confidence, reason, question
             )
         if intent == "schedule" and not entities.codes and _ONE_BLOCK.search(question.lower()):
-            missing = "which block? an erection date needs a block code such as B012"
+            missing = f"which block? an erection date needs a block code{self._such_as('block')}"
             return self.refused(question, entities, "unplaceable", missing, asked=intent)
         if intent == "critical_path" and not entities.codes and _ONE_THING.search(q):
-            missing = "which one? the critical path into a block or assembly needs its code, such as B012 or B012-A03"
+            such = self._such_as("block", "assembly")
+            missing = f"which one? the critical path into a block or assembly needs its code{such}"
             return self.refused(question, entities, "unplaceable", missing, asked=intent)
         step, missing = self._first_step(intent, entities, question)
         if step is None and not self._about_the_yard(q, entities):  # "translate 'weld'", "tell me about the Titanic"
@@ -398,10 +407,11 @@ class OfflinePlanner:
             what = f"I could not tell what you want to know about {', '.join(named)}"
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         if _YARD_TOPIC.search(q):
-            what = "I could not tell what you want to know; name a block, assembly, part, joint or item (such as B012)"
+            such = self._such_as("block")
+            what = f"I could not tell what you want to know; name a block, assembly, part, joint or item{such}"
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         if _ONLY_POINTS_BACK.search(q):  # "make it faster", "is it ok?": about something named before, not here
-            what = "I could not tell what 'it' is; name a block, assembly, part, joint or item (such as B012)"
+            what = f"I could not tell what 'it' is; name a block, assembly, part, joint or item{self._such_as('block')}"
             return self.refused(question, entities, "unplaceable", what, scores=scores)
         return self.refused(question, entities, "out_of_scope", _OUTSIDE, scores=scores)
 
@@ -441,6 +451,15 @@ class OfflinePlanner:
             suggestions=suggestions,
         )
 
+    def _code_like(self, role: str) -> str | None:
+        """One of the yard's codes of `role`, to show what its codes look like (None without a yard or such codes)."""
+        return self.names.example(role) if self.names is not None else None
+
+    def _such_as(self, *roles: str) -> str:
+        """The yard's own codes of those roles as ", such as <code> or <code>", or nothing without a yard."""
+        codes = [c for role in roles if (c := self._code_like(role)) is not None]
+        return f", such as {' or '.join(codes)}" if codes else ""
+
     def _example(self, intent: str, entities: Entities) -> str | None:
         """An example question of an intent: its tool's phrasings first, then the planner's.
 
@@ -450,15 +469,17 @@ class OfflinePlanner:
         phrasings = [*(tool.examples if tool else ()), *EXAMPLES.get(intent, ())]
         if not phrasings:
             return None
-        with_code = [p for p in phrasings if CODE_PATTERN.search(p)]
-        phrase = with_code[0] if with_code else phrasings[0]
-        kinds = {code_kind(c): c for c in reversed(entities.codes)}
-        for p in with_code:
-            found = CODE_PATTERN.search(p)
-            if found is not None and code_kind(found.group(1).upper()) in kinds:
-                mine = kinds[code_kind(found.group(1).upper())]
-                phrase = p[: found.start()] + mine + p[found.end() :]
-                break
+        mine = dict(zip(reversed(entities.roles), reversed(entities.codes), strict=False))
+        theirs = {role: code for role in ROLE_WORDS if (code := self._code_like(role)) is not None}
+        filled = [(p, fill(p, mine)) for p in phrasings if placeholders(p)]
+        # the question's own code where a phrasing names one of the same role, else the yard's own example codes
+        phrase = next((f for _, f in filled if f is not None), None)
+        if phrase is None:
+            phrase = next((f for p, _ in filled if (f := fill(p, mine | theirs)) is not None), None)
+        if phrase is None:
+            phrase = next((p for p in phrasings if not placeholders(p)), None)
+        if phrase is None:
+            return None
         phrase = phrase[0].upper() + phrase[1:]
         return phrase + "?" if _ASKING.search(phrase) and phrase[-1] not in "?.!" else phrase
 

@@ -109,14 +109,27 @@ after, inside; critical paths). A role adds:
 
 | role | unlocks | required fields |
 |---|---|---|
-| block | block views, erection order, readiness | none (`block_type` feeds outfitting) |
-| assembly, sub_assembly | roll-ups between parts and blocks | none |
-| part | part views (grade, thickness, size, weight) | none |
+| block | block views, erection order, readiness | none (`block_type` feeds outfitting; `zone` zone questions; |
+| | | `work_package`: the package that erects it) |
+| assembly, sub_assembly | roll-ups between parts and blocks | none (`work_package`: the package that makes it) |
+| part | part views (grade, thickness, size, weight) | none (`work_package`) |
 | joint | welding model: hours, defect risk; NDT selection | joint_type, process, position, grade, |
-| | | thickness_mm, length_m |
+| | | thickness_mm, length_m (`norm_hours`: planned critical paths; `work_package`) |
 | outfitting_item | outfitting model: stage, rework risk | item_kind, system, length_m, weight_t |
-| work_package | scheduling by work package | trade, estimated_hours |
-| resource | resource-constrained schedules | resource_kind, capacity |
+| | | (`stage`, `block`, `zone`: outfitting plans; `norm_hours`; `work_package`) |
+| work_package | schedules, what-ifs, readiness | trade, estimated_hours (`resource`, `crane`, `block`, `crew`, |
+| | | planned dates) |
+| resource | resource-constrained schedules, outages | resource_kind, capacity |
+
+**Work packages are nodes, and their order is edges.** A schedule's precedences are exactly the edges between two
+work package nodes (a block's packages one after another, an erection after the erection of the block below):
+put them in `edges` like any other order. Which package does a node's work is the node's `work_package` field
+(a joint's or item's own package; for a block, the one that erects it; for an assembly or part, the one that
+makes it). References (`work_package`, `resource`, `crane`, `block`) name node ids and are checked on import.
+
+**Actuals** (`[columns.actuals]`) are what the models train on (`shipbrain models train --yard`): hours and NDT
+findings of joints, rework of items, dates of packages. A simulated yard may also give its ground truth
+(`expected_hours`, `defect_logit`): training then reports the noise floor no model can beat.
 
 (The fields of each role, with types, units and bounds: `knowledge.yardformat.fields.FIELDS`.)
 

@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from brain._planner_fit import design, fit, fitting_planner, load_dev_cases, weights_json
+from brain._planner_fit import DEMO_YARD, design, fit, fitting_planner, load_dev_cases, weights_json, yard_names
 from brain.planner import WEIGHTS_FILE, OfflinePlanner, load_weights
 from brain.tools import TOOLS, ToolResult, ToolRow, ToolSpec, tool
 from brain.tools._common import CodeArgs, code_from
 
 
-def test_a_refit_writes_the_shipped_file_byte_for_byte() -> None:
-    # the file is what `python -m brain._planner_fit` writes from the dev cases: edit a cue or a phrasing, refit
+def test_a_refit_writes_the_shipped_file_byte_for_byte(yard_factory: Callable[[int, int], Path]) -> None:
+    # the file is what `python -m brain._planner_fit --yard <demo yard>` writes from the dev cases: edit a cue or a
+    # phrasing, refit
     cases = load_dev_cases()
-    data = design(fitting_planner(cases), cases)
+    vocabulary = yard_names(yard_factory(*DEMO_YARD))
+    data = design(fitting_planner(cases, vocabulary), cases, vocabulary)
     assert weights_json(data, fit(data)) == WEIGHTS_FILE.read_text(encoding="utf-8"), (
         "brain/planner_weights.json is not what a fit gives: run `python -m brain._planner_fit`"
     )
