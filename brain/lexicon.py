@@ -26,17 +26,32 @@ from __future__ import annotations
 import difflib
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from knowledge.errors import UnknownCodeError
+from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
     from brain.core import YardContext
+    from knowledge.store import YardStore
 
-__all__ = ["LazyLexicon", "Lexicon", "Mention", "Names", "loose_key", "numbers_in"]
+__all__ = [
+    "NAMED_ROLES",
+    "ROLE_NOUNS",
+    "LazyLexicon",
+    "Lexicon",
+    "Mention",
+    "Names",
+    "YardCodes",
+    "loose_key",
+    "node_of",
+    "numbers_in",
+    "yard_codes",
+]
 
 How = Literal["exact", "loose", "role", "fuzzy", "unknown"]
 Lookup = Callable[[str], "tuple[str, str] | None"]
@@ -138,8 +153,8 @@ class Names(Protocol):
         """The yard's ids the text names, in order, each once."""
         ...
 
-    def resource(self, text: str) -> Mention | None:
-        """The first of the yard's resources the text names."""
+    def resource(self, text: str, *, down: bool = True) -> Mention | None:
+        """The first of the yard's resources the text names (`down`: a kind said alone only when it is down)."""
         ...
 
     def zone(self, text: str) -> Mention | None:
@@ -375,11 +390,12 @@ class Lexicon:
 
     # ---- resources and zones ------------------------------------------------------------------
 
-    def resource(self, text: str) -> Mention | None:
+    def resource(self, text: str, *, down: bool = True) -> Mention | None:
         """The first resource the text names: by its id ("PL-2", "pl2") or its kind and number ("panel line 2").
 
         A kind said without a number names a resource only when the yard has one of that kind and the text says it
-        is down ("the dock is closed"): a block that goes "into the dock" names no resource.
+        is down ("the dock is closed"): a block that goes "into the dock" names no resource. With `down=False` the
+        kind alone is enough (a what-if's follow-up: "and the same for the dock?").
         """
         found: list[Mention] = []
         for word in _WORD.finditer(text):
@@ -405,7 +421,7 @@ class Lexicon:
                         end = match.end() + number_match.end()
                         found.append(Mention(hits[0], match.start(), end, "resource", "role"))
                         continue
-                if len(of_kind) == 1 and self._said_down(text, match.start(), match.end()):
+                if len(of_kind) == 1 and (not down or self._said_down(text, match.start(), match.end())):
                     found.append(Mention(of_kind[0], match.start(), match.end(), "resource", "role"))
         return min(found, key=lambda m: m.start) if found else None
 
@@ -465,9 +481,9 @@ class LazyLexicon:
         """`Lexicon.codes`."""
         return self.lexicon.codes(text)
 
-    def resource(self, text: str) -> Mention | None:
+    def resource(self, text: str, *, down: bool = True) -> Mention | None:
         """`Lexicon.resource`."""
-        return self.lexicon.resource(text)
+        return self.lexicon.resource(text, down=down)
 
     def zone(self, text: str) -> Mention | None:
         """`Lexicon.zone`."""
@@ -508,52 +524,197 @@ def _rest(words: Sequence[_Word], i: int) -> str:
 
 
 def _lexicon_of(ctx: YardContext) -> Lexicon:
-    graph = ctx.graph
-    index = ctx.index
-    packages = set(index.codes)
-    packages_loose = {loose_key(code): code for code in index.codes}
+    yard = ctx.yard
+    codes = yard_codes(yard)
 
     def lookup(text: str) -> tuple[str, str] | None:
-        if text in packages:
-            return text, "work_package"
-        try:
-            node = graph.id_of(text)
-        except (KeyError, ValueError, LookupError):
-            code = packages_loose.get(loose_key(text))
-            return (code, "work_package") if code is not None else None
-        return graph.code_of(node), graph.kind_of(node)
+        node = codes.find(text)
+        if node is None:
+            return None
+        return yard.code_of(node), yard.role_of(node) or yard.kind_of(node)
 
-    named: dict[str, list[str]] = {"work_package": list(index.codes)}
-    for kind in ("block", "assembly"):
-        if kind in graph.counts:
-            named[kind] = graph.codes_of(graph.ids_of_kind(kind))
-    resources = graph.table("resources")
-    kinds = dict(zip(resources.column(0).to_pylist(), resources.column("kind").to_pylist(), strict=True))
-    blocks = graph.table("blocks")
-    zones = sorted(set(blocks.column("zone").to_pylist())) if "zone" in blocks.column_names else []
+    named: dict[str, list[str]] = {}
+    for role in NAMED_ROLES:
+        nodes = yard.nodes_of_role(role)
+        if len(nodes):
+            named[role] = yard.codes_of(nodes)
+    examples = {role: yard.code_of(int(nodes[0])) for role in ROLES if len(nodes := yard.nodes_of_role(role))}
     words = dict(ROLE_WORDS)
-    for kind in graph.counts:
+    for role, kinds in yard.roles.items():
+        for kind in kinds:
+            words.setdefault(kind.casefold(), role)
+    for kind in yard.kinds:
         words.setdefault(kind.casefold(), kind)
 
     def children(code: str, role: str) -> Sequence[str]:
-        if role not in graph.counts:
+        if role not in yard.roles and role not in yard.kinds:
             return []
-        inside = graph.members(graph.id_of(code), kinds=[role])
-        return graph.codes_of(inside) if len(inside) <= _MAX_CHILDREN else []
-
-    def unknown(text: str) -> str | None:
-        try:
-            graph.id_of(text)
-        except UnknownCodeError as error:
-            return None if error.not_a_code else text.upper()
-        return None
+        inside = yard.members(yard.node_of(code), kinds=[role])
+        return yard.codes_of(inside) if len(inside) <= _MAX_CHILDREN else []
 
     return Lexicon(
         lookup=lookup,
         named=named,
-        resources=kinds,
-        zones=zones,
+        resources=_resources(yard),
+        zones=_zones(yard),
         role_words=words,
         children=children,
-        unknown=unknown,
+        examples=examples,
+        unknown=codes.unknown,
     )
+
+
+def _resources(yard: YardStore) -> dict[str, str]:
+    """Each resource's id and its kind in words ("" where the yard gives no `resource_kind`)."""
+    nodes = yard.nodes_of_role("resource")
+    if not len(nodes):
+        return {}
+    ids = yard.codes_of(nodes)
+    if "resource_kind" not in yard.fields("resource"):
+        return dict.fromkeys(ids, "")
+    kinds = yard.role_table("resource", ["resource_kind"]).column("resource_kind").to_pylist()
+    return {code: str(kind or "") for code, kind in zip(ids, kinds, strict=True)}
+
+
+def _zones(yard: YardStore) -> list[str]:
+    """The zones the yard's blocks and outfitting items name (their `zone` fields), sorted."""
+    found: set[str] = set()
+    for role in ("block", "outfitting_item"):
+        if yard.count(role) and "zone" in yard.fields(role):
+            found.update(str(z) for z in yard.role_table(role, ["zone"]).column("zone").to_pylist() if z)
+    return sorted(found)
+
+
+# ---- a yard's ids as people type them ------------------------------------------------------------------
+
+NAMED_ROLES: Final = ("block", "assembly", "work_package")
+"""Roles few enough to match by number ("block 25") or by a typo: their ids are all read into the lexicon."""
+ROLE_NOUNS: Final[dict[str, str]] = {
+    "block": "block",
+    "assembly": "assembly",
+    "sub_assembly": "sub-assembly",
+    "part": "part",
+    "joint": "joint",
+    "outfitting_item": "outfitting item",
+    "work_package": "work package",
+    "resource": "resource",
+}
+"""Each role as a planner says it."""
+_SHAPE_ROLES: Final = ("block", "assembly", "sub_assembly", "part", "joint", "outfitting_item", "work_package")
+"""Roles whose ids a word that names none may still read like ("B099" in a yard of 31 blocks)."""
+_SHAPE_SAMPLE: Final = 4096
+"""Ids of each role whose shapes are read (evenly spread over the role's nodes)."""
+_RANGE_LIMIT: Final = 100_000
+"""Largest role whose ids an error reads all of to say what they run from and to."""
+_DIGIT_RUN: Final = re.compile(r"\d+")
+
+
+def _shape(text: str) -> str:
+    """What an id looks like, numbers aside: letters (in upper case) and separators kept, each run of digits a 9."""
+    return _DIGIT_RUN.sub("9", text.strip().upper())
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+class YardCodes:
+    """A yard's ids as a person types them: exact, loose (case, separators, leading zeros), or reading like one.
+
+    Nothing here knows a naming scheme: what an id "reads like" is the shape of the yard's own ids of a role
+    (letters and separators, numbers aside), sampled from the store.
+    """
+
+    def __init__(self, yard: YardStore) -> None:
+        self.yard = yard
+        self._lock = threading.Lock()
+        self._ranges: dict[str, tuple[str, str] | None] = {}
+
+    def find(self, text: str) -> int | None:
+        """The node `text` names: the yard's exact id, else the one id of the same loose form (None: none, or two)."""
+        stripped = text.strip()
+        if not stripped:
+            return None
+        node = self.yard.ids.get(stripped)
+        if node is not None:
+            return node
+        key = loose_key(stripped)
+        found = [n for n in self.yard.ids.loose(stripped) if loose_key(self.yard.id_of(n)) == key]
+        return int(found[0]) if len(found) == 1 else None
+
+    def node(self, text: str) -> int:
+        """`find`, or an `UnknownCodeError` that says what the yard has instead.
+
+        A text that reads like an id of a role ("B999" in a yard of blocks B001-B012) is told the role's range.
+        """
+        node = self.find(text)
+        if node is not None:
+            return node
+        stripped = text.strip()
+        role = self.reads_like(stripped)
+        if role is not None:
+            noun = ROLE_NOUNS[role]
+            span = self._range(role)
+            told = f"; {_plural(noun)} run {span[0]}-{span[1]}" if span else ""
+            raise UnknownCodeError(stripped, f"no {noun} {stripped!r} in this yard{told}")
+        return self.yard.node_of(stripped)  # raises, naming ids close to it
+
+    def reads_like(self, text: str) -> str | None:
+        """The role whose ids look like `text` (numbers aside), None when none does."""
+        shape = _shape(text)
+        return next((role for role, shapes in self._shapes.items() if shape in shapes), None)
+
+    def unknown(self, text: str) -> str | None:
+        """A word that reads like one of the yard's ids but names none, as the yard would write it; else None."""
+        role = self.reads_like(text) if self.find(text) is None else None
+        if role is None:
+            return None
+        return text.upper() if self._upper[role] else text
+
+    @cached_property
+    def _sample(self) -> dict[str, list[str]]:
+        import numpy as np
+
+        out: dict[str, list[str]] = {}
+        for role in _SHAPE_ROLES:
+            nodes = self.yard.nodes_of_role(role)
+            if len(nodes):
+                picked = nodes[np.unique(np.linspace(0, len(nodes) - 1, min(len(nodes), _SHAPE_SAMPLE)).astype(int))]
+                out[role] = self.yard.codes_of(picked)
+        return out
+
+    @cached_property
+    def _shapes(self) -> dict[str, frozenset[str]]:
+        return {role: frozenset(_shape(c) for c in ids) for role, ids in self._sample.items()}
+
+    @cached_property
+    def _upper(self) -> dict[str, bool]:
+        """Per role, whether its ids are written in capitals (then an unknown one is said in capitals too)."""
+        return {role: all(c == c.upper() for c in ids) for role, ids in self._sample.items()}
+
+    def _range(self, role: str) -> tuple[str, str] | None:
+        """The first and last of a role's ids in sorted order (None for a role too large to read whole)."""
+        with self._lock:
+            if role not in self._ranges:
+                nodes = self.yard.nodes_of_role(role)
+                ids = sorted(self.yard.codes_of(nodes)) if 0 < len(nodes) <= _RANGE_LIMIT else []
+                self._ranges[role] = (ids[0], ids[-1]) if ids else None
+            return self._ranges[role]
+
+
+_CODES: weakref.WeakKeyDictionary[YardStore, YardCodes] = weakref.WeakKeyDictionary()
+_CODES_LOCK = threading.Lock()
+
+
+def yard_codes(yard: YardStore) -> YardCodes:
+    """The `YardCodes` of an opened yard, made once per store."""
+    with _CODES_LOCK:
+        found = _CODES.get(yard)
+        if found is None:
+            found = _CODES[yard] = YardCodes(yard)
+        return found
+
+
+def node_of(yard: YardStore, code: str) -> int:
+    """The node of a code as a person types it (`YardCodes.node`): an `UnknownCodeError` that says what there is."""
+    return yard_codes(yard).node(code)

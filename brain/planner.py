@@ -151,7 +151,6 @@ _FOLLOW_UP: Final = re.compile(
 _POINTS_AT: Final = re.compile(
     r"\b(its|it|it's|their|them|this one|that one|the same (block|assembly|part|joint|item))\b"
 )
-_DOCK_NAMED: Final = re.compile(r"\b(?:(?:building|dry|graving)[\s-]*)?dock(?:\s*(\d))?\b", re.IGNORECASE)
 _SUBJECTS: Final = ("codes", "roles", "zone", "resource")
 _MODIFIERS: Final = (
     "budget",
@@ -504,10 +503,11 @@ class OfflinePlanner:
         if before_intent == "ndt_plan" and entities.budget_hours is None and entities.days is None and hours:
             # "same for B014 with 20 hours" after an NDT plan: its budget, not a question about work hours
             entities = entities.model_copy(update={"budget_hours": hours})
-        if before_intent in ("whatif", "adopt") and entities.resource is None:
-            dock = _DOCK_NAMED.search(question)
-            if dock is not None:
-                entities = entities.model_copy(update={"resource": f"DOCK-{int(dock.group(1) or 1)}"})
+        if before_intent in ("whatif", "adopt") and entities.resource is None and self.names is not None:
+            # "and the same for the dock?": a resource named by its kind alone, in a what-if's follow-up
+            said = self.names.resource(question, down=False)
+            if said is not None:
+                entities = entities.model_copy(update={"resource": said.text})
         own_subject = bool(entities.codes) or entities.zone is not None or entities.resource is not None
         subject = {k: getattr(entities if own_subject else before, k) for k in _SUBJECTS}
         merged = entities.model_copy(update=subject)
