@@ -43,8 +43,8 @@ from brain.plan import Plan
 from brain.planning import Planner, ThreadContext
 from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, pin_change, run_tool
 from knowledge.errors import InputError, ShipbrainError
-from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings, get_settings
+from knowledge.store import YardStore
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -218,7 +218,7 @@ class Brain:
     """Answers planners' questions about one yard.
 
     Args:
-        yard: the yard directory.
+        yard: the yard's imported store (a directory `shipbrain yard import` wrote).
         settings: data dir (checkpoints, document store, models), checkpoint database, LLM.
         planner: a planner to use instead of the one the settings choose.
         registry: the models to use instead of `Registry.load(settings)` (e.g. another version, or an eval's
@@ -235,8 +235,9 @@ class Brain:
         from langgraph.graph import END, START, StateGraph
 
         self.settings = settings or get_settings()
-        self.graph = PartGraph.open(yard)
-        self.context = YardContext(self.graph, self.settings, registry=registry)
+        self.yard = YardStore.open(yard)
+        """The yard's imported store."""
+        self.context = YardContext(self.yard, self.settings, registry=registry)
         """The yard the tools run on: its models, work packages, plan (the plan book) and documents."""
         self.names = LazyLexicon(self.context)
         """The yard's vocabulary: what a question names is looked up in it (made on the first question)."""

@@ -28,17 +28,14 @@ if TYPE_CHECKING:
     from brain.core.yardplan import YardPlan
     from knowledge.documents import DocumentStore
 
-__all__ = ["MODEL_ROLES", "YardContext", "model_role"]
-
-MODEL_ROLES: dict[str, str] = {"welding": "joint", "outfitting": "outfitting_item"}
-"""The role each built-in model scores, for a model whose spec names none (`spec.role` says it when given)."""
+__all__ = ["YardContext", "model_role"]
 
 
 def model_role(registry: Registry, model: str) -> str:
-    """The role whose rows `model` scores: its spec's `role`, else the built-in models' (`MODEL_ROLES`)."""
-    role = getattr(registry.spec(model), "role", None) or MODEL_ROLES.get(model)
-    if not isinstance(role, str):
-        raise InputError(f"model {model!r} names no role of the yard whose rows it scores")
+    """The role whose nodes `model` scores (its spec's `role`); an `InputError` for a model that scores none."""
+    role = registry.spec(model).role
+    if role is None:
+        raise InputError(f"model {model!r} scores no role of the yard")
     return role
 
 

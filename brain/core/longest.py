@@ -1,7 +1,7 @@
-"""The part graph's longest paths (critical chains) under the yard's hours, computed once per yard and kept on disk.
+"""The yard graph's longest paths (critical chains) under the yard's hours, computed once per yard and kept on disk.
 
 One pass over the whole graph takes seconds at 25M parts (30 s on a loaded machine); every chain into any code is
-then read from the two arrays (`PartGraph.chain_of`). `YardContext.warm` computes the planning-norm ones, so a
+then read from the two arrays (`YardStore.chain_of`). `YardContext.warm` computes the planning-norm ones, so a
 restarted service's first critical-path question reads them.
 """
 
@@ -12,22 +12,20 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.layout import NODE_KINDS
-
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from adapters.registry import Registry
     from brain.core.cache import YardCache
     from brain.core.workpackages import WorkPackageIndex
-    from knowledge.partgraph import PartGraph
+    from knowledge.store import YardStore
 
 
 class YardContext(Protocol):
     """What this module reads of `brain.core.YardContext` (named, not imported: the context imports this module)."""
 
     @property
-    def graph(self) -> PartGraph: ...
+    def yard(self) -> YardStore: ...
     @property
     def index(self) -> WorkPackageIndex: ...
     @property
@@ -44,26 +42,29 @@ Hours: TypeAlias = Literal["planned", "predicted"]
 
 
 def node_hours(ctx: YardContext, hours: Hours) -> npt.NDArray[np.float64]:
-    """Per node of the yard, its hours: joints' and outfitting items' (planning norms or predictions), 0 elsewhere."""
-    g, index = ctx.graph, ctx.index
-    out = np.zeros(g.num_nodes, dtype=np.float64)
-    start = g.layout.kind_start
-    joint, item = NODE_KINDS.index("joint"), NODE_KINDS.index("outfitting_item")
-    joints = np.arange(start[joint], start[joint + 1], dtype=np.int64)
-    items = np.arange(start[item], start[item + 1], dtype=np.int64)
+    """Per node of the yard, its hours: joints' and outfitting items' (planning norms or predictions), 0 elsewhere.
+
+    A yard that gives no norm hours weighs its joints and items 0 under the planning norms.
+    """
+    yard, index = ctx.yard, ctx.index
+    out = np.zeros(yard.num_nodes, dtype=np.float64)
+    joints = yard.nodes_of_role("joint")
+    items = yard.nodes_of_role("outfitting_item")
     if hours == "planned":
         out[joints] = index.joint_norm_hours(joints)
         out[items] = index.item_norm_hours(items)
         return out
-    welded = ctx.yard_predictions("welding").column("hours").to_numpy()
-    risk = ctx.yard_predictions("outfitting").column("rework_probability").to_numpy()
-    out[joints] = np.asarray(welded, dtype=np.float64)
-    out[items] = index.item_norm_hours(items) * (1 + np.asarray(risk, dtype=np.float64))
+    if len(joints):  # the kept predictions hold one row per joint, in node order
+        welded = ctx.yard_predictions("welding").column("hours").to_numpy()
+        out[joints] = np.asarray(welded, dtype=np.float64)
+    if len(items):
+        risk = ctx.yard_predictions("outfitting").column("rework_probability").to_numpy()
+        out[items] = index.item_norm_hours(items) * (1 + np.asarray(risk, dtype=np.float64))
     return out
 
 
 def longest_paths(ctx: YardContext, hours: Hours) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.integer]]:
-    """The part graph's longest-path arrays for these hours (`PartGraph.longest_paths`), kept on disk, memory-mapped.
+    """The yard graph's longest-path arrays for these hours (`YardStore.longest_paths`), kept on disk, memory-mapped.
 
     Computed once per yard (and model versions, for predicted hours).
     """
@@ -74,7 +75,7 @@ def longest_paths(ctx: YardContext, hours: Hours) -> tuple[npt.NDArray[np.float6
         key += "-" + digest_of(*(model_identity(ctx.registry, m) for m in ("welding", "outfitting")))
     finish, best_pred = ctx.cache.array(f"{key}-finish"), ctx.cache.array(f"{key}-pred")
     if finish is None or best_pred is None:
-        finish, best_pred = ctx.graph.longest_paths(node_hours(ctx, hours))
+        finish, best_pred = ctx.yard.longest_paths(node_hours(ctx, hours))
         ctx.cache.put_array(f"{key}-finish", finish)
         ctx.cache.put_array(f"{key}-pred", best_pred)
     return finish, best_pred

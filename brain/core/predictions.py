@@ -1,8 +1,9 @@
 """The yard's models over a set of joints or outfitting items, always through the batch executor.
 
-Rows come from the yard's tables (ascending by node id), predictions from the registered `welding` and
-`outfitting` models through `YardContext.executor` (in-process for small sets, Ray for large ones or when
-`RAY_ADDRESS` is set), so the brain's tools and the workflows score the same rows the same way.
+Rows come from the yard's role tables through the model adapters' `yard_rows` (ascending by node, with `node` and
+`block` columns), predictions from the registered `welding` and `outfitting` models through `YardContext.executor`
+(in-process for small sets, Ray for large ones or when `RAY_ADDRESS` is set), so the brain's tools and the workflows
+score the same rows the same way.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from brain.core.cache import take_rows
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS, NodeKind
 
 if TYPE_CHECKING:
     from brain.core.context import YardContext
@@ -27,7 +26,7 @@ __all__ = ["ItemPredictions", "JointPredictions", "predict_items", "predict_join
 
 @dataclass(frozen=True)
 class JointPredictions:
-    """The welding model over some joints: their input rows (ascending `joint_id`) and one prediction per row."""
+    """The welding model over some joints: their input rows (ascending `node`) and one prediction per row."""
 
     rows: pa.Table
     predicted: pa.Table
@@ -35,8 +34,8 @@ class JointPredictions:
 
     @property
     def joint_ids(self) -> npt.NDArray[np.int64]:
-        """The joints' node ids, ascending."""
-        return np.asarray(self.rows.column("joint_id").to_numpy(), dtype=np.int64)
+        """The joints' nodes, ascending."""
+        return np.asarray(self.rows.column("node").to_numpy(), dtype=np.int64)
 
     @property
     def hours(self) -> npt.NDArray[np.float64]:
@@ -51,7 +50,7 @@ class JointPredictions:
 
 @dataclass(frozen=True)
 class ItemPredictions:
-    """The outfitting model over some items: their input rows (ascending `item_id`) and one prediction per row."""
+    """The outfitting model over some items: their input rows (ascending `node`) and one prediction per row."""
 
     rows: pa.Table
     predicted: pa.Table
@@ -59,8 +58,8 @@ class ItemPredictions:
 
     @property
     def item_ids(self) -> npt.NDArray[np.int64]:
-        """The items' node ids, ascending."""
-        return np.asarray(self.rows.column("item_id").to_numpy(), dtype=np.int64)
+        """The items' nodes, ascending."""
+        return np.asarray(self.rows.column("node").to_numpy(), dtype=np.int64)
 
     @property
     def rework_probability(self) -> npt.NDArray[np.float64]:
@@ -77,60 +76,53 @@ class ItemPredictions:
         return [str(s) for s in self.predicted.column("stage").to_pylist()]
 
 
-def _rows_of(table: pa.Table, key: str, ids: npt.NDArray[np.int64]) -> pa.Table:
-    """The rows of `table` whose `key` is one of `ids` (ascending, unique), ascending by `key`."""
-    found = np.asarray(table.column(key).to_numpy(), dtype=np.int64)
-    if np.array_equal(found, ids):  # a whole block asked for: its rows, already in order (no filter, no sort)
-        return table
-    kept = table.filter(pc.is_in(table.column(key), value_set=pa.array(ids, type=table.schema.field(key).type)))
-    return kept.sort_by(key)
-
-
 def _unique(ids: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """`np.unique(ids)` as int64, in one pass when they are ascending already (a scope's joints or items)."""
-    arr = np.asarray(ids, dtype=np.int64)
-    if arr.ndim == 1 and np.all(arr[1:] > arr[:-1]):
+    arr = np.asarray(ids, dtype=np.int64).ravel()
+    if np.all(arr[1:] > arr[:-1]):
         return arr
     return np.unique(arr)
 
 
-def _blocks_of(ctx: YardContext, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """The blocks (indices) of ascending node ids of one kind, each once, ascending."""
-    blocks = ctx.graph.layout.block_index_of(ids)
-    return blocks[np.concatenate(([True], blocks[1:] != blocks[:-1]))] if len(blocks) else blocks
+def _checked(ctx: YardContext, role: str, ids: npt.ArrayLike, what: str) -> npt.NDArray[np.int64]:
+    """Unique ascending nodes of `role`; an `InputError` when there are none or one is of another role."""
+    nodes = _unique(ids)
+    if not len(nodes):
+        raise InputError(f"no {what} to score")
+    rows = ctx.yard.role_rows(role, nodes)
+    if np.any(rows < 0):
+        bad = int(nodes[np.flatnonzero(rows < 0)[0]])
+        raise InputError(f"{ctx.yard.code_of(bad)} is a {ctx.yard.kind_of(bad)}, not one of the yard's {what}")
+    return nodes
 
 
 def predict_joints(ctx: YardContext, joint_ids: npt.ArrayLike) -> JointPredictions:
-    """The welding model over some joints (an `InputError` when there are none)."""
+    """The welding model over some joints (nodes; an `InputError` when there are none)."""
     from adapters.welding import WeldingAdapter
 
-    ids = _unique(joint_ids)
-    if not len(ids):
-        raise InputError("no weld joints to score")
-    rows = _rows_of(WeldingAdapter.yard_rows(ctx.graph, _blocks_of(ctx, ids)), "joint_id", ids)
+    nodes = _checked(ctx, "joint", joint_ids, "weld joints")
+    rows = WeldingAdapter.yard_rows(ctx.yard, nodes)
     version = ctx.registry.get("welding").spec.version
-    return JointPredictions(rows, _predict(ctx, "welding", "joint", rows, "joint_id"), version)
+    return JointPredictions(rows, _predict(ctx, "welding", "joint", rows), version)
 
 
 def predict_items(ctx: YardContext, item_ids: npt.ArrayLike) -> ItemPredictions:
-    """The outfitting model over some items (an `InputError` when there are none)."""
+    """The outfitting model over some items (nodes; an `InputError` when there are none)."""
     from adapters.outfitting import OutfittingAdapter
 
-    ids = _unique(item_ids)
-    if not len(ids):
-        raise InputError("no outfitting items to score")
-    rows = _rows_of(OutfittingAdapter.yard_rows(ctx.graph, _blocks_of(ctx, ids)), "item_id", ids)
+    nodes = _checked(ctx, "outfitting_item", item_ids, "outfitting items")
+    rows = OutfittingAdapter.yard_rows(ctx.yard, nodes)
     version = ctx.registry.get("outfitting").spec.version
-    return ItemPredictions(rows, _predict(ctx, "outfitting", "outfitting_item", rows, "item_id"), version)
+    return ItemPredictions(rows, _predict(ctx, "outfitting", "outfitting_item", rows), version)
 
 
-def _predict(ctx: YardContext, model: str, kind: NodeKind, rows: pa.Table, key: str) -> pa.Table:
+def _predict(ctx: YardContext, model: str, role: str, rows: pa.Table) -> pa.Table:
     """The model over `rows`: read from the yard's kept predictions when they were computed, else through the executor.
 
-    Kept predictions hold one row per node of the kind, in id order, so a node's row is its id less the kind's first.
+    Kept predictions hold one row per node of the role, in node order: a node's row is `yard.role_rows(role, nodes)`.
     """
     kept = ctx.cached_predictions(model)
-    if kept is not None and kept.num_rows == ctx.graph.counts[kind]:
-        first = int(ctx.graph.layout.kind_start[NODE_KINDS.index(kind)])
-        return take_rows(kept, np.asarray(rows.column(key).to_numpy(), dtype=np.int64) - first)
+    if kept is not None and kept.num_rows == ctx.yard.count(role):
+        nodes = np.asarray(rows.column("node").to_numpy(), dtype=np.int64)
+        return take_rows(kept, ctx.yard.role_rows(role, nodes))
     return ctx.executor.run(model, rows)

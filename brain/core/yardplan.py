@@ -28,12 +28,12 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from brain.core.cache import YardCache, digest_of, take_rows
+from brain.core.workpackages import node_of_code
 from brain.errors import PlanChangedError
 from brain.planbook import Adoption, PlanBook, PlanEvent, schedule_digest
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS
-from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
+from knowledge.store import YardStore
 
 if TYPE_CHECKING:
     from adapters.registry import Registry
@@ -47,8 +47,8 @@ class PlanContext(Protocol):
     """What the plan reads of its yard (a `brain.core.YardContext`)."""
 
     @property
-    def graph(self) -> PartGraph:
-        """The yard's part graph."""
+    def yard(self) -> YardStore:
+        """The yard's store."""
 
     @property
     def settings(self) -> Settings:
@@ -114,7 +114,7 @@ class Proposal:
 def _combined(
     changes: list[tuple[npt.NDArray[np.int64], float]],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Node ids and the product of the factors of every change that covers each (each id once, ascending)."""
+    """Nodes and the product of the factors of every change that covers each (each id once, ascending)."""
     ids, inverse = np.unique(np.concatenate([i for i, _ in changes]), return_inverse=True)
     factors = np.concatenate([np.full(len(i), f, dtype=np.float64) for i, f in changes])
     product = np.ones(len(ids), dtype=np.float64)
@@ -150,7 +150,7 @@ class YardPlan:
 
     def __init__(self, ctx: PlanContext) -> None:
         self._ctx = ctx
-        self.planbook = PlanBook(ctx.settings, yard=str(ctx.graph.path.resolve()))
+        self.planbook = PlanBook(ctx.settings, yard=str(ctx.yard.path.resolve()))
         self._lock = threading.RLock()
         """One solve at a time, however many threads ask at once."""
         self._hours: dict[str, float] | None = None
@@ -159,7 +159,6 @@ class YardPlan:
         self._requests: dict[tuple[PlanEvent, ...], ScheduleRequest] = {}
         self._adopted: dict[int, tuple[tuple[PlanEvent, ...], Schedule]] = {}
         self._proposals: dict[tuple[int, tuple[PlanEvent, ...]], Proposal] = {}
-        self._erections: list[tuple[str, str]] | None = None
 
     def version(self) -> int:
         """The plan's version: how many adoptions it holds."""
@@ -183,7 +182,7 @@ class YardPlan:
                 if kept is not None:
                     self._hours = {str(k): float(v) for k, v in json.loads(kept).items()}
                 else:
-                    self._hours = predicted_hours(self._ctx.graph, _CachedModels(self._ctx))
+                    self._hours = predicted_hours(self._ctx.yard, _CachedModels(self._ctx))
                     self._ctx.cache.put_text(key, json.dumps(self._hours))
             return self._hours
 
@@ -200,19 +199,17 @@ class YardPlan:
         if not changes:
             return base
         ctx, index = self._ctx, self._ctx.index
-        layout = ctx.graph.layout
         delta = np.zeros(len(index.codes))
         welded = [(self._members(str(e.code))[0], e.welding_factor) for e in changes if e.welding_factor is not None]
         if welded:
             ids, factor = _combined(welded)
-            first = int(layout.kind_start[NODE_KINDS.index("joint")])
-            h = _rows_of(ctx.yard_predictions("welding"), "hours", ids - first)
+            h = _rows_of(ctx.yard_predictions("welding"), "hours", ctx.yard.role_rows("joint", ids))
             delta += np.bincount(index.work_package_of(ids), weights=(factor - 1) * h, minlength=len(delta))
         reworked = [(self._members(str(e.code))[1], e.rework_factor) for e in changes if e.rework_factor is not None]
         if reworked:
             ids, factor = _combined(reworked)
-            first = int(layout.kind_start[NODE_KINDS.index("outfitting_item")])
-            risk = _rows_of(ctx.yard_predictions("outfitting"), "rework_probability", ids - first)
+            rows = ctx.yard.role_rows("outfitting_item", ids)
+            risk = _rows_of(ctx.yard_predictions("outfitting"), "rework_probability", rows)
             extra = index.item_norm_hours(ids) * (np.minimum(risk * factor, 1.0) - risk)
             delta += np.bincount(index.work_package_of(ids), weights=extra, minlength=len(delta))
         return {
@@ -222,14 +219,14 @@ class YardPlan:
 
     def _members(self, code: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The weld joints and outfitting items a code covers (itself, for a joint or an item)."""
-        index, g = self._ctx.index, self._ctx.graph
+        index, yard = self._ctx.index, self._ctx.yard
         none = np.zeros(0, dtype=np.int64)
         if not index.is_work_package(code):
-            node = g.id_of(code)
-            kind = g.kind_of(node)
-            if kind == "joint":
+            node = node_of_code(yard, code)
+            role = yard.role_of(node)
+            if role == "joint":
                 return np.asarray([node], dtype=np.int64), none
-            if kind == "outfitting_item":
+            if role == "outfitting_item":
                 return none, np.asarray([node], dtype=np.int64)
         scope = index.scope_of(code)
         return scope.joint_ids.astype(np.int64), scope.item_ids.astype(np.int64)
@@ -249,24 +246,6 @@ class YardPlan:
         with self._lock:
             return self._requests.setdefault(key, made)
 
-    def erections(self) -> list[tuple[str, str]]:
-        """Which block is erected after which (`adapters.scheduling.erection_order`), read once per yard, kept on disk.
-
-        It reads the yard's whole joints table (22.5M rows at 25M parts, 0.2-1.5 s): a restarted service's first
-        schedule or what-if reads the kept pairs instead.
-        """
-        from adapters.scheduling import erection_order
-
-        with self._lock:
-            if self._erections is None:
-                kept = self._ctx.cache.text("block-erections")
-                if kept is not None:
-                    self._erections = [(str(lower), str(upper)) for lower, upper in json.loads(kept)]
-                else:
-                    self._erections = erection_order(self._ctx.graph)
-                    self._ctx.cache.put_text("block-erections", json.dumps(self._erections))
-            return self._erections
-
     def _request(self, events: Sequence[PlanEvent]) -> ScheduleRequest:
         from adapters.scheduling import ResourceDowntime, request_from_yard
 
@@ -282,14 +261,13 @@ class YardPlan:
             wp = self._ctx.index.package_of(str(e.code))
             releases[wp] = max(releases.get(wp, 0), starts.get(wp, 0) + (e.days or 0))
         return request_from_yard(
-            self._ctx.graph,
+            self._ctx.yard,
             self.hours(events),
             time_limit_s=self.TIME_LIMIT_S,
             workers=self.WORKERS,
             deterministic_limit=self.DETERMINISTIC_LIMIT,
             downtimes=downtimes,
             release_days=releases,
-            erections=self.erections(),
         )
 
     def base(self) -> Schedule:
@@ -383,12 +361,13 @@ class YardPlan:
         """
         if start_date is not None:
             start_day = self._ctx.day_of(start_date)
+        yard = self._ctx.yard
         if resource is not None:
-            known = set(self._ctx.graph.table("resources", ["resource"]).column(0).to_pylist())
+            known = set(yard.codes_of(yard.nodes_of_role("resource")))
             if resource not in known:
                 raise InputError(f"no resource {resource!r} in this yard; it has {', '.join(sorted(known))}")
         if code is not None:
-            code = code.strip().upper()
+            code = self._own_code(code)
             if days is not None:
                 self._ctx.index.package_of(code)  # an unknown code fails here, before any solve
             changes = welding_factor is not None or rework_factor is not None
@@ -408,6 +387,17 @@ class YardPlan:
             )
         except ValidationError as exc:
             raise InputError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+
+    def _own_code(self, code: str) -> str:
+        """The yard's own code of what `code` names (a work package or a node), as a person may type it loosely.
+
+        Raises:
+            UnknownCodeError: it names nothing in this yard.
+        """
+        index = self._ctx.index
+        if index.is_work_package(code):
+            return index.codes[index.work_package(code)]
+        return self._ctx.yard.code_of(node_of_code(self._ctx.yard, code))
 
     def adopt(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -15,7 +14,8 @@ from brain.errors import UnknownThreadError
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from brain.tools import run_tool
-from knowledge import InputError, PartGraph, Settings
+from knowledge import InputError, Settings
+from knowledge.store import YardStore
 
 
 @pytest.mark.parametrize(
@@ -44,10 +44,10 @@ def test_ndt_answer_is_the_models_riskiest_joints(brain: Brain, small_yard: Path
     result = answer.results[0]
     assert result.tool == "ndt_plan" and result.args["budget"] == 0.05
     # recompute independently: the welding model over the block's joints, riskiest 5 % first
-    g = PartGraph.open(small_yard)
-    rows = WeldingAdapter.yard_rows(g, [g.id_of("B002")])
+    y = YardStore.open(small_yard)
+    rows = WeldingAdapter.yard_rows(y, y.members(y.node_of("B002"), kinds=["joint"]))
     risk = Registry.load(settings).get("welding").predict(rows).column("defect_probability").to_numpy()
-    chosen = set(np.array(g.codes_of(rows.column("joint_id").to_numpy()))[np.argsort(-risk, kind="stable")[:10]])
+    chosen = set(np.array(y.codes_of(rows.column("node").to_numpy()))[np.argsort(-risk, kind="stable")[:10]])
     assert {r["code"] for r in result.rows[:10]} == chosen
     assert result.numbers["inspected"] == np.ceil(0.05 * len(risk))
     assert "welding model" in " ".join(answer.sources)
@@ -55,11 +55,11 @@ def test_ndt_answer_is_the_models_riskiest_joints(brain: Brain, small_yard: Path
 
 
 def test_dependency_answers_match_the_graph(brain: Brain, small_yard: Path) -> None:
-    g = PartGraph.open(small_yard)
+    y = YardStore.open(small_yard)
     answer = brain.ask("What must be done before B003?")
-    assert answer.results[0].numbers["nodes"] == len(g.upstream([g.id_of("B003")]))
+    assert answer.results[0].numbers["nodes"] == len(y.upstream([y.node_of("B003")]))
     # in a planner's words: counted by kind, with the total (issue 11 #11: answers said "nodes")
-    assert f"({len(g.upstream([g.id_of('B003')])):,} in all)" in answer.answer and "nodes" not in answer.answer
+    assert f"({len(y.upstream([y.node_of('B003')])):,} in all)" in answer.answer and "nodes" not in answer.answer
 
 
 def test_erection_dates_come_from_the_scheduler(brain: Brain, small_yard: Path, settings: Settings) -> None:
@@ -70,9 +70,9 @@ def test_erection_dates_come_from_the_scheduler(brain: Brain, small_yard: Path, 
     answer = brain.ask("When will B004 be erected?")
     result = answer.results[0]
     # the same request solved independently (one worker, a deterministic budget: the same schedule)
-    g = PartGraph.open(small_yard)
-    hours = predicted_hours(g, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
-    request = request_from_yard(g, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
+    y = YardStore.open(small_yard)
+    hours = predicted_hours(y, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
+    request = request_from_yard(y, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
     schedule = solve(request)
     assert violations(request, schedule) == []
     erection = next(t for t in schedule.tasks if t.code == "WP-B004-ERE")
@@ -139,9 +139,9 @@ def test_ask_from_the_command_line(small_yard: Path, tmp_path: Path) -> None:
     done = subprocess.run([shipbrain, "ask", "what waits on B002?", "--yard", str(small_yard), "--json"], **quiet)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    g = PartGraph.open(small_yard)
+    y = YardStore.open(small_yard)
     assert answer["plan"]["intent"] == "downstream"
-    assert answer["results"][0]["numbers"]["nodes"] == len(g.downstream([g.id_of("B002")]))
+    assert answer["results"][0]["numbers"]["nodes"] == len(y.downstream([y.node_of("B002")]))
     traced = subprocess.run([shipbrain, "ask", "", "--yard", str(small_yard)], **quiet)
     assert traced.returncode == 2 and "the question is empty" in traced.stderr and "Traceback" not in traced.stderr
 
@@ -154,11 +154,11 @@ def test_whatif_slips_match_an_independent_repair(brain: Brain, small_yard: Path
     answer = brain.ask("If panel line 1 is down for 6 days from day 4, which erections slip?")
     result = answer.results[0]
     assert result.tool == "what_if" and result.args["resource"] == "PL-1" and result.args["days"] == 6
-    g = PartGraph.open(small_yard)
-    hours = predicted_hours(g, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
+    y = YardStore.open(small_yard)
+    hours = predicted_hours(y, BatchExecutor(Registry.load(settings), backend="in-process", settings=settings))
     kwargs = {"time_limit_s": 20, "workers": 1, "deterministic_limit": 5.0}
-    base = solve(request_from_yard(g, hours, **kwargs))  # type: ignore[arg-type]
-    request = request_from_yard(g, hours, downtimes=[ResourceDowntime(resource="PL-1", start_day=4, days=6)], **kwargs)  # type: ignore[arg-type]
+    base = solve(request_from_yard(y, hours, **kwargs))  # type: ignore[arg-type]
+    request = request_from_yard(y, hours, downtimes=[ResourceDowntime(resource="PL-1", start_day=4, days=6)], **kwargs)  # type: ignore[arg-type]
     fixed = repair(request, base)
     assert violations(request, fixed) == []
     was = {t.code: t.start_day for t in base.tasks}
@@ -175,10 +175,9 @@ def test_whatif_without_a_duration_asks_for_one(brain: Brain) -> None:
 
 def test_any_registered_model_runs_over_a_code_through_the_executor(brain: Brain, small_yard: Path) -> None:
     result = run_tool(brain.context, "predict", {"model": "welding", "code": "B002-A01"})
-    g = PartGraph.open(small_yard)
-    joints = g.members(g.id_of("B002-A01"), kinds=["joint"])
-    rows = WeldingAdapter.yard_rows(g, [g.layout.block_index_of([g.id_of("B002")])[0]])
-    mine = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joints)))
+    y = YardStore.open(small_yard)
+    joints = y.members(y.node_of("B002-A01"), kinds=["joint"])
+    mine = WeldingAdapter.yard_rows(y, joints)
     expected = brain.context.registry.get("welding").predict(mine)
     assert result.numbers["rows"] == len(joints)
     assert result.numbers["hours_sum"] == pytest.approx(float(pc.sum(expected.column("hours")).as_py()), rel=1e-6)
@@ -193,7 +192,7 @@ def test_any_registered_model_runs_over_a_code_through_the_executor(brain: Brain
 
 def test_weld_risk_by_assembly_adds_up_to_the_block(brain: Brain, small_yard: Path) -> None:
     result = brain.ask("How risky is the welding in B003?").results[0]
-    g = PartGraph.open(small_yard)
+    y = YardStore.open(small_yard)
     groups = {r["assembly"]: r for r in result.breakdown}
     assert sum(r["joints"] for r in result.breakdown) == result.numbers["joints"]
     assert sum(r["expected_defects"] for r in result.breakdown) == pytest.approx(
@@ -201,7 +200,7 @@ def test_weld_risk_by_assembly_adds_up_to_the_block(brain: Brain, small_yard: Pa
     )
     for code, row in groups.items():
         if code != "block joints":  # each assembly's joints are the joints the graph says it holds
-            assert row["joints"] == len(g.members(g.id_of(code), kinds=["joint"]))
+            assert row["joints"] == len(y.members(y.node_of(code), kinds=["joint"]))
     assert [r["expected_defects"] for r in result.breakdown] == sorted(
         (r["expected_defects"] for r in result.breakdown), reverse=True
     )
