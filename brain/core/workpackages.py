@@ -88,7 +88,8 @@ class WorkPackageIndex:
         """The code of each row."""
         self.row_of: dict[str, int] = {c: i for i, c in enumerate(self.codes)}
         given = set(yard.fields(WORK_PACKAGE)) if len(self.nodes) else set()
-        wanted = [c for c in ("crew", "estimated_hours", "resource", "crane", "planned_start") if c in given]
+        optional: tuple[str, ...] = ("crew", "estimated_hours", "resource", "crane", "planned_start")
+        wanted = [c for c in optional if c in given]
         table = yard.role_table(WORK_PACKAGE, wanted) if wanted else None
         if table is not None and table.num_rows != len(self.nodes):
             raise InputError(f"the work package table has {table.num_rows:,} rows for {len(self.nodes):,} packages")
