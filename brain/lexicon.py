@@ -3,7 +3,7 @@
 A yard's ids are its own (`H1234/B12-A03 PL0042`, `SP-300-12"`, `B214`), so no regular expression can say what a
 code looks like. The lexicon asks the yard instead. Each stretch of one to three words of the question is looked up:
 
-1. **exact**: the yard's own id, as the yard spells it (`lookup`: the part graph, its work packages, ...);
+1. **exact**: the yard's own id, as the yard spells it, or typed loosely (`lookup`: the yard's id index);
 2. **loose**: the same id typed differently: case, separators and leading zeros do not count (`loose_key`:
    "j20-88" is J020-000088, "b22" is B022, "wp b12 ere" is WP-B012-ERE), when exactly one id has that key;
 3. **by role and number**: "block 25", "assembly no. 3 of ...": a role word (or one of the yard's kind names)
@@ -13,6 +13,11 @@ code looks like. The lexicon asks the yard instead. Each stretch of one to three
 
 Resources are found by their id, or by their kind in words and a number ("panel line 2", "crane one"), and zones
 by their name. What the lexicon does not find is not a code: the planner never invents one.
+
+A yard's lexicon (`Lexicon.of`) reads its store: ids through its id index, roles and kinds from its `yard.toml`,
+resources with their `resource_kind`, zones from the blocks' and items' `zone` fields. `YardCodes` (`yard_codes`)
+finds the node of a code as a person types it for the tools, and says what a code that names nothing reads like
+("no block 'B999' in this yard; blocks run B001-B012"), from the shapes of the yard's own ids.
 
 ```python
 lex = Lexicon(lookup=graph_lookup, named={"block": ["B001", "B002"]}, resources={"PL-2": "panel_line"})
@@ -538,7 +543,11 @@ def _lexicon_of(ctx: YardContext) -> Lexicon:
         nodes = yard.nodes_of_role(role)
         if len(nodes):
             named[role] = yard.codes_of(nodes)
-    examples = {role: yard.code_of(int(nodes[0])) for role in ROLES if len(nodes := yard.nodes_of_role(role))}
+    examples: dict[str, str] = {}
+    for role in ROLES:
+        nodes = yard.nodes_of_role(role)
+        if len(nodes):
+            examples[role] = yard.code_of(int(nodes[0]))
     words = dict(ROLE_WORDS)
     for role, kinds in yard.roles.items():
         for kind in kinds:

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Final
 from pydantic import Field, JsonValue
 
 from brain.tools.base import ArgsFrom, ToolArgs
+from knowledge.yardformat.fields import FIELDS
 
 if TYPE_CHECKING:
     from brain.plan import Entities
+    from knowledge.store import YardStore
 
-__all__ = ["CODE", "CodeArgs", "code_from", "count"]
+__all__ = ["CODE", "CodeArgs", "code_from", "count", "plural", "require_role"]
 
 CODE: Final = Field(min_length=2, max_length=40, description="a yard code, e.g. B012, B012-A03, J012-000042")
 
@@ -22,12 +24,15 @@ class CodeArgs(ToolArgs):
     code: str = CODE
 
 
+def plural(noun: str) -> str:
+    """The noun's plural: "assembly" -> "assemblies", "outfitting_item" -> "outfitting items"."""
+    noun = noun.replace("_", " ")
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
 def count(n: int, noun: str) -> str:
     """`n` and the noun, plural when it should be: "1 block", "3 assemblies", "12,034 nodes"."""
-    noun = noun.replace("_", " ")
-    if n == 1:
-        return f"1 {noun}"
-    return f"{n:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+    return f"1 {noun.replace('_', ' ')}" if n == 1 else f"{n:,} {plural(noun)}"
 
 
 def code_from(intent_description: str) -> ArgsFrom:
@@ -39,3 +44,9 @@ def code_from(intent_description: str) -> ArgsFrom:
         return {"code": entities.codes[0]}
 
     return args_from
+
+
+def require_role(yard: YardStore, role: str, purpose: str) -> None:
+    """A `MissingFieldError` when the yard maps no kind onto `role`: what `purpose` needs, and how to map it."""
+    if not yard.count(role):
+        yard.require(role, [f.name for f in FIELDS[role][:1]], purpose)

@@ -1,76 +1,136 @@
 """Graph tools: what a code is and holds, and what must come before it or waits on it (no model runs).
 
-They answer in a planner's words, by kind: "Must be done before B012: 7 blocks, 42 assemblies, 130 sub-assemblies,
-13,218 parts, 13,220 joints and 1,041 outfitting items (27,658 in all)".
+They answer in a planner's words, by role: "Must be done before B012: 7 blocks, 42 assemblies, 130 sub-assemblies,
+13,218 parts, 13,220 joints and 1,041 outfitting items (27,658 in all)". A role counts every kind of the yard that
+plays it (a yard's PANEL and CPANEL are its assemblies); the rows name those kinds, and a kind with no role is
+counted under its own name.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
+from brain.lexicon import ROLE_NOUNS, node_of
 from brain.tools._common import CodeArgs, code_from, count
 from brain.tools.base import Plot, ToolResult, ToolRow, ToolSpec, tool
-from knowledge.layout import NODE_KINDS
+from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
     from brain.core import YardContext
-    from knowledge.partgraph import PartGraph
+    from knowledge.store import YardStore
 
 __all__ = ["KindCount", "downstream", "lookup", "upstream"]
 
-KIND_WORDS: Final[dict[str, str]] = {
-    "block": "block",
-    "assembly": "assembly",
-    "sub_assembly": "sub-assembly",
-    "part": "part",
-    "joint": "joint",
-    "outfitting_item": "outfitting item",
-}
-"""Each kind of item as a planner says it (in `NODE_KINDS` order: from the block down to its parts)."""
 SCALES: Final = 20.0
 """Counts more than this many times apart are drawn in charts of their own (7 blocks next to 13,218 parts)."""
+_BLOCKS_NAMED: Final = 25
+"""Blocks a closure's sources name at most."""
 
 
 class KindCount(ToolRow):
-    """How many items of one kind."""
+    """How many items of one role (or of one of the yard's kinds that plays no role)."""
 
     kind: str
-    """The kind of item: block, assembly, sub-assembly, part, joint, outfitting item."""
+    """The kind of item: block, assembly, sub-assembly, part, joint, outfitting item, ..."""
     count: int
     """How many."""
+    yard_kinds: str | None = Field(default=None, title="the yard's kinds")
+    """The yard's own kinds behind the count, when they are not the role's name ("BLK"; "PANEL 38, CPANEL 2")."""
+
+
+class _Group:
+    """One line of a count: a role (or a kind without one), its total and the yard's kinds behind it."""
+
+    def __init__(self, key: str, word: str, by_kind: dict[str, int]) -> None:
+        self.key = key
+        """The role, or the kind for a kind that plays none (the key of the result's numbers)."""
+        self.word = word
+        self.by_kind = by_kind
+        self.count = sum(by_kind.values())
+
+    @property
+    def yard_kinds(self) -> str | None:
+        """The yard's kinds behind it ("BLK"; "PLATE 415, PROFILE 605"), None when that is the role's own name."""
+        if list(self.by_kind) == [self.key]:
+            return None
+        if len(self.by_kind) == 1:
+            return next(iter(self.by_kind))
+        return ", ".join(f"{kind} {n:,}" for kind, n in self.by_kind.items())
+
+
+def _by_role(yard: YardStore, by_kind: dict[str, int]) -> list[_Group]:
+    """Counts by kind grouped by role, in `ROLES` order, then the kinds that play no role; none left out."""
+    out: list[_Group] = []
+    roles = yard.roles
+    for role in ROLES:
+        mine = {k: by_kind[k] for k in roles.get(role, []) if by_kind.get(k)}
+        if mine:
+            out.append(_Group(role, ROLE_NOUNS[role], mine))
+    played = {k for kinds in roles.values() for k in kinds}
+    out += [_Group(k, k, {k: by_kind[k]}) for k in yard.kinds if k not in played and by_kind.get(k)]
+    return out
+
+
+def _kind_counts(yard: YardStore, nodes: npt.ArrayLike) -> dict[str, int]:
+    """How many of `nodes` there are of each of the yard's kinds (kinds with none left out)."""
+    array = np.asarray(nodes, dtype=np.int64)
+    if not len(array):
+        return {}
+    codes = yard.role_codes(array)
+    out: Counter[str] = Counter()
+    values, counts = np.unique(codes, return_counts=True)
+    for code, n in zip(values.tolist(), counts.tolist(), strict=True):
+        kinds = yard.roles.get(ROLES[code], []) if code >= 0 else []
+        if len(kinds) == 1:  # the role's one kind: no need to read each node's
+            out[kinds[0]] += n
+        else:
+            out.update(yard.kinds_of(array[codes == code]))
+    return dict(out)
+
+
+def _said(group: _Group) -> str:
+    """A group in words: a role's word (or a kind's own name in lower case) pluralised, or a kind code as written."""
+    if group.key in ROLES or group.word.islower():
+        return count(group.count, group.word)
+    return f"{group.count:,} {group.word}"  # the yard's own kind code ("SYS"), as it writes it
+
+
+def _words(groups: list[_Group]) -> str:
+    """The counts in words: '7 blocks, 42 assemblies and 13,218 parts' (empty: none)."""
+    said = [_said(g) for g in groups]
+    return ", ".join(said[:-1]) + f" and {said[-1]}" if len(said) > 1 else "".join(said)
+
+
+def _in_all(groups: list[_Group]) -> str:
+    """The counts in words and their total: '7 blocks and 42 assemblies (49 in all)'; one group needs no total."""
+    return _words(groups) + (f" ({sum(g.count for g in groups):,} in all)" if len(groups) > 1 else "")
+
+
+def _rows(groups: list[_Group]) -> list[KindCount]:
+    return [
+        KindCount(kind=g.word, count=g.count, **({"yard_kinds": g.yard_kinds} if g.yard_kinds else {})) for g in groups
+    ]
+
+
+def _numbers(groups: list[_Group]) -> dict[str, float]:
+    return {g.key: float(g.count) for g in groups}
 
 
 def _by_kind(title: str) -> tuple[Plot, ...]:
     return (Plot(kind="bar", title=title, x="kind", y="count", split_scales=SCALES),)
 
 
-def _counts(g: PartGraph, ids: npt.ArrayLike) -> dict[str, int]:
-    """How many of `ids` there are of each kind, in `NODE_KINDS` order, kinds with none left out."""
-    arr = np.asarray(ids)
-    if len(arr) > 1 and bool(np.all(arr[1:] >= arr[:-1])):  # ascending (every graph query's answer): kinds are
-        # id ranges, so each kind's count is where its range starts in the ids (27M ids: 0.3-0.7 s -> 0.03 s)
-        counts = np.diff(np.searchsorted(arr, g.layout.kind_start))
-    else:
-        counts = np.bincount(g.layout.kind_codes(arr), minlength=len(NODE_KINDS))
-    return {kind: int(n) for kind, n in zip(NODE_KINDS, counts.tolist(), strict=True) if n}
-
-
-def _words(counts: dict[str, int]) -> str:
-    """The counts in words: '7 blocks, 42 assemblies and 13,218 parts' (empty: none)."""
-    said = [count(n, KIND_WORDS[kind]) for kind, n in counts.items()]
-    return ", ".join(said[:-1]) + f" and {said[-1]}" if len(said) > 1 else "".join(said)
-
-
-def _in_all(counts: dict[str, int]) -> str:
-    """The counts in words and their total: '7 blocks and 42 assemblies (49 in all)'; one kind needs no total."""
-    return _words(counts) + (f" ({sum(counts.values()):,} in all)" if len(counts) > 1 else "")
-
-
-def _rows(counts: dict[str, int]) -> list[KindCount]:
-    return [KindCount(kind=KIND_WORDS[kind], count=n) for kind, n in counts.items()]
+def _what(yard: YardStore, node: int) -> str:
+    """What a node is, with its article: "a block", "an assembly (CPANEL)", "a SYS"."""
+    role, kind = yard.role_of(node), yard.kind_of(node)
+    word = ROLE_NOUNS[role] if role is not None else kind
+    article = "an" if word[:1].lower() in "aeiou" else "a"
+    return f"{article} {word}" + (f" ({kind})" if role is not None and kind != role else "")
 
 
 _LOOKUP = "what a block, assembly, part, joint or outfitting item is and what it holds"
@@ -86,46 +146,46 @@ _LOOKUP = "what a block, assembly, part, joint or outfitting item is and what it
     plots=_by_kind("What {code} holds, by kind"),
 )
 def lookup(ctx: YardContext, args: CodeArgs) -> ToolResult:
-    """What a code is, what it holds and what comes directly before and after it, by kind."""
-    code, g = args.code, ctx.graph
-    node = g.id_of(code)
-    kind = g.kind_of(node)
-    held = _counts(g, g.members(node)) if kind in ("block", "assembly", "sub_assembly") else {}
-    before, after = _counts(g, g.predecessors(node)), _counts(g, g.successors(node))
-    word = KIND_WORDS[kind]
-    article = "an" if word[0] in "aeiou" else "a"
-    summary = f"{code} is {article} {word}" + (f" of {_in_all(held)}" if held else "")
+    """What a code is, what it holds and what comes directly before and after it, by role."""
+    yard = ctx.yard
+    node = node_of(yard, args.code)
+    code = yard.code_of(node)
+    held = _by_role(yard, _kind_counts(yard, yard.members(node)))
+    before = _by_role(yard, _kind_counts(yard, yard.predecessors(node)))
+    after = _by_role(yard, _kind_counts(yard, yard.successors(node)))
+    summary = f"{code} is {_what(yard, node)}" + (f" of {_in_all(held)}" if held else "")
     summary += f"; directly before it: {_words(before) or 'nothing'}; directly after it: {_words(after) or 'nothing'}"
     return lookup.result(
         args,
         summary,
         rows=_rows(held),
-        numbers={k: float(n) for k, n in held.items()},
-        sources=[f"part graph {g.path.name}"],
+        numbers=_numbers(held),
+        sources=[f"yard graph {yard.path.name}"],
     )
 
 
 def _closure(
     spec: ToolSpec, ctx: YardContext, args: CodeArgs, direction: Literal["upstream", "downstream"]
 ) -> ToolResult:
-    code, g = args.code, ctx.graph
-    node = g.id_of(code)
-    ids = g.upstream([node]) if direction == "upstream" else g.downstream([node])
-    by_kind = _counts(g, ids)
-    n_blocks = by_kind.get("block", 0)  # ids ascend and block ids come first
-    blocks = g.codes_of(ids[: min(n_blocks, 25)])
+    yard = ctx.yard
+    node = node_of(yard, args.code)
+    code = yard.code_of(node)
+    # counted by kind from the closure's node ranges, without listing its nodes (27M of them upstream at 25M parts)
+    closure = yard.upstream_ranges([node]) if direction == "upstream" else yard.downstream_ranges([node])
+    groups = _by_role(yard, closure.counts)
+    blocks = yard.nodes_of_role("block")
+    inside = blocks[closure.contains(blocks)] if len(blocks) else blocks
+    named = yard.codes_of(inside[:_BLOCKS_NAMED])
     if direction == "upstream":
-        summary = (
-            f"Must be done before {code}: {_in_all(by_kind)}" if by_kind else f"Nothing must be done before {code}"
-        )
+        summary = f"Must be done before {code}: {_in_all(groups)}" if groups else f"Nothing must be done before {code}"
     else:
-        summary = f"Waiting on {code}: {_in_all(by_kind)}" if by_kind else f"Nothing waits on {code}"
+        summary = f"Waiting on {code}: {_in_all(groups)}" if groups else f"Nothing waits on {code}"
     return spec.result(
         args,
         summary,
-        rows=_rows(by_kind),
-        numbers={"nodes": float(len(ids)), **{k: float(n) for k, n in by_kind.items()}},
-        sources=[f"part graph {g.path.name}"] + ([f"blocks: {', '.join(blocks)}"] if blocks else []),
+        rows=_rows(groups),
+        numbers={"nodes": float(len(closure)), **_numbers(groups)},
+        sources=[f"yard graph {yard.path.name}"] + ([f"blocks: {', '.join(named)}"] if named else []),
     )
 
 

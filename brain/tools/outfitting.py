@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, JsonValue, model_validator
 
 from brain.core import predict_items
+from brain.lexicon import loose_key
+from brain.tools._common import require_role
 from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
@@ -19,6 +20,7 @@ from knowledge.errors import InputError
 if TYPE_CHECKING:
     from brain.core import YardContext
     from brain.plan import Entities
+    from knowledge.store import YardStore
 
 __all__ = ["ItemStage", "OutfittingArgs", "outfitting"]
 
@@ -49,16 +51,16 @@ class ItemStage(ToolRow):
     """The ship system it belongs to."""
     kind: str
     """Pipe spool, cable tray, HVAC duct or equipment."""
-    planned_stage: str
-    """The stage the plan fits it in (on-unit, on-block, on-board)."""
+    planned_stage: str | None = None
+    """The stage the plan fits it in (on-unit, on-block, on-board); blank when the yard gives no stages."""
     predicted_stage: str
     """The stage the outfitting model recommends."""
     rework_probability: float
     """Predicted probability that it is fitted twice (0-1)."""
-    norm_hours: float = Field(title="planning norm", json_schema_extra={"unit": "h"})
-    """Its planning-norm hours."""
-    expected_hours: float = Field(title="expected hours", json_schema_extra={"unit": "h"})
-    """The norm raised by the rework risk (a reworked item is fitted twice)."""
+    norm_hours: float | None = Field(default=None, title="planning norm", json_schema_extra={"unit": "h"})
+    """Its planning-norm hours; blank when the yard gives no norms."""
+    expected_hours: float | None = Field(default=None, title="expected hours", json_schema_extra={"unit": "h"})
+    """The norm raised by the rework risk (a reworked item is fitted twice); blank without a norm."""
 
 
 _OUTFITTING = "outfitting stage and rework risk of the items of a block, assembly, work package or zone, or one item"
@@ -72,43 +74,81 @@ def _outfitting_args(entities: Entities, question: str) -> dict[str, JsonValue] 
     return {"code": entities.codes[0], "zone": None}
 
 
-def _zone_items(ctx: YardContext, zone: str) -> npt.NDArray[np.int64]:
-    g = ctx.graph
-    blocks_t = g.table("blocks", ["block_id", "zone"])
-    blocks = blocks_t.filter(pc.equal(blocks_t.column("zone"), zone)).column("block_id").to_numpy()
-    if not len(blocks):
-        known = sorted(set(blocks_t.column("zone").to_pylist()))
-        raise InputError(f"no zone {zone!r} in this yard; zones run {known[0]} to {known[-1]}")
-    return np.concatenate([g.members(int(b), kinds=["outfitting_item"]) for b in blocks.tolist()]).astype(np.int64)
+def _zone_items(ctx: YardContext, zone: str) -> tuple[str, npt.NDArray[np.int64]]:
+    """A zone as the yard writes it and its outfitting items: the items' own `zone`, else their blocks'.
+
+    Raises:
+        MissingFieldError: neither the yard's items nor its blocks give a zone.
+        InputError: no zone of that name (case and separators aside); the error names the yard's zones.
+    """
+    yard = ctx.yard
+    items = yard.nodes_of_role("outfitting_item")
+    role = "outfitting_item" if "zone" in yard.fields("outfitting_item") else "block"
+    yard.require(role, ["zone"], "outfitting by zone")
+    table = yard.role_table(role, ["zone"])
+    names = table.column("zone").cast("string")
+    known = sorted({str(z) for z in names.to_pylist() if z})
+    wanted = _zone_named(zone, known)
+    nodes = table.column("node").filter(pc.equal(names, wanted)).to_numpy()
+    if role == "outfitting_item":
+        return wanted, np.asarray(nodes, dtype=np.int64)
+    # by the items' blocks: those inside the zone's blocks and those fitted on board whose `block` names one
+    return wanted, np.asarray(items[np.isin(yard.block_of(items), nodes)], dtype=np.int64)
+
+
+def _zone_named(zone: str, known: list[str]) -> str:
+    """The yard's zone that `zone` names: exactly, else the one of the same loose form."""
+    if zone in known:
+        return zone
+    loose = [z for z in known if loose_key(z) == loose_key(zone)]
+    if len(loose) == 1:
+        return loose[0]
+    if not known:
+        raise InputError(f"no zone {zone!r}: this yard's zone fields are empty")
+    shown = ", ".join(known) if len(known) <= 12 else f"{known[0]} to {known[-1]} ({len(known)} zones)"
+    raise InputError(f"no zone {zone!r} in this yard; its zones: {shown}")
+
+
+def _planned(yard: YardStore, ids: npt.NDArray[np.int64]) -> dict[int, str] | None:
+    """The plan's stage of each item (None: the yard gives no stages)."""
+    if "stage" not in yard.fields("outfitting_item"):
+        return None
+    table = yard.role_table("outfitting_item", ["stage"], nodes=ids)
+    return {
+        int(n): str(s) if s is not None else ""
+        for n, s in zip(table.column("node").to_pylist(), table.column("stage").to_pylist(), strict=True)
+    }
 
 
 def _one_item(ctx: YardContext, args: OutfittingArgs, row: ItemStage, version: str) -> ToolResult:
     """One outfitting item: what it is, where it is fitted, the model's stage, rework risk and expected hours."""
-    g = ctx.graph
-    node = g.id_of(row.code)
-    after = ", ".join(g.codes_of(g.predecessors(node)))
-    before = ", ".join(g.codes_of(g.successors(node)))
+    yard = ctx.yard
+    node = yard.node_of(row.code)
+    after = ", ".join(yard.codes_of(yard.predecessors(node)))
+    before = ", ".join(yard.codes_of(yard.successors(node)))
     facts = [f"{row.kind.replace('_', ' ')} of system {row.system}"]
     facts += [f"it waits on {after}"] if after else []
     facts += [f"{before} waits on it"] if before else []
-    verdict = "as planned" if row.predicted_stage == row.planned_stage else f"planned {row.planned_stage}"
+    if row.planned_stage is None:
+        verdict = "the yard gives no planned stage to compare"
+    else:
+        verdict = "as planned" if row.predicted_stage == row.planned_stage else f"planned {row.planned_stage}"
     summary = (
         f"{row.code} ({'; '.join(facts)}): the outfitting model predicts "
-        f"{row.predicted_stage} ({verdict}), a rework risk of {100 * row.rework_probability:.1f} % and "
-        f"{row.expected_hours:.2f} expected hours (planning norm {row.norm_hours:.2f} h, raised by the rework risk)"
+        f"{row.predicted_stage} ({verdict}) and a rework risk of {100 * row.rework_probability:.1f} %"
     )
+    if row.expected_hours is not None and row.norm_hours is not None:
+        summary = summary.replace(" and a rework risk", ", a rework risk") + (
+            f" and {row.expected_hours:.2f} expected hours (planning norm {row.norm_hours:.2f} h, raised by the "
+            "rework risk)"
+        )
+    numbers = {"items": 1.0, "expected_reworks": row.rework_probability, f"stage_{row.predicted_stage}": 1.0}
+    if row.planned_stage is not None:
+        numbers["stage_differs"] = float(row.predicted_stage != row.planned_stage)
+    if row.expected_hours is not None:
+        numbers["expected_hours"] = row.expected_hours
     return outfitting.result(
-        args,
-        summary,
-        rows=[row],
-        numbers={
-            "items": 1.0,
-            "expected_reworks": row.rework_probability,
-            "stage_differs": float(row.predicted_stage != row.planned_stage),
-            "expected_hours": row.expected_hours,
-            f"stage_{row.predicted_stage}": 1.0,
-        },
-        sources=[f"outfitting model {version} over item {row.code}"],
+        args, summary, rows=[row], numbers=numbers, sources=[f"outfitting model {version} over item {row.code}"]
     )
 
 
@@ -136,11 +176,14 @@ def _one_item(ctx: YardContext, args: OutfittingArgs, row: ItemStage, version: s
 )
 def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
     """Predicted outfitting stage and rework risk of a block's, assembly's, work package's or zone's items."""
-    g = ctx.graph
+    yard = ctx.yard
+    require_role(yard, "outfitting_item", "the outfitting model")
     single = False
     if args.zone is not None:
-        item_ids = _zone_items(ctx, args.zone)
-        label = f"zone {args.zone}"
+        zone, item_ids = _zone_items(ctx, args.zone)
+        label = f"zone {zone}"
+        if not len(item_ids):
+            raise InputError(f"zone {zone} has no outfitting items in this yard")
     else:
         assert args.code is not None  # the arguments' validator makes sure of one of them
         what = covered(ctx, args.code)
@@ -150,43 +193,49 @@ def outfitting(ctx: YardContext, args: OutfittingArgs) -> ToolResult:
             raise InputError(f"{what.code} is {what.what} with no outfitting items; {instead}")
     predicted = predict_items(ctx, item_ids)
     rows, ids = predicted.rows, predicted.item_ids
-    planned = g.table("outfitting_items", ["item_id", "stage"])
-    planned = planned.filter(pc.is_in(planned.column("item_id"), value_set=pa.array(ids)))
-    plan_stage = dict(zip(planned.column("item_id").to_pylist(), planned.column("stage").to_pylist(), strict=True))
+    plan_stage = _planned(yard, ids)
     stages = predicted.stage
     risk = predicted.rework_probability
-    norm = ctx.index.item_norm_hours(ids)
-    expected = predicted.expected_hours(norm)
-    differ = sum(1 for i, s in zip(ids.tolist(), stages, strict=True) if plan_stage[i] != s)
+    # norms only where the yard gives them: without, the answer has no hours rather than zeros
+    norm = ctx.index.item_norm_hours(ids) if "norm_hours" in yard.fields("outfitting_item") else None
+    expected = predicted.expected_hours(norm) if norm is not None else None
     top = np.argsort(-risk, kind="stable")[:10]
+    codes = yard.codes_of(ids[top])
     table = [
         ItemStage(
-            code=g.code_of(int(ids[i])),
-            system=rows.column("system")[i].as_py(),
-            kind=rows.column("kind")[i].as_py(),
-            planned_stage=plan_stage[int(ids[i])],
+            code=code,
+            system=str(rows.column("system")[i].as_py()),
+            kind=str(rows.column("kind")[i].as_py()),
+            **({"planned_stage": plan_stage[int(ids[i])]} if plan_stage is not None else {}),
             predicted_stage=stages[i],
             rework_probability=round(float(risk[i]), 4),
-            norm_hours=round(float(norm[i]), 2),
-            expected_hours=round(float(expected[i]), 2),
+            **(
+                {"norm_hours": round(float(norm[i]), 2), "expected_hours": round(float(expected[i]), 2)}
+                if norm is not None and expected is not None
+                else {}
+            ),
         )
-        for i in top.tolist()
+        for i, code in zip(top.tolist(), codes, strict=True)
     ]
     if single:
         return _one_item(ctx, args, table[0], predicted.model_version)
     by_stage = Counter(stages)
     mix = ", ".join(f"{by_stage[s]:,} {s}" for s in ("on-unit", "on-block", "on-board") if by_stage[s])
+    numbers = {"items": float(len(ids)), "expected_reworks": float(risk.sum())}
+    if plan_stage is not None:
+        differ = sum(1 for i, s in zip(ids.tolist(), stages, strict=True) if plan_stage[i] != s)
+        against = f"{differ:,} differ from the plan's stage"
+        numbers["stage_differs"] = float(differ)
+    else:
+        against = "the yard gives no planned stages to compare"
+    if expected is not None:
+        numbers["expected_hours"] = float(expected.sum())
+    numbers |= {f"stage_{s}": float(n) for s, n in by_stage.items()}
     return outfitting.result(
         args,
-        f"{label}: {len(ids):,} outfitting items, predicted {mix}; {differ:,} differ from the plan's "
-        f"stage; {risk.sum():.1f} expected reworks ({100 * risk.mean():.1f} % of items)",
+        f"{label}: {len(ids):,} outfitting items, predicted {mix}; {against}; {risk.sum():.1f} expected reworks "
+        f"({100 * risk.mean():.1f} % of items)",
         rows=table,
-        numbers={
-            "items": float(len(ids)),
-            "expected_reworks": float(risk.sum()),
-            "stage_differs": float(differ),
-            "expected_hours": float(expected.sum()),
-            **{f"stage_{s}": float(n) for s, n in by_stage.items()},
-        },
+        numbers=numbers,
         sources=[f"outfitting model {predicted.model_version} over {len(ids):,} items of {label}"],
     )

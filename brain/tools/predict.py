@@ -10,7 +10,7 @@ code of each row first), so the page and the answer show a plug-in model's outpu
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, create_model
 
-from brain.tools._common import CODE
+from brain.lexicon import ROLE_NOUNS
+from brain.tools._common import CODE, count, plural, require_role
 from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from brain.tools._scope import Covered
 
 __all__ = ["PredictArgs", "Prediction", "predict"]
-
-_NODE_TABLES: Final = {"blocks", "assemblies", "sub_assemblies", "parts", "joints", "outfitting_items"}
-"""Yard tables whose key column holds part-graph node ids."""
 
 
 class PredictArgs(ToolArgs):
@@ -63,17 +61,16 @@ def _row_model(output: type[BaseModel], columns: tuple[str, ...]) -> type[Predic
     return made
 
 
-def _nodes_of(ctx: YardContext, what: Covered) -> npt.NDArray[np.int64] | None:
-    """The nodes whose rows a model scores for a code (None: every row of its block)."""
-    if what.kind == "block":
-        return None
+def _nodes_of(ctx: YardContext, what: Covered) -> npt.NDArray[np.int64]:
+    """The nodes whose rows a model scores for a code: what it holds, its joints and items, and itself."""
+    covered_nodes = np.concatenate([what.joint_ids, what.item_ids])
     if what.kind == "work_package":
         row = ctx.index.work_package(what.code)
-        return np.union1d(ctx.index.scope(row), np.concatenate([what.joint_ids, what.item_ids])).astype(np.int64)
-    if what.node is not None and what.kind in ("assembly", "sub_assembly"):
-        return ctx.graph.members(what.node).astype(np.int64)
+        return np.union1d(ctx.index.scope(row), covered_nodes).astype(np.int64)
     assert what.node is not None
-    return np.union1d([what.node], np.concatenate([what.joint_ids, what.item_ids])).astype(np.int64)
+    held = what.kind in ("block", "assembly", "sub_assembly")
+    inside = ctx.yard.members(what.node) if held else np.zeros(0, dtype=np.int32)
+    return np.union1d(np.union1d([what.node], inside), covered_nodes).astype(np.int64)
 
 
 @tool(
@@ -87,30 +84,29 @@ def _nodes_of(ctx: YardContext, what: Covered) -> npt.NDArray[np.int64] | None:
 )
 def predict(ctx: YardContext, args: PredictArgs) -> ToolResult:
     """Any registered model over the yard rows a code covers, through the executor."""
-    model, code, g = args.model, args.code, ctx.graph
+    model, code, yard = args.model, args.code, ctx.yard
     adapter = ctx.registry.get(model)  # an unknown name lists the known ones
     spec = adapter.spec
-    if spec.yard_table not in _NODE_TABLES or spec.key_column is None:
+    role = spec.role
+    if role is None or spec.key_column is None:
         raise InputError(
-            f"model {model!r} scores {spec.yard_table or 'no yard table'}, not parts of the graph; "
+            f"model {model!r} scores no role of the yard's nodes (no joints, items or parts); "
             "the schedule and what-if tools ask it"
         )
+    scored = plural(ROLE_NOUNS.get(role, role))
+    require_role(yard, role, f"model {model!r}")
     what = covered(ctx, code)
     code = what.code
     members = _nodes_of(ctx, what)
     loader = getattr(adapter, "yard_rows", None)
-    block = [what.block]
-    if callable(loader):
-        rows = loader(g, block)
-    else:
-        table = g.table(spec.yard_table)
-        rows = table.filter(pc.is_in(table.column("block_id"), value_set=pa.array(block, pa.int32())))
-    if members is not None:
-        key_type = rows.schema.field(spec.key_column).type
-        rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members, type=key_type)))
+    rows = loader(yard, members) if callable(loader) else yard.role_table(role, nodes=members)
+    if not isinstance(rows, pa.Table):
+        raise InputError(f"model {model!r} gave no table of rows from the yard")
+    key_type = rows.schema.field(spec.key_column).type
+    rows = rows.filter(pc.is_in(rows.column(spec.key_column), value_set=pa.array(members, type=key_type)))
     if rows.num_rows == 0:
         raise InputError(
-            f"{code} is {what.what} with no rows of {spec.yard_table} for model {model!r}; "
+            f"{code} is {what.what} with no {scored} for model {model!r} to score; "
             "ask a model that scores what it holds (shipbrain models list)"
         )
     predicted = ctx.executor.run(model, rows)
@@ -125,15 +121,15 @@ def predict(ctx: YardContext, args: PredictArgs) -> ToolResult:
     columns = tuple(dict.fromkeys([*([rank] if rank else []), *predicted.column_names]))
     row_model = _row_model(spec.output_schema, columns)
     keys = rows.column(spec.key_column).to_numpy()
+    shown = [int(i) for i in order.tolist() if i < rows.num_rows]
     top = [
-        row_model(code=g.code_of(int(keys[i])), **{k: predicted.column(k)[int(i)].as_py() for k in columns})
-        for i in order.tolist()
-        if i < rows.num_rows
+        row_model(code=name, **{k: predicted.column(k)[i].as_py() for k in columns})
+        for i, name in zip(shown, yard.codes_of(keys[shown]), strict=True)
     ]
     means = ", ".join(f"{n} {numbers[f'{n}_mean']:.3g} on average" for n in numeric[:3])
     return predict.result(
         args,
-        f"{model} {spec.version} over {rows.num_rows:,} {spec.yard_table} of {code}: {means}",
+        f"{model} {spec.version} over {count(rows.num_rows, ROLE_NOUNS.get(role, role))} of {code}: {means}",
         rows=top,
         row=row_model,
         numbers=numbers,

@@ -22,11 +22,10 @@ from brain.core.ndt import (
     full_extent_codes,
     method_codes,
 )
-from brain.tools._common import CODE, CodeArgs, code_from, count
+from brain.tools._common import CODE, CodeArgs, code_from, count, require_role
 from brain.tools._scope import Covered, covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS
 
 if TYPE_CHECKING:
     from brain.core import YardContext
@@ -190,6 +189,7 @@ _BY_ASSEMBLY: Final = Plot(
 
 def _welding(ctx: YardContext, code: str) -> tuple[Covered, JointPredictions]:
     """What a code covers and the welding model over its joints (none: said plainly, with what to ask instead)."""
+    require_role(ctx.yard, "joint", "the welding model")
     what = covered(ctx, code)
     if not len(what.joint_ids):
         if what.kind == "outfitting_item":
@@ -206,11 +206,12 @@ def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray
     # codes only for the rows shown: naming every joint of a big block costs seconds
     ids, hours, risk = welding.joint_ids, welding.hours, welding.defect_probability
     facts = welding.rows.select(["process", "position", "thickness_mm", "access", "joint_type"]).take(picked)
+    codes = ctx.yard.codes_of(ids[picked])
     out = []
-    for i, row in zip(picked.tolist(), facts.to_pylist(), strict=True):
+    for i, code, row in zip(picked.tolist(), codes, facts.to_pylist(), strict=True):
         out.append(
             JointRisk(
-                code=ctx.graph.code_of(int(ids[i])),
+                code=code,
                 process=row["process"],
                 position=row["position"],
                 thickness_mm=row["thickness_mm"],
@@ -224,25 +225,19 @@ def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray
 
 
 def _by_assembly(ctx: YardContext, welding: JointPredictions) -> list[AssemblyRisk]:
-    """Joints, hours and expected defects per assembly (joints that join assemblies: "block joints")."""
-    g = ctx.graph
+    """Joints, hours and expected defects per assembly (joints welded outside any assembly: "block joints")."""
+    yard = ctx.yard
     hours, risk = welding.hours, welding.defect_probability
-    # the owners of the blocks' joints only (their Parquet row groups), not the whole 22.5M-row column
-    blocks = np.unique(g.layout.block_index_of(welding.joint_ids))
-    table = g.table("joints", ["joint_id", "owner_id"], where=("block_id", blocks.tolist()))
-    ids = np.asarray(table.column("joint_id").to_numpy(), dtype=np.int64)
-    owners = np.asarray(table.column("owner_id").to_numpy(zero_copy_only=False), dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    owner_ids = owners[order[np.searchsorted(ids, welding.joint_ids, sorter=order)]]
-    assembly = g.layout.assembly_index_of_hull(owner_ids)  # -1: a block or erection joint
+    # where each joint is welded: the assembly above it in the production hierarchy, -1 a block or erection joint
+    assembly = yard.ancestor_of(welding.joint_ids, "assembly")
     labels, group = np.unique(assembly, return_inverse=True)
-    start = int(g.layout.kind_start[NODE_KINDS.index("assembly")])
+    names = (["block joints"] if labels[0] < 0 else []) + yard.codes_of(labels[labels >= 0])  # labels ascend
     out = []
-    for k, label in enumerate(labels.tolist()):
+    for k in range(len(labels)):
         mine = group == k
         out.append(
             AssemblyRisk(
-                assembly=g.code_of(start + label) if label >= 0 else "block joints",
+                assembly=names[k],
                 joints=int(mine.sum()),
                 hours=round(float(hours[mine].sum()), 1),
                 expected_defects=round(float(risk[mine].sum()), 2),
@@ -254,13 +249,13 @@ def _by_assembly(ctx: YardContext, welding: JointPredictions) -> list[AssemblyRi
 
 def _one_joint(ctx: YardContext, args: CodeArgs, what: Covered, welding: JointPredictions) -> ToolResult:
     """One joint: what it joins, how it is welded, the model's hours and defect risk, and its NDT method."""
-    g = ctx.graph
+    yard = ctx.yard
     assert what.node is not None
     (row,) = _joint_rows(ctx, welding, np.arange(1, dtype=np.int64))
     facts = welding.rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()[0]
     rule = full_extent_rule(facts)
-    joins = g.codes_of(g.predecessors(what.node))
-    into = g.codes_of(g.successors(what.node))
+    joins = yard.codes_of(yard.predecessors(what.node))
+    into = yard.codes_of(yard.successors(what.node))
     where = (f" joining {' and '.join(joins)}" if joins else "") + (f" into {', '.join(into)}" if into else "")
     summary = (
         f"{what.code} is a weld joint{where}: {row.process} {row.position} {facts['joint_type']}, "
@@ -388,7 +383,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     full_mask = full > 0
     facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pydict()
     joint_ids = welding.joint_ids  # a property that converts the column: read once, not per joint
-    codes = ctx.graph.codes_of(joint_ids[chosen]) if len(chosen) else []
+    codes = ctx.yard.codes_of(joint_ids[chosen]) if len(chosen) else []
     # the chosen joints' numbers as Python lists once (indexing numpy arrays joint by joint costs as much again)
     picked = zip(
         codes,
@@ -429,7 +424,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     else:  # an hours budget below the riskiest joint's own hours
         top = int(np.argmax(risk))
         summary = (
-            f"no joint of {code} fits within {words}: the riskiest, {ctx.graph.code_of(int(joint_ids[top]))}"
+            f"no joint of {code} fits within {words}: the riskiest, {ctx.yard.code_of(int(joint_ids[top]))}"
             f", alone takes {cost[top]:g} h by {METHODS[int(methods[top])]}"
         )
     if full_total:
