@@ -3,7 +3,7 @@
 Two views, both in one answer:
 
 - the **part graph's** chain: every node taking its hours after all its predecessors, the longest chain ending at
-  the code (`PartGraph.critical_path`, as `shipbrain yard query critical` computes it); hours are the yard's
+  the code (`YardStore.critical_path`, as `shipbrain yard query critical` computes it); hours are the yard's
   planning norms by default (the same numbers as the command line), or the models' predictions;
 - the **schedule's** chain: in the adopted schedule, the work packages that set the day the code's work package
   starts (for a block, its erection), each held up by the one before it through a precedence or a resource
@@ -15,17 +15,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, JsonValue
 
 from brain.core.longest import longest_paths
+from brain.core.workpackages import node_of_code
 from brain.tools._common import count
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from brain.tools.schedule import PathStep, path_steps
-from knowledge.errors import InputError
+from knowledge.errors import InputError, MissingFieldError
+from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
     from brain.core import YardContext
     from brain.plan import Entities
+    from knowledge.store import YardStore
 
 __all__ = ["ChainNode", "CriticalArgs", "critical_path"]
 
@@ -51,11 +55,29 @@ class ChainNode(ToolRow):
     code: str
     """The node."""
     kind: str
-    """block, assembly, sub assembly, part, joint, outfitting item."""
+    """Its role (block, assembly, sub assembly, part, joint, outfitting item), or the yard's kind if it has none."""
     hours: float = Field(json_schema_extra={"unit": "h"})
     """Its own hours of work."""
     finish_hours: float = Field(title="finish", json_schema_extra={"unit": "h"})
     """When it is done, counted from the chain's start, if every node starts as soon as its predecessors finish."""
+
+
+def _roles(yard: YardStore, nodes: npt.NDArray[np.int32]) -> list[str]:
+    """Each node's role, or its kind where the kind plays none."""
+    codes = yard.role_codes(nodes).tolist()
+    kinds = yard.kinds_of(nodes)
+    return [ROLES[c] if c >= 0 else kind for c, kind in zip(codes, kinds, strict=True)]
+
+
+def _require_norms(yard: YardStore) -> None:
+    """A `MissingFieldError` when no joint or outfitting item of the yard has planning-norm hours to weigh."""
+    roles = [r for r in ("joint", "outfitting_item") if yard.count(r)]
+    if roles and not any("norm_hours" in yard.fields(r) for r in roles):
+        yard.require(
+            roles[0],
+            ["norm_hours"],
+            "the critical path under planning norms (or ask for it under the models' predicted hours)",
+        )
 
 
 def _args(entities: Entities, question: str) -> dict[str, JsonValue]:
@@ -75,12 +97,12 @@ _CRITICAL = "the critical path (longest chain of work) into a block or assembly,
     intent="critical_path",
     intent_description=_CRITICAL,
     examples=(
-        "critical path for B020",
-        "what is the critical path into block B012",
-        "critical path of assembly B004-A02",
-        "longest chain of work into B015",
-        "which chain of work holds up the erection of B020",
-        "what drives when B007-A03 can be finished",
+        "critical path for <block>",
+        "what is the critical path into block <block>",
+        "critical path of assembly <assembly>",
+        "longest chain of work into <block>",
+        "which chain of work holds up the erection of <block>",
+        "what drives when <assembly> can be finished",
     ),
     args_from=_args,
     breakdown_row=PathStep,
@@ -102,19 +124,21 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
     """The longest chain of work into a code (or of the ship), in the part graph and in the adopted schedule."""
     from adapters.scheduling import chain_into
 
-    g = ctx.graph
-    end = g.id_of(args.code) if args.code is not None else None
-    where = g.code_of(end) if end is not None else "the ship"
+    yard = ctx.yard
+    end = node_of_code(yard, args.code) if args.code is not None else None
+    where = yard.code_of(end) if end is not None else "the ship"
     into = f"into {where}" if end is not None else "of the ship"
+    if args.hours == "planned":
+        _require_norms(yard)
     finish, best_pred = longest_paths(ctx, args.hours)
-    cp = g.chain_of(finish, best_pred, end=end)
+    cp = yard.chain_of(finish, best_pred, end=end)
     ids = cp.node_ids
     # along the chain each node waits on the one before it: its own hours are the difference of their finishes
     chain_finish = np.asarray(finish[ids], dtype=np.float64)
     own = np.diff(chain_finish, prepend=0.0)
     hours = dict(zip(ids.tolist(), own.tolist(), strict=True))
-    kinds = g.kinds_of(ids)
-    codes = g.codes_of(ids)
+    kinds = _roles(yard, ids)
+    codes = yard.codes_of(ids)
     rows = [
         ChainNode(
             step=k + 1,
@@ -136,13 +160,26 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
         + (f", via {', '.join(via)}" if via else "")
         + f" (its longest step: {longest.code}, {longest.hours:,.1f} h)"
     )
-    events, schedule = ctx.plan.current()
-    request = ctx.plan.request(events)
     numbers = {"chain_nodes": float(len(rows)), "chain_hours": float(cp.length)}
+    unknown = ""  # why no work package makes the code, when the yard cannot say
     try:
         package = ctx.index.package_of(args.code) if args.code is not None else None
+    except MissingFieldError as exc:  # the yard does not say which work package makes it: say why
+        package, unknown = None, f" ({exc})"
     except InputError:
         package = None
+    try:
+        events, schedule = ctx.plan.current()
+    except MissingFieldError as exc:  # no schedule of this yard: the part graph's chain is the answer
+        summary += f"; no schedule of this yard: {exc}"
+        return critical_path.result(
+            args,
+            summary,
+            rows=rows,
+            numbers=numbers,
+            sources=[f"part graph of {yard.name}: longest path weighted by {weighed}"],
+        )
+    request = ctx.plan.request(events)
     links = chain_into(request, schedule, package) if package is not None or args.code is None else ()
     if links:
         last = next(t for t in schedule.tasks if t.code == links[-1].code)
@@ -155,7 +192,7 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
         )
         numbers |= {"schedule_chain_steps": float(len(links)), "start_day": float(last.start_day)}
     elif args.code is not None:
-        summary += f"; no work package of the adopted schedule makes {where}"
+        summary += f"; no work package of the adopted schedule makes {where}{unknown}"
     return critical_path.result(
         args,
         summary,
@@ -163,7 +200,7 @@ def critical_path(ctx: YardContext, args: CriticalArgs) -> ToolResult:
         breakdown=path_steps(schedule, links),
         numbers=numbers,
         sources=[
-            f"part graph {g.path.name}: longest path weighted by {weighed}",
+            f"part graph of {yard.name}: longest path weighted by {weighed}",
             "scheduling model: the adopted schedule's chain into "
             + (f"{package}" if package else "its last work package (the critical path)"),
             *(f"adopted: {e.describe()}" for e in events),

@@ -58,7 +58,7 @@ _HOURS = "predicted work hours (welding and outfitting) of blocks, assemblies, w
 
 def _hours_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     if not entities.codes:
-        return f"{_HOURS} needs a code such as B012 or B012-A03"
+        return f"{_HOURS} needs a code: a block, assembly, work package, part, joint or outfitting item"
     return {"codes": list(entities.codes)}
 
 
@@ -73,7 +73,8 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
     if len(scope.joint_ids):
         welding_h = float(predict_joints(ctx, scope.joint_ids).hours.sum())
         norm_h += float(ctx.index.joint_norm_hours(scope.joint_ids).sum())
-    if len(scope.item_ids):
+    if len(scope.item_ids):  # an item's hours are its norm raised by its rework risk: no norm, no hours
+        ctx.yard.require("outfitting_item", ["norm_hours"], "outfitting hours (norms raised by the rework risk)")
         outfitting = predict_items(ctx, scope.item_ids)
         item_norm = ctx.index.item_norm_hours(outfitting.item_ids)
         outfitting_h = float(outfitting.expected_hours(item_norm).sum())
@@ -95,12 +96,13 @@ def _h(hours: float) -> str:
     return f"{hours:,.1f}" if hours < 100 else f"{hours:,.0f}"
 
 
-def _one(row: CodeHours) -> str:
+def _one(row: CodeHours, joint_norms: bool) -> str:
     """The hours of one part, joint or outfitting item, in words (to the hundredth, as its row has them)."""
     if row.kind == "part":
         return (
             f"{row.code} is a part joined by {row.joints:,} weld joint{'s' if row.joints != 1 else ''}: "
-            f"{row.welding_hours:.2f} predicted welding hours (planning norms: {row.norm_hours:.2f} h)"
+            f"{row.welding_hours:.2f} predicted welding hours "
+            f"({f'planning norms: {row.norm_hours:.2f} h' if joint_norms else _NO_JOINT_NORMS})"
         )
     if row.items:
         return (
@@ -109,8 +111,11 @@ def _one(row: CodeHours) -> str:
         )
     return (
         f"{row.code} is a weld joint: the welding model predicts {row.welding_hours:.2f} welding hours "
-        f"(planning norm: {row.norm_hours:.2f} h)"
+        f"({f'planning norm: {row.norm_hours:.2f} h' if joint_norms else _NO_JOINT_NORMS})"
     )
+
+
+_NO_JOINT_NORMS = "the yard gives no planning norms of its joints to compare"
 
 
 @tool(
@@ -129,13 +134,12 @@ def predicted_hours(ctx: YardContext, args: HoursArgs) -> ToolResult:
     rows = list({r.code: r for r in (_hours_of(ctx, code) for code in args.codes)}.values())
     total = sum(r.total_hours for r in rows)
     norm_total = sum(r.norm_hours for r in rows)
+    joint_norms = "norm_hours" in ctx.yard.fields("joint") or not any(r.joints for r in rows)
     if len(rows) == 1 and rows[0].kind not in ("block", "assembly", "sub assembly", "work package"):
-        summary = _one(rows[0])
+        summary = _one(rows[0], joint_norms)
     else:
-        summary = (
-            f"{', '.join(r.code for r in rows)}: {_h(total)} predicted hours of welding and outfitting "
-            f"(planning norms: {_h(norm_total)} h)"
-        )
+        norms = f"planning norms: {_h(norm_total)} h" + ("" if joint_norms else f"; {_NO_JOINT_NORMS}")
+        summary = f"{', '.join(r.code for r in rows)}: {_h(total)} predicted hours of welding and outfitting ({norms})"
     return predicted_hours.result(
         args,
         summary,

@@ -12,18 +12,20 @@ from typing import TYPE_CHECKING, Self
 
 from pydantic import Field, JsonValue, model_validator
 
+from brain.core.workpackages import node_of_code
 from brain.errors import PlanChangedError
 from brain.tools._common import count
 from brain.tools.base import Approved, Plot, ToolArgs, ToolResult, ToolRow, plan_change, tool
 from knowledge.errors import InputError
-from knowledge.layout import NODE_KINDS
+from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
     from adapters.scheduling import ChainLink, Schedule, ScheduledTask
-    from brain.core import WorkPackageIndex, YardContext
+    from brain.core import YardContext
     from brain.core.yardplan import Proposal
     from brain.plan import Entities
     from brain.planbook import PlanEvent
+    from knowledge.store import YardStore
 
 __all__ = [
     "AdoptArgs",
@@ -50,7 +52,7 @@ class ScheduleArgs(ToolArgs):
 class WhatIfArgs(ToolArgs):
     """One change: a resource down, a part, assembly, block or work package late, or a model's output on a code."""
 
-    resource: str | None = Field(default=None, max_length=40, description="a resource of the yard, e.g. PL-2")
+    resource: str | None = Field(default=None, max_length=40, description="a resource of the yard (its code)")
     code: str | None = Field(
         default=None, max_length=40, description="the late (or re-estimated) part, assembly, block or package"
     )
@@ -120,7 +122,7 @@ class MovedPackage(ToolRow):
     duration_days: int | None = Field(default=None, title="duration after", json_schema_extra={"unit": "days"})
     """Its duration with the change (given when the change alters it)."""
     trade: str | None = None
-    """Its trade (the yard's `trades` table)."""
+    """Its trade (the work package's `trade` field)."""
     resource: str | None = None
     """The resource it runs on, before and with the change."""
 
@@ -187,10 +189,31 @@ class AdoptedEvent(ToolRow):
     """From which schedule day."""
 
 
-def _erection_row(index: WorkPackageIndex, block: int) -> int:
-    """The work package row that erects block index `block` (-1: none does)."""
-    trade = index.trade_making("block")
-    return -1 if trade is None else int(index.by_block_trade[block, trade])
+def _block_node(yard: YardStore, code: str) -> tuple[int, str]:
+    """The block a code belongs to (its node and code); an `InputError` when it is in none."""
+    node = node_of_code(yard, code)
+    block = int(yard.block_of([node])[0])
+    if block < 0:
+        raise InputError(f"{yard.code_of(node)} is a {yard.kind_of(node)} that belongs to no block of this yard")
+    return block, yard.code_of(block)
+
+
+def _erection_trade(ctx: YardContext, purpose: str) -> int | None:
+    """The index in `index.trades` of the erection trade: the trade of the packages the blocks' `work_package` names.
+
+    A yard that does not give the blocks' `work_package` field cannot say when a block is erected: a
+    `MissingFieldError` saying how to map it. None: the field is given but names no work package.
+    """
+    trade = ctx.index.trade_making("block")
+    if trade is None:
+        ctx.yard.require("block", ["work_package"], purpose)
+    return trade
+
+
+def _erection_row(ctx: YardContext, block: int) -> int:
+    """The work package row that erects block node `block` (-1: none does)."""
+    trade = _erection_trade(ctx, "a block's erection day (the work package that erects it)")
+    return -1 if trade is None else int(ctx.index.package_of_block(block, trade))
 
 
 def _task_row(ctx: YardContext, t: ScheduledTask) -> ScheduleRow:
@@ -277,6 +300,10 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     """
     from adapters.scheduling import chain_into
 
+    erects: tuple[int, str, int] | None = None  # the block asked about, its code and its erection's row
+    if args.code is not None:  # an unknown code, or a yard that cannot say, is told before any solve
+        block, block_code = _block_node(ctx.yard, args.code)
+        erects = (block, block_code, _erection_row(ctx, block))
     events, schedule = ctx.plan.current()
     numbers = {"makespan_days": float(schedule.makespan_days), "gap": schedule.gap}
     adopted = f", with {count(len(events), 'adopted event')}" if events else ""
@@ -287,20 +314,19 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     rows: list[ScheduleRow] = []
     request = ctx.plan.request(events)
     path = list(schedule.critical_path)
-    chain = chain_into(request, schedule) if args.code is None else ()
-    if args.code is not None:
-        g, index = ctx.graph, ctx.index
-        block = int(g.layout.block_index_of([g.id_of(args.code)])[0])
-        block_code = g.code_of(block)
-        row = _erection_row(index, block)
+    chain = chain_into(request, schedule) if erects is None else ()
+    if erects is not None:
+        index = ctx.index
+        block, block_code, row = erects
         erection = next((t for t in schedule.tasks if row >= 0 and t.code == index.codes[row]), None)
         if erection is None:
             raise InputError(f"no work package of this yard erects {block_code}")
         numbers["erection_day"] = float(erection.start_day)
         chain = chain_into(request, schedule, erection.code)
+        where = f"on {erection.resource}" if erection.resource else "erecting it"
         summary = (
             f"{block_code} is erected on day {erection.start_day} ({ctx.date_of(erection.start_day).isoformat()}), "
-            f"in the dock until day {erection.finish_day}, after a chain of {count(len(chain), 'step')} "
+            f"{where} until day {erection.finish_day}, after a chain of {count(len(chain), 'step')} "
             f"({_chain_words(chain)}); " + summary
         )
         mine = {c for r, c in enumerate(index.codes) if index.block[r] == block}
@@ -338,7 +364,7 @@ def _what_if_args(entities: Entities, question: str) -> dict[str, JsonValue] | s
             changed["rework_factor"] = float(rework)
         return changed
     if entities.resource is None and code is None:
-        return "a what-if needs a resource (such as panel line 2) or a late code (such as B012)"
+        return "a what-if needs a resource that is down or a late code (a block, assembly, part or work package)"
     if entities.days is None:
         return "a what-if needs how long, such as '3 days' or 'a week'"
     return {
@@ -362,10 +388,13 @@ def _event(ctx: YardContext, args: WhatIfArgs) -> PlanEvent:
     )
 
 
+_SLIPS = "which erections a change moves (the work packages that erect the blocks)"
+
+
 def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: list[ScheduledTask]) -> list[Slip]:
     """The blocks whose erection moved: the largest slip first, then in the dock's order (the earliest first)."""
     index = ctx.index
-    erects = index.trade_making("block")
+    erects = _erection_trade(ctx, _SLIPS)
     old = {t.code: t for t in before_tasks}
     slips = []
     for t in after_tasks:
@@ -456,6 +485,7 @@ _WHAT_IF = (
 )
 def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
     """Which erections slip, and by how much, if a resource is down, a code late or a model's output changes."""
+    _erection_trade(ctx, _SLIPS)  # a yard that cannot say which packages erect its blocks is told before any solve
     event = _event(ctx, args)
     proposal = ctx.plan.propose([event])  # right-shift: every package keeps its resource and order, the least change
     adopted, before, after = proposal.adopted, proposal.before, proposal.after
@@ -477,11 +507,11 @@ def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
         summary += f". Chain of causes: {chain}"
         numbers["longer_work_packages"] = float(sum(m.duration_days != m.duration_days_was for m in moved))
         notes.append(_hours_note(ctx, event, adopted))
-    if args.code is not None and event.days is not None:
-        g = ctx.graph
-        waits = g.downstream([g.id_of(args.code)])
-        blocks = g.codes_of(waits[g.layout.kind_codes(waits) == NODE_KINDS.index("block")])
-        notes.append(f"part graph: {len(blocks)} blocks wait on {args.code.upper()}")
+    if event.code is not None and event.days is not None and not ctx.index.is_work_package(event.code):
+        yard = ctx.yard
+        waits = yard.downstream([node_of_code(yard, event.code)])
+        blocks = waits[yard.role_codes(waits) == ROLES.index("block")]
+        notes.append(f"part graph: {count(len(blocks), 'block')} wait{'s' if len(blocks) == 1 else ''} on {event.code}")
     return what_if.result(
         args,
         summary,
@@ -511,11 +541,13 @@ def _hours_note(ctx: YardContext, event: PlanEvent, adopted: tuple[PlanEvent, ..
 
 
 def _block_of(ctx: YardContext, code: str) -> str | None:
-    """The block a code belongs to (a work package's block for a work package code)."""
-    index, g = ctx.index, ctx.graph
+    """The block a code belongs to (a work package's block for a work package code), None: it is in none."""
+    index, yard = ctx.index, ctx.yard
     if index.is_work_package(code):
-        return index.block_code(index.work_package(code))
-    return g.code_of(int(g.layout.block_index_of([g.id_of(code)])[0]))
+        row = index.work_package(code)
+        return index.block_code(row) if index.block[row] >= 0 else None
+    block = int(yard.block_of([node_of_code(yard, code)])[0])
+    return yard.code_of(block) if block >= 0 else None
 
 
 def _causes(
@@ -545,9 +577,11 @@ def _causes(
         m
         for m in sorted(moved, key=lambda m: m.start_day_was)
         if m.shift_days > 0
+        and block is not None
         and (row := index.row_of.get(m.work_package)) is not None
+        and index.block[row] >= 0
         and index.block_code(row) == block
-        and (erects is None or index.trades.index(index.trade[row]) < erects)
+        and (erects is None or _before(index.trades, index.trade[row], erects))
     ]
     if ripple:
         shown = ", ".join(f"{m.work_package} {m.shift_days:+d}" for m in ripple[:3])
@@ -566,6 +600,11 @@ def _causes(
     delta = proposal.after.makespan_days - proposal.before.makespan_days
     steps.append(f"ship finishes day {proposal.after.makespan_days} ({delta:+d})")
     return " -> ".join(steps)
+
+
+def _before(trades: list[str], trade: str, erects: int) -> bool:
+    """Whether a trade comes before the erection trade in a block's life (a trade outside that order does not)."""
+    return trade in trades and trades.index(trade) < erects
 
 
 def _moved(ctx: YardContext, pairs: list[tuple[ScheduledTask, ScheduledTask]]) -> list[MovedPackage]:

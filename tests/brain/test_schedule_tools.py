@@ -13,7 +13,6 @@ from brain.core import YardContext
 from brain.tools import TOOLS, ToolResult, run_tool
 from brain.tools.schedule import PathStep
 from knowledge import Settings
-from knowledge.layout import NODE_KINDS
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +24,11 @@ def ctx(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def _norm_hours(ctx: YardContext) -> np.ndarray:
     """Per node, the planning norms from the yard's tables, as `shipbrain yard query critical` weighs the graph."""
-    g = ctx.graph
-    hours = np.zeros(g.num_nodes)
-    for kind, table in (("joint", "joints"), ("outfitting_item", "outfitting_items")):
-        k = NODE_KINDS.index(kind)
-        hours[g.layout.kind_start[k] : g.layout.kind_start[k + 1]] = g.table(table, ["norm_hours"]).column(0).to_numpy()
+    yard = ctx.yard
+    hours = np.zeros(yard.num_nodes)
+    for role in ("joint", "outfitting_item"):
+        nodes = yard.nodes_of_role(role)
+        hours[nodes] = yard.role_table(role, ["norm_hours"]).column("norm_hours").to_numpy()
     return hours
 
 
@@ -43,12 +42,13 @@ def _assert_chained(result: ToolResult) -> None:
 @pytest.mark.parametrize("kind", ["block", "assembly"])
 def test_the_critical_path_into_a_block_or_assembly_is_the_part_graphs(ctx: YardContext, kind: str) -> None:
     """Issue 11 item 6: "critical path for B020" answered the whole ship's path."""
-    g = ctx.graph
-    node = int(g.ids_of_kind(kind)[len(g.ids_of_kind(kind)) // 2])  # type: ignore[arg-type]
-    code = g.code_of(node)
+    yard = ctx.yard
+    nodes = yard.nodes_of_role(kind)
+    node = int(nodes[len(nodes) // 2])
+    code = yard.code_of(node)
     result = run_tool(ctx, "critical_path", {"code": code})
-    expected = g.critical_path(_norm_hours(ctx), end=node)
-    assert [r["code"] for r in result.rows] == g.codes_of(expected.node_ids)
+    expected = yard.critical_path(_norm_hours(ctx), end=node)
+    assert [r["code"] for r in result.rows] == yard.codes_of(expected.node_ids)
     assert result.rows[-1]["code"] == code
     assert result.numbers["chain_hours"] == pytest.approx(expected.length)
     assert f"the longest chain of work into {code} in the part graph (planning-norm hours" in result.summary
@@ -63,8 +63,8 @@ def test_the_critical_path_into_a_block_or_assembly_is_the_part_graphs(ctx: Yard
 def test_the_critical_path_of_the_ship_without_a_code(ctx: YardContext) -> None:
     result = run_tool(ctx, "critical_path", {})
     events, schedule = ctx.plan.current()
-    expected = ctx.graph.critical_path(_norm_hours(ctx))
-    assert [r["code"] for r in result.rows] == ctx.graph.codes_of(expected.node_ids)
+    expected = ctx.yard.critical_path(_norm_hours(ctx))
+    assert [r["code"] for r in result.rows] == ctx.yard.codes_of(expected.node_ids)
     assert [r["work_package"] for r in result.breakdown] == [
         f"{c.removeprefix(OUTAGE_PREFIX)} down" if c.startswith(OUTAGE_PREFIX) else c for c in schedule.critical_path
     ]

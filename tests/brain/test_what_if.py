@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import TypeAdapter
 
@@ -76,27 +77,28 @@ def _independent_hours(
     ctx: YardContext, settings: Settings, block: str, welding: float, rework: float
 ) -> dict[str, float]:
     """Hours each work package gains: the models run afresh over the block's rows (not the plan's kept predictions)."""
-    g = ctx.graph
+    yard = ctx.yard
     registry = Registry.load(settings)
     gained: dict[str, float] = {}
-    codes = g.table("work_packages", ["work_package_id", "code"]).to_pydict()
-    code_of = dict(zip(codes["work_package_id"], codes["code"], strict=True))
-    joints = WeldingAdapter.yard_rows(g, [g.id_of(block)])
+    node = yard.node_of(block)
+
+    def in_block(role: str) -> np.ndarray:  # the role's nodes whose block is this one (on-board items included)
+        nodes = yard.nodes_of_role(role)
+        return nodes[yard.block_of(nodes) == node]
+
+    joints = WeldingAdapter.yard_rows(yard, in_block("joint"))
     hours = registry.get("welding").predict(joints).column("hours").to_numpy()
-    table = g.table("joints", ["joint_id", "work_package_id"]).to_pydict()
-    wp_of_joint = dict(zip(table["joint_id"], table["work_package_id"], strict=True))
-    for joint, h in zip(joints.column("joint_id").to_pylist(), hours.tolist(), strict=True):
-        code = code_of[wp_of_joint[joint]]
+    joint_nodes = joints.column("node").to_numpy()
+    wp_codes = yard.codes_of(yard.field_of("joint", "work_package", joint_nodes))
+    for code, h in zip(wp_codes, hours.tolist(), strict=True):
         gained[code] = gained.get(code, 0.0) + (welding - 1) * h
-    items = OutfittingAdapter.yard_rows(g, [g.id_of(block)])
+    items = OutfittingAdapter.yard_rows(yard, in_block("outfitting_item"))
     risk = registry.get("outfitting").predict(items).column("rework_probability").to_numpy()
-    table = g.table("outfitting_items", ["item_id", "work_package_id", "norm_hours"]).to_pydict()
-    by_item = {
-        i: (w, n) for i, w, n in zip(table["item_id"], table["work_package_id"], table["norm_hours"], strict=True)
-    }
-    for item, p in zip(items.column("item_id").to_pylist(), risk.tolist(), strict=True):
-        wp, norm = by_item[item]
-        gained[code_of[wp]] = gained.get(code_of[wp], 0.0) + norm * (min(1.0, rework * p) - p)
+    item_nodes = items.column("node").to_numpy()
+    wp_codes = yard.codes_of(yard.field_of("outfitting_item", "work_package", item_nodes))
+    norms = yard.field_of("outfitting_item", "norm_hours", item_nodes)
+    for code, norm, p in zip(wp_codes, norms.tolist(), risk.tolist(), strict=True):
+        gained[code] = gained.get(code, 0.0) + norm * (min(1.0, rework * p) - p)
     return gained
 
 
@@ -144,7 +146,7 @@ def test_a_model_change_is_refused_where_it_changes_nothing_or_is_not_one(ctx: Y
         run_tool(ctx, "what_if", {"resource": "PL-1", "days": 2, "welding_factor": 1.2})
     with pytest.raises(InputError, match="welding_factor"):
         run_tool(ctx, "what_if", {"code": "B003", "welding_factor": float("inf")})
-    item = ctx.graph.codes_of(ctx.graph.ids_of_kind("outfitting_item")[:1])[0]
+    item = ctx.yard.codes_of(ctx.yard.nodes_of_role("outfitting_item")[:1])[0]
     with pytest.raises(InputError, match="has no weld joints"):
         run_tool(ctx, "what_if", {"code": item, "welding_factor": 1.2})
 

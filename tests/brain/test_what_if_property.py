@@ -29,7 +29,7 @@ ADOPT_EVERY = 7
 
 
 def _random_event(rng: random.Random, ctx: YardContext, blocks: list[str], assemblies: list[str]) -> PlanEvent:
-    resources = ctx.graph.table("resources", ["resource"]).column(0).to_pylist()
+    resources = ctx.yard.codes_of(ctx.yard.nodes_of_role("resource"))
     horizon = ctx.plan.current()[1].makespan_days
     pick = rng.random()
     if pick < 0.4:
@@ -78,9 +78,9 @@ def test_random_events_never_break_the_schedule(
         for seed in SEEDS:
             settings = Settings(data_dir=tmp_path_factory.mktemp(f"plan-{parts}-{seed}"))
             ctx = YardContext.open(yard, settings)
-            g = ctx.graph
-            blocks = g.codes_of(g.ids_of_kind("block"))
-            assemblies = g.codes_of(g.ids_of_kind("assembly"))
+            store = ctx.yard
+            blocks = store.codes_of(store.nodes_of_role("block"))
+            assemblies = store.codes_of(store.nodes_of_role("assembly"))
             rng = random.Random(seed * 1_000 + parts)
             try:
                 for k in range(EVENTS_PER_SEED):
