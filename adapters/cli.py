@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from knowledge.cli import user_errors
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from adapters.registry import Registry
     from adapters.spec import AdapterSpec
-    from knowledge.partgraph import PartGraph
+    from knowledge.store import YardStore
 
 __all__ = ["models_app"]
 
@@ -110,8 +111,10 @@ def describe(
 @models_app.command()
 def predict(
     name: Annotated[str, typer.Argument(help="A model name from `shipbrain models list`.")],
-    yard: Annotated[Path, typer.Option(help="The yard directory whose rows to score.")],
-    where: Annotated[list[str] | None, typer.Option(help="Filter rows: block=B012 (repeatable).")] = None,
+    yard: Annotated[Path, typer.Option(help="The imported yard store whose rows to score.")],
+    where: Annotated[
+        list[str] | None, typer.Option(help="Filter rows: block=ID, a block's id in the yard (repeatable).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=0, help="Rows to print.")] = 20,
     output: Annotated[Path | None, typer.Option("--out", help="Write every prediction to this Parquet file.")] = None,
     version: VersionOption = None,
@@ -119,26 +122,39 @@ def predict(
 ) -> None:
     """Run a model over a yard's rows (all, or those of some blocks) and print the predictions."""
     with user_errors():
+        import numpy as np
+        import pyarrow as pa
+
         from adapters.errors import AdapterInputError
-        from knowledge.partgraph import PartGraph
+        from knowledge.store import YardStore
 
         registry = _registry(name, version)
         adapter = registry.get(name)
-        g = PartGraph.open(yard)
-        blocks = None
+        store = YardStore.open(yard)
+        blocks: list[int] | None = None
         for clause in where or []:
             key, _, value = clause.partition("=")
             if key.strip() != "block" or not value:
-                raise AdapterInputError(f"--where {clause!r}: use block=CODE (for example block=B012)")
-            blocks = [*(blocks or []), g.id_of(value.strip())]
+                raise AdapterInputError(f"--where {clause!r}: use block=ID (a block's id in the yard)")
+            node = store.node_of(value.strip())
+            if store.role_of(node) != "block":
+                raise AdapterInputError(
+                    f"--where {clause!r}: {value.strip()!r} is a {store.kind_of(node)}, not a block"
+                )
+            blocks = [*(blocks or []), node]
         rows_of = getattr(adapter, "yard_rows", None)
         if rows_of is None or adapter.spec.key_column is None:
             raise AdapterInputError(f"model {name!r} does not score yard rows; call it through its Python API")
-        rows = rows_of(g, blocks)
+        rows = rows_of(store)
+        if blocks is not None:
+            if "block" in rows.column_names:  # a row's block (an on-board item's too), not only its subtree
+                rows = rows.filter(pa.array(np.isin(rows.column("block").to_numpy(), blocks)))
+            else:
+                rows = rows_of(store, blocks)
         result = _run_with_progress(registry, name, rows)
         keys = rows.column(adapter.spec.key_column).to_numpy()
         codes = rows.column("code").to_pylist() if "code" in rows.column_names else None
-        _print_predictions(g, adapter.spec, keys, result, limit, as_json, output, codes)
+        _print_predictions(store, adapter.spec, keys, result, limit, as_json, output, codes)
 
 
 def _run_with_progress(registry: Registry, name: str, rows: pa.Table) -> pa.Table:
@@ -164,7 +180,7 @@ def _run_with_progress(registry: Registry, name: str, rows: pa.Table) -> pa.Tabl
 
 
 def _print_predictions(
-    g: PartGraph,
+    g: YardStore,
     spec: AdapterSpec,
     keys: npt.NDArray[Any],
     result: pa.Table,
@@ -202,7 +218,7 @@ def _print_predictions(
 
 @models_app.command()
 def train(
-    yard: Annotated[Path, typer.Option(help="The yard whose recorded actuals to learn from.")],
+    yard: Annotated[Path, typer.Option(help="The imported yard store whose recorded actuals to learn from.")],
     output: Annotated[
         Path | None,
         typer.Option("--out", help="Folder for the ONNX files and cards [default: the shipped models folder]."),
@@ -218,31 +234,46 @@ def train(
         bool, typer.Option(help="Name the files NAME-VERSION.onnx (and .card.json), beside the other versions.")
     ] = False,
 ) -> None:
-    """Rebuild the welding and outfitting models from a yard (held-out blocks give the metrics)."""
+    """Rebuild the welding and outfitting models from a yard's actuals (held-out blocks give the metrics).
+
+    A model the yard cannot train (no labels for it, or too few) is skipped with the reason when it was not asked
+    for by `--only`; asked for, it is an error.
+    """
     with user_errors():
         from adapters.cards import MODELS_DIR
-        from adapters.training import train_outfitting, train_welding
-        from knowledge.partgraph import PartGraph
+        from adapters.training import UntrainableError, train_outfitting, train_welding
+        from knowledge.store import YardStore
 
         trainers = {"welding": train_welding, "outfitting": train_outfitting}
         overrides = _parse_params(param or [], tuple(trainers))
-        g = PartGraph.open(yard)
+        store = YardStore.open(yard)
         target = output or MODELS_DIR
-        for name in only or list(trainers):
+        for name in only or []:
             if name not in trainers:
                 raise typer.BadParameter(f"unknown model {name!r}; trainable: {', '.join(trainers)}")
-            with err.status(f"training {name}") as status:
-                card = trainers[name](
-                    g,
-                    target,
-                    version=version,
-                    seed=seed,
-                    params=overrides.get(name),
-                    file_stem=f"{name}-{version}" if versioned else None,
-                    progress=lambda s: status.update(s),
-                )
+        trained = 0
+        for name in only or list(trainers):
+            try:
+                with err.status(f"training {name}") as status:
+                    card = trainers[name](
+                        store,
+                        target,
+                        version=version,
+                        seed=seed,
+                        params=overrides.get(name),
+                        file_stem=f"{name}-{version}" if versioned else None,
+                        progress=lambda s: status.update(s),
+                    )
+            except UntrainableError as exc:
+                if only:
+                    raise
+                err.print(f"[yellow]skipped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+                continue
+            trained += 1
             out.print(f"[bold]{name}[/] {card.version} -> {target / card.onnx_file}")
             out.print("  " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))
+        if not trained:
+            raise UntrainableError(f"no model can be trained on {store.name}: see the reasons above")
 
 
 def _parse_params(clauses: list[str], models: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -1,11 +1,19 @@
-"""Train the reference models on a yard's recorded actuals and export them to ONNX.
+"""Train the reference models on an imported yard's recorded actuals and export them to ONNX.
 
-Rows are split by block (a hash of the block id), so the held-out score measures how the models do
-on blocks they never saw. Each model ships as one ONNX graph plus a model card (JSON) with its
-features, training yard, held-out metrics and baselines. When the yard knows its own ground truth (a
-synthetic yard writes a `ground_truth` table: each joint's expected hours and defect log-odds before
-the welder's effect and noise), the welding card also gives the noise floor it allows
-(`hours_mae_ground_truth`, `defect_auc_ground_truth`); a yard without one gives none.
+Labels come from the yard's actuals (`YardStore.actuals`), joined to the model's rows by node: a joint's booked
+`hours` and its NDT `defect`; an item's `rework`, and its `stage` (the outfitting_item field: where it was
+fitted). A real yard has actuals for part of its ship: rows without a label are left out of training (each learner
+learns from the rows that have its label), and a yard with too few labelled rows gets an `UntrainableError` that
+says what is missing. Rows are split by block node (a seeded hash), so the held-out score measures how the models
+do on blocks they never saw. Each model ships as one ONNX graph plus a model card (JSON) with its features,
+training yard, rows, held-out metrics and baselines. When the yard knows its own ground truth (a simulated yard's
+actuals give each joint's `expected_hours` and `defect_logit` before the welder's effect and noise), the welding
+card also gives the noise floor it allows (`hours_mae_ground_truth`, `defect_auc_ground_truth`); a yard without
+it gives none.
+
+The outfitting model's two heads (stage and rework) are one graph: a yard that records no item rework, or gives
+no item stage (the bulk carrier sample), cannot train it, and says so (`shipbrain models train` then trains the
+welding model alone).
 """
 
 from __future__ import annotations
@@ -21,12 +29,20 @@ import pyarrow as pa
 
 from adapters.cards import MODELS_DIR, ModelCard
 from adapters.errors import AdapterInputError
-from adapters.outfitting import OUTFITTING_FEATURES, OutfittingAdapter, encode_items
+from adapters.outfitting import ITEM_KINDS, OUTFITTING_FEATURES, STAGES, OutfittingAdapter, encode_items
 from adapters.schema import category_codes
 from adapters.welding import POSITIONS, PROCESSES, WELD_FEATURES, WeldingAdapter, encode_joints
-from knowledge.partgraph import PartGraph
+from knowledge.store import YardStore
+from knowledge.yardformat.fields import ACTUALS
 
-__all__ = ["ParamOverrides", "held_out_blocks", "train_outfitting", "train_welding"]
+__all__ = [
+    "MIN_LABELLED_ROWS",
+    "ParamOverrides",
+    "UntrainableError",
+    "held_out_blocks",
+    "train_outfitting",
+    "train_welding",
+]
 
 HELD_OUT_SHARE: Final = 0.2
 MAX_TRAIN_ROWS: Final = 600_000
@@ -46,8 +62,13 @@ _WELDING_METRICS: Final[tuple[str, ...]] = (
 )
 """The welding card's metrics, in the card's order (the ground truth's only when the yard knows it)."""
 
-GROUND_TRUTH_TABLE: Final = "ground_truth"
-"""The yard table that holds each joint's ground truth, when the yard knows it (a synthetic yard does)."""
+MIN_LABELLED_ROWS: Final = 200
+"""Fewest labelled rows a learner trains on (fewer: `UntrainableError`)."""
+
+
+class UntrainableError(AdapterInputError):
+    """The yard cannot train this model: a field or label it needs is missing, or too few rows have labels."""
+
 
 Param: TypeAlias = int | float | bool | str
 ParamOverrides: TypeAlias = Mapping[str, Mapping[str, Param]]
@@ -67,24 +88,68 @@ def _with_overrides(model: str, defaults: dict[str, dict[str, Any]], overrides: 
         defaults[learner].update(values)
 
 
-def held_out_blocks(block_ids: npt.NDArray[np.integer], seed: int) -> npt.NDArray[np.bool_]:
-    """Whether each block id is held out: a seeded hash, so the split is stable and by block."""
+def held_out_blocks(blocks: npt.NDArray[np.integer], seed: int) -> npt.NDArray[np.bool_]:
+    """Whether each block node is held out: a seeded hash, so the split is stable and by block."""
     salt = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)
-    mixed = (block_ids.astype(np.uint64) + salt) * np.uint64(0xBF58476D1CE4E5B9)
+    mixed = (blocks.astype(np.int64).astype(np.uint64) + salt) * np.uint64(0xBF58476D1CE4E5B9)
     return (mixed >> np.uint64(40)) % np.uint64(1000) < np.uint64(HELD_OUT_SHARE * 1000)
 
 
-def _split(block_ids: npt.NDArray[np.integer], seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    test = held_out_blocks(block_ids, seed)
-    if test.all() or not test.any():
-        # A small yard has few blocks: a seed can hold out all of them or none.
-        which = "every" if test.all() else "no"
-        raise AdapterInputError(f"split seed {seed} holds out {which} block of this yard; choose another seed")
-    train = np.flatnonzero(~test)
+def _split(
+    blocks: npt.NDArray[np.integer], labelled: npt.NDArray[np.bool_], seed: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Train and held-out row indices among the `labelled` rows, by each row's block node."""
+    test = held_out_blocks(blocks, seed)
+    if test[labelled].all() or not test[labelled].any():
+        # A small yard (or a yard with actuals for a few blocks) has few blocks: a seed can hold out all or none.
+        which = "every" if test[labelled].all() else "no"
+        raise AdapterInputError(
+            f"split seed {seed} holds out {which} block of this yard's labelled rows; choose another seed"
+        )
+    train = np.flatnonzero(labelled & ~test)
     rng = np.random.default_rng(seed)
     if len(train) > MAX_TRAIN_ROWS:
         train = np.sort(rng.choice(train, MAX_TRAIN_ROWS, replace=False))
-    return train, np.flatnonzero(test)
+    return train, np.flatnonzero(labelled & test)
+
+
+def _labels(yard: YardStore, nodes: npt.NDArray[np.int32], fields: list[str]) -> dict[str, F64]:
+    """Each actuals field for each node (NaN where the yard recorded nothing; booleans as 0/1)."""
+    table = yard.actuals(fields)
+    out = {f: np.full(len(nodes), np.nan) for f in fields}
+    if table is None or not table.num_rows:
+        return out
+    recorded = np.asarray(table.column("node").to_numpy(), dtype=np.int64)
+    order = np.argsort(recorded, kind="stable")
+    recorded = recorded[order]
+    at = np.minimum(np.searchsorted(recorded, nodes), len(recorded) - 1)
+    has = recorded[at] == nodes
+    for f in fields:
+        column = table.column(f)
+        values = np.asarray(column.cast("double").fill_null(np.nan).to_numpy(), dtype=np.float64)[order]
+        out[f][has] = values[at[has]]
+    return out
+
+
+def _enough(model: str, what: str, labelled: int, total: int, how: str) -> None:
+    if labelled < MIN_LABELLED_ROWS:
+        raise UntrainableError(
+            f"{model}: too few labelled rows to train on: {labelled:,} of the yard's {total:,} {what} "
+            f"(at least {MIN_LABELLED_ROWS} needed); {how}"
+        )
+
+
+def _both_classes(model: str, label: str, y: npt.NDArray[np.int64], *parts: npt.NDArray[np.int64]) -> None:
+    for name, rows in zip(("training", "held-out"), parts, strict=True):
+        if len(np.unique(y[rows])) < 2:
+            raise UntrainableError(
+                f"{model}: the {name} rows' recorded {label} are all {int(y[rows][0]) if len(rows) else 'absent'}: "
+                "a classifier needs both outcomes (more actuals, or another split seed)"
+            )
+
+
+def _untrainable(model: str, exc: Exception) -> UntrainableError:
+    return UntrainableError(f"{model} cannot be trained on this yard: {exc}")
 
 
 def _convert(model: Any, n_features: int, **options: Any) -> Any:
@@ -148,11 +213,11 @@ def _export(
     post: list[Any],
     outputs: dict[str, list[int | None]],
     *,
-    graph: PartGraph,
+    yard: YardStore,
     out_dir: Path,
     version: str,
     features: tuple[str, ...],
-    rows: tuple[int, int],
+    rows: dict[str, int],
     params: dict[str, Any],
     metrics: dict[str, float],
     file_stem: str | None = None,
@@ -170,8 +235,8 @@ def _export(
             out: "FP32 [" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
             for out, shape in outputs.items()
         },
-        "training_yard": _yard_info(graph),
-        "rows": {"train": rows[0], "held_out": rows[1]},
+        "training_yard": _yard_info(yard),
+        "rows": rows,
         "params": params,
         "metrics": metrics,
     }
@@ -187,9 +252,11 @@ def _write(model: Any, card_fields: dict[str, Any], out_dir: Path, stem: str) ->
     return card
 
 
-def _yard_info(graph: PartGraph) -> dict[str, Any]:
-    m = graph.manifest
-    return {"seed": m.seed, "parts": m.parts, "generator_version": m.generator_version}
+def _yard_info(yard: YardStore) -> dict[str, Any]:
+    """The training yard: its name, its size and the digest of what its store holds (the same for its re-imports)."""
+    from knowledge.importer import store_digest
+
+    return {"name": yard.name, "nodes": yard.num_nodes, "digest": store_digest(yard.path)}
 
 
 def _auc(labels: npt.NDArray[np.bool_], scores: npt.NDArray[np.floating]) -> float:
@@ -199,7 +266,7 @@ def _auc(labels: npt.NDArray[np.bool_], scores: npt.NDArray[np.floating]) -> flo
 
 
 def train_welding(
-    graph: PartGraph,
+    yard: YardStore,
     out_dir: Path = MODELS_DIR,
     *,
     version: str = "1",
@@ -210,25 +277,50 @@ def train_welding(
 ) -> ModelCard:
     """Train the welding model (hours: LightGBM on log hours; defects: LightGBM classifier) and export it.
 
+    The hours learner learns from the joints whose actuals book hours, the defect learner from those whose NDT
+    result is recorded (a yard inspects a sample); other joints are left out.
+
     Args:
-        graph: The yard whose recorded actuals to learn from.
+        yard: The imported yard whose recorded actuals to learn from.
         out_dir: Folder for the ONNX file and its card.
         version: Version stamped on the card.
         seed: Seed of the train/held-out split and of the learners.
         params: Overrides of the `hours` and `defect` learners' hyper-parameters (kept in the card).
         file_stem: File name without extension (default `welding`; `welding-2` for a second version).
         progress: Called with the name of each step.
+
+    Raises:
+        UntrainableError: the yard gives no joints, not the fields the model reads, no actuals `hours` or
+            `defect`, or too few joints with them (`MIN_LABELLED_ROWS`; both outcomes of NDT needed).
+        AdapterInputError: the split seed holds out every block or none.
     """
     import lightgbm as lgb
     from onnx import TensorProto, helper
 
+    from knowledge.errors import MissingFieldError
+
     step = progress or (lambda _name: None)
     step("welding: features")
-    joints = WeldingAdapter.yard_rows(graph).combine_chunks()
+    try:
+        joints = WeldingAdapter.yard_rows(yard).combine_chunks()
+        yard.require(ACTUALS, ["hours", "defect"], "training the welding model (its labels)")
+    except MissingFieldError as exc:
+        raise _untrainable("welding", exc) from exc
+    nodes = joints.column("node").to_numpy()
+    truth = [f for f in ("expected_hours", "defect_logit") if f in yard.fields(ACTUALS)]
+    labels = _labels(yard, nodes, ["hours", "defect", *truth])
+    hours = labels["hours"]
+    timed = np.isfinite(hours) & (hours > 0)
+    inspected = np.isfinite(labels["defect"])
+    how = "record more of the yard's actuals (hours booked, NDT results)"
+    _enough("welding", "joints with booked hours", int(timed.sum()), len(nodes), how)
+    _enough("welding", "joints with an NDT result", int(inspected.sum()), len(nodes), how)
+    defect = np.nan_to_num(labels["defect"]).astype(np.int64)
+    blocks = joints.column("block").to_numpy()
+    train, test = _split(blocks, timed, seed)
+    train_d, test_d = _split(blocks, inspected, seed)
+    _both_classes("welding", "NDT results", defect, train_d, test_d)
     x = encode_joints(joints)
-    hours = graph.table("joints", ["actual_hours"]).column(0).to_numpy().astype(np.float64)
-    defect = graph.table("joints", ["defect"]).column(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    train, test = _split(joints.column("block_id").to_numpy(), seed)
     params_h: dict[str, Any] = {
         "n_estimators": 110,
         "num_leaves": 31,
@@ -247,13 +339,13 @@ def train_welding(
     step("welding: training hours")
     reg = lgb.LGBMRegressor(**params_h, random_state=seed, n_jobs=2, verbose=-1).fit(x[train], np.log(hours[train]))
     step("welding: training defects")
-    clf = lgb.LGBMClassifier(**params_d, random_state=seed, n_jobs=2, verbose=-1).fit(x[train], defect[train])
+    clf = lgb.LGBMClassifier(**params_d, random_state=seed, n_jobs=2, verbose=-1).fit(x[train_d], defect[train_d])
 
     step("welding: held-out metrics")
     pred_h = np.exp(np.asarray(reg.predict(x[test])))
-    pred_d = np.asarray(clf.predict_proba(x[test]))[:, 1]
-    found = _welding_metrics(joints, hours, defect, train, test, pred_h, pred_d)
-    found |= _welding_noise_floor(graph, joints, hours, defect, test)
+    pred_d = np.asarray(clf.predict_proba(x[test_d]))[:, 1]
+    found = _welding_metrics(joints, hours, defect, (train, test), test_d, pred_h, pred_d)
+    found |= _welding_noise_floor(labels, defect, test, test_d)
     metrics = {name: found[name] for name in _WELDING_METRICS if name in found}
 
     step("welding: export")
@@ -269,11 +361,17 @@ def train_welding(
         {"hours": _convert(reg, x.shape[1]), "defect": _convert(clf, x.shape[1], zipmap=False)},
         post,
         {"hours": [None], "defect_probability": [None]},
-        graph=graph,
+        yard=yard,
         out_dir=out_dir,
         version=version,
         features=WELD_FEATURES,
-        rows=(len(train), len(test)),
+        rows={
+            "train": len(train),
+            "held_out": len(test),
+            "defect_train": len(train_d),
+            "defect_held_out": len(test_d),
+            "unlabelled": int((~(timed | inspected)).sum()),
+        },
         params={"hours": params_h, "defect": params_d, "split_seed": seed},
         metrics=metrics,
         file_stem=file_stem,
@@ -284,12 +382,13 @@ def _welding_metrics(
     joints: pa.Table,
     hours: F64,
     defect: npt.NDArray[np.int64],
-    train: npt.NDArray[np.int64],
-    test: npt.NDArray[np.int64],
+    hours_split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    test_d: npt.NDArray[np.int64],
     pred_h: F64,
     pred_d: F64,
 ) -> dict[str, float]:
     """Held-out MAE and AUC beside the baseline: mean hours per process, position and thickness band."""
+    train, test = hours_split
     process = category_codes(joints.column("process"), PROCESSES).astype(np.int64)
     position = category_codes(joints.column("position"), POSITIONS).astype(np.int64)
     thickness = np.asarray(joints.column("thickness_mm").to_numpy(), dtype=np.float32)
@@ -304,34 +403,31 @@ def _welding_metrics(
         "hours_mae": mae,
         "hours_mae_baseline": mae_base,
         "hours_mae_improvement": 1.0 - mae / mae_base,
-        "defect_auc": _auc(defect[test].astype(bool), pred_d),
-        "defect_rate": float(defect[test].mean()),
+        "defect_auc": _auc(defect[test_d].astype(bool), pred_d),
+        "defect_rate": float(defect[test_d].mean()),
         "defect_predicted_rate": float(pred_d.mean()),
     }
 
 
 def _welding_noise_floor(
-    graph: PartGraph, joints: pa.Table, hours: F64, defect: npt.NDArray[np.int64], test: npt.NDArray[np.int64]
+    labels: dict[str, F64], defect: npt.NDArray[np.int64], test: npt.NDArray[np.int64], test_d: npt.NDArray[np.int64]
 ) -> dict[str, float]:
-    """The held-out error of the yard's own ground truth, if the yard knows it: the floor no model can beat."""
-    if GROUND_TRUTH_TABLE not in graph.manifest.tables:
-        return {}
-    truth = graph.table(GROUND_TRUTH_TABLE, ["joint_id", "expected_hours", "defect_logit"])
-    ids = np.asarray(truth.column("joint_id").to_numpy(), dtype=np.int64)
-    wanted = np.asarray(joints.column("joint_id").to_numpy(), dtype=np.int64)
-    at = np.searchsorted(ids, wanted)
-    if not np.array_equal(ids[np.minimum(at, len(ids) - 1)], wanted):
-        raise AdapterInputError(f"the yard's {GROUND_TRUTH_TABLE!r} table does not cover every joint")
-    expected = np.asarray(truth.column("expected_hours").to_numpy(), dtype=np.float64)[at]
-    logit = np.asarray(truth.column("defect_logit").to_numpy(), dtype=np.float64)[at]
-    return {
-        "hours_mae_ground_truth": float(np.mean(np.abs(expected[test] - hours[test]))),
-        "defect_auc_ground_truth": _auc(defect[test].astype(bool), logit[test]),
-    }
+    """The held-out error of the yard's own ground truth, if its actuals give it: the floor no model can beat.
+
+    Each floor is given only when the ground truth covers every held-out row it is measured on.
+    """
+    out: dict[str, float] = {}
+    expected = labels.get("expected_hours")
+    if expected is not None and np.isfinite(expected[test]).all():
+        out["hours_mae_ground_truth"] = float(np.mean(np.abs(expected[test] - labels["hours"][test])))
+    logit = labels.get("defect_logit")
+    if logit is not None and np.isfinite(logit[test_d]).all():
+        out["defect_auc_ground_truth"] = _auc(defect[test_d].astype(bool), logit[test_d])
+    return out
 
 
 def train_outfitting(
-    graph: PartGraph,
+    yard: YardStore,
     out_dir: Path = MODELS_DIR,
     *,
     version: str = "1",
@@ -342,20 +438,57 @@ def train_outfitting(
 ) -> ModelCard:
     """Train the outfitting model (stage: 3-class LightGBM; rework: LightGBM classifier) and export it.
 
-    Arguments as `train_welding`; `params` overrides the `stage` and `rework` learners.
+    Arguments as `train_welding`; `params` overrides the `stage` and `rework` learners. Labels: each item's
+    `stage` field (where it was fitted) and its recorded `rework` (actuals); items without both are left out.
+
+    Raises:
+        UntrainableError: the yard gives no outfitting items, not the fields the model reads, no item `stage`
+            or actuals `rework`, or too few items with both (`MIN_LABELLED_ROWS`).
+        AdapterInputError: the split seed holds out every block or none.
     """
     import lightgbm as lgb
     from onnx import TensorProto, helper
 
+    from knowledge.errors import MissingFieldError
+
     step = progress or (lambda _name: None)
     step("outfitting: features")
-    items = OutfittingAdapter.yard_rows(graph).combine_chunks()
-    x = encode_items(items)
-    table = graph.table("outfitting_items", ["stage", "rework"])
-    stage_names = table.column("stage").cast("string").to_numpy(zero_copy_only=False)
+    try:
+        items = OutfittingAdapter.yard_rows(yard).combine_chunks()
+    except MissingFieldError as exc:
+        raise _untrainable("outfitting", exc) from exc
+    nodes = items.column("node").to_numpy()
+    problems = []
+    for section, field, what in (("outfitting_item", "stage", "stage"), (ACTUALS, "rework", "rework")):
+        try:
+            yard.require(section, [field], f"training the outfitting model (its {what} labels)")
+        except MissingFieldError as exc:
+            problems.append(str(exc))
+    recorded = _labels(yard, nodes, ["rework"])["rework"] if "rework" in yard.fields(ACTUALS) else None
+    if recorded is not None and np.isfinite(recorded).sum() < MIN_LABELLED_ROWS:
+        problems.append(
+            f"its actuals record the rework of {int(np.isfinite(recorded).sum()):,} of its {len(nodes):,} "
+            f"outfitting items (at least {MIN_LABELLED_ROWS} needed)"
+        )
+    if problems:
+        raise UntrainableError("outfitting cannot be trained on this yard: " + "; ".join(problems))
+    assert recorded is not None
+    # every item, in node order: the rows of `items`
+    stage_names = np.asarray(yard.role_table("outfitting_item", ["stage"]).column("stage").to_pylist(), dtype=object)
+    staged = np.isin(stage_names, STAGES)
     stage = np.select([stage_names == "on-unit", stage_names == "on-block"], [0, 1], 2).astype(np.int64)
-    rework = table.column("rework").to_numpy(zero_copy_only=False).astype(np.int64)
-    train, test = _split(items.column("block_id").to_numpy(), seed)
+    labelled = staged & np.isfinite(recorded)
+    _enough(
+        "outfitting",
+        "outfitting items with a stage and recorded rework",
+        int(labelled.sum()),
+        len(nodes),
+        "the yard's actuals must record each item's rework (and its items their stage)",
+    )
+    rework = np.nan_to_num(recorded).astype(np.int64)
+    train, test = _split(items.column("block").to_numpy(), labelled, seed)
+    _both_classes("outfitting", "rework", rework, train, test)
+    x = encode_items(items)
     params_s: dict[str, Any] = {
         "n_estimators": 80,
         "num_leaves": 31,
@@ -377,7 +510,9 @@ def train_outfitting(
     clf_r = lgb.LGBMClassifier(**params_r, random_state=seed, n_jobs=2, verbose=-1).fit(x[train], rework[train])
 
     kinds = x[:, 0].astype(np.int64)
-    majority = np.array([np.bincount(stage[train][kinds[train] == k], minlength=3).argmax() for k in range(4)])
+    majority = np.array(
+        [np.bincount(stage[train][kinds[train] == k], minlength=3).argmax() for k in range(len(ITEM_KINDS))]
+    )
     pred_s = np.asarray(clf_s.predict_proba(x[test])).argmax(axis=1)
     metrics = {
         "stage_accuracy": float((pred_s == stage[test]).mean()),
@@ -396,11 +531,11 @@ def train_outfitting(
         {"stage": _convert(clf_s, x.shape[1], zipmap=False), "rework": _convert(clf_r, x.shape[1], zipmap=False)},
         post,
         {"stage_probabilities": [None, 3], "rework_probability": [None]},
-        graph=graph,
+        yard=yard,
         out_dir=out_dir,
         version=version,
         features=OUTFITTING_FEATURES,
-        rows=(len(train), len(test)),
+        rows={"train": len(train), "held_out": len(test), "unlabelled": int((~labelled).sum())},
         params={"stage": params_s, "rework": params_r, "split_seed": seed},
         metrics=metrics,
         file_stem=file_stem,

@@ -1,17 +1,20 @@
 """The scheduling reference model: work packages and yard resources to a schedule, with OR-Tools CP-SAT.
 
-Durations come from the welding and outfitting predictions (hours per work package), precedences
-from the part graph (the trade chain in each block, and erection of a block after the blocks it
-rests on), capacities from the yard's resources (panel lines, workshops, outfitting halls, cranes,
-one dock). Trades and resources are the yard's data, read from its `trades` and `resources` tables
-(`yard_trades`, `yard_resources`), never assumed. `solve` minimises the makespan within a time limit
-and reports the proven bound, the optimality gap and the critical path.
+Durations come from the welding and outfitting predictions (hours per work package: `predicted_hours`),
+precedences from the edges between the yard's work package nodes (`package_order`: in a yard like the synthetic
+one, each block's trades in turn and its erection after the blocks it rests on), capacities from the yard's
+resources (panel lines, workshops, halls, cranes, docks). Everything is read from an imported yard's roles
+(`knowledge.store.YardStore`: work_package, resource), never assumed: the trades and the kind of resource each
+runs on are read off the packages themselves (`yard_trades`), the resources off the resource role
+(`yard_resources`). `solve` minimises the makespan within a time limit and reports the proven bound, the
+optimality gap and the critical path.
 
 ```python
-from knowledge import PartGraph
-from adapters.scheduling import request_from_yard, solve
+from knowledge.store import YardStore
+from adapters.scheduling import predicted_hours, request_from_yard, solve
 
-request = request_from_yard(PartGraph.open("yard"), hours=predicted_hours, time_limit_s=60)
+yard = YardStore.open(".shipbrain/yards/hull-1042")
+request = request_from_yard(yard, hours=predicted_hours(yard, executor), time_limit_s=60)
 schedule = solve(request)
 schedule.makespan_days, schedule.gap, schedule.critical_path[-3:]
 ```
@@ -26,9 +29,9 @@ outage, or moves to another resource of the kind), and a task's `release_day` ho
 arrives; `request_from_yard(..., downtimes=..., release_days=...)` builds both from a yard:
 
 ```python
-late = request_from_yard(graph, hours, downtimes=[ResourceDowntime(resource="PL-2", start_day=10, days=3)],
-                         release_days={"WP-B012-PNL": 5})
-solve(late).critical_path  # ("DOWN:PL-2", "WP-B014-PNL", ...) when the outage sets the end date
+late = request_from_yard(yard, hours, downtimes=[ResourceDowntime(resource="PL-2", start_day=10, days=3)],
+                         release_days={"WP-DB09-FAB": 5})
+solve(late).critical_path  # ("DOWN:PL-2", "WP-DB10-FAB", ...) when the outage sets the end date
 ```
 
 Errors: constructing a request that cannot be (unknown codes, a cycle, an unknown resource or one of
@@ -44,6 +47,7 @@ from adapters.scheduling._adapter import (
     SchedulingAdapter,
     WorkPackageRow,
     from_config,
+    models_in_hours,
     predicted_hours,
     with_yard_context,
 )
@@ -63,7 +67,16 @@ from adapters.scheduling._model import (
 )
 from adapters.scheduling._repair import repair
 from adapters.scheduling._solve import solve
-from adapters.scheduling._yard import HOURS_PER_DAY, erection_order, request_from_yard, yard_resources, yard_trades
+from adapters.scheduling._yard import (
+    HOURS_PER_DAY,
+    WorkPackages,
+    package_order,
+    request_from_yard,
+    trade_order,
+    work_package_rows,
+    yard_resources,
+    yard_trades,
+)
 from adapters.scheduling.validate import InvalidScheduleError, check_schedule, violations
 
 __all__ = [
@@ -83,17 +96,21 @@ __all__ = [
     "SchedulingAdapter",
     "SchedulingInputError",
     "WorkPackageRow",
+    "WorkPackages",
     "YardTrade",
     "chain_into",
     "check_schedule",
-    "erection_order",
     "from_config",
+    "models_in_hours",
+    "package_order",
     "predicted_hours",
     "repair",
     "request_from_yard",
     "solve",
+    "trade_order",
     "violations",
     "with_yard_context",
+    "work_package_rows",
     "yard_resources",
     "yard_trades",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -27,13 +27,10 @@ from adapters.scheduling._model import (
     YardTrade,
 )
 from adapters.scheduling._solve import solve
-from adapters.scheduling._yard import request_from_yard
+from adapters.scheduling._yard import request_from_yard, work_package_rows
 from adapters.schema import validate_batch
 from adapters.spec import AdapterSpec
-from knowledge.partgraph import PartGraph
-
-if TYPE_CHECKING:
-    pass
+from knowledge.store import YardStore
 
 __all__ = [
     "RESOURCES_KEY",
@@ -42,6 +39,7 @@ __all__ = [
     "SchedulingAdapter",
     "WorkPackageRow",
     "from_config",
+    "models_in_hours",
     "predicted_hours",
     "with_yard_context",
 ]
@@ -60,9 +58,9 @@ class WorkPackageRow(BaseModel):
     model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
 
     code: str
-    """Work package code, e.g. WP-B012-PNL."""
+    """Work package code (the yard's id of the work package)."""
     trade: str
-    """The yard's trade code, e.g. PNL (one of the yard's trades, when the rows carry them)."""
+    """The yard's trade (one of the yard's trades, when the rows carry them)."""
     duration_days: int = Field(ge=0)
     """Working days the work package takes."""
     resource: str | None = None
@@ -196,7 +194,7 @@ class SchedulingAdapter:
         if named and not resources:
             raise SchedulingInputError(
                 f"the work packages name resources ({', '.join(named[:5])}{', ...' if len(named) > 5 else ''}) "
-                "but no resources came with them: pass the yard's (`with_yard_context(rows, yard_resources(graph))`,"
+                "but no resources came with them: pass the yard's (`with_yard_context(rows, yard_resources(yard))`,"
                 " or rows from `yard_rows`)"
             )
         codes = {r["code"] for r in rows}
@@ -223,35 +221,39 @@ class SchedulingAdapter:
         summary = schedule.model_dump_json(exclude={"tasks"})
         return table.replace_schema_metadata({"shipbrain.schedule": summary})
 
-    def yard_rows(self, graph: PartGraph, block_ids: npt.ArrayLike | None = None) -> pa.Table:
-        """The yard's work packages (of some blocks, or all) with planned durations and precedences.
+    def yard_rows(self, yard: YardStore, nodes: npt.ArrayLike | None = None) -> pa.Table:
+        """The yard's work packages (all, or those among `nodes`) with planned durations and precedences.
 
+        `nodes` may name work packages, or blocks: a block stands for the packages whose `block` field names it.
+        Rows are in node order, with `node` (int32) first; `after` keeps the precedences among the chosen rows.
         The yard's resources and trades ride in the rows' metadata, so `predict` needs nothing else.
         """
-        request = request_from_yard(graph)
-        wp = graph.table("work_packages", ["work_package_id", "code", "block_id"])
-        keep = None if block_ids is None else set(np.asarray(block_ids).tolist())
+        request = request_from_yard(yard)
+        packages = work_package_rows(yard)
+        node = np.asarray(packages.node, dtype=np.int64)
+        if nodes is None:
+            keep = np.ones(len(node), dtype=bool)
+        else:
+            chosen = np.unique(np.asarray(nodes, dtype=np.int64).ravel())
+            keep = np.isin(node, chosen)
+            if "block" in yard.fields("work_package"):
+                keep |= np.isin(yard.field_of("work_package", "block", node), chosen)
         after: dict[str, list[str]] = {}
         for before, later in request.precedences:
             after.setdefault(later, []).append(before)
-        ids = dict(zip(wp.column("code").to_pylist(), wp.column("work_package_id").to_pylist(), strict=True))
-        blocks = dict(zip(wp.column("code").to_pylist(), wp.column("block_id").to_pylist(), strict=True))
-        tasks = [t for t in request.tasks if keep is None or blocks[t.code] in keep]
-        chosen = {t.code for t in tasks}
-        rows = pa.Table.from_pylist(
-            [
-                {
-                    "work_package_id": ids[t.code],
-                    "code": t.code,
-                    "trade": t.trade,
-                    "duration_days": t.duration_days,
-                    "resource": t.resource,
-                    "crane": t.crane,
-                    "release_day": t.release_day,
-                    "after": " ".join(b for b in after.get(t.code, []) if b in chosen),
-                }
-                for t in tasks
-            ]
+        tasks = [t for t, k in zip(request.tasks, keep.tolist(), strict=True) if k]
+        codes = {t.code for t in tasks}
+        rows = pa.table(
+            {
+                "node": pa.array(node[keep], pa.int32()),
+                "code": pa.array([t.code for t in tasks], pa.string()),
+                "trade": pa.array([t.trade for t in tasks], pa.string()),
+                "duration_days": pa.array([t.duration_days for t in tasks], pa.int64()),
+                "resource": pa.array([t.resource for t in tasks], pa.string()),
+                "crane": pa.array([t.crane for t in tasks], pa.string()),
+                "release_day": pa.array([t.release_day for t in tasks], pa.int64()),
+                "after": pa.array([" ".join(b for b in after.get(t.code, []) if b in codes) for t in tasks]),
+            }
         )
         return with_yard_context(rows, request.resources, request.trades)
 
@@ -271,26 +273,51 @@ class Predictor(Protocol):
         ...
 
 
-def predicted_hours(graph: PartGraph, executor: Predictor) -> dict[str, float]:
-    """Hours per work package with the models' predictions in place of the yard's planning norms.
+def predicted_hours(yard: YardStore, executor: Predictor) -> dict[str, float]:
+    """Hours per work package (by code) with the models' predictions in place of the yard's planning norms.
 
-    Welding hours come from the welding model; an outfitting item keeps its norm hours, raised by its
-    predicted rework risk (a reworked item is done twice); fixed hours (part handling, erection set-up)
-    stay as planned.
+    A joint's welding hours (the welding model) replace its `norm_hours` in the package its `work_package` field
+    names; an outfitting item keeps its norm hours, raised by its predicted rework risk (a reworked item is done
+    twice); the rest of a package's `estimated_hours` (part handling, erection set-up) stays as planned.
+
+    A model counts only where the yard gives its role's `work_package` and `norm_hours`: without a joint's norm
+    there is no telling which share of its package's estimate the prediction replaces, so the estimate stands
+    (`models_in_hours` says which models counted).
     """
     from adapters.outfitting import OutfittingAdapter
     from adapters.welding import WeldingAdapter
 
-    wp = graph.table("work_packages", ["code", "estimated_hours"])
-    hours = np.asarray(wp.column("estimated_hours").to_numpy(), dtype=np.float64).copy()
+    packages = work_package_rows(yard)
+    hours = np.asarray(packages.estimated_hours, dtype=np.float64)
     n = len(hours)
-    joints = graph.table("joints", ["work_package_id", "norm_hours"])
-    welded = executor.run("welding", WeldingAdapter.yard_rows(graph))
-    wp_j = joints.column("work_package_id").to_numpy()
-    hours += np.bincount(wp_j, weights=welded.column("hours").to_numpy(), minlength=n)
-    hours -= np.bincount(wp_j, weights=joints.column("norm_hours").to_numpy(), minlength=n)
-    items = graph.table("outfitting_items", ["work_package_id", "norm_hours"])
-    risk = executor.run("outfitting", OutfittingAdapter.yard_rows(graph)).column("rework_probability").to_numpy()
-    wp_i = items.column("work_package_id").to_numpy()
-    hours += np.bincount(wp_i, weights=items.column("norm_hours").to_numpy() * risk, minlength=n)
-    return dict(zip(wp.column("code").to_pylist(), np.maximum(hours, 0.0).tolist(), strict=True))
+    counted = models_in_hours(yard)
+    if "welding" in counted:
+        welded = executor.run("welding", WeldingAdapter.yard_rows(yard)).column("hours").to_numpy()
+        rows, norm = _package_rows(yard, "joint", packages.node)
+        hours += np.bincount(rows[rows >= 0], weights=(welded - norm)[rows >= 0], minlength=n)
+    if "outfitting" in counted:
+        risk = executor.run("outfitting", OutfittingAdapter.yard_rows(yard)).column("rework_probability").to_numpy()
+        rows, norm = _package_rows(yard, "outfitting_item", packages.node)
+        hours += np.bincount(rows[rows >= 0], weights=(norm * risk)[rows >= 0], minlength=n)
+    return dict(zip(packages.code, np.maximum(hours, 0.0).tolist(), strict=True))
+
+
+def models_in_hours(yard: YardStore) -> tuple[str, ...]:
+    """The models `predicted_hours` counts on this yard: those whose role gives `work_package` and `norm_hours`."""
+    roles = (("welding", "joint"), ("outfitting", "outfitting_item"))
+    return tuple(
+        model for model, role in roles if yard.count(role) and {"work_package", "norm_hours"} <= set(yard.fields(role))
+    )
+
+
+def _package_rows(
+    yard: YardStore, role: str, packages: list[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Per node of `role` (node order), the row in `packages` of the package it is done in (-1 none), its norm."""
+    table = yard.role_table(role, ["work_package", "norm_hours"])
+    package = np.asarray(table.column("work_package").fill_null(-1).to_numpy(), dtype=np.int64)
+    norm = np.nan_to_num(np.asarray(table.column("norm_hours").fill_null(0.0).to_numpy(), dtype=np.float64))
+    ordered = np.asarray(packages, dtype=np.int64)
+    at = np.minimum(np.searchsorted(ordered, package), len(ordered) - 1)
+    rows = np.where((package >= 0) & (ordered[at] == package), at, -1) if len(ordered) else np.full(len(package), -1)
+    return rows.astype(np.int64), norm
