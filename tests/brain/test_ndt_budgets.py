@@ -14,8 +14,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from pydantic import JsonValue
 
@@ -42,13 +40,12 @@ def ctx(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def _independent(ctx: WorkflowContext, code: str) -> dict[str, dict[str, object]]:
     """Each joint of a block by code: the adapter's defect probability, its method by NDT-RULE-01, its NDT hours."""
-    g = ctx.graph
-    node = g.id_of(code)
-    rows = WeldingAdapter.yard_rows(g, [int(g.layout.block_index_of([node])[0])])
-    rows = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(g.members(node, kinds=["joint"]))))
+    g = ctx.yard
+    node = g.node_of(code)
+    rows = WeldingAdapter.yard_rows(g, g.members(node, kinds=["joint"]))
     risk = ctx.registry.get("welding").predict(rows).column("defect_probability").to_numpy()
     out: dict[str, dict[str, object]] = {}
-    for joint, p, row in zip(g.codes_of(rows.column("joint_id").to_numpy()), risk, rows.to_pylist(), strict=True):
+    for joint, p, row in zip(g.codes_of(rows.column("node").to_numpy()), risk, rows.to_pylist(), strict=True):
         method = "MT" if row["joint_type"] == "fillet" else ("UT" if row["thickness_mm"] >= 8 else "RT")
         out[joint] = {"risk": float(p), "method": method, "hours": HOURS[method]}
     return out

@@ -1,7 +1,7 @@
 """Risk and hours of one joint, one part, one outfitting item, one work package (issue 11, item 5).
 
 "How risky is joint J12-1426?" read the code, then failed: "'J012-001426' is a joint; only blocks ... have members".
-Each answer here is recomputed independently: the adapter run again over the same rows of the yard's tables.
+Each answer here is recomputed independently: the adapter run again over the same rows of the yard's store.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from adapters.welding import WeldingAdapter
 from brain.core import YardContext
 from brain.supervisor import Brain
 from brain.tools import run_tool
-from knowledge import InputError, PartGraph, Settings
+from knowledge import InputError, Settings
+from knowledge.store import YardStore
 
 
 @pytest.fixture(scope="module")
@@ -30,42 +31,39 @@ def ctx(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def _welding(ctx: YardContext, joint_ids: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """The joints' input rows (ascending ids) and the welding adapter's predictions over them, run here."""
-    g = ctx.graph
-    rows = WeldingAdapter.yard_rows(g, np.unique(g.layout.block_index_of(joint_ids)))
-    rows = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joint_ids, pa.int32()))).sort_by("joint_id")
+    """The joints' input rows (ascending nodes) and the welding adapter's predictions over them, run here."""
+    rows = WeldingAdapter.yard_rows(ctx.yard, np.unique(joint_ids))
     return rows, ctx.registry.get("welding").predict(rows)
 
 
 def _items(ctx: YardContext, item_ids: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    g = ctx.graph
-    rows = OutfittingAdapter.yard_rows(g, np.unique(g.layout.block_index_of(item_ids)))
-    rows = rows.filter(pc.is_in(rows.column("item_id"), value_set=pa.array(item_ids, pa.int32()))).sort_by("item_id")
+    rows = OutfittingAdapter.yard_rows(ctx.yard, np.unique(item_ids))
     return rows, ctx.registry.get("outfitting").predict(rows)
 
 
-def _a_joint(g: PartGraph) -> str:
-    return g.code_of(int(g.members(g.id_of("B002"), kinds=["joint"])[40]))
+def _a_joint(g: YardStore) -> str:
+    return g.code_of(int(g.members(g.node_of("B002"), kinds=["joint"])[40]))
 
 
-def _joints_of_part(g: PartGraph, part: int) -> set[int]:
-    """The joints the joints table names as joining the part (either side)."""
-    t = g.table("joints", ["joint_id", "part_a_id", "part_b_id"]).to_pylist()
-    return {r["joint_id"] for r in t if part in (r["part_a_id"], r["part_b_id"])}
+def _joints_of_part(g: YardStore, part: int) -> set[int]:
+    """The joints that join the part: every edge part -> joint of the yard's graph (a joint waits on its parts)."""
+    before, after = g.edge_arrays()
+    joints = set(g.nodes_of_role("joint").tolist())
+    return {int(j) for j in after[before == part].tolist() if j in joints}
 
 
-def _a_part(g: PartGraph) -> int:
+def _a_part(g: YardStore) -> int:
     """A part of B002 that several joints join (the first part of a sub-assembly is welded at every level)."""
-    sub = g.members(g.id_of("B002"), kinds=["sub_assembly"])[0]
+    sub = g.members(g.node_of("B002"), kinds=["sub_assembly"])[0]
     return int(g.members(int(sub), kinds=["part"])[0])
 
 
 def test_one_joint_is_answered_for_that_joint(ctx: YardContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     code = _a_joint(g)
     short = code[0] + str(int(code[1:4])) + "-" + str(int(code[5:]))  # as a person types it: J2-41 for J002-000041
     result = run_tool(ctx, "weld_risk", {"code": short})
-    rows, predicted = _welding(ctx, np.asarray([g.id_of(code)]))
+    rows, predicted = _welding(ctx, np.asarray([g.node_of(code)]))
     facts = rows.to_pylist()[0]
     hours = float(predicted.column("hours")[0].as_py())
     risk = float(predicted.column("defect_probability")[0].as_py())
@@ -91,7 +89,7 @@ def test_one_joint_is_answered_for_that_joint(ctx: YardContext) -> None:
 
 
 def test_one_part_is_the_joints_that_join_it(ctx: YardContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     part = _a_part(g)
     joints = _joints_of_part(g, part)
     assert len(joints) >= 2
@@ -99,7 +97,7 @@ def test_one_part_is_the_joints_that_join_it(ctx: YardContext) -> None:
     _, predicted = _welding(ctx, np.asarray(sorted(joints)))
     hours = float(pc.sum(predicted.column("hours")).as_py())
     defects = float(pc.sum(predicted.column("defect_probability")).as_py())
-    assert {g.id_of(str(r["code"])) for r in result.rows} == joints  # every joint of the part, riskiest first
+    assert {g.node_of(str(r["code"])) for r in result.rows} == joints  # every joint of the part, riskiest first
     risks = [float(str(r["defect_probability"])) for r in result.rows]
     assert risks == sorted(risks, reverse=True)
     assert result.numbers["joints"] == len(joints)
@@ -114,11 +112,10 @@ def test_one_part_is_the_joints_that_join_it(ctx: YardContext) -> None:
 
 
 def test_one_work_package_is_its_own_joints(ctx: YardContext) -> None:
-    g = ctx.graph
-    wp = g.table("work_packages", ["work_package_id", "code"]).to_pydict()
-    wp_id = wp["work_package_id"][wp["code"].index("WP-B003-ASM")]
-    joints = g.table("joints", ["joint_id", "work_package_id"])
-    ids = joints.filter(pc.equal(joints.column("work_package_id"), wp_id)).column("joint_id").to_numpy()
+    g = ctx.yard
+    wp = g.node_of("WP-B003-ASM")
+    joints = g.role_table("joint", ["work_package"])
+    ids = joints.filter(pc.equal(joints.column("work_package"), wp)).column("node").to_numpy()
     _, predicted = _welding(ctx, ids)
     result = run_tool(ctx, "weld_risk", {"code": "wp-b003-asm"})
     assert result.numbers["joints"] == len(ids)
@@ -132,19 +129,19 @@ def test_one_work_package_is_its_own_joints(ctx: YardContext) -> None:
     assert many.numbers["rows"] == len(ids)
 
 
-def _an_item(g: PartGraph) -> int:
-    return int(g.members(g.id_of("B002"), kinds=["outfitting_item"])[7])
+def _an_item(g: YardStore) -> int:
+    return int(g.members(g.node_of("B002"), kinds=["outfitting_item"])[7])
 
 
 def test_one_outfitting_item_is_answered_for_that_item(ctx: YardContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     item = _an_item(g)
     code = g.code_of(item)
     rows, predicted = _items(ctx, np.asarray([item]))
     risk = float(predicted.column("rework_probability")[0].as_py())
     stage = str(predicted.column("stage")[0].as_py())
-    table = g.table("outfitting_items", ["item_id", "stage", "norm_hours"])
-    mine = table.filter(pc.equal(table.column("item_id"), item)).to_pylist()[0]
+    table = g.role_table("outfitting_item", ["stage", "norm_hours"])
+    mine = table.filter(pc.equal(table.column("node"), item)).to_pylist()[0]
     expected = float(mine["norm_hours"]) * (1 + risk)
     result = run_tool(ctx, "outfitting", {"code": code})
     (row,) = result.rows
@@ -166,9 +163,9 @@ def test_one_outfitting_item_is_answered_for_that_item(ctx: YardContext) -> None
 
 
 def test_hours_of_one_joint(ctx: YardContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     code = _a_joint(g)
-    _, predicted = _welding(ctx, np.asarray([g.id_of(code)]))
+    _, predicted = _welding(ctx, np.asarray([g.node_of(code)]))
     hours = float(predicted.column("hours")[0].as_py())
     result = run_tool(ctx, "predicted_hours", {"codes": [code]})
     assert result.rows[0]["welding_hours"] == pytest.approx(hours, abs=0.005) and result.rows[0]["joints"] == 1
@@ -180,20 +177,20 @@ def test_hours_of_one_joint(ctx: YardContext) -> None:
     [
         ("weld_risk", {"code": "item"}, "is an outfitting item with no weld joints; ask for its outfitting stage"),
         ("outfitting", {"code": "joint"}, "is a weld joint with no outfitting items; ask about its weld risk"),
-        ("predict", {"model": "outfitting", "code": "joint"}, "is a weld joint with no rows of outfitting_items"),
+        ("predict", {"model": "outfitting", "code": "joint"}, "is a weld joint with no outfitting items for model"),
     ],
 )
 def test_what_one_thing_does_not_have_names_what_to_ask(
     ctx: YardContext, tool: str, args: dict[str, str], match: str
 ) -> None:
-    g = ctx.graph
+    g = ctx.yard
     code = {"item": g.code_of(_an_item(g)), "joint": _a_joint(g)}[args["code"]]
     with pytest.raises(InputError, match=match):
         run_tool(ctx, tool, {**args, "code": code})
 
 
 def test_how_risky_is_one_joint_end_to_end(brain: Brain) -> None:
-    g = brain.context.graph
+    g = brain.context.yard
     code = _a_joint(g)
     answer = brain.ask(f"How risky is joint {code}?")
     assert [r.tool for r in answer.results] == ["weld_risk"]

@@ -19,11 +19,13 @@ import pyarrow.compute as pc
 import pytest
 
 from brain.core import YardContext
+from brain.lexicon import Lexicon
 from brain.plan import Plan, Step
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from brain.tools import TOOLS, ToolResult, run_tool
-from knowledge import InputError, PartGraph, Settings
+from knowledge import InputError, Settings
+from knowledge.store import YardStore
 
 QUESTION = "How many metres of weld are there in B002-A01, by process?"
 EXAMPLE_TOOL = '''
@@ -32,8 +34,6 @@ EXAMPLE_TOOL = '''
     from __future__ import annotations
 
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
     from pydantic import Field, JsonValue
 
     from brain.core import YardContext
@@ -83,10 +83,9 @@ EXAMPLE_TOOL = '''
         plots=(Plot(kind="bar", title="Weld length of {code} by process", x="process", y="length_m", sort="-y"),),
     )
     def weld_length(ctx: YardContext, args: WeldLengthArgs) -> ToolResult:
-        g = ctx.graph
-        joints = g.members(g.id_of(args.code), kinds=["joint"])
-        table = g.table("joints", ["joint_id", "process", "length_m"])
-        mine = table.filter(pc.is_in(table.column("joint_id"), value_set=pa.array(joints))).to_pydict()
+        yard = ctx.yard
+        joints = yard.members(yard.node_of(args.code), kinds=["joint"])
+        mine = yard.role_table("joint", ["process", "length_m"], nodes=joints).to_pydict()
         metres: dict[str, float] = {}
         count: dict[str, int] = {}
         for process, length in zip(mine["process"], mine["length_m"], strict=True):
@@ -99,7 +98,7 @@ EXAMPLE_TOOL = '''
             f"{args.code}: {total:,.1f} m of weld over {len(joints):,} joints",
             rows=rows,
             numbers={"length_m": total, "joints": float(len(joints))},
-            sources=[f"joints table of {g.path.name}"],
+            sources=[f"joints table of {yard.path.name}"],
         )
 '''
 
@@ -120,10 +119,10 @@ def example_tool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _expected(yard: Path, code: str) -> dict[str, float]:
-    g = PartGraph.open(yard)
-    table = g.table("joints", ["joint_id", "process", "length_m"])
-    ids = g.members(g.id_of(code), kinds=["joint"])
-    mine = table.filter(pc.is_in(table.column("joint_id"), value_set=pa.array(ids)))
+    g = YardStore.open(yard)
+    table = g.role_table("joint", ["process", "length_m"])
+    ids = g.members(g.node_of(code), kinds=["joint"])
+    mine = table.filter(pc.is_in(table.column("node"), value_set=pa.array(ids)))
     out: dict[str, float] = {}
     for process, length in zip(mine.column("process").to_pylist(), mine.column("length_m").to_pylist(), strict=True):
         out[process] = out.get(process, 0.0) + length
@@ -146,8 +145,8 @@ def test_the_registry_runs_the_new_tool_and_checks_its_arguments(example_tool: s
         run_tool(ctx, example_tool, {"code": "B"})
 
 
-def test_the_offline_planner_places_a_question_for_it(example_tool: str) -> None:
-    plan = OfflinePlanner().plan(QUESTION)
+def test_the_offline_planner_places_a_question_for_it(example_tool: str, small_yard: Path) -> None:
+    plan = OfflinePlanner(names=Lexicon.of(YardContext.open(small_yard))).plan(QUESTION)  # codes by the yard's ids
     assert plan.intent == "weld_length", plan.reason
     assert plan.steps == [Step(tool="weld_length", args={"code": "B002-A01"})]
 
@@ -207,7 +206,7 @@ def test_the_chat_page_shows_its_columns_and_its_plot(example_tool: str, small_y
         "Weld length of B002 by process",
         "weld length (m)",
     )
-    assert sorted(bars["value"]["process"]) == sorted(r["process"] for r in result.rows)
+    assert sorted(bars["value"]["process"]) == sorted(str(r["process"]) for r in result.rows)
     # no rows: the headings still show, not "1 2 3"
     empty = result.model_copy(update={"rows": []})
     assert list(result_table(empty).columns) == ["process", "joints", "weld length (m)"]
