@@ -1,7 +1,8 @@
-"""`shipbrain yard`: generate a synthetic yard, inspect it, and query its part-dependency graph.
+"""`shipbrain yard`: generate a synthetic yard or import a yard's own, inspect the store, query its graph.
 
-Commands import what they need when they run (settings, the graph, pyarrow), so `shipbrain yard info`
-reads a manifest without paying for the rest.
+Every command reads an imported store (`knowledge.store.YardStore`, format 4): the synthetic yard is generated,
+written in the open yard format and imported like any other yard. Commands import what they need when they run
+(settings, the store, pyarrow), so `shipbrain yard info` reads a manifest without paying for the rest.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypedDict, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,12 +27,10 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from knowledge.layout import NodeKind
-    from knowledge.partgraph import PartGraph
     from knowledge.store import YardStore
     from knowledge.synthetic import YardSpec
 
-__all__ = ["docs_app", "ensure_demo_yard", "user_errors", "yard_app"]
+__all__ = ["docs_app", "ensure_demo_yard", "norm_hours", "user_errors", "yard_app"]
 
 yard_app = typer.Typer(
     help="Generate a synthetic yard, inspect it, and query its part-dependency graph.",
@@ -65,7 +64,7 @@ class QueryOp(StrEnum):
     critical = "critical"
 
 
-YardDir = Annotated[Path, typer.Argument(help="A yard directory (made by `shipbrain yard generate`).")]
+YardDir = Annotated[Path, typer.Argument(help="A yard store (made by `shipbrain yard generate` or `yard import`).")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 
 
@@ -79,48 +78,66 @@ def generate(
         int | None, typer.Option(help="Number of blocks [default: about 214 at 25M parts, fewer for smaller yards].")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Yard directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")
+        Path | None, typer.Option("--out", help="Store directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the directory if it exists.")] = False,
+    open_format: Annotated[
+        Path | None,
+        typer.Option("--open-format", help="Also keep the yard in the open yard format (what was imported) here."),
+    ] = None,
+    format_only: Annotated[
+        bool, typer.Option("--format-only", help="Write only the open yard format (needs --open-format), no store.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the directories if they exist.")] = False,
 ) -> None:
-    """Generate a synthetic yard (5,000 to 25,000,000 parts) into a yard directory."""
+    """Generate a synthetic yard (5,000 to 25,000,000 parts) and import it into a store, as any yard is imported.
+
+    The yard is written in the open yard format and imported from it (`--open-format` keeps that folder). A failed or
+    killed run leaves nothing at the target.
+    """
     with user_errors():
+        from knowledge.errors import InputError
         from knowledge.settings import get_settings
         from knowledge.synthetic import YardSpec
 
         spec = YardSpec.checked(parts=parts, seed=seed, blocks=blocks)
+        if format_only and (open_format is None or out_dir is not None):
+            raise InputError("--format-only writes the open yard format alone: give --open-format DIR and no --out")
         suffix = "" if blocks is None else f"-b{blocks}"
-        target = out_dir or get_settings().yards_dir / f"yard-{parts}-s{seed}{suffix}"
-        _generate(spec, target, force)
-        _print_summary(target, as_json=False)
+        target = None if format_only else out_dir or get_settings().yards_dir / f"yard-{parts}-s{seed}{suffix}"
+        _generate(spec, target, force, open_format=open_format)
+        if target is None:
+            out.print(f"wrote the open yard format to {open_format}; import it with `shipbrain yard import`")
+        else:
+            if open_format is not None:
+                out.print(f"the open yard format it was imported from: {open_format}", highlight=False)
+            _print_store(target, as_json=False)
 
 
-def _generate(spec: YardSpec, target: Path, force: bool) -> None:
+def _generate(spec: YardSpec, target: Path | None, force: bool, *, open_format: Path | None = None) -> None:
+    """`generate_store` with a progress bar over its steps (plain lines when stderr is no terminal)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from knowledge.settings import get_settings
-    from knowledge.synthetic import generate_yard
-    from knowledge.synthetic.generator import GENERATE_STEPS
-    from knowledge.yarddir import write_yard
+    from knowledge.synthetic.pipeline import generate_store, pipeline_steps
 
-    if target.exists() and not force:
-        raise FileExistsError(f"{str(target)!r} already exists; pass --force to replace it")
-    steps = (*GENERATE_STEPS, "writing tables", "checksums")
+    steps = pipeline_steps(store=target is not None)
     bars = err.is_terminal or get_settings().progress
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
     counter = (TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    label = f"{spec.parts:,} parts"
     with Progress(*columns, *counter, console=err, transient=False, disable=not bars) as progress:
-        task = progress.add_task(f"generating {spec.parts:,} parts", total=len(steps))
+        task = progress.add_task(f"generating {label}", total=len(steps))
+        started = 0
 
         def advance(name: str) -> None:
-            done = steps.index(name)
-            progress.update(task, completed=done, description=f"{spec.parts:,} parts: {name}")
+            nonlocal started  # each call starts the next step: counted, so a renamed step cannot break the bar
+            started += 1
+            progress.update(task, completed=min(started - 1, len(steps)), description=f"{label}: {name}")
             if not bars:  # logs and pipes get one plain line per step instead of a bar
-                err.print(f"[{done + 1}/{len(steps)}] {spec.parts:,} parts: {name}", highlight=False)
+                err.print(f"[{started}/{len(steps)}] {label}: {name}", highlight=False)
 
-        yard = generate_yard(spec, progress=advance)
-        write_yard(yard, target, overwrite=force, progress=advance)
-        progress.update(task, completed=len(steps), description=f"{spec.parts:,} parts: written to {target}")
+        written = generate_store(spec, target, open_format=open_format, overwrite=force, progress=advance)
+        progress.update(task, completed=len(steps), description=f"{label}: written to {written}")
 
 
 @yard_app.command("import")
@@ -183,30 +200,23 @@ def export(
 
 @yard_app.command()
 def info(path: YardDir, as_json: JsonFlag = False) -> None:
-    """Summarise a yard: its size, counts by kind, edges and tables (checks every file's presence and size)."""
+    """Summarise a yard store: its kinds and roles, counts, edges and size (checks every file's presence and size)."""
     with user_errors():
-        if _is_imported(path):
-            _print_imported(path, as_json=as_json)
-        else:
-            _print_summary(path, as_json=as_json)
+        _print_store(path, as_json=as_json)
 
 
-def _is_imported(path: Path) -> bool:
-    try:
-        return bool(json.loads((path / "manifest.json").read_text()).get("source") == "import")
-    except (OSError, ValueError):
-        return False
-
-
-def _print_imported(path: Path, *, as_json: bool) -> None:
-    from knowledge.importer import check_store_files, read_import_manifest
+def _print_store(path: Path, *, as_json: bool) -> None:
+    """The store's manifest as a table or JSON: the manifest and the files' sizes alone (no numpy, no pyarrow)."""
+    from knowledge.yarddir import check_store_files, read_import_manifest
 
     m = read_import_manifest(path)
     check_store_files(path, m)
+    disk = sum(int(f["bytes"]) for f in m.files.values())
     if as_json:
-        sys.stdout.write(m.model_dump_json(indent=2, exclude={"files"}) + "\n")
+        summary = {"path": str(path), **m.model_dump(exclude={"files"}), "disk_bytes": disk}
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
         return
-    table = Table(title=f"yard {str(path)!r}: {m.name} (imported, day 0 {m.day0})", title_justify="left")
+    table = Table(title=f"yard {str(path)!r}: {m.name} (day 0 {m.day0})", title_justify="left")
     table.add_column("kind")
     table.add_column("role")
     table.add_column("count", justify="right")
@@ -215,175 +225,101 @@ def _print_imported(path: Path, *, as_json: bool) -> None:
         table.add_row(kind, role_of.get(kind, "-"), f"{n:,}")
     table.add_row("graph nodes", "", f"{m.num_nodes:,}")
     table.add_row("precedence edges", "", f"{m.num_edges:,}")
-    table.add_row("on disk", "", f"{sum(int(f['bytes']) for f in m.files.values()) / 2**20:,.1f} MiB")
-    out.print(table)
-
-
-class YardSummary(TypedDict):
-    """What `shipbrain yard info --json` prints."""
-
-    path: str
-    format_version: int
-    seed: int
-    parts: int
-    blocks: str
-    counts: dict[NodeKind, int]
-    num_nodes: int
-    num_edges: int
-    tables: dict[str, int]
-    disk_bytes: int
-
-
-def _summary(path: Path) -> YardSummary:
-    """From the manifest alone (the layout for an older manifest): no numpy, pyarrow or graph arrays."""
-    from knowledge.yarddir import load_layout, read_manifest, verify_files
-
-    m = read_manifest(path)
-    verify_files(path, m, checksums=False)
-    if "block" in m.code_ranges:
-        first, last = m.code_ranges["block"]
-    else:  # a manifest written before it named its code ranges
-        layout = load_layout(path)
-        first, last = layout.block_code(0), layout.block_code(m.counts["block"] - 1)
-    return {
-        "path": str(path),
-        "format_version": m.format_version,
-        "seed": m.seed,
-        "parts": m.parts,
-        "blocks": f"{first}-{last}",
-        "counts": dict(m.counts),
-        "num_nodes": m.num_nodes,
-        "num_edges": m.num_edges,
-        "tables": m.tables,
-        "disk_bytes": sum(f.bytes for f in m.files.values()),
-    }
-
-
-def _print_summary(path: Path, *, as_json: bool) -> None:
-    s = _summary(path)
-    if as_json:
-        sys.stdout.write(json.dumps(s, indent=2) + "\n")
-        return
-    table = Table(title=f"yard {s['path']}  (seed {s['seed']}, blocks {s['blocks']})", title_justify="left")
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    for kind, n in s["counts"].items():
-        table.add_row(kind.replace("_", " "), f"{n:,}")
-    table.add_row("graph nodes", f"{s['num_nodes']:,}")
-    table.add_row("precedence edges", f"{s['num_edges']:,}")
-    table.add_row("work packages", f"{s['tables']['work_packages']:,}")
-    table.add_row("on disk", f"{s['disk_bytes'] / 2**20:,.1f} MiB")
+    table.add_row("on disk", "", f"{disk / 2**20:,.1f} MiB")
     out.print(table)
 
 
 @yard_app.command()
 def verify(path: YardDir) -> None:
-    """Check every file's SHA-256, every edge, and that the graph has no cycle."""
+    """Check every file's SHA-256, the arrays' shapes, and that the graph has no cycle."""
     with user_errors():
-        from knowledge.partgraph import PartGraph
+        from knowledge.yarddir import verify_store
 
-        g = PartGraph.open(path, verify="full")
-        out.print(f"ok: {g.num_nodes:,} nodes, {g.num_edges:,} edges, {len(g.manifest.files)} files verified")
+        manifest = verify_store(path)
+        store = _open_store(path)
+        store.topological_levels()  # a GraphCycleError names the nodes on a cycle
+        out.print(f"ok: {store.num_nodes:,} nodes, {store.num_edges:,} edges, {len(manifest.files)} files verified")
 
 
 @yard_app.command()
 def query(
     path: YardDir,
     op: Annotated[QueryOp, typer.Argument(help="upstream | downstream | path (needs --to) | members | critical")],
-    code: Annotated[str, typer.Argument(help="A code: B214, B214-A07, B214-A07-S03-P0042, J214-000042, O214-00042.")],
-    to: Annotated[str | None, typer.Option(help="For `path`: the code the chain ends at.")] = None,
+    code: Annotated[str, typer.Argument(help="One of the yard's ids, exactly (a near miss names ids close to it).")],
+    to: Annotated[str | None, typer.Option(help="For `path`: the id the chain ends at.")] = None,
     depth: Annotated[int | None, typer.Option(min=0, help="Follow at most this many edges.")] = None,
     kinds: Annotated[
-        str | None, typer.Option(help="Comma-separated kinds to keep, e.g. part,joint (all if not given).")
+        str | None,
+        typer.Option(help="Comma-separated kinds (the yard's) or roles (part, joint, ...) to keep [default: all]."),
     ] = None,
-    limit: Annotated[int, typer.Option(min=0, help="Codes to list (counts always cover everything).")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="Ids to list (counts always cover everything).")] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ask the part-dependency graph what comes before, after, between or inside a code."""
+    """Ask the part-dependency graph what comes before, after, between or inside an id.
+
+    `critical` is the longest chain of work into the id, each joint and outfitting item taking its norm hours.
+    """
     with user_errors():
-        if _is_imported(path):
-            _query_imported(path, op, code, to, depth, kinds, limit, as_json)
-            return
-        from knowledge.partgraph import PartGraph
-
-        g = PartGraph.open(path)
-        # PartGraph checks each kind and names a wrong one ("unknown node kind 'weld'; kinds: ...")
-        kind_list = cast("list[NodeKind]", [k.strip() for k in kinds.split(",") if k.strip()]) if kinds else None
-        ids, hours = _run_query(g, op, g.id_of(code), to, depth, kind_list)
-        _print_query(g, op, code, ids, limit, as_json, hours, to)
+        store = _open_store(path)
+        node = store.node_of(code)
+        # the store checks each kind and names a wrong one ("no kind or role 'weld' in this yard; kinds: ...")
+        kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+        ids, hours = _run_query(store, op, node, to, depth, kind_list)
+        _print_query(store, op, code, ids, limit, as_json, hours, to)
 
 
-def _query_imported(
-    path: Path,
-    op: QueryOp,
-    code: str,
-    to: str | None,
-    depth: int | None,
-    kinds: str | None,
-    limit: int,
-    as_json: bool,
-) -> None:
-    """`yard query` on an imported store: the yard's own ids and kinds (or roles) in and out."""
-    from knowledge.errors import InputError
+def _open_store(path: Path) -> YardStore:
+    """`YardStore.open`, after the manifest's own check (which names a yard of an earlier format and what to do)."""
     from knowledge.store import YardStore
+    from knowledge.yarddir import read_import_manifest
 
-    store = YardStore.open(path)
-    node = store.node_of(code)
-    kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-    if op is QueryOp.upstream:
-        ids = store.upstream([node], depth=depth, kinds=kind_list)
-    elif op is QueryOp.downstream:
-        ids = store.downstream([node], depth=depth, kinds=kind_list)
-    elif op is QueryOp.members:
-        ids = store.members(node, kinds=kind_list)
-    elif op is QueryOp.path:
-        if to is None:
-            raise InputError("`path` needs --to ID: the id the chain should end at")
-        ids = store.shortest_path(node, store.node_of(to))
-    else:
-        raise InputError(
-            "`critical` needs hours from the yard's models, which do not run on an imported yard yet (issue 12); "
-            "upstream, downstream, members and path do"
-        )
-    _print_query(store, op, code, ids, limit, as_json, None, to)
+    read_import_manifest(path)
+    return YardStore.open(path)
 
 
 def _run_query(
-    g: PartGraph, op: QueryOp, node: int, to: str | None, depth: int | None, kinds: list[NodeKind] | None
+    store: YardStore, op: QueryOp, node: int, to: str | None, depth: int | None, kinds: list[str] | None
 ) -> tuple[npt.NDArray[np.int32], list[float] | None]:
-    """The ids a query finds, in order, and for `critical` each one's finish hour."""
+    """The nodes a query finds, in order, and for `critical` each one's finish hour."""
     from knowledge.errors import InputError
 
     if op is QueryOp.upstream:
-        return g.upstream([node], depth=depth, kinds=kinds), None
+        return store.upstream([node], depth=depth, kinds=kinds), None
     if op is QueryOp.downstream:
-        return g.downstream([node], depth=depth, kinds=kinds), None
+        return store.downstream([node], depth=depth, kinds=kinds), None
     if op is QueryOp.members:
-        return g.members(node, kinds=kinds), None
+        return store.members(node, kinds=kinds), None
     if op is QueryOp.path:
         if to is None:
-            raise InputError("`path` needs --to CODE: the code the chain should end at")
-        return g.shortest_path(node, g.id_of(to)), None
-    cp = g.critical_path(_planning_hours(g), end=node)
+            raise InputError("`path` needs --to CODE: the id the chain should end at")
+        return store.shortest_path(node, store.node_of(to)), None
+    cp = store.critical_path(norm_hours(store), end=node)
     return cp.node_ids, [float(cp.finish[i]) for i in cp.node_ids]
 
 
-def _planning_hours(g: PartGraph) -> npt.NDArray[np.float64]:
-    """Per node, the yard's planning-norm hours (joints and outfitting items; 0 for other kinds)."""
+def norm_hours(store: YardStore) -> npt.NDArray[np.float64]:
+    """Per node, the yard's planning-norm hours: the `norm_hours` of its joints and outfitting items, 0 elsewhere.
+
+    A value the yard leaves empty counts 0 hours.
+
+    Raises:
+        MissingFieldError: the yard has joints or items but does not give their `norm_hours` (or has neither).
+    """
     import numpy as np
 
-    from knowledge.layout import NODE_KINDS
-
-    hours = np.zeros(g.num_nodes)
-    starts = g.layout.kind_start
-    for kind, table in (("joint", "joints"), ("outfitting_item", "outfitting_items")):
-        k = NODE_KINDS.index(kind)
-        hours[starts[k] : starts[k + 1]] = g.table(table, ["norm_hours"]).column(0).to_numpy()
+    purpose = "the critical path by norm hours"
+    roles = [role for role in ("joint", "outfitting_item") if store.count(role)]
+    for role in roles or ["joint"]:
+        store.require(role, ["norm_hours"], purpose)
+    hours = np.zeros(store.num_nodes)
+    for role in roles:
+        nodes = store.nodes_of_role(role)
+        hours[nodes] = np.nan_to_num(store.field_of(role, "norm_hours", nodes).astype(np.float64), nan=0.0)
     return hours
 
 
 def _print_query(
-    g: PartGraph | YardStore,
+    store: YardStore,
     op: QueryOp,
     code: str,
     ids: npt.NDArray[np.int32],
@@ -393,9 +329,9 @@ def _print_query(
     to: str | None,
 ) -> None:
     shown = ids[:limit] if op not in (QueryOp.path, QueryOp.critical) else ids
-    codes = g.codes_of(shown)
-    kinds: list[str] = list(g.kinds_of(shown))
-    by_kind = dict(Counter(g.kinds_of(ids))) if len(ids) <= 5_000_000 else None
+    codes = store.codes_of(shown)
+    kinds: list[str] = store.kinds_of(shown)
+    by_kind = dict(Counter(store.kinds_of(ids))) if len(ids) <= 5_000_000 else None
     result: dict[str, object] = {
         "op": op.value,
         "code": code,
@@ -417,52 +353,52 @@ def _print_query(
         QueryOp.members: f"{len(ids):,} members of {code}",
         QueryOp.critical: f"critical chain of {len(ids)} into {code} (planning-norm hours)",
     }[op]
-    table = Table(title=title, title_justify="left")
-    table.add_column("code")
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("id")
     table.add_column("kind")
     if hours is not None:
         table.add_column("finish (h)", justify="right")
     for i, (c, k) in enumerate(zip(codes, kinds, strict=True)):
-        row = [c, k.replace("_", " ")] + ([f"{hours[i]:,.1f}"] if hours is not None else [])
+        row = [escape(c), escape(k.replace("_", " "))] + ([f"{hours[i]:,.1f}"] if hours is not None else [])
         table.add_row(*row)
     out.print(table)
     if by_kind and op not in (QueryOp.path, QueryOp.critical):
-        out.print("by kind: " + ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in sorted(by_kind.items())))
+        listed = ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in sorted(by_kind.items()))
+        out.print(f"by kind: {listed}", highlight=False, markup=False)
     if result["truncated"]:
         out.print(f"(showing {len(shown):,} of {len(ids):,}; --limit N shows more, --json for machines)")
 
 
-def _demo_format(target: Path) -> object | None:
-    """The format version of a demo yard written by another Shipbrain (it is reproducible: regenerate it), else None."""
-    import json
-
-    from knowledge.yarddir import FORMAT_VERSION
-
+def _demo_is_stale(target: Path) -> str | None:
+    """Why the demo yard at `target` must be made again (not a store this Shipbrain reads), None if it is fine."""
     manifest = target / "manifest.json"
     if not manifest.exists():
         return None
     try:
-        found = json.loads(manifest.read_text()).get("format_version")
-    except (OSError, ValueError, AttributeError):
-        return "unreadable"
-    return None if found == FORMAT_VERSION else found
+        found = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return "its manifest is unreadable"
+    if not isinstance(found, dict) or found.get("source") != "import" or found.get("format_version") != 4:
+        version = found.get("format_version") if isinstance(found, dict) else None
+        return f"it is a yard of format {version}, not an imported store of this Shipbrain's"
+    return None
 
 
 def ensure_demo_yard() -> None:
-    """Generate the demo yard on first use, then print its summary."""
+    """Generate the demo yard on first use (it is reproducible: a stale one is made again), then print its summary."""
     with user_errors():
         from knowledge.settings import get_settings
         from knowledge.synthetic import YardSpec
 
         settings = get_settings()
         target = settings.demo_yard_dir
-        stale = _demo_format(target)
+        stale = _demo_is_stale(target)
         if stale is not None:
-            err.print(f"the demo yard in {target} is of yard format {stale}, not this Shipbrain's: regenerating")
+            err.print(f"the demo yard in {target} must be made again ({stale})")
         if not (target / "manifest.json").exists() or stale is not None:
             err.print(f"first start: generating the demo yard ({settings.demo_parts:,} parts) in {target}")
             _generate(YardSpec.checked(parts=settings.demo_parts, seed=settings.demo_seed), target, force=True)
-        _print_summary(target, as_json=False)
+        _print_store(target, as_json=False)
         from knowledge.documents import DEMO_CORPUS, DocumentStore
 
         with DocumentStore(settings) as store:
@@ -471,7 +407,10 @@ def ensure_demo_yard() -> None:
                 err.print(f"first start: indexed {len(counts)} demo documents in {settings.data_dir / 'qdrant'}")
             sections = store.count()
         out.print(f"documents: {sections} sections indexed")
-        out.print(f"\nNext: shipbrain yard query {target} upstream B003 --kinds block")
+        yard = _open_store(target)
+        blocks = yard.nodes_of_role("block")
+        example = yard.code_of(int(blocks[min(2, len(blocks) - 1)])) if len(blocks) else yard.code_of(0)
+        out.print(f"\nNext: shipbrain yard query {target} upstream {example} --kinds block", highlight=False)
         out.print('      shipbrain docs search "NDT for overhead butt welds"')
 
 

@@ -1,4 +1,11 @@
-"""The yard directory: the on-disk format of a generated (or exported) yard.
+"""The yard directory on disk: the imported store's manifest (read without numpy or pyarrow), and format 3.
+
+An imported store (`knowledge.importer`, format 4) is described by its `manifest.json`: what it holds and every
+file's size and SHA-256. `read_import_manifest` and `check_store_files` read and check it with pydantic alone, so
+`shipbrain yard info` pays for neither numpy nor pyarrow; `verify_store` checks every checksum.
+`replace_directory` puts any directory written whole in place (stores, the open yard format).
+
+**Format 3** (going away, issue 12; nothing new writes it): the synthetic generator's own directory.
 
 ```
 <yard>/
@@ -13,8 +20,8 @@ A write goes to a temporary sibling directory that is renamed into place only wh
 written and checksummed, so an interrupted write leaves no half-written yard behind. Files are
 written deterministically (no timestamps), so the same spec gives the same bytes.
 
-Reading the manifest and the layout needs no pyarrow (`shipbrain yard info` reads only them and the files'
-sizes): pyarrow is imported inside the functions that read or write tables.
+Reading the manifest and the layout needs no pyarrow: pyarrow is imported inside the functions that read or write
+tables.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -45,13 +52,18 @@ __all__ = [
     "FORMAT_VERSION",
     "GRAPH_FILES",
     "LAYOUT_FILES",
+    "STORE_FORMAT_VERSION",
     "TABLES",
     "FileEntry",
+    "ImportManifest",
     "Manifest",
     "YardData",
+    "check_store_files",
+    "read_import_manifest",
     "read_manifest",
     "replace_directory",
     "verify_files",
+    "verify_store",
     "write_yard",
 ]
 
@@ -350,3 +362,105 @@ def read_table(
         raise YardIntegrityError(
             f"table {name!r} of yard {str(path)!r} cannot be read ({exc}); regenerate it"
         ) from None
+
+
+# ---- the imported store (format 4) -------------------------------------------------------------------------
+
+STORE_FORMAT_VERSION: Final = 4
+
+
+class ImportManifest(BaseModel):
+    """What an imported store holds; written last, read first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["shipbrain-yard"] = "shipbrain-yard"
+    format_version: Literal[4] = 4
+    source: Literal["import"] = "import"
+    name: str
+    day0: str
+    kinds: list[str]
+    """The yard's kinds; `nodes/kind.npy` holds indexes into this list."""
+    roles: dict[str, list[str]]
+    """Role -> the yard's kinds that play it."""
+    counts: dict[str, int]
+    """Nodes of each kind."""
+    num_nodes: int
+    num_edges: int
+    """Edges of the CSR graph: the yard's edges plus one child -> parent per non-root."""
+    hierarchies: list[str]
+    tables: dict[str, int]
+    """Rows of each stored table (`tables/<name>`, `roles/<role>`, `edges`, `calendar`, `actuals`)."""
+    unlocked: dict[str, list[str]]
+    """Role -> the models and tools its columns feed completely."""
+    files: dict[str, dict[str, int | str]]
+    """Relative path -> {"bytes": size, "sha256": digest} of every file but this one."""
+
+
+def read_import_manifest(store: Path) -> ImportManifest:
+    """The manifest of an imported store.
+
+    Raises:
+        YardNotFoundError: no directory, or no manifest in it.
+        ManifestError: a manifest that is not an imported store's (a format-3 yard of an earlier Shipbrain, say).
+    """
+    store = Path(store)
+    path = store / "manifest.json"
+    if not store.is_dir():
+        raise YardNotFoundError(
+            f"no yard directory at {str(store)!r}; make one with `shipbrain yard generate` or `shipbrain yard import`"
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise YardNotFoundError(
+            f"{str(store)!r} holds no imported yard (no manifest.json, or its import did not finish)"
+        ) from None
+    try:
+        return ImportManifest.model_validate_json(raw)
+    except ValueError as error:
+        try:
+            found = json.loads(raw)
+        except ValueError:
+            found = None
+        version = found.get("format_version") if isinstance(found, dict) else None
+        if isinstance(version, int) and version != STORE_FORMAT_VERSION:
+            raise ManifestError(
+                f"{str(store)!r} is a yard of format version {version} (an earlier Shipbrain's); this Shipbrain reads "
+                f"imported stores (version {STORE_FORMAT_VERSION}): make it again with `shipbrain yard generate` or "
+                "`shipbrain yard import`"
+            ) from None
+        raise ManifestError(f"{str(path)!r} is not an imported yard's manifest: {error}") from None
+
+
+def check_store_files(store: Path, manifest: ImportManifest) -> None:
+    """Every file the manifest lists is there at its size (what opening checks; checksums are for a full check).
+
+    Raises:
+        YardIntegrityError: files missing or of the wrong size (the first five named).
+    """
+    wrong = [
+        rel
+        for rel, entry in manifest.files.items()
+        if not (store / rel).is_file() or (store / rel).stat().st_size != entry["bytes"]
+    ]
+    if wrong:
+        raise YardIntegrityError(f"{str(store)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
+
+
+def verify_store(store: Path) -> ImportManifest:
+    """The full check of an imported store's files: each one present, of its size, and of its SHA-256.
+
+    Raises:
+        YardIntegrityError: naming the files that fail (the first five).
+    """
+    store = Path(store)
+    manifest = read_import_manifest(store)
+    check_store_files(store, manifest)
+    changed = [rel for rel, entry in manifest.files.items() if _sha256(store / rel) != entry["sha256"]]
+    if changed:
+        raise YardIntegrityError(
+            f"{str(store)!r}: files that fail their SHA-256 checksum (changed after the import): {changed[:5]}; "
+            "import it again"
+        )
+    return manifest

@@ -16,7 +16,8 @@ import pytest
 import typer
 
 from brain.cli import COMMAND_GROUP, SHORT_HELP
-from knowledge import PartGraph
+from knowledge.importer import store_digest
+from knowledge.store import YardStore
 from tests.helpers.plugins import fake_plugin
 
 SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
@@ -121,12 +122,34 @@ def test_generate_info_verify(tmp_path: Path) -> None:
     assert gen.returncode == 0, gen.stderr
     assert "precedence edges" in gen.stdout
     info = json.loads(run("yard", "info", str(out), "--json").stdout)
-    g = PartGraph.open(out)
+    g = YardStore.open(out)
     assert info["counts"] == g.counts
     assert info["num_edges"] == g.num_edges
-    assert info["seed"] == 3 and info["parts"] == 6000
+    assert "6,000 parts, seed 3" in info["name"]  # the generated yard says what it was made from
     ok = run("yard", "verify", str(out))
     assert ok.returncode == 0 and ok.stdout.startswith("ok:")
+
+
+def test_the_same_seed_gives_the_same_store_and_the_open_format_can_be_kept(tmp_path: Path) -> None:
+    """`yard generate` is generate -> open yard format -> import: the same seed gives the same bytes."""
+    first = run("yard", "generate", "--parts", "5000", "--seed", "4", "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    kept = tmp_path / "format"
+    args = ("--parts", "5000", "--seed", "4", "--out", str(tmp_path / "b"), "--open-format", str(kept))
+    second = run("yard", "generate", *args)
+    assert second.returncode == 0, second.stderr
+    assert store_digest(tmp_path / "a") == store_digest(tmp_path / "b")
+    assert (kept / "yard.toml").is_file() and (kept / "nodes.parquet").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "format"]  # no temporary directory left
+    only = run("yard", "generate", "--parts", "5000", "--open-format", str(tmp_path / "only"), "--format-only")
+    assert only.returncode == 0, only.stderr
+    assert (tmp_path / "only" / "yard.toml").is_file() and not (tmp_path / "only" / "manifest.json").exists()
+    imported = run("yard", "import", str(tmp_path / "only"), "--out", str(tmp_path / "c"))
+    assert imported.returncode == 0, imported.stderr
+    assert store_digest(tmp_path / "c") != store_digest(tmp_path / "a")  # seed 0, not 4
+    other = run("yard", "generate", "--parts", "5000", "--seed", "5", "--out", str(tmp_path / "a"), "--force")
+    assert other.returncode == 0, other.stderr
+    assert store_digest(tmp_path / "a") != store_digest(tmp_path / "b")
 
 
 def test_default_output_goes_to_the_data_dir(tmp_path: Path) -> None:
@@ -136,20 +159,20 @@ def test_default_output_goes_to_the_data_dir(tmp_path: Path) -> None:
 
 
 def test_queries_answer_what_the_graph_says(small_yard: Path) -> None:
-    g = PartGraph.open(small_yard)
+    g = YardStore.open(small_yard)
     up = json.loads(run("yard", "query", str(small_yard), "upstream", "B002", "--json").stdout)
-    want = g.upstream([g.id_of("B002")])
+    want = g.upstream([g.node_of("B002")])
     assert up["count"] == len(want)
     assert up["codes"] == g.codes_of(want[:20]) and up["truncated"]
     assert sum(up["by_kind"].values()) == len(want)
 
     blocks = json.loads(run("yard", "query", str(small_yard), "upstream", "B002", "--kinds", "block", "--json").stdout)
-    assert blocks["codes"] == g.codes_of(g.upstream([g.id_of("B002")], kinds=["block"]))
+    assert blocks["codes"] == g.codes_of(g.upstream([g.node_of("B002")], kinds=["block"]))
 
     down = json.loads(
         run("yard", "query", str(small_yard), "downstream", "J001-000001", "--depth", "1", "--json").stdout
     )
-    assert down["codes"] == g.codes_of(g.successors(g.id_of("J001-000001")))
+    assert down["codes"] == g.codes_of(g.successors(g.node_of("J001-000001")))
 
     path = json.loads(
         run("yard", "query", str(small_yard), "path", "B001-A01-S01-P0001", "--to", "B001", "--json").stdout
@@ -164,12 +187,57 @@ def test_queries_answer_what_the_graph_says(small_yard: Path) -> None:
     assert table.returncode == 0 and "B001-A01-S01" in table.stdout and "showing 5 of" in table.stdout
 
 
+def test_the_critical_path_is_by_the_yards_norm_hours(small_yard: Path) -> None:
+    import networkx as nx
+
+    g = YardStore.open(small_yard)
+    critical = json.loads(run("yard", "query", str(small_yard), "critical", "B004", "--json").stdout)
+    norm: dict[int, float] = {}
+    for role in ("joint", "outfitting_item"):
+        nodes = g.nodes_of_role(role)
+        norm |= dict(zip(nodes.tolist(), g.field_of(role, "norm_hours", nodes).tolist(), strict=True))
+    chain = g.nodes_of(critical["codes"]).tolist()
+    assert critical["finish_hours"][-1] == pytest.approx(sum(norm.get(n, 0.0) for n in chain), rel=1e-6)
+    assert any(g.role_of(n) == "joint" for n in chain)
+    # the longest chain into B004 by the same hours, from networkx on everything upstream of it
+    end = g.node_of("B004")
+    sub = g.subgraph([*g.upstream([end]).tolist(), end], limit=g.num_nodes)
+    best: dict[int, float] = {}
+    for n in nx.topological_sort(sub):
+        best[n] = norm.get(n, 0.0) + max((best[p] for p in sub.predecessors(n)), default=0.0)
+    assert critical["finish_hours"][-1] == pytest.approx(best[end], rel=1e-6)
+
+
+def test_the_critical_path_on_the_bulk_carrier_and_on_a_yard_without_norms(bulk_carrier: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from knowledge.importer import import_yard
+    from tests.helpers.yards import BULK_CARRIER
+
+    done = run("yard", "query", str(bulk_carrier), "critical", "H1042/DB03", "--json", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    chain = json.loads(done.stdout)
+    assert chain["codes"][-1] == "H1042/DB03" and chain["finish_hours"][-1] > 0
+    assert chain["finish_hours"] == sorted(chain["finish_hours"])
+    # the same yard with no norm hours mapped: the answer names the field and how to map it
+    source = shutil.copytree(BULK_CARRIER, tmp_path / "no-norms")
+    spec = (source / "yard.toml").read_text()
+    (source / "yard.toml").write_text("\n".join(x for x in spec.splitlines() if not x.startswith("norm_hours")))
+    import_yard(source, tmp_path / "store")
+    done = run("yard", "query", str(tmp_path / "store"), "critical", "H1042/DB03", data_dir=tmp_path)
+    assert done.returncode == 2
+    assert "norm_hours" in done.stderr and "[columns.joint]" in done.stderr and "Traceback" not in done.stderr
+    members = run("yard", "query", str(tmp_path / "store"), "members", "H1042/DB03", "--json", data_dir=tmp_path)
+    assert members.returncode == 0 and json.loads(members.stdout)["count"] > 0
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["yard", "query", "{yard}", "upstream", "B999"], "unknown block in 'B999'; blocks run B001-B012"),
+        (["yard", "query", "{yard}", "upstream", "B999"], "no node has the id 'B999'"),
+        (["yard", "query", "{yard}", "upstream", "b001"], "did you mean 'B001'"),
         (["yard", "query", "{yard}", "path", "B001"], "`path` needs --to CODE"),
-        (["yard", "query", "{yard}", "upstream", "B001", "--kinds", "weld"], "unknown node kind 'weld'"),
+        (["yard", "query", "{yard}", "upstream", "B001", "--kinds", "weld"], "no kind or role 'weld'"),
         (["yard", "info", "{missing}"], "no yard directory at"),
         (["yard", "generate", "--parts", "10", "--out", "{missing}"], "parts=10"),
         (["yard", "generate", "--parts", "5000", "--out", "{yard}"], "already exists; pass --force"),

@@ -1,9 +1,9 @@
 """The synthetic yard written in the open yard format (`knowledge.yardformat`): one yard among others.
 
-`write_format(yard, out)` takes a generated yard (in memory, or a store directory of format 3) and writes it
-the way a shipyard would export its own: `yard.toml`, `nodes.parquet`, `edges.parquet`, `work_packages.parquet`,
-`resources.parquet` and `actuals.parquet`. `knowledge.importer.import_yard` then reads it
-like any other yard. The same seed gives the same bytes.
+`write_format(yard, out)` takes a generated yard (`generate_yard`, in memory) and writes it the way a shipyard
+would export its own: `yard.toml`, `nodes.parquet`, `edges.parquet`, `work_packages.parquet`, `resources.parquet`
+and `actuals.parquet`. `knowledge.importer.import_yard` then reads it like any other yard
+(`knowledge.synthetic.pipeline.generate_store` does all three). The same seed gives the same bytes.
 
 **What goes where.**
 
@@ -19,20 +19,22 @@ like any other yard. The same seed gives the same bytes.
   `system` field).
 - *Edges* are the generator's precedence edges less the links the production hierarchy already implies (child
   -> parent: a joint -> its owner, a lone part -> its sub-assembly, an on-unit item -> its block...), which the
-  importer adds back to every child.
+  importer adds back to every child. Then the work packages' own order: each block's packages one after another
+  in the order of the trades, and each block's erection after the erection of every block it rests on.
 - *Columns* are the generator's, one wide node table (a row leaves the other kinds' columns empty): a column
   whose name is a reserved word or is used by two kinds with two meanings is renamed (a part's `kind` is
   `part_kind`, an item's `item_kind`, a resource's `resource_kind`, a block's `level` is `block_level`), and ids
   become codes (`part_a`, `part_b`, `work_package`, `block`, `assembly`). `[columns.<role>]` maps every field
   the models read, so the welding, outfitting and scheduling models are unlocked.
 - *Actuals* (`actuals.parquet`): recorded hours, NDT findings and rework of joints and items, the work packages'
-  hours and dates, each block's erection day. *Calendar*: none (the synthetic yard works every day, and
-  `knowledge.importer` cannot read an empty table yet). The generator's `trades` and `ground_truth` tables are
-  not part of the format.
+  hours and dates, each block's erection day, and each joint's ground truth (`expected_hours`, `defect_logit`:
+  what only a simulated yard knows). *Calendar*: none (the synthetic yard works every day). The generator's
+  `trades` table is not part of the format: its order is the work packages' edges, what each trade makes is the
+  `work_package` field of the kinds it makes.
 
 **Streaming.** Rows are made and written by chunks of `CHUNK` nodes or edges (codes by pyarrow compute on whole
-arrays, never a Python loop per node): what is held at once is a chunk, the layout, the edges' CSR (memory-mapped
-when read from a store) and one int32 per node (the production parent, to tell the implied edges apart).
+arrays, never a Python loop per node): besides the generated yard itself, what is held at once is a chunk, the
+layout and one int32 per node (the production parent, to tell the implied edges apart).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from knowledge.synthetic.generator import GeneratedYard
 from knowledge.synthetic.vocabulary import STAGES, TRADE_NAMES
 from knowledge.yarddir import replace_directory
 
-__all__ = ["CHUNK", "FILES", "node_codes", "write_format"]
+__all__ = ["CHUNK", "FILES", "FORMAT_STEPS", "node_codes", "write_format"]
 
 CHUNK: Final = 1 << 20
 """Rows per chunk and per Parquet row group."""
@@ -69,6 +71,8 @@ FILES: Final = (
     "actuals.parquet",
 )
 """What `write_format` writes."""
+FORMAT_STEPS: Final = ("work packages and resources", "production parents", "nodes and actuals", "edges")
+"""The steps of `write_format`, in order (its `progress` hears each name as the step starts)."""
 _SYSTEM: Final = "system"
 
 I64 = npt.NDArray[np.int64]
@@ -432,58 +436,24 @@ def _ints(column: pa.Array | pa.ChunkedArray) -> I64:
 
 
 class _Source:
-    """A generated yard's tables and graph, from memory or from a store directory (format 3)."""
+    """A generated yard's tables and graph, read by chunks (a table sliced, never copied)."""
 
-    def __init__(self, yard: GeneratedYard | Path) -> None:
-        if isinstance(yard, GeneratedYard):
-            self.layout = yard.layout
-            self.forward: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] = yard.forward
-            self._tables: dict[str, pa.Table] | None = dict(yard.tables)
-            self._dir: Path | None = None
-            self.seed, self.parts = yard.spec.seed, yard.spec.parts
-            self.generator = yard.generator_version
-        else:
-            from knowledge.yarddir import load_layout, load_npy, read_manifest
-
-            manifest = read_manifest(Path(yard))
-            self._dir, self._tables = Path(yard), None
-            self.layout = load_layout(self._dir)
-            ints = (np.int32, np.int64)
-            self.forward = (
-                load_npy(self._dir, "graph/forward_indptr.npy", mmap=True, dtype=ints),
-                load_npy(self._dir, "graph/forward_indices.npy", mmap=True, dtype=ints),
-            )
-            self.seed, self.parts = manifest.seed, manifest.parts
-            self.generator = manifest.generator_version
+    def __init__(self, yard: GeneratedYard) -> None:
+        self.layout = yard.layout
+        self.forward: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] = yard.forward
+        self._tables: dict[str, pa.Table] = dict(yard.tables)
+        self.seed, self.parts = yard.spec.seed, yard.spec.parts
+        self.generator = yard.generator_version
 
     def table(self, name: str) -> pa.Table:
         """A small table whole."""
-        if self._tables is not None:
-            return self._tables[name]
-        assert self._dir is not None
-        return pq.read_table(self._dir / f"{name}.parquet")
+        return self._tables[name]
 
     def chunks(self, name: str, columns: list[str]) -> Iterator[pa.Table]:
         """The table's `columns` by chunks of exactly `CHUNK` rows (the last one shorter)."""
-        if self._tables is not None:
-            table = self._tables[name].select(columns)
-            for lo in range(0, table.num_rows, CHUNK):
-                yield table.slice(lo, CHUNK)
-            return
-        assert self._dir is not None
-        held: list[pa.RecordBatch] = []
-        rows = 0
-        with pq.ParquetFile(self._dir / f"{name}.parquet") as handle:
-            for batch in handle.iter_batches(batch_size=CHUNK, columns=columns):
-                held.append(batch)
-                rows += batch.num_rows
-                while rows >= CHUNK:
-                    table = pa.Table.from_batches(held)
-                    yield table.slice(0, CHUNK)
-                    rest = table.slice(CHUNK)
-                    held, rows = rest.to_batches(), rest.num_rows
-        if rows:
-            yield pa.Table.from_batches(held)
+        table = self._tables[name].select(columns)
+        for lo in range(0, table.num_rows, CHUNK):
+            yield table.slice(lo, CHUNK)
 
 
 # ---- writing -------------------------------------------------------------------------------------------------
@@ -728,17 +698,14 @@ def _write_small_tables(source: _Source, tmp: Path) -> dt.date:
     return first
 
 
-def write_format(
-    yard: GeneratedYard | Path, out: Path, *, overwrite: bool = False, progress: Progress | None = None
-) -> Path:
-    """Write a generated yard (in memory, or a store directory of format 3) to `out` in the open yard format.
+def write_format(yard: GeneratedYard, out: Path, *, overwrite: bool = False, progress: Progress | None = None) -> Path:
+    """Write a generated yard to `out` in the open yard format; `progress` hears each of `FORMAT_STEPS` as it starts.
 
     The files (`FILES`) are written to a temporary sibling renamed into place at the end, so a failed write
     leaves nothing at `out`. The same yard gives the same bytes.
 
     Raises:
         FileExistsError: `out` exists and `overwrite` is false.
-        YardNotFoundError, ManifestError, YardIntegrityError: `yard` is a path that holds no readable store.
     """
     step = progress or (lambda _what: None)
     out = Path(out)
@@ -749,14 +716,14 @@ def write_format(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.writing-", dir=out.parent))
     try:
         tmp.chmod(0o755)
-        step("work packages and resources")
+        step(FORMAT_STEPS[0])
         day0 = _write_small_tables(source, tmp)
-        step("production parents")
+        step(FORMAT_STEPS[1])
         parent = _parents(source)
         names = _Namer(source.layout)
-        step("nodes and actuals")
+        step(FORMAT_STEPS[2])
         _write_nodes(source, parent, names, tmp)
-        step("edges")
+        step(FORMAT_STEPS[3])
         _write_edges(source, parent, names, tmp / "edges.parquet")
         del parent
         name = f"synthetic cruise ship, {source.parts:,} parts, seed {source.seed}"

@@ -12,10 +12,10 @@ import pytest
 
 from knowledge.idindex import IdIndex
 from knowledge.importer import ImportManifest, import_yard
+from knowledge.store import YardStore
 from knowledge.synthetic import GeneratedYard, YardSpec, generate_yard
 from knowledge.synthetic import yardformat as synthetic_format
 from knowledge.synthetic.yardformat import FILES, node_codes, write_format
-from knowledge.yarddir import write_yard
 from knowledge.yardformat import validate_yard
 
 SPEC = YardSpec(parts=8_000, seed=3)
@@ -108,24 +108,86 @@ def test_the_import_holds_every_node_with_its_kind_and_parent(
     assert [back[int(p)] if p >= 0 else -1 for p in got.tolist()] == expected_parent
 
 
+def _store_edges(store: Path) -> list[tuple[str, str]]:
+    """Every edge of the imported store's graph, as (before, after) ids."""
+    yard = YardStore.open(store)
+    src, dst = yard.edge_arrays()
+    ids = yard.ids_of(np.arange(yard.num_nodes))
+    return [(ids[u], ids[v]) for u, v in zip(src.tolist(), dst.tolist(), strict=True)]
+
+
+def _package_order(generated: GeneratedYard) -> set[tuple[str, str]]:
+    """The work packages' order as the generator's own tables tell it, by codes.
+
+    Each block's packages in the order of the trades (`trades.sequence`), and each block's erection package after
+    the erection package of every block it rests on (a block -> erection joint -> the block the joint closes).
+    """
+    t = generated.tables
+    trades = sorted(t["trades"].to_pylist(), key=lambda r: r["sequence"])
+    erection = next(r["trade"] for r in trades if "block" in r["makes"].split(","))
+    packages = {
+        (r["block_id"], r["trade"]): r["code"]
+        for r in t["work_packages"].select(["block_id", "trade", "code"]).to_pylist()
+    }
+    order: set[tuple[str, str]] = set()
+    for block in range(generated.layout.counts["block"]):
+        mine = [packages[(block, r["trade"])] for r in trades if (block, r["trade"]) in packages]
+        order |= set(zip(mine, mine[1:], strict=False))
+    joints = t["joints"].select(["joint_id", "owner_id", "level"]).to_pylist()
+    closes = {j["joint_id"]: j["owner_id"] for j in joints if j["level"] == "erection"}
+    for lower, joint in _edges(generated):
+        if joint in closes and lower < generated.layout.counts["block"] and closes[joint] != lower:
+            order.add((packages[(lower, erection)], packages[(closes[joint], erection)]))
+    return order
+
+
 def test_the_import_has_the_generated_edges_and_the_hierarchys_links(
     generated: GeneratedYard, written: Path, imported: tuple[Path, ImportManifest]
 ) -> None:
     store, manifest = imported
-    index = IdIndex.open(store / "ids")
     layout = generated.layout
     links = set(_parents(generated).items())
     edges = _edges(generated)
     codes = _codes(generated, np.arange(layout.num_nodes))
     expected = {(codes[u], codes[v]) for u, v in edges | links}
-    indptr = np.load(store / "graph" / "forward_indptr.npy")
-    indices = np.load(store / "graph" / "forward_indices.npy")
-    src = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-    ids = index.ids_of(np.arange(manifest.num_nodes)).to_pylist()
-    got = [(ids[u], ids[v]) for u, v in zip(src.tolist(), indices.tolist(), strict=True)]
+    packages = set(generated.tables["work_packages"].column("code").to_pylist())
+    got = _store_edges(store)
     assert len(got) == len(set(got)) == manifest.num_edges  # no edge twice: the implied ones were left out
-    assert set(got) == expected
-    assert pq.read_metadata(written / "edges.parquet").num_rows == len(edges - links)
+    assert {(u, v) for u, v in got if u not in packages and v not in packages} == expected
+    ordered = {(u, v) for u, v in got if u in packages and v in packages}
+    assert len(got) == len(expected) + len(ordered)  # nothing joins a work package to a part, joint or item
+    assert pq.read_metadata(written / "edges.parquet").num_rows == len(edges - links) + len(ordered)
+
+
+def test_the_work_packages_are_ordered_by_trade_and_erection(
+    generated: GeneratedYard, imported: tuple[Path, ImportManifest]
+) -> None:
+    store, _ = imported
+    yard = YardStore.open(store)
+    packages = yard.nodes_of_role("work_package")
+    before, after = yard.edges_from(packages)
+    inside = np.isin(after, packages)
+    got = set(zip(yard.ids_of(before[inside]), yard.ids_of(after[inside]), strict=True))
+    expected = _package_order(generated)
+    assert got == expected
+    erections = {(u, v) for u, v in expected if u.endswith("-ERE") and v.endswith("-ERE")}
+    assert len(erections) >= generated.layout.counts["block"] - 1  # every block but the key block rests on one
+    assert len(expected - erections) == 4 * generated.layout.counts["block"]  # PNL -> ASM -> OFB -> ERE -> OBD
+    assert yard.topological_levels().max() > 0  # still a DAG with the packages' order in it
+
+
+def test_each_hull_node_names_the_package_that_makes_it(
+    generated: GeneratedYard, imported: tuple[Path, ImportManifest]
+) -> None:
+    store, _ = imported
+    yard = YardStore.open(store)
+    makes = {k: r["trade"] for r in generated.tables["trades"].to_pylist() for k in r["makes"].split(",") if k}
+    assert set(makes) == {"block", "assembly", "sub_assembly", "part"}
+    for role, trade in makes.items():
+        table = yard.role_table(role, ["work_package"])
+        nodes = table.column("node").to_numpy()
+        blocks = yard.ids_of(yard.block_of(nodes))
+        assert yard.ids_of(table.column("work_package").to_numpy()) == [f"WP-{b}-{trade}" for b in blocks], role
 
 
 def test_each_joint_and_item_keeps_its_model_fields(
@@ -149,10 +211,10 @@ def test_each_joint_and_item_keeps_its_model_fields(
                 expected = expected.dictionary_decode()
             want = expected.take(pa.array(order)).cast(got.column(field).type)
             assert got.column(field).to_pylist() == want.to_pylist(), field
-        # the work package as a reference: its code
+        # the work package as a reference: the node of its code
         codes = generated.tables["work_packages"].column("code").to_pylist()
         want_wp = [codes[w] for w in mine.column("work_package_id").to_numpy()[order].tolist()]
-        assert got.column("work_package").to_pylist() == want_wp
+        assert index.ids_of(got.column("work_package").to_numpy()).to_pylist() == want_wp
 
 
 def test_items_are_grouped_by_system_and_the_actuals_are_kept(
@@ -172,16 +234,35 @@ def test_items_are_grouped_by_system_and_the_actuals_are_kept(
     assert [by_node[n] for n in joints.tolist()] == t["joints"].column("actual_hours").to_pylist()
 
 
-def test_the_same_seed_gives_the_same_bytes_from_memory_or_from_a_store(
-    generated: GeneratedYard, written: Path, tmp_path: Path
+def test_the_ground_truth_and_each_items_stage_and_block_come_through(
+    generated: GeneratedYard, imported: tuple[Path, ImportManifest]
 ) -> None:
+    store, _ = imported
+    yard = YardStore.open(store)
+    t = generated.tables
+    joints = yard.nodes_of(node_codes(generated.layout, t["joints"].column("joint_id").to_numpy()).to_pylist())
+    actuals = yard.actuals(["hours", "expected_hours", "defect_logit"])
+    assert actuals is not None
+    row = {n: i for i, n in enumerate(actuals.column("node").to_pylist())}
+    rows = [row[n] for n in joints.tolist()]
+    for field in ("expected_hours", "defect_logit"):  # what only a simulated yard knows: its ground truth
+        got = actuals.column(field).take(pa.array(rows)).to_numpy()
+        np.testing.assert_allclose(got, t["ground_truth"].column(field).to_numpy(), rtol=1e-6)
+    items = t["outfitting_items"]
+    nodes = yard.nodes_of(node_codes(generated.layout, items.column("item_id").to_numpy()).to_pylist())
+    stage = yard.role_table("outfitting_item", ["stage"], nodes).column("stage").to_pylist()
+    order = np.argsort(nodes)
+    assert stage == items.column("stage").cast(pa.string()).take(pa.array(order)).to_pylist()
+    blocks = _codes(generated, items.column("block_id").to_numpy())
+    assert yard.ids_of(yard.block_of(nodes)) == blocks  # on-board items too: production roots, by their field
+    on_board = np.asarray(items.column("stage").cast(pa.string()).to_pylist()) == "on-board"
+    assert on_board.any() and all(yard.parent_of(int(n)) is None for n in nodes[on_board])
+
+
+def test_the_same_seed_gives_the_same_bytes(generated: GeneratedYard, written: Path, tmp_path: Path) -> None:
     again = write_format(generate_yard(SPEC), tmp_path / "again")
-    store = tmp_path / "store"
-    write_yard(generated, store)
-    from_store = write_format(store, tmp_path / "from-store")
     for name in FILES:
         assert (again / name).read_bytes() == (written / name).read_bytes(), name
-        assert (from_store / name).read_bytes() == (written / name).read_bytes(), name
     other = write_format(generate_yard(SPEC.model_copy(update={"seed": 4})), tmp_path / "other")
     assert (other / "nodes.parquet").read_bytes() != (written / "nodes.parquet").read_bytes()
 
@@ -189,16 +270,13 @@ def test_the_same_seed_gives_the_same_bytes_from_memory_or_from_a_store(
 def test_small_chunks_give_the_same_rows_in_row_groups_of_a_chunk(
     generated: GeneratedYard, written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = tmp_path / "store"
-    write_yard(generated, store)
     monkeypatch.setattr(synthetic_format, "CHUNK", 1_000)
-    for source, out in ((generated, tmp_path / "memory"), (store, tmp_path / "store-format")):
-        write_format(source, out)
-        for name in FILES[1:]:
-            assert pq.read_table(out / name).equals(pq.read_table(written / name)), name
-        meta = pq.read_metadata(out / "nodes.parquet")
-        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        assert set(sizes[:-1]) == {1_000} and 0 < sizes[-1] <= 1_000
+    out = write_format(generated, tmp_path / "memory")
+    for name in FILES[1:]:
+        assert pq.read_table(out / name).equals(pq.read_table(written / name)), name
+    meta = pq.read_metadata(out / "nodes.parquet")
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert set(sizes[:-1]) == {1_000} and 0 < sizes[-1] <= 1_000
 
 
 def test_an_existing_directory_is_kept_unless_overwritten(generated: GeneratedYard, tmp_path: Path) -> None:
