@@ -354,7 +354,7 @@ def _chain_words(chain: Sequence[ChainLink]) -> str:
 
 def _what_if_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     code = entities.codes[0] if entities.codes else None
-    # model changes ("welding on B012 takes 20 % longer" -> welding_factor 1.2), as the planner reads them
+    # model changes ("welding on <block> takes 20 % longer" -> welding_factor 1.2), as the planner reads them
     welding, rework = entities.welding_factor, entities.rework_factor
     if (welding is not None or rework is not None) and code is not None:
         changed: dict[str, JsonValue] = {"code": code, "days": entities.days}
@@ -392,7 +392,7 @@ _SLIPS = "which erections a change moves (the work packages that erect the block
 
 
 def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: list[ScheduledTask]) -> list[Slip]:
-    """The blocks whose erection moved: the largest slip first, then in the dock's order (the earliest first)."""
+    """The blocks whose erection moved: the largest slip first, then in the order of erection (the earliest first)."""
     index = ctx.index
     erects = _erection_trade(ctx, _SLIPS)
     old = {t.code: t for t in before_tasks}

@@ -1,8 +1,8 @@
 """The schedule tools on the bulk carrier sample: a yard with other ids, kinds, trades and column names.
 
-A what-if (a resource down for some days), a block's erection and the critical path into a block, each through
-the tool as the brain calls it; and a yard that does not say which work package erects its blocks is told which
-field to map, before anything is solved.
+A what-if (a resource down for some days), a block's erection, the critical path into a block and a block's
+predicted hours, each through the tool as the brain calls it; and a yard that does not say which work package
+erects its blocks is told which field to map, before anything is solved.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from adapters import Registry
+from adapters.outfitting import OutfittingAdapter
 from adapters.scheduling import violations
+from adapters.welding import WeldingAdapter
 from brain.core import YardContext
 from brain.supervisor import Brain
 from brain.tools import run_tool
@@ -90,6 +93,27 @@ def test_the_critical_path_into_a_bulk_carrier_block(ctx: YardContext) -> None:
     steps = result.breakdown_as(PathStep)
     assert steps[-1].work_package == package
     assert f"in the adopted schedule {package} starts on day {steps[-1].start_day}" in result.summary
+
+
+def test_the_hours_of_a_bulk_carrier_block_are_the_models_over_what_it_holds(ctx: YardContext) -> None:
+    yard = ctx.yard
+    node, code = _middle_block(ctx)
+    result = run_tool(ctx, "predicted_hours", {"codes": [code]})
+    row = result.rows[0]
+    registry = Registry.load(ctx.settings)
+
+    def in_block(role: str) -> np.ndarray:  # the role's nodes whose block is this one (on-board items included)
+        nodes = yard.nodes_of_role(role)
+        return nodes[yard.block_of(nodes) == node]
+
+    joints = WeldingAdapter.yard_rows(yard, in_block("joint"))
+    welding = float(registry.get("welding").predict(joints).column("hours").to_numpy().sum())
+    items = OutfittingAdapter.yard_rows(yard, in_block("outfitting_item"))
+    risk = registry.get("outfitting").predict(items).column("rework_probability").to_numpy()
+    norms = yard.field_of("outfitting_item", "norm_hours", items.column("node").to_numpy())
+    assert row["kind"] == "block" and row["joints"] == joints.num_rows and row["items"] == items.num_rows > 0
+    assert row["welding_hours"] == pytest.approx(welding, abs=0.01)
+    assert row["outfitting_hours"] == pytest.approx(float((norms * (1 + risk)).sum()), abs=0.01)
 
 
 def _without_block_packages(root: Path) -> Path:
