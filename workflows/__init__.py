@@ -4,8 +4,8 @@
 from workflows import WORKFLOWS, WorkflowContext, run_workflow
 
 WORKFLOWS.names()  # ('block-readiness', 'outfitting-plan', 'reschedule', 'weld-inspection-plan')
-ctx = WorkflowContext.open(".shipbrain/yards/demo")
-result = run_workflow("block-readiness", {"block": "B012", "reports": []}, ctx)
+ctx = WorkflowContext.open(".shipbrain/yards/hull-1042")  # an imported store: the bulk carrier sample, say
+result = run_workflow("block-readiness", {"block": "H1042/DB03", "reports": []}, ctx)  # the yard's own ids
 ```
 
 Each workflow is one module that declares it with `@workflow(...)` (`workflows.weld_inspection_plan`,

@@ -8,8 +8,8 @@ service holds for a person's approval before it is adopted.
 ```python
 from workflows import WorkflowContext, run_workflow
 
-ctx = WorkflowContext.open(".shipbrain/yards/demo")
-plan = run_workflow("weld-inspection-plan", {"code": "B012", "budget": {"share": 0.1}}, ctx)
+ctx = WorkflowContext.open(".shipbrain/yards/hull-1042")  # an imported store (`shipbrain yard import`)
+plan = run_workflow("weld-inspection-plan", {"code": "H1042/DB03", "budget": {"share": 0.1}}, ctx)
 plan.expected_defects_caught, plan.inspection_points[0].code
 ```
 """

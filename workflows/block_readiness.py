@@ -1,25 +1,27 @@
 """`block-readiness` v1: what is still missing before a block can be erected, and when it will be ready.
 
 The scope is the block's upstream closure in the part graph: everything that must be done before the block
-is erected (its parts, sub-assemblies, assemblies and joints, its on-unit and on-block outfitting items, the
+is erected (its parts, sub-assemblies, assemblies and joints, its outfitting items fitted before erection, the
 blocks it rests on with their own closures, and the erection joints between them).
 
-Completion reports come from the MES (ISA-95 operations performance): each names a work package (work order,
-e.g. WP-B012-ASM) or any yard code (block, assembly, sub-assembly, part, joint, outfitting item) with a status.
-For a code reported more than once the latest report counts. A **completed** code is done, and so is
-everything upstream of it (nothing starts before what it waits on has finished); a completed work package
-is done with everything it makes. An **in_progress** report with a `percent` leaves its code missing but
-takes that share off its remaining hours (of the work package's scope, or of the code and its upstream).
-**not_started** changes nothing.
+Completion reports come from the MES (ISA-95 operations performance): each names a work package (work order) or
+any other code of the yard (block, assembly, sub-assembly, part, joint, outfitting item) with a status. For a
+code reported more than once the latest report counts. A **completed** code is done, and so is everything
+upstream of it (nothing starts before what it waits on has finished); a completed work package is done with
+everything it makes. An **in_progress** report with a `percent` leaves its code missing but takes that share off
+its remaining hours (of the work package's scope, or of the code and its upstream). **not_started** changes
+nothing.
 
 The forecast: each missing node carries predicted hours (a joint its welding-model hours, an outfitting
 item its norm hours raised by its predicted rework risk, as `adapters.scheduling.predicted_hours` does; the
 rest of a work package's estimate, such as part handling and erection set-up, spread evenly over the nodes
 it makes). A work package's remaining hours divided by its crew at 8 h a day
 (`adapters.scheduling.HOURS_PER_DAY`), rounded up, give its remaining days; the block is ready when the
-longest chain of those (PNL -> ASM -> OFB -> ERE in each block, a block's erection after those it rests on)
-is done, counted from `as_of`. Resource capacities are not modelled here, so the date is the earliest the
-work allows (the `reschedule` workflow sequences resources).
+longest chain of those through the yard's work package order (a block's packages in their trades' order, a
+block's erection after those of the blocks it rests on) is done, counted from `as_of`. Missing nodes that no
+work package makes are counted and listed, but have no crew to forecast them by (`hours_without_work_package`).
+Resource capacities are not modelled here, so the date is the earliest the work allows (the `reschedule`
+workflow sequences resources).
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field, model_validator
 
 from brain.core import WorkPackageIndex, predict_items, predict_joints
-from knowledge.layout import NODE_KINDS
-from workflows._codes import resolve
+from knowledge.yardformat.fields import ROLES
+from workflows._codes import MAX_CODE, kind_index, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 
 __all__ = [
@@ -50,6 +52,8 @@ HOURS_PER_DAY: Final = 8.0
 """Working hours per person per day, as the scheduler counts them (`adapters.scheduling.HOURS_PER_DAY`)."""
 
 IdArray = npt.NDArray[np.int32]
+_NOT_WORK: Final = (ROLES.index("work_package"), ROLES.index("resource"))
+"""Roles that are not production work: a work package or a resource is never itself a prerequisite."""
 
 
 class _Model(BaseModel):
@@ -60,10 +64,10 @@ class CompletionReport(_Model):
     """One MES progress report (ISA-95 operations performance) on a work order or a piece of the yard."""
 
     code: str = Field(
-        min_length=2,
-        max_length=40,
-        description="Work package (work order) code, e.g. WP-B012-ASM, or the code of a block, assembly, "
-        "sub-assembly, part, joint or outfitting item.",
+        min_length=1,
+        max_length=MAX_CODE,
+        description="A work package (work order) or a block, assembly, sub-assembly, part, joint or outfitting item, "
+        "as the yard names it (e.g. the synthetic yard's WP-B012-ASM or B012-A03).",
     )
     status: Literal["completed", "in_progress", "not_started"] = Field(description="The reported state.")
     percent: float | None = Field(
@@ -81,7 +85,11 @@ class CompletionReport(_Model):
 class BlockReadinessRequest(_Model):
     """A block and what the MES reports done."""
 
-    block: str = Field(min_length=2, max_length=10, description="The block to erect, e.g. B012.")
+    block: str = Field(
+        min_length=1,
+        max_length=MAX_CODE,
+        description="The block to erect, as the yard names it (e.g. the synthetic yard's B012).",
+    )
     reports: list[CompletionReport] = Field(
         default_factory=list, max_length=200_000, description="Completion reports from the MES."
     )
@@ -94,10 +102,15 @@ class BlockReadinessRequest(_Model):
 class MissingScope(_Model):
     """What is still missing of one kind in one work package."""
 
-    work_package: str = Field(description="Work package (work order) code, e.g. WP-B012-ASM.")
-    block: str = Field(description="The block the work package belongs to.")
-    trade: str = Field(description="PNL, ASM, OFB, ERE or OBD.")
-    kind: str = Field(description="block, assembly, sub_assembly, part, joint or outfitting_item.")
+    work_package: str | None = Field(
+        description="The work package (work order) that makes them, as the yard names it; None: no work package does."
+    )
+    block: str | None = Field(description="The block the work package works on (None: none, or no work package).")
+    trade: str | None = Field(description="The work package's trade, as the yard names it (None: no work package).")
+    kind: str = Field(description="The nodes' kind, as the yard names it.")
+    role: str | None = Field(
+        description="The kind's role: block, assembly, sub_assembly, part, joint or outfitting_item (None: none)."
+    )
     count: int = Field(description="Missing nodes of this kind in this work package.")
     sample_codes: list[str] = Field(description="The first few of their codes.")
 
@@ -119,14 +132,18 @@ class BlockReadiness(_Model):
     block: str
     ready: bool = Field(description="Nothing upstream of the block's erection is missing.")
     as_of: date = Field(description="The day the forecast counts from.")
-    day_zero: date = Field(description="Calendar date of schedule day 0 (the yard's earliest planned start).")
+    day_zero: date = Field(description="Calendar date of schedule day 0 (the yard's day 0).")
     scope_total: int = Field(description="Nodes that must be done before the block is erected.")
     done: int = Field(description="Of them, done according to the reports.")
     missing_total: int = Field(description="Of them, still missing.")
-    missing_by_kind: dict[str, int] = Field(description="Missing nodes per kind.")
+    missing_by_kind: dict[str, int] = Field(description="Missing nodes per kind, as the yard names its kinds.")
     prerequisite_blocks: list[str] = Field(description="Blocks that must be erected first (the blocks below).")
     missing: list[MissingScope] = Field(description="Missing nodes grouped by work package and kind.")
-    remaining_hours: float = Field(description="Predicted hours of the missing scope.")
+    remaining_hours: float = Field(description="Predicted hours of the missing scope that work packages make.")
+    hours_without_work_package: float = Field(
+        default=0.0,
+        description="Predicted hours of missing nodes that no work package makes (no crew: not in the forecast).",
+    )
     work_packages: list[RemainingWork] = Field(description="Work packages with remaining work, by finish day.")
     ready_in_days: int = Field(description="Working days from `as_of` until nothing is missing.")
     ready_day: int = Field(description="The day the block can be erected, counted from day 0.")
@@ -140,9 +157,9 @@ class BlockReadiness(_Model):
 
 def check_block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest) -> None:
     """Refuse, naming the field, a block or a reported code the yard does not hold, or a start before day 0."""
-    resolve(ctx.graph, request.block, "block", kinds=["block"])
+    resolve(ctx.yard, request.block, "block", roles=["block"])
     for i, report in enumerate(request.reports):
-        _reported(ctx, report.code.strip().upper(), f"reports.{i}.code")
+        _reported(ctx, report.code, f"reports.{i}.code")
     ctx.day_of(_as_of(ctx, request), field="as_of" if request.as_of else "reports")
 
 
@@ -160,31 +177,36 @@ def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progre
     """Run `block-readiness`."""
     steps = Steps(progress, ["scope", "reports", "models", "forecast"])
     steps.start("scope")
-    g, index = ctx.graph, ctx.index
-    node = resolve(g, request.block, "block", kinds=["block"])
-    block = g.code_of(node)
-    scope = g.upstream([node])
+    yard, index = ctx.yard, ctx.index
+    node = resolve(yard, request.block, "block", roles=["block"])
+    block = yard.code_of(node)
+    scope = yard.upstream([node])
+    roles = yard.role_codes(scope)
+    work = ~np.isin(roles, _NOT_WORK)
+    scope, roles = scope[work], roles[work]
     steps.start("reports")
     done, factor, outside = _apply_reports(ctx, request.reports, scope)
     missing = scope[~done]
     as_of = _as_of(ctx, request)
     as_of_day = ctx.day_of(as_of, field="as_of" if request.as_of else "reports")
     steps.start("models")
-    hours, sources = _node_hours(ctx, missing)
+    wp_of = index.work_package_of(missing)
+    hours, sources = _node_hours(ctx, missing, wp_of)
     hours *= factor[~done]
     steps.start("forecast")
-    wp_of = index.work_package_of(missing)
-    remaining = np.bincount(wp_of, weights=hours, minlength=len(index.codes))
-    days = np.ceil(remaining / (index.crew * HOURS_PER_DAY) - 1e-9).clip(min=0).astype(np.int64)
-    finish = _finish_days(ctx, days)
-    involved = np.unique(wp_of)
+    made = wp_of >= 0
+    remaining = np.bincount(wp_of[made], weights=hours[made], minlength=len(index.codes))
+    crew = np.maximum(np.asarray(index.crew, dtype=np.int64), 1)
+    days = np.ceil(remaining / (crew * HOURS_PER_DAY) - 1e-9).clip(min=0).astype(np.int64)
+    finish = _finish_days(index, days)
+    involved = np.unique(wp_of[made])
     ready_in = int(finish[involved].max(initial=0))
-    work = sorted(
+    packages = sorted(
         (
             RemainingWork(
                 work_package=index.codes[w],
                 trade=index.trade[w],
-                crew=int(index.crew[w]),
+                crew=int(crew[w]),
                 remaining_hours=round(float(remaining[w]), 1),
                 remaining_days=int(days[w]),
                 finish_day=as_of_day + int(finish[w]),
@@ -193,8 +215,8 @@ def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progre
         ),
         key=lambda r: (r.finish_day, r.work_package),
     )
-    kinds = g.layout.kind_codes(missing)
-    blocks = scope[g.layout.kind_codes(scope) == 0]
+    kinds = kind_index(yard, missing)
+    unplanned = float(hours[~made].sum())
     result = BlockReadiness(
         block=block,
         ready=not len(missing),
@@ -203,31 +225,43 @@ def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progre
         scope_total=len(scope),
         done=int(done.sum()),
         missing_total=len(missing),
-        missing_by_kind={NODE_KINDS[k]: int(n) for k, n in enumerate(np.bincount(kinds, minlength=6)) if n},
-        prerequisite_blocks=g.codes_of(blocks),
+        missing_by_kind={
+            yard.kinds[k]: int(n) for k, n in enumerate(np.bincount(kinds, minlength=len(yard.kinds)).tolist()) if n
+        },
+        prerequisite_blocks=yard.codes_of(scope[roles == ROLES.index("block")]),
         missing=_groups(ctx, index, missing, wp_of, kinds, request.sample_size),
         remaining_hours=round(float(remaining.sum()), 1),
-        work_packages=work,
+        hours_without_work_package=round(unplanned, 1),
+        work_packages=packages,
         ready_in_days=ready_in,
         ready_day=as_of_day + ready_in,
         ready_date=ctx.date_of(as_of_day + ready_in),
         reports_outside_scope=outside,
-        sources=[f"part graph {g.path.name}: upstream closure of {block}", *sources],
+        sources=[f"part graph {yard.path.name}: upstream closure of {block}", *sources],
         summary=_summary(
-            block, len(missing), len(scope), float(remaining.sum()), ready_in, ctx.date_of(as_of_day + ready_in)
+            block,
+            len(missing),
+            len(scope),
+            float(remaining.sum()),
+            ready_in,
+            ctx.date_of(as_of_day + ready_in),
+            int((~made).sum()),
         ),
     )
     steps.done()
     return result
 
 
-def _summary(block: str, missing: int, scope: int, hours: float, days: int, when: date) -> str:
+def _summary(block: str, missing: int, scope: int, hours: float, days: int, when: date, unplanned: int) -> str:
     if not missing:
         return f"{block} is ready to erect: all {scope:,} prerequisites are done"
-    return (
+    text = (
         f"{block} is not ready: {missing:,} of {scope:,} prerequisites missing, {hours:,.0f} predicted hours; "
         f"ready in {days} days, on {when.isoformat()}"
     )
+    if unplanned:
+        text += f" ({unplanned:,} missing nodes belong to no work package and are not in that date)"
+    return text
 
 
 def _as_of(ctx: WorkflowContext, request: BlockReadinessRequest) -> date:
@@ -245,36 +279,37 @@ def _apply_reports(
     ctx: WorkflowContext, reports: list[CompletionReport], scope: IdArray
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64], int]:
     """(done mask over `scope`, remaining-hours factor over `scope`, reports outside the scope)."""
-    g = ctx.graph
+    yard = ctx.yard
     latest: dict[str, tuple[int, CompletionReport, IdArray, bool]] = {}
     for i, report in enumerate(reports):
-        code = report.code.strip().upper()
-        ids, is_package = _reported(ctx, code, f"reports.{i}.code")
+        code, ids, is_package = _reported(ctx, report.code, f"reports.{i}.code")
         if code not in latest or _stamp(latest[code][1]) <= _stamp(report):
             latest[code] = (i, report, ids, is_package)
     completed = [ids for _, r, ids, _ in latest.values() if r.status == "completed"]
     done = np.zeros(len(scope), dtype=bool)
     if completed:
         seeds = np.unique(np.concatenate(completed))
-        done = np.isin(scope, np.union1d(seeds, g.upstream(seeds)))
+        done = np.isin(scope, np.union1d(seeds, yard.upstream(seeds)))
     factor = np.ones(len(scope), dtype=np.float64)
     outside = 0
     for _, report, ids, is_package in latest.values():
         outside += not np.isin(ids, scope).any()
         if report.status == "in_progress" and report.percent:
-            touched = ids if is_package else np.union1d(ids, g.upstream(ids))
+            touched = ids if is_package else np.union1d(ids, yard.upstream(ids))
             inside = np.isin(scope, touched)
             factor[inside] = np.minimum(factor[inside], 1 - report.percent / 100)
     return done, factor, outside
 
 
-def _reported(ctx: WorkflowContext, code: str, field: str) -> tuple[IdArray, bool]:
-    """(the nodes a reported code stands for, whether it is a work package); an unknown code names `field`."""
+def _reported(ctx: WorkflowContext, code: str, field: str) -> tuple[str, IdArray, bool]:
+    """(the code as the yard writes it, the nodes it stands for, whether a work package); unknown names `field`."""
     index = ctx.index
-    if index.is_work_package(code):
+    if looks_like_work_package(index, code):
         with request_field(field):
-            return index.scope(index.work_package(code)), True
-    return np.asarray([resolve(ctx.graph, code, field)], dtype=np.int32), False
+            row = index.work_package(code)
+        return index.codes[row], np.asarray(index.scope(row), dtype=np.int32), True
+    node = resolve(ctx.yard, code, field)
+    return ctx.yard.code_of(node), np.asarray([node], dtype=np.int32), False
 
 
 def _stamp(report: CompletionReport) -> datetime:
@@ -282,18 +317,21 @@ def _stamp(report: CompletionReport) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _node_hours(ctx: WorkflowContext, ids: IdArray) -> tuple[npt.NDArray[np.float64], list[str]]:
+def _node_hours(
+    ctx: WorkflowContext, ids: IdArray, wp_of: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float64], list[str]]:
     """Predicted hours of each node: model hours for joints and items plus its share of its package's fixed hours."""
-    g, index = ctx.graph, ctx.index
-    hours = index.fixed_hours_per_node()[index.work_package_of(ids)].copy()
-    kinds = g.layout.kind_codes(ids)
+    index = ctx.index
+    fixed = np.asarray(index.fixed_hours_per_node(), dtype=np.float64)
+    hours = np.where(wp_of >= 0, fixed[np.maximum(wp_of, 0)] if len(fixed) else 0.0, 0.0)
+    roles = ctx.yard.role_codes(ids)
     sources = []
-    joints = kinds == NODE_KINDS.index("joint")
+    joints = roles == ROLES.index("joint")
     if joints.any():
         welding = predict_joints(ctx, ids[joints])
         hours[joints] += welding.hours
         sources.append(f"welding model {welding.model_version}: hours per missing joint")
-    items = kinds == NODE_KINDS.index("outfitting_item")
+    items = roles == ROLES.index("outfitting_item")
     if items.any():
         outfitting = predict_items(ctx, ids[items])
         norm = index.item_norm_hours(ids[items])
@@ -305,28 +343,20 @@ def _node_hours(ctx: WorkflowContext, ids: IdArray) -> tuple[npt.NDArray[np.floa
     return hours, sources
 
 
-def _finish_days(ctx: WorkflowContext, days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Earliest finish of every work package if each takes `days` after those it waits on (no capacities)."""
+def _finish_days(index: WorkPackageIndex, days: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Earliest finish of every work package if each takes `days` after those it waits on (no capacities).
+
+    The order is the yard's work package order (`WorkPackageIndex.precedences`): the longest chain into each.
+    """
     import networkx as nx
 
-    index = ctx.index
-    blocks = ctx.graph.block_graph()
+    order = nx.DiGraph()
+    order.add_nodes_from(range(len(days)))
+    order.add_edges_from(index.precedences)
     finish = np.zeros(len(days), dtype=np.int64)
-    rows = index.by_block_trade
-    erection = index.trade_making("block")
-    base = int(ctx.graph.layout.kind_start[0])
-    for b in nx.lexicographical_topological_sort(blocks):
-        local = int(b) - base
-        ready = 0
-        for t in range(len(index.trades)):
-            w = int(rows[local, t])
-            if w < 0:
-                continue
-            if t == erection:
-                lower = [int(rows[int(p) - base, erection]) for p in blocks.predecessors(b)]
-                ready = max([ready, *(int(finish[p]) for p in lower if p >= 0)])
-            finish[w] = ready + days[w]
-            ready = int(finish[w])
+    for w in nx.topological_sort(order):
+        start = max((int(finish[p]) for p in order.predecessors(w)), default=0)
+        finish[w] = start + days[w]
     return finish
 
 
@@ -335,23 +365,29 @@ def _groups(
     index: WorkPackageIndex,
     missing: IdArray,
     wp_of: npt.NDArray[np.int64],
-    kinds: npt.NDArray[np.integer],
+    kinds: npt.NDArray[np.int16],
     sample: int,
 ) -> list[MissingScope]:
-    keys = wp_of * len(NODE_KINDS) + kinds
+    yard = ctx.yard
+    width = len(yard.kinds) + 1
+    keys = (wp_of + 1) * width + (kinds.astype(np.int64) + 1)  # no work package and no kind sort first
     order = np.argsort(keys, kind="stable")
     uniq, first, counts = np.unique(keys[order], return_index=True, return_counts=True)
     out = []
     for key, start, n in zip(uniq.tolist(), first.tolist(), counts.tolist(), strict=True):
-        w, k = divmod(int(key), len(NODE_KINDS))
+        w, k = divmod(int(key), width)
+        w, k = w - 1, k - 1
+        nodes = missing[order[start : start + min(n, sample)]]
+        block = int(index.block[w]) if w >= 0 else -1
         out.append(
             MissingScope(
-                work_package=index.codes[w],
-                block=index.block_code(w),
-                trade=index.trade[w],
-                kind=NODE_KINDS[k],
+                work_package=index.codes[w] if w >= 0 else None,
+                block=yard.code_of(block) if block >= 0 else None,
+                trade=index.trade[w] if w >= 0 else None,
+                kind=yard.kinds[k] if k >= 0 else "",
+                role=yard.role_of(int(missing[order[start]])),
                 count=int(n),
-                sample_codes=ctx.graph.codes_of(missing[order[start : start + min(n, sample)]]),
+                sample_codes=yard.codes_of(nodes),
             )
         )
     return out

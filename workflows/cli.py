@@ -73,7 +73,10 @@ def run(
     input_file: Annotated[
         Path, typer.Option("--input", "-i", help="The request as a JSON file ('-' reads standard input).")
     ],
-    yard: Annotated[Path | None, typer.Option(help="The yard directory [default: the demo yard].")] = None,
+    yard: Annotated[
+        Path | None,
+        typer.Option(help="The imported yard store (what `shipbrain yard import` wrote) [default: the demo yard]."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run a workflow on a yard: the request comes from a JSON file, the result goes to standard output."""

@@ -26,12 +26,15 @@ from collections import Counter
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field, model_validator
 
+from adapters.outfitting import STAGES
 from brain.core import WorkPackageIndex, predict_items
-from workflows._codes import categories, resolve
-from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, workflow
+from workflows._codes import MAX_CODE, categories, resolve
+from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
 __all__ = [
@@ -70,14 +73,22 @@ class OutfittingPlanRequest(_Model):
     """The zone or the block to plan: exactly one."""
 
     zone: str | None = Field(
-        default=None, pattern=r"^MVZ\d{1,2}-L\d{1,2}$", description="Main vertical zone and level, e.g. MVZ3-L1."
+        default=None,
+        min_length=1,
+        max_length=MAX_CODE,
+        description="A zone, as the yard names its blocks' or items' zones (e.g. the synthetic yard's MVZ3-L1).",
     )
-    block: str | None = Field(default=None, min_length=2, max_length=10, description="A block code, e.g. B012.")
+    block: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CODE,
+        description="A block, as the yard names it (e.g. the synthetic yard's B012).",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> OutfittingPlanRequest:
         if (self.zone is None) == (self.block is None):
-            raise ValueError("give either a zone (such as MVZ3-L1) or a block (such as B012), not both or neither")
+            raise ValueError("give either a zone or a block, not both or neither")
         return self
 
 
@@ -85,19 +96,19 @@ class OutfittingItemPlan(_Model):
     """One outfitting item in the fitting sequence."""
 
     sequence: int = Field(description="Position in the fitting sequence, from 1.")
-    code: str = Field(description="Outfitting item code, e.g. O012-00042.")
-    block: str
-    kind: str = Field(
-        description="Item kind as the yard records it, e.g. pipe_spool, cable_tray, hvac_duct, equipment."
-    )
-    system: str = Field(description="The ship system, e.g. fire main.")
+    code: str = Field(description="The outfitting item, as the yard names it.")
+    block: str | None = Field(description="The block it is fitted in or on (None: the yard gives none).")
+    kind: str = Field(description="Item kind: pipe_spool, cable_tray, hvac_duct or equipment.")
+    system: str = Field(description="The ship system, as the yard names it (e.g. fire main).")
     step: int = Field(description="System group, 1-5 (see `SEQUENCE_STEPS`).")
     step_name: str
-    stage: str = Field(description="Installation stage the outfitting model predicts (e.g. on-unit, on-block).")
+    stage: str = Field(description="Installation stage the outfitting model predicts: on-unit, on-block or on-board.")
     stage_confidence: float = Field(description="The model's probability of that stage.")
-    planned_stage: str = Field(description="The stage in the yard's plan.")
+    planned_stage: str | None = Field(description="The stage in the yard's plan (None: the yard gives no stages).")
     stage_differs: bool = Field(description="Predicted and planned stage differ: review the item's stage.")
-    work_package: str = Field(description="The work package (work order) that fits it at the predicted stage.")
+    work_package: str | None = Field(
+        description="The work package (work order) that fits it at the predicted stage (None: none makes it)."
+    )
     rework_probability: float = Field(description="The model's probability that the item is fitted twice.")
     diameter_mm: float = Field(description="Nominal diameter (pipes, ducts) or tray width, mm; 0 for equipment.")
     weight_t: float
@@ -119,7 +130,7 @@ class SequenceStep(_Model):
 class OutfittingPlan(_Model):
     """The fitting sequence of a zone's or block's outfitting items."""
 
-    scope: str = Field(description='"zone MVZ3-L1" or "block B012".')
+    scope: str = Field(description='"zone <the zone>" or "block <the block>", as the yard names them.')
     blocks: list[str] = Field(description="The blocks the items belong to, in erection order.")
     items_total: int
     by_stage: dict[str, int] = Field(description="Items per predicted stage.")
@@ -131,14 +142,64 @@ class OutfittingPlan(_Model):
     summary: str
 
 
+def _zones(ctx: WorkflowContext) -> list[str]:
+    """The yard's zones: its blocks' (in the yard's order), else its items' own."""
+    yard = ctx.yard
+    for role in ("block", "outfitting_item"):
+        if "zone" in yard.fields(role):
+            return categories(yard.role_table(role, ["zone"]).column("zone"))
+    return []
+
+
+def _items_of_zone(ctx: WorkflowContext, zone: str) -> npt.NDArray[np.int32]:
+    """The items in `zone`: by their own zone, else by their block's."""
+    yard = ctx.yard
+    items = yard.nodes_of_role("outfitting_item")
+    inside = np.zeros(len(items), dtype=bool)
+    unknown = np.ones(len(items), dtype=bool)
+    if "zone" in yard.fields("outfitting_item"):
+        own = yard.role_table("outfitting_item", ["zone"]).column("zone").cast(pa.string())
+        inside = np.asarray(pc.fill_null(pc.equal(own, zone), False).to_numpy(zero_copy_only=False), dtype=bool)
+        unknown = np.asarray(own.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if unknown.any() and "zone" in yard.fields("block"):
+        t = yard.role_table("block", ["zone"])
+        hit = pc.fill_null(pc.equal(t.column("zone").cast(pa.string()), zone), False)
+        blocks = t.column("node").filter(hit).to_numpy()
+        inside |= unknown & np.isin(yard.block_of(items), blocks)
+    return items[inside]
+
+
+def _items_of_block(ctx: WorkflowContext, block: int) -> npt.NDArray[np.int32]:
+    """The items fitted in or on a block: inside it, or naming it as their block (fitted on board)."""
+    items = ctx.yard.nodes_of_role("outfitting_item")
+    return items[ctx.yard.block_of(items) == block]
+
+
+def _no_items(ctx: WorkflowContext, field: str) -> WorkflowInputError | None:
+    yard = ctx.yard
+    if yard.count("outfitting_item"):
+        return None
+    return WorkflowInputError(
+        f"this yard ({yard.name}) has no outfitting items: its yard.toml maps no kind onto the role outfitting_item",
+        field=field,
+    )
+
+
 def check_outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest) -> None:
-    """Refuse, naming the field, a zone or a block the yard does not hold."""
+    """Refuse, naming the field, a zone or a block the yard does not hold, or a yard without outfitting items."""
+    field = "zone" if request.zone is not None else "block"
+    error = _no_items(ctx, field)
+    if error is not None:
+        raise error
     if request.zone is not None:
-        zones = categories(ctx.graph.table("blocks", ["zone"]).column(0))
-        if request.zone not in zones:
+        zones = _zones(ctx)
+        if not zones:
+            with request_field("zone"):
+                ctx.yard.require("block", ["zone"], "planning outfitting by zone")
+        if request.zone.strip() not in zones:
             raise WorkflowInputError(f"no zone {request.zone!r} in this yard; it has {', '.join(zones)}", field="zone")
     else:
-        resolve(ctx.graph, request.block or "", "block", kinds=["block"])
+        resolve(ctx.yard, request.block or "", "block", roles=["block"])
 
 
 @workflow(
@@ -155,110 +216,128 @@ def outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest, progre
     """Run `outfitting-plan`."""
     steps = Steps(progress, ["scope", "outfitting model", "sequence"])
     steps.start("scope")
-    g = ctx.graph
+    yard = ctx.yard
     check_outfitting_plan(ctx, request)
-    blocks_t = g.table("blocks", ["block_id", "code", "zone", "erection_sequence"]).to_pydict()
-    items_t = g.table("outfitting_items", ["item_id", "block_id", "zone", "stage"])
     if request.zone is not None:
-        scope = f"zone {request.zone}"
-        chosen = items_t.filter(pc.equal(items_t.column("zone").cast("string"), request.zone))
+        zone = request.zone.strip()
+        scope = f"zone {zone}"
+        chosen = _items_of_zone(ctx, zone)
     else:
-        node = resolve(g, request.block or "", "block", kinds=["block"])
-        scope = f"block {g.code_of(node)}"
-        chosen = items_t.filter(pc.equal(items_t.column("block_id"), node))
-    if not chosen.num_rows:
+        node = resolve(yard, request.block or "", "block", roles=["block"])
+        scope = f"block {yard.code_of(node)}"
+        chosen = _items_of_block(ctx, node)
+    if not len(chosen):
         field = "zone" if request.zone is not None else "block"
         raise WorkflowInputError(f"{scope} holds no outfitting items", field=field)
     steps.start("outfitting model")
-    ids = np.sort(chosen.column("item_id").to_numpy()).astype(np.int32)
-    outfitting = predict_items(ctx, ids)
+    outfitting = predict_items(ctx, chosen)
     model = f"outfitting model {outfitting.model_version}"
     steps.start("sequence")
-    planned = dict(zip(chosen.column("item_id").to_pylist(), chosen.column("stage").to_pylist(), strict=True))
-    stages = categories(items_t.column("stage"))
+    planned: dict[int, str | None] = {}
+    if "stage" in yard.fields("outfitting_item"):
+        t = yard.role_table("outfitting_item", ["stage"], nodes=chosen)
+        planned = {
+            int(n): None if v is None else str(v)
+            for n, v in zip(t.column("node").to_pylist(), t.column("stage").to_pylist(), strict=True)
+        }
     rows, predicted = outfitting.rows.to_pylist(), outfitting.predicted.to_pylist()
-    result = _plan(ctx, scope, blocks_t, rows, predicted, planned, model, stages, _package_of_stage(ctx, stages))
+    result = _plan(ctx, scope, rows, predicted, planned, model, _package_of_stage(ctx))
     steps.done()
     return result
+
+
+def _erection_order(ctx: WorkflowContext, blocks: list[int]) -> dict[int, int]:
+    """Each block's place in the erection: the yard's erection sequence, else its node order."""
+    yard = ctx.yard
+    known = sorted({b for b in blocks if b >= 0})
+    if known and "erection_sequence" in yard.fields("block"):
+        sequence = yard.field_of("block", "erection_sequence", known).tolist()
+        return dict(zip(known, (int(s) for s in sequence), strict=True))
+    return {b: b for b in known}
 
 
 def _plan(
     ctx: WorkflowContext,
     scope: str,
-    blocks_t: dict[str, list[Any]],
     rows: list[dict[str, Any]],
     predicted: list[dict[str, Any]],
-    planned: dict[int, str],
+    planned: dict[int, str | None],
     model: str,
-    stages: list[str],
     package_of_stage: dict[str, int],
 ) -> OutfittingPlan:
-    g, index = ctx.graph, ctx.index
-    erection = dict(zip(blocks_t["block_id"], blocks_t["erection_sequence"], strict=True))
-    block_code = dict(zip(blocks_t["block_id"], blocks_t["code"], strict=True))
+    yard, index = ctx.yard, ctx.index
+    erection = _erection_order(ctx, [int(r["block"]) for r in rows])
+    last = max(erection.values(), default=0) + 1  # items of no block go last
+    codes = yard.codes_of([int(r["node"]) for r in rows])
     entries = []
-    for row, pred in zip(rows, predicted, strict=True):
-        item_id = int(row["item_id"])
+    for row, pred, code in zip(rows, predicted, codes, strict=True):
         stage = str(pred["stage"])
         step = sequence_step(str(row["kind"]), float(row["diameter_mm"]))
-        code = g.code_of(item_id)
-        key = (stages.index(stage), step, erection[row["block_id"]], str(row["system"]), code)
-        entries.append((key, row, pred, code, stage, step, item_id))
+        key = (STAGES.index(stage), step, erection.get(int(row["block"]), last), str(row["system"]), code)
+        entries.append((key, row, pred, code, stage, step))
     entries.sort(key=lambda e: e[0])
+    block_code = {b: yard.code_of(b) for b in erection}
     sequence = []
-    for n, (_, row, pred, code, stage, step, item_id) in enumerate(entries, start=1):
-        block = str(block_code[row["block_id"]])
+    for n, (_, row, pred, code, stage, step) in enumerate(entries, start=1):
+        item, block = int(row["node"]), int(row["block"])
+        plan = planned.get(item)
         sequence.append(
             OutfittingItemPlan(
                 sequence=n,
                 code=code,
-                block=block,
-                kind=row["kind"],
+                block=block_code.get(block),
+                kind=str(row["kind"]),
                 system=str(row["system"]),
                 step=step,
                 step_name=SEQUENCE_STEPS[step - 1],
                 stage=stage,
                 stage_confidence=round(float(pred["stage_confidence"]), 4),
-                planned_stage=planned[item_id],
-                stage_differs=planned[item_id] != stage,
-                work_package=_work_package(index, row["block_id"], package_of_stage.get(stage), item_id),
+                planned_stage=plan,
+                stage_differs=plan is not None and plan != stage,
+                work_package=_work_package(index, block, package_of_stage.get(stage), item),
                 rework_probability=round(float(pred["rework_probability"]), 4),
                 diameter_mm=round(float(row["diameter_mm"]), 1),
                 weight_t=round(float(row["weight_t"]), 3),
                 spans_blocks=bool(row["spans_blocks"]),
             )
         )
-    order = dict(zip(blocks_t["code"], blocks_t["erection_sequence"], strict=True))
-    blocks = sorted({i.block for i in sequence}, key=lambda b: order[b])
-    return _result(scope, blocks, sequence, model, stages)
+    blocks = [block_code[b] for b in sorted(block_code, key=lambda b: (erection[b], b))]
+    return _result(scope, blocks, sequence, model, list(STAGES), planned=bool(planned))
 
 
-def _package_of_stage(ctx: WorkflowContext, stages: list[str]) -> dict[str, int]:
+def _package_of_stage(ctx: WorkflowContext) -> dict[str, int]:
     """The trade (index in the yard's trades) whose work packages fit the items of each stage, from the yard's plan.
 
     The yard's items name their work package and their planned stage; the trade most of a stage's items go to is
-    the one a predicted stage moves an item to.
+    the one a predicted stage moves an item to. A yard that gives no stages moves nothing: each item keeps its own
+    work package.
     """
-    index = ctx.index
-    t = ctx.graph.table("outfitting_items", ["stage", "work_package_id"])
-    wp_ids = ctx.graph.table("work_packages", ["work_package_id"]).column(0).to_numpy()
-    row_of_id = dict(zip(wp_ids.tolist(), range(len(wp_ids)), strict=True))
-    counts: dict[str, Counter[int]] = {s: Counter() for s in stages}
-    for stage, wp in zip(t.column("stage").to_pylist(), t.column("work_package_id").to_pylist(), strict=True):
-        counts[str(stage)][index.trades.index(index.trade[row_of_id[wp]])] += 1
-    return {s: c.most_common(1)[0][0] for s, c in counts.items() if c}
+    yard, index = ctx.yard, ctx.index
+    if "stage" not in yard.fields("outfitting_item") or not index.trades:
+        return {}
+    t = yard.role_table("outfitting_item", ["stage"])
+    stage = pc.index_in(t.column("stage").cast(pa.string()), value_set=pa.array(STAGES))
+    stage_of = np.asarray(stage.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    rows = index.work_package_of(t.column("node").to_numpy())
+    trade_of_row = np.asarray([index.trades.index(t) for t in index.trade], dtype=np.int64)
+    known = (stage_of >= 0) & (rows >= 0)
+    width = len(index.trades)
+    counts = np.bincount(stage_of[known] * width + trade_of_row[rows[known]], minlength=len(STAGES) * width).reshape(
+        len(STAGES), width
+    )
+    return {s: int(counts[k].argmax()) for k, s in enumerate(STAGES) if counts[k].any()}
 
 
-def _work_package(index: WorkPackageIndex, block_id: int, trade: int | None, item_id: int) -> str:
+def _work_package(index: WorkPackageIndex, block: int, trade: int | None, item: int) -> str | None:
     """The block's work package of `trade`; the item's own (planned) one when the yard has no such package."""
-    row = int(index.by_block_trade[int(block_id), trade]) if trade is not None else -1
+    row = int(index.package_of_block(block, trade)) if trade is not None and block >= 0 else -1
     if row < 0:
-        row = int(index.work_package_of([item_id])[0])
-    return index.codes[row]
+        row = int(index.work_package_of([item])[0])
+    return index.codes[row] if row >= 0 else None
 
 
 def _result(
-    scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], model: str, stages: list[str]
+    scope: str, blocks: list[str], sequence: list[OutfittingItemPlan], model: str, stages: list[str], *, planned: bool
 ) -> OutfittingPlan:
     groups: dict[tuple[str, int], list[OutfittingItemPlan]] = {}
     for item in sequence:
@@ -294,7 +373,8 @@ def _result(
             "OFR-ELEC-01, OFR-LIFT-01",
         ],
         summary=(
-            f"{scope}: {len(sequence):,} outfitting items, predicted {mix}; {differs:,} differ from the planned "
-            f"stage; {reworks:.1f} expected reworks"
+            f"{scope}: {len(sequence):,} outfitting items, predicted {mix}; "
+            + (f"{differs:,} differ from the planned stage" if planned else "the yard gives no planned stages")
+            + f"; {reworks:.1f} expected reworks"
         ),
     )

@@ -25,6 +25,7 @@ before anything is adopted.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -32,6 +33,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from brain.planbook import schedule_digest
+from knowledge.errors import InputError
+from knowledge.idindex import loose_key
+from workflows._codes import MAX_CODE, find, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
@@ -49,7 +53,9 @@ __all__ = [
     "ScheduledWorkPackage",
     "WorkPackageChange",
     "check_reschedule",
+    "material_code",
     "repair_for_events",
+    "resource_name",
     "reschedule",
 ]
 
@@ -64,9 +70,9 @@ class ResourceDown(_Model):
     type: Literal["resource_down"]
     equipment: str = Field(
         min_length=1,
-        max_length=20,
-        description="The resource: a panel line (PL-1), workshop (WS-2), outfitting hall (OH-1), gantry crane "
-        "(GC-1) or the dock (DOCK-1).",
+        max_length=MAX_CODE,
+        description="The resource (a panel line, workshop, crane, the dock, ...) as the yard names it (e.g. the "
+        "synthetic yard's PL-1 or DOCK-1).",
     )
     from_day: int | None = Field(default=None, ge=0, le=3650, description="First day down, days from day 0.")
     from_date: date | None = Field(default=None, description="First day down as a date, instead of from_day.")
@@ -85,10 +91,11 @@ class MaterialLate(_Model):
 
     type: Literal["material_late"]
     code: str = Field(
-        min_length=2,
-        max_length=40,
-        description="The late material: a part, sub-assembly, assembly, joint, outfitting item or block code, or "
-        "the work package (work order) that waits for it, e.g. WP-B012-PNL.",
+        min_length=1,
+        max_length=MAX_CODE,
+        description="The late material: a part, sub-assembly, assembly, joint, outfitting item or block, or the work "
+        "package (work order) that waits for it, as the yard names it (e.g. the synthetic yard's B012-A03 or "
+        "WP-B012-PNL).",
     )
     days: int = Field(ge=1, le=365, description="Days after the work package's baseline start it arrives.")
 
@@ -97,7 +104,11 @@ class FinishedEarly(_Model):
     """A work order finished ahead of plan."""
 
     type: Literal["finished_early"]
-    work_package: str = Field(min_length=2, max_length=40, description="Work package code, e.g. WP-B012-ASM.")
+    work_package: str = Field(
+        min_length=1,
+        max_length=MAX_CODE,
+        description="The work package, as the yard names it (e.g. the synthetic yard's WP-B012-ASM).",
+    )
     days: int = Field(ge=1, le=365, description="Days earlier than its planned duration.")
 
 
@@ -117,8 +128,8 @@ class WorkPackageChange(_Model):
     """A work package the repair moved."""
 
     work_package: str
-    block: str
-    trade: str = Field(description="The work package's trade, as the yard names it (e.g. PNL, ERE).")
+    block: str | None = Field(description="The block it works on, as the yard names it (None: none).")
+    trade: str = Field(description="The work package's trade, as the yard names it (e.g. the synthetic yard's ERE).")
     old_start_day: int
     new_start_day: int
     change_days: int = Field(description="new_start_day - old_start_day (positive: later).")
@@ -133,8 +144,8 @@ class ScheduledWorkPackage(_Model):
     """One work package in the new schedule."""
 
     work_package: str
-    block: str
-    trade: str = Field(description="The work package's trade, as the yard names it (e.g. PNL, ERE).")
+    block: str | None = Field(description="The block it works on, as the yard names it (None: none).")
+    trade: str = Field(description="The work package's trade, as the yard names it (e.g. the synthetic yard's ERE).")
     start_day: int = Field(description="First working day, days from day 0.")
     finish_day: int = Field(description="Day it is done (the next may start that day).")
     start_date: date
@@ -221,7 +232,7 @@ def repair_for_events(
     steps.start("events")
     downtimes, releases, hours, described = _apply(ctx, request, base_request, baseline)
     new_request = request_from_yard(
-        ctx.graph,
+        ctx.yard,
         hours,
         time_limit_s=base_request.time_limit_s,
         workers=base_request.workers,
@@ -258,7 +269,7 @@ def check_reschedule(ctx: WorkflowContext, request: RescheduleRequest) -> None:
     for k, event in enumerate(request.events):
         where = f"events.{k}"
         if isinstance(event, ResourceDown):
-            _resource(event, resources, f"{where}.equipment")
+            _resource(event.equipment, resources, f"{where}.equipment")
             if event.from_date is not None:
                 ctx.day_of(event.from_date, field=f"{where}.from_date")
         elif isinstance(event, MaterialLate):
@@ -299,7 +310,7 @@ def _apply(
     for k, event in enumerate(request.events):
         where = f"events.{k}"
         if isinstance(event, ResourceDown):
-            name = _resource(event, resources, f"{where}.equipment")
+            name = _resource(event.equipment, resources, f"{where}.equipment")
             day = event.from_day or 0
             if event.from_date is not None:
                 day = ctx.day_of(event.from_date, field=f"{where}.from_date")
@@ -312,7 +323,7 @@ def _apply(
             wp = _package_of(ctx, event.code, f"{where}.code")
             releases[wp] = max(releases.get(wp, 0), starts[wp] + event.days)
             described.append(
-                f"material of {event.code.upper()} late by {_days(event.days)}: {wp} starts day "
+                f"material of {material_code(ctx, event.code)} late by {_days(event.days)}: {wp} starts day "
                 f"{releases[wp]} at the earliest"
             )
         else:
@@ -335,17 +346,39 @@ def _days(n: int) -> str:
 
 
 def _resources(ctx: WorkflowContext) -> set[str]:
-    """The yard's resources (ISA-95 equipment), from its `resources` table."""
-    return {str(r) for r in ctx.graph.table("resources", ["resource"]).column(0).to_pylist()}
+    """The yard's resources (ISA-95 equipment): the codes of its nodes of role resource."""
+    return set(ctx.yard.codes_of(ctx.yard.nodes_of_role("resource")))
 
 
-def _resource(event: ResourceDown, resources: set[str], field: str) -> str:
-    """The event's equipment as the yard names it; equipment the yard does not have names `field`."""
-    name = event.equipment.strip().upper()
-    if name not in resources:
-        known = ", ".join(sorted(resources))
-        raise WorkflowInputError(f"no resource {event.equipment!r} in this yard; it has {known}", field=field)
-    return name
+def resource_name(ctx: WorkflowContext, equipment: str, field: str | None = None) -> str:
+    """A resource as the yard names it (exactly, else by its loose key); one the yard does not have names `field`."""
+    return _resource(equipment, _resources(ctx), field)
+
+
+def material_code(ctx: WorkflowContext, code: str) -> str:
+    """A late material's code as the yard writes it (the work package's or the node's); an unknown code unchanged."""
+    text = code.strip()
+    if ctx.index.is_work_package(text):
+        with contextlib.suppress(InputError):
+            return ctx.index.codes[ctx.index.work_package(text)]
+        return text
+    with contextlib.suppress(InputError):
+        return ctx.yard.code_of(find(ctx.yard, text))
+    return text
+
+
+def _resource(equipment: str, resources: set[str], field: str | None) -> str:
+    """`equipment` as the yard names it; equipment the yard does not have names `field`."""
+    name = equipment.strip()
+    if name in resources:
+        return name
+    loose = [r for r in resources if loose_key(r) == loose_key(name)]
+    if len(loose) == 1:
+        return loose[0]
+    if not resources:
+        raise WorkflowInputError("this yard has no resources (no kind plays the role resource)", field=field)
+    known = ", ".join(sorted(resources))
+    raise WorkflowInputError(f"no resource {equipment!r} in this yard; it has {known}", field=field)
 
 
 def _work_package(ctx: WorkflowContext, code: str, field: str) -> str:
@@ -356,8 +389,11 @@ def _work_package(ctx: WorkflowContext, code: str, field: str) -> str:
 
 def _package_of(ctx: WorkflowContext, code: str, field: str) -> str:
     """The work package that uses a code's material (or the work package code itself)."""
+    index = ctx.index
+    if not looks_like_work_package(index, code):
+        code = ctx.yard.code_of(resolve(ctx.yard, code, field))
     with request_field(field):
-        return ctx.index.package_of(code.strip())
+        return index.package_of(code.strip())
 
 
 def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
@@ -382,7 +418,7 @@ def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
             changes.append(
                 WorkPackageChange(
                     work_package=t.code,
-                    block=spec.block or "",
+                    block=spec.block or None,
                     trade=spec.trade,
                     old_start_day=was.start_day,
                     new_start_day=t.start_day,
@@ -398,7 +434,7 @@ def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
     schedule = [
         ScheduledWorkPackage(
             work_package=t.code,
-            block=asked[t.code].block or "",
+            block=asked[t.code].block or None,
             trade=asked[t.code].trade,
             start_day=t.start_day,
             finish_day=t.finish_day,

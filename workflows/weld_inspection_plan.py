@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from brain.core import NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
 from brain.core.ndt import NDT_HOURS_PER_JOINT, NDT_RULES
-from workflows._codes import categories, resolve
+from workflows._codes import MAX_CODE, categories, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
 
@@ -82,10 +82,10 @@ class WeldInspectionPlanRequest(_Model):
     """Which joints to plan NDT for, and how much inspection there is."""
 
     code: str = Field(
-        min_length=2,
-        max_length=40,
-        description="The block (B012), assembly (B012-A03), sub-assembly (B012-A03-S01) or work package "
-        "(work order, e.g. WP-B012-ASM) whose weld joints to plan.",
+        min_length=1,
+        max_length=MAX_CODE,
+        description="The block, assembly, sub-assembly or work package (work order) whose weld joints to plan, as "
+        "the yard names it (e.g. the synthetic yard's B012, B012-A03 or WP-B012-ASM).",
     )
     budget: InspectionBudget = Field(
         default_factory=lambda: InspectionBudget(share=0.1), description="The inspection budget (default: 10 %)."
@@ -99,7 +99,7 @@ class InspectionPoint(_Model):
     """One joint to inspect."""
 
     rank: int = Field(description="1 for the riskiest joint.")
-    code: str = Field(description="Joint code, e.g. J012-000042.")
+    code: str = Field(description="The joint, as the yard names it.")
     joint_type: str = Field(description="Joint type, as the yard records it (e.g. butt, fillet).")
     process: str = Field(description="Welding process, as the yard records it (e.g. FCAW).")
     position: str = Field(description="Welding position, as the yard records it (e.g. 1G-4G butts, 1F-4F fillets).")
@@ -136,7 +136,7 @@ class MethodLoad(_Model):
 class WeldInspectionPlan(_Model):
     """The NDT inspection points of a scope and what they are expected to catch."""
 
-    code: str = Field(description="The scope, as asked (upper case).")
+    code: str = Field(description="The scope, as the yard names it.")
     scope: Literal["block", "assembly", "sub_assembly", "work_package"]
     joints_total: int = Field(description="Weld joints in the scope.")
     joints_inspected: int = Field(description="Joints chosen for NDT.")
@@ -159,25 +159,25 @@ Scope = Literal["block", "assembly", "sub_assembly", "work_package"]
 
 def check_weld_inspection_plan(ctx: WorkflowContext, request: WeldInspectionPlanRequest) -> None:
     """Refuse, naming the field, a code that is not a block, assembly, sub-assembly or work package of the yard."""
-    code = request.code.strip().upper()
-    if ctx.index.is_work_package(code):
+    _scope_code(ctx, request.code)
+
+
+def _scope_code(ctx: WorkflowContext, code: str) -> str:
+    """The scope's code as the yard writes it; one that is no block, assembly, sub-assembly or work package fails."""
+    index = ctx.index
+    if looks_like_work_package(index, code):
         with request_field("code"):
-            ctx.index.work_package(code)
-    else:
-        resolve(ctx.graph, code, "code", kinds=["block", "assembly", "sub_assembly"])
+            return index.codes[index.work_package(code)]
+    return ctx.yard.code_of(resolve(ctx.yard, code, "code", roles=["block", "assembly", "sub_assembly"]))
 
 
 def _scope(ctx: WorkflowContext, code: str) -> tuple[Scope, npt.NDArray[np.int32]]:
-    index = ctx.index
-    if not index.is_work_package(code):
-        resolve(ctx.graph, code, "code", kinds=["block", "assembly", "sub_assembly"])
     with request_field("code"):
-        found = index.scope_of(code)
+        found = ctx.index.scope_of(code)
     if found.work_package is not None:
-        return "work_package", found.joint_ids
-    kind = ctx.graph.kind_of(ctx.graph.id_of(found.code))
-    assert kind in ("block", "assembly", "sub_assembly")
-    return kind, found.joint_ids
+        return "work_package", np.asarray(found.joint_ids, dtype=np.int32)
+    scopes: dict[str | None, Scope] = {"block": "block", "assembly": "assembly", "sub_assembly": "sub_assembly"}
+    return scopes[ctx.yard.role_of(ctx.yard.node_of(found.code))], np.asarray(found.joint_ids, dtype=np.int32)
 
 
 @workflow(
@@ -196,7 +196,7 @@ def plan_inspection(
     """Run `weld-inspection-plan`: score the scope's joints and choose the riskiest within the budget."""
     steps = Steps(progress, ["scope", "welding model", "choose joints"])
     steps.start("scope")
-    code = request.code.strip().upper()
+    code = _scope_code(ctx, request.code)
     scope, joint_ids = _scope(ctx, code)
     if not len(joint_ids):
         raise WorkflowInputError(
@@ -209,7 +209,7 @@ def plan_inspection(
     risk = welding.defect_probability
     rows = welding.rows
     positions = categories(rows.column("position"))
-    codes = ctx.graph.codes_of(welding.joint_ids)
+    codes = ctx.yard.codes_of(welding.joint_ids)
     table = rows.select(
         [
             "joint_type",

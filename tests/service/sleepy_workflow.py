@@ -52,5 +52,5 @@ def run_sleep(ctx: WorkflowContext, request: SleepRequest, progress: ProgressCal
         raise RuntimeError("crashed as asked")
     steps.done()
     if request.nan_result:
-        return NanResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes, score=float("nan"))
-    return SleepResult(tag=request.tag, steps=request.steps, nodes=ctx.graph.num_nodes)
+        return NanResult(tag=request.tag, steps=request.steps, nodes=ctx.yard.num_nodes, score=float("nan"))
+    return SleepResult(tag=request.tag, steps=request.steps, nodes=ctx.yard.num_nodes)

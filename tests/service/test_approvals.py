@@ -28,7 +28,7 @@ def _held(api: Api, events: list[dict[str, Any]] = EVENTS) -> dict[str, Any]:
 
 
 def _book(api: Api, settings: Settings) -> PlanBook:
-    return PlanBook(settings, str(api.client.app.state.service.ctx.graph.path.resolve()))  # type: ignore[attr-defined]
+    return PlanBook(settings, str(api.client.app.state.service.ctx.yard.path.resolve()))  # type: ignore[attr-defined]
 
 
 def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:

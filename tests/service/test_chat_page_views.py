@@ -169,7 +169,7 @@ def test_no_rows_shows_the_headings_or_says_so_never_1_2_3(page: Any, brain: Bra
     no_placeholder()
     screenshot(page, "no-rows-failed")
 
-    joint = brain.graph.codes_of(brain.graph.layout.ids_of_kind("joint")[:1])[0]
+    joint = brain.yard.codes_of(brain.yard.nodes_of_role("joint")[:1])[0]
     result = brain.ask(f"What is {joint}?").results[0]
     assert result.tool == "lookup" and result.rows == []
     ask(page, f"What is {joint}?")

@@ -15,7 +15,7 @@ def test_a_half_done_approval_is_finished_at_start_without_adopting_twice(
 ) -> None:
     api = make_api()
     held = _held(api)
-    yard = str(api.client.app.state.service.ctx.graph.path.resolve())  # type: ignore[attr-defined]
+    yard = str(api.client.app.state.service.ctx.yard.path.resolve())  # type: ignore[attr-defined]
     api.close()
     # the service died after recording the decision and writing the adoption, before marking the run completed
     assert api.store.record_decision(held["run_id"], {"approved": True, "by": "anna", "note": None, "at": "now"})

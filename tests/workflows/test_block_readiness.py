@@ -18,7 +18,7 @@ AT = "2025-03-20T08:00:00Z"
 
 @pytest.fixture(scope="module")
 def twin(ctx: WorkflowContext) -> nx.DiGraph:
-    return to_networkx(ctx.graph)
+    return to_networkx(ctx.yard)
 
 
 def _run(ctx: WorkflowContext, block: str, reports: list[dict[str, object]], **extra: object) -> BlockReadiness:
@@ -29,18 +29,18 @@ def _run(ctx: WorkflowContext, block: str, reports: list[dict[str, object]], **e
 
 def _top_block(ctx: WorkflowContext, twin: nx.DiGraph) -> str:
     """The block with the most blocks below it."""
-    blocks = ctx.graph.ids_of_kind("block").tolist()
-    return ctx.graph.code_of(max(blocks, key=lambda b: (len(nx.ancestors(twin, b)), -b)))
+    blocks = ctx.yard.nodes_of_role("block").tolist()
+    return ctx.yard.code_of(max(blocks, key=lambda b: (len(nx.ancestors(twin, b)), -b)))
 
 
 def _kinds(ctx: WorkflowContext, ids: set[int]) -> dict[str, int]:
-    return dict(Counter(ctx.graph.kinds_of(sorted(ids))))
+    return dict(Counter(ctx.yard.kinds_of(sorted(ids))))
 
 
 def test_missing_is_the_upstream_closure_less_what_is_reported_done(ctx: WorkflowContext, twin: nx.DiGraph) -> None:
-    g = ctx.graph
+    g = ctx.yard
     block = _top_block(ctx, twin)
-    closure = nx.ancestors(twin, g.id_of(block))
+    closure = nx.ancestors(twin, g.node_of(block))
     lower = [g.code_of(b) for b in sorted(closure) if g.kind_of(b) == "block"]
     done_codes = [lower[0], f"{block}-A01", f"{block}-A02-S01", f"{block}-A03-S01-P0001"]
     reports = [{"code": c, "status": "completed", "reported_at": AT} for c in done_codes]
@@ -50,7 +50,7 @@ def test_missing_is_the_upstream_closure_less_what_is_reported_done(ctx: Workflo
     assert result.reports_outside_scope == 1
     done: set[int] = set()
     for code in done_codes:
-        done |= {g.id_of(code)} | nx.ancestors(twin, g.id_of(code))
+        done |= {g.node_of(code)} | nx.ancestors(twin, g.node_of(code))
     missing = closure - done
     assert result.scope_total == len(closure) and result.missing_total == len(missing)
     assert result.done == len(closure & done)
@@ -59,26 +59,25 @@ def test_missing_is_the_upstream_closure_less_what_is_reported_done(ctx: Workflo
     assert result.prerequisite_blocks == lower
     for group in result.missing:
         assert len(group.sample_codes) == min(group.count, 5)
-        assert all(g.id_of(c) in missing for c in group.sample_codes)
+        assert all(g.node_of(c) in missing for c in group.sample_codes)
     assert not result.ready and result.remaining_hours > 0
 
 
 def test_a_completed_work_package_is_done_with_everything_before_it(ctx: WorkflowContext, twin: nx.DiGraph) -> None:
-    g = ctx.graph
+    g = ctx.yard
     block = "B006"
     before = _run(ctx, block, [])
     assert before.as_of == before.day_zero  # no reports, no as_of: counted from day 0
     after = _run(ctx, block, [{"code": f"WP-{block}-ASM", "status": "completed", "reported_at": AT}])
     # the ASM work package makes the block's assemblies and the joints the tables book to it
-    wp = g.table("work_packages", ["work_package_id", "code"]).to_pydict()
-    wp_id = wp["work_package_id"][wp["code"].index(f"WP-{block}-ASM")]
-    joints = g.table("joints", ["joint_id", "work_package_id"]).to_pydict()
-    scope = {j for j, w in zip(joints["joint_id"], joints["work_package_id"], strict=True) if w == wp_id}
-    scope |= set(g.members(g.id_of(block), kinds=["assembly"]).tolist())
+    wp_node = g.node_of(f"WP-{block}-ASM")
+    joints = g.role_table("joint", ["work_package"]).to_pydict()
+    scope = {j for j, w in zip(joints["node"], joints["work_package"], strict=True) if w == wp_node}
+    scope |= set(g.members(g.node_of(block), kinds=["assembly"]).tolist())
     done = set(scope)
     for node in scope:
         done |= nx.ancestors(twin, node)
-    closure = nx.ancestors(twin, g.id_of(block))
+    closure = nx.ancestors(twin, g.node_of(block))
     assert after.missing_total == len(closure - done) < before.missing_total
     assert after.missing_by_kind == _kinds(ctx, closure - done)
     assert not any(m.work_package in (f"WP-{block}-PNL", f"WP-{block}-ASM") for m in after.missing)
@@ -86,10 +85,10 @@ def test_a_completed_work_package_is_done_with_everything_before_it(ctx: Workflo
 
 
 def test_ready_when_everything_before_the_block_is_reported(ctx: WorkflowContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     block = "B006"
     reports = [
-        {"code": c, "status": "completed", "reported_at": AT} for c in g.codes_of(g.predecessors(g.id_of(block)))
+        {"code": c, "status": "completed", "reported_at": AT} for c in g.codes_of(g.predecessors(g.node_of(block)))
     ]
     result = _run(ctx, block, reports)
     assert result.ready and result.missing_total == 0 and result.missing == []

@@ -19,13 +19,13 @@ def _plan(ctx: WorkflowContext, payload: dict[str, object]) -> OutfittingPlan:
 
 
 def test_a_zone_is_sequenced_by_stage_then_system_group(ctx: WorkflowContext) -> None:
-    g = ctx.graph
-    zone = g.table("blocks", ["zone"]).column(0)[5].as_py()
+    g = ctx.yard
+    zone = g.role_table("block", ["zone"]).column("zone")[5].as_py()
     plan = _plan(ctx, {"zone": zone})
-    items = g.table("outfitting_items", ["item_id", "zone", "stage", "kind", "diameter_mm"])
+    items = g.role_table("outfitting_item", ["zone", "stage", "item_kind", "diameter_mm"])
     items = items.filter(pc.equal(items.column("zone").cast("string"), zone))
     assert plan.items_total == items.num_rows == len(plan.sequence)
-    assert sorted(g.id_of(i.code) for i in plan.sequence) == sorted(items.column("item_id").to_pylist())
+    assert sorted(g.node_of(i.code) for i in plan.sequence) == sorted(items.column("node").to_pylist())
     assert [i.sequence for i in plan.sequence] == list(range(1, items.num_rows + 1))
     keys = [(STAGE_ORDER.index(i.stage), i.step) for i in plan.sequence]
     assert keys == sorted(keys)
@@ -41,16 +41,17 @@ def test_a_zone_is_sequenced_by_stage_then_system_group(ctx: WorkflowContext) ->
 
 
 def test_stages_are_the_models_and_differences_from_the_plan_are_flagged(ctx: WorkflowContext) -> None:
-    g = ctx.graph
+    g = ctx.yard
     plan = _plan(ctx, {"block": "b001"})
     assert plan.scope == "block B001" and plan.blocks == ["B001"]
-    rows = OutfittingAdapter.yard_rows(g, [0])
+    items = g.nodes_of_role("outfitting_item")
+    rows = OutfittingAdapter.yard_rows(g, items[g.block_of(items) == g.node_of("B001")])
     predicted = ctx.registry.get("outfitting").predict(rows)
-    codes = g.codes_of(rows.column("item_id").to_numpy())
+    codes = g.codes_of(rows.column("node").to_numpy())
     stage = dict(zip(codes, predicted.column("stage").to_pylist(), strict=True))
     risk = dict(zip(codes, predicted.column("rework_probability").to_pylist(), strict=True))
-    planned = g.table("outfitting_items", ["item_id", "stage"]).to_pydict()
-    planned_of = dict(zip(g.codes_of(planned["item_id"]), planned["stage"], strict=True))
+    planned = g.role_table("outfitting_item", ["stage"]).to_pydict()
+    planned_of = dict(zip(g.codes_of(planned["node"]), planned["stage"], strict=True))
     for item in plan.sequence:
         assert item.stage == stage[item.code]
         assert item.rework_probability == pytest.approx(risk[item.code], abs=1e-4)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -16,11 +15,10 @@ from workflows.weld_inspection_plan import WeldInspectionPlan
 
 def _risk_by_code(ctx: WorkflowContext, joint_ids: np.ndarray) -> dict[str, float]:
     """The welding model's defect probability of each joint, straight from the adapter."""
-    g = ctx.graph
-    rows = WeldingAdapter.yard_rows(g)
-    rows = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joint_ids)))
+    g = ctx.yard
+    rows = WeldingAdapter.yard_rows(g, joint_ids)
     risk = ctx.registry.get("welding").predict(rows).column("defect_probability").to_numpy()
-    return dict(zip(g.codes_of(rows.column("joint_id").to_numpy()), risk.tolist(), strict=True))
+    return dict(zip(g.codes_of(rows.column("node").to_numpy()), risk.tolist(), strict=True))
 
 
 def _plan(ctx: WorkflowContext, payload: dict[str, object]) -> WeldInspectionPlan:
@@ -30,8 +28,8 @@ def _plan(ctx: WorkflowContext, payload: dict[str, object]) -> WeldInspectionPla
 
 
 def test_a_share_budget_takes_the_riskiest_joints(ctx: WorkflowContext) -> None:
-    g = ctx.graph
-    risk = _risk_by_code(ctx, g.members(g.id_of("B002"), kinds=["joint"]))
+    g = ctx.yard
+    risk = _risk_by_code(ctx, g.members(g.node_of("B002"), kinds=["joint"]))
     plan = _plan(ctx, {"code": "B002", "budget": {"share": 0.05}})
     k = math.ceil(0.05 * len(risk))
     assert plan.joints_total == len(risk) and plan.joints_inspected == k
@@ -77,11 +75,9 @@ def test_an_hours_budget_is_the_longest_riskiest_prefix_that_fits(ctx: WorkflowC
 
 
 def test_a_work_package_plans_its_own_joints(ctx: WorkflowContext) -> None:
-    g = ctx.graph
-    wp = g.table("work_packages", ["work_package_id", "code"]).to_pydict()
-    wp_id = wp["work_package_id"][wp["code"].index("WP-B003-ASM")]
-    joints = g.table("joints", ["joint_id", "work_package_id"])
-    ids = joints.filter(pc.equal(joints.column("work_package_id"), wp_id)).column("joint_id").to_numpy()
+    g = ctx.yard
+    joints = g.role_table("joint", ["work_package"])
+    ids = joints.filter(pc.equal(joints.column("work_package"), g.node_of("WP-B003-ASM"))).column("node").to_numpy()
     plan = _plan(ctx, {"code": "wp-b003-asm", "budget": {"joints": 3}})
     assert plan.scope == "work_package" and plan.joints_total == len(ids)
     risk = _risk_by_code(ctx, ids)

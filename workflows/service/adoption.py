@@ -25,7 +25,15 @@ from pydantic import JsonValue
 from brain.errors import PlanChangedError
 from brain.planbook import PlanEvent, schedule_digest
 from workflows.base import Workflow, WorkflowContext, validate_request
-from workflows.reschedule import FinishedEarly, MaterialLate, RescheduleRequest, ResourceDown, repair_for_events
+from workflows.reschedule import (
+    FinishedEarly,
+    MaterialLate,
+    RescheduleRequest,
+    ResourceDown,
+    material_code,
+    repair_for_events,
+    resource_name,
+)
 
 __all__ = ["ADOPTERS", "PlanChange", "adopt", "plan_is_current"]
 
@@ -50,9 +58,18 @@ def _reschedule_change(ctx: WorkflowContext, request: RescheduleRequest) -> Plan
             day = event.from_day or 0
             if event.from_date is not None:
                 day = ctx.day_of(event.from_date, field=f"events.{k}.from_date")
-            adopt.append((k, PlanEvent(resource=event.equipment.strip().upper(), start_day=day, days=event.days)))
+            adopt.append(
+                (
+                    k,
+                    PlanEvent(
+                        resource=resource_name(ctx, event.equipment, f"events.{k}.equipment"),
+                        start_day=day,
+                        days=event.days,
+                    ),
+                )
+            )
         elif isinstance(event, MaterialLate):
-            adopt.append((k, PlanEvent(code=event.code.strip().upper(), days=event.days)))
+            adopt.append((k, PlanEvent(code=material_code(ctx, event.code), days=event.days)))
         else:
             assert isinstance(event, FinishedEarly)
             skipped.append(

@@ -452,7 +452,7 @@ def create_app(
 
     Args:
         settings: data dir and databases [default: the process's settings].
-        yard: the yard directory [default: the demo yard].
+        yard: the yard's imported store (a directory `shipbrain yard import` wrote) [default: the demo yard].
         start_workers: run queued runs and deliver webhooks in background threads (off: they stay queued).
         chat: serve the planners' chat page at "/" (`workflows.service.chat`).
         service: limits, webhooks and workers [default: from the environment].

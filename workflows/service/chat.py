@@ -23,7 +23,7 @@ What the page shows, all driven by `Brain.stream` and the `Answer` it leaves beh
   bundled with Gradio: nothing fetched from the internet, nothing more to install);
 - the sources of every number, under the answer;
 - a plan change waiting for a decision, said in words in the conversation ("Waiting for your approval: adopt into
-  the yard's plan: B012 late by 4 days: 25 erections slip ..."), and approve / reject buttons with a required
+  the yard's plan: <block> late by 4 days: 25 erections slip ..."), and approve / reject buttons with a required
   "your name" field; they call `Brain.decide`, and the outcome replaces the request under the question it decides,
   even when questions refused while the thread waited came after it;
 - this browser session's past conversations (threads), in a list that reloads a thread when chosen;
@@ -59,7 +59,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from fastapi import FastAPI
 
-__all__ = ["build_chat", "mount_chat", "result_plots", "result_table"]
+    from knowledge.store import YardStore
+
+__all__ = ["build_chat", "examples", "mount_chat", "result_plots", "result_table"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -81,13 +83,6 @@ _CSS: Final = """
   background: var(--border-color-primary); border-radius: 5px;
 }
 """
-_EXAMPLES: Final = [
-    "How risky is the welding in B002?",
-    "Which joints of block B002 need NDT? Budget 5 %.",
-    "When will B004 be erected?",
-    "If panel line 1 is down for 6 days from day 4, which erections slip?",
-    "Adopt into the plan: B002 is late by 4 days",
-]
 _MAX_LABEL: Final = 60
 _WAITING: Final = "**Waiting for your approval:**"
 _NAME_FIRST: Final = "Type your name in “your name” before you approve or reject the change."
@@ -484,6 +479,25 @@ def _gantt(frame: pd.DataFrame, label: str, start: str, finish: str, title: str)
 # ---- the page ---------------------------------------------------------------------------------------------
 
 
+def examples(yard: YardStore) -> list[str]:
+    """Questions to try on the page in the yard's own codes: welding, NDT, erection, a what-if, an adoption."""
+    blocks = yard.codes_of(yard.nodes_of_role("block")[:4])
+    resources = yard.codes_of(yard.nodes_of_role("resource")[:1])
+    found: list[str] = []
+    if blocks:
+        block, later = blocks[min(1, len(blocks) - 1)], blocks[-1]
+        found += [
+            f"How risky is the welding in {block}?",
+            f"Which joints of block {block} need NDT? Budget 5 %.",
+            f"When will {later} be erected?",
+        ]
+    if resources:
+        found.append(f"If {resources[0]} is down for 6 days from day 4, which erections slip?")
+    if blocks:
+        found.append(f"Adopt into the plan: {block} is late by 4 days")
+    return found or ["What can I ask about this yard?"]
+
+
 def build_chat(brain: Brain) -> gr.Blocks:
     """The chat page over one brain (see the module docstring for what it shows)."""
     return _in_a_loop(lambda: _Page(brain).blocks)
@@ -533,7 +547,7 @@ class _Page:
                 show_label=False, placeholder="Ask about the yard…", scale=5, elem_id="shipbrain-question"
             )
             self.send = gr.Button("Ask", variant="primary", scale=1, elem_id="shipbrain-ask")
-        gr.Examples(_EXAMPLES, inputs=self.question, label="Try")
+        gr.Examples(examples(self.brain.yard), inputs=self.question, label="Try")
         self.sources = gr.Markdown(elem_id="shipbrain-sources")
 
     def _results(self) -> None:

@@ -130,7 +130,12 @@ def revoke_key(
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    yard: Annotated[Path | None, typer.Option(help="The yard to serve [default: the demo yard].")] = None,
+    yard: Annotated[
+        Path | None,
+        typer.Option(
+            help="The imported yard store to serve (what `shipbrain yard import` wrote) [default: the demo yard]."
+        ),
+    ] = None,
     chat: Annotated[bool, typer.Option(help="Serve the planners' chat page at /.")] = True,
     warm: Annotated[
         bool,
@@ -154,6 +159,8 @@ def serve_command(
             from knowledge.cli import ensure_demo_yard
 
             ensure_demo_yard()
+        else:
+            _check_store(yard)
         keys = KeyStore(Store(settings))
         if not keys.active_admin_exists():
             _, token = keys.create("admin", "admin", actor=_actor())
@@ -178,6 +185,17 @@ def serve_command(
         soft_wrap=True,
     )
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _check_store(yard: Path) -> None:
+    """Refuse a yard in the open format (its source files) with how to import it: the service serves stores."""
+    from knowledge.errors import YardDataError
+
+    if (yard / "yard.toml").is_file() and not (yard / "manifest.json").is_file():
+        raise YardDataError(
+            f"{str(yard)!r} is a yard in the open format, not an imported store: import it first "
+            f"(shipbrain yard import {yard} STORE) and serve the store"
+        )
 
 
 def _warm_lines() -> Callable[[str, int, int], None]:
