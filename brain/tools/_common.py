@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CODE", "CodeArgs", "code_from", "count", "plural", "require_role"]
 
-CODE: Final = Field(min_length=2, max_length=40, description="a yard code, e.g. B012, B012-A03, J012-000042")
+CODE: Final = Field(
+    min_length=2,
+    max_length=80,
+    description="a code exactly as the yard writes its ids: a block, assembly, sub-assembly, part, joint, outfitting "
+    "item or work package",
+)
 
 
 class CodeArgs(ToolArgs):

@@ -29,9 +29,9 @@ class OutfittingArgs(ToolArgs):
     """A block, assembly, work package or outfitting item, or an outfitting zone."""
 
     code: str | None = Field(
-        default=None, max_length=40, description="a block, assembly, work package or outfitting item code"
+        default=None, max_length=80, description="a block, assembly, work package or outfitting item code"
     )
-    zone: str | None = Field(default=None, max_length=40, description="an outfitting zone of the yard, e.g. MVZ3-L1")
+    zone: str | None = Field(default=None, max_length=80, description="a zone as the yard names it (its zone field)")
 
     @model_validator(mode="after")
     def _one(self) -> Self:

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from brain.core import YardContext
-from brain.lexicon import Lexicon, loose_key, numbers_in
+from brain.lexicon import Lexicon, loose_key, node_of, numbers_in
+from knowledge.errors import UnknownCodeError
+from knowledge.store import YardStore
 
 # Another yard's ids: nothing like the demo yard's B012 / J012-000042.
 OTHER_IDS = {
@@ -132,3 +134,20 @@ def test_the_demo_yards_codes_as_people_type_them(demo_lexicon: Lexicon, questio
 def test_the_demo_yards_resources_by_kind_and_number(demo_lexicon: Lexicon) -> None:
     found = demo_lexicon.resource("panel line two down 3 wks from day 5")
     assert found is not None and found.text == demo_lexicon.resource("PL2 is down").text  # type: ignore[union-attr]
+
+
+def test_a_code_the_demo_yard_lacks_is_named_as_such(demo_lexicon: Lexicon) -> None:
+    (mention,) = demo_lexicon.codes("what must be done before b099? and 40h of NDT on it")
+    assert (mention.text, mention.how) == ("B099", "unknown")  # reads like one of its blocks; 40h reads like none
+
+
+def test_the_tools_find_a_code_as_typed_and_say_what_a_missing_one_reads_like(
+    yard_factory: Callable[[int, int], Path],
+) -> None:
+    yard = YardStore.open(yard_factory(20_000, 1))
+    assert yard.code_of(node_of(yard, "j2-41")) == "J002-000041"  # loose: case, separators, leading zeros
+    assert yard.code_of(node_of(yard, "WP-B003-ASM")) == "WP-B003-ASM"
+    with pytest.raises(UnknownCodeError, match=r"no block 'B999' in this yard; blocks run B001-B012"):
+        node_of(yard, "B999")
+    with pytest.raises(UnknownCodeError, match=r"no node has the id 'hello'"):
+        node_of(yard, "hello")
