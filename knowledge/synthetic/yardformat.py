@@ -442,7 +442,7 @@ class _Source:
         self.layout = yard.layout
         self.forward: tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]] = yard.forward
         self._tables: dict[str, pa.Table] = dict(yard.tables)
-        self.seed, self.parts = yard.spec.seed, yard.spec.parts
+        self.seed, self.parts, self.blocks = yard.spec.seed, yard.spec.parts, yard.spec.blocks
         self.generator = yard.generator_version
 
     def table(self, name: str) -> pa.Table:
@@ -726,7 +726,8 @@ def write_format(yard: GeneratedYard, out: Path, *, overwrite: bool = False, pro
         step(FORMAT_STEPS[3])
         _write_edges(source, parent, names, tmp / "edges.parquet")
         del parent
-        name = f"synthetic cruise ship, {source.parts:,} parts, seed {source.seed}"
+        asked = "" if source.blocks is None else f", {source.blocks} blocks"  # the generator's default otherwise
+        name = f"synthetic cruise ship, {source.parts:,} parts{asked}, seed {source.seed}"
         spec = _SPEC.format(generator=source.generator, parts=source.parts, seed=source.seed, name=name, day0=day0)
         (tmp / "yard.toml").write_text(spec, encoding="utf-8")
         replace_directory(tmp, out)
