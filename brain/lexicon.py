@@ -456,6 +456,8 @@ class Lexicon:
             return self.named[role][0]
         if role == "resource" and self.resources:
             return next(iter(self.resources))
+        if role == "zone" and self.zones:
+            return self.zones[0]
         return None
 
     # ---- a yard's lexicon ---------------------------------------------------------------------

@@ -151,6 +151,8 @@ _FOLLOW_UP: Final = re.compile(
 _POINTS_AT: Final = re.compile(
     r"\b(its|it|it's|their|them|this one|that one|the same (block|assembly|part|joint|item))\b"
 )
+_SUCH_AS: Final = re.compile(r",?\s*\(?such as <\w+>(?:\s+or\s+<\w+>)*\)?")
+"""A tool's example of what a code looks like, in role placeholders: ", such as <block> or <assembly>"."""
 _SUBJECTS: Final = ("codes", "roles", "zone", "resource")
 _MODIFIERS: Final = (
     "budget",
@@ -445,10 +447,17 @@ class OfflinePlanner:
             entities=entities,
             steps=[],
             confidence=0.0,
-            reason=why,
+            reason=self._examples_in(why),
             refusal=kind,
             suggestions=suggestions,
         )
+
+    def _examples_in(self, text: str) -> str:
+        """A tool's message with its role placeholders ("a code such as <block>") read as the yard's own codes.
+
+        Without a yard, or a code of that role, the example goes ("a code such as <block>" -> "a block code").
+        """
+        return _SUCH_AS.sub(lambda m: self._such_as(*placeholders(m.group(0))), text)
 
     def _code_like(self, role: str) -> str | None:
         """One of the yard's codes of `role`, to show what its codes look like (None without a yard or such codes)."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import Field, JsonValue
 
 from brain.tools.base import ArgsFrom, ToolArgs
+from knowledge.idindex import MAX_ID_BYTES
 from knowledge.yardformat.fields import FIELDS
 
 if TYPE_CHECKING:
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["CODE", "CodeArgs", "code_from", "count", "plural", "require_role"]
 
 CODE: Final = Field(
-    min_length=2,
-    max_length=80,
+    min_length=1,
+    max_length=MAX_ID_BYTES,
     description="a code exactly as the yard writes its ids: a block, assembly, sub-assembly, part, joint, outfitting "
     "item or work package",
 )
@@ -45,7 +46,7 @@ def code_from(intent_description: str) -> ArgsFrom:
 
     def args_from(entities: Entities, question: str) -> dict[str, JsonValue] | str:
         if not entities.codes:
-            return f"{intent_description} needs a code such as B012 or B012-A03"
+            return f"{intent_description} needs a code, such as <block> or <assembly>"
         return {"code": entities.codes[0]}
 
     return args_from

@@ -24,6 +24,7 @@ from brain.tools._common import count
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from brain.tools.schedule import PathStep, path_steps
 from knowledge.errors import InputError, MissingFieldError
+from knowledge.idindex import MAX_ID_BYTES
 from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
@@ -38,7 +39,10 @@ class CriticalArgs(ToolArgs):
     """Where the chain ends, and which hours weigh it."""
 
     code: str | None = Field(
-        default=None, min_length=2, max_length=40, description="the block or assembly (any code); none: the ship"
+        default=None,
+        min_length=1,
+        max_length=MAX_ID_BYTES,
+        description="the block or assembly (any code); none: the ship",
     )
     hours: Literal["planned", "predicted"] = Field(
         default="planned",

@@ -16,6 +16,7 @@ from brain.tools._common import require_role
 from brain.tools._scope import covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
 from knowledge.errors import InputError
+from knowledge.idindex import MAX_ID_BYTES
 
 if TYPE_CHECKING:
     from brain.core import YardContext
@@ -29,16 +30,16 @@ class OutfittingArgs(ToolArgs):
     """A block, assembly, work package or outfitting item, or an outfitting zone."""
 
     code: str | None = Field(
-        default=None, max_length=80, description="a block, assembly, work package or outfitting item code"
+        default=None, max_length=MAX_ID_BYTES, description="a block, assembly, work package or outfitting item code"
     )
-    zone: str | None = Field(default=None, max_length=80, description="a zone as the yard names it (its zone field)")
+    zone: str | None = Field(
+        default=None, max_length=MAX_ID_BYTES, description="a zone as the yard names it (its zone field)"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Self:
         if (self.code is None) == (self.zone is None):
-            raise ValueError(
-                "give either a code (block, assembly, item) or a zone (such as MVZ3-L1), not both or neither"
-            )
+            raise ValueError("give either a code (block, assembly, item) or a zone of the yard, not both or neither")
         return self
 
 
@@ -70,7 +71,7 @@ def _outfitting_args(entities: Entities, question: str) -> dict[str, JsonValue] 
     if entities.zone is not None:
         return {"code": None, "zone": entities.zone}
     if not entities.codes:
-        return f"{_OUTFITTING} needs a block, an assembly or a zone such as MVZ3-L1"
+        return f"{_OUTFITTING} needs a block, an assembly or a zone, such as <zone>"
     return {"code": entities.codes[0], "zone": None}
 
 

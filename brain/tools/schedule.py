@@ -17,6 +17,7 @@ from brain.errors import PlanChangedError
 from brain.tools._common import count
 from brain.tools.base import Approved, Plot, ToolArgs, ToolResult, ToolRow, plan_change, tool
 from knowledge.errors import InputError
+from knowledge.idindex import MAX_ID_BYTES
 from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
@@ -46,15 +47,15 @@ __all__ = [
 class ScheduleArgs(ToolArgs):
     """Optionally, the block whose erection to report."""
 
-    code: str | None = Field(default=None, max_length=40, description="a block (or anything in it), optional")
+    code: str | None = Field(default=None, max_length=MAX_ID_BYTES, description="a block (or anything in it), optional")
 
 
 class WhatIfArgs(ToolArgs):
     """One change: a resource down, a part, assembly, block or work package late, or a model's output on a code."""
 
-    resource: str | None = Field(default=None, max_length=40, description="a resource of the yard (its code)")
+    resource: str | None = Field(default=None, max_length=MAX_ID_BYTES, description="a resource of the yard (its code)")
     code: str | None = Field(
-        default=None, max_length=40, description="the late (or re-estimated) part, assembly, block or package"
+        default=None, max_length=MAX_ID_BYTES, description="the late (or re-estimated) part, assembly, block or package"
     )
     days: int | None = Field(
         default=None,

@@ -328,7 +328,7 @@ _NDT_PLAN = "which joints of a block, assembly or work package to inspect by NDT
 
 def _ndt_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     if not entities.codes:
-        return f"{_NDT_PLAN} needs a code such as B012 or B012-A03"
+        return f"{_NDT_PLAN} needs a code, such as <block> or <assembly>"
     budgets: dict[str, JsonValue] = {
         "budget": entities.budget,
         "hours": getattr(entities, "budget_hours", None),
