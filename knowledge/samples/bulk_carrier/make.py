@@ -10,6 +10,14 @@ one table per object class, as such exports do: `hull` (blocks, panels, sub-asse
 `seams`, `outfit` (systems, pipelines, spools, cable trays, ducts, equipment), `work_packages` (the one CSV) and
 `resources`; plus `edges`, `calendar` and `actuals`.
 
+As an ERP's planning export would, it carries the plan: each seam's and item's planning norm (`NORM_MH`, man-hours),
+each item's outfitting stage (`INSTALL`: PRE-OUTFIT, BLOCK-OUTFIT, ONBOARD), block and zone, the work package
+that makes each hull node or erects each block (`WP_REF`), and each work package's block, work centre, crane,
+crew, estimate (at least the norms of its seams and items) and planned dates. The plan is a feasible schedule:
+each block's packages follow one another (fabrication, assembly, block outfitting, painting, erection: the `WP`
+edges), each erection follows the blocks it rests on, each on-board package the erection of the blocks its items
+sit on, every package on the yard's working days and within its resources' capacity.
+
 Everything comes from one seeded generator and is written in a fixed order, so running the script again gives the
 same bytes (with the same pyarrow: a Parquet file names its writer's version).
 
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +46,8 @@ SEED: Final = 1042
 HULL: Final = "H1042"
 DAY0: Final = dt.date(2025, 9, 1)
 """Steel cutting: day 0 of the plan."""
-EXPORTED: Final = dt.date(2026, 2, 27)
-"""The day of the export: actuals exist for work finished by then."""
+EXPORTED: Final = dt.date(2026, 1, 9)
+"""The day of the export, half-way through erection: actuals exist for work started by then."""
 ROW_GROUP: Final = 1 << 15
 
 SPEC: Final = """\
@@ -74,14 +83,18 @@ zone = "ZONE"
 weight_t = { column = "WEIGHT_KG", unit = "kg" }
 erection_sequence = "ERECT_SEQ"
 planned_erection = "ERECT_DATE"
+work_package = "WP_REF"          # the package that erects it
 
 [columns.assembly]
 weight_t = { column = "WEIGHT_KG", unit = "kg" }
+work_package = "WP_REF"          # the package that makes it, as for sub-assemblies and parts
 
 [columns.sub_assembly]
 weight_t = { column = "WEIGHT_KG", unit = "kg" }
+work_package = "WP_REF"
 
 [columns.part]
+work_package = "WP_REF"
 grade = { column = "MATERIAL", values = { "NV-A" = "A", "NV-A32" = "AH32", "NV-A36" = "AH36", \
 "NV-D36" = "DH36", "NV-E36" = "EH36" } }
 thickness_mm = "THK_MM"
@@ -105,6 +118,7 @@ thickness_mm = { column = "T_IN", unit = "in" }
 length_m = { column = "SEAM_LEN_MM", unit = "mm" }
 fit_up_gap_mm = "GAP_MM"
 work_package = "WP_REF"
+norm_hours = "NORM_MH"
 
 [columns.outfitting_item]
 item_kind = { column = "ITEM_CLASS", values = { PIPE = "pipe_spool", CABLEWAY = "cable_tray", VENT = "hvac_duct", \
@@ -114,12 +128,18 @@ length_m = { column = "LENGTH_MM", unit = "mm" }
 diameter_mm = { column = "DIA_IN", unit = "in" }
 weight_t = { column = "WEIGHT_KG", unit = "kg" }
 work_package = "WP_REF"
+norm_hours = "NORM_MH"
+stage = { column = "INSTALL", values = { PRE-OUTFIT = "on-unit", BLOCK-OUTFIT = "on-block", ONBOARD = "on-board" } }
+block = "BLOCK_REF"
+zone = "ZONE"
 
 [columns.work_package]
-trade = { column = "CRAFT", values = { HUL = "hull fabrication", WLD = "welding", PIP = "piping", \
-ELE = "electrical", HVC = "hvac", MEC = "mechanical", PNT = "painting", ERC = "erection" } }
+trade = { column = "CRAFT", values = { HUL = "hull fabrication", WLD = "welding", OFT = "block outfitting", \
+PNT = "painting", ERC = "erection", PIP = "piping", ELE = "electrical", HVC = "hvac", MEC = "mechanical" } }
 estimated_hours = "EST_MH"
 resource = "WORKCENTER"
+crane = "CRANE"
+block = "BLOCK_REF"
 crew = "CREW_SIZE"
 planned_start = "PLAN_START"
 planned_finish = "PLAN_END"
@@ -193,6 +213,7 @@ HULL_SCHEMA: Final = _schema(
     ("LEN_MM", INT),
     ("WIDTH_MM", INT),
     ("WEIGHT_KG", F),
+    ("WP_REF", S),
 )
 SEAM_SCHEMA: Final = _schema(
     *_CORE,
@@ -208,6 +229,7 @@ SEAM_SCHEMA: Final = _schema(
     ("GAP_MM", F),
     ("NDT_REQ", S),
     ("WP_REF", S),
+    ("NORM_MH", F),
 )
 OUTFIT_SCHEMA: Final = _schema(
     *_CORE,
@@ -216,18 +238,23 @@ OUTFIT_SCHEMA: Final = _schema(
     ("SYSTEM_DESC", S),
     ("ITEM_CLASS", S),
     ("INSTALL", S),
+    ("BLOCK_REF", S),
+    ("ZONE", S),
     ("PIPE_CLASS", S),
     ("DIA_IN", F),
     ("TRAY_W_MM", INT),
     ("LENGTH_MM", INT),
     ("WEIGHT_KG", F),
     ("WP_REF", S),
+    ("NORM_MH", F),
 )
 WP_SCHEMA: Final = _schema(
     *_CORE,
     ("name", S),
     ("CRAFT", S),
+    ("BLOCK_REF", S),
     ("WORKCENTER", S),
+    ("CRANE", S),
     ("CREW_SIZE", INT),
     ("EST_MH", F),
     ("PLAN_START", D),
@@ -277,12 +304,15 @@ class Block:
     panels: list[str] = field(default_factory=list)
     panel_thk: list[float] = field(default_factory=list)
     weight_kg: float = 0.0
+    row: int = 0
+    """Its row in the hull table (its planned erection day is written there once planned)."""
     seam_count: int = 0
-    fab_min: float = 0.0
-    asm_min: float = 0.0
-    erc_min: float = 0.0
+    parts: int = 0
     items: int = 0
     item_hours: float = 0.0
+    """Norm hours of the items fitted on it before erection."""
+    erect: dt.date = DAY0
+    """Planned erection day in the dock (the first day of its erection package), once planned."""
 
     @property
     def id(self) -> str:
@@ -293,11 +323,6 @@ class Block:
     def family(self) -> str:
         """The block code's letters (`DB`, `SS`, `ER`...)."""
         return self.code[:2]
-
-    @property
-    def erect(self) -> dt.date:
-        """Planned erection day in the dock."""
-        return DAY0 + dt.timedelta(days=140 + round(self.seq * 2.6))
 
 
 _HIGH = ("NV-A36", "NV-A32", "NV-D36")
@@ -526,12 +551,14 @@ class Hull:
             weight=np.round(length / 1000 * np.asarray(per_m), 1).tolist(),
         )
 
-    def add_parts(self, parent: str, parts: Parts) -> None:
+    def add_parts(self, b: Block, parent: str, parts: Parts) -> None:
+        b.parts += len(parts.ids)
         self.hull.add(
             len(parts.ids),
             id=parts.ids,
             kind=parts.kind,
             parent=parent,
+            WP_REF=f"WP-{b.code}-FAB",  # cut, then welded into panels and sub-assemblies on the panel line
             PART_TYPE=parts.part_type,
             SECTION=parts.section,
             MATERIAL=parts.material,
@@ -660,7 +687,7 @@ class Hull:
     # -- a block --------------------------------------------------------------------------------------------
     def block(self, b: Block) -> None:
         rng = self.rng
-        row = self.hull.count
+        b.row = row = self.hull.count
         self.part_no = 0
         self.hull.add(
             id=b.id,
@@ -669,7 +696,7 @@ class Hull:
             BLOCK_CAT=b.cat,
             ZONE=b.zone,
             ERECT_SEQ=b.seq,
-            ERECT_DATE=b.erect,
+            WP_REF=f"WP-{b.code}-ERC",  # ERECT_DATE: once the work packages are planned
         )
         for p in range(1, int(rng.integers(8, 15)) + 1):
             self.panel(b, f"{b.id}-P{p:02d}", curved=b.curved and rng.random() < 0.6)
@@ -679,7 +706,8 @@ class Hull:
     def panel(self, b: Block, panel: str, *, curved: bool) -> None:
         rng = self.rng
         row = self.hull.count
-        self.hull.add(id=panel, kind="CPANEL" if curved else "PANEL", parent=b.id)
+        # a panel is finished in the assembly hall, where its sub-assemblies are fitted onto it
+        self.hull.add(id=panel, kind="CPANEL" if curved else "PANEL", parent=b.id, WP_REF=f"WP-{b.code}-ASM")
         thk = round(float(rng.uniform(*b.thickness)) * 2) / 2
         plates = self.plates(panel, b, int(rng.integers(4, 11)), thk)
         profiles = self.profiles(panel, b, int(rng.integers(15, 51)))
@@ -692,9 +720,9 @@ class Hull:
             face = self.profiles(sub, b, int(rng.integers(2, 7)))
             sub_brackets = self.plates(sub, b, int(rng.integers(1, 6)), thk, "BK")
             mass = webs.mass + face.mass + sub_brackets.mass
-            self.hull.add(id=sub, kind="SUB", parent=panel, WEIGHT_KG=round(mass, 1))
+            self.hull.add(id=sub, kind="SUB", parent=panel, WEIGHT_KG=round(mass, 1), WP_REF=f"WP-{b.code}-FAB")
             for parts in (webs, face, sub_brackets):
-                self.add_parts(sub, parts)
+                self.add_parts(b, sub, parts)
             self.butts(b, sub, "SUB", webs, curved=False, shop="SAW-S")
             self.fillets(b, sub, "SUB", webs, face, manual=False)
             self.fillets(b, sub, "SUB", webs, sub_brackets, manual=True)
@@ -702,7 +730,7 @@ class Hull:
             weight += mass
         self.hull.columns["WEIGHT_KG"][row] = round(weight, 1)
         for parts in (plates, profiles, brackets):
-            self.add_parts(panel, parts)
+            self.add_parts(b, panel, parts)
         self.butts(b, panel, "ASM", plates, curved=curved)
         self.fillets(b, panel, "ASM", plates, profiles, manual=False)
         self.fillets(b, panel, "ASM", profiles, brackets, manual=True)
@@ -880,10 +908,30 @@ EQUIPMENT: Final = (
     Equipment("VENT-HOLD", "FAN-H", "Hold ventilation fan", None, 10, (120, 200), (600, 800), ("DK", "HC")),
 )
 
-_ITEM_HOURS: Final = {"PIPE": 6.0, "CABLEWAY": 3.0, "VENT": 4.0, "EQUIPMENT": 10.0}
-"""Planned fitting hours of an item by class (equipment: plus one hour a tonne)."""
 _ON_BLOCK: Final = {"DB": 0.75, "HP": 0.75, "TS": 0.75, "ER": 0.6, "SU": 0.5}
-"""Share of items fitted on the block (the rest on board after erection), by host family; else 0.6."""
+"""Share of items fitted before erection (the rest on board after it), by host family; else 0.6."""
+_ON_UNIT: Final = {"ER": 0.45, "SU": 0.3}
+"""Of the pipe spools and equipment fitted before erection in these families, the share pre-outfitted in units
+(pump and valve units, built in the outfitting hall and landed on the block whole)."""
+_STAGE_NORM: Final = {"PRE-OUTFIT": 0.8, "BLOCK-OUTFIT": 1.0, "ONBOARD": 1.6}
+"""The planning norm's stage factor: fitting in a unit on the shop floor is quickest, on board in the ship
+slowest (access, staging, lifting through hatches)."""
+
+
+def item_norms(item_class: str, length_mm: npt.ArrayLike, size: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The yard's planning norm for fitting items on the block, man-hours, by class, length and size.
+
+    `size` is the pipe's NPS or the duct's diameter (inches), the tray's width (mm), or the equipment's weight (kg).
+    """
+    length_m = np.asarray(length_mm, dtype=float) / 1000
+    size = np.asarray(size, dtype=float)
+    if item_class == "PIPE":
+        return 1.5 + 0.5 * length_m * (0.5 + size / 6)
+    if item_class == "CABLEWAY":
+        return 1.0 + 0.5 * length_m * (1 + size / 1000)
+    if item_class == "VENT":
+        return 1.5 + 0.5 * length_m * (0.5 + size / 16)
+    return 10 + size / 1000  # equipment: a day's setting-up, an hour a tonne
 
 
 def _nps(size: float) -> str:
@@ -903,7 +951,9 @@ class OnBoard:
     system: System
     zone: str
     hours: float = 0.0
-    last_block: Block | None = None
+    """Norm hours of its items."""
+    hosts: dict[str, Block] = field(default_factory=dict)
+    """The blocks its items sit on, by code: it starts once they are all erected."""
 
     @property
     def id(self) -> str:
@@ -931,44 +981,55 @@ class Outfit:
         system: System,
         item_ids: list[str],
         hosts: list[Block],
-        hours: list[float],
+        norms: npt.NDArray[np.float64],
         on_board: list[bool] | None = None,
-    ) -> tuple[list[str | None], list[str]]:
-        """Fit items on their host blocks or on board after them: the edges from the structure, parents and WPs.
+    ) -> dict[str, list[object]]:
+        """Fit items on their host blocks or on board after them: the edges from the structure; the items' columns.
 
-        An item fitted on the block is a child of the block, after the panel it sits on; one fitted on board has
-        no production parent and comes after its block (and, for a run that spans two, the block below).
+        An item fitted on the block is a child of the block, after the panel it sits on; one pre-outfitted in a
+        unit is a child of the block the unit is landed on; one fitted on board has no production parent and
+        comes after its block (and, for a run that spans two, the block below). `norms` are the on-block norms;
+        the columns hold each item's norm for its stage.
         """
         rng = self.rng
-        parents: list[str | None] = []
-        wps: list[str] = []
+        placed: dict[str, list[object]] = {c: [] for c in ("parent", "WP_REF", "INSTALL", "BLOCK_REF", "ZONE")}
+        hours: list[float] = []
         before: list[str] = []
         after: list[str] = []
         runs = on_board is None  # spools, trays and ducts; a run fitted on board may span two blocks
         if on_board is None:
             on_board = [rng.random() >= _ON_BLOCK.get(b.family, 0.6) for b in hosts]
-        for item, b, h, board in zip(item_ids, hosts, hours, on_board, strict=True):
-            if not board:
-                parents.append(b.id)
-                wps.append(f"WP-{b.code}-OUT")
+        units = system.item_class in ("PIPE", "EQUIPMENT")
+        for item, b, norm, board in zip(item_ids, hosts, norms.tolist(), on_board, strict=True):
+            unit = not board and units and rng.random() < _ON_UNIT.get(b.family, 0.0)
+            stage = "ONBOARD" if board else "PRE-OUTFIT" if unit else "BLOCK-OUTFIT"
+            h = round(norm * _STAGE_NORM[stage], 1)
+            hours.append(h)
+            placed["INSTALL"].append(stage)
+            placed["BLOCK_REF"].append(b.id)
+            placed["ZONE"].append(b.zone)
+            if board:
+                placed["parent"].append(None)
+                zone = _zone_group(b)
+                wp = self.on_board.setdefault(f"{system.code}/{zone}", OnBoard(system, zone))
+                wp.hours += h
+                spans = [o for o in b.supports[:1] if runs and rng.random() < 0.3]
+                for host in (b, *spans):
+                    before.append(host.id)
+                    after.append(item)
+                    wp.hosts.setdefault(host.code, host)
+                placed["WP_REF"].append(wp.id)
+                continue
+            placed["parent"].append(b.id)
+            placed["WP_REF"].append(f"WP-{b.code}-OUT")
+            b.items += 1
+            b.item_hours += h
+            if not unit:  # a unit is landed on the block whole, not fitted onto one panel
                 before.append(b.panels[int(rng.integers(0, len(b.panels)))])
                 after.append(item)
-                b.items += 1
-                b.item_hours += h
-                continue
-            parents.append(None)
-            zone = _zone_group(b)
-            wp = self.on_board.setdefault(f"{system.code}/{zone}", OnBoard(system, zone))
-            wp.hours += h
-            spans = [o for o in b.supports[:1] if runs and rng.random() < 0.3]
-            for host in (b, *spans):
-                before.append(host.id)
-                after.append(item)
-                if wp.last_block is None or host.seq > wp.last_block.seq:
-                    wp.last_block = host
-            wps.append(wp.id)
+        placed["NORM_MH"] = list(hours)
         self.edges.add(len(before), before=before, after=after, LINK="OUTFIT")
-        return parents, wps
+        return placed
 
     def system(self, system: System) -> None:
         """The system's node, then its pipelines and spools, trays or ducts, then its equipment."""
@@ -1000,11 +1061,13 @@ class Outfit:
         length = np.round(rng.uniform(400, 6000, size=n), -1).astype(int)
         nps = np.asarray(sizes)
         weight = np.round(length / 1000 * (1.5 + 0.9 * nps**1.75) + 2 * (1.5 + 0.5 * nps**1.8), 1)
-        parents, wps = self.place(system, ids, at, [_ITEM_HOURS["PIPE"]] * n)
-        self.spools_on_board.setdefault(system.code, []).extend(i for i, p in zip(ids, parents, strict=True) if not p)
+        placed = self.place(system, ids, at, item_norms("PIPE", length, nps))
+        self.spools_on_board.setdefault(system.code, []).extend(
+            i for i, p in zip(ids, placed["parent"], strict=True) if not p
+        )
         self.outfit.add(
             n,
-            **self.common(system, "SPOOL", "PIPE", ids, parents, wps),
+            **self.common(system, "SPOOL", "PIPE", ids, placed),
             SYSTEM_REF=pipeline,
             PIPE_CLASS=system.pipe_class,
             DIA_IN=sizes,
@@ -1028,16 +1091,18 @@ class Outfit:
             width = rng.integers(2, 10, size=n) * 100
             weight = np.round(length / 1000 * (6 + 0.012 * width), 1)
             size: dict[str, object] = {"TRAY_W_MM": width}
+            norms = item_norms("CABLEWAY", length, width)
         else:
             length = np.round(rng.uniform(500, 3000, size=n), -1).astype(int)
             dia = rng.choice(np.asarray(system.sizes, dtype=float), size=n)
             weight = np.round(length / 1000 * (2 + 0.45 * dia), 1)
             size = {"DIA_IN": dia}
-        parents, wps = self.place(system, ids, at, [_ITEM_HOURS[system.item_class]] * n)
+            norms = item_norms("VENT", length, dia)
+        placed = self.place(system, ids, at, norms)
         kind = "TRAY" if tray else "DUCT"
         self.outfit.add(
             n,
-            **self.common(system, kind, system.item_class, ids, parents, wps),
+            **self.common(system, kind, system.item_class, ids, placed),
             SYSTEM_REF=system.id,
             LENGTH_MM=length,
             WEIGHT_KG=weight,
@@ -1057,10 +1122,10 @@ class Outfit:
         weight = np.round(rng.uniform(*kind.weight_kg, size=n), 0)
         length = np.round(rng.uniform(*kind.length_mm, size=n), -1).astype(int)
         heavy = (weight > 5000).tolist()  # lifted in on board, once the structure around it is erected
-        parents, wps = self.place(system, ids, at, (_ITEM_HOURS["EQUIPMENT"] + weight / 1000).tolist(), heavy)
+        placed = self.place(system, ids, at, item_norms("EQUIPMENT", length, weight), heavy)
         self.outfit.add(
             n,
-            **self.common(system, "EQUIP", "EQUIPMENT", ids, parents, wps),
+            **self.common(system, "EQUIP", "EQUIPMENT", ids, placed),
             name=names,
             SYSTEM_REF=system.id,
             LENGTH_MM=length,
@@ -1074,18 +1139,10 @@ class Outfit:
 
     @staticmethod
     def common(
-        system: System, kind: str, item_class: str, ids: list[str], parents: list[str | None], wps: list[str]
+        system: System, kind: str, item_class: str, ids: list[str], placed: dict[str, list[object]]
     ) -> dict[str, object]:
         """The columns every outfitting item has."""
-        return {
-            "id": ids,
-            "kind": kind,
-            "parent": parents,
-            "SYSTEM_DESC": system.desc,
-            "ITEM_CLASS": item_class,
-            "INSTALL": ["BLOCK" if p else "BOARD" for p in parents],
-            "WP_REF": wps,
-        }
+        return {"id": ids, "kind": kind, "SYSTEM_DESC": system.desc, "ITEM_CLASS": item_class, **placed}
 
 
 # -- welding time and NDT findings ----------------------------------------------------------------------------
@@ -1114,6 +1171,20 @@ _DEFECT_CLASSES: Final = {
 
 def _lookup(table: dict[str, float], words: list[object]) -> npt.NDArray[np.float64]:
     return np.asarray([table[str(w)] for w in words], dtype=float)
+
+
+def seam_norms(seams: Rows) -> npt.NDArray[np.float64]:
+    """Each seam's planning norm, man-hours: the yard's minutes a metre for its process, thickness and position.
+
+    The norm table knows nothing of access, one-sided welding on backing or the dock: what the seams really take
+    (`seam_effort`) is more where those bite, which is what a model of the booked hours can learn.
+    """
+    c = seams.columns
+    butt = np.asarray(c["SEAM_TYPE"]) == "BW"
+    thk = np.asarray(c["T_IN"], dtype=float) * 25.4
+    length_m = np.asarray(c["SEAM_LEN_MM"], dtype=float) / 1000
+    per_m = _lookup(_MIN_PER_M, c["WELD_PROC"]) * np.where(butt, (thk / 12) ** 1.3, (thk / 12) ** 0.6)
+    return np.round((8 + length_m * per_m * _lookup(_POSITION, c["WPOS"])) / 60, 2)
 
 
 def seam_effort(seams: Rows) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -1148,25 +1219,27 @@ def seam_effort(seams: Rows) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.fl
 RESOURCES: Final = (
     ("PL-1", "Flat panel line 1", "panel line", 2, None),
     ("PL-2", "Flat panel line 2", "panel line", 2, None),
-    ("CPS-1", "Curved panel shop", "workshop", 3, None),
+    ("CPL-1", "Curved panel line", "panel line", 2, None),
     ("SAS-1", "Sub-assembly shop", "workshop", 6, None),
-    ("AH-1", "Assembly hall 1", "assembly hall", 4, None),
-    ("AH-2", "Assembly hall 2", "assembly hall", 4, None),
-    ("AH-3", "Assembly hall 3", "assembly hall", 3, None),
+    ("AH-1", "Assembly hall 1", "assembly hall", 3, None),
+    ("AH-2", "Assembly hall 2", "assembly hall", 3, None),
+    ("AH-3", "Assembly hall 3", "assembly hall", 2, None),
     ("PS-1", "Pipe shop", "workshop", 40, None),
-    ("OH-1", "Pre-outfitting area", "outfitting hall", 6, None),
-    ("PC-1", "Paint cell 1", "paint cell", 1, None),
-    ("PC-2", "Paint cell 2", "paint cell", 1, None),
+    ("OH-1", "Pre-outfitting area", "outfitting hall", 8, None),
+    ("PC-1", "Paint cell 1", "paint cell", 2, None),
+    ("PC-2", "Paint cell 2", "paint cell", 2, None),
     ("GC-1", "골리앗 크레인 900톤 (goliath crane)", "crane", 1, 900.0),
+    ("GC-2", "Goliath crane 2, 450 t", "crane", 1, 450.0),
     ("TC-1", "Tower crane 1", "crane", 1, 50.0),
     ("TC-2", "Tower crane 2", "crane", 1, 50.0),
-    ("DOCK-2", "Building dock 2", "dock", 1, None),
+    ("DOCK-2", "Building dock 2", "dock", 3, None),
     ("QUAY-3", "Outfitting quay 3", "quay", 1, None),
-    ("CREW-PI", "On-board piping crew", "crew", 60, None),
-    ("CREW-EL", "Electrical crew", "crew", 45, None),
-    ("CREW-HV", "HVAC crew", "crew", 20, None),
+    ("CREW-PI", "On-board piping crew", "pipe fitters", 5, None),
+    ("CREW-EL", "Electrical crew", "electricians", 4, None),
+    ("CREW-HV", "HVAC crew", "HVAC fitters", 2, None),
+    ("CREW-ME", "Mechanical fitting crew", "mechanical fitters", 3, None),
 )
-"""id, name, kind (free text), capacity (jobs or people at once), safe working load (t) of a crane."""
+"""id, name, kind (free text), capacity (work packages at once), safe working load (t) of a crane."""
 
 _HOLIDAYS: Final = (
     ("2025-10-03", "National Foundation Day"),
@@ -1199,8 +1272,12 @@ _SHUTDOWNS: Final = (
 _LAST_DAY: Final = dt.date(2026, 12, 31)
 
 
-def calendar(rows: Rows) -> None:
-    """Sundays and public holidays for the whole yard, shutdowns of the yard or of one resource."""
+def days_off() -> dict[tuple[dt.date, str | None], str]:
+    """The yard's days off: (day, resource) -> reason.
+
+    Sundays and public holidays of the whole yard (resource None), and shutdowns of the yard or of one resource
+    (a resource's shutdown on a yard holiday is not listed again).
+    """
     days: dict[tuple[dt.date, str | None], str] = {}
     day = DAY0 + dt.timedelta(days=(6 - DAY0.weekday()) % 7)
     while day <= _LAST_DAY:
@@ -1214,19 +1291,48 @@ def calendar(rows: Rows) -> None:
             if (day, None) not in days:
                 days[(day, resource)] = reason
             day += dt.timedelta(days=1)
-    for (day, resource), reason in sorted(days.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    return days
+
+
+def calendar(rows: Rows) -> None:
+    """The calendar table: every day off, by day."""
+    for (day, resource), reason in sorted(days_off().items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         rows.add(date=day, resource=resource, REASON=reason)
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One of the five work packages every block goes through, in this order."""
+
+    code: str
+    """The last part of the package's id (`WP-DB03-FAB`)."""
+    craft: str
+    """The yard's trade code (`CRAFT`)."""
+    days: int
+    """The working days the planner sizes its crew for."""
+    crew: tuple[int, int]
+    """Fewest and most people on it."""
+    what: str
+
+
 _PHASES: Final = (
-    # phase, craft, (start, finish) in days from erection, crew range, what
-    ("FAB", "HUL", (-110, -80), (8, 15), "Panel and sub-assembly fabrication"),
-    ("ASM", "WLD", (-80, -45), (10, 21), "Block assembly"),
-    ("OUT", "PIP", (-45, -25), (6, 13), "On-block outfitting"),
-    ("PNT", "PNT", (-25, -12), (4, 9), "Blasting and painting"),
-    ("ERC", "ERC", (0, 6), (12, 25), "Erection and erection welding"),
+    Phase("FAB", "HUL", 8, (6, 20), "Panel and sub-assembly fabrication"),
+    Phase("ASM", "WLD", 6, (6, 24), "Block assembly"),
+    Phase("OUT", "OFT", 5, (4, 16), "On-block outfitting"),
+    Phase("PNT", "PNT", 4, (6, 16), "Blasting and painting"),
+    Phase("ERC", "ERC", 2, (10, 30), "Erection and erection welding"),
 )
-_ON_BOARD_CENTRE: Final = {"PIP": "CREW-PI", "ELE": "CREW-EL", "HVC": "CREW-HV", "MEC": "QUAY-3"}
+_ON_BOARD: Final = Phase("OB", "", 10, (6, 24), "On-board outfitting")
+_ON_BOARD_CENTRE: Final = {"PIP": "CREW-PI", "ELE": "CREW-EL", "HVC": "CREW-HV", "MEC": "CREW-ME"}
+_LEAD: Final = 36
+"""Working days from a block's first fabrication to its erection, as the planner allows (the work is about 25)."""
+_PACE: Final = 1.7
+"""Working days between two erections the planner aims at."""
+_STAGING: Final = 2
+"""Working days between a block's painting and its erection (transport, pre-erection checks)."""
+_AFTER_ERECTION: Final = 3
+"""Working days between the last erection of an on-board package's blocks and its start."""
+HOURS_PER_DAY: Final = 8.0
 
 
 @dataclass
@@ -1236,73 +1342,152 @@ class Package:
     id: str
     name: str
     craft: str
+    block: str | None
+    """The block it works on (node id); none for an on-board package, which works in many."""
     centre: str
+    crane: str | None
     crew: int
     hours: float
-    start: dt.date
-    finish: dt.date
+    first: int
+    """Its first working day (index into the planner's working days)."""
+    days: int
+    """Its working days."""
+    start: dt.date = DAY0
+    finish: dt.date = DAY0
+    """Its last working day."""
+
+    @property
+    def end(self) -> int:
+        """The working day after its last."""
+        return self.first + self.days
+
+
+def crew_and_days(hours: float, phase: Phase) -> tuple[int, int]:
+    """The crew the planner gives a package (sized to take `phase.days`) and the working days it then takes."""
+    low, high = phase.crew
+    crew = int(np.clip(math.ceil(hours / (HOURS_PER_DAY * phase.days)), low, high))
+    return crew, max(1, math.ceil(hours / (crew * HOURS_PER_DAY) - 1e-9))
+
+
+class Planner:
+    """Books work packages on the yard's working days, each on its resources within their capacity."""
+
+    def __init__(self) -> None:
+        off = days_off()
+        every = (DAY0 + dt.timedelta(days=k) for k in range((_LAST_DAY - DAY0).days + 1))
+        self.days = [d for d in every if (d, None) not in off]
+        index = {d: i for i, d in enumerate(self.days)}
+        self.free = {r[0]: np.full(len(self.days), r[3], dtype=np.int64) for r in RESOURCES}
+        for day, resource in off:
+            if resource is not None and day in index:
+                self.free[resource][index[day]] = 0
+
+    def earliest(self, resources: Sequence[str], first: int, days: int) -> int:
+        """The first working day from `first` on which all `resources` have room for `days` working days."""
+        start = first
+        while start + days <= len(self.days):
+            full = [np.flatnonzero(self.free[r][start : start + days] <= 0) for r in resources]
+            last = max((int(f[-1]) for f in full if len(f)), default=-1)
+            if last < 0:
+                return start
+            start += last + 1
+        raise ValueError(f"the plan runs past {_LAST_DAY}")
+
+    def book(self, options: Sequence[tuple[str, ...]], first: int, days: int) -> tuple[int, tuple[str, ...]]:
+        """Book the option (a set of resources) that can start earliest, the first listed on a tie."""
+        start, chosen = min(((self.earliest(o, first, days), o) for o in options), key=lambda sc: sc[0])
+        for r in chosen:
+            self.free[r][start : start + days] -= 1
+        return start, chosen
+
+
+def _hours(phase: str, b: Block, norms: dict[str, float]) -> float:
+    """A block package's estimate: the norms of its seams or items, and the work no norm covers."""
+    norm = norms.get(f"WP-{b.code}-{phase}", 0.0)
+    hours = {
+        "FAB": 1.8 * norm + 0.25 * b.parts + 40,  # fitting, handling and grinding on top of the welding
+        "ASM": 2.0 * norm + 12 * len(b.panels) + 60,
+        "OUT": 1.15 * b.item_hours + 30,
+        "PNT": 1.2 * b.weight_kg / 1000 + 30,
+        "ERC": 2.5 * norm + 120,  # rigging, fit-up and fairing besides the erection welding
+    }[phase]
+    return math.ceil(hours * 2) / 2
+
+
+def _centres(phase: str, b: Block) -> list[tuple[str, ...]]:
+    """The resources a block package may be planned on (each option a set of resources), preferred first."""
+    if phase == "ERC":  # the smallest crane that lifts it (with 10 % for the rigging): the big one for the heaviest
+        cranes = [r for r in RESOURCES if r[2] == "crane" and (r[4] or 0.0) >= 1.1 * b.weight_kg / 1000]
+        return [("DOCK-2", crane[0]) for crane in sorted(cranes, key=lambda r: r[4] or 0.0)]
+    shops: dict[str, list[tuple[str, ...]]] = {
+        "FAB": [("CPL-1",)] if b.curved else [("PL-1",), ("PL-2",)],
+        "ASM": [("AH-1",), ("AH-2",), ("AH-3",)],
+        "OUT": [("OH-1",)],
+        "PNT": [("PC-1",), ("PC-2",)],
+    }
+    return shops[phase]
 
 
 def work_packages(
-    rng: np.random.Generator, blocks: list[Block], on_board: list[OnBoard], welding_min: dict[str, float]
+    blocks: list[Block], on_board: list[OnBoard], norms: dict[str, float]
 ) -> tuple[list[Package], list[tuple[str, str]]]:
-    """Every block's five work packages and the on-board ones, with their precedence."""
+    """Every block's five work packages and the on-board ones, planned, with their precedence.
+
+    The planner goes through the blocks in erection order: each block's packages one after the other on the
+    working days, on the resource of their kind that is free first; its erection after its painting, after the
+    erection of the blocks it rests on and of the block before it in the sequence, with the dock and a crane
+    that can lift it. An on-board package starts once every block its items sit on is erected.
+    """
+    planner = Planner()
     packages: list[Package] = []
     links: list[tuple[str, str]] = []
+    erection: dict[str, Package] = {}
+    last_erection = 0
     for b in sorted(blocks, key=lambda b: b.seq):
-        previous = None
-        for phase, craft, (first, last), crew, what in _PHASES:
-            wp = f"WP-{b.code}-{phase}"
-            hours = {
-                "FAB": 2.2 * welding_min.get(wp, 0) / 60 + 40,
-                "ASM": 3.0 * welding_min.get(wp, 0) / 60 + 150,
-                "OUT": 1.2 * b.item_hours + 40,
-                "PNT": 1.8 * b.weight_kg / 1000 + 30,
-                "ERC": 3.0 * welding_min.get(wp, 0) / 60 + 60,
-            }[phase]
-            centre = {
-                "FAB": "CPS-1" if b.curved else f"PL-{1 + b.seq % 2}",
-                "ASM": f"AH-{1 + b.seq % 3}",
-                "OUT": "OH-1",
-                "PNT": f"PC-{1 + b.seq % 2}",
-                "ERC": "DOCK-2",
-            }[phase]
-            packages.append(
-                Package(
-                    wp,
-                    f'{what}, {b.code} "{b.name}"',
-                    craft,
-                    centre,
-                    int(rng.integers(*crew)),
-                    round(hours * 2) / 2,
-                    b.erect + dt.timedelta(days=first),
-                    b.erect + dt.timedelta(days=last),
-                )
+        target = _LEAD + round((b.seq - 1) * _PACE)
+        ready = max(0, target - _LEAD)
+        previous: Package | None = None
+        for phase in _PHASES:
+            hours = _hours(phase.code, b, norms)
+            crew, days = crew_and_days(hours, phase)
+            if phase.code == "ERC":
+                supports = [erection[s.code].end for s in b.supports]
+                ready = max(ready + _STAGING, target, last_erection, *supports)
+            first, (centre, *crane) = planner.book(_centres(phase.code, b), ready, days)
+            wp = Package(
+                f"WP-{b.code}-{phase.code}",
+                f'{phase.what}, {b.code} "{b.name}"',
+                phase.craft,
+                b.id,
+                centre,
+                crane[0] if crane else None,
+                crew,
+                hours,
+                first,
+                days,
             )
-            if previous:
-                links.append((previous, wp))
-            previous = wp
-        links += [(f"WP-{s.code}-ERC", f"WP-{b.code}-ERC") for s in b.supports]
+            packages.append(wp)
+            if previous is not None:
+                links.append((previous.id, wp.id))
+            previous, ready = wp, wp.end
+        erection[b.code] = packages[-1]  # the last phase, ERC
+        last_erection = erection[b.code].first
+        b.erect = planner.days[last_erection]
+        links += [(erection[s.code].id, erection[b.code].id) for s in b.supports]
     for ob in on_board:
-        host = ob.last_block
-        if host is None:  # every on-board package is made for an item on some block
+        if not ob.hosts:  # every on-board package is made for an item on some block
             raise ValueError(f"on-board work package {ob.id!r} has no block")
-        people = int(rng.integers(6, 21))
-        budget = round(1.3 * ob.hours + 20)
-        begin = host.erect + dt.timedelta(days=10)
-        packages.append(
-            Package(
-                ob.id,
-                f"On-board {ob.system.desc.lower()}, {ob.zone}",
-                ob.system.craft,
-                _ON_BOARD_CENTRE[ob.system.craft],
-                people,
-                float(budget),
-                begin,
-                begin + dt.timedelta(days=5 + budget // (people * 8)),
-            )
-        )
-        links.append((f"WP-{host.code}-ERC", ob.id))
+        hosts = sorted(ob.hosts.values(), key=lambda b: b.seq)
+        hours = math.ceil((1.2 * ob.hours + 20) * 2) / 2
+        crew, days = crew_and_days(hours, _ON_BOARD)
+        centre = _ON_BOARD_CENTRE[ob.system.craft]
+        ready = max(erection[h.code].end for h in hosts) + _AFTER_ERECTION
+        first, _ = planner.book([(centre,)], ready, days)
+        name = f"On-board {ob.system.desc.lower()}, {ob.zone}"
+        packages.append(Package(ob.id, name, ob.system.craft, None, centre, None, crew, hours, first, days))
+        links += [(erection[h.code].id, ob.id) for h in hosts]
+    for wp in packages:
+        wp.start, wp.finish = planner.days[wp.first], planner.days[wp.end - 1]
     return packages, links
 
 
@@ -1383,11 +1568,14 @@ def build(seed: int = SEED) -> dict[str, pa.Table]:
     for system in SYSTEMS:
         fitting.system(system)
 
-    minutes, _ = seam_effort(seams)
-    welding: dict[str, float] = {}
-    for wp, m in zip(seams.columns["WP_REF"], minutes.tolist(), strict=True):
-        welding[str(wp)] = welding.get(str(wp), 0.0) + m
-    plan, links = work_packages(rng, ship, list(fitting.on_board.values()), welding)
+    seam_norm = seam_norms(seams).tolist()
+    seams.columns["NORM_MH"] = list(seam_norm)
+    norms: dict[str, float] = {}
+    for wp, h in zip(seams.columns["WP_REF"], seam_norm, strict=True):
+        norms[str(wp)] = norms.get(str(wp), 0.0) + h
+    plan, links = work_packages(ship, list(fitting.on_board.values()), norms)
+    for b in ship:
+        hull.columns["ERECT_DATE"][b.row] = b.erect
     done: dict[str, Progress] = {}
     for wp in plan:
         done[wp.id] = progress(rng, wp)
@@ -1396,7 +1584,9 @@ def build(seed: int = SEED) -> dict[str, pa.Table]:
             kind="WP",
             name=wp.name,
             CRAFT=wp.craft,
+            BLOCK_REF=wp.block,
             WORKCENTER=wp.centre,
+            CRANE=wp.crane,
             CREW_SIZE=wp.crew,
             EST_MH=wp.hours,
             PLAN_START=wp.start,
