@@ -28,21 +28,29 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for machines.
 
 @eval_app.command("record")
 def record_command(
-    yard: Annotated[Path, typer.Option(help="The yard directory to cut from.")],
+    yard: Annotated[Path, typer.Option(help="The yard store to cut from (`shipbrain yard import` or `generate`).")],
     out_dir: Annotated[Path, typer.Option("--out", help="The package directory to write.")],
-    blocks: Annotated[str | None, typer.Option(help="Block codes, comma-separated (default: every block).")] = None,
+    blocks: Annotated[
+        str | None, typer.Option(help="Block ids, comma-separated, as the yard writes them [default: every block].")
+    ] = None,
+    work_packages: Annotated[
+        str | None,
+        typer.Option("--work-packages", help="Work package ids instead of blocks, comma-separated."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="The package's name [default: the directory's].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the package if it exists.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Cut a recorded work package (tables, actuals, accepted answers) from a generated yard."""
+    """Cut a recorded work package from a yard store: model inputs, work packages, resources, actuals, answers."""
     from knowledge.cli import user_errors
 
     with user_errors():
         from evals.package import package_summary, record
 
         chosen = [b for b in blocks.split(",") if b.strip()] if blocks else None
-        summary = package_summary(record(yard, chosen, out_dir, name=name, force=force))
+        packages = [w for w in work_packages.split(",") if w.strip()] if work_packages else None
+        package = record(yard, chosen, out_dir, work_packages=packages, name=name, force=force)
+        summary = package_summary(package)
         if as_json:
             out.print_json(json.dumps(summary))
         else:

@@ -47,7 +47,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from brain.intents import INTENTS, is_known
-from brain.plan import CODE_PATTERN, Entities, Intent, Plan, Refusal
+from brain.plan import Entities, Intent, Plan, Refusal
 from brain.tools import TOOLS
 from evals._yaml import compose, construct, line_of
 from evals.errors import CaseFileError
@@ -80,19 +80,19 @@ NumberReference = Literal[
     "schedule.erection_day",
 ]
 NUMBER_REFERENCES: Final[dict[str, str]] = {
-    "graph.upstream": "PartGraph.upstream of the case's first code: how many nodes",
-    "graph.downstream": "PartGraph.downstream of the case's first code: how many nodes",
-    "graph.members.assembly": "PartGraph.members of the first code that are assemblies",
-    "graph.members.sub_assembly": "PartGraph.members of the first code that are sub-assemblies",
-    "graph.members.part": "PartGraph.members of the first code that are parts",
-    "graph.members.joint": "PartGraph.members of the first code that are joints",
-    "graph.members.outfitting_item": "PartGraph.members of the first code that are outfitting items",
+    "graph.upstream": "YardStore.upstream of the case's first code: how many nodes",
+    "graph.downstream": "YardStore.downstream of the case's first code: how many nodes",
+    "graph.members.assembly": "YardStore.members of the first code that are assemblies",
+    "graph.members.sub_assembly": "YardStore.members of the first code that are sub-assemblies",
+    "graph.members.part": "YardStore.members of the first code that are parts",
+    "graph.members.joint": "YardStore.members of the first code that are joints",
+    "graph.members.outfitting_item": "YardStore.members of the first code that are outfitting items",
     "graph.zone_items": "outfitting items of the blocks whose zone is the case's zone",
     "ndt.inspected": "ceil(budget x joints of the first code), at least 1; budget from the case, else 10 %",
     "welding.hours": "the welding model run directly over the first code's joints: summed hours",
     "welding.expected_defects": "the welding model run directly over the first code's joints: summed defect risk",
     "schedule.makespan": "the yard's schedule solved directly (same request, one worker): makespan in days",
-    "schedule.erection_day": "the same schedule: start day of the first code's block erection (WP-<block>-ERE)",
+    "schedule.erection_day": "the same schedule: start day of the work package that erects the first code's block",
 }
 _NEEDS_CODE: Final = {
     r for r in NUMBER_REFERENCES if r.startswith(("graph.up", "graph.down", "graph.mem", "ndt", "weld"))
@@ -109,10 +109,19 @@ class ExpectedEntities(Entities):
 
     @field_validator("codes")
     @classmethod
-    def _codes_as_extracted(cls, codes: list[str]) -> list[str]:
+    def _codes_as_written(cls, codes: list[str]) -> list[str]:
         for code in codes:
-            if code != code.upper() or not CODE_PATTERN.fullmatch(code):
-                raise ValueError(f"{code!r} is not a yard code as the planner writes it (upper-case, e.g. B012-A03)")
+            if (
+                not code
+                or code != code.strip()
+                or any(not c.isprintable() for c in code)
+                or len(code.encode()) > 128
+                or code != code.upper()
+            ):
+                raise ValueError(
+                    f"{code!r} is not a yard id as a case file writes it: the yard's own id, in capitals as the "
+                    "sample yards write theirs, without surrounding spaces or control characters (up to 128 bytes)"
+                )
         return codes
 
     def mismatches(self, found: Entities) -> list[str]:

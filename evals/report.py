@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 if TYPE_CHECKING:
@@ -133,42 +134,58 @@ def _plots(run_dir: Path, seconds: list[float]) -> list[dict[str, str]]:
     path = run_dir / "predictions.parquet"
     table = pq.read_table(path) if path.is_file() else None
     if table is not None and {"predicted_hours", "actual_hours"} <= set(table.column_names):
-        pred = table.column("predicted_hours").to_numpy(zero_copy_only=False).astype(float)
-        actual = table.column("actual_hours").to_numpy(zero_copy_only=False).astype(float)
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        ax.hexbin(actual, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
-        top = float(np.percentile(np.concatenate([pred, actual]), 99.5)) if len(pred) else 1.0
-        ax.plot([0, top], [0, top], color="red", lw=1)
-        ax.set(xlim=(0, top), ylim=(0, top), xlabel="recorded hours", ylabel="predicted hours", title="Weld hours")
-        images.append({"alt": "predicted vs recorded hours", "data": _png(fig)})
-        error = np.abs(pred - actual)
-        for column in ("position", "process"):
-            if column not in table.column_names:
-                continue
-            keys = np.asarray(table.column(column).to_pylist(), dtype=object)
-            names = sorted(set(keys.tolist()))
-            fig, ax = plt.subplots(figsize=(5, 3.5))
-            ax.bar(names, [float(error[keys == n].mean()) for n in names], color="#4477aa")
-            ax.set(ylabel="mean absolute error, h", title=f"Hours error by weld {column}")
-            images.append({"alt": f"error by {column}", "data": _png(fig)})
+        pred, actual = _floats(table, "predicted_hours"), _floats(table, "actual_hours")
+        known = np.isfinite(pred) & np.isfinite(actual)  # rows the yard recorded no hours of are left out
+        if known.any():
+            images += _hours_plots(plt, table.filter(pa.array(known)), pred[known], actual[known])
     if table is not None and {"predicted_defect_probability", "defect"} <= set(table.column_names):
         from evals.scorers import calibration_bins
 
-        p = table.column("predicted_defect_probability").to_numpy(zero_copy_only=False).astype(float)
-        y = table.column("defect").to_numpy(zero_copy_only=False).astype(float)
-        bins = calibration_bins(np.clip(p, 0, 1), y, 20)
-        fig, ax = plt.subplots(figsize=(5, 4.5))
-        top = max([b[0] for b in bins] + [b[1] for b in bins] + [0.05])
-        ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
-        ax.scatter([b[0] for b in bins], [b[1] for b in bins], s=[max(8, 300 * b[2] / len(p)) for b in bins])
-        ax.set(xlabel="predicted defect probability", ylabel="NDT defect rate", title="Calibration (20 bins)")
-        images.append({"alt": "calibration curve", "data": _png(fig)})
+        p, y = _floats(table, "predicted_defect_probability"), _floats(table, "defect")
+        known = np.isfinite(p) & np.isfinite(y)  # joints NDT did not inspect are left out
+        p, y = p[known], y[known]
+        if len(p):
+            bins = calibration_bins(np.clip(p, 0, 1), y, 20)
+            fig, ax = plt.subplots(figsize=(5, 4.5))
+            top = max([b[0] for b in bins] + [b[1] for b in bins] + [0.05])
+            ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
+            ax.scatter([b[0] for b in bins], [b[1] for b in bins], s=[max(8, 300 * b[2] / len(p)) for b in bins])
+            ax.set(xlabel="predicted defect probability", ylabel="NDT defect rate", title="Calibration (20 bins)")
+            images.append({"alt": "calibration curve", "data": _png(fig)})
     if seconds:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         ax.hist(seconds, bins=40, color="#228833")
         ax.set(xlabel="seconds per case", ylabel="cases", title="Latency")
         images.append({"alt": "latency histogram", "data": _png(fig)})
     return images
+
+
+def _hours_plots(plt: Any, table: pa.Table, pred: np.ndarray, actual: np.ndarray) -> list[dict[str, str]]:
+    """Predicted against recorded hours, and the error by weld position and process."""
+    images = []
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.hexbin(actual, pred, gridsize=60, bins="log", mincnt=1, cmap="viridis")
+    top = float(np.percentile(np.concatenate([pred, actual]), 99.5)) if len(pred) else 1.0
+    ax.plot([0, top], [0, top], color="red", lw=1)
+    ax.set(xlim=(0, top), ylim=(0, top), xlabel="recorded hours", ylabel="predicted hours", title="Weld hours")
+    images.append({"alt": "predicted vs recorded hours", "data": _png(fig)})
+    error = np.abs(pred - actual)
+    for column in ("position", "process"):
+        if column not in table.column_names:
+            continue
+        keys = np.asarray(table.column(column).to_pylist(), dtype=object)
+        names = sorted({str(k) for k in keys.tolist() if k is not None})
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        ax.bar(names, [float(error[keys == n].mean()) for n in names], color="#4477aa")
+        ax.set(ylabel="mean absolute error, h", title=f"Hours error by weld {column}")
+        images.append({"alt": f"error by {column}", "data": _png(fig)})
+    return images
+
+
+def _floats(table: pa.Table, column: str) -> np.ndarray:
+    """A numeric or boolean column as float64, null as NaN."""
+    values = table.column(column).cast(pa.float64()).fill_null(np.nan)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def write_report(run_dir: Path) -> Path:

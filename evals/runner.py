@@ -18,7 +18,6 @@ it on a replayed run (`replay=True`), so replayed runs give identical scores (al
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 import time
@@ -35,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from evals.cassette import CassetteRegistry
 from evals.errors import PackageError, RunDirError, SuiteError
-from evals.package import RecordedPackage, record
+from evals.package import PACKAGE_VERSION, PackageSource, RecordedPackage, record
 from evals.scorers import _MISSING, CaseOutput, Direction, Score
 from evals.suite import CaseSpec, PackageSpec, ScorerEntry, Suite, expand_vars
 from knowledge.settings import Settings, get_settings
@@ -214,7 +213,7 @@ class RunCase:
     scorers: tuple[ScorerEntry, ...]
     expected: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
-    table: str = "joints"
+    table: str = "joint"
     where: Mapping[str, Any] = field(default_factory=dict)
     question: str | None = None
     workflow: str | None = None
@@ -224,31 +223,61 @@ class RunCase:
 # ---- packages and yards ---------------------------------------------------------------------------------------
 
 
+def _package_resources(package: RecordedPackage) -> list[dict[str, Any]]:
+    """The package's resources as {resource, kind, capacity} (what the schedule check reads)."""
+    table = package.table("resource")
+    for name in ("resource_kind", "capacity"):
+        if name not in table.column_names:
+            raise PackageError(f"package {package.name!r} records no resource {name}: a schedule needs it")
+    return [
+        {"resource": r["code"], "kind": r["resource_kind"], "capacity": r["capacity"]}
+        for r in table.select(["code", "resource_kind", "capacity"]).to_pylist()
+    ]
+
+
 def _with_package_resources(rows: pa.Table, package: RecordedPackage) -> pa.Table:
     """Work-package rows carrying the package's resources, as the scheduling model reads them."""
     from adapters.scheduling import ResourceCapacity, with_yard_context
 
     resources = [
-        ResourceCapacity(name=r["resource"], kind=r["kind"], capacity=r["capacity"])
-        for r in package.table("resources").to_pylist()
+        ResourceCapacity(name=r["resource"], kind=str(r["kind"]), capacity=r["capacity"])
+        for r in _package_resources(package)
     ]
     return with_yard_context(rows, resources)
 
 
 def _record_key(spec: BaseModel) -> str:
-    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()[:12]
+    text = f"v{PACKAGE_VERSION}:{spec.model_dump_json()}"  # a new package format records again
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _generated_yard(root: Path, parts: int, seed: int, blocks: int | None) -> Path:
-    from knowledge import YardSpec, generate_yard, write_yard
+def _is_store(path: Path) -> bool:
+    from knowledge.errors import KnowledgeError
+    from knowledge.importer import read_import_manifest
+
+    try:
+        read_import_manifest(path)
+    except (KnowledgeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _synthetic_store(root: Path, parts: int, seed: int, blocks: int | None) -> Path:
+    """The synthetic yard of a generator spec as an imported store (`knowledge.generate_store`), made once and kept.
+
+    A directory there that is no store (a yard an older Shipbrain generated in its own format) is made again.
+    """
+    from knowledge import YardSpec, generate_store
 
     out = root / f"yard-{parts}-s{seed}" if blocks is None else root / f"yard-{parts}-s{seed}-b{blocks}"
-    if not (out / "manifest.json").is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        try:
-            write_yard(generate_yard(YardSpec(parts=parts, seed=seed, blocks=blocks)), out)
-        except FileExistsError:
-            pass  # another run made it meanwhile
+    if _is_store(out):
+        return out
+    if out.is_symlink():
+        out.unlink()
+    try:
+        generate_store(YardSpec(parts=parts, seed=seed, blocks=blocks), out, overwrite=out.exists())
+    except FileExistsError:
+        pass  # another run made it meanwhile
     return out
 
 
@@ -260,9 +289,10 @@ def open_package(name: str, spec: PackageSpec, settings: Settings) -> RecordedPa
     rec = spec.record
     cache = settings.data_dir / "evals" / "packages" / f"{name}-{_record_key(rec)}"
     if not (cache / "manifest.json").is_file():
-        yard = _generated_yard(settings.data_dir / "evals" / "yards", rec.parts, rec.seed, rec.yard_blocks)
+        yard = _synthetic_store(settings.data_dir / "evals" / "yards", rec.parts, rec.seed, rec.yard_blocks)
+        source = PackageSource(kind="synthetic", parts=rec.parts, seed=rec.seed, spec_blocks=rec.yard_blocks)
         try:
-            record(yard, rec.blocks, cache, name=name)
+            record(yard, rec.blocks, cache, name=name, source=source)
         except PackageError:
             if not (cache / "manifest.json").is_file():
                 raise
@@ -270,15 +300,25 @@ def open_package(name: str, spec: PackageSpec, settings: Settings) -> RecordedPa
 
 
 def yard_of(package: RecordedPackage, settings: Settings) -> Path:
-    """The yard a package was cut from (regenerated from its spec if it is not where it was)."""
+    """The store a package was cut from (a synthetic yard made again from its spec if it is not where it was).
+
+    Raises:
+        PackageError: the store is gone or holds another yard now, and the package names no spec to make it again.
+    """
+    from knowledge.importer import store_digest
+
     source = package.manifest.source
-    if source.yard and (Path(source.yard) / "manifest.json").is_file():
-        manifest = json.loads((Path(source.yard) / "manifest.json").read_text())
-        if manifest.get("seed") == source.seed and manifest.get("parts") == source.parts:
+    if source.yard and _is_store(Path(source.yard)):
+        if source.digest is None or store_digest(Path(source.yard)) == source.digest:
             return Path(source.yard)
-    if source.kind != "synthetic" or source.parts is None or source.seed is None:
+    if source.kind == "synthetic" and source.parts is not None and source.seed is not None:
+        return _synthetic_store(settings.data_dir / "evals" / "yards", source.parts, source.seed, source.spec_blocks)
+    if not source.yard:
         raise PackageError(f"package {package.name!r} names no yard to ask the brain or run workflows against")
-    return _generated_yard(settings.data_dir / "evals" / "yards", source.parts, source.seed, source.spec_blocks)
+    raise PackageError(
+        f"package {package.name!r} was cut from the store {source.yard!r} ({source.yard_name or 'a yard'}), which "
+        "is not there or holds another import now: import that yard there again, or record the package again"
+    )
 
 
 # ---- expanding the suite into cases -----------------------------------------------------------------------------
@@ -299,7 +339,7 @@ def _variables(spec: CaseSpec, package: RecordedPackage) -> list[dict[str, str]]
     if spec.fields.for_each == "block":
         return [{"block": b} for b in package.manifest.blocks]
     if spec.fields.for_each == "work_package":
-        return [{"work_package": c} for c in package.table("work_packages").column("code").to_pylist()]
+        return [{"work_package": c} for c in package.table("work_package").column("code").to_pylist()]
     return [{}]
 
 
@@ -349,7 +389,7 @@ def _expand_one(suite: Suite, spec: CaseSpec, package: RecordedPackage) -> Itera
             scorers=spec.scorers,
             expected=expand_vars(f.expected, variables),
             model=f.model or ("scheduling" if spec.kind == "schedule" else None),
-            table="work_packages" if spec.kind == "schedule" else f.table,
+            table="work_package" if spec.kind == "schedule" else f.table,
             where=expand_vars(f.where, variables),
             question=expand_vars(f.question, variables),
             workflow=f.workflow,
@@ -419,14 +459,14 @@ class _Runtime:
             return self._brains[yard]
 
     def workflow_context(self, package: str) -> WorkflowContext:
-        from knowledge.partgraph import PartGraph
+        from knowledge.store import YardStore
         from workflows import WorkflowContext
 
         yard = self.yard(package)
         with self._lock:
             if yard not in self._contexts:
                 self._contexts[yard] = WorkflowContext(
-                    PartGraph.open(yard), self.state_settings, registry=self.registry
+                    YardStore.open(yard), self.state_settings, registry=self.registry
                 )
             return self._contexts[yard]
 
@@ -450,17 +490,21 @@ class _Runtime:
         assert case.model is not None
         rows = package.rows(case.table, dict(case.where))
         spec = self.registry.get(case.model).spec
-        wanted = [c for c in spec.input_schema.model_fields if c in rows.column_names]
-        inputs = rows.select(wanted)
+        fields = list(spec.input_schema.model_fields)
+        absent = [c for c in fields if c not in rows.column_names]
+        why = package.manifest.missing.get(case.table)
+        if absent and why:  # the yard could not give the model its inputs when the package was recorded
+            raise PackageError(f"package {package.name!r} holds no {case.model} inputs in {case.table}: {why}")
+        inputs = rows.select([c for c in fields if c in rows.column_names])
         if case.kind == "schedule":  # the resources are the package's data, not the model's: they ride along
             inputs = _with_package_resources(inputs, package)
         predicted = self.executor.run(case.model, inputs)
-        table = rows
+        table = package.with_actuals(rows)
         for name in predicted.column_names:
             table = table.append_column(f"predicted_{name}", predicted.column(name))
         context: dict[str, Any] = {}
         if case.kind == "schedule":
-            context["resources"] = package.table("resources").to_pylist()
+            context["resources"] = _package_resources(package)
         return CaseOutput(rows=table, context=context)
 
     def _question(self, case: RunCase) -> CaseOutput:

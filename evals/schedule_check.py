@@ -3,23 +3,20 @@
 Written from the request's documented meaning alone (the work package rows and the yard's resources), sharing
 no code with `adapters.scheduling`: days are whole and a work package occupies days start..finish-1; it runs
 exactly `duration_days` and not before its `release_day`; it starts no earlier than every work package named
-in its `after` has finished; it runs on a resource of the kind its trade works on (PNL on a panel line, ASM in
-a workshop, OFB in an outfitting hall, ERE in the dock; OBD on none) and holds the crane it names; a resource
-(or crane) runs at most `capacity` work packages on any day, and none on a day it is down.
+in its `after` has finished; it runs on a resource of the kind of the one it is planned on (another panel line
+for one planned on a panel line; none for one planned on none) and holds the crane it names; a resource (or
+crane) runs at most `capacity` work packages on any day, and none on a day it is down.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["KIND_OF_TRADE", "schedule_violations"]
-
-KIND_OF_TRADE: Final = {"PNL": "panel_line", "ASM": "workshop", "OFB": "outfitting_hall", "ERE": "dock", "OBD": None}
-"""Which kind of resource each trade works on (restated from the yard's documentation, not imported)."""
+__all__ = ["schedule_violations"]
 
 
 def schedule_violations(
@@ -73,10 +70,12 @@ def _task(t: Mapping[str, Any], kind: Mapping[str, str]) -> list[str]:
         out.append(f"{code}: runs {finish - start} days, needs {t['duration_days']}")
     if start < int(t.get("release_day") or 0):
         out.append(f"{code}: starts on day {start}, before its release day {t['release_day']}")
-    wanted = KIND_OF_TRADE.get(str(t["trade"]))
+    planned = t.get("resource")
+    wanted = None if planned is None else kind.get(str(planned))
     placed = t.get("predicted_resource")
-    if wanted is None and placed is not None:
+    if planned is None and placed is not None:
         out.append(f"{code}: needs no resource but was put on {placed}")
-    elif wanted is not None and kind.get(str(placed)) != wanted:
-        out.append(f"{code}: a {t['trade']} work package put on {placed!r}, not a {wanted}")
+    elif planned is not None and (wanted is None or kind.get(str(placed)) != wanted):
+        what = f"a {wanted}" if wanted is not None else f"a resource like {planned} (not among the resources)"
+        out.append(f"{code}: a {t.get('trade')} work package put on {placed!r}, not {what}")
     return out

@@ -12,6 +12,9 @@ loads, so a case whose expected value has the wrong type is refused before anyth
 | `tool_routing` | 1 if the tools that ran are the expected ones, in order, else 0 | list of tool names | higher |
 | `mae` | mean absolute error of a predicted column against a recorded actual | (the package's actuals) | lower |
 | `calibration` | expected calibration error of a probability against a recorded 0/1 outcome | (actuals) | lower |
+
+`mae` and `calibration` leave out the rows the yard recorded nothing of (a joint not welded yet, one NDT did
+not inspect): a case's rows carry the package's actuals, null where there are none.
 | `schedule_validity` | 1 if the schedule keeps precedence, capacity, downtime, durations, kinds | (request) | higher |
 | `latency` | the case's wall-clock seconds | none | lower |
 
@@ -280,7 +283,8 @@ def _tool_routing(output: CaseOutput, expected: list[str], args: RoutingArgs) ->
     return Score(value=float(ok), reason="" if ok else f"expected tools {expected}, ran {got}")
 
 
-def _columns(output: CaseOutput, args: ColumnArgs) -> tuple[np.ndarray, np.ndarray] | str:
+def _columns(output: CaseOutput, args: ColumnArgs) -> tuple[np.ndarray, np.ndarray, str] | str:
+    """The predicted and recorded values of the rows that have both, and the reason to give when none has."""
     rows = output.rows
     predicted = f"predicted_{args.output}"
     if rows is None:
@@ -288,9 +292,16 @@ def _columns(output: CaseOutput, args: ColumnArgs) -> tuple[np.ndarray, np.ndarr
     for column in (predicted, args.actual):
         if column not in rows.column_names:
             return f"the rows have no column {column!r}"
-    pred = np.asarray(rows.column(predicted).to_numpy(zero_copy_only=False), dtype=np.float64)
-    actual = np.asarray(rows.column(args.actual).to_numpy(zero_copy_only=False), dtype=np.float64)
-    return pred, actual
+    pred, actual = _numbers(rows.column(predicted)), _numbers(rows.column(args.actual))
+    known = np.isfinite(pred) & np.isfinite(actual)  # a row the yard recorded nothing of (not done, no NDT) is left out
+    empty = "no rows" if not len(known) else f"none of the {len(known):,} rows has a recorded {args.actual}"
+    return pred[known], actual[known], empty
+
+
+def _numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """A numeric or boolean column as float64, null as NaN."""
+    floats = column.cast(pa.float64()).fill_null(np.nan)
+    return np.asarray(floats.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 @scorer("mae", args=MaeArgs, direction="lower", kinds=("model",))
@@ -298,9 +309,9 @@ def _mae(output: CaseOutput, expected: Any, args: MaeArgs) -> Score:
     columns = _columns(output, args)
     if isinstance(columns, str):
         return Score(value=math.inf, passed=False, reason=columns)
-    pred, actual = columns
+    pred, actual, empty = columns
     if not len(pred):
-        return Score(value=0.0, reason="no rows")
+        return Score(value=0.0, reason=empty)
     error = pred - actual
     bias = float(error.mean())
     return Score(value=float(np.abs(error).mean()), reason=f"bias {bias:+.4f} over {len(pred):,} rows")
@@ -320,9 +331,9 @@ def _calibration(output: CaseOutput, expected: Any, args: CalibrationArgs) -> Sc
     columns = _columns(output, args)
     if isinstance(columns, str):
         return Score(value=math.inf, passed=False, reason=columns)
-    p, y = columns
+    p, y, empty = columns
     if not len(p):
-        return Score(value=0.0, reason="no rows")
+        return Score(value=0.0, reason=empty)
     ece = sum(n * abs(mp - rate) for mp, rate, n in calibration_bins(np.clip(p, 0, 1), y, args.bins)) / len(p)
     brier = float(np.mean((p - y) ** 2))
     return Score(value=float(ece), reason=f"Brier {brier:.5f}; predicted {p.mean():.4f} vs observed {y.mean():.4f}")

@@ -1,38 +1,38 @@
 """Suites: a YAML file naming recorded packages, cases, scorers and thresholds, checked before anything runs.
 
 ```yaml
-suite: smoke
+suite: hull
 description: What this suite guards.
 packages:
-  small: {record: {parts: 20000, seed: 1, blocks: [B001, B002, B003]}}   # cut at run time from a seeded yard
-  mine: {path: ../packages/yard-export}                                  # or a package on disk (relative to here)
+  hull: {path: ../packages/hull-1042}     # a package on disk (relative to here): `shipbrain eval record`
+  small: {record: {parts: 20000, seed: 1}}   # or cut at run time from a seeded synthetic yard (`blocks:` some)
 models: {welding: "1"}                    # model versions (--model welding=2 overrides)
 thresholds: {"mae:hours": {max: 0.35}}    # on a score's mean over the suite's cases
 margins: {"mae:hours": 0.01}              # how much worse a score may get in `compare` before it gates
 cases:
   - id: welding-{block}                   # {block} / {work_package}: one case each (for_each)
-    package: small
+    package: hull
     for_each: block
     model: welding                        # model case: the model over a package table's rows
-    table: joints
-    where: {block: "{block}"}
+    table: joint                          # joint, outfitting_item (a role); the rows carry their actuals
+    where: {block: "{block}"}             # columns of the table, values as the yard writes them
     scorers: [{name: mae, max: 0.5}, {name: calibration}, {name: latency}]
   - id: schedule
-    package: small
+    package: hull
     schedule: {}                          # schedule case: the scheduling model over the work packages
     scorers: [{name: schedule_validity, min: 1}]
-  - id: ndt-b001
-    package: small
-    question: "Which joints of B001 need NDT at 5 %?"       # question case: the brain
-    expected: {intent: ndt_plan, tools: [ndt_plan], numbers.inspected: 61}
+  - id: ndt-db09
+    package: hull
+    question: "Which joints of H1042/DB09 need NDT at 5 %?"  # question case: the brain
+    expected: {intent: ndt_plan, tools: [ndt_plan], numbers.inspected: 37}
     scorers: [{name: exact, field: intent}, {name: tool_routing}, {name: numeric, field: numbers.inspected}]
-  - id: wip-b001
-    package: small
+  - id: wip-db09
+    package: hull
     workflow: weld-inspection-plan        # workflow case
-    input: {code: B001, budget: {share: 0.1}}
-    scorers: [{name: numeric, field: joints_total, expected: 1207}]
+    input: {code: H1042/DB09, budget: {share: 0.1}}
+    scorers: [{name: numeric, field: joints_total, expected: 740}]
   - id: recorded
-    package: small
+    package: hull
     answers: all                          # one case per recorded answer of the package (question, workflow, all)
     scorers: [{name: exact, field: intent}, {name: tool_routing}]   # entries an answer gives no expected value skip it
   - id: planner
@@ -104,7 +104,8 @@ class _CaseFields(BaseModel):
     description: str | None = None
     for_each: Literal["block", "work_package"] | None = None
     model: str | None = None
-    table: Literal["joints", "outfitting_items", "work_packages"] = "joints"
+    table: Literal["joint", "outfitting_item", "work_package"] = "joint"
+    """The package table (a role) a model case reads its rows from."""
     where: dict[str, str | list[str]] = Field(default_factory=dict)
     schedule: dict[str, Any] | None = None
     question: str | None = None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from typer.testing import CliRunner
 from evals.cli import eval_app
 from evals.compare import compare_runs
 from evals.errors import ReplayMissError
-from evals.runner import list_runs, load_run, run_suite
+from evals.package import RecordedPackage
+from evals.runner import CaseRecord, list_runs, load_run, run_suite
 from evals.suite import load_suite
 from knowledge.settings import Settings
 
@@ -48,7 +50,7 @@ def test_replay_gives_identical_scores(smoke_runs: tuple[Path, Path, float]) -> 
     (sa, ra), (sb, rb) = load_run(a), load_run(b)
     assert sb.replay and not sa.replay
 
-    def deterministic(records: list) -> dict:
+    def deterministic(records: list[CaseRecord]) -> dict[str, dict[str, tuple[float, bool | None, str]]]:
         return {
             r.id: {k: (s.value, s.passed, s.reason) for k, s in r.scores.items() if s.deterministic} for r in records
         }
@@ -151,3 +153,33 @@ def test_the_summary_says_which_scores_gate_and_which_only_inform(
     assert text.index("gate (a threshold decides pass or fail):") < text.index("mae:hours")
     informs = text.index("only inform (no threshold: the verdict does not depend on them):")
     assert informs < text.index("set_f1:inspection_points[*].code") and informs < text.index("  latency")
+
+
+def test_a_record_spec_makes_the_synthetic_store(tmp_path: Path) -> None:
+    """`record: {parts, seed}` generates and imports the synthetic yard once (an older format's yard made again)."""
+    from evals.runner import open_package, yard_of
+    from evals.suite import PackageSpec, RecordSpec
+    from knowledge.store import YardStore
+
+    settings = Settings(data_dir=tmp_path, executor="in-process")
+    old = tmp_path / "evals" / "yards" / "yard-5000-s3"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text(json.dumps({"format_version": 3}))  # what an older Shipbrain generated
+    spec = PackageSpec(record=RecordSpec(parts=5000, seed=3, blocks=["B002"]))
+    package = open_package("p", spec, settings)
+    assert package.manifest.source.kind == "synthetic" and package.manifest.blocks == ["B002"]
+    assert yard_of(package, settings) == old and YardStore.open(old).count("block") > 1
+    assert open_package("p", spec, settings).path == package.path  # recorded once, then read
+
+
+def test_a_package_whose_store_is_gone_says_so(small_package: RecordedPackage, tmp_path: Path) -> None:
+    from evals.errors import PackageError
+    from evals.runner import yard_of
+
+    copy = tmp_path / "moved"
+    shutil.copytree(small_package.path, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["source"] |= {"yard": str(tmp_path / "nowhere")}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="was cut from the store .*nowhere"):
+        yard_of(RecordedPackage.open(copy), Settings(data_dir=tmp_path, executor="in-process"))
