@@ -142,6 +142,20 @@ class YardStore:
             for name, a in (("kind", self._kind), ("parent", self._parent), ("end", self._end))
             if len(a) != n
         ]
+        arrays = {
+            "nodes/kind": (self._kind, (np.int16,)),
+            "nodes/parent": (self._parent, (np.int32,)),
+            "nodes/end": (self._end, (np.int32,)),
+            "graph/forward_indptr": (self._fwd[0], (np.int32, np.int64)),
+            "graph/forward_indices": (self._fwd[1], (np.int32,)),
+            "graph/reverse_indptr": (self._rev[0], (np.int32, np.int64)),
+            "graph/reverse_indices": (self._rev[1], (np.int32,)),
+        }
+        problems += [
+            f"{name}.npy holds {a.dtype}, not {' or '.join(np.dtype(t).name for t in types)}"
+            for name, (a, types) in arrays.items()
+            if a.dtype not in types or a.ndim != 1
+        ]
         for label, (indptr, indices) in (("forward", self._fwd), ("reverse", self._rev)):
             if len(indptr) != n + 1 or len(indices) != m:
                 problems.append(f"{label} arrays do not describe {n:,} nodes and {m:,} edges")
