@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from brain.core.codes import node_of
 from knowledge.errors import InputError
 from knowledge.yardformat.fields import ROLES
 
@@ -43,20 +44,11 @@ _SCOPE_ROLES: Final[frozenset[str]] = frozenset({"block", "assembly", "sub_assem
 
 
 def node_of_code(yard: YardStore, code: str) -> int:
-    """The node of a code as a person types it: exact, else the one node its loose form names.
+    """The node of a code as a person types it (`brain.core.codes.node_of`).
 
-    Raises:
-        UnknownCodeError: no node, or several, have that loose form (the error names ids close to it).
+    Exact, else the one id of its loose form; an `UnknownCodeError` that says what the yard has instead.
     """
-    stripped = code.strip()
-    for text in (stripped, stripped.upper()):
-        node = yard.ids.get(text)
-        if node is not None:
-            return node
-    found = yard.ids.loose(stripped) if stripped else []
-    if len(found) == 1:
-        return int(found[0])
-    return yard.node_of(stripped)  # raises, naming ids close to it
+    return node_of(yard, code)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,169 @@
+"""A yard's ids as a person types them: exact, loose (case, separators, leading zeros), or reading like one.
+
+One place for every tool, workflow and the planner's lexicon to turn a typed code into a node
+(`node_of(yard, code)`), so "j20-88", "J020-000088" and "B999" (a block the yard does not have) are read the same
+way everywhere. Nothing here knows a naming scheme: what an id "reads like" is the shape of the yard's own ids of a
+role (letters and separators, numbers aside), sampled from the store.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from functools import cached_property
+from typing import TYPE_CHECKING, Final
+
+from knowledge.errors import UnknownCodeError
+
+if TYPE_CHECKING:
+    from knowledge.store import YardStore
+
+__all__ = ["ROLE_NOUNS", "YardCodes", "loose_key", "node_of", "yard_codes"]
+
+_SEPARATORS: Final = re.compile(r"[\s\-_/.:#]+")
+_LEADING_ZEROS: Final = re.compile(r"(?<!\d)0+(?=\d)")
+
+
+def loose_key(text: str) -> str:
+    """An id as a person might type it: case, separators and leading zeros do not count ("J020-000088" == "j20 88").
+
+    Two numbers stay two numbers ("J20-88" is not "J2-088"): a separator between digits is kept as one "-".
+    """
+    unpadded = _LEADING_ZEROS.sub("", text.casefold())
+    return _SEPARATORS.sub(lambda m: "-" if _between_digits(unpadded, m.start(), m.end()) else "", unpadded)
+
+
+def _between_digits(text: str, start: int, end: int) -> bool:
+    return 0 < start and end < len(text) and text[start - 1].isdigit() and text[end].isdigit()
+
+
+ROLE_NOUNS: Final[dict[str, str]] = {
+    "block": "block",
+    "assembly": "assembly",
+    "sub_assembly": "sub-assembly",
+    "part": "part",
+    "joint": "joint",
+    "outfitting_item": "outfitting item",
+    "work_package": "work package",
+    "resource": "resource",
+}
+"""Each role as a planner says it."""
+_SHAPE_ROLES: Final = ("block", "assembly", "sub_assembly", "part", "joint", "outfitting_item", "work_package")
+"""Roles whose ids a word that names none may still read like ("B099" in a yard of 31 blocks)."""
+_SHAPE_SAMPLE: Final = 4096
+"""Ids of each role whose shapes are read (evenly spread over the role's nodes)."""
+_RANGE_LIMIT: Final = 100_000
+"""Largest role whose ids an error reads all of to say what they run from and to."""
+_DIGIT_RUN: Final = re.compile(r"\d+")
+
+
+def _shape(text: str) -> str:
+    """What an id looks like, numbers aside: letters (in upper case) and separators kept, each run of digits a 9."""
+    return _DIGIT_RUN.sub("9", text.strip().upper())
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+class YardCodes:
+    """A yard's ids as a person types them: exact, loose (case, separators, leading zeros), or reading like one.
+
+    Nothing here knows a naming scheme: what an id "reads like" is the shape of the yard's own ids of a role
+    (letters and separators, numbers aside), sampled from the store.
+    """
+
+    def __init__(self, yard: YardStore) -> None:
+        self.yard = yard
+        self._lock = threading.Lock()
+        self._ranges: dict[str, tuple[str, str] | None] = {}
+
+    def find(self, text: str) -> int | None:
+        """The node `text` names: the yard's exact id, else the one id of the same loose form (None: none, or two)."""
+        stripped = text.strip()
+        if not stripped:
+            return None
+        node = self.yard.ids.get(stripped)
+        if node is not None:
+            return node
+        key = loose_key(stripped)
+        found = [n for n in self.yard.ids.loose(stripped) if loose_key(self.yard.id_of(n)) == key]
+        return int(found[0]) if len(found) == 1 else None
+
+    def node(self, text: str) -> int:
+        """`find`, or an `UnknownCodeError` that says what the yard has instead.
+
+        A text that reads like an id of a role ("B999" in a yard of blocks B001-B012) is told the role's range.
+        """
+        node = self.find(text)
+        if node is not None:
+            return node
+        stripped = text.strip()
+        role = self.reads_like(stripped)
+        if role is not None:
+            noun = ROLE_NOUNS[role]
+            span = self._range(role)
+            told = f"; {_plural(noun)} run {span[0]}-{span[1]}" if span else ""
+            raise UnknownCodeError(stripped, f"no {noun} {stripped!r} in this yard{told}")
+        return self.yard.node_of(stripped)  # raises, naming ids close to it
+
+    def reads_like(self, text: str) -> str | None:
+        """The role whose ids look like `text` (numbers aside), None when none does."""
+        shape = _shape(text)
+        return next((role for role, shapes in self._shapes.items() if shape in shapes), None)
+
+    def unknown(self, text: str) -> str | None:
+        """A word that reads like one of the yard's ids but names none, as the yard would write it; else None."""
+        role = self.reads_like(text) if self.find(text) is None else None
+        if role is None:
+            return None
+        return text.upper() if self._upper[role] else text
+
+    @cached_property
+    def _sample(self) -> dict[str, list[str]]:
+        import numpy as np
+
+        out: dict[str, list[str]] = {}
+        for role in _SHAPE_ROLES:
+            nodes = self.yard.nodes_of_role(role)
+            if len(nodes):
+                picked = nodes[np.unique(np.linspace(0, len(nodes) - 1, min(len(nodes), _SHAPE_SAMPLE)).astype(int))]
+                out[role] = self.yard.codes_of(picked)
+        return out
+
+    @cached_property
+    def _shapes(self) -> dict[str, frozenset[str]]:
+        return {role: frozenset(_shape(c) for c in ids) for role, ids in self._sample.items()}
+
+    @cached_property
+    def _upper(self) -> dict[str, bool]:
+        """Per role, whether its ids are written in capitals (then an unknown one is said in capitals too)."""
+        return {role: all(c == c.upper() for c in ids) for role, ids in self._sample.items()}
+
+    def _range(self, role: str) -> tuple[str, str] | None:
+        """The first and last of a role's ids in sorted order (None for a role too large to read whole)."""
+        with self._lock:
+            if role not in self._ranges:
+                nodes = self.yard.nodes_of_role(role)
+                ids = sorted(self.yard.codes_of(nodes)) if 0 < len(nodes) <= _RANGE_LIMIT else []
+                self._ranges[role] = (ids[0], ids[-1]) if ids else None
+            return self._ranges[role]
+
+
+_CODES: weakref.WeakKeyDictionary[YardStore, YardCodes] = weakref.WeakKeyDictionary()
+_CODES_LOCK = threading.Lock()
+
+
+def yard_codes(yard: YardStore) -> YardCodes:
+    """The `YardCodes` of an opened yard, made once per store."""
+    with _CODES_LOCK:
+        found = _CODES.get(yard)
+        if found is None:
+            found = _CODES[yard] = YardCodes(yard)
+        return found
+
+
+def node_of(yard: YardStore, code: str) -> int:
+    """The node of a code as a person types it (`YardCodes.node`): an `UnknownCodeError` that says what there is."""
+    return yard_codes(yard).node(code)
