@@ -36,6 +36,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from typing_extensions import TypedDict
 
+from brain._planner_features import placeholders
 from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from brain.lexicon import LazyLexicon
@@ -126,7 +127,9 @@ _REFUSED: Final = {
 def _examples() -> list[str]:
     """Two or three things that can be asked, from the tools' declarations (a planner that suggests none)."""
     offered = [spec for _, spec in TOOLS.items() if spec.intent_description and spec.args_from is not None]
-    examples = [f'"{spec.examples[0]}"' for spec in offered if spec.examples]
+    # a phrasing with a role placeholder ("<block>") needs a code of the yard's: the planner fills those
+    plain = [next((e for e in spec.examples if not placeholders(e)), None) for spec in offered]
+    examples = [f'"{e}"' for e in plain if e is not None]
     if len(examples) < 2:
         examples = [spec.intent_description for spec in offered]
     return examples[:3]
