@@ -227,8 +227,8 @@ class OfflinePlanner:
         weights: feature name -> weight; None: the shipped `planner_weights.json`.
         embedder: what embeds the catalogue and the question; None: the offline WordLlama embedder, on first use.
         tools: the tools it may pick; None: every registered one that has an `args_from` (`intent_tools`).
-        names: the yard's vocabulary (`brain.lexicon.Lexicon`); None: no yard at hand, codes are found by the demo
-            yard's patterns.
+        names: the yard's vocabulary (`brain.lexicon.Lexicon`); None: no yard at hand, so the questions name no
+            code, resource or zone (a `Brain` gives its yard's).
     """
 
     def __init__(
