@@ -381,8 +381,7 @@ def _package_blocks(yard: YardStore, index: WorkPackageIndex) -> npt.NDArray[np.
         changed = False
         for row in np.unique(row_after[blocks[row_after] < 0]).tolist():
             found = np.unique(known[row_after == row])
-            found = found[found >= 0]
-            if len(found) == 1 and len(np.unique(known[row_after == row])) == 1:
+            if len(found) == 1 and found[0] >= 0:  # every package it waits on works on this one block
                 blocks[row] = found[0]
                 changed = True
         if not changed:

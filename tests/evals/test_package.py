@@ -152,3 +152,22 @@ def test_bad_input_is_refused(small_yard: Path, tmp_path: Path) -> None:
     (tmp_path / "bad" / "manifest.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(PackageError, match="manifest.json"):
         RecordedPackage.open(tmp_path / "bad")
+
+
+def test_packages_that_name_no_block_follow_their_block(tmp_path: Path) -> None:
+    """A yard that maps no work package block: a package that makes nothing (painting) is its block's all the same."""
+    from knowledge.importer import import_yard
+    from tests.helpers.yards import BULK_CARRIER
+
+    source = tmp_path / "no-block"
+    shutil.copytree(BULK_CARRIER, source)
+    toml = (source / "yard.toml").read_text()
+    assert 'block = "BLOCK_REF"\n' in toml
+    (source / "yard.toml").write_text(toml.replace('block = "BLOCK_REF"\ncrew', "crew"))
+    store = tmp_path / "store"
+    import_yard(source, store)
+    assert "block" not in YardStore.open(store).fields("work_package")
+    package = record(store, BULK_BLOCKS, tmp_path / "pkg")
+    wps = {w["code"]: w["block"] for w in package.table("work_package").to_pylist()}
+    assert wps["WP-DB09-PNT"] == "H1042/DB09" and wps["WP-DB10-PNT"] == "H1042/DB10"
+    assert {wps[f"WP-{b.split('/')[1]}-{t}"] for b in BULK_BLOCKS for t in ("FAB", "PNT", "ERC")} == set(BULK_BLOCKS)
