@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from pydantic import JsonValue
 
+from brain.lexicon import Lexicon
 from brain.plan import Plan, extract_entities
 from brain.planner import OfflinePlanner
 
@@ -20,27 +21,36 @@ PANEL_LINE_DOWN: dict[str, JsonValue] = {
     "start_date": None,
 }
 B012_LATE: dict[str, JsonValue] = {**PANEL_LINE_DOWN, "resource": None, "code": "B012"}
-
-
-def _context(question: str, intent: str, what_if: dict[str, JsonValue] | None = None) -> dict[str, JsonValue]:
-    entities = extract_entities(question).model_dump(mode="json")
-    return {"question": question, "intent": intent, "entities": entities, "what_if": what_if, "answer": "..."}
-
-
-AFTER_WHAT_IF = _context("what if panel line 2 is down for 3 days?", "whatif", PANEL_LINE_DOWN)
-AFTER_LATE_BLOCK = _context("what if B012 is 3 days late?", "whatif", B012_LATE)
-AFTER_LOOKUP = _context("what is B012?", "lookup")
-AFTER_UPSTREAM = _context("what is B012 waiting for?", "upstream")
-AFTER_NDT = _context("which joints of B004 should we inspect with a 5 % budget?", "ndt_plan")
-AFTER_NDT_HOURS = _context("NDT plan for B012 with 40 hours of inspection", "ndt_plan")
-AFTER_CRITICAL = _context("critical path for B020", "critical_path")
 SLOWER_WELDING: dict[str, JsonValue] = {"code": "B012", "days": None, "welding_factor": 1.2}
-AFTER_SLOWER_WELDING = _context("if welding on B012 takes 20 % longer, what slips?", "whatif", SLOWER_WELDING)
+PREVIOUS: dict[str, tuple[str, str, dict[str, JsonValue] | None]] = {
+    "after_what_if": ("what if panel line 2 is down for 3 days?", "whatif", PANEL_LINE_DOWN),
+    "after_late_block": ("what if B012 is 3 days late?", "whatif", B012_LATE),
+    "after_lookup": ("what is B012?", "lookup", None),
+    "after_upstream": ("what is B012 waiting for?", "upstream", None),
+    "after_ndt": ("which joints of B004 should we inspect with a 5 % budget?", "ndt_plan", None),
+    "after_ndt_hours": ("NDT plan for B012 with 40 hours of inspection", "ndt_plan", None),
+    "after_critical": ("critical path for B020", "critical_path", None),
+    "after_slower_welding": ("if welding on B012 takes 20 % longer, what slips?", "whatif", SLOWER_WELDING),
+}
+"""The previous question of a thread, its intent and its last what-if's args, by name."""
 
 
 @pytest.fixture(scope="module")
-def planner() -> OfflinePlanner:
-    return OfflinePlanner()
+def contexts(demo_names: Lexicon) -> dict[str, dict[str, JsonValue]]:
+    """Each previous question of `PREVIOUS` as the supervisor passes it: its entities found in the demo yard."""
+    return {name: _context(demo_names, *previous) for name, previous in PREVIOUS.items()}
+
+
+def _context(
+    names: Lexicon, question: str, intent: str, what_if: dict[str, JsonValue] | None = None
+) -> dict[str, JsonValue]:
+    entities = extract_entities(question, names).model_dump(mode="json")
+    return {"question": question, "intent": intent, "entities": entities, "what_if": what_if, "answer": "..."}
+
+
+@pytest.fixture(scope="module")
+def planner(demo_names: Lexicon) -> OfflinePlanner:
+    return OfflinePlanner(names=demo_names)
 
 
 def _step(plan: Plan) -> tuple[str, dict[str, JsonValue]]:
@@ -52,36 +62,46 @@ def _step(plan: Plan) -> tuple[str, dict[str, JsonValue]]:
 
 
 @pytest.mark.parametrize("question", ["Yes, adopt it.", "ok, apply that what-if to the plan", "commit that scenario"])
-def test_adopt_it_simulates_the_threads_last_what_if(planner: OfflinePlanner, question: str) -> None:
-    plan = planner.plan(question, context=AFTER_WHAT_IF)
+def test_adopt_it_simulates_the_threads_last_what_if(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]], question: str
+) -> None:
+    plan = planner.plan(question, context=contexts["after_what_if"])
     assert plan.intent == "adopt" and plan.entities.codes == []
     assert _step(plan) == ("what_if", PANEL_LINE_DOWN)
 
 
-def test_adopt_it_asks_which_what_if_when_the_thread_has_none(planner: OfflinePlanner) -> None:
-    for context in (None, AFTER_LOOKUP):
+def test_adopt_it_asks_which_what_if_when_the_thread_has_none(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]]
+) -> None:
+    for context in (None, contexts["after_lookup"]):
         plan = planner.plan("Yes, adopt it.", context=context)
         assert plan.intent == "adopt" and plan.steps == [], plan
         assert plan.reason.startswith("which what-if?")
 
 
-def test_adopt_it_overrides_the_last_what_if_with_what_it_says(planner: OfflinePlanner) -> None:
-    plan = planner.plan("ok, adopt it but for 5 days", context=AFTER_WHAT_IF)
+def test_adopt_it_overrides_the_last_what_if_with_what_it_says(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]]
+) -> None:
+    plan = planner.plan("ok, adopt it but for 5 days", context=contexts["after_what_if"])
     assert _step(plan) == ("what_if", {**PANEL_LINE_DOWN, "days": 5})
 
 
-def test_a_named_scenario_wins_over_the_last_what_if(planner: OfflinePlanner) -> None:
-    plan = planner.plan("adopt the scenario with crane 1 down for 4 days", context=AFTER_WHAT_IF)
+def test_a_named_scenario_wins_over_the_last_what_if(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]]
+) -> None:
+    plan = planner.plan("adopt the scenario with crane 1 down for 4 days", context=contexts["after_what_if"])
     tool, args = _step(plan)
     assert (tool, args["resource"], args["days"]) == ("what_if", "GC-1", 4)
 
 
-def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner) -> None:
+def test_adopt_proposes_the_change_once_the_what_if_ran(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]]
+) -> None:
     from brain.tools import ToolResult
 
-    first = planner.plan("adopt it", context=AFTER_WHAT_IF)
+    first = planner.plan("adopt it", context=contexts["after_what_if"])
     ran = ToolResult(tool="what_if", args=PANEL_LINE_DOWN, summary="3 erections slip")
-    nxt = planner.plan("adopt it", [ran], first, context=AFTER_WHAT_IF)
+    nxt = planner.plan("adopt it", [ran], first, context=contexts["after_what_if"])
     assert _step(nxt) == ("adopt_plan", PANEL_LINE_DOWN)
 
 
@@ -91,33 +111,40 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(planner: OfflinePlanner)
 @pytest.mark.parametrize(
     ("question", "context", "tool", "args"),
     [
-        ("what about B013?", AFTER_UPSTREAM, "upstream", {"code": "B013"}),
-        ("and for B005?", AFTER_NDT, "ndt_plan", {"code": "B005", "budget": 0.05}),
-        ("how about a week?", AFTER_WHAT_IF, "what_if", {**PANEL_LINE_DOWN, "days": 7}),
-        ("how about a week?", AFTER_LATE_BLOCK, "what_if", {**B012_LATE, "days": 7}),
-        ("same for the dock", AFTER_WHAT_IF, "what_if", {**PANEL_LINE_DOWN, "resource": "DOCK-1"}),
+        ("what about B013?", "after_upstream", "upstream", {"code": "B013"}),
+        ("and for B005?", "after_ndt", "ndt_plan", {"code": "B005", "budget": 0.05}),
+        ("how about a week?", "after_what_if", "what_if", {**PANEL_LINE_DOWN, "days": 7}),
+        ("how about a week?", "after_late_block", "what_if", {**B012_LATE, "days": 7}),
+        ("same for the dock", "after_what_if", "what_if", {**PANEL_LINE_DOWN, "resource": "DOCK-1"}),
         # no budget said: the tool's default share (10 %), which the arguments leave to the tool
-        ("and its NDT plan?", AFTER_LOOKUP, "ndt_plan", {"code": "B012"}),
-        ("when will it be erected?", AFTER_LOOKUP, "erection_schedule", {"code": "B012"}),
-        ("what if it is 4 days late?", AFTER_LOOKUP, "what_if", {**B012_LATE, "days": 4}),
+        ("and its NDT plan?", "after_lookup", "ndt_plan", {"code": "B012"}),
+        ("when will it be erected?", "after_lookup", "erection_schedule", {"code": "B012"}),
+        ("what if it is 4 days late?", "after_lookup", "what_if", {**B012_LATE, "days": 4}),
         # issue 11's kinds: the budget in hours, the factor, the path carry over; "its" points back
-        ("and for B013?", AFTER_NDT_HOURS, "ndt_plan", {"code": "B013", "hours": 40.0}),
-        ("same for B014 with 20 hours", AFTER_NDT_HOURS, "ndt_plan", {"code": "B014", "hours": 20.0}),
-        ("and for B013?", AFTER_SLOWER_WELDING, "what_if", {**SLOWER_WELDING, "code": "B013"}),
-        ("what about 30 % longer?", AFTER_SLOWER_WELDING, "what_if", {**SLOWER_WELDING, "welding_factor": 1.3}),
-        ("and for B021-A03?", AFTER_CRITICAL, "critical_path", {"code": "B021-A03"}),
-        ("and its erection date?", AFTER_CRITICAL, "erection_schedule", {"code": "B020"}),
-        ("what is its critical path?", AFTER_LOOKUP, "critical_path", {"code": "B012"}),
+        ("and for B013?", "after_ndt_hours", "ndt_plan", {"code": "B013", "hours": 40.0}),
+        ("same for B014 with 20 hours", "after_ndt_hours", "ndt_plan", {"code": "B014", "hours": 20.0}),
+        ("and for B013?", "after_slower_welding", "what_if", {**SLOWER_WELDING, "code": "B013"}),
+        ("what about 30 % longer?", "after_slower_welding", "what_if", {**SLOWER_WELDING, "welding_factor": 1.3}),
+        ("and for B021-A03?", "after_critical", "critical_path", {"code": "B021-A03"}),
+        ("and its erection date?", "after_critical", "erection_schedule", {"code": "B020"}),
+        ("what is its critical path?", "after_lookup", "critical_path", {"code": "B012"}),
     ],
 )
 def test_a_follow_up_takes_what_it_lacks_from_the_previous_question(
-    planner: OfflinePlanner, question: str, context: dict[str, JsonValue], tool: str, args: dict[str, JsonValue]
+    planner: OfflinePlanner,
+    contexts: dict[str, dict[str, JsonValue]],
+    question: str,
+    context: str,
+    tool: str,
+    args: dict[str, JsonValue],
 ) -> None:
-    assert _step(planner.plan(question, context=context)) == (tool, args)
+    assert _step(planner.plan(question, context=contexts[context])) == (tool, args)
 
 
-def test_a_follow_up_of_an_adoption_only_simulates(planner: OfflinePlanner) -> None:
-    after_adopt = {**AFTER_WHAT_IF, "intent": "adopt"}
+def test_a_follow_up_of_an_adoption_only_simulates(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]]
+) -> None:
+    after_adopt = {**contexts["after_what_if"], "intent": "adopt"}
     plan = planner.plan("how about a week?", context=after_adopt)
     assert plan.intent == "whatif" and _step(plan) == ("what_if", {**PANEL_LINE_DOWN, "days": 7})
 
@@ -132,16 +159,18 @@ def test_a_follow_up_of_an_adoption_only_simulates(planner: OfflinePlanner) -> N
     ],
 )
 def test_a_question_that_stands_alone_ignores_the_context(
-    planner: OfflinePlanner, question: str, intent: str, tool: str
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]], question: str, intent: str, tool: str
 ) -> None:
-    plan = planner.plan(question, context=AFTER_LOOKUP)
+    plan = planner.plan(question, context=contexts["after_lookup"])
     assert plan.intent == intent and _step(plan)[0] == tool
     assert plan == planner.plan(question)
 
 
 @pytest.mark.parametrize("question", ["is it going to rain tomorrow?", "thanks, that's all"])
-def test_an_off_topic_follow_up_stays_unknown(planner: OfflinePlanner, question: str) -> None:
-    assert planner.plan(question, context=AFTER_LOOKUP).intent == "unknown"
+def test_an_off_topic_follow_up_stays_unknown(
+    planner: OfflinePlanner, contexts: dict[str, dict[str, JsonValue]], question: str
+) -> None:
+    assert planner.plan(question, context=contexts["after_lookup"]).intent == "unknown"
 
 
 @pytest.mark.parametrize("question", ["what about B013?", "how about a week?", "when will it be erected?"])

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from pydantic import JsonValue
 
+from brain.lexicon import Lexicon
 from brain.plan import extract_entities
 from brain.planner import OfflinePlanner
 
@@ -74,13 +75,13 @@ from brain.planner import OfflinePlanner
         ("how many hours will B012 take?", {"days": None, "budget_hours": None}),
     ],
 )
-def test_entities(question: str, expected: dict[str, JsonValue]) -> None:
-    found = extract_entities(question)
+def test_entities(demo_names: Lexicon, question: str, expected: dict[str, JsonValue]) -> None:
+    found = extract_entities(question, demo_names)
     assert {k: getattr(found, k) for k in expected} == expected
 
 
-def test_a_follow_up_of_a_cross_model_what_if_changes_the_same_factor() -> None:
-    before = extract_entities("if welding on B012 takes 20 % longer, what slips?")
+def test_a_follow_up_of_a_cross_model_what_if_changes_the_same_factor(demo_names: Lexicon) -> None:
+    before = extract_entities("if welding on B012 takes 20 % longer, what slips?", demo_names)
     context: dict[str, JsonValue] = {
         "question": "if welding on B012 takes 20 % longer, what slips?",
         "intent": "whatif",
@@ -88,6 +89,6 @@ def test_a_follow_up_of_a_cross_model_what_if_changes_the_same_factor() -> None:
         "what_if": None,
         "answer": "...",
     }
-    plan = OfflinePlanner().plan("and if it is 30 % longer?", context=context)
+    plan = OfflinePlanner(names=demo_names).plan("and if it is 30 % longer?", context=context)
     assert plan.intent == "whatif" and plan.entities.codes == ["B012"], plan
     assert plan.entities.welding_factor == pytest.approx(1.3) and plan.entities.budget is None

@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 from pydantic import JsonValue
 
+from brain.lexicon import Lexicon
 from brain.planner import OfflinePlanner
 
 
 @pytest.fixture(scope="module")
-def planner() -> OfflinePlanner:
-    return OfflinePlanner()
+def planner(demo_names: Lexicon) -> OfflinePlanner:
+    return OfflinePlanner(names=demo_names)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,8 @@ def planner() -> OfflinePlanner:
         ("inspect 50 joints of B012", "ndt_plan", {"code": "B012", "joints": 50}),
         ("NDT plan for B003, inspect a tenth of the welds", "ndt_plan", {"code": "B003", "budget": 0.1}),
         # item 5: one joint, part, item or work package
-        ("how risky is joint J12-1426?", "weld_risk", {"code": "J12-1426"}),
+        # ... typed short, it reaches the tool as the yard spells it (found in the yard's lexicon)
+        ("how risky is joint J12-1426?", "weld_risk", {"code": "J012-001426"}),
         ("how many hours will part B003-A02-S01-P0004 take?", "predicted_hours", {"codes": ["B003-A02-S01-P0004"]}),
         ("man-hours for outfitting item O010-00069", "predicted_hours", {"codes": ["O010-00069"]}),
         ("rework risk of O006-00062", "outfitting", {"code": "O006-00062"}),
