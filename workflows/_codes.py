@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from brain.core import WorkPackageIndex
-from brain.core.workpackages import node_of_code
+from brain.core.codes import node_of, yard_codes
 from knowledge.errors import InputError
 from knowledge.store import YardStore
 from knowledge.yardformat.fields import ROLES, Role
@@ -27,13 +27,13 @@ MAX_CODE = 128
 
 
 def find(yard: YardStore, code: str) -> int:
-    """The node of a code as a person types it (`brain.core.workpackages.node_of_code`); an `InputError` else."""
-    return node_of_code(yard, code)
+    """The node of a code as a person types it (`brain.core.codes.node_of`); an `InputError` saying what there is."""
+    return node_of(yard, code)
 
 
 def looks_like_work_package(index: WorkPackageIndex, code: str) -> bool:
     """Whether `code` is one of the yard's work packages, or starts as all of theirs do (a mistyped one)."""
-    if index.is_work_package(code):
+    if index.is_work_package(code) or yard_codes(index.yard).reads_like(code) == "work_package":
         return True
     prefix = os.path.commonprefix(index.codes) if index.codes else ""
     return bool(prefix) and code.strip().upper().startswith(prefix.upper())

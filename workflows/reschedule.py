@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from brain.core.codes import yard_codes
 from brain.planbook import schedule_digest
 from knowledge.errors import InputError
-from knowledge.idindex import loose_key
 from workflows._codes import MAX_CODE, find, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
@@ -269,7 +269,7 @@ def check_reschedule(ctx: WorkflowContext, request: RescheduleRequest) -> None:
     for k, event in enumerate(request.events):
         where = f"events.{k}"
         if isinstance(event, ResourceDown):
-            _resource(event.equipment, resources, f"{where}.equipment")
+            _resource(ctx, event.equipment, resources, f"{where}.equipment")
             if event.from_date is not None:
                 ctx.day_of(event.from_date, field=f"{where}.from_date")
         elif isinstance(event, MaterialLate):
@@ -310,7 +310,7 @@ def _apply(
     for k, event in enumerate(request.events):
         where = f"events.{k}"
         if isinstance(event, ResourceDown):
-            name = _resource(event.equipment, resources, f"{where}.equipment")
+            name = _resource(ctx, event.equipment, resources, f"{where}.equipment")
             day = event.from_day or 0
             if event.from_date is not None:
                 day = ctx.day_of(event.from_date, field=f"{where}.from_date")
@@ -351,8 +351,8 @@ def _resources(ctx: WorkflowContext) -> set[str]:
 
 
 def resource_name(ctx: WorkflowContext, equipment: str, field: str | None = None) -> str:
-    """A resource as the yard names it (exactly, else by its loose key); one the yard does not have names `field`."""
-    return _resource(equipment, _resources(ctx), field)
+    """A resource as the yard names it (read as a person types it); one the yard does not have names `field`."""
+    return _resource(ctx, equipment, _resources(ctx), field)
 
 
 def material_code(ctx: WorkflowContext, code: str) -> str:
@@ -367,14 +367,11 @@ def material_code(ctx: WorkflowContext, code: str) -> str:
     return text
 
 
-def _resource(equipment: str, resources: set[str], field: str | None) -> str:
+def _resource(ctx: WorkflowContext, equipment: str, resources: set[str], field: str | None) -> str:
     """`equipment` as the yard names it; equipment the yard does not have names `field`."""
-    name = equipment.strip()
-    if name in resources:
-        return name
-    loose = [r for r in resources if loose_key(r) == loose_key(name)]
-    if len(loose) == 1:
-        return loose[0]
+    node = yard_codes(ctx.yard).find(equipment)
+    if node is not None and ctx.yard.role_of(node) == "resource":
+        return ctx.yard.code_of(node)
     if not resources:
         raise WorkflowInputError("this yard has no resources (no kind plays the role resource)", field=field)
     known = ", ".join(sorted(resources))

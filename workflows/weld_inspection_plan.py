@@ -100,9 +100,9 @@ class InspectionPoint(_Model):
 
     rank: int = Field(description="1 for the riskiest joint.")
     code: str = Field(description="The joint, as the yard names it.")
-    joint_type: str = Field(description="Joint type, as the yard records it (e.g. butt, fillet).")
-    process: str = Field(description="Welding process, as the yard records it (e.g. FCAW).")
-    position: str = Field(description="Welding position, as the yard records it (e.g. 1G-4G butts, 1F-4F fillets).")
+    joint_type: str = Field(description="Joint type: butt or fillet (the yard's words read as these).")
+    process: str = Field(description="Welding process: SAW, FCAW, GMAW or SMAW.")
+    position: str = Field(description="Welding position: 1G-4G for butts, 1F-4F for fillets.")
     level: str = Field(description="Where it is welded: sub_assembly, assembly, block or erection.")
     thickness_mm: float = Field(description="Thickness of the thinner plate, mm.")
     length_m: float = Field(description="Weld length, m.")
@@ -117,7 +117,7 @@ class InspectionPoint(_Model):
 class PositionCoverage(_Model):
     """How the plan covers the joints of one welding position."""
 
-    position: str = Field(description="Welding position, as the yard records it.")
+    position: str = Field(description="Welding position, 1G-4G or 1F-4F.")
     joints: int = Field(description="Joints of the scope in this position.")
     inspected: int = Field(description="Of them, chosen for NDT.")
     inspected_share: float = Field(description="inspected / joints.")

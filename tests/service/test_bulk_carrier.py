@@ -84,3 +84,18 @@ def test_shipbrain_serve_on_the_bulk_carrier_answers_over_http(bulk_carrier: Pat
 def test_shipbrain_serve_refuses_a_yard_that_is_not_imported(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="not an imported store: import it first"):
         start(tmp_path / "data", "--yard", str(BULK_CARRIER), timeout=60)
+
+
+def test_the_plan_step_names_each_code_found_with_its_role() -> None:
+    """Was: the page failed on every question once plans carried where each code is (`spans`, lists of lists)."""
+    from workflows.service.chat import _plan_message
+
+    plan = {
+        "intent": "upstream",
+        "confidence": 0.9,
+        "entities": {"codes": [BLOCK], "roles": ["block"], "spans": [[26, 36, "block"]], "days": 4, "zone": None},
+        "steps": [{"tool": "upstream", "args": {"code": BLOCK}}],
+    }
+    message = _plan_message(plan, 1)
+    assert f"**entities** codes {BLOCK} (block), days 4" in message["content"]
+    assert message["metadata"]["log"] == f"codes {BLOCK} (block), days 4"

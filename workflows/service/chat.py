@@ -169,9 +169,25 @@ def _call(tool: str, args: dict[str, Any]) -> str:
     return f"{tool}({shown})"
 
 
+def _entities(entities: dict[str, Any]) -> str:
+    """What the plan found, in words: each code with its role ("codes B002 (block)"), then the other values.
+
+    Where in the question each was found (`spans`) is for the planner, not the reader.
+    """
+    codes, roles = entities.get("codes") or [], entities.get("roles") or []
+    found = []
+    if codes:
+        named = [f"{c} ({r})" if r else str(c) for c, r in zip(codes, [*roles, *[""] * len(codes)], strict=False)]
+        found.append("codes " + ", ".join(named))
+    for k, v in entities.items():
+        if k in ("codes", "roles", "spans") or v in (None, [], ""):
+            continue
+        found.append(f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}")
+    return ", ".join(found)
+
+
 def _plan_message(plan: dict[str, Any], rounds: int) -> Message:
-    entities = {k: v for k, v in plan.get("entities", {}).items() if v not in (None, [], "")}
-    found = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}" for k, v in entities.items())
+    found = _entities(plan.get("entities", {}))
     steps = plan.get("steps", [])
     lines = [
         f"**intent** {plan.get('intent')} (confidence {plan.get('confidence', 0):.2f})",
