@@ -135,7 +135,7 @@ def predict(
         for clause in where or []:
             key, _, value = clause.partition("=")
             if key.strip() != "block" or not value:
-                raise AdapterInputError(f"--where {clause!r}: use block=ID (a block's id in the yard)")
+                raise AdapterInputError(f"--where {clause!r}: use block=CODE (a block's id in the yard)")
             node = store.node_of(value.strip())
             if store.role_of(node) != "block":
                 raise AdapterInputError(

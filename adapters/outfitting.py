@@ -9,6 +9,7 @@ categorical column is encoded as the word's index in its tuple, the order the sh
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Final, Literal, get_args
 
@@ -332,9 +333,21 @@ def block_types(yard: YardStore, blocks: npt.NDArray[np.int64]) -> list[str]:
     return out.tolist()
 
 
+_PER_BLOCK: weakref.WeakKeyDictionary[YardStore, tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per open yard, its blocks and how many items each holds (read once: the rows of one block count them all)."""
+
+
 def _items_in_block(yard: YardStore, blocks: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
     """Per block node, how many of the yard's items it holds (`yard.block_of`: on-board items count with theirs)."""
-    every, counts = np.unique(yard.block_of(yard.nodes_of_role("outfitting_item")), return_counts=True)
+    found = _PER_BLOCK.get(yard)
+    if found is None:
+        every, counts = np.unique(yard.block_of(yard.nodes_of_role("outfitting_item")), return_counts=True)
+        found = _PER_BLOCK[yard] = (every, counts.astype(np.int64))
+    every, counts = found
+    if not len(every):
+        return np.zeros(len(blocks), dtype=np.int64)
     at = np.minimum(np.searchsorted(every, blocks), len(every) - 1)
     return np.where((blocks >= 0) & (every[at] == blocks), counts[at], 0).astype(np.int64)
 

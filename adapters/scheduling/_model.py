@@ -91,11 +91,11 @@ class ScheduleTask(_Frozen):
     """One work package to schedule."""
 
     code: str = Field(min_length=1)
-    """Work package code, unique in the request (e.g. "WP-B001-PNL")."""
+    """Work package code (the yard's id), unique in the request (e.g. "WP-DB09-FAB")."""
     block: str | None = None
-    """Code of the block the work package belongs to (e.g. "B001"); for the reader only."""
+    """Code of the block the work package belongs to (e.g. "H1042/DB09"); for the reader only."""
     trade: str = Field(min_length=1)
-    """The yard's trade code (e.g. "PNL"), one of the request's `trades` when it lists them."""
+    """The yard's trade (e.g. "hull fabrication"), one of the request's `trades` when it lists them."""
     duration_days: int = Field(ge=0)
     """Working time, whole days; 0 makes a milestone that occupies no resource."""
     resource: str | None = None
@@ -110,12 +110,12 @@ class ScheduleTask(_Frozen):
 
 
 class YardTrade(_Frozen):
-    """One of the yard's trades and the kind of resource its work packages run on (the yard's `trades` table)."""
+    """One of the yard's trades and the kind of resource its work packages run on (`yard_trades`: read off them)."""
 
     trade: str = Field(min_length=1)
-    """The trade's code, e.g. "PNL"."""
+    """The trade, e.g. "hull fabrication"."""
     resource_kind: str | None = None
-    """The kind of resource its work packages run on, e.g. "panel_line"; None when they need none."""
+    """The kind of resource its work packages run on, e.g. "panel line"; None when they need none."""
 
 
 class ResourceCapacity(_Frozen):
@@ -279,8 +279,8 @@ class Schedule(_Frozen):
     """Codes of the chain that sets the makespan, first to last: each starts the day the previous one finishes,
     waiting on it through a precedence or for its resource; the first starts on its release day, or, when an
     outage held it up, the day that outage ends. Such an outage leads the chain as a pseudo-entry naming the
-    resource, `OUTAGE_PREFIX` + name: ("DOWN:PL-2", "WP-B012-PNL", "WP-B012-ASM", ...) reads "PL-2 is down,
-    WP-B012-PNL starts the day it is back, and the rest follows". It is never a task code and has no
+    resource, `OUTAGE_PREFIX` + name: ("DOWN:PL-2", "WP-DB09-FAB", "WP-DB09-ASM", ...) reads "PL-2 is down,
+    WP-DB09-FAB starts the day it is back, and the rest follows". It is never a task code and has no
     `ScheduledTask`; only the first entry can be one (an outage is fixed, nothing holds it up)."""
 
 

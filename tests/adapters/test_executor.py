@@ -9,7 +9,8 @@ import pytest
 from adapters import Registry, SchemaError
 from adapters.executor import BatchExecutor
 from adapters.welding import WeldingAdapter
-from knowledge import PartGraph, Settings
+from knowledge import Settings
+from knowledge.store import YardStore
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 def test_in_process_in_chunks_with_progress(registry: Registry, small_yard: Path) -> None:
-    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard))
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard))
     seen: list[tuple[int, int]] = []
     executor = BatchExecutor(registry, backend="in-process", chunk_rows=5_000)
     result = executor.run("welding", rows, progress=lambda done, total: seen.append((done, total)))
@@ -38,7 +39,7 @@ def test_auto_sends_large_jobs_and_clusters_to_ray(registry: Registry, monkeypat
 
 
 def test_bad_rows_are_refused_before_ray_starts(registry: Registry, small_yard: Path) -> None:
-    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 10).drop_columns(["process"])
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard)).slice(0, 10).drop_columns(["process"])
     executor = BatchExecutor(registry, backend="ray")
     with pytest.raises(SchemaError, match="field 'process': Field required"):
         executor.run("welding", rows)

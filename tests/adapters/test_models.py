@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 from adapters import ModelResponseError, Registry, SchemaError, UnknownModelError
@@ -20,8 +19,9 @@ from adapters.outfitting import OutfittingAdapter
 from adapters.registry import ADAPTERS, ENTRY_POINT_GROUP, AdapterType
 from adapters.transports.inprocess import CallableTransport
 from adapters.welding import WeldingAdapter
-from knowledge import PartGraph, Settings
+from knowledge import Settings
 from knowledge.plugins import PluginRegistry, PluginWarning
+from knowledge.store import YardStore
 
 SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
 
@@ -34,7 +34,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 def test_registry_lists_the_shipped_models(registry: Registry) -> None:
     assert {"welding", "outfitting"} <= set(registry.names())
     spec = registry.spec("welding")
-    assert spec.version == "1" and spec.transport == "onnx" and spec.yard_table == "joints"
+    assert spec.version == "1" and spec.transport == "onnx" and (spec.role, spec.key_column) == ("joint", "node")
     assert "defect" in spec.description
     with pytest.raises(
         UnknownModelError, match="unknown model 'painting'; known models: outfitting, scheduling, welding"
@@ -55,34 +55,47 @@ def test_the_models_know_the_synthetic_yards_words_in_their_training_order() -> 
     assert len(outfitting.SYSTEMS) == 65
 
 
+def _actuals(yard: YardStore, nodes: np.ndarray, field: str) -> np.ndarray:
+    """One actuals field for each node (the store's actuals are by node, ascending)."""
+    actuals = yard.actuals(["node", field])
+    assert actuals is not None
+    recorded = actuals.column("node").to_numpy()
+    at = np.searchsorted(recorded, nodes)
+    assert np.array_equal(recorded[at], nodes)
+    return np.asarray(actuals.column(field).to_numpy(zero_copy_only=False))[at]
+
+
 def test_welding_predictions_beat_the_yard_norm(registry: Registry, small_yard: Path) -> None:
-    g = PartGraph.open(small_yard)
+    g = YardStore.open(small_yard)
     welding = registry.get("welding")
     rows = WeldingAdapter.yard_rows(g)
     result = welding.predict(rows)
-    assert result.num_rows == rows.num_rows == g.counts["joint"]
+    assert result.num_rows == rows.num_rows == g.count("joint")
     hours = result.column("hours").to_numpy()
     risk = result.column("defect_probability").to_numpy()
     assert (hours > 0).all() and ((risk >= 0) & (risk <= 1)).all()
-    joints = g.table("joints", ["actual_hours", "norm_hours", "defect", "position"])
-    actual = joints.column("actual_hours").to_numpy()
+    nodes = rows.column("node").to_numpy()
+    actual = _actuals(g, nodes, "hours").astype(float)
     model_mae = np.abs(hours - actual).mean()
-    norm_mae = np.abs(joints.column("norm_hours").to_numpy() - actual).mean()
+    norm_mae = np.abs(g.field_of("joint", "norm_hours", nodes) - actual).mean()
     assert model_mae < 0.7 * norm_mae  # this yard's seed was never seen in training
-    position = np.array(joints.column("position").to_pylist())
+    position = np.array(rows.column("position").to_pylist())
     assert risk[np.isin(position, ["4G", "4F"])].mean() > 2 * risk[np.isin(position, ["1G", "1F"])].mean()
 
 
 def test_outfitting_predictions(registry: Registry, small_yard: Path) -> None:
-    g = PartGraph.open(small_yard)
+    g = YardStore.open(small_yard)
     outfitting = registry.get("outfitting")
-    rows = OutfittingAdapter.yard_rows(g, [g.id_of("B003")])
+    block = g.node_of("B003")
+    every = OutfittingAdapter.yard_rows(g)
+    mine = every.column("node").to_numpy()[every.column("block").to_numpy() == block]
+    rows = OutfittingAdapter.yard_rows(g, mine)
+    assert rows.column("node").to_pylist() == mine.tolist() and set(rows.column("block").to_pylist()) == {block}
     result = outfitting.predict(rows)
     assert result.num_rows == rows.num_rows > 0
     assert set(result.column("stage").to_pylist()) <= {"on-unit", "on-block", "on-board"}
-    items = g.table("outfitting_items", ["block_id", "stage"])
-    actual = items.filter(pc.equal(items.column("block_id"), g.id_of("B003")))
-    agree = np.mean(np.array(result.column("stage").to_pylist()) == np.array(actual.column("stage").to_pylist()))
+    actual = g.role_table("outfitting_item", ["stage"], mine).column("stage").to_pylist()
+    agree = np.mean(np.array(result.column("stage").to_pylist()) == np.array(actual))
     assert agree > 0.6
 
 
@@ -94,7 +107,7 @@ def test_bad_rows_are_refused_before_any_model_runs(small_yard: Path) -> None:
         return {"hours": np.ones(len(inputs["features"])), "defect_probability": np.zeros(len(inputs["features"]))}
 
     adapter = WeldingAdapter(CallableTransport("welding", model), "test", batch_size=1000)
-    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 5000)
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard)).slice(0, 5000)
     bad = rows.set_column(
         rows.schema.get_field_index("thickness_mm"),
         "thickness_mm",
@@ -117,7 +130,7 @@ def test_bad_rows_are_refused_before_any_model_runs(small_yard: Path) -> None:
 )
 def test_a_model_that_breaks_its_contract_is_caught(small_yard: Path, answer: dict[str, np.ndarray], says: str) -> None:
     adapter = WeldingAdapter(CallableTransport("welding", lambda _inputs: answer), "test")
-    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 3)
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard)).slice(0, 3)
     with pytest.raises(ModelResponseError, match=says):
         adapter.predict(rows)
 
@@ -217,8 +230,8 @@ def test_models_cli(small_yard: Path) -> None:
     predicted = json.loads(
         run("models", "predict", "welding", "--yard", str(small_yard), "--where", "block=B002", "--json").stdout
     )
-    g = PartGraph.open(small_yard)
-    assert predicted["rows"] == len(g.members(g.id_of("B002"), kinds=["joint"]))
+    g = YardStore.open(small_yard)
+    assert predicted["rows"] == len(g.members(g.node_of("B002"), kinds=["joint"]))
     assert predicted["predictions"][0]["code"].startswith("J002-")
     unknown = run("models", "describe", "painting")
     assert unknown.returncode == 2 and "known models: outfitting, scheduling, welding" in unknown.stderr

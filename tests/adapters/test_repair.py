@@ -15,17 +15,17 @@ from adapters.scheduling import (
     request_from_yard,
     solve,
 )
-from knowledge import PartGraph
+from knowledge.store import YardStore
 from tests.helpers.schedule_validator import violations
 
 
 @pytest.fixture(scope="module")
-def graph(small_yard: Path) -> PartGraph:
-    return PartGraph.open(small_yard)
+def graph(small_yard: Path) -> YardStore:
+    return YardStore.open(small_yard)
 
 
 @pytest.fixture(scope="module")
-def baseline(graph: PartGraph) -> tuple[ScheduleRequest, Schedule]:
+def baseline(graph: YardStore) -> tuple[ScheduleRequest, Schedule]:
     request = request_from_yard(graph, time_limit_s=10, workers=1, deterministic_limit=2.0)
     return request, solve(request)
 
@@ -34,7 +34,7 @@ def _starts(schedule: Schedule) -> dict[str, int]:
     return {t.code: t.start_day for t in schedule.tasks}
 
 
-def test_no_event_keeps_the_baseline(graph: PartGraph, baseline: tuple[ScheduleRequest, Schedule]) -> None:
+def test_no_event_keeps_the_baseline(graph: YardStore, baseline: tuple[ScheduleRequest, Schedule]) -> None:
     request, base = baseline
     again = repair(request, base)
     assert _starts(again) == _starts(base)
@@ -43,7 +43,7 @@ def test_no_event_keeps_the_baseline(graph: PartGraph, baseline: tuple[ScheduleR
 
 @pytest.mark.parametrize(("resource", "start", "days"), [("PL-2", 0, 3), ("PL-1", 5, 10), ("DOCK-1", 20, 4)])
 def test_an_outage_pushes_work_later_never_earlier(
-    graph: PartGraph, baseline: tuple[ScheduleRequest, Schedule], resource: str, start: int, days: int
+    graph: YardStore, baseline: tuple[ScheduleRequest, Schedule], resource: str, start: int, days: int
 ) -> None:
     _, base = baseline
     request = request_from_yard(
@@ -64,7 +64,7 @@ def test_an_outage_pushes_work_later_never_earlier(
 
 
 def test_late_material_moves_its_package_and_what_follows(
-    graph: PartGraph, baseline: tuple[ScheduleRequest, Schedule]
+    graph: YardStore, baseline: tuple[ScheduleRequest, Schedule]
 ) -> None:
     _, base = baseline
     was = _starts(base)

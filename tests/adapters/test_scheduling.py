@@ -25,18 +25,21 @@ from adapters.scheduling import (
     YardTrade,
     request_from_yard,
     solve,
+    work_package_rows,
 )
 from adapters.scheduling import _solve as scheduling_solve
 from adapters.scheduling.validate import violations
-from knowledge import PartGraph, YardSpec, generate_yard, write_yard
-from tests.helpers.yards import copy_yard, rewrite_manifest_entry
+from knowledge import YardSpec, generate_yard
+from knowledge.importer import import_yard
+from knowledge.store import YardStore
+from knowledge.synthetic.yardformat import write_format
 
 PL1 = ResourceCapacity(name="PL-1", kind="panel_line", capacity=1)
 PL2 = ResourceCapacity(name="PL-2", kind="panel_line", capacity=1)
 WS1 = ResourceCapacity(name="WS-1", kind="workshop", capacity=2)
 DOCKS = [ResourceCapacity(name=f"DOCK-{i}", kind="dock", capacity=1) for i in (1, 2)]
 GC1 = ResourceCapacity(name="GC-1", kind="crane", capacity=1)
-# The synthetic yard's trades (its `trades` table), restated: the kind of resource each runs on.
+# The synthetic yard's trades, restated: the kind of resource each trade's packages run on.
 TRADES = [
     YardTrade(trade="PNL", resource_kind="panel_line"),
     YardTrade(trade="ASM", resource_kind="workshop"),
@@ -156,23 +159,37 @@ def test_a_horizon_that_cannot_be_met_is_a_clear_error() -> None:
 # ---- (b), (c) generated yards -----------------------------------------------------------------------------
 
 
-def yard(tmp_path_factory: pytest.TempPathFactory, parts: int, blocks: int) -> PartGraph:
-    out = tmp_path_factory.mktemp("schedule-yards") / f"yard-{blocks}"
-    write_yard(generate_yard(YardSpec(parts=parts, seed=3, blocks=blocks)), out)
-    return PartGraph.open(out)
+def yard(tmp_path_factory: pytest.TempPathFactory, parts: int, blocks: int) -> YardStore:
+    root = tmp_path_factory.mktemp("schedule-yards")
+    source = write_format(generate_yard(YardSpec(parts=parts, seed=3, blocks=blocks)), root / "format")
+    import_yard(source, root / "store")
+    return YardStore.open(root / "store")
 
 
 @pytest.fixture(scope="module")
-def yard30(tmp_path_factory: pytest.TempPathFactory) -> PartGraph:
+def yard30(tmp_path_factory: pytest.TempPathFactory) -> YardStore:
     return yard(tmp_path_factory, 30_000, 30)
 
 
 @pytest.fixture(scope="module")
-def yard200(tmp_path_factory: pytest.TempPathFactory) -> PartGraph:
+def yard200(tmp_path_factory: pytest.TempPathFactory) -> YardStore:
     return yard(tmp_path_factory, 200_000, 200)
 
 
-def test_request_from_yard(yard30: PartGraph) -> None:
+def resting_on(g: YardStore) -> set[tuple[int, int]]:
+    """(lower, upper) block pairs: each upper block rests on a lower one, joined by erection joints.
+
+    Read from the hierarchy and the graph alone: an erection joint belongs to the upper block and follows a node
+    of the lower one.
+    """
+    joints = g.nodes_of_role("joint")
+    before, after = g.edges_into(joints)
+    lower, upper = g.block_of(before), g.block_of(after)
+    joined = (lower >= 0) & (upper >= 0) & (lower != upper)
+    return set(zip(lower[joined].tolist(), upper[joined].tolist(), strict=True))
+
+
+def test_request_from_yard(yard30: YardStore) -> None:
     req = request_from_yard(yard30)
     assert len(req.tasks) == 150
     assert {r.name for r in req.resources} >= {"PL-1", "PL-2", "DOCK-1", "GC-1", "GC-2"}
@@ -182,33 +199,53 @@ def test_request_from_yard(yard30: PartGraph) -> None:
     assert ("WP-B001-PNL", "WP-B001-ASM") in req.precedences
     assert ("WP-B001-ERE", "WP-B001-OBD") in req.precedences
     erections = [(a, b) for a, b in req.precedences if a.endswith("-ERE") and b.endswith("-ERE")]
-    assert len(erections) == yard30.block_graph().number_of_edges()
-    assert req.trades == tuple(TRADES)  # read from the yard's trades table
+    assert len(erections) == len(resting_on(yard30)) > 0
+    assert req.trades == tuple(TRADES)  # read off the yard's packages and resources
+    # the precedences are exactly the edges between work package nodes
+    packages = yard30.nodes_of_role("work_package")
+    before, after = yard30.edges_from(packages)
+    inside = yard30.role_rows("work_package", after) >= 0
+    pairs = zip(yard30.codes_of(before[inside]), yard30.codes_of(after[inside]), strict=True)
+    assert set(req.precedences) == set(pairs)
 
 
-def test_trades_and_resources_are_the_yards_tables(yard30: PartGraph, tmp_path: Path) -> None:
-    def with_trades(name: str, trades: pa.Table) -> PartGraph:
-        yard = copy_yard(yard30.path, tmp_path / name)
-        pq.write_table(trades, yard / "trades.parquet")
-        rewrite_manifest_entry(yard, "trades.parquet")
-        return PartGraph.open(yard)
+def _reimported(g: YardStore, tmp_path: Path, table: str, change: Any) -> YardStore:
+    """The yard written in the open format again with one of its tables changed, imported."""
+    from knowledge.importer import export_yard
 
-    table = yard30.table("trades")
-    kinds = table.column("resource_kind").to_pylist()
-    assembly_on_lines = with_trades("a", table.set_column(3, "resource_kind", [[kinds[0], kinds[0], *kinds[2:]]]))
-    with pytest.raises(SchedulingInputError, match=r"\(ASM\): resource 'WS-\d' is a workshop, not a panel_line"):
-        request_from_yard(assembly_on_lines)
-    without_obd = with_trades("b", table.slice(0, 4))
-    with pytest.raises(SchedulingInputError, match=r"work packages of trade\(s\) \['OBD'\] that the yard's trades"):
-        request_from_yard(without_obd)
-    no_erection = with_trades("c", table.set_column(4, "makes", [["part", "assembly", "", "", ""]]))
-    with pytest.raises(SchedulingInputError, match=r"must name one trade that makes blocks .* found none"):
-        request_from_yard(no_erection)
+    source = export_yard(g.path, tmp_path / "format")
+    pq.write_table(change(pq.read_table(source / f"{table}.parquet")), source / f"{table}.parquet")
+    import_yard(source, tmp_path / "store")
+    return YardStore.open(tmp_path / "store")
 
 
-def test_predicted_hours_set_durations(yard30: PartGraph) -> None:
-    wp = yard30.table("work_packages", ["code", "crew"]).to_pydict()
-    crew = dict(zip(wp["code"], wp["crew"], strict=True))
+def test_trades_and_resources_are_the_yards_data(yard30: YardStore, tmp_path: Path) -> None:
+    def renamed(resources: pa.Table) -> pa.Table:
+        kinds = ["assembly_hall" if k == "workshop" else k for k in resources.column("resource_kind").to_pylist()]
+        return resources.set_column(resources.schema.get_field_index("resource_kind"), "resource_kind", [kinds])
+
+    other_words = _reimported(yard30, tmp_path / "a", "resources", renamed)
+    req = request_from_yard(other_words)
+    assert dict((t.trade, t.resource_kind) for t in req.trades)["ASM"] == "assembly_hall"
+    assert {r.kind for r in req.resources if r.name.startswith("WS-")} == {"assembly_hall"}
+
+    def on_a_line(packages: pa.Table) -> pa.Table:
+        codes = packages.column("id").to_pylist()
+        resources = packages.column("resource").to_pylist()
+        moved = ["PL-1" if c == "WP-B002-ASM" else r for c, r in zip(codes, resources, strict=True)]
+        return packages.set_column(packages.schema.get_field_index("resource"), "resource", [moved])
+
+    mixed = _reimported(yard30, tmp_path / "b", "work_packages", on_a_line)
+    req = request_from_yard(mixed, time_limit_s=5, workers=1, deterministic_limit=0.5)
+    # ASM packages run on workshops and on a panel line: no one kind for the trade, each runs where it names
+    assert req.trades == () and {t.code: t.resource for t in req.tasks}["WP-B002-ASM"] == "PL-1"
+    s = solve(req)
+    assert violations(req, s) == [] and at(s)["WP-B002-ASM"].resource in {"PL-1", "PL-2"}
+
+
+def test_predicted_hours_set_durations(yard30: YardStore) -> None:
+    wp = work_package_rows(yard30)
+    crew = dict(zip(wp.code, wp.crew, strict=True))
     day = 8.0 * crew["WP-B001-PNL"]  # person-hours the crew works in a day
     hours = {"WP-B001-PNL": 10 * day, "WP-B002-PNL": 10 * 8.0 * crew["WP-B002-PNL"] + 1.0, "WP-B003-PNL": 0.0}
     req = request_from_yard(yard30, hours)
@@ -216,7 +253,7 @@ def test_predicted_hours_set_durations(yard30: PartGraph) -> None:
     assert (days["WP-B001-PNL"], days["WP-B002-PNL"], days["WP-B003-PNL"]) == (10, 11, 1)
 
 
-def test_yard_of_30_blocks(yard30: PartGraph) -> None:
+def test_yard_of_30_blocks(yard30: YardStore) -> None:
     req = request_from_yard(yard30, time_limit_s=5)
     s = solve(req)
     assert violations(req, s) == []
@@ -226,7 +263,7 @@ def test_yard_of_30_blocks(yard30: PartGraph) -> None:
     assert s.critical_path[-1].endswith("-OBD")
 
 
-def test_tiny_time_limit_still_gives_a_valid_schedule(yard200: PartGraph) -> None:
+def test_tiny_time_limit_still_gives_a_valid_schedule(yard200: YardStore) -> None:
     req = request_from_yard(yard200, time_limit_s=0.01)
     s = solve(req)
     assert violations(req, s) == []
@@ -235,7 +272,7 @@ def test_tiny_time_limit_still_gives_a_valid_schedule(yard200: PartGraph) -> Non
 
 
 def test_without_a_cp_sat_answer_the_greedy_schedule_stands(
-    yard200: PartGraph, monkeypatch: pytest.MonkeyPatch
+    yard200: YardStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(scheduling_solve, "_cp_sat", lambda *args: None)  # as if the time ran out
     req = request_from_yard(yard200, time_limit_s=1)
@@ -247,7 +284,7 @@ def test_without_a_cp_sat_answer_the_greedy_schedule_stands(
 
 
 @pytest.mark.slow
-def test_yard_of_200_blocks_within_60_seconds(yard200: PartGraph) -> None:
+def test_yard_of_200_blocks_within_60_seconds(yard200: YardStore) -> None:
     req = request_from_yard(yard200, time_limit_s=60)
     s = solve(req)
     assert len(s.tasks) == 1000
@@ -311,7 +348,7 @@ def test_negative_duration_names_the_task() -> None:
         task("A", -1)
 
 
-def test_bad_hours_are_one_line_errors(yard30: PartGraph) -> None:
+def test_bad_hours_are_one_line_errors(yard30: YardStore) -> None:
     with pytest.raises(SchedulingInputError, match=r"unknown work package code.*'WP-B999-PNL'"):
         request_from_yard(yard30, {"WP-B999-PNL": 10.0})
     with pytest.raises(SchedulingInputError, match=r"hours for 'WP-B001-PNL' must be finite and >= 0, got -5"):
@@ -431,7 +468,7 @@ def test_small_random_requests_reach_the_brute_force_optimum(seed: int) -> None:
     assert_chained(req, s)
 
 
-def test_the_same_request_gives_the_same_schedule(yard30: PartGraph) -> None:
+def test_the_same_request_gives_the_same_schedule(yard30: YardStore) -> None:
     # one worker and a deterministic budget: the solve stops at the same point of the same search
     req = request_from_yard(yard30, workers=1, deterministic_limit=2.0)
     first, again = solve(req), solve(req)
@@ -647,7 +684,7 @@ def test_random_downtimes_keep_schedules_valid_and_never_shorter(seed: int, monk
     assert_chained(req, greedy)
 
 
-def test_a_panel_line_down_on_a_yard(yard30: PartGraph) -> None:
+def test_a_panel_line_down_on_a_yard(yard30: YardStore) -> None:
     base = request_from_yard(yard30, workers=1, deterministic_limit=0.5)
     before = solve(base)
     # take PL-2 out for 3 days from the first day it runs something in the adopted schedule
@@ -666,7 +703,7 @@ def test_a_panel_line_down_on_a_yard(yard30: PartGraph) -> None:
     assert after.solve_seconds < 5
 
 
-def test_release_days_from_the_yard(yard30: PartGraph) -> None:
+def test_release_days_from_the_yard(yard30: YardStore) -> None:
     req = request_from_yard(yard30, release_days={"WP-B012-PNL": 5})
     released = {t.code: t.release_day for t in req.tasks}
     assert released["WP-B012-PNL"] == 5 and sum(released.values()) == 5

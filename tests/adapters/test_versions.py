@@ -15,7 +15,8 @@ from adapters import AdapterInputError, Registry, UnknownModelError
 from adapters.cards import MODELS_DIR, load_card
 from adapters.errors import AdapterConfigError
 from adapters.welding import WeldingAdapter
-from knowledge import PartGraph, Settings
+from knowledge import Settings
+from knowledge.store import YardStore
 
 SHIPBRAIN = str(Path(sys.executable).parent / "shipbrain")
 
@@ -34,7 +35,7 @@ def test_the_default_is_v1_and_v2_is_chosen_by_name(registry: Registry, small_ya
     assert v2.configs["outfitting"] == registry.configs["outfitting"]
     assert registry.spec("welding").version == "1"  # the original registry is untouched
 
-    rows = WeldingAdapter.yard_rows(PartGraph.open(small_yard)).slice(0, 5000)
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard)).slice(0, 5000)
     first, second = registry.get("welding").predict(rows), v2.get("welding").predict(rows)
     hours_1, hours_2 = first.column("hours").to_numpy(), second.column("hours").to_numpy()
     risk_1, risk_2 = first.column("defect_probability").to_numpy(), second.column("defect_probability").to_numpy()
