@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from knowledge.store import YardStore
     from knowledge.synthetic import YardSpec
 
-__all__ = ["docs_app", "ensure_demo_yard", "norm_hours", "user_errors", "yard_app"]
+__all__ = ["docs_app", "ensure_demo_yard", "user_errors", "yard_app"]
 
 yard_app = typer.Typer(
     help="Generate a synthetic yard, inspect it, and query its part-dependency graph.",
@@ -264,8 +264,8 @@ def query(
         node = store.node_of(code)
         # the store checks each kind and names a wrong one ("no kind or role 'weld' in this yard; kinds: ...")
         kind_list = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-        ids, hours = _run_query(store, op, node, to, depth, kind_list)
-        _print_query(store, op, code, ids, limit, as_json, hours, to)
+        ids, by_kind, hours = _run_query(store, op, node, to, depth, kind_list)
+        _print_query(store, op, code, ids, by_kind, limit, as_json, hours, to)
 
 
 def _open_store(path: Path) -> YardStore:
@@ -279,25 +279,35 @@ def _open_store(path: Path) -> YardStore:
 
 def _run_query(
     store: YardStore, op: QueryOp, node: int, to: str | None, depth: int | None, kinds: list[str] | None
-) -> tuple[npt.NDArray[np.int32], list[float] | None]:
-    """The nodes a query finds, in order, and for `critical` each one's finish hour."""
+) -> tuple[npt.NDArray[np.int32], dict[str, int], list[float] | None]:
+    """The nodes a query finds, in order, their count by kind, and for `critical` each one's finish hour.
+
+    A whole closure is counted off its ranges (`upstream_ranges`, `downstream_ranges`): no kind is looked up per node.
+    """
     from knowledge.errors import InputError
 
+    if op in (QueryOp.upstream, QueryOp.downstream) and depth is None:
+        ranges = store.upstream_ranges if op is QueryOp.upstream else store.downstream_ranges
+        closure = ranges([node], kinds=kinds)
+        return closure.ids(), dict(closure.counts), None
+    hours = None
     if op is QueryOp.upstream:
-        return store.upstream([node], depth=depth, kinds=kinds), None
-    if op is QueryOp.downstream:
-        return store.downstream([node], depth=depth, kinds=kinds), None
-    if op is QueryOp.members:
-        return store.members(node, kinds=kinds), None
-    if op is QueryOp.path:
+        ids = store.upstream([node], depth=depth, kinds=kinds)
+    elif op is QueryOp.downstream:
+        ids = store.downstream([node], depth=depth, kinds=kinds)
+    elif op is QueryOp.members:
+        ids = store.members(node, kinds=kinds)
+    elif op is QueryOp.path:
         if to is None:
             raise InputError("`path` needs --to CODE: the id the chain should end at")
-        return store.shortest_path(node, store.node_of(to)), None
-    cp = store.critical_path(norm_hours(store), end=node)
-    return cp.node_ids, [float(cp.finish[i]) for i in cp.node_ids]
+        ids = store.shortest_path(node, store.node_of(to))
+    else:
+        cp = store.critical_path(_norm_hours(store), end=node)
+        ids, hours = cp.node_ids, [float(cp.finish[i]) for i in cp.node_ids]
+    return ids, dict(Counter(store.kinds_of(ids))), hours
 
 
-def norm_hours(store: YardStore) -> npt.NDArray[np.float64]:
+def _norm_hours(store: YardStore) -> npt.NDArray[np.float64]:
     """Per node, the yard's planning-norm hours: the `norm_hours` of its joints and outfitting items, 0 elsewhere.
 
     A value the yard leaves empty counts 0 hours.
@@ -323,6 +333,7 @@ def _print_query(
     op: QueryOp,
     code: str,
     ids: npt.NDArray[np.int32],
+    by_kind: dict[str, int],
     limit: int,
     as_json: bool,
     hours: list[float] | None,
@@ -331,7 +342,6 @@ def _print_query(
     shown = ids[:limit] if op not in (QueryOp.path, QueryOp.critical) else ids
     codes = store.codes_of(shown)
     kinds: list[str] = store.kinds_of(shown)
-    by_kind = dict(Counter(store.kinds_of(ids))) if len(ids) <= 5_000_000 else None
     result: dict[str, object] = {
         "op": op.value,
         "code": code,

@@ -19,14 +19,16 @@ end) and imported from there; the import itself writes to a temporary sibling re
 kill leaves nothing at the target (a kill may leave a hidden sibling, which the next run removes). The same spec
 gives the same bytes: `knowledge.importer.store_digest` of two runs is equal.
 
-**Memory.** The generated yard (some 4 GiB at 25M parts) is let go once the format is written: the import reads
-the format from disk, so the two never share the machine.
+**Memory.** The generated yard (some 4.5 GiB at 25M parts) is let go, and its heap pages handed back, once the
+format is written: the import reads the format from disk, so the two never share the machine.
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -105,8 +107,17 @@ def generate_store(
 
 
 def _release_memory() -> None:
-    """Hand what the generated yard held back to the system (numpy frees at once; Arrow's pool keeps pages)."""
+    """Hand what the generated yard held back to the system before the import starts.
+
+    Its arrays are numpy's (Arrow's tables wrap them without a copy), freed at once, but glibc keeps the freed heap
+    pages: at 5M parts 0.51 GiB stayed resident after `del`, 0.14 GiB after `malloc_trim`.
+    """
     import pyarrow as pa
 
     gc.collect()
     pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # another C library: nothing to trim
+            pass
