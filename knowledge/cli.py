@@ -75,10 +75,10 @@ def generate(
     ] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same yard, byte for byte.")] = 0,
     blocks: Annotated[
-        int | None, typer.Option(help="Number of blocks [default: about 214 at 25M parts, fewer for smaller yards].")
+        int | None, typer.Option(help="Number of blocks (default: about 214 at 25M parts, fewer for smaller yards).")
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Store directory to write [default: DATA_DIR/yards/yard-PARTS-sSEED].")
+        Path | None, typer.Option("--out", help="Store directory to write (default: DATA_DIR/yards/yard-PARTS-sSEED).")
     ] = None,
     open_format: Annotated[
         Path | None,
@@ -144,7 +144,7 @@ def _generate(spec: YardSpec, target: Path | None, force: bool, *, open_format: 
 def import_(
     source: Annotated[Path, typer.Argument(help="A yard in the open yard format: yard.toml, nodes, edges, ...")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Store directory to write [default: DATA_DIR/yards/<source name>].")
+        Path | None, typer.Option("--out", help="Store directory to write (default: DATA_DIR/yards/<source name>).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the store if it exists.")] = False,
 ) -> None:
@@ -250,7 +250,7 @@ def query(
     depth: Annotated[int | None, typer.Option(min=0, help="Follow at most this many edges.")] = None,
     kinds: Annotated[
         str | None,
-        typer.Option(help="Comma-separated kinds (the yard's) or roles (part, joint, ...) to keep [default: all]."),
+        typer.Option(help="Comma-separated kinds (the yard's) or roles (part, joint, ...) to keep (default: all)."),
     ] = None,
     limit: Annotated[int, typer.Option(min=0, help="Ids to list (counts always cover everything).")] = 20,
     as_json: JsonFlag = False,
@@ -434,7 +434,7 @@ docs_app = typer.Typer(
 @docs_app.command("ingest")
 def docs_ingest(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files or folders (Markdown, text, PDF) [default: the demo corpus].")
+        list[Path] | None, typer.Argument(help="Files or folders (Markdown, text, PDF) (default: the demo corpus).")
     ] = None,
 ) -> None:
     """Index documents; a document ingested again replaces its earlier sections."""
