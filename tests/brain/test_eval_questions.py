@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -19,14 +18,13 @@ import pyarrow.compute as pc
 import pytest
 
 from brain._planner_fit import DEV_FILES as FITTED_ON
-from brain.core import YardContext
 from brain.intents import INTENTS
 from brain.lexicon import Lexicon
 from brain.planner import EXAMPLES, OfflinePlanner
 from brain.supervisor import Answer, Brain
 from evals.questions import CaseFileError, QuestionCase, accuracy_table, load_cases
-from knowledge import PartGraph, Settings
-from knowledge.layout import NodeKind
+from knowledge import Settings
+from knowledge.store import YardStore
 
 if TYPE_CHECKING:
     from adapters.scheduling import Schedule
@@ -91,27 +89,40 @@ def test_the_weights_are_fitted_on_the_dev_files_only() -> None:
     assert HELDOUT_FILE is None or HELDOUT_FILE.name not in FITTED_ON
 
 
+def _phrasing(text: str) -> re.Pattern[str]:
+    """A catalogue phrasing as a pattern: its role placeholders ("<block>") stand for any one code ("B012")."""
+    return re.compile(r"\S+".join(re.escape(part) for part in re.split(r"<\w+>", text.lower().strip(" ?.!"))))
+
+
 @pytest.mark.parametrize("path", DEV_FILES, ids=[p.name for p in DEV_FILES])
 def test_no_case_is_a_catalogue_phrasing(path: Path) -> None:
     cases = load_cases(path)
-    catalogue = {p.lower().strip(" ?.!") for phrases in EXAMPLES.values() for p in phrases}
+    phrasings = [p for phrases in EXAMPLES.values() for p in phrases]
+    catalogue = {p.lower().strip(" ?.!") for p in phrasings}
     verbatim = [c.id for c in cases if c.question.lower().strip(" ?.!") in catalogue]
     assert verbatim == [], "these cases copy a phrasing of brain.planner.EXAMPLES"
-    unknown = [c.id for c in cases if c.paraphrase_of is not None and c.paraphrase_of.lower() not in catalogue]
+    # a phrasing names a role where a case names a code: "what does block <block> consist of" is the one paraphrased
+    # as "what does block B012 consist of"
+    patterns = [_phrasing(p) for p in phrasings]
+    unknown = [
+        c.id
+        for c in cases
+        if c.paraphrase_of is not None and not any(p.fullmatch(c.paraphrase_of.lower().strip(" ?.!")) for p in patterns)
+    ]
     assert unknown == [], "paraphrase_of names no phrasing of brain.planner.EXAMPLES"
 
 
 # ---- the planner alone ----------------------------------------------------------------------------
 
 
-DEMO_YARD: Final = (200_000, 7)
-"""The yard the case files' codes were written against (`shipbrain yard generate --parts 200000 --seed 7`)."""
-
-
 @pytest.fixture(scope="module")
-def planner(yard_factory: Callable[[int, int], Path]) -> OfflinePlanner:
-    """The offline planner as the brain makes it: codes, resources and zones looked up in the demo yard."""
-    return OfflinePlanner(names=Lexicon.of(YardContext.open(yard_factory(*DEMO_YARD))))
+def planner(demo_names: Lexicon) -> OfflinePlanner:
+    """The offline planner as the brain makes it: codes, resources and zones looked up in the demo yard.
+
+    The demo yard (`brain._planner_fit.DEMO_YARD`) is the one the case files' codes were written against
+    (`shipbrain yard generate --parts 200000 --seed 7`).
+    """
+    return OfflinePlanner(names=demo_names)
 
 
 def _accuracy_report(planner: OfflinePlanner, cases: list[QuestionCase], path: Path) -> tuple[float, str]:
@@ -162,27 +173,28 @@ class References:
     """The numbers an answer must show, recomputed without the brain (see `NUMBER_REFERENCES`)."""
 
     def __init__(self, yard: Path, settings: Settings) -> None:
-        self.graph = PartGraph.open(yard)
+        self.yard = YardStore.open(yard)
         self.settings = settings
         self._schedule: Schedule | None = None
         self._welding: dict[str, pa.Table] = {}
 
-    def _block(self, code: str) -> str:
-        g = self.graph
-        return g.code_of(int(g.layout.block_index_of([g.id_of(code)])[0]))
+    def _block(self, code: str) -> int:
+        return int(self.yard.block_of([self.yard.node_of(code)])[0])
 
-    def _members(self, code: str, kind: str) -> int:
-        return len(self.graph.members(self.graph.id_of(code), kinds=[cast(NodeKind, kind)]))
+    def _members(self, code: str, role: str) -> int:
+        node = self.yard.node_of(code)
+        if role == "outfitting_item" and self.yard.role_of(node) == "block":
+            # a block's items include those fitted on board after erection: production roots whose `block` names it
+            return int(np.count_nonzero(self.yard.block_of(self.yard.nodes_of_role(role)) == node))
+        return len(self.yard.members(node, kinds=[role]))
 
     def _weld(self, code: str) -> pa.Table:
         from adapters import Registry
         from adapters.welding import WeldingAdapter
 
         if code not in self._welding:
-            g = self.graph
-            joints = g.members(g.id_of(code), kinds=["joint"])
-            rows = WeldingAdapter.yard_rows(g, [g.id_of(self._block(code))])
-            rows = rows.filter(pc.is_in(rows.column("joint_id"), value_set=pa.array(joints)))
+            joints = self.yard.members(self.yard.node_of(code), kinds=["joint"])
+            rows = WeldingAdapter.yard_rows(self.yard, joints)
             self._welding[code] = Registry.load(self.settings).get("welding").predict(rows)
         return self._welding[code]
 
@@ -193,25 +205,27 @@ class References:
 
         if self._schedule is None:
             executor = BatchExecutor(Registry.load(self.settings), backend="in-process", settings=self.settings)
-            hours = predicted_hours(self.graph, executor)
+            hours = predicted_hours(self.yard, executor)
             # one worker and a deterministic budget, as the brain solves it: the same request, the same schedule
-            request = request_from_yard(self.graph, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
+            request = request_from_yard(self.yard, hours, time_limit_s=20, workers=1, deterministic_limit=5.0)
             self._schedule = solve(request)
         return self._schedule
 
     def value(self, reference: str, case: QuestionCase) -> float:
-        g = self.graph
+        yard = self.yard
         code = case.entities.codes[0] if case.entities.codes else ""
         if reference == "graph.upstream":
-            return float(len(g.upstream([g.id_of(code)])))
+            return float(len(yard.upstream([yard.node_of(code)])))
         if reference == "graph.downstream":
-            return float(len(g.downstream([g.id_of(code)])))
+            return float(len(yard.downstream([yard.node_of(code)])))
         if reference.startswith("graph.members."):
             return float(self._members(code, reference.removeprefix("graph.members.")))
         if reference == "graph.zone_items":
-            blocks = g.table("blocks", ["block_id", "zone"])
-            ids = blocks.filter(pc.equal(blocks.column("zone"), case.entities.zone)).column("block_id").to_numpy()
-            return float(sum(self._members(g.code_of(int(b)), "outfitting_item") for b in ids))
+            # the items whose block (production ancestor, or the `block` an on-board item names) lies in the zone
+            blocks = yard.role_table("block", ["zone"])
+            zoned = blocks.filter(pc.equal(blocks.column("zone"), case.entities.zone)).column("node").to_numpy()
+            items = yard.nodes_of_role("outfitting_item")
+            return float(np.isin(yard.block_of(items), zoned).sum())
         if reference == "ndt.inspected":
             budget = case.entities.budget or 0.1
             return float(max(1, math.ceil(budget * self._members(code, "joint") - 1e-9)))
@@ -222,8 +236,9 @@ class References:
         if reference == "schedule.makespan":
             return float(self.schedule().makespan_days)
         if reference == "schedule.erection_day":
-            ere = f"WP-{self._block(code)}-ERE"
-            return float(next(t.start_day for t in self.schedule().tasks if t.code == ere))
+            # the work package that erects the block: the block's own `work_package` field
+            erects = yard.code_of(int(yard.field_of("block", "work_package", [self._block(code)])[0]))
+            return float(next(t.start_day for t in self.schedule().tasks if t.code == erects))
         raise AssertionError(f"no reference {reference!r} in this test; see evals.questions.NUMBER_REFERENCES")
 
 

@@ -5,14 +5,20 @@ A percentage in a what-if about welding or rework is a factor, never an inspecti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 from pydantic import JsonValue
 
+from brain._planner_fit import DEMO_YARD
+from brain.core import YardContext
 from brain.lexicon import Lexicon
 from brain.plan import extract_entities
 from brain.planner import OfflinePlanner
+from brain.tools import run_tool
+from knowledge import InputError
 
 
 @pytest.mark.parametrize(
@@ -92,3 +98,38 @@ def test_a_follow_up_of_a_cross_model_what_if_changes_the_same_factor(demo_names
     plan = OfflinePlanner(names=demo_names).plan("and if it is 30 % longer?", context=context)
     assert plan.intent == "whatif" and plan.entities.codes == ["B012"], plan
     assert plan.entities.welding_factor == pytest.approx(1.3) and plan.entities.budget is None
+
+
+# ---- what the question names: found in the yard's lexicon, with its role and place ---------------------------------
+
+NAMES_THREE = "what if B012-A03 is late while panel line 2 is down in MVZ3-L2?"
+
+
+def test_each_code_resource_and_zone_is_found_with_its_role_and_place(demo_names: Lexicon) -> None:
+    # where: similarity reads the question with each named thing masked by its role, so a span is the thing alone
+    found = extract_entities(NAMES_THREE, demo_names)
+    assert (found.codes, found.roles, found.resource, found.zone) == (["B012-A03"], ["assembly"], "PL-2", "MVZ3-L2")
+    assert [(NAMES_THREE[start:end], role) for start, end, role in found.spans] == [
+        ("B012-A03", "assembly"),
+        ("panel line 2", "resource"),
+        ("MVZ3-L2", "zone"),
+    ]
+
+
+def test_without_a_yard_nothing_is_a_code() -> None:
+    # no naming scheme: with no lexicon the question names no code, resource or zone; the rest is still read
+    found = extract_entities(NAMES_THREE)
+    assert (found.codes, found.roles, found.spans, found.resource, found.zone) == ([], [], [], None, None)
+    assert extract_entities("what if B012 is 3 days late").days == 3
+
+
+def test_a_code_the_yard_lacks_reaches_the_tool_that_says_so(
+    demo_names: Lexicon, yard_factory: Callable[[int, int], Path]
+) -> None:
+    # the demo yard has blocks B001-B031: B040 reads like a block, so it is named (role "unknown"); the tool refuses it
+    found = extract_entities("what is block B040?", demo_names)
+    assert (found.codes, found.roles) == (["B040"], ["unknown"])
+    plan = OfflinePlanner(names=demo_names).plan("what is block B040?")
+    assert [(s.tool, s.args) for s in plan.steps] == [("lookup", {"code": "B040"})]
+    with pytest.raises(InputError, match=r"no block 'B040' in this yard; blocks run B001-B031"):
+        run_tool(YardContext.open(yard_factory(*DEMO_YARD)), "lookup", plan.steps[0].args)

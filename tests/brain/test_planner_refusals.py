@@ -8,9 +8,11 @@ the answer says exactly what).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from brain.core import YardContext
 from brain.lexicon import Lexicon
 from brain.plan import Plan
 from brain.planner import OfflinePlanner, refused_outright
@@ -167,3 +169,30 @@ def test_a_destructive_request_runs_no_tool(brain: Brain) -> None:
     assert answer.results == [] and answer.approval is None and answer.plan.refusal == "destructive"
     assert "cannot delete" in answer.answer and "I can answer about" in answer.answer
     assert list(brain.context.plan.planbook.events()) == []
+
+
+# ---- the yard's own codes, or none ---------------------------------------------------------------------------------
+
+
+def test_another_yard_is_shown_its_own_codes(bulk_carrier: Path) -> None:
+    # the bulk carrier's ids in the reasons and the suggestions, never the synthetic yard's
+    planner = OfflinePlanner(names=Lexicon.of(YardContext.open(bulk_carrier)))
+    ndt, when = planner.plan("which joints should we NDT with a 5 % budget?"), planner.plan("when is it erected?")
+    for plan in (ndt, when):
+        _refused(plan, "unplaceable")
+    assert ndt.reason.endswith("needs a code, such as H1042/AB01 or H1042/AB01-P01"), ndt.reason
+    assert when.reason == "which block? an erection date needs a block code, such as H1042/AB01"
+    assert "H1042/AB01" in ndt.suggestions[0], ndt.suggestions  # the NDT question first, in the yard's codes
+    shown = " ".join([ndt.reason, when.reason, *ndt.suggestions, *when.suggestions])
+    assert not re.search(r"\bB\d{3}\b", shown), shown
+    # the question's own code where a suggestion names one of its role
+    assert any("H1042/AB02" in q for q in planner.plan("delete block H1042/AB02 from the yard").suggestions)
+
+
+def test_without_a_yard_no_code_is_made_up() -> None:
+    # the planner knows no naming scheme: without a lexicon it finds no code and shows none as an example
+    bare = OfflinePlanner()
+    assert bare.plan("what is B012?").codes == []
+    plan = bare.plan("which joints should we NDT with a 5 % budget?")
+    _refused(plan, "unplaceable")
+    assert plan.reason.endswith("needs a code") and not re.search(r"such as|\d", plan.reason), plan.reason

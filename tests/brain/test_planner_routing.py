@@ -2,14 +2,18 @@
 
 Budgets by share, hours or joints (item 4), one joint, part, item or work package (item 5), the critical path into a
 code or of the ship (item 6), and cross-model what-ifs: each reaches its tool with what the question says, never a
-default in its place.
+default in its place. The codes are found in the yard's lexicon, as the yard spells them: the demo yard's, and the
+bulk carrier's own.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import JsonValue
 
+from brain.core import YardContext
 from brain.lexicon import Lexicon
 from brain.planner import OfflinePlanner
 
@@ -70,3 +74,42 @@ def test_the_question_reaches_its_tool_with_what_it_says(
         assert [k for k in ("budget", "hours", "joints") if step.args.get(k) is not None] == [
             k for k in args if k != "code"
         ]
+
+
+# ---- another yard's codes ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bulk_planner(bulk_carrier: Path) -> OfflinePlanner:
+    """The offline planner over the bulk carrier's lexicon: ids with slashes, spaces and inch marks."""
+    return OfflinePlanner(names=Lexicon.of(YardContext.open(bulk_carrier)))
+
+
+@pytest.mark.parametrize(
+    ("question", "tool", "args"),
+    [
+        ("what is upstream of h1042/ab2?", "upstream", {"code": "H1042/AB02"}),  # typed loosely
+        (
+            "how many hours will part H1042/AB01-P01-S1 WB0052 take?",
+            "predicted_hours",
+            {"codes": ["H1042/AB01-P01-S1 WB0052"]},
+        ),
+        ("how risky is joint W-AB01-00001?", "weld_risk", {"code": "W-AB01-00001"}),
+        ('rework risk of SP-210-04 4"', "outfitting", {"code": 'SP-210-04 4"'}),
+        ("total hours of work package WP-DB09-FAB", "predicted_hours", {"codes": ["WP-DB09-FAB"]}),
+        ("critical path into H1042/AB01-P04", "critical_path", {"code": "H1042/AB01-P04"}),
+        ("what if CPL-1 is down for 3 days?", "what_if", {"resource": "CPL-1", "code": None, "days": 3}),
+        ("assembly hall 2 is closed for 3 days, what slips?", "what_if", {"resource": "AH-2", "days": 3}),
+    ],
+)
+def test_another_yards_codes_reach_their_tools_as_it_spells_them(
+    bulk_planner: OfflinePlanner, question: str, tool: str, args: dict[str, JsonValue]
+) -> None:
+    plan = bulk_planner.plan(question)
+    assert [(s.tool, {k: s.args.get(k) for k in args}) for s in plan.steps] == [(tool, args)], plan.reason
+
+
+def test_a_code_of_another_yard_names_nothing(bulk_planner: OfflinePlanner) -> None:
+    # the planner knows no naming scheme: B012 is no code of the bulk carrier, and nothing is made of it
+    plan = bulk_planner.plan("what if B012 is 3 days late?")
+    assert plan.codes == [] and plan.steps == [], plan
