@@ -218,14 +218,18 @@ class Lexicon:
 
     @cached_property
     def _resource_kinds(self) -> list[tuple[re.Pattern[str], str]]:
-        """A pattern per resource kind: its words ("panel_line" -> "panel line", "panel-line", "panel lines")."""
+        """A pattern per resource kind: its words ("panel_line" -> "panel line", "panel-line", "panel lines").
+
+        The match is the kind's words alone (where the question names the resource), whatever stands before them.
+        """
         patterns = []
         for kind in sorted(set(self.resources.values()), key=len, reverse=True):
             words = [w for w in re.split(r"[_\s\-]+", kind) if w]
             if not words:
                 continue
-            body = r"[\s\-]*".join(re.escape(w) for w in words)
-            patterns.append((re.compile(rf"\b(?:\w+[\s\-]+)?{body}s?\b", re.IGNORECASE), kind))
+            # a letter typed twice still reads ("pannel line"): each letter may repeat
+            body = r"[\s\-]*".join("".join(re.escape(c) + "+" for c in w) for w in words)
+            patterns.append((re.compile(rf"\b{body}s?\b", re.IGNORECASE), kind))
         return patterns
 
     @cached_property

@@ -85,7 +85,8 @@ def test_a_mention_says_where_it_stands_and_how_it_was_found() -> None:
     ("question", "resource"),
     [
         ("panel line 2 down for 3 days", "PANEL-LINE-2"),
-        ("if pannel-line three breaks", None),  # a spelling the yard's kind does not have
+        ("if pannel-line three breaks", "PANEL-LINE-3"),  # a letter typed twice still reads
+        ("if panle-line three breaks", None),  # a spelling the yard's kind does not have
         ("panel line 3 days late", None),  # "3 days" is how long, not which line
         ("the berth is closed from day 4", "BERTH A"),  # the only one of its kind, said to be down
         ("block 7 goes into the berth on day 4", None),  # where a block goes names no resource
