@@ -175,27 +175,15 @@ def _items_of_block(ctx: WorkflowContext, block: int) -> npt.NDArray[np.int32]:
     return items[ctx.yard.block_of(items) == block]
 
 
-def _no_items(ctx: WorkflowContext, field: str) -> WorkflowInputError | None:
-    yard = ctx.yard
-    if yard.count("outfitting_item"):
-        return None
-    return WorkflowInputError(
-        f"this yard ({yard.name}) has no outfitting items: its yard.toml maps no kind onto the role outfitting_item",
-        field=field,
-    )
-
-
 def check_outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest) -> None:
     """Refuse, naming the field, a zone or a block the yard does not hold, or a yard without outfitting items."""
-    field = "zone" if request.zone is not None else "block"
-    error = _no_items(ctx, field)
-    if error is not None:
-        raise error
+    with request_field("zone" if request.zone is not None else "block"):
+        ctx.yard.require("outfitting_item", ["item_kind"], "an outfitting plan")
     if request.zone is not None:
         zones = _zones(ctx)
         if not zones:
             with request_field("zone"):
-                ctx.yard.require("block", ["zone"], "planning outfitting by zone")
+                ctx.yard.require("block", ["zone"], "an outfitting plan by zone")
         if request.zone.strip() not in zones:
             raise WorkflowInputError(f"no zone {request.zone!r} in this yard; it has {', '.join(zones)}", field="zone")
     else:

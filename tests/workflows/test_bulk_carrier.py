@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import networkx as nx
@@ -11,7 +12,7 @@ import pytest
 
 from knowledge import Settings
 from tests.helpers.schedule_validator import violations
-from tests.helpers.yards import to_networkx
+from tests.helpers.yards import BULK_CARRIER, to_networkx
 from workflows import WorkflowContext, WorkflowInputError, run_workflow
 from workflows.block_readiness import BlockReadiness
 from workflows.outfitting_plan import OutfittingPlan
@@ -151,3 +152,61 @@ def test_bulk_carrier_requests_are_checked_against_its_own_ids(
     with pytest.raises(WorkflowInputError) as caught:
         run_workflow(name, payload, bulk)
     assert caught.value.field == where and what in str(caught.value)
+
+
+def _reimported(root: Path, edit: Callable[[str, str], str | None]) -> Path:
+    """The bulk carrier imported again, each yard.toml line as `edit(section, line)` gives it (None: left out)."""
+    from knowledge.importer import import_yard
+
+    source = root / "source"
+    shutil.copytree(BULK_CARRIER, source)
+    toml = source / "yard.toml"
+    lines, section = [], ""
+    for line in toml.read_text().splitlines():
+        section = line.strip() if line.startswith("[") else section
+        edited = edit(section, line)
+        if edited is not None:
+            lines.append(edited)
+    toml.write_text("\n".join(lines) + "\n")
+    import_yard(source, root / "store")
+    return root / "store"
+
+
+def test_a_yard_without_planned_stages_or_norms_still_plans_and_forecasts(tmp_path: Path) -> None:
+    def edit(section: str, line: str) -> str | None:
+        dropped = section == "[columns.outfitting_item]" and line.startswith(("stage", "norm_hours"))
+        return None if dropped else line
+
+    context = WorkflowContext.open(_reimported(tmp_path, edit), Settings(data_dir=tmp_path / "data"))
+    try:
+        assert not {"stage", "norm_hours"} & set(context.yard.fields("outfitting_item"))
+        plan = run_workflow("outfitting-plan", {"block": BLOCK}, context)
+        assert isinstance(plan, OutfittingPlan) and plan.items_total > 0
+        assert all(i.planned_stage is None and not i.stage_differs for i in plan.sequence)
+        assert plan.stage_differs == 0 and "the yard gives no planned stages" in plan.summary
+        assert all(i.work_package in context.index.codes for i in plan.sequence)  # each item's own package
+        ready = run_workflow("block-readiness", {"block": BLOCK}, context)
+        assert isinstance(ready, BlockReadiness) and ready.remaining_hours > 0 and ready.ready_day > 0
+    finally:
+        context.close()
+
+
+def test_a_yard_without_outfitting_items_is_told_which_role_to_map(tmp_path: Path) -> None:
+    def edit(section: str, line: str) -> str | None:
+        if section == "[columns.outfitting_item]" or line.startswith("outfitting_item ="):
+            return None
+        if line.startswith("kinds ="):  # the item kinds stay nodes, of no role
+            return 'kinds = ["SYS", "PIPELINE", "SPOOL", "TRAY", "DUCT", "EQUIP"]'
+        return line
+
+    context = WorkflowContext.open(_reimported(tmp_path, edit), Settings(data_dir=tmp_path / "data"))
+    try:
+        for field, payload in (("block", {"block": BLOCK}), ("zone", {"zone": "AFT BODY"})):
+            with pytest.raises(WorkflowInputError, match=r"has none.*\[roles\] outfitting_item") as caught:
+                run_workflow("outfitting-plan", payload, context)
+            assert caught.value.field == field
+        ready = run_workflow("block-readiness", {"block": BLOCK}, context)  # the rest still answers
+        assert isinstance(ready, BlockReadiness) and "SPOOL" in ready.missing_by_kind  # a node of no role
+        assert any(m.kind == "SPOOL" and m.role is None for m in ready.missing)
+    finally:
+        context.close()
