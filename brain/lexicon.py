@@ -66,6 +66,9 @@ MAX_WORDS: Final = 3
 
 _DIGITS: Final = re.compile(r"\d+")
 _WORD: Final = re.compile(r"\S+")
+_JOINED: Final = re.compile(r"\w[/,+&]\w")
+"""Ids joined in one word ("B012/B019", "B3,B4"): read piece by piece when the whole names nothing."""
+_PIECE: Final = re.compile(r"[^/,+&]+")
 # What may wrap a word without being part of an id: quotes, brackets, sentence punctuation, a possessive.
 _STRIP_LEFT: Final = "\"'“”‘’([{<«"
 _STRIP_RIGHT: Final = "\"'“”‘’)]}>»,;:!?."
@@ -239,9 +242,28 @@ class Lexicon:
     # ---- codes ----------------------------------------------------------------------------------
 
     def codes(self, text: str) -> list[Mention]:
-        """The yard's ids the text names, in the order it names them, each once."""
+        """The yard's ids the text names, in the order it names them, each once.
+
+        A word that names nothing but joins ids with a slash or a comma ("B012/B019") is read piece by piece.
+        """
         words = [_Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
         taken = [False] * len(words)
+        found = self._find(words, taken)
+        pieces = [
+            _Word(p.group(), w.start + p.start(), w.start + p.end())
+            for w, used in zip(words, taken, strict=True)
+            if not used and _JOINED.search(w.text)
+            for p in _PIECE.finditer(w.text)
+        ]
+        if pieces:
+            found += self._find(pieces, [False] * len(pieces))
+        found.sort(key=lambda m: m.start)
+        unique: dict[str, Mention] = {}
+        for mention in found:
+            unique.setdefault(mention.text, mention)
+        return list(unique.values())
+
+    def _find(self, words: Sequence[_Word], taken: list[bool]) -> list[Mention]:
         found: list[Mention] = []
         for finder in (
             self._role_in_parent_at,
@@ -265,11 +287,7 @@ class Lexicon:
                     taken[j] = True
                 found.append(mention)
                 i += used
-        found.sort(key=lambda m: m.start)
-        unique: dict[str, Mention] = {}
-        for mention in found:
-            unique.setdefault(mention.text, mention)
-        return list(unique.values())
+        return found
 
     def _spans(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> Iterable[tuple[str, int, int, int]]:
         """Candidate texts starting at word i, longest first: (text, start, end, words used)."""
@@ -428,12 +446,19 @@ class Lexicon:
         return bool(lost_before) or bool(re.match(r"^\s+(?:\w+\s+){0,3}?" + OUTAGE_WORDS.pattern, after, re.I))
 
     def zone(self, text: str) -> Mention | None:
-        """The first of the yard's zones the text names (case and separators do not count)."""
-        for word in _WORD.finditer(text):
-            for candidate, lead, trail in _trimmed(word.group()):
+        """The first of the yard's zones the text names.
+
+        Case and separators do not count, and a zone may be several words ("engine room", "MVZ3 L1").
+        """
+        if not self._zone_loose:
+            return None
+        words = [_Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        free = [False] * len(words)
+        for i in range(len(words)):
+            for candidate, start, end, _ in self._spans(words, i, free):
                 zone = self._zone_loose.get(loose_key(candidate))
                 if zone is not None:
-                    return Mention(zone, word.start() + lead, word.end() - trail, "zone", "loose")
+                    return Mention(zone, start, end, "zone", "loose")
         return None
 
     def example(self, role: str) -> str | None:

@@ -566,7 +566,8 @@ def extract_entities(question: str, names: Names | None = None) -> Entities:
     factors = extract_factors(question)
     budget_hours, days = _hours(question, extract_days(question))
     budget = extract_percent(question)
-    mentions = names.codes(question) if names is not None else []
+    # a resource is named once, as the question's resource, never also as a code (its id is a node of the yard's)
+    mentions = [m for m in names.codes(question) if m.role != "resource"] if names is not None else []
     resource = names.resource(question) if names is not None else None
     zone = names.zone(question) if names is not None else None
     spans = sorted((m.start, m.end, m.role) for m in [*mentions, *(x for x in (resource, zone) if x is not None)])

@@ -199,6 +199,15 @@ def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -
     return "\n".join(lines)
 
 
+def _give_names(planner: object, names: Names) -> None:
+    """A planner handed in without a yard's vocabulary (and its fallback) gets this yard's: else it finds no code."""
+    if hasattr(planner, "names") and planner.names is None:
+        planner.names = names
+    fallback = getattr(planner, "fallback", None)
+    if fallback is not None:
+        _give_names(fallback, names)
+
+
 def _make_planner(settings: Settings, names: Names) -> tuple[Planner, str]:
     if settings.llm_base_url and settings.llm_model:
         from brain.llm_planner import LLMPlanner
@@ -248,6 +257,7 @@ class Brain:
             self.planner, self.planner_name = _make_planner(self.settings, self.names)
         else:
             self.planner, self.planner_name = planner, type(planner).__name__
+            _give_names(planner, self.names)
         self._busy: set[str] = set()
         self._offline: OfflinePlanner | None = None
         """The offline planner that refuses destructive questions when another planner plans (made on first use)."""

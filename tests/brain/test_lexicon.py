@@ -74,6 +74,11 @@ def test_codes_are_found_by_lookup_in_the_yards_own_vocabulary(question: str, ex
     assert _texts(_other_lexicon(), question) == expected
 
 
+def test_ids_joined_in_one_word_are_read_one_by_one() -> None:
+    found = [m.text for m in _other_lexicon().codes("compare SEC-07/SEC-11 and SEC-07,SEC-11")]
+    assert found == ["SEC-07", "SEC-11"]
+
+
 def test_a_mention_says_where_it_stands_and_how_it_was_found() -> None:
     question = "is sec 7 late? and (SEC-11)?"
     first, second = _other_lexicon().codes(question)
@@ -100,8 +105,10 @@ def test_resources_are_the_yards_own_found_by_id_or_by_kind_and_number(question:
 
 def test_zones_are_the_yards_own_names() -> None:
     lex = _other_lexicon()
-    found = lex.zone("outfitting risk in engine room fwd")
-    assert found is None  # a zone with spaces is a phrase: only the words of one word are looked up
+    question = "outfitting risk in engine room fwd"
+    found = lex.zone(question)  # a zone of several words, typed in another case
+    assert found is not None and found.text == "Engine Room Fwd"
+    assert question[found.start : found.end] == "engine room fwd"
     assert (z := lex.zone("items of zone-7?")) is not None and z.text == "ZONE-7"
 
 
