@@ -150,7 +150,12 @@ def lookup(ctx: YardContext, args: CodeArgs) -> ToolResult:
     yard = ctx.yard
     node = node_of(yard, args.code)
     code = yard.code_of(node)
-    held = _by_role(yard, _kind_counts(yard, yard.members(node)))
+    inside = yard.members(node)
+    if yard.role_of(node) == "block":  # and the items fitted on board in it, whose `block` field names it
+        items = yard.nodes_of_role("outfitting_item")
+        blocks = yard.block_of(items) if len(items) else items
+        inside = np.union1d(inside, items[blocks == node]).astype(np.int32)
+    held = _by_role(yard, _kind_counts(yard, inside))
     before = _by_role(yard, _kind_counts(yard, yard.predecessors(node)))
     after = _by_role(yard, _kind_counts(yard, yard.successors(node)))
     summary = f"{code} is {_what(yard, node)}" + (f" of {_in_all(held)}" if held else "")
