@@ -6,11 +6,11 @@ joint; the NDT plan takes one budget: a share of the joints, NDT hours, or a num
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Self
+from typing import TYPE_CHECKING, Annotated, Final, Self
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, JsonValue, model_validator
+from pydantic import AfterValidator, Field, JsonValue, model_validator
 
 from brain.core import JointPredictions, NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
 from brain.core.ndt import (
@@ -37,6 +37,10 @@ _FULL_EXTENT_COLUMNS: Final = ("joint_type", "level", "one_sided", "grade", "thi
 """The columns of a joint's row that `full_extent_rule` reads."""
 
 
+Thickness = Annotated[float, AfterValidator(lambda mm: round(mm, 2))]
+"""A thickness in mm, shown to 0.01 mm."""
+
+
 class JointRisk(ToolRow):
     """One weld joint and what the welding model predicts for it."""
 
@@ -46,8 +50,8 @@ class JointRisk(ToolRow):
     """Welding process (SAW, FCAW, GMAW, SMAW)."""
     position: str
     """Welding position (1G-4G, 1F-4F)."""
-    thickness_mm: float = Field(title="thickness", json_schema_extra={"unit": "mm"})
-    """The thinner plate."""
+    thickness_mm: Thickness = Field(title="thickness", json_schema_extra={"unit": "mm"})
+    """The thinner plate (to 0.01 mm: a yard's inches read in millimetres carry noise past that)."""
     access: str
     """How well the welder reaches the joint."""
     hours: float = Field(json_schema_extra={"unit": "h"})
@@ -77,8 +81,8 @@ class NdtPoint(ToolRow):
     """Welding process (SAW, FCAW, GMAW, SMAW)."""
     position: str
     """Welding position (1G-4G, 1F-4F)."""
-    thickness_mm: float = Field(title="thickness", json_schema_extra={"unit": "mm"})
-    """The thinner plate."""
+    thickness_mm: Thickness = Field(title="thickness", json_schema_extra={"unit": "mm"})
+    """The thinner plate (to 0.01 mm: a yard's inches read in millimetres carry noise past that)."""
     access: str
     """How well the welder reaches the joint."""
     hours: float = Field(title="welding hours", json_schema_extra={"unit": "h"})
