@@ -41,25 +41,30 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
 
 from knowledge._csr import build_csr
-from knowledge.errors import YardDataError, YardIntegrityError
 from knowledge.idindex import IdIndex
-from knowledge.yarddir import replace_directory
+from knowledge.yarddir import (
+    STORE_FORMAT_VERSION,
+    ImportManifest,
+    check_store_files,
+    read_import_manifest,
+    replace_directory,
+)
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
 from knowledge.yardformat.convert import convert
 from knowledge.yardformat.fields import ACTUALS, FIELDS
 from knowledge.yardformat.read import iter_batches
 
 __all__ = [
+    "IMPORT_STEPS",
     "STORE_FORMAT_VERSION",
     "ImportManifest",
     "check_store_files",
@@ -69,38 +74,18 @@ __all__ = [
     "store_digest",
 ]
 
-STORE_FORMAT_VERSION: Final = 4
 _ROW_GROUP: Final = 1 << 17
 _GRAPH_FILES: Final = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
 Progress = Callable[[str], None]
-
-
-class ImportManifest(BaseModel):
-    """What an imported store holds; written last, read first."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["shipbrain-yard"] = "shipbrain-yard"
-    format_version: Literal[4] = 4
-    source: Literal["import"] = "import"
-    name: str
-    day0: str
-    kinds: list[str]
-    """The yard's kinds; `nodes/kind.npy` holds indexes into this list."""
-    roles: dict[str, list[str]]
-    """Role -> the yard's kinds that play it."""
-    counts: dict[str, int]
-    """Nodes of each kind."""
-    num_nodes: int
-    num_edges: int
-    """Edges of the CSR graph: the yard's edges plus one child -> parent per non-root."""
-    hierarchies: list[str]
-    tables: dict[str, int]
-    """Rows of each stored table (`tables/<name>`, `roles/<role>`, `edges`, `calendar`, `actuals`)."""
-    unlocked: dict[str, list[str]]
-    """Role -> the models and tools its columns feed completely."""
-    files: dict[str, dict[str, int | str]]
-    """Relative path -> {"bytes": size, "sha256": digest} of every file but this one."""
+IMPORT_STEPS: Final = (
+    "checking the yard",
+    "numbering the nodes",
+    "writing the id index",
+    "writing the graph",
+    "writing the tables",
+    "checksums",
+)
+"""The steps `import_yard` reports to its `progress`, in order."""
 
 
 def import_yard(
@@ -321,36 +306,6 @@ def _checksums(root: Path) -> dict[str, dict[str, int | str]]:
                     digest.update(chunk)
             found[path.relative_to(root).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
     return found
-
-
-def read_import_manifest(store: Path) -> ImportManifest:
-    """The manifest of an imported store.
-
-    Raises:
-        YardDataError: no manifest, or one that is not an imported store's.
-    """
-    path = Path(store) / "manifest.json"
-    try:
-        return ImportManifest.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise YardDataError(f"{str(store)!r} holds no imported yard (no manifest.json)") from None
-    except ValueError as error:
-        raise YardDataError(f"{str(path)!r} is not an imported yard's manifest: {error}") from None
-
-
-def check_store_files(store: Path, manifest: ImportManifest) -> None:
-    """Every file the manifest lists is there at its size (what opening checks; checksums are for a full check).
-
-    Raises:
-        YardIntegrityError: files missing or of the wrong size (the first five named).
-    """
-    wrong = [
-        rel
-        for rel, entry in manifest.files.items()
-        if not (store / rel).is_file() or (store / rel).stat().st_size != entry["bytes"]
-    ]
-    if wrong:
-        raise YardIntegrityError(f"{str(store)!r}: files missing or of the wrong size: {wrong[:5]}; import it again")
 
 
 def store_digest(store: Path) -> str:

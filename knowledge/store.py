@@ -687,13 +687,18 @@ class YardStore:
     # ---- checks ------------------------------------------------------------------------------------
 
     def _checked(self, node: int) -> int:
+        if not isinstance(node, int | np.integer) or isinstance(node, bool):
+            raise InputError(f"a node is an integer, got {node!r}; use node_of(code) for one of the yard's ids")
         node = int(node)
         if not 0 <= node < self.num_nodes:
             raise InputError(f"node {node} is out of range: this yard has nodes 0 to {self.num_nodes - 1}")
         return node
 
     def _checked_many(self, nodes: npt.ArrayLike) -> IdArray:
-        array = np.asarray(nodes, dtype=np.int64).ravel()
+        given = np.asarray(nodes)
+        if given.size and not np.issubdtype(given.dtype, np.integer):
+            raise InputError(f"nodes are integers, got {given.dtype}; use nodes_of(codes) for the yard's ids")
+        array = given.astype(np.int64).ravel()
         if len(array) and (array.min() < 0 or array.max() >= self.num_nodes):
             raise InputError(f"nodes out of range: this yard has nodes 0 to {self.num_nodes - 1}")
         return array.astype(np.int32)

@@ -32,23 +32,13 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
 
 from knowledge.errors import InputError
+from knowledge.importer import IMPORT_STEPS
 from knowledge.synthetic.generator import GENERATE_STEPS, YardSpec, generate_yard
 from knowledge.synthetic.yardformat import FORMAT_STEPS, write_format
 
-__all__ = ["IMPORT_STEPS", "generate_store", "pipeline_steps"]
-
-IMPORT_STEPS: Final = (
-    "checking the yard",
-    "numbering the nodes",
-    "writing the id index",
-    "writing the graph",
-    "writing the tables",
-    "checksums",
-)
-"""The steps `knowledge.importer.import_yard` announces, in order."""
+__all__ = ["generate_store", "pipeline_steps"]
 
 Progress = Callable[[str], None]
 

@@ -21,6 +21,7 @@ from knowledge.errors import InputError, SubgraphTooLargeError, UnknownCodeError
 from knowledge.importer import import_yard
 from knowledge.store import YardStore
 from knowledge.yardformat import validate_yard
+from tests.helpers.yards import to_networkx
 from tests.test_cli import run
 
 Truth = tuple[pa.ChunkedArray, dict[str, str], list[tuple[str, str]]]
@@ -127,15 +128,6 @@ def test_yard_query_speaks_the_yards_ids(store_path: Path, tmp_path: Path) -> No
 # ---- the synthetic yard, imported: every graph query against networkx on the same edges ----------------------
 
 YARDS = [(5_000, 1), (12_000, 2), (30_000, 3)]
-
-
-def to_networkx(yard: YardStore) -> nx.DiGraph:
-    """The store's graph (the yard's edges and child -> parent) as a networkx DiGraph."""
-    src, dst = yard.edge_arrays()
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(yard.num_nodes))
-    graph.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
-    return graph
 
 
 @pytest.fixture(scope="module", params=YARDS, ids=lambda p: f"{p[0]}parts-seed{p[1]}")
