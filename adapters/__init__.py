@@ -7,8 +7,12 @@ runs; the batch executor spreads large jobs over Ray.
 
 ```python
 from adapters import Registry
+from knowledge import YardStore
+
+yard = YardStore.open("yards/ship")
 welding = Registry.load().get("welding")
-predictions = welding.predict(welding.yard_rows(graph, [graph.id_of("B012")]))
+joints = yard.members(yard.node_of("B012"), kinds=["joint"])  # a block's joints, by the yard's own id
+predictions = welding.predict(welding.yard_rows(yard, joints))  # rows through the yard's column mapping
 ```
 
 The public names are listed once, in `__init__.pyi`; each loads on first use (`lazy_loader.attach_stub`), so
