@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psutil
@@ -32,6 +32,9 @@ from rich.console import Console
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() not in (HERE, REPO)), str(HERE)]
+
+if TYPE_CHECKING:
+    from knowledge.store import YardStore
 
 Json = dict[str, Any]
 MiB = 1 << 20
@@ -317,18 +320,27 @@ def run_child(
 # ---- yards ---------------------------------------------------------------------------------------
 
 GENERATE_STEP = re.compile(r"^\[(\d+)/(\d+)\] [\d,]+ parts: (.+?)\s*$")
-"""A progress line of `shipbrain yard generate` (stderr not a terminal): `[7/8] 5,000 parts: writing tables`."""
-WRITE_STEP = "writing tables"
-"""The first step of writing the yard (the steps before it generate it in memory)."""
+"""A progress line of `shipbrain yard generate` (stderr not a terminal): `[11/16] 5,000 parts: checking the yard`."""
+IMPORT_STEP = "checking the yard"
+"""The first step of the import (`knowledge.importer.import_yard`); the steps before it generate the yard and write
+it in the open yard format."""
+FINGERPRINT_PARTS, FINGERPRINT_SEED = 5_000, 0
+"""The small store whose digest stands for the installed generator, open-format writer and importer."""
 
 
 def yard_paths(data_dir: Path, parts: int, seed: int) -> tuple[Path, Path]:
-    """The yard directory of a size and seed under `data_dir`, and the JSON file that keeps its generation timings.
+    """The store directory of a size and seed under `data_dir`, and the record (JSON) kept beside it.
 
-    The names (`yard-1M-seed1`, ...) are the benchmarks' own: every benchmark shares the yards of `.shipbrain/bench`.
+    The names (`yard-1M-seed1`, ...) are the benchmarks' own: every benchmark shares the stores of
+    `.shipbrain/bench`. The record says what the store is (parts, seed, the pipeline that made it, its digest) and
+    how long making it took; a store is reused only with its record (`store_usable`).
     """
     name = f"yard-{size_label(parts)}-seed{seed}"
     return data_dir / name, data_dir / f"{name}.generation.json"
+
+
+def _record_path(store: Path) -> Path:
+    return store.with_name(f"{store.name}.generation.json")
 
 
 def _generation_env() -> dict[str, str]:
@@ -337,45 +349,61 @@ def _generation_env() -> dict[str, str]:
 
 
 @functools.cache
-def generator_version() -> str:
-    """The generator version the installed `shipbrain yard generate` writes (read from a 5,000-part yard it makes)."""
-    from knowledge.yarddir import read_manifest
+def pipeline_fingerprint() -> str:
+    """What the installed `shipbrain yard generate` makes, as one digest: that of a 5,000-part store it writes.
 
-    with tempfile.TemporaryDirectory(prefix="generator-version-") as tmp:
+    The digest (`knowledge.importer.store_digest`, the checksums of every file of the store) changes when the
+    generator, the open-format writer or the importer changes what a store holds; the same spec gives the same
+    bytes, so an unchanged pipeline gives the same digest.
+    """
+    from knowledge.importer import store_digest
+
+    with tempfile.TemporaryDirectory(prefix="pipeline-fingerprint-") as tmp:
         path = Path(tmp) / "yard"
-        argv = [str(SHIPBRAIN), "yard", "generate", "--parts", "5000", "--seed", "0", "--out", str(path)]
+        argv = [str(SHIPBRAIN), "yard", "generate", "--parts", str(FINGERPRINT_PARTS)]
+        argv += ["--seed", str(FINGERPRINT_SEED), "--out", str(path)]
         done = run_child(argv, env=_generation_env())
         if done.returncode != 0:
             raise RuntimeError(f"`{' '.join(argv[1:])}` failed ({done.returncode}):\n{done.stderr[-4000:]}")
-        return str(read_manifest(path).generator_version)
+        return store_digest(path)
 
 
-def yard_usable(path: Path, parts: int, seed: int) -> bool:
-    """Whether `path` holds a yard of these parts and seed, from the installed generator, that `PartGraph` opens."""
+def store_usable(path: Path, parts: int, seed: int) -> bool:
+    """Whether `path` holds a store of these parts and seed that the installed pipeline would make, and that opens.
+
+    It needs its record (`yard_paths`) naming the parts, seed and `pipeline_fingerprint`, and the digest of the
+    store as it is now: a store of an older format (a format-3 yard), replaced, or made by an older generator or
+    importer is not usable.
+    """
     from knowledge.errors import KnowledgeError
-    from knowledge.partgraph import PartGraph
-    from knowledge.yarddir import read_manifest
+    from knowledge.importer import store_digest
+    from knowledge.store import YardStore
 
     try:
-        manifest = read_manifest(path)
-        PartGraph.open(path)
-    except (KnowledgeError, OSError):  # missing, incomplete, or of an older format
+        record = json.loads(_record_path(path).read_text())
+        YardStore.open(path)
+        digest = store_digest(path)
+    except (KnowledgeError, OSError, ValueError):  # missing, incomplete, or of an older format
         return False
-    return manifest.parts == parts and manifest.seed == seed and manifest.generator_version == generator_version()
+    if not isinstance(record, dict):
+        return False
+    return (
+        record.get("parts") == parts
+        and record.get("seed") == seed
+        and record.get("store_digest") == digest
+        and record.get("pipeline") == pipeline_fingerprint()
+    )
 
 
-def generate_yard(path: Path, parts: int, seed: int, *, blocks: int | None = None) -> Json:
-    """Run `shipbrain yard generate` into `path` (replacing it): its timings per step and its peak memory.
+def _run_generate(parts: int, seed: int, blocks: int | None, target: list[str]) -> tuple[Json, dict[str, float]]:
+    """`shipbrain yard generate --parts --seed TARGET... --force [--blocks]` run to its end; what it cost, and steps.
 
-    `generate_s` runs from the first step to writing (the yard in memory), `write_s` from there to the process's
-    end (tables, checksums and the printed summary); `total_s` is their sum and `startup_s` the process's start
-    before the first step (interpreter and imports), so `total_s` compares with an in-process
-    `generate_yard` + `write_yard`.
+    The steps: when each started, in seconds since the process started (from its progress lines). What it cost:
+    `startup_s` (the process's start before the first step: interpreter and imports), `steps_s` (each step, to the
+    next one or the process's end), `process_s`, `cpu_s`, `peak_rss_bytes`.
     """
-    from knowledge.yarddir import read_manifest
-
-    argv = [str(SHIPBRAIN), "yard", "generate", "--parts", str(parts), "--seed", str(seed), "--out", str(path)]
-    argv += ["--force"] + ([] if blocks is None else ["--blocks", str(blocks)])
+    argv = [str(SHIPBRAIN), "yard", "generate", "--parts", str(parts), "--seed", str(seed), *target, "--force"]
+    argv += [] if blocks is None else ["--blocks", str(blocks)]
     steps: list[tuple[str, float]] = []
 
     def step(line: str, at: float) -> None:
@@ -385,52 +413,98 @@ def generate_yard(path: Path, parts: int, seed: int, *, blocks: int | None = Non
     done = run_child(argv, env=_generation_env(), on_stderr_line=step)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(argv[1:])}` failed ({done.returncode}):\n{done.stderr[-4000:]}")
-    starts = dict(steps)
-    first = steps[0][1] if steps else None
-    writing = starts.get(WRITE_STEP)
     ends = [at for _, at in steps[1:]] + [done.wall_s]
-    generate_s = writing - first if writing is not None and first is not None else None
-    write_s = done.wall_s - writing if writing is not None else None
-    return {
+    record = {
         "parts": parts,
         "seed": seed,
         "blocks": blocks,
-        "generator_version": read_manifest(path).generator_version,
         "command": " ".join(["shipbrain", *argv[1:]]),
-        "startup_s": first,
-        "generate_s": generate_s,
-        "write_s": write_s,
-        "total_s": generate_s + write_s if generate_s is not None and write_s is not None else done.wall_s,
+        "startup_s": steps[0][1] if steps else None,
         "process_s": done.wall_s,
         "cpu_s": done.cpu_s,
         "steps_s": {name: end - at for (name, at), end in zip(steps, ends, strict=True)},
         "peak_rss_bytes": done.peak_rss_bytes,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    return record, dict(steps)
+
+
+def make_store(path: Path, parts: int, seed: int, *, blocks: int | None = None) -> Json:
+    """Run `shipbrain yard generate` into `path` (replacing it): its timings per step and its peak memory.
+
+    The command is `knowledge.generate_store` (generate -> open yard format -> import), run as a user runs it, in
+    its own process. `generate_s` runs from its first step to the import (the yard generated and written in the
+    open format), `import_s` from there to the process's end (the import and the printed summary); `total_s` is
+    their sum, and `startup_s` the process's start before the first step (interpreter and imports).
+    """
+    from knowledge.importer import store_digest
+
+    record, starts = _run_generate(parts, seed, blocks, ["--out", str(path)])
+    first, importing, end = record["startup_s"], starts.get(IMPORT_STEP), record["process_s"]
+    generate_s = importing - first if importing is not None and first is not None else None
+    import_s = end - importing if importing is not None else None
+    total_s = generate_s + import_s if generate_s is not None and import_s is not None else end
+    return {
+        **record,
+        "store_digest": store_digest(path),
+        "generate_s": generate_s,
+        "import_s": import_s,
+        "total_s": total_s,
+    }
+
+
+def write_open_format(path: Path, parts: int, seed: int, *, blocks: int | None = None) -> Json:
+    """Run `shipbrain yard generate --format-only` into `path` (replacing it): its timings per step, peak memory.
+
+    The synthetic yard in the open yard format alone (an export, to import): `knowledge.generate_store` with no
+    store. `total_s` runs from its first step to the process's end.
+    """
+    record, _ = _run_generate(parts, seed, blocks, ["--open-format", str(path), "--format-only"])
+    first, end = record["startup_s"], record["process_s"]
+    return {**record, "total_s": end - first if first is not None else end}
 
 
 def ensure_yard(
     data_dir: Path, parts: int, seed: int, console: Console, *, regenerate: bool = False
 ) -> tuple[Path, Json]:
-    """Reuse or generate (`shipbrain yard generate`) the yard of a size and seed; its path and generation record.
+    """Reuse or make (`shipbrain yard generate`) the synthetic yard's store of a size and seed; its path and record.
 
-    A yard is reused when `yard_usable` accepts it; its record is the one kept when it was generated here
-    (`{"reused": True, "measured": False}` when there is none).
+    A store is reused when `store_usable` accepts it (its record is returned, with `reused`); anything else at its
+    path (a format-3 yard of older benchmarks, a store of an older pipeline) is replaced.
     """
     path, record = yard_paths(data_dir, parts, seed)
-    if not regenerate and yard_usable(path, parts, seed):
-        generation = json.loads(record.read_text()) if record.is_file() else {}
-        if generation.get("parts") != parts or generation.get("seed") != seed:
-            console.log(f"[yellow]reusing {path}, whose generation was not timed here; --regenerate to time it[/]")
-            return path, {"reused": True, "measured": False}
-        console.log(f"reusing {path} (generated {generation.get('date')})")
+    if not regenerate and store_usable(path, parts, seed):
+        generation = json.loads(record.read_text())
+        console.log(f"reusing {path} (made {generation.get('date')})")
         return path, {**generation, "reused": True}
-    console.log(f"generating {parts:,} parts (seed {seed}) into {path} (shipbrain yard generate) ...")
+    console.log(f"making the store of {parts:,} parts (seed {seed}) in {path} (shipbrain yard generate) ...")
     data_dir.mkdir(parents=True, exist_ok=True)
-    generation = generate_yard(path, parts, seed)
+    record.unlink(missing_ok=True)  # a record names the store it was written with, never a later one
+    generation = {**make_store(path, parts, seed), "pipeline": pipeline_fingerprint()}
     record.write_text(json.dumps(generation, indent=2) + "\n")
-    console.log(f"generated in {generation['total_s']:.1f} s, peak {fmt_bytes(generation['peak_rss_bytes'])}")
+    console.log(f"made in {generation['total_s']:.1f} s, peak {fmt_bytes(generation['peak_rss_bytes'])}")
     return path, {**generation, "reused": False}
+
+
+def yard_parts(yard: YardStore) -> int:
+    """A yard's physical parts: its parts and outfitting items (what `shipbrain yard generate --parts` counts)."""
+    return yard.count("part") + yard.count("outfitting_item")
+
+
+def store_summary(yard: YardStore) -> Json:
+    """What a store holds: its path, name, parts, nodes and edges, nodes by kind and role, and its bytes on disk."""
+    files = yard.manifest.files
+    return {
+        "path": str(yard.path),
+        "name": yard.name,
+        "parts": yard_parts(yard),
+        "num_nodes": yard.num_nodes,
+        "num_edges": yard.num_edges,
+        "counts": yard.counts,
+        "roles": {role: yard.count(role) for role in yard.roles},
+        "graph_bytes": sum(int(e["bytes"]) for rel, e in files.items() if rel.startswith("graph/")),
+        "bytes": sum(int(e["bytes"]) for e in files.values()),
+    }
 
 
 def parse_size(text: str) -> int:

@@ -28,11 +28,12 @@ What it measures, as `shipbrain serve` and `shipbrain ask` do it minus process s
   Opening the brain (imports, `Brain(yard)`) is timed apart in each process; each question's time is `Brain.ask`.
 - **Warm questions**: then this process opens one `Brain(yard, settings)` on the same data dir (timed apart) and
   asks, per category, `--repeat` + 1 questions, each about a subject picked seeded-randomly (`--seed`) from the
-  yard: lookups ("what is X"), upstream ("what must be done before X") and downstream ("what waits on X") over
-  every kind of code in turn; block-level weld risk, the weld risk of one joint, NDT plans by a share of the joints
-  and by an hours budget; "when will B150 be erected?"; the critical path into a block; what-ifs (a resource down
-  N days from day D, a code of any kind late N days); cross-model what-ifs ("if welding on B150 takes 20 %
-  longer", "if outfitting rework on B030 doubles"); procedure questions answered from the document store. The
+  yard (by role: the nodes of each role, whatever the yard calls its kinds): lookups ("what is X"), upstream
+  ("what must be done before X") and downstream ("what waits on X") over codes of every role in turn; block-level
+  weld risk, the weld risk of one joint, NDT plans by a share of the joints and by an hours budget; "when will
+  BLOCK be erected?"; the critical path into a block; what-ifs (a resource down N days from day D, a code of any
+  role late N days); cross-model what-ifs ("if welding on BLOCK takes 20 % longer", "if outfitting rework on
+  BLOCK doubles"); procedure questions answered from the document store. The
   first question of each category is reported apart as "first" (it loads what the category needs); p50, p95 and
   max are over the others ("warm").
 - **Every answer is checked**: the plan's intent must be the category's, the category's tool must run, no tool
@@ -51,9 +52,10 @@ What it measures, as `shipbrain serve` and `shipbrain ask` do it minus process s
 - **Memory**: this process and every process it starts (the fresh processes, their Ray daemons and workers) are
   sampled together (summed PSS: pages shared through the yard's memory maps count once), with the machine's used
   and available memory. Past `--memory-limit` (default 16 GiB) for the tree, or under 2 GiB available on the
-  machine, the benchmark stops the processes it started and reports it: the 25M-part yard's generation peaks at
-  ~6 GiB (its own process, before anything else runs), the cold `warm()` predicts 22.5M joints once (Ray, a few
-  GiB) and the kept predictions are memory-mapped (~0.4 GiB on disk).
+  machine, the benchmark stops the processes it started and reports it: making the 25M-part store (`shipbrain yard
+  generate`: generate, then import) runs in its own process before anything else and is not watched, the cold
+  `warm()` predicts 22.5M joints once (Ray, a few GiB) and the kept predictions are memory-mapped (~0.4 GiB on
+  disk).
 
 The brain keeps its checkpoints and the yard's kept files in a temporary data dir (so benchmark threads do not
 pile up in the demo's `brain.sqlite`, and the cold run is cold); that dir links `qdrant/` (and `adapters.toml`,
@@ -115,19 +117,19 @@ from _common import (
     rss_bytes,
     run_child,
     size_label,
+    store_summary,
     write_json,
     yard_paths,
 )
 from rich.console import Console
 from rich.table import Table
 
-from knowledge.layout import NODE_KINDS, NodeKind
-from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
+from knowledge.store import YardStore
 
 DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
 DEFAULT_PARTS, QUICK_PARTS = 25_000_000, 200_000
-"""The yards asked about unless `--yard` or `--size` (seed 1, shared with the other benchmarks, made if missing)."""
+"""The stores asked about unless `--yard` or `--size` (seed 1, shared with the other benchmarks, made if missing)."""
 DEFAULT_DOCS_DATA_DIR = REPO / ".shipbrain"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
 DEFAULT_REPEAT = 15
@@ -145,10 +147,11 @@ CHILD_MARK = "BRAIN-BENCH-RESULT "
 """The line a fresh process prints its measurements on (stdout)."""
 GIVEN = "<given>"
 """An expected argument that must be there, whatever its value (the product chooses the scale)."""
-DEPENDENCY_KINDS: tuple[NodeKind, ...] = ("assembly", "part", "joint", "block", "sub_assembly", "outfitting_item")
-"""Kinds of code the lookup and dependency questions cycle through (an assembly first: its lookup is the costliest)."""
-LATE_KINDS: tuple[NodeKind, ...] = ("block", "assembly", "part", "sub_assembly", "outfitting_item")
-"""Kinds of code the "late" what-ifs cycle through."""
+DEPENDENCY_ROLES = ("assembly", "part", "joint", "block", "sub_assembly", "outfitting_item")
+"""Roles of the codes the lookup and dependency questions cycle through (an assembly first: its lookup is the
+costliest); a role the yard does not map is left out."""
+LATE_ROLES = ("block", "assembly", "part", "sub_assembly", "outfitting_item")
+"""Roles of the codes the "late" what-ifs cycle through."""
 NDT_BUDGETS = (2, 5, 10, 20)
 NDT_HOURS = (20, 40, 80)
 WELDING_SLOWER_PCT = (10, 20, 30, 50)
@@ -157,6 +160,8 @@ LATE_DAYS = (1, 15)
 """What-if durations drawn from, inclusive (the issue's property test ranges)."""
 OUTAGE_START_SHARE = 0.7
 """Outages start on a day within this share of the yard's planned horizon."""
+DEFAULT_HORIZON_DAYS = 100
+"""The planned horizon of a yard whose work packages give no planned start and finish."""
 PROCEDURE_QUESTIONS = (
     "what is the preheat procedure for thick high strength plate",
     "which WPS covers overhead FCAW welding",
@@ -191,7 +196,7 @@ class Subject:
     code: str | None = None
     """The yard code it names."""
     kind: str | None = None
-    """The kind of that code."""
+    """The role of that code (block, joint, ...: its kind in the yard's canonical words)."""
     resource: str | None = None
     """The resource that is down (a what-if)."""
     days: int | None = None
@@ -208,46 +213,47 @@ class Subject:
 
 @dataclass(frozen=True)
 class YardFacts:
-    """What subjects are picked from: the part graph, the yard's resources and its planned horizon."""
+    """What subjects are picked from: the store, the yard's resources and its planned horizon."""
 
-    graph: PartGraph
+    yard: YardStore
     resources: tuple[str, ...]
     horizon_days: int
 
     @classmethod
-    def of(cls, graph: PartGraph) -> YardFacts:
-        """Read from the yard's tables."""
-        resources = tuple(sorted(graph.table("resources", ["resource"]).column(0).to_pylist()))
-        wp = graph.table("work_packages", ["planned_start", "planned_finish"])
-        first, last = pc.min(wp.column(0)).as_py(), pc.max(wp.column(1)).as_py()
-        return cls(graph, resources, max((last - first).days, 1))
+    def of(cls, yard: YardStore) -> YardFacts:
+        """Read from the store: the codes of the role resource, the work packages' planned dates."""
+        resources = tuple(sorted(yard.codes_of(yard.nodes_of_role("resource"))))
+        horizon = DEFAULT_HORIZON_DAYS
+        if {"planned_start", "planned_finish"} <= set(yard.fields("work_package")):
+            wp = yard.role_table("work_package", ["planned_start", "planned_finish"])
+            first, last = pc.min(wp.column("planned_start")).as_py(), pc.max(wp.column("planned_finish")).as_py()
+            if first is not None and last is not None:
+                horizon = (last - first).days
+        return cls(yard, resources, max(horizon, 1))
 
 
 Picker = Callable[[YardFacts, int, np.random.Generator], list[Subject]]
 
 
-def random_ids(g: PartGraph, kind: NodeKind, count: int, rng: np.random.Generator) -> list[int]:
-    """`count` distinct node ids of one kind (fewer if the yard has fewer), drawn from its id range."""
-    starts = g.layout.kind_start
-    k = NODE_KINDS.index(kind)
-    lo, hi = int(starts[k]), int(starts[k + 1])
-    local = rng.choice(hi - lo, size=min(count, hi - lo), replace=False)
-    return [lo + int(i) for i in local]
+def random_nodes(yard: YardStore, role: str, count: int, rng: np.random.Generator) -> list[int]:
+    """`count` distinct nodes of one role (fewer if the yard has fewer, none for a role it does not map)."""
+    nodes = yard.nodes_of_role(role)
+    return [int(n) for n in rng.choice(nodes, size=min(count, len(nodes)), replace=False)]
 
 
-def codes_of_kinds(kinds: Sequence[NodeKind]) -> Picker:
-    """Codes of every kind in turn, all different."""
+def codes_of_roles(roles: Sequence[str]) -> Picker:
+    """Codes of every role in turn, all different."""
 
     def pick(facts: YardFacts, count: int, rng: np.random.Generator) -> list[Subject]:
-        g = facts.graph
-        per_kind = {kind: random_ids(g, kind, -(-count // len(kinds)), rng) for kind in kinds}
+        yard = facts.yard
+        per_role = {role: random_nodes(yard, role, -(-count // len(roles)), rng) for role in roles}
         ordered = [
-            (kind, per_kind[kind][i])
-            for i in range(max(map(len, per_kind.values())))
-            for kind in kinds
-            if i < len(per_kind[kind])
+            (role, per_role[role][i])
+            for i in range(max(map(len, per_role.values()), default=0))
+            for role in roles
+            if i < len(per_role[role])
         ]
-        return [Subject(code=g.code_of(i), kind=kind) for kind, i in ordered[:count]]
+        return [Subject(code=yard.code_of(n), kind=role) for role, n in ordered[:count]]
 
     return pick
 
@@ -261,11 +267,11 @@ def blocks_with(amounts: Sequence[float] = ()) -> Picker:
     """Blocks, all different, each with the next of `amounts` (in turn) when there are any."""
 
     def pick(facts: YardFacts, count: int, rng: np.random.Generator) -> list[Subject]:
-        g = facts.graph
-        ids = random_ids(g, "block", count, rng)
+        yard = facts.yard
+        blocks = random_nodes(yard, "block", count, rng)
         return [
-            Subject(code=g.code_of(b), kind="block", amount=float(amounts[i % len(amounts)]) if amounts else None)
-            for i, b in enumerate(ids)
+            Subject(code=yard.code_of(b), kind="block", amount=float(amounts[i % len(amounts)]) if amounts else None)
+            for i, b in enumerate(blocks)
         ]
 
     return pick
@@ -289,8 +295,8 @@ def outages(facts: YardFacts, count: int, rng: np.random.Generator) -> list[Subj
 
 
 def late_codes(facts: YardFacts, count: int, rng: np.random.Generator) -> list[Subject]:
-    """Codes of every late-able kind in turn, each late 1-15 days."""
-    codes = codes_of_kinds(LATE_KINDS)(facts, count, rng)
+    """Codes of every late-able role in turn, each late 1-15 days."""
+    codes = codes_of_roles(LATE_ROLES)(facts, count, rng)
     days = rng.integers(LATE_DAYS[0], LATE_DAYS[1] + 1, size=len(codes))
     return [Subject(code=s.code, kind=s.kind, days=int(d)) for s, d in zip(codes, days, strict=True)]
 
@@ -327,7 +333,7 @@ CATEGORIES: tuple[Category, ...] = (
         "lookup: what is X",
         "lookup",
         lambda s, _: f"what is {s.code}",
-        codes_of_kinds(DEPENDENCY_KINDS),
+        codes_of_roles(DEPENDENCY_ROLES),
         targets=LOOKUP_TARGETS,
     ),
     Category(
@@ -335,7 +341,7 @@ CATEGORIES: tuple[Category, ...] = (
         "upstream: what must be done before X",
         "upstream",
         lambda s, _: f"what must be done before {s.code}",
-        codes_of_kinds(DEPENDENCY_KINDS),
+        codes_of_roles(DEPENDENCY_ROLES),
         targets=LOOKUP_TARGETS,
     ),
     Category(
@@ -343,7 +349,7 @@ CATEGORIES: tuple[Category, ...] = (
         "downstream: what waits on X",
         "downstream",
         lambda s, _: f"what waits on {s.code}",
-        codes_of_kinds(DEPENDENCY_KINDS),
+        codes_of_roles(DEPENDENCY_ROLES),
         targets=LOOKUP_TARGETS,
     ),
     Category(
@@ -360,7 +366,7 @@ CATEGORIES: tuple[Category, ...] = (
         "weld risk of one joint",
         "weld_risk",
         lambda s, _: f"how risky is joint {s.code}?",
-        codes_of_kinds(("joint",)),
+        codes_of_roles(("joint",)),
         expect=lambda s: {"code": s.code},
         optional=True,
     ),
@@ -383,7 +389,7 @@ CATEGORIES: tuple[Category, ...] = (
     ),
     Category(
         "schedule",
-        "schedule: when will B150 be erected?",
+        "schedule: when will a block be erected?",
         "erection_schedule",
         lambda s, _: f"when will {s.code} be erected?",
         blocks_with(),
@@ -535,7 +541,7 @@ def ask_once(brain: Any, question: str, intent: str, tool: str, expected: Json) 
 
 
 def by_kind(runs: list[Json]) -> dict[str, Json]:
-    """Warm timings per kind of code asked about."""
+    """Warm timings per role of the code asked about."""
     kinds = sorted({r["kind"] for r in runs if r.get("kind")})
     return {k: quantiles([r["seconds"] for r in runs if r.get("kind") == k]) for k in kinds}
 
@@ -689,21 +695,6 @@ def link_docs(data_dir: Path, docs_data_dir: Path) -> None:
     for name in ("qdrant", "adapters.toml"):
         if (docs_data_dir / name).exists():
             (data_dir / name).symlink_to((docs_data_dir / name).resolve())
-
-
-def yard_summary(g: PartGraph) -> Json:
-    """What the yard holds."""
-    files = [p for p in g.path.rglob("*") if p.is_file()]
-    return {
-        "path": str(g.path),
-        "parts": g.manifest.parts,
-        "seed": g.manifest.seed,
-        "generator_version": g.manifest.generator_version,
-        "num_nodes": g.num_nodes,
-        "num_edges": g.num_edges,
-        "counts": dict(g.counts),
-        "bytes": sum(p.stat().st_size for p in files),
-    }
 
 
 # ---- first questions, each in a fresh process -----------------------------------------------------
@@ -1103,21 +1094,23 @@ def merge_memory(*watches: Json) -> Json:
 # ---- orchestration -------------------------------------------------------------------------------
 
 
-def pick_subjects(yard: Path, seed: int, repeat: int) -> tuple[Json, dict[str, list[Subject]]]:
-    """The yard's summary and each category's subjects: `repeat` + 1 for this process, one more for a fresh one."""
-    graph = PartGraph.open(yard)
-    facts = YardFacts.of(graph)
+def pick_subjects(path: Path, seed: int, repeat: int) -> tuple[Json, dict[str, list[Subject]]]:
+    """The store's summary and each category's subjects: `repeat` + 1 for this process, one more for a fresh one."""
+    yard = YardStore.open(path)
+    facts = YardFacts.of(yard)
     rng = np.random.default_rng(seed)
     subjects = {c.name: c.pick(facts, repeat + 1 + c.fresh, rng) for c in CATEGORIES}
-    return {**yard_summary(graph), "horizon_days": facts.horizon_days, "resources": list(facts.resources)}, subjects
+    return {**store_summary(yard), "horizon_days": facts.horizon_days, "resources": list(facts.resources)}, subjects
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """First questions in fresh processes, then every category here, then document search; 1 if any failed."""
     baseline_rss = rss_bytes()
+    generation: Json = {"measured": False, "path": str(args.yard)}
     if args.yard is None:
-        args.yard, _ = ensure_yard(DEFAULT_DATA_DIR, args.parts, 1, console)
+        args.yard, generation = ensure_yard(DEFAULT_DATA_DIR, args.parts, 1, console)
     yard, subjects = pick_subjects(args.yard, args.seed, args.repeat)
+    yard["generation"] = generation
     importlib.import_module("brain.tools")
     resolved = {c.name: resolve(c) for c in CATEGORIES}
     docs_settings = Settings(data_dir=args.docs_data_dir)
@@ -1207,10 +1200,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     default_yard = yard_paths(DEFAULT_DATA_DIR, DEFAULT_PARTS, 1)[0].relative_to(REPO)
-    parser.add_argument("--yard", type=Path, help=f"the yard (default: {default_yard}, generated if missing)")
+    parser.add_argument("--yard", type=Path, help=f"the store (default: {default_yard}, made if missing)")
     parser.add_argument(
         "--size",
-        help=f"parts of the benchmarks' yard of seed 1 (generated if missing): 25M, 1M, 200k ... (default: "
+        help=f"parts of the benchmarks' store of seed 1 (made if missing): 25M, 1M, 200k ... (default: "
         f"{size_label(DEFAULT_PARTS)}, {size_label(QUICK_PARTS)} with --quick)",
     )
     parser.add_argument("--repeat", type=int, help=f"warm questions per category (default: {DEFAULT_REPEAT})")

@@ -11,8 +11,8 @@ python benchmarks/cli_startup.py --runs 30 --yard PATH
 It prints two tables and writes `benchmarks/results/cli_startup.json` (`cli_startup-quick.json` with `--quick`)
 with every run, the imports of each command and the machine it ran on.
 
-What it measures, for `shipbrain --help` and `shipbrain yard info YARD` (a 5,000-part yard, seed 1, kept in
-`--data-dir` and made by `shipbrain yard generate` when missing; `--yard` names another):
+What it measures, for `shipbrain --help` and `shipbrain yard info YARD` (the store of a 5,000-part synthetic yard,
+seed 1, kept in `--data-dir` and made by `shipbrain yard generate` when missing; `--yard` names another store):
 
 - **Start-up cost**: each command runs `--runs` times in a fresh process, after one untimed run (it warms the
   page cache and writes the bytecode caches; its figures are kept as "first"). Wall time is from the start of the
@@ -98,7 +98,7 @@ def parse_importtime(stderr: str) -> list[Import]:
 
 
 def chain(imports: Sequence[Import], index: int) -> list[str]:
-    """The module at `index` and those that imported it, outwards (`pyarrow`, `knowledge.yarddir`, ...)."""
+    """The module at `index` and those that imported it, outwards (`pyarrow`, `knowledge.store`, ...)."""
     out: list[str] = []
     at: int | None = index
     while at is not None:
@@ -111,7 +111,7 @@ def watched_imports(imports: Sequence[Import]) -> dict[str, Json]:
     """For each watched library: whether it was imported, its cumulative time, and the chain that pulled it in.
 
     The time is summed over the library's outermost imports (those not made by the library itself); the chain is
-    that of the first of them, outwards (`numpy`, `knowledge.yarddir`, ...).
+    that of the first of them, outwards (`numpy`, `knowledge.store`, ...).
     """
     out: dict[str, Json] = {}
     for library in WATCHED:
@@ -120,7 +120,7 @@ def watched_imports(imports: Sequence[Import]) -> dict[str, Json]:
             return module == library or module.startswith(library + ".")
 
         found = [i for i, imp in enumerate(imports) if own(imp.module)]
-        roots = [i for i in found if imports[i].parent is None or not own(imports[imports[i].parent].module)]
+        roots = [i for i in found if (parent := imports[i].parent) is None or not own(imports[parent].module)]
         out[library] = {
             "imported": bool(found),
             "modules": len(found),
@@ -300,7 +300,7 @@ def print_verdicts(console: Console, result: Json) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Make or reuse the yard, measure both commands, report; 1 if a command failed."""
+    """Make or reuse the store, measure both commands, report; 1 if a command failed."""
     if args.yard is None:
         args.yard, generation = ensure_yard(args.data_dir, YARD_PARTS, YARD_SEED, console)
     else:
@@ -335,8 +335,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, help=f"timed runs of each command (default: {RUNS}; --quick {QUICK_RUNS})")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_RUNS} runs of each command")
-    parser.add_argument("--yard", type=Path, help="the yard `yard info` reads (default: a 5,000-part one)")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the small yard is kept")
+    parser.add_argument("--yard", type=Path, help="the store `yard info` reads (default: a 5,000-part one)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where the small store is kept")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     args = parser.parse_args(argv)
     args.runs = args.runs or (QUICK_RUNS if args.quick else RUNS)

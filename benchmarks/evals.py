@@ -47,8 +47,10 @@ def build_suite(path: Path, parts: int, seed: int, blocks: list[str], wps: list[
             "scorers": [
                 {"name": "exact", "field": "intent"},
                 "tool_routing",
-                {"name": "numeric", "field": "numbers.inspected"},
+                {"name": "numeric", "field": "numbers.joint"},
                 {"name": "numeric", "field": "numbers.nodes"},
+                {"name": "numeric", "field": "numbers.inspected"},
+                {"name": "numeric", "field": "joints_total"},
                 {"name": "set_f1", "field": "inspection_points[*].code"},
                 "latency",
             ],
@@ -62,7 +64,7 @@ def build_suite(path: Path, parts: int, seed: int, blocks: list[str], wps: list[
         },
     ]
     fixed_count = len(blocks) * 6 + len(wps) + 1  # welding per block + 5 recorded answers per block, per WP, schedule
-    extra = []
+    extra: list[dict[str, Any]] = []
     templates = itertools.cycle(["ndt", "upstream", "wip", "hours"])
     shares = itertools.cycle(range(1, 40))
     for n, (block, kind) in enumerate(zip(itertools.cycle(blocks), templates, strict=False)):
@@ -120,7 +122,7 @@ def main() -> None:
     record_s = time.perf_counter() - t0
     info = package_summary(package)
     blocks = package.manifest.blocks
-    wps = package.table("work_packages").column("code").to_pylist()
+    wps = list(package.manifest.work_packages)
     suite_path = data / "bench.yaml"
     build_suite(suite_path, args.parts, args.seed, blocks, wps, args.cases)
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ Run it from the repository root (with the package installed, or with `PYTHONPATH
 
 ```
 python benchmarks/inference.py --size 1M
-python benchmarks/inference.py --size 25M             # or --size all (1M and 25M)
+python benchmarks/inference.py --size 25M             # or --size all (1M and 25M); any size: --size 200k
 python benchmarks/inference.py --size 25M --profile   # plus one profiled run of each variant
 ```
 
@@ -12,14 +12,14 @@ Each size prints a table and writes `benchmarks/results/inference-<size>.json` w
 and the machine it ran on (CPU count and model, RAM, load average, Python, numpy, pyarrow,
 onnxruntime and Ray versions, date).
 
-What it measures, scoring the welding model over every weld joint of a synthetic yard of 1M parts
-(about 900k joints) or 25M parts (about 22.5M joints), seed 1 unless `--seed`:
+What it measures, scoring the welding model over every weld joint (the nodes of role joint) of the synthetic
+yard's store of 1M parts (about 900k joints) or 25M parts (about 22.5M joints), seed 1 unless `--seed`:
 
-- **Reading the rows**: `WeldingAdapter.yard_rows` (the joints table from Parquet), timed apart from
-  scoring. Yards live under `--data-dir` (default `.shipbrain/bench/`, shared with
-  `benchmarks/partgraph.py`) and are reused when `PartGraph.open` accepts them and their manifest
-  matches the parts, seed and installed generator, else made by `shipbrain yard generate`;
-  `--regenerate` generates afresh.
+- **Reading the rows**: `WeldingAdapter.yard_rows` (the store's joint table from Parquet, in the model's
+  fields), timed apart from scoring. Stores live under `--data-dir` (default `.shipbrain/bench/`, shared with
+  `benchmarks/graph.py`) and are reused when the record kept beside them names the parts, seed and installed
+  pipeline (`benchmarks/_common.py: store_usable`), else made by `shipbrain yard generate`; `--regenerate`
+  makes them afresh.
 - **Three variants**, each in a fresh process (this script re-invoked with `--variant`):
   in-process with 1 onnxruntime thread, in-process with 2 threads (`OnnxTransport(threads=...)`,
   through `BatchExecutor(backend="in-process")`), and Ray with 2 workers
@@ -77,9 +77,12 @@ from _common import (
     fmt_bytes,
     fmt_x,
     machine_info,
+    parse_size,
     peak_rss_bytes,
     ratio,
     rss_bytes,
+    size_label,
+    store_summary,
     write_json,
 )
 from rich.console import Console
@@ -89,13 +92,14 @@ from adapters import Registry
 from adapters.executor import BatchExecutor
 from adapters.spec import ModelAdapter
 from adapters.welding import WeldingAdapter
-from knowledge.partgraph import PartGraph
 from knowledge.settings import Settings
-from knowledge.yarddir import read_manifest
+from knowledge.store import YardStore
 
 SIZES: dict[str, int] = {"1M": 1_000_000, "25M": 25_000_000}
-DEFAULT_REPEATS: dict[str, int] = {"1M": 5, "25M": 2}
-"""Timed runs per variant unless `--repeats` (a 25M-part yard takes a minute or more per run)."""
+"""The sizes `--size all` runs."""
+BIG_PARTS = 10_000_000
+DEFAULT_REPEATS, BIG_REPEATS = 5, 2
+"""Timed runs per variant unless `--repeats`: fewer from `BIG_PARTS` (a 25M-part yard takes a minute or more)."""
 DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
 NO_DATA_DIR = Path("/nonexistent")
@@ -179,7 +183,7 @@ class RssSampler:
 def read_rows(yard: Path) -> tuple[pa.Table, Json]:
     """Every joint of the yard as welding input rows, and how long reading them took."""
     t0 = time.perf_counter()
-    rows = WeldingAdapter.yard_rows(PartGraph.open(yard))
+    rows = WeldingAdapter.yard_rows(YardStore.open(yard))
     read_s = time.perf_counter() - t0
     return rows, {
         "read_s": read_s,
@@ -262,7 +266,8 @@ def run_in_process(variant: Variant, rows: pa.Table, args: argparse.Namespace) -
 
 def ray_processes() -> tuple[list[psutil.Process], list[psutil.Process]]:
     """This process's descendants: Ray workers (`ray::...` process titles) and Ray's other processes."""
-    workers, system = [], []
+    workers: list[psutil.Process] = []
+    system: list[psutil.Process] = []
     for child in psutil.Process().children(recursive=True):
         try:
             title = " ".join(child.cmdline())
@@ -359,15 +364,13 @@ def variant_main(args: argparse.Namespace) -> int:
 
 
 def yard_summary(path: Path) -> Json:
-    """Sizes of the yard."""
-    manifest = read_manifest(path)
+    """Sizes of the store: its nodes by kind and role, its joints and the bytes of their table."""
+    yard = YardStore.open(path)
+    joint_table = yard.manifest.files.get("roles/joint.parquet")
     return {
-        "path": str(path),
-        "parts": manifest.parts,
-        "seed": manifest.seed,
-        "generator_version": manifest.generator_version,
-        "joints": manifest.tables.get("joints"),
-        "joints_parquet_bytes": manifest.files["joints.parquet"].bytes if "joints.parquet" in manifest.files else None,
+        **store_summary(yard),
+        "joints": yard.count("joint"),
+        "joints_parquet_bytes": None if joint_table is None else int(joint_table["bytes"]),
     }
 
 
@@ -716,10 +719,11 @@ def warn_contention(console: Console, variants: dict[str, Json]) -> None:
 # ---- orchestration -------------------------------------------------------------------------------
 
 
-def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
+def run_size(parts: int, args: argparse.Namespace, console: Console) -> bool:
     """Benchmark one size, print its table and write its JSON; False if predictions differ or a variant failed."""
-    path, generation = ensure_yard(args.data_dir, SIZES[size], args.seed, console, regenerate=args.regenerate)
-    args.repeats = args.repeats_option or DEFAULT_REPEATS[size]
+    size = size_label(parts)
+    path, generation = ensure_yard(args.data_dir, parts, args.seed, console, regenerate=args.regenerate)
+    args.repeats = args.repeats_option or (BIG_REPEATS if parts >= BIG_PARTS else DEFAULT_REPEATS)
     variants: dict[str, Json] = {}
     equality: dict[str, Json | None] = {}
     with tempfile.TemporaryDirectory(prefix="inference-", dir=args.data_dir) as tmp:
@@ -762,10 +766,12 @@ def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--size", action="append", choices=[*SIZES, "all"], help="yard size in parts (default: 1M)")
+    parser.add_argument(
+        "--size", action="append", help="parts of the yard: 1M, 25M, 200k ...; repeat, or 'all' (default: 1M)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where yards are generated and reused")
-    parser.add_argument("--regenerate", action="store_true", help="generate the yards even if they exist")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where stores are made and reused")
+    parser.add_argument("--regenerate", action="store_true", help="make the stores even if they exist")
     parser.add_argument("--repeats", dest="repeats_option", type=int, help="timed runs per variant (1M: 5, 25M: 2)")
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help=f"rows per chunk (default {CHUNK_ROWS:,})")
     parser.add_argument("--profile", action="store_true", help="one more run of each variant under cProfile")
@@ -774,13 +780,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     internal = parser.add_argument_group("internal (the script re-invokes itself with these)")
     internal.add_argument("--variant", choices=list(VARIANTS), help="run one variant in this process")
-    internal.add_argument("--yard", type=Path, help="the yard the variant scores")
+    internal.add_argument("--yard", type=Path, help="the store the variant scores")
     internal.add_argument("--report", type=Path, help="where the variant writes its JSON (default: stdout)")
     internal.add_argument("--predictions", type=Path, help="where the variant writes its predictions (Arrow file)")
     args = parser.parse_args(argv)
     chosen = args.size or ["1M"]
-    args.sizes = list(SIZES) if "all" in chosen else [s for s in SIZES if s in chosen]
-    args.repeats = args.repeats_option or DEFAULT_REPEATS[args.sizes[0]]
+    try:
+        args.sizes = sorted({p for c in chosen for p in (SIZES.values() if c == "all" else [parse_size(c)])})
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.repeats = args.repeats_option or DEFAULT_REPEATS
     if args.repeats < 1 or args.chunk_rows < 1:
         parser.error("--repeats and --chunk-rows must be 1 or more")
     if args.variant and args.yard is None:
@@ -795,8 +804,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return variant_main(args)
     console = Console(width=None if sys.stdout.isatty() else 180)
     ok = True
-    for size in args.sizes:
-        ok = run_size(size, args, console) and ok
+    for parts in args.sizes:
+        ok = run_size(parts, args, console) and ok
     return 0 if ok else 1
 
 

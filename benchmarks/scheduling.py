@@ -1,18 +1,20 @@
-"""Benchmark of the scheduling reference model (`adapters.scheduling`) on a generated yard.
+"""Benchmark of the scheduling reference model (`adapters.scheduling`) on the synthetic yard's store.
 
 Run it from the repository root (with the package installed, or with `PYTHONPATH=.`):
 
 ```
 python benchmarks/scheduling.py                         # 200 blocks, seed 3, 60 s, 2 workers
 python benchmarks/scheduling.py --blocks 100 --seed 5 --time-limit 30 --workers 1 --choice named
+python benchmarks/scheduling.py --yard PATH             # any imported store
 ```
 
-It generates the yard in a temporary directory (`shipbrain yard generate`), builds the request
-(`request_from_yard`, durations from the table's estimated hours), solves it, checks the schedule with
-the independent validator of the tests, and prints one JSON line: yard, request size, makespan, status,
-bound, gap, solve seconds and the number of violations (0 expected). The target from the product issue:
-a 200-block yard solved within 60 s with no violation and its gap reported. The exit status is 1 if the
-validator objects.
+It makes the store in a temporary directory (`shipbrain yard generate`: generate -> open yard format -> import),
+builds the request from it (`request_from_yard`: one task per work package, durations from their estimated hours,
+precedences from the edges between work packages, the resources of the role resource), solves it, checks the
+schedule with the independent validator shipped with the product, and prints one JSON line: yard, request size,
+makespan, status, bound, gap, solve seconds and the number of violations (0 expected). The target from the
+product issue: a 200-block yard solved within 60 s with no violation and its gap reported. The exit status is 1
+if the validator objects.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import generate_yard
+from _common import make_store
 
 from adapters.scheduling import request_from_yard, solve
 from adapters.scheduling.validate import violations  # the independent validator, shipped with the product
-from knowledge.partgraph import PartGraph
+from knowledge.store import YardStore
 
 
 def main() -> int:
@@ -40,31 +42,40 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--choice", choices=["same_kind", "named"], default="same_kind")
+    parser.add_argument("--yard", type=Path, help="schedule this imported store instead of making one")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        generation = generate_yard(Path(tmp) / "yard", args.parts or 1_000 * args.blocks, args.seed, blocks=args.blocks)
-        generated = generation["total_s"]
-        graph = PartGraph.open(Path(tmp) / "yard")
+        if args.yard is None:
+            path = Path(tmp) / "yard"
+            parts = args.parts or 1_000 * args.blocks
+            generation = make_store(path, parts, args.seed, blocks=args.blocks)
+            generated: float | None = generation["total_s"]
+        else:
+            path, generated = args.yard, None
+        yard = YardStore.open(path)
         began = time.perf_counter()
         request = request_from_yard(
-            graph, time_limit_s=args.time_limit, workers=args.workers, resource_choice=args.choice
+            yard, time_limit_s=args.time_limit, workers=args.workers, resource_choice=args.choice
         )
         built = time.perf_counter() - began
         schedule = solve(request)
+        blocks = yard.count("block")
+        del yard
     found = violations(request, schedule)
     print(
         json.dumps(
             {
-                "blocks": args.blocks,
-                "seed": args.seed,
+                "yard": "generated" if args.yard is None else str(args.yard),
+                "blocks": blocks,
+                "seed": args.seed if args.yard is None else None,
                 "tasks": len(request.tasks),
                 "precedences": len(request.precedences),
                 "resource_choice": args.choice,
                 "time_limit_s": args.time_limit,
                 "workers": args.workers,
                 "cpus": os.cpu_count(),
-                "generate_s": round(generated, 2),
+                "generate_s": None if generated is None else round(generated, 2),
                 "request_s": round(built, 2),
                 "makespan_days": schedule.makespan_days,
                 "status": schedule.status,

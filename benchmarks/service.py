@@ -28,16 +28,16 @@ dir, so no `.env` file is read.
 **The load** comes from this process: an `httpx.AsyncClient` with one keep-alive connection per client and N
 tasks, each sending its next request as soon as its previous one is answered (a closed loop). Every level
 opens its connections with 2 requests per client first (not timed); a warm-up phase before the levels asks
-`--warmup` lookups and runs 2 block-readiness runs (the first assembly lookup loads the joint-owner column,
-the first run the welding model). Client and server share the machine's cores (2 on the reference machine):
+`--warmup` lookups and runs 2 block-readiness runs (the first lookups read what the lookup tool needs, the
+first run loads the welding model). Client and server share the machine's cores (2 on the reference machine):
 the CPU the client, the server and everything else used during each level is reported (cores busy on average).
 
-- **Lookups**: `POST /v1/ask` with `{"question": "what is CODE"}`, the code cycling over blocks, assemblies and
-  parts of the yard (seeded, `--seed`), for `--ask-seconds` per level. Every answer is checked (HTTP 200, the
-  plan's intent `lookup`, a tool ran, no tool error); a failed request is counted and left out of the timings.
-  Requests per second are the answered ones over the level's wall time.
-- **block-readiness runs**: `POST /v1/workflows/block-readiness/runs` with `{"input": {"block": B}}`, the blocks
-  in a seeded order that every level starts from the beginning of (so every level runs the same mix), 2 runs per
+- **Lookups**: `POST /v1/ask` with `{"question": "what is CODE"}`, the code cycling over the yard's blocks,
+  assemblies and parts (the nodes of those roles; seeded, `--seed`), for `--ask-seconds` per level. Every answer
+  is checked (HTTP 200, the plan's intent `lookup`, a tool ran, no tool error); a failed request is counted and
+  left out of the timings. Requests per second are the answered ones over the level's wall time.
+- **block-readiness runs**: `POST /v1/workflows/block-readiness/runs` with `{"input": {"block": B}}`, the yard's
+  blocks in a seeded order that every level starts from the beginning of (so every level runs the same mix), 2 runs per
   client per level (at least 16; `--runs-per-client`, `--min-runs`). Submit latency is the POST's (202).
   Completion latency is from just before the POST to the run's `finished_at` as the server stamped it (same
   machine, same clock: exact, whatever the polling). The client learns of it by polling `GET /v1/runs/{id}`
@@ -82,7 +82,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -101,12 +101,16 @@ from _common import (
     ratio,
     rss_bytes,
     size_label,
+    store_summary,
     write_json,
 )
 from rich.console import Console
 from rich.table import Table
 
 from workflows.service.launch import LaunchedServer, redact_tokens, serve
+
+if TYPE_CHECKING:
+    from knowledge.store import YardStore
 
 DEFAULT_YARD = REPO / ".shipbrain" / "yards" / "demo"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -118,8 +122,8 @@ WARMUP, QUICK_WARMUP = 30, 9
 RATE_LIMIT = "1000000/minute"
 TARGET_CLIENTS = 8
 TARGET_P99_S = 0.500
-LOOKUP_KINDS = ("block", "assembly", "part")
-"""The kinds of code the lookups cycle through, in this order."""
+LOOKUP_ROLES = ("block", "assembly", "part")
+"""The roles of the codes the lookups cycle through, in this order (those the yard maps)."""
 WORKFLOW = "block-readiness"
 TERMINAL = frozenset({"completed", "failed", "rejected"})
 POLL_FIRST_S, POLL_GROWTH = 0.02, 1.25
@@ -133,31 +137,25 @@ NON_ERROR = re.compile(r"\" (200|202) ")
 # ---- what is asked -------------------------------------------------------------------------------
 
 
-def lookup_codes(yard: Path, count: int, seed: int) -> list[tuple[str, str]]:
-    """`count` (kind, code) pairs per kind, drawn seeded-randomly from the yard, the kinds interleaved."""
-    from knowledge.layout import NODE_KINDS
-    from knowledge.partgraph import PartGraph
-
-    g = PartGraph.open(yard)
+def lookup_codes(yard: YardStore, count: int, seed: int) -> list[tuple[str, str]]:
+    """`count` (role, code) pairs per role of `LOOKUP_ROLES` the yard has, drawn seeded-randomly, interleaved."""
     rng = np.random.default_rng(seed)
-    starts = g.layout.kind_start
     drawn = {}
-    for kind in LOOKUP_KINDS:
-        k = NODE_KINDS.index(kind)
-        lo, hi = int(starts[k]), int(starts[k + 1])
-        drawn[kind] = [g.code_of(lo + int(i)) for i in rng.choice(hi - lo, size=min(count, hi - lo), replace=False)]
-    return [(kind, drawn[kind][i % len(drawn[kind])]) for i in range(count) for kind in LOOKUP_KINDS]
+    for role in LOOKUP_ROLES:
+        nodes = yard.nodes_of_role(role)
+        if len(nodes):
+            drawn[role] = yard.codes_of(rng.choice(nodes, size=min(count, len(nodes)), replace=False))
+    if not drawn:
+        raise SystemExit(f"{yard.path}: the yard has none of the roles {', '.join(LOOKUP_ROLES)} to look up")
+    return [(role, codes[i % len(codes)]) for i in range(count) for role, codes in drawn.items()]
 
 
-def block_order(yard: Path, seed: int) -> list[str]:
+def block_order(yard: YardStore, seed: int) -> list[str]:
     """Every block of the yard in a seeded order (the runs of each level cycle through it from the start)."""
-    from knowledge.layout import NODE_KINDS
-    from knowledge.partgraph import PartGraph
-
-    g = PartGraph.open(yard)
-    k = NODE_KINDS.index("block")
-    lo, hi = int(g.layout.kind_start[k]), int(g.layout.kind_start[k + 1])
-    return [g.code_of(lo + int(i)) for i in np.random.default_rng(seed).permutation(hi - lo)]
+    blocks = yard.nodes_of_role("block")
+    if not len(blocks):
+        raise SystemExit(f"{yard.path}: the yard maps no kind onto the role block; {WORKFLOW} runs take a block")
+    return yard.codes_of(np.random.default_rng(seed).permutation(blocks))
 
 
 def question(code: str) -> str:
@@ -256,7 +254,7 @@ def summarise_asks(samples: list[Json], wall: float) -> Json:
     failed = [s for s in samples if s["error"] is not None]
     kinds = {
         k: quantiles([s["seconds"] for s in samples if s["kind"] == k and s["error"] is None], PERCENTILES)
-        for k in LOOKUP_KINDS
+        for k in LOOKUP_ROLES
     }
     return {
         "requests": len(samples),
@@ -572,8 +570,8 @@ def print_report(console: Console, result: Json) -> None:
     yard = result["yard"]
     title = (
         f"POST /v1/ask lookups ('what is CODE': blocks, assemblies, parts) on the {size_label(yard['parts'])}-part "
-        f"demo yard: HTTP vs in-process Brain.ask, {result['ask_seconds']:g} s / {result['baseline_seconds']:g} s "
-        "per level"
+        f"yard {yard['name']!r}: HTTP vs in-process Brain.ask, {result['ask_seconds']:g} s / "
+        f"{result['baseline_seconds']:g} s per level"
     )
     table = Table(title=title)
     for name in (
@@ -728,20 +726,13 @@ def serve_and_measure(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve, load, stop, baseline, report; 1 if any request failed."""
-    from knowledge.partgraph import PartGraph
+    from knowledge.store import YardStore
 
-    g = PartGraph.open(args.yard)
-    yard = {
-        "path": str(args.yard.resolve()),
-        "parts": g.manifest.parts,
-        "seed": g.manifest.seed,
-        "counts": dict(g.counts),
-        "num_nodes": g.num_nodes,
-        "num_edges": g.num_edges,
-    }
-    del g
-    codes = lookup_codes(args.yard, 200, args.seed)
-    blocks = block_order(args.yard, args.seed)
+    store = YardStore.open(args.yard)
+    yard = {**store_summary(store), "path": str(args.yard.resolve())}
+    codes = lookup_codes(store, 200, args.seed)
+    blocks = block_order(store, args.seed)
+    del store
     with tempfile.TemporaryDirectory(prefix="service-bench-") as tmp:
         root = Path(tmp)
         data_dir = args.data_dir.resolve() if args.data_dir else make_data_dir(root, args.yard)
@@ -852,8 +843,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if q else WARMUP)
     if args.data_dir:
         args.yard = args.data_dir / "yards" / "demo"
-    if not (args.yard / "manifest.json").is_file():
-        parser.error(f"no yard at {args.yard}: run `shipbrain demo` (or `shipbrain serve` once) first")
+    from knowledge.errors import KnowledgeError
+    from knowledge.store import YardStore
+
+    try:
+        YardStore.open(args.yard)
+    except KnowledgeError as exc:  # none there, or a yard of an older format: `shipbrain demo` makes it again
+        parser.error(f"no store at {args.yard} ({exc}): run `shipbrain demo` (or `shipbrain serve` once) first")
     if not SHIPBRAIN.is_file():
         parser.error(f"no {SHIPBRAIN}: install the package (pip install -e .) in this environment")
     return args

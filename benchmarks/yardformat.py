@@ -24,7 +24,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from _common import fmt_bytes, fmt_s, machine_info, parse_size, peak_rss_bytes, reset_peak_rss, size_label, write_json
+from _common import (
+    REPO,
+    fmt_bytes,
+    fmt_s,
+    machine_info,
+    parse_size,
+    peak_rss_bytes,
+    reset_peak_rss,
+    size_label,
+    write_json,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -130,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=parse_size, default=1_000_000)
     parser.add_argument("--csv", action="store_true", help="write the tables as CSV instead of Parquet")
+    parser.add_argument("--results-dir", type=Path, default=REPO / "benchmarks" / "results", help="where the JSON goes")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory(prefix="yardformat-") as tmp:
@@ -156,7 +167,7 @@ def main() -> None:
     table.add_row("validate_yard (every check)", fmt_s(validated), fmt_bytes(validate_peak))
     table.add_row("order_nodes (subtree ranges)", fmt_s(ordered), fmt_bytes(order_peak))
     console.print(table)
-    out = Path(__file__).parent / "results" / f"yardformat-{label}.json"
+    out = args.results_dir / f"yardformat-{label}.json"
     write_json(
         out,
         {

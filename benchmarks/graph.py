@@ -1,49 +1,54 @@
-"""Benchmark of the part-dependency graph store (`knowledge.PartGraph`), against networkx where it fits.
+"""Benchmark of an imported store's graph queries (`knowledge.store.YardStore`), against networkx in the same run.
 
 Run it from the repository root (with the package installed, or with `PYTHONPATH=.`):
 
 ```
-python benchmarks/partgraph.py --size 1M
-python benchmarks/partgraph.py --size 1M --size 5M     # or --size all (1M, 5M and 25M)
-python benchmarks/partgraph.py --size 25M --regenerate --data-dir /big/disk/bench
+python benchmarks/graph.py --size 1M
+python benchmarks/graph.py --size 1M --size 5M     # or --size all (1M, 5M and 25M); any size: --size 200k
+python benchmarks/graph.py --size 25M --regenerate --data-dir /big/disk/bench
+python benchmarks/graph.py --yard PATH             # any imported store (its size is its parts and items)
 ```
 
-Each size prints a table and writes `benchmarks/results/partgraph-<size>.json` with every measurement
-and the machine it ran on (CPU count, RAM, Python, numpy, networkx and pyarrow versions, date).
+Each size prints a table and writes `benchmarks/results/graph-<size>.json` (`graph-<size>-<store name>.json` for
+`--yard`) with every measurement and the machine it ran on (CPU count, RAM, Python, numpy, networkx and pyarrow
+versions, date).
 
-What it measures, for a synthetic yard of 1M, 5M or 25M parts (seed 1 unless `--seed`):
+What it measures, for the synthetic yard's store of 1M, 5M or 25M parts (seed 1 unless `--seed`), or `--yard`:
 
-- **Generation**: `shipbrain yard generate` in a child process, as a user runs it: the time to generate
-  the yard in memory and to write it (from its progress lines, the process's start-up apart), and the
-  peak resident memory of that process. Yards live under `--data-dir` (default `.shipbrain/bench/`) and
-  are reused when their manifest matches the parts, seed and installed generator and `PartGraph` opens
-  them; the timings of the run that generated them are kept next to them. `--regenerate` generates afresh.
-- **Store**: open time, resident memory (RSS) after open and after the queries, and the queries:
-  upstream closure of the key block (erection sequence 0: its closure is its own structure), upstream
-  closure of the last block erected (its closure crosses most of the ship), downstream closure of the
-  first part of the key block, and the topological order (on a freshly opened graph, so its levels
-  are not cached). Each query is timed once ("first": fresh memory maps) and then `--repeats` times
-  ("warm": the median is reported).
-- **Cold page cache**: the graph files are evicted from the page cache (`posix_fadvise(DONTNEED)`
-  on every file of the yard, and `/proc/sys/vm/drop_caches` when writable, i.e. as root: that drops
-  the whole machine's clean page cache), checked with `mincore`, then a fresh process opens the yard
-  and times its first closure of each block.
-- **networkx** (1M and 5M only): a `DiGraph` built from the same edges (`PartGraph.edge_arrays`) in
-  a separate process, its build time and the memory it adds, and the same queries (`nx.ancestors`,
-  `nx.descendants`, `nx.topological_sort`). Both sides must find closures of the same nodes (sizes
-  and SHA-256 of the sorted ids are compared); ratios networkx / store are printed.
+- **Making the store**: `shipbrain yard generate` in a child process, as a user runs it (generate -> open yard
+  format -> import, `knowledge.generate_store`): the time to generate the yard and write it in the open format,
+  the time to import it (from its progress lines, the process's start-up apart), and the peak resident memory of
+  that process. Stores live under `--data-dir` (default `.shipbrain/bench/`) and are reused when the record kept
+  beside them names the parts, seed and installed pipeline (`benchmarks/_common.py: store_usable`);
+  `--regenerate` makes them afresh.
+- **Store**: open time, resident memory (RSS) after open and after the queries, and the queries (by role, never
+  by the yard's kinds or codes): upstream closure of the key block (the first erected: its closure is its own
+  structure), upstream closure of the last block erected (its closure crosses most of the ship), downstream
+  closure of the first part of the key block (`upstream` and `downstream`, the nodes as an array), and the
+  topological order (on a freshly opened store, so its levels are not cached). Each query is timed once ("first":
+  fresh memory maps; the first upstream closure also loads, or builds and keeps, the store's entering-edge index)
+  and then `--repeats` times ("warm": the median is reported). Closures as node ranges, and kuzu, are
+  `benchmarks/store.py`'s.
+- **Cold page cache**: the store's files (and the index cached beside it) are evicted from the page cache
+  (`posix_fadvise(DONTNEED)` on every file, and `/proc/sys/vm/drop_caches` when writable, i.e. as root: that
+  drops the whole machine's clean page cache), checked with `mincore`, then a fresh process opens the store and
+  times its first closure of each block (`--no-drop-caches`: the store's files alone, on a shared machine).
+- **networkx** (up to 5M parts): a `DiGraph` built from the same edges (`YardStore.edge_arrays`: the yard's
+  own and each child -> parent) in a separate process, its build time and the memory it adds, and the same
+  queries (`nx.ancestors`, `nx.descendants`, `nx.topological_sort`). Both sides must find closures of the same
+  nodes (sizes and SHA-256 of the sorted nodes are compared); ratios networkx / store are printed.
 
 Every side runs in a fresh process (multiprocessing "spawn"), so that one side's memory does not
 pollute the other's. Memory is read from psutil (RSS) and `/proc/self/status` (VmHWM, the peak RSS,
 reset through `/proc/self/clear_refs` before the phase it measures).
 
-Targets from the product issue are checked where they apply: at 25M parts, generation < 90 s with a
-peak under 8 GiB, open < 0.2 s (the first open of a process), RSS after open < 1 GiB (the whole
-process), key-block upstream closure < 10 ms warm (median) and < 50 ms cold (first call), topological
-order < 5 s (median); at 5M parts against networkx, at least 20x less memory (RSS added after all the
-queries, the store's mapped file pages included), 5x faster key-block closure and 3x faster
-topological order (medians). The exit status is 1 if the two sides disagree on a closure or the
-topological order is invalid (targets that fail are reported, not fatal).
+Targets from the product issue are checked where they apply: at 25M parts, making the store < 90 s with a
+peak under 8 GiB (the issue's figure for generating the yard, now the whole pipeline), open < 0.2 s (the first
+open of a process), RSS after open < 1 GiB (the whole process), key-block upstream closure < 10 ms warm (median)
+and < 50 ms cold (first call), topological order < 5 s (median); at 5M parts against networkx, at least 20x
+less memory (RSS added after all the queries, the store's mapped file pages included), 5x faster key-block
+closure and 3x faster topological order (medians). The exit status is 1 if the two sides disagree on a closure
+or the topological order is invalid (targets that fail are reported, not fatal).
 """
 
 from __future__ import annotations
@@ -75,21 +80,24 @@ from _common import (
     ensure_yard,
     file_backed_rss_bytes,
     machine_info,
+    parse_size,
     peak_rss_bytes,
     ratio,
     reset_peak_rss,
     rss_bytes,
+    size_label,
+    store_summary,
     write_json,
 )
 from rich.console import Console
 from rich.table import Table
 
-from knowledge.partgraph import PartGraph
-from knowledge.yarddir import read_manifest
+from knowledge.store import YardStore
 
 SIZES: dict[str, int] = {"1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
-COMPARED_SIZES = ("1M", "5M")
-"""Sizes at which networkx is run side by side (a 25M-part DiGraph would need about 30 GB)."""
+"""The sizes `--size all` runs."""
+COMPARED_MAX_PARTS = 5_000_000
+"""Yards up to this many parts are run against networkx side by side (a 25M-part DiGraph would need about 30 GB)."""
 DEFAULT_DATA_DIR = REPO / ".shipbrain" / "bench"
 DEFAULT_RESULTS_DIR = REPO / "benchmarks" / "results"
 EDGE_CHUNK = 1 << 20
@@ -127,13 +135,13 @@ def no_setup() -> None:
 
 
 def digest(ids: npt.ArrayLike) -> str:
-    """SHA-256 (first 16 hex digits) of a set of node ids, sorted as int32."""
+    """SHA-256 (first 16 hex digits) of a set of nodes, sorted as int32."""
     arr = np.sort(np.asarray(ids, dtype=np.int32))
     return hashlib.sha256(arr.tobytes()).hexdigest()[:16]
 
 
 def set_digest(nodes: set[int]) -> str:
-    """`digest` of a Python set of ids."""
+    """`digest` of a Python set of nodes."""
     return digest(np.fromiter(nodes, dtype=np.int32, count=len(nodes)))
 
 
@@ -157,33 +165,29 @@ class QueryNodes:
 
 
 def pick_query_nodes(path: Path) -> QueryNodes:
-    """Key block (erection sequence 0), last block erected, and the first part of the key block."""
-    g = PartGraph.open(path)
-    blocks = g.table("blocks", ["code", "erection_sequence"])
-    codes = blocks.column("code").to_pylist()
-    sequence = blocks.column("erection_sequence").to_numpy()
-    key_code, high_code = codes[int(np.argmin(sequence))], codes[int(np.argmax(sequence))]
-    key, high = g.id_of(key_code), g.id_of(high_code)
-    part = int(g.members(key, kinds=["part"])[0])
-    return QueryNodes(key, high, part, {"key_block": key_code, "high_block": high_code, "part": g.code_of(part)})
+    """Key block (first erected), last block erected, and the first part of the key block, by role.
+
+    Blocks are ordered by their `erection_sequence` where the yard gives it, else by node; a yard with no parts
+    starts the downstream closure from the key block's first member (the block itself if it has none).
+    """
+    yard = YardStore.open(path)
+    blocks = yard.nodes_of_role("block")
+    if not len(blocks):
+        raise SystemExit(f"{path}: the yard maps no kind onto the role block; the graph queries start from blocks")
+    if "erection_sequence" in yard.fields("block"):
+        sequence = yard.field_of("block", "erection_sequence", blocks)
+        key, high = int(blocks[int(np.argmin(sequence))]), int(blocks[int(np.argmax(sequence))])
+    else:
+        key, high = int(blocks[0]), int(blocks[-1])
+    inside = yard.members(key, kinds=["part"]) if yard.count("part") else yard.members(key)
+    part = int(inside[0]) if len(inside) else key
+    codes = {"key_block": yard.code_of(key), "high_block": yard.code_of(high), "part": yard.code_of(part)}
+    return QueryNodes(key, high, part, codes)
 
 
 def yard_summary(path: Path, nodes: QueryNodes) -> Json:
-    """Sizes of the yard and the codes of the query nodes."""
-    manifest = read_manifest(path)
-    graph_bytes = sum(e.bytes for rel, e in manifest.files.items() if rel.startswith("graph/"))
-    total_bytes = sum(e.bytes for e in manifest.files.values())
-    return {
-        "path": str(path),
-        "parts": manifest.parts,
-        "seed": manifest.seed,
-        "num_nodes": manifest.num_nodes,
-        "num_edges": manifest.num_edges,
-        "counts": dict(manifest.counts),
-        "graph_bytes": graph_bytes,
-        "yard_bytes": total_bytes,
-        "query_nodes": nodes.codes,
-    }
+    """Sizes of the store and the codes of the query nodes."""
+    return {**store_summary(YardStore.open(path)), "query_nodes": nodes.codes}
 
 
 # ---- the store -----------------------------------------------------------------------------------
@@ -197,7 +201,7 @@ QUERY_LABELS = {
 }
 
 
-def store_queries(g: PartGraph, nodes: QueryNodes) -> dict[str, Callable[[None], npt.NDArray[np.int32]]]:
+def store_queries(g: YardStore, nodes: QueryNodes) -> dict[str, Callable[[None], npt.NDArray[np.int32]]]:
     """The closure queries on the store, by name."""
     return {
         "upstream_key_block": lambda _: g.upstream([nodes.key_block]),
@@ -206,7 +210,7 @@ def store_queries(g: PartGraph, nodes: QueryNodes) -> dict[str, Callable[[None],
     }
 
 
-def check_topological_order(g: PartGraph, order: npt.NDArray[np.int32]) -> bool:
+def check_topological_order(g: YardStore, order: npt.NDArray[np.int32]) -> bool:
     """Whether `order` holds every node once and puts every edge's source before its target."""
     if len(order) != g.num_nodes or np.bincount(order, minlength=g.num_nodes).max(initial=1) != 1:
         return False
@@ -217,17 +221,17 @@ def check_topological_order(g: PartGraph, order: npt.NDArray[np.int32]) -> bool:
 
 
 def store_worker(path: str, nodes: QueryNodes, repeats: int) -> Json:
-    """Open the yard and run the queries, measuring time and memory (runs in its own process)."""
+    """Open the store and run the queries, measuring time and memory (runs in its own process)."""
     gc.collect()
     out: Json = {"baseline_rss_bytes": rss_bytes(), "baseline_rss_file_bytes": file_backed_rss_bytes()}
     reset_peak_rss()
-    g, out["open"] = timed(lambda _: PartGraph.open(path), no_setup, repeats)
+    g, out["open"] = timed(lambda _: YardStore.open(path), no_setup, repeats)
     out["rss_after_open_bytes"] = rss_bytes()
     for name, query in store_queries(g, nodes).items():
         found, timing = timed(query, no_setup, repeats)
         out[name] = {**timing, "size": len(found), "digest": digest(found)}
         del found
-    order, timing = timed(lambda fresh: fresh.topological_order(), lambda: PartGraph.open(path), repeats)
+    order, timing = timed(lambda fresh: fresh.topological_order(), lambda: YardStore.open(path), repeats)
     out["topological_order"] = {**timing, "size": len(order)}
     out["peak_rss_bytes"] = peak_rss_bytes()  # before the check below allocates its own arrays
     out["topological_order"]["valid"] = check_topological_order(g, order)
@@ -239,9 +243,9 @@ def store_worker(path: str, nodes: QueryNodes, repeats: int) -> Json:
 
 
 def cold_worker(path: str, block: int) -> Json:
-    """Open the yard and time the first upstream closure of `block` (after the page cache was dropped)."""
+    """Open the store and time the first upstream closure of `block` (after the page cache was dropped)."""
     t0 = time.perf_counter()
-    g = PartGraph.open(path)
+    g = YardStore.open(path)
     t1 = time.perf_counter()
     found = g.upstream([block])
     t2 = time.perf_counter()
@@ -300,9 +304,18 @@ def _drop_caches() -> bool:
     return True
 
 
-def evict_page_cache(path: Path) -> Json:
-    """Drop the yard's files from the page cache, as far as this process is allowed to."""
-    files = sorted(p for p in path.rglob("*") if p.is_file())
+def store_files(path: Path) -> list[Path]:
+    """Every file of the store and of what the store keeps beside it (`.<name>.*`: its entering-edge index)."""
+    kept = [d for d in path.parent.glob(f".{path.name}.*") if d.is_dir()]
+    return sorted(p for root in (path, *kept) for p in root.rglob("*") if p.is_file())
+
+
+def evict_page_cache(path: Path, *, drop_caches: bool = True) -> Json:
+    """Drop the store's files from the page cache, as far as this process is allowed to.
+
+    With `drop_caches`, the whole machine's clean page cache too, when this process may write `drop_caches`.
+    """
+    files = store_files(path)
     graph_files = sorted((path / "graph").glob("*.npy"))
     before = resident_fraction(graph_files)
     advised = 0
@@ -315,7 +328,7 @@ def evict_page_cache(path: Path) -> Json:
             pass
         finally:
             os.close(fd)
-    dropped = _drop_caches()
+    dropped = _drop_caches() if drop_caches else False
     return {
         "posix_fadvise_files": advised,
         "drop_caches": dropped,
@@ -324,11 +337,11 @@ def evict_page_cache(path: Path) -> Json:
     }
 
 
-def cold_runs(path: Path, nodes: QueryNodes, console: Console) -> Json:
-    """The first block closures of a fresh process after the yard left the page cache."""
+def cold_runs(path: Path, nodes: QueryNodes, console: Console, *, drop_caches: bool = True) -> Json:
+    """The first block closures of a fresh process after the store left the page cache."""
     out: Json = {}
     for name, block in (("upstream_key_block", nodes.key_block), ("upstream_high_block", nodes.high_block)):
-        eviction = evict_page_cache(path)
+        eviction = evict_page_cache(path, drop_caches=drop_caches)
         out[name] = {**run_isolated(cold_worker, str(path), block), "eviction": eviction}
         after = eviction["graph_resident_after"]
         console.log(f"cold {name}: graph files {'?' if after is None else f'{after:.0%}'} resident after eviction")
@@ -359,7 +372,7 @@ def networkx_queries(graph: nx.DiGraph, nodes: QueryNodes) -> dict[str, Callable
 
 def networkx_worker(path: str, nodes: QueryNodes, repeats: int) -> Json:
     """Build a DiGraph from the store's edges and run the queries on it (runs in its own process)."""
-    g = PartGraph.open(path)
+    g = YardStore.open(path)
     num_nodes = g.num_nodes
     src, dst = (np.array(a, dtype=np.int32) for a in g.edge_arrays())  # in-memory copies: the maps can go
     del g
@@ -481,21 +494,21 @@ class Row:
 
 
 def generation_rows(gen: Json, targets: dict[str, Target]) -> list[Row]:
-    """Generation time and peak memory."""
+    """Making the store: time and peak memory."""
     if gen.get("measured") is False:
-        return [Row("generate + write", "not measured (yard reused; --regenerate)")]
+        return [Row("generate + import", "not measured (a store given with --yard)")]
     note = " (earlier run, reused)" if gen.get("reused") else ""
     return [
-        Row("generate (in memory)", fmt_value(gen["generate_s"], "s") + note),
-        Row("write (tables, checksums)", fmt_value(gen["write_s"], "s") + note),
+        Row("generate + write the open format", fmt_value(gen["generate_s"], "s") + note),
+        Row("import (store)", fmt_value(gen["import_s"], "s") + note),
         Row(
-            "generate + write",
+            "generate + import",
             fmt_value(gen["total_s"], "s") + note,
             target=targets.get("generation_total"),
             checked=gen["total_s"],
         ),
         Row(
-            "generation peak RSS",
+            "shipbrain yard generate peak RSS",
             fmt_value(gen["peak_rss_bytes"], "bytes") + note,
             target=targets.get("generation_peak"),
             checked=gen["peak_rss_bytes"],
@@ -589,7 +602,7 @@ def print_report(console: Console, result: Json, rows: list[Row]) -> None:
     """The results table of one size."""
     yard, compared = result["yard"], result["networkx"] is not None
     title = (
-        f"PartGraph benchmark, {result['size']} parts: {yard['num_nodes']:,} nodes, {yard['num_edges']:,} edges, "
+        f"YardStore graph queries, {result['size']} parts: {yard['num_nodes']:,} nodes, {yard['num_edges']:,} edges, "
         f"graph files {fmt_value(yard['graph_bytes'], 'bytes')}"
     )
     table = Table(title=title, caption=caption(result), show_lines=False)
@@ -624,28 +637,34 @@ def caption(result: Json) -> str:
 # ---- orchestration -------------------------------------------------------------------------------
 
 
-def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
-    """Benchmark one size, print its table and write its JSON; False if the two sides disagree."""
-    path, generation = ensure_yard(args.data_dir, SIZES[size], args.seed, console, regenerate=args.regenerate)
+def run_size(parts: int | None, args: argparse.Namespace, console: Console) -> bool:
+    """Benchmark one size (or `--yard`), print its table and write its JSON; False if the two sides disagree."""
+    if parts is None:
+        path, generation = args.yard, {"measured": False, "path": str(args.yard)}
+    else:
+        path, generation = ensure_yard(args.data_dir, parts, args.seed, console, regenerate=args.regenerate)
     nodes = pick_query_nodes(path)
+    yard = yard_summary(path, nodes)
+    size = size_label(yard["parts"])
     console.log(f"store: opening and querying {path.name} in a fresh process ...")
     store = run_isolated(store_worker, str(path), nodes, args.repeats)
     nxr = None
-    if size in COMPARED_SIZES:
+    if yard["parts"] <= COMPARED_MAX_PARTS:
         console.log("networkx: building a DiGraph from the same edges in a fresh process ...")
         nxr = run_isolated(networkx_worker, str(path), nodes, args.repeats)
-    console.log("cold page cache: evicting the yard and querying in fresh processes ...")
-    cold = cold_runs(path, nodes, console)
+    console.log("cold page cache: evicting the store and querying in fresh processes ...")
+    cold = cold_runs(path, nodes, console, drop_caches=not args.no_drop_caches)
     targets = TARGETS.get(size, {})
     rows = generation_rows(generation, targets) + memory_rows(store, nxr, targets)
     rows += query_rows(store, nxr, cold, targets)
     agreement = closure_agreement(store, nxr)
     result: Json = {
-        "benchmark": "partgraph",
+        "benchmark": "graph",
         "size": size,
+        "seed": None if parts is None else args.seed,
         "repeats": args.repeats,
         "machine": machine_info(networkx=nx.__version__),
-        "yard": yard_summary(path, nodes),
+        "yard": yard,
         "generation": generation,
         "store": store,
         "networkx": nxr,
@@ -653,7 +672,7 @@ def run_size(size: str, args: argparse.Namespace, console: Console) -> bool:
         "closures_agree": agreement,
         "rows": [r.to_json() for r in rows],
     }
-    out = args.results_dir / f"partgraph-{size}.json"
+    out = args.results_dir / f"graph-{size}{'' if parts is not None else f'-{path.name}'}.json"
     write_json(out, result)
     print_report(console, result, rows)
     console.print(
@@ -672,17 +691,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--size",
         action="append",
-        choices=[*SIZES, "all"],
-        help="yard size in parts; repeat for several, or 'all' (default: 1M)",
+        help="parts of the synthetic yard: 1M, 5M, 25M, 200k ...; repeat for several, or 'all' (1M, 5M and 25M) "
+        "(default: 1M)",
     )
+    parser.add_argument("--yard", type=Path, help="an imported store to query instead (not with --size)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default: 1)")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where yards are generated and reused")
-    parser.add_argument("--regenerate", action="store_true", help="generate the yards even if they exist")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where stores are made and reused")
+    parser.add_argument("--regenerate", action="store_true", help="make the stores even if they exist")
+    parser.add_argument(
+        "--no-drop-caches",
+        action="store_true",
+        help="evict only the store's files (posix_fadvise), not the machine's whole page cache (a shared machine)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="warm calls per query after the first (default: 5)")
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     args = parser.parse_args(argv)
+    if args.yard is not None and args.size:
+        parser.error("give --yard or --size, not both")
     chosen = args.size or ["1M"]
-    args.sizes = list(SIZES) if "all" in chosen else [s for s in SIZES if s in chosen]
+    try:
+        sized = sorted({p for c in chosen for p in (SIZES.values() if c == "all" else [parse_size(c)])})
+    except ValueError as exc:
+        parser.error(str(exc))
+    args.sizes = [None] if args.yard is not None else sized
     if args.repeats < 1:
         parser.error("--repeats must be 1 or more")
     return args
@@ -693,8 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 150)
     ok = True
-    for size in args.sizes:
-        ok = run_size(size, args, console) and ok
+    for parts in args.sizes:
+        ok = run_size(parts, args, console) and ok
     return 0 if ok else 1
 
 
