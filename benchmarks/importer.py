@@ -5,13 +5,12 @@ Run it from the repository root:
 ```
 python benchmarks/importer.py --size 1M
 python benchmarks/importer.py --size 25M                      # about 48M nodes, 72M edges: see the targets
-python benchmarks/importer.py --size 25M --yard /path/to/yard-25M-seed1   # an existing generated store
+python benchmarks/importer.py --size 25M --yard /path/to/format-25M-seed1   # an existing open-format yard
 ```
 
-1. The synthetic yard of that size (`shipbrain yard generate`, reused from `--data-dir` when there; or `--yard`).
-2. **write**: `knowledge.synthetic.yardformat.write_format` writes it in the open yard format (Parquet), in a
-   fresh process (reused from `--data-dir` unless `--rewrite`).
-3. **import**: `import_yard` of that directory into a new store, in a fresh process.
+1. **write**: the synthetic yard of that size in the open yard format (`shipbrain yard generate --format-only`,
+   Parquet), in a fresh process (reused from `--data-dir` unless `--rewrite`; or `--yard`, any yard's directory).
+2. **import**: `import_yard` of that directory into a new store, in a fresh process.
 
 Each fresh process (multiprocessing "spawn") times its steps by the progress callback (wall and CPU seconds) and
 reads the peak resident memory of each step (VmHWM, reset when a step starts) and of the whole process. The store
@@ -38,7 +37,6 @@ from _common import (
     GiB,
     Json,
     MemoryWatch,
-    ensure_yard,
     fmt_bytes,
     fmt_s,
     machine_info,
@@ -49,6 +47,7 @@ from _common import (
     rss_bytes,
     size_label,
     write_json,
+    write_open_format,
 )
 from rich.console import Console
 from rich.table import Table
@@ -100,15 +99,6 @@ class _Steps:
             "peak_rss_bytes": max([*peaks, self.rss_at_start]) if self.resettable else peak_rss_bytes(),
             "steps": self.steps,
         }
-
-
-def phase_write(log: Path, store: str, out: str) -> Json:
-    """In a fresh process: the store (format 3) written in the open yard format."""
-    from knowledge.synthetic.yardformat import write_format
-
-    steps = _Steps(log)
-    write_format(Path(store), Path(out), overwrite=True, progress=steps)
-    return steps.result() | {"bytes": _dir_bytes(Path(out))}
 
 
 def phase_import(log: Path, source: str, out: str) -> Json:
@@ -165,6 +155,23 @@ def run_guarded(fn: Callable[..., Json], *args: str, limit_bytes: int, min_avail
         }
 
 
+def _as_phase(record: Json, fmt: Path) -> Json:
+    """`write_open_format`'s record (a `shipbrain yard generate --format-only` child) in the shape of a phase."""
+    steps = [
+        {"step": name, "wall_s": seconds, "cpu_s": None, "peak_rss_bytes": None, "rss_at_start_bytes": None}
+        for name, seconds in record["steps_s"].items()
+    ]
+    return {
+        "wall_s": record["total_s"],
+        "cpu_s": record["cpu_s"],
+        "peak_rss_bytes": record["peak_rss_bytes"],
+        "rss_at_start_bytes": None,
+        "steps": steps,
+        "bytes": _dir_bytes(fmt),
+        "command": record["command"],
+    }
+
+
 def report(result: Json, console: Console) -> list[str]:
     """Print the steps of both phases and the targets; the targets missed."""
     table = Table(title=f"open yard format at {result['size']} parts: write, then import (fresh processes)")
@@ -217,7 +224,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--size", default="1M", help="parts of the synthetic yard: 1M (default), 25M, 200k ...")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data-dir", type=Path, default=REPO / ".shipbrain" / "bench")
-    p.add_argument("--yard", type=Path, help="an existing generated store (format 3) of that size, read only")
+    p.add_argument("--yard", type=Path, help="a yard in the open yard format to import (read only) instead")
     p.add_argument("--rewrite", action="store_true", help="write the format again even if it is there")
     p.add_argument("--keep", action="store_true", help="keep the imported store")
     p.add_argument("--max-memory", type=float, default=12.0, help="GiB this benchmark's processes may use (kill)")
@@ -232,20 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = size_label(parts)
     guard = {"limit_bytes": int(args.max_memory * GiB), "min_available_bytes": int(args.min_available * GiB)}
     result: Json = {"size": label, "parts": parts, "seed": args.seed, "machine": machine_info(), "guard": guard}
-    if args.yard is not None:
-        store, result["generation"] = args.yard, {"reused": True, "path": str(args.yard)}
+    fmt = args.yard if args.yard is not None else args.data_dir / f"format-{label}-seed{args.seed}"
+    if args.yard is None and (args.rewrite or not (fmt / "yard.toml").is_file()):
+        console.log(f"writing the synthetic yard of {parts:,} parts in the open yard format into {fmt} ...")
+        result["write"] = _as_phase(write_open_format(fmt, parts, args.seed), fmt)
+        console.log(f"written in {fmt_s(result['write']['wall_s'])}")
     else:
-        store, result["generation"] = ensure_yard(args.data_dir, parts, args.seed, console)
-    fmt = args.data_dir / f"format-{label}-seed{args.seed}"
-    if args.rewrite or not (fmt / "yard.toml").is_file():
-        console.log(f"writing {store} in the open yard format into {fmt} ...")
-        result["write"] = run_guarded(phase_write, str(store), str(fmt), **guard)
-        if result["write"].get("killed"):
-            console.log(f"[red]the write was killed: {result['write']['killed']}[/]")
-        else:
-            console.log(f"written in {fmt_s(result['write']['wall_s'])}")
-    else:
-        console.log(f"reusing {fmt} (--rewrite to write it again)")
+        console.log(f"reusing {fmt}" + ("" if args.yard is not None else " (--rewrite to write it again)"))
         result["write"] = {"reused": True, "bytes": _dir_bytes(fmt)}
     target = args.data_dir / f"imported-{label}-seed{args.seed}"
     if not result["write"].get("killed"):

@@ -4,12 +4,12 @@ Run it from the repository root:
 
 ```
 python benchmarks/store.py --size 1M
-python benchmarks/store.py --size 25M --yard /path/to/yard-25M-seed1     # an existing generated store (format 3)
+python benchmarks/store.py --size 25M --yard /path/to/format-25M-seed1   # an existing open-format yard to import
 ```
 
-1. The synthetic yard of that size in the open yard format (`write_format`, reused from `--data-dir`), imported
-   (`import_yard`) into `<data-dir>/store-<size>-seed<seed>` (reused when there), each in a fresh process
-   (`benchmarks/importer.py`'s phases).
+1. The synthetic yard of that size in the open yard format (`yard generate --format-only`, reused from
+   `--data-dir`), imported (`import_yard`) into `<data-dir>/store-<size>-seed<seed>` (reused when there), each in
+   a fresh process (`benchmarks/importer.py`'s phases).
 2. **store**, in a fresh process: RSS after `YardStore.open`; id -> node and node -> id over 1000 random nodes;
    upstream and downstream closures of 20 blocks, the highest one (the largest upstream) included, each repeated:
    as ranges with counts by kind (`upstream_ranges`, `downstream_ranges`) and as ids (`upstream`, `downstream`);
@@ -42,7 +42,6 @@ from _common import (
     REPO,
     GiB,
     Json,
-    ensure_yard,
     file_backed_rss_bytes,
     fmt_bytes,
     fmt_s,
@@ -56,8 +55,9 @@ from _common import (
     rss_bytes,
     size_label,
     write_json,
+    write_open_format,
 )
-from importer import phase_import, phase_write, run_guarded
+from importer import _as_phase, phase_import, run_guarded
 from rich.console import Console
 from rich.table import Table
 
@@ -457,7 +457,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--size", default="1M", help="parts of the synthetic yard: 1M (default), 25M, 200k ...")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data-dir", type=Path, default=REPO / ".shipbrain" / "bench")
-    p.add_argument("--yard", type=Path, help="an existing generated store (format 3) of that size, read only")
+    p.add_argument("--yard", type=Path, help="a yard in the open yard format to import (read only) instead")
     p.add_argument("--blocks", type=int, default=20, help="blocks whose closures are timed (the highest included)")
     p.add_argument("--repeats", type=int, default=5, help="times each store closure is timed")
     p.add_argument("--no-walk", action="store_true", help="skip the edge-by-edge walk of each closure")
@@ -500,20 +500,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.log(f"reusing the imported store {target}")
         result["write"], result["import"] = {"reused": True}, {"reused": True}
     else:
-        fmt = args.data_dir / f"format-{label}-seed{args.seed}"
+        fmt = args.yard if args.yard is not None else args.data_dir / f"format-{label}-seed{args.seed}"
         if (fmt / "yard.toml").is_file():
             console.log(f"reusing {fmt}")
             result["write"] = {"reused": True}
         else:
-            if args.yard is not None:
-                yard = args.yard
-            else:
-                yard, result["generation"] = ensure_yard(args.data_dir, parts, args.seed, console)
-            console.log(f"writing {yard} in the open yard format into {fmt} ...")
-            result["write"] = run_guarded(phase_write, str(yard), str(fmt), **guard)
-            if result["write"].get("killed"):
-                console.log(f"[red]the write was killed: {result['write']['killed']}[/]")
-                return 1
+            console.log(f"writing the synthetic yard of {parts:,} parts in the open yard format into {fmt} ...")
+            result["write"] = _as_phase(write_open_format(fmt, parts, args.seed), fmt)
         console.log(f"importing {fmt} into {target} ...")
         result["import"] = run_guarded(phase_import, str(fmt), str(target), **guard)
         if result["import"].get("killed"):
