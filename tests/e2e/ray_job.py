@@ -21,7 +21,7 @@ import ray
 from adapters.executor import BatchExecutor, ray_status
 from adapters.registry import Registry
 from adapters.welding import WeldingAdapter
-from knowledge import PartGraph, Settings
+from knowledge import Settings, YardStore
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
 
     settings = Settings(data_dir=Path(os.environ.get("SHIPBRAIN_DATA_DIR", "/nonexistent")))
     registry = Registry.load(settings)
-    rows = WeldingAdapter.yard_rows(PartGraph.open(args.yard))
+    rows = WeldingAdapter.yard_rows(YardStore.open(args.yard))
     expected = BatchExecutor(registry, backend="in-process", settings=settings).run("welding", rows)
 
     executor = BatchExecutor(registry, backend="ray", chunk_rows=args.chunk_rows, settings=settings)

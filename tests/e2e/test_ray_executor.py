@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import YardSpec, generate_yard, write_yard
+from knowledge import YardSpec, generate_store
 from tests.e2e.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ BASE_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED"
 @pytest.fixture(scope="module")
 def yard(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ray") / "yard"
-    write_yard(generate_yard(YardSpec(parts=100_000, seed=21)), out)
+    generate_store(YardSpec(parts=100_000, seed=21), out)
     return out
 
 
