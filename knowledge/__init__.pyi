@@ -12,10 +12,6 @@ from .errors import YardIntegrityError as YardIntegrityError
 from .errors import YardNotFoundError as YardNotFoundError
 from .importer import export_yard as export_yard
 from .importer import import_yard as import_yard
-from .layout import NODE_KINDS as NODE_KINDS
-from .layout import NodeKind as NodeKind
-from .layout import YardLayout as YardLayout
-from .partgraph import PartGraph as PartGraph
 from .settings import Settings as Settings
 from .settings import get_settings as get_settings
 from .store import DEFAULT_SUBGRAPH_LIMIT as DEFAULT_SUBGRAPH_LIMIT
@@ -25,8 +21,3 @@ from .synthetic import GeneratedYard as GeneratedYard
 from .synthetic import YardSpec as YardSpec
 from .synthetic import generate_store as generate_store
 from .synthetic import generate_yard as generate_yard
-from .yarddir import FORMAT_VERSION as FORMAT_VERSION
-from .yarddir import TABLES as TABLES
-from .yarddir import Manifest as Manifest
-from .yarddir import read_manifest as read_manifest
-from .yarddir import write_yard as write_yard

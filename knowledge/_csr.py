@@ -1,4 +1,4 @@
-"""Vectorised operations on CSR adjacency arrays (engine internals of `PartGraph`).
+"""Vectorised operations on CSR adjacency arrays (engine internals of `knowledge.store.YardStore`).
 
 No per-node Python loops: every step works on whole frontiers with numpy.
 """

@@ -1,4 +1,4 @@
-"""Memory-mapped arrays with page-cache advice (engine internals of `PartGraph`).
+"""Memory-mapped arrays with page-cache advice (engine internals of `knowledge.store.YardStore`).
 
 A cold query reads the graph from disk through page faults. The kernel's default readahead fetches
 a window around every fault, which wastes most of it on point lookups (`indptr[node]`), so maps are

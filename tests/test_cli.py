@@ -89,7 +89,7 @@ def test_yard_info_reads_the_manifest_without_pyarrow_or_the_graph(small_yard: P
     modules = imported_by("yard", "info", str(small_yard), "--json")
     assert "knowledge.yarddir" in modules
     assert not {m.split(".")[0] for m in modules} & {*HEAVY, "sqlalchemy", "pydantic_settings"}
-    assert not {"knowledge.partgraph", "knowledge._csr", "knowledge.synthetic", "brain.supervisor"} & modules
+    assert not {"knowledge.store", "knowledge._csr", "knowledge.synthetic", "brain.supervisor"} & modules
 
 
 def test_plug_in_commands_load_when_they_run_and_a_broken_one_is_a_warning(tmp_path: Path) -> None:

@@ -230,4 +230,4 @@ def test_the_reader_sees_what_it_must() -> None:
     assert resolve("numpy", modules) is None
     stub = ROOT / "knowledge" / "__init__.pyi"
     if stub.is_file():  # a lazily mapped package is read through its stub
-        assert any(e.target == "knowledge.partgraph" for e in imports_of(stub, modules))
+        assert any(e.target == "knowledge.store" for e in imports_of(stub, modules))

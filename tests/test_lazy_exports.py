@@ -33,13 +33,13 @@ def imported_after(code: str) -> set[str]:
 def test_the_names_people_import_still_import() -> None:
     from adapters import AdapterSpec, Registry, SchemaError
     from evals import SCORERS, compare_runs, load_suite, run_suite
-    from knowledge import NODE_KINDS, InputError, PartGraph, Settings, YardSpec, generate_yard, write_yard
+    from knowledge import InputError, Settings, YardSpec, YardStore, generate_store, generate_yard, import_yard
     from knowledge import yarddir as yarddir_module  # a submodule, as before
     from workflows.service import KeyStore, create_app
 
-    assert PartGraph.__module__ == "knowledge.partgraph" and Settings.__module__ == "knowledge.settings"
+    assert YardStore.__module__ == "knowledge.store" and Settings.__module__ == "knowledge.settings"
     assert generate_yard.__module__.startswith("knowledge.synthetic") and YardSpec.__name__ == "YardSpec"
-    assert NODE_KINDS[0] == "block" and issubclass(InputError, Exception) and callable(write_yard)
+    assert issubclass(InputError, Exception) and callable(generate_store) and callable(import_yard)
     assert yarddir_module.__name__ == "knowledge.yarddir"
     assert Registry.__module__ == "adapters.registry" and AdapterSpec.__module__ == "adapters.spec"
     assert issubclass(SchemaError, Exception)
@@ -62,7 +62,7 @@ def test_dir_and_all_list_the_stub_and_every_name_resolves(package: str) -> None
 def test_importing_a_package_imports_none_of_its_modules() -> None:
     modules = imported_after("import knowledge, adapters, evals")
     assert not {m.split(".")[0] for m in modules} & {"numpy", "pyarrow", "fastapi", "langgraph", "ray"}
-    assert not {"knowledge.synthetic", "knowledge.partgraph", "evals.runner"} & modules
+    assert not {"knowledge.synthetic", "knowledge.store", "evals.runner"} & modules
 
 
 def test_settings_alone_do_not_pull_in_the_graph_or_the_generator() -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.layout import CODE_LIMITS
+from knowledge.synthetic._layout import CODE_LIMITS
 from knowledge.synthetic._sampling import apportion, categorical, clipped_normal, group_starts, split_groups
 
 I64 = npt.NDArray[np.int64]

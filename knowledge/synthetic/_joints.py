@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.layout import CODE_LIMITS
 from knowledge.synthetic import truth
 from knowledge.synthetic._hull import _GRADE_P, _PLATE_T_MM, Blocks, Hull
+from knowledge.synthetic._layout import CODE_LIMITS
 from knowledge.synthetic._sampling import categorical, clipped_normal, group_starts, rank_in_group
 
 I32 = npt.NDArray[np.int32]

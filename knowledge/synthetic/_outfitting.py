@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.layout import CODE_LIMITS
 from knowledge.synthetic._hull import Blocks
+from knowledge.synthetic._layout import CODE_LIMITS
 from knowledge.synthetic._sampling import apportion, categorical, group_starts
 from knowledge.synthetic.vocabulary import ITEM_KINDS, SYSTEMS
 

@@ -67,9 +67,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from knowledge._csr import IdArray, Indptr, build_csr
 from knowledge.errors import InvalidYardSpecError
-from knowledge.layout import YardLayout
 from knowledge.synthetic._hull import Blocks, Hull, make_blocks, make_hull
 from knowledge.synthetic._joints import make_joints
+from knowledge.synthetic._layout import YardLayout
 from knowledge.synthetic._outfitting import make_items
 from knowledge.synthetic._packages import Packages, make_packages, trades_table
 from knowledge.synthetic._sampling import rank_in_group
@@ -138,7 +138,7 @@ class YardSpec(BaseModel):
 
 @dataclass
 class GeneratedYard:
-    """A generated yard in memory, ready to be written by `knowledge.yarddir.write_yard`."""
+    """A generated yard in memory, ready to be written in the open yard format (`yardformat.write_format`)."""
 
     spec: YardSpec
     layout: YardLayout

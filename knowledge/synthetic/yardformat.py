@@ -52,8 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from knowledge.kinds import NODE_KINDS
-from knowledge.layout import YardLayout
+from knowledge.synthetic._layout import NODE_KINDS, YardLayout
 from knowledge.synthetic.generator import GeneratedYard
 from knowledge.synthetic.vocabulary import STAGES, TRADE_NAMES
 from knowledge.yarddir import replace_directory

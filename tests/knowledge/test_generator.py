@@ -16,8 +16,8 @@ import pytest
 
 from knowledge import YardSpec, YardStore, generate_store, generate_yard
 from knowledge.importer import store_digest
-from knowledge.kinds import NODE_KINDS, NodeKind
 from knowledge.synthetic import GeneratedYard
+from knowledge.synthetic._layout import NODE_KINDS, NodeKind
 from knowledge.synthetic.vocabulary import SYSTEMS
 
 

@@ -1,4 +1,6 @@
-"""The yard's id space and its human codes.
+"""The synthetic yard's id space and its codes, as the generator lays them out.
+
+Nothing outside the generator reads them: the store numbers nodes its own way and keeps the codes as ids.
 
 Every node of the part-dependency graph has a dense `int32` id. Ids are laid out kind by kind, and
 within a kind in hierarchical order, so that a block's assemblies, sub-assemblies, parts, joints and
@@ -8,8 +10,8 @@ outfitting items each sit in one contiguous id range:
 | blocks | assemblies | sub-assemblies | parts | joints | outfitting items |
 ```
 
-Codes are hierarchical and resolve to ids by arithmetic on a handful of offset arrays, never by a
-scan or a string table (a 25M-part yard stores no code strings):
+Codes are hierarchical and made from ids by arithmetic on a handful of offset arrays (the open format writer
+makes them for whole arrays at once, `knowledge.synthetic.yardformat`):
 
 | kind | code | example |
 |---|---|---|
@@ -23,16 +25,18 @@ scan or a string table (a 25M-part yard stores no code strings):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge.errors import UnknownCodeError
-from knowledge.kinds import NODE_KINDS, NodeKind
+
+NodeKind = Literal["block", "assembly", "sub_assembly", "part", "joint", "outfitting_item"]
+"""The generator's kinds of node (each the name of the role it plays in its yard.toml)."""
+NODE_KINDS: Final[tuple[NodeKind, ...]] = get_args(NodeKind)
 
 __all__ = ["CODE_LIMITS", "NODE_KINDS", "NodeKind", "YardLayout"]
 
@@ -47,9 +51,6 @@ CODE_LIMITS: Final[dict[str, int]] = {
 }
 """Largest counts the code formats can number; the generator stays within them."""
 
-_HULL_RE = re.compile(r"^B(\d+)(?:-A(\d+)(?:-S(\d+)(?:-P(\d+))?)?)?$")
-_JOINT_RE = re.compile(r"^J(\d+)-(\d+)$")
-_ITEM_RE = re.compile(r"^O(\d+)-(\d+)$")
 
 IntArray = npt.NDArray[np.int64]
 
@@ -192,72 +193,3 @@ class YardLayout:
             local = asm
         b = _local_index(self.block_assembly_start, local)
         return f"{self.block_code(b)}-A{local - int(self.block_assembly_start[b]) + 1:02d}" + suffix
-
-    def id_of(self, code: str) -> int:
-        """Id of one code; raises `UnknownCodeError` naming the code and the valid range."""
-        text = code.strip().upper()
-        if m := _HULL_RE.match(text):
-            return self._hull_id(code, m.groups())
-        if m := _JOINT_RE.match(text):
-            return self._numbered_id(code, m.groups(), "joint", self.block_joint_start, "J", 6)
-        if m := _ITEM_RE.match(text):
-            return self._numbered_id(code, m.groups(), "outfitting_item", self.block_item_start, "O", 5)
-        raise UnknownCodeError(
-            code,
-            f"{code!r} is not a yard code; expected a block 'B214', assembly 'B214-A07', sub-assembly "
-            f"'B214-A07-S03', part 'B214-A07-S03-P0042', joint 'J214-000042' or outfitting item 'O214-00042'",
-            not_a_code=True,
-        )
-
-    def _block_number(self, code: str, number: str) -> int:
-        blocks = len(self.block_assembly_start) - 1
-        b = int(number) - 1
-        if not 0 <= b < blocks:
-            raise UnknownCodeError(
-                code, f"unknown block in {code!r}; blocks run {self.block_code(0)}-{self.block_code(blocks - 1)}"
-            )
-        return b
-
-    def _hull_id(self, code: str, groups: tuple[str | None, ...]) -> int:
-        b = self._block_number(code, groups[0] or "0")
-        ks = self.kind_start
-        if groups[1] is None:
-            return int(ks[0]) + b
-        levels = (
-            ("assembly", self.block_assembly_start, "A", 2),
-            ("sub_assembly", self.assembly_sub_start, "S", 2),
-            ("part", self.sub_part_start, "P", 4),
-        )
-        parent, parent_code = b, self.block_code(b)
-        local = b
-        for depth, (kind, starts, letter, width) in enumerate(levels):
-            number = groups[depth + 1]
-            if number is None:
-                break
-            first, stop = int(starts[parent]), int(starts[parent + 1])
-            n = int(number)
-            if not 1 <= n <= stop - first:
-                raise UnknownCodeError(
-                    code,
-                    f"unknown {kind.replace('_', '-')} {code!r}: {parent_code} has "
-                    f"{letter}{1:0{width}d}-{letter}{stop - first:0{width}d}",
-                )
-            local = first + n - 1
-            parent, parent_code = local, f"{parent_code}-{letter}{n:0{width}d}"
-            last_kind = kind
-        return int(ks[NODE_KINDS.index(last_kind)]) + local
-
-    def _numbered_id(
-        self, code: str, groups: tuple[str | None, ...], kind: NodeKind, starts: IntArray, letter: str, width: int
-    ) -> int:
-        b = self._block_number(code, groups[0] or "0")
-        first, stop = int(starts[b]), int(starts[b + 1])
-        n = int(groups[1] or "0")
-        if not 1 <= n <= stop - first:
-            span = f"{letter}{b + 1:03d}-{1:0{width}d}-{letter}{b + 1:03d}-{stop - first:0{width}d}"
-            if stop == first:
-                span = "none"
-            raise UnknownCodeError(
-                code, f"unknown {kind.replace('_', ' ')} {code!r}: block {self.block_code(b)} has {span}"
-            )
-        return int(self.kind_start[NODE_KINDS.index(kind)]) + first + n - 1
