@@ -9,7 +9,6 @@ tool needs is told which field or role to map.
 from __future__ import annotations
 
 import math
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from knowledge import Settings
 from knowledge.errors import MissingFieldError, UnknownCodeError
 from knowledge.store import YardStore
 from knowledge.yardformat.fields import ROLES
-from tests.helpers.yards import BULK_CARRIER
+from tests.helpers.yards import bulk_carrier_edited
 
 BLOCK = "H1042/DB03"
 SEAM = "W-DB03-00017"
@@ -237,21 +236,7 @@ def test_the_brain_answers_on_the_bulk_carrier(ctx: YardContext, bulk_carrier: P
 
 def _reimported(root: Path, edit: Callable[[str, str], str | None]) -> Path:
     """The bulk carrier imported again, each yard.toml line as `edit(section, line)` gives it (None: left out)."""
-    from knowledge.importer import import_yard
-
-    source = root / "source"
-    shutil.copytree(BULK_CARRIER, source)
-    toml = source / "yard.toml"
-    lines, section = [], ""
-    for line in toml.read_text().splitlines():
-        if line.startswith("["):
-            section = line.strip()
-        edited = edit(section, line)
-        if edited is not None:
-            lines.append(edited)
-    toml.write_text("\n".join(lines) + "\n")
-    import_yard(source, root / "store")
-    return root / "store"
+    return bulk_carrier_edited(root, edit)
 
 
 def test_a_yard_without_zones_is_told_which_field_to_map(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ erects its blocks is told which field to map, before anything is solved.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from brain.tools import run_tool
 from brain.tools.schedule import MovedPackage, PathStep, Slip
 from knowledge import Settings
 from knowledge.errors import MissingFieldError
-from tests.helpers.yards import BULK_CARRIER
+from tests.helpers.yards import bulk_carrier_edited
 
 
 @pytest.fixture(scope="module")
@@ -118,21 +117,9 @@ def test_the_hours_of_a_bulk_carrier_block_are_the_models_over_what_it_holds(ctx
 
 def _without_block_packages(root: Path) -> Path:
     """The bulk carrier imported with its blocks' `work_package` mapping left out of its yard.toml."""
-    from knowledge.importer import import_yard
-
-    source = root / "source"
-    shutil.copytree(BULK_CARRIER, source)
-    toml = source / "yard.toml"
-    lines, section = [], ""
-    for line in toml.read_text().splitlines():
-        if line.startswith("["):
-            section = line.strip()
-        if section == "[columns.block]" and line.startswith("work_package"):
-            continue
-        lines.append(line)
-    toml.write_text("\n".join(lines) + "\n")
-    import_yard(source, root / "store")
-    return root / "store"
+    return bulk_carrier_edited(
+        root, lambda section, line: None if section == "[columns.block]" and line.startswith("work_package") else line
+    )
 
 
 def test_a_yard_that_does_not_say_what_erects_its_blocks_is_told_which_field_to_map(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ format and imported (`knowledge.generate_store`: generate -> open format -> `kno
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
@@ -35,6 +36,26 @@ def bulk_carrier_store(root: Path) -> Path:
     if not (out / "manifest.json").exists():
         import_yard(BULK_CARRIER, out)
     return out
+
+
+def bulk_carrier_edited(root: Path, edit: Callable[[str, str], str | None]) -> Path:
+    """The bulk carrier imported again under `root`, each yard.toml line as `edit(section, line)` gives it (None: the
+    line is left out; `section` is the `[...]` header above it): a yard that maps less, or otherwise. Returns the store.
+    """
+    from knowledge.importer import import_yard
+
+    source = root / "source"
+    shutil.copytree(BULK_CARRIER, source)
+    toml = source / "yard.toml"
+    lines, section = [], ""
+    for line in toml.read_text().splitlines():
+        section = line.strip() if line.startswith("[") else section
+        edited = edit(section, line)
+        if edited is not None:
+            lines.append(edited)
+    toml.write_text("\n".join(lines) + "\n")
+    import_yard(source, root / "store")
+    return root / "store"
 
 
 def to_networkx(yard: YardStore) -> nx.DiGraph:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from knowledge import Settings
 from tests.helpers.schedule_validator import violations
-from tests.helpers.yards import BULK_CARRIER, to_networkx
+from tests.helpers.yards import bulk_carrier_edited, to_networkx
 from workflows import WorkflowContext, WorkflowInputError, run_workflow
 from workflows.block_readiness import BlockReadiness
 from workflows.outfitting_plan import OutfittingPlan
@@ -156,20 +155,7 @@ def test_bulk_carrier_requests_are_checked_against_its_own_ids(
 
 def _reimported(root: Path, edit: Callable[[str, str], str | None]) -> Path:
     """The bulk carrier imported again, each yard.toml line as `edit(section, line)` gives it (None: left out)."""
-    from knowledge.importer import import_yard
-
-    source = root / "source"
-    shutil.copytree(BULK_CARRIER, source)
-    toml = source / "yard.toml"
-    lines, section = [], ""
-    for line in toml.read_text().splitlines():
-        section = line.strip() if line.startswith("[") else section
-        edited = edit(section, line)
-        if edited is not None:
-            lines.append(edited)
-    toml.write_text("\n".join(lines) + "\n")
-    import_yard(source, root / "store")
-    return root / "store"
+    return bulk_carrier_edited(root, edit)
 
 
 def test_a_yard_without_planned_stages_or_norms_still_plans_and_forecasts(tmp_path: Path) -> None:
