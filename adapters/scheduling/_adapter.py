@@ -70,7 +70,8 @@ class WorkPackageRow(BaseModel):
     release_day: int = Field(default=0, ge=0)
     """Earliest start day."""
     after: str = ""
-    """Codes of the work packages that must finish first, separated by spaces."""
+    """Codes of the work packages that must finish first, one per line (an id holds no control character but may
+    hold spaces); codes without spaces may also be separated by spaces."""
 
 
 class ScheduledRow(BaseModel):
@@ -202,7 +203,7 @@ class SchedulingAdapter:
             tasks=[ScheduleTask(**{k: r.get(k) for k in ScheduleTask.model_fields if k in r}) for r in rows],
             resources=resources,
             trades=self.trades_of(batch),
-            precedences=[(b, r["code"]) for r in rows for b in (r.get("after") or "").split() if b in codes],
+            precedences=[(b, r["code"]) for r in rows for b in _codes_in(r.get("after"), codes) if b in codes],
             time_limit_s=self.time_limit_s,
             workers=self.workers,
         )
@@ -252,7 +253,7 @@ class SchedulingAdapter:
                 "resource": pa.array([t.resource for t in tasks], pa.string()),
                 "crane": pa.array([t.crane for t in tasks], pa.string()),
                 "release_day": pa.array([t.release_day for t in tasks], pa.int64()),
-                "after": pa.array([" ".join(b for b in after.get(t.code, []) if b in codes) for t in tasks]),
+                "after": pa.array(["\n".join(b for b in after.get(t.code, []) if b in codes) for t in tasks]),
             }
         )
         return with_yard_context(rows, request.resources, request.trades)
@@ -321,3 +322,12 @@ def _package_rows(
     at = np.minimum(np.searchsorted(ordered, package), len(ordered) - 1)
     rows = np.where((package >= 0) & (ordered[at] == package), at, -1) if len(ordered) else np.full(len(package), -1)
     return rows.astype(np.int64), norm
+
+
+def _codes_in(after: str | None, codes: set[str]) -> list[str]:
+    """The codes of a row's `after`: one per line; one code (spaces and all); else codes separated by spaces."""
+    if not after:
+        return []
+    if "\n" in after:
+        return [c for c in after.split("\n") if c]
+    return [after] if after in codes else after.split()
