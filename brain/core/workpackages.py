@@ -51,6 +51,28 @@ def node_of_code(yard: YardStore, code: str) -> int:
     return node_of(yard, code)
 
 
+def _blocks_from_neighbours(block: npt.NDArray[np.int64], precedences: list[tuple[int, int]]) -> npt.NDArray[np.int64]:
+    """`block` with each package of none (-1) given its successors' one block, else its predecessors' (repeated)."""
+    if not precedences or (block >= 0).all():
+        return block
+    pairs = np.asarray(precedences, dtype=np.int64)
+    directions = ((pairs[:, 0], pairs[:, 1]), (pairs[:, 1], pairs[:, 0]))  # successors first
+    while True:
+        for package, neighbour in directions:
+            want = (block[package] < 0) & (block[neighbour] >= 0)
+            if not want.any():
+                continue
+            rows, blocks = np.unique(np.stack([package[want], block[neighbour[want]]]), axis=1)
+            once, seen = np.unique(rows, return_counts=True)
+            alone = np.isin(rows, once[seen == 1])  # a package whose neighbours work on one block
+            if alone.any():
+                block = block.copy()
+                block[rows[alone]] = blocks[alone]
+                break
+        else:
+            return block
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a block, assembly, sub-assembly or work package code covers."""
@@ -107,11 +129,19 @@ class WorkPackageIndex:
 
     @cached_property
     def block(self) -> npt.NDArray[np.int64]:
-        """The block node each package works on (-1: none): its `block` field, else where most of its nodes are."""
+        """The block node each package works on (-1: none): its `block` field, else where most of its nodes are.
+
+        Without the field, a package no node names (a yard's cutting package, say) takes the block of the packages
+        it leads to by the edges between packages, else of those it follows, when they all work on one block.
+        """
         if not len(self.nodes):
             return np.zeros(0, dtype=np.int64)
         if "block" in self.yard.fields(WORK_PACKAGE):
             return np.asarray(self.yard.field_of(WORK_PACKAGE, "block", self.nodes), dtype=np.int64)
+        return _blocks_from_neighbours(self._blocks_of_members(), self.precedences)
+
+    def _blocks_of_members(self) -> npt.NDArray[np.int64]:
+        """Per package, the block most of the nodes naming it are in (-1: no node names it)."""
         rows, blocks = [], []
         for role in self._made_roles():
             of_row = self._rows_of(role)

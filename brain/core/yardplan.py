@@ -260,7 +260,7 @@ class YardPlan:
         for e in late:
             wp = self._ctx.index.package_of(str(e.code))
             releases[wp] = max(releases.get(wp, 0), starts.get(wp, 0) + (e.days or 0))
-        return request_from_yard(
+        request = request_from_yard(
             self._ctx.yard,
             self.hours(events),
             time_limit_s=self.TIME_LIMIT_S,
@@ -269,6 +269,15 @@ class YardPlan:
             downtimes=downtimes,
             release_days=releases,
         )
+        if all(t.block is not None for t in request.tasks):
+            return request
+        # a yard whose packages name no block: the block the index reads off their nodes and neighbours (reader only)
+        index = self._ctx.index
+        tasks = [
+            t if t.block is not None else t.model_copy(update={"block": index.block_code(index.row_of[t.code]) or None})
+            for t in request.tasks
+        ]
+        return request.model_copy(update={"tasks": tasks})
 
     def base(self) -> Schedule:
         """The yard's schedule before any adoption: solved once per yard and model versions, kept on disk."""

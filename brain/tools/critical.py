@@ -12,7 +12,8 @@ Two views, both in one answer:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import re
+from typing import TYPE_CHECKING, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -84,8 +85,13 @@ def _require_norms(yard: YardStore) -> None:
         )
 
 
+_PREDICTED: Final = re.compile(r"\bpredict|\bmodel", re.IGNORECASE)
+"""A question that weighs the chain by the models' hours ("under predicted hours", "by the models")."""
+
+
 def _args(entities: Entities, question: str) -> dict[str, JsonValue]:
-    return {"code": entities.codes[0] if entities.codes else None}
+    hours = "predicted" if _PREDICTED.search(question) else "planned"
+    return {"code": entities.codes[0] if entities.codes else None, "hours": hours}
 
 
 _CRITICAL = "the critical path (longest chain of work) into a block or assembly, or of the whole ship"

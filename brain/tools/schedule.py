@@ -207,6 +207,7 @@ def _erection_trade(ctx: YardContext, purpose: str) -> int | None:
     """
     trade = ctx.index.trade_making("block")
     if trade is None:
+        ctx.yard.require("work_package", ["trade"], purpose)  # a yard without work packages is told that first
         ctx.yard.require("block", ["work_package"], purpose)
     return trade
 
@@ -340,7 +341,7 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         numbers=numbers,
         sources=[
             "scheduling model (OR-Tools CP-SAT) with hours from the welding and outfitting models",
-            "critical path: " + " -> ".join(path[:4] + (["..."] if len(path) > 6 else []) + path[-2:]),
+            "critical path: " + " -> ".join(path if len(path) <= 6 else [*path[:4], "...", *path[-2:]]),
             *_adopted(events),
         ],
     )
