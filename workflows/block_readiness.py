@@ -246,15 +246,23 @@ def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progre
             ready_in,
             ctx.date_of(as_of_day + ready_in),
             int((~made).sum()),
+            unplanned,
         ),
     )
     steps.done()
     return result
 
 
-def _summary(block: str, missing: int, scope: int, hours: float, days: int, when: date, unplanned: int) -> str:
+def _summary(
+    block: str, missing: int, scope: int, hours: float, days: int, when: date, unplanned: int, unplanned_hours: float
+) -> str:
     if not missing:
         return f"{block} is ready to erect: all {scope:,} prerequisites are done"
+    if unplanned == missing:  # nothing missing is in a work package (a yard without any): no crew dates it
+        return (
+            f"{block} is not ready: {missing:,} of {scope:,} prerequisites missing, {unplanned_hours:,.0f} predicted "
+            "hours; none belongs to a work package of this yard, so no crew forecasts a ready date"
+        )
     text = (
         f"{block} is not ready: {missing:,} of {scope:,} prerequisites missing, {hours:,.0f} predicted hours; "
         f"ready in {days} days, on {when.isoformat()}"

@@ -241,6 +241,10 @@ def repair_for_events(
         downtimes=[*base_request.downtimes, *downtimes],
         release_days=releases,
     )
+    if any(t.block is None for t in new_request.tasks):  # the blocks the plan read off a yard whose packages name none
+        blocks = {t.code: t.block for t in base_request.tasks}
+        tasks = [t if t.block else t.model_copy(update={"block": blocks.get(t.code)}) for t in new_request.tasks]
+        new_request = new_request.model_copy(update={"tasks": tasks})
     steps.start("repair")
     repaired = repair(new_request, baseline)
     optimised = None
