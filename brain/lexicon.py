@@ -6,13 +6,18 @@ code looks like. The lexicon asks the yard instead. Each stretch of one to three
 1. **exact**: the yard's own id, as the yard spells it, or typed loosely (`lookup`: the yard's id index);
 2. **loose**: the same id typed differently: case, separators and leading zeros do not count (`loose_key`:
    "j20-88" is J020-000088, "b22" is B022, "wp b12 ere" is WP-B012-ERE), when exactly one id has that key;
+   without the leading piece nearly all ids of a role share ("DB03" is H1042/DB03, "DB03-FAB" is WP-DB03-FAB), or
+   without the word an id ends in ("SP-301-07" is the spool SP-301-07 3"), when exactly one id fits (`YardCodes`);
 3. **by role and number**: "block 25", "assembly no. 3 of ...": a role word (or one of the yard's kind names)
-   then a number, matched against the numbers in the ids of that role (`named`), when exactly one id fits;
+   then a number, matched against the numbers in the ids of that role (`named`), when exactly one id fits; inside
+   a parent also the last piece of the id ("plate PL0202 of DB03-P04", "panel P04 of block DB03");
 4. **typo-tolerant**: a word with letters and digits that is none of the above, matched against the ids of the
    yard's named roles (blocks, assemblies, work packages) when one is clearly closest ("B0l2" -> B012).
 
-Resources are found by their id, or by their kind in words and a number ("panel line 2", "crane one"), and zones
-by their name. What the lexicon does not find is not a code: the planner never invents one.
+Resources are found by their id, or by their kind in words and a number ("panel line 2", "crane one"); where
+several of a kind fit, the word said before the kind must give the id's letters ("goliath crane 2" is GC-2, not
+TC-2; "the curved panel line" is CPL-1). Zones are found by their name ("hold five" is HOLD 5). What the lexicon
+does not find is not a code: the planner never invents one.
 
 A yard's lexicon (`Lexicon.of`) reads its store: ids through its id index, roles and kinds from its `yard.toml`,
 resources with their `resource_kind`, zones from the blocks' and items' `zone` fields. `YardCodes` (`yard_codes`)
@@ -336,38 +341,53 @@ class Lexicon:
             return None
         token = _POSSESSIVE.sub("", words[j].text.strip(_STRIP_LEFT + _STRIP_RIGHT))
         number = _number(token)
-        if number is None or _DURATION_AFTER.match(_rest(words, j)):
+        # or the last piece of the id ("panel P04 of DB03", "plate PL0202 of DB03-P04"): only inside a parent
+        piece = loose_key(token) if number is None and _could_be_id(token) else None
+        if (number is None and piece is None) or _DURATION_AFTER.match(_rest(words, j)):
             return None
         k = j + 1
         if k + 1 < len(words) and words[k].text.casefold() in ("of", "in", "on", "from") and self.children is not None:
             parent = self._parent_at(words, k + 1, taken)
             if parent is not None:
                 mention, used = parent
-                hits = [c for c in self.children(mention.text, role) if numbers_in(c)[-1:] == (number,)]
+                inside = self.children(mention.text, role)
+                if number is not None:
+                    hits = [c for c in inside if numbers_in(c)[-1:] == (number,)]
+                else:
+                    hits = [c for c in inside if loose_key(_last_piece(c)) == piece]
                 if len(hits) == 1:
                     return Mention(hits[0], words[i].start, mention.end, role, "role"), k + 1 + used - i
+        if number is None:
+            return None
         hits = self._by_number.get((role, (number,)), []) if role in self.named and not inside_only else []
         if len(hits) != 1:
             return None
         return Mention(hits[0], words[i].start, words[j].end, role, "role"), j + 1 - i
 
     def _parent_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
+        first = i
         if i < len(words) and words[i].text.casefold() == "the":
             i += 1
         for finder in (self._exact, self._loose_at):
             hit = finder(words, i, taken)
             if hit is not None:
-                return hit
+                return hit[0], hit[1] + i - first
         role = (
             self.role_words.get(words[i].text.strip(_STRIP_LEFT + _STRIP_RIGHT).casefold()) if i < len(words) else None
         )
+        if role is not None and i + 1 < len(words):  # the parent's role word, then its id ("of block DB03")
+            for finder in (self._exact, self._loose_at):
+                hit = finder(words, i + 1, taken)
+                if hit is not None and hit[0].role == role:
+                    mention, used = hit
+                    return Mention(mention.text, words[i].start, mention.end, role, mention.how), used + 1 + i - first
         if role is None or role not in self.named or i + 1 >= len(words):
             return None
         number = _number(_POSSESSIVE.sub("", words[i + 1].text.strip(_STRIP_LEFT + _STRIP_RIGHT)))
         hits = self._by_number.get((role, (number,)), []) if number is not None else []
         if len(hits) != 1:
             return None
-        return Mention(hits[0], words[i].start, words[i + 1].end, role, "role"), 2
+        return Mention(hits[0], words[i].start, words[i + 1].end, role, "role"), 2 + i - first
 
     def _fuzzy_at(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> tuple[Mention, int] | None:
         *_, (candidate, lead, trail) = _trimmed(words[i].text)
@@ -428,12 +448,17 @@ class Lexicon:
                         number = None
                 if number is not None and number_match is not None:
                     hits = [c for c in of_kind if numbers_in(c)[-1:] == (number,)]
+                    if len(hits) > 1:  # "goliath crane 2" among GC-2 and TC-2: the id's letters are its initials
+                        said = _initials(text[: match.start()], kind)
+                        hits = [c for c in hits if said and _id_letters(c) == said]
                     if len(hits) == 1:
                         end = match.end() + number_match.end()
                         found.append(Mention(hits[0], match.start(), end, "resource", "role"))
                         continue
-                if len(of_kind) == 1 and (not down or self._said_down(text, match.start(), match.end())):
-                    found.append(Mention(of_kind[0], match.start(), match.end(), "resource", "role"))
+                said = _initials(text[: match.start()], kind) if number is None and len(of_kind) > 1 else ""
+                one = [c for c in of_kind if _id_letters(c) == said] if said else of_kind
+                if len(one) == 1 and (not down or self._said_down(text, match.start(), match.end())):
+                    found.append(Mention(one[0], match.start(), match.end(), "resource", "role"))
         return min(found, key=lambda m: m.start) if found else None
 
     @staticmethod
@@ -456,7 +481,7 @@ class Lexicon:
         free = [False] * len(words)
         for i in range(len(words)):
             for candidate, start, end, _ in self._spans(words, i, free):
-                zone = self._zone_loose.get(loose_key(candidate))
+                zone = self._zone_loose.get(loose_key(candidate)) or self._zone_loose.get(_digits_for_words(candidate))
                 if zone is not None:
                     return Mention(zone, start, end, "zone", "loose")
         return None
@@ -527,9 +552,55 @@ def _trimmed(raw: str) -> Iterable[tuple[str, int, int]]:
         yield unpossessed, left, right + len(stripped) - len(unpossessed)
 
 
+_LETTER_ID: Final = re.compile(r"[A-Z]+(?:[\-/_.][A-Z]+)+|[a-zA-Z]+(?:[\-/_.][a-zA-Z]+){3,}")
+"""An id without digits: capitals joined by separators ("WP-OB-BW-ER", "SYS-BW", "CREW-PI"), or four or more pieces
+of letters in any case ("wp-ob-bw-er"); a word in lower case of fewer pieces ("on-board") is not looked up."""
+_LAST_PIECE: Final = re.compile(r"[^\s\-_/.:#]+")
+
+
 def _could_be_id(text: str) -> bool:
-    """Worth a lookup: not a plain word or a plain number (those name no code without a role word before them)."""
-    return any(c.isdigit() for c in text) and not re.fullmatch(r"[\d.,]+%?", text)
+    """Worth a lookup: not a plain word or a plain number (those name no code without a role word before them).
+
+    A word with a digit may be an id; so may one of capitals joined by separators ("WP-OB-BW-ER"), never a word in
+    lower case ("on-board", "sub-assembly") unless it has four pieces or more ("wp-ob-bw-er").
+    """
+    if re.fullmatch(r"[\d.,]+%?", text):
+        return False
+    return any(c.isdigit() for c in text) or _LETTER_ID.fullmatch(text) is not None
+
+
+def _initials(before: str, kind: str) -> str:
+    """The initials of the word said before a resource kind and of the kind's words ("goliath" "crane" -> "GC").
+
+    Empty when no word of letters stands right before the kind.
+    """
+    word = re.search(r"([^\W\d_]+)[\s\-]*$", before)
+    if word is None or word.group(1).casefold() in _NOT_QUALIFIERS:
+        return ""
+    return "".join(w[0] for w in [word.group(1), *re.split(r"[_\s\-]+", kind)] if w).upper()
+
+
+_NOT_QUALIFIERS: Final = frozenset(
+    "a an the if of on at in for from to and or is are was be our their its this that when what which whose".split()
+)
+"""Words before a resource kind that say nothing about which one it is ("if panel line 1 is down")."""
+
+
+def _id_letters(code: str) -> str:
+    """The letters an id starts with, in capitals ("GC-2" -> "GC", "CPL-1" -> "CPL")."""
+    found = re.match(r"[^\W\d_]+", code)
+    return found.group().upper() if found else ""
+
+
+def _last_piece(code: str) -> str:
+    """The last piece of an id, after its last separator ("PL0202" of "H1042/DB03-P04 PL0202")."""
+    pieces = _LAST_PIECE.findall(code)
+    return pieces[-1] if pieces else ""
+
+
+def _digits_for_words(text: str) -> str:
+    """The loose key of a text with its numbers in words written in digits ("hold five" -> "hold5")."""
+    return loose_key(" ".join(str(_NUMBER_WORDS.get(w.casefold(), w)) for w in text.split()))
 
 
 def _number(token: str) -> int | None:

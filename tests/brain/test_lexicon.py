@@ -159,3 +159,33 @@ def test_the_tools_find_a_code_as_typed_and_say_what_a_missing_one_reads_like(
         node_of(yard, "B999")
     with pytest.raises(UnknownCodeError, match=r"no node has the id 'hello'"):
         node_of(yard, "hello")
+
+
+@pytest.mark.parametrize(
+    ("question", "resource"),
+    [
+        ("goliath crane 2 is down", "GC-2"),  # two cranes numbered 2: the words before the kind are the id's letters
+        ("tower crane two breaks", "TC-2"),
+        ("crane 2 is down", None),  # nothing says which
+        ("if crane 2 is down", None),  # "if" is no qualifier
+        ("the curved panel line is closed", "CPL-1"),  # a kind without a number, one of them curved
+        ("the panel line is closed", None),
+    ],
+)
+def test_a_resource_among_several_of_its_kind_by_the_words_said_before_it(question: str, resource: str | None) -> None:
+    lex = Lexicon(
+        lookup=lambda text: None,
+        resources={"GC-2": "crane", "TC-2": "crane", "PL-1": "panel line", "CPL-1": "panel line"},
+    )
+    found = lex.resource(question)
+    assert (found.text if found else None) == resource
+
+
+def test_a_zone_with_its_number_in_words() -> None:
+    lex = Lexicon(lookup=lambda text: None, zones=["HOLD 5", "ENGINE ROOM"])
+    assert (z := lex.zone("outfitting in hold five")) is not None and z.text == "HOLD 5"
+
+
+def test_a_code_of_the_demo_yard_without_the_prefix_all_its_packages_share(demo_lexicon: Lexicon) -> None:
+    assert _texts(demo_lexicon, "hours of B002-ERE?") == ["WP-B002-ERE"]  # "WP-" left out
+    assert _texts(demo_lexicon, "B002 and 40h on it") == ["B002"]  # a block stays a block
