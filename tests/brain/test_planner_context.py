@@ -125,9 +125,9 @@ def test_adopt_proposes_the_change_once_the_what_if_ran(
         ("same for B014 with 20 hours", "after_ndt_hours", "ndt_plan", {"code": "B014", "hours": 20.0}),
         ("and for B013?", "after_slower_welding", "what_if", {**SLOWER_WELDING, "code": "B013"}),
         ("what about 30 % longer?", "after_slower_welding", "what_if", {**SLOWER_WELDING, "welding_factor": 1.3}),
-        ("and for B021-A03?", "after_critical", "critical_path", {"code": "B021-A03"}),
+        ("and for B021-A03?", "after_critical", "critical_path", {"code": "B021-A03", "hours": "planned"}),
         ("and its erection date?", "after_critical", "erection_schedule", {"code": "B020"}),
-        ("what is its critical path?", "after_lookup", "critical_path", {"code": "B012"}),
+        ("what is its critical path?", "after_lookup", "critical_path", {"code": "B012", "hours": "planned"}),
     ],
 )
 def test_a_follow_up_takes_what_it_lacks_from_the_previous_question(

@@ -39,7 +39,8 @@ def planner(demo_names: Lexicon) -> OfflinePlanner:
         ("rework risk of O006-00062", "outfitting", {"code": "O006-00062"}),
         ("total hours of work package WP-B012-OFB", "predicted_hours", {"codes": ["WP-B012-OFB"]}),
         # item 6: the path into the code asked about, or the ship's
-        ("critical path for B020", "critical_path", {"code": "B020"}),
+        ("critical path for B020", "critical_path", {"code": "B020", "hours": "planned"}),
+        ("critical path of B020, predicted hours", "critical_path", {"code": "B020", "hours": "predicted"}),
         ("longest chain into B020-A03", "critical_path", {"code": "B020-A03"}),
         ("the ship's critical path", "critical_path", {"code": None}),
         # cross-model what-ifs: the factor, and no inspection budget made of its percentage
