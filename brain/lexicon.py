@@ -450,6 +450,9 @@ class Lexicon:
                     hits = [c for c in of_kind if numbers_in(c)[-1:] == (number,)]
                     if len(hits) > 1:  # "goliath crane 2" among GC-2 and TC-2: the id's letters are its initials
                         said = _initials(text[: match.start()], kind)
+                        # nothing said before the kind: the one whose letters are the kind's own initials ("panel
+                        # line 1" among PL-1 and CPL-1 is PL-1)
+                        said = said or _initials("", kind, alone=True)
                         hits = [c for c in hits if said and _id_letters(c) == said]
                     if len(hits) == 1:
                         end = match.end() + number_match.end()
@@ -569,15 +572,19 @@ def _could_be_id(text: str) -> bool:
     return any(c.isdigit() for c in text) or _LETTER_ID.fullmatch(text) is not None
 
 
-def _initials(before: str, kind: str) -> str:
+def _initials(before: str, kind: str, *, alone: bool = False) -> str:
     """The initials of the word said before a resource kind and of the kind's words ("goliath" "crane" -> "GC").
 
-    Empty when no word of letters stands right before the kind.
+    Empty when no word of letters stands right before the kind; with `alone`, the kind's own initials
+    ("panel line" -> "PL").
     """
+    kind_words = [w for w in re.split(r"[_\s\-]+", kind) if w]
+    if alone:
+        return "".join(w[0] for w in kind_words).upper()
     word = re.search(r"([^\W\d_]+)[\s\-]*$", before)
     if word is None or word.group(1).casefold() in _NOT_QUALIFIERS:
         return ""
-    return "".join(w[0] for w in [word.group(1), *re.split(r"[_\s\-]+", kind)] if w).upper()
+    return "".join(w[0] for w in [word.group(1), *kind_words]).upper()
 
 
 _NOT_QUALIFIERS: Final = frozenset(

@@ -20,7 +20,7 @@ from evals.questions import load_cases
 from knowledge.errors import UnknownCodeError
 
 CASES = Path(__file__).resolve().parents[2] / "evals" / "cases" / "bulk_carrier_questions.yaml"
-MIN_RIGHT = 57
+MIN_RIGHT = 58
 """Cases of the 60 the offline planner gets right (95.0 %, measured after the lexicon read the yard's ids as typed;
 55.0 % before). The three it misses: see the report of the change (two intents the cues weigh otherwise, and
 "panel line 1" which the yard has twice)."""

@@ -215,7 +215,12 @@ def test_the_lexicon_reads_the_yards_own_ids_resources_and_zones(ctx: YardContex
     assert lex.resources == dict(zip(ctx.yard.codes_of(resources), kinds, strict=True))
     line = lex.resource("panel line 2 is down for 3 days")
     assert line is not None and lex.resources[line.text] == "panel line"
-    assert lex.resource("panel line 1 is down") is None  # two panel lines numbered 1: no guess
+    # two panel lines numbered 1 (PL-1 and the curved CPL-1): the one whose letters are the kind's own initials,
+    # and the other when the question says which
+    found = lex.resource("panel line 1 is down")
+    assert found is not None and found.text == "PL-1"
+    curved = lex.resource("curved panel line 1 is down")
+    assert curved is not None and curved.text == "CPL-1"
     room = lex.zone("outfitting of the engine room?")  # a zone of two words, in lower case
     assert room is not None and room.text == "ENGINE ROOM"
     tables = [ctx.yard.role_table(role, ["zone"]).column("zone") for role in ("block", "outfitting_item")]
