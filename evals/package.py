@@ -537,7 +537,8 @@ def _work_package_table(
     for b, a in zip(before[keep].tolist(), after[keep].tolist(), strict=True):
         waits.setdefault(a, []).append(b)
     code_of = dict(zip(nodes.tolist(), codes, strict=True))
-    after_codes = [" ".join(code_of[b] for b in sorted(set(waits.get(n, [])))) for n in nodes.tolist()]
+    # one code per line, as the scheduling model reads `after`: an id may hold spaces, never a line break
+    after_codes = ["\n".join(code_of[b] for b in sorted(set(waits.get(n, [])))) for n in nodes.tolist()]
     return table.append_column("after", pa.array(after_codes, pa.string()))
 
 
@@ -588,6 +589,8 @@ def _answers(yard: YardStore, blocks: pa.Table, joints: pa.Table, actuals: pa.Ta
     joint_block = np.asarray(joints.column("block").to_pylist(), dtype=object)
     joint_code = np.asarray(joints.column("code").to_pylist(), dtype=object)
     found_at = np.asarray([c in defect for c in joint_code.tolist()], dtype=bool)
+    # the NDT plan is scored against what NDT found: no findings recorded (a yard without actuals), no such answer
+    findings = "defect" in actuals.column_names and actuals.column("defect").null_count < actuals.num_rows
     for code in blocks.column("code").to_pylist():
         node = yard.node_of(code)
         n_joints = int(len(yard.members(node, kinds=["joint"]))) if yard.count("joint") else 0
@@ -622,6 +625,8 @@ def _answers(yard: YardStore, blocks: pa.Table, joints: pa.Table, actuals: pa.Ta
                     expected={"intent": "ndt_plan", "tools": ["ndt_plan"], "numbers.inspected": inspected},
                 )
             )
+        if not findings:
+            continue
         found = sorted(joint_code[(joint_block == code) & found_at].tolist())
         out.append(
             RecordedAnswer(

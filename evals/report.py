@@ -53,10 +53,16 @@ def _cell(text: object, cls: str = "") -> dict[str, str]:
     return {"text": str(text), "cls": cls}
 
 
+def _value(value: object, reason: object) -> str:
+    """A score's value to 4 digits; a score that could not be computed (no actuals to compare) says why."""
+    return f"{value:.4g}" if isinstance(value, int | float) else f"n/a ({reason})"
+
+
 def _scores_text(scores: dict[str, dict[str, Any]]) -> str:
     """A case's scores on one line, a missed threshold with its reason: `mae:hours=0.41 (miss: ...)`."""
     return "; ".join(
-        f"{name}={score['value']:.4g}" + ("" if score["passed"] is not False else f" (miss: {score['reason']})")
+        f"{name}={_value(score['value'], score['reason'])}"
+        + ("" if score["passed"] is not False else f" (miss: {score['reason']})")
         for name, score in scores.items()
     )
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -221,6 +221,16 @@ class RunCase:
 
 
 # ---- packages and yards ---------------------------------------------------------------------------------------
+
+
+_ARROW_OF_RULE: Final = {
+    "string": pa.string(),
+    "choice": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "bool": pa.bool_(),
+}
+"""The Arrow type of an empty column of each kind of model input (`adapters.schema.ColumnRule.kind`)."""
 
 
 def _package_resources(package: RecordedPackage) -> list[dict[str, Any]]:
@@ -496,6 +506,11 @@ class _Runtime:
         if absent and why:  # the yard could not give the model its inputs when the package was recorded
             raise PackageError(f"package {package.name!r} holds no {case.model} inputs in {case.table}: {why}")
         inputs = rows.select([c for c in fields if c in rows.column_names])
+        from adapters.schema import column_rules
+
+        for rule in column_rules(spec.input_schema):  # a field the yard does not give that may be none (no crane)
+            if rule.name in absent and rule.nullable:
+                inputs = inputs.append_column(rule.name, pa.nulls(inputs.num_rows, _ARROW_OF_RULE[rule.kind]))
         if case.kind == "schedule":  # the resources are the package's data, not the model's: they ride along
             inputs = _with_package_resources(inputs, package)
         predicted = self.executor.run(case.model, inputs)
