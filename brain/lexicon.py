@@ -74,6 +74,8 @@ _WORD: Final = re.compile(r"\S+")
 _JOINED: Final = re.compile(r"\w[/,+&]\w")
 """Ids joined in one word ("B012/B019", "B3,B4"): read piece by piece when the whole names nothing."""
 _PIECE: Final = re.compile(r"[^/,+&]+")
+_SEPARATED: Final = re.compile(r"\w[\-_/.:#]\w")
+"""A separator inside a word ("dock/ä", "PL-2"): what marks a word as an id rather than an ordinary word."""
 # What may wrap a word without being part of an id: quotes, brackets, sentence punctuation, a possessive.
 _STRIP_LEFT: Final = "\"'“”‘’([{<«"
 _STRIP_RIGHT: Final = "\"'“”‘’)]}>»,;:!?."
@@ -186,6 +188,8 @@ class Lexicon:
     """(an id, a role) -> the ids of that role inside it ("joint 1426 of block 12"); None when the yard cannot say."""
     examples: Mapping[str, str] = field(default_factory=dict)
     """role -> one of the yard's ids of that role, to show what its codes look like ("such as B012")."""
+    max_words: int = MAX_WORDS
+    """Longest id, in words, that is looked up: the yard's longest named id or resource, at least `MAX_WORDS`."""
     unknown: Callable[[str], str | None] | None = None
     """A word the yard reads as one of its ids although it has none such ("B099" in a yard of 31 blocks) -> the id
     as the yard would spell it, so the tool can say it is not in the yard; None for a word that is no id at all."""
@@ -296,7 +300,7 @@ class Lexicon:
 
     def _spans(self, words: Sequence[_Word], i: int, taken: Sequence[bool]) -> Iterable[tuple[str, int, int, int]]:
         """Candidate texts starting at word i, longest first: (text, start, end, words used)."""
-        for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
+        for n in range(min(self.max_words, len(words) - i), 0, -1):
             if any(taken[i : i + n]):
                 continue
             first, last = words[i], words[i + n - 1]
@@ -428,13 +432,7 @@ class Lexicon:
         is down ("the dock is closed"): a block that goes "into the dock" names no resource. With `down=False` the
         kind alone is enough (a what-if's follow-up: "and the same for the dock?").
         """
-        found: list[Mention] = []
-        for word in _WORD.finditer(text):
-            for candidate, lead, trail in _trimmed(word.group()):
-                code = self._resource_loose.get(loose_key(candidate)) if _could_be_id(candidate) else None
-                if code is not None and any(c.isdigit() for c in candidate) | (candidate == code):
-                    found.append(Mention(code, word.start() + lead, word.end() - trail, "resource", "exact"))
-                    break
+        found = self._resources_by_id(text)
         for pattern, kind in self._resource_kinds:
             of_kind = [code for code, k in self.resources.items() if k == kind]
             for match in pattern.finditer(text):
@@ -463,6 +461,24 @@ class Lexicon:
                 if len(one) == 1 and (not down or self._said_down(text, match.start(), match.end())):
                     found.append(Mention(one[0], match.start(), match.end(), "resource", "role"))
         return min(found, key=lambda m: m.start) if found else None
+
+    def _resources_by_id(self, text: str) -> list[Mention]:
+        """The resources the text names by their id, which may be several words ("PL-2", "halle 1", "dock/ä")."""
+        found: list[Mention] = []
+        words = [_Word(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        free = [False] * len(words)
+        for i in range(len(words)):
+            for candidate, start, end, _ in self._spans(words, i, free):
+                # an id with a digit or a separator in it, typed loosely; a plain word only as the yard writes it (a
+                # resource named "dock" is not every "into the dock")
+                code = self._resource_loose.get(loose_key(candidate))
+                if code is None or (" " in candidate and _DURATION_AFTER.match(text[end:])):
+                    continue  # "panel line 3 days late": the number says how long, it is no part of an id
+                marked = any(c.isdigit() for c in candidate) or _SEPARATED.search(candidate) is not None
+                if marked or candidate == code:
+                    found.append(Mention(code, start, end, "resource", "exact"))
+                    break
+        return found
 
     @staticmethod
     def _said_down(text: str, start: int, end: int) -> bool:
@@ -654,10 +670,13 @@ def _lexicon_of(ctx: YardContext) -> Lexicon:
         inside = yard.members(yard.node_of(code), kinds=[role])
         return yard.codes_of(inside) if len(inside) <= _MAX_CHILDREN else []
 
+    resources = _resources(yard)
+    longest = max((len(code.split()) for ids in [*named.values(), resources] for code in ids), default=0)
     return Lexicon(
         lookup=lookup,
         named=named,
-        resources=_resources(yard),
+        max_words=max(MAX_WORDS, longest),
+        resources=resources,
         zones=_zones(yard),
         role_words=words,
         children=children,

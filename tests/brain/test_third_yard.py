@@ -61,3 +61,24 @@ def test_a_critical_path_asked_under_predicted_hours_needs_no_norms(packaged: Pa
     assert "predicted hours" in answer.answer and "norm_hours" not in answer.answer, answer.answer
     planned = brain.ask(f"critical path to {BLOCKS[2]}")  # planning norms the yard does not give: told which field
     assert "[columns.joint] norm_hours" in planned.answer, planned.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "codes", "resource"),
+    [
+        # an id of four words, with unicode: the package, not the block whose id it holds
+        ("predicted hours of ap 船体 B1 schweißen", ["ap 船体 B1 schweißen"], None),
+        # resources named by ids with a space or a slash and no digit
+        ("If halle 1 is down for 6 days from day 4, which erections slip?", [], "halle 1"),
+        ("If dock/ä is down for 6 days from day 4, what slips?", [], "dock/ä"),
+        ("when does 船体 B1 go into the dock?", ["船体 B1"], None),  # a plain word names no resource
+    ],
+)
+def test_the_planner_finds_the_yards_long_and_unusual_ids(
+    packaged: Path, question: str, codes: list[str], resource: str | None
+) -> None:
+    from brain.lexicon import Lexicon
+    from brain.plan import extract_entities
+
+    found = extract_entities(question, Lexicon.of(YardContext.open(packaged)))
+    assert (found.codes, found.resource) == (codes, resource)
