@@ -190,12 +190,23 @@ class AdoptedEvent(ToolRow):
     """From which schedule day."""
 
 
+def _names_a_package(ctx: YardContext, code: str) -> bool:
+    """Whether a code names one of the yard's work packages (a work package is asked about as itself)."""
+    if not ctx.yard.count("work_package"):
+        return False
+    try:
+        return ctx.yard.role_of(node_of_code(ctx.yard, code)) == "work_package"
+    except InputError:
+        return False
+
+
 def _block_node(yard: YardStore, code: str) -> tuple[int, str]:
     """The block a code belongs to (its node and code); an `InputError` when it is in none."""
     node = node_of_code(yard, code)
     block = int(yard.block_of([node])[0])
     if block < 0:
-        raise InputError(f"{yard.code_of(node)} is a {yard.kind_of(node)} that belongs to no block of this yard")
+        what = (yard.role_of(node) or yard.kind_of(node)).replace("_", " ")
+        raise InputError(f"{yard.code_of(node)} is a {what} that belongs to no block of this yard")
     return block, yard.code_of(block)
 
 
@@ -303,7 +314,10 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     from adapters.scheduling import chain_into
 
     erects: tuple[int, str, int] | None = None  # the block asked about, its code and its erection's row
-    if args.code is not None:  # an unknown code, or a yard that cannot say, is told before any solve
+    package: int | None = None  # or the work package asked about (one that belongs to no block, say), its row
+    if args.code is not None and _names_a_package(ctx, args.code):
+        package = ctx.index.work_package(args.code)
+    elif args.code is not None:  # an unknown code, or a yard that cannot say, is told before any solve
         block, block_code = _block_node(ctx.yard, args.code)
         erects = (block, block_code, _erection_row(ctx, block))
     events, schedule = ctx.plan.current()
@@ -316,7 +330,21 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     rows: list[ScheduleRow] = []
     request = ctx.plan.request(events)
     path = list(schedule.critical_path)
-    chain = chain_into(request, schedule) if erects is None else ()
+    chain = chain_into(request, schedule) if erects is None and package is None else ()
+    if package is not None:
+        code = ctx.index.codes[package]
+        task = next((t for t in schedule.tasks if t.code == code), None)
+        if task is None:
+            raise InputError(f"the adopted schedule has no task for the work package {code}")
+        numbers |= {"start_day": float(task.start_day), "finish_day": float(task.finish_day)}
+        chain = chain_into(request, schedule, task.code)
+        where = f" on {task.resource}" if task.resource else ""
+        summary = (
+            f"{code} runs from day {task.start_day} ({ctx.date_of(task.start_day).isoformat()}) to day "
+            f"{task.finish_day}{where}, after a chain of {count(len(chain), 'step')} ({_chain_words(chain)}); "
+            + summary
+        )
+        rows = [_task_row(ctx, task)]
     if erects is not None:
         index = ctx.index
         block, block_code, row = erects

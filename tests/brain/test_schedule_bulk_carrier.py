@@ -75,6 +75,19 @@ def test_when_a_bulk_carrier_block_is_erected(ctx: YardContext) -> None:
     assert erection in mine and {r["code"] for r in result.rows} == mine
 
 
+def test_when_a_work_package_of_no_block_runs(ctx: YardContext) -> None:
+    index = ctx.index
+    on_board = [row for row in range(len(index.codes)) if index.block[row] < 0]
+    assert on_board, "the sample has packages that work on board, in no one block"
+    code = index.codes[on_board[0]]
+    result = run_tool(ctx, "erection_schedule", {"code": code.lower()})  # typed loosely
+    _, schedule = ctx.plan.current()
+    task = next(t for t in schedule.tasks if t.code == code)
+    assert result.numbers["start_day"] == task.start_day and result.numbers["finish_day"] == task.finish_day
+    assert result.summary.startswith(f"{code} runs from day {task.start_day} ({ctx.date_of(task.start_day)})")
+    assert [r["code"] for r in result.rows] == [code]
+
+
 def test_the_critical_path_into_a_bulk_carrier_block(ctx: YardContext) -> None:
     yard = ctx.yard
     node, code = _middle_block(ctx)
