@@ -38,7 +38,6 @@ command that records it again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -57,6 +56,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evals.errors import PackageError
+from knowledge.yarddir import file_sha256
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -165,14 +165,6 @@ class RecordedAnswer(BaseModel):
     """Field path of the case's output (`intent`, `numbers.inspected`, `inspection_points[*].code`) -> value."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _plain(table: pa.Table) -> pa.Table:
     """Dictionary columns decoded to strings, so the files read the same in any tool."""
     columns = [pc.cast(c, c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in table.columns]
@@ -226,7 +218,7 @@ class RecordedPackage:
                 raise PackageError(f"package {str(path)!r}: {rel} is missing")
             if fpath.stat().st_size != entry.bytes:
                 raise PackageError(f"package {str(path)!r}: {rel} has {fpath.stat().st_size} bytes, not {entry.bytes}")
-            if verify == "full" and _sha256(fpath) != entry.sha256:
+            if verify == "full" and file_sha256(fpath) != entry.sha256:
                 raise PackageError(f"package {str(path)!r}: {rel} fails its checksum")
         missing = [f"{t}.parquet" for t in TABLES if f"{t}.parquet" not in manifest.files]
         if missing:
@@ -716,11 +708,11 @@ def write_package(
             path = tmp / f"{table_name}.parquet"
             pq.write_table(tables[table_name], path, compression="zstd")
             files[path.name] = FileEntry(
-                rows=tables[table_name].num_rows, bytes=path.stat().st_size, sha256=_sha256(path)
+                rows=tables[table_name].num_rows, bytes=path.stat().st_size, sha256=file_sha256(path)
             )
         apath = tmp / "answers.jsonl"
         apath.write_text("".join(a.model_dump_json(exclude_defaults=True) + "\n" for a in answers), encoding="utf-8")
-        files[apath.name] = FileEntry(rows=len(answers), bytes=apath.stat().st_size, sha256=_sha256(apath))
+        files[apath.name] = FileEntry(rows=len(answers), bytes=apath.stat().st_size, sha256=file_sha256(apath))
         manifest = PackageManifest(
             name=name,
             created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -55,6 +55,7 @@ from knowledge.yarddir import (
     STORE_FORMAT_VERSION,
     ImportManifest,
     check_store_files,
+    file_sha256,
     read_import_manifest,
     replace_directory,
 )
@@ -300,11 +301,7 @@ def _checksums(root: Path) -> dict[str, dict[str, int | str]]:
     found: dict[str, dict[str, int | str]] = {}
     for path in sorted(root.rglob("*")):
         if path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    digest.update(chunk)
-            found[path.relative_to(root).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+            found[path.relative_to(root).as_posix()] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
     return found
 
 

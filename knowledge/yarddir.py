@@ -25,13 +25,15 @@ __all__ = [
     "STORE_FORMAT_VERSION",
     "ImportManifest",
     "check_store_files",
+    "file_sha256",
     "read_import_manifest",
     "replace_directory",
     "verify_store",
 ]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, hex, read in 4 MiB chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 22):
@@ -151,7 +153,7 @@ def verify_store(store: Path) -> ImportManifest:
     store = Path(store)
     manifest = read_import_manifest(store)
     check_store_files(store, manifest)
-    changed = [rel for rel, entry in manifest.files.items() if _sha256(store / rel) != entry["sha256"]]
+    changed = [rel for rel, entry in manifest.files.items() if file_sha256(store / rel) != entry["sha256"]]
     if changed:
         raise YardIntegrityError(
             f"{str(store)!r}: files that fail their SHA-256 checksum (changed after the import): {changed[:5]}; "

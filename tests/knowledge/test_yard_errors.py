@@ -23,7 +23,7 @@ from knowledge import (
     generate_store,
 )
 from knowledge.importer import store_digest
-from knowledge.yarddir import _sha256, read_import_manifest, verify_store
+from knowledge.yarddir import file_sha256, read_import_manifest, verify_store
 from tests.helpers.yards import copy_yard
 
 
@@ -36,7 +36,7 @@ def _rewrite_entry(store: Path, rel: str) -> None:
     """Record a changed file's new size and checksum in the store's manifest, as a careless tool would."""
     path = store / "manifest.json"
     manifest = json.loads(path.read_text())
-    manifest["files"][rel] = {"bytes": (store / rel).stat().st_size, "sha256": _sha256(store / rel)}
+    manifest["files"][rel] = {"bytes": (store / rel).stat().st_size, "sha256": file_sha256(store / rel)}
     path.write_text(json.dumps(manifest))
 
 
