@@ -113,6 +113,7 @@ class YardStore:
         self._role_nodes: dict[str, IdArray] = {}
         self._fields: dict[str, tuple[str, ...]] = {}
         self._columns: dict[tuple[str, str], npt.NDArray[Any]] = {}
+        self._row_groups: dict[str, npt.NDArray[np.int64]] = {}
         weakref.finalize(self, _mapped.forget, list(arrays.values()))
 
     @classmethod
@@ -601,11 +602,10 @@ class YardStore:
         if columns is not None:
             self.require(role, [c for c in columns if c != "node"], f"reading the {role} rows")
         path = self.path / "roles" / f"{role}.parquet"
-        if not path.is_file():
+        if not path.is_file():  # a role the yard has no nodes of (asking for its fields raised just above)
             if role not in FIELDS:
                 raise InputError(f"no role {role!r}; roles: {', '.join(ROLES)}")
-            empty = {"node": pa.array([], pa.int32())}
-            return pa.table(empty if columns is None else empty | {c: pa.array([]) for c in columns if c != "node"})
+            return pa.table({"node": pa.array([], pa.int32())})
         wanted = None if columns is None else ["node", *[c for c in columns if c != "node"]]
         if nodes is None:
             return pq.read_table(path, columns=wanted)
@@ -623,9 +623,8 @@ class YardStore:
 
     def _row_group_bounds(self, role: str, handle: Any) -> npt.NDArray[np.int64]:
         """(first node, last node) of each row group of a role table, from the Parquet statistics; kept."""
-        key = (role, "#row-groups")
         with self._lock:
-            found = self._columns.get(key)
+            found = self._row_groups.get(role)
             if found is None:
                 meta = handle.metadata
                 column = meta.schema.names.index("node")
@@ -637,7 +636,7 @@ class YardStore:
                     else:
                         bounds.append((int(stats.min), int(stats.max)))
                 found = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-                self._columns[key] = found
+                self._row_groups[role] = found
             return found
 
     def _field_array(self, role: str, field: str) -> npt.NDArray[Any]:
