@@ -155,6 +155,24 @@ def run_guarded(fn: Callable[..., Json], *args: str, limit_bytes: int, min_avail
         }
 
 
+def ensure_format(
+    yard: Path | None, data_dir: Path, parts: int, seed: int, console: Console, *, rewrite: bool = False
+) -> tuple[Path, Json]:
+    """The yard in the open format to import, and how it came.
+
+    `yard` as given (read only), else the synthetic yard of `parts` and `seed` under `data_dir`: reused unless
+    `rewrite`, else written by `yard generate --format-only` and timed.
+    """
+    fmt = yard if yard is not None else data_dir / f"format-{size_label(parts)}-seed{seed}"
+    if yard is None and (rewrite or not (fmt / "yard.toml").is_file()):
+        console.log(f"writing the synthetic yard of {parts:,} parts in the open yard format into {fmt} ...")
+        written = _as_phase(write_open_format(fmt, parts, seed), fmt)
+        console.log(f"written in {fmt_s(written['wall_s'])}")
+        return fmt, written
+    console.log(f"reusing {fmt}" + ("" if yard is not None else " (--rewrite to write it again)"))
+    return fmt, {"reused": True, "bytes": _dir_bytes(fmt)}
+
+
 def _as_phase(record: Json, fmt: Path) -> Json:
     """`write_open_format`'s record (a `shipbrain yard generate --format-only` child) in the shape of a phase."""
     steps = [
@@ -239,14 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     label = size_label(parts)
     guard = {"limit_bytes": int(args.max_memory * GiB), "min_available_bytes": int(args.min_available * GiB)}
     result: Json = {"size": label, "parts": parts, "seed": args.seed, "machine": machine_info(), "guard": guard}
-    fmt = args.yard if args.yard is not None else args.data_dir / f"format-{label}-seed{args.seed}"
-    if args.yard is None and (args.rewrite or not (fmt / "yard.toml").is_file()):
-        console.log(f"writing the synthetic yard of {parts:,} parts in the open yard format into {fmt} ...")
-        result["write"] = _as_phase(write_open_format(fmt, parts, args.seed), fmt)
-        console.log(f"written in {fmt_s(result['write']['wall_s'])}")
-    else:
-        console.log(f"reusing {fmt}" + ("" if args.yard is not None else " (--rewrite to write it again)"))
-        result["write"] = {"reused": True, "bytes": _dir_bytes(fmt)}
+    fmt, result["write"] = ensure_format(args.yard, args.data_dir, parts, args.seed, console, rewrite=args.rewrite)
     target = args.data_dir / f"imported-{label}-seed{args.seed}"
     if not result["write"].get("killed"):
         console.log(f"importing {fmt} into {target} in a fresh process ...")

@@ -55,9 +55,8 @@ from _common import (
     rss_bytes,
     size_label,
     write_json,
-    write_open_format,
 )
-from importer import _as_phase, phase_import, run_guarded
+from importer import ensure_format, phase_import, run_guarded
 from rich.console import Console
 from rich.table import Table
 
@@ -500,13 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.log(f"reusing the imported store {target}")
         result["write"], result["import"] = {"reused": True}, {"reused": True}
     else:
-        fmt = args.yard if args.yard is not None else args.data_dir / f"format-{label}-seed{args.seed}"
-        if (fmt / "yard.toml").is_file():
-            console.log(f"reusing {fmt}")
-            result["write"] = {"reused": True}
-        else:
-            console.log(f"writing the synthetic yard of {parts:,} parts in the open yard format into {fmt} ...")
-            result["write"] = _as_phase(write_open_format(fmt, parts, args.seed), fmt)
+        fmt, result["write"] = ensure_format(args.yard, args.data_dir, parts, args.seed, console)
         console.log(f"importing {fmt} into {target} ...")
         result["import"] = run_guarded(phase_import, str(fmt), str(target), **guard)
         if result["import"].get("killed"):
