@@ -343,7 +343,7 @@ def _items_in_block(yard: YardStore, blocks: npt.NDArray[np.int32]) -> npt.NDArr
     """Per block node, how many of the yard's items it holds (`yard.block_of`: on-board items count with theirs)."""
     found = _PER_BLOCK.get(yard)
     if found is None:
-        every, counts = np.unique(yard.block_of(yard.nodes_of_role("outfitting_item")), return_counts=True)
+        every, counts = np.unique(yard.blocks_of_role("outfitting_item"), return_counts=True)
         found = _PER_BLOCK[yard] = (every, counts.astype(np.int64))
     every, counts = found
     if not len(every):

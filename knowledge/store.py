@@ -114,6 +114,7 @@ class YardStore:
         self._fields: dict[str, tuple[str, ...]] = {}
         self._columns: dict[tuple[str, str], npt.NDArray[Any]] = {}
         self._row_groups: dict[str, npt.NDArray[np.int64]] = {}
+        self._role_blocks: dict[str, IdArray] = {}
         weakref.finalize(self, _mapped.forget, list(arrays.values()))
 
     @classmethod
@@ -375,6 +376,21 @@ class YardStore:
             column = self._field_array(role, "block")
             out[mine] = column[self.role_rows(role, array[mine])]
         return out
+
+    def blocks_of_role(self, role: str) -> IdArray:
+        """`block_of` every node of `role`, in `nodes_of_role(role)` order: computed once, then kept.
+
+        "The items of a block" is `nodes_of_role("outfitting_item")[blocks_of_role("outfitting_item") == block]`:
+        those inside it and those fitted on board whose `block` field names it.
+        """
+        with self._lock:
+            found = self._role_blocks.get(role)
+        if found is None:
+            nodes = self.nodes_of_role(role)
+            found = self.block_of(nodes) if len(nodes) else np.zeros(0, dtype=np.int32)
+            with self._lock:
+                self._role_blocks[role] = found
+        return found
 
     # ---- precedence --------------------------------------------------------------------------------
 

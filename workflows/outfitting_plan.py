@@ -165,14 +165,14 @@ def _items_of_zone(ctx: WorkflowContext, zone: str) -> npt.NDArray[np.int32]:
         t = yard.role_table("block", ["zone"])
         hit = pc.fill_null(pc.equal(t.column("zone").cast(pa.string()), zone), False)
         blocks = t.column("node").filter(hit).to_numpy()
-        inside |= unknown & np.isin(yard.block_of(items), blocks)
+        inside |= unknown & np.isin(yard.blocks_of_role("outfitting_item"), blocks)
     return items[inside]
 
 
 def _items_of_block(ctx: WorkflowContext, block: int) -> npt.NDArray[np.int32]:
     """The items fitted in or on a block: inside it, or naming it as their block (fitted on board)."""
     items = ctx.yard.nodes_of_role("outfitting_item")
-    return items[ctx.yard.block_of(items) == block]
+    return items[ctx.yard.blocks_of_role("outfitting_item") == block]
 
 
 def check_outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest) -> None:

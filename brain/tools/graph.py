@@ -153,8 +153,7 @@ def lookup(ctx: YardContext, args: CodeArgs) -> ToolResult:
     inside = yard.members(node)
     if yard.role_of(node) == "block":  # and the items fitted on board in it, whose `block` field names it
         items = yard.nodes_of_role("outfitting_item")
-        blocks = yard.block_of(items) if len(items) else items
-        inside = np.union1d(inside, items[blocks == node]).astype(np.int32)
+        inside = np.union1d(inside, items[yard.blocks_of_role("outfitting_item") == node]).astype(np.int32)
     held = _by_role(yard, _kind_counts(yard, inside))
     before = _by_role(yard, _kind_counts(yard, yard.predecessors(node)))
     after = _by_role(yard, _kind_counts(yard, yard.successors(node)))

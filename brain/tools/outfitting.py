@@ -94,7 +94,7 @@ def _zone_items(ctx: YardContext, zone: str) -> tuple[str, npt.NDArray[np.int64]
     if role == "outfitting_item":
         return wanted, np.asarray(nodes, dtype=np.int64)
     # by the items' blocks: those inside the zone's blocks and those fitted on board whose `block` names one
-    return wanted, np.asarray(items[np.isin(yard.block_of(items), nodes)], dtype=np.int64)
+    return wanted, np.asarray(items[np.isin(yard.blocks_of_role("outfitting_item"), nodes)], dtype=np.int64)
 
 
 def _zone_named(zone: str, known: list[str]) -> str:

@@ -315,3 +315,12 @@ def test_bad_graph_arguments_are_input_errors(small_yard: Path) -> None:
         yard.nodes_of_role("ship")
     with pytest.raises(SubgraphTooLargeError, match="over its limit of 100"):
         yard.subgraph(yard.upstream([yard.node_of("B001")]), limit=100)
+
+
+def test_the_blocks_of_a_roles_nodes_are_block_of_each_kept_once(bulk_carrier: Path) -> None:
+    yard = YardStore.open(bulk_carrier)
+    items = yard.nodes_of_role("outfitting_item")
+    blocks = yard.blocks_of_role("outfitting_item")
+    assert np.array_equal(blocks, yard.block_of(items))
+    assert (blocks >= 0).all()  # on-board items too, by their block field
+    assert yard.blocks_of_role("outfitting_item") is blocks
