@@ -24,6 +24,7 @@ def service_settings(**overrides: Any) -> ServiceSettings:
         "poll_s": 0.05,
         "webhook_secret": SECRET,
         "workflow_modules": [SLEEP],
+        "webhook_allow": ["127.0.0.1"],  # the tests' webhook receivers listen on loopback
     }
     values.update(overrides)
     return ServiceSettings(**values)

@@ -19,7 +19,7 @@ def start(data_dir: Path, *extra: str, timeout: float = 120.0) -> Server:
     """`shipbrain serve *extra` on `data_dir`, ready; its log is `serve-PORT.log` beside `data_dir`.
 
     The server finds the test workflow (`tests.service.sleepy_workflow`) through `PYTHONPATH`, signs webhooks
-    with the tests' secret and polls for queued runs every 0.1 s.
+    with the tests' secret to loopback receivers (allowed explicitly) and polls for queued runs every 0.1 s.
     """
     env = {
         **os.environ,
@@ -27,6 +27,7 @@ def start(data_dir: Path, *extra: str, timeout: float = 120.0) -> Server:
         "SHIPBRAIN_WORKFLOW_MODULES": f'["{SLEEP}"]',
         "SHIPBRAIN_WEBHOOK_SECRET": SECRET,
         "SHIPBRAIN_POLL_S": "0.1",
+        "SHIPBRAIN_WEBHOOK_ALLOW": "127.0.0.1",  # the tests' webhook receivers listen on loopback
         "PYTHONPATH": str(ROOT),
     }
     try:

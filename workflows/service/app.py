@@ -48,10 +48,12 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
 from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
+from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
 from workflows.service.errors import Conflict, NotFound, Unprocessable
 from workflows.service.extensions import ServiceExtension, mount_extensions
@@ -123,7 +125,15 @@ class ServiceState:
         self.brain.context = self.ctx  # one context per yard: the one Brain made has loaded nothing yet
         self.warmup = Warmup(self.ctx, warm_progress) if warm else None
         """Warms `ctx` in the background once the app starts (`shipbrain serve`), else None."""
-        self.dispatcher = Dispatcher(self.store, webhook_secret(settings, service), service, webhook_transport)
+        self.destinations = Destinations(service.webhook_allow, allow_public=service.webhook_allow_public)
+        """Where webhooks may go: checked when a run names its URL, and again at each delivery."""
+        if service.webhook_url is not None:
+            try:
+                self.destinations.check(service.webhook_url)
+            except DestinationError as exc:
+                raise InputError(f"SHIPBRAIN_WEBHOOK_URL is refused: {exc}") from None
+        secret = webhook_secret(settings, service)
+        self.dispatcher = Dispatcher(self.store, secret, service, webhook_transport, self.destinations)
         self.runner = Runner(self.store, registry, self.ctx, service, on_finish=self.dispatcher.wake)
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
@@ -215,6 +225,13 @@ class ServiceState:
         self.runner.wake()
         return run, False
 
+    def check_webhook(self, url: str) -> None:
+        """Refuse a webhook URL the service will not call (`workflows.service.destinations`) with a 422."""
+        try:
+            self.destinations.check(url)
+        except DestinationError as exc:
+            raise Unprocessable(str(exc), kind="webhook_url_not_allowed", field="webhook_url") from None
+
     def check(self, workflow: Workflow[Any, Any], request: JsonObject) -> None:
         """Refuse a request the yard cannot run (`Workflow.check`: unknown codes, equipment, zones) with a 422.
 
@@ -282,6 +299,8 @@ def _add_run_route(router: APIRouter, workflow: Workflow[Any, Any]) -> None:
     ) -> RunView:
         body: JsonObject = json.loads(await request.body())  # as sent: what an idempotent repeat is compared by
         url = None if submission.webhook_url is None else str(submission.webhook_url)  # type: ignore[attr-defined]
+        if url is not None:
+            await run_in_threadpool(state.check_webhook, url)  # resolves its host: not on the event loop
         run, replayed = await run_in_threadpool(state.submit, workflow, body, url, idempotency_key, principal)
         return _run_response(state, run, response, replayed)
 

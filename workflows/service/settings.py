@@ -6,12 +6,14 @@ They live here, not in `knowledge.settings`, because only the HTTP service reads
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge.settings import Settings
 
@@ -42,6 +44,14 @@ class ServiceSettings(BaseSettings):
     webhook_url: str | None = None
     """A webhook for every run that names none of its own (`SHIPBRAIN_WEBHOOK_URL`)."""
 
+    webhook_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Webhook destinations allowed although not public: host names, addresses and CIDR networks
+    (`SHIPBRAIN_WEBHOOK_ALLOW="hooks.yard.internal,10.2.0.0/16"`, or a JSON list). Loopback, private,
+    link-local, metadata and other non-public addresses are refused unless listed (`workflows.service.destinations`)."""
+
+    webhook_allow_public: bool = True
+    """Whether webhooks may go to public addresses not in `webhook_allow` (`SHIPBRAIN_WEBHOOK_ALLOW_PUBLIC`)."""
+
     webhook_secret: SecretStr | None = None
     """The Standard Webhooks signing secret (`whsec_` + base64); by default one is made and kept in
     `DATA_DIR/service/webhook_secret` (readable by its owner only)."""
@@ -58,6 +68,15 @@ class ServiceSettings(BaseSettings):
     workflow_modules: list[str] = Field(default_factory=list)
     """Extra modules that each define a `WORKFLOW` to serve besides the shipped ones (a JSON list in
     `SHIPBRAIN_WORKFLOW_MODULES`)."""
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """A comma-separated list, or a JSON list, from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+        return value
 
 
 def webhook_secret(settings: Settings, service: ServiceSettings) -> str:

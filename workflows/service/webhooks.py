@@ -8,6 +8,10 @@ error status, a refused connection, a timeout) schedules another attempt after 1
 with jitter), kept in the database so retries survive a restart. Delivery is at least once: a receiver that
 answers after the service died mid-request gets the same `webhook-id` again.
 
+Before each attempt the URL's host is resolved and checked (`workflows.service.destinations`), and the request goes
+to the address checked, never to a second resolution of the name. Logs and the stored error show the URL without
+its user info or query (`redact_url`).
+
 The body is `{"type": "run.completed" | "run.failed" | "run.rejected", "timestamp": ..., "data": <the run>}`.
 """
 
@@ -21,6 +25,7 @@ import threading
 import httpx
 from standardwebhooks import Webhook
 
+from workflows.service.destinations import Destination, DestinationError, Destinations, redact_url
 from workflows.service.models import RunView
 from workflows.service.settings import ServiceSettings
 from workflows.service.store import OutboxRow, RunRecord, Store, now
@@ -48,12 +53,21 @@ class Dispatcher:
         secret: the Standard Webhooks secret (`whsec_...`).
         service: timeouts, attempts, backoff and polling interval.
         transport: an httpx transport to send through (tests inject one).
+        destinations: where webhooks may go [default: `service`'s allow-list, the system's resolver].
     """
 
     def __init__(
-        self, store: Store, secret: str, service: ServiceSettings, transport: httpx.BaseTransport | None = None
+        self,
+        store: Store,
+        secret: str,
+        service: ServiceSettings,
+        transport: httpx.BaseTransport | None = None,
+        destinations: Destinations | None = None,
     ) -> None:
         self.store = store
+        self.destinations = destinations or Destinations(
+            service.webhook_allow, allow_public=service.webhook_allow_public
+        )
         self.signer = Webhook(secret)
         self.service = service
         self._client = httpx.Client(timeout=service.webhook_timeout_s, transport=transport, follow_redirects=False)
@@ -108,13 +122,30 @@ class Dispatcher:
         }
         error: str | None = None
         try:
-            response = self._client.post(row.url, content=row.body.encode(), headers=headers)
+            target = self.destinations.check(row.url)
+            response = self._client.send(self._request(row.url, target, row.body, headers))
+            response.close()
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
+        except DestinationError as exc:
+            error = f"refused: {exc}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = f"{type(exc).__name__}: {exc}".replace(row.url, redact_url(row.url))
         backoff = min(self.service.webhook_max_backoff_s, 2.0**row.attempts) * random.uniform(0.8, 1.2)
         self.store.webhook_attempted(row.webhook_id, delivered=error is None, error=error, retry_in_s=backoff)
         if error is not None:
-            log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, row.url, row.attempts + 1, error)
+            shown = redact_url(row.url)
+            log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, shown, row.attempts + 1, error)
         return error is None
+
+    def _request(self, url: str, target: Destination, body: str, headers: dict[str, str]) -> httpx.Request:
+        """A POST to `url` that connects to `target.address` (the one checked), naming the host as `url` does."""
+        parsed = httpx.URL(url)
+        https = parsed.scheme == "https" and parsed.host != target.address
+        return self._client.build_request(
+            "POST",
+            parsed.copy_with(host=target.address),
+            content=body.encode(),
+            headers={**headers, "host": parsed.netloc.decode("ascii")},
+            extensions={"sni_hostname": parsed.host} if https else {},
+        )
