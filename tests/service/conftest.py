@@ -25,6 +25,7 @@ def service_settings(**overrides: Any) -> ServiceSettings:
         "webhook_secret": SECRET,
         "workflow_modules": [SLEEP],
         "webhook_allow": ["127.0.0.1"],  # the tests' webhook receivers listen on loopback
+        "allowed_hosts": ["testserver"],  # the Host that Starlette's TestClient sends
     }
     values.update(overrides)
     return ServiceSettings(**values)

@@ -52,6 +52,7 @@ from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
 from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
+from workflows.service._guards import TrustedHosts
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
@@ -69,6 +70,7 @@ __all__ = ["ServiceState", "create_app"]
 
 log = logging.getLogger(__name__)
 
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _REFUSALS: Mapping[int, str] = {
     400: "Malformed JSON",
     401: "No API key, or an unknown or revoked one",
@@ -463,6 +465,7 @@ def create_app(
     extensions: Iterable[ServiceExtension] | None = None,
     warm: bool = False,
     warm_progress: ProgressCallback | None = None,
+    hosts: Iterable[str] | None = None,
 ) -> FastAPI:
     """The service as an ASGI app over one yard.
 
@@ -483,6 +486,8 @@ def create_app(
             predictions over the yard and the adopted schedule, computed or read from the yard's cache, so the first
             questions need not compute them; `/healthz` shows its progress.
         warm_progress: also told `(step, done, total)` as the warm-up goes (the console's lines).
+        hosts: the `Host` header values served besides `service.allowed_hosts` [default: localhost, 127.0.0.1 and
+            ::1; `serve` adds the address it binds]; any other is refused with 400 on every route.
     """
     settings = settings or get_settings()
     service = service or ServiceSettings()
@@ -532,4 +537,14 @@ def create_app(
         from workflows.service.chat import mount_chat
 
         mount_chat(app, state.brain)  # last: the page at "/" answers every path no route took
+    _guard(app, service, hosts)
     return app
+
+
+def _guard(app: FastAPI, service: ServiceSettings, hosts: Iterable[str] | None) -> None:
+    """The guards of every route, pages and sign-in included.
+
+    Added after every other middleware, so they run first (Starlette runs the last added outermost).
+    """
+    served = [*(hosts if hosts is not None else _LOOPBACK_HOSTS), *service.allowed_hosts]
+    app.add_middleware(TrustedHosts, hosts=served)

@@ -2,6 +2,8 @@
 
 ```bash
 shipbrain serve [--host 127.0.0.1] [--port 8000]      # first start: demo yard, documents, an admin key
+shipbrain serve --host 0.0.0.0 --ssl-certfile cert.pem --ssl-keyfile key.pem   # beyond loopback: TLS,
+shipbrain serve --host 0.0.0.0 --behind-proxy            # or a reverse proxy that terminates it
 shipbrain keys create --name mes-line-3 --scopes run     # prints the token once
 shipbrain keys list
 shipbrain keys revoke key_0123456789abcdef
@@ -136,6 +138,22 @@ def serve_command(
             help="The imported yard store to serve (what `shipbrain yard import` wrote) [default: the demo yard]."
         ),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-certfile", help="Serve TLS with this certificate (PEM; its chain after it)."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option("--ssl-keyfile", help="The certificate's private key (PEM).")
+    ] = None,
+    behind_proxy: Annotated[
+        bool | None,
+        typer.Option(
+            "--behind-proxy/--no-behind-proxy",
+            help="A reverse proxy terminates TLS in front: listen beyond loopback without TLS, and honour "
+            "X-Forwarded-For/-Proto from SHIPBRAIN_PROXY_ADDRESSES only [default: SHIPBRAIN_BEHIND_PROXY].",
+            show_default=False,
+        ),
+    ] = None,
     chat: Annotated[bool, typer.Option(help="Serve the planners' chat page at /.")] = True,
     warm: Annotated[
         bool,
@@ -145,16 +163,24 @@ def serve_command(
         ),
     ] = True,
 ) -> None:
-    """Serve the HTTP API (and the chat page): on first start make the demo yard and an admin API key."""
+    """Serve the HTTP API (and the chat page): on first start make the demo yard and an admin API key.
+
+    Beyond loopback it serves only with TLS (`--ssl-certfile`, `--ssl-keyfile`) or behind a declared reverse proxy
+    (`--behind-proxy`); otherwise it refuses to start (exit code 2).
+    """
     import uvicorn
 
     from workflows.service.app import create_app
+    from workflows.service.binding import Binding
     from workflows.service.settings import ServiceSettings
 
     started = time.monotonic()
     with user_errors():
-        settings = get_settings()
         service = ServiceSettings()
+        proxied = service.behind_proxy if behind_proxy is None else behind_proxy
+        binding = Binding(host, port, ssl_certfile, ssl_keyfile, proxied)
+        binding.check()  # before anything is made: a refused start leaves nothing behind
+        settings = get_settings()
         if yard is None:
             from knowledge.cli import ensure_demo_yard
 
@@ -175,16 +201,34 @@ def serve_command(
                 "run,approve (shipbrain keys list shows them)",
                 highlight=False,
             )
-        app = create_app(settings, yard, service=service, chat=chat, warm=warm, warm_progress=_warm_lines())
+        app = create_app(
+            settings,
+            yard,
+            service=service,
+            chat=chat,
+            warm=warm,
+            warm_progress=_warm_lines(),
+            hosts=binding.hosts(),
+        )
         secret = "SHIPBRAIN_WEBHOOK_SECRET" if service.webhook_secret else settings.data_dir / "service/webhook_secret"
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    proxy = f"; behind a proxy at {', '.join(service.proxy_addresses)}" if proxied else ""
     out.print(
-        f"serving on http://{shown}:{port}/ (API docs at /docs; webhooks signed with the secret in {secret}); "
+        f"serving on {binding.describe()} (API docs at /docs; webhooks signed with the secret in {secret}{proxy}); "
         f"ready in {time.monotonic() - started:.1f} s",
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host.strip("[]"),
+        port=port,
+        log_level="info",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        proxy_headers=proxied,  # uvicorn believes 127.0.0.1's forwarded headers by default: only behind a proxy
+        forwarded_allow_ips=service.proxy_addresses if proxied else None,
+        server_header=False,
+    )
 
 
 def _check_store(yard: Path) -> None:

@@ -12,7 +12,9 @@ with serve(data_dir, "--no-chat", env={"SHIPBRAIN_RUN_WORKERS": "2"}) as server:
 ```
 
 `start` is the same without the `with`: the caller stops (or kills) the server itself. The server's output
-goes to a log file (`serve-PORT.log`); errors quote its end with API tokens blanked out.
+goes to a log file (`serve-PORT.log`); errors quote its end with API tokens blanked out. With
+`"--ssl-certfile", CERT` among the options the server is called over https, trusting that certificate
+(`server.tls_context()`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -89,6 +92,12 @@ class LaunchedServer:
     """Seconds from starting the process to the first 200 from `/healthz`."""
     admin_key: str | None = None
     """The admin API token the server printed on its first start in this data dir, else None."""
+    certfile: Path | None = None
+    """The certificate the server serves TLS with (`--ssl-certfile`), else None."""
+
+    def tls_context(self) -> ssl.SSLContext | bool:
+        """What httpx's `verify` wants to call this server: a context trusting its certificate, or True."""
+        return True if self.certfile is None else ssl.create_default_context(cafile=str(self.certfile))
 
     @property
     def pid(self) -> int:
@@ -163,10 +172,12 @@ def start(
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"serve-{port}.log"
     argv = [*shipbrain_argv(), "serve", "--host", HOST, "--port", str(port), *serve_args]
+    certfile = Path(serve_args[serve_args.index("--ssl-certfile") + 1]) if "--ssl-certfile" in serve_args else None
+    scheme = "https" if certfile is not None else "http"
     started = time.monotonic()
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, cwd=workdir, env=child_env, stdout=sink, stderr=subprocess.STDOUT)
-    server = LaunchedServer(process, f"http://{HOST}:{port}", log, child_env, workdir)
+    server = LaunchedServer(process, f"{scheme}://{HOST}:{port}", log, child_env, workdir, certfile=certfile)
     try:
         _wait_until_healthy(server, started, timeout_s)
     except BaseException:
@@ -180,7 +191,7 @@ def start(
 
 def _wait_until_healthy(server: LaunchedServer, started: float, timeout_s: float) -> None:
     """Poll `/healthz` every `POLL_INTERVAL_S` until it answers 200, the process exits, or `timeout_s` pass."""
-    with httpx.Client(timeout=2.0) as client:
+    with httpx.Client(timeout=2.0, verify=server.tls_context()) as client:
         while time.monotonic() - started < timeout_s:
             if server.process.poll() is not None:
                 raise ServerStartError(

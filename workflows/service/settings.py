@@ -65,11 +65,24 @@ class ServiceSettings(BaseSettings):
     webhook_max_backoff_s: float = Field(default=600.0, gt=0)
     """Longest wait between two attempts, seconds."""
 
+    behind_proxy: bool = False
+    """A reverse proxy terminates TLS in front of the service (`SHIPBRAIN_BEHIND_PROXY`, or `serve --behind-proxy`):
+    `serve` may then listen beyond loopback without TLS of its own, and honours `X-Forwarded-For` and
+    `X-Forwarded-Proto` from `proxy_addresses` only (`workflows.service.binding`)."""
+
+    proxy_addresses: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    """The reverse proxy's addresses or networks whose forwarded headers are believed (`SHIPBRAIN_PROXY_ADDRESSES`,
+    comma-separated)."""
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """`Host` header values served besides loopback's and the bound address (`SHIPBRAIN_ALLOWED_HOSTS`,
+    comma-separated; `*.yard.example` for subdomains). Any other gets 400, which stops DNS-rebinding pages."""
+
     workflow_modules: list[str] = Field(default_factory=list)
     """Extra modules that each define a `WORKFLOW` to serve besides the shipped ones (a JSON list in
     `SHIPBRAIN_WORKFLOW_MODULES`)."""
 
-    @field_validator("webhook_allow", mode="before")
+    @field_validator("webhook_allow", "proxy_addresses", "allowed_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         """A comma-separated list, or a JSON list, from the environment."""
