@@ -21,6 +21,7 @@ SLEEP = "tests.service.sleepy_workflow"
 def service_settings(**overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "rate_limit": "100000/minute",
+        "anonymous_rate_limit": "100000/minute",
         "poll_s": 0.05,
         "webhook_secret": SECRET,
         "workflow_modules": [SLEEP],

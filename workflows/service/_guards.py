@@ -6,13 +6,24 @@ Each refuses with the service's error shape (`{"error": {"type", "message"}}`) b
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Iterable
 
+from fastapi.concurrency import run_in_threadpool
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from workflows.service.errors import ServiceError
+from workflows.service.errors import ServiceError, TooManyRequests
+from workflows.service.keys import KeyStore, Principal
 
-__all__ = ["TrustedHosts", "refuse"]
+__all__ = ["PRINCIPAL", "RateLimit", "TrustedHosts", "refuse", "token_of"]
+
+PRINCIPAL = "shipbrain.principal"
+"""The scope's state key under which `RateLimit` leaves `(token, principal)` of a request with a valid API key,
+so the API's `require` does not look the key up again."""
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, error: ServiceError) -> None:
@@ -77,3 +88,60 @@ class TrustedHosts:
             kind="invalid_host",
         )
         await refuse(scope, receive, send, error)
+
+
+def token_of(scope: Scope) -> str | None:
+    """The API key a request sends (`Authorization: Bearer ...` or `X-API-Key`), else None."""
+    bearer: str | None = None
+    api_key: str | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                bearer = credentials.strip()
+        elif name == b"x-api-key":
+            api_key = value.decode("latin-1").strip() or None
+    return bearer or api_key
+
+
+class RateLimit:
+    """ASGI middleware: every route's requests in a moving window, per API key, else per client address.
+
+    A request with a valid API key counts against its key (`rate_limit`); any other (no key, an unknown one, a page's
+    session, an asset) against its client address (`anonymous_rate_limit`), which is the proxy's `X-Forwarded-For`
+    only when `serve --behind-proxy` trusts the proxy. Over the limit: 429 with `Retry-After`. The windows live in
+    this process's memory.
+    """
+
+    def __init__(self, app: ASGIApp, keys: KeyStore, rate_limit: str, anonymous_rate_limit: str) -> None:
+        self.app = app
+        self.keys = keys
+        self.per_key: RateLimitItem = parse(rate_limit)
+        self.per_address: RateLimitItem = parse(anonymous_rate_limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        token = token_of(scope)
+        principal: Principal | None = None
+        if token is not None:
+            principal = await run_in_threadpool(self.keys.authenticate, token)
+        if principal is not None:
+            scope.setdefault("state", {})[PRINCIPAL] = (token, principal)
+            refused = self._hit(self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r}")
+        else:
+            address = (scope.get("client") or ("unknown", 0))[0]
+            refused = self._hit(self.per_address, f"address:{address}", f"requests from {address} without a key")
+        if refused is not None:
+            await refuse(scope, receive, send, refused)
+            return
+        await self.app(scope, receive, send)
+
+    def _hit(self, item: RateLimitItem, identity: str, who: str) -> TooManyRequests | None:
+        if self.limiter.hit(item, identity):
+            return None
+        reset = self.limiter.get_window_stats(item, identity).reset_time
+        wait = max(1, math.ceil(reset - time.time()))
+        return TooManyRequests(f"{who} is limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})

@@ -5,26 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from knowledge.errors import InputError, ShipbrainError
+from workflows.service._guards import PRINCIPAL, refuse
 from workflows.service.errors import (
     Forbidden,
     PayloadTooLarge,
     ServiceError,
-    TooManyRequests,
     Unauthorized,
     Unprocessable,
     UnsupportedMediaType,
@@ -87,31 +83,40 @@ def non_finite_number(body: bytes) -> Unprocessable | None:
 
 
 class BodyLimit:
-    """ASGI middleware for `/v1/`: a body must be JSON (else 415) and at most `max_bytes` long (else 413).
+    """ASGI middleware: every request's body is at most its limit (else 413), and an API body is JSON (else 415).
 
-    `Content-Length` is checked first; the body is then read in full (counting, so a chunked body that lies or
-    has no length is caught too), refused with 422 if it holds a number JSON has not (`non_finite_number`), and
-    handed on to the app.
+    Under `/v1/` a body must be JSON and at most `max_bytes`; elsewhere (the pages, Gradio's queue and uploads, the
+    sign-in form) at most `page_max_bytes`, of any type. `Content-Length` is checked first, so a body declared too
+    large is refused before a byte of it is read; the body is then read in chunks, counting, so a chunked body that
+    lies or has no length is refused as soon as it passes the limit, never held whole. An API body is then refused
+    with 422 if it holds a number JSON has not (`non_finite_number`), and handed on to the app.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, prefix: str = "/v1/") -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, page_max_bytes: int | None = None, prefix: str = "/v1/") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.page_max_bytes = max_bytes if page_max_bytes is None else page_max_bytes
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if not _is_json(headers.get("content-type", "")):
-            given = headers.get("content-type") or "none"
-            await self._refuse(send, UnsupportedMediaType(f"send the body as application/json (got {given})"))
+        api = scope["path"].startswith(self.prefix)
+        has_body = "content-length" in headers or "transfer-encoding" in headers
+        if not has_body and not (api and scope["method"] in _BODY_METHODS):
+            await self.app(scope, receive, send)
             return
+        if api and scope["method"] in _BODY_METHODS and not _is_json(headers.get("content-type", "")):
+            given = headers.get("content-type") or "none"
+            await refuse(scope, receive, send, UnsupportedMediaType(f"send the body as application/json (got {given})"))
+            return
+        limit = self.max_bytes if api else self.page_max_bytes
         length = headers.get("content-length")
-        too_large = PayloadTooLarge(f"the body is larger than {self.max_bytes:,} bytes")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(send, too_large)
+        too_large = PayloadTooLarge(f"the body is larger than {limit:,} bytes")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await refuse(scope, receive, send, too_large)
             return
         chunks: list[bytes] = []
         size = 0
@@ -121,16 +126,16 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send, too_large)
+            if size > limit:
+                await refuse(scope, receive, send, too_large)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        refused = non_finite_number(body)
+        refused = non_finite_number(body) if api else None
         if refused is not None:
-            await self._refuse(send, refused)
+            await refuse(scope, receive, send, refused)
             return
         sent = False
 
@@ -142,17 +147,6 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _refuse(send: Send, error: ServiceError) -> None:
-        payload = json.dumps(error.body()).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode()),
-            (b"connection", b"close"),
-        ]
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
 
 
 # ---- error bodies ------------------------------------------------------------------------------------
@@ -255,20 +249,22 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API 
 
 
 class Auth:
-    """Checks a request's API key and scope, then its key's rate limit (a moving window, in memory)."""
+    """Checks a request's API key and scope (the rate limits are `RateLimit`'s, in front of every route)."""
 
-    def __init__(self, keys: KeyStore, rate_limit: str) -> None:
+    def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
-        self.item = parse(rate_limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def check(self, token: str | None, *scopes: KeyScope) -> Principal:
-        """The principal of `token` if it has one of `scopes` and its key is under its rate limit.
+    def check(self, token: str | None, *scopes: KeyScope, known: Principal | None = None) -> Principal:
+        """The principal of `token` if it has one of `scopes`.
+
+        Args:
+            token: the request's API key.
+            scopes: the scopes of which the key must have one.
+            known: the principal `RateLimit` found for this token already (it is not looked up again).
 
         Raises:
             Unauthorized: no token, or an unknown or revoked one.
             Forbidden: the key has none of `scopes`.
-            TooManyRequests: the key used up its rate limit (`Retry-After` says for how long).
         """
         challenge = {"WWW-Authenticate": "Bearer"}
         if not token:
@@ -277,20 +273,13 @@ class Auth:
                 kind="missing_api_key",
                 headers=challenge,
             )
-        principal = self.keys.authenticate(token)
+        principal = known or self.keys.authenticate(token)
         if principal is None:
             raise Unauthorized("the API key is unknown or revoked", kind="invalid_api_key", headers=challenge)
         if not any(principal.allows(scope) for scope in scopes):
             wanted = " or ".join(repr(s) for s in scopes)
             has = ", ".join(sorted(principal.scopes))
             raise Forbidden(f"the key {principal.name!r} lacks the {wanted} scope (it has {has})", kind="missing_scope")
-        if not self.limiter.hit(self.item, principal.key_id):
-            reset = self.limiter.get_window_stats(self.item, principal.key_id).reset_time
-            wait = max(1, math.ceil(reset - time.time()))
-            raise TooManyRequests(
-                f"the key {principal.name!r} is limited to {self.item}; retry in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
         return principal
 
 
@@ -303,6 +292,9 @@ def require(*scopes: KeyScope) -> Callable[..., Principal]:
         api_key: str | None = Depends(_api_key),
     ) -> Principal:
         auth: Auth = request.app.state.auth
-        return auth.check(bearer.credentials if bearer else api_key, *scopes)
+        token = bearer.credentials if bearer else api_key
+        found = request.scope.get("state", {}).get(PRINCIPAL)
+        known = found[1] if found is not None and found[0] == token else None
+        return auth.check(token, *scopes, known=known)
 
     return principal

@@ -52,7 +52,7 @@ from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
 from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
-from workflows.service._guards import TrustedHosts
+from workflows.service._guards import RateLimit, TrustedHosts
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
@@ -518,9 +518,8 @@ def create_app(
     )
     mount_docs(app)
     app.state.service = state
-    app.state.auth = Auth(state.keys, service.rate_limit)
+    app.state.auth = Auth(state.keys)
     app.state.brain = state.brain
-    app.add_middleware(BodyLimit, max_bytes=service.max_body_bytes)
     install_error_handlers(app)
     router = APIRouter(responses=_ERRORS)
     _workflow_routes(router, registry)
@@ -537,14 +536,19 @@ def create_app(
         from workflows.service.chat import mount_chat
 
         mount_chat(app, state.brain)  # last: the page at "/" answers every path no route took
-    _guard(app, service, hosts)
+    _guard(app, state, hosts)
     return app
 
 
-def _guard(app: FastAPI, service: ServiceSettings, hosts: Iterable[str] | None) -> None:
-    """The guards of every route, pages and sign-in included.
+def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None) -> None:
+    """The guards of every route, pages and sign-in included: trusted hosts, then rate limits, then body limits.
 
     Added after every other middleware, so they run first (Starlette runs the last added outermost).
     """
+    service = state.service
+    app.add_middleware(BodyLimit, max_bytes=service.max_body_bytes, page_max_bytes=service.page_max_body_bytes)
+    app.add_middleware(
+        RateLimit, keys=state.keys, rate_limit=service.rate_limit, anonymous_rate_limit=service.anonymous_rate_limit
+    )
     served = [*(hosts if hosts is not None else _LOOPBACK_HOSTS), *service.allowed_hosts]
     app.add_middleware(TrustedHosts, hosts=served)

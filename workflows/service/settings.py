@@ -28,8 +28,18 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1_024)
     """Largest request body accepted, bytes (`SHIPBRAIN_MAX_BODY_BYTES`); larger ones get 413."""
 
+    page_max_body_bytes: int = Field(default=4_194_304, ge=1_024)
+    """Largest body outside the API (the pages, Gradio's queue, the sign-in form), bytes
+    (`SHIPBRAIN_PAGE_MAX_BODY_BYTES`); larger ones get 413 before they are read."""
+
     rate_limit: str = "600/minute"
-    """Requests per API key in a moving window, in `limits` notation (`SHIPBRAIN_RATE_LIMIT`, e.g. "10/second")."""
+    """Requests per API key in a moving window, in `limits` notation (`SHIPBRAIN_RATE_LIMIT`, e.g. "10/second");
+    every route counts, the pages' too."""
+
+    anonymous_rate_limit: str = "600/minute"
+    """Requests per client address without a valid API key (pages, their assets and queues, sign-in, `/healthz`,
+    refused keys), in `limits` notation (`SHIPBRAIN_ANONYMOUS_RATE_LIMIT`). Behind a proxy the address is the one
+    the proxy forwards."""
 
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     """How long an `Idempotency-Key` names its run, seconds (24 h); after that the key may be used again."""
