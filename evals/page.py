@@ -2,10 +2,10 @@
 
 `evals` contributes it to the service through the service's extension point (the `shipbrain.service` entry
 point `evals`, see `workflows.service.extensions`): the server serves it beside the chat page (`/evals`), read
-from `DATA_DIR/evals/runs` (where `shipbrain eval run` writes when given no `--out`). Like the chat page it has
-no login of its own: the server listens on 127.0.0.1 by default and the API keys guard `/v1`. Reports are
-self-contained HTML files the runner wrote; only directories under the runs folder that hold a `summary.json`
-can be opened.
+from `DATA_DIR/evals/runs` (where `shipbrain eval run` writes when given no `--out`). Like the chat page it is for
+signed-in keys only (`workflows.service.signin`: the service's gate refuses it without a session, and its routes
+ask who is signed in again, so the page stays closed on an app without the gate). Reports are self-contained HTML
+files the runner wrote; only directories under the runs folder that hold a `summary.json` can be opened.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
 from knowledge.settings import Settings
 from workflows.service.errors import NotFound
+from workflows.service.signin import signed_in
 
 if TYPE_CHECKING:
     from evals.runner import RunSummary
@@ -33,7 +34,7 @@ def runs_root(settings: Settings) -> Path:
 
 def add_evals_page(app: FastAPI, settings: Settings) -> None:
     """Add `GET /evals` (the list) and `GET /evals/runs/{name}/{report.html|compare.html}` to the app."""
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(signed_in)])
     root = runs_root(settings)
 
     @router.get("/evals", response_class=HTMLResponse)

@@ -1,22 +1,28 @@
-"""What the chat page's browser tests share: the page served by uvicorn, Debian's Chromium driven by Playwright, and
-screenshots kept as test artefacts under tests/artifacts/chat-page/ (git-ignored).
+"""What the chat page's browser tests share: the page served by uvicorn behind the service's sign-in, Debian's
+Chromium driven by Playwright (signed in with an API key first), Gradio's queue called as a script would call it,
+and screenshots kept as test artefacts under tests/artifacts/chat-page/ (git-ignored).
 
 tests/e2e/install_browser.sh installs Chromium (tests/run.sh calls it); without it the tests are skipped.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from brain.supervisor import Brain
+from workflows.service.keys import KeyStore
+from workflows.service.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "chat-page"
@@ -41,15 +47,38 @@ MARKS = [
 """The marks of every chat page test module (its `pytestmark`)."""
 
 
+KEYS = {"planner": "ask,approve", "asker": "ask", "approver": "approve", "mes": "run"}
+"""The keys `serve` makes, by name: a planner who asks and decides, one who only asks, one who only decides, and an
+MES's key (no page scope)."""
+
+
+@dataclass
+class Site:
+    """The page being served: its URL, its store (keys, sessions, audit log) and a token per key of `KEYS`."""
+
+    url: str
+    store: Store
+    tokens: dict[str, str] = field(default_factory=dict)
+    key_ids: dict[str, str] = field(default_factory=dict)
+
+
 @contextmanager
-def serve(brain: Brain) -> Iterator[str]:
-    """The chat page over `brain`, served by uvicorn on a free port of 127.0.0.1; yields its URL."""
+def serve(brain: Brain) -> Iterator[Site]:
+    """The chat page over `brain` behind the service's sign-in, served by uvicorn on a free port of 127.0.0.1.
+
+    The keys of `KEYS` are made in the store of the brain's data dir (named "planner.anna" and so on).
+    """
     import uvicorn
     from fastapi import FastAPI
 
     from workflows.service.chat import mount_chat
+    from workflows.service.signin import install_signin
 
-    app = mount_chat(FastAPI(), brain)
+    store = Store(brain.settings)
+    keys = KeyStore(store)
+    made = {name: keys.create(f"{name}.anna", scopes, actor="test") for name, scopes in KEYS.items()}
+    app = FastAPI()
+    mount_chat(app, brain, install_signin(app, store, keys))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -61,7 +90,12 @@ def serve(brain: Brain) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield Site(
+            f"http://127.0.0.1:{port}/",
+            store,
+            {name: token for name, (_, token) in made.items()},
+            {name: key.key_id for name, (key, _) in made.items()},
+        )
     finally:
         server.should_exit = True
         thread.join(15)
@@ -69,8 +103,9 @@ def serve(brain: Brain) -> Iterator[str]:
 
 
 @contextmanager
-def browse(url: str, width: int = 1500, height: int = 1300) -> Iterator[Any]:
-    """A Chromium tab on the page, the question box ready; Playwright's waits and expectations get `TIMEOUT_MS`."""
+def browse(site: Site, key: str | None = "planner", width: int = 1500, height: int = 1300) -> Iterator[Any]:
+    """A Chromium tab on the page, signed in with the key named `key` and the question box ready (`key` None: not
+    signed in, on the sign-in page the page sends it to); Playwright's waits and expectations get `TIMEOUT_MS`."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -79,11 +114,19 @@ def browse(url: str, width: int = 1500, height: int = 1300) -> Iterator[Any]:
         try:
             tab = browser.new_page(viewport={"width": width, "height": height})
             tab.set_default_timeout(TIMEOUT_MS)
-            tab.goto(url)
-            tab.locator("#shipbrain-question textarea").wait_for()
+            tab.goto(site.url)
+            if key is not None:
+                sign_in(tab, site.tokens[key])
+                tab.locator("#shipbrain-question textarea").wait_for()
             yield tab
         finally:
             browser.close()
+
+
+def sign_in(page: Any, token: str) -> None:
+    """Fill the sign-in form (where the page sent the tab) with `token` and send it."""
+    page.locator("#shipbrain-key").fill(token)
+    page.locator("#shipbrain-signin").click()
 
 
 def ask(page: Any, question: str) -> None:
@@ -99,3 +142,60 @@ def screenshot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
+
+
+# ---- Gradio's queue, called as a script calls it ------------------------------------------------------------
+
+
+def page_config(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the page's config says (its components and events), fetched with `headers`."""
+    config = httpx.get(url.rstrip("/") + "/config", headers=headers or {}, timeout=60)
+    assert config.status_code == 200, config.text
+    found: dict[str, Any] = config.json()
+    return found
+
+
+def signed_in(url: str, token: str) -> dict[str, str]:
+    """The headers of a browser signed in with `token`: its session cookie, from the sign-in form."""
+    answer = httpx.post(url.rstrip("/") + "/signin", data={"key": token, "next": "/"}, timeout=60)
+    assert answer.status_code == 303, answer.text
+    return {"Cookie": f"shipbrain_session={answer.cookies['shipbrain_session']}"}
+
+
+def queue_call(
+    url: str,
+    config: dict[str, Any],
+    button: str,
+    data: list[Any],
+    *,
+    session_hash: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, dict[str, Any] | None]:
+    """The event of the button with elem_id `button`, called through Gradio's queue (`/gradio_api/queue/join`, then
+    its event stream) with `data` as its inputs (None for the page's state), as the page in a browser calls it.
+
+    Returns the join's response and the event's last message (None: the join was refused). `session_hash` names the
+    browser session (the page keeps its state per session: ask, then approve, in one). Without `headers`, nothing
+    signs in.
+    """
+    fn_index, trigger = _event_of(config, button)
+    body = {"data": data, "event_data": None, "fn_index": fn_index, "trigger_id": trigger, "session_hash": session_hash}
+    with httpx.Client(base_url=url, headers=headers or {}, timeout=120) as client:
+        joined = client.post("/gradio_api/queue/join", json=body)
+        if joined.status_code != 200:
+            return joined, None
+        last: dict[str, Any] | None = None
+        with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as events:
+            for line in events.iter_lines():
+                if line.startswith("data:"):
+                    last = json.loads(line[5:])
+                    if last.get("msg") == "process_completed":
+                        break
+        return joined, last
+
+
+def _event_of(config: dict[str, Any], elem_id: str) -> tuple[int, int]:
+    """The id of the event a component triggers, and the component's id, from the page's config."""
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    event = next(d["id"] for d in config["dependencies"] if any(t[0] == component for t in d["targets"]))
+    return event, component

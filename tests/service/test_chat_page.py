@@ -1,9 +1,9 @@
 """The chat page in a real browser: Debian's Chromium driven by Playwright against the page served by uvicorn.
 
-A planner asks about weld risk and watches the steps stream in, the answer's numbers (the same as the brain's
-own), a table and a plot; asks to adopt a delay, sees the approval panel, approves it under their name and
-the plan book holds the event. tests/e2e/install_browser.sh installs Chromium (tests/run.sh calls it); the
-screenshots go to tests/artifacts/chat-page/ (tests/service/chat_page.py).
+A planner signs in with their API key, asks about weld risk and watches the steps stream in, the answer's numbers
+(the same as the brain's own), a table and a plot; asks to adopt a delay, sees the approval panel, approves it as
+their key (no name to type) and the plan book holds the event. tests/e2e/install_browser.sh installs Chromium
+(tests/run.sh calls it); the screenshots go to tests/artifacts/chat-page/ (tests/service/chat_page.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 from brain.supervisor import Brain
 from knowledge import Settings
 from knowledge.documents import DEMO_CORPUS, DocumentStore
-from tests.service.chat_page import MARKS, browse, screenshot, serve
+from tests.service.chat_page import MARKS, Site, browse, screenshot, serve
 from tests.service.chat_page import ask as _ask
 
 RISK = "how risky is the welding in B002?"
@@ -45,18 +45,18 @@ def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def url(brain: Brain) -> Iterator[str]:
-    with serve(brain) as address:
-        yield address
+def site(brain: Brain) -> Iterator[Site]:
+    with serve(brain) as served:
+        yield served
 
 
 @pytest.fixture
-def page(url: str) -> Iterator[Any]:
-    with browse(url) as tab:
+def page(site: Site) -> Iterator[Any]:
+    with browse(site) as tab:
         yield tab
 
 
-def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, brain: Brain) -> None:
+def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, brain: Brain, site: Site) -> None:
     from playwright.sync_api import expect
 
     chat = page.locator("#shipbrain-chat")
@@ -97,18 +97,18 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     expect(chat).to_contain_text("Waiting for your approval")
     expect(page.locator("#shipbrain-gantt svg").first).to_be_visible()  # the what-if's slips, before and after
     assert brain.context.plan.planbook.events() == []
+    # the approver is the signed-in key: no name to type
+    expect(page.get_by_role("textbox", name="your name", exact=True)).to_have_count(0)
+    approver = f"planner.anna ({site.key_ids['planner']})"
+    expect(page.locator("#shipbrain-approval").first).to_contain_text(f"You decide as {approver}")
     screenshot(page, "approval")
-    approve.click()  # without a name: refused
-    expect(chat).to_contain_text("Type your name")
-    assert brain.context.plan.planbook.events() == []
-    page.get_by_role("textbox", name="your name", exact=True).fill("planner.anna")
     approve.click()
     expect(chat).to_contain_text("adopted into the plan: B002 late by 4 days", timeout=45_000)
-    expect(chat).to_contain_text("approved by planner.anna")
+    expect(chat).to_contain_text(f"approved by {approver}")
     expect(approve).to_be_hidden()
     events = brain.context.plan.planbook.events()
     assert [(e.code, e.days) for e in events] == [("B002", 4)]
-    assert brain.context.plan.planbook.entries()[0]["adopted_by"] == "planner.anna"
+    assert brain.context.plan.planbook.entries()[0]["adopted_by"] == approver
     screenshot(page, "approved")
 
     # past conversations reload from the brain's checkpoints

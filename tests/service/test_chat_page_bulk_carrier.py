@@ -36,7 +36,7 @@ def brain(bulk_carrier: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture
 def page(brain: Brain) -> Iterator[Any]:
-    with serve(brain) as address, browse(address) as tab:
+    with serve(brain) as site, browse(site) as tab:
         yield tab
 
 

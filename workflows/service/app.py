@@ -531,11 +531,14 @@ def create_app(
         raise NotFound(f"no endpoint /v1/{rest}; the API is described at /docs")
 
     app.include_router(router)
+    from workflows.service.signin import install_signin
+
+    signin = install_signin(app, state.store, state.keys)  # /signin; no page (chat, evals, plug-ins) without it
     app.state.extensions = mount_extensions(app, settings, extensions)
     if chat:
         from workflows.service.chat import mount_chat
 
-        mount_chat(app, state.brain)  # last: the page at "/" answers every path no route took
+        mount_chat(app, state.brain, signin)  # last: the page at "/" answers every path no route took
     _guard(app, state, hosts)
     return app
 

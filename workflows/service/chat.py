@@ -3,7 +3,8 @@
 ```python
 app = FastAPI()
 ...  # the service's own routes first: the page, mounted at "/", answers every path no route took
-mount_chat(app, brain)
+signin = install_signin(app, store, keys)  # workflows.service.signin: /signin, and the gate before every page
+mount_chat(app, brain, signin)
 ```
 
 What the page shows, all driven by `Brain.stream` and the `Answer` it leaves behind:
@@ -23,21 +24,22 @@ What the page shows, all driven by `Brain.stream` and the `Answer` it leaves beh
   bundled with Gradio: nothing fetched from the internet, nothing more to install);
 - the sources of every number, under the answer;
 - a plan change waiting for a decision, said in words in the conversation ("Waiting for your approval: adopt into
-  the yard's plan: <block> late by 4 days: 25 erections slip ..."), and approve / reject buttons with a required
-  "your name" field; they call `Brain.decide`, and the outcome replaces the request under the question it decides,
-  even when questions refused while the thread waited came after it;
+  the yard's plan: <block> late by 4 days: 25 erections slip ..."), and approve / reject buttons for a signed-in
+  key with the `approve` scope (no one else sees them); they call `Brain.decide` with that key as the approver,
+  and the outcome replaces the request under the question it decides, even when questions refused while the
+  thread waited came after it;
 - this browser session's past conversations (threads), in a list that reloads a thread when chosen;
 - mistakes (an empty or too long question, a thread that waits for a decision, an unknown code) as a
   plain message in the chat, never a traceback.
 
-Authentication: none on the page itself. The service listens on 127.0.0.1 by default and the page is
-meant for planners on the yard network, behind whatever the yard puts in front of the service. The
-service's API keys (scopes, stored hashed) guard `/v1/...` only: the page calls the brain in-process,
-through Gradio's own endpoints (`/gradio_api/...`, marked private: hidden from the API docs and refused
-to Gradio's client libraries, but not a security boundary). Before the service listens on a yard-wide
-address, put the page behind a login (`gr.mount_gradio_app(..., auth_dependency=...)` can map a
-request's credentials, such as an API key with an "approve" scope, to a user name, which should then
-replace the typed "your name" on approvals).
+Identity: the API's. A planner signs in with an API key (`workflows.service.signin`: a session cookie that maps
+to the key's id server-side); the gate refuses every page route and every Gradio queue call without a session,
+and Gradio itself is mounted with `auth_dependency` (the key's id is its user name, set by the server from the
+session, never sent by the browser). What the page does is checked against the key as it is at that moment:
+asking and reloading threads want the `ask` scope, approving and rejecting the `approve` scope, so a forged
+queue call by a key without it is refused; the approver is the key (its name and id), never a typed name.
+Every question, approval and rejection goes into the audit log as the API's do (`ask`, `thread.approve`,
+`thread.reject`), under the key's id, with `"via": "page"`.
 
 Heavy imports (gradio, pandas) happen inside the functions, so importing this module stays cheap.
 """
@@ -45,6 +47,7 @@ Heavy imports (gradio, pandas) happen inside the functions, so importing this mo
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,9 +60,11 @@ from knowledge.errors import ShipbrainError
 if TYPE_CHECKING:
     import gradio as gr
     import pandas as pd
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Request
 
     from knowledge.store import YardStore
+    from workflows.service.keys import Principal
+    from workflows.service.signin import SignIn
 
 __all__ = ["build_chat", "examples", "mount_chat", "result_plots", "result_table"]
 
@@ -85,7 +90,7 @@ _CSS: Final = """
 """
 _MAX_LABEL: Final = 60
 _WAITING: Final = "**Waiting for your approval:**"
-_NAME_FIRST: Final = "Type your name in “your name” before you approve or reject the change."
+_NOT_SIGNED_IN: Final = "You are not signed in any more (or your key was revoked): sign in again at /signin."
 _PLOT_DEFAULTS: Final[dict[str, Any]] = {
     "color": None,
     "colors_in_legend": None,
@@ -115,8 +120,8 @@ _SLOTS: Final[dict[str, tuple[Slot, ...]]] = {
 }
 
 
-def mount_chat(app: FastAPI, brain: Brain, path: str = "/") -> FastAPI:
-    """Serve the chat page from `app` at `path`.
+def mount_chat(app: FastAPI, brain: Brain, signin: SignIn, path: str = "/") -> FastAPI:
+    """Serve the chat page from `app` at `path`, to signed-in keys only.
 
     Mount it after the service's own routes: a page at "/" answers every path that no earlier route took.
     The app's lifespan must run (uvicorn runs it), since Gradio starts its queue there.
@@ -124,6 +129,8 @@ def mount_chat(app: FastAPI, brain: Brain, path: str = "/") -> FastAPI:
     Args:
         app: the service's FastAPI app.
         brain: the brain that answers, shared by every browser session.
+        signin: the service's sign-in (`workflows.service.signin.install_signin` on the same app): who may see
+            the page, and whose name an approval carries.
         path: where the page lives.
 
     Returns:
@@ -131,11 +138,19 @@ def mount_chat(app: FastAPI, brain: Brain, path: str = "/") -> FastAPI:
     """
     import gradio as gr
 
+    from workflows.service.signin import principal_of
+
+    async def user(request: Request) -> str | None:
+        """Gradio's user for a request: the signed-in key's id (None: Gradio answers 401)."""
+        principal = await principal_of(request, signin)
+        return None if principal is None else principal.key_id
+
     return _in_a_loop(
         lambda: gr.mount_gradio_app(
             app,
-            _Page(brain).blocks,
+            _Page(brain, signin).blocks,
             path=path,
+            auth_dependency=user,
             css=_CSS,
             footer_links=["gradio"],
             run_history=False,  # questions and answers stay in the brain's checkpoints, not in the browser
@@ -239,7 +254,7 @@ def _approval_message(approval: dict[str, Any]) -> Message:
     change = str(approval["change"]).rstrip(". ")
     decision = approval.get("decision", "pending")
     if decision == "pending":
-        text = f"{_WAITING} {change}.\n\nApprove or reject it below the chat, under your name."
+        text = f"{_WAITING} {change}.\n\nApprove or reject it below the chat (a key with the approve scope)."
         return {"role": "assistant", "content": text}
     note = f" ({approval['note']})" if approval.get("note") else ""
     return {"role": "assistant", "content": f"**{decision.capitalize()} by {approval.get('by')}:** {change}{note}."}
@@ -514,25 +529,26 @@ def examples(yard: YardStore) -> list[str]:
     return found or ["What can I ask about this yard?"]
 
 
-def build_chat(brain: Brain) -> gr.Blocks:
-    """The chat page over one brain (see the module docstring for what it shows)."""
-    return _in_a_loop(lambda: _Page(brain).blocks)
+def build_chat(brain: Brain, signin: SignIn) -> gr.Blocks:
+    """The chat page over one brain, for the keys of `signin` (see the module docstring for what it shows)."""
+    return _in_a_loop(lambda: _Page(brain, signin).blocks)
 
 
 class _Page:
     """The page's components and what each event does with them; one per page, shared by every session."""
 
-    def __init__(self, brain: Brain) -> None:
+    def __init__(self, brain: Brain, signin: SignIn) -> None:
         import gradio as gr
 
-        self.brain = brain
+        self.brain, self.signin = brain, signin
         with gr.Blocks(title="Shipbrain", analytics_enabled=False) as self.blocks:
             self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": [], "approval_at": None})
             gr.Markdown(
                 "## Shipbrain\nAsk about blocks, assemblies, joints, the schedule and what-ifs. "
-                "Each step the brain takes shows as it happens; plan changes wait for your approval. "
+                "Each step the brain takes shows as it happens; plan changes wait for approval. "
                 "Engineers: [eval runs](/evals)."
             )
+            self.who = gr.HTML(elem_id="shipbrain-who")
             with gr.Row():
                 with gr.Column(scale=3):
                     self._conversation()
@@ -552,9 +568,7 @@ class _Page:
         self.chat = gr.Chatbot(label="Conversation", height=560, elem_id="shipbrain-chat", buttons=["copy"])
         with gr.Group(visible=False, elem_id="shipbrain-approval", elem_classes="shipbrain-approval") as self.gate:
             self.change = gr.Markdown()
-            with gr.Row():
-                self.name = gr.Textbox(label="your name", placeholder="required, e.g. planner.anna", scale=2)
-                self.note = gr.Textbox(label="note (optional)", scale=3)
+            self.note = gr.Textbox(label="note (optional)")
             with gr.Row():
                 self.approve = gr.Button("Approve", variant="primary", elem_id="shipbrain-approve")
                 self.reject = gr.Button("Reject", variant="stop", elem_id="shipbrain-reject")
@@ -581,6 +595,8 @@ class _Page:
         }
 
     def _wire(self) -> None:
+        import gradio as gr
+
         everything = [
             self.chat,
             self.question,
@@ -593,24 +609,55 @@ class _Page:
             self.gate,
             self.change,
         ]
+
+        # Each event names its signed-in key through Gradio's request (the user Gradio took from the session,
+        # `mount_chat`), never through a value the browser sends. Gradio finds that parameter by its type hint,
+        # which must be the class itself (this module's hints are strings, and gradio is imported lazily).
+        def asked(text: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
+            yield from self.ask(text, state, self.principal(request))
+
+        def approved(why: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
+            yield from self.decide(True, why, state, self.principal(request))
+
+        def rejected(why: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
+            yield from self.decide(False, why, state, self.principal(request))
+
+        def reloaded(thread: str | None, state: Session, request: gr.Request) -> dict[Any, Any]:
+            return self.reload(thread, state, self.principal(request))
+
+        def greeted(request: gr.Request) -> str:
+            return _signed_in_as(self.principal(request))
+
+        for handler in (asked, approved, rejected, reloaded, greeted):
+            handler.__annotations__ = {"request": gr.Request}
         # private: hidden from the API docs and refused to Gradio's client libraries (the page is for people)
         private: dict[str, Any] = {"api_visibility": "private"}
-        self.question.submit(self.ask, [self.question, self.session], everything, **private)
-        self.send.click(self.ask, [self.question, self.session], everything, **private)
-        self.approve.click(self.approved, [self.name, self.note, self.session], everything, **private)
-        self.reject.click(self.rejected, [self.name, self.note, self.session], everything, **private)
-        self.threads.input(self.reload, [self.threads, self.session], everything, **private)
+        self.blocks.load(greeted, None, [self.who], **private)
+        self.question.submit(asked, [self.question, self.session], everything, **private)
+        self.send.click(asked, [self.question, self.session], everything, **private)
+        self.approve.click(approved, [self.note, self.session], everything, **private)
+        self.reject.click(rejected, [self.note, self.session], everything, **private)
+        self.threads.input(reloaded, [self.threads, self.session], everything, **private)
         self.fresh.click(self.restart, [self.session], everything, **private)
+
+    def principal(self, request: gr.Request) -> Principal | None:
+        """The signed-in key of an event, as the key is now (None: no user, or the key was revoked)."""
+        key_id = request.username
+        return self.signin.principal(key_id) if key_id else None
 
     # ---- what the side panels show ------------------------------------------------------------------------
 
-    def views(self, answer: Answer | None) -> dict[Any, Any]:
-        """Table, plots, sources and the approval panel for an answer (None: clear them)."""
+    def views(self, answer: Answer | None, principal: Principal | None = None) -> dict[Any, Any]:
+        """Table, plots, sources and the approval panel for an answer (None: clear them).
+
+        The approval panel shows only to a key with the approve scope.
+        """
         import gradio as gr
 
         shown = _shown(answer)
         plots = result_plots(shown)
         waiting = answer is not None and answer.status == "waiting_for_approval" and answer.approval is not None
+        may_decide = principal is not None and principal.allows("approve")
         out: dict[Any, Any] = {
             self.table: gr.Dataframe(
                 value=result_table(shown),
@@ -619,13 +666,16 @@ class _Page:
             ),
             self.table_note: _table_note(answer, shown),
             self.sources: _sources(answer),
-            self.gate: gr.Group(visible=waiting),
+            self.gate: gr.Group(visible=waiting and may_decide),
         }
         for slot, component in self.plots.items():
             kind = type(component)  # the slot's own component class: a bar plot stays one
             out[component] = kind(**plots[slot], visible=True) if slot in plots else kind(visible=False)
-        if waiting and answer is not None and answer.approval is not None:
-            out[self.change] = f"**Plan change waiting for a decision:** {answer.approval.change}"
+        if waiting and may_decide and answer is not None and answer.approval is not None and principal is not None:
+            out[self.change] = (
+                f"**Plan change waiting for a decision:** {answer.approval.change}\n\n"
+                f"You decide as **{principal.name}** ({principal.key_id})."
+            )
         return out
 
     def listing(self, state: Session) -> Any:
@@ -649,9 +699,18 @@ class _Page:
 
     # ---- events -------------------------------------------------------------------------------------------
 
-    def ask(self, text: str, state: Session) -> Iterator[dict[Any, Any]]:
-        """Ask the brain, streaming each step into the chat; then the table, plots, sources and approval panel."""
+    def ask(self, text: str, state: Session, principal: Principal | None) -> Iterator[dict[Any, Any]]:
+        """Ask the brain, streaming each step into the chat; then the table, plots, sources and approval panel.
+
+        The question is asked as `principal`, which must have the ask scope, and audited under its key's id.
+        """
         messages: list[Message] = state["messages"]
+        refused = _refusal(principal, "ask")
+        if refused is not None:
+            messages.append(_note(refused))
+            yield {self.chat: messages}
+            return
+        assert principal is not None  # _refusal said so
         messages.append({"role": "user", "content": text})
         yield {self.chat: messages, self.question: "", self.session: state}
         steps = _Steps(messages)
@@ -664,6 +723,7 @@ class _Page:
                 steps.add(node, update)
                 yield {self.chat: messages}
             answer = self.brain.result(thread)
+            self.signin.audit(principal, "ask", answer.thread_id, _asked(answer, continued=state["thread"] is not None))
         except ShipbrainError as exc:  # the question, the thread or the brain said no: say so plainly
             steps.drop_pending()
             messages.append(_note(str(exc)))
@@ -676,31 +736,32 @@ class _Page:
             yield {self.chat: messages, self.session: state}
             return
         self.remember(state, thread, answer.question)
-        state["approval_at"] = steps.approval_at if answer.status == "waiting_for_approval" else None
-        yield {self.chat: messages, self.session: state, self.threads: self.listing(state), **self.views(answer)}
+        waiting = answer.status == "waiting_for_approval"
+        state["approval_at"] = steps.approval_at if waiting else None
+        if waiting and not principal.allows("approve"):
+            messages.append(_note(_cannot_decide(principal)))
+        views = self.views(answer, principal)
+        yield {self.chat: messages, self.session: state, self.threads: self.listing(state), **views}
 
-    def approved(self, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
-        """The Approve button."""
-        yield from self.decide(True, by, why, state)
+    def decide(self, approved: bool, why: str, state: Session, principal: Principal | None) -> Iterator[dict[Any, Any]]:
+        """Record `principal`'s decision on the waiting plan change, streaming the outcome into the chat.
 
-    def rejected(self, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
-        """The Reject button."""
-        yield from self.decide(False, by, why, state)
-
-    def decide(self, approved: bool, by: str, why: str, state: Session) -> Iterator[dict[Any, Any]]:
-        """Record a decision on the waiting plan change, streaming the outcome into the chat.
-
-        The outcome goes where the request was, under the question it decides, even when later questions (refused
-        while the thread waited) came after it.
+        The approver is the signed-in key (its name and id), which must have the approve scope; the decision is
+        audited under the key's id. The outcome goes where the request was, under the question it decides, even
+        when later questions (refused while the thread waited) came after it.
         """
         import gradio as gr
 
         messages: list[Message] = state["messages"]
         thread = state["thread"]
-        if not by or not by.strip():
-            messages.append(_note(_NAME_FIRST))
-            yield {self.chat: messages}
+        refused = _refusal(principal, "approve")
+        if refused is not None:
+            log.warning("the chat page refused a decision on thread %r: %s", thread, refused)
+            messages.append(_note(refused))
+            yield {self.chat: messages, self.gate: gr.Group(visible=False)}
             return
+        assert principal is not None  # _refusal said so
+        by = f"{principal.name} ({principal.key_id})"
         known = state.get("approval_at")
         at = known if isinstance(known, int) else len(messages)
         asked = messages[at] if at < len(messages) else None
@@ -718,14 +779,21 @@ class _Page:
             messages[at] = {
                 "role": "assistant",
                 "content": before.approval.change,
-                "metadata": {"title": f"{verb} as {by.strip()}…", "status": "pending"},
+                "metadata": {"title": f"{verb} as {by}…", "status": "pending"},
             }
             yield {self.chat: messages, self.gate: gr.Group(visible=False)}
-            answer = self.brain.decide(thread, approved=approved, by=by, note=why.strip() or None)
+            note = why.strip() or None
+            answer = self.brain.decide(thread, approved=approved, by=by, note=note)
+            params = {
+                "approved": approved,
+                "note": note,
+                "change": answer.approval.model_dump(mode="json") if answer.approval else None,
+            }
+            self.signin.audit(principal, "thread.approve" if approved else "thread.reject", thread, params)
         except ShipbrainError as exc:  # decided meanwhile (another tab), or the change cannot be made any more
             self._put_back(messages, at, asked)
             messages.append(_note(str(exc)))
-            yield {self.chat: messages, **self.views(self.current(thread))}
+            yield {self.chat: messages, **self.views(self.current(thread), principal)}
             return
         except Exception:
             log.exception("the chat page failed to record a decision on thread %r", thread)
@@ -737,9 +805,8 @@ class _Page:
         outcome += [_tool_message(r) for r in answer.results[len(before.results) :]]
         outcome.append({"role": "assistant", "content": answer.answer})
         messages[at : at + 1] = outcome
-        messages[:] = [m for m in messages if m != _note(_NAME_FIRST)]  # said while undecided; moot now
         state["approval_at"] = None
-        yield {self.chat: messages, self.session: state, **self.views(answer)}
+        yield {self.chat: messages, self.session: state, **self.views(answer, principal)}
 
     @staticmethod
     def _put_back(messages: list[Message], at: int, asked: Message | None) -> None:
@@ -749,12 +816,18 @@ class _Page:
         else:
             del messages[at]
 
-    def reload(self, thread: str | None, state: Session) -> dict[Any, Any]:
-        """A thread chosen from the list: its questions, its latest answer's steps and views."""
+    def reload(self, thread: str | None, state: Session, principal: Principal | None) -> dict[Any, Any]:
+        """A thread chosen from the list (one this browser session asked in): its questions, latest answer, views."""
         import gradio as gr
 
         if not thread or thread == state["thread"]:
             return {self.chat: gr.skip()}  # an empty dict would be read as one output value
+        refused = _refusal(principal, "ask")
+        if refused is None and not any(tid == thread for tid, _ in state["threads"]):
+            refused = "That conversation is not one of this session's."
+        if refused is not None:
+            state["messages"].append(_note(refused))
+            return {self.chat: state["messages"]}
         try:
             answer = self.brain.result(thread)
             try:
@@ -777,7 +850,7 @@ class _Page:
         at = _replay(answer, messages)
         state["thread"], state["messages"] = thread, messages
         state["approval_at"] = at if answer.status == "waiting_for_approval" else None
-        return {self.chat: messages, self.session: state, **self.views(answer)}
+        return {self.chat: messages, self.session: state, **self.views(answer, principal)}
 
     def restart(self, state: Session) -> dict[Any, Any]:
         """A new conversation: the next question starts a new thread."""
@@ -785,3 +858,46 @@ class _Page:
 
         state["thread"], state["messages"], state["approval_at"] = None, [], None
         return {self.chat: [], self.session: state, self.threads: gr.Dropdown(value=None), **self.views(None)}
+
+
+def _refusal(principal: Principal | None, scope: Literal["ask", "approve"]) -> str | None:
+    """Why `principal` may not do what `scope` allows on the page, or None when it may."""
+    if principal is None:
+        return _NOT_SIGNED_IN
+    if principal.allows(scope):
+        return None
+    has = ", ".join(sorted(principal.scopes))
+    doing = "ask questions" if scope == "ask" else "approve or reject plan changes"
+    return f"Your key {principal.name} ({principal.key_id}) has no {scope} scope (it has {has}): it cannot {doing}."
+
+
+def _cannot_decide(principal: Principal) -> str:
+    return (
+        f"This change waits for a key with the approve scope; yours ({principal.name}) has "
+        f"{', '.join(sorted(principal.scopes))}."
+    )
+
+
+def _asked(answer: Answer, *, continued: bool) -> dict[str, object]:
+    """A question's audit parameters, as the API's `ask` records them."""
+    return {
+        "question": answer.question,
+        "continued": continued,
+        "status": answer.status,
+        "intent": answer.plan.intent,
+        "tools": [r.tool for r in answer.results],
+        "approval": answer.approval.model_dump(mode="json") if answer.approval else None,
+    }
+
+
+def _signed_in_as(principal: Principal | None) -> str:
+    """Who is signed in, and a sign-out button (a form: signing out is a POST, never a link another site can use)."""
+    if principal is None:
+        return "<p>Not signed in: <a href='/signin'>sign in</a>.</p>"
+    scopes = html.escape(", ".join(sorted(principal.scopes)))
+    return (
+        "<form method='post' action='/signout' style='display:flex;gap:.8em;align-items:center;margin:0'>"
+        f"<span>Signed in as <b>{html.escape(principal.name)}</b> ({principal.key_id}; scopes {scopes})</span>"
+        "<button type='submit' id='shipbrain-signout' style='text-decoration:underline;cursor:pointer'>Sign out"
+        "</button></form>"
+    )
