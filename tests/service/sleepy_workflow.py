@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workflows.base import ProgressCallback, Steps, WorkflowContext, workflow
 from workflows.errors import WorkflowInputError
@@ -19,6 +19,13 @@ class SleepRequest(BaseModel):
     refuse: bool = False
     crash: bool = False
     nan_result: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_or_crash(self) -> SleepRequest:
+        """refuse and crash: at most one of them."""
+        if self.refuse and self.crash:
+            raise ValueError("refuse or crash, not both")
+        return self
 
 
 class SleepResult(BaseModel):

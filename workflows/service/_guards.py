@@ -9,17 +9,18 @@ import json
 import math
 import time
 from collections.abc import Iterable
+from http import HTTPStatus
 
 from fastapi.concurrency import run_in_threadpool
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from workflows.service.errors import ServiceError, TooManyRequests
+from workflows.service.errors import ServiceError, TooManyRequests, error_body
 from workflows.service.keys import KeyStore, Principal
 
-__all__ = ["PRINCIPAL", "RateLimit", "TrustedHosts", "refuse", "token_of"]
+__all__ = ["PRINCIPAL", "ErrorShape", "RateLimit", "TrustedHosts", "refuse", "token_of"]
 
 PRINCIPAL = "shipbrain.principal"
 """The scope's state key under which `RateLimit` leaves `(token, principal)` of a request with a valid API key,
@@ -145,3 +146,98 @@ class RateLimit:
         reset = self.limiter.get_window_stats(item, identity).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         return TooManyRequests(f"{who} is limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})
+
+
+_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+}
+_MAX_REWRITE = 65_536
+
+
+def shaped(status: int, content_type: str, body: bytes) -> bytes | None:
+    """An error response's body in the service's shape, or None if it has it already or is not JSON or text.
+
+    `{"detail": ...}` (FastAPI's and Gradio's errors) and plain text (Starlette's) become
+    `{"error": {"type", "message"}}`; HTML (a page for a browser) is left as it is.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    kind = _KINDS.get(status, "http_error" if status < 500 else "service_error")
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+    if media == "application/json":
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            return None
+        detail = data.get("detail") if isinstance(data, dict) else data
+        message = detail if isinstance(detail, str) else json.dumps(detail) if detail is not None else phrase
+    elif media == "text/plain":
+        message = body.decode("utf-8", "replace").strip() or phrase
+    else:
+        return None
+    return json.dumps(error_body(kind, message)).encode()
+
+
+class ErrorShape:
+    """ASGI middleware: every 4xx and 5xx JSON or text body in the service's error shape, whichever app answered.
+
+    The API's own errors have it already; this brings the rest into line: a mounted app's (the chat page's Gradio,
+    a plug-in's page) `{"detail": ...}` and Starlette's plain-text errors. Streams and successes pass untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+        chunks: list[bytes] = []
+
+        async def reshape(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                headers = {k.lower(): v for k, v in message.get("headers", [])}
+                ctype = headers.get(b"content-type", b"").decode("latin-1")
+                if message["status"] >= 400 and ctype.split(";")[0].strip() in ("application/json", "text/plain"):
+                    held = message
+                    return
+                await send(message)
+                return
+            if held is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False) and sum(map(len, chunks)) <= _MAX_REWRITE:
+                return
+            start, held = held, None
+            body = b"".join(chunks)
+            headers = {k.lower(): v for k, v in start.get("headers", [])}
+            new = (
+                None
+                if message.get("more_body", False)
+                else shaped(start["status"], headers.get(b"content-type", b"").decode("latin-1"), body)
+            )
+            if new is None:  # left as it was
+                await send(start)
+                await send({**message, "body": body})
+                return
+            replaced = (b"content-length", b"content-type")
+            kept = [(k, v) for k, v in start.get("headers", []) if k.lower() not in replaced]
+            kept += [(b"content-type", b"application/json"), (b"content-length", str(len(new)).encode())]
+            await send({**start, "headers": kept})
+            await send({"type": "http.response.body", "body": new, "more_body": False})
+
+        await self.app(scope, receive, reshape)

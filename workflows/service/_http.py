@@ -32,7 +32,8 @@ from workflows.service.keys import Scope as KeyScope
 __all__ = ["Auth", "BodyLimit", "install_error_handlers", "non_finite_number", "require"]
 
 log = logging.getLogger(__name__)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_BODY_METHODS = frozenset({"POST"})
+"""The methods whose API bodies must be JSON: the API takes bodies on POST only (a PUT gets 405, not 415)."""
 
 
 def _is_json(content_type: str) -> bool:

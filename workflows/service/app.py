@@ -47,19 +47,28 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, R
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.routing import compile_path
 
 from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
 from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
-from workflows.service._guards import RateLimit, TrustedHosts
+from workflows.service._guards import ErrorShape, RateLimit, TrustedHosts
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
 from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
-from workflows.service.errors import Conflict, NotFound, Unprocessable
+from workflows.service.errors import Conflict, MethodNotAllowed, NotFound, Unprocessable
 from workflows.service.extensions import ServiceExtension, mount_extensions
 from workflows.service.keys import KeyStore, Principal
-from workflows.service.models import ApprovalBody, AskBody, ErrorBody, RunView, WorkflowInfo, submission_model
+from workflows.service.models import (
+    ApprovalBody,
+    AskBody,
+    ErrorBody,
+    RunView,
+    WorkflowInfo,
+    cross_field_rules,
+    submission_model,
+)
 from workflows.service.runner import Runner
 from workflows.service.settings import ServiceSettings, webhook_secret
 from workflows.service.store import TERMINAL, DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
@@ -72,15 +81,35 @@ log = logging.getLogger(__name__)
 
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _REFUSALS: Mapping[int, str] = {
-    400: "Malformed JSON",
+    400: "Malformed JSON, or a Host header the service does not answer for",
     401: "No API key, or an unknown or revoked one",
     403: "The key lacks the scope",
     404: "No such workflow, run or thread",
+    405: "The path takes other methods (see Allow)",
     409: "Conflict",
     413: "Body too large",
     415: "Body is not JSON",
     422: "Invalid request",
     429: "Rate limit; see Retry-After",
+}
+_SUBMITTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "The run, queued (`Location` is its URL)",
+        "headers": {"Location": {"description": "The run's URL.", "schema": {"type": "string"}}},
+    },
+    200: {
+        "model": RunView,
+        "description": "A replay: this `Idempotency-Key` with the same body made this run already (it is answered as "
+        "it stands now, and not started again)",
+        "headers": {
+            "Idempotent-Replayed": {"description": "`true` on a replay.", "schema": {"type": "string"}},
+            "Location": {"description": "The run's URL.", "schema": {"type": "string"}},
+            "Idempotency-Key-Expires": {
+                "description": "When the key stops naming this run (ISO 8601).",
+                "schema": {"type": "string"},
+            },
+        },
+    },
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {  # FastAPI's type for `responses`
     code: {"model": ErrorBody, "description": what} for code, what in _REFUSALS.items()
@@ -308,14 +337,21 @@ def _add_run_route(router: APIRouter, workflow: Workflow[Any, Any]) -> None:
 
     # the model is local to this function, so a string annotation (this module's `annotations` future) cannot name it
     create.__annotations__["submission"] = Annotated[model, Body()]
+    rules = cross_field_rules(workflow.request)
+    description = workflow.description
+    if rules:
+        description += "\n\nRules across fields (refused with 422 naming the field):\n\n" + "\n".join(
+            f"- {rule}" for rule in rules
+        )
     router.add_api_route(
         f"/v1/workflows/{workflow.name}/runs",
         create,
         methods=["POST"],
         status_code=202,
         response_model=RunView,
+        responses=_SUBMITTED,
         summary=f"Start a {workflow.name} run",
-        description=workflow.description,
+        description=description,
         tags=["workflows"],
         operation_id=f"run_{workflow.name.replace('-', '_')}",
     )
@@ -527,7 +563,13 @@ def create_app(
     _brain_routes(router)
 
     @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    def no_endpoint(rest: str) -> None:
+    def no_endpoint(rest: str, request: Request) -> None:
+        allowed = _methods_of(request)
+        if allowed:
+            raise MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise NotFound(f"no endpoint /v1/{rest}; the API is described at /docs")
 
     app.include_router(router)
@@ -543,12 +585,26 @@ def create_app(
     return app
 
 
+def _methods_of(request: Request) -> list[str]:
+    """The methods the API's documented routes take on this request's path (none: no route has the path)."""
+    app: FastAPI = request.app
+    methods: set[str] = set()
+    for path, operations in app.openapi()["paths"].items():  # built once, then cached by FastAPI
+        if compile_path(path)[0].match(request.url.path):
+            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
+    return sorted(methods)
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
+
+
 def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None) -> None:
-    """The guards of every route, pages and sign-in included: trusted hosts, then rate limits, then body limits.
+    """The guards of every route, pages and sign-in included: trusted hosts, rate limits, body limits, error shape.
 
     Added after every other middleware, so they run first (Starlette runs the last added outermost).
     """
     service = state.service
+    app.add_middleware(ErrorShape)
     app.add_middleware(BodyLimit, max_bytes=service.max_body_bytes, page_max_bytes=service.page_max_body_bytes)
     app.add_middleware(
         RateLimit, keys=state.keys, rate_limit=service.rate_limit, anonymous_rate_limit=service.anonymous_rate_limit

@@ -6,6 +6,7 @@ ShipbrainError                          (knowledge.errors)
     ├── Unauthorized                    401: no key, or an unknown or revoked one
     ├── Forbidden                       403: the key lacks the scope
     ├── NotFound                        404: no such workflow, run or thread
+    ├── MethodNotAllowed                405: the path takes other methods (`Allow` names them)
     ├── Conflict                        409: not now (in flight, already decided, thread busy)
     ├── PayloadTooLarge                 413
     ├── UnsupportedMediaType            415
@@ -29,6 +30,7 @@ __all__ = [
     "ErrorDetailJson",
     "ErrorJson",
     "Forbidden",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
@@ -106,6 +108,13 @@ class NotFound(ServiceError):
 
     status = 404
     kind = "not_found"
+
+
+class MethodNotAllowed(ServiceError):
+    """The path exists, but not for this method; the `Allow` header names those it takes."""
+
+    status = 405
+    kind = "method_not_allowed"
 
 
 class Conflict(ServiceError):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, create_model
 
@@ -22,6 +22,7 @@ __all__ = [
     "RunProgress",
     "RunView",
     "WorkflowInfo",
+    "cross_field_rules",
     "submission_model",
 ]
 
@@ -160,3 +161,34 @@ def submission_model(workflow: Workflow[Any, Any]) -> type[BaseModel]:
         ),
     )
     return model
+
+
+def _models_in(annotation: object) -> Iterator[type[BaseModel]]:
+    """The pydantic models an annotation holds (itself, or inside a union, list, dict or `Annotated`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in get_args(annotation):
+        yield from _models_in(arg)
+
+
+def cross_field_rules(model: type[BaseModel]) -> list[str]:
+    """The rules a JSON schema cannot say, of `model` and every model inside it: its model validators' docstrings.
+
+    JSON Schema has no word for "zone or block, exactly one" as pydantic checks it (a model validator), so these go
+    into the OpenAPI document as text, each as `Model: rule`. A validator without a docstring is listed by its name.
+    """
+    rules: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    todo = [model]
+    while todo:
+        current = todo.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, found in current.__pydantic_decorators__.model_validators.items():
+            doc = " ".join((found.func.__doc__ or "").split())
+            rules.append(f"{current.__name__}: {doc or 'checked across its fields (' + name.strip('_') + ')'}")
+        for field in current.model_fields.values():
+            todo.extend(_models_in(field.annotation))
+    return rules
