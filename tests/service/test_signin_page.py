@@ -203,6 +203,26 @@ def test_a_key_without_approve_sees_no_approve_button_and_a_forged_approval_is_r
     ]
 
 
+def test_a_browser_session_belongs_to_the_key_that_started_it(site: Site) -> None:
+    """Gradio names a browser session by an id the browser chose: another key calling that session's events neither
+    continues nor reads the first key's conversation."""
+    planner, asker = signed_in(site.url, site.tokens["planner"]), signed_in(site.url, site.tokens["asker"])
+    config = page_config(site.url, planner)
+    session = uuid.uuid4().hex[:11]
+    first = "When will B004 be erected?"
+    joined, outcome = queue_call(
+        site.url, config, "shipbrain-ask", [first, None], session_hash=session, headers=planner
+    )
+    assert joined.status_code == 200 and outcome is not None and first in str(outcome["output"])
+    (mine,) = [e for e in site.store.audit_entries(action="ask") if e.parameters["question"] == first]
+    later = "What must be done before B004?"
+    joined, outcome = queue_call(site.url, config, "shipbrain-ask", [later, None], session_hash=session, headers=asker)
+    assert joined.status_code == 200 and outcome is not None
+    assert "not signed in" in str(outcome["output"]) and first not in str(outcome["output"])
+    assert not [e for e in site.store.audit_entries(action="ask") if e.parameters["question"] == later]
+    assert site.store.audit_entries(target=mine.target) == [mine]  # the planner's thread: nobody else's question
+
+
 def test_a_revoked_keys_sessions_end_at_once(site: Site) -> None:
     keys = KeyStore(site.store)
     key, token = keys.create("planner.temp", "ask", actor="test")

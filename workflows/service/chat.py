@@ -75,8 +75,8 @@ Message = dict[str, Any]
 """A chat message as Gradio's Chatbot takes it: role, content and, for a step, metadata."""
 Session = dict[str, Any]
 """One browser session: "thread" (the current thread id or None), "threads" ([thread id, label] pairs,
-newest first), "messages" (the conversation on screen) and "approval_at" (where in them the current thread's
-approval request is, or None)."""
+newest first), "messages" (the conversation on screen), "approval_at" (where in them the current thread's
+approval request is, or None) and "key_id" (the key it belongs to, set by its first event)."""
 
 _CSS: Final = """
 .shipbrain-gantt .mark-line path { stroke-width: 14px; stroke-linecap: butt; }
@@ -614,16 +614,16 @@ class _Page:
         # `mount_chat`), never through a value the browser sends. Gradio finds that parameter by its type hint,
         # which must be the class itself (this module's hints are strings, and gradio is imported lazily).
         def asked(text: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
-            yield from self.ask(text, state, self.principal(request))
+            yield from self.ask(text, state, self.principal(request, state))
 
         def approved(why: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
-            yield from self.decide(True, why, state, self.principal(request))
+            yield from self.decide(True, why, state, self.principal(request, state))
 
         def rejected(why: str, state: Session, request: gr.Request) -> Iterator[dict[Any, Any]]:
-            yield from self.decide(False, why, state, self.principal(request))
+            yield from self.decide(False, why, state, self.principal(request, state))
 
         def reloaded(thread: str | None, state: Session, request: gr.Request) -> dict[Any, Any]:
-            return self.reload(thread, state, self.principal(request))
+            return self.reload(thread, state, self.principal(request, state))
 
         def greeted(request: gr.Request) -> str:
             return _signed_in_as(self.principal(request))
@@ -640,10 +640,21 @@ class _Page:
         self.threads.input(reloaded, [self.threads, self.session], everything, **private)
         self.fresh.click(self.restart, [self.session], everything, **private)
 
-    def principal(self, request: gr.Request) -> Principal | None:
-        """The signed-in key of an event, as the key is now (None: no user, or the key was revoked)."""
+    def principal(self, request: gr.Request, state: Session | None = None) -> Principal | None:
+        """The signed-in key of an event, as the key is now (None: no user, or the key was revoked).
+
+        With `state`: a browser session's state belongs to the key that first acted in it, so its threads are that
+        key's; another key calling its events (Gradio names a session by an id the browser chose) is None too.
+        """
         key_id = request.username
-        return self.signin.principal(key_id) if key_id else None
+        principal = self.signin.principal(key_id) if key_id else None
+        if principal is None or state is None:
+            return principal
+        owner = state.setdefault("key_id", principal.key_id)
+        if owner != principal.key_id:
+            log.warning("the chat page refused key %s an event of a session of key %s", principal.key_id, owner)
+            return None
+        return principal
 
     # ---- what the side panels show ------------------------------------------------------------------------
 
@@ -704,13 +715,15 @@ class _Page:
 
         The question is asked as `principal`, which must have the ask scope, and audited under its key's id.
         """
+        if principal is None:  # not signed in, or another key's session: nothing of the session goes back
+            yield {self.chat: [_note(_NOT_SIGNED_IN)]}
+            return
         messages: list[Message] = state["messages"]
         refused = _refusal(principal, "ask")
         if refused is not None:
             messages.append(_note(refused))
             yield {self.chat: messages}
             return
-        assert principal is not None  # _refusal said so
         messages.append({"role": "user", "content": text})
         yield {self.chat: messages, self.question: "", self.session: state}
         steps = _Steps(messages)
@@ -752,6 +765,9 @@ class _Page:
         """
         import gradio as gr
 
+        if principal is None:  # not signed in, or another key's session: nothing of the session goes back
+            yield {self.chat: [_note(_NOT_SIGNED_IN)], self.gate: gr.Group(visible=False)}
+            return
         messages: list[Message] = state["messages"]
         thread = state["thread"]
         refused = _refusal(principal, "approve")
@@ -760,7 +776,6 @@ class _Page:
             messages.append(_note(refused))
             yield {self.chat: messages, self.gate: gr.Group(visible=False)}
             return
-        assert principal is not None  # _refusal said so
         by = f"{principal.name} ({principal.key_id})"
         known = state.get("approval_at")
         at = known if isinstance(known, int) else len(messages)
@@ -820,6 +835,8 @@ class _Page:
         """A thread chosen from the list (one this browser session asked in): its questions, latest answer, views."""
         import gradio as gr
 
+        if principal is None:  # not signed in, or another key's session: nothing of the session goes back
+            return {self.chat: [_note(_NOT_SIGNED_IN)]}
         if not thread or thread == state["thread"]:
             return {self.chat: gr.skip()}  # an empty dict would be read as one output value
         refused = _refusal(principal, "ask")
@@ -860,10 +877,8 @@ class _Page:
         return {self.chat: [], self.session: state, self.threads: gr.Dropdown(value=None), **self.views(None)}
 
 
-def _refusal(principal: Principal | None, scope: Literal["ask", "approve"]) -> str | None:
+def _refusal(principal: Principal, scope: Literal["ask", "approve"]) -> str | None:
     """Why `principal` may not do what `scope` allows on the page, or None when it may."""
-    if principal is None:
-        return _NOT_SIGNED_IN
     if principal.allows(scope):
         return None
     has = ", ".join(sorted(principal.scopes))
