@@ -1,14 +1,18 @@
-"""The pages' sign-in without a browser: the session cookie over HTTP and over TLS (issue 13, finding 1)."""
+"""The pages' sign-in without a browser (issue 13, finding 1): the session cookie over HTTP and over TLS, and the
+admin key of a first `shipbrain serve` signing in."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from knowledge import Settings
 from tests.service.conftest import service_settings
+from tests.service.servers import start
 from workflows.service import KeyStore, create_app
 
 
@@ -33,3 +37,21 @@ def test_the_session_cookie_is_httponly_strict_and_secure_over_tls(
         out = client.post("/signout", follow_redirects=False)
         assert out.status_code == 303 and 'shipbrain_session=""' in out.headers["set-cookie"]
         assert client.get("/evals").status_code == 401
+
+
+@pytest.mark.slow
+def test_the_admin_key_of_a_first_serve_signs_in_to_the_pages(tmp_path: Path) -> None:
+    """The embedded default stays usable: on a fresh data dir, the admin key `shipbrain serve` made signs in."""
+    server = start(tmp_path / "data", "--no-warm")
+    try:
+        assert server.admin_key is not None, server.output(redact=True)
+        with httpx.Client(base_url=server.url, timeout=60) as browser:
+            sent = browser.get("/", headers={"Accept": "text/html"})
+            assert sent.status_code == 303 and sent.headers["location"] == "/signin?next=/"
+            signed = browser.post("/signin", data={"key": server.admin_key, "next": "/"})
+            assert signed.status_code == 303 and "shipbrain_session" in browser.cookies
+            page = browser.get("/", headers={"Accept": "text/html"})
+            assert page.status_code == 200 and "Shipbrain" in page.text
+            assert browser.get("/config").status_code == 200 and browser.get("/evals").status_code == 200
+    finally:
+        server.kill(signal.SIGTERM)
