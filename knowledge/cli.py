@@ -388,7 +388,13 @@ def _demo_is_stale(target: Path) -> str | None:
         found = json.loads(manifest.read_text())
     except (OSError, ValueError):
         return "its manifest is unreadable"
-    if not isinstance(found, dict) or found.get("source") != "import" or found.get("format_version") != 4:
+    from knowledge.yarddir import STORE_FORMAT_VERSION
+
+    if (
+        not isinstance(found, dict)
+        or found.get("source") != "import"
+        or found.get("format_version") != STORE_FORMAT_VERSION
+    ):
         version = found.get("format_version") if isinstance(found, dict) else None
         return f"it is a yard of format {version}, not an imported store of this Shipbrain's"
     return None

@@ -6,7 +6,7 @@ store to a temporary sibling of `out`, renamed into place at the end: a failed o
 `out`. `export_yard(store, dst)` writes the format back; importing the export gives the same store
 (`store_digest` of both is equal).
 
-The store (format version 4):
+The store (format version 5):
 
 ```
 out/
@@ -18,10 +18,10 @@ out/
   nodes/end.npy        int32 per node: its subtree is [node, end[node])
   nodes/group-<h>.npy  int32 per node: parent in grouping hierarchy <h> (-1 for none)
   graph/*.npy          CSR forward and reverse over the yard's edges plus child -> parent
-  edges.parquet        the yard's own edges (before, after node numbers), in the yard's order
-  tables/<name>.parquet  each node table's rows with their node number, in the yard's row order
-  roles/<role>.parquet   each role's fields (`knowledge.yardformat.fields`), converted to their units, by node
-  calendar.parquet, actuals.parquet   when the yard has them, ids resolved to nodes
+  tables/<name>.parquet  every table of the yard as given (Parquet copied byte for byte, CSV as Parquet text)
+  roles/<role>.parquet   each role's fields (`knowledge.yardformat.fields`), converted to their units, by node;
+                         roles/actuals.parquet the actuals likewise
+  calendar.parquet     when the yard has one, resource ids resolved to nodes
 ```
 
 ```python
@@ -39,14 +39,13 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from knowledge._csr import build_csr
@@ -60,9 +59,8 @@ from knowledge.yarddir import (
     replace_directory,
 )
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
-from knowledge.yardformat.convert import convert
 from knowledge.yardformat.fields import ACTUALS, FIELDS
-from knowledge.yardformat.read import iter_batches
+from knowledge.yardformat.read import find_table, iter_batches, table_columns
 
 __all__ = [
     "IMPORT_STEPS",
@@ -126,17 +124,10 @@ def import_yard(
         reverse = build_csr(order.after, order.before, n)
         for name, array in zip(_GRAPH_FILES, (*forward, *reverse), strict=True):
             np.save(tmp / "graph" / f"{name}.npy", array)
-        own = len(yard.before)
-        tables: dict[str, int] = {}
-        edges = pa.table(
-            {"before": pa.array(order.before[:own], pa.int32()), "after": pa.array(order.after[:own], pa.int32())}
-        )
-        pq.write_table(edges, tmp / "edges.parquet", compression="zstd", row_group_size=_ROW_GROUP)
-        tables["edges"] = edges.num_rows
         step("writing the tables")
-        tables |= _write_node_tables(yard, order.new_of_old, tmp)
+        tables = _write_node_tables(yard, tmp)
         tables |= _write_role_tables(yard, order.new_of_old, tmp)
-        tables |= _write_extra_tables(yard, tmp)
+        tables |= _write_calendar(yard, tmp)
         shutil.copyfile(source / "yard.toml", tmp / "yard.toml")
         step("checksums")
         kinds = list(yard.spec.known_kinds)
@@ -162,139 +153,127 @@ def import_yard(
     return manifest
 
 
-def _write_node_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp: Path) -> dict[str, int]:
-    """Each node table as the yard wrote it (every column, as read), with each row's node number first.
+def _write_node_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
+    """Every table of the yard as it gave it, in `tables/`: what an export gives back.
 
-    Streamed batch by batch in the yard's row order (bounded memory at 48M nodes); an export writes that order back,
-    so importing the export numbers every node the same and gives the same bytes.
+    A Parquet table is copied byte for byte (no decoding, whatever its size); a CSV table is stored as Parquet with
+    its columns as read (text), streamed batch by batch. Row r of a node table is node `new_of_old[first + r]`,
+    which the store needs nowhere: the brain reads the role tables, these are kept for the round trip.
     """
     (tmp / "tables").mkdir()
     rows: dict[str, int] = {}
-    for nf in yard.node_files:
-        name = nf.path.name.rsplit(".", 1)[0]
-        path = tmp / "tables" / f"{name}.parquet"
-        writer: pq.ParquetWriter | None = None
-        start = nf.first_node
-        try:
-            for batch in iter_batches(nf.path):
-                data = batch.data
-                node = pa.array(new_of_old[start : start + data.num_rows], pa.int32())
-                start += data.num_rows
-                table = pa.Table.from_batches([data]).add_column(0, "node", node)
-                if writer is None:
-                    writer = pq.ParquetWriter(path, table.schema, compression="zstd")
-                writer.write_table(table, row_group_size=_ROW_GROUP)
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            pq.write_table(pa.table({"node": pa.array([], pa.int32())}), path)
-        rows[f"tables/{name}"] = nf.rows
+    counts = {nf.path: nf.rows for nf in yard.node_files}
+    for path in (*(nf.path for nf in yard.node_files), *yard.edge_files, *yard.other_files):
+        name = path.name.rsplit(".", 1)[0]
+        target = tmp / "tables" / f"{name}.parquet"
+        if path.suffix == ".parquet":
+            shutil.copyfile(path, target)
+            count = pq.ParquetFile(target).metadata.num_rows
+        else:
+            count = _csv_to_parquet(path, target)
+        rows[f"tables/{name}"] = counts.get(path, count)
+    rows["edges"] = len(yard.before)
     return rows
+
+
+def _csv_to_parquet(path: Path, target: Path) -> int:
+    writer: pq.ParquetWriter | None = None
+    count = 0
+    try:
+        for batch in iter_batches(path):
+            if writer is None:
+                writer = pq.ParquetWriter(target, batch.data.schema, compression="zstd")
+            writer.write_batch(batch.data, row_group_size=_ROW_GROUP)
+            count += batch.data.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # a header and no rows
+        columns = table_columns(path)
+        pq.write_table(pa.table({c: pa.array([], pa.string()) for c in columns}), target)
+    return count
 
 
 def _write_role_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp: Path) -> dict[str, int]:
-    """Per role, its nodes' fields converted to the brain's names and units, ordered by node.
+    """Per role, its nodes' fields in the brain's names and units (as `validate_yard` converted them), by node.
 
-    Each node file is read once, and only the columns some role maps. A reference (`work_package`, `resource`,
-    `block`, ...) is stored as the node it names (int32, -1 for none): the brain joins on node numbers.
+    A reference (`work_package`, `resource`, `block`, ...) is stored as the node it names (int32, -1 for none):
+    the brain joins on node numbers.
     """
     (tmp / "roles").mkdir()
-    index = IdIndex.open(tmp / "ids")
-    spec = yard.spec
-    kind_index = {kind: i for i, kind in enumerate(spec.known_kinds)}
-    codes = {role: np.array([kind_index[k] for k in kinds], dtype=np.int16) for role, kinds in spec.roles.items()}
-    parts: dict[str, list[pa.Table]] = {role: [] for role in spec.roles}
-    for nf in yard.node_files:
-        plans = {
-            role: [
-                (f, s, s.column if s is not None else f.name)
-                for f in FIELDS.get(role, ())
-                for s in [spec.source(role, f.name)]
-                if (s.column if s is not None else f.name) in nf.columns
-            ]
-            for role in spec.roles
-        }
-        kinds = yard.kind[nf.first_node : nf.first_node + nf.rows]
-        present = [role for role in spec.roles if np.isin(kinds, codes[role]).any()]
-        if not present:
-            continue
-        needed = sorted({column for role in present for _, _, column in plans[role]})
-        start = nf.first_node
-        batches = (b.data for b in iter_batches(nf.path, needed)) if needed else _row_counts(nf.rows)
-        for batch in batches:
-            count = batch.num_rows
-            nodes_here = new_of_old[start : start + count]
-            kinds_here = yard.kind[start : start + count]
-            start += count
-            for role in present:
-                mine = np.isin(kinds_here, codes[role])
-                if not mine.any():
-                    continue
-                keep = pa.array(mine)
-                columns: dict[str, pa.Array] = {"node": pa.array(nodes_here[mine], pa.int32())}
-                for f, s, column in plans[role]:
-                    values = convert(batch.column(column).filter(keep), f, s).values
-                    if f.type == "ref":
-                        values = pa.array(index.nodes_of(values), pa.int32())
-                    columns[f.name] = values
-                parts[role].append(pa.table(columns))
     rows: dict[str, int] = {}
-    for name, pieces in parts.items():
-        if not pieces:
-            continue
-        table = pa.concat_tables(pieces, promote_options="default")
-        table = table.take(pc.sort_indices(table.column("node")))
-        pq.write_table(table, tmp / "roles" / f"{name}.parquet", compression="zstd", row_group_size=_ROW_GROUP)
-        rows[f"roles/{name}"] = table.num_rows
+    for role, parts in yard.roles.items():
+        refs = {f.name for f in FIELDS.get(role, ()) if f.type == "ref"}
+        order = [f.name for f in FIELDS.get(role, ())]
+        table = _rows_table([p.nodes for p in parts], [p.columns for p in parts], order, refs, new_of_old)
+        _write_by_node(table, tmp / "roles" / f"{role}.parquet")
+        rows[f"roles/{role}"] = table.num_rows
+    if yard.actuals is not None:
+        names = [f.name for f in FIELDS[ACTUALS]]
+        table = _rows_table([yard.actuals.nodes], [yard.actuals.columns], names, set(), new_of_old)
+        _write_by_node(table, tmp / "roles" / f"{ACTUALS}.parquet")
+        rows[f"roles/{ACTUALS}"] = table.num_rows
     return rows
 
 
-def _row_counts(total: int, step: int = 1 << 20) -> Iterator[pa.RecordBatch]:
-    """Empty batches of a file's row counts: for a role whose rows map no column here (only their nodes)."""
-    for lo in range(0, total, step):
-        yield pa.RecordBatch.from_pydict({"_": pa.nulls(min(step, total - lo))})
+def _write_by_node(table: pa.Table, path: Path) -> None:
+    """A role table as the store reads it: row groups of `_ROW_GROUP` rows, `node` statistics for picking them.
+
+    Dictionary pages only for text (words like a process or a grade: a few distinct values), statistics only for
+    `node`: measured on a 900,000-row joint table, 0.7 s and 14 MiB against 1.8 s and 23 MiB with the defaults.
+    """
+    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    pq.write_table(
+        table, path, compression="zstd", row_group_size=_ROW_GROUP, use_dictionary=text, write_statistics=["node"]
+    )
 
 
-def _write_extra_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
-    """The calendar and the actuals, their ids resolved to nodes through the store's own index."""
-    from knowledge.yardformat.read import find_table, table_columns
+def _rows_table(
+    nodes: list[npt.NDArray[np.int32]],
+    columns: list[dict[str, pa.Array]],
+    order: list[str],
+    refs: set[str],
+    new_of_old: npt.NDArray[np.int32],
+) -> pa.Table:
+    """Batches of rows as one table: `node` (renumbered) first, then the fields in `order`, sorted by node.
 
+    A field a batch lacks (its file has no such column) is null there. Rows already in node order (a yard
+    exported depth first, as the synthetic one is) are not sorted again.
+    """
+    node = new_of_old[np.concatenate(nodes)] if nodes else np.empty(0, dtype=np.int32)
+    present = [name for name in order if any(name in c for c in columns)]
+    data: dict[str, pa.Array] = {"node": pa.array(node, pa.int32())}
+    for name in present:
+        pieces = [c[name] for c in columns if name in c]
+        kind = pieces[0].type
+        filled = [c[name] if name in c else pa.nulls(len(n), kind) for c, n in zip(columns, nodes, strict=True)]
+        array = pa.concat_arrays(filled) if filled else pa.array([], kind)
+        if name in refs:
+            old = array.to_numpy(zero_copy_only=False)
+            array = pa.array(np.where(old >= 0, new_of_old[np.maximum(old, 0)], -1).astype(np.int32))
+        data[name] = array
+    table = pa.table(data)
+    if len(node) > 1 and not bool(np.all(node[1:] > node[:-1])):
+        table = table.take(pa.array(np.argsort(node, kind="stable")))
+    return table
+
+
+def _write_calendar(yard: CheckedYard, tmp: Path) -> dict[str, int]:
+    """The calendar, its resource ids resolved to nodes through the store's own index (a small table)."""
+    path = find_table(yard.directory, yard.spec.tables.calendar or "calendar")
+    if path is None:
+        return {}
     index = IdIndex.open(tmp / "ids")
-    rows: dict[str, int] = {}
-    for name, configured in (("calendar", yard.spec.tables.calendar), ("actuals", yard.spec.tables.actuals)):
-        path = find_table(yard.directory, configured or name)
-        if path is None:
-            continue
-        batches = [b.data for b in iter_batches(path)]
-        if batches:
-            table = pa.Table.from_batches(batches)
-        else:  # a table with a header and no rows (a yard that works every day has an empty calendar)
-            table = pa.table({column: pa.array([], pa.string()) for column in table_columns(path)})
-        for column in ("id", "resource"):
-            if column in table.column_names:
-                ids = table.column(column)
-                nodes = index.nodes_of(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
-                table = table.append_column(f"{column}_node", pa.array(nodes, pa.int32()))
-        pq.write_table(table, tmp / f"{name}.parquet", compression="zstd")
-        rows[name] = table.num_rows
-        if name == "actuals":
-            canonical = _canonical_actuals(yard, table)
-            pq.write_table(canonical, tmp / "roles" / "actuals.parquet", compression="zstd")
-            rows["roles/actuals"] = canonical.num_rows
-    return rows
-
-
-def _canonical_actuals(yard: CheckedYard, table: pa.Table) -> pa.Table:
-    """The actuals in the brain's names and units (`FIELDS["actuals"]`), by node: what the models train on."""
-    columns: dict[str, pa.Array] = {"node": table.column("id_node").combine_chunks()}
-    for f in FIELDS[ACTUALS]:
-        source = yard.spec.source(ACTUALS, f.name)
-        column = source.column if source is not None else f.name
-        if column in table.column_names:
-            columns[f.name] = convert(table.column(column).combine_chunks(), f, source).values
-    out = pa.table(columns)
-    return out.take(pc.sort_indices(out.column("node")))
+    batches = [b.data for b in iter_batches(path)]
+    if batches:
+        table = pa.Table.from_batches(batches)
+    else:  # a table with a header and no rows (a yard that works every day has an empty calendar)
+        table = pa.table({column: pa.array([], pa.string()) for column in table_columns(path)})
+    if "resource" in table.column_names:
+        ids = table.column("resource").combine_chunks()
+        table = table.append_column("resource_node", pa.array(index.nodes_of(ids), pa.int32()))
+    pq.write_table(table, tmp / "calendar.parquet", compression="zstd")
+    return {"calendar": table.num_rows}
 
 
 def _checksums(root: Path) -> dict[str, dict[str, int | str]]:
@@ -331,22 +310,8 @@ def export_yard(store: Path, dst: Path, *, overwrite: bool = False) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.exporting-", dir=dst.parent))
     try:
-        index = IdIndex.open(store / "ids")
-        for rel in sorted((store / "tables").glob("*.parquet")):
-            pq.write_table(pq.read_table(rel).drop_columns(["node"]), tmp / rel.name, compression="zstd")
-        edges = pq.read_table(store / "edges.parquet")
-        out_edges = pa.table(
-            {
-                "before": index.ids_of(edges.column("before").to_numpy()),
-                "after": index.ids_of(edges.column("after").to_numpy()),
-            }
-        )
-        pq.write_table(out_edges, tmp / "edges.parquet", compression="zstd")
-        for name in ("calendar", "actuals"):
-            if (store / f"{name}.parquet").exists():
-                table = pq.read_table(store / f"{name}.parquet")
-                drop = [c for c in table.column_names if c.endswith("_node")]
-                pq.write_table(table.drop_columns(drop), tmp / f"{name}.parquet", compression="zstd")
+        for path in sorted((store / "tables").glob("*.parquet")):
+            shutil.copyfile(path, tmp / path.name)
         # every table comes back as Parquet: a file the spec names as CSV is named as Parquet
         spec = (store / "yard.toml").read_text(encoding="utf-8")
         (tmp / "yard.toml").write_text(spec.replace('.csv"', '.parquet"'), encoding="utf-8")

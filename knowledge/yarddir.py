@@ -60,9 +60,9 @@ def replace_directory(tmp: Path, out: Path) -> None:
         os.replace(tmp, out)
 
 
-# ---- the imported store (format 4) -------------------------------------------------------------------------
+# ---- the imported store (format 5) -------------------------------------------------------------------------
 
-STORE_FORMAT_VERSION: Final = 4
+STORE_FORMAT_VERSION: Final = 5
 
 
 class ImportManifest(BaseModel):
@@ -71,7 +71,7 @@ class ImportManifest(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["shipbrain-yard"] = "shipbrain-yard"
-    format_version: Literal[4] = 4
+    format_version: Literal[5] = 5
     source: Literal["import"] = "import"
     name: str
     day0: str

@@ -27,12 +27,10 @@ from knowledge.yardformat.fields import ACTUALS, FIELDS, Consumer, YardField
 from knowledge.yardformat.read import BATCH_ROWS, Batch, TableReadError, find_table, iter_batches, table_columns
 from knowledge.yardformat.spec import ColumnMap, YardSpec, load_spec
 
-__all__ = ["CheckedYard", "NodeFile", "validate_yard"]
+__all__ = ["CheckedYard", "NodeFile", "RoleRows", "validate_yard"]
 
 _NODE_CORE: Final = ("id", "kind", "parent")
 _CYCLE_SHOWN: Final = 50
-_POOL_MIN: Final = 1 << 22
-"""Fewest lookups pooled into one hash-table build (see `_Resolver`)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +43,17 @@ class NodeFile:
     first_node: int
     """Node number of the file's first row (read order)."""
     rows: int
+
+
+@dataclass
+class RoleRows:
+    """One batch's rows of one role: their read-order node numbers and their fields as checked and converted.
+
+    A reference field (`ref`) holds read-order node numbers (int32, -1 for none); the importer renumbers them.
+    """
+
+    nodes: npt.NDArray[np.int32]
+    columns: dict[str, pa.Array] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,13 @@ class CheckedYard:
     after: npt.NDArray[np.int32]
     unlocked: dict[str, tuple[Consumer, ...]] = field(default_factory=dict)
     """Role -> the consumers (models, scheduler) its columns feed completely."""
+    roles: dict[str, list[RoleRows]] = field(default_factory=dict)
+    """Each role's rows, batch by batch in read order, with their fields in the brain's names and units: what
+    the importer stores as the role's table (so every value is read and converted once)."""
+    actuals: RoleRows | None = None
+    """The actuals table's rows in the brain's names and units (`nodes`: the node each row is about)."""
+    other_files: tuple[Path, ...] = ()
+    """The calendar and actuals tables, when the yard has them."""
 
     @property
     def num_nodes(self) -> int:
@@ -91,71 +107,29 @@ class _Where(NamedTuple):
 
 
 class _Resolver:
-    """Id -> node lookups gathered over many batches and done together.
+    """Id -> node lookups of a column, its unknown ids reported against its batch.
 
-    A pyarrow hash lookup builds its hash table from every id on each call, so lookups are pooled until they
-    are about as many as the ids (a few calls for a whole yard, not one per batch); then each pooled column's
-    unknown ids are reported against its own batch and its nodes handed to its sink.
+    Rows that are no reference (an empty cell, a row of another role) are left out before hashing: a grouping
+    column that only a few kinds fill costs only its filled rows.
     """
 
-    def __init__(self, lookup: IdLookup, problems: _Problems, budget: int) -> None:
+    def __init__(self, lookup: IdLookup, problems: _Problems) -> None:
         self.lookup = lookup
         self.problems = problems
-        self.budget = budget
-        self.pending: list[tuple[_Where, str, pa.Array, npt.NDArray[np.bool_], str, _Sink | None]] = []
-        self.size = 0
 
-    def add(
-        self,
-        at: _Located,
-        column: str,
-        values: pa.Array,
-        skip: npt.NDArray[np.bool_],
-        problem: str,
-        sink: _Sink | None,
-    ) -> None:
-        """Resolve `values` (rows where `skip` is set are not references: -1), report unknown ids as `problem`."""
-        self.pending.append((_Where(at.file, at.first_row), column, values, skip, problem, sink))
-        self.size += len(values)
-        if self.size >= self.budget:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        pooled = pa.concat_arrays([pc.cast(v, pa.large_string()) for _, _, v, _, _, _ in self.pending])
-        nodes = self.lookup.nodes_of(pooled)
-        offset = 0
-        for at, column, values, skip, problem, sink in self.pending:
-            part = nodes[offset : offset + len(values)]
-            offset += len(values)
-            missing = (part < 0) & ~skip
-            self.problems.add_rows(problem, at, missing, column, _says(values, "is the id of no node in the yard"))
-            if sink is not None:
-                part[skip | missing] = -1
-                sink(part.astype(np.int32))
-        self.pending.clear()
-        self.size = 0
-
-
-_Sink = Callable[[npt.NDArray[np.int32]], None]
-
-
-def _into(array: npt.NDArray[np.int32], lo: int) -> _Sink:
-    def sink(nodes: npt.NDArray[np.int32]) -> None:
-        array[lo : lo + len(nodes)] = nodes
-
-    return sink
-
-
-def _slot(parts: list[npt.NDArray[np.int32]]) -> _Sink:
-    index = len(parts)
-    parts.append(np.empty(0, dtype=np.int32))
-
-    def sink(nodes: npt.NDArray[np.int32]) -> None:
-        parts[index] = nodes
-
-    return sink
+    def resolve(
+        self, at: _Located, column: str, values: pa.Array, skip: npt.NDArray[np.bool_], problem: str
+    ) -> npt.NDArray[np.int32]:
+        """The node of each value (-1 where `skip` is set or the id is unknown, reported as `problem`)."""
+        want = ~skip
+        found = np.full(len(values), -1, dtype=np.int64)
+        if want.all():
+            found = self.lookup.nodes_of(values)
+        elif want.any():
+            found[want] = self.lookup.nodes_of(values.filter(pa.array(want)))
+        missing = (found < 0) & want
+        self.problems.add_rows(problem, at, missing, column, _says(values, "is the id of no node in the yard"))
+        return found.astype(np.int32)
 
 
 class _Problems:
@@ -233,6 +207,8 @@ class _Check:
         self.node_files: list[NodeFile] = []
         self.resolver: _Resolver
         self.unlocked: dict[str, set[Consumer]] = {}
+        self.roles: dict[str, list[RoleRows]] = {}
+        self.actual_rows: list[RoleRows] = []
 
     # -- files -------------------------------------------------------------------------------------------
     def _table(self, name: str, *, required: bool) -> Path | None:
@@ -351,17 +327,16 @@ class _Check:
             for batch in self._batches(nf.path, wanted):
                 lo = nf.first_node + batch.first_row - 1
                 hi = lo + batch.data.num_rows
-                self._resolve(batch, "parent", "unknown parent", _into(parent, lo))
+                parent[lo:hi] = self._resolve(batch, "parent", "unknown parent")
                 for name, column in self.spec.hierarchies.items():
                     if column in batch.data.schema.names:
-                        self._resolve(batch, column, "unknown group parent", _into(groups[name], lo))
-                self._fields(lookup, batch, kind[lo:hi], plan)
-        self.resolver.flush()
+                        groups[name][lo:hi] = self._resolve(batch, column, "unknown group parent")
+                self._fields(lookup, batch, kind[lo:hi], plan, lo)
         return parent, groups
 
-    def _resolve(self, batch: Batch, column: str, problem: str, sink: _Sink) -> None:
+    def _resolve(self, batch: Batch, column: str, problem: str) -> npt.NDArray[np.int32]:
         values = _text(batch.data.column(column))
-        self.resolver.add(batch, column, values, _empty(values), problem, sink)
+        return self.resolver.resolve(batch, column, values, _empty(values), problem)
 
     def _field_plan(self, nf: NodeFile, kind: npt.NDArray[np.int16]) -> list[tuple[str, YardField, ColumnMap]]:
         """The fields this file's rows give, per role present in it; missing columns reported."""
@@ -412,16 +387,33 @@ class _Check:
         batch: Batch,
         kind: npt.NDArray[np.int16],
         plan: list[tuple[str, YardField, ColumnMap]],
+        first_node: int,
     ) -> None:
+        """Check the batch's fields, keeping each role's rows (nodes and converted fields) for the importer."""
+        kept: dict[str, tuple[npt.NDArray[np.bool_], RoleRows]] = {}
+        for role, codes in self.role_codes.items():
+            rows = np.isin(kind, codes)
+            if rows.any():
+                nodes = (first_node + np.flatnonzero(rows)).astype(np.int32)
+                kept[role] = (rows, RoleRows(nodes))
+                self.roles.setdefault(role, []).append(kept[role][1])
         for role, f, source in plan:
-            rows = np.isin(kind, self.role_codes[role])
-            if not rows.any() or source.column not in batch.data.schema.names:
+            if role not in kept or source.column not in batch.data.schema.names:
                 continue
-            self.check_field(lookup, batch, rows, role, f, source)
+            rows, keep = kept[role]
+            self.check_field(lookup, batch, rows, role, f, source, keep)
 
     def check_field(
-        self, lookup: IdLookup, batch: Batch, rows: npt.NDArray[np.bool_], section: str, f: YardField, source: ColumnMap
+        self,
+        lookup: IdLookup,
+        batch: Batch,
+        rows: npt.NDArray[np.bool_],
+        section: str,
+        f: YardField,
+        source: ColumnMap,
+        keep: RoleRows | None = None,
     ) -> None:
+        """Check one field's column on `rows` of the batch; with `keep`, keep its values there (refs as nodes)."""
         column = batch.data.column(source.column)
         got = convert(column, f, source)
         key = f"columns.{section}.{f.name}"
@@ -456,7 +448,11 @@ class _Check:
                 lambda i: f"no value for {section} field {f.name!r}, which the {f.feeds} model needs",
             )
         if f.type == "ref":
-            self.resolver.add(batch, source.column, _text(column), ~rows | got.missing, "unknown reference", None)
+            nodes = self.resolver.resolve(batch, source.column, _text(column), ~rows | got.missing, "unknown reference")
+            if keep is not None:
+                keep.columns[f.name] = pa.array(nodes[rows], pa.int32())
+        elif keep is not None:
+            keep.columns[f.name] = got.values.filter(pa.array(rows)) if not rows.all() else got.values
 
     # -- edges, cycles, other tables ---------------------------------------------------------------------
     def edges(self, lookup: IdLookup, paths: list[Path]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
@@ -477,10 +473,9 @@ class _Check:
                 none = np.zeros(batch.data.num_rows, dtype=bool)
                 for column, parts in (("before", before), ("after", after)):
                     values = _text(batch.data.column(column))
-                    self.resolver.add(batch, column, values, none, "unknown edge end", _slot(parts))
+                    parts.append(self.resolver.resolve(batch, column, values, none, "unknown edge end"))
                 count += batch.data.num_rows
             self.edge_files.append((path.name, count))
-        self.resolver.flush()
         empty = np.empty(0, dtype=np.int32)
         return (np.concatenate(before) if before else empty), (np.concatenate(after) if after else empty)
 
@@ -571,9 +566,20 @@ class _Check:
         ref = YardField("id", "ref", "actuals", required=True)
         for batch in self._batches(path, ["id", *{s.column for _, s in plan}]):
             every = np.ones(batch.data.num_rows, dtype=bool)
-            self.check_field(lookup, batch, every, ACTUALS, ref, ColumnMap(column="id"))
+            keep = RoleRows(np.empty(0, dtype=np.int32))
+            self.actual_rows.append(keep)
+            self.check_field(lookup, batch, every, ACTUALS, ref, ColumnMap(column="id"), keep)
             for f, source in plan:
-                self.check_field(lookup, batch, every, ACTUALS, f, source)
+                self.check_field(lookup, batch, every, ACTUALS, f, source, keep)
+
+    def actuals_kept(self) -> RoleRows | None:
+        """The actuals' rows as one table's columns, `nodes` the node each row is about (read order)."""
+        if not self.actual_rows:
+            return None
+        names = [f.name for f in FIELDS[ACTUALS] if f.name in self.actual_rows[0].columns]
+        nodes = np.concatenate([k.columns["id"].to_numpy() for k in self.actual_rows]).astype(np.int32)
+        columns = {n: pa.concat_arrays([k.columns[n] for k in self.actual_rows]) for n in names}
+        return RoleRows(nodes, columns)
 
 
 def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYard:
@@ -590,7 +596,7 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
     if check.problems.counts.keys() & {"missing file", "unreadable table", "ambiguous table"}:
         raise check.problems.error(directory.name)  # no point resolving references against a partial id set
     lookup = IdLookup(ids)
-    check.resolver = _Resolver(lookup, check.problems, max(len(lookup), _POOL_MIN))
+    check.resolver = _Resolver(lookup, check.problems)
     check.duplicates(lookup)
     parent, groups = check.references(lookup, kind)
     before, after = check.edges(lookup, edge_paths)
@@ -598,7 +604,7 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
         check.calendar(lookup, calendar)
     if actuals is not None:
         check.actuals(lookup, actuals)
-    check.resolver.flush()
+    lookup.release()
     if not check.problems.counts.keys() & {"unknown parent", "unknown edge end", "unknown group parent"}:
         check.cycle(lookup, before, after, parent, None)
         none = np.empty(0, dtype=np.int32)
@@ -618,4 +624,7 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
         before=before,
         after=after,
         unlocked={role: tuple(sorted(c)) for role, c in check.unlocked.items()},
+        roles=check.roles,
+        actuals=check.actuals_kept(),
+        other_files=tuple(p for p in (calendar, actuals) if p is not None),
     )

@@ -37,8 +37,13 @@ def test_an_import_keeps_the_yards_ids_kinds_parents_and_edges(tmp_path: Path, f
     block = index.node_of("船体-B12")
     inside = {index.id_of(n) for n in range(block, int(end[block]))}
     assert inside == {r[0] for r in NODES if r[1] != "SYS"}
-    edges = pq.read_table(store / "edges.parquet")
-    assert [(index.id_of(b), index.id_of(a)) for b, a in zip(*edges.to_pydict().values(), strict=True)] == EDGES
+    # the yard's edges are in the graph (by node), and its own edge table is kept as given for the export
+    indptr, indices = np.load(store / "graph" / "forward_indptr.npy"), np.load(store / "graph" / "forward_indices.npy")
+    for before, after in EDGES:
+        b = index.node_of(before)
+        assert index.node_of(after) in indices[indptr[b] : indptr[b + 1]]
+    kept = pq.read_table(store / "tables" / "edges.parquet")
+    assert list(zip(kept.column("before").to_pylist(), kept.column("after").to_pylist(), strict=True)) == EDGES
     # the graph: the yard's edges plus one child -> parent link per node under a parent
     assert manifest.num_edges == len(EDGES) + sum(1 for r in NODES if r[2])
     assert manifest.counts == {"BLK": 1, "ASSY": 1, "PLATE": 1, "PROFILE": 1, "WELD": 1, "SYS": 1}

@@ -110,8 +110,8 @@ def test_a_damaged_store_is_refused_at_open(tmp_path: Path, store_path: Path) ->
 
     copy = tmp_path / "copy"
     shutil.copytree(store_path, copy)
-    pq.write_table(pa.table({"x": [1]}), copy / "edges.parquet")
-    with pytest.raises(YardIntegrityError, match="edges.parquet"):
+    pq.write_table(pa.table({"x": [1]}), copy / "tables" / "edges.parquet")
+    with pytest.raises(YardIntegrityError, match="tables/edges.parquet"):
         YardStore.open(copy)
 
 

@@ -226,11 +226,11 @@ def test_items_are_grouped_by_system_and_the_actuals_are_kept(
     nodes = index.nodes_of(node_codes(generated.layout, items.column("item_id").to_numpy()))
     system = np.load(store / "nodes" / "group-system.npy")
     assert index.ids_of(system[nodes]).to_pylist() == items.column("system").cast(pa.string()).to_pylist()
-    actuals = pq.read_table(store / "actuals.parquet")
+    actuals = pq.read_table(store / "roles" / "actuals.parquet")
     t = generated.tables
     assert actuals.num_rows == sum(t[n].num_rows for n in ("blocks", "joints", "outfitting_items", "work_packages"))
     joints = index.nodes_of(node_codes(generated.layout, t["joints"].column("joint_id").to_numpy()))
-    by_node = dict(zip(actuals.column("id_node").to_pylist(), actuals.column("actual_hours").to_pylist(), strict=True))
+    by_node = dict(zip(actuals.column("node").to_pylist(), actuals.column("hours").to_pylist(), strict=True))
     assert [by_node[n] for n in joints.tolist()] == t["joints"].column("actual_hours").to_pylist()
 
 

@@ -133,7 +133,7 @@ def test_manifest_of_another_format_version(small_yard: Path, tmp_path: Path) ->
     manifest = json.loads((store / "manifest.json").read_text())
     manifest["format_version"] = 3
     (store / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestError, match="format version 3 .*this Shipbrain reads imported stores \\(version 4\\)"):
+    with pytest.raises(ManifestError, match="format version 3 .*this Shipbrain reads imported stores \\(version 5\\)"):
         read_import_manifest(store)
     with pytest.raises(YardDataError):
         YardStore.open(store)
