@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge import Settings
+from knowledge.database import dispose
+from tests.helpers import postgres
 from tests.service.conftest import service_settings
 from tests.service.servers import start
 from workflows.service import KeyStore, create_app
@@ -55,3 +57,25 @@ def test_the_admin_key_of_a_first_serve_signs_in_to_the_pages(tmp_path: Path) ->
             assert browser.get("/config").status_code == 200 and browser.get("/evals").status_code == 200
     finally:
         server.kill(signal.SIGTERM)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL's server programs are not installed")
+def test_a_session_made_by_one_service_signs_in_at_another_on_one_postgresql(tmp_path: Path, small_yard: Path) -> None:
+    """Sessions live in the database, not in a process: two services on one PostgreSQL (behind one balancer) share
+    them, and signing out at one ends the session at both."""
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path, postgres_dsn=dsn)
+        one = create_app(settings, small_yard, chat=False, start_workers=False, service=service_settings())
+        other = create_app(settings, small_yard, chat=False, start_workers=False, service=service_settings())
+        try:
+            with TestClient(one) as first, TestClient(other) as second:
+                assert one.state.service.store.engine.dialect.name == "postgresql"
+                _, token = KeyStore(one.state.service.store).create("planner.anna", "ask", actor="test")
+                signed = first.post("/signin", data={"key": token}, follow_redirects=False)
+                cookie = {"Cookie": f"shipbrain_session={signed.cookies['shipbrain_session']}"}
+                assert second.get("/evals", headers=cookie).status_code == 200
+                assert first.post("/signout", headers=cookie, follow_redirects=False).status_code == 303
+                assert second.get("/evals", headers=cookie).status_code == 401
+        finally:
+            dispose(settings)
