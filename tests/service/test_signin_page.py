@@ -237,7 +237,12 @@ def test_the_sign_in_form_is_not_sent_from_another_site_nor_sends_to_one(site: S
     with httpx.Client(base_url=site.url, timeout=60) as client:
         forged = client.post("/signin", data=form, headers={"Origin": "http://rebind.attacker.example"})
         assert forged.status_code == 403 and "shipbrain_session" not in forged.cookies
-        for elsewhere in ("//attacker.example/", "https://attacker.example/", "/\\attacker.example"):
+        for elsewhere in (
+            "//attacker.example/",
+            "https://attacker.example/",
+            "/\\attacker.example",
+            "/\t/attacker.example",
+        ):
             answer = client.post("/signin", data={**form, "next": elsewhere})
             assert answer.status_code == 303 and answer.headers["location"] == "/", elsewhere
         answer = client.post("/signin", data={**form, "next": "/evals"})

@@ -105,8 +105,14 @@ def _public(path: str) -> bool:
 
 
 def _next(target: str | None) -> str:
-    """Where to go after signing in: a path of this site, never another site's (`//evil`, a backslash, `https:`)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
+    """Where to go after signing in: a path of this site, never another site's (`//evil`, a backslash, `https:`).
+
+    Whitespace and control characters are refused too: a browser drops a tab or a newline from a URL, so
+    `/<tab>/evil` would be `//evil` to it.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(c.isspace() or not c.isprintable() for c in target):
         return "/"
     return target
 
