@@ -59,6 +59,7 @@ from knowledge.yarddir import (
     replace_directory,
 )
 from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
+from knowledge.yardformat._kept import KeptRows, RoleRows
 from knowledge.yardformat.fields import ACTUALS, FIELDS
 from knowledge.yardformat.read import find_table, iter_batches, table_columns
 
@@ -100,15 +101,16 @@ def import_yard(
     source, out = Path(source), Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{str(out)!r} already exists; pass --force to replace it")
-    step("checking the yard")
-    yard = validate_yard(source)
-    step("numbering the nodes")
-    order = order_nodes(yard.parent, yard.kind, yard.before, yard.after)
     out.parent.mkdir(parents=True, exist_ok=True)
     for stale in out.parent.glob(f".{out.name}.importing-*"):  # what a killed import left: never the store
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     try:
+        step("checking the yard")
+        (tmp / ".spill").mkdir()
+        yard = validate_yard(source, spill=tmp / ".spill")
+        step("numbering the nodes")
+        order = order_nodes(yard.parent, yard.kind, yard.before, yard.after)
         step("writing the id index")
         IdIndex.build(yard.ids.take(pa.array(order.old_of_new)), tmp / "ids")
         step("writing the graph")
@@ -128,6 +130,7 @@ def import_yard(
         tables = _write_node_tables(yard, tmp)
         tables |= _write_role_tables(yard, order.new_of_old, tmp)
         tables |= _write_calendar(yard, tmp)
+        shutil.rmtree(tmp / ".spill")
         shutil.copyfile(source / "yard.toml", tmp / "yard.toml")
         step("checksums")
         kinds = list(yard.spec.known_kinds)
@@ -202,60 +205,61 @@ def _write_role_tables(yard: CheckedYard, new_of_old: npt.NDArray[np.int32], tmp
     """
     (tmp / "roles").mkdir()
     rows: dict[str, int] = {}
-    for role, parts in yard.roles.items():
+    for role, kept in yard.roles.items():
         refs = {f.name for f in FIELDS.get(role, ()) if f.type == "ref"}
-        order = [f.name for f in FIELDS.get(role, ())]
-        table = _rows_table([p.nodes for p in parts], [p.columns for p in parts], order, refs, new_of_old)
-        _write_by_node(table, tmp / "roles" / f"{role}.parquet")
-        rows[f"roles/{role}"] = table.num_rows
+        _write_kept(kept, [f.name for f in FIELDS.get(role, ())], refs, new_of_old, tmp / "roles" / f"{role}.parquet")
+        rows[f"roles/{role}"] = kept.rows
     if yard.actuals is not None:
         names = [f.name for f in FIELDS[ACTUALS]]
-        table = _rows_table([yard.actuals.nodes], [yard.actuals.columns], names, set(), new_of_old)
-        _write_by_node(table, tmp / "roles" / f"{ACTUALS}.parquet")
-        rows[f"roles/{ACTUALS}"] = table.num_rows
+        _write_kept(yard.actuals, names, set(), new_of_old, tmp / "roles" / f"{ACTUALS}.parquet")
+        rows[f"roles/{ACTUALS}"] = yard.actuals.rows
     return rows
 
 
-def _write_by_node(table: pa.Table, path: Path) -> None:
-    """A role table as the store reads it: row groups of `_ROW_GROUP` rows, `node` statistics for picking them.
+def _write_kept(
+    kept: KeptRows, order: list[str], refs: set[str], new_of_old: npt.NDArray[np.int32], path: Path
+) -> None:
+    """A role's rows as the store reads them: `node` (renumbered) first, then its fields in `order`, by node.
 
-    Dictionary pages only for text (words like a process or a grade: a few distinct values), statistics only for
-    `node`: measured on a 900,000-row joint table, 0.7 s and 14 MiB against 1.8 s and 23 MiB with the defaults.
+    Row groups of `_ROW_GROUP` rows with `node` statistics (the store picks row groups by them); dictionary pages
+    only for text (a process or a grade: a few distinct words): measured on a 900,000-row joint table, 0.7 s and
+    14 MiB against 1.8 s and 23 MiB with the defaults. Rows already in node order (a yard exported depth first, as
+    the synthetic one is) are streamed piece by piece; others are sorted, one role in memory at a time.
     """
-    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    pq.write_table(
-        table, path, compression="zstd", row_group_size=_ROW_GROUP, use_dictionary=text, write_statistics=["node"]
-    )
+    names = [name for name in order if name in kept.types]
+    fields = [pa.field(n, pa.int32() if n in refs else kept.types[n]) for n in names]
+    schema = pa.schema([pa.field("node", pa.int32()), *fields])
+    node = new_of_old[kept.nodes()]
+    text = [f.name for f in fields if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
+    def table_of(piece: RoleRows, nodes: npt.NDArray[np.int32]) -> pa.Table:
+        columns: list[pa.Array] = [pa.array(nodes, pa.int32())]
+        for f in fields:
+            values = piece.columns.get(f.name)
+            if values is None:
+                columns.append(pa.nulls(len(nodes), f.type))
+            elif f.name in refs:
+                old = values.to_numpy(zero_copy_only=False)
+                columns.append(pa.array(np.where(old >= 0, new_of_old[np.maximum(old, 0)], -1).astype(np.int32)))
+            else:
+                columns.append(values)
+        return pa.Table.from_arrays(columns, schema=schema)
 
-def _rows_table(
-    nodes: list[npt.NDArray[np.int32]],
-    columns: list[dict[str, pa.Array]],
-    order: list[str],
-    refs: set[str],
-    new_of_old: npt.NDArray[np.int32],
-) -> pa.Table:
-    """Batches of rows as one table: `node` (renumbered) first, then the fields in `order`, sorted by node.
-
-    A field a batch lacks (its file has no such column) is null there. Rows already in node order (a yard
-    exported depth first, as the synthetic one is) are not sorted again.
-    """
-    node = new_of_old[np.concatenate(nodes)] if nodes else np.empty(0, dtype=np.int32)
-    present = [name for name in order if any(name in c for c in columns)]
-    data: dict[str, pa.Array] = {"node": pa.array(node, pa.int32())}
-    for name in present:
-        pieces = [c[name] for c in columns if name in c]
-        kind = pieces[0].type
-        filled = [c[name] if name in c else pa.nulls(len(n), kind) for c, n in zip(columns, nodes, strict=True)]
-        array = pa.concat_arrays(filled) if filled else pa.array([], kind)
-        if name in refs:
-            old = array.to_numpy(zero_copy_only=False)
-            array = pa.array(np.where(old >= 0, new_of_old[np.maximum(old, 0)], -1).astype(np.int32))
-        data[name] = array
-    table = pa.table(data)
-    if len(node) > 1 and not bool(np.all(node[1:] > node[:-1])):
-        table = table.take(pa.array(np.argsort(node, kind="stable")))
-    return table
+    in_order = len(node) < 2 or bool(np.all(node[1:] > node[:-1]))
+    with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=text, write_statistics=["node"]) as writer:
+        at = 0
+        pieces: list[pa.Table] = []
+        for piece in kept.pieces():
+            table = table_of(piece, node[at : at + len(piece.nodes)])
+            at += len(piece.nodes)
+            if in_order:
+                writer.write_table(table, row_group_size=_ROW_GROUP)
+            else:
+                pieces.append(table)
+        if not in_order:
+            whole = pa.concat_tables(pieces)
+            pieces.clear()
+            writer.write_table(whole.take(pa.array(np.argsort(node, kind="stable"))), row_group_size=_ROW_GROUP)
 
 
 def _write_calendar(yard: CheckedYard, tmp: Path) -> dict[str, int]:

@@ -21,13 +21,14 @@ import pyarrow.compute as pc
 
 from knowledge.yardformat._cycles import find_cycle
 from knowledge.yardformat._ids import IdLookup, bad_ids
+from knowledge.yardformat._kept import KeptRows, RoleRows
 from knowledge.yardformat.convert import convert, describe_bounds
 from knowledge.yardformat.errors import PROBLEMS_SHOWN, Problem, ProblemKind, YardImportError
 from knowledge.yardformat.fields import ACTUALS, FIELDS, Consumer, YardField
 from knowledge.yardformat.read import BATCH_ROWS, Batch, TableReadError, find_table, iter_batches, table_columns
 from knowledge.yardformat.spec import ColumnMap, YardSpec, load_spec
 
-__all__ = ["CheckedYard", "NodeFile", "RoleRows", "validate_yard"]
+__all__ = ["CheckedYard", "KeptRows", "NodeFile", "RoleRows", "validate_yard"]
 
 _NODE_CORE: Final = ("id", "kind", "parent")
 _CYCLE_SHOWN: Final = 50
@@ -43,17 +44,6 @@ class NodeFile:
     first_node: int
     """Node number of the file's first row (read order)."""
     rows: int
-
-
-@dataclass
-class RoleRows:
-    """One batch's rows of one role: their read-order node numbers and their fields as checked and converted.
-
-    A reference field (`ref`) holds read-order node numbers (int32, -1 for none); the importer renumbers them.
-    """
-
-    nodes: npt.NDArray[np.int32]
-    columns: dict[str, pa.Array] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,10 +67,10 @@ class CheckedYard:
     after: npt.NDArray[np.int32]
     unlocked: dict[str, tuple[Consumer, ...]] = field(default_factory=dict)
     """Role -> the consumers (models, scheduler) its columns feed completely."""
-    roles: dict[str, list[RoleRows]] = field(default_factory=dict)
-    """Each role's rows, batch by batch in read order, with their fields in the brain's names and units: what
-    the importer stores as the role's table (so every value is read and converted once)."""
-    actuals: RoleRows | None = None
+    roles: dict[str, KeptRows] = field(default_factory=dict)
+    """Each role's rows, in read order, with their fields in the brain's names and units: what the importer
+    stores as the role's table (so every value is read and converted once)."""
+    actuals: KeptRows | None = None
     """The actuals table's rows in the brain's names and units (`nodes`: the node each row is about)."""
     other_files: tuple[Path, ...] = ()
     """The calendar and actuals tables, when the yard has them."""
@@ -195,7 +185,7 @@ def _empty(column: pa.Array) -> npt.NDArray[np.bool_]:
 class _Check:
     """One validation run (the state shared by its passes)."""
 
-    def __init__(self, directory: Path, spec: YardSpec, batch_rows: int) -> None:
+    def __init__(self, directory: Path, spec: YardSpec, batch_rows: int, spill: Path | None) -> None:
         self.directory = directory
         self.spec = spec
         self.batch_rows = batch_rows
@@ -207,8 +197,9 @@ class _Check:
         self.node_files: list[NodeFile] = []
         self.resolver: _Resolver
         self.unlocked: dict[str, set[Consumer]] = {}
-        self.roles: dict[str, list[RoleRows]] = {}
-        self.actual_rows: list[RoleRows] = []
+        self.spill = spill
+        self.roles: dict[str, KeptRows] = {}
+        self.actual_rows: KeptRows | None = None
 
     # -- files -------------------------------------------------------------------------------------------
     def _table(self, name: str, *, required: bool) -> Path | None:
@@ -396,12 +387,15 @@ class _Check:
             if rows.any():
                 nodes = (first_node + np.flatnonzero(rows)).astype(np.int32)
                 kept[role] = (rows, RoleRows(nodes))
-                self.roles.setdefault(role, []).append(kept[role][1])
         for role, f, source in plan:
             if role not in kept or source.column not in batch.data.schema.names:
                 continue
             rows, keep = kept[role]
             self.check_field(lookup, batch, rows, role, f, source, keep)
+        for role, (_, keep) in kept.items():
+            if role not in self.roles:
+                self.roles[role] = KeptRows(role, self.spill)
+            self.roles[role].add(keep)
 
     def check_field(
         self,
@@ -564,33 +558,41 @@ class _Check:
             elif source is not None:
                 plan.append((f, source))
         ref = YardField("id", "ref", "actuals", required=True)
+        self.actual_rows = KeptRows(ACTUALS, self.spill)
         for batch in self._batches(path, ["id", *{s.column for _, s in plan}]):
             every = np.ones(batch.data.num_rows, dtype=bool)
             keep = RoleRows(np.empty(0, dtype=np.int32))
-            self.actual_rows.append(keep)
             self.check_field(lookup, batch, every, ACTUALS, ref, ColumnMap(column="id"), keep)
             for f, source in plan:
                 self.check_field(lookup, batch, every, ACTUALS, f, source, keep)
+            keep.nodes = keep.columns.pop("id").to_numpy(zero_copy_only=False).astype(np.int32)
+            self.actual_rows.add(keep)
 
-    def actuals_kept(self) -> RoleRows | None:
-        """The actuals' rows as one table's columns, `nodes` the node each row is about (read order)."""
-        if not self.actual_rows:
-            return None
-        names = [f.name for f in FIELDS[ACTUALS] if f.name in self.actual_rows[0].columns]
-        nodes = np.concatenate([k.columns["id"].to_numpy() for k in self.actual_rows]).astype(np.int32)
-        columns = {n: pa.concat_arrays([k.columns[n] for k in self.actual_rows]) for n in names}
-        return RoleRows(nodes, columns)
+    def close(self) -> None:
+        for kept in (*self.roles.values(), self.actual_rows):
+            if kept is not None:
+                kept.close()
 
 
-def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYard:
+def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS, spill: Path | None = None) -> CheckedYard:
     """Check a yard in the open yard format, streaming its tables `batch_rows` rows at a time.
+
+    The roles' converted fields are kept for the importer: in memory, or written to Arrow files in `spill` (an
+    existing directory, which the caller removes) to keep a large yard's import within bounded memory.
 
     Raises:
         YardImportError: what is wrong (the first 20 of each kind of problem, and their counts), each naming
             file, row and column.
     """
     spec = load_spec(directory)
-    check = _Check(directory, spec, batch_rows)
+    check = _Check(directory, spec, batch_rows, spill)
+    try:
+        return _validate(check, directory, spec)
+    finally:
+        check.close()
+
+
+def _validate(check: _Check, directory: Path, spec: YardSpec) -> CheckedYard:
     node_paths, edge_paths, calendar, actuals = check.resolve()
     ids, kind = check.ids_and_kinds(node_paths)
     if check.problems.counts.keys() & {"missing file", "unreadable table", "ambiguous table"}:
@@ -625,6 +627,6 @@ def validate_yard(directory: Path, *, batch_rows: int = BATCH_ROWS) -> CheckedYa
         after=after,
         unlocked={role: tuple(sorted(c)) for role, c in check.unlocked.items()},
         roles=check.roles,
-        actuals=check.actuals_kept(),
+        actuals=check.actual_rows,
         other_files=tuple(p for p in (calendar, actuals) if p is not None),
     )
