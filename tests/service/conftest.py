@@ -46,6 +46,12 @@ class Api:
             self.closed = True
             self.client.__exit__(None, None, None)
 
+    def key_id(self, scope: str = "admin") -> str:
+        """The id of the key behind `tokens[scope]` (what the audit log names)."""
+        principal = KeyStore(self.store).authenticate(self.tokens[scope])
+        assert principal is not None
+        return principal.key_id
+
     def auth(self, scope: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[scope]}"}
 

@@ -29,7 +29,10 @@ def test_a_plan_change_in_a_thread_waits_for_an_approver(api: Api) -> None:
     twice = api.post(f"/v1/threads/{thread}/approval", {"approved": True}, scope="approve")
     assert twice.status_code == 409 and twice.json()["error"]["type"] == "no_pending_approval"
     audit = api.store.audit_entries(target=thread)
-    assert [(a.action, a.actor) for a in audit] == [("ask", "ask-key"), ("thread.approve", "approve-key")]
+    assert [(a.action, a.actor, a.actor_label) for a in audit] == [  # keys by id, names as labels (issue 13, #7)
+        ("ask", api.key_id("ask"), "ask-key"),
+        ("thread.approve", api.key_id("approve"), "approve-key"),
+    ]
     assert audit[0].parameters["question"] == ADOPT and audit[0].parameters["status"] == "waiting_for_approval"
     assert audit[0].parameters["approval"]["tool"] == "adopt_plan" and audit[1].parameters["note"] == "ok"
 
@@ -44,3 +47,23 @@ def test_bad_questions_and_unknown_threads_are_4xx(api: Api) -> None:
     assert api.get("/v1/threads/nope", scope="ask").status_code == 404
     assert api.get("/v1/threads/bad%20id", scope="ask").status_code == 422
     assert api.post("/v1/threads/nope/approval", {"approved": True}, scope="approve").status_code == 404
+
+
+def test_a_thread_belongs_to_the_key_that_started_it(api: Api) -> None:
+    """Issue 13, finding 7: another key reading or continuing a thread gets 404, as if it did not exist."""
+    from workflows.service import KeyStore
+
+    _, other = KeyStore(api.store).create("ask-key", "ask", actor="test")  # the same name, another key
+    mine = api.post("/v1/ask", {"question": "what must be done before B003?"}, scope="ask").json()["thread_id"]
+    theirs = {"Authorization": f"Bearer {other}"}
+    read = api.client.get(f"/v1/threads/{mine}", headers=theirs)
+    assert read.status_code == 404 and read.json()["error"]["type"] == "not_found"
+    continued = api.client.post("/v1/ask", json={"question": "and B004?", "thread_id": mine}, headers=theirs)
+    assert continued.status_code == 404
+    assert api.post("/v1/ask", {"question": "and B004?", "thread_id": mine}, scope="ask").status_code == 200
+    assert api.get(f"/v1/threads/{mine}", scope="ask").json()["question"] == "and B004?"
+    assert api.get(f"/v1/threads/{mine}", scope="admin").status_code == 200  # approvers read what they decide
+    continued_by_admin = api.post("/v1/ask", {"question": "and B005?", "thread_id": mine}, scope="admin")
+    assert continued_by_admin.status_code == 404  # but only its key continues it
+    actors = {a.actor for a in api.store.audit_entries(target=mine)}
+    assert actors == {api.key_id("ask")}  # one key, though two share its name

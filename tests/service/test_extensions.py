@@ -33,7 +33,7 @@ def mounted(api: Api) -> list[str]:
 
 def test_the_eval_runs_page_comes_through_the_entry_point(api: Api) -> None:
     assert "add_evals_page" in mounted(api)
-    assert api.client.get("/evals").status_code == 200
+    assert api.client.get("/evals", headers=api.auth()).status_code == 200
     assert "/evals" not in api.client.get("/openapi.json").json()["paths"]
 
 
@@ -41,9 +41,9 @@ def test_a_plugin_that_fails_to_mount_is_a_warning(make_api: Callable[..., Api])
     with pytest.warns(PluginWarning, match="add_nothing_but_fail.*RuntimeError: this plug-in is broken"):
         api = make_api(extensions=[add_nothing_but_fail, add_hello_page])
     assert mounted(api) == ["add_hello_page"]
-    assert api.client.get("/hello").text == "hello from data"
+    assert api.client.get("/hello", headers=api.auth()).text == "hello from data"
     assert api.get("/v1/workflows").status_code == 200
-    assert api.client.get("/evals").status_code == 404  # only the extensions given were mounted
+    assert api.client.get("/evals", headers=api.auth()).status_code == 404  # only the extensions given were mounted
 
 
 def test_a_plugin_that_fails_to_load_is_a_warning(
@@ -62,6 +62,6 @@ def test_a_plugin_that_fails_to_load_is_a_warning(
     monkeypatch.setattr(extensions, "SERVICE_EXTENSIONS", fresh)
     with pytest.warns(PluginWarning, match="'broken' .*ModuleNotFoundError"):
         api = make_api()
-    assert api.client.get("/evals").status_code == 200  # the working plug-ins still mounted
+    assert api.client.get("/evals", headers=api.auth()).status_code == 200  # the working plug-ins still mounted
     assert api.get("/v1/workflows").status_code == 200
     assert fresh.problems and "no_such_module" in fresh.problems[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from collections import Counter
@@ -27,11 +26,28 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     first = start(data_dir)
     try:
         output = first.output()
-        found = re.search(r"first start: an admin API key.*?\n\s*(sb_[A-Za-z0-9_-]+)", output, re.S)
-        assert found, output
-        yield data_dir, found.group(1), first
+        assert "first start: an admin API key was made" in output and first.admin_key is not None, output
+        assert first.admin_key not in output and "sb_" not in output  # never on stdout (issue 13, finding 7)
+        yield data_dir, first.admin_key, first
     finally:
         first.kill(signal.SIGTERM)
+
+
+def test_the_admin_key_goes_to_a_private_file_and_the_data_stays_private(served: tuple[Path, str, Server]) -> None:
+    """Issue 13, finding 7: no secret on stdout; the data dir 0700, the files the service makes 0600."""
+    data_dir, token, first = served
+    key_file = data_dir / "service" / "admin_key"
+    assert key_file.read_text().strip() == token and str(key_file) in first.output()
+    assert token not in first.output()
+    assert _mode(data_dir) == 0o700
+    made = [key_file, data_dir / "shipbrain.sqlite", data_dir / "brain.sqlite"]
+    made += [p for p in data_dir.glob("*.sqlite-*")]
+    for path in made:
+        assert _mode(path) == 0o600, f"{path} is {oct(_mode(path))}"
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def test_a_second_start_reuses_everything_and_is_ready_in_under_10_s(served: tuple[Path, str, Server]) -> None:

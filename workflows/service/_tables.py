@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-__all__ = ["API_KEYS", "AUDIT", "META", "OUTBOX", "RUNS", "RUN_EVENTS"]
+__all__ = ["API_KEYS", "AUDIT", "META", "OUTBOX", "RUNS", "RUN_EVENTS", "THREADS"]
 
 META = MetaData()
 
@@ -59,10 +59,19 @@ AUDIT = Table(
     META,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),  # an API key's id (or `cli:USER`, `shipbrain-service`)
     Column("action", String(80), nullable=False),
     Column("target", String(200), nullable=False, index=True),
     Column("parameters", Text, nullable=False),
+    Column("actor_label", String(200)),  # the key's name when the actor is a key: a label, not unique
+)
+
+THREADS = Table(
+    "thread_owners",
+    META,
+    Column("thread_id", String(128), primary_key=True),
+    Column("key_id", String(40), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 OUTBOX = Table(

@@ -200,6 +200,18 @@ class ServiceState:
             raise NotFound(f"no run {run_id!r}")
         return run
 
+    def own_thread(self, thread_id: str, principal: Principal, *, continuing: bool) -> None:
+        """Refuse, as if it did not exist (404), a thread another key started.
+
+        Only the key that started a conversation continues it; approve keys (and admin) may also read one, since
+        they decide its plan changes.
+        """
+        self.brain.check_thread_id(thread_id)  # a malformed id stays the 422 it was
+        owner = self.store.thread_owner(thread_id)
+        if owner == principal.key_id or (not continuing and principal.allows("approve")):
+            return
+        raise NotFound(f"no thread {thread_id!r}")
+
     def submit(
         self,
         workflow: Workflow[Any, Any],
@@ -237,7 +249,8 @@ class ServiceState:
                 workflow=workflow.name,
                 version=workflow.version,
                 key_id=principal.key_id,
-                actor=principal.name,
+                actor=principal.key_id,
+                actor_label=principal.name,
                 idempotency_key=key,
                 fingerprint=fingerprint,
                 request=request,
@@ -415,7 +428,9 @@ def _run_routes(router: APIRouter) -> None:
         run_id: RunId, body: ApprovalBody, state: State, principal: Annotated[Principal, Depends(require("approve"))]
     ) -> RunView:
         run = await run_in_threadpool(
-            lambda: state.runner.decide(run_id, approved=body.approved, by=principal.name, note=body.note)
+            lambda: state.runner.decide(
+                run_id, approved=body.approved, by=principal.name, note=body.note, key_id=principal.key_id
+            )
         )
         return state.view(run)
 
@@ -430,7 +445,11 @@ def _brain_routes(router: APIRouter) -> None:
     async def ask(
         body: AskBody, state: State, principal: Annotated[Principal, Depends(require("ask"))]
     ) -> dict[str, object]:
+        if body.thread_id is not None:
+            await run_in_threadpool(state.own_thread, body.thread_id, principal, continuing=True)
         answer = await run_in_threadpool(state.brain.ask, body.question, body.thread_id)
+        if body.thread_id is None:
+            await run_in_threadpool(state.store.own_thread, answer.thread_id, principal.key_id)
         params = {
             "question": answer.question,
             "continued": body.thread_id is not None,
@@ -439,13 +458,14 @@ def _brain_routes(router: APIRouter) -> None:
             "tools": [r.tool for r in answer.results],
             "approval": answer.approval.model_dump(mode="json") if answer.approval else None,
         }
-        await run_in_threadpool(_audit, state.store, principal.name, "ask", answer.thread_id, params)
+        await run_in_threadpool(_audit, state.store, principal, "ask", answer.thread_id, params)
         return answer.model_dump(mode="json")
 
     @router.get("/v1/threads/{thread_id}", tags=["brain"], summary="A conversation's latest question as it stands")
     async def get_thread(
-        thread_id: ThreadId, state: State, _: Annotated[Principal, Depends(require("ask"))]
+        thread_id: ThreadId, state: State, principal: Annotated[Principal, Depends(require("ask"))]
     ) -> dict[str, object]:
+        await run_in_threadpool(state.own_thread, thread_id, principal, continuing=False)
         answer = await run_in_threadpool(state.brain.result, thread_id)
         return answer.model_dump(mode="json")
 
@@ -463,13 +483,12 @@ def _brain_routes(router: APIRouter) -> None:
             "note": body.note,
             "change": answer.approval.model_dump(mode="json") if answer.approval else None,
         }
-        await run_in_threadpool(_audit, state.store, principal.name, action, thread_id, params)
+        await run_in_threadpool(_audit, state.store, principal, action, thread_id, params)
         return answer.model_dump(mode="json")
 
 
-def _audit(store: Store, actor: str, action: str, target: str, params: Mapping[str, object]) -> None:
-    with store.engine.begin() as conn:
-        store.audit(conn, actor, action, target, params)
+def _audit(store: Store, principal: Principal, action: str, target: str, params: Mapping[str, object]) -> None:
+    store.audit_now(principal.key_id, action, target, params, actor_label=principal.name)
 
 
 async def _stream(store: Store, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:

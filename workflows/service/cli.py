@@ -1,7 +1,8 @@
 """`shipbrain keys` (API keys of the HTTP service) and `shipbrain serve` (the service itself).
 
 ```bash
-shipbrain serve [--host 127.0.0.1] [--port 8000]      # first start: demo yard, documents, an admin key
+shipbrain serve [--host 127.0.0.1] [--port 8000]      # first start: demo yard, documents, an admin key (its
+                                                      # token in DATA_DIR/service/admin_key, mode 0600)
 shipbrain serve --host 0.0.0.0 --ssl-certfile cert.pem --ssl-keyfile key.pem   # beyond loopback: TLS,
 shipbrain serve --host 0.0.0.0 --behind-proxy            # or a reverse proxy that terminates it
 shipbrain keys create --name mes-line-3 --scopes run     # prints the token once
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +33,7 @@ from knowledge.settings import get_settings
 from workflows.service.keys import SCOPES, ApiKey, KeyStore
 from workflows.service.store import Store
 
-__all__ = ["keys_app", "serve_command", "service_app"]
+__all__ = ["ADMIN_KEY_FILE", "keys_app", "serve_command", "service_app"]
 
 keys_app = typer.Typer(
     help="API keys of the HTTP service: create (the token is shown once), list, revoke.",
@@ -180,7 +182,9 @@ def serve_command(
         proxied = service.behind_proxy if behind_proxy is None else behind_proxy
         binding = Binding(host, port, ssl_certfile, ssl_keyfile, proxied)
         binding.check()  # before anything is made: a refused start leaves nothing behind
+        os.umask(0o077)  # what the service makes (databases, conversations, caches, keys) only its owner reads
         settings = get_settings()
+        _private(settings.data_dir)
         if yard is None:
             from knowledge.cli import ensure_demo_yard
 
@@ -190,8 +194,10 @@ def serve_command(
         keys = KeyStore(Store(settings))
         if not keys.active_admin_exists():
             _, token = keys.create("admin", "admin", actor=_actor())
+            where = _write_secret(settings.data_dir / "service" / ADMIN_KEY_FILE, token)
             out.print(
-                f"first start: an admin API key (shown this once, only its hash is kept):\n  {token}",
+                f"first start: an admin API key was made; its token (only its hash is kept in the database) is in "
+                f"a file only you can read:\n  {where}\nkeep it somewhere safe, then delete the file",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -229,6 +235,36 @@ def serve_command(
         forwarded_allow_ips=service.proxy_addresses if proxied else None,
         server_header=False,
     )
+
+
+ADMIN_KEY_FILE = "admin_key"
+"""The file under `DATA_DIR/service/` that a first `serve` writes the admin API key's token to (mode 0600)."""
+_DATABASE_SUFFIXES = (".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal")
+
+
+def _private(data_dir: Path) -> None:
+    """The data dir readable by its owner only (0700), and the databases in it 0600, those made before too.
+
+    `brain.sqlite` holds the conversations and `shipbrain.sqlite` the runs, keys' hashes and the audit log; the
+    process's umask (0077, set by `serve`) covers what is made from now on.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for folder in (data_dir, data_dir / "service"):
+        for path in folder.glob("*"):
+            if path.is_file() and path.name.endswith(_DATABASE_SUFFIXES):
+                path.chmod(0o600)
+
+
+def _write_secret(path: Path, secret: str) -> Path:
+    """Write `secret` to `path`, readable by its owner only (0600), replacing an older one; returns the path."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    tmp.replace(path)
+    return path.resolve()
 
 
 def _check_store(yard: Path) -> None:

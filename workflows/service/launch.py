@@ -7,7 +7,7 @@ from workflows.service.launch import serve
 
 with serve(data_dir, "--no-chat", env={"SHIPBRAIN_RUN_WORKERS": "2"}) as server:
     httpx.get(f"{server.url}/healthz")
-    server.admin_key  # the token a first start printed (None when the data dir had an admin key)
+    server.admin_key  # the token a first start made (None when the data dir had an admin key)
     server.command("keys", "create", "--name", "bench", "--scopes", "ask,run", "--json")
 ```
 
@@ -50,8 +50,8 @@ READY_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.05
 STOP_TIMEOUT_S = 30.0
 """How long `stop` and `kill` wait for the process to end (after that `stop` kills it)."""
-ADMIN_KEY = re.compile(r"first start: an admin API key.*?\n\s*(sb_[A-Za-z0-9_-]+)", re.S)
-"""The admin token `shipbrain serve` prints on its first start in a data dir."""
+FIRST_START = "first start: an admin API key was made"
+"""What `shipbrain serve` prints on its first start in a data dir (the token is in `DATA_DIR/service/admin_key`)."""
 TOKEN = re.compile(r"sb_[A-Za-z0-9_-]{20,}")
 
 
@@ -91,7 +91,7 @@ class LaunchedServer:
     ready_s: float = 0.0
     """Seconds from starting the process to the first 200 from `/healthz`."""
     admin_key: str | None = None
-    """The admin API token the server printed on its first start in this data dir, else None."""
+    """The admin API token a first start in this data dir made (read from the file it wrote), else None."""
     certfile: Path | None = None
     """The certificate the server serves TLS with (`--ssl-certfile`), else None."""
 
@@ -184,8 +184,9 @@ def start(
         server.stop()
         raise
     server.ready_s = time.monotonic() - started
-    found = ADMIN_KEY.search(server.output())
-    server.admin_key = found.group(1) if found else None
+    key_file = data_dir / "service" / "admin_key"
+    if FIRST_START in server.output() and key_file.is_file():
+        server.admin_key = key_file.read_text().strip()
     return server
 
 

@@ -176,8 +176,11 @@ class Runner:
 
     # ---- approvals -----------------------------------------------------------------------------------
 
-    def decide(self, run_id: str, *, approved: bool, by: str, note: str | None) -> RunRecord:
+    def decide(self, run_id: str, *, approved: bool, by: str, note: str | None, key_id: str | None = None) -> RunRecord:
         """A person's decision on a held run: adopt its change (or not) and end it.
+
+        `by` names the person (the key's name, shown in the decision); `key_id` is the deciding key's id, which the
+        audit entry names.
 
         Raises:
             NotFound: no such run.
@@ -199,7 +202,7 @@ class Runner:
                     "plan (or reject this one)",
                     kind="plan_changed",
                 )
-            decision = {"approved": approved, "by": by, "note": note, "at": now().isoformat()}
+            decision = {"approved": approved, "by": by, "key_id": key_id, "note": note, "at": now().isoformat()}
             if not self.store.record_decision(run_id, decision):
                 raise Conflict(f"run {run_id} was decided already", kind="not_waiting_for_approval")
             decided = self.store.get_run(run_id)
@@ -210,13 +213,15 @@ class Runner:
         decision = dict(run.approval or {})
         approved = bool(decision.get("approved"))
         by = str(decision.get("by") or "unknown")
+        actor = str(decision.get("key_id") or by)  # a decision recorded before key ids were: its name
         if approved:
             decision.update(adopt(self.ctx, self.registry.get(run.workflow), run.run_id, run.request, by, run.result))
         ended = self.store.finish(
             run.run_id,
             status="completed" if approved else "rejected",
             expected=["waiting_for_approval"],
-            actor=by,
+            actor=actor,
+            actor_label=by,
             action="run.approve" if approved else "run.reject",
             parameters={"approved": approved, "note": decision.get("note"), "adopted": decision.get("adopted", [])},
             approval=decision,

@@ -28,12 +28,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, TypeAlias, get_args
 
 from pydantic import JsonValue
-from sqlalchemy import Connection, Engine, RowMapping, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, RowMapping, and_, func, insert, inspect, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from knowledge.database import engine
 from knowledge.settings import Settings
-from workflows.service._tables import AUDIT, META, OUTBOX, RUN_EVENTS, RUNS
+from workflows.service._tables import AUDIT, META, OUTBOX, RUN_EVENTS, RUNS, THREADS
 
 __all__ = [
     "ISA95_STATE",
@@ -147,7 +147,11 @@ class RunEvent:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """Who did what to which target, when, with exactly which parameters."""
+    """Who did what to which target, when, with exactly which parameters.
+
+    `actor` is an API key's id when a key acted (ids are unique, names are not), `cli:USER` for the command line,
+    `shipbrain-service` for the service itself; `actor_label` is the key's name, for people reading the log.
+    """
 
     entry_id: int
     at: datetime
@@ -155,6 +159,7 @@ class AuditEntry:
     action: str
     target: str
     parameters: JsonObject
+    actor_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,17 +183,61 @@ class Store:
         self.settings = settings
         self.engine: Engine = engine(settings)
         META.create_all(self.engine, checkfirst=True)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Add the columns a store made by an older version lacks (`audit.actor_label`)."""
+        if "actor_label" in {c["name"] for c in inspect(self.engine).get_columns("audit")}:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE audit ADD COLUMN actor_label VARCHAR(200)"))
+        except DBAPIError:  # another process added it first
+            if "actor_label" not in {c["name"] for c in inspect(self.engine).get_columns("audit")}:
+                raise
 
     # ---- audit -----------------------------------------------------------------------------------
 
     @staticmethod
-    def audit(conn: Connection, actor: str, action: str, target: str, parameters: Mapping[str, object]) -> None:
+    def audit(
+        conn: Connection,
+        actor: str,
+        action: str,
+        target: str,
+        parameters: Mapping[str, object],
+        *,
+        actor_label: str | None = None,
+    ) -> None:
         """Append an audit entry inside the caller's transaction (there is no way to change or remove one).
 
-        `parameters` is stored as JSON; a value JSON has no type for (a date) is stored as its text.
+        Args:
+            conn: the caller's transaction.
+            actor: who acted: an API key's id (never its name, which another key may share), `cli:USER`, or
+                `shipbrain-service`.
+            action: what was done (`run.create`, `ask`, `thread.approve`, ...).
+            target: what it was done to (a run, a thread, a key).
+            parameters: exactly what was asked, stored as JSON (a value JSON has no type for, a date, as its text).
+            actor_label: the key's name, to read the log by.
         """
-        text = _dumps(parameters, default=str)
-        conn.execute(insert(AUDIT).values(at=now(), actor=actor, action=action, target=target, parameters=text))
+        params = _dumps(parameters, default=str)
+        conn.execute(
+            insert(AUDIT).values(
+                at=now(), actor=actor, actor_label=actor_label, action=action, target=target, parameters=params
+            )
+        )
+
+    def audit_now(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        parameters: Mapping[str, object],
+        *,
+        actor_label: str | None = None,
+    ) -> None:
+        """`audit` in a transaction of its own."""
+        with self.engine.begin() as conn:
+            self.audit(conn, actor, action, target, parameters, actor_label=actor_label)
 
     def audit_entries(self, target: str | None = None, action: str | None = None) -> list[AuditEntry]:
         """Audit entries, oldest first, optionally only those of one target or one action."""
@@ -199,9 +248,28 @@ class Store:
             query = query.where(AUDIT.c.action == action)
         with self.engine.connect() as conn:
             return [
-                AuditEntry(r.id, _aware(r.at) or now(), r.actor, r.action, r.target, json.loads(r.parameters))
+                AuditEntry(
+                    r.id, _aware(r.at) or now(), r.actor, r.action, r.target, json.loads(r.parameters), r.actor_label
+                )
                 for r in conn.execute(query)
             ]
+
+    # ---- threads ---------------------------------------------------------------------------------
+
+    def own_thread(self, thread_id: str, key_id: str) -> bool:
+        """Record that an API key started a conversation; False if the thread has an owner already."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(THREADS).values(thread_id=thread_id, key_id=key_id, created_at=now()))
+        except IntegrityError:
+            return False
+        return True
+
+    def thread_owner(self, thread_id: str) -> str | None:
+        """The id of the API key that started a conversation, or None (unknown, or started without a key)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(THREADS.c.key_id).where(THREADS.c.thread_id == thread_id)).scalar()
+        return None if found is None else str(found)
 
     # ---- runs ------------------------------------------------------------------------------------
 
@@ -216,6 +284,7 @@ class Store:
         fingerprint: str,
         request: Mapping[str, object],
         webhook_url: str | None,
+        actor_label: str | None = None,
     ) -> RunRecord:
         """Record a queued run, its first event and its audit entry in one transaction; returns the run as recorded.
 
@@ -249,7 +318,7 @@ class Store:
                     "webhook_url": webhook_url,
                     "idempotency_key": idempotency_key,
                 }
-                self.audit(conn, actor, "run.create", run_id, parameters)
+                self.audit(conn, actor, "run.create", run_id, parameters, actor_label=actor_label)
         except IntegrityError as exc:
             if idempotency_key is None:
                 raise
@@ -393,6 +462,7 @@ class Store:
         error: Mapping[str, object] | None = None,
         approval: Mapping[str, object] | None = None,
         webhook_body: Callable[[RunRecord], str] | None = None,
+        actor_label: str | None = None,
     ) -> RunRecord | None:
         """End a run: its status, result or error, its last event, its audit entry and its webhook, atomically.
 
@@ -409,6 +479,7 @@ class Store:
             approval: the decision as carried out, for a plan change.
             webhook_body: a function of the finished `RunRecord` giving the webhook's JSON body, used when the run
                 has a webhook URL.
+            actor_label: the acting key's name, for the audit entry.
         """
         values: dict[str, object] = {"status": status, "finished_at": now()}
         if result is not None:
@@ -425,7 +496,7 @@ class Store:
                 return None
             record = RunRecord.from_row(conn.execute(select(RUNS).where(RUNS.c.id == run_id)).one()._mapping)
             self._event(conn, run_id, None, status, {"status": status, "error": error})
-            self.audit(conn, actor, action, run_id, parameters)
+            self.audit(conn, actor, action, run_id, parameters, actor_label=actor_label)
             if record.webhook_url and webhook_body is not None:
                 at = now()
                 webhook = {
