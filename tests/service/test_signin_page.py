@@ -221,6 +221,15 @@ def test_a_browser_session_belongs_to_the_key_that_started_it(site: Site) -> Non
     assert "not signed in" in str(outcome["output"]) and first not in str(outcome["output"])
     assert not [e for e in site.store.audit_entries(action="ask") if e.parameters["question"] == later]
     assert site.store.audit_entries(target=mine.target) == [mine]  # the planner's thread: nobody else's question
+    joined, outcome = queue_call(site.url, config, "shipbrain-new", [None], session_hash=session, headers=asker)
+    assert outcome is not None and "not signed in" in str(outcome["output"])  # nor clears it
+    joined, outcome = queue_call(
+        site.url, config, "shipbrain-ask", [later, None], session_hash=session, headers=planner
+    )
+    assert outcome is not None and outcome["success"]
+    (continued,) = [e for e in site.store.audit_entries(action="ask") if e.parameters["question"] == later]
+    assert continued.actor == site.key_ids["planner"] and continued.target == mine.target  # the planner's thread still
+    assert continued.parameters["continued"] is True
 
 
 def test_a_revoked_keys_sessions_end_at_once(site: Site) -> None:

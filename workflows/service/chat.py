@@ -585,7 +585,7 @@ class _Page:
 
         with gr.Row():
             self.threads = gr.Dropdown(label="Past conversations", choices=[], scale=3, elem_id="shipbrain-threads")
-            self.fresh = gr.Button("New conversation", scale=1)
+            self.fresh = gr.Button("New conversation", scale=1, elem_id="shipbrain-new")
         self.plots: dict[Slot, Any] = {
             "bars": gr.BarPlot(visible=False, elem_id="shipbrain-bars", height=300),
             "bars-2": gr.BarPlot(visible=False, elem_id="shipbrain-bars-2", height=300),
@@ -625,10 +625,15 @@ class _Page:
         def reloaded(thread: str | None, state: Session, request: gr.Request) -> dict[Any, Any]:
             return self.reload(thread, state, self.principal(request, state))
 
+        def restarted(state: Session, request: gr.Request) -> dict[Any, Any]:
+            if self.principal(request, state) is None:  # another key's session is not its to clear
+                return {self.chat: [_note(_NOT_SIGNED_IN)]}
+            return self.restart(state)
+
         def greeted(request: gr.Request) -> str:
             return _signed_in_as(self.principal(request))
 
-        for handler in (asked, approved, rejected, reloaded, greeted):
+        for handler in (asked, approved, rejected, reloaded, restarted, greeted):
             handler.__annotations__ = {"request": gr.Request}
         # private: hidden from the API docs and refused to Gradio's client libraries (the page is for people)
         private: dict[str, Any] = {"api_visibility": "private"}
@@ -638,7 +643,7 @@ class _Page:
         self.approve.click(approved, [self.note, self.session], everything, **private)
         self.reject.click(rejected, [self.note, self.session], everything, **private)
         self.threads.input(reloaded, [self.threads, self.session], everything, **private)
-        self.fresh.click(self.restart, [self.session], everything, **private)
+        self.fresh.click(restarted, [self.session], everything, **private)
 
     def principal(self, request: gr.Request, state: Session | None = None) -> Principal | None:
         """The signed-in key of an event, as the key is now (None: no user, or the key was revoked).
