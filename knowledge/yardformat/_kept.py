@@ -43,6 +43,7 @@ class KeptRows:
         self._memory: list[RoleRows] = []
         self._files: list[Path] = []
         self._writer: pa.ipc.RecordBatchFileWriter | None = None
+        self._schema: pa.Schema | None = None
 
     def add(self, rows: RoleRows) -> None:
         self.rows += len(rows.nodes)
@@ -52,10 +53,11 @@ class KeptRows:
             self._memory.append(rows)
             return
         batch = pa.RecordBatch.from_pydict({_NODE: pa.array(rows.nodes, pa.int32()), **rows.columns})
-        if self._writer is None or not self._writer.schema.equals(batch.schema):
+        if self._writer is None or self._schema is None or not self._schema.equals(batch.schema):
             self.close()
             path = self._spill / f"{self.name}-{len(self._files)}.arrow"
             self._writer = pa.ipc.new_file(path, batch.schema)
+            self._schema = batch.schema
             self._files.append(path)
         self._writer.write_batch(batch)
 

@@ -16,7 +16,7 @@ import pytest
 
 from knowledge.idindex import IdIndex
 from knowledge.importer import export_yard, import_yard, read_import_manifest, store_digest
-from knowledge.yardformat import YardImportError
+from knowledge.yardformat import YardImportError, validate_yard
 from tests.knowledge.test_yardformat import EDGES, NODES, _with, make_yard
 
 
@@ -58,6 +58,24 @@ def test_a_roles_fields_are_stored_in_the_brains_names_and_units(tmp_path: Path)
     assert joint["thickness_mm"] == pytest.approx(12.7)  # 0.5 in
     assert joint["length_m"] == pytest.approx(2.5)
     assert read_import_manifest(tmp_path / "store").unlocked["joint"] == ["welding"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_rows_kept_on_disk_are_the_rows_kept_in_memory(tmp_path: Path, fmt: str) -> None:
+    # a large yard's checked fields are spilled to Arrow files batch by batch (files change with the columns)
+    yard = make_yard(tmp_path / "yard", fmt=fmt)
+    (tmp_path / "spill").mkdir()
+    in_memory = validate_yard(yard, batch_rows=2)
+    on_disk = validate_yard(yard, batch_rows=2, spill=tmp_path / "spill")
+    assert any((tmp_path / "spill").iterdir())
+    assert in_memory.roles.keys() == on_disk.roles.keys()
+    for role, kept in in_memory.roles.items():
+        spilled = list(on_disk.roles[role].pieces())
+        pieces = list(kept.pieces())
+        assert [p.nodes.tolist() for p in spilled] == [p.nodes.tolist() for p in pieces]
+        assert [{k: v.to_pylist() for k, v in p.columns.items()} for p in spilled] == [
+            {k: v.to_pylist() for k, v in p.columns.items()} for p in pieces
+        ]
 
 
 def test_a_yard_that_fails_a_check_writes_nothing(tmp_path: Path) -> None:
