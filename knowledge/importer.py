@@ -40,6 +40,8 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
@@ -58,7 +60,7 @@ from knowledge.yarddir import (
     read_import_manifest,
     replace_directory,
 )
-from knowledge.yardformat import CheckedYard, order_nodes, validate_yard
+from knowledge.yardformat import CheckedYard, NodeOrder, order_nodes, validate_yard
 from knowledge.yardformat._kept import KeptRows, RoleRows
 from knowledge.yardformat.fields import ACTUALS, FIELDS
 from knowledge.yardformat.read import find_table, iter_batches, table_columns
@@ -75,6 +77,7 @@ __all__ = [
 ]
 
 _ROW_GROUP: Final = 1 << 17
+_NONE: Final = np.empty(0, dtype=np.int32)
 _GRAPH_FILES: Final = ("forward_indptr", "forward_indices", "reverse_indptr", "reverse_indices")
 Progress = Callable[[str], None]
 IMPORT_STEPS: Final = (
@@ -111,30 +114,25 @@ def import_yard(
         yard = validate_yard(source, spill=tmp / ".spill")
         step("numbering the nodes")
         order = order_nodes(yard.parent, yard.kind, yard.before, yard.after)
+        new_of_old = order.new_of_old
+        # what is done with is let go as the import goes on: at 48M nodes each array is 190 MiB or more
+        yard = replace(yard, parent=_NONE, before=_NONE, after=_NONE)
         step("writing the id index")
         IdIndex.build(yard.ids.take(pa.array(order.old_of_new)), tmp / "ids")
+        yard = replace(yard, ids=pa.chunked_array([], pa.string()))
         step("writing the graph")
-        (tmp / "nodes").mkdir()
-        np.save(tmp / "nodes" / "kind.npy", order.kind.astype(np.int16))
-        np.save(tmp / "nodes" / "parent.npy", order.parent.astype(np.int32))
-        np.save(tmp / "nodes" / "end.npy", order.end.astype(np.int32))
-        for name, group in yard.groups.items():
-            np.save(tmp / "nodes" / f"group-{name}.npy", order.renumber(group)[order.old_of_new])
-        n = yard.num_nodes
-        (tmp / "graph").mkdir()
-        forward = build_csr(order.before, order.after, n)
-        reverse = build_csr(order.after, order.before, n)
-        for name, array in zip(_GRAPH_FILES, (*forward, *reverse), strict=True):
-            np.save(tmp / "graph" / f"{name}.npy", array)
+        n, num_edges = yard.num_nodes, len(order.before)
+        counts = np.bincount(order.kind, minlength=len(yard.spec.known_kinds))
+        _write_graph(yard, order, tmp)
+        del order
         step("writing the tables")
         tables = _write_node_tables(yard, tmp)
-        tables |= _write_role_tables(yard, order.new_of_old, tmp)
+        tables |= _write_role_tables(yard, new_of_old, tmp)
         tables |= _write_calendar(yard, tmp)
         shutil.rmtree(tmp / ".spill")
         shutil.copyfile(source / "yard.toml", tmp / "yard.toml")
         step("checksums")
         kinds = list(yard.spec.known_kinds)
-        counts = np.bincount(order.kind, minlength=len(kinds))
         manifest = ImportManifest(
             name=yard.spec.name,
             day0=yard.spec.day0.isoformat(),
@@ -142,7 +140,7 @@ def import_yard(
             roles={role: list(k) for role, k in yard.spec.roles.items()},
             counts={kind: int(c) for kind, c in zip(kinds, counts, strict=True)},
             num_nodes=n,
-            num_edges=len(order.before),
+            num_edges=num_edges,
             hierarchies=sorted(yard.groups),
             tables=tables,
             unlocked={role: list(consumers) for role, consumers in yard.unlocked.items()},
@@ -154,6 +152,23 @@ def import_yard(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _write_graph(yard: CheckedYard, order: NodeOrder, tmp: Path) -> None:
+    """The node arrays (kind, production parent, subtree end, grouping parents) and the CSR graph, both ways."""
+    (tmp / "nodes").mkdir()
+    np.save(tmp / "nodes" / "kind.npy", order.kind.astype(np.int16))
+    np.save(tmp / "nodes" / "parent.npy", order.parent.astype(np.int32))
+    np.save(tmp / "nodes" / "end.npy", order.end.astype(np.int32))
+    for name, group in yard.groups.items():
+        np.save(tmp / "nodes" / f"group-{name}.npy", order.renumber(group)[order.old_of_new])
+    (tmp / "graph").mkdir()
+    n = yard.num_nodes
+    for names, (src, dst) in zip(
+        (_GRAPH_FILES[:2], _GRAPH_FILES[2:]), ((order.before, order.after), (order.after, order.before)), strict=True
+    ):
+        for name, array in zip(names, build_csr(src, dst, n), strict=True):
+            np.save(tmp / "graph" / f"{name}.npy", array)
 
 
 def _write_node_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
@@ -281,11 +296,14 @@ def _write_calendar(yard: CheckedYard, tmp: Path) -> dict[str, int]:
 
 
 def _checksums(root: Path) -> dict[str, dict[str, int | str]]:
-    found: dict[str, dict[str, int | str]] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            found[path.relative_to(root).as_posix()] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-    return found
+    """Size and SHA-256 of every file, two files at a time (hashlib lets go of the GIL on large reads)."""
+    paths = [path for path in sorted(root.rglob("*")) if path.is_file()]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checksum") as pool:
+        digests = list(pool.map(file_sha256, paths))
+    return {
+        path.relative_to(root).as_posix(): {"bytes": path.stat().st_size, "sha256": digest}
+        for path, digest in zip(paths, digests, strict=True)
+    }
 
 
 def store_digest(store: Path) -> str:
