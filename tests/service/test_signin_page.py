@@ -157,6 +157,8 @@ def test_a_planners_question_approval_and_rejection_are_audited_under_the_key_id
     asked = [e for e in site.store.audit_entries(action="ask") if e.actor == key_id]
     assert [e.parameters["question"] for e in asked][-2:] == [ADOPT, "Adopt into the plan: B005 is late by 2 days"]
     assert all(e.parameters["via"] == "page" and e.parameters["status"] == "waiting_for_approval" for e in asked[-2:])
+    assert all(site.store.thread_owner(e.target) == key_id for e in asked[-2:])  # the key's, as on the API
+    assert all(e.actor_label == "planner.anna" for e in asked[-2:])
     (approved,) = site.store.audit_entries(target=asked[-2].target, action="thread.approve")
     assert approved.actor == key_id
     assert approved.parameters["approved"] is True and approved.parameters["note"] == "crane 2 is back on Monday"

@@ -741,6 +741,8 @@ class _Page:
                 steps.add(node, update)
                 yield {self.chat: messages}
             answer = self.brain.result(thread)
+            if state["thread"] is None:  # a new conversation is the key's, as one started on the API
+                self.signin.store.own_thread(answer.thread_id, principal.key_id)
             self.signin.audit(principal, "ask", answer.thread_id, _asked(answer, continued=state["thread"] is not None))
         except ShipbrainError as exc:  # the question, the thread or the brain said no: say so plainly
             steps.drop_pending()

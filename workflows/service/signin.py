@@ -150,7 +150,8 @@ class SignIn:
         with self.store.engine.begin() as conn:
             conn.execute(delete(SESSIONS).where(SESSIONS.c.expires_at <= at))  # the ended ones, while here
             conn.execute(insert(SESSIONS).values(row))
-            self.store.audit(conn, principal.key_id, "page.signin", principal.key_id, {"name": principal.name})
+            who = principal.key_id
+            self.store.audit(conn, who, "page.signin", who, {"name": principal.name}, actor_label=principal.name)
         return token
 
     def close(self, token: str) -> Principal | None:
@@ -159,7 +160,8 @@ class SignIn:
         with self.store.engine.begin() as conn:
             conn.execute(delete(SESSIONS).where(SESSIONS.c.hash == _hash(token)))
             if principal is not None:
-                self.store.audit(conn, principal.key_id, "page.signout", principal.key_id, {"name": principal.name})
+                who = principal.key_id
+                self.store.audit(conn, who, "page.signout", who, {"name": principal.name}, actor_label=principal.name)
         return principal
 
     def session(self, token: str) -> Principal | None:
@@ -196,9 +198,8 @@ class SignIn:
         return self.key(token) if token else None
 
     def audit(self, principal: Principal, action: str, target: str, params: Mapping[str, object]) -> None:
-        """An audit entry of something done on a page, under the key's id (as the API's entries)."""
-        with self.store.engine.begin() as conn:
-            self.store.audit(conn, principal.key_id, action, target, {**params, "via": "page"})
+        """An audit entry of something done on a page, under the key's id, its name as the label (as the API's)."""
+        self.store.audit_now(principal.key_id, action, target, {**params, "via": "page"}, actor_label=principal.name)
 
     # ---- the pages ------------------------------------------------------------------------------------------
 
