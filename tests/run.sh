@@ -23,6 +23,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
+# openssl makes the self-signed certificate `serve --ssl-certfile` is tested with (tests/service/test_serve_binding.py).
+if ! command -v openssl >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
+fi
+
 # Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv.
 bash tests/e2e/install_mlserver.sh
 

@@ -66,10 +66,10 @@ def _self_signed(where: Path) -> tuple[Path, Path]:
 
 @pytest.mark.slow
 @pytest.mark.skipif(OPENSSL is None, reason="no openssl to make a certificate (Debian's openssl package)")
-def test_tls_on_every_address_serves_https_and_says_so(tmp_path: Path) -> None:
+def test_tls_on_every_address_serves_https_and_says_so(tmp_path: Path, small_yard: Path) -> None:
     cert, key = _self_signed(tmp_path)
     tls = ("--ssl-certfile", str(cert), "--ssl-keyfile", str(key))
-    server: Server = start(tmp_path / "data", "--no-chat", "--host", "0.0.0.0", *tls)
+    server: Server = start(tmp_path / "data", "--no-chat", "--yard", str(small_yard), "--host", "0.0.0.0", *tls)
     try:
         port = server.url.rsplit(":", 1)[1]
         assert server.url.startswith("https://")
