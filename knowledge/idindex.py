@@ -24,6 +24,8 @@ On disk (a directory, written to a temporary sibling and renamed into place, so 
 ```
 ids.bytes      the UTF-8 bytes of every id, concatenated in node order, then 8 zero bytes (to read ids by words)
 offsets.npy    int64 (n + 1): node i's id is ids.bytes[offsets[i]:offsets[i + 1]]
+heads.npy      int64 (n / 16 + 1): offsets[16 k], read into memory at open with lengths.npy
+lengths.npy    uint8 (n): each id's length: with heads, node -> id reads ids.bytes only (one page, not two)
 exact.npy      uint64 (n), sorted: (hash of the id >> node_bits) << node_bits | node
 loose.npy      uint64 (n), sorted: the same for the id's loose key
 index.json     format, count, bytes, node_bits, hash_bits
@@ -91,7 +93,7 @@ __all__ = [
     "loose_key",
 ]
 
-FORMAT = "shipbrain-idindex/1"
+FORMAT = "shipbrain-idindex/2"
 MAX_ID_BYTES = 128
 """The longest id, in UTF-8 bytes."""
 CHUNK_IDS = 1 << 18
@@ -101,10 +103,12 @@ REPORT_LIMIT = 20
 
 _HEADER_BYTES = 128
 _PAD = 8
+_HEAD_BITS = 4
+_HEAD_MASK = (1 << _HEAD_BITS) - 1
 _CONTROL = np.zeros(256, dtype=bool)
 _CONTROL[:0x20] = True
 _CONTROL[0x7F] = True
-_FILES = ("ids.bytes", "offsets.npy", "exact.npy", "loose.npy", "index.json")
+_FILES = ("ids.bytes", "offsets.npy", "heads.npy", "lengths.npy", "exact.npy", "loose.npy", "index.json")
 
 
 # ---- errors ----------------------------------------------------------------------------------------
@@ -353,6 +357,24 @@ def _map_npy(path: Path, dtype: Literal["<i8", "<u8"], length: int) -> tuple[npt
     return np.frombuffer(mapped, dtype=expected, offset=start), memoryview(mapped)[start:].cast(code)
 
 
+def _read_npy(path: Path, dtype: Literal["<i8", "|u1"], length: int) -> npt.NDArray[Any]:
+    """A small 1-d `.npy` file read into memory, its dtype and length checked."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise YardIntegrityError(
+            f"the id index file {str(path)!r} is missing; rebuild the index (re-import the yard)"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise YardIntegrityError(f"the id index file {str(path)!r} is unreadable ({err}); rebuild the index") from err
+    if array.dtype != np.dtype(dtype) or array.shape != (length,):
+        raise YardIntegrityError(
+            f"the id index file {str(path)!r} holds {array.shape} {array.dtype}, not ({length},) {np.dtype(dtype)}; "
+            "rebuild the index"
+        )
+    return array
+
+
 def _sorted_keys(hashes: npt.NDArray[np.uint64], shift: int, node_bits: int) -> npt.NDArray[np.uint64]:
     """(hash >> shift) << node_bits | node, sorted; in place over `hashes`, a block of nodes at a time."""
     step = 1 << 22
@@ -376,6 +398,10 @@ class IdIndex:
         self._shift = 64 - self._hash_bits
         self._node_mask = (1 << self._node_bits) - 1
         self._offsets, self._offset_at = _map_npy(path / "offsets.npy", "<i8", self._count + 1)
+        # node -> id from memory (1.5 bytes a node): heads of 16 ids and each id's length; only the bytes are mapped
+        heads = _read_npy(path / "heads.npy", "<i8", (self._count >> _HEAD_BITS) + 1)
+        self._heads = memoryview(heads.tobytes()).cast("q")
+        self._lengths = _read_npy(path / "lengths.npy", "|u1", self._count).tobytes()
         self._exact, self._exact_at = _map_npy(path / "exact.npy", "<u8", self._count)
         self._loose, self._loose_at = _map_npy(path / "loose.npy", "<u8", self._count)
         blob_path = path / "ids.bytes"
@@ -490,7 +516,9 @@ class IdIndex:
         """The id of a node."""
         if not 0 <= node < self._count:
             raise InputError(f"node {node} is out of range: this index has nodes 0 to {self._count - 1}")
-        return self._bytes[self._offset_at[node] : self._offset_at[node + 1]].decode()
+        first = node & ~_HEAD_MASK
+        start = self._heads[node >> _HEAD_BITS] + sum(self._lengths[first:node])
+        return self._bytes[start : start + self._lengths[node]].decode()
 
     def nodes_of(self, ids: Any) -> npt.NDArray[np.int32]:
         """The node of each id (-1 where none), vectorised: a pyarrow string array or a sequence of str."""
@@ -679,6 +707,10 @@ def _write(ids: Any, out: Path, *, hash_bits: int, chunk_ids: int, workers: int)
             _check_duplicates(keys, node_bits, out)
         np.save(out / f"{name}.npy", keys)
         del keys
+    offsets = np.load(out / "offsets.npy", mmap_mode="r")
+    np.save(out / "heads.npy", np.ascontiguousarray(offsets[:: 1 << _HEAD_BITS][: (count >> _HEAD_BITS) + 1]))
+    np.save(out / "lengths.npy", np.diff(offsets).astype(np.uint8))  # ids are at most 128 bytes
+    del offsets
     meta = {"format": FORMAT, "count": count, "bytes": written, "node_bits": node_bits, "hash_bits": kept}
     (out / "index.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
