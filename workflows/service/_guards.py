@@ -172,7 +172,10 @@ def shaped(status: int, content_type: str, body: bytes) -> bytes | None:
     """
     media = content_type.split(";", 1)[0].strip().lower()
     kind = _KINDS.get(status, "http_error" if status < 500 else "service_error")
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status HTTP has no name for
+        phrase = "error"
     if media == "application/json":
         try:
             data = json.loads(body or b"null")
@@ -200,7 +203,7 @@ class ErrorShape:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] == "HEAD":  # a HEAD answer has no body to reshape
             await self.app(scope, receive, send)
             return
         held: Message | None = None
