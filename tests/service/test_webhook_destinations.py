@@ -132,7 +132,9 @@ def test_delivery_connects_to_the_address_it_checked(make_api: Callable[..., Api
 
 
 def test_the_allow_list_lets_named_hosts_networks_and_exact_metadata_addresses_through() -> None:
-    fixed = _resolving({"mes.yard.internal": ["10.2.3.4"], "other.internal": ["10.9.9.9"]})
+    fixed = _resolving(
+        {"mes.yard.internal": ["10.2.3.4"], "other.internal": ["10.9.9.9"], "meta.yard.internal": ["169.254.169.254"]}
+    )
     policy = Destinations(["mes.yard.internal", "192.168.0.0/16", "::1"], resolver=fixed)
     assert policy.check("http://mes.yard.internal/hook").address == "10.2.3.4"
     assert policy.check("http://192.168.7.7:8080/").address == "192.168.7.7"
@@ -140,6 +142,9 @@ def test_the_allow_list_lets_named_hosts_networks_and_exact_metadata_addresses_t
     assert policy.check("https://1.1.1.1/").address == "1.1.1.1"
     with pytest.raises(DestinationError, match="private"):
         policy.check("http://other.internal/")
+    named = Destinations(["meta.yard.internal"], resolver=fixed)
+    with pytest.raises(DestinationError, match="metadata"):  # an allowed name still never reaches metadata
+        named.check("http://meta.yard.internal/")
     with pytest.raises(DestinationError, match="metadata"):
         Destinations(["169.254.0.0/16"]).check("http://169.254.169.254/")
     assert Destinations(["169.254.169.254"]).check("http://169.254.169.254/").address == "169.254.169.254"

@@ -209,10 +209,10 @@ class Destinations:
             raise DestinationError(f"the host {host!r} does not resolve ({exc})") from None
         if not addresses:
             raise DestinationError(f"the host {host!r} does not resolve")
-        if name in self.names:
-            return Destination(host, port, str(addresses[0]))
         for address in addresses:
             why = self.refusal(address)
+            if name in self.names and why is not None and "metadata" not in why:
+                continue  # a host named in the allow-list may resolve to any address but a metadata one
             if why is not None:
                 raise DestinationError(f"webhooks may not go to {host!r}: it resolves to {why}{hint}")
         return Destination(host, port, str(addresses[0]))
