@@ -21,9 +21,11 @@ def build_csr(src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer], num_no
     """CSR (`indptr`, `indices`) of the edges grouped by `src`, neighbours in input order.
 
     Each node's neighbours keep the order the edges were given, which makes the result deterministic. The
-    order comes from sorting one int64 key per edge, `src << 32 | position` (unique, so no stable sort is
-    needed): numpy's vectorised sort does 20M random edges in 2 s where a stable argsort of int32 (a merge
-    sort) took 9 s.
+    order comes from sorting one int64 key per edge, `src << 32 | position` (unique, so any sort gives the
+    same result): edges that come mostly in runs of ascending `src` (a yard's edges listed by their first
+    end, the child -> parent links by child) go to the merge sort, which takes them in near linear time
+    (0.5 s for 94M edges of the 25M-part yard against 9.3 s for the quicksort), others to numpy's vectorised
+    quicksort (2 s for 20M random edges, where a stable argsort of the int32 `src` took 9 s).
     """
     counts = np.bincount(src, minlength=num_nodes)
     dtype = np.int32 if len(src) < np.iinfo(np.int32).max else np.int64
@@ -32,7 +34,8 @@ def build_csr(src: npt.NDArray[np.integer], dst: npt.NDArray[np.integer], num_no
     if len(src) < 1 << 32:
         key = np.asarray(src, dtype=np.int64) << np.int64(32)
         key |= np.arange(len(src), dtype=np.int64)
-        key.sort()
+        runs = 1 + int(np.count_nonzero(key[1:] < key[:-1]))
+        key.sort(kind="stable" if runs <= len(key) // 4 else "quicksort")
         key &= np.int64(0xFFFFFFFF)
         order: npt.NDArray[np.integer[Any]] = key
     else:

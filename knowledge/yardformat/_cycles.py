@@ -14,8 +14,11 @@ __all__ = ["find_cycle"]
 
 def _peel(src: npt.NDArray[np.int32], dst: npt.NDArray[np.int32], alive: npt.NDArray[np.bool_], num_nodes: int) -> None:
     """Clear `alive` for every node that no alive node's edge `src -> dst` points into, repeatedly (Kahn)."""
-    keep = alive[src] & alive[dst]
-    s, d = src[keep], dst[keep]
+    if alive.all():  # the first peel: every edge (no copies of 100M-edge arrays)
+        s, d = src, dst
+    else:
+        keep = alive[src] & alive[dst]
+        s, d = src[keep], dst[keep]
     indptr, indices = build_csr(s, d, num_nodes)
     indegree = np.bincount(d, minlength=num_nodes).astype(np.int64)
     frontier: npt.NDArray[np.signedinteger[Any]] = np.flatnonzero(alive & (indegree == 0)).astype(np.int32)
