@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,7 +22,16 @@ import pyarrow.parquet as pq
 
 from knowledge.yardformat.errors import Problem
 
-__all__ = ["BATCH_ROWS", "SUFFIXES", "Batch", "TableReadError", "find_table", "iter_batches", "table_columns"]
+__all__ = [
+    "BATCH_ROWS",
+    "SUFFIXES",
+    "Batch",
+    "TableReadError",
+    "find_table",
+    "iter_batches",
+    "prefetched",
+    "table_columns",
+]
 
 BATCH_ROWS: Final = 1 << 20
 """Rows per batch by default (a Parquet row group smaller than this gives smaller batches)."""
@@ -132,3 +143,50 @@ def _csv_batches(path: Path, names: list[str], columns: list[str], batch_rows: i
     except (OSError, pa.ArrowException, io.UnsupportedOperation) as exc:
         message = str(exc).replace("CSV parse error: ", "")
         raise TableReadError(Problem("unreadable table", path.name, row, None, f"near this row: {message}")) from None
+
+
+T = TypeVar("T")
+_DONE: Final = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, read ahead by a thread, at most `depth` waiting.
+
+    Decoding the next batch (pyarrow lets go of the GIL) overlaps the work on this one. An exception in the reader
+    comes out where its item would have.
+    """
+    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        waiting.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            waiting.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            waiting.put(exc)
+
+    reader = threading.Thread(target=read, name="yard-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = waiting.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]  # an item of `items`
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a blocked reader finish its put
+            try:
+                waiting.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.05)

@@ -25,7 +25,15 @@ from knowledge.yardformat._kept import KeptRows, RoleRows
 from knowledge.yardformat.convert import convert, describe_bounds
 from knowledge.yardformat.errors import PROBLEMS_SHOWN, Problem, ProblemKind, YardImportError
 from knowledge.yardformat.fields import ACTUALS, FIELDS, Consumer, YardField
-from knowledge.yardformat.read import BATCH_ROWS, Batch, TableReadError, find_table, iter_batches, table_columns
+from knowledge.yardformat.read import (
+    BATCH_ROWS,
+    Batch,
+    TableReadError,
+    find_table,
+    iter_batches,
+    prefetched,
+    table_columns,
+)
 from knowledge.yardformat.spec import ColumnMap, YardSpec, load_spec
 
 __all__ = ["CheckedYard", "KeptRows", "NodeFile", "RoleRows", "validate_yard"]
@@ -214,7 +222,7 @@ class _Check:
 
     def _batches(self, path: Path, columns: list[str]) -> Iterator[Batch]:
         try:
-            yield from iter_batches(path, columns, batch_rows=self.batch_rows)
+            yield from prefetched(iter_batches(path, columns, batch_rows=self.batch_rows))
         except TableReadError as exc:
             p = exc.problem
             self.problems.add(p.kind, p.file, p.row, p.column, p.message)
