@@ -115,6 +115,7 @@ def import_yard(
         step("numbering the nodes")
         order = order_nodes(yard.parent, yard.kind, yard.before, yard.after)
         new_of_old = order.new_of_old
+        yard_edges = len(yard.before)
         # what is done with is let go as the import goes on: at 48M nodes each array is 190 MiB or more
         yard = replace(yard, parent=_NONE, before=_NONE, after=_NONE)
         step("writing the id index")
@@ -126,7 +127,7 @@ def import_yard(
         _write_graph(yard, order, tmp)
         del order
         step("writing the tables")
-        tables = _write_node_tables(yard, tmp)
+        tables = _write_node_tables(yard, tmp) | {"edges": yard_edges}
         tables |= _write_role_tables(yard, new_of_old, tmp)
         tables |= _write_calendar(yard, tmp)
         shutil.rmtree(tmp / ".spill")
@@ -190,7 +191,6 @@ def _write_node_tables(yard: CheckedYard, tmp: Path) -> dict[str, int]:
         else:
             count = _csv_to_parquet(path, target)
         rows[f"tables/{name}"] = counts.get(path, count)
-    rows["edges"] = len(yard.before)
     return rows
 
 

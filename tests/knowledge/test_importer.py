@@ -46,6 +46,7 @@ def test_an_import_keeps_the_yards_ids_kinds_parents_and_edges(tmp_path: Path, f
     assert list(zip(kept.column("before").to_pylist(), kept.column("after").to_pylist(), strict=True)) == EDGES
     # the graph: the yard's edges plus one child -> parent link per node under a parent
     assert manifest.num_edges == len(EDGES) + sum(1 for r in NODES if r[2])
+    assert manifest.tables["edges"] == len(EDGES)
     assert manifest.counts == {"BLK": 1, "ASSY": 1, "PLATE": 1, "PROFILE": 1, "WELD": 1, "SYS": 1}
 
 
