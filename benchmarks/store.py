@@ -291,55 +291,6 @@ def _kuzu_closures(conn: Any, blocks: list[Json], opts: Json, log: Path) -> Json
     return out
 
 
-# ---- a store whose import ran out of memory in its tables ---------------------------------------
-
-
-def adopt_graph_only(partial: Path, fmt: Path, target: Path) -> Json:
-    """Make `target` an openable store from the files an import wrote before it was killed writing the tables.
-
-    `import_yard` writes the id index, the node arrays, the CSR graph and the edges before the tables; those are all
-    `YardStore.open`, its lookups and its closures read. The manifest is written here from them and from the
-    yard's `yard.toml` (kinds in the importer's order); the store has no tables and no role fields.
-    """
-    import hashlib
-
-    import numpy as np
-
-    from knowledge.importer import ImportManifest
-    from knowledge.yardformat.spec import load_spec
-
-    spec = load_spec(fmt)
-    kinds = list(spec.known_kinds)
-    codes = np.load(partial / "nodes" / "kind.npy", mmap_mode="r")
-    counts = np.bincount(codes, minlength=len(kinds))
-    files: dict[str, dict[str, int | str]] = {}
-    for path in sorted(partial.rglob("*")):
-        if path.is_file():
-            digest = hashlib.sha256()
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    digest.update(chunk)
-            files[path.relative_to(partial).as_posix()] = {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
-    import pyarrow.parquet as pq
-
-    manifest = ImportManifest(
-        name=spec.name,
-        day0=spec.day0.isoformat(),
-        kinds=kinds,
-        roles={role: list(k) for role, k in spec.roles.items()},
-        counts={kind: int(c) for kind, c in zip(kinds, counts, strict=True)},
-        num_nodes=len(codes),
-        num_edges=len(np.load(partial / "graph" / "forward_indices.npy", mmap_mode="r")),
-        hierarchies=sorted(p.stem.removeprefix("group-") for p in (partial / "nodes").glob("group-*.npy")),
-        tables={"edges": pq.ParquetFile(partial / "edges.parquet").metadata.num_rows},
-        unlocked={},
-        files=files,
-    )
-    (partial / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-    os.replace(partial, target)
-    return {"graph_only": True, "num_nodes": manifest.num_nodes, "num_edges": manifest.num_edges}
-
-
 # ---- the report ----------------------------------------------------------------------------------
 
 
@@ -399,10 +350,6 @@ def report(result: Json, console: Console) -> list[str]:
         console.print(f"[red]the store phase was killed in {s.get('killed_in')!r}: {s['killed']}[/]")
         return ["store phase"]
     hi = s["highest"]
-    if result.get("graph_only"):
-        console.print(
-            "[yellow]graph-only store: the id index, node arrays and graph an import wrote before its tables[/]"
-        )
     console.print(
         f"{s['num_nodes']:,} nodes, {s['num_edges']:,} graph edges; highest block {hi['id']}: upstream "
         f"{hi['upstream']:,} nodes in {hi['upstream_ranges']:,} ranges, downstream {hi['downstream']:,} nodes; "
@@ -489,12 +436,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.no_kuzu = True
         console.log("[yellow]kuzu is not installed (pip install kuzu): no comparison[/]")
     target = args.data_dir / f"store-{label}-seed{args.seed}"
-    if (
-        not (target / "manifest.json").is_file()
-        and (target.with_name(target.name + "-graph") / "manifest.json").is_file()
-    ):
-        target = target.with_name(target.name + "-graph")  # what a killed import left, adopted by an earlier run
-        result["graph_only"] = True
     if (target / "manifest.json").is_file():
         console.log(f"reusing the imported store {target}")
         result["write"], result["import"] = {"reused": True}, {"reused": True}
@@ -506,14 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.log(
                 f"[red]the import was killed in {result['import']['killed_in']!r}: {result['import']['killed']}[/]"
             )
-            partial = sorted(args.data_dir.glob(f".{target.name}.importing-*"))
-            if result["import"]["killed_in"] != "writing the tables" or not partial:
-                return 1
-            graph_only = target.with_name(target.name + "-graph")
-            result["import"]["adopted"] = adopt_graph_only(partial[-1], fmt, graph_only)
-            result["graph_only"] = True
-            console.log(f"[yellow]benchmarking {graph_only}: the files the import wrote before its tables[/]")
-            target = graph_only
+            return 1
         else:
             console.log(f"imported in {fmt_s(result['import']['wall_s'])}")
     result["store_bytes"] = _dir_bytes(target)
