@@ -286,6 +286,8 @@ class YardStore:
 
     def id_of(self, node: int) -> str:
         """The yard's id of one node."""
+        if type(node) is int:  # the common case, range-checked by the index (a third of a lookup's time saved)
+            return self.ids.id_of(node)
         return self.ids.id_of(self._checked(node))
 
     def ids_of(self, nodes: npt.ArrayLike) -> list[str]:

@@ -446,14 +446,6 @@ class WorkPackageIndex:
             raise InputError(f"{code} is a {what} that no work package of this yard makes")
         return self.codes[row]
 
-    @cached_property
-    def _item_blocks(self) -> npt.NDArray[np.int64]:
-        """Per outfitting item (row), the block its `block` field names (-1: none or not given)."""
-        items = self.yard.nodes_of_role("outfitting_item")
-        if not len(items) or "block" not in self.yard.fields("outfitting_item"):
-            return np.full(len(items), -1, dtype=np.int64)
-        return np.asarray(self.yard.field_of("outfitting_item", "block", items), dtype=np.int64)
-
     def _members(self, node: int, role: str) -> IdArray:
         if not self.yard.count(role):
             return np.zeros(0, dtype=np.int32)
@@ -462,8 +454,9 @@ class WorkPackageIndex:
     def scope_of(self, code: str) -> Scope:
         """The joints and items of a block, assembly, sub-assembly or work package code.
 
-        A block's are those inside it by the production hierarchy, and the items fitted on board whose `block` field
-        names it; an assembly's or sub-assembly's those inside it; a work package's those that name it.
+        A block's are those whose block is it (`YardStore.blocks_of_role`, the one rule everywhere: the block it sits
+        in by the production hierarchy, else the block its `block` field names, for an item fitted on board); an
+        assembly's or sub-assembly's those inside it; a work package's those that name it.
         """
         stripped = code.strip()
         if self.is_work_package(stripped):
@@ -475,9 +468,9 @@ class WorkPackageIndex:
             what = (role or self.yard.kind_of(node)).replace("_", " ")
             raise InputError(f"{code} is a {what}; ask about a block, assembly or work package")
         joints = self._members(node, "joint")
-        items = self._members(node, "outfitting_item")
         if role == "block":
-            named = self.yard.nodes_of_role("outfitting_item")[self._item_blocks == node]
-            if len(named):
-                items = np.union1d(items, named).astype(np.int32)
+            items = self.yard.nodes_of_role("outfitting_item")[self.yard.blocks_of_role("outfitting_item") == node]
+            items = np.asarray(items, dtype=np.int32)
+        else:
+            items = self._members(node, "outfitting_item")
         return Scope(self.yard.code_of(node), joints, items)

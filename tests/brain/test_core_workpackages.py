@@ -82,6 +82,9 @@ def test_scopes(index: WorkPackageIndex) -> None:
     named = items[yard.field_of("outfitting_item", "block", items) == block]
     assert np.array_equal(scope.item_ids, np.union1d(yard.members(block, kinds=["outfitting_item"]), named))
     assert len(scope.item_ids) > len(yard.members(block, kinds=["outfitting_item"]))  # on-board items counted
+    # one rule for "the items of a block" everywhere: the scope (weld and inspection tools) and the outfitting
+    # tools (blocks_of_role) give the same items
+    assert np.array_equal(scope.item_ids, items[yard.blocks_of_role("outfitting_item") == block])
     row = index.row_of["WP-B003-PNL"]
     package = index.scope_of("WP-B003-PNL")
     assert package.work_package == row and np.array_equal(package.joint_ids, index.members_of(row, "joint"))
