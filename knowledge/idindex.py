@@ -53,6 +53,7 @@ import re
 import shutil
 import tempfile
 import threading
+import weakref
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -416,8 +417,8 @@ class IdIndex:
         self._bytes.madvise(mmap.MADV_RANDOM)
         # one id is read with pread, not through the map: a first touch of a mapped page costs a page fault (3-4 us
         # on this machine), a pread of a cached page a system call (under 1 us)
-        self._blob_file = open(blob_path, "rb", buffering=0)  # closed with the index
-        self._fd = self._blob_file.fileno()
+        self._fd = os.open(blob_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        weakref.finalize(self, os.close, self._fd)
         self._data = np.frombuffer(self._bytes, dtype=np.uint8)
         self._words = word_view(self._data)
 
