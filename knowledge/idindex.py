@@ -27,6 +27,8 @@ offsets.npy    int64 (n + 1): node i's id is ids.bytes[offsets[i]:offsets[i + 1]
 heads.npy      int64 (n / 16 + 1): offsets[16 k], read into memory at open with lengths.npy
 lengths.npy    uint8 (n): each id's length: with heads, node -> id reads ids.bytes only (one page, not two)
 exact.npy      uint64 (n), sorted: (hash of the id >> node_bits) << node_bits | node
+fence.npy      uint64 (n / 256 + 1): exact[256 k], read into memory at open: id -> node searches it, then reads
+               the 2 KiB of exact.npy it points to with one pread (no page faults of a binary search over the map)
 loose.npy      uint64 (n), sorted: the same for the id's loose key
 index.json     format, count, bytes, node_bits, hash_bits
 ```
@@ -94,7 +96,7 @@ __all__ = [
     "loose_key",
 ]
 
-FORMAT = "shipbrain-idindex/2"
+FORMAT = "shipbrain-idindex/3"
 MAX_ID_BYTES = 128
 """The longest id, in UTF-8 bytes."""
 CHUNK_IDS = 1 << 18
@@ -106,10 +108,20 @@ _HEADER_BYTES = 128
 _PAD = 8
 _HEAD_BITS = 4
 _HEAD_MASK = (1 << _HEAD_BITS) - 1
+_FENCE = 256
 _CONTROL = np.zeros(256, dtype=bool)
 _CONTROL[:0x20] = True
 _CONTROL[0x7F] = True
-_FILES = ("ids.bytes", "offsets.npy", "heads.npy", "lengths.npy", "exact.npy", "loose.npy", "index.json")
+_FILES = (
+    "ids.bytes",
+    "offsets.npy",
+    "heads.npy",
+    "lengths.npy",
+    "exact.npy",
+    "fence.npy",
+    "loose.npy",
+    "index.json",
+)
 
 
 # ---- errors ----------------------------------------------------------------------------------------
@@ -358,7 +370,7 @@ def _map_npy(path: Path, dtype: Literal["<i8", "<u8"], length: int) -> tuple[npt
     return np.frombuffer(mapped, dtype=expected, offset=start), memoryview(mapped)[start:].cast(code)
 
 
-def _read_npy(path: Path, dtype: Literal["<i8", "|u1"], length: int) -> npt.NDArray[Any]:
+def _read_npy(path: Path, dtype: Literal["<i8", "<u8", "|u1"], length: int) -> npt.NDArray[Any]:
     """A small 1-d `.npy` file read into memory, its dtype and length checked."""
     try:
         array = np.load(path, allow_pickle=False)
@@ -404,6 +416,11 @@ class IdIndex:
         self._heads = memoryview(heads.tobytes()).cast("q")
         self._lengths = _read_npy(path / "lengths.npy", "|u1", self._count).tobytes()
         self._exact, self._exact_at = _map_npy(path / "exact.npy", "<u8", self._count)
+        fence = _read_npy(path / "fence.npy", "<u8", -(-self._count // _FENCE))
+        self._fence = memoryview(fence.tobytes()).cast("Q")
+        self._exact_fd = os.open(path / "exact.npy", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        weakref.finalize(self, os.close, self._exact_fd)
+        self._exact_start = os.fstat(self._exact_fd).st_size - 8 * self._count
         self._loose, self._loose_at = _map_npy(path / "loose.npy", "<u8", self._count)
         blob_path = path / "ids.bytes"
         size = blob_path.stat().st_size if blob_path.is_file() else -1
@@ -490,20 +507,22 @@ class IdIndex:
         if not 0 < len(key) <= MAX_ID_BYTES:
             return None
         h = hash_bytes(key) >> self._shift
-        exact, offsets, blob, mask, bits = (
-            self._exact_at,
-            self._offset_at,
-            self._bytes,
-            self._node_mask,
-            self._node_bits,
-        )
-        i = bisect_left(exact, h << bits)
-        while i < self._count:
-            entry = exact[i]
+        mask, bits = self._node_mask, self._node_bits
+        target = h << bits
+        # the fence (in memory) brackets the first entry >= target within 256 entries: one pread of them
+        fence = bisect_left(self._fence, target)
+        lo = (fence - 1) * _FENCE if fence else 0
+        n = min(_FENCE + 1, self._count - lo)
+        if n <= 0:
+            return None
+        chunk = memoryview(os.pread(self._exact_fd, 8 * n, self._exact_start + 8 * lo)).cast("Q")
+        i = bisect_left(chunk, target)
+        while lo + i < self._count:
+            entry = chunk[i] if i < n else self._exact_at[lo + i]  # a run of equal hashes past the chunk: rare
             if entry >> bits != h:
                 return None
             node = entry & mask
-            if blob[offsets[node] : offsets[node + 1]] == key:
+            if self._id_bytes(node) == key:
                 return node
             i += 1
         return None
@@ -521,9 +540,12 @@ class IdIndex:
         """The id of a node."""
         if not 0 <= node < self._count:
             raise InputError(f"node {node} is out of range: this index has nodes 0 to {self._count - 1}")
+        return self._id_bytes(node).decode()
+
+    def _id_bytes(self, node: int) -> bytes:
         first = node & ~_HEAD_MASK
         start = self._heads[node >> _HEAD_BITS] + sum(self._lengths[first:node])
-        return os.pread(self._fd, self._lengths[node], start).decode()
+        return os.pread(self._fd, self._lengths[node], start)
 
     def nodes_of(self, ids: Any) -> npt.NDArray[np.int32]:
         """The node of each id (-1 where none), vectorised: a pyarrow string array or a sequence of str."""
@@ -710,6 +732,7 @@ def _write(ids: Any, out: Path, *, hash_bits: int, chunk_ids: int, workers: int)
         scratch.unlink()
         if name == "exact":
             _check_duplicates(keys, node_bits, out)
+            np.save(out / "fence.npy", np.ascontiguousarray(keys[::_FENCE]))
         np.save(out / f"{name}.npy", keys)
         del keys
     offsets = np.load(out / "offsets.npy", mmap_mode="r")
