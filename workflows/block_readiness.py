@@ -77,6 +77,7 @@ class CompletionReport(_Model):
 
     @model_validator(mode="after")
     def _percent_only_in_progress(self) -> CompletionReport:
+        """A percent only on an in_progress report."""
         if self.percent is not None and self.status != "in_progress":
             raise ValueError(f"percent is only for in_progress reports, not {self.status}")
         return self

@@ -87,6 +87,7 @@ class OutfittingPlanRequest(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> OutfittingPlanRequest:
+        """Exactly one of zone and block: a zone, or a block, not both and not neither."""
         if (self.zone is None) == (self.block is None):
             raise ValueError("give either a zone or a block, not both or neither")
         return self

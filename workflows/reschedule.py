@@ -81,6 +81,7 @@ class ResourceDown(_Model):
 
     @model_validator(mode="after")
     def _one_start(self) -> ResourceDown:
+        """The start as from_day or as from_date, not both (neither: from day 0)."""
         if self.from_day is not None and self.from_date is not None:
             raise ValueError("give the start as from_day or as from_date, not both")
         return self

@@ -58,6 +58,7 @@ class InspectionBudget(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> InspectionBudget:
+        """Exactly one budget: share, joints or hours."""
         given = [k for k in ("share", "joints", "hours") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of share, joints or hours (got {', '.join(given) or 'none'})")

@@ -70,7 +70,8 @@ def test_the_openapi_document_tells_of_replays_and_rules_across_fields(api: Api)
     assert "SleepRequest: refuse and crash: at most one of them." in create["description"]
     outfitting = doc["paths"]["/v1/workflows/outfitting-plan/runs"]["post"]["description"]
     assert "Rules across fields" in outfitting and "OutfittingPlanRequest:" in outfitting
+    assert "Exactly one of zone and block" in outfitting  # the rule itself, not the validator's name
     weld = doc["paths"]["/v1/workflows/weld-inspection-plan/runs"]["post"]["description"]
-    assert "InspectionBudget:" in weld
+    assert "InspectionBudget: Exactly one budget: share, joints or hours." in weld
     both = api.run({"input": {"refuse": True, "crash": True}})
     assert both.status_code == 422 and "not both" in both.json()["error"]["message"]
