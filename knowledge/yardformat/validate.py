@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, NamedTuple, Protocol
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -97,11 +97,6 @@ class _Located(Protocol):
 
     @property
     def first_row(self) -> int: ...
-
-
-class _Where(NamedTuple):
-    file: str
-    first_row: int
 
 
 class _Resolver:

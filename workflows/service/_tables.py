@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-__all__ = ["API_KEYS", "AUDIT", "META", "OUTBOX", "RUNS", "RUN_EVENTS", "THREADS"]
+__all__ = ["API_KEYS", "AUDIT", "META", "OUTBOX", "RUNS", "RUN_EVENTS", "SESSIONS", "THREADS"]
 
 META = MetaData()
 
@@ -65,6 +65,16 @@ AUDIT = Table(
     Column("parameters", Text, nullable=False),
     Column("actor_label", String(200)),  # the key's name when the actor is a key: a label, not unique
 )
+
+SESSIONS = Table(
+    "page_sessions",
+    META,
+    Column("hash", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""The chat and eval pages' sessions: the SHA-256 of the cookie's token, the key it signs in as, and when it ends."""
 
 THREADS = Table(
     "thread_owners",

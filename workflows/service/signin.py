@@ -34,24 +34,20 @@ import logging
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, insert, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, insert, select
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from workflows.service._tables import API_KEYS
+from workflows.service._tables import API_KEYS, SESSIONS
 from workflows.service.errors import Unauthorized, error_body
 from workflows.service.keys import KeyStore, Principal
 from workflows.service.store import Store, now
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 __all__ = [
     "COOKIE",
@@ -79,17 +75,6 @@ _FORM_BYTES: Final = 4096
 """A sign-in form is a key and a path: more than this is not one."""
 _STATE: Final = "shipbrain_principal"
 """Where the gate leaves the request's principal (the ASGI scope's `state`)."""
-
-_META = MetaData()
-SESSIONS = Table(
-    "page_sessions",
-    _META,
-    Column("hash", String(64), primary_key=True),
-    Column("key_id", String(40), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-)
-"""Page sessions: the SHA-256 of the cookie's token, the key it signs in as, and when it ends."""
 
 
 def _hash(token: str) -> str:
@@ -128,7 +113,6 @@ class SignIn:
 
     def __init__(self, store: Store, keys: KeyStore, *, lifetime_s: float = 12 * 3600) -> None:
         self.store, self.keys, self.lifetime_s = store, keys, lifetime_s
-        _create(store.engine)
 
     # ---- keys and sessions ------------------------------------------------------------------------------
 
@@ -270,14 +254,6 @@ class SignIn:
             return response
 
         return router
-
-
-def _create(engine: Engine) -> None:
-    """The sessions table, once (another process may make it at the same moment)."""
-    try:
-        SESSIONS.create(engine, checkfirst=True)
-    except SQLAlchemyError:
-        SESSIONS.create(engine, checkfirst=True)  # made meanwhile by another process: checkfirst now sees it
 
 
 def _cross_site(request: Request) -> Response | None:
