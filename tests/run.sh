@@ -29,8 +29,11 @@ if ! command -v openssl >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openssl >/dev/null
 fi
 
-# Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv.
+# Seldon MLServer pins an older FastAPI, so the v2 transport's tests get it in its own venv; Triton (PyTriton's
+# wheel, with the libpython3.11 its Python stub links, from apt) and KServe likewise, for the v2 conformance suite.
 bash tests/e2e/install_mlserver.sh
+bash tests/e2e/install_triton.sh
+bash tests/e2e/install_kserve.sh
 
 # Debian's Chromium for the chat page's browser test (Playwright drives it; it never downloads a browser).
 bash tests/e2e/install_browser.sh

@@ -1,9 +1,12 @@
-"""Real servers for end-to-end transport tests: Seldon MLServer serving the welding model, and a fault proxy.
+"""Real v2 servers for end-to-end transport tests (MLServer, Triton, KServe serving the welding model), a fault proxy.
 
-MLServer runs from its own virtual environment (`.venv-mlserver`, made by
-`bash tests/e2e/install_mlserver.sh`), serving `adapters.serving.mlserver_onnx.OnnxRuntime` on a
-free port of 127.0.0.1. Faults are injected by `FaultProxy`, a small HTTP server in front of it, so
-the server under test stays unmodified: the proxy can delay answers or answer 500 instead of
+Each server runs from its own virtual environment (`bash tests/e2e/install_mlserver.sh`, `install_triton.sh`,
+`install_kserve.sh` make them), started on a free port of 127.0.0.1 by `adapters.serving.launch` and kept for
+the whole session: fixtures `mlserver`, `triton`, `kserve` (each a `RunningServer`; a missing environment fails
+the test with the command that installs it, never skips it). Every server also serves the echo models
+(`ECHO_MODELS`), and Triton the welding model under a second name with a small `max_batch_size`
+(`RunningServer.max_batch_sizes`). Faults are injected by `FaultProxy`, a small HTTP server in front of a
+server, so the server under test stays unmodified: the proxy can delay answers or answer 500 instead of
 forwarding, and counts the requests it received.
 
 Test modules use these fixtures by naming this module in `pytest_plugins`, and import its helpers
@@ -14,14 +17,9 @@ registers it as a plugin cannot have its asserts rewritten (pytest warns, and wa
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,19 +27,31 @@ from typing import Any
 import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MLSERVER_BIN = REPO_ROOT / ".venv-mlserver" / "bin" / "mlserver"
+from adapters.serving.launch import (
+    ECHO_MODELS,
+    REPO_ROOT,
+    LaunchError,
+    RunningServer,
+    ServerKind,
+    free_port,
+    launch,
+)
+
+__all__ = [
+    "ECHO_MODELS",
+    "REPO_ROOT",
+    "WELDING_FEATURES",
+    "FaultProxy",
+    "MLServer",
+    "RunningServer",
+    "free_port",
+    "start_server",
+]
+
 WELDING_FEATURES = 10
 """Columns of the welding model's `features` input (see `adapters.welding.WELD_FEATURES`)."""
-READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+MLServer = RunningServer
+"""The running MLServer (the `mlserver` fixture's type; the name the transport tests know it by)."""
 
 
 @pytest.fixture(scope="session")
@@ -52,95 +62,40 @@ def welding_onnx() -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class MLServer:
-    """A running MLServer: where it answers and what it logged."""
-
-    url: str
-    model: str
-    log_path: Path
-    ready_after_s: float
-    """Seconds from process start to `/v2/health/ready` answering 200."""
+def start_server(kind: ServerKind, onnx_path: Path, workdir: Path, *, echo: bool = True) -> RunningServer:
+    """`launch` for a test: a server that cannot start fails the test with why (its log, or the install command)."""
+    try:
+        return launch(kind, onnx_path, workdir, echo=echo)
+    except LaunchError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
-def _write_repository(root: Path, model: str, onnx_path: Path) -> tuple[int, int]:
-    http_port, grpc_port = free_port(), free_port()
-    settings = {
-        "debug": False,
-        # MLServer's default worker pool crashes under uvloop 0.22+ ("There is no current event loop").
-        "parallel_workers": 0,
-        "host": "127.0.0.1",
-        "http_port": http_port,
-        # gRPC cannot be switched off: give it a free port so parallel runs do not collide.
-        "grpc_port": grpc_port,
-        "metrics_endpoint": None,
-        "load_models_at_startup": True,
-    }
-    (root / "settings.json").write_text(json.dumps(settings))
-    model_dir = root / model
-    model_dir.mkdir()
-    model_settings = {
-        "name": model,
-        "platform": "onnxruntime",
-        "implementation": "adapters.serving.mlserver_onnx.OnnxRuntime",
-        "parameters": {"uri": str(onnx_path)},
-    }
-    (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
-    return http_port, grpc_port
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with httpx.Client(timeout=1.0) as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"MLServer exited with {process.returncode} before it was ready; its log:\n{log_path.read_text()}",
-                    pytrace=False,
-                )
-            try:
-                if client.get(f"{url}/v2/health/ready").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            time.sleep(0.05)
-    pytest.fail(f"MLServer not ready after {READY_TIMEOUT_S:.0f} s; its log:\n{log_path.read_text()}", pytrace=False)
+def _session_server(
+    kind: ServerKind, onnx_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    server = start_server(kind, onnx_path, tmp_path_factory.mktemp(kind))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
-def mlserver(welding_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLServer]:
-    """Seldon MLServer serving `welding_onnx` as model "welding" on 127.0.0.1, for the whole session."""
-    if not MLSERVER_BIN.exists():
-        pytest.fail(
-            f"MLServer is not installed ({MLSERVER_BIN} is missing): run `bash tests/e2e/install_mlserver.sh`",
-            pytrace=False,
-        )
-    root = tmp_path_factory.mktemp("mlserver")
-    http_port, _ = _write_repository(root, "welding", welding_onnx)
-    log_path = root / "mlserver.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    started = time.monotonic()
-    with log_path.open("wb") as log:
-        # cwd=root: MLServer writes its .envs and .metrics folders into the working directory.
-        process = subprocess.Popen(
-            [str(MLSERVER_BIN), "start", str(root)],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{http_port}"
-    try:
-        _wait_ready(process, url, log_path)
-        yield MLServer(url=url, model="welding", log_path=log_path, ready_after_s=time.monotonic() - started)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def mlserver(welding_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """Seldon MLServer serving `welding_onnx` as model "welding" (version "1") on 127.0.0.1, for the whole session."""
+    yield from _session_server("mlserver", welding_onnx, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def triton(welding_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """NVIDIA Triton (PyTriton) serving `welding_onnx` as "welding" and "welding_b1024" on 127.0.0.1."""
+    yield from _session_server("triton", welding_onnx, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def kserve(welding_onnx: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """KServe serving `welding_onnx` as model "welding" on 127.0.0.1 (no versions), for the whole session."""
+    yield from _session_server("kserve", welding_onnx, tmp_path_factory)
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -1,0 +1,188 @@
+"""KServe's Python model server serving one ONNX file with onnxruntime (a custom `kserve.Model`), plus echo models.
+
+Run inside `.venv-kserve` (made by `bash tests/e2e/install_kserve.sh`) with the repository root on PYTHONPATH;
+`adapters.serving.launch` does both:
+
+```
+python -m adapters.serving.kserve_onnx --onnx adapters/models/welding.onnx --http_port 8080 \
+    --model_name welding --model_version 1 --echo
+```
+
+The model keeps the ONNX graph's input and output names and shapes, and its metadata lists them. `--model_version`
+is the `model_version` its answers carry; KServe itself serves no version paths (it answers 501 "Model
+versioning not supported yet" to `/v2/models/NAME/versions/V/...`) and reports `"versions": null`. Answers
+echo the request's `id`, as a KServe model that ties answers to requests does (KServe requires an id in
+every answer). `--echo` also serves `echo_fp32`, `echo_fp64`, `echo_int64`, `echo_bool`, `echo_bytes` and
+`echo_fp16`: each returns its input `x` as output `y`. onnxruntime runs single-threaded, like Shipbrain's
+in-process transport, so answers equal in-process ones to the bit. The server listens on 127.0.0.1 only
+(KServe's REST server binds 0.0.0.0 unless told otherwise: `_loopback_only`) and without gRPC. The flags are
+spelt as KServe's own (`--http_port`, `--model_name`), which its module also reads from the command line.
+
+This module runs only inside that environment; nothing in Shipbrain imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import kserve
+import numpy as np
+import onnxruntime as ort
+import uvicorn
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
+from kserve.utils.numpy_codec import from_np_dtype
+
+__all__ = ["ECHO_DATATYPES", "EchoModel", "OnnxModel", "main"]
+
+ECHO_DATATYPES = ("FP32", "FP64", "INT64", "BOOL", "BYTES", "FP16")
+"""The echo models' datatypes: `echo_fp32` answers FP32, and so on."""
+
+# onnxruntime's element types (NodeArg.type) and their Open Inference Protocol v2 datatypes.
+_V2_DATATYPES = {
+    "tensor(bool)": "BOOL",
+    "tensor(int32)": "INT32",
+    "tensor(int64)": "INT64",
+    "tensor(float16)": "FP16",
+    "tensor(float)": "FP32",
+    "tensor(double)": "FP64",
+    "tensor(string)": "BYTES",
+}
+
+
+def _metadata(node: Any) -> dict[str, Any]:
+    shape = [dim if isinstance(dim, int) else -1 for dim in node.shape]
+    return {"name": node.name, "datatype": _V2_DATATYPES.get(node.type, "BYTES"), "shape": shape}
+
+
+def _array(tensor: InferInput) -> np.ndarray:
+    try:
+        return np.asarray(tensor.as_numpy())
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"input {tensor.name!r} cannot be decoded: {exc}") from exc
+
+
+class OnnxModel(kserve.Model):  # type: ignore[misc]  # kserve is untyped outside its own venv
+    """Serves an ONNX file; answers carry `version` as their `model_version`."""
+
+    def __init__(self, name: str, onnx_path: Path, version: str | None) -> None:
+        super().__init__(name)
+        self.onnx_path, self.version = onnx_path, version
+        self.load()
+
+    def load(self) -> bool:
+        """Open the ONNX file single-threaded."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # one row is computed as in-process computes it: equal to the bit
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        self._output_names = [node.name for node in self._session.get_outputs()]
+        self.ready = True
+        return True
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """The graph's inputs, for the metadata endpoint."""
+        return [_metadata(node) for node in self._session.get_inputs()]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        """The graph's outputs, for the metadata endpoint."""
+        return [_metadata(node) for node in self._session.get_outputs()]
+
+    async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
+        """Run the graph on the request's tensors; every output, or those the request names."""
+        feeds = {tensor.name: _array(tensor) for tensor in payload.inputs}
+        unknown = sorted(set(feeds) - set(self._input_names))
+        missing = sorted(set(self._input_names) - set(feeds))
+        if unknown or missing:
+            raise InvalidInput(f"inputs {sorted(feeds)} do not fit the model's {self._input_names}")
+        wanted = [output.name for output in payload.request_outputs] if payload.request_outputs else None
+        names = wanted or self._output_names
+        try:
+            results = self._session.run(names, feeds)
+        except Exception as exc:  # onnxruntime's own untyped errors: the request does not fit the graph
+            raise InvalidInput(f"the request does not fit the model: {exc}") from exc
+        outputs = [_output(name, np.asarray(value), payload) for name, value in zip(names, results, strict=True)]
+        return _response(payload, self.name, outputs, self.version)
+
+
+class EchoModel(kserve.Model):  # type: ignore[misc]  # kserve is untyped outside its own venv
+    """Returns its input `x` as output `y`, same datatype and shape."""
+
+    def __init__(self, name: str, datatype: str) -> None:
+        super().__init__(name)
+        self.datatype = datatype
+        self.ready = True
+
+    def get_input_types(self) -> list[dict[str, Any]]:
+        """One input `x` of this model's datatype."""
+        return [{"name": "x", "datatype": self.datatype, "shape": [-1, -1]}]
+
+    def get_output_types(self) -> list[dict[str, Any]]:
+        """One output `y` of this model's datatype."""
+        return [{"name": "y", "datatype": self.datatype, "shape": [-1, -1]}]
+
+    async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
+        """Answer `x` as `y`."""
+        tensor = next((tensor for tensor in payload.inputs if tensor.name == "x"), None)
+        if tensor is None or tensor.datatype != self.datatype:
+            raise InvalidInput(f"{self.name} takes one input 'x' of {self.datatype}")
+        return _response(payload, self.name, [_output("y", _array(tensor), payload)])
+
+
+def _output(name: str, array: np.ndarray, payload: InferRequest) -> InferOutput:
+    # JSON unless the request asked for the binary tensor extension (KServe reads that from the request).
+    output = InferOutput(name=name, shape=list(array.shape), datatype=from_np_dtype(array.dtype))
+    output.set_data_from_numpy(array, binary_data=payload.use_binary_outputs)
+    return output
+
+
+def _response(
+    payload: InferRequest, name: str, outputs: list[InferOutput], version: str | None = None
+) -> InferResponse:
+    # The request's id, as is: KServe's answer model requires one, so a request without an id fails here
+    # (KServe's own `get_predict_response` makes one up instead; a model that ties answers to requests does not).
+    return InferResponse(
+        response_id=payload.id,
+        model_name=name,
+        model_version=version,
+        infer_outputs=outputs,
+        use_binary_outputs=payload.use_binary_outputs,
+        requested_outputs=payload.request_outputs,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the models until SIGTERM or SIGINT."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--onnx", type=Path, required=True, help="the ONNX file to serve")
+    parser.add_argument("--model_name", default="welding", help="its name on the server")
+    parser.add_argument("--model_version", default=None, help="the model_version its answers carry")
+    parser.add_argument("--echo", action="store_true", help="also serve the echo_* models")
+    parser.add_argument("--http_port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    models: list[kserve.Model] = [OnnxModel(args.model_name, args.onnx, args.model_version)]
+    if args.echo:
+        models += [EchoModel(f"echo_{datatype.lower()}", datatype) for datatype in ECHO_DATATYPES]
+    _loopback_only()
+    server = kserve.ModelServer(http_port=args.http_port, workers=1, enable_grpc=False, grace_period=5)
+    server.start(models)
+
+
+def _loopback_only() -> None:
+    """Make KServe's REST server listen on 127.0.0.1: it passes host "0.0.0.0" to `uvicorn.Config` itself."""
+
+    class LoopbackConfig(uvicorn.Config):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["host"] = "127.0.0.1"
+            super().__init__(*args, **kwargs)
+
+    uvicorn.Config = LoopbackConfig  # type: ignore[misc]  # the module's class is replaced on purpose
+
+
+if __name__ == "__main__":
+    main()
