@@ -48,24 +48,42 @@ def _registry(name: str | None = None, version: str | None = None) -> Registry:
 
 @models_app.command("list")
 def list_models(as_json: JsonFlag = False) -> None:
-    """Every registered model: name, system, default version, every version, transport, owner."""
+    """Every registered model: name, system, default version, every version, transport, batch, owner.
+
+    A v2 model's version is the server's (the pinned one, else the latest it lists) and its batch is capped at the
+    server's published `max_batch_size` ("1,024 (server max)").
+    """
     with user_errors():
         registry = _registry()
         rows = []
         for name in registry.names():
             spec = registry.spec(name)
-            row = {k: getattr(spec, k) for k in ("name", "system", "version", "transport", "owner")}
+            keys = ("name", "system", "version", "transport", "batch_size", "server_max_batch", "owner")
+            row = {k: getattr(spec, k) for k in keys}
             rows.append({**row, "versions": list(registry.versions(name))})
         if as_json:
             sys.stdout.write(json.dumps(rows, indent=2) + "\n")
             return
         table = Table(title="models", title_justify="left")
-        for column in ("name", "system", "version", "transport", "owner", "versions"):
-            table.add_column(column)
+        for column in ("name", "system", "version", "transport", "batch", "owner", "versions"):
+            table.add_column(column, justify="right" if column == "batch" else "left")
         for row in rows:
-            versions = row.pop("versions")
-            table.add_row(*(str(v) for v in row.values()), ", ".join(versions))
+            table.add_row(
+                *(str(row[k]) for k in ("name", "system", "version", "transport")),
+                _batch_text(row["batch_size"], row["server_max_batch"]),
+                str(row["owner"]),
+                ", ".join(row["versions"]),
+            )
         out.print(table)
+
+
+def _batch_text(batch_size: int, server_max: int | None) -> str:
+    """Rows per call, and where a server's limit set it: "1,024 (server max)", "512 (server max 1,024)"."""
+    if server_max is None:
+        return f"{batch_size:,}"
+    if batch_size == server_max:
+        return f"{batch_size:,} (server max)"
+    return f"{batch_size:,} (server max {server_max:,})"
 
 
 @models_app.command()
@@ -89,7 +107,8 @@ def describe(
             sys.stdout.write(json.dumps(info, indent=2, default=str) + "\n")
             return
         out.print(
-            f"[bold]{spec.name}[/] {spec.version} ({spec.system}, owner: {spec.owner}, transport: {spec.transport})"
+            f"[bold]{spec.name}[/] {spec.version} ({spec.system}, owner: {spec.owner}, transport: {spec.transport}, "
+            f"batch: {_batch_text(spec.batch_size, spec.server_max_batch)})"
         )
         out.print(spec.description)
         for label, schema in (("input row", spec.input_schema), ("output row", spec.output_schema)):

@@ -35,13 +35,16 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 
 from adapters.errors import AdapterConfigError, AdapterInputError, UnknownModelError
 from adapters.spec import Adapter, AdapterSpec, ModelAdapter
 from adapters.transports.base import CallPolicy, Transport
+
+if TYPE_CHECKING:
+    from adapters.transports.v2 import ServedModel
 from knowledge.plugins import PluginRegistry
 from knowledge.settings import Settings, get_settings
 
@@ -81,8 +84,13 @@ class ModelConfig(BaseModel):
     remote_name: str | None = None
     """The model's name on the server (default: the registry name)."""
     version: str | None = None
-    """Overrides the version in the model card."""
+    """Overrides the version in the model card; a v2 model's is also the server-side version it pins
+    (`/v2/models/{remote_name}/versions/{version}/infer`)."""
     batch_size: int | None = Field(default=None, gt=0)
+    """Rows per call (default: the adapter's); a v2 server's published `max_batch_size` caps it."""
+    binary: bool | Literal["auto"] = "auto"
+    """v2: send tensors with the binary tensor data extension (true), as JSON (false), or binary where the server
+    says it supports it (Triton; KServe >= 0.14), else JSON ("auto"). JSON cannot carry NaN, ±inf or FP16."""
     threads: int | None = Field(default=None, gt=0)
     """onnxruntime threads (default: every core)."""
     policy: dict[str, float] = Field(default_factory=dict)
@@ -141,7 +149,13 @@ def build_transport(name: str, config: ModelConfig) -> Transport:
     if config.transport == "v2":
         from adapters.transports.v2 import V2Transport
 
-        return V2Transport(config.url, config.remote_name or name, policy=config.call_policy())
+        return V2Transport(
+            config.url,
+            config.remote_name or name,
+            version=config.version,
+            policy=config.call_policy(),
+            binary=config.binary,
+        )
     if config.transport == "openai-chat":
         from adapters.transports.openai_chat import OpenAIChatTransport
 
@@ -156,7 +170,11 @@ class _TransportAdapter(Protocol):
 def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConfig], Adapter]:
     """A config factory for an adapter class built as `cls(transport, version, batch_size)`.
 
-    The version comes from the config entry, else from the model card beside an ONNX file.
+    The version comes from the config entry, else from the model card beside an ONNX file, else (a v2 model) from
+    the server: the latest of its metadata's `versions`. A v2 server that publishes a `max_batch_size` (Triton's
+    model configuration) caps the batch: the adapter's is min(configured or default, server's), and its spec
+    records the server's as `server_max_batch`. The server is asked once, without retries; one that cannot be
+    reached leaves the version "unknown" and the batch as configured.
     """
 
     def build(name: str, config: ModelConfig) -> Adapter:
@@ -164,11 +182,27 @@ def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConf
 
         transport = build_transport(name, config)
         card = load_card(config.resolved_path()) if config.transport == "onnx" else None
-        version = config.version or (card.version if card else "unknown")
+        served = _served(transport)
+        version = config.version or (card.version if card else None) or (served and served.version) or "unknown"
         extra = {"batch_size": config.batch_size} if config.batch_size else {}
-        return adapter_class(transport, version, **extra)
+        built = adapter_class(transport, version, **extra)
+        limit = served.max_batch_size if served is not None else None
+        if limit is not None and isinstance(built, ModelAdapter):
+            built.spec = built.spec.model_copy(
+                update={"batch_size": min(built.spec.batch_size, limit), "server_max_batch": limit}
+            )
+        return built
 
     return build
+
+
+def _served(transport: Transport) -> ServedModel | None:
+    """What a v2 server says of its model (None for other transports)."""
+    if transport.kind != "v2":
+        return None
+    from adapters.transports.v2 import V2Transport
+
+    return transport.discover() if isinstance(transport, V2Transport) else None
 
 
 AdapterFactory = Callable[[str, ModelConfig], Adapter]

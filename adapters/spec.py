@@ -12,7 +12,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from adapters.errors import ModelResponseError
-from adapters.schema import validate_batch
+from adapters.schema import column_rules, validate_batch
 from adapters.transports.base import Transport
 from knowledge.yardformat.fields import ROLES
 
@@ -41,7 +41,9 @@ class AdapterSpec(BaseModel):
     output_schema: type[BaseModel]
     """One output row, aligned with the input row."""
     batch_size: int = Field(default=65_536, gt=0)
-    """Rows per call to the model."""
+    """Rows per call to the model (already capped at `server_max_batch`)."""
+    server_max_batch: int | None = Field(default=None, gt=0)
+    """The largest batch the model's server accepts, where it publishes one (a v2 server's `max_batch_size`)."""
     transport: str
     """How the model is reached: "callable", "onnx", "v2", "openai-chat", "in-process"."""
     role: str | None = None
@@ -109,13 +111,15 @@ class ModelAdapter(ABC):
     def predict(self, batch: Batch, *, validated: bool = False) -> pa.Table:
         """Validate (unless the caller already did), then score in batches of `spec.batch_size`.
 
-        The result has one row per input row, in order.
+        The result has one row per input row, in order. No rows make no call: the result is `empty_result()`.
         """
         if not validated:
             self.validate(batch)
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        if table.num_rows == 0:
+            return self.empty_result()
         pieces = []
-        for start in range(0, max(table.num_rows, 1), self.spec.batch_size):
+        for start in range(0, table.num_rows, self.spec.batch_size):
             chunk = table.slice(start, self.spec.batch_size)
             outputs = self.transport.infer(self.encode(chunk))
             decoded = self.decode(outputs, chunk)
@@ -130,7 +134,18 @@ class ModelAdapter(ABC):
                     self.spec.name, self.transport.kind, f"output violates its schema: {exc}"
                 ) from exc
             pieces.append(decoded)
-        return pa.concat_tables(pieces) if pieces else self.decode({}, table)
+        return pa.concat_tables(pieces)
+
+    def empty_result(self) -> pa.Table:
+        """The answer to no rows, made without calling the model: the output schema's columns, no rows.
+
+        Column types follow the output row's fields: float64 for float, int64 for int, bool, and string for str and
+        `Literal` words (what `decode` gives for a scored batch). Override it for other types.
+        """
+        types = {"number": pa.float64(), "integer": pa.int64(), "bool": pa.bool_(), "string": pa.string()}
+        return pa.schema(
+            [(rule.name, types.get(rule.kind, pa.string())) for rule in column_rules(self.spec.output_schema)]
+        ).empty_table()
 
     def close(self) -> None:
         """Close the transport."""

@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
     from brain import Answer, Brain
 
-__all__ = ["COMMAND_GROUP", "SHORT_HELP", "LazyCommands", "app", "main", "usage_error_line"]
+__all__ = ["COMMAND_GROUP", "EXIT_UNANSWERED", "SHORT_HELP", "LazyCommands", "app", "main", "usage_error_line"]
+
+EXIT_UNANSWERED: Final = 3
+"""`shipbrain ask`'s exit code when a tool its answer needed could not answer (the answer says "I could not
+answer (TOOL): ..."): a model server down or refusing, for one. 0 is a full answer; 2 a refused command line or
+input, as for every command."""
 
 COMMAND_GROUP: Final = "shipbrain.commands"
 """The entry-point group each layer (and any plug-in) adds its sub-commands to."""
@@ -188,8 +193,15 @@ def ask(
     trace: Annotated[bool, typer.Option("--trace", help="Show the plan and each tool's timing.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Ask the brain a question about the yard; the answer comes with its numbers, a table and its sources."""
-    _with_brain(yard, lambda brain: brain.ask(question, thread_id=thread), trace=trace, as_json=as_json)
+    """Ask the brain a question about the yard; the answer comes with its numbers, a table and its sources.
+
+    Exit codes: 0 answered; 3 a tool the answer needed could not answer (a model down or failing: the answer says
+    which, in a line "I could not answer (TOOL): ..."; with --json, each result's `error`); 2 a refused command line
+    or input.
+    """
+    answer = _with_brain(yard, lambda brain: brain.ask(question, thread_id=thread), trace=trace, as_json=as_json)
+    if any(result.error for result in answer.results):
+        raise typer.Exit(EXIT_UNANSWERED)
 
 
 @app.command()
@@ -205,9 +217,56 @@ def approve(
     _with_brain(yard, lambda brain: brain.decide(thread, approved=not reject, by=by, note=note), as_json=as_json)
 
 
+checkpoints_app = typer.Typer(
+    help="The brain's conversation checkpoints: prune idle conversations and older checkpoints, reclaim the space.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(checkpoints_app, name="checkpoints")
+
+
+@checkpoints_app.command("prune")
+def prune_checkpoints(
+    days: Annotated[
+        float | None,
+        typer.Option(
+            "--days",
+            min=0,
+            help="Delete conversations idle longer than this (0: none) [default: SHIPBRAIN_CHECKPOINT_RETENTION_DAYS].",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Keep each conversation's latest checkpoint, delete idle ones (never one waiting for a decision); say what went.
+
+    `shipbrain serve` does the same every SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S; this runs it now (also while the
+    service runs: both take the database's locks).
+    """
+    import json
+
+    from knowledge.cli import user_errors
+    from knowledge.settings import get_settings
+
+    with user_errors():
+        from brain.checkpoints import CheckpointRetention, open_checkpointer
+
+        settings = get_settings()
+        saver, closers = open_checkpointer(settings)
+        try:
+            retention = CheckpointRetention.of(saver, settings)
+            if days is not None:
+                retention.retention_days = days
+            report = retention.prune()
+        finally:
+            for conn in closers:
+                conn.close()
+        print(json.dumps(report.model_dump(mode="json"), indent=2) if as_json else report.line())
+
+
 def _with_brain(
     yard: Path | None, call: Callable[[Brain], Answer], *, trace: bool = False, as_json: bool = False
-) -> None:
+) -> Answer:
     import json
 
     from knowledge.cli import user_errors
@@ -223,8 +282,9 @@ def _with_brain(
             brain.close()
         if as_json:
             print(json.dumps(answer.model_dump(mode="json"), indent=2))
-            return
-        _print_answer(answer, trace)
+        else:
+            _print_answer(answer, trace)
+        return answer
 
 
 def _print_answer(answer: Answer, trace: bool) -> None:

@@ -1,11 +1,12 @@
 """Retries, a circuit breaker and HTTP error mapping shared by the remote transports.
 
 `CallGuard` wraps one model's calls as `breaker(retry(call))`: tenacity retries what is transient
-(errors whose `retryable` is True: timeouts, refused connections, 429, 5xx) with exponential
+(errors whose `retryable` is True: timeouts, refused connections, 429, 500, 502-504 and other 5xx) with exponential
 backoff and jitter; pybreaker counts a call as failed only once its retries are spent, so
 `CallPolicy.breaker_failures` means failed *calls*, not attempts. A terminal error (a 4xx, a
-malformed answer) is neither retried nor counted: the server answered, so it is up (pybreaker
-resets the failure count on it, as on a success).
+malformed answer, a 501 "not implemented", a 5xx whose message says the request could not be
+parsed) is neither retried nor counted: the server answered, so it is up, and sending the same
+request again would get the same answer (pybreaker resets the failure count on it, as on a success).
 
 `http_errors`, `raise_for_status` and `parse_body` turn httpx's exceptions, status codes and
 malformed bodies into the typed errors of `adapters.errors`, so every HTTP transport classifies
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar, cast
+from typing import Final, Literal, TypeVar, cast
 
 import httpx
 import pybreaker
@@ -36,13 +38,21 @@ from adapters.errors import (
 )
 from adapters.transports.base import CallPolicy
 
-__all__ = ["BreakerState", "CallGuard", "http_errors", "parse_body", "raise_for_status"]
+__all__ = ["BreakerState", "CallGuard", "http_errors", "parse_body", "parse_json", "raise_for_status"]
 
 T = TypeVar("T")
 Body = TypeVar("Body", bound=pydantic.BaseModel)
 BreakerState = Literal["closed", "open", "half-open"]
 
 _log = logging.getLogger(__name__)
+
+_UNPARSABLE: Final = re.compile(
+    r"(cannot|can't|could not|couldn't|unable to|failed to) (be )?parse|parse error|parsing error|"
+    r"attempt to access JSON|invalid JSON|malformed (request|JSON)|not supported",
+    re.IGNORECASE,
+)
+"""A 500's message that says the request itself was refused: Triton's 500 "attempt to access JSON non-number as
+double" (a NaN sent as null), "failed to parse the request JSON buffer", a "... is not supported" answer."""
 
 
 def _is_retryable(exc: BaseException) -> bool:
@@ -191,13 +201,19 @@ def raise_for_status(model: str, transport: str, response: httpx.Response) -> No
         response: The server's answer.
 
     Raises:
-        ModelUnavailableError: 429 or 5xx (retryable).
-        ModelResponseError: Any other non-2xx status (terminal: the request itself was refused).
+        ModelUnavailableError: 429, 500, 502, 503, 504 or another 5xx (retryable: the server may recover).
+        ModelResponseError: Any other non-2xx status (terminal: the request itself was refused): 4xx, 501 (the
+            server does not implement what was asked, e.g. KServe's "Model versioning not supported yet"), and a 500
+            whose message says the request could not be parsed (Triton answers a NaN sent as JSON null with 500).
+            A gateway's 502/503/504 stays retryable whatever it says.
     """
     status = response.status_code
     if 200 <= status < 300:
         return
-    detail = f"HTTP {status} from {response.request.method} {response.request.url}: {_server_message(response)}"
+    message = _server_message(response)
+    detail = f"HTTP {status} from {response.request.method} {response.request.url}: {message}"
+    if status == 501 or (status == 500 and _UNPARSABLE.search(message)):
+        raise ModelResponseError(model, transport, detail)
     if status == 429 or status >= 500:
         raise ModelUnavailableError(model, transport, detail)
     raise ModelResponseError(model, transport, detail)
@@ -233,10 +249,29 @@ def parse_body(model: str, transport: str, body_type: type[Body], response: http
     Raises:
         ModelResponseError: The body is not JSON or does not match, listing the first problems found.
     """
+    return parse_json(model, transport, body_type, response.content, str(response.request.url))
+
+
+def parse_json(model: str, transport: str, body_type: type[Body], content: bytes, url: str) -> Body:
+    """Validate JSON text (a whole answer, or the JSON header of a binary one) against its pydantic model.
+
+    Args:
+        model: Model name, for errors.
+        transport: Transport kind, for errors.
+        body_type: The pydantic model the JSON must match.
+        content: The JSON text.
+        url: Where it came from, for errors.
+
+    Returns:
+        The validated body.
+
+    Raises:
+        ModelResponseError: The text is not JSON or does not match, listing the first problems found.
+    """
     try:
-        return body_type.model_validate_json(response.content)
+        return body_type.model_validate_json(content)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(map(str, error['loc'])) or '(body)'}: {error['msg']}" for error in exc.errors()[:5]
         )
-        raise ModelResponseError(model, transport, f"malformed answer from {response.request.url}: {problems}") from exc
+        raise ModelResponseError(model, transport, f"malformed answer from {url}: {problems}") from exc

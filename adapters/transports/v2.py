@@ -1,16 +1,39 @@
 """Open Inference Protocol v2 over HTTP: the REST API of NVIDIA Triton, KServe and Seldon MLServer.
 
-One `infer()` is one `POST /v2/models/{name}[/versions/{v}]/infer` carrying every input tensor as
-JSON (`data` flattened row-major); outputs come back reshaped by the `shape` the server reports.
-Calls go through a `CallGuard` (retries, circuit breaker); the answer is validated with pydantic,
-so a malformed one is a `ModelResponseError` that says what was wrong rather than a `KeyError`.
-Triton's binary-tensor extension is not used: JSON is what all three servers speak.
+One `infer()` is one `POST /v2/models/{name}[/versions/{v}]/infer` carrying every input tensor and a
+request `id` (a uuid; an answer that echoes another id is refused). Tensors travel one of two ways:
+
+- **JSON**: `data` flattened row-major in the JSON body. JSON has no NaN or infinity, and Triton and
+  KServe refuse FP16 as JSON, so such an input is refused *before sending*, naming the input and
+  the first element at fault (never a server error retried until the circuit breaker opens).
+- **Binary tensor data extension** (Triton's `binary_tensor_data`, also read by KServe >= 0.14): a
+  JSON header whose inputs carry `parameters.binary_data_size` instead of `data`, then each input's
+  raw little-endian bytes in order; the `Inference-Header-Content-Length` header says where the JSON
+  ends. Outputs are asked for as binary too (`binary_data: true`) and read back the same way. Any
+  datatype, NaN and infinity included, goes through bit for bit.
+
+`binary="auto"` (the default) uses the extension when the server says it has it: Triton lists
+`binary_tensor_data` in its server metadata (`GET /v2`); KServe does not list it but reads it from
+version 0.14 on, so a server named "kserve" at 0.14 or later counts too. Seldon MLServer (1.7) reads
+the extension only in its gRPC API and its `mlserver infer` client, not over REST, and lists no
+extension: it gets JSON. `binary=True` or `False` forces one way.
+
+Outputs come back reshaped by the `shape` the server reports. Calls go through a `CallGuard`
+(retries, circuit breaker); the answer is validated with pydantic, so a malformed one is a
+`ModelResponseError` that says what was wrong rather than a `KeyError`. `discover()` reads, in one
+best-effort pass without retries, what a registry shows of a served model: the version the server
+runs and the largest batch its model configuration accepts.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import struct
+import uuid
 from collections.abc import Sequence
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import httpx
@@ -19,15 +42,40 @@ import numpy.typing as npt
 import pydantic
 import pydantic_core
 
-from adapters.errors import AdapterInputError, ModelResponseError
-from adapters.transports._resilience import CallGuard, http_errors, parse_body, raise_for_status
+from adapters.errors import AdapterInputError, ModelCallError, ModelResponseError
+from adapters.transports._resilience import CallGuard, http_errors, parse_body, parse_json, raise_for_status
 from adapters.transports.base import CallPolicy, Tensors
 
-__all__ = ["Datatype", "ModelMetadata", "TensorMetadata", "V2Transport"]
+__all__ = [
+    "BinaryMode",
+    "Datatype",
+    "ModelMetadata",
+    "ServedModel",
+    "ServerMetadata",
+    "TensorMetadata",
+    "V2Transport",
+]
 
 Datatype = Literal[
-    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BF16",
+    "BYTES",
 ]
+"""The protocol's tensor datatypes. BF16 has no numpy dtype: it can be described, not sent or read."""
+
+BinaryMode = bool | Literal["auto"]
+"""How tensors travel: True the binary tensor extension, False JSON, "auto" binary where the server has it."""
 
 _TO_NUMPY: dict[Datatype, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -45,6 +93,14 @@ _TO_NUMPY: dict[Datatype, np.dtype[Any]] = {
 }
 _FROM_NUMPY: dict[np.dtype[Any], Datatype] = {dtype: name for name, dtype in _TO_NUMPY.items()}
 _DEFAULT_POLICY = CallPolicy()
+_HEADER_LENGTH: Final = "Inference-Header-Content-Length"
+_BINARY_EXTENSION: Final = "binary_tensor_data"
+_KSERVE_BINARY_SINCE: Final = (0, 14)
+"""KServe reads the binary tensor extension from 0.14 (kserve/kserve#3685) without listing it in `GET /v2`."""
+
+
+def _none_as_empty(value: object) -> object:
+    return [] if value is None else value
 
 
 class TensorMetadata(pydantic.BaseModel):
@@ -59,7 +115,11 @@ class TensorMetadata(pydantic.BaseModel):
 
 
 class ModelMetadata(pydantic.BaseModel):
-    """`GET /v2/models/{name}`: what the server says the model is."""
+    """`GET /v2/models/{name}`: what the server says the model is.
+
+    `name` is required; the optional fields may be absent or null (KServe answers `"versions": null`), and read
+    as empty.
+    """
 
     model_config = pydantic.ConfigDict(frozen=True)
 
@@ -68,6 +128,67 @@ class ModelMetadata(pydantic.BaseModel):
     platform: str = ""
     inputs: list[TensorMetadata] = []
     outputs: list[TensorMetadata] = []
+    parameters: dict[str, pydantic.JsonValue] = {}
+
+    @pydantic.field_validator("versions", "inputs", "outputs", mode="before")
+    @classmethod
+    def _null_list(cls, value: object) -> object:
+        return _none_as_empty(value)
+
+    @pydantic.field_validator("platform", mode="before")
+    @classmethod
+    def _null_text(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @pydantic.field_validator("parameters", mode="before")
+    @classmethod
+    def _null_map(cls, value: object) -> object:
+        return {} if value is None else value
+
+
+class ServerMetadata(pydantic.BaseModel):
+    """`GET /v2`: the server's name, version and protocol extensions (any of them may be missing)."""
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
+    name: str = ""
+    version: str = ""
+    extensions: list[str] = []
+
+    @pydantic.field_validator("name", "version", mode="before")
+    @classmethod
+    def _null_text(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @pydantic.field_validator("extensions", mode="before")
+    @classmethod
+    def _null_list(cls, value: object) -> object:
+        return _none_as_empty(value)
+
+    @property
+    def binary(self) -> bool:
+        """Whether the server reads and writes the binary tensor data extension over REST."""
+        if _BINARY_EXTENSION in self.extensions:
+            return True
+        if self.name.lower() == "kserve":
+            numbers = re.match(r"(\d+)\.(\d+)", self.version)
+            return numbers is not None and (int(numbers[1]), int(numbers[2])) >= _KSERVE_BINARY_SINCE
+        return False
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """What a server says of one of its models, as far as it could be read (None: not published or unreachable)."""
+
+    version: str | None
+    """The version the server runs: the pinned one, else the latest of the metadata's `versions`."""
+    max_batch_size: int | None
+    """The largest batch the server accepts (Triton's model configuration `max_batch_size`, or a metadata
+    parameter `max_batch_size`); None when the server publishes no limit."""
+    binary: bool | None
+    """Whether calls will use the binary tensor extension; None when the server could not be asked."""
+    problem: str | None = None
+    """Why nothing could be read (the server unreachable, or the model unknown to it)."""
 
 
 class _OutputTensor(pydantic.BaseModel):
@@ -75,8 +196,9 @@ class _OutputTensor(pydantic.BaseModel):
     datatype: Datatype
     shape: list[int]
     # Elements are checked by numpy's conversion to the declared datatype: a typed list would
-    # double the cost of decoding a million-element tensor.
-    data: list[Any]
+    # double the cost of decoding a million-element tensor. None: the data is in the binary part.
+    data: list[Any] | None = None
+    parameters: dict[str, Any] | None = None
 
 
 class _InferResponse(pydantic.BaseModel):
@@ -92,10 +214,12 @@ class V2Transport:
     Args:
         base_url: The server's root, e.g. "http://127.0.0.1:8080".
         model: The model's name on the server.
-        version: A model version to pin; None lets the server choose.
+        version: A model version to pin (`/v2/models/{model}/versions/{version}/...`); None lets the server choose.
         policy: Timeouts, retries and circuit breaking.
         output_names: Outputs to ask for and return; None returns every output the server sends.
         client: An httpx client to use (and not close); by default the transport owns a pooled one.
+        binary: True sends and reads tensors with the binary tensor data extension, False as JSON, "auto" (the
+            default) binary when the server says it supports it (asked once, on the first call), else JSON.
     """
 
     kind = "v2"
@@ -109,7 +233,10 @@ class V2Transport:
         policy: CallPolicy = _DEFAULT_POLICY,
         output_names: Sequence[str] | None = None,
         client: httpx.Client | None = None,
+        binary: BinaryMode = "auto",
     ) -> None:
+        if binary not in (True, False, "auto"):
+            raise AdapterInputError(f'model {model!r} over v2: binary must be true, false or "auto", not {binary!r}')
         self.model, self.version, self.policy = model, version, policy
         self.output_names = tuple(output_names) if output_names is not None else None
         self.base_url = base_url.rstrip("/")
@@ -121,6 +248,8 @@ class V2Transport:
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=self._timeout, limits=httpx.Limits(max_keepalive_connections=8))
         self._guard = CallGuard(model, self.kind, policy)
+        self.binary_mode: BinaryMode = binary
+        self._binary: bool | None = binary if isinstance(binary, bool) else None
 
     def infer(self, inputs: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         """Run the model on a batch of named tensors.
@@ -132,14 +261,26 @@ class V2Transport:
             Output tensors by name, shaped as the server reports them.
 
         Raises:
-            AdapterInputError: An input's dtype has no v2 datatype.
+            AdapterInputError: An input's dtype has no v2 datatype, or (sent as JSON) it is FP16 or holds NaN or
+                ±inf; nothing was sent.
             ModelCallError: (a subclass) naming this model, "v2" and what happened.
         """
-        body: dict[str, Any] = {"inputs": [self._encode(name, array) for name, array in inputs.items()]}
-        if self.output_names is not None:
-            body["outputs"] = [{"name": name} for name in self.output_names]
-        content = pydantic_core.to_json(body)
-        return self._guard.call(lambda: self._post_infer(content))
+        request_id = uuid.uuid4().hex
+        if self.uses_binary():
+            content, headers = self._binary_request(inputs, request_id)
+        else:
+            content, headers = self._json_request(inputs, request_id), {"content-type": "application/json"}
+        return self._guard.call(lambda: self._post_infer(content, headers, request_id))
+
+    def uses_binary(self) -> bool:
+        """Whether tensors travel with the binary extension; in "auto" mode the first answer asks the server.
+
+        Raises:
+            ModelCallError: (a subclass) the server cannot be reached to ask.
+        """
+        if self._binary is None:
+            self._binary = self._guard.call(self._ask_binary)
+        return self._binary
 
     def metadata(self) -> ModelMetadata:
         """Fetch the model's metadata: name, versions, platform, inputs and outputs.
@@ -149,6 +290,82 @@ class V2Transport:
         """
         response = self._guard.call(lambda: self._request("GET", self._model_url))
         return parse_body(self.model, self.kind, ModelMetadata, response)
+
+    def server_metadata(self) -> ServerMetadata:
+        """Fetch the server's metadata (`GET /v2`): name, version, extensions.
+
+        Raises:
+            ModelCallError: (a subclass) when the server cannot be reached or answers badly.
+        """
+        url = self.base_url + "/v2"
+        response = self._guard.call(lambda: self._request("GET", url))
+        return parse_body(self.model, self.kind, ServerMetadata, response)
+
+    def model_config(self) -> dict[str, Any] | None:
+        """The model's configuration where the server publishes one (Triton: `GET .../config`), else None.
+
+        Raises:
+            ModelCallError: (a subclass) when the server cannot be reached or answers a 5xx.
+        """
+        url = self._model_url + "/config"
+        try:
+            response = self._guard.call(lambda: self._request("GET", url))
+        except ModelResponseError:
+            return None  # 4xx or 501: this server publishes no model configuration
+        try:
+            config = pydantic_core.from_json(response.content)
+        except ValueError:
+            return None
+        return config if isinstance(config, dict) else None
+
+    def max_batch_size(self) -> int | None:
+        """The largest batch the server accepts for this model, where it publishes one.
+
+        Triton's model configuration `max_batch_size` (0 there means the model takes no batch dimension: no
+        limit); else a `max_batch_size` among the model metadata's `parameters` (as KServe or MLServer may
+        publish); else None.
+
+        Raises:
+            ModelCallError: (a subclass) when the server cannot be reached.
+        """
+        config = self.model_config()
+        if config is not None and "max_batch_size" in config:
+            limit = _positive_int(config["max_batch_size"])
+            return limit
+        return _positive_int(self.metadata().parameters.get("max_batch_size"))
+
+    def discover(self) -> ServedModel:
+        """Read what a registry shows of the served model, once, without retries or touching the breaker.
+
+        Never raises: a server that cannot be reached, or does not know the model, gives a `ServedModel` of
+        Nones and the reason in `problem`.
+        """
+        probe = V2Transport(
+            self.base_url,
+            self.model,
+            version=self.version,
+            policy=CallPolicy(
+                timeout_s=self.policy.timeout_s,
+                connect_timeout_s=self.policy.connect_timeout_s,
+                max_attempts=1,
+                breaker_failures=1_000_000,
+            ),
+            client=self._client,
+            binary=self.binary_mode,
+        )
+        try:
+            metadata = probe.metadata()
+            version = self.version or _latest(metadata.versions)
+            limit = _positive_int(metadata.parameters.get("max_batch_size"))
+            config = probe.model_config()
+            if config is not None and "max_batch_size" in config:
+                limit = _positive_int(config["max_batch_size"])
+            binary = probe.uses_binary()
+        except ModelCallError as exc:
+            return ServedModel(version=self.version, max_batch_size=None, binary=self._binary, problem=exc.detail)
+        if self._binary is None:
+            self._binary = binary
+        return ServedModel(version=version, max_batch_size=limit, binary=binary)
 
     def ready(self) -> bool:
         """Whether the server says the model is ready for inference; False if it cannot be reached."""
@@ -164,7 +381,45 @@ class V2Transport:
             self._client.close()
 
     def __repr__(self) -> str:
-        return f"V2Transport({self.base_url!r}, {self.model!r}, version={self.version!r})"
+        return f"V2Transport({self.base_url!r}, {self.model!r}, version={self.version!r}, binary={self.binary_mode!r})"
+
+    # Requests.
+
+    def _ask_binary(self) -> bool:
+        try:
+            response = self._request("GET", self.base_url + "/v2")
+        except ModelResponseError:
+            return False  # no server metadata (4xx): assume the core protocol only
+        return parse_body(self.model, self.kind, ServerMetadata, response).binary
+
+    def _outputs_wanted(self, body: dict[str, Any], binary: bool) -> None:
+        if binary:
+            # Every output as binary: per output where named (Triton and KServe read `binary_data` there), and
+            # for the whole answer, which covers outputs not named.
+            body["parameters"] = {"binary_data_output": True}
+        if self.output_names is not None:
+            body["outputs"] = [
+                {"name": name, "parameters": {"binary_data": True}} if binary else {"name": name}
+                for name in self.output_names
+            ]
+
+    def _json_request(self, inputs: Tensors, request_id: str) -> bytes:
+        encoded = [self._encode(name, array) for name, array in inputs.items()]
+        body: dict[str, Any] = {"id": request_id, "inputs": encoded}
+        self._outputs_wanted(body, binary=False)
+        return pydantic_core.to_json(body)
+
+    def _binary_request(self, inputs: Tensors, request_id: str) -> tuple[bytes, dict[str, str]]:
+        described, raw = [], []
+        for name, array in inputs.items():
+            tensor, data = self._encode_binary(name, array)
+            described.append(tensor)
+            raw.append(data)
+        body: dict[str, Any] = {"id": request_id, "inputs": described}
+        self._outputs_wanted(body, binary=True)
+        header = pydantic_core.to_json(body)
+        headers = {_HEADER_LENGTH: str(len(header)), "content-type": "application/octet-stream"}
+        return b"".join([header, *raw]), headers
 
     def _encode(self, name: str, array: npt.NDArray[np.generic]) -> dict[str, Any]:
         array = np.asarray(array)
@@ -173,54 +428,153 @@ class V2Transport:
             data: list[Any] = [item.decode() if isinstance(item, bytes) else str(item) for item in array.ravel()]
         elif array.dtype in _FROM_NUMPY:
             datatype = _FROM_NUMPY[array.dtype]
-            data = array.ravel().tolist()
+            if datatype == "FP16":
+                raise AdapterInputError(
+                    f"model {self.model!r} over v2: input {name!r} is FP16, which v2 servers do not take as JSON "
+                    f"(Triton and KServe refuse it); send it with the binary tensor extension (binary = true in "
+                    f"adapters.toml, for a server that has it) or as float32"
+                )
             if array.dtype.kind == "f" and not np.isfinite(array).all():
-                if np.isinf(array).any():
-                    raise AdapterInputError(
-                        f"model {self.model!r} over v2: input {name!r} holds ±inf, which JSON cannot carry"
-                    )
-                # JSON has no NaN: it travels as null, which MLServer (and numpy) read back as NaN.
-                data = [None if value != value else value for value in data]
+                raise AdapterInputError(f"model {self.model!r} over v2: {_non_finite(name, array)}")
+            data = array.ravel().tolist()
         else:
-            raise AdapterInputError(
-                f"model {self.model!r} over v2: input {name!r} has dtype {array.dtype}, which v2 cannot carry; "
-                f"use bool, (u)int8-64, float16-64 or str"
-            )
+            raise self._unsendable(name, array)
         return {"name": name, "shape": list(array.shape), "datatype": datatype, "data": data}
 
-    def _request(self, method: str, url: str, content: bytes | None = None) -> httpx.Response:
-        headers = {"content-type": "application/json"} if content is not None else None
+    def _encode_binary(self, name: str, array: npt.NDArray[np.generic]) -> tuple[dict[str, Any], bytes]:
+        array = np.asarray(array)
+        if array.dtype.kind in "USO":
+            datatype: Datatype = "BYTES"
+            items = [item if isinstance(item, bytes) else str(item).encode() for item in array.ravel()]
+            data = b"".join(struct.pack("<I", len(item)) + item for item in items)
+        elif array.dtype in _FROM_NUMPY:
+            datatype = _FROM_NUMPY[array.dtype]
+            data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+        else:
+            raise self._unsendable(name, array)
+        tensor = {
+            "name": name,
+            "shape": list(array.shape),
+            "datatype": datatype,
+            "parameters": {"binary_data_size": len(data)},
+        }
+        return tensor, data
+
+    def _unsendable(self, name: str, array: npt.NDArray[np.generic]) -> AdapterInputError:
+        return AdapterInputError(
+            f"model {self.model!r} over v2: input {name!r} has dtype {array.dtype}, which v2 cannot carry; "
+            f"use bool, (u)int8-64, float16-64 or str"
+        )
+
+    def _request(
+        self, method: str, url: str, content: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         with http_errors(self.model, self.kind, url):
             response = self._client.request(method, url, content=content, headers=headers, timeout=self._timeout)
         raise_for_status(self.model, self.kind, response)
         return response
 
-    def _post_infer(self, content: bytes) -> dict[str, npt.NDArray[np.generic]]:
-        answer = self._request("POST", self._model_url + "/infer", content)
-        response = parse_body(self.model, self.kind, _InferResponse, answer)
+    # Answers.
+
+    def _post_infer(
+        self, content: bytes, headers: dict[str, str], request_id: str
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        url = self._model_url + "/infer"
+        answer = self._request("POST", url, content, headers)
+        body = answer.content
+        length = answer.headers.get(_HEADER_LENGTH)
+        if length is None:
+            header, tail = body, memoryview(b"")
+        else:
+            if not length.isdigit() or int(length) > len(body):
+                raise ModelResponseError(
+                    self.model, self.kind, f"{_HEADER_LENGTH} {length!r} does not fit an answer of {len(body)} bytes"
+                )
+            header, tail = body[: int(length)], memoryview(body)[int(length) :]
+        response = parse_json(self.model, self.kind, _InferResponse, header, url)
+        if response.id is not None and response.id != request_id:
+            raise ModelResponseError(
+                self.model, self.kind, f"the answer's id {response.id!r} is not the request's {request_id!r}"
+            )
         received = {output.name: output for output in response.outputs}
+        decoded, offset = {}, 0
+        for output in response.outputs:  # binary parts follow the JSON in the order of the outputs
+            decoded[output.name], offset = self._decode(output, tail, offset)
+        if offset != len(tail):
+            raise ModelResponseError(
+                self.model, self.kind, f"the answer has {len(tail) - offset} bytes after its outputs' binary data"
+            )
         wanted = self.output_names if self.output_names is not None else tuple(received)
         missing = [name for name in wanted if name not in received]
         if missing:
             raise ModelResponseError(
                 self.model, self.kind, f"the answer lacks output(s) {missing}; it has {sorted(received)}"
             )
-        return {name: self._decode(received[name]) for name in wanted}
+        return {name: decoded[name] for name in wanted}
 
-    def _decode(self, output: _OutputTensor) -> npt.NDArray[np.generic]:
-        dtype = _TO_NUMPY.get(output.datatype, np.dtype(np.str_))
+    def _decode(self, output: _OutputTensor, tail: memoryview, offset: int) -> tuple[npt.NDArray[np.generic], int]:
+        where = f"output {output.name!r} ({output.datatype}, shape {output.shape})"
+        if output.datatype == "BF16":
+            raise ModelResponseError(self.model, self.kind, f"{where}: BF16 has no numpy dtype to read it into")
+        size = (output.parameters or {}).get("binary_data_size")
         try:
-            flat = np.asarray(output.data, dtype=dtype)
-            return flat.reshape(output.shape)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ModelResponseError(
-                self.model,
-                self.kind,
-                f"output {output.name!r} ({output.datatype}, shape {output.shape}) has unusable data: {exc}",
-            ) from exc
+            if size is not None:
+                if not isinstance(size, int) or size < 0 or offset + size > len(tail):
+                    raise ValueError(f"binary_data_size {size!r} but {len(tail) - offset} bytes are left")
+                return self._from_bytes(output, bytes(tail[offset : offset + size])), offset + size
+            if output.data is None:
+                raise ValueError("neither `data` nor `parameters.binary_data_size`")
+            dtype = _TO_NUMPY.get(output.datatype, np.dtype(np.str_))
+            return np.asarray(output.data, dtype=dtype).reshape(output.shape), offset
+        except (TypeError, ValueError, OverflowError, struct.error) as exc:
+            raise ModelResponseError(self.model, self.kind, f"{where} has unusable data: {exc}") from exc
+
+    @staticmethod
+    def _from_bytes(output: _OutputTensor, raw: bytes) -> npt.NDArray[np.generic]:
+        count = math.prod(output.shape)
+        if output.datatype == "BYTES":
+            items, at = [], 0
+            while at < len(raw):
+                (length,) = struct.unpack_from("<I", raw, at)
+                items.append(raw[at + 4 : at + 4 + length].decode())
+                at += 4 + length
+            if at != len(raw) or len(items) != count:
+                raise ValueError(f"{len(items)} strings in {len(raw)} bytes for {count} elements")
+            return np.asarray(items, dtype=np.str_).reshape(output.shape)
+        dtype = _TO_NUMPY[output.datatype]
+        if len(raw) != count * dtype.itemsize:
+            raise ValueError(f"{len(raw)} bytes for {count} elements of {dtype.itemsize} bytes")
+        return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(output.shape)
 
     def _probe(self, url: str) -> bool:
         try:
             return self._client.get(url, timeout=self._timeout).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def _non_finite(name: str, array: npt.NDArray[np.generic]) -> str:
+    """Which element of a float input JSON cannot carry, named by input, row and column."""
+    at = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    value = array[at]
+    place = f"row {at[0]}, column {at[1]}" if len(at) == 2 else f"element {list(at)}" if at else "its only element"
+    return (
+        f"input {name!r} holds {value} at {place}, and JSON cannot carry NaN or ±inf; send it with the binary "
+        f"tensor extension (binary = true in adapters.toml, for a server that has it) or replace it"
+    )
+
+
+def _latest(versions: Sequence[str]) -> str | None:
+    """The version a server runs when none is pinned: the highest number (Triton's default policy), else the last."""
+    if not versions:
+        return None
+    numbered = [v for v in versions if v.isdigit()]
+    return max(numbered, key=int) if numbered else versions[-1]
+
+
+def _positive_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else None

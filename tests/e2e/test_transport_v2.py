@@ -8,8 +8,9 @@ nothing listening; MLServer itself is never patched. Needs `.venv-mlserver`: run
 from __future__ import annotations
 
 import json
+import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from adapters.errors import (
     ModelUnavailableError,
 )
 from adapters.transports import CallPolicy, Transport
-from adapters.transports.v2 import TensorMetadata, V2Transport
+from adapters.transports.v2 import BinaryMode, TensorMetadata, V2Transport
 from tests.e2e.servers import WELDING_FEATURES, FaultProxy, MLServer, free_port
 
 # The fixtures (mlserver, fault_proxy, welding_onnx) live in servers.py; importing them by name
@@ -50,9 +51,11 @@ class RequestCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self.urls: list[str] = []
 
     def __call__(self, request: httpx.Request) -> None:
         self.count += 1
+        self.urls.append(str(request.url))
 
 
 @pytest.fixture
@@ -127,6 +130,7 @@ def test_unknown_model_is_a_clear_terminal_error(
     client, counter = counted
     transport = V2Transport(mlserver.url, "no-such-model", policy=FAST, client=client)
     assert not transport.ready()
+    assert not transport.uses_binary()  # asked once (GET /v2): MLServer lists no binary extension over REST
     counter.count = 0
     with pytest.raises(ModelResponseError) as caught:
         transport.infer({"features": features(2)})
@@ -148,7 +152,7 @@ def test_bad_request_is_not_retried(
     mlserver: MLServer, counted: tuple[httpx.Client, RequestCounter], tensors: dict[str, np.ndarray], reason: str
 ) -> None:
     client, counter = counted
-    transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client)
+    transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client, binary=False)
     with pytest.raises(ModelResponseError) as caught:
         transport.infer(tensors)
     assert "HTTP 400" in caught.value.detail and reason in caught.value.detail
@@ -181,7 +185,7 @@ def test_down_server_retries_then_opens_the_circuit(counted: tuple[httpx.Client,
 def test_slow_server_times_out(fault_proxy: FaultProxy) -> None:
     fault_proxy.delay_s = 5.0
     policy = CallPolicy(timeout_s=0.3, connect_timeout_s=1.0, max_attempts=2, backoff_initial_s=0.01)
-    transport = V2Transport(fault_proxy.url, "welding", policy=policy)
+    transport = V2Transport(fault_proxy.url, "welding", policy=policy, binary=False)
     try:
         with pytest.raises(ModelTimeoutError) as caught:
             transport.infer({"features": features(1)})
@@ -193,7 +197,7 @@ def test_slow_server_times_out(fault_proxy: FaultProxy) -> None:
 
 def test_500_twice_then_ok_succeeds_after_retries(fault_proxy: FaultProxy) -> None:
     fault_proxy.fail_next(2, status=500)
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST)
+    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
     try:
         outputs = transport.infer({"features": features(4)})
     finally:
@@ -204,7 +208,7 @@ def test_500_twice_then_ok_succeeds_after_retries(fault_proxy: FaultProxy) -> No
 
 def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) -> None:
     fault_proxy.fail_always(status=500)
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST)
+    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
     try:
         with pytest.raises(ModelUnavailableError) as caught:
             transport.infer({"features": features(1)})
@@ -219,7 +223,7 @@ def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) ->
 
 def test_malformed_answer_is_a_response_error(fault_proxy: FaultProxy) -> None:
     fault_proxy.fail_next(1, status=200)  # the proxy's 200 carries {"error": ...}, not outputs
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST)
+    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
     try:
         with pytest.raises(ModelResponseError) as caught:
             transport.infer({"features": features(1)})
@@ -229,65 +233,145 @@ def test_malformed_answer_is_a_response_error(fault_proxy: FaultProxy) -> None:
     assert fault_proxy.hits == 1
 
 
-# Wire format, without a server: httpx's MockTransport answers, so every datatype can be checked.
+# Wire format, without a server: httpx's MockTransport answers, so every datatype can be checked. The echo speaks
+# both ways: JSON, and the binary tensor data extension (its binary parts are sent back as they came).
 
 
-def mock_v2(answer: Callable[[dict[str, Any]], httpx.Response]) -> tuple[V2Transport, list[dict[str, Any]]]:
-    sent: list[dict[str, Any]] = []
-
+def echo_server(sent: list[dict[str, Any]], extensions: list[str]) -> httpx.MockTransport:
     def handle(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        return answer(sent[-1])
+        if request.url.path == "/v2":
+            return httpx.Response(200, json={"name": "echo", "version": "1", "extensions": extensions})
+        length = request.headers.get("inference-header-content-length")
+        header = json.loads(request.content[: int(length)] if length else request.content)
+        sent.append(header)
+        tail = request.content[int(length) :] if length else b""
+        outputs, parts = [], []
+        for tensor in header["inputs"]:
+            output = {key: tensor[key] for key in ("name", "datatype", "shape")}
+            if "data" in tensor:
+                output["data"] = tensor["data"]
+            else:
+                size = tensor["parameters"]["binary_data_size"]
+                parts.append(tail[:size])
+                tail = tail[size:]
+                output["parameters"] = {"binary_data_size": size}
+            outputs.append(output)
+        body = json.dumps({"model_name": "echo", "id": header.get("id"), "outputs": outputs}).encode()
+        headers = {"inference-header-content-length": str(len(body))} if parts else {}
+        return httpx.Response(200, content=body + b"".join(parts), headers=headers)
 
-    client = httpx.Client(transport=httpx.MockTransport(handle))
-    return V2Transport("http://v2.test", "echo", policy=FAST, client=client), sent
+    return httpx.MockTransport(handle)
 
 
-def echo(body: dict[str, Any]) -> httpx.Response:
-    return httpx.Response(200, json={"model_name": "echo", "outputs": body["inputs"]})
+def mock_v2(binary: BinaryMode = False, extensions: tuple[str, ...] = ()) -> tuple[V2Transport, list[dict[str, Any]]]:
+    sent: list[dict[str, Any]] = []
+    client = httpx.Client(transport=echo_server(sent, list(extensions)))
+    return V2Transport("http://v2.test", "echo", policy=FAST, client=client, binary=binary), sent
+
+
+DATATYPES = [
+    (np.array([[True, False]]), "BOOL"),
+    *[
+        (np.arange(6, dtype=dtype).reshape(2, 3), name)
+        for dtype, name in [
+            (np.uint8, "UINT8"),
+            (np.uint16, "UINT16"),
+            (np.uint32, "UINT32"),
+            (np.uint64, "UINT64"),
+            (np.int8, "INT8"),
+            (np.int16, "INT16"),
+            (np.int32, "INT32"),
+            (np.int64, "INT64"),
+            (np.float32, "FP32"),
+            (np.float64, "FP64"),
+        ]
+    ],
+    (np.array([["weld", "grind"], ["fit", "paint"]]), "BYTES"),
+]
+ONLY_BINARY = [
+    (np.arange(6, dtype=np.float16).reshape(2, 3), "FP16"),
+    (np.array([np.nan, 1.5], dtype=np.float32), "FP32"),
+    (np.array([[np.inf, -np.inf]], dtype=np.float64), "FP64"),
+]
 
 
 @pytest.mark.parametrize(
-    ("array", "datatype"),
-    [
-        (np.array([[True, False]]), "BOOL"),
-        *[
-            (np.arange(6, dtype=dtype).reshape(2, 3), name)
-            for dtype, name in [
-                (np.uint8, "UINT8"),
-                (np.uint16, "UINT16"),
-                (np.uint32, "UINT32"),
-                (np.uint64, "UINT64"),
-                (np.int8, "INT8"),
-                (np.int16, "INT16"),
-                (np.int32, "INT32"),
-                (np.int64, "INT64"),
-                (np.float16, "FP16"),
-                (np.float32, "FP32"),
-                (np.float64, "FP64"),
-            ]
-        ],
-        (np.array([np.nan, 1.5], dtype=np.float32), "FP32"),
-        (np.array([["weld", "grind"], ["fit", "paint"]]), "BYTES"),
-    ],
+    ("array", "datatype", "binary"),
+    [(array, datatype, False) for array, datatype in DATATYPES]
+    + [(array, datatype, True) for array, datatype in DATATYPES + ONLY_BINARY],
+    ids=lambda value: ("binary" if value else "json") if isinstance(value, bool) else None,
 )
-def test_datatypes_round_trip(array: np.ndarray, datatype: str) -> None:
-    transport, sent = mock_v2(echo)
+def test_datatypes_round_trip(array: np.ndarray, datatype: str, binary: bool) -> None:
+    transport, sent = mock_v2(binary)
     output = transport.infer({"x": array})["x"]
     assert sent[0]["inputs"][0]["datatype"] == datatype
     assert sent[0]["inputs"][0]["shape"] == list(array.shape)
-    assert len(sent[0]["inputs"][0]["data"]) == array.size  # flattened row-major
+    if binary:
+        assert "data" not in sent[0]["inputs"][0] and sent[0]["parameters"] == {"binary_data_output": True}
+    else:
+        assert len(sent[0]["inputs"][0]["data"]) == array.size  # flattened row-major
     assert output.shape == array.shape
     if datatype != "BYTES":
         assert output.dtype == array.dtype
     np.testing.assert_array_equal(output, array)
 
 
+@pytest.mark.parametrize(("array", "datatype"), ONLY_BINARY)
+def test_json_refuses_what_it_cannot_carry(array: np.ndarray, datatype: str) -> None:
+    """Issue 14, findings 2 and 3: NaN, ±inf and FP16 are refused before sending, naming the input and where."""
+    transport, sent = mock_v2(binary=False)
+    with pytest.raises(AdapterInputError) as caught:
+        transport.infer({"features": array})
+    assert "input 'features'" in str(caught.value) and "binary" in str(caught.value)
+    assert ("FP16" in str(caught.value)) if datatype == "FP16" else ("NaN or ±inf" in str(caught.value))
+    assert sent == []
+
+
+def test_binary_bytes_are_the_extensions_layout() -> None:
+    """The binary parts as the extension lays them out: raw little-endian elements row-major, BOOL one byte each,
+    BYTES a 4-byte little-endian length before each element; the JSON header's length in the HTTP header."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"model_name": "echo", "outputs": []})
+
+    client = httpx.Client(transport=httpx.MockTransport(handle))
+    transport = V2Transport("http://v2.test", "echo", policy=FAST, client=client, binary=True)
+    transport.infer(
+        {
+            "f": np.array([[1.5, np.nan]], dtype=np.float32),
+            "b": np.array([True, False]),
+            "s": np.array(["weld", "fit"]),
+        }
+    )
+    length = int(seen[0].headers["Inference-Header-Content-Length"])
+    header, tail = json.loads(seen[0].content[:length]), seen[0].content[length:]
+    expected = [
+        struct.pack("<2f", 1.5, float("nan")),
+        b"\x01\x00",
+        struct.pack("<I", 4) + b"weld" + struct.pack("<I", 3) + b"fit",
+    ]
+    assert [t["parameters"]["binary_data_size"] for t in header["inputs"]] == [len(part) for part in expected]
+    assert tail == b"".join(expected)
+
+
+@pytest.mark.parametrize(
+    ("extensions", "binary"), [((), False), (("binary_tensor_data",), True)], ids=["no-extension", "triton-like"]
+)
+def test_auto_asks_the_server_once(extensions: tuple[str, ...], binary: bool) -> None:
+    transport, sent = mock_v2("auto", extensions)
+    for _ in range(2):
+        transport.infer({"x": np.zeros((2, 3), np.float32)})
+    assert transport.uses_binary() is binary
+    assert all(("data" not in s["inputs"][0]) is binary for s in sent)
+
+
 @pytest.mark.parametrize(
     ("array", "reason"), [(np.array([1 + 2j]), "complex128"), (np.array([1.0, np.inf]), "±inf")], ids=["complex", "inf"]
 )
 def test_unsendable_input_is_the_callers_mistake(array: np.ndarray, reason: str) -> None:
-    transport, sent = mock_v2(echo)
+    transport, sent = mock_v2()
     with pytest.raises(AdapterInputError, match=reason):
         transport.infer({"x": array})
     assert sent == []
@@ -337,5 +421,113 @@ def test_version_is_in_the_path() -> None:
         return httpx.Response(200, json={"model_name": "welding", "model_version": "3", "outputs": []})
 
     client = httpx.Client(transport=httpx.MockTransport(handle))
-    V2Transport("http://v2.test/", "welding", version="3", policy=FAST, client=client).infer({})
+    V2Transport("http://v2.test/", "welding", version="3", policy=FAST, client=client, binary=False).infer({})
     assert paths == ["/v2/models/welding/versions/3/infer"]
+
+
+# Issue 14's findings against the real MLServer (each fails on the code before the fix).
+
+
+def test_nan_is_refused_before_sending_not_sent_as_null(
+    mlserver: MLServer, counted: tuple[httpx.Client, RequestCounter]
+) -> None:
+    """Finding 2: MLServer lists no binary extension, so "auto" speaks JSON, which cannot carry NaN: the input is
+    refused before any infer request, naming the input, row and column (Triton would answer 500 and the retries
+    would open the breaker), and the breaker stays closed."""
+    client, counter = counted
+    transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client)
+    assert not transport.uses_binary()
+    counter.count = 0
+    batch = features(4)
+    batch[2, 9] = np.nan
+    for _ in range(FAST.breaker_failures + 1):
+        with pytest.raises(AdapterInputError) as caught:
+            transport.infer({"features": batch})
+    assert "input 'features' holds nan at row 2, column 9" in str(caught.value)
+    assert counter.count == 0
+    assert transport.infer({"features": features(2)})["hours"].shape == (2,)
+
+
+def test_fp16_is_refused_before_sending_as_json(
+    mlserver: MLServer, counted: tuple[httpx.Client, RequestCounter]
+) -> None:
+    """Finding 3: FP16 as JSON (refused by Triton and KServe) is refused here, naming the input, without a call."""
+    client, counter = counted
+    transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client)
+    with pytest.raises(AdapterInputError, match="input 'features' is FP16"):
+        transport.infer({"features": features(2).astype(np.float16)})
+    assert all(url.endswith("/v2") for url in counter.urls)  # only the server's metadata was asked
+
+
+def test_request_id_is_sent_and_the_echo_checked(mlserver: MLServer) -> None:
+    """Finding 4: every call sends its own uuid `id`; MLServer echoes it, and the transport checks the echo."""
+    bodies: list[dict[str, Any]] = []
+    echoed: list[str] = []
+
+    def on_response(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/infer"):
+            bodies.append(json.loads(response.request.content))
+            echoed.append(json.loads(response.read())["id"])
+
+    with httpx.Client(event_hooks={"response": [on_response]}) as client:
+        transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client)
+        transport.infer({"features": features(1)})
+        transport.infer({"features": features(1)})
+    ids = [body["id"] for body in bodies]
+    assert len(set(ids)) == 2 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert echoed == ids
+
+
+def test_zero_rows_make_no_call_and_keep_the_columns(
+    mlserver: MLServer, counted: tuple[httpx.Client, RequestCounter]
+) -> None:
+    """Finding 5: an empty input is answered without a call (PyTriton answers a [0, 10] tensor 400 or 500), with
+    the columns and types of a scored batch."""
+    import pyarrow as pa
+
+    from adapters.welding import WeldingAdapter
+
+    client, counter = counted
+    adapter = WeldingAdapter(V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client), "1")
+    joint = {"level": "block", "joint_type": "butt", "process": "FCAW", "position": "1G", "access": "good"}
+    joint |= {"one_sided": False, "grade": "AH36", "thickness_mm": 12.0, "length_m": 3.5, "fit_up_gap_mm": 1.0}
+    rows = pa.Table.from_pylist([joint] * 3)
+    scored = adapter.predict(rows)
+    counter.count = 0
+    empty = adapter.predict(rows.slice(0, 0))
+    assert counter.count == 0
+    assert empty.num_rows == 0 and empty.schema == scored.schema
+    assert isinstance(empty, pa.Table)
+
+
+def test_501_is_not_retried_nor_counted_by_the_breaker(fault_proxy: FaultProxy) -> None:
+    """Finding 7: 501 (KServe's "Model versioning not supported yet") is terminal: one request per call, and the
+    breaker stays closed however often it comes."""
+    fault_proxy.fail_always(status=501)
+    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
+    try:
+        for call in range(1, FAST.breaker_failures + 2):
+            with pytest.raises(ModelResponseError) as caught:
+                transport.infer({"features": features(1)})
+            assert "HTTP 501" in caught.value.detail and fault_proxy.hits == call
+        fault_proxy.fail_next(0)
+        assert transport.infer({"features": features(1)})["hours"].shape == (1,)
+    finally:
+        transport.close()
+
+
+def test_a_pinned_version_is_in_every_path(mlserver: MLServer) -> None:
+    """Finding 7: the configured version reaches the server (MLServer serves this model unversioned, so it says
+    the version is not found: the request named it)."""
+    from adapters.registry import ModelConfig, Registry
+
+    config = ModelConfig(transport="v2", url=mlserver.url, version="7", policy={"max_attempts": 1})
+    registry = Registry({"welding": config})
+    try:
+        adapter = registry.get("welding")
+        assert adapter.spec.version == "7" and registry.versions("welding") == ("7",)
+        with pytest.raises(ModelResponseError) as caught:
+            adapter.transport.infer({"features": features(1)})  # type: ignore[attr-defined]  # a ModelAdapter
+    finally:
+        registry.close()
+    assert "/v2/models/welding/versions/7/infer" in caught.value.detail and "HTTP 404" in caught.value.detail
