@@ -28,7 +28,7 @@ from adapters.errors import (
 )
 from adapters.transports import CallPolicy, Transport
 from adapters.transports.v2 import BinaryMode, TensorMetadata, V2Transport
-from tests.e2e.servers import WELDING_FEATURES, FaultProxy, MLServer, free_port
+from tests.e2e.servers import ECHO_MODELS, WELDING_FEATURES, FaultProxy, MLServer, RunningServer, free_port
 
 # The fixtures (mlserver, fault_proxy, welding_onnx) live in servers.py; importing them by name
 # would trip ruff's F811 on every test that takes one.
@@ -531,3 +531,160 @@ def test_a_pinned_version_is_in_every_path(mlserver: MLServer) -> None:
     finally:
         registry.close()
     assert "/v2/models/welding/versions/7/infer" in caught.value.detail and "HTTP 404" in caught.value.detail
+
+
+# The same findings on NVIDIA Triton (PyTriton 0.7.0, Triton 2.51.0) and KServe 0.21.0 (fixtures in servers.py).
+
+
+def in_process(welding_onnx: Path, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # as the servers run it: the trees are summed in one order, so bit for bit
+    local = ort.InferenceSession(str(welding_onnx), options, providers=["CPUExecutionProvider"])
+    hours, probability = local.run(["hours", "defect_probability"], {"features": batch})
+    return np.asarray(hours).reshape(-1), np.asarray(probability).reshape(-1)
+
+
+def test_kserve_metadata_with_null_versions(kserve: RunningServer) -> None:
+    """Finding 1: KServe answers `"versions": null`; the metadata reads it as no versions, the rest as sent."""
+    raw = httpx.get(f"{kserve.url}/v2/models/{kserve.model}").json()
+    assert raw["versions"] is None  # what the client must tolerate
+    transport = V2Transport(kserve.url, kserve.model, policy=FAST)
+    try:
+        metadata = transport.metadata()
+    finally:
+        transport.close()
+    assert metadata.name == "welding" and metadata.versions == []
+    assert metadata.inputs == [TensorMetadata(name="features", datatype="FP32", shape=[-1, WELDING_FEATURES])]
+
+
+@pytest.mark.parametrize("server", ["triton", "kserve"])
+def test_nan_goes_through_the_binary_extension(
+    server: str, request: pytest.FixtureRequest, welding_onnx: Path, counted: tuple[httpx.Client, RequestCounter]
+) -> None:
+    """Finding 2: "auto" finds the binary extension on Triton (listed) and KServe (>= 0.14), so NaN reaches the
+    model as NaN and the answer is in-process's bit for bit; Triton answered the JSON null with 500, retried
+    until the breaker opened."""
+    running: RunningServer = request.getfixturevalue(server)
+    client, counter = counted
+    batch = features(64)
+    batch[::7, 9] = np.nan  # fit-up gap not measured
+    transport = V2Transport(running.url, running.model, policy=FAST, client=client)
+    assert transport.uses_binary()
+    outputs = transport.infer({"features": batch})
+    hours, probability = in_process(welding_onnx, batch)
+    np.testing.assert_array_equal(outputs["hours"].reshape(-1), hours)
+    np.testing.assert_array_equal(outputs["defect_probability"].reshape(-1), probability)
+    assert [url.rsplit("/", 1)[-1] for url in counter.urls] == ["v2", "infer"]
+
+
+@pytest.mark.parametrize("server", ["triton", "kserve"])
+@pytest.mark.parametrize(
+    ("datatype", "array"),
+    [
+        ("FP16", np.array([[1.5, np.nan], [-np.inf, 65504.0]], dtype=np.float16)),
+        ("FP32", np.array([[np.nan, np.inf, -1.25]], dtype=np.float32)),
+        ("BOOL", np.array([[True, False, True]])),
+        ("BYTES", np.array([["weld", "fit-up", ""]])),
+    ],
+)
+def test_datatypes_through_the_binary_extension(
+    server: str, datatype: str, array: np.ndarray, request: pytest.FixtureRequest
+) -> None:
+    """Finding 3: FP16 (refused as JSON by both) and NaN/±inf, BOOL and BYTES come back from the echo models bit
+    for bit."""
+    running: RunningServer = request.getfixturevalue(server)
+    transport = V2Transport(running.url, ECHO_MODELS[datatype], policy=FAST)
+    try:
+        output = transport.infer({"x": array})["y"]
+    finally:
+        transport.close()
+    assert output.shape == array.shape
+    if datatype == "BYTES":
+        assert output.tolist() == array.tolist()
+    else:
+        assert output.dtype == array.dtype and output.tobytes() == array.tobytes()
+
+
+def test_kserve_echoes_the_request_id(kserve: RunningServer) -> None:
+    """Finding 4: the KServe model echoes the request id (its answer model requires one: without an id every call
+    failed with 500); the id sent comes back."""
+    sent: list[str] = []
+    echoed: list[str] = []
+
+    def on_response(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/infer"):
+            response.read()
+            length = int(response.headers.get("inference-header-content-length", len(response.content)))
+            echoed.append(json.loads(response.content[:length])["id"])
+            request_length = int(response.request.headers["inference-header-content-length"])
+            sent.append(json.loads(response.request.content[:request_length])["id"])
+
+    with httpx.Client(event_hooks={"response": [on_response]}) as client:
+        transport = V2Transport(kserve.url, kserve.model, policy=FAST, client=client)
+        assert transport.infer({"features": features(3)})["hours"].shape == (3,)
+    assert len(sent) == 1 and echoed == sent
+
+
+@pytest.mark.parametrize("server", ["triton", "kserve"])
+def test_zero_rows_on_triton_and_kserve(
+    server: str, request: pytest.FixtureRequest, counted: tuple[httpx.Client, RequestCounter]
+) -> None:
+    """Finding 5: no call for no rows (Triton answers an empty tensor 400); the columns are a scored batch's."""
+    import pyarrow as pa
+
+    from adapters.welding import WeldingAdapter
+
+    running: RunningServer = request.getfixturevalue(server)
+    client, counter = counted
+    adapter = WeldingAdapter(V2Transport(running.url, running.model, policy=FAST, client=client), "1")
+    joint = {"level": "block", "joint_type": "butt", "process": "FCAW", "position": "1G", "access": "good"}
+    joint |= {"one_sided": False, "grade": "AH36", "thickness_mm": 12.0, "length_m": 3.5, "fit_up_gap_mm": 1.0}
+    rows = pa.Table.from_pylist([joint] * 2)
+    scored = adapter.predict(rows)
+    counter.count = 0
+    empty = adapter.predict(rows.slice(0, 0))
+    assert counter.count == 0 and empty.num_rows == 0 and empty.schema == scored.schema
+
+
+def test_batch_is_capped_at_tritons_max_batch_size(triton: RunningServer, welding_onnx: Path) -> None:
+    """Finding 6: a model configured `max_batch_size: 1024` on Triton: the registry's adapter batches 1,024 rows
+    (the default 262,144 was refused with 400 "batch-size must be <= 1024") and shows the server's version."""
+    from adapters.registry import ModelConfig, Registry
+
+    limited = next(name for name, limit in triton.max_batch_sizes.items() if limit == 1024)
+    registry = Registry({"welding": ModelConfig(transport="v2", url=triton.url, remote_name=limited)})
+    try:
+        adapter = registry.get("welding")
+        assert adapter.spec.batch_size == 1024 and adapter.spec.server_max_batch == 1024
+        assert adapter.spec.version == "1" and registry.versions("welding") == ("1",)
+        batch = features(2500)
+        outputs = adapter.transport.infer({"features": batch[:1024]})  # type: ignore[attr-defined]  # a ModelAdapter
+        assert outputs["hours"].shape[0] == 1024
+        configured = Registry(
+            {"welding": ModelConfig(transport="v2", url=triton.url, remote_name=limited, batch_size=500)}
+        )
+        assert configured.spec("welding").batch_size == 500  # min(configured, server's)
+        configured.close()
+    finally:
+        registry.close()
+
+
+def test_triton_runs_the_pinned_version(triton: RunningServer, counted: tuple[httpx.Client, RequestCounter]) -> None:
+    """Finding 7: the configured version is the one asked for, and Triton answers it."""
+    client, counter = counted
+    transport = V2Transport(triton.url, triton.model, version="1", policy=FAST, client=client)
+    assert transport.infer({"features": features(2)})["hours"].shape[0] == 2
+    assert counter.urls[-1].endswith(f"/v2/models/{triton.model}/versions/1/infer")
+    assert transport.discover().version == "1"
+
+
+def test_kserve_501_is_terminal(kserve: RunningServer, counted: tuple[httpx.Client, RequestCounter]) -> None:
+    """Finding 7: KServe answers a pinned version 501 "Model versioning not supported yet": one request per call,
+    never retried, and the breaker stays closed however often it comes."""
+    client, counter = counted
+    transport = V2Transport(kserve.url, kserve.model, version="1", policy=FAST, client=client, binary=False)
+    for call in range(1, FAST.breaker_failures + 2):
+        with pytest.raises(ModelResponseError) as caught:
+            transport.infer({"features": features(1)})
+        assert "HTTP 501" in caught.value.detail and "versioning not supported" in caught.value.detail
+        assert counter.count == call
