@@ -688,3 +688,33 @@ def test_kserve_501_is_terminal(kserve: RunningServer, counted: tuple[httpx.Clie
             transport.infer({"features": features(1)})
         assert "HTTP 501" in caught.value.detail and "versioning not supported" in caught.value.detail
         assert counter.count == call
+
+
+def test_models_list_and_describe_show_the_servers_version_and_batch(triton: RunningServer, tmp_path: Path) -> None:
+    """Findings 6 and 7, as a user sees them: `models list` shows Triton's version ("1", not "unknown") and the
+    batch its `max_batch_size` set; `models describe` says the same."""
+    import os
+    import subprocess
+    import sys
+
+    limited = next(name for name, limit in triton.max_batch_sizes.items() if limit == 1024)
+    (tmp_path / "adapters.toml").write_text(
+        f'[models.welding]\ntransport = "v2"\nurl = "{triton.url}"\nremote_name = "{limited}"\n'
+    )
+    shipbrain = str(Path(sys.executable).parent / "shipbrain")
+    env = {**os.environ, "SHIPBRAIN_DATA_DIR": str(tmp_path), "COLUMNS": "200"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([shipbrain, "models", *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = {row["name"]: row for row in json.loads(run("list", "--json"))}
+    welding = listed["welding"]
+    assert (welding["version"], welding["versions"], welding["transport"]) == ("1", ["1"], "v2")
+    assert (welding["batch_size"], welding["server_max_batch"]) == (1024, 1024)
+    assert listed["outfitting"]["server_max_batch"] is None
+    assert "1,024 (server max)" in run("list")
+    assert "welding 1 (welding, owner: welding engineering, transport: v2, batch: 1,024 (server max))" in " ".join(
+        run("describe", "welding").split()
+    )
