@@ -13,8 +13,12 @@ minted after the decision, so a crash and a re-run of `act` cannot apply it twic
 
 State is JSON-plain (dicts, lists, strings) so it survives the checkpointer's round trip. Checkpoints
 go to SQLite (`DATA_DIR/brain.sqlite`) or PostgreSQL (`SHIPBRAIN_POSTGRES_DSN`); a conversation is a
-thread that can be resumed. Events (each plan, each tool call with its inputs, timing and row count, an
-approval request, the answer) stream as the graph runs.
+thread that can be resumed. A question writes one checkpoint, when it ends or stops for a decision
+(`durability="exit"`); a decision writes one a step (`"sync"`: the approval's idempotency key is stored before the
+change runs). A thread's state carries its earlier questions, so its latest checkpoint is all a follow-up, a
+decision, `resume` or `history` reads, and `brain.checkpoints` prunes the rest (and idle threads). Events (each
+plan, each tool call with its inputs, timing and row count, an approval request, the answer) stream as the graph
+runs.
 
 Threads: one question at a time per thread (a second one while the first runs is refused with
 `ThreadBusyError`, the HTTP layer's 409), and a thread that waits for a decision takes no new question
@@ -24,7 +28,6 @@ until it gets one.
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -37,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from typing_extensions import TypedDict
 
 from brain._planner_features import placeholders
+from brain.checkpoints import CheckpointRetention, open_checkpointer
 from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from brain.lexicon import LazyLexicon
@@ -60,6 +64,8 @@ __all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "P
 MAX_QUESTION_CHARS: Final = 4_000
 MAX_ROUNDS: Final = 4
 """Plan-act rounds per question; the answer then says what was found so far."""
+HISTORY_KEPT: Final = 100
+"""Earlier questions a thread's state keeps for `Brain.history` (the latest ones)."""
 _THREAD_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
@@ -73,6 +79,9 @@ class State(TypedDict, total=False):
     approval: dict[str, Any] | None
     answer: str
     context: ThreadContext | None
+    asked: list[str]
+    """The thread's earlier finished questions, oldest first (at most `HISTORY_KEPT`): `history` reads them from the
+    latest checkpoint, so older checkpoints can be pruned."""
 
 
 class Approval(BaseModel):
@@ -273,27 +282,15 @@ class Brain:
         builder.add_edge("approve", "act")
         builder.add_edge("act", "plan")
         builder.add_edge("answer", END)
-        self.app = builder.compile(checkpointer=self._checkpointer())
+        saver = self._checkpointer()
+        self.retention = CheckpointRetention.of(saver, self.settings)
+        """Prunes the checkpoints (`retention.prune()`; `retention.start()` every interval, as `serve` does)."""
+        self.app = builder.compile(checkpointer=saver)
 
     def _checkpointer(self) -> BaseCheckpointSaver[str]:
-        if self.settings.postgres_dsn:
-            import psycopg
-            from langgraph.checkpoint.postgres import PostgresSaver
-            from psycopg.rows import dict_row
-
-            conn = psycopg.Connection.connect(
-                self.settings.postgres_dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
-            )
-            self._closers.append(conn)
-            saver = PostgresSaver(conn)
-            saver.setup()
-            return saver
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        sconn = sqlite3.connect(self.settings.data_dir / "brain.sqlite", check_same_thread=False)
-        self._closers.append(sconn)
-        return SqliteSaver(sconn)
+        saver, closers = open_checkpointer(self.settings)
+        self._closers.extend(closers)
+        return saver
 
     # ---- nodes ---------------------------------------------------------------------------------
 
@@ -457,7 +454,7 @@ class Brain:
             UnknownThreadError: a continued thread that does not exist.
             ThreadBusyError: a continued thread that waits for a decision.
         """
-        context = None
+        context, asked = None, []
         if not fresh:
             state = self.app.get_state(self._config(thread))  # one read: exists, waits, previous question
             if state.created_at is None:
@@ -478,7 +475,27 @@ class Brain:
                     what_if=what_ifs[-1] if what_ifs else None,
                     answer=_trusted_answer(values)[:2_000],
                 )
-        return {"question": text, "results": [], "rounds": 0, "approval": None, "plan": {}, "context": context}
+            asked = self._asked(thread, state)[-HISTORY_KEPT:]
+        return {
+            "question": text,
+            "results": [],
+            "rounds": 0,
+            "approval": None,
+            "plan": {},
+            "context": context,
+            "asked": asked,
+        }
+
+    def _asked(self, thread: str, state: StateSnapshot) -> list[str]:
+        """The questions finished in a thread up to its latest checkpoint (`state`), oldest first."""
+        values = state.values
+        if "asked" not in values:  # a thread from before `asked`: its finished questions are its checkpoints'
+            finished = [
+                s for s in self.app.get_state_history(self._config(thread)) if not s.next and s.values.get("answer")
+            ]
+            return [q for q in reversed([s.values.get("question") for s in finished]) if q]
+        done = not state.next and values.get("answer") and values.get("question")
+        return [*values["asked"], values["question"]] if done else list(values["asked"])
 
     def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """(node, update) events as the graph runs: each plan, the tool results, an approval request, the answer.
@@ -488,7 +505,8 @@ class Brain:
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
             inputs = self._inputs(text, thread, fresh=thread_id is None)
-            yield from self._events(self.app.stream(inputs, self._config(thread), stream_mode="updates"))
+            updates = self.app.stream(inputs, self._config(thread), stream_mode="updates", durability="exit")
+            yield from self._events(updates)
         yield "thread", {"thread_id": thread}
 
     @staticmethod
@@ -511,7 +529,7 @@ class Brain:
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
             inputs = self._inputs(text, thread, fresh=thread_id is None)
-            self.app.invoke(inputs, self._config(thread))
+            self.app.invoke(inputs, self._config(thread), durability="exit")
         return self.result(thread)
 
     def decide(self, thread_id: str, approved: bool, by: str, note: str | None = None) -> Answer:
@@ -535,7 +553,8 @@ class Brain:
             if waiting is None:
                 raise NoPendingApprovalError(f"thread {thread!r} waits for no decision")
             decision = {"approved": approved, "by": by.strip(), "note": note, "request": waiting.model_dump()}
-            self.app.invoke(Command(resume=decision), self._config(thread))
+            # each step stored as it ends: the approval's key is in the database before `act` makes the change
+            self.app.invoke(Command(resume=decision), self._config(thread), durability="sync")
         return self.result(thread)
 
     def resume(self, thread_id: str) -> Answer:
@@ -556,7 +575,7 @@ class Brain:
             if self._waiting(state) is not None:
                 raise ThreadBusyError(f"thread {thread!r} waits for a decision; approve or reject it")
             if state.next:
-                self.app.invoke(None, self._config(thread))
+                self.app.invoke(None, self._config(thread), durability="sync")
         return self.result(thread)
 
     def result(self, thread_id: str) -> Answer:
@@ -582,16 +601,14 @@ class Brain:
     def history(self, thread_id: str) -> list[str]:
         """The questions asked in a thread, oldest first."""
         thread = self.check_thread_id(thread_id)
-        finished = [
-            s for s in self.app.get_state_history(self._config(thread)) if not s.next and s.values.get("answer")
-        ]
-        questions = [s.values.get("question") for s in finished]
+        questions = self._asked(thread, self.app.get_state(self._config(thread)))
         if not questions:
             raise UnknownThreadError(f"no thread {thread_id!r}")
-        return [q for q in reversed(questions) if q]
+        return questions
 
     def close(self) -> None:
-        """Close the checkpoint store and the yard's document store and models."""
+        """Stop pruning, close the checkpoint store and the yard's document store and models."""
+        self.retention.stop()
         self.context.close()
         for conn in self._closers:
             conn.close()

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0)
     """Per-call timeout of the chat model, seconds (each call is retried twice)."""
 
+    checkpoint_retention_days: float = Field(default=30.0, ge=0)
+    """Conversations idle longer than this many days are deleted from the brain's checkpoints, except one waiting
+    for a decision on a plan change (`SHIPBRAIN_CHECKPOINT_RETENTION_DAYS`; 0 keeps them). Within a conversation
+    only its latest checkpoint is kept (`brain.checkpoints`)."""
+
+    checkpoint_prune_interval_s: float = Field(default=3_600.0, ge=0)
+    """How often `shipbrain serve` prunes the brain's checkpoints, seconds (`SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`;
+    0: only `shipbrain checkpoints prune` does)."""
+
     progress: bool = False
     """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""
 

@@ -23,6 +23,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 
+# Redis (the rate limits shared between service processes) and HAProxy (the load balancer in front of two of them),
+# for tests/service/test_multiprocess.py; each test starts its own on a free port and stops it after.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server haproxy >/dev/null
+fi
+
 # openssl makes the self-signed certificate `serve --ssl-certfile` is tested with (tests/service/test_serve_binding.py).
 if ! command -v openssl >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -6,6 +6,7 @@ Each refuses with the service's error shape (`{"error": {"type", "message"}}`) b
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterable
@@ -13,14 +14,18 @@ from http import HTTPStatus
 
 from fastapi.concurrency import run_in_threadpool
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflows.service.errors import ServiceError, TooManyRequests, error_body
 from workflows.service.keys import KeyStore, Principal
+from workflows.service.settings import ServiceSettings
 
 __all__ = ["PRINCIPAL", "ErrorShape", "RateLimit", "TrustedHosts", "refuse", "token_of"]
+
+log = logging.getLogger(__name__)
 
 PRINCIPAL = "shipbrain.principal"
 """The scope's state key under which `RateLimit` leaves `(token, principal)` of a request with a valid API key,
@@ -110,16 +115,35 @@ class RateLimit:
 
     A request with a valid API key counts against its key (`rate_limit`); any other (no key, an unknown one, a page's
     session, an asset) against its client address (`anonymous_rate_limit`), which is the proxy's `X-Forwarded-For`
-    only when `serve --behind-proxy` trusts the proxy. Over the limit: 429 with `Retry-After`. The windows live in
-    this process's memory.
+    only when `serve --behind-proxy` trusts the proxy. Over the limit: 429 with `Retry-After`.
+
+    The windows live where `storage` says (a `limits` storage URI): this process's memory, or a Redis server
+    (`redis://HOST:PORT`) that every process serving one store shares, so that a limit holds across them all. A
+    storage that cannot be reached lets requests through, logged (once a minute): the limits guard against floods,
+    and their store's outage must not stop the service.
+
+    Args:
+        app: the app guarded.
+        keys: the API keys, to tell a request's key.
+        rate_limit: requests per API key, in `limits` notation ("600/minute").
+        anonymous_rate_limit: requests per client address without a valid key.
+        storage: where the windows live [default: `SHIPBRAIN_RATE_LIMIT_STORAGE`, else `memory://`].
     """
 
-    def __init__(self, app: ASGIApp, keys: KeyStore, rate_limit: str, anonymous_rate_limit: str) -> None:
+    def __init__(
+        self, app: ASGIApp, keys: KeyStore, rate_limit: str, anonymous_rate_limit: str, storage: str | None = None
+    ) -> None:
         self.app = app
         self.keys = keys
         self.per_key: RateLimitItem = parse(rate_limit)
         self.per_address: RateLimitItem = parse(anonymous_rate_limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        if storage is None:
+            storage = ServiceSettings().rate_limit_storage
+        self.storage = storage_from_string(storage, wrap_exceptions=True)
+        self.shared = not isinstance(self.storage, MemoryStorage)
+        """Whether the windows live outside this process (each hit is then a network call, made off the event loop)."""
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self._unreachable_logged = -math.inf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -131,19 +155,26 @@ class RateLimit:
             principal = await run_in_threadpool(self.keys.authenticate, token)
         if principal is not None:
             scope.setdefault("state", {})[PRINCIPAL] = (token, principal)
-            refused = self._hit(self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r}")
+            hit = (self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r}")
         else:
             address = (scope.get("client") or ("unknown", 0))[0]
-            refused = self._hit(self.per_address, f"address:{address}", f"requests from {address} without a key")
+            hit = (self.per_address, f"address:{address}", f"requests from {address} without a key")
+        refused = await run_in_threadpool(self._hit, *hit) if self.shared else self._hit(*hit)
         if refused is not None:
             await refuse(scope, receive, send, refused)
             return
         await self.app(scope, receive, send)
 
     def _hit(self, item: RateLimitItem, identity: str, who: str) -> TooManyRequests | None:
-        if self.limiter.hit(item, identity):
+        try:
+            if self.limiter.hit(item, identity):
+                return None
+            reset = self.limiter.get_window_stats(item, identity).reset_time
+        except StorageError as exc:
+            if time.monotonic() - self._unreachable_logged > 60:
+                self._unreachable_logged = time.monotonic()
+                log.warning("the rate limits' storage failed (%s); requests pass unlimited until it answers", exc)
             return None
-        reset = self.limiter.get_window_stats(item, identity).reset_time
         wait = max(1, math.ceil(reset - time.time()))
         return TooManyRequests(f"{who} is limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})
 

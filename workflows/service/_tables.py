@@ -39,6 +39,9 @@ RUNS = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # The lease a process claimed the run under (`workflows.service.store.Lease`): its token and when it runs out.
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
     # NULL keys never collide (SQLite and PostgreSQL alike), so runs without a key are unconstrained.
     UniqueConstraint("key_id", "idempotency_key", name="uq_runs_key_idempotency"),
     Index("ix_runs_status_created", "status", "created_at"),

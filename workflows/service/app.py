@@ -556,10 +556,12 @@ def create_app(
             if start_workers:
                 await run_in_threadpool(state.runner.start)
                 state.dispatcher.start()
+                state.brain.retention.start()  # prunes the brain's checkpoints every interval (brain.checkpoints)
             if state.warmup is not None:
                 state.warmup.start()
             yield
         finally:
+            await run_in_threadpool(state.brain.retention.stop)
             await run_in_threadpool(state.close)
 
     app = FastAPI(

@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge.settings import Settings
@@ -36,6 +36,11 @@ class ServiceSettings(BaseSettings):
     """Requests per API key in a moving window, in `limits` notation (`SHIPBRAIN_RATE_LIMIT`, e.g. "10/second");
     every route counts, the pages' too."""
 
+    rate_limit_storage: str = "memory://"
+    """Where the rate limits' windows are kept, as a `limits` storage URI (`SHIPBRAIN_RATE_LIMIT_STORAGE`): this
+    process's memory by default; `redis://HOST:PORT` shares them between every process serving one store, so a limit
+    holds across them all."""
+
     anonymous_rate_limit: str = "600/minute"
     """Requests per client address without a valid API key (pages, their assets and queues, sign-in, `/healthz`,
     refused keys), in `limits` notation (`SHIPBRAIN_ANONYMOUS_RATE_LIMIT`). Behind a proxy the address is the one
@@ -50,6 +55,14 @@ class ServiceSettings(BaseSettings):
 
     poll_s: float = Field(default=0.5, gt=0, le=60)
     """How often an idle worker and the webhook dispatcher look for work another process queued, seconds."""
+
+    lease_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long a process's claim on a run lasts without renewal, seconds (`SHIPBRAIN_LEASE_S`): when a process dies
+    mid-run, another takes the run over this long after the last renewal (`workflows.service.store`, leases)."""
+
+    lease_renew_s: float = Field(default=10.0, gt=0, le=1200)
+    """How often a process renews the leases of the runs it executes, and looks for expired ones to take over,
+    seconds (`SHIPBRAIN_LEASE_RENEW_S`); less than `lease_s`, so a stall shorter than the difference loses nothing."""
 
     webhook_url: str | None = None
     """A webhook for every run that names none of its own (`SHIPBRAIN_WEBHOOK_URL`)."""
@@ -91,6 +104,16 @@ class ServiceSettings(BaseSettings):
     workflow_modules: list[str] = Field(default_factory=list)
     """Extra modules that each define a `WORKFLOW` to serve besides the shipped ones (a JSON list in
     `SHIPBRAIN_WORKFLOW_MODULES`)."""
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> ServiceSettings:
+        """lease_renew_s: less than lease_s (a lease would run out between two renewals)."""
+        if self.lease_renew_s >= self.lease_s:
+            raise ValueError(
+                f"lease_renew_s ({self.lease_renew_s:g} s) must be less than lease_s ({self.lease_s:g} s): a lease "
+                "would run out between two renewals"
+            )
+        return self
 
     @field_validator("webhook_allow", "proxy_addresses", "allowed_hosts", mode="before")
     @classmethod

@@ -16,19 +16,45 @@ Run statuses and the ISA-95 job states (OPC UA ISA-95 job control) they correspo
 | `rejected`             | Aborted          | a person rejected the plan change; nothing was adopted             |
 
 The audit log is append-only: this module has no call that updates or deletes an audit entry.
+
+**Leases.** Several service processes may share one PostgreSQL store. A process claims a run under a `Lease`: its
+token (the process's id, `host:pid:random`, and the claim's number) goes to `runs.lease_owner` and an expiry to
+`runs.lease_expires_at`, which the process's heartbeat pushes forward while the run executes. Every write of a run's
+outcome (`hold`, `finish`, a progress event) checks that the lease is still the caller's, and a decision recorded
+under a lease (`record_decision`) is carried out under it. A run whose lease expired (its process died or stalled)
+goes back to the queue with a `requeued` event saying why (`requeue_expired`), and another process runs it again;
+the first process, if it comes back, can no longer write its outcome: each run ends exactly once. On PostgreSQL
+the times of leases are the database's (`now()`), so the processes' clocks need not agree; SQLite serves one
+process per file (the runner refuses a second one), with the process's clock.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, TypeAlias, get_args
 
 from pydantic import JsonValue
-from sqlalchemy import Connection, Engine, RowMapping, and_, func, insert, inspect, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Interval,
+    RowMapping,
+    and_,
+    func,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from knowledge.database import engine
@@ -41,6 +67,7 @@ __all__ = [
     "AuditEntry",
     "DuplicateRunError",
     "JsonObject",
+    "Lease",
     "OutboxRow",
     "RunEvent",
     "RunRecord",
@@ -49,12 +76,17 @@ __all__ = [
     "now",
 ]
 
+_ADDED_COLUMNS: Final = (("audit", "actor_label"), ("runs", "lease_owner"), ("runs", "lease_expires_at"))
+"""Columns added since the first stores were made: `Store` adds them to an older store when it opens it."""
+
 JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object as the store keeps it (a run's request, result, error and decision; an event's data)."""
 
 RunStatus = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "rejected"]
 TERMINAL: Final = frozenset({"completed", "failed", "rejected"})
 """Statuses a run never leaves."""
+LEASED: Final = ("running", "waiting_for_approval")
+"""Statuses in which a run may be under a lease: executing, or having its decision carried out."""
 ISA95_STATE: Final[Mapping[str, str]] = {
     "queued": "Waiting",
     "running": "Running",
@@ -82,6 +114,21 @@ def _dumps(value: object, *, sort_keys: bool = True, default: Callable[[object],
     return json.dumps(value, sort_keys=sort_keys, default=default, allow_nan=False)
 
 
+def _held_by(lease: Lease | None) -> list[ColumnElement[bool]]:
+    """The condition that a run is under `lease` (none without one)."""
+    return [] if lease is None else [RUNS.c.lease_owner == lease.token]
+
+
+def _requeue_reason(token: str | None, expired_at: datetime | None, gone: bool) -> str:
+    """Why a running run went back to the queue, for its `requeued` event."""
+    if token is None:
+        return "it was left running without a lease (by a service of an older version that stopped)"
+    if gone:
+        return "the process running it is gone (the service restarted)"
+    at = "" if expired_at is None else f" at {expired_at.isoformat(timespec='seconds')}"
+    return f"the lease of the process running it ran out{at} (the process died or stalled); another process runs it"
+
+
 def _object(text: str | None) -> JsonObject | None:
     """A JSON object the store wrote (it writes only objects to these columns), or None."""
     return None if text is None else json.loads(text)
@@ -89,6 +136,29 @@ def _object(text: str | None) -> JsonObject | None:
 
 class DuplicateRunError(Exception):
     """A run with this API key and `Idempotency-Key` exists already (the unique constraint refused another)."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A process's claim on one run: the token naming the claim, and how long each renewal keeps it.
+
+    The token is the process's id and the claim's number in that process (`host:pid:random/7`), so two claims of
+    one run, even by one process, never look alike.
+    """
+
+    token: str
+    duration: timedelta
+    """How long the lease lasts from its claim or its latest renewal."""
+
+    @property
+    def process(self) -> str:
+        """The id of the process holding the lease (`host:pid:random`)."""
+        return process_of(self.token)
+
+
+def process_of(token: str) -> str:
+    """The process id (`host:pid:random`) in a lease token (`host:pid:random/7`)."""
+    return token.rpartition("/")[0] or token
 
 
 @dataclass(frozen=True)
@@ -111,6 +181,10 @@ class RunRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    lease_owner: str | None = None
+    """The token of the lease the run is (or was last) claimed under, if any (`Lease.token`)."""
+    lease_expires_at: datetime | None = None
+    """When that lease runs out unless renewed (None: not leased now)."""
 
     @classmethod
     def from_row(cls, row: RowMapping) -> RunRecord:
@@ -132,6 +206,8 @@ class RunRecord:
             created_at=_aware(row["created_at"]) or now(),
             started_at=_aware(row["started_at"]),
             finished_at=_aware(row["finished_at"]),
+            lease_owner=row.get("lease_owner"),
+            lease_expires_at=_aware(row.get("lease_expires_at")),
         )
 
 
@@ -185,16 +261,39 @@ class Store:
         META.create_all(self.engine, checkfirst=True)
         self._add_columns()
 
+    @property
+    def postgres(self) -> bool:
+        """Whether the store is on PostgreSQL (else SQLite)."""
+        return self.engine.dialect.name == "postgresql"
+
     def _add_columns(self) -> None:
-        """Add the columns a store made by an older version lacks (`audit.actor_label`)."""
-        if "actor_label" in {c["name"] for c in inspect(self.engine).get_columns("audit")}:
-            return
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(text("ALTER TABLE audit ADD COLUMN actor_label VARCHAR(200)"))
-        except DBAPIError:  # another process added it first
-            if "actor_label" not in {c["name"] for c in inspect(self.engine).get_columns("audit")}:
-                raise
+        """Add the columns a store made by an older version lacks (`audit.actor_label`, the runs' lease)."""
+        for table, column in _ADDED_COLUMNS:
+            if column in {c["name"] for c in inspect(self.engine).get_columns(table)}:
+                continue
+            kind = META.tables[table].c[column].type.compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+            except DBAPIError:  # another process added it first
+                if column not in {c["name"] for c in inspect(self.engine).get_columns(table)}:
+                    raise
+
+    def _clock(self) -> ColumnElement[datetime]:
+        """The time leases are measured by: the database's on PostgreSQL (shared by every process), else ours."""
+        if self.postgres:
+            return func.now()
+        return literal(now(), DateTime(timezone=True))
+
+    def _until(self, duration: timedelta) -> ColumnElement[datetime]:
+        """`duration` from now, by the lease clock (`_clock`)."""
+        if self.postgres:
+            return func.now() + literal(duration, Interval())
+        return literal(now() + duration, DateTime(timezone=True))
+
+    def _expired(self) -> ColumnElement[bool]:
+        """A run's lease has run out (or it has none)."""
+        return or_(RUNS.c.lease_expires_at.is_(None), RUNS.c.lease_expires_at < self._clock())
 
     # ---- audit -----------------------------------------------------------------------------------
 
@@ -380,72 +479,226 @@ class Store:
         with self.engine.connect() as conn:
             return [RunRecord.from_row(r._mapping) for r in reversed(conn.execute(query).all())]
 
-    def claim_next(self) -> RunRecord | None:
-        """Mark the oldest queued run as running and return it (None if nothing is queued).
+    # ---- leases ------------------------------------------------------------------------------------
 
-        The claim is a conditional update, so two workers (or two processes) never claim the same run.
+    def claim_next(self, lease: Lease) -> RunRecord | None:
+        """Mark the oldest queued run as running under `lease` and return it (None if nothing is queued).
+
+        On PostgreSQL the candidate is locked with `SELECT ... FOR UPDATE SKIP LOCKED`, so processes claiming at once
+        each take another run without waiting for one another; on SQLite the claim is a conditional update. Either
+        way no two claims take the same run.
         """
+        queued = select(RUNS.c.id).where(RUNS.c.status == "queued").order_by(RUNS.c.created_at, RUNS.c.id).limit(1)
+        if self.postgres:
+            with self.engine.begin() as conn:
+                candidate = conn.execute(queued.with_for_update(skip_locked=True)).scalar()
+                if candidate is None or not self._start(conn, candidate, lease):
+                    return None
+            return self.get_run(candidate)
         for _ in range(20):
+            # SQLite: read, then update in a transaction of its own (a read transaction cannot become a write one
+            # once another connection wrote); the update's condition settles a race
             with self.engine.connect() as conn:
-                query = select(RUNS.c.id).where(RUNS.c.status == "queued").order_by(RUNS.c.created_at, RUNS.c.id)
-                candidate = conn.execute(query.limit(1)).scalar()
+                candidate = conn.execute(queued).scalar()
             if candidate is None:
                 return None
             with self.engine.begin() as conn:
-                claimed = conn.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id == candidate, RUNS.c.status == "queued")
-                    .values(status="running", started_at=now(), attempts=RUNS.c.attempts + 1)
-                )
-                if claimed.rowcount == 1:
-                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == candidate)).scalar_one()
-                    self._event(conn, candidate, None, "started", {"status": "running", "attempt": attempts})
-            if claimed.rowcount == 1:
+                claimed = self._start(conn, candidate, lease)
+            if claimed:
                 return self.get_run(candidate)
         return None
 
-    def requeue_interrupted(self) -> list[str]:
-        """Put runs left `running` by a crash back in the queue; returns their ids.
+    def _start(self, conn: Connection, run_id: str, lease: Lease) -> bool:
+        """Mark a queued run as running under `lease`, with its `started` event; False if it was not queued."""
+        claimed = conn.execute(
+            update(RUNS)
+            .where(RUNS.c.id == run_id, RUNS.c.status == "queued")
+            .values(
+                status="running",
+                started_at=now(),
+                attempts=RUNS.c.attempts + 1,
+                lease_owner=lease.token,
+                lease_expires_at=self._until(lease.duration),
+            )
+        )
+        if claimed.rowcount != 1:
+            return False
+        attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
+        self._event(conn, run_id, None, "started", {"status": "running", "attempt": attempts})
+        return True
 
-        Workflows only compute until they complete, so running one again from its start is safe. Call it once
-        when the service starts, before any worker runs (one service process per store).
+    def renew(self, held: Mapping[str, str], duration: timedelta) -> set[str]:
+        """Extend the leases a process holds, `{run id: lease token}`, by `duration`; returns the runs still held.
+
+        A run missing from the answer was taken over (its lease had expired) or ended: its holder must not write it.
         """
+        if not held:
+            return set()
+        mine = and_(RUNS.c.id.in_(list(held)), RUNS.c.lease_owner.in_(list(held.values())), RUNS.c.status.in_(LEASED))
         with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.execute(select(RUNS.c.id).where(RUNS.c.status == "running"))]
-            for run_id in ids:
-                running = RUNS.c.status == "running"
-                conn.execute(update(RUNS).where(RUNS.c.id == run_id, running).values(status="queued", started_at=None))
-                self._event(conn, run_id, None, "requeued", {"status": "queued", "reason": "the service restarted"})
-        return ids
+            conn.execute(update(RUNS).where(mine).values(lease_expires_at=self._until(duration)))
+            found = conn.execute(select(RUNS.c.id, RUNS.c.lease_owner).where(mine)).all()
+        return {run_id for run_id, token in found if held.get(run_id) == token}
+
+    def requeue_expired(self, gone: Callable[[str], bool] | None = None) -> list[str]:
+        """Put back in the queue the running runs whose lease ran out; returns their ids.
+
+        Each gets a `requeued` event saying why, and its next claim counts another attempt (workflows only compute
+        until they end, so running one again from its start is safe). A run whose lease holder is still renewing
+        is never taken: the update re-checks the expiry.
+
+        Args:
+            gone: also requeue, expired or not, runs whose lease names a process this says is gone (a restarted
+                service knows its own host's dead processes, `Runner.recover`).
+        """
+        taken: list[str] = []
+        with self.engine.connect() as conn:
+            running = conn.execute(
+                select(RUNS.c.id, RUNS.c.lease_owner, RUNS.c.lease_expires_at, self._expired().label("expired")).where(
+                    RUNS.c.status == "running"
+                )
+            ).all()
+        for run_id, token, expires_at, expired in running:
+            dead = token is not None and gone is not None and gone(token)
+            if not (expired or dead):
+                continue
+            owned = RUNS.c.lease_owner == token if token is not None else RUNS.c.lease_owner.is_(None)
+            condition = and_(RUNS.c.id == run_id, RUNS.c.status == "running", owned)
+            if not dead:
+                condition = and_(condition, self._expired())
+            reason = _requeue_reason(token, _aware(expires_at), dead)
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(RUNS)
+                    .where(condition)
+                    .values(status="queued", started_at=None, lease_owner=None, lease_expires_at=None)
+                )
+                if done.rowcount == 1:
+                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
+                    self._event(
+                        conn, run_id, None, "requeued", {"status": "queued", "reason": reason, "attempt": attempts}
+                    )
+                    taken.append(run_id)
+        return taken
+
+    def release(self, held: Mapping[str, str], reason: str) -> list[str]:
+        """Give up a process's leases at once (it is stopping); returns the runs it gave up.
+
+        Running runs go back to the queue with a `requeued` event; a decision being carried out is left to whichever
+        process takes it next (`claim_decided`).
+        """
+        given: list[str] = []
+        for run_id, token in held.items():
+            mine = and_(RUNS.c.id == run_id, RUNS.c.lease_owner == token)
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(RUNS)
+                    .where(mine, RUNS.c.status == "running")
+                    .values(status="queued", started_at=None, lease_owner=None, lease_expires_at=None)
+                )
+                if done.rowcount == 1:
+                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
+                    self._event(
+                        conn, run_id, None, "requeued", {"status": "queued", "reason": reason, "attempt": attempts}
+                    )
+                    given.append(run_id)
+                    continue
+                done = conn.execute(
+                    update(RUNS).where(mine, RUNS.c.status == "waiting_for_approval").values(lease_expires_at=None)
+                )
+                if done.rowcount == 1:
+                    given.append(run_id)
+        return given
+
+    def _decided(self) -> ColumnElement[bool]:
+        """A run waiting for approval whose decision is recorded but not yet carried out."""
+        return and_(RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_not(None))
 
     def decided_unfinished(self) -> list[RunRecord]:
         """Runs waiting for approval whose decision is recorded but not yet carried out (a crash in between)."""
-        query = select(RUNS).where(RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_not(None))
         with self.engine.connect() as conn:
-            return [RunRecord.from_row(r._mapping) for r in conn.execute(query)]
+            return [RunRecord.from_row(r._mapping) for r in conn.execute(select(RUNS).where(self._decided()))]
+
+    def decided_unclaimed(self) -> bool:
+        """Whether a recorded decision waits to be carried out with nobody's lease on it (`claim_decided` takes it)."""
+        query = select(RUNS.c.id).where(self._decided(), self._expired()).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def claim_decided(self, lease: Lease, gone: Callable[[str], bool] | None = None) -> RunRecord | None:
+        """Take a recorded decision to carry out under `lease`: one whose lease ran out (or that had none).
+
+        Args:
+            lease: the claim.
+            gone: also take one whose lease names a process this says is gone.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(RUNS.c.id, RUNS.c.lease_owner, self._expired().label("expired")).where(self._decided())
+            ).all()
+        for run_id, token, expired in rows:
+            dead = token is not None and gone is not None and gone(token)
+            if not (expired or dead):
+                continue
+            owned = RUNS.c.lease_owner == token if token is not None else RUNS.c.lease_owner.is_(None)
+            condition = and_(RUNS.c.id == run_id, self._decided(), owned)
+            if not dead:
+                condition = and_(condition, self._expired())
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(RUNS)
+                    .where(condition)
+                    .values(lease_owner=lease.token, lease_expires_at=self._until(lease.duration))
+                )
+            if done.rowcount == 1:
+                return self.get_run(run_id)
+        return None
+
+    def progress(self, run_id: str, lease: Lease, data: Mapping[str, object]) -> bool:
+        """Append a progress event to a run `lease` still holds, renewing the lease; False (nothing written) if not."""
+        with self.engine.begin() as conn:
+            mine = conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running", RUNS.c.lease_owner == lease.token)
+                .values(lease_expires_at=self._until(lease.duration))
+            )
+            if mine.rowcount != 1:
+                return False
+            self._event(conn, run_id, None, "progress", data)
+        return True
 
     # ---- transitions -------------------------------------------------------------------------------
 
-    def hold(self, run_id: str, result: Mapping[str, object]) -> bool:
-        """A computed plan change: store the result and wait for approval. False if the run was not running."""
+    def hold(self, run_id: str, result: Mapping[str, object], *, lease: Lease | None = None) -> bool:
+        """A computed plan change: store the result and wait for approval (the lease ends: a person decides next).
+
+        False (nothing written) if the run was not running, or not under `lease` when one is given.
+        """
         with self.engine.begin() as conn:
             held = conn.execute(
                 update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                .values(status="waiting_for_approval", result=_dumps(result, sort_keys=False))
+                .where(RUNS.c.id == run_id, RUNS.c.status == "running", *_held_by(lease))
+                .values(status="waiting_for_approval", result=_dumps(result, sort_keys=False), lease_expires_at=None)
             )
             if held.rowcount != 1:
                 return False
             self._event(conn, run_id, None, "waiting_for_approval", {"status": "waiting_for_approval"})
         return True
 
-    def record_decision(self, run_id: str, decision: Mapping[str, object]) -> bool:
-        """Record a person's decision on a held run; False if the run is not waiting or was decided already."""
+    def record_decision(self, run_id: str, decision: Mapping[str, object], *, lease: Lease | None = None) -> bool:
+        """Record a person's decision on a held run; False if the run is not waiting or was decided already.
+
+        With `lease`, the decision is recorded claimed by it: the recording process carries it out, and another
+        takes it over only once the lease runs out (`claim_decided`). Without one, any process may take it at once.
+        """
+        values: dict[str, object] = {"approval": _dumps(decision)}
+        if lease is not None:
+            values |= {"lease_owner": lease.token, "lease_expires_at": self._until(lease.duration)}
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(RUNS)
                 .where(RUNS.c.id == run_id, RUNS.c.status == "waiting_for_approval", RUNS.c.approval.is_(None))
-                .values(approval=_dumps(decision))
+                .values(**values)
             )
         return bool(done.rowcount == 1)
 
@@ -463,6 +716,7 @@ class Store:
         approval: Mapping[str, object] | None = None,
         webhook_body: Callable[[RunRecord], str] | None = None,
         actor_label: str | None = None,
+        lease: Lease | None = None,
     ) -> RunRecord | None:
         """End a run: its status, result or error, its last event, its audit entry and its webhook, atomically.
 
@@ -480,8 +734,10 @@ class Store:
             webhook_body: a function of the finished `RunRecord` giving the webhook's JSON body, used when the run
                 has a webhook URL.
             actor_label: the acting key's name, for the audit entry.
+            lease: the lease the caller holds the run under; if the run is no longer under it (it expired and another
+                process took the run over), nothing changes and None is returned.
         """
-        values: dict[str, object] = {"status": status, "finished_at": now()}
+        values: dict[str, object] = {"status": status, "finished_at": now(), "lease_expires_at": None}
         if result is not None:
             values["result"] = _dumps(result, sort_keys=False)
         if error is not None:
@@ -490,7 +746,9 @@ class Store:
             values["approval"] = _dumps(approval)
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected))).values(**values)
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status.in_(list(expected)), *_held_by(lease))
+                .values(**values)
             )
             if done.rowcount != 1:
                 return None
@@ -550,22 +808,32 @@ class Store:
 
     # ---- webhook outbox --------------------------------------------------------------------------
 
-    def due_webhooks(self, max_attempts: int, limit: int = 20) -> list[OutboxRow]:
-        """Undelivered webhooks whose next attempt is due, oldest first."""
-        query = (
-            select(OUTBOX)
-            .where(
-                and_(
-                    OUTBOX.c.delivered_at.is_(None),
-                    OUTBOX.c.next_attempt_at <= now(),
-                    OUTBOX.c.attempts < max_attempts,
-                )
-            )
-            .order_by(OUTBOX.c.next_attempt_at)
-            .limit(limit)
-        )
+    def due_webhooks(
+        self, max_attempts: int, limit: int = 20, claim: timedelta = timedelta(seconds=30)
+    ) -> Iterator[OutboxRow]:
+        """Undelivered webhooks whose next attempt is due, oldest first, each claimed for `claim` as it is reached.
+
+        Claiming a webhook moves its next attempt `claim` ahead (a conditional update: of two processes reaching it at
+        once, one gets it), and happens only when the iteration reaches it, so a webhook waits for no earlier one's
+        delivery under its claim; `webhook_attempted` then sets the real next attempt. A process that dies while it
+        delivers one leaves it to be tried again when the claim runs out (three times the default delivery timeout).
+        """
+        at = now()
+        due = and_(OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= at, OUTBOX.c.attempts < max_attempts)
+        query = select(OUTBOX).where(due).order_by(OUTBOX.c.next_attempt_at).limit(limit)
         with self.engine.connect() as conn:
-            return [self._outbox(r._mapping) for r in conn.execute(query)]
+            rows = [self._outbox(r._mapping) for r in conn.execute(query)]
+        for row in rows:
+            at = now()
+            still_due = and_(OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= at)
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.webhook_id == row.webhook_id, still_due)
+                    .values(next_attempt_at=at + claim)
+                )
+            if done.rowcount == 1:
+                yield row
 
     def webhooks(self, run_id: str | None = None) -> list[OutboxRow]:
         """Every webhook (of one run), oldest first."""

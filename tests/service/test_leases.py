@@ -1,0 +1,328 @@
+"""Issue 13, finding 8: runs claimed under leases, on SQLite and PostgreSQL alike.
+
+A run is claimed under a lease that its process renews; a lease that runs out puts the run back in the queue with an
+event saying why, and the process that lost it can no longer write the run's outcome (exactly once). Start-up no
+longer puts every running run back in the queue: only those whose lease ran out or whose process is gone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import cast
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, insert, inspect
+
+from brain.planbook import PlanBook
+from knowledge import Settings
+from knowledge.database import dispose
+from tests.helpers import postgres
+from tests.service.conftest import Api, make_tokens, service_settings
+from tests.service.test_approvals import EVENTS, _held
+from workflows.service import KeyStore, Store, create_app
+from workflows.service._tables import API_KEYS, META
+from workflows.service.runner import gone_from_this_host, process_id
+from workflows.service.store import Lease, RunRecord, now
+
+LONG = timedelta(seconds=60)
+SHORT = timedelta(seconds=0.3)
+
+
+@pytest.fixture(scope="module")
+def pg_dsn() -> Iterator[str | None]:
+    """One throwaway PostgreSQL for the module (each test gets a database of its own), or None without one."""
+    if not postgres.available():
+        yield None
+        return
+    with postgres.postgres_server() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def store(request: pytest.FixtureRequest, tmp_path: Path, pg_dsn: str | None) -> Iterator[Store]:
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path / "data")
+    else:
+        if pg_dsn is None:
+            pytest.skip("PostgreSQL's server programs are not installed")
+        settings = Settings(data_dir=tmp_path / "data", postgres_dsn=_database(pg_dsn))
+    made = Store(settings)
+    assert made.engine.dialect.name == request.param
+    yield made
+    dispose(settings)
+
+
+def _database(pg_dsn: str) -> str:
+    """A fresh database in the module's cluster; its DSN."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(pg_dsn.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return pg_dsn.replace("/postgres?", f"/{name}?")
+
+
+def _key(store: Store) -> str:
+    return KeyStore(store).create("leases", "run", actor="test")[0].key_id
+
+
+def _queue(store: Store, n: int = 1) -> list[str]:
+    key_id = _key(store)
+    runs = [
+        store.create_run(
+            workflow="test-sleep",
+            version="1",
+            key_id=key_id,
+            actor=key_id,
+            idempotency_key=None,
+            fingerprint="f",
+            request={"k": k},
+            webhook_url="http://127.0.0.1:9/hook",
+        )
+        for k in range(n)
+    ]
+    return [r.run_id for r in runs]
+
+
+def _lease(duration: timedelta = LONG) -> Lease:
+    return Lease(f"{process_id()}/{uuid.uuid4().hex[:6]}", duration)
+
+
+def _complete(store: Store, run: RunRecord, lease: Lease) -> RunRecord | None:
+    return store.finish(
+        run.run_id,
+        status="completed",
+        expected=["running"],
+        actor="test",
+        action="run.complete",
+        parameters={},
+        result={"by": lease.token},
+        webhook_body=lambda r: "{}",
+        lease=lease,
+    )
+
+
+def test_a_lost_lease_writes_nothing_and_the_taker_ends_the_run_once(store: Store) -> None:
+    (run_id,) = _queue(store)
+    first, second = _lease(SHORT), _lease()
+    claimed = store.claim_next(first)
+    assert claimed is not None and claimed.run_id == run_id and claimed.lease_owner == first.token
+    assert store.claim_next(second) is None  # nothing else queued
+    assert store.requeue_expired() == []  # the lease runs still
+    assert store.progress(run_id, first, {"step": "a", "done": 0, "total": 2})
+
+    time.sleep(0.5)  # the first holder stalls past its lease without renewing
+    assert store.requeue_expired() == [run_id]
+    requeued = store.events(run_id)[-1]
+    assert requeued.type == "requeued" and "lease" in str(requeued.data["reason"]) and requeued.data["attempt"] == 1
+    again = store.claim_next(second)
+    assert again is not None and again.attempts == 2 and again.lease_owner == second.token
+
+    # the stalled holder comes back: its progress, its result and its hold are refused, nothing written
+    assert not store.progress(run_id, first, {"step": "b", "done": 1, "total": 2})
+    assert _complete(store, claimed, first) is None
+    assert not store.hold(run_id, {"x": 1}, lease=first)
+    ended = _complete(store, again, second)
+    assert ended is not None and ended.status == "completed" and ended.result == {"by": second.token}
+    assert _complete(store, again, second) is None  # and only once
+
+    kinds = Counter(e.type for e in store.events(run_id))
+    assert kinds == {"queued": 1, "started": 2, "progress": 1, "requeued": 1, "completed": 1}
+    assert len(store.webhooks(run_id)) == 1
+    assert [a.action for a in store.audit_entries(target=run_id)] == ["run.create", "run.complete"]
+
+
+def test_a_renewed_lease_is_never_taken_over(store: Store) -> None:
+    (run_id,) = _queue(store)
+    lease = _lease(timedelta(seconds=0.6))
+    assert store.claim_next(lease) is not None
+    for _ in range(4):  # 1.2 s in all: twice the lease, renewed every 0.3 s
+        time.sleep(0.3)
+        assert store.renew({run_id: lease.token}, lease.duration) == {run_id}
+        assert store.requeue_expired() == []
+    assert store.renew({run_id: "another/1"}, lease.duration) == set()  # a token that does not hold it renews nothing
+    time.sleep(0.8)
+    assert store.renew({}, lease.duration) == set()
+    assert store.requeue_expired() == [run_id]
+    assert store.renew({run_id: lease.token}, lease.duration) == set()  # lost: the holder learns it
+
+
+def test_concurrent_claims_take_each_run_once(store: Store) -> None:
+    run_ids = _queue(store, 40)
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while (run := store.claim_next(_lease())) is not None:
+            with lock:
+                taken.append(run.run_id)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(taken) == sorted(run_ids)  # every run once, none twice
+    assert all(Counter(e.type for e in store.events(r))["started"] == 1 for r in run_ids)
+
+
+def test_a_decision_under_a_live_lease_is_left_to_its_holder(store: Store) -> None:
+    (run_id,) = _queue(store)
+    runner_lease = _lease()
+    assert store.claim_next(runner_lease) is not None
+    assert store.hold(run_id, {"change": 1}, lease=runner_lease)
+    deciding = _lease(SHORT)
+    assert store.record_decision(run_id, {"approved": False, "by": "anna"}, lease=deciding)
+    assert not store.record_decision(run_id, {"approved": True, "by": "bob"}, lease=_lease())  # decided already
+    assert not store.decided_unclaimed() and store.claim_decided(_lease()) is None  # its holder carries it out
+
+    time.sleep(0.5)  # the holder died before carrying it out
+    assert store.decided_unclaimed()
+    taker = _lease()
+    taken = store.claim_decided(taker)
+    assert taken is not None and taken.approval == {"approved": False, "by": "anna"}
+    assert store.claim_decided(_lease()) is None
+    rejected = store.finish(
+        run_id,
+        status="rejected",
+        expected=["waiting_for_approval"],
+        actor="k",
+        action="run.reject",
+        parameters={},
+        lease=deciding,
+    )
+    assert rejected is None  # the first holder lost it
+    ended = store.finish(
+        run_id,
+        status="rejected",
+        expected=["waiting_for_approval"],
+        actor="k",
+        action="run.reject",
+        parameters={},
+        lease=taker,
+    )
+    assert ended is not None and ended.status == "rejected"
+
+
+def test_a_process_gone_from_this_host_loses_its_runs_at_once(store: Store) -> None:
+    (run_id,) = _queue(store)
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = Lease(f"{process_id().split(':')[0]}:{child.stdout.strip()}:0badc0de/1", LONG)
+    assert gone_from_this_host(dead.token)
+    assert store.claim_next(dead) is not None
+    assert store.requeue_expired() == []  # its lease runs for a minute still
+    assert store.requeue_expired(gone_from_this_host) == [run_id]  # what a restarting service does
+    assert "gone" in str(store.events(run_id)[-1].data["reason"])
+
+
+def test_which_processes_are_gone() -> None:
+    me = process_id()
+    host, pid, _ = me.split(":")
+    assert not gone_from_this_host(f"{me}/3")  # this process
+    assert gone_from_this_host(f"{host}:{pid}:ffffffff/3")  # an earlier process with this pid (a container)
+    assert not gone_from_this_host(f"another-host.example:{pid}:ffffffff/3")  # another host's: only its lease tells
+    assert not gone_from_this_host(f"{host}:1:ffffffff/3")  # pid 1 runs
+
+
+def test_a_store_made_before_leases_gains_them_and_its_running_runs_are_taken_back(tmp_path: Path) -> None:
+    """An existing store keeps working: the lease columns are added on open; a run it left running is requeued."""
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    eng = create_engine(f"sqlite:///{settings.data_dir / 'shipbrain.sqlite'}")
+    META.create_all(eng)
+    with eng.begin() as conn:  # the runs table as the versions before leases made it
+        conn.exec_driver_sql("ALTER TABLE runs DROP COLUMN lease_owner")
+        conn.exec_driver_sql("ALTER TABLE runs DROP COLUMN lease_expires_at")
+        conn.execute(
+            insert(API_KEYS).values(id="key_x", name="x", prefix="p", hash="h", scopes="run", created_at=now())
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO runs (id, workflow, version, key_id, fingerprint, request, status, attempts, created_at, "
+            "started_at) VALUES ('run_old', 'test-sleep', '1', 'key_x', 'f', '{}', 'running', 1, "
+            "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:01.000000')"
+        )
+    eng.dispose()
+
+    store = Store(settings)
+    columns = {c["name"] for c in inspect(store.engine).get_columns("runs")}
+    assert {"lease_owner", "lease_expires_at"} <= columns
+    assert store.requeue_expired() == ["run_old"]
+    assert "older version" in str(store.events("run_old")[-1].data["reason"])
+    run = store.claim_next(_lease())
+    assert run is not None and run.run_id == "run_old" and run.attempts == 2
+    dispose(settings)
+
+
+@pytest.fixture
+def two_apps(tmp_path: Path, small_yard: Path, pg_dsn: str | None) -> Iterator[tuple[Api, Api]]:
+    """Two services on one PostgreSQL store, as two processes would be (each its own data dir), with 1 s leases."""
+    if pg_dsn is None:
+        pytest.skip("PostgreSQL's server programs are not installed")
+    dsn = _database(pg_dsn)
+    service = service_settings(lease_s=1.0, lease_renew_s=0.2)
+    made: list[Api] = []
+    for name in ("a", "b"):
+        settings = Settings(data_dir=tmp_path / name, postgres_dsn=dsn)
+        app = create_app(settings, small_yard, chat=False, service=service)
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        store = app.state.service.store
+        made.append(Api(client, store, make_tokens(store)))
+    yield made[0], made[1]
+    for api in made:
+        api.close()
+    dispose(Settings(data_dir=tmp_path / "a", postgres_dsn=dsn))
+
+
+@pytest.mark.slow
+def test_two_services_deciding_one_run_at_once_adopt_once(two_apps: tuple[Api, Api]) -> None:
+    a, b = two_apps
+    held = _held(a, EVENTS[:2])
+    barrier = threading.Barrier(2)
+
+    def decide(api: Api) -> int:
+        barrier.wait()
+        return api.post(held["links"]["approval"], {"approved": True}, scope="approve").status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = Counter(pool.map(decide, (a, b)))
+    assert answers == {200: 1, 409: 1}
+    assert a.wait(held["run_id"])["status"] == "completed"
+    yard = cast(FastAPI, a.client.app).state.service.ctx.yard.path.resolve()
+    book = PlanBook(a.store.settings, str(yard))
+    assert [x.key for x in book.adoptions()] == [f"run:{held['run_id']}"]
+    assert [e.action for e in a.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
+
+
+@pytest.mark.slow
+def test_a_decision_left_half_done_by_a_dead_process_is_carried_out_by_another_once_its_lease_runs_out(
+    two_apps: tuple[Api, Api],
+) -> None:
+    a, _ = two_apps
+    held = _held(a, EVENTS[:2])
+    # a process of another host recorded the decision under its lease, then died before carrying it out
+    elsewhere = Lease("yard-node-7.example:4242:0badc0de/1", timedelta(seconds=1.5))
+    decided_at = time.monotonic()
+    assert a.store.record_decision(
+        held["run_id"], {"approved": True, "by": "anna", "key_id": None, "note": None, "at": "now"}, lease=elsewhere
+    )
+    time.sleep(0.8)
+    assert a.get(held["links"]["self"]).json()["status"] == "waiting_for_approval"  # its lease runs: left to it
+    done = a.wait(held["run_id"], timeout=20)
+    taken_after = time.monotonic() - decided_at
+    assert done["status"] == "completed" and done["approval"]["by"] == "anna" and len(done["approval"]["adopted"]) == 2
+    assert taken_after >= 1.5
+    assert [e.action for e in a.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
+    run = a.store.get_run(held["run_id"])
+    assert run is not None and run.lease_owner is not None and run.lease_owner != elsewhere.token
