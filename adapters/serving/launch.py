@@ -159,7 +159,7 @@ def launch(
     workdir: Path,
     *,
     model: str = "welding",
-    limited_batch: int = 1024,
+    limited_batch: int | None = 1024,
     echo: bool = True,
     ready_timeout_s: float = 180.0,
     repo_root: Path = REPO_ROOT,
@@ -171,7 +171,8 @@ def launch(
         onnx_path: The ONNX file to serve.
         workdir: An empty folder for the server's files and its log (`server.log`).
         model: The model's name on the server.
-        limited_batch: Triton only: the `max_batch_size` of the model's second name, `<model>_b<limited_batch>`.
+        limited_batch: Triton only: the `max_batch_size` of the model's second name, `<model>_b<limited_batch>`
+            (None: no second name).
         echo: Also serve the echo models (`ECHO_MODELS`).
         ready_timeout_s: How long to wait for every model to answer ready.
         repo_root: Where the virtual environments and the `adapters` package are.
@@ -193,13 +194,14 @@ def launch(
         _write_mlserver_repository(workdir, port, model, onnx_path, echo)
         models = (model, *echoes)
     elif kind == "triton":
-        limited = f"{model}_b{limited_batch}"
-        max_batch_sizes = {model: TRITON_MAX_BATCH, limited: limited_batch}
+        max_batch_sizes = {model: TRITON_MAX_BATCH}
+        if limited_batch is not None:
+            max_batch_sizes[f"{model}_b{limited_batch}"] = limited_batch
         command = [str(program), "-m", "adapters.serving.pytriton_onnx", "--onnx", str(onnx_path)]
         command += [f"--model={name}:{size}" for name, size in max_batch_sizes.items()]
         command += ["--http-port", str(port), "--grpc-port", str(free_port()), "--metrics-port", str(free_port())]
         command += ["--workspace", str(workdir / "pytriton"), *(["--echo"] if echo else [])]
-        models = (model, limited, *echoes)
+        models = (*max_batch_sizes, *echoes)
     else:
         command = [str(program), "-m", "adapters.serving.kserve_onnx", "--onnx", str(onnx_path), "--http_port"]
         command += [str(port), "--model_name", model, *(["--echo"] if echo else [])]

@@ -62,10 +62,12 @@ def welding_onnx() -> Path:
     return path
 
 
-def start_server(kind: ServerKind, onnx_path: Path, workdir: Path, *, echo: bool = True) -> RunningServer:
+def start_server(
+    kind: ServerKind, onnx_path: Path, workdir: Path, *, echo: bool = True, limited_batch: int | None = 1024
+) -> RunningServer:
     """`launch` for a test: a server that cannot start fails the test with why (its log, or the install command)."""
     try:
-        return launch(kind, onnx_path, workdir, echo=echo)
+        return launch(kind, onnx_path, workdir, echo=echo, limited_batch=limited_batch)
     except LaunchError as exc:
         pytest.fail(str(exc), pytrace=False)
 
