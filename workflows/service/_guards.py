@@ -139,7 +139,11 @@ class RateLimit:
         self.per_address: RateLimitItem = parse(anonymous_rate_limit)
         if storage is None:
             storage = ServiceSettings().rate_limit_storage
-        self.storage = storage_from_string(storage, wrap_exceptions=True)
+        # a Redis that does not answer must cost a request a second at most, not hang it (the URI's options win)
+        remote: dict[str, float] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+        self.storage = storage_from_string(
+            storage, wrap_exceptions=True, **(remote if storage.startswith("redis") else {})
+        )
         self.shared = not isinstance(self.storage, MemoryStorage)
         """Whether the windows live outside this process (each hit is then a network call, made off the event loop)."""
         self.limiter = MovingWindowRateLimiter(self.storage)
