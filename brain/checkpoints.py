@@ -353,7 +353,8 @@ class CheckpointRetention:
             mode = int(cur.execute("PRAGMA auto_vacuum").fetchone()[0])
         if free and mode == 2:  # incremental
             with self._sqlite() as cur:
-                cur.execute("PRAGMA incremental_vacuum").fetchall()
+                # a script: each step of this pragma frees one page, and `execute` steps a statement without rows once
+                cur.executescript("PRAGMA incremental_vacuum;")
             how = "incremental_vacuum"
         elif free and free >= _VACUUM_SHARE * total:  # once: the file is incremental after
             with self._sqlite() as cur:

@@ -166,6 +166,7 @@ def test_sqlite_space_is_reclaimed(small_yard: Path, tmp_path: Path) -> None:
         brain.close()
     with sqlite3.connect(tmp_path / "brain.sqlite") as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental from now on
+        assert conn.execute("PRAGMA freelist_count").fetchone() == (0,)  # every freed page given back
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
