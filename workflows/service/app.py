@@ -18,7 +18,7 @@ Endpoints (every one but `/healthz` wants an API key with the scope named):
 | `GET /v1/workflows`, `GET /v1/workflows/{name}` | run | names, versions, request and result JSON schemas |
 | `POST /v1/workflows/{name}/runs` | run | 202 + `Location`: the queued run; body `{"input": {...}, "webhook_url"?}` |
 | `GET /v1/runs`, `GET /v1/runs/{id}` | run, approve | runs (a run key sees its own; approve keys see all) |
-| `GET /v1/runs/{id}/events` | run, approve | Server-Sent Events: stored events after `Last-Event-ID`, then live |
+| `GET /v1/runs/{id}/events` | run, approve | Server-Sent Events after `Last-Event-ID`, then live; bounded (below) |
 | `POST /v1/runs/{id}/approval` | approve | `{"approved": bool, "note": str?}`: adopts (or rejects) a held plan change |
 | `POST /v1/ask` | ask | `{"question", "thread_id"?}` -> the brain's answer |
 | `GET /v1/threads/{id}`, `POST /v1/threads/{id}/approval` | ask, approve | a conversation; a decision on it |
@@ -27,11 +27,17 @@ Endpoints (every one but `/healthz` wants an API key with the scope named):
 (`SHIPBRAIN_IDEMPOTENCY_TTL_S`). A repeat with the same body answers 200 with that run (header
 `Idempotent-Replayed: true`); the same key with another body is 422; a repeat while the first request is
 still being recorded is 409 (retry it).
+
+Event streams (`GET /v1/runs/{id}/events`) are bounded: at most 16 open per API key (`SHIPBRAIN_STREAM_PER_KEY`)
+and 512 per process (`SHIPBRAIN_STREAM_MAX`), one more is 429 `too_many_streams` with `Retry-After`; a heartbeat
+comment every 15 s; a stream ends after the run's last event, after a held run's `waiting_for_approval` event
+(reconnect with `Last-Event-ID` to wait for the decision, after the `retry:` the stream sent), and after an hour
+(`SHIPBRAIN_STREAM_MAX_S`; reconnect with `Last-Event-ID`). A client that only waits for the end may instead take
+a webhook, or poll `GET /v1/runs/{id}`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -46,7 +52,7 @@ import httpx
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.routing import compile_path
 
 from knowledge.errors import InputError
@@ -71,7 +77,8 @@ from workflows.service.models import (
 )
 from workflows.service.runner import Runner
 from workflows.service.settings import ServiceSettings, webhook_secret
-from workflows.service.store import TERMINAL, DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
+from workflows.service.store import DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
+from workflows.service.streams import Streams
 from workflows.service.warmup import Warmup
 from workflows.service.webhooks import Dispatcher
 
@@ -126,6 +133,27 @@ IdempotencyKey = Annotated[
 RunId = Annotated[str, PathParam(max_length=64)]
 Reader = Annotated[Principal, Depends(require("run", "approve"))]
 """Who may read runs: run keys (their own runs) and approve keys (every run)."""
+_EVENTS_DESCRIPTION = """\
+The run's stored events numbered after `Last-Event-ID` (all of them without it), then each new one as the run makes
+it. Every event has `id` (its number in the run), `event` (its type: `queued`, `started`, `progress`,
+`waiting_for_approval`, `completed`, `failed`, `rejected`, `requeued`) and `data` (JSON: `run_id`, `seq`, `type`,
+`at`, and the event's fields).
+
+What a client should do:
+
+- **The stream ends** after the run's last event (`completed`, `failed`, `rejected`): the run is over.
+- **A held run**: after the `waiting_for_approval` event the stream ends (a decision may take days). To see the
+  decision, reconnect with `Last-Event-ID` set to that event's id (after the `retry:` the stream sent, as browsers'
+  `EventSource` does): that stream stays open, quiet but for heartbeats, until the decision's event (`completed`
+  or `rejected`) and then ends; or take a webhook instead.
+- **Lifetime**: a stream ends after `SHIPBRAIN_STREAM_MAX_S` (an hour) whatever the run does: reconnect with
+  `Last-Event-ID`; nothing is lost.
+- **Heartbeats**: a comment line (`: heartbeat`) every `SHIPBRAIN_STREAM_HEARTBEAT_S` (15 s) keeps proxies from
+  closing a quiet stream; ignore it. A stream that ends early sends a comment (`: end: ...`) saying why.
+- **Caps**: at most `SHIPBRAIN_STREAM_PER_KEY` (16) open streams per API key and `SHIPBRAIN_STREAM_MAX` (512) per
+  service process; one more is refused with 429 (`too_many_streams`) and `Retry-After`. Close streams you no
+  longer read: a closed connection gives its place back at once.
+"""
 
 
 class ServiceState:
@@ -412,16 +440,20 @@ def _run_routes(router: APIRouter) -> None:
         "/v1/runs/{run_id}/events",
         tags=["runs"],
         summary="A run's events as Server-Sent Events",
+        description=_EVENTS_DESCRIPTION,
         response_class=EventSourceResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events, as they come"}},
     )
     async def run_events(
+        request: Request,
         run_id: RunId,
         state: State,
         principal: Reader,
         last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     ) -> EventSourceResponse:
         await run_in_threadpool(state.visible_run, run_id, principal)
-        return EventSourceResponse(_stream(state.store, run_id, last_event_id or 0), ping=15)
+        streams: Streams = request.app.state.streams
+        return streams.response(run_id, last_event_id or 0, streams.open(principal.key_id))
 
     @router.post("/v1/runs/{run_id}/approval", tags=["runs"], summary="Approve or reject a held plan change")
     async def approve_run(
@@ -491,23 +523,6 @@ def _audit(store: Store, principal: Principal, action: str, target: str, params:
     store.audit_now(principal.key_id, action, target, params, actor_label=principal.name)
 
 
-async def _stream(store: Store, run_id: str, after: int) -> AsyncIterator[ServerSentEvent]:
-    """The run's stored events after `after`, then new ones as they come, until the run ends."""
-    while True:
-        events = await run_in_threadpool(store.events, run_id, after)
-        for event in events:
-            after = event.seq
-            payload = {"run_id": run_id, "seq": event.seq, "type": event.type, "at": event.at.isoformat(), **event.data}
-            yield ServerSentEvent(data=json.dumps(payload), event=event.type, id=str(event.seq))
-            if event.type in TERMINAL:
-                return
-        if not events:
-            run = await run_in_threadpool(store.get_run, run_id)
-            if run is None or run.status in TERMINAL:
-                return  # a client that resumed after the last event
-            await asyncio.sleep(0.2)
-
-
 def create_app(
     settings: Settings | None = None,
     yard: Path | str | None = None,
@@ -549,10 +564,12 @@ def create_app(
     registry = registry or WorkflowRegistry(service.workflow_modules)
     yard_dir = Path(yard) if yard is not None else settings.demo_yard_dir
     state = ServiceState(settings, service, yard_dir, registry, webhook_transport, warm, warm_progress)
+    streams = Streams(state.store, service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            await run_in_threadpool(streams.start)
             if start_workers:
                 await run_in_threadpool(state.runner.start)
                 state.dispatcher.start()
@@ -561,6 +578,7 @@ def create_app(
                 state.warmup.start()
             yield
         finally:
+            await run_in_threadpool(streams.stop)
             await run_in_threadpool(state.brain.retention.stop)
             await run_in_threadpool(state.close)
 
@@ -575,6 +593,7 @@ def create_app(
     )
     mount_docs(app)
     app.state.service = state
+    app.state.streams = streams
     app.state.auth = Auth(state.keys)
     app.state.brain = state.brain
     install_error_handlers(app)

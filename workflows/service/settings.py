@@ -64,6 +64,28 @@ class ServiceSettings(BaseSettings):
     """How often a process renews the leases of the runs it executes, and looks for expired ones to take over,
     seconds (`SHIPBRAIN_LEASE_RENEW_S`); less than `lease_s`, so a stall shorter than the difference loses nothing."""
 
+    stream_per_key: int = Field(default=16, ge=1)
+    """Open event streams (`GET /v1/runs/{id}/events`) per API key and process (`SHIPBRAIN_STREAM_PER_KEY`); one
+    more gets 429 with `Retry-After` (`workflows.service.streams`)."""
+
+    stream_max: int = Field(default=512, ge=1)
+    """Open event streams of the whole process, every key together (`SHIPBRAIN_STREAM_MAX`); one more gets 429."""
+
+    stream_heartbeat_s: float = Field(default=15.0, gt=0)
+    """Seconds between an event stream's heartbeats (an SSE comment, `: heartbeat`; `SHIPBRAIN_STREAM_HEARTBEAT_S`)."""
+
+    stream_max_s: float = Field(default=3600.0, gt=0)
+    """Longest life of one event stream, seconds (`SHIPBRAIN_STREAM_MAX_S`); the client then reconnects with
+    `Last-Event-ID`."""
+
+    stream_retry_s: int = Field(default=5, ge=1)
+    """Seconds a client should wait before it reconnects a stream that ended for a held run or its lifetime (the
+    SSE `retry:` field), and the `Retry-After` of a stream refused by the caps (`SHIPBRAIN_STREAM_RETRY_S`)."""
+
+    stream_poll_s: float = Field(default=0.2, gt=0, le=10)
+    """SQLite: how often the one poll of the process looks for new events of every run a stream watches, seconds
+    (`SHIPBRAIN_STREAM_POLL_S`). PostgreSQL notifies instead (LISTEN/NOTIFY) and is not polled."""
+
     webhook_url: str | None = None
     """A webhook for every run that names none of its own (`SHIPBRAIN_WEBHOOK_URL`)."""
 

@@ -1,0 +1,292 @@
+"""Issue 13, finding 4: event streams capped per key, woken by one watcher per process, with heartbeats and an end.
+
+Real parts: the service under uvicorn on a free port of 127.0.0.1, streams read over real HTTP with httpx; on
+PostgreSQL a throwaway server (tests/helpers/postgres.py) and an event written through another engine.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, insert
+
+from knowledge import Settings
+from knowledge.database import database_url, dispose
+from tests.helpers import postgres
+from tests.service.conftest import make_tokens, service_settings
+from tests.service.test_approvals import EVENTS
+from workflows.service import KeyStore, Store, create_app
+from workflows.service._tables import RUN_EVENTS
+from workflows.service.streams import Streams
+
+
+@dataclass
+class Served:
+    """The service under uvicorn: its URL, its store, its streams and one token per scope."""
+
+    url: str
+    store: Store
+    streams: Streams
+    tokens: dict[str, str]
+
+    def auth(self, scope: str = "admin", **headers: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[scope]}", **headers}
+
+    def run(self, body: dict[str, Any], workflow: str = "test-sleep") -> str:
+        created = httpx.post(f"{self.url}/v1/workflows/{workflow}/runs", json=body, headers=self.auth())
+        assert created.status_code == 202, created.text
+        return str(created.json()["run_id"])
+
+    def key_id(self, scope: str) -> str:
+        principal = KeyStore(self.store).authenticate(self.tokens[scope])
+        assert principal is not None
+        return principal.key_id
+
+    def status(self, run_id: str) -> str:
+        return str(httpx.get(f"{self.url}/v1/runs/{run_id}", headers=self.auth()).json()["status"])
+
+
+@contextmanager
+def serving(settings: Settings, yard: Path, **service: Any) -> Iterator[Served]:
+    """`create_app` under uvicorn in a thread on a free loopback port (workers off unless `start_workers=True`)."""
+    start_workers = service.pop("start_workers", False)
+    app = create_app(settings, yard, chat=False, start_workers=start_workers, service=service_settings(**service))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    store = app.state.service.store
+    try:
+        yield Served(f"http://127.0.0.1:{port}", store, app.state.streams, make_tokens(store))
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+class Stream:
+    """One open event stream, read a frame at a time (a frame: the lines up to a blank one)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.iter_lines()
+
+    def frame(self) -> list[str] | None:
+        """The next frame's lines, or None when the stream has ended."""
+        lines: list[str] = []
+        for line in self._lines:
+            if line == "":
+                if lines:
+                    return lines
+                continue
+            lines.append(line)
+        return lines or None
+
+    def event(self) -> dict[str, str]:
+        """The next event's fields (comment frames skipped); fails if the stream ends first."""
+        while True:
+            frame = self.frame()
+            assert frame is not None, "the stream ended"
+            fields = _fields(frame)
+            if "event" in fields:
+                return fields
+
+    def rest(self, within_s: float = 60.0) -> list[list[str]]:
+        """Every frame until the stream ends, which it must within `within_s` (heartbeats would keep it open)."""
+        frames = []
+        deadline = time.monotonic() + within_s
+        while (frame := self.frame()) is not None:
+            frames.append(frame)
+            assert time.monotonic() < deadline, f"the stream has not ended after {within_s} s: {frames[-3:]}"
+        return frames
+
+
+def _fields(frame: list[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in frame:
+        name, _, value = line.partition(":")
+        fields[name or "comment"] = value.strip()
+    return fields
+
+
+@contextmanager
+def opened(client: httpx.Client, served: Served, run_id: str, scope: str = "admin", **headers: str) -> Iterator[Stream]:
+    with client.stream("GET", f"/v1/runs/{run_id}/events", headers=served.auth(scope, **headers)) as response:
+        assert response.status_code == 200, response.read()
+        yield Stream(response)
+
+
+def _client(served: Served, read_s: float = 15.0) -> httpx.Client:
+    limits = httpx.Limits(max_connections=40, max_keepalive_connections=0)
+    return httpx.Client(base_url=served.url, timeout=httpx.Timeout(10.0, read=read_s), limits=limits)
+
+
+def test_a_key_has_16_streams_the_17th_is_429_and_a_closed_one_frees_its_place_at_once(
+    settings: Settings, small_yard: Path
+) -> None:
+    with serving(settings, small_yard) as served, _client(served) as client, ExitStack() as stack:
+        run_id = served.run({"input": {}})  # no workers: it stays queued, its streams stay open
+        streams = [stack.enter_context(opened(client, served, run_id)) for _ in range(16)]
+        assert [s.event()["event"] for s in streams] == ["queued"] * 16
+        admin = served.key_id("admin")
+        assert served.streams.open_streams(admin) == 16
+
+        refused = client.get(f"/v1/runs/{run_id}/events", headers=served.auth())
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["type"] == "too_many_streams"
+        assert refused.headers["retry-after"] == "5"
+        # the cap is the key's: another key may still open one
+        with opened(client, served, run_id, scope="approve") as other:
+            assert other.event()["event"] == "queued"
+
+        # a client that goes away gives its place back at once
+        streams[0].response.close()
+        closed_at = time.monotonic()
+        while served.streams.open_streams(admin) > 15:
+            assert time.monotonic() - closed_at < 1.0, "the closed stream still holds its place"
+            time.sleep(0.01)
+        with opened(client, served, run_id) as again:
+            assert again.event()["event"] == "queued"
+            assert client.get(f"/v1/runs/{run_id}/events", headers=served.auth()).status_code == 429
+
+
+def test_the_process_cap_refuses_every_key(settings: Settings, small_yard: Path) -> None:
+    with serving(settings, small_yard, stream_max=2) as served, _client(served) as client, ExitStack() as stack:
+        run_id = served.run({"input": {}})
+        for scope in ("admin", "approve"):
+            stack.enter_context(opened(client, served, run_id, scope=scope))
+        refused = client.get(f"/v1/runs/{run_id}/events", headers=served.auth("admin"))
+        assert refused.status_code == 429 and refused.json()["error"]["type"] == "too_many_streams"
+        assert "the service has 2 event streams open" in refused.json()["error"]["message"]
+
+
+def test_heartbeats_arrive_on_a_quiet_stream(settings: Settings, small_yard: Path) -> None:
+    with serving(settings, small_yard, stream_heartbeat_s=0.2) as served, _client(served) as client:
+        run_id = served.run({"input": {}})
+        with opened(client, served, run_id) as stream:
+            assert stream.event()["event"] == "queued"
+            t0 = time.monotonic()
+            beats = [stream.frame() for _ in range(3)]
+            took = time.monotonic() - t0
+    assert beats == [[": heartbeat"]] * 3
+    assert 0.3 < took < 3.0
+
+
+def test_a_held_runs_stream_ends_after_its_waiting_event(settings: Settings, small_yard: Path) -> None:
+    with serving(settings, small_yard, start_workers=True) as served, _client(served, read_s=120) as client:
+        run_id = served.run({"input": {"events": EVENTS[:1], "compare_optimised": False}}, workflow="reschedule")
+        with opened(client, served, run_id) as stream:
+            frames = stream.rest()  # before this change, it never ended
+        events = [_fields(f) for f in frames if any(line.startswith("event:") for line in f)]
+        assert [e["event"] for e in events][0] == "queued" and events[-1]["event"] == "waiting_for_approval"
+        assert "completed" not in [e["event"] for e in events]
+        end = _fields(frames[-1])
+        assert end["retry"] == "5000" and end["comment"].startswith("end: the run waits for approval")
+        held = events[-1]["id"]
+
+        # resumed after the waiting event: it stays open, quiet, until the decision, which it sends, then ends
+        with opened(client, served, run_id, **{"Last-Event-ID": held}) as resumed:
+            time.sleep(0.5)
+            assert served.streams.open_streams() == 1 and served.status(run_id) == "waiting_for_approval"
+            decided = httpx.post(
+                f"{served.url}/v1/runs/{run_id}/approval", json={"approved": False}, headers=served.auth("approve")
+            )
+            assert decided.status_code == 200, decided.text
+            decision = [_fields(f) for f in resumed.rest(within_s=10)]
+        assert [e["event"] for e in decision] == ["rejected"]
+        assert served.streams.open_streams() == 0
+
+
+def test_a_stream_ends_after_its_lifetime(settings: Settings, small_yard: Path) -> None:
+    with serving(settings, small_yard, stream_max_s=0.5) as served, _client(served) as client:
+        run_id = served.run({"input": {}})
+        t0 = time.monotonic()
+        with opened(client, served, run_id) as stream:
+            frames = stream.rest()
+        took = time.monotonic() - t0
+    assert _fields(frames[0])["event"] == "queued"
+    assert _fields(frames[-1])["comment"].startswith("end: the stream's lifetime is over")
+    assert 0.4 < took < 5.0
+    assert served.streams.open_streams() == 0
+
+
+def test_on_sqlite_one_poll_serves_every_stream(settings: Settings, small_yard: Path) -> None:
+    """30 streams over 3 runs for a second: about 1/stream_poll_s queries, not one per stream per tick."""
+    with serving(settings, small_yard, stream_poll_s=0.1) as served, _client(served) as client, ExitStack() as stack:
+        runs = [served.run({"input": {"tag": str(k)}}) for k in range(3)]
+        keys = ["admin", "approve"]
+        streams = [stack.enter_context(opened(client, served, runs[k % 3], scope=keys[k % 2])) for k in range(30)]
+        assert {s.event()["event"] for s in streams} == {"queued"}
+        polls = served.streams.polls
+        time.sleep(1.0)
+        polled = served.streams.polls - polls
+        assert 3 <= polled <= 15, polled  # one query a tick for the three runs (the old code: 150 a second)
+
+        # an event written by another connection wakes the streams of its run
+        t0 = time.monotonic()
+        served.store.append_event(runs[1], "progress", {"step": "x", "done": 0, "total": 1})
+        woken = [s.event() for s in streams[1::3]]
+        assert time.monotonic() - t0 < 1.0
+        assert {(e["event"], e["id"]) for e in woken} == {("progress", "2")}
+
+
+pg = pytest.mark.skipif(not postgres.available(), reason="PostgreSQL's server programs are not installed")
+
+
+@pytest.mark.slow
+@pg
+def test_on_postgresql_a_stream_is_woken_by_an_event_another_engine_writes(tmp_path: Path, small_yard: Path) -> None:
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path / "data", postgres_dsn=dsn)
+        try:
+            with serving(settings, small_yard) as served, _client(served) as client:
+                assert served.streams.notified
+                served.streams.install_trigger()  # again: idempotent
+                run_id = served.run({"input": {}})
+                other = create_engine(database_url(settings))  # another engine, as another process would have
+                try:
+                    with opened(client, served, run_id) as stream:
+                        assert stream.event()["event"] == "queued"
+                        time.sleep(0.3)
+                        t0 = time.monotonic()
+                        with other.begin() as conn:
+                            conn.execute(
+                                insert(RUN_EVENTS).values(
+                                    run_id=run_id, seq=2, type="progress", data='{"step": "x"}', at=datetime.now(UTC)
+                                )
+                            )
+                        woken = stream.event()
+                        latency = time.monotonic() - t0
+                        with other.begin() as conn:
+                            conn.execute(
+                                insert(RUN_EVENTS).values(
+                                    run_id=run_id, seq=3, type="failed", data="{}", at=datetime.now(UTC)
+                                )
+                            )
+                        last = stream.event()
+                        assert stream.frame() is None  # ended after the run's last event
+                finally:
+                    other.dispose()
+                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 0.5, latency
+                assert last["event"] == "failed"
+                assert served.streams.polls == 0  # notified, never polled
+        finally:
+            dispose(settings)
