@@ -46,6 +46,7 @@ _SERVICE_ACTOR = "shipbrain-service"
 
 
 _IDENTITY: dict[int, str] = {}
+_IDENTITY_LOCK = threading.Lock()
 _CLAIMS = itertools.count(1)  # one numbering for every runner of the process: no two claims share a token
 
 
@@ -56,9 +57,10 @@ def _host() -> str:
 def process_id() -> str:
     """This process's id in its leases: its host, its pid and a random part (pids are reused, by containers too)."""
     pid = os.getpid()
-    if pid not in _IDENTITY:  # a forked child gets its own
-        _IDENTITY[pid] = f"{_host()}:{pid}:{secrets.token_hex(4)}"
-    return _IDENTITY[pid]
+    with _IDENTITY_LOCK:
+        if pid not in _IDENTITY:  # a forked child gets its own
+            _IDENTITY[pid] = f"{_host()}:{pid}:{secrets.token_hex(4)}"
+        return _IDENTITY[pid]
 
 
 def gone_from_this_host(token: str) -> bool:

@@ -85,8 +85,6 @@ JsonObject: TypeAlias = dict[str, JsonValue]
 RunStatus = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "rejected"]
 TERMINAL: Final = frozenset({"completed", "failed", "rejected"})
 """Statuses a run never leaves."""
-LEASED: Final = ("running", "waiting_for_approval")
-"""Statuses in which a run may be under a lease: executing, or having its decision carried out."""
 ISA95_STATE: Final[Mapping[str, str]] = {
     "queued": "Waiting",
     "running": "Running",
@@ -534,7 +532,8 @@ class Store:
         """
         if not held:
             return set()
-        mine = and_(RUNS.c.id.in_(list(held)), RUNS.c.lease_owner.in_(list(held.values())), RUNS.c.status.in_(LEASED))
+        leased = or_(RUNS.c.status == "running", self._decided())  # executing, or its decision being carried out
+        mine = and_(RUNS.c.id.in_(list(held)), RUNS.c.lease_owner.in_(list(held.values())), leased)
         with self.engine.begin() as conn:
             conn.execute(update(RUNS).where(mine).values(lease_expires_at=self._until(duration)))
             found = conn.execute(select(RUNS.c.id, RUNS.c.lease_owner).where(mine)).all()
