@@ -326,3 +326,31 @@ def test_a_decision_left_half_done_by_a_dead_process_is_carried_out_by_another_o
     assert [e.action for e in a.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
     run = a.store.get_run(held["run_id"])
     assert run is not None and run.lease_owner is not None and run.lease_owner != elsewhere.token
+
+
+def test_a_stopping_process_gives_its_runs_back_at_once(store: Store) -> None:
+    running, deciding = _queue(store, 2)
+    lease = _lease()
+    assert store.claim_next(lease) is not None
+    decider, other = _lease(), _lease()
+    assert store.claim_next(other) is not None and store.hold(deciding, {"change": 1}, lease=other)
+    assert store.record_decision(deciding, {"approved": True, "by": "anna"}, lease=decider)
+    given = store.release({running: lease.token, deciding: decider.token}, "the service stopped before the run ended")
+    assert sorted(given) == sorted([running, deciding])
+    last = store.events(running)[-1]
+    assert last.type == "requeued" and last.data["reason"] == "the service stopped before the run ended"
+    assert store.decided_unclaimed()  # another process may carry the decision out now, without waiting
+    assert store.progress(running, lease, {"step": "x", "done": 0, "total": 1}) is False
+    again = store.claim_next(_lease())
+    assert again is not None and again.run_id == running and again.attempts == 2
+
+
+@pytest.mark.slow
+def test_a_run_longer_than_its_lease_is_renewed_and_never_taken_over(two_apps: tuple[Api, Api]) -> None:
+    """The heartbeat keeps a 1 s lease alive through a 3 s step that reports no progress; nobody takes the run."""
+    a, _ = two_apps
+    created = a.run({"input": {"steps": 1, "seconds_per_step": 3.0, "tag": "long"}}).json()
+    done = a.wait(created["run_id"], timeout=30)
+    assert done["status"] == "completed" and done["attempts"] == 1
+    kinds = Counter(e.type for e in a.store.events(created["run_id"]))
+    assert kinds["requeued"] == 0 and kinds["started"] == 1 and kinds["completed"] == 1
