@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, insert
+from sqlalchemy import create_engine, event, insert
 
 from knowledge import Settings
 from knowledge.database import database_url, dispose
@@ -146,26 +146,35 @@ def test_a_key_has_16_streams_the_17th_is_429_and_a_closed_one_frees_its_place_a
         run_id = served.run({"input": {}})  # no workers: it stays queued, its streams stay open
         streams = [stack.enter_context(opened(client, served, run_id)) for _ in range(16)]
         assert [s.event()["event"] for s in streams] == ["queued"] * 16
-        admin = served.key_id("admin")
-        assert served.streams.open_streams(admin) == 16
 
-        refused = client.get(f"/v1/runs/{run_id}/events", headers=served.auth())
-        assert refused.status_code == 429, refused.text
+        refused = _try(client, served, run_id)
+        assert refused.status_code == 429, "the 17th stream of a key was let through"
         assert refused.json()["error"]["type"] == "too_many_streams"
         assert refused.headers["retry-after"] == "5"
         # the cap is the key's: another key may still open one
         with opened(client, served, run_id, scope="approve") as other:
             assert other.event()["event"] == "queued"
+        assert served.streams.open_streams(served.key_id("admin")) == 16
 
         # a client that goes away gives its place back at once
         streams[0].response.close()
         closed_at = time.monotonic()
-        while served.streams.open_streams(admin) > 15:
+        while (again := _try(client, served, run_id)).status_code == 429:
             assert time.monotonic() - closed_at < 1.0, "the closed stream still holds its place"
             time.sleep(0.01)
-        with opened(client, served, run_id) as again:
-            assert again.event()["event"] == "queued"
-            assert client.get(f"/v1/runs/{run_id}/events", headers=served.auth()).status_code == 429
+        assert again.status_code == 200
+        assert _try(client, served, run_id).status_code == 429  # the new one holds the place
+        again.close()
+
+
+def _try(client: httpx.Client, served: Served, run_id: str, scope: str = "admin") -> httpx.Response:
+    """Open a stream, keeping it open if it is (close the response to end it); a refusal is read whole."""
+    request = client.build_request("GET", f"/v1/runs/{run_id}/events", headers=served.auth(scope))
+    response = client.send(request, stream=True)
+    if response.status_code != 200:
+        response.read()
+        response.close()
+    return response
 
 
 def test_the_process_cap_refuses_every_key(settings: Settings, small_yard: Path) -> None:
@@ -173,7 +182,8 @@ def test_the_process_cap_refuses_every_key(settings: Settings, small_yard: Path)
         run_id = served.run({"input": {}})
         for scope in ("admin", "approve"):
             stack.enter_context(opened(client, served, run_id, scope=scope))
-        refused = client.get(f"/v1/runs/{run_id}/events", headers=served.auth("admin"))
+        refused = _try(client, served, run_id)
+        stack.callback(refused.close)
         assert refused.status_code == 429 and refused.json()["error"]["type"] == "too_many_streams"
         assert "the service has 2 event streams open" in refused.json()["error"]["message"]
 
@@ -228,6 +238,22 @@ def test_a_stream_ends_after_its_lifetime(settings: Settings, small_yard: Path) 
     assert served.streams.open_streams() == 0
 
 
+@contextmanager
+def statements(served: Served) -> Iterator[list[str]]:
+    """The SQL statements the service sends about runs and their events while the block runs."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "run_events" in statement or "FROM runs" in statement:
+            seen.append(statement)
+
+    event.listen(served.store.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(served.store.engine, "before_cursor_execute", count)
+
+
 def test_on_sqlite_one_poll_serves_every_stream(settings: Settings, small_yard: Path) -> None:
     """30 streams over 3 runs for a second: about 1/stream_poll_s queries, not one per stream per tick."""
     with serving(settings, small_yard, stream_poll_s=0.1) as served, _client(served) as client, ExitStack() as stack:
@@ -235,10 +261,11 @@ def test_on_sqlite_one_poll_serves_every_stream(settings: Settings, small_yard: 
         keys = ["admin", "approve"]
         streams = [stack.enter_context(opened(client, served, runs[k % 3], scope=keys[k % 2])) for k in range(30)]
         assert {s.event()["event"] for s in streams} == {"queued"}
-        polls = served.streams.polls
-        time.sleep(1.0)
-        polled = served.streams.polls - polls
-        assert 3 <= polled <= 15, polled  # one query a tick for the three runs (the old code: 150 a second)
+        time.sleep(0.3)
+        with statements(served) as sent:
+            time.sleep(1.0)
+        # one query a tick for the three runs (before this change: two a stream every 0.2 s, 300 a second)
+        assert 3 <= len(sent) <= 15, len(sent)
 
         # an event written by another connection wakes the streams of its run
         t0 = time.monotonic()
@@ -258,14 +285,15 @@ def test_on_postgresql_a_stream_is_woken_by_an_event_another_engine_writes(tmp_p
         settings = Settings(data_dir=tmp_path / "data", postgres_dsn=dsn)
         try:
             with serving(settings, small_yard) as served, _client(served) as client:
-                assert served.streams.notified
-                served.streams.install_trigger()  # again: idempotent
                 run_id = served.run({"input": {}})
                 other = create_engine(database_url(settings))  # another engine, as another process would have
                 try:
                     with opened(client, served, run_id) as stream:
                         assert stream.event()["event"] == "queued"
                         time.sleep(0.3)
+                        with statements(served) as sent:
+                            time.sleep(1.0)
+                        assert sent == []  # notified, never polled (before this change: 10 a second)
                         t0 = time.monotonic()
                         with other.begin() as conn:
                             conn.execute(
@@ -287,6 +315,7 @@ def test_on_postgresql_a_stream_is_woken_by_an_event_another_engine_writes(tmp_p
                     other.dispose()
                 assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 0.5, latency
                 assert last["event"] == "failed"
-                assert served.streams.polls == 0  # notified, never polled
+                assert served.streams.notified and served.streams.polls == 0
+                served.streams.install_trigger()  # again: idempotent
         finally:
             dispose(settings)
