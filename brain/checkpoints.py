@@ -149,6 +149,8 @@ class PruneReport(BaseModel):
     """Checkpoints deleted: those of deleted threads and the older ones of kept threads."""
     writes_deleted: int
     """Pending writes deleted with them (SQLite; PostgreSQL's saver does not count them)."""
+    threads_skipped: int = 0
+    """Threads left for the next prune: another process held them (a second service's prune, a long write)."""
     bytes_before: int
     """The store's size before (SQLite: the file and its WAL; PostgreSQL: the three tables with indexes)."""
     bytes_after: int
@@ -158,10 +160,12 @@ class PruneReport(BaseModel):
 
     def line(self) -> str:
         """The report in one line, for logs and the command line."""
+        n = self.threads_skipped
+        skipped = f"{n} held by another process, left for next time; " if n else ""
         return (
             f"{self.backend}: {self.threads} threads; deleted {self.threads_deleted} idle "
             f"(kept {self.threads_kept_pending} waiting for a decision) and {self.checkpoints_deleted} checkpoints; "
-            f"{self.bytes_before:,} -> {self.bytes_after:,} bytes ({self.reclaim}) in {self.seconds:.2f} s"
+            f"{skipped}{self.bytes_before:,} -> {self.bytes_after:,} bytes ({self.reclaim}) in {self.seconds:.2f} s"
         )
 
 
@@ -184,6 +188,7 @@ class _Tally:
     pending: int = 0
     checkpoints: int = 0
     writes: int = 0
+    skipped: int = 0
 
 
 @dataclass
@@ -238,8 +243,15 @@ class CheckpointRetention:
             threads = self._threads()
             tally = _Tally()
             idle_before = now - self.retention_days * 86_400 if self.retention_days > 0 else None
+            conflicts = self._conflicts()
             for thread in threads:
-                self._prune_thread(thread, idle_before, tally)
+                try:
+                    self._prune_thread(thread, idle_before, tally)
+                except conflicts as exc:  # another process prunes or writes it: next time
+                    if self.backend == "sqlite" and "locked" not in str(exc) and "busy" not in str(exc):
+                        raise
+                    log.info("thread %s left for the next prune: %s", thread.thread_id, exc)
+                    tally.skipped += 1
             reclaim = self._reclaim() if tally.checkpoints else "none"
             return PruneReport(
                 backend=self.backend,
@@ -248,11 +260,24 @@ class CheckpointRetention:
                 threads_kept_pending=tally.pending,
                 checkpoints_deleted=tally.checkpoints,
                 writes_deleted=tally.writes,
+                threads_skipped=tally.skipped,
                 bytes_before=before,
                 bytes_after=self._size(),
                 reclaim=reclaim,
                 seconds=time.monotonic() - started,
             )
+
+    def _conflicts(self) -> tuple[type[Exception], ...]:
+        """What another process holding a thread raises.
+
+        SQLite: the database is locked past the connection's timeout; PostgreSQL: a serialization failure or a
+        deadlock (two services pruning one thread at once).
+        """
+        if self.backend == "sqlite":
+            return (sqlite3.OperationalError,)
+        import psycopg
+
+        return (psycopg.errors.TransactionRollback,)
 
     def _prune_thread(self, thread: _Thread, idle_before: float | None, tally: _Tally) -> None:
         idle = idle_before is not None and thread.last_active < idle_before

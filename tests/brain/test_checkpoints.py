@@ -170,6 +170,20 @@ def test_sqlite_space_is_reclaimed(small_yard: Path, tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+def test_a_thread_another_process_holds_is_left_for_the_next_prune(brain: Brain, tmp_path: Path) -> None:
+    (thread,) = _conversations(brain, 1)
+    other = sqlite3.connect(tmp_path / "brain.sqlite", timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")  # another process writing (SQLite waits 5 s for it, then gives up)
+    try:
+        held = brain.retention.prune()
+    finally:
+        other.rollback()
+        other.close()
+    assert (held.threads_skipped, held.checkpoints_deleted) == (1, 0) and "left for next time" in held.line()
+    assert brain.retention.prune().checkpoints_deleted == 4
+    assert len(brain.history(thread)) == 5
+
+
 def test_checkpoint_ids_tell_their_time(brain: Brain, tmp_path: Path) -> None:
     before = time.time()
     brain.ask("What is B001?")
