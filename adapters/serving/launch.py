@@ -120,29 +120,51 @@ class RunningServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """Ask the server to end (SIGTERM), wait up to `timeout_s`, then end what is left of its process group."""
+        """Ask the server to end (SIGTERM), wait up to `timeout_s` for its whole process group, then end what is left.
+
+        Shared memory the group had mapped and left behind is removed (a Triton killed while unloading leaves its
+        Python backend's regions in /dev/shm).
+        """
         if self._stopped:
             return
         self._stopped = True
+        leftovers = _shared_memory_of(self._group())
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                pass
-        self._kill_group()
+        deadline = time.monotonic() + timeout_s
+        # PyTriton's process exits before the tritonserver it started has unloaded its models: wait for both.
+        while (self.process.poll() is None or self._group()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._kill_group(leftovers)
 
     def kill(self) -> None:
-        """End every process of the server at once (SIGKILL), as a crash would."""
+        """End every process of the server at once (SIGKILL), as a crash would; then remove its shared memory."""
         self._stopped = True
-        self._kill_group()
+        self._kill_group(_shared_memory_of(self._group()))
 
-    def _kill_group(self) -> None:
+    def _group(self) -> list[int]:
+        """The live processes of the server's process group (its leader's pid is the group's id)."""
+        members = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if fields[2] == str(self.process.pid) and fields[0] != "Z":  # pgrp; a zombie is no longer running
+                members.append(int(stat.parent.name))
+        return members
+
+    def _kill_group(self, shared_memory: set[Path]) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass  # the group is gone already
         self.process.wait()
+        deadline = time.monotonic() + 5.0
+        while self._group() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for path in shared_memory:
+            path.unlink(missing_ok=True)
 
     def __enter__(self) -> RunningServer:
         return self
@@ -151,6 +173,18 @@ class RunningServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _shared_memory_of(pids: list[int]) -> set[Path]:
+    """The /dev/shm files the processes `pids` have mapped (Linux: /proc/PID/maps)."""
+    found: set[Path] = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found.update(Path(line.split(maxsplit=5)[5]) for line in maps.splitlines() if " /dev/shm/" in line)
+    return found
 
 
 def launch(

@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> None:
         metrics_address="127.0.0.1",
         metrics_port=args.metrics_port,
         allow_gpu_metrics=False,
+        # On SIGTERM Triton waits up to this long for in-flight requests, an idle keep-alive connection included
+        # (30 s by default): a server stopped under a client's connection pool should go in seconds.
+        exit_timeout_secs=3,
     )
     triton = Triton(config=config, workspace=str(args.workspace) if args.workspace else None)
     for spec in args.model:
