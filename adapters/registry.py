@@ -42,11 +42,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, m
 from adapters.errors import AdapterConfigError, AdapterInputError, UnknownModelError
 from adapters.spec import Adapter, AdapterSpec, ModelAdapter
 from adapters.transports.base import CallPolicy, Transport
+from knowledge.plugins import PluginRegistry
+from knowledge.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from adapters.transports.v2 import ServedModel
-from knowledge.plugins import PluginRegistry
-from knowledge.settings import Settings, get_settings
 
 __all__ = [
     "ADAPTERS",
