@@ -11,9 +11,12 @@ A conversation is a LangGraph thread; its checkpoints go to SQLite (`DATA_DIR/br
 - **Pruned** (`CheckpointRetention`): within a thread only the latest checkpoint of each namespace is kept (a
   follow-up question, a pending decision and `Brain.resume` read nothing else; the thread's earlier questions
   are carried in its state; a thread from before that keeps its checkpoints until it is idle), and a thread idle
-  longer than `SHIPBRAIN_CHECKPOINT_RETENTION_DAYS` is deleted,
-  except one that waits for a decision on a plan change, which is never pruned. `shipbrain serve` runs it every
-  `SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`; `shipbrain checkpoints prune` runs it on demand.
+  longer than `SHIPBRAIN_CHECKPOINT_RETENTION_DAYS` is deleted, except one that waits for a decision on a plan
+  change, which is never pruned. `shipbrain serve` runs it every `SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`;
+  `shipbrain checkpoints prune` runs it on demand.
+
+Measured (`benchmarks/checkpoints.py`, 1,000 questions over 100 conversations on the demo yard): 44,990 bytes a
+question before (file and WAL), 3,383 now before any prune, 311 after the default prune.
 
 Space: SQLite files are made with `auto_vacuum=INCREMENTAL`, and a prune that freed pages runs
 `PRAGMA incremental_vacuum` (pages moved to the freed slots and the file truncated, no full rewrite); a file made
@@ -74,7 +77,10 @@ class _Closable(Protocol):
 
 
 class ZlibCodec:
-    """A "cipher" for LangGraph's `EncryptedSerializer` that compresses: checkpoints shrink 3-8x (rows repeat keys)."""
+    """A "cipher" for LangGraph's `EncryptedSerializer` that compresses.
+
+    A lookup's checkpoint shrinks 2.5x, an NDT plan's 5.5x (its rows repeat their keys).
+    """
 
     name: Final = "zlib"
 

@@ -127,7 +127,9 @@ def test_a_decided_change_keeps_one_checkpoint_and_resumes(brain: Brain, tmp_pat
 def test_a_thread_from_before_keeps_its_questions(
     brain: Brain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A thread the previous version wrote has no `asked`: its checkpoints hold its questions, so they stay."""
+    """A thread the previous version wrote (no `asked`, uncompressed) is read, and its checkpoints stay."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
     inputs = Brain._inputs
 
     def as_before(self: Brain, text: str, thread: str, fresh: bool) -> object:
@@ -136,13 +138,18 @@ def test_a_thread_from_before_keeps_its_questions(
         return state
 
     monkeypatch.setattr(Brain, "_inputs", as_before)
+    monkeypatch.setattr(brain.retention.saver, "serde", JsonPlusSerializer())
     first = brain.ask("What is B001?")
     brain.ask("what waits on it?", thread_id=first.thread_id)
     monkeypatch.undo()
+    with sqlite3.connect(tmp_path / "brain.sqlite") as conn:
+        assert {t for (t,) in conn.execute("SELECT type FROM checkpoints")} == {"msgpack"}
     assert brain.retention.prune().checkpoints_deleted == 0
     assert brain.history(first.thread_id) == ["What is B001?", "what waits on it?"]
     brain.ask("what is it?", thread_id=first.thread_id)  # this version's question carries them on
     assert brain.retention.prune().checkpoints_deleted == 2
+    with sqlite3.connect(tmp_path / "brain.sqlite") as conn:
+        assert conn.execute("SELECT type FROM checkpoints").fetchall() == [("msgpack+zlib",)]
     assert brain.history(first.thread_id) == ["What is B001?", "what waits on it?", "what is it?"]
 
 
