@@ -30,7 +30,7 @@ from adapters.spec import Adapter
 from adapters.transports import CallPolicy
 from adapters.transports.inprocess import OnnxTransport
 from adapters.transports.v2 import TensorMetadata, V2Transport
-from adapters.welding import WeldingAdapter
+from adapters.welding import WeldingAdapter, encode_joints
 from knowledge.store import YardStore
 from tests.e2e.servers import ECHO_MODELS, WELDING_FEATURES, RunningServer, ServerKind, start_server
 
@@ -92,9 +92,12 @@ def expected(in_process: Adapter, demo_joints: pa.Table) -> pa.Table:
     return in_process.predict(demo_joints)
 
 
-def remote(server: RunningServer, model: str | None = None, **config: Any) -> Registry:
-    """A registry whose "welding" is `model` on `server`, configured as a user would in adapters.toml."""
-    entry = ModelConfig(transport="v2", url=server.url, remote_name=model or server.model, policy=FAST_CONFIG, **config)
+def remote(server: RunningServer, model: str | None = None) -> Registry:
+    """A registry whose "welding" is `model` on `server`, configured as a user would in adapters.toml.
+
+    No `batch_size`, no version: what the client needs of the server it must learn from the server.
+    """
+    entry = ModelConfig(transport="v2", url=server.url, remote_name=model or server.model, policy=FAST_CONFIG)
     return Registry({"welding": entry})
 
 
@@ -155,12 +158,6 @@ def recorder() -> Iterator[Recorder]:
 def bits(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint64]:
     """A float64 column's bit patterns: equal bits, equal numbers (NaN included)."""
     return np.asarray(column.to_numpy(), dtype=np.float64).view(np.uint64)
-
-
-def features(joints: pa.Table) -> npt.NDArray[np.float32]:
-    from adapters.welding import encode_joints
-
-    return encode_joints(joints)
 
 
 # Checks
@@ -244,7 +241,7 @@ def test_nan(
 ) -> None:
     """NaN in a float input: the answer equals in-process (NaN is "missing" to the trees), or the client refuses
     before sending, naming the input; either way the transport stays usable (no retries, no open breaker)."""
-    batch = features(demo_joints.slice(0, 1000))
+    batch = encode_joints(demo_joints.slice(0, 1000))
     batch[::7, 9] = np.nan  # fit-up gap not measured
     batch[::11, 7] = np.nan  # thickness unknown
     local = OnnxTransport("welding", welding_onnx).infer({"features": batch})
@@ -259,7 +256,7 @@ def test_nan(
         for name in ("hours", "defect_probability"):
             assert got[name].reshape(-1).tobytes() == np.asarray(local[name]).reshape(-1).tobytes()
     assert len(recorder.infer_calls()) in (0, FAST.breaker_failures + 1)  # each call sent once, never retried
-    valid = features(demo_joints.slice(0, 5))
+    valid = encode_joints(demo_joints.slice(0, 5))
     assert transport.infer({"features": valid})["hours"].size == 5
 
 
