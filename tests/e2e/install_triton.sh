@@ -32,7 +32,6 @@ missing_libs() {
 
 apt_install() {
   local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  # shellcheck disable=SC2086  # the package list is word-split on purpose
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
@@ -46,7 +45,7 @@ for package in $APT_PACKAGES; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || needed="$needed $package"
 done
 if [ -n "$needed" ]; then
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086  # the package list is word-split on purpose
   apt_install $needed
 fi
 
