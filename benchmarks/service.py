@@ -6,6 +6,7 @@ Run it from the repository root (with the package installed: it starts `.venv/bi
 python benchmarks/service.py                  # 1, 8 and 32 clients; 15 s of lookups and 2 runs per client per level
 python benchmarks/service.py --quick          # a smoke run: 3 s of lookups, 1 run per client
 python benchmarks/service.py --clients 1,4 --ask-seconds 30 --run-workers 2
+python benchmarks/service.py --quick --clients 1,8 --streams 200   # /v1/ask with and without 200 open streams
 ```
 
 It prints two tables and writes `benchmarks/results/service-<yard size>.json` (`service-<size>-quick.json`
@@ -57,6 +58,15 @@ meanwhile), so both fall in the same window of whatever else the machine is doin
   the blocks of the first (1-client) level (after one warm-up run): the ratio of completion p50 over it, and of the
   server's execution p50 over it (the service's own overhead per run: progress events and the finishing
   transaction).
+
+**Event streams** (`--streams N`, issue 13 finding 4): after the levels, a reschedule run (a plan change: it waits
+for approval) is made and left held, and for each concurrency the lookups run twice back to back for `--ask-seconds`:
+without streams, then with N streams open on that held run (`GET /v1/runs/ID/events` with `Last-Event-ID` set to
+its `waiting_for_approval` event, so each stream stays open waiting for the decision, as a client that reconnects to
+see the decision does). The streams are spread round-robin over `--stream-keys` API keys with the `approve` scope
+(default: enough keys for every stream under the service's cap of 16 per key; `--stream-keys 1` shows the cap
+refusing most of them with 429). The table gives `/v1/ask` p50 and p99 with and without, the streams open, refused
+and ended early, and the server's CPU in both.
 
 The target, from the service issue: `POST /v1/ask` lookup p99 under 500 ms at 8 concurrent clients on the demo
 yard (PASS/FAIL is printed; percentiles interpolate linearly between ranks, so with few samples p99 is near the
@@ -125,6 +135,10 @@ TARGET_P99_S = 0.500
 LOOKUP_ROLES = ("block", "assembly", "part")
 """The roles of the codes the lookups cycle through, in this order (those the yard maps)."""
 WORKFLOW = "block-readiness"
+HELD_WORKFLOW = "reschedule"
+"""A workflow that changes the plan, so its run waits for approval: the streams' run."""
+STREAM_CAP_PER_KEY = 16
+"""The service's default `SHIPBRAIN_STREAM_PER_KEY` (the default `--stream-keys` spreads the streams under it)."""
 TERMINAL = frozenset({"completed", "failed", "rejected"})
 POLL_FIRST_S, POLL_GROWTH = 0.02, 1.25
 SERVER_START_TIMEOUT_S = 300.0
@@ -385,7 +399,126 @@ def measure_http(
         out["runs"][n] = {**level, "cpu": probe.stop()}
         if n == args.clients[0]:
             baseline.runs(todo)
+    if args.streams:
+        out["streams"] = measure_streams(server, token, blocks[0], cycle, watched, args, console)
     return out
+
+
+# ---- event streams on a held run -----------------------------------------------------------------
+
+
+def measure_streams(
+    server: LaunchedServer,
+    token: str,
+    block: str,
+    cycle: Iterator[tuple[str, str]],
+    watched: dict[str, psutil.Process],
+    args: argparse.Namespace,
+    console: Console,
+) -> Json:
+    """A held run; per concurrency, the lookups without streams, then with `--streams` open on the held run."""
+    console.log(f"a {HELD_WORKFLOW} run to hold, and {args.stream_keys} API keys (approve) for the streams ...")
+    run_id, held_seq = asyncio.run(held_run(server.url, token, block))
+    tokens = []
+    for k in range(args.stream_keys):
+        made = server.command("keys", "create", "--name", f"benchmark-streams-{k}", "--scopes", "approve", "--json")
+        tokens.append(json.loads(made)["token"])
+    out: Json = {
+        "run_id": run_id,
+        "held_seq": held_seq,
+        "streams": args.streams,
+        "keys": args.stream_keys,
+        "levels": {},
+    }
+    for n in args.clients:
+        console.log(f"lookups over HTTP, {n} clients, {args.ask_seconds:g} s, without streams ...")
+        probe = CpuProbe(watched)
+        without = asyncio.run(ask_level(server.url, token, n, args.ask_seconds, cycle))
+        without["cpu"] = probe.stop()
+        console.log(f"lookups over HTTP, {n} clients, {args.ask_seconds:g} s, with {args.streams} streams open ...")
+        with_streams = asyncio.run(
+            ask_with_streams(server.url, token, tokens, run_id, held_seq, n, cycle, watched, args)
+        )
+        out["levels"][n] = {"without": without, "with": with_streams}
+    return out
+
+
+async def held_run(url: str, token: str, block: str) -> tuple[str, int]:
+    """A plan change left waiting for approval: its id and the number of its `waiting_for_approval` event."""
+    body = {"input": {"events": [{"type": "material_late", "code": block, "days": 4}], "compare_optimised": False}}
+    async with _client(url, token, 1) as client:
+        r = await client.post(f"/v1/workflows/{HELD_WORKFLOW}/runs", json=body)
+        if r.status_code != 202:
+            raise SystemExit(f"{HELD_WORKFLOW} run refused: HTTP {r.status_code}: {r.text[:300]}")
+        run_id = r.json()["run_id"]
+        deadline = time.perf_counter() + 300
+        while (status := (await client.get(f"/v1/runs/{run_id}")).json()["status"]) != "waiting_for_approval":
+            if status in TERMINAL or time.perf_counter() > deadline:
+                raise SystemExit(f"{HELD_WORKFLOW} run {run_id} is {status}, not waiting for approval")
+            await asyncio.sleep(0.2)
+        seq, held = 0, False
+        async with client.stream("GET", f"/v1/runs/{run_id}/events") as events:
+            async for line in (
+                events.aiter_lines()
+            ):  # read up to the waiting event (a service before issue 13's bounded streams never ends it)
+                if line.startswith("id:"):
+                    seq = int(line[3:])
+                held = held or line == "event: waiting_for_approval"
+                if held and not line:
+                    break
+    return run_id, seq
+
+
+async def ask_with_streams(
+    url: str,
+    token: str,
+    tokens: list[str],
+    run_id: str,
+    after: int,
+    clients: int,
+    codes: Iterator[tuple[str, str]],
+    watched: dict[str, psutil.Process],
+    args: argparse.Namespace,
+) -> Json:
+    """Open `--streams` streams on the held run (keys round-robin), run the lookups while they are open, close them."""
+    counts = {"open": 0, "refused": 0, "failed": 0, "ended_early": 0, "events": 0}
+    answered = asyncio.Event()
+    timeout = httpx.Timeout(30.0, read=None)
+    limits = httpx.Limits(max_connections=args.streams, max_keepalive_connections=0)
+
+    def settled() -> None:
+        if counts["open"] + counts["refused"] + counts["failed"] == args.streams:
+            answered.set()
+
+    async def hold(client: httpx.AsyncClient, key: str) -> None:
+        headers = {"Authorization": f"Bearer {key}", "Last-Event-ID": str(after)}
+        try:
+            async with client.stream("GET", f"/v1/runs/{run_id}/events", headers=headers) as r:
+                counts["open" if r.status_code == 200 else "refused" if r.status_code == 429 else "failed"] += 1
+                settled()
+                if r.status_code != 200:
+                    return
+                async for line in r.aiter_lines():
+                    counts["events"] += line.startswith("event:")
+                counts["ended_early"] += 1
+        except httpx.HTTPError:
+            counts["failed"] += 1
+            settled()
+
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
+        tasks = [asyncio.create_task(hold(client, tokens[i % len(tokens)])) for i in range(args.streams)]
+        t0 = time.perf_counter()
+        await asyncio.wait_for(answered.wait(), timeout=120)
+        opened_s = time.perf_counter() - t0
+        await asyncio.sleep(1.0)  # the streams settle into waiting
+        probe = CpuProbe(watched)
+        level = await ask_level(url, token, clients, args.ask_seconds, codes)
+        level["cpu"] = probe.stop()
+        still_open = counts["open"] - counts["ended_early"]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return {**level, "streams": {**counts, "open_during_level": still_open, "opened_s": opened_s}}
 
 
 async def ask_level_count(url: str, token: str, count: int, codes: Iterator[tuple[str, str]]) -> Json:
@@ -655,10 +788,83 @@ def print_report(console: Console, result: Json) -> None:
             cores(r["cpu"]),
         )
     console.print(table)
+    if result["stream_rows"]:
+        print_streams(console, result)
     for n in result["clients"]:
         kinds = result["http"]["ask"][n]["by_kind"]
         listed = ", ".join(f"{k} {fmt_s(q['p50_s'])} / {fmt_s(q['p99_s'])} ({q['n']})" for k, q in kinds.items())
         console.print(f"lookups over HTTP at {n} clients by kind, p50 / p99 (n): {listed}")
+
+
+def stream_rows(result: Json) -> list[Json]:
+    """One row per concurrency of the lookups run without, then with, the streams open on the held run."""
+    streams = result["http"].get("streams")
+    if not streams:
+        return []
+    rows = []
+    for n, level in streams["levels"].items():
+        without, with_ = level["without"], level["with"]
+        rows.append(
+            {
+                "clients": n,
+                "requests_without": without["requests"],
+                "requests_with": with_["requests"],
+                "failures": without["failures"] + with_["failures"],
+                "p50_without_s": without["p50_s"],
+                "p50_with_s": with_["p50_s"],
+                "p99_without_s": without["p99_s"],
+                "p99_with_s": with_["p99_s"],
+                "rps_without": without["rps"],
+                "rps_with": with_["rps"],
+                "ratio_p50": ratio(with_["p50_s"], without["p50_s"]),
+                **{f"streams_{k}": v for k, v in with_["streams"].items()},
+                "cpu_without": without["cpu"],
+                "cpu_with": with_["cpu"],
+            }
+        )
+    return rows
+
+
+def print_streams(console: Console, result: Json) -> None:
+    """The lookups with and without the streams open on the held run."""
+    streams = result["http"]["streams"]
+    title = (
+        f"POST /v1/ask lookups without, then with, {streams['streams']} event streams open on a held "
+        f"{HELD_WORKFLOW} run (Last-Event-ID = its waiting event; {streams['keys']} API keys), "
+        f"{result['ask_seconds']:g} s each"
+    )
+    table = Table(title=title)
+    for name in (
+        "clients",
+        "requests w/o / with",
+        "p50 w/o",
+        "p50 with",
+        "with/w/o p50",
+        "p99 w/o",
+        "p99 with",
+        "req/s w/o / with",
+        "streams open / refused / failed / ended",
+        "CPU cli/srv/oth w/o",
+        "CPU with",
+    ):
+        table.add_column(name, justify="right")
+    for r in result["stream_rows"]:
+        n = f"{r['requests_without']} / {r['requests_with']}" + (f" ({r['failures']} failed)" if r["failures"] else "")
+        table.add_row(
+            str(r["clients"]),
+            n,
+            fmt_s(r["p50_without_s"]),
+            fmt_s(r["p50_with_s"]),
+            fmt_x(r["ratio_p50"]),
+            fmt_s(r["p99_without_s"]),
+            fmt_s(r["p99_with_s"]),
+            f"{r['rps_without']:.1f} / {r['rps_with']:.1f}",
+            f"{r['streams_open_during_level']} / {r['streams_refused']} / {r['streams_failed']} / "
+            f"{r['streams_ended_early']}",
+            cores(r["cpu_without"]),
+            cores(r["cpu_with"]),
+        )
+    console.print(table)
 
 
 def warn_contention(console: Console, result: Json) -> None:
@@ -667,6 +873,9 @@ def warn_contention(console: Console, result: Json) -> None:
     levels += [(f"runs, {r['clients']} clients", r["cpu"]) for r in result["run_rows"]]
     levels += [(f"in-process lookups, {n} threads", c["cpu"]) for n, c in result["inprocess"]["ask"].items()]
     levels.append(("in-process runs", result["inprocess"]["runs"]["cpu"]))
+    for r in result["stream_rows"]:
+        levels += [(f"lookups, {r['clients']} clients, w/o streams", r["cpu_without"])]
+        levels += [(f"lookups, {r['clients']} clients, with streams", r["cpu_with"])]
     shared = [
         (name, cpu["other_cores_used"]) for name, cpu in levels if cpu["other_cores_used"] > 0.25 and cpu["wall_s"] >= 1
     ]
@@ -678,10 +887,13 @@ def warn_contention(console: Console, result: Json) -> None:
 def report_failures(console: Console, result: Json) -> int:
     """Print a few failed requests of every level; how many failed in all."""
     total = 0
+    streams = result["http"].get("streams") or {"levels": {}}
     for where, levels in (
         ("HTTP", result["http"]["ask"]),
         ("in-process", result["inprocess"]["ask"]),
         ("HTTP runs", result["http"]["runs"]),
+        ("HTTP without streams", {n: level["without"] for n, level in streams["levels"].items()}),
+        ("HTTP with streams", {n: level["with"] for n, level in streams["levels"].items()}),
     ):
         for n, level in levels.items():
             total += level["failures"]
@@ -754,6 +966,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "min_runs": args.min_runs,
         "poll_max_s": args.poll_max,
         "seed": args.seed,
+        "streams": args.streams,
+        "stream_keys": args.stream_keys if args.streams else None,
         "data_dir": str(args.data_dir) if args.data_dir else "temporary (yards/demo -> yard)",
         "server": server,
         "http": http,
@@ -763,8 +977,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         "target": {"metric": "POST /v1/ask lookup p99", "clients": TARGET_CLIENTS, "p99_s": TARGET_P99_S},
     }
     result["ask_rows"], result["run_rows"] = ask_rows(result), run_rows(result)
+    result["stream_rows"] = stream_rows(result)
     result["machine"] = machine_info(**versions())
-    out = args.results_dir / f"service-{size_label(yard['parts'])}{'-quick' if args.quick else ''}.json"
+    streams = f"-streams{args.streams}x{args.stream_keys}" if args.streams else ""
+    out = args.results_dir / f"service-{size_label(yard['parts'])}{'-quick' if args.quick else ''}{streams}.json"
     write_json(out, result)
     print_report(console, result)
     warn_contention(console, result)
@@ -832,6 +1048,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--poll-max", type=float, default=0.5, help="longest wait between two polls of a run, seconds (default: 0.5)")
     add("--run-workers", type=int, help="SHIPBRAIN_RUN_WORKERS of the server (default: the service's, 1)")
     add("--rate-limit", default=RATE_LIMIT, help=f"SHIPBRAIN_RATE_LIMIT of the server (default: {RATE_LIMIT})")
+    add("--streams", type=int, default=0, help="event streams held open on a held run during extra lookup levels")
+    add("--stream-keys", type=int, help=f"API keys the streams spread over (default: streams / {STREAM_CAP_PER_KEY})")
     add("--seed", type=int, default=1, help="seed of the codes and the block order (default: 1)")
     add("--results-dir", type=Path, default=DEFAULT_RESULTS_DIR, help="where the JSON results go")
     args = parser.parse_args(argv)
@@ -841,6 +1059,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.runs_per_client = args.runs_per_client or (QUICK_RUNS_PER_CLIENT if q else RUNS_PER_CLIENT)
     args.min_runs = args.min_runs if args.min_runs is not None else (QUICK_MIN_RUNS if q else MIN_RUNS)
     args.warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if q else WARMUP)
+    if args.streams < 0 or (args.stream_keys is not None and args.stream_keys < 1):
+        parser.error("--streams takes 0 or more, --stream-keys 1 or more")
+    args.stream_keys = args.stream_keys or max(1, -(-args.streams // STREAM_CAP_PER_KEY))
     if args.data_dir:
         args.yard = args.data_dir / "yards" / "demo"
     from knowledge.errors import KnowledgeError
