@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ import uvicorn
 from sqlalchemy import create_engine, event, insert
 
 from knowledge import Settings
-from knowledge.database import database_url, dispose
+from knowledge.database import database_url, dispose, engine
 from tests.helpers import postgres
 from tests.service.conftest import make_tokens, service_settings
 from tests.service.test_approvals import EVENTS
@@ -316,6 +317,37 @@ def test_on_postgresql_a_stream_is_woken_by_an_event_another_engine_writes(tmp_p
                 assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 0.5, latency
                 assert last["event"] == "failed"
                 assert served.streams.notified and served.streams.polls == 0
-                served.streams.install_trigger()  # again: idempotent
+                with ThreadPoolExecutor(3) as pool:  # again, as processes starting together do: idempotent
+                    list(pool.map(lambda _: served.streams.install_trigger(), range(3)))
+        finally:
+            dispose(settings)
+
+
+@pytest.mark.slow
+@pg
+def test_on_postgresql_a_user_who_may_not_make_the_trigger_gets_the_poll(tmp_path: Path, small_yard: Path) -> None:
+    with postgres.postgres_server() as dsn:
+        owner = Settings(data_dir=tmp_path / "owner", postgres_dsn=dsn)
+        Store(owner)  # the service's tables, made by their owner: only an owner may put a trigger on a table
+        with engine(owner).begin() as conn:
+            conn.exec_driver_sql("CREATE ROLE service_user LOGIN")
+            conn.exec_driver_sql("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO service_user")
+            conn.exec_driver_sql("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO service_user")
+            conn.exec_driver_sql(
+                "GRANT CREATE ON SCHEMA public TO service_user"
+            )  # its own tables, not a trigger on ours
+        dispose(owner)
+        settings = Settings(data_dir=tmp_path / "data", postgres_dsn=dsn.replace("postgres@", "service_user@"))
+        try:
+            with serving(settings, small_yard, stream_poll_s=0.1) as served, _client(served) as client:
+                run_id = served.run({"input": {}})
+                with opened(client, served, run_id) as stream:
+                    assert stream.event()["event"] == "queued"
+                    t0 = time.monotonic()
+                    served.store.append_event(run_id, "progress", {"step": "x", "done": 0, "total": 1})
+                    woken = stream.event()
+                    latency = time.monotonic() - t0
+                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 1.0, latency
+                assert not served.streams.notified and served.streams.polls > 0
         finally:
             dispose(settings)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import ProgrammingError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
@@ -260,15 +261,26 @@ class Streams:
     def _listen(self, ready: threading.Event) -> None:
         """PostgreSQL: one connection LISTENing; each notification wakes its run's streams.
 
-        After a (re)connection every stream is woken once: it reads what was written while nobody listened.
+        After a (re)connection every stream is woken once: it reads what was written while nobody listened. A
+        database user that may not create the trigger gets the poll instead (one query per tick, as on SQLite).
         """
         import psycopg
 
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        backoff = 0.5
+        backoff, installed = 0.5, False
         while not self._stopping.is_set():
             try:
-                self.install_trigger()
+                if not installed:
+                    try:
+                        self.install_trigger()
+                    except ProgrammingError as exc:  # no privilege to create a function or a trigger
+                        why = f"cannot create the notify trigger ({exc.orig})"
+                        log.warning("event streams: %s; polling every %.2f s", why, self.service.stream_poll_s)
+                        self.notified = False
+                        ready.set()
+                        self._poll()
+                        return
+                    installed = True
                 with psycopg.connect(*args, **kwargs, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     ready.set()
