@@ -107,9 +107,10 @@ class Streams:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.notified = self.engine.dialect.name == "postgresql"
-        """Whether the store notifies (PostgreSQL's LISTEN/NOTIFY); else it is polled (SQLite)."""
+        """Whether the store notifies (PostgreSQL's LISTEN/NOTIFY); else it is polled (SQLite, or a PostgreSQL user
+        that may not make the trigger)."""
         self.polls = 0
-        """Poll queries made so far (SQLite), for tests and benchmarks."""
+        """Poll queries made so far (none while notified), for tests and benchmarks."""
 
     # ---- the caps ----------------------------------------------------------------------------------
 
