@@ -13,11 +13,13 @@ import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from knowledge import Settings
 from tests.service.conftest import Api, service_settings
 from tests.service.servers import start
 from workflows.service import create_app
+from workflows.service.keys import KeyStore
 
 MB = 1_048_576
 QUEUE = "/gradio_api/queue/join"
@@ -188,3 +190,30 @@ def test_forwarded_addresses_count_only_behind_a_declared_proxy(
             assert "203.0.113.9" not in message
     finally:
         server.kill(signal.SIGTERM)
+
+
+def test_a_signed_in_page_session_counts_against_its_key_not_its_address(settings: Settings, small_yard: Path) -> None:
+    """Planners behind one address (a yard's proxy) each have their key's window on the pages, not one shared one;
+    an anonymous client at that address still has the address's small window."""
+    service = service_settings(anonymous_rate_limit="3/minute", rate_limit="8/minute")
+    with TestClient(create_app(settings, small_yard, chat=False, start_workers=False, service=service)) as client:
+        store = client.app.state.service.store  # type: ignore[attr-defined]  # TestClient.app is the ASGI app
+        token = KeyStore(store).create("planner", "ask", actor="test")[1]
+        signed = client.post("/signin", data={"key": token, "next": "/evals"}, follow_redirects=False)
+        assert signed.status_code == 303  # the sign-in itself is the address's first request
+        cookie = {"Cookie": f"shipbrain_session={signed.cookies['shipbrain_session']}"}
+        assert [client.get("/evals", headers=cookie).status_code for _ in range(8)] == [200] * 8
+        limited = client.get("/evals", headers=cookie)
+        assert limited.status_code == 429 and "the key 'planner' is limited to 8 per 1 minute" in limited.text
+        # the address's own window was used once (the sign-in): two more anonymous requests, then 429
+        client.cookies.clear()
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_page_session_lifetime_is_a_setting(settings: Settings, small_yard: Path) -> None:
+    service = service_settings(page_session_hours=0.5)
+    with TestClient(create_app(settings, small_yard, chat=False, start_workers=False, service=service)) as client:
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        token = KeyStore(store).create("planner", "ask", actor="test")[1]
+        signed = client.post("/signin", data={"key": token}, follow_redirects=False)
+        assert "max-age=1800" in signed.headers["set-cookie"].lower()

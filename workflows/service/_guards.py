@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 
 from fastapi.concurrency import run_in_threadpool
@@ -113,9 +113,11 @@ def token_of(scope: Scope) -> str | None:
 class RateLimit:
     """ASGI middleware: every route's requests in a moving window, per API key, else per client address.
 
-    A request with a valid API key counts against its key (`rate_limit`); any other (no key, an unknown one, a page's
-    session, an asset) against its client address (`anonymous_rate_limit`), which is the proxy's `X-Forwarded-For`
-    only when `serve --behind-proxy` trusts the proxy. Over the limit: 429 with `Retry-After`.
+    A request with a valid API key, or a page's signed-in session (`session_of`), counts against its key
+    (`rate_limit`): people behind one address (a yard's proxy, an office's NAT) do not share one window. Any other (no
+    key, an unknown one, an ended session, a sign-in form) counts against its client address (`anonymous_rate_limit`),
+    which is the proxy's `X-Forwarded-For` only when `serve --behind-proxy` trusts the proxy. Over the limit: 429
+    with `Retry-After`.
 
     The windows live where `storage` says (a `limits` storage URI): this process's memory, or a Redis server
     (`redis://HOST:PORT`) that every process serving one store shares, so that a limit holds across them all. A
@@ -128,13 +130,22 @@ class RateLimit:
         rate_limit: requests per API key, in `limits` notation ("600/minute").
         anonymous_rate_limit: requests per client address without a valid key.
         storage: where the windows live [default: `SHIPBRAIN_RATE_LIMIT_STORAGE`, else `memory://`].
+        session_of: the key a request without an API key is signed in with on the pages, by its session cookie
+            (`SignIn.of_scope`), else None [default: none: such requests count by address].
     """
 
     def __init__(
-        self, app: ASGIApp, keys: KeyStore, rate_limit: str, anonymous_rate_limit: str, storage: str | None = None
+        self,
+        app: ASGIApp,
+        keys: KeyStore,
+        rate_limit: str,
+        anonymous_rate_limit: str,
+        storage: str | None = None,
+        session_of: Callable[[Scope], Principal | None] | None = None,
     ) -> None:
         self.app = app
         self.keys = keys
+        self.session_of = session_of
         self.per_key: RateLimitItem = parse(rate_limit)
         self.per_address: RateLimitItem = parse(anonymous_rate_limit)
         if storage is None:
@@ -159,6 +170,9 @@ class RateLimit:
             principal = await run_in_threadpool(self.keys.authenticate, token)
         if principal is not None:
             scope.setdefault("state", {})[PRINCIPAL] = (token, principal)
+        elif token is None and self.session_of is not None:
+            principal = await run_in_threadpool(self.session_of, scope)
+        if principal is not None:
             hit = (self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r}")
         else:
             address = (scope.get("client") or ("unknown", 0))[0]

@@ -46,7 +46,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, Response
@@ -81,6 +81,9 @@ from workflows.service.store import DuplicateRunError, JsonObject, RunRecord, Ru
 from workflows.service.streams import Streams
 from workflows.service.warmup import Warmup
 from workflows.service.webhooks import Dispatcher
+
+if TYPE_CHECKING:
+    from workflows.service.signin import SignIn
 
 __all__ = ["ServiceState", "create_app"]
 
@@ -615,13 +618,14 @@ def create_app(
     app.include_router(router)
     from workflows.service.signin import install_signin
 
-    signin = install_signin(app, state.store, state.keys)  # /signin; no page (chat, evals, plug-ins) without it
+    lifetime_s = state.service.page_session_hours * 3600
+    signin = install_signin(app, state.store, state.keys, lifetime_s=lifetime_s)  # /signin; no page without it
     app.state.extensions = mount_extensions(app, settings, extensions)
     if chat:
         from workflows.service.chat import mount_chat
 
         mount_chat(app, state.brain, signin)  # last: the page at "/" answers every path no route took
-    _guard(app, state, hosts)
+    _guard(app, state, hosts, signin)
     return app
 
 
@@ -638,7 +642,7 @@ def _methods_of(request: Request) -> list[str]:
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
-def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None) -> None:
+def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None, signin: SignIn) -> None:
     """The guards of every route, pages and sign-in included: trusted hosts, rate limits, body limits, error shape.
 
     Added after every other middleware, so they run first (Starlette runs the last added outermost).
@@ -647,7 +651,12 @@ def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None) -> No
     app.add_middleware(ErrorShape)
     app.add_middleware(BodyLimit, max_bytes=service.max_body_bytes, page_max_bytes=service.page_max_body_bytes)
     app.add_middleware(
-        RateLimit, keys=state.keys, rate_limit=service.rate_limit, anonymous_rate_limit=service.anonymous_rate_limit
+        RateLimit,
+        keys=state.keys,
+        rate_limit=service.rate_limit,
+        anonymous_rate_limit=service.anonymous_rate_limit,
+        storage=service.rate_limit_storage,
+        session_of=signin.of_scope,
     )
     served = [*(hosts if hosts is not None else _LOOPBACK_HOSTS), *service.allowed_hosts]
     app.add_middleware(TrustedHosts, hosts=served)

@@ -46,6 +46,10 @@ class ServiceSettings(BaseSettings):
     refused keys), in `limits` notation (`SHIPBRAIN_ANONYMOUS_RATE_LIMIT`). Behind a proxy the address is the one
     the proxy forwards."""
 
+    page_session_hours: float = Field(default=12.0, gt=0, le=720)
+    """How long a page's sign-in lasts, hours (`SHIPBRAIN_PAGE_SESSION_HOURS`); then the page asks for the key again.
+    Signing out, or revoking the key, ends it sooner."""
+
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     """How long an `Idempotency-Key` names its run, seconds (24 h); after that the key may be used again."""
 

@@ -41,6 +41,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, insert, select
+from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -180,6 +181,14 @@ class SignIn:
         bearer = headers.get("authorization", "")
         token = bearer[7:].strip() if bearer[:7].lower() == "bearer " else headers.get("x-api-key", "")
         return self.key(token) if token else None
+
+    def of_scope(self, scope: Scope) -> Principal | None:
+        """Who a request's session cookie signs in (None: no cookie, or a session that ended): the rate limits' key."""
+        headers = Headers(scope=scope)
+        if COOKIE not in headers.get("cookie", ""):
+            return None  # no database read for a request without a session
+        token = cookie_parser(headers["cookie"]).get(COOKIE)
+        return self.session(token) if token else None
 
     def audit(self, principal: Principal, action: str, target: str, params: Mapping[str, object]) -> None:
         """An audit entry of something done on a page, under the key's id, its name as the label (as the API's)."""
