@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx
+from fastapi.testclient import TestClient
 
 from brain.planbook import PlanBook
 from knowledge import Settings
-from tests.service.conftest import Api
+from tests.service.conftest import Api, service_settings
+from workflows.service import create_app
+from workflows.service.runner import process_id
+from workflows.service.store import Lease
+
+if TYPE_CHECKING:
+    from httpx2 import Response  # what Starlette's TestClient answers with
 
 EVENTS: list[dict[str, Any]] = [
     {"type": "resource_down", "equipment": "pl-1", "from_day": 2, "days": 6, "reason": "hydraulics"},
@@ -41,7 +52,7 @@ def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
 
     barrier = threading.Barrier(4)
 
-    def decide(_: int) -> httpx.Response:
+    def decide(_: int) -> Response:
         barrier.wait()
         return api.post(held["links"]["approval"], {"approved": True, "note": "agreed with the dock"}, scope="approve")
 
@@ -95,3 +106,45 @@ def test_only_a_held_run_takes_a_decision(api: Api) -> None:
     assert refused.status_code == 409 and "completed" in refused.json()["error"]["message"]
     lax = api.post(f"/v1/runs/{run['run_id']}/approval", {"approved": "yes"})
     assert lax.status_code == 422 and lax.json()["error"]["field"] == "approved"
+
+
+def test_a_decision_whose_plan_moved_under_it_ends_the_run_failed_and_never_stops_a_start(
+    make_api: Callable[..., Api], settings: Settings, small_yard: Path
+) -> None:
+    """Two processes approve two runs computed on one plan version: one adopts, the other's run ends failed.
+
+    Process B checked that the plan was current for the second run before process A adopted the first, and recorded
+    its decision; B then died. Whoever carries that decision out finds the plan moved: the run ends `failed`
+    (`plan_changed`), nothing is adopted for it, and a service starting on the store starts (review 13, item 1).
+    """
+    api = make_api(service=service_settings(lease_s=1.0, lease_renew_s=0.2))
+    first, second = _held(api, EVENTS[:2]), _held(api, EVENTS[1:2])
+    assert first["status"] == second["status"] == "waiting_for_approval"
+    process_b = Lease("yard-node-7.example~4026531836:4242:0badc0de/1", timedelta(seconds=0.5))
+    assert api.post(first["links"]["approval"], {"approved": True}, scope="approve").status_code == 200
+    decision = {"approved": True, "by": "anna", "key_id": None, "note": None, "at": "2026-12-02T12:00:00+00:00"}
+    assert api.store.record_decision(second["run_id"], decision, lease=process_b)
+
+    ended = api.wait(second["run_id"], timeout=30)  # this process takes the decision once B's lease runs out
+    assert ended["status"] == "failed" and ended["error"]["type"] == "plan_changed", ended
+    assert ended["approval"]["by"] == "anna"
+    again = api.post(second["links"]["approval"], {"approved": False}, scope="approve")
+    assert again.status_code == 409 and "failed" in again.json()["error"]["message"]
+    assert [e.key for e in _book(api, settings).adoptions()] == [f"run:{first['run_id']}"]
+    assert [a.action for a in api.store.audit_entries(target=second["run_id"])] == ["run.create", "run.fail"]
+    api.close()
+
+    # a decision recorded by a process of this host that died before carrying it out, the plan moved since: the
+    # next start takes it at once (recover) and must start all the same, ending that run failed
+    third = make_api()
+    held = _held(third, EVENTS[1:2])
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = Lease(f"{process_id().split(':')[0]}:{child.stdout.strip()}:0badc0de/1", timedelta(minutes=5))
+    assert third.store.record_decision(held["run_id"], decision | {"by": "bob"}, lease=dead)
+    book = _book(third, settings)
+    book.adopt_all([], key="elsewhere", by="carl", base_version=book.version())  # the plan moves once more
+    third.close()
+    app = create_app(settings, small_yard, chat=False, service=service_settings())
+    with TestClient(app):  # recover() carried the decision out before the workers started: the start did not raise
+        run = third.store.get_run(held["run_id"])
+        assert run is not None and run.status == "failed" and (run.error or {}).get("type") == "plan_changed", run

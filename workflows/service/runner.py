@@ -30,13 +30,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from brain.errors import BrainError, PlanChangedError
 from knowledge.errors import InputError
 from workflows.base import WorkflowContext, WorkflowRegistry, non_finite, validate_request
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
 from workflows.service.adoption import adopt, plan_is_current
 from workflows.service.errors import Conflict, ErrorDetailJson, NotFound
 from workflows.service.settings import ServiceSettings
-from workflows.service.store import Lease, RunRecord, Store, now, process_of
+from workflows.service.store import JsonObject, Lease, RunRecord, Store, now, process_of
 from workflows.service.webhooks import webhook_body
 
 __all__ = ["Runner", "StoreInUseError", "gone_from_this_host", "process_id"]
@@ -237,7 +238,10 @@ class Runner:
         if requeued:
             log.warning("requeued %d run(s) interrupted by a restart: %s", len(requeued), ", ".join(requeued))
         while (run := self.store.claim_decided(lease := self.lease(), gone_from_this_host)) is not None:
-            self._carry_out(run, lease)
+            try:  # one decision that cannot be carried out now must not stop the service from starting
+                self._carry_out(run, lease)
+            except Exception:  # its lease runs out and the heartbeat tries it again
+                log.exception("run %s: could not carry out its decision at start; trying again later", run.run_id)
 
     def start(self) -> None:
         """Recover, then start the worker threads and the heartbeat.
@@ -322,7 +326,10 @@ class Runner:
             held = self.store.claim_decided(lease)
             if held is not None:
                 log.warning("carrying out the decision on run %s that another process left half done", held.run_id)
-                self._carry_out(held, lease)
+                try:
+                    self._carry_out(held, lease)
+                except Exception:  # one run's trouble must not hold up the others; tried again once its lease runs out
+                    log.exception("run %s: could not carry out its decision; trying again later", held.run_id)
                 return True
         return False
 
@@ -419,9 +426,14 @@ class Runner:
             run = self.store.get_run(run_id)
             if run is None:
                 raise NotFound(f"no run {run_id!r}")
-            if run.status != "waiting_for_approval" or run.approval is not None:
+            if run.status != "waiting_for_approval":
                 raise Conflict(
                     f"run {run_id} is {run.status}; only a run waiting_for_approval takes a decision",
+                    kind="not_waiting_for_approval",
+                )
+            if run.approval is not None:
+                raise Conflict(
+                    f"run {run_id} was decided already; its decision is being carried out",
                     kind="not_waiting_for_approval",
                 )
             if approved and not plan_is_current(self.ctx, run.result):
@@ -436,7 +448,11 @@ class Runner:
                 raise Conflict(f"run {run_id} was decided already", kind="not_waiting_for_approval")
             decided = self.store.get_run(run_id)
             assert decided is not None
-            return self._carry_out(decided, lease)
+            final = self._carry_out(decided, lease)
+            if final.status == "failed" and final.approval is not None and final.approval.get("at") == decision["at"]:
+                error = final.error or {}
+                raise Conflict(str(error.get("message") or f"run {run_id} failed"), kind=str(error.get("type")))
+            return final
 
     def _carry_out(self, run: RunRecord, lease: Lease) -> RunRecord:
         """Adopt a decided run's change (once: the plan book keys it by run) and end the run, under `lease`."""
@@ -446,20 +462,17 @@ class Runner:
             by = str(decision.get("by") or "unknown")
             actor = str(decision.get("key_id") or by)  # a decision recorded before key ids were: its name
             if approved:
-                workflow = self.registry.get(run.workflow)
-                decision.update(adopt(self.ctx, workflow, run.run_id, run.request, by, run.result))
-            ended = self.store.finish(
-                run.run_id,
-                status="completed" if approved else "rejected",
-                expected=["waiting_for_approval"],
-                actor=actor,
-                actor_label=by,
-                action="run.approve" if approved else "run.reject",
-                parameters={"approved": approved, "note": decision.get("note"), "adopted": decision.get("adopted", [])},
-                approval=decision,
-                webhook_body=webhook_body,
-                lease=lease,
-            )
+                try:
+                    workflow = self.registry.get(run.workflow)
+                    decision.update(adopt(self.ctx, workflow, run.run_id, run.request, by, run.result))
+                except (BrainError, InputError, WorkflowInputError, UnknownWorkflowError) as exc:
+                    # no retry can adopt it (another process adopted a change on the same plan version first, or
+                    # the workflow is served no more): the run ends failed, nothing adopted, instead of jamming
+                    ended = self._unadoptable(run, lease, decision, exc)
+                else:
+                    ended = self._end_decided(run, lease, decision, approved, by, actor)
+            else:
+                ended = self._end_decided(run, lease, decision, approved, by, actor)
         if ended is not None:
             self._on_finish()
         else:
@@ -469,3 +482,48 @@ class Runner:
         final = self.store.get_run(run.run_id)
         assert final is not None
         return final
+
+    def _end_decided(
+        self, run: RunRecord, lease: Lease, decision: JsonObject, approved: bool, by: str, actor: str
+    ) -> RunRecord | None:
+        """End a decided run as its decision says (its change adopted already, if approved)."""
+        return self.store.finish(
+            run.run_id,
+            status="completed" if approved else "rejected",
+            expected=["waiting_for_approval"],
+            actor=actor,
+            actor_label=by,
+            action="run.approve" if approved else "run.reject",
+            parameters={"approved": approved, "note": decision.get("note"), "adopted": decision.get("adopted", [])},
+            approval=decision,
+            webhook_body=webhook_body,
+            lease=lease,
+        )
+
+    def _unadoptable(self, run: RunRecord, lease: Lease, decision: JsonObject, exc: Exception) -> RunRecord | None:
+        """End an approved run whose change cannot be adopted: failed, its decision kept, nothing adopted."""
+        kind = "plan_changed" if isinstance(exc, PlanChangedError) else "adoption_failed"
+        message = exc.message if isinstance(exc, WorkflowInputError) else str(exc)
+        error: ErrorDetailJson = {
+            "type": kind,
+            "message": f"the approved change of run {run.run_id} was not adopted: {message}. Start a new run against "
+            "the current plan",
+        }
+        log.warning("run %s: approved, but its change cannot be adopted (%s); the run ends failed", run.run_id, kind)
+        return self.store.finish(
+            run.run_id,
+            status="failed",
+            expected=["waiting_for_approval"],
+            actor=_SERVICE_ACTOR,
+            action="run.fail",
+            parameters={
+                "workflow": run.workflow,
+                "version": run.version,
+                "error": error,
+                "approved_by": decision.get("by"),
+            },
+            error=error,
+            approval=decision | {"adopted": [], "not_adopted": []},
+            webhook_body=webhook_body,
+            lease=lease,
+        )
