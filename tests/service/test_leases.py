@@ -7,6 +7,8 @@ longer puts every running run back in the queue: only those whose lease ran out 
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +35,7 @@ from tests.service.test_approvals import EVENTS, _held
 from workflows.service import KeyStore, Store, create_app
 from workflows.service._tables import API_KEYS, META
 from workflows.service.runner import gone_from_this_host, process_id
-from workflows.service.store import Lease, RunRecord, now
+from workflows.service.store import Lease, RunRecord, now, process_of
 
 LONG = timedelta(seconds=60)
 SHORT = timedelta(seconds=0.3)
@@ -233,6 +235,49 @@ def test_which_processes_are_gone() -> None:
     assert gone_from_this_host(f"{host}:{pid}:ffffffff/3")  # an earlier process with this pid (a container)
     assert not gone_from_this_host(f"another-host.example:{pid}:ffffffff/3")  # another host's: only its lease tells
     assert not gone_from_this_host(f"{host}:1:ffffffff/3")  # pid 1 runs
+
+
+def _in_new_pid_namespace() -> bool:
+    """Whether this machine lets a test start a process in a PID namespace of its own (`unshare`, as root)."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-Urpf", "--mount-proc", "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def test_a_live_process_of_another_pid_namespace_under_this_hostname_is_not_gone(tmp_path: Path) -> None:
+    """Replicas sharing a hostname (Compose with a fixed hostname, hostNetwork pods), each in its own PID namespace.
+
+    Another container's process is alive though no process of ours has its pid: its leases must be left to run out,
+    never taken back at once as a dead process of this host's would be (review 13, item 2).
+    """
+    if not _in_new_pid_namespace():
+        pytest.skip("cannot start a process in a PID namespace of its own here (unshare)")
+    pid = next(p for p in range(31_000, 20_000, -1) if not Path(f"/proc/{p}").exists())  # a pid nobody has here
+    script = tmp_path / "replica.py"
+    script.write_text(
+        "import subprocess, sys, time\n"
+        f"open('/proc/sys/kernel/ns_last_pid', 'w').write('{pid - 1}')  # its next child gets this pid\n"
+        "child = 'from workflows.service.runner import process_id; print(process_id(), flush=True); time.sleep(60)'\n"
+        "subprocess.run([sys.executable, '-c', 'import time; ' + child])\n"
+    )
+    replica = subprocess.Popen(
+        ["unshare", "-Urpf", "--mount-proc", sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert replica.stdout is not None
+        token = replica.stdout.readline().strip() + "/1"
+        assert f":{pid}:" in token, token  # the replica's own pid, which names no process of ours
+        assert process_of(token).partition(":")[0].startswith(socket.gethostname())  # one hostname for both
+        assert not gone_from_this_host(token)
+    finally:
+        replica.kill()
+        replica.wait(10)
+        if replica.stdout is not None:
+            replica.stdout.close()
 
 
 def test_a_store_made_before_leases_gains_them_and_its_running_runs_are_taken_back(tmp_path: Path) -> None:

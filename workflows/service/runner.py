@@ -52,11 +52,21 @@ _CLAIMS = itertools.count(1)  # one numbering for every runner of the process: n
 
 
 def _host() -> str:
-    return socket.gethostname()[:120]  # the lease column holds 200 characters
+    """This host as leases name it: its hostname and its PID namespace (`name~inode`; the name alone without /proc).
+
+    Containers may share a hostname (Docker Compose replicas with a fixed `hostname:`, pods on the host's network),
+    each with its own PID namespace, where a pid means another process: only a process of the same namespace can be
+    told dead by its pid.
+    """
+    name = socket.gethostname()[:120]  # the lease column holds 200 characters
+    try:
+        return f"{name}~{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # no /proc (not Linux): the hostname alone
+        return name
 
 
 def process_id() -> str:
-    """This process's id in its leases: its host, its pid and a random part (pids are reused, by containers too)."""
+    """This process's id in its leases: its host and PID namespace, its pid and a random part (pids are reused)."""
     pid = os.getpid()
     with _IDENTITY_LOCK:
         if pid not in _IDENTITY:  # a forked child gets its own
@@ -67,8 +77,10 @@ def process_id() -> str:
 def gone_from_this_host(token: str) -> bool:
     """Whether a lease token names a process of this host that runs no more (another process of another host never).
 
-    A token naming this host and this pid with another random part was a process before this one with the same pid
-    (a restarted container): gone. Another pid is gone if no process has it.
+    "This host" is this hostname and this PID namespace (`_host`): a process of another container under the same
+    hostname is never judged by its pid, only its lease tells. A token naming this host and this pid with another
+    random part was a process before this one with the same pid (a restarted container): gone. Another pid is gone if
+    no process has it.
     """
     host, _, rest = process_of(token).partition(":")
     pid_text = rest.partition(":")[0]
@@ -162,7 +174,7 @@ class Runner:
         self.ctx = ctx
         self.service = service
         self.process_id = process_id()
-        """This process's id in the leases it takes (`host:pid:random`)."""
+        """This process's id in the leases it takes (`host~pidns:pid:random`)."""
         self._on_finish = on_finish or (lambda: None)
         self._wake = threading.Condition()
         self._pending = False

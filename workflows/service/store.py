@@ -18,7 +18,7 @@ Run statuses and the ISA-95 job states (OPC UA ISA-95 job control) they correspo
 The audit log is append-only: this module has no call that updates or deletes an audit entry.
 
 **Leases.** Several service processes may share one PostgreSQL store. A process claims a run under a `Lease`: its
-token (the process's id, `host:pid:random`, and the claim's number) goes to `runs.lease_owner` and an expiry to
+token (the process's id, `host~pidns:pid:random`, and the claim's number) goes to `runs.lease_owner` and an expiry to
 `runs.lease_expires_at`, which the process's heartbeat pushes forward while the run executes. Every write of a run's
 outcome (`hold`, `finish`, a progress event) checks that the lease is still the caller's, and a decision recorded
 under a lease (`record_decision`) is carried out under it. A run whose lease expired (its process died or stalled)
@@ -140,7 +140,7 @@ class DuplicateRunError(Exception):
 class Lease:
     """A process's claim on one run: the token naming the claim, and how long each renewal keeps it.
 
-    The token is the process's id and the claim's number in that process (`host:pid:random/7`), so two claims of
+    The token is the process's id and the claim's number in that process (`host~pidns:pid:random/7`), so two claims of
     one run, even by one process, never look alike.
     """
 
@@ -150,12 +150,12 @@ class Lease:
 
     @property
     def process(self) -> str:
-        """The id of the process holding the lease (`host:pid:random`)."""
+        """The id of the process holding the lease (`host~pidns:pid:random`)."""
         return process_of(self.token)
 
 
 def process_of(token: str) -> str:
-    """The process id (`host:pid:random`) in a lease token (`host:pid:random/7`)."""
+    """The process id (`host~pidns:pid:random`) in a lease token (`.../7`)."""
     return token.rpartition("/")[0] or token
 
 
