@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, event, insert
+from sqlalchemy import Engine, create_engine, event, insert
 
 from knowledge import Settings
 from knowledge.database import database_url, dispose, engine
@@ -29,7 +29,7 @@ from tests.service.conftest import make_tokens, service_settings
 from tests.service.test_approvals import EVENTS
 from workflows.service import KeyStore, Store, create_app
 from workflows.service._tables import RUN_EVENTS
-from workflows.service.streams import Streams
+from workflows.service.streams import CHANNEL, Streams
 
 
 @dataclass
@@ -101,11 +101,14 @@ class Stream:
             lines.append(line)
         return lines or None
 
-    def event(self) -> dict[str, str]:
-        """The next event's fields (comment frames skipped); fails if the stream ends first."""
+    def event(self, within_s: float | None = None) -> dict[str, str]:
+        """The next event's fields (comment frames skipped); fails if the stream ends first, or if `within_s` passes
+        first (noticed at the next frame: heartbeats make frames come)."""
+        deadline = None if within_s is None else time.monotonic() + within_s
         while True:
             frame = self.frame()
             assert frame is not None, "the stream ended"
+            assert deadline is None or time.monotonic() < deadline, f"no event within {within_s} s"
             fields = _fields(frame)
             if "event" in fields:
                 return fields
@@ -161,7 +164,7 @@ def test_a_key_has_16_streams_the_17th_is_429_and_a_closed_one_frees_its_place_a
         streams[0].response.close()
         closed_at = time.monotonic()
         while (again := _try(client, served, run_id)).status_code == 429:
-            assert time.monotonic() - closed_at < 1.0, "the closed stream still holds its place"
+            assert time.monotonic() - closed_at < 3.0, "the closed stream still holds its place"
             time.sleep(0.01)
         assert again.status_code == 200
         assert _try(client, served, run_id).status_code == 429  # the new one holds the place
@@ -272,7 +275,7 @@ def test_on_sqlite_one_poll_serves_every_stream(settings: Settings, small_yard: 
         t0 = time.monotonic()
         served.store.append_event(runs[1], "progress", {"step": "x", "done": 0, "total": 1})
         woken = [s.event() for s in streams[1::3]]
-        assert time.monotonic() - t0 < 1.0
+        assert time.monotonic() - t0 < 3.0  # a tick is 0.1 s; the margin is for a busy machine
         assert {(e["event"], e["id"]) for e in woken} == {("progress", "2")}
 
 
@@ -314,7 +317,7 @@ def test_on_postgresql_a_stream_is_woken_by_an_event_another_engine_writes(tmp_p
                         assert stream.frame() is None  # ended after the run's last event
                 finally:
                     other.dispose()
-                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 0.5, latency
+                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 3.0, latency
                 assert last["event"] == "failed"
                 assert served.streams.notified and served.streams.polls == 0
                 with ThreadPoolExecutor(3) as pool:  # again, as processes starting together do: idempotent
@@ -347,7 +350,191 @@ def test_on_postgresql_a_user_who_may_not_make_the_trigger_gets_the_poll(tmp_pat
                     served.store.append_event(run_id, "progress", {"step": "x", "done": 0, "total": 1})
                     woken = stream.event()
                     latency = time.monotonic() - t0
-                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 1.0, latency
+                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 3.0, latency
                 assert not served.streams.notified and served.streams.polls > 0
         finally:
+            dispose(settings)
+
+
+def _insert(other: Engine, run_id: str, seq: int, type_: str = "progress") -> None:
+    """An event written straight into the table through `other`, as another process would."""
+    with other.begin() as conn:
+        conn.execute(
+            insert(RUN_EVENTS).values(run_id=run_id, seq=seq, type=type_, data='{"step": "x"}', at=datetime.now(UTC))
+        )
+
+
+def _listeners(other: Engine) -> list[int]:
+    """The backends LISTENing for run events (their last statement was the LISTEN)."""
+    with other.connect() as conn:
+        found = conn.exec_driver_sql(
+            f"SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN {CHANNEL}' ORDER BY backend_start"
+        )
+        return [int(pid) for (pid,) in found]
+
+
+def _wait_for(check: Any, within_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + within_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{check} did not hold within {within_s} s"
+        time.sleep(0.05)
+    return found
+
+
+@pytest.mark.slow
+@pg
+def test_on_postgresql_a_killed_listener_reconnects_and_the_stream_gets_the_next_event(
+    tmp_path: Path, small_yard: Path
+) -> None:
+    """pg_terminate_backend on the watcher's connection (a restarted database, a DBA's kill): streams still wake.
+
+    The server closes such a connection with an error, which psycopg raises from `notifies()`: the watcher already
+    reconnected before the silent-death fix below; this test guards it."""
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path / "data", postgres_dsn=dsn)
+        other = create_engine(database_url(settings))
+        try:
+            with serving(settings, small_yard, stream_heartbeat_s=0.5) as served, _client(served) as client:
+                run_id = served.run({"input": {}})
+                with opened(client, served, run_id) as stream:
+                    assert stream.event()["event"] == "queued"
+                    [killed] = _wait_for(lambda: _listeners(other))
+                    with other.connect() as conn:
+                        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({killed})").scalar() is True
+                    [again] = _wait_for(lambda: [p for p in _listeners(other) if p != killed])
+                    _insert(other, run_id, 2)
+                    woken = stream.event(within_s=10)
+                assert (woken["event"], woken["id"]) == ("progress", "2")
+                assert again != killed and served.streams.notified and served.streams.polls == 0
+        finally:
+            other.dispose()
+            dispose(settings)
+
+
+class Blackhole:
+    """A TCP proxy to a PostgreSQL server's Unix socket whose connections can be made to go silent.
+
+    A silenced connection stays open but nothing passes either way any more: what a client sees when the server's
+    host vanished, or a NAT or firewall forgot the connection, without a reset (a half-open connection).
+    """
+
+    def __init__(self, unix_path: str) -> None:
+        self.unix_path = unix_path
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.lock = threading.Lock()
+        self.pairs: list[dict[str, Any]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.unix_path)
+            pair: dict[str, Any] = {"silent": False, "listening": False, "socks": (client, upstream)}
+            with self.lock:
+                self.pairs.append(pair)
+            for src, dst, up in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(pair, src, dst, up), daemon=True).start()
+
+    def _pump(self, pair: dict[str, Any], src: socket.socket, dst: socket.socket, up: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if up and f"LISTEN {CHANNEL}".encode() in data:
+                    pair["listening"] = True
+                if not pair["silent"]:
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in pair["socks"]:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def listening(self) -> list[dict[str, Any]]:
+        """The proxied connections that sent the watcher's LISTEN and still pass data."""
+        with self.lock:
+            return [p for p in self.pairs if p["listening"] and not p["silent"]]
+
+    def close(self) -> None:
+        self.server.close()
+        with self.lock:
+            for pair in self.pairs:
+                for sock in pair["socks"]:
+                    sock.close()
+
+
+@pytest.mark.slow
+@pg
+def test_on_postgresql_a_listener_gone_silent_is_noticed_and_replaced(tmp_path: Path, small_yard: Path) -> None:
+    """Review 13 item 3: a LISTEN connection that dies without a word (half-open) made streams wait for ever.
+
+    Before the fix `notifies()` kept returning nothing; now the watcher asks `SELECT 1` after `silence_s` without a
+    notification, gives up on an unanswered one after `answer_s`, reconnects and wakes every stream."""
+    with postgres.postgres_server() as dsn:
+        query = dict(part.split("=", 1) for part in dsn.split("?", 1)[1].split("&"))
+        proxy = Blackhole(f"{query['host']}/.s.PGSQL.{query['port']}")
+        settings = Settings(
+            data_dir=tmp_path / "data", postgres_dsn=f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
+        )
+        other = create_engine(database_url(Settings(data_dir=tmp_path / "other", postgres_dsn=dsn)))
+        try:
+            with serving(settings, small_yard, stream_heartbeat_s=0.5) as served, _client(served) as client:
+                run_id = served.run({"input": {}})
+                with opened(client, served, run_id) as stream:
+                    assert stream.event()["event"] == "queued"
+                    [listener] = _wait_for(proxy.listening)
+                    listener["silent"] = True  # the watcher's connection goes quiet; the store's others do not
+                    served.streams.silence_s, served.streams.answer_s = 0.5, 1.0
+                    t0 = time.monotonic()
+                    _insert(other, run_id, 2)
+                    woken = stream.event(within_s=20)  # before the fix: never, the stream waited on a dead socket
+                    took = time.monotonic() - t0
+                assert (woken["event"], woken["id"]) == ("progress", "2")
+                assert len(proxy.listening()) == 1 and took < 15, took  # a new LISTEN connection, soon
+                assert served.streams.notified and served.streams.polls == 0
+        finally:
+            other.dispose()
+            proxy.close()
+            dispose(settings)
+
+
+@pytest.mark.slow
+@pg
+def test_on_postgresql_a_user_who_does_not_own_the_trigger_a_dba_made_still_listens(
+    tmp_path: Path, small_yard: Path
+) -> None:
+    """Review 13 item 5: the DBA made the tables and the trigger; the service's own user may not replace them.
+
+    Before the fix `CREATE OR REPLACE FUNCTION` ran first, failed ("must be owner"), and the service polled."""
+    with postgres.postgres_server() as dsn:
+        owner = Settings(data_dir=tmp_path / "owner", postgres_dsn=dsn)
+        Streams(Store(owner), service_settings()).install_trigger()  # the DBA: tables, function and trigger
+        with engine(owner).begin() as conn:
+            conn.exec_driver_sql("CREATE ROLE service_user LOGIN")
+            conn.exec_driver_sql("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO service_user")
+            conn.exec_driver_sql("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO service_user")
+            conn.exec_driver_sql("GRANT CREATE ON SCHEMA public TO service_user")  # the brain's checkpoint tables
+        other = create_engine(database_url(owner))
+        settings = Settings(data_dir=tmp_path / "data", postgres_dsn=dsn.replace("postgres@", "service_user@"))
+        try:
+            with serving(settings, small_yard, stream_poll_s=0.1) as served, _client(served) as client:
+                assert served.store.engine.url.username == "service_user"
+                run_id = served.run({"input": {}})
+                with opened(client, served, run_id) as stream:
+                    assert stream.event()["event"] == "queued"
+                    t0 = time.monotonic()
+                    _insert(other, run_id, 2)
+                    woken = stream.event(within_s=10)
+                    latency = time.monotonic() - t0
+                assert (woken["event"], woken["id"]) == ("progress", "2") and latency < 3.0, latency
+                assert served.streams.notified and served.streams.polls == 0  # before the fix: polled
+        finally:
+            other.dispose()
+            dispose(owner)
             dispose(settings)

@@ -27,10 +27,12 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final
+from select import select as wait_for_fds
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import ProgrammingError
@@ -42,6 +44,9 @@ from workflows.service._tables import RUN_EVENTS, RUNS
 from workflows.service.errors import TooManyRequests
 from workflows.service.settings import ServiceSettings
 from workflows.service.store import TERMINAL, RunEvent, Store
+
+if TYPE_CHECKING:
+    from psycopg.pq.abc import PGconn
 
 __all__ = ["CHANNEL", "HELD", "Slot", "Streams"]
 
@@ -56,6 +61,15 @@ _TRIGGER: Final = "shipbrain_run_events_notify"
 _DDL_LOCK: Final = 0x5348_4950_4252  # pg_advisory_xact_lock's key: two processes starting at once take turns
 _CHUNK: Final = 500
 """Run ids per poll query on SQLite (far below its limit of bound variables)."""
+_SILENCE_S: Final = 30.0
+_ANSWER_S: Final = 10.0
+_KEEPALIVES: Final[Mapping[str, int]] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+"""libpq's TCP keepalives for the LISTEN connection: a peer silent for 30 s is probed, and dropped after 3 misses."""
 
 
 class Slot:
@@ -111,6 +125,10 @@ class Streams:
         that may not make the trigger)."""
         self.polls = 0
         """Poll queries made so far (none while notified), for tests and benchmarks."""
+        self.silence_s = _SILENCE_S
+        """PostgreSQL: seconds without a notification after which the watcher checks its connection with `SELECT 1`."""
+        self.answer_s = _ANSWER_S
+        """PostgreSQL: seconds that `SELECT 1` may take before the connection is given up for dead and replaced."""
 
     # ---- the caps ----------------------------------------------------------------------------------
 
@@ -254,20 +272,31 @@ class Streams:
         )
         exists = f"SELECT 1 FROM pg_trigger WHERE tgname = '{_TRIGGER}' AND tgrelid = '{RUN_EVENTS.name}'::regclass"
         with self.engine.begin() as conn:
+            # A trigger already there (made at an earlier start, or by a DBA for a service user that owns neither the
+            # table nor the function) is left alone: replacing the function needs its owner.
+            if conn.exec_driver_sql(exists).first() is not None:
+                return
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_DDL_LOCK})")
+            if conn.exec_driver_sql(exists).first() is not None:  # another process made it while we waited
+                return
             conn.exec_driver_sql(function)
-            if conn.exec_driver_sql(exists).first() is None:
-                conn.exec_driver_sql(trigger)
+            conn.exec_driver_sql(trigger)
 
     def _listen(self, ready: threading.Event) -> None:
         """PostgreSQL: one connection LISTENing; each notification wakes its run's streams.
 
         After a (re)connection every stream is woken once: it reads what was written while nobody listened. A
         database user that may not create the trigger gets the poll instead (one query per tick, as on SQLite).
+
+        A connection that dies without a word (the server's host gone, a NAT or firewall that forgot it: no reset
+        ever comes) would leave `notifies()` waiting for ever. TCP keepalives (unless the URL sets its own) close
+        such a connection after about a minute of unanswered probes, and after `silence_s` without a notification
+        the watcher asks `SELECT 1`, giving up after `answer_s`; either failure reconnects as an error does.
         """
         import psycopg
 
-        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        args, connect_kwargs = self.engine.dialect.create_connect_args(self.engine.url)
+        kwargs = {**_KEEPALIVES, **connect_kwargs}
         backoff, installed = 0.5, False
         while not self._stopping.is_set():
             try:
@@ -287,13 +316,23 @@ class Streams:
                     ready.set()
                     backoff = 0.5
                     self._wake()
+                    heard = time.monotonic()
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=0.5):
+                            heard = time.monotonic()
                             self._wake(note.payload)
-            except Exception:
+                        if time.monotonic() - heard >= self.silence_s:
+                            if not _answers(conn.pgconn, self.answer_s):
+                                conn.close()  # at once: leaving the block would first send a ROLLBACK after it
+                                raise _Silent(f"the LISTEN connection did not answer SELECT 1 in {self.answer_s} s")
+                            heard = time.monotonic()
+            except Exception as exc:
                 if self._stopping.is_set():
                     return
-                log.exception("event streams: listening on PostgreSQL failed; trying again in %.1f s", backoff)
+                if isinstance(exc, _Silent):
+                    log.warning("event streams: %s; reconnecting in %.1f s", exc, backoff)
+                else:
+                    log.exception("event streams: listening on PostgreSQL failed; trying again in %.1f s", backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
 
@@ -348,6 +387,46 @@ class Streams:
         with self.engine.connect() as conn:
             found = conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar()
         return None if found is None else str(found)
+
+
+class _Silent(Exception):
+    """The LISTEN connection did not answer in time: it is replaced."""
+
+
+def _answers(pgconn: PGconn, timeout: float) -> bool:
+    """Whether the server answers `SELECT 1` on this idle connection within `timeout` seconds.
+
+    libpq's own calls (and psycopg's) would wait for ever on a half-open connection, so this one sends the query
+    and waits on the socket with a deadline. A broken connection raises `psycopg.OperationalError`. Notifications
+    read meanwhile are kept by psycopg for the next `notifies()`.
+    """
+    from psycopg.pq import ExecStatus
+
+    deadline = time.monotonic() + timeout
+
+    def ready(write: bool) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        readable, writable, _ = wait_for_fds(
+            [] if write else [pgconn.socket], [pgconn.socket] if write else [], [], remaining
+        )
+        return bool(readable or writable)
+
+    pgconn.send_query(b"SELECT 1")
+    while pgconn.flush():  # 1 while some of the query is still unsent
+        if not ready(write=True):
+            return False
+    while True:
+        pgconn.consume_input()
+        if not pgconn.is_busy():
+            break
+        if not ready(write=False):
+            return False
+    answered = False
+    while (result := pgconn.get_result()) is not None:
+        answered = answered or result.status == ExecStatus.TUPLES_OK
+    return answered
 
 
 def _sse(run_id: str, event: RunEvent) -> ServerSentEvent:
