@@ -7,10 +7,15 @@ two-process case, through HAProxy, is tests/service/test_multiprocess.py.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis as redis_client
 
 from tests.service import redis_server
 from tests.service.conftest import Api, service_settings
@@ -63,3 +68,56 @@ def test_an_unreachable_limit_storage_lets_requests_through_and_says_so(
     assert answers == [200] * 4
     warnings = [r.getMessage() for r in caplog.records if "rate limits' storage failed" in r.getMessage()]
     assert len(warnings) == 1, warnings  # once a minute, not once a request
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A Redis URI whose address takes connections and never answers (a listening socket nobody reads)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        yield f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+
+
+def test_a_blackholed_limit_storage_costs_one_timeout_not_one_a_request(
+    make_api: Callable[..., Api], blackhole: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that never answers costs the first request its 1 s timeout; the next ones pass at once (review 13, 4).
+
+    Without the pause each request would wait a second for it, holding a worker thread the whole time.
+    """
+    monkeypatch.setenv("SHIPBRAIN_RATE_LIMIT_STORAGE", blackhole)
+    api = make_api(service=service_settings(rate_limit="2/minute"), start_workers=False)
+    with caplog.at_level(logging.WARNING, logger="workflows.service._guards"):
+        started = time.monotonic()
+        answers = [api.get("/v1/workflows").status_code for _ in range(12)]
+        took = time.monotonic() - started
+    assert answers == [200] * 12
+    assert took < 5.0, f"12 requests took {took:.1f} s"  # one timeout (1 s), not twelve
+    warnings = [r.getMessage() for r in caplog.records if "rate limits' storage failed" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+
+
+def test_limits_hold_again_once_a_stalled_storage_answers(
+    make_api: Callable[..., Api], redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Redis that stalls (stopped with SIGSTOP: it takes connections, answers nothing) and comes back."""
+    monkeypatch.setenv("SHIPBRAIN_RATE_LIMIT_STORAGE", redis)
+    api = make_api(service=service_settings(rate_limit="3/minute"), start_workers=False)
+    token = api.auth()
+    server = redis_client.Redis.from_url(redis)
+    info = server.info()
+    server.close()
+    assert isinstance(info, dict)
+    pid = int(info["process_id"])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        stalled = [api.client.get("/v1/workflows", headers=token).status_code for _ in range(8)]
+        took = time.monotonic() - started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert stalled == [200] * 8 and took < 4.0, (stalled, took)
+    time.sleep(5.5)  # the pause after the failure ends; the next request asks Redis again
+    answers = [api.client.get("/v1/workflows", headers=token).status_code for _ in range(5)]
+    assert answers[:2] == [200, 200] and answers[3:] == [429, 429], answers  # a hit sent while it stalled may count

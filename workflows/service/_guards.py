@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -122,7 +123,10 @@ class RateLimit:
     The windows live where `storage` says (a `limits` storage URI): this process's memory, or a Redis server
     (`redis://HOST:PORT`) that every process serving one store shares, so that a limit holds across them all. A
     storage that cannot be reached lets requests through, logged (once a minute): the limits guard against floods,
-    and their store's outage must not stop the service.
+    and their store's outage must not stop the service. Nor slow it: after a failure the storage is not asked for
+    `storage_retry_s`, and requests pass at once, instead of each waiting out the socket timeouts (a blackholed Redis
+    would hold every request a second, and a worker thread with it); then one request asks it again, the others
+    passing meanwhile, and limits hold again as soon as it answers.
 
     Args:
         app: the app guarded.
@@ -132,6 +136,7 @@ class RateLimit:
         storage: where the windows live [default: `SHIPBRAIN_RATE_LIMIT_STORAGE`, else `memory://`].
         session_of: the key a request without an API key is signed in with on the pages, by its session cookie
             (`SignIn.of_scope`), else None [default: none: such requests count by address].
+        storage_retry_s: how long requests pass without asking a storage that failed.
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class RateLimit:
         anonymous_rate_limit: str,
         storage: str | None = None,
         session_of: Callable[[Scope], Principal | None] | None = None,
+        storage_retry_s: float = 5.0,
     ) -> None:
         self.app = app
         self.keys = keys
@@ -159,6 +165,10 @@ class RateLimit:
         """Whether the windows live outside this process (each hit is then a network call, made off the event loop)."""
         self.limiter = MovingWindowRateLimiter(self.storage)
         self._unreachable_logged = -math.inf
+        self.storage_retry_s = storage_retry_s
+        self._failing = False  # the storage's last answer was a failure
+        self._ask_after = -math.inf  # while failing, the storage is not asked before this (time.monotonic())
+        self._breaker = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -177,21 +187,53 @@ class RateLimit:
         else:
             address = (scope.get("client") or ("unknown", 0))[0]
             hit = (self.per_address, f"address:{address}", f"requests from {address} without a key")
-        refused = await run_in_threadpool(self._hit, *hit) if self.shared else self._hit(*hit)
+        if not self.shared:
+            refused = self._hit(*hit)
+        elif self._may_ask():
+            refused = await run_in_threadpool(self._hit, *hit)
+        else:  # the storage failed a moment ago: the request passes without waiting for it
+            refused = None
         if refused is not None:
             await refuse(scope, receive, send, refused)
             return
         await self.app(scope, receive, send)
 
+    def _may_ask(self) -> bool:
+        """Whether this request asks the storage: always while it answers; after a failure, one request a pause."""
+        if not self._failing:
+            return True
+        with self._breaker:
+            at = time.monotonic()
+            if at < self._ask_after:
+                return False
+            self._ask_after = at + self.storage_retry_s  # this request tries it; the others pass meanwhile
+            return True
+
     def _hit(self, item: RateLimitItem, identity: str, who: str) -> TooManyRequests | None:
         try:
             if self.limiter.hit(item, identity):
-                return None
-            reset = self.limiter.get_window_stats(item, identity).reset_time
+                reset = None
+            else:
+                reset = self.limiter.get_window_stats(item, identity).reset_time
         except StorageError as exc:
-            if time.monotonic() - self._unreachable_logged > 60:
-                self._unreachable_logged = time.monotonic()
-                log.warning("the rate limits' storage failed (%s); requests pass unlimited until it answers", exc)
+            with self._breaker:
+                self._failing = True
+                self._ask_after = time.monotonic() + self.storage_retry_s
+                if time.monotonic() - self._unreachable_logged > 60:
+                    self._unreachable_logged = time.monotonic()
+                    log.warning(
+                        "the rate limits' storage failed (%s); requests pass unlimited until it answers (asked again "
+                        "every %g s)",
+                        exc,
+                        self.storage_retry_s,
+                    )
+            return None
+        if self._failing:
+            with self._breaker:
+                if self._failing:
+                    self._failing = False
+                    log.warning("the rate limits' storage answers again; requests are limited again")
+        if reset is None:
             return None
         wait = max(1, math.ceil(reset - time.time()))
         return TooManyRequests(f"{who} is limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})
