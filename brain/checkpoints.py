@@ -6,14 +6,19 @@ A conversation is a LangGraph thread; its checkpoints go to SQLite (`DATA_DIR/br
 - **Written once a question** (`brain.supervisor`): a question runs with `durability="exit"`, so one checkpoint is
   written when it ends or stops for a decision (LangGraph's default writes one per super-step, six for a lookup);
   only a decision runs with `"sync"`, so the approval's idempotency key is stored before the change is made.
-- **Compressed** (`compressed_serde`): every checkpoint and write is zlib-compressed by LangGraph's own
+- **Compressed** (`checkpoint_serde`): every checkpoint and write is zlib-compressed by LangGraph's own
   `EncryptedSerializer` with a compressing "cipher" (stored as type `msgpack+zlib`; older rows read as they were).
+  The release before cannot read such rows: `SHIPBRAIN_CHECKPOINT_COMPRESS=false` writes plain `msgpack` again
+  (both kinds are always read), what a downgrade needs: a thread's rows are rewritten plain by its next question
+  (and the next prune leaves only those); one asked nothing since stays unreadable to the older release.
 - **Pruned** (`CheckpointRetention`): within a thread only the latest checkpoint of each namespace is kept (a
   follow-up question, a pending decision and `Brain.resume` read nothing else; the thread's earlier questions
   are carried in its state; a thread from before that keeps its checkpoints until it is idle), and a thread idle
   longer than `SHIPBRAIN_CHECKPOINT_RETENTION_DAYS` is deleted, except one that waits for a decision on a plan
-  change, which is never pruned. `shipbrain serve` runs it every `SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`;
-  `shipbrain checkpoints prune` runs it on demand.
+  change, which is never pruned. Every delete is bounded by the latest checkpoint id the prune saw: a question
+  that arrives meanwhile (a follow-up on an idle thread) keeps what it writes, and its thread stays.
+  `shipbrain serve` runs it every `SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`; `shipbrain checkpoints prune` runs it
+  on demand.
 
 Measured (`benchmarks/checkpoints.py`, 1,000 questions over 100 conversations on the demo yard): 44,990 bytes a
 question before (file and WAL), 3,383 now before any prune, 311 after the default prune.
@@ -21,9 +26,14 @@ question before (file and WAL), 3,383 now before any prune, 311 after the defaul
 Space: SQLite files are made with `auto_vacuum=INCREMENTAL`, and a prune that freed pages runs
 `PRAGMA incremental_vacuum` (pages moved to the freed slots and the file truncated, no full rewrite); a file made
 before that (no auto-vacuum) is rewritten once with `VACUUM` when at least a quarter of it is free,
-which also turns incremental vacuum on for it. The WAL is then checkpointed and truncated. PostgreSQL: the rows go
-through `PostgresSaver.prune`/`delete_thread`, then a plain `VACUUM` of the three tables makes their space
-reusable (PostgreSQL returns only trailing pages to the system; `VACUUM FULL` would lock the tables).
+which also turns incremental vacuum on for it. The WAL is then checkpointed and truncated. A step that fails (the
+database locked by another process) is rolled back before the saver's cursor commits, so nothing is half done.
+PostgreSQL: a thread's older checkpoints go through `PostgresSaver.prune(strategy="keep_latest")` (one snapshot, so
+a run writing meanwhile is safe); an idle thread is deleted with bounded `DELETE`s on the saver's tables (its
+`delete_thread` takes no bound): its checkpoints and writes up to the latest id seen, then the blobs (keyed by
+channel and version, not by checkpoint) that only those checkpoints used, judged against every checkpoint of the
+namespace committed by then. Then a plain `VACUUM` of the three tables makes their space reusable (PostgreSQL
+returns only trailing pages to the system; `VACUUM FULL` would lock the tables).
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Final, Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -55,8 +66,8 @@ __all__ = [
     "CHECKPOINTS_FILE",
     "CheckpointRetention",
     "PruneReport",
+    "checkpoint_serde",
     "checkpoint_time",
-    "compressed_serde",
     "open_checkpointer",
 ]
 
@@ -67,6 +78,12 @@ CHECKPOINTS_FILE: Final = "brain.sqlite"
 _INTERRUPT: Final = "__interrupt__"
 _GREGORIAN_TO_UNIX_100NS: Final = 0x01B21DD213814000
 _VACUUM_SHARE: Final = 0.25
+_PG_REFERENCED_BLOBS: Final = (
+    "SELECT DISTINCT v.key AS channel, v.value AS version FROM checkpoints c "
+    "CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v "
+    "WHERE c.thread_id = %s AND c.checkpoint_ns = %s"
+)
+"""The blobs (channel, version) a namespace's checkpoints use (as `PostgresSaver.prune` finds them)."""
 _FIRST_RUN_S: Final = 60.0
 """The periodic job's first pass comes after its interval or this, whichever is shorter (a service restarted
 often still prunes)."""
@@ -95,20 +112,49 @@ class ZlibCodec:
         return zlib.decompress(ciphertext)
 
 
-def compressed_serde() -> SerializerProtocol:
-    """LangGraph's serializer (msgpack, its allow-list honoured) with every blob zlib-compressed."""
-    from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+def checkpoint_serde(compress: bool = True) -> SerializerProtocol:
+    """LangGraph's serializer (msgpack, its allow-list honoured), every blob zlib-compressed unless `compress` is off.
+
+    Either way both kinds are read: plain rows (the release before, or written with `compress` off) and
+    `msgpack+zlib` ones.
+    """
+    if compress:
+        from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        return EncryptedSerializer(ZlibCodec(), JsonPlusSerializer())
+    return _reads_compressed()()
+
+
+@cache
+def _reads_compressed() -> type[SerializerProtocol]:
+    """The plain serializer that also reads compressed rows (a class made on first use: langgraph loads lazily)."""
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-    return EncryptedSerializer(ZlibCodec(), JsonPlusSerializer())
+    class ReadsCompressed(JsonPlusSerializer):
+        """Writes plain msgpack, as the release before compression; reads `...+zlib` rows too.
+
+        A `JsonPlusSerializer` itself, so LangGraph's msgpack allow-list (`with_msgpack_allowlist`, which copies
+        the instance) keeps it what it is.
+        """
+
+        def loads_typed(self, data: tuple[str, bytes]) -> object:
+            typ, payload = data
+            base, _, codec = typ.partition("+")
+            if codec:
+                return super().loads_typed((base, ZlibCodec().decrypt(codec, payload)))
+            return super().loads_typed(data)
+
+    return ReadsCompressed
 
 
 def open_checkpointer(settings: Settings) -> tuple[BaseCheckpointSaver[str], list[_Closable]]:
     """The checkpoint saver the settings name (PostgreSQL, else SQLite in the data dir), and what to close after.
 
-    A new SQLite file is made with incremental auto-vacuum (it must be set before the first table).
+    A new SQLite file is made with incremental auto-vacuum (it must be set before the first table). Rows are
+    written compressed unless `settings.checkpoint_compress` is off; both kinds are read.
     """
-    serde = compressed_serde()
+    serde = checkpoint_serde(settings.checkpoint_compress)
     if settings.postgres_dsn:
         import psycopg
         from langgraph.checkpoint.postgres import PostgresSaver
@@ -154,7 +200,8 @@ class PruneReport(BaseModel):
     checkpoints_deleted: int
     """Checkpoints deleted: those of deleted threads and the older ones of kept threads."""
     writes_deleted: int
-    """Pending writes deleted with them (SQLite; PostgreSQL's saver does not count them)."""
+    """Pending writes deleted with them (on PostgreSQL those of deleted threads only: `PostgresSaver.prune` does not
+    count them)."""
     threads_skipped: int = 0
     """Threads left for the next prune: another process held them (a second service's prune, a long write)."""
     bytes_before: int
@@ -347,14 +394,68 @@ class CheckpointRetention:
                 ).rowcount
 
     def _delete(self, thread: _Thread, tally: _Tally) -> None:
-        tally.deleted += 1
-        tally.checkpoints += thread.count
+        """Delete an idle thread: its checkpoints and writes up to the latest ids the prune saw, nothing newer.
+
+        A question asked meanwhile (a follow-up arriving mid-prune) writes a newer checkpoint; it stays, and so does
+        the thread (not counted as deleted).
+        """
         if self.backend == "postgresql":
-            self.saver.delete_thread(thread.thread_id)
-            return
+            checkpoints, writes, left = self._delete_pg(thread)
+        else:
+            checkpoints, writes, left = self._delete_sqlite(thread)
+        tally.checkpoints += checkpoints
+        tally.writes += writes
+        if left:
+            log.info("thread %s was asked a question during the prune: its new checkpoints are kept", thread.thread_id)
+        else:
+            tally.deleted += 1
+
+    def _delete_sqlite(self, thread: _Thread) -> tuple[int, int, bool]:
+        checkpoints = writes = 0
         with self._sqlite() as cur:
-            tally.writes += cur.execute("DELETE FROM writes WHERE thread_id = ?", (thread.thread_id,)).rowcount
-            cur.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread.thread_id,))
+            for ns, last in thread.latest.items():
+                where = "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id <= ?"
+                writes += cur.execute(f"DELETE FROM writes {where}", (thread.thread_id, ns, last)).rowcount
+                checkpoints += cur.execute(f"DELETE FROM checkpoints {where}", (thread.thread_id, ns, last)).rowcount
+            left = cur.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread.thread_id,)).fetchone()
+        return checkpoints, writes, left is not None
+
+    def _delete_pg(self, thread: _Thread) -> tuple[int, int, bool]:
+        """PostgresSaver's `delete_thread` deletes every row of the thread: the same, bounded, in one transaction.
+
+        Blobs are keyed by channel and version: those the deleted checkpoints used and no checkpoint of the namespace
+        committed by then uses (read committed: a follow-up's newer checkpoint is seen) go.
+        """
+        checkpoints = writes = 0
+        with self._pg() as cur, cur.connection.transaction():
+            for ns, last in thread.latest.items():
+                key = (thread.thread_id, ns, last)
+                cur.execute(
+                    "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id <= %s",
+                    key,
+                )
+                writes += max(cur.rowcount, 0)
+                cur.execute(
+                    "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id <= %s "
+                    "RETURNING checkpoint -> 'channel_versions' AS versions",
+                    key,
+                )
+                deleted = cur.fetchall()
+                checkpoints += len(deleted)
+                freed = {(str(c), str(v)) for r in deleted for c, v in (r["versions"] or {}).items()}
+                cur.execute(_PG_REFERENCED_BLOBS, (thread.thread_id, ns))
+                garbage: dict[str, list[str]] = {}
+                for channel, version in freed - {(r["channel"], r["version"]) for r in cur.fetchall()}:
+                    garbage.setdefault(channel, []).append(version)
+                for channel, versions in garbage.items():
+                    cur.execute(
+                        "DELETE FROM checkpoint_blobs WHERE thread_id = %s AND checkpoint_ns = %s AND channel = %s "
+                        "AND version = ANY(%s)",
+                        (thread.thread_id, ns, channel, versions),
+                    )
+            cur.execute("SELECT 1 AS x FROM checkpoints WHERE thread_id = %s LIMIT 1", (thread.thread_id,))
+            left = cur.fetchone()
+        return checkpoints, writes, left is not None
 
     def _size(self) -> int:
         if self.backend == "postgresql":
@@ -398,9 +499,19 @@ class CheckpointRetention:
 
     @contextmanager
     def _sqlite(self) -> Iterator[sqlite3.Cursor]:
-        """A cursor on the SQLite saver's own connection, under its lock (committed after, as the saver does)."""
-        with cast("SqliteSaver", self.saver).cursor() as cur:
-            yield cur
+        """A cursor on the SQLite saver's own connection, under its lock (committed after, as the saver does).
+
+        A step that fails (e.g. the database locked by another process: the prune skips the thread) is rolled back
+        here, under the saver's lock: the saver's cursor commits whatever is open when it closes, even after an
+        error, which would keep a half-done step; and a rollback outside the lock could undo a question's write.
+        """
+        saver = cast("SqliteSaver", self.saver)
+        with saver.cursor() as cur:
+            try:
+                yield cur
+            except BaseException:
+                saver.conn.rollback()
+                raise
 
     @contextmanager
     def _pg(self) -> Iterator[Cursor[DictRow]]:

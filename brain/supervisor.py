@@ -558,10 +558,14 @@ class Brain:
         return self.result(thread)
 
     def resume(self, thread_id: str) -> Answer:
-        """Finish a question whose run stopped part-way (its process died): what was done is not done again.
+        """Finish a decision whose run stopped part-way (its process died): what was done is not done again.
 
-        A step runs again from its start; a plan change in it carries the approval's idempotency key, so the plan
-        book adopts it at most once.
+        A decision is stored a step at a time (`durability="sync"`), so its run goes on from the last step stored:
+        that step runs again from its start; a plan change in it carries the approval's idempotency key, so the plan
+        book adopts it at most once. A question is stored only when it ends or stops for a decision
+        (`durability="exit"`): one whose process died left nothing to resume, and the thread stands where its
+        previous question left it (this returns that; a new thread was never stored: `UnknownThreadError`). Ask it
+        again.
 
         Raises:
             UnknownThreadError: no such thread.

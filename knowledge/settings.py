@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     """How often `shipbrain serve` prunes the brain's checkpoints, seconds (`SHIPBRAIN_CHECKPOINT_PRUNE_INTERVAL_S`;
     0: only `shipbrain checkpoints prune` does)."""
 
+    checkpoint_compress: bool = True
+    """Write the brain's checkpoints zlib-compressed (`SHIPBRAIN_CHECKPOINT_COMPRESS`). Both kinds are always read;
+    the release before compression reads only plain ones, so a downgrade needs `false` first: a conversation is
+    then rewritten plain by its next question and cut to that checkpoint by the next prune (one asked nothing
+    since stays unreadable to the older release)."""
+
     progress: bool = False
     """Show progress bars even when stderr is not a terminal (e.g. in CI logs)."""
 

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -220,6 +221,150 @@ def test_the_prune_command(brain: Brain, tmp_path: Path, monkeypatch: pytest.Mon
         get_settings.cache_clear()
 
 
+def _a_follow_up_during_an_idle_prune(brain: Brain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idle thread is asked a follow-up after the prune listed the threads: the follow-up and its thread stay."""
+    asked, idle = _conversations(brain, 2)
+    brain.retention.prune()  # one checkpoint each
+    listed = brain.retention._threads
+    follow_ups = []
+
+    def then_a_follow_up() -> list[object]:
+        threads = listed()
+        follow_ups.append(brain.ask("what must be done before it?", thread_id=asked))  # mid-prune
+        return list(threads)
+
+    monkeypatch.setattr(brain.retention, "_threads", then_a_follow_up)
+    report = brain.retention.prune(now=time.time() + 31 * DAY)  # both idle in the list
+    monkeypatch.undo()
+    assert follow_ups and follow_ups[0].status == "answered"
+    assert (report.threads, report.threads_deleted, report.checkpoints_deleted) == (2, 1, 2), report.line()
+    kept = brain.result(asked)  # before the fix: "no thread", the follow-up deleted with the thread
+    assert kept.question == "what must be done before it?" and kept.plan.intent == "upstream", kept.answer
+    assert kept.answer == follow_ups[0].answer and kept.results == follow_ups[0].results
+    assert brain.history(asked) == [FIRSTS[0].format(b=1), *FOLLOW_UPS, "what must be done before it?"]
+    again = brain.ask("what is it?", thread_id=asked)  # and the conversation goes on
+    assert again.status == "answered" and len(brain.history(asked)) == 7
+    with pytest.raises(Exception, match="no thread"):
+        brain.result(idle)
+
+
+def test_a_follow_up_during_an_idle_prune_is_kept(brain: Brain, monkeypatch: pytest.MonkeyPatch) -> None:
+    _a_follow_up_during_an_idle_prune(brain, monkeypatch)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL server programs not installed (tests/run.sh does)")
+def test_a_follow_up_during_an_idle_prune_is_kept_on_postgresql(
+    small_yard: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path, postgres_dsn=dsn)
+        brain = Brain(small_yard, settings)
+        try:
+            _a_follow_up_during_an_idle_prune(brain, monkeypatch)
+            # every blob left is one a checkpoint left uses (none leaked; none lost: the thread read back above)
+            with brain.retention._pg() as cur:
+                cur.execute(
+                    "SELECT COUNT(DISTINCT (b.thread_id, b.checkpoint_ns, b.channel, b.version)) AS n "
+                    "FROM checkpoints c "
+                    "CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') AS v "
+                    "JOIN checkpoint_blobs b ON (b.thread_id, b.checkpoint_ns, b.channel, b.version) = "
+                    "(c.thread_id, c.checkpoint_ns, v.key, v.value)"
+                )
+                used = cur.fetchone()
+                cur.execute("SELECT COUNT(*) AS n FROM checkpoint_blobs")
+                stored = cur.fetchone()
+            assert used is not None and stored is not None and used["n"] == stored["n"] > 0
+        finally:
+            brain.close()
+            dispose(settings)
+
+
+class _LockedOnce(sqlite3.Connection):
+    """A connection whose next statement starting with `fail` finds the database locked (another process)."""
+
+    fail: str | None = None
+
+    def cursor(self, factory: object = None) -> Any:  # every cursor checks `fail` (the saver asks for plain ones)
+        return super().cursor(_LockedCursor)
+
+
+class _LockedCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        conn = self.connection
+        assert isinstance(conn, _LockedOnce)
+        if conn.fail is not None and sql.startswith(conn.fail):
+            conn.fail = None
+            raise sqlite3.OperationalError("database is locked")
+        return super().execute(sql, parameters)
+
+
+def test_a_prune_step_another_process_stops_is_rolled_back(brain: Brain, tmp_path: Path) -> None:
+    """The second delete of a step finds the database locked: the thread is skipped with nothing half done."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from brain.checkpoints import checkpoint_serde
+
+    asked = brain.ask(ADOPT)
+    brain.decide(asked.thread_id, approved=False, by="planner.bob")  # several checkpoints, with pending writes
+    brain.close()
+
+    def counts() -> tuple[int, int]:
+        with sqlite3.connect(tmp_path / "brain.sqlite") as conn:
+            (checkpoints,) = conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone()
+            (writes,) = conn.execute("SELECT COUNT(*) FROM writes").fetchone()
+        return checkpoints, writes
+
+    before = counts()
+    assert before[0] > 1 and before[1] > 0, before
+    conn = sqlite3.connect(tmp_path / "brain.sqlite", factory=_LockedOnce, check_same_thread=False)
+    try:
+        retention = CheckpointRetention(SqliteSaver(conn, serde=checkpoint_serde()), retention_days=30, interval_s=0)
+        conn.fail = "DELETE FROM checkpoints"  # after its writes were deleted
+        held = retention.prune()
+        assert (held.threads_skipped, held.checkpoints_deleted) == (1, 0), held.line()
+        assert not conn.in_transaction
+        assert counts() == before  # before the fix: the older checkpoints' writes deleted, the checkpoints kept
+        conn.fail = "DELETE FROM checkpoints"  # an idle thread's delete likewise
+        held = retention.prune(now=time.time() + 31 * DAY)
+        assert (held.threads_skipped, held.threads_deleted) == (1, 0) and counts() == before, held.line()
+        done = retention.prune()
+        assert done.checkpoints_deleted == before[0] - 1 and counts()[0] == 1, done.line()
+    finally:
+        conn.close()
+
+
+def test_checkpoints_can_be_written_uncompressed(small_yard: Path, tmp_path: Path) -> None:
+    """SHIPBRAIN_CHECKPOINT_COMPRESS=false writes plain rows (the release before reads them); both kinds are read."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    def types() -> set[str]:
+        with sqlite3.connect(tmp_path / "brain.sqlite") as conn:
+            return {t for (t,) in conn.execute("SELECT type FROM checkpoints")}
+
+    compressed = Brain(small_yard, Settings(data_dir=tmp_path))
+    try:
+        first = compressed.ask("What is B001?")
+    finally:
+        compressed.close()
+    assert types() == {"msgpack+zlib"}
+    plain = Brain(small_yard, Settings(data_dir=tmp_path, checkpoint_compress=False))
+    try:
+        assert plain.result(first.thread_id).answer == first.answer  # a compressed row read
+        follow = plain.ask("what waits on it?", thread_id=first.thread_id)
+        assert follow.status == "answered" and follow.plan.intent == "downstream", follow.answer
+        plain.retention.prune()
+    finally:
+        plain.close()
+    assert types() == {"msgpack"}
+    with sqlite3.connect(tmp_path / "brain.sqlite", check_same_thread=False) as conn:
+        before = SqliteSaver(conn, serde=JsonPlusSerializer())  # the release before compression: plain msgpack
+        latest = before.get_tuple({"configurable": {"thread_id": first.thread_id, "checkpoint_ns": ""}})
+    assert latest is not None and latest.checkpoint["channel_values"]["question"] == "what waits on it?"
+    assert latest.checkpoint["channel_values"]["asked"] == ["What is B001?"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not postgres.available(), reason="PostgreSQL server programs not installed (tests/run.sh does)")
 def test_pruning_on_postgresql(small_yard: Path, tmp_path: Path) -> None:
@@ -254,9 +399,12 @@ def test_serve_prunes_periodically(small_yard: Path, tmp_path: Path) -> None:
     server = start(data_dir, "--yard", str(small_yard), "--no-warm", "--no-chat", env=env)
     try:
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}) as client:
-            asked = client.post("/v1/ask", json={"question": "What is B001?"}).json()
+            first = client.post("/v1/ask", json={"question": "What is B001?"})
+            assert first.status_code == 200 and first.json()["status"] == "answered", first.text
+            asked = first.json()
             for follow_up in FOLLOW_UPS:
-                client.post("/v1/ask", json={"question": follow_up, "thread_id": asked["thread_id"]})
+                answered = client.post("/v1/ask", json={"question": follow_up, "thread_id": asked["thread_id"]})
+                assert answered.status_code == 200 and answered.json()["status"] == "answered", answered.text
             waiting = client.post("/v1/ask", json={"question": ADOPT}).json()
             assert waiting["status"] == "waiting_for_approval"
             deadline = time.monotonic() + 30
