@@ -6,6 +6,7 @@ PostgreSQL a throwaway server (tests/helpers/postgres.py) and an event written t
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -469,6 +470,24 @@ class Blackhole:
                     sock.close()
 
 
+def _keepalives(address: tuple[str, int]) -> tuple[int, ...]:
+    """SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT of this process's socket bound to `address`."""
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            sock = socket.socket(fileno=os.dup(int(fd)))
+        except OSError:
+            continue  # not a socket
+        with sock:
+            try:
+                if sock.family != socket.AF_INET or sock.getsockname() != address:
+                    continue
+            except OSError:
+                continue
+            options = [(socket.IPPROTO_TCP, o) for o in (socket.TCP_KEEPIDLE, socket.TCP_KEEPINTVL, socket.TCP_KEEPCNT)]
+            return tuple(sock.getsockopt(level, o) for level, o in [(socket.SOL_SOCKET, socket.SO_KEEPALIVE), *options])
+    raise AssertionError(f"no socket of this process is bound to {address}")
+
+
 @pytest.mark.slow
 @pg
 def test_on_postgresql_a_listener_gone_silent_is_noticed_and_replaced(tmp_path: Path, small_yard: Path) -> None:
@@ -496,7 +515,10 @@ def test_on_postgresql_a_listener_gone_silent_is_noticed_and_replaced(tmp_path: 
                     woken = stream.event(within_s=20)  # before the fix: never, the stream waited on a dead socket
                     took = time.monotonic() - t0
                 assert (woken["event"], woken["id"]) == ("progress", "2")
-                assert len(proxy.listening()) == 1 and took < 15, took  # a new LISTEN connection, soon
+                [replaced] = proxy.listening()
+                assert replaced is not listener and took < 15, took  # a new LISTEN connection, soon
+                # and it has TCP keepalives, which drop a half-open connection the kernel can see is dead
+                assert _keepalives(replaced["socks"][0].getpeername()) == (1, 30, 10, 3)
                 assert served.streams.notified and served.streams.polls == 0
         finally:
             other.dispose()
