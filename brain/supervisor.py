@@ -562,10 +562,10 @@ class Brain:
 
         A decision is stored a step at a time (`durability="sync"`), so its run goes on from the last step stored:
         that step runs again from its start; a plan change in it carries the approval's idempotency key, so the plan
-        book adopts it at most once. A question is stored only when it ends or stops for a decision
-        (`durability="exit"`): one whose process died left nothing to resume, and the thread stands where its
-        previous question left it (this returns that; a new thread was never stored: `UnknownThreadError`). Ask it
-        again.
+        book adopts it at most once. A question is stored only when its run exits: answered, failed or stopped for
+        a decision (`durability="exit"`); one whose process died left nothing to resume, and the thread stands where
+        its previous question left it (this returns that; a new thread was never stored: `UnknownThreadError`). Ask
+        it again.
 
         Raises:
             UnknownThreadError: no such thread.
