@@ -5,7 +5,8 @@ new ones as the run makes them. What bounds it:
 
 - **One watcher per process**, not one poller per stream. A stream subscribes to its run and sleeps until the
   watcher wakes it. On PostgreSQL the watcher is one connection that `LISTEN`s on `shipbrain_run_events`; a
-  trigger on `run_events` (created, idempotently, when the service starts) sends a `NOTIFY` naming the run in
+  trigger on `run_events` (created, idempotently, when the service starts; left alone when it exists, so a DBA
+  may make it for a service user that owns neither the table nor the function) sends a `NOTIFY` naming the run in
   the writing transaction, so an event written by any process on the database (another `serve`, the command
   line) wakes the streams of every process. On SQLite it is one poll every `stream_poll_s` for all the runs
   watched at once: one query per tick, whatever the number of streams.
