@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import cast
 
@@ -30,12 +31,13 @@ from brain.planbook import PlanBook
 from knowledge import Settings
 from knowledge.database import dispose
 from tests.helpers import postgres
-from tests.service.conftest import Api, make_tokens, service_settings
+from tests.service.conftest import SECRET, Api, make_tokens, service_settings
 from tests.service.test_approvals import EVENTS, _held
 from workflows.service import KeyStore, Store, create_app
 from workflows.service._tables import API_KEYS, META
 from workflows.service.runner import gone_from_this_host, process_id
 from workflows.service.store import Lease, RunRecord, now, process_of
+from workflows.service.webhooks import Dispatcher
 
 LONG = timedelta(seconds=60)
 SHORT = timedelta(seconds=0.3)
@@ -399,3 +401,79 @@ def test_a_run_longer_than_its_lease_is_renewed_and_never_taken_over(two_apps: t
     assert done["status"] == "completed" and done["attempts"] == 1
     kinds = Counter(e.type for e in a.store.events(created["run_id"]))
     assert kinds["requeued"] == 0 and kinds["started"] == 1 and kinds["completed"] == 1
+
+
+def _held_receiver() -> tuple[type[BaseHTTPRequestHandler], threading.Event, threading.Event]:
+    """A webhook receiver that keeps each delivery waiting until the test lets it answer; its two events."""
+    arrived, answer = threading.Event(), threading.Event()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            arrived.set()
+            answer.wait(30)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Receiver, arrived, answer
+
+
+def test_a_webhook_in_delivery_stays_claimed_longer_than_its_delivery_may_take(store: Store) -> None:
+    """With a 40 s delivery timeout, the claim outlasts it: no other process sends the webhook meanwhile (item 7)."""
+    receiver, arrived, answer = _held_receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    key_id = _key(store)
+    run = store.create_run(
+        workflow="test-sleep",
+        version="1",
+        key_id=key_id,
+        actor=key_id,
+        idempotency_key=None,
+        fingerprint="f",
+        request={},
+        webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+    )
+    lease = _lease()
+    claimed = store.claim_next(lease)
+    assert claimed is not None and _complete(store, claimed, lease) is not None
+    dispatcher = Dispatcher(store, SECRET, service_settings(webhook_timeout_s=40.0))
+    sending = threading.Thread(target=dispatcher.deliver_due)
+    try:
+        sending.start()
+        assert arrived.wait(20)
+        (row,) = store.webhooks(run.run_id)
+        assert row.delivered_at is None
+        assert row.next_attempt_at - now() > timedelta(seconds=40), row.next_attempt_at  # past the delivery timeout
+        assert list(store.due_webhooks(12)) == []  # another process finds nothing to send
+    finally:
+        answer.set()
+        sending.join(30)
+        dispatcher.stop()
+        server.shutdown()
+        server.server_close()
+    (row,) = store.webhooks(run.run_id)
+    assert row.delivered_at is not None and row.attempts == 1
+
+
+def test_a_failed_attempt_whose_claim_was_taken_over_leaves_the_next_attempt_to_the_taker(store: Store) -> None:
+    (run_id,) = _queue(store)
+    lease = _lease()
+    claimed = store.claim_next(lease)
+    assert claimed is not None and _complete(store, claimed, lease) is not None
+    (late,) = store.due_webhooks(12, claim=timedelta(0))  # a claim that ran out while its delivery went on
+    (taker,) = store.due_webhooks(12, claim=timedelta(minutes=2))  # another process took the webhook
+    store.webhook_attempted(
+        late.webhook_id, delivered=False, error="timeout", retry_in_s=1, claimed=late.next_attempt_at
+    )
+    (row,) = store.webhooks(run_id)
+    assert row.attempts == 1 and row.last_error == "timeout"
+    assert row.next_attempt_at == taker.next_attempt_at  # the taker's claim stands: no second delivery beside it
+    store.webhook_attempted(
+        taker.webhook_id, delivered=False, error="HTTP 500", retry_in_s=1, claimed=taker.next_attempt_at
+    )
+    (row,) = store.webhooks(run_id)
+    assert row.attempts == 2 and row.next_attempt_at < now() + timedelta(seconds=5)  # the taker schedules the retry

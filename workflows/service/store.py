@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, TypeAlias, get_args
 
@@ -815,7 +815,10 @@ class Store:
         Claiming a webhook moves its next attempt `claim` ahead (a conditional update: of two processes reaching it at
         once, one gets it), and happens only when the iteration reaches it, so a webhook waits for no earlier one's
         delivery under its claim; `webhook_attempted` then sets the real next attempt. A process that dies while it
-        delivers one leaves it to be tried again when the claim runs out (three times the default delivery timeout).
+        delivers one leaves it to be tried again when the claim runs out. The dispatcher claims for longer than an
+        attempt may take (`Dispatcher.claim`). Each row yielded carries its claim's end as `next_attempt_at`, which
+        `webhook_attempted` checks. Times are this process's clock: the processes' clocks should agree to well
+        within the claim.
         """
         at = now()
         due = and_(OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= at, OUTBOX.c.attempts < max_attempts)
@@ -832,7 +835,7 @@ class Store:
                     .values(next_attempt_at=at + claim)
                 )
             if done.rowcount == 1:
-                yield row
+                yield replace(row, next_attempt_at=at + claim)
 
     def webhooks(self, run_id: str | None = None) -> list[OutboxRow]:
         """Every webhook (of one run), oldest first."""
@@ -855,12 +858,30 @@ class Store:
             delivered_at=_aware(row["delivered_at"]),
         )
 
-    def webhook_attempted(self, webhook_id: str, *, delivered: bool, error: str | None, retry_in_s: float) -> None:
-        """Record a delivery attempt: delivered, or failed with the error and when to try again."""
+    def webhook_attempted(
+        self,
+        webhook_id: str,
+        *,
+        delivered: bool,
+        error: str | None,
+        retry_in_s: float,
+        claimed: datetime | None = None,
+    ) -> None:
+        """Record a delivery attempt: delivered, or failed with the error and when to try again (in `retry_in_s`).
+
+        `claimed` is the end of the caller's claim (the `next_attempt_at` of the row `due_webhooks` yielded). A failed
+        attempt whose claim ran out and was taken by another process (the delivery outlasted it) is counted, but
+        leaves the next attempt to that process's claim rather than scheduling one beside it.
+        """
         values: dict[str, object] = {"attempts": OUTBOX.c.attempts + 1, "last_error": error}
         if delivered:
             values["delivered_at"] = now()
-        else:
-            values["next_attempt_at"] = now() + timedelta(seconds=retry_in_s)
         with self.engine.begin() as conn:
             conn.execute(update(OUTBOX).where(OUTBOX.c.webhook_id == webhook_id).values(**values))
+            if not delivered:
+                ours = [] if claimed is None else [OUTBOX.c.next_attempt_at == claimed]
+                conn.execute(
+                    update(OUTBOX)
+                    .where(OUTBOX.c.webhook_id == webhook_id, OUTBOX.c.delivered_at.is_(None), *ours)
+                    .values(next_attempt_at=now() + timedelta(seconds=retry_in_s))
+                )

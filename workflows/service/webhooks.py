@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import threading
+from datetime import timedelta
 
 import httpx
 from standardwebhooks import Webhook
@@ -104,14 +105,23 @@ class Dispatcher:
     def deliver_due(self) -> int:
         """Attempt every due webhook once; returns how many were delivered."""
         delivered = 0
-        for row in self.store.due_webhooks(self.service.webhook_max_attempts):
+        for row in self.store.due_webhooks(self.service.webhook_max_attempts, claim=self.claim):
             if self._stop.is_set():
                 break
             delivered += self.deliver(row)
         return delivered
 
+    @property
+    def claim(self) -> timedelta:
+        """How long a webhook being delivered stays this process's, 30 s at least.
+
+        Past what one attempt may take: three times the timeout, which httpx applies to connecting, sending and
+        reading each.
+        """
+        return timedelta(seconds=max(30.0, 3 * self.service.webhook_timeout_s))
+
     def deliver(self, row: OutboxRow) -> bool:
-        """One signed attempt at a webhook; records the outcome."""
+        """One signed attempt at a webhook (claimed by `due_webhooks`); records the outcome."""
         at = now()
         headers = {
             "content-type": "application/json",
@@ -132,7 +142,9 @@ class Dispatcher:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}".replace(row.url, redact_url(row.url))
         backoff = min(self.service.webhook_max_backoff_s, 2.0**row.attempts) * random.uniform(0.8, 1.2)
-        self.store.webhook_attempted(row.webhook_id, delivered=error is None, error=error, retry_in_s=backoff)
+        self.store.webhook_attempted(
+            row.webhook_id, delivered=error is None, error=error, retry_in_s=backoff, claimed=row.next_attempt_at
+        )
         if error is not None:
             shown = redact_url(row.url)
             log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, shown, row.attempts + 1, error)
