@@ -40,7 +40,8 @@ from workflows.service.store import Lease, RunRecord, now, process_of
 from workflows.service.webhooks import Dispatcher
 
 LONG = timedelta(seconds=60)
-SHORT = timedelta(seconds=0.3)
+SHORT = timedelta(seconds=2)
+"""A lease that runs out within a test: long enough that a busy machine does every step before it does."""
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_a_lost_lease_writes_nothing_and_the_taker_ends_the_run_once(store: Stor
     assert store.requeue_expired() == []  # the lease runs still
     assert store.progress(run_id, first, {"step": "a", "done": 0, "total": 2})
 
-    time.sleep(0.5)  # the first holder stalls past its lease without renewing
+    time.sleep(SHORT.total_seconds() + 0.3)  # the first holder stalls past its lease without renewing
     assert store.requeue_expired() == [run_id]
     requeued = store.events(run_id)[-1]
     assert requeued.type == "requeued" and "lease" in str(requeued.data["reason"]) and requeued.data["attempt"] == 1
@@ -149,14 +150,14 @@ def test_a_lost_lease_writes_nothing_and_the_taker_ends_the_run_once(store: Stor
 
 def test_a_renewed_lease_is_never_taken_over(store: Store) -> None:
     (run_id,) = _queue(store)
-    lease = _lease(timedelta(seconds=0.6))
+    lease = _lease(SHORT)
     assert store.claim_next(lease) is not None
-    for _ in range(4):  # 1.2 s in all: twice the lease, renewed every 0.3 s
-        time.sleep(0.3)
+    for _ in range(8):  # 4 s in all: twice the lease, renewed every 0.5 s
+        time.sleep(0.5)
         assert store.renew({run_id: lease.token}, lease.duration) == {run_id}
         assert store.requeue_expired() == []
     assert store.renew({run_id: "another/1"}, lease.duration) == set()  # a token that does not hold it renews nothing
-    time.sleep(0.8)
+    time.sleep(SHORT.total_seconds() + 0.3)
     assert store.renew({}, lease.duration) == set()
     assert store.requeue_expired() == [run_id]
     assert store.renew({run_id: lease.token}, lease.duration) == set()  # lost: the holder learns it
@@ -191,7 +192,7 @@ def test_a_decision_under_a_live_lease_is_left_to_its_holder(store: Store) -> No
     assert not store.record_decision(run_id, {"approved": True, "by": "bob"}, lease=_lease())  # decided already
     assert not store.decided_unclaimed() and store.claim_decided(_lease()) is None  # its holder carries it out
 
-    time.sleep(0.5)  # the holder died before carrying it out
+    time.sleep(SHORT.total_seconds() + 0.3)  # the holder died before carrying it out
     assert store.decided_unclaimed()
     taker = _lease()
     taken = store.claim_decided(taker)
@@ -313,11 +314,11 @@ def test_a_store_made_before_leases_gains_them_and_its_running_runs_are_taken_ba
 
 @pytest.fixture
 def two_apps(tmp_path: Path, small_yard: Path, pg_dsn: str | None) -> Iterator[tuple[Api, Api]]:
-    """Two services on one PostgreSQL store, as two processes would be (each its own data dir), with 1 s leases."""
+    """Two services on one PostgreSQL store, as two processes would be (each its own data dir), with 2 s leases."""
     if pg_dsn is None:
         pytest.skip("PostgreSQL's server programs are not installed")
     dsn = _database(pg_dsn)
-    service = service_settings(lease_s=1.0, lease_renew_s=0.2)
+    service = service_settings(lease_s=2.0, lease_renew_s=0.2)
     made: list[Api] = []
     for name in ("a", "b"):
         settings = Settings(data_dir=tmp_path / name, postgres_dsn=dsn)
@@ -359,17 +360,17 @@ def test_a_decision_left_half_done_by_a_dead_process_is_carried_out_by_another_o
     a, _ = two_apps
     held = _held(a, EVENTS[:2])
     # a process of another host recorded the decision under its lease, then died before carrying it out
-    elsewhere = Lease("yard-node-7.example:4242:0badc0de/1", timedelta(seconds=1.5))
+    elsewhere = Lease("yard-node-7.example:4242:0badc0de/1", timedelta(seconds=4))
     decided_at = time.monotonic()
     assert a.store.record_decision(
         held["run_id"], {"approved": True, "by": "anna", "key_id": None, "note": None, "at": "now"}, lease=elsewhere
     )
-    time.sleep(0.8)
+    time.sleep(1.0)
     assert a.get(held["links"]["self"]).json()["status"] == "waiting_for_approval"  # its lease runs: left to it
     done = a.wait(held["run_id"], timeout=20)
     taken_after = time.monotonic() - decided_at
     assert done["status"] == "completed" and done["approval"]["by"] == "anna" and len(done["approval"]["adopted"]) == 2
-    assert taken_after >= 1.5
+    assert taken_after >= 4.0
     assert [e.action for e in a.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
     run = a.store.get_run(held["run_id"])
     assert run is not None and run.lease_owner is not None and run.lease_owner != elsewhere.token
@@ -394,9 +395,9 @@ def test_a_stopping_process_gives_its_runs_back_at_once(store: Store) -> None:
 
 @pytest.mark.slow
 def test_a_run_longer_than_its_lease_is_renewed_and_never_taken_over(two_apps: tuple[Api, Api]) -> None:
-    """The heartbeat keeps a 1 s lease alive through a 3 s step that reports no progress; nobody takes the run."""
+    """The heartbeat keeps a 2 s lease alive through a 5 s step that reports no progress; nobody takes the run."""
     a, _ = two_apps
-    created = a.run({"input": {"steps": 1, "seconds_per_step": 3.0, "tag": "long"}}).json()
+    created = a.run({"input": {"steps": 1, "seconds_per_step": 5.0, "tag": "long"}}).json()
     done = a.wait(created["run_id"], timeout=30)
     assert done["status"] == "completed" and done["attempts"] == 1
     kinds = Counter(e.type for e in a.store.events(created["run_id"]))
