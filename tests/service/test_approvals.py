@@ -19,6 +19,7 @@ from brain.planbook import PlanBook
 from knowledge import Settings
 from tests.service.conftest import Api, service_settings
 from workflows.service import create_app
+from workflows.service._tables import RUNS
 from workflows.service.runner import process_id
 from workflows.service.store import Lease
 
@@ -148,3 +149,24 @@ def test_a_decision_whose_plan_moved_under_it_ends_the_run_failed_and_never_stop
     with TestClient(app):  # recover() carried the decision out before the workers started: the start did not raise
         run = third.store.get_run(held["run_id"])
         assert run is not None and run.status == "failed" and (run.error or {}).get("type") == "plan_changed", run
+
+
+def test_an_approval_whose_change_cannot_be_adopted_answers_409_and_ends_the_run(api: Api, settings: Settings) -> None:
+    """The change computed again at approval differs from the one shown (here: the stored digest no longer matches).
+
+    Before review 13's item 1 the API answered 500 and the run stayed waiting with its decision recorded, for good.
+    """
+    held = _held(api, EVENTS[:1])
+    with api.store.engine.begin() as conn:
+        conn.execute(
+            RUNS.update()
+            .where(RUNS.c.id == held["run_id"])
+            .values(result=json.dumps(held["result"] | {"schedule_digest": "0" * 64}))
+        )
+    approved = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
+    assert approved.status_code == 409 and approved.json()["error"]["type"] == "plan_changed", approved.text
+    run = api.get(held["links"]["self"]).json()
+    assert run["status"] == "failed" and run["error"]["type"] == "plan_changed" and run["approval"]["adopted"] == []
+    assert _book(api, settings).entries() == []
+    again = api.post(held["links"]["approval"], {"approved": False}, scope="approve")
+    assert again.status_code == 409 and again.json()["error"]["type"] == "not_waiting_for_approval"
