@@ -52,6 +52,7 @@ __all__ = [
     "ADAPTERS",
     "DEFAULT_CONFIG",
     "ENTRY_POINT_GROUP",
+    "V2_IN_FLIGHT",
     "AdapterFactory",
     "AdapterType",
     "ModelConfig",
@@ -62,6 +63,10 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG: Final = Path(__file__).parent / "default.toml"
+UNKNOWN_VERSION: Final = "unknown"
+"""The version of a model until its server says which it runs (a v2 model neither config nor card names)."""
+V2_IN_FLIGHT: Final = 2
+"""A v2 model's batches in flight unless its config says `in_flight` (benchmarks/v2_throughput.py measures it)."""
 ENTRY_POINT_GROUP: Final = "shipbrain.adapters"
 PROJECT_ADAPTERS: Final = ("adapters.welding", "adapters.outfitting", "adapters.scheduling")
 """The project's modules that register adapters (one module, or package, per adapter)."""
@@ -84,13 +89,20 @@ class ModelConfig(BaseModel):
     remote_name: str | None = None
     """The model's name on the server (default: the registry name)."""
     version: str | None = None
-    """Overrides the version in the model card; a v2 model's is also the server-side version it pins
-    (`/v2/models/{remote_name}/versions/{version}/infer`)."""
+    """The version shown and recorded with predictions (a label: overrides the model card's); never sent."""
+    server_version: str | None = None
+    """v2: the server-side version to pin (`/v2/models/{remote_name}/versions/{server_version}/infer`); the version
+    shown too when `version` is not set. Unset: the server chooses, and its answer names the version shown. A
+    `versions.LABEL` table inherits the default's unless it sets its own."""
     batch_size: int | None = Field(default=None, gt=0)
     """Rows per call (default: the adapter's); a v2 server's published `max_batch_size` caps it."""
     binary: bool | Literal["auto"] = "auto"
     """v2: send tensors with the binary tensor data extension (true), as JSON (false), or binary where the server
     says it supports it (Triton; KServe >= 0.14), else JSON ("auto"). JSON cannot carry NaN, ±inf or FP16."""
+    in_flight: int | None = Field(default=None, gt=0)
+    """Batches a remote model's `predict` keeps in flight at once (default: `V2_IN_FLIGHT` for a v2 model, else 1):
+    while the server computes one batch the next one travels. Outputs keep the input's order; a failed batch fails
+    the whole call."""
     threads: int | None = Field(default=None, gt=0)
     """onnxruntime threads (default: every core)."""
     policy: dict[str, float] = Field(default_factory=dict)
@@ -109,9 +121,9 @@ class ModelConfig(BaseModel):
         return self
 
     def label(self) -> str | None:
-        """This entry's version from config alone: `version` if set, else its model card's, else None."""
-        if self.version is not None:
-            return self.version
+        """This entry's version from config alone: `version`, else `server_version`, else its card's, else None."""
+        if self.version is not None or self.server_version is not None:
+            return self.version or self.server_version
         if self.transport == "onnx" and self.path is not None:
             from adapters.cards import load_card
 
@@ -152,7 +164,7 @@ def build_transport(name: str, config: ModelConfig) -> Transport:
         return V2Transport(
             config.url,
             config.remote_name or name,
-            version=config.version,
+            version=config.server_version,
             policy=config.call_policy(),
             binary=config.binary,
         )
@@ -170,11 +182,14 @@ class _TransportAdapter(Protocol):
 def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConfig], Adapter]:
     """A config factory for an adapter class built as `cls(transport, version, batch_size)`.
 
-    The version comes from the config entry, else from the model card beside an ONNX file, else (a v2 model) from
-    the server: the latest of its metadata's `versions`. A v2 server that publishes a `max_batch_size` (Triton's
-    model configuration) caps the batch: the adapter's is min(configured or default, server's), and its spec
-    records the server's as `server_max_batch`. The server is asked once, without retries; one that cannot be
-    reached leaves the version "unknown" and the batch as configured.
+    The version comes from the config entry (`version`, else the pinned `server_version`), else from the model card
+    beside an ONNX file, else (a v2 model) from the server: the latest of its metadata's `versions`. Building asks
+    no server: a v2 transport learns what its server runs on its first call (`V2Transport.served`, which also splits
+    every call at the server's `max_batch_size`), and the spec follows: its version (until then "unknown") and,
+    where the server publishes a `max_batch_size` (Triton's model configuration), a batch of min(configured or
+    default, server's) with the server's as `server_max_batch`. `Registry.spec` asks a v2 server whose version is
+    still unknown, so what is shown and recorded with predictions is the server's. The spec's `in_flight` is the
+    config's, else `V2_IN_FLIGHT` for a v2 model, else 1.
     """
 
     def build(name: str, config: ModelConfig) -> Adapter:
@@ -182,27 +197,43 @@ def config_factory(adapter_class: _TransportAdapter) -> Callable[[str, ModelConf
 
         transport = build_transport(name, config)
         card = load_card(config.resolved_path()) if config.transport == "onnx" else None
-        served = _served(transport)
-        version = config.version or (card.version if card else None) or (served and served.version) or "unknown"
+        version = config.version or config.server_version or (card.version if card else None)
         extra = {"batch_size": config.batch_size} if config.batch_size else {}
-        built = adapter_class(transport, version, **extra)
-        limit = served.max_batch_size if served is not None else None
-        if limit is not None and isinstance(built, ModelAdapter):
-            built.spec = built.spec.model_copy(
-                update={"batch_size": min(built.spec.batch_size, limit), "server_max_batch": limit}
-            )
+        built = adapter_class(transport, version or UNKNOWN_VERSION, **extra)
+        if isinstance(built, ModelAdapter):
+            update: dict[str, int] = {
+                "in_flight": config.in_flight or (V2_IN_FLIGHT if config.transport == "v2" else 1)
+            }
+            built.spec = built.spec.model_copy(update=update)
+            _follow_server(built, version is None)
         return built
 
     return build
 
 
-def _served(transport: Transport) -> ServedModel | None:
-    """What a v2 server says of its model (None for other transports)."""
-    if transport.kind != "v2":
-        return None
+def _follow_server(built: ModelAdapter, version_unknown: bool) -> None:
+    """Make `built.spec` follow what its v2 server says it runs, once it has said it.
+
+    Its version (where config and card gave none), and a batch capped at the server's `max_batch_size`. Other
+    transports: nothing to learn.
+    """
     from adapters.transports.v2 import V2Transport
 
-    return transport.discover() if isinstance(transport, V2Transport) else None
+    transport = built.transport
+    if not isinstance(transport, V2Transport):
+        return
+
+    def learn(served: ServedModel) -> None:
+        update: dict[str, object] = {}
+        if version_unknown and served.version is not None:
+            update["version"] = served.version
+        if served.max_batch_size is not None:
+            limit = served.max_batch_size
+            update |= {"batch_size": min(built.spec.batch_size, limit), "server_max_batch": limit}
+        if update:
+            built.spec = built.spec.model_copy(update=update)
+
+    transport.on_served(learn)
 
 
 AdapterFactory = Callable[[str, ModelConfig], Adapter]
@@ -386,7 +417,8 @@ class Registry:
                 continue  # a model without config has one version, or the default already
             # The chosen version becomes the entry; the others (default included) stay reachable from it.
             default = configs[name]
-            siblings = {known[0]: default.model_copy(update={"version": known[0], "versions": {}})}
+            # The default keeps its own fields: a version its server or card named is not written into config.
+            siblings = {known[0]: default.model_copy(update={"versions": {}})}
             siblings.update({label: c for label, c in default.versions.items() if label != version})
             configs[name] = default.versions[version].model_copy(update={"versions": siblings})
         return Registry(configs, self.plugins)
@@ -414,8 +446,19 @@ class Registry:
         return adapter
 
     def spec(self, name: str) -> AdapterSpec:
-        """The spec of one model."""
-        return self.get(name).spec
+        """The spec of one model.
+
+        A v2 model whose version is still unknown asks its server first (a short timeout, no retries; once it has
+        answered, never again: see `V2Transport.served`), so the version shown and recorded is the server's.
+        """
+        built = self.get(name)
+        transport = getattr(built, "transport", None)
+        if built.spec.version == UNKNOWN_VERSION and getattr(transport, "kind", None) == "v2":
+            from adapters.transports.v2 import V2Transport
+
+            if isinstance(transport, V2Transport):
+                transport.served()
+        return built.spec
 
     def close(self) -> None:
         """Close every adapter built so far."""

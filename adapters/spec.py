@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Generator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
@@ -42,6 +44,9 @@ class AdapterSpec(BaseModel):
     """One output row, aligned with the input row."""
     batch_size: int = Field(default=65_536, gt=0)
     """Rows per call to the model (already capped at `server_max_batch`)."""
+    in_flight: int = Field(default=1, gt=0)
+    """Batches `predict` keeps in flight at once over a remote transport (1: one after another). While the server
+    computes one batch the next one travels; outputs keep the input's order either way."""
     server_max_batch: int | None = Field(default=None, gt=0)
     """The largest batch the model's server accepts, where it publishes one (a v2 server's `max_batch_size`)."""
     transport: str
@@ -112,29 +117,71 @@ class ModelAdapter(ABC):
         """Validate (unless the caller already did), then score in batches of `spec.batch_size`.
 
         The result has one row per input row, in order. No rows make no call: the result is `empty_result()`.
+        With `spec.in_flight` > 1, that many batches are sent at once (each from its own thread; the transport's
+        retries and circuit breaker apply to each call as with one). A batch that fails fails the whole call, with
+        no partial output: batches not yet sent are not sent, those in flight are waited for, then the error of
+        the earliest failed batch is raised.
         """
         if not validated:
             self.validate(batch)
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         if table.num_rows == 0:
             return self.empty_result()
+        size = self.spec.batch_size
+        chunks = [table.slice(start, size) for start in range(0, table.num_rows, size)]
         pieces = []
-        for start in range(0, table.num_rows, self.spec.batch_size):
-            chunk = table.slice(start, self.spec.batch_size)
-            outputs = self.transport.infer(self.encode(chunk))
-            decoded = self.decode(outputs, chunk)
-            if decoded.num_rows != chunk.num_rows:
-                raise ModelResponseError(
-                    self.spec.name, self.transport.kind, f"{decoded.num_rows} output rows for {chunk.num_rows} inputs"
-                )
-            try:
-                validate_batch(self.spec.name, self.spec.output_schema, decoded, row_offset=start)
-            except Exception as exc:  # the model broke its output contract: that is the model's failure
-                raise ModelResponseError(
-                    self.spec.name, self.transport.kind, f"output violates its schema: {exc}"
-                ) from exc
-            pieces.append(decoded)
+        answers = self._infer_all(chunks)
+        try:
+            for index, (chunk, outputs) in enumerate(zip(chunks, answers, strict=True)):
+                decoded = self.decode(outputs, chunk)
+                if decoded.num_rows != chunk.num_rows:
+                    raise ModelResponseError(
+                        self.spec.name,
+                        self.transport.kind,
+                        f"{decoded.num_rows} output rows for {chunk.num_rows} inputs",
+                    )
+                try:
+                    validate_batch(self.spec.name, self.spec.output_schema, decoded, row_offset=index * size)
+                except Exception as exc:  # the model broke its output contract: that is the model's failure
+                    raise ModelResponseError(
+                        self.spec.name, self.transport.kind, f"output violates its schema: {exc}"
+                    ) from exc
+                pieces.append(decoded)
+        finally:
+            answers.close()  # a failed batch: send no more, and wait for those under way
         return pa.concat_tables(pieces)
+
+    def _infer_all(self, chunks: list[pa.Table]) -> Generator[Mapping[str, npt.NDArray[np.generic]], None, None]:
+        """Each chunk's model outputs, in order, with up to `spec.in_flight` calls under way at once."""
+        window = min(self.spec.in_flight, len(chunks))
+        if window <= 1:
+            for chunk in chunks:
+                yield self.transport.infer(self.encode(chunk))
+            return
+
+        def call(chunk: pa.Table) -> Mapping[str, npt.NDArray[np.generic]]:
+            return self.transport.infer(self.encode(chunk))
+
+        pool = ThreadPoolExecutor(window, thread_name_prefix=f"predict-{self.spec.name}")
+        pending: deque[Future[Mapping[str, npt.NDArray[np.generic]]]] = deque()
+        try:
+            waiting = iter(chunks)
+            for chunk in waiting:
+                pending.append(pool.submit(call, chunk))
+                if len(pending) == window:
+                    break
+            while pending:
+                outputs = pending.popleft().result()  # the earliest batch's error, if it failed
+                failed = any(future.done() and future.exception() is not None for future in pending)
+                nxt = None if failed else next(waiting, None)  # a later batch failed already: send no more
+                if nxt is not None:
+                    pending.append(pool.submit(call, nxt))
+                yield outputs
+        finally:
+            # On an error (or a caller that stops early) nothing more is sent; calls under way end before we return.
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def empty_result(self) -> pa.Table:
         """The answer to no rows, made without calling the model: the output schema's columns, no rows.

@@ -1,32 +1,33 @@
-"""Benchmark of the v2 transport: rows/s of the welding model through MLServer, Triton and KServe, JSON and binary.
+"""Remote inference as a user gets it: the welding adapter's `predict` through v2 servers, beside in-process.
+
+The adapter's own `predict` through MLServer, Triton and KServe (JSON and binary, one batch in flight and the
+default), beside the in-process adapter, in one run.
 
 Run it from the repository root (the servers' environments made by `bash tests/e2e/install_*.sh`):
 
 ```
-python benchmarks/v2_throughput.py                 # 1M joints' features, 3 repeats
+python benchmarks/v2_throughput.py                 # 1M joints, every server, ~3 minutes
 python benchmarks/v2_throughput.py --rows 200000 --repeats 2 --servers triton kserve
 ```
 
 It prints a table and writes `benchmarks/results/v2_throughput.json` with every measurement and the machine.
 
-What it measures, in one run: the `features` tensor of `--rows` weld joints (1,000,000 by default: every field drawn
-uniformly over the model's words and ranges, seed 0) scored by the shipped welding ONNX file
+What it measures: `--rows` weld joint rows (1,000,000 by default; every field drawn uniformly over the model's words
+and ranges, seed 0) as an Arrow table, scored by `predict` of the welding adapter that the registry builds from a
+config entry, so validation, encoding, batching, the wire and decoding all count:
 
-- **in-process**: `OnnxTransport` with 1 onnxruntime thread (what each server runs) and with every core (what
-  Shipbrain runs by default);
-- **through each server** started on loopback by `adapters.serving.launch` (one at a time, stopped before the
-  next starts, so they do not share the two cores), with `V2Transport` as the registry builds it: batches of
-  262,144 rows (the adapters' default, Triton's `max_batch_size`), sent as JSON (`binary=False`) and with the binary
-  tensor extension (`binary=True`; MLServer 1.7 does not read it over REST, so its row is "n/a"), and binary
-  pipelined: batches of 65,536 rows, two requests in flight on one transport (while the server computes one
-  batch the next one travels; the servers run onnxruntime single-threaded, one model instance each).
+- **in-process**: `transport = "onnx"` (the shipped default: onnxruntime on every core);
+- **through each server** started on loopback by `adapters.serving.launch` with its defaults (the model on every
+  core: row slices of a single-threaded session, as in-process), one server at a time, stopped before the next
+  starts (they would share the cores); `transport = "v2"` with the adapter's defaults (batches of 262,144 rows,
+  the default policy), `binary = false` (JSON) and `true` (the binary tensor extension; MLServer 1.7 does not
+  read it over REST: "n/a"), each with `in_flight = 1` and the default (`adapters.registry.V2_IN_FLIGHT`).
 
-Each variant scores every row `--repeats` times after one warm-up batch; rows/s is rows over the median wall clock.
-The machine may be shared (the 1-minute load average is recorded with each variant), so in-process with every core
-is measured again just before each remote variant, and the remote one is compared with that ("ratio").
-Every variant's predictions are compared with in-process's (1 thread): the servers run the same graph
-single-threaded, so they are meant to be equal to the bit. Target from issue 14: binary on loopback at least half
-of in-process throughput (every core, measured beside it), checked for each server that has the extension.
+Each variant scores every row `--repeats` times after a warm-up call; rows/s is rows over the median wall clock.
+The machine may be shared (the 1-minute load average is recorded with each variant), so the in-process adapter is
+measured again with each server running idle, just before its variants, and they are compared with that ("ratio").
+Every variant's predictions are compared with in-process's, to the bit. Target from issue 14: binary on loopback,
+with the default settings, at least half of in-process throughput.
 """
 
 from __future__ import annotations
@@ -37,101 +38,90 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
+import pyarrow as pa
 from _common import REPO, Json, machine_info, report_targets, write_json
 from rich.console import Console
 from rich.table import Table
 
+from adapters.registry import ADAPTERS, V2_IN_FLIGHT, ModelConfig
 from adapters.serving.launch import SERVER_KINDS, LaunchError, ServerKind, launch
-from adapters.transports.base import CallPolicy
-from adapters.transports.inprocess import OnnxTransport
+from adapters.spec import Adapter
 from adapters.transports.v2 import V2Transport
 from adapters.welding import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
 
 ONNX = REPO / "adapters" / "models" / "welding.onnx"
 RESULT = REPO / "benchmarks" / "results" / "v2_throughput.json"
-BATCH = 262_144
-PIPELINED = 65_536
-"""Rows per request of the pipelined variant, which keeps two requests in flight."""
-POLICY = CallPolicy(timeout_s=300.0, max_attempts=1)
-Outputs = dict[str, npt.NDArray[np.generic]]
 
 
-def joint_features(rows: int, seed: int = 0) -> npt.NDArray[np.float32]:
-    """`rows` joints' `features` [rows, 10], every field uniform over the model's words and ranges."""
+def joints(rows: int, seed: int = 0) -> pa.Table:
+    """`rows` weld joint rows, every field uniform over the model's words and ranges."""
     rng = np.random.default_rng(seed)
-    words = [JOINT_LEVELS, JOINT_TYPES, PROCESSES, range(4), ACCESS, range(2), GRADES]
-    codes = [rng.integers(0, len(w), rows) for w in words]
-    _ = POSITIONS  # the position travels as its digit 0-3 (flat, horizontal, vertical, overhead)
-    numbers = [rng.uniform(4, 40, rows), rng.uniform(0.2, 12, rows), rng.uniform(0, 4, rows)]
-    return np.ascontiguousarray(np.column_stack([*codes, *numbers]), dtype=np.float32)
+
+    def words(choices: tuple[str, ...]) -> pa.Array:
+        return pa.array(np.asarray(choices, dtype=object)[rng.integers(0, len(choices), rows)], pa.string())
+
+    return pa.table(
+        {
+            "level": words(JOINT_LEVELS),
+            "joint_type": words(JOINT_TYPES),
+            "process": words(PROCESSES),
+            "position": words(POSITIONS),
+            "access": words(ACCESS),
+            "one_sided": pa.array(rng.integers(0, 2, rows).astype(bool)),
+            "grade": words(GRADES),
+            "thickness_mm": rng.uniform(4, 40, rows),
+            "length_m": rng.uniform(0.2, 12, rows),
+            "fit_up_gap_mm": rng.uniform(0, 4, rows),
+        }
+    )
 
 
-def score(
-    infer: Callable[[dict[str, npt.NDArray[np.generic]]], Outputs],
-    features: npt.NDArray[np.float32],
-    batch: int = BATCH,
-    in_flight: int = 1,
-) -> Outputs:
-    chunks = [{"features": features[start : start + batch]} for start in range(0, len(features), batch)]
-    if in_flight == 1:
-        pieces = [infer(chunk) for chunk in chunks]
-    else:  # the transport is thread-safe: while the server computes one batch, the next one travels
-        with ThreadPoolExecutor(in_flight) as pool:
-            pieces = list(pool.map(infer, chunks))
-    return {name: np.concatenate([p[name].reshape(-1) for p in pieces]) for name in ("hours", "defect_probability")}
+def welding(config: ModelConfig) -> Adapter:
+    """The welding adapter as the registry builds it from a `[models.welding]` entry."""
+    return ADAPTERS.get("welding").build("welding", config)
 
 
-def measure(
-    infer: Callable[[dict[str, npt.NDArray[np.generic]]], Outputs],
-    features: npt.NDArray[np.float32],
-    repeats: int,
-    batch: int = BATCH,
-    in_flight: int = 1,
-) -> tuple[Json, Outputs]:
-    infer({"features": features[:1024]})  # warm-up: connection, session, first allocation
+def measure(model: Adapter, rows: pa.Table, repeats: int) -> tuple[Json, pa.Table]:
+    model.predict(rows.slice(0, 1024))  # warm-up: connection, session, first allocation
     load = os.getloadavg()[0]  # the machine is shared: other work skews the timings
-    seconds, outputs = [], {}
+    seconds, outputs = [], rows.slice(0, 0)
     for _ in range(repeats):
         started = time.perf_counter()
-        outputs = score(infer, features, batch, in_flight)
+        outputs = model.predict(rows)
         seconds.append(time.perf_counter() - started)
     median = statistics.median(seconds)
-    figures = {"seconds": seconds, "median_s": median, "rows_per_s": len(features) / median, "load_average_1m": load}
+    figures = {"seconds": seconds, "median_s": median, "rows_per_s": len(rows) / median, "load_average_1m": load}
     return figures, outputs
 
 
-def same(outputs: Outputs, reference: Outputs) -> bool:
-    return all(np.array_equal(outputs[name], reference[name]) for name in reference)
+def same(outputs: pa.Table, reference: pa.Table) -> bool:
+    return all(
+        np.array_equal(outputs.column(name).to_numpy(), reference.column(name).to_numpy())
+        for name in reference.column_names
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--servers", nargs="+", choices=SERVER_KINDS, default=list(SERVER_KINDS))
+    parser.add_argument("--in-flight", type=int, nargs="+", default=sorted({1, V2_IN_FLIGHT}), help="settings to try")
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args(argv)
     console = Console(width=120)
-    features = joint_features(args.rows)
+    rows = joints(args.rows)
     results: dict[str, Json] = {}
+    started = time.monotonic()
 
-    for threads in (1, 2):
-        transport = OnnxTransport("welding", ONNX, threads=threads)
-        results[f"in-process/{threads}"], outputs = measure(transport.infer, features, args.repeats)
-        results[f"in-process/{threads}"]["equal"] = True
-        if threads == 1:
-            reference = outputs
-        else:
-            results["in-process/2"]["equal"] = same(outputs, reference)
-        transport.close()
-        console.print(f"in-process, {threads} thread(s): {results[f'in-process/{threads}']['rows_per_s']:,.0f} rows/s")
+    local = welding(ModelConfig(transport="onnx", path=ONNX))
+    results["in-process"], reference = measure(local, rows, args.repeats)
+    results["in-process"]["equal"] = True
+    console.print(f"in-process: {results['in-process']['rows_per_s']:,.0f} rows/s")
 
     kind: ServerKind
     for kind in args.servers:
@@ -140,40 +130,51 @@ def main(argv: list[str] | None = None) -> int:
                 server = launch(kind, ONNX.resolve(), Path(workdir), echo=False, limited_batch=None)
             except LaunchError as exc:
                 console.print(f"[red]{kind}: {exc}[/]")
-                results[f"{kind}/json"] = results[f"{kind}/binary"] = {"error": str(exc)}
+                results[f"{kind}"] = {"error": str(exc)}
                 continue
             try:
-                for wire, batch, in_flight in [("json", BATCH, 1), ("binary", BATCH, 1), ("binary", PIPELINED, 2)]:
-                    key = f"{kind}/{wire}" + (f" {batch // 1024}k x{in_flight}" if in_flight > 1 else "")
-                    if wire == "binary" and not V2Transport(server.url, server.model, policy=POLICY).uses_binary():
-                        results[key] = {"error": "no binary extension over REST"}
-                        continue
-                    # The machine is shared: in-process (every core) is measured again just before, under the same
-                    # load, and the remote variant is compared with that.
-                    local = OnnxTransport("welding", ONNX, threads=2)
-                    beside, _ = measure(local.infer, features, args.repeats)
-                    local.close()
-                    transport = V2Transport(server.url, server.model, policy=POLICY, binary=wire == "binary")
-                    results[key], outputs = measure(transport.infer, features, args.repeats, batch, in_flight)
-                    results[key]["equal"] = same(outputs, reference)
-                    results[key]["in_process_beside_rows_per_s"] = beside["rows_per_s"]
-                    transport.close()
-                    console.print(
-                        f"{key}: {results[key]['rows_per_s']:,.0f} rows/s "
-                        f"(in-process just before: {beside['rows_per_s']:,.0f})"
-                    )
+                # The machine is shared: in-process is measured again with this server up (idle), under the same
+                # load, and this server's variants are compared with that.
+                beside, _ = measure(local, rows, args.repeats)
+                console.print(f"{kind} up ({server.threads} threads); in-process beside: {beside['rows_per_s']:,.0f}")
+                has_binary = V2Transport(server.url, server.model).uses_binary()
+                for wire in ("json", "binary"):
+                    for in_flight in args.in_flight:
+                        key = f"{kind}/{wire} x{in_flight}"
+                        if wire == "binary" and not has_binary:
+                            results[key] = {"error": "no binary extension over REST"}
+                            continue
+                        config = ModelConfig(
+                            transport="v2", url=server.url, binary=wire == "binary", in_flight=in_flight
+                        )
+                        model = welding(config)
+                        try:
+                            results[key], outputs = measure(model, rows, args.repeats)
+                        finally:
+                            model.close()
+                        results[key] |= {
+                            "equal": same(outputs, reference),
+                            "in_process_beside_rows_per_s": beside["rows_per_s"],
+                            "server_threads": server.threads,
+                            "in_flight": in_flight,
+                            "batch_size": model.spec.batch_size,
+                        }
+                        console.print(f"{key}: {results[key]['rows_per_s']:,.0f} rows/s")
             finally:
                 server.stop()
+    local.close()
 
-    table = Table(title=f"welding model, {args.rows:,} joints, batches of {BATCH:,} rows", title_justify="left")
+    table = Table(
+        title=f"welding adapter's predict, {args.rows:,} joints, median of {args.repeats}", title_justify="left"
+    )
     for column in ("variant", "rows/s", "median", "in-process beside", "ratio", "load", "equal"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for key, row in results.items():
         if "error" in row:
-            table.add_row(key, "n/a", "", "", "", "", row["error"])
+            table.add_row(key, "n/a", "", "", "", "", row["error"][:60])
             continue
         rate = row["rows_per_s"]
-        beside_rate = row.get("in_process_beside_rows_per_s", results["in-process/2"]["rows_per_s"])
+        beside_rate = row.get("in_process_beside_rows_per_s", rate)
         table.add_row(
             key,
             f"{rate:,.0f}",
@@ -187,19 +188,22 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         (f"{key} >= 0.5x in-process", row["rows_per_s"] >= 0.5 * row["in_process_beside_rows_per_s"])
         for key, row in results.items()
-        if "/binary" in key and "rows_per_s" in row
+        if key.endswith(f"/binary x{V2_IN_FLIGHT}") and "rows_per_s" in row
     ]
     failed = report_targets(console, checks)
+    elapsed = time.monotonic() - started
+    console.print(f"took {elapsed:.0f} s")
     versions = {name: version(name) for name in ("onnxruntime", "httpx")}
     write_json(
         args.out,
         {
             "rows": args.rows,
-            "batch": BATCH,
             "repeats": args.repeats,
+            "default_in_flight": V2_IN_FLIGHT,
             "results": results,
             "targets": {name: ok for name, ok in checks},
             "failed_targets": failed,
+            "elapsed_s": elapsed,
             "machine": machine_info(**versions),
         },
     )

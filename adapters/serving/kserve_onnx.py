@@ -13,8 +13,10 @@ is the `model_version` its answers carry; KServe itself serves no version paths 
 versioning not supported yet" to `/v2/models/NAME/versions/V/...`) and reports `"versions": null`. Answers
 echo the request's `id`, as a KServe model that ties answers to requests does (KServe requires an id in
 every answer). `--echo` also serves `echo_fp32`, `echo_fp64`, `echo_int64`, `echo_bool`, `echo_bytes` and
-`echo_fp16`: each returns its input `x` as output `y`. onnxruntime runs single-threaded, like Shipbrain's
-in-process transport, so answers equal in-process ones to the bit. The server listens on 127.0.0.1 only
+`echo_fp16`: each returns its input `x` as output `y`. `--threads N` (default: every core) is how many cores the model
+uses: onnxruntime's session runs single-threaded and each batch is cut into up to N row slices run at once, as
+Shipbrain's in-process transport does (`adapters.serving._sliced`), so answers equal in-process ones to the bit; it
+runs off the event loop, which meanwhile reads the next request. The server listens on 127.0.0.1 only
 (KServe's REST server binds 0.0.0.0 unless told otherwise: `_loopback_only`) and without gRPC. The flags are
 spelt as KServe's own (`--http_port`, `--model_name`), which its module also reads from the command line.
 
@@ -24,16 +26,18 @@ This module runs only inside that environment; nothing in Shipbrain imports it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import kserve
 import numpy as np
-import onnxruntime as ort
 import uvicorn
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse
 from kserve.utils.numpy_codec import from_np_dtype
+
+from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["ECHO_DATATYPES", "EchoModel", "OnnxModel", "main"]
 
@@ -67,18 +71,15 @@ def _array(tensor: InferInput) -> np.ndarray:
 class OnnxModel(kserve.Model):  # type: ignore[misc]  # kserve is untyped outside its own venv
     """Serves an ONNX file; answers carry `version` as their `model_version`."""
 
-    def __init__(self, name: str, onnx_path: Path, version: str | None) -> None:
+    def __init__(self, name: str, onnx_path: Path, version: str | None, threads: int | None = None) -> None:
         super().__init__(name)
-        self.onnx_path, self.version = onnx_path, version
+        self.onnx_path, self.version, self.threads = onnx_path, version, threads or default_threads()
         self.load()
 
     def load(self) -> bool:
-        """Open the ONNX file single-threaded."""
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # one row is computed as in-process computes it: equal to the bit
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        """Open the ONNX file: a single-threaded session run on up to `threads` row slices at once."""
+        self._session = SlicedSession(self.onnx_path, self.threads)
+        print(f"onnx model: {self.threads} thread(s), row slices on a single-threaded session", flush=True)
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._output_names = [node.name for node in self._session.get_outputs()]
         self.ready = True
@@ -102,7 +103,8 @@ class OnnxModel(kserve.Model):  # type: ignore[misc]  # kserve is untyped outsid
         wanted = [output.name for output in payload.request_outputs] if payload.request_outputs else None
         names = wanted or self._output_names
         try:
-            results = self._session.run(names, feeds)
+            # Off the event loop: onnxruntime releases the GIL, and the loop reads the next request meanwhile.
+            results = await asyncio.to_thread(self._session.run, names, feeds)
         except Exception as exc:  # onnxruntime's own untyped errors: the request does not fit the graph
             raise InvalidInput(f"the request does not fit the model: {exc}") from exc
         outputs = [_output(name, np.asarray(value), payload) for name, value in zip(names, results, strict=True)]
@@ -163,9 +165,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model_version", default=None, help="the model_version its answers carry")
     parser.add_argument("--echo", action="store_true", help="also serve the echo_* models")
     parser.add_argument("--http_port", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=None, help="cores the model uses (default: every core)")
     args = parser.parse_args(argv)
 
-    models: list[kserve.Model] = [OnnxModel(args.model_name, args.onnx, args.model_version)]
+    models: list[kserve.Model] = [OnnxModel(args.model_name, args.onnx, args.model_version, args.threads)]
     if args.echo:
         models += [EchoModel(f"echo_{datatype.lower()}", datatype) for datatype in ECHO_DATATYPES]
     _loopback_only()

@@ -18,6 +18,9 @@ server has versions, and (with `echo=True`) the echo models `echo_fp32`, `echo_f
 `echo_bytes`, `echo_fp16` (input `x` answered as output `y`). Triton also serves the model as
 `<model>_b<limit>` with `max_batch_size` `limited_batch`, for clients that must split their batches (its plain
 model's limit is `TRITON_MAX_BATCH`). `RunningServer.max_batch_sizes` says which model refuses more rows than what.
+`threads` (default: every core) is how many cores the model uses, passed to the server as `--threads N`
+(MLServer: the model settings' `parameters.extra.threads`): row slices on a single-threaded onnxruntime session,
+so answers stay equal to in-process ones to the bit (`adapters.serving._sliced`).
 
 The server runs in a process group of its own: `stop()` asks it to end (SIGTERM) and then ends whatever of the
 group is left, `kill()` ends the whole group at once (SIGKILL), as a crash would.
@@ -105,6 +108,8 @@ class RunningServer:
     """The ONNX model's name on the server."""
     version: str | None
     """The version the model is served as; None where the server has no versions (KServe)."""
+    threads: int
+    """The cores the model uses (row slices run at once)."""
     models: tuple[str, ...]
     """Every model the server serves."""
     max_batch_sizes: dict[str, int]
@@ -195,6 +200,7 @@ def launch(
     model: str = "welding",
     limited_batch: int | None = 1024,
     echo: bool = True,
+    threads: int | None = None,
     ready_timeout_s: float = 180.0,
     repo_root: Path = REPO_ROOT,
 ) -> RunningServer:
@@ -208,6 +214,7 @@ def launch(
         limited_batch: Triton only: the `max_batch_size` of the model's second name, `<model>_b<limited_batch>`
             (None: no second name).
         echo: Also serve the echo models (`ECHO_MODELS`).
+        threads: The cores the model uses (default: every core this process may run on).
         ready_timeout_s: How long to wait for every model to answer ready.
         repo_root: Where the virtual environments and the `adapters` package are.
 
@@ -218,6 +225,9 @@ def launch(
     program = venv_of(kind, repo_root) / "bin" / _PROGRAMS[kind]
     if not program.exists():
         raise LaunchError(f"{kind} is not installed ({program} is missing): run `{INSTALL_COMMANDS[kind]}`")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
+    threads = threads or _every_core()
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     echoes = tuple(ECHO_MODELS.values()) if echo else ()
@@ -225,7 +235,7 @@ def launch(
     version: str | None = "1"
     if kind == "mlserver":
         command = [str(program), "start", str(workdir)]
-        _write_mlserver_repository(workdir, port, model, onnx_path, echo)
+        _write_mlserver_repository(workdir, port, model, onnx_path, echo, threads)
         models = (model, *echoes)
     elif kind == "triton":
         max_batch_sizes = {model: TRITON_MAX_BATCH}
@@ -234,11 +244,11 @@ def launch(
         command = [str(program), "-m", "adapters.serving.pytriton_onnx", "--onnx", str(onnx_path)]
         command += [f"--model={name}:{size}" for name, size in max_batch_sizes.items()]
         command += ["--http-port", str(port), "--grpc-port", str(free_port()), "--metrics-port", str(free_port())]
-        command += ["--workspace", str(workdir / "pytriton"), *(["--echo"] if echo else [])]
+        command += ["--workspace", str(workdir / "pytriton"), "--threads", str(threads), *(["--echo"] if echo else [])]
         models = (*max_batch_sizes, *echoes)
     else:
         command = [str(program), "-m", "adapters.serving.kserve_onnx", "--onnx", str(onnx_path), "--http_port"]
-        command += [str(port), "--model_name", model, *(["--echo"] if echo else [])]
+        command += [str(port), "--model_name", model, "--threads", str(threads), *(["--echo"] if echo else [])]
         version = None  # KServe serves no version paths
         models = (model, *echoes)
     log_path = workdir / "server.log"
@@ -261,6 +271,7 @@ def launch(
         url=f"http://127.0.0.1:{port}",
         model=model,
         version=version,
+        threads=threads,
         models=models,
         max_batch_sizes=max_batch_sizes,
         process=process,
@@ -275,7 +286,14 @@ def launch(
     return server
 
 
-def _write_mlserver_repository(root: Path, port: int, model: str, onnx_path: Path, echo: bool) -> None:
+def _every_core() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _write_mlserver_repository(root: Path, port: int, model: str, onnx_path: Path, echo: bool, threads: int) -> None:
     settings = {
         "debug": False,
         # MLServer's default worker pool crashes under uvloop 0.22+ ("There is no current event loop").
@@ -294,7 +312,7 @@ def _write_mlserver_repository(root: Path, port: int, model: str, onnx_path: Pat
             "platform": "onnxruntime",
             "implementation": "adapters.serving.mlserver_onnx.OnnxRuntime",
             # `parameters.version` serves /v2/models/NAME/versions/1; `versions` is what its metadata lists.
-            "parameters": {"uri": str(onnx_path), "version": "1"},
+            "parameters": {"uri": str(onnx_path), "version": "1", "extra": {"threads": threads}},
             "versions": ["1"],
         }
     ]

@@ -4,8 +4,12 @@ model-settings.json:
 
 ```json
 {"name": "welding", "implementation": "adapters.serving.mlserver_onnx.OnnxRuntime",
- "parameters": {"uri": "./welding.onnx"}}
+ "parameters": {"uri": "./welding.onnx", "extra": {"threads": 2}}}
 ```
+
+`parameters.extra.threads` (default: every core) is how many cores the model uses: onnxruntime's session runs
+single-threaded and each batch is cut into up to that many row slices run at once, as Shipbrain's in-process
+transport does (`adapters.serving._sliced`), so answers equal in-process ones to the bit.
 
 MLServer must be able to import this module: start it with the repository root on PYTHONPATH.
 Inputs and outputs keep the ONNX graph's names and shapes; when model-settings.json declares no
@@ -21,13 +25,14 @@ import asyncio
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.errors import InferenceError
 from mlserver.types import InferenceRequest, InferenceResponse, MetadataTensor, ResponseOutput
 from mlserver.utils import get_model_uri
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["OnnxRuntime"]
 
@@ -61,10 +66,9 @@ class OnnxRuntime(MLModel):  # type: ignore[misc]  # mlserver is untyped outside
     async def load(self) -> bool:
         """Open the ONNX file and publish its inputs and outputs as the model's metadata."""
         path = await get_model_uri(self.settings)
-        options = ort.SessionOptions()
-        # MLServer runs in its own process on a small machine: leave cores to the HTTP server.
-        options.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+        extra = (self.settings.parameters.extra if self.settings.parameters else None) or {}
+        self._session = SlicedSession(path, int(extra.get("threads") or default_threads()))
+        print(f"onnx model: {self._session.threads} thread(s), row slices on a single-threaded session", flush=True)
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._output_names = [node.name for node in self._session.get_outputs()]
         if not self.settings.inputs:

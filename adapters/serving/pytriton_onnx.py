@@ -13,8 +13,10 @@ Each `--model NAME:MAX_BATCH` binds the ONNX graph under NAME with Triton's dyna
 `GET /v2/models/NAME/config`). Inputs keep the graph's names; per-row outputs are declared `[1]`, so they
 come back shaped `[n, 1]` (Triton's batch dimension in front of the declared one). `--echo` also binds
 `echo_fp32`, `echo_fp64`, `echo_int64`, `echo_bool`, `echo_bytes` and `echo_fp16`: each returns its input
-`x` as output `y`, for datatype round trips. onnxruntime runs single-threaded, like Shipbrain's in-process
-transport, so answers equal in-process ones to the bit.
+`x` as output `y`, for datatype round trips. `--threads N` (default: every core) is how many cores the model
+uses: onnxruntime's session runs single-threaded and each batch is cut into up to N row slices run at once, as
+Shipbrain's in-process transport does (`adapters.serving._sliced`), so answers equal in-process ones to the bit
+(onnxruntime's own intra-op threads would not: they change a tree ensemble's summation order).
 
 This module runs only inside that environment; nothing in Shipbrain imports it.
 """
@@ -30,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig
+
+from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["ECHO_DATATYPES", "main"]
 
@@ -66,7 +69,7 @@ def _tensor(node: Any) -> Tensor:
     return Tensor(name=node.name, dtype=_NUMPY_TYPES[node.type], shape=dims)
 
 
-def _onnx_infer(session: ort.InferenceSession) -> Callable[..., dict[str, np.ndarray]]:
+def _onnx_infer(session: SlicedSession) -> Callable[..., dict[str, np.ndarray]]:
     names = [node.name for node in session.get_outputs()]
 
     @batch  # type: ignore[untyped-decorator]  # pytriton is untyped outside its own venv
@@ -106,14 +109,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grpc-port", type=int, required=True)
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--workspace", type=Path, default=None, help="PyTriton's working folder")
+    parser.add_argument("--threads", type=int, default=None, help="cores the model uses (default: every core)")
     args = parser.parse_args(argv)
     _use_this_libpython()
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # one row is computed as in-process computes it: equal to the bit
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(args.onnx), options, providers=["CPUExecutionProvider"])
+    session = SlicedSession(args.onnx, args.threads or default_threads())
+    print(f"onnx model: {session.threads} thread(s), row slices on a single-threaded session", flush=True)
     inputs = [_tensor(node) for node in session.get_inputs()]
     outputs = [_tensor(node) for node in session.get_outputs()]
 
