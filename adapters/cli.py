@@ -46,6 +46,23 @@ def _registry(name: str | None = None, version: str | None = None) -> Registry:
     return registry
 
 
+def _served_spec(registry: Registry, name: str) -> AdapterSpec:
+    """A model's spec after asking its v2 server (once, a short timeout) for its version and batch limit.
+
+    A server that cannot be asked is a warning on stderr, and the spec shows what config alone says.
+    """
+    from adapters.transports.v2 import V2Transport
+
+    built = registry.get(name)
+    transport = getattr(built, "transport", None)
+    if not isinstance(transport, V2Transport):
+        return registry.spec(name)
+    served = transport.served()
+    if served.problem is not None:
+        err.print(f"[yellow]warning:[/] model {name!r}: cannot ask its server: {served.problem}", highlight=False)
+    return built.spec
+
+
 @models_app.command("list")
 def list_models(as_json: JsonFlag = False) -> None:
     """Every registered model: name, system, default version, every version, transport, batch, owner.
@@ -57,7 +74,7 @@ def list_models(as_json: JsonFlag = False) -> None:
         registry = _registry()
         rows = []
         for name in registry.names():
-            spec = registry.spec(name)
+            spec = _served_spec(registry, name)
             keys = ("name", "system", "version", "transport", "batch_size", "server_max_batch", "owner")
             row = {k: getattr(spec, k) for k in keys}
             rows.append({**row, "versions": list(registry.versions(name))})
@@ -97,7 +114,7 @@ def describe(
         from adapters.cards import load_card
 
         registry = _registry(name, version)
-        spec = registry.spec(name)
+        spec = _served_spec(registry, name)
         info = spec.describe()
         info["versions"] = list(registry.versions(name))
         config = registry.configs.get(name)

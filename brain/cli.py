@@ -27,12 +27,25 @@ if TYPE_CHECKING:
 
     from brain import Answer, Brain
 
-__all__ = ["COMMAND_GROUP", "EXIT_UNANSWERED", "SHORT_HELP", "LazyCommands", "app", "main", "usage_error_line"]
+__all__ = [
+    "COMMAND_GROUP",
+    "EXIT_REFUSED",
+    "EXIT_UNANSWERED",
+    "SHORT_HELP",
+    "LazyCommands",
+    "app",
+    "main",
+    "usage_error_line",
+]
 
 EXIT_UNANSWERED: Final = 3
-"""`shipbrain ask`'s exit code when a tool its answer needed could not answer (the answer says "I could not
-answer (TOOL): ..."): a model server down or refusing, for one. 0 is a full answer; 2 a refused command line or
-input, as for every command."""
+"""`shipbrain ask`'s exit code when a model a tool needed could not answer (the answer says "I could not answer
+(TOOL): ..."; the tool result's `error_kind` is "model"): a model server down, timing out or failing. 0 is a full
+answer; `EXIT_REFUSED` a refused command line or input."""
+EXIT_REFUSED: Final = 2
+"""Every command's exit code for a refused command line or input; `shipbrain ask`'s too when a tool refused what
+the question asked (a mistyped code: "I could not answer (TOOL): unknown assembly ...", `error_kind` "input") or
+failed for another reason than a model (a broken configuration or yard data, `error_kind` "other")."""
 
 COMMAND_GROUP: Final = "shipbrain.commands"
 """The entry-point group each layer (and any plug-in) adds its sub-commands to."""
@@ -195,13 +208,17 @@ def ask(
 ) -> None:
     """Ask the brain a question about the yard; the answer comes with its numbers, a table and its sources.
 
-    Exit codes: 0 answered; 3 a tool the answer needed could not answer (a model down or failing: the answer says
-    which, in a line "I could not answer (TOOL): ..."; with --json, each result's `error`); 2 a refused command line
-    or input.
+    Exit codes: 0 answered; 3 a model a tool needed could not answer (down, timing out or failing: the answer says
+    which, in a line "I could not answer (TOOL): ..."; with --json, each result's `error` and `error_kind` "model");
+    2 a refused command line or input, a question a tool refused (a mistyped code: the answer's line says why) or
+    another tool failure. Both at once: 3.
     """
     answer = _with_brain(yard, lambda brain: brain.ask(question, thread_id=thread), trace=trace, as_json=as_json)
-    if any(result.error for result in answer.results):
+    failed = {result.error_kind or "other" for result in answer.results if result.error}
+    if "model" in failed:
         raise typer.Exit(EXIT_UNANSWERED)
+    if failed:
+        raise typer.Exit(EXIT_REFUSED)
 
 
 @app.command()

@@ -383,7 +383,7 @@ class Brain:
                 else:
                     result = run_tool(self.context, step.tool, step.args)
             except (ShipbrainError, ValueError) as exc:  # wrong entities or arguments: say so, let the planner see it
-                result = ToolResult(tool=step.tool, args=step.args, summary="", error=str(exc))
+                result = ToolResult.failed(step.tool, step.args, exc)
             results.append(result.model_dump(mode="json"))
         return {"results": results}
 

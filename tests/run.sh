@@ -10,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   if ! "$PYTHON" -m venv .venv; then
     # Debian's own python3 needs its venv module from apt
     rm -rf .venv
-    apt-get update -qq && apt-get install -y -qq python3-venv
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
     "$PYTHON" -m venv .venv
   fi
 fi

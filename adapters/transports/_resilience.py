@@ -4,8 +4,8 @@
 (errors whose `retryable` is True: timeouts, refused connections, 429, 500, 502-504 and other 5xx) with exponential
 backoff and jitter; pybreaker counts a call as failed only once its retries are spent, so
 `CallPolicy.breaker_failures` means failed *calls*, not attempts. A terminal error (a 4xx, a
-malformed answer, a 501 "not implemented", a 5xx whose message says the request could not be
-parsed) is neither retried nor counted: the server answered, so it is up, and sending the same
+malformed answer, a 501 "not implemented", a 500 with one of Triton's known messages for a request it
+could not parse) is neither retried nor counted: the server answered, so it is up, and sending the same
 request again would get the same answer (pybreaker resets the failure count on it, as on a success).
 
 `http_errors`, `raise_for_status` and `parse_body` turn httpx's exceptions, status codes and
@@ -47,12 +47,14 @@ BreakerState = Literal["closed", "open", "half-open"]
 _log = logging.getLogger(__name__)
 
 _UNPARSABLE: Final = re.compile(
-    r"(cannot|can't|could not|couldn't|unable to|failed to) (be )?parse|parse error|parsing error|"
-    r"attempt to access JSON|invalid JSON|malformed (request|JSON)|not supported",
+    r"attempt to access JSON non-[a-z-]+ as |failed to parse the request JSON buffer|Unable to parse '[^']+'",
     re.IGNORECASE,
 )
-"""A 500's message that says the request itself was refused: Triton's 500 "attempt to access JSON non-number as
-double" (a NaN sent as null), "failed to parse the request JSON buffer", a "... is not supported" answer."""
+"""The known messages of a 500 that refuses the request itself, each a phrase of Triton's JSON parser (its
+`triton::common::TritonJson` and HTTP frontend): "attempt to access JSON non-number as double" (a NaN sent as null),
+"failed to parse the request JSON buffer", "Unable to parse 'shape': ...". Only these: a free-text guess would make
+a real outage ("could not parse the model's config", "... not supported" by a broken backend) terminal; a server
+that does not implement something answers 501, which is terminal by its status."""
 
 
 def _is_retryable(exc: BaseException) -> bool:

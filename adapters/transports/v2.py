@@ -16,22 +16,33 @@ request `id` (a uuid; an answer that echoes another id is refused). Tensors trav
 `binary_tensor_data` in its server metadata (`GET /v2`); KServe does not list it but reads it from
 version 0.14 on, so a server named "kserve" at 0.14 or later counts too. Seldon MLServer (1.7) reads
 the extension only in its gRPC API and its `mlserver infer` client, not over REST, and lists no
-extension: it gets JSON. `binary=True` or `False` forces one way.
+extension: it gets JSON. `binary=True` or `False` forces one way. When "auto" ends up with JSON
+because the server gives no server metadata (`GET /v2` answers 4xx), a warning says so: JSON then
+refuses NaN, ±inf and FP16, and FP64 toward Triton (which reads JSON numbers without full
+precision, so a float64 may arrive one unit in the last place off) is refused too, naming the input.
+
+What the client learns of the server it learns lazily, on the first `infer()` (or `served()`): one
+best-effort pass (`discover()`) with the policy's short `connect_timeout_s` for every request, no
+retries, the breaker untouched: the version the server runs, the largest batch it accepts (Triton's
+model configuration `max_batch_size`, or a metadata parameter) and whether it reads binary tensors.
+A pass that succeeds is kept for the transport's life; one that fails is not (the next call asks
+again), and the call goes on as JSON, uncapped. `infer()` splits its rows into requests of at most
+the server's `max_batch_size`, whoever built the transport.
 
 Outputs come back reshaped by the `shape` the server reports. Calls go through a `CallGuard`
 (retries, circuit breaker); the answer is validated with pydantic, so a malformed one is a
-`ModelResponseError` that says what was wrong rather than a `KeyError`. `discover()` reads, in one
-best-effort pass without retries, what a registry shows of a served model: the version the server
-runs and the largest batch its model configuration accepts.
+`ModelResponseError` that says what was wrong rather than a `KeyError`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import struct
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -93,6 +104,7 @@ _TO_NUMPY: dict[Datatype, np.dtype[Any]] = {
 }
 _FROM_NUMPY: dict[np.dtype[Any], Datatype] = {dtype: name for name, dtype in _TO_NUMPY.items()}
 _DEFAULT_POLICY = CallPolicy()
+_log = logging.getLogger(__name__)
 _HEADER_LENGTH: Final = "Inference-Header-Content-Length"
 _BINARY_EXTENSION: Final = "binary_tensor_data"
 _KSERVE_BINARY_SINCE: Final = (0, 14)
@@ -189,6 +201,8 @@ class ServedModel:
     """Whether calls will use the binary tensor extension; None when the server could not be asked."""
     problem: str | None = None
     """Why nothing could be read (the server unreachable, or the model unknown to it)."""
+    server: str = ""
+    """The server's name from `GET /v2` ("triton", "kserve", "mlserver"), "" when it gives none."""
 
 
 class _OutputTensor(pydantic.BaseModel):
@@ -219,7 +233,7 @@ class V2Transport:
         output_names: Outputs to ask for and return; None returns every output the server sends.
         client: An httpx client to use (and not close); by default the transport owns a pooled one.
         binary: True sends and reads tensors with the binary tensor data extension, False as JSON, "auto" (the
-            default) binary when the server says it supports it (asked once, on the first call), else JSON.
+            default) binary when the server says it supports it (asked on the first call, see `served`), else JSON.
     """
 
     kind = "v2"
@@ -250,6 +264,10 @@ class V2Transport:
         self._guard = CallGuard(model, self.kind, policy)
         self.binary_mode: BinaryMode = binary
         self._binary: bool | None = binary if isinstance(binary, bool) else None
+        self._served: ServedModel | None = None
+        self._learning = threading.Lock()
+        self._listeners: list[Callable[[ServedModel], None]] = []
+        self._discovery_error: ModelCallError | None = None
 
     def infer(self, inputs: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         """Run the model on a batch of named tensors.
@@ -264,23 +282,58 @@ class V2Transport:
             AdapterInputError: An input's dtype has no v2 datatype, or (sent as JSON) it is FP16 or holds NaN or
                 ±inf; nothing was sent.
             ModelCallError: (a subclass) naming this model, "v2" and what happened.
+
+        More rows (the inputs' first dimension) than the server's `max_batch_size` go as several requests of at
+        most that many rows, their outputs joined in order; one failing fails the call (no partial output).
         """
-        request_id = uuid.uuid4().hex
-        if self.uses_binary():
-            content, headers = self._binary_request(inputs, request_id)
-        else:
-            content, headers = self._json_request(inputs, request_id), {"content-type": "application/json"}
-        return self._guard.call(lambda: self._post_infer(content, headers, request_id))
+        served = self.served()
+        limit = served.max_batch_size
+        rows = _rows(inputs)
+        if limit is None or rows is None or rows <= limit:
+            return self._infer_one(inputs, served)
+        pieces = [
+            self._infer_one({name: array[start : start + limit] for name, array in inputs.items()}, served)
+            for start in range(0, rows, limit)
+        ]
+        return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
+
+    def served(self) -> ServedModel:
+        """What the server says of the model, asked once it is needed (`discover`) and kept once it answered.
+
+        A pass that failed is not kept: the next call asks again. Never raises; `problem` says what failed.
+        """
+        if self._served is not None:
+            return self._served
+        with self._learning:  # one pass at a time: threads arriving together wait for its answer
+            if self._served is None:
+                found = self.discover()
+                if found.problem is not None:
+                    return found
+                if self._binary is None:
+                    self._binary = bool(found.binary)
+                self._served = found
+                for listener in self._listeners:
+                    listener(found)
+            return self._served
+
+    def on_served(self, listener: Callable[[ServedModel], None]) -> None:
+        """Call `listener` once with what the server says of the model, when it is first learnt (at once if it is)."""
+        self._listeners.append(listener)
+        if self._served is not None:
+            listener(self._served)
 
     def uses_binary(self) -> bool:
-        """Whether tensors travel with the binary extension; in "auto" mode the first answer asks the server.
+        """Whether tensors travel with the binary extension; in "auto" mode the server is asked (see `served`).
 
         Raises:
-            ModelCallError: (a subclass) the server cannot be reached to ask.
+            ModelCallError: (a subclass) "auto", and the server could not be asked: the error of the request that
+                failed (e.g. `ModelResponseError` for a model the server does not have).
         """
         if self._binary is None:
-            self._binary = self._guard.call(self._ask_binary)
-        return self._binary
+            self.served()
+            if self._binary is None and self._discovery_error is not None:
+                raise self._discovery_error
+        return bool(self._binary)
 
     def metadata(self) -> ModelMetadata:
         """Fetch the model's metadata: name, versions, platform, inputs and outputs.
@@ -301,71 +354,43 @@ class V2Transport:
         response = self._guard.call(lambda: self._request("GET", url))
         return parse_body(self.model, self.kind, ServerMetadata, response)
 
-    def model_config(self) -> dict[str, Any] | None:
-        """The model's configuration where the server publishes one (Triton: `GET .../config`), else None.
-
-        Raises:
-            ModelCallError: (a subclass) when the server cannot be reached or answers a 5xx.
-        """
-        url = self._model_url + "/config"
-        try:
-            response = self._guard.call(lambda: self._request("GET", url))
-        except ModelResponseError:
-            return None  # 4xx or 501: this server publishes no model configuration
-        try:
-            config = pydantic_core.from_json(response.content)
-        except ValueError:
-            return None
-        return config if isinstance(config, dict) else None
-
-    def max_batch_size(self) -> int | None:
-        """The largest batch the server accepts for this model, where it publishes one.
-
-        Triton's model configuration `max_batch_size` (0 there means the model takes no batch dimension: no
-        limit); else a `max_batch_size` among the model metadata's `parameters` (as KServe or MLServer may
-        publish); else None.
-
-        Raises:
-            ModelCallError: (a subclass) when the server cannot be reached.
-        """
-        config = self.model_config()
-        if config is not None and "max_batch_size" in config:
-            limit = _positive_int(config["max_batch_size"])
-            return limit
-        return _positive_int(self.metadata().parameters.get("max_batch_size"))
-
     def discover(self) -> ServedModel:
-        """Read what a registry shows of the served model, once, without retries or touching the breaker.
+        """Ask the server, in one pass, what `served` keeps: the model's version, its batch limit, the server.
+
+        Each request (model metadata, Triton's model configuration, `GET /v2`) is sent once, with the policy's
+        `connect_timeout_s` as its whole timeout, outside the retries and the circuit breaker. The batch limit is
+        Triton's configuration `max_batch_size` (0 there: no batch dimension, no limit), else a `max_batch_size`
+        among the metadata's `parameters`, else None.
 
         Never raises: a server that cannot be reached, or does not know the model, gives a `ServedModel` of
         Nones and the reason in `problem`.
         """
-        probe = V2Transport(
-            self.base_url,
-            self.model,
-            version=self.version,
-            policy=CallPolicy(
-                timeout_s=self.policy.timeout_s,
-                connect_timeout_s=self.policy.connect_timeout_s,
-                max_attempts=1,
-                breaker_failures=1_000_000,
-            ),
-            client=self._client,
-            binary=self.binary_mode,
-        )
+        short = httpx.Timeout(self.policy.connect_timeout_s)
         try:
-            metadata = probe.metadata()
-            version = self.version or _latest(metadata.versions)
+            metadata = parse_body(self.model, self.kind, ModelMetadata, self._request("GET", self._model_url, short))
             limit = _positive_int(metadata.parameters.get("max_batch_size"))
-            config = probe.model_config()
+            config = self._model_config(short)
             if config is not None and "max_batch_size" in config:
                 limit = _positive_int(config["max_batch_size"])
-            binary = probe.uses_binary()
+            server = self._server_metadata(short)
         except ModelCallError as exc:
+            self._discovery_error = exc
             return ServedModel(version=self.version, max_batch_size=None, binary=self._binary, problem=exc.detail)
-        if self._binary is None:
-            self._binary = binary
-        return ServedModel(version=version, max_batch_size=limit, binary=binary)
+        binary = self._binary if self._binary is not None else server is not None and server.binary
+        if server is None and self.binary_mode == "auto":
+            _log.warning(
+                "model %r over v2: %s gives no server metadata (GET /v2), so tensors go as JSON: NaN, ±inf and FP16 "
+                "are refused before sending, and float64 may lose precision on a server that reads JSON numbers "
+                "short (Triton); set binary = true in adapters.toml if the server reads the binary tensor extension",
+                self.model,
+                self.base_url,
+            )
+        return ServedModel(
+            version=self.version or _latest(metadata.versions),
+            max_batch_size=limit,
+            binary=binary,
+            server=server.name.lower() if server is not None else "",
+        )
 
     def ready(self) -> bool:
         """Whether the server says the model is ready for inference; False if it cannot be reached."""
@@ -385,12 +410,42 @@ class V2Transport:
 
     # Requests.
 
-    def _ask_binary(self) -> bool:
+    def _infer_one(self, inputs: Tensors, served: ServedModel) -> dict[str, npt.NDArray[np.generic]]:
+        request_id = uuid.uuid4().hex
+        if self._binary:
+            content, headers = self._binary_request(inputs, request_id)
+        else:
+            try:
+                content = self._json_request(inputs, request_id, served.server)
+            except AdapterInputError as refused:
+                if served.problem is None:
+                    raise
+                raise AdapterInputError(
+                    f"{refused} (the server could not be asked whether it reads binary tensors: {served.problem})"
+                ) from None
+            headers = {"content-type": "application/json"}
+        # Triton gzips an answer whose request accepts it (httpx's default Accept-Encoding): time spent for nothing
+        # on the loopback or a LAN.
+        headers["accept-encoding"] = "identity"
+        return self._guard.call(lambda: self._post_infer(content, headers, request_id))
+
+    def _server_metadata(self, timeout: httpx.Timeout) -> ServerMetadata | None:
         try:
-            response = self._request("GET", self.base_url + "/v2")
+            response = self._request("GET", self.base_url + "/v2", timeout)
         except ModelResponseError:
-            return False  # no server metadata (4xx): assume the core protocol only
-        return parse_body(self.model, self.kind, ServerMetadata, response).binary
+            return None  # no server metadata (4xx): assume the core protocol only
+        return parse_body(self.model, self.kind, ServerMetadata, response)
+
+    def _model_config(self, timeout: httpx.Timeout) -> dict[str, Any] | None:
+        try:
+            response = self._request("GET", self._model_url + "/config", timeout)
+        except ModelResponseError:
+            return None  # 4xx or 501: this server publishes no model configuration
+        try:
+            config = pydantic_core.from_json(response.content)
+        except ValueError:
+            return None
+        return config if isinstance(config, dict) else None
 
     def _outputs_wanted(self, body: dict[str, Any], binary: bool) -> None:
         if binary:
@@ -403,8 +458,8 @@ class V2Transport:
                 for name in self.output_names
             ]
 
-    def _json_request(self, inputs: Tensors, request_id: str) -> bytes:
-        encoded = [self._encode(name, array) for name, array in inputs.items()]
+    def _json_request(self, inputs: Tensors, request_id: str, server: str = "") -> bytes:
+        encoded = [self._encode(name, array, server) for name, array in inputs.items()]
         body: dict[str, Any] = {"id": request_id, "inputs": encoded}
         self._outputs_wanted(body, binary=False)
         return pydantic_core.to_json(body)
@@ -421,7 +476,7 @@ class V2Transport:
         headers = {_HEADER_LENGTH: str(len(header)), "content-type": "application/octet-stream"}
         return b"".join([header, *raw]), headers
 
-    def _encode(self, name: str, array: npt.NDArray[np.generic]) -> dict[str, Any]:
+    def _encode(self, name: str, array: npt.NDArray[np.generic], server: str = "") -> dict[str, Any]:
         array = np.asarray(array)
         if array.dtype.kind in "USO":
             datatype: Datatype = "BYTES"
@@ -433,6 +488,12 @@ class V2Transport:
                     f"model {self.model!r} over v2: input {name!r} is FP16, which v2 servers do not take as JSON "
                     f"(Triton and KServe refuse it); send it with the binary tensor extension (binary = true in "
                     f"adapters.toml, for a server that has it) or as float32"
+                )
+            if datatype == "FP64" and server == "triton":
+                raise AdapterInputError(
+                    f"model {self.model!r} over v2: input {name!r} is FP64, which Triton reads from JSON without full "
+                    f"precision (a value may arrive one unit in the last place off); send it with the binary tensor "
+                    f'extension (binary = true or "auto" in adapters.toml) or as float32'
                 )
             if array.dtype.kind == "f" and not np.isfinite(array).all():
                 raise AdapterInputError(f"model {self.model!r} over v2: {_non_finite(name, array)}")
@@ -467,10 +528,17 @@ class V2Transport:
         )
 
     def _request(
-        self, method: str, url: str, content: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        timeout: httpx.Timeout | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         with http_errors(self.model, self.kind, url):
-            response = self._client.request(method, url, content=content, headers=headers, timeout=self._timeout)
+            response = self._client.request(
+                method, url, content=content, headers=headers, timeout=timeout or self._timeout
+            )
         raise_for_status(self.model, self.kind, response)
         return response
 
@@ -480,7 +548,7 @@ class V2Transport:
         self, content: bytes, headers: dict[str, str], request_id: str
     ) -> dict[str, npt.NDArray[np.generic]]:
         url = self._model_url + "/infer"
-        answer = self._request("POST", url, content, headers)
+        answer = self._request("POST", url, None, content, headers)
         body = answer.content
         length = answer.headers.get(_HEADER_LENGTH)
         if length is None:
@@ -562,6 +630,12 @@ def _non_finite(name: str, array: npt.NDArray[np.generic]) -> str:
         f"input {name!r} holds {value} at {place}, and JSON cannot carry NaN or ±inf; send it with the binary "
         f"tensor extension (binary = true in adapters.toml, for a server that has it) or replace it"
     )
+
+
+def _rows(inputs: Tensors) -> int | None:
+    """The inputs' common first dimension (their rows), None if they have none or disagree."""
+    firsts = {np.shape(array)[0] if np.ndim(array) else None for array in inputs.values()}
+    return firsts.pop() if len(firsts) == 1 else None
 
 
 def _latest(versions: Sequence[str]) -> str | None:

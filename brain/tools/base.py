@@ -52,6 +52,7 @@ __all__ = [
     "ArgsFrom",
     "Column",
     "ColumnType",
+    "ErrorKind",
     "Plot",
     "ToolArgs",
     "ToolResult",
@@ -150,6 +151,10 @@ class Plot(BaseModel):
     ones show (7 blocks next to 13,218 parts); None: one chart."""
 
 
+ErrorKind: TypeAlias = Literal["model", "input", "other"]
+"""Whose failure a tool's error was: a model's, the question's (its input), or something else's."""
+
+
 class ToolResult(BaseModel):
     """What one tool call found: JSON-plain, so it survives a checkpoint."""
 
@@ -169,6 +174,20 @@ class ToolResult(BaseModel):
     sources: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    error_kind: ErrorKind | None = None
+    """Whose failure `error` is: "model" a model that could not answer (down, timing out, failing: an
+    `adapters.errors.ModelCallError`), "input" the question's entities or arguments refused (a mistyped code), "other"
+    anything else (a broken configuration or yard data). None: no error (or a result written before it was kept)."""
+
+    @classmethod
+    def failed(cls, tool: str, args: dict[str, JsonValue], exc: Exception) -> ToolResult:
+        """The result of a call of `tool` that raised `exc`: its message, and whose failure it was (`error_kind`)."""
+        from adapters.errors import ModelCallError
+
+        kind: ErrorKind = (
+            "model" if isinstance(exc, ModelCallError) else "input" if isinstance(exc, ValueError) else "other"
+        )
+        return cls(tool=tool, args=args, summary="", error=str(exc), error_kind=kind)
 
     def rows_as(self, row: type[R]) -> list[R]:
         """The rows as `row` models again (the tool's own row model, for its `lines`)."""

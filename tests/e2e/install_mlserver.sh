@@ -21,7 +21,8 @@ rm -rf "$VENV"
 if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
   # Debian's own python3 needs its venv module from apt
   rm -rf "$VENV"
-  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
   "$PYTHON" -m venv "$VENV"
 fi
 # Keeps git, ruff and pytest out of the environment without an entry in the repo's .gitignore.

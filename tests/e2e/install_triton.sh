@@ -4,29 +4,49 @@
 # inside it; adapters/serving/launch.py starts it). Idempotent and quiet, like install_mlserver.sh: a stamp
 # file holding the requirement list makes a second run a no-op.
 #
-# On a fresh Debian machine with only python3.11, pip and apt: the wheel's tritonserver carries its own
+# On a fresh Debian machine with only python3, pip and apt: the wheel's tritonserver carries its own
 # shared libraries (nvidia_pytriton.libs/), but the Python backend stub that runs each model
-# (pytriton/tritonserver/python_backend_stubs/3.11/triton_python_backend_stub) is linked against the
-# system's libpython3.11.so.1.0, which Debian ships in the `libpython3.11` package, not with python3.11
-# itself (it pulls libexpat1 and zlib1g, the stub's other two). apt installs it here when it is missing;
-# after the install, `ldd` on tritonserver and on the stub must show nothing "not found", or this script
-# fails naming what is.
+# (pytriton/tritonserver/python_backend_stubs/X.Y/triton_python_backend_stub, X.Y the venv's Python) is linked
+# against the system's libpythonX.Y.so.1.0, which Debian ships in the `libpythonX.Y` package, not with pythonX.Y
+# itself (it pulls libexpat1 and zlib1g, the stub's other two). Once the venv is made, the script reads X.Y from
+# the venv's Python and apt installs libpythonX.Y (as root, or through sudo) when it is missing. Both binaries must
+# exist (a wheel without the stub for this Python is an error), and `ldd` on them must show nothing "not found",
+# or this script fails naming what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VENV=.venv-triton
 STAMP="$VENV/.shipbrain-requirements"
 REQUIREMENTS="nvidia-pytriton==0.7.0 onnxruntime>=1.17,<2 numpy>=1.26,<3"
-APT_PACKAGES="libpython3.11"
+
+python_version() {
+  "$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")'
+}
+
+binaries() {
+  # The bundled server and the Python stub for the venv's Python, one path a line; fails naming one that is missing.
+  local server version binary
+  server=$(find "$VENV/lib" -path '*pytriton/tritonserver' -type d -print -quit)
+  if [ -z "$server" ]; then
+    echo "install_triton.sh: no pytriton/tritonserver folder in $VENV (is nvidia-pytriton installed?)" >&2
+    return 1
+  fi
+  version=$(python_version)
+  for binary in "$server/bin/tritonserver" "$server/python_backend_stubs/$version/triton_python_backend_stub"; do
+    if [ ! -x "$binary" ]; then
+      echo "install_triton.sh: $binary is missing (nvidia-pytriton has no Triton or stub for Python $version)" >&2
+      return 1
+    fi
+    echo "$binary"
+  done
+}
 
 missing_libs() {
-  # Every "not found" of the bundled server and its Python stub, one name a line.
-  local server version
-  server=$(find "$VENV/lib" -path '*pytriton/tritonserver' -type d -print -quit)
-  [ -n "$server" ] || return 0
-  version=$("$VENV/bin/python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
-  for binary in "$server/bin/tritonserver" "$server/python_backend_stubs/$version/triton_python_backend_stub"; do
-    ldd "$binary" 2>/dev/null | awk '/not found/ {print $1}'
+  # Every "not found" of the bundled server and its Python stub, one name a line; fails if a binary is missing.
+  local found binary
+  found=$(binaries) || return 1
+  for binary in $found; do
+    ldd "$binary" | awk '/not found/ {print $1}'
   done | sort -u
 }
 
@@ -35,18 +55,9 @@ apt_install() {
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$REQUIREMENTS" ] && [ -z "$(missing_libs)" ]; then
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$REQUIREMENTS" ] \
+  && missing=$(missing_libs 2>/dev/null) && [ -z "$missing" ]; then
   exit 0
-fi
-
-# Only the packages that are not installed yet: a second machine with them pays no apt-get update.
-needed=""
-for package in $APT_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || needed="$needed $package"
-done
-if [ -n "$needed" ]; then
-  # shellcheck disable=SC2086  # the package list is word-split on purpose
-  apt_install $needed
 fi
 
 PYTHON=${PYTHON:-python3}
@@ -72,7 +83,14 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$REQUIREME
   fi
 fi
 
-missing=$(missing_libs)
+# The stub links the libpython of the venv's own Python: install it when it is not installed yet (a machine that
+# has it pays no apt-get update).
+LIBPYTHON="libpython$(python_version)"
+if ! dpkg-query -W -f='${Status}' "$LIBPYTHON" 2>/dev/null | grep -q "install ok installed"; then
+  apt_install "$LIBPYTHON"
+fi
+
+missing=$(missing_libs)  # a missing binary ends the script here (set -e), its message on stderr
 if [ -n "$missing" ]; then
   echo "install_triton.sh: Triton's binaries still miss shared libraries: $missing (install them with apt)" >&2
   exit 1

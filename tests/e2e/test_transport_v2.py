@@ -47,14 +47,15 @@ FAST = CallPolicy(
 
 
 class RequestCounter:
-    """Counts the requests an httpx client sends, including those whose connection is refused."""
+    """Counts the inference requests an httpx client sends, including those whose connection is refused; lists
+    every request's URL (the transport's questions about the server too)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.urls: list[str] = []
 
     def __call__(self, request: httpx.Request) -> None:
-        self.count += 1
+        self.count += request.method == "POST" and request.url.path.endswith("/infer")
         self.urls.append(str(request.url))
 
 
@@ -130,8 +131,6 @@ def test_unknown_model_is_a_clear_terminal_error(
     client, counter = counted
     transport = V2Transport(mlserver.url, "no-such-model", policy=FAST, client=client)
     assert not transport.ready()
-    assert not transport.uses_binary()  # asked once (GET /v2): MLServer lists no binary extension over REST
-    counter.count = 0
     with pytest.raises(ModelResponseError) as caught:
         transport.infer({"features": features(2)})
     assert caught.value.model == "no-such-model" and caught.value.transport == "v2"
@@ -182,6 +181,12 @@ def test_down_server_retries_then_opens_the_circuit(counted: tuple[httpx.Client,
     assert not transport.ready() and not transport.live()
 
 
+def learnt(transport: V2Transport, proxy: FaultProxy) -> None:
+    """Let `transport` learn what the server runs (before a fault is injected), and count the proxy's hits afresh."""
+    assert transport.served().problem is None
+    proxy.hits = 0
+
+
 def test_slow_server_times_out(fault_proxy: FaultProxy) -> None:
     fault_proxy.delay_s = 5.0
     policy = CallPolicy(timeout_s=0.3, connect_timeout_s=1.0, max_attempts=2, backoff_initial_s=0.01)
@@ -192,12 +197,14 @@ def test_slow_server_times_out(fault_proxy: FaultProxy) -> None:
     finally:
         transport.close()
     assert "no answer" in caught.value.detail and caught.value.transport == "v2"
-    assert fault_proxy.hits == 2
+    # One question about the server (no answer within connect_timeout_s: not retried), then the two attempts.
+    assert fault_proxy.hits == 1 + 2
 
 
 def test_500_twice_then_ok_succeeds_after_retries(fault_proxy: FaultProxy) -> None:
-    fault_proxy.fail_next(2, status=500)
     transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
+    learnt(transport, fault_proxy)
+    fault_proxy.fail_next(2, status=500)
     try:
         outputs = transport.infer({"features": features(4)})
     finally:
@@ -207,8 +214,9 @@ def test_500_twice_then_ok_succeeds_after_retries(fault_proxy: FaultProxy) -> No
 
 
 def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) -> None:
-    fault_proxy.fail_always(status=500)
     transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
+    learnt(transport, fault_proxy)
+    fault_proxy.fail_always(status=500)
     try:
         with pytest.raises(ModelUnavailableError) as caught:
             transport.infer({"features": features(1)})
@@ -222,8 +230,9 @@ def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) ->
 
 
 def test_malformed_answer_is_a_response_error(fault_proxy: FaultProxy) -> None:
-    fault_proxy.fail_next(1, status=200)  # the proxy's 200 carries {"error": ...}, not outputs
     transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
+    learnt(transport, fault_proxy)
+    fault_proxy.fail_next(1, status=200)  # the proxy's 200 carries {"error": ...}, not outputs
     try:
         with pytest.raises(ModelResponseError) as caught:
             transport.infer({"features": features(1)})
@@ -241,6 +250,9 @@ def echo_server(sent: list[dict[str, Any]], extensions: list[str]) -> httpx.Mock
     def handle(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v2":
             return httpx.Response(200, json={"name": "echo", "version": "1", "extensions": extensions})
+        if request.method == "GET":  # the model's metadata; it publishes no configuration
+            found = not request.url.path.endswith("/config")
+            return httpx.Response(200, json={"name": "echo"}) if found else httpx.Response(404, json={"error": "?"})
         length = request.headers.get("inference-header-content-length")
         header = json.loads(request.content[: int(length)] if length else request.content)
         sent.append(header)
@@ -345,8 +357,9 @@ def test_binary_bytes_are_the_extensions_layout() -> None:
             "s": np.array(["weld", "fit"]),
         }
     )
-    length = int(seen[0].headers["Inference-Header-Content-Length"])
-    header, tail = json.loads(seen[0].content[:length]), seen[0].content[length:]
+    (sent,) = [request for request in seen if request.method == "POST"]
+    length = int(sent.headers["Inference-Header-Content-Length"])
+    header, tail = json.loads(sent.content[:length]), sent.content[length:]
     expected = [
         struct.pack("<2f", 1.5, float("nan")),
         b"\x01\x00",
@@ -422,7 +435,8 @@ def test_version_is_in_the_path() -> None:
 
     client = httpx.Client(transport=httpx.MockTransport(handle))
     V2Transport("http://v2.test/", "welding", version="3", policy=FAST, client=client, binary=False).infer({})
-    assert paths == ["/v2/models/welding/versions/3/infer"]
+    assert paths[-1] == "/v2/models/welding/versions/3/infer"
+    assert all(path.startswith("/v2/models/welding/versions/3") for path in paths if path != "/v2")
 
 
 # Issue 14's findings against the real MLServer (each fails on the code before the fix).
@@ -456,7 +470,7 @@ def test_fp16_is_refused_before_sending_as_json(
     transport = V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client)
     with pytest.raises(AdapterInputError, match="input 'features' is FP16"):
         transport.infer({"features": features(2).astype(np.float16)})
-    assert all(url.endswith("/v2") for url in counter.urls)  # only the server's metadata was asked
+    assert counter.count == 0 and counter.urls  # the server was asked what it reads, nothing sent to infer
 
 
 def test_request_id_is_sent_and_the_echo_checked(mlserver: MLServer) -> None:
@@ -503,8 +517,9 @@ def test_zero_rows_make_no_call_and_keep_the_columns(
 def test_501_is_not_retried_nor_counted_by_the_breaker(fault_proxy: FaultProxy) -> None:
     """Finding 7: 501 (KServe's "Model versioning not supported yet") is terminal: one request per call, and the
     breaker stays closed however often it comes."""
-    fault_proxy.fail_always(status=501)
     transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
+    learnt(transport, fault_proxy)
+    fault_proxy.fail_always(status=501)
     try:
         for call in range(1, FAST.breaker_failures + 2):
             with pytest.raises(ModelResponseError) as caught:
@@ -521,7 +536,7 @@ def test_a_pinned_version_is_in_every_path(mlserver: MLServer) -> None:
     the version is not found: the request named it)."""
     from adapters.registry import ModelConfig, Registry
 
-    config = ModelConfig(transport="v2", url=mlserver.url, version="7", policy={"max_attempts": 1})
+    config = ModelConfig(transport="v2", url=mlserver.url, server_version="7", policy={"max_attempts": 1})
     registry = Registry({"welding": config})
     try:
         adapter = registry.get("welding")
@@ -574,7 +589,7 @@ def test_nan_goes_through_the_binary_extension(
     hours, probability = in_process(welding_onnx, batch)
     np.testing.assert_array_equal(outputs["hours"].reshape(-1), hours)
     np.testing.assert_array_equal(outputs["defect_probability"].reshape(-1), probability)
-    assert [url.rsplit("/", 1)[-1] for url in counter.urls] == ["v2", "infer"]
+    assert counter.count == 1 and counter.urls[-1].endswith("/infer")  # asked the server once, then one infer
 
 
 @pytest.mark.parametrize("server", ["triton", "kserve"])
@@ -655,8 +670,9 @@ def test_batch_is_capped_at_tritons_max_batch_size(triton: RunningServer, weldin
     registry = Registry({"welding": ModelConfig(transport="v2", url=triton.url, remote_name=limited)})
     try:
         adapter = registry.get("welding")
-        assert adapter.spec.batch_size == 1024 and adapter.spec.server_max_batch == 1024
-        assert adapter.spec.version == "1" and registry.versions("welding") == ("1",)
+        spec = registry.spec("welding")  # the version unknown from config: the server is asked
+        assert spec.batch_size == 1024 and spec.server_max_batch == 1024 and adapter.spec == spec
+        assert spec.version == "1" and registry.versions("welding") == ("1",)
         batch = features(2500)
         outputs = adapter.transport.infer({"features": batch[:1024]})  # type: ignore[attr-defined]  # a ModelAdapter
         assert outputs["hours"].shape[0] == 1024
@@ -718,3 +734,129 @@ def test_models_list_and_describe_show_the_servers_version_and_batch(triton: Run
     assert "welding 1 (welding, owner: welding engineering, transport: v2, batch: 1,024 (server max))" in " ".join(
         run("describe", "welding").split()
     )
+
+
+# The review of issue 14's fixes: what the client learns of a server, it learns when it calls, not when it is built.
+
+
+@pytest.fixture(scope="module")
+def joints(small_yard: Path, welding_onnx: Path) -> tuple[Any, Any]:
+    """2,500 weld joints of the test yard as the welding model's input rows, and their in-process predictions."""
+    from adapters.registry import ModelConfig, Registry
+    from adapters.welding import WeldingAdapter
+    from knowledge.store import YardStore
+
+    rows = WeldingAdapter.yard_rows(YardStore.open(small_yard)).slice(0, 2_500)
+    local = Registry({"welding": ModelConfig(transport="onnx", path=welding_onnx)})
+    try:
+        return rows, local.get("welding").predict(rows)
+    finally:
+        local.close()
+
+
+def limited_model(triton: RunningServer) -> str:
+    return next(name for name, limit in triton.max_batch_sizes.items() if limit == 1024)
+
+
+def test_a_triton_not_up_when_the_registry_is_built_still_caps_the_batch(
+    triton: RunningServer, joints: tuple[Any, Any]
+) -> None:
+    """Review finding 1: the server answers 503 while the registry builds the model (a `serve` warming before
+    Triton is up); once it is up, the first prediction learns its `max_batch_size` 1024 and splits 2,500 rows (the
+    failure was kept for the process's life: every call sent 2,500 rows and got 400), and the version shown is the
+    server's "1", not "unknown"."""
+    from adapters.registry import ModelConfig, Registry
+
+    rows, expected = joints
+    proxy = FaultProxy(triton.url)
+    proxy.fail_always(503)
+    policy = {"connect_timeout_s": 1.0, "max_attempts": 1}
+    # JSON: the proxy forwards bodies, not the binary extension's Inference-Header-Content-Length header.
+    entry = ModelConfig(transport="v2", url=proxy.url, remote_name=limited_model(triton), policy=policy, binary=False)
+    registry = Registry({"welding": entry})
+    try:
+        model = registry.get("welding")
+        assert registry.spec("welding").version == "unknown"  # asked, and it could not say
+        proxy.fail_next(0)  # Triton is up
+        got = model.predict(rows)
+        assert got.column("hours").to_numpy().tobytes() == expected.column("hours").to_numpy().tobytes()
+        spec = registry.spec("welding")
+        assert (spec.version, spec.batch_size, spec.server_max_batch) == ("1", 1024, 1024)
+    finally:
+        registry.close()
+        proxy.stop()
+
+
+def test_a_slow_server_costs_the_build_nothing_and_discovery_its_short_timeout(fault_proxy: FaultProxy) -> None:
+    """Review finding 1: a server that accepts and never answers: building the model sends nothing (it took the whole
+    read timeout, and `ask` four of them through the retries), and asking what it runs gives up after the policy's
+    `connect_timeout_s`, once, without retries."""
+    from adapters.registry import ModelConfig, Registry
+
+    fault_proxy.delay_s = 30.0
+    policy = {"timeout_s": 20.0, "connect_timeout_s": 0.5, "max_attempts": 4}
+    registry = Registry({"welding": ModelConfig(transport="v2", url=fault_proxy.url, policy=policy)})
+    try:
+        started = time.monotonic()
+        model = registry.get("welding")
+        assert time.monotonic() - started < 0.5 and fault_proxy.hits == 0
+        started = time.monotonic()
+        served = model.transport.served()  # type: ignore[attr-defined]  # a ModelAdapter over V2Transport
+        assert time.monotonic() - started < 3.0 and fault_proxy.hits == 1
+        assert served.problem is not None and "no answer" in served.problem
+    finally:
+        registry.close()
+
+
+def test_an_adapter_built_without_the_registry_is_split_at_the_servers_limit(
+    triton: RunningServer, joints: tuple[Any, Any]
+) -> None:
+    """Review finding 1: an adapter made in code (or by a `factory =`) with the default batch of 262,144 rows: the
+    transport splits its 2,500 rows at Triton's 1,024 (it sent them in one request, refused with 400)."""
+    from adapters.welding import WeldingAdapter
+
+    rows, expected = joints
+    model = WeldingAdapter(V2Transport(triton.url, limited_model(triton), policy=FAST), "1")
+    try:
+        got = model.predict(rows)
+    finally:
+        model.close()
+    assert got.column("defect_probability").to_numpy().tobytes() == (
+        expected.column("defect_probability").to_numpy().tobytes()
+    )
+
+
+def test_a_version_label_is_not_pinned_on_the_server(kserve: RunningServer, tmp_path: Path) -> None:
+    """Review finding 3: `[models.welding.versions.2024]` is a label: KServe (no versions) serves it (it was pinned
+    as /versions/2024 and answered 501); `server_version` is what pins."""
+    from adapters.registry import Registry, build_transport
+    from knowledge.settings import Settings
+
+    (tmp_path / "adapters.toml").write_text(
+        f'[models.welding]\ntransport = "v2"\nurl = "{kserve.url}"\nremote_name = "{kserve.model}"\n'
+        "[models.welding.versions.2024]\nbatch_size = 1000\n"
+    )
+    registry = Registry.load(Settings(data_dir=tmp_path), versions={"welding": "2024"})
+    try:
+        model = registry.get("welding")
+        assert model.spec.version == "2024" and model.transport.version is None  # type: ignore[attr-defined]
+        assert model.transport.infer({"features": features(3)})["hours"].size == 3  # type: ignore[attr-defined]
+        pinned = registry.configs["welding"].model_copy(update={"server_version": "1"})
+        assert build_transport("welding", pinned).version == "1"  # type: ignore[attr-defined]
+    finally:
+        registry.close()
+
+
+def test_tritons_answers_are_not_gzipped(triton: RunningServer) -> None:
+    """Review finding 4: Triton gzips an answer whose request accepts it (httpx accepts gzip by default)."""
+    encodings: list[str | None] = []
+
+    def seen(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/infer"):
+            encodings.append(response.headers.get("content-encoding"))
+
+    with httpx.Client(event_hooks={"response": [seen]}) as client:
+        for binary in (True, False):
+            transport = V2Transport(triton.url, triton.model, policy=FAST, client=client, binary=binary)
+            assert transport.infer({"features": features(2_000)})["hours"].size == 2_000
+    assert encodings == [None, None]
