@@ -366,7 +366,12 @@ class Registry:
                 configs.update(_read_config(path))
         ADAPTERS.names()  # load the adapters now: a broken plug-in warns here, not at some later first use
         registry = cls(configs)
-        return registry.with_versions(versions) if versions else registry
+        if not versions:
+            return registry
+        try:
+            return registry.with_versions(versions)
+        finally:
+            registry.close()  # what it built, it built to read versions: the new registry builds its own
 
     @property
     def problems(self) -> list[str]:
@@ -449,7 +454,8 @@ class Registry:
         """The spec of one model.
 
         A v2 model whose version is still unknown asks its server first (a short timeout, no retries; once it has
-        answered, never again: see `V2Transport.served`), so the version shown and recorded is the server's.
+        answered, or failed to, not again: see `V2Transport.served`), so the version shown and recorded is the
+        server's.
         """
         built = self.get(name)
         transport = getattr(built, "transport", None)
@@ -457,7 +463,7 @@ class Registry:
             from adapters.transports.v2 import V2Transport
 
             if isinstance(transport, V2Transport):
-                transport.served()
+                transport.served(again=False)  # a pass that failed already is not waited for again
         return built.spec
 
     def close(self) -> None:

@@ -268,9 +268,14 @@ class V2Transport:
         self._learning = threading.Lock()
         self._listeners: list[Callable[[ServedModel], None]] = []
         self._discovery_error: ModelCallError | None = None
+        self._failed: ServedModel | None = None
 
     def infer(self, inputs: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         """Run the model on a batch of named tensors.
+
+        The first call asks the server what it runs (`served`). More rows (the inputs' first dimension) than the
+        server's `max_batch_size` go as several requests of at most that many rows, their outputs joined in order;
+        one failing fails the call (no partial output).
 
         Args:
             inputs: Input tensors by name; numeric, bool or str arrays of any shape.
@@ -282,9 +287,6 @@ class V2Transport:
             AdapterInputError: An input's dtype has no v2 datatype, or (sent as JSON) it is FP16 or holds NaN or
                 ±inf; nothing was sent.
             ModelCallError: (a subclass) naming this model, "v2" and what happened.
-
-        More rows (the inputs' first dimension) than the server's `max_batch_size` go as several requests of at
-        most that many rows, their outputs joined in order; one failing fails the call (no partial output).
         """
         served = self.served()
         limit = served.max_batch_size
@@ -297,17 +299,24 @@ class V2Transport:
         ]
         return {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
 
-    def served(self) -> ServedModel:
+    def served(self, *, again: bool = True) -> ServedModel:
         """What the server says of the model, asked once it is needed (`discover`) and kept once it answered.
 
-        A pass that failed is not kept: the next call asks again. Never raises; `problem` says what failed.
+        A pass that failed is not kept: the next call (`infer`) asks again. Never raises; `problem` says what failed.
+
+        Args:
+            again: Whether to ask again after a failed pass; False gives that pass's answer (a reader of the spec,
+                such as `Registry.spec`, need not wait for a server that just failed to answer).
         """
         if self._served is not None:
             return self._served
         with self._learning:  # one pass at a time: threads arriving together wait for its answer
             if self._served is None:
+                if not again and self._failed is not None:
+                    return self._failed
                 found = self.discover()
                 if found.problem is not None:
+                    self._failed = found
                     return found
                 if self._binary is None:
                     self._binary = bool(found.binary)

@@ -267,6 +267,7 @@ def test_what_the_server_runs_is_learnt_on_the_first_call_and_a_failure_is_not_k
     assert [len(json.loads(r.content)["inputs"][0]["data"]) for r in infers] == [20]
     assert len(asked) == 1 and asked[0].extensions["timeout"]["read"] == FAST.connect_timeout_s
     assert infers[0].extensions["timeout"]["read"] == FAST.timeout_s
+    assert transport.served(again=False).problem is not None and len(asked) == 1  # a reader does not ask again
 
     loading[0] = False
     infers.clear()
