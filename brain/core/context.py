@@ -142,9 +142,15 @@ class YardContext:
                 if table is None:
                     rows = self._yard_rows(model)
                     table = self.executor.run(model, rows)
-                    self.cache.put_table(key, table)
-                    table = self.cache.table(key)  # memory-mapped from now on
-                    assert table is not None
+                    # a served model's version is known once its server answered: the key is taken again, and
+                    # predictions of a version nobody could name stay in this process only, never on disk
+                    from adapters.registry import UNKNOWN_VERSION
+
+                    if self.registry.spec(model).version != UNKNOWN_VERSION:
+                        key = self._prediction_key(model)
+                        self.cache.put_table(key, table)
+                        table = self.cache.table(key)  # memory-mapped from now on
+                        assert table is not None
                 with self.lock:
                     self._predictions[model] = table
             return self._predictions[model]
