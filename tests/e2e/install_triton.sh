@@ -14,9 +14,9 @@
 # or this script fails naming what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source tests/e2e/_venv.sh
 
 VENV=.venv-triton
-STAMP="$VENV/.shipbrain-requirements"
 REQUIREMENTS="nvidia-pytriton==0.7.0 onnxruntime>=1.17,<2 numpy>=1.26,<3"
 
 python_version() {
@@ -50,37 +50,11 @@ missing_libs() {
   done | sort -u
 }
 
-apt_install() {
-  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$REQUIREMENTS" ] \
-  && missing=$(missing_libs 2>/dev/null) && [ -z "$missing" ]; then
+if venv_current "$VENV" "$REQUIREMENTS" && missing=$(missing_libs 2>/dev/null) && [ -z "$missing" ]; then
   exit 0
 fi
-
-PYTHON=${PYTHON:-python3}
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$REQUIREMENTS" ]; then
-  rm -rf "$VENV"
-  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
-    # Debian's own python3 needs its venv module from apt
-    rm -rf "$VENV"
-    apt_install python3-venv
-    "$PYTHON" -m venv "$VENV"
-  fi
-  # Keeps git, ruff and pytest out of the environment without an entry in the repo's .gitignore.
-  echo '*' >"$VENV/.gitignore"
-
-  log=$(mktemp)
-  trap 'rm -f "$log"' EXIT
-  # shellcheck disable=SC2086  # the requirement list is word-split on purpose
-  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $REQUIREMENTS >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -rf "$VENV"
-    echo "install_triton.sh: pip could not install $REQUIREMENTS (log above)" >&2
-    exit 1
-  fi
+if ! venv_current "$VENV" "$REQUIREMENTS"; then
+  make_venv "$VENV" "$REQUIREMENTS"
 fi
 
 # The stub links the libpython of the venv's own Python: install it when it is not installed yet (a machine that
@@ -95,5 +69,5 @@ if [ -n "$missing" ]; then
   echo "install_triton.sh: Triton's binaries still miss shared libraries: $missing (install them with apt)" >&2
   exit 1
 fi
-echo "$REQUIREMENTS" >"$STAMP"
+stamp_venv "$VENV" "$REQUIREMENTS"
 echo "installed $("$VENV/bin/python" -c 'import importlib.metadata as m; print("nvidia-pytriton", m.version("nvidia-pytriton"))') into $VENV"
