@@ -353,16 +353,6 @@ class V2Transport:
         response = self._guard.call(lambda: self._request("GET", self._model_url))
         return parse_body(self.model, self.kind, ModelMetadata, response)
 
-    def server_metadata(self) -> ServerMetadata:
-        """Fetch the server's metadata (`GET /v2`): name, version, extensions.
-
-        Raises:
-            ModelCallError: (a subclass) when the server cannot be reached or answers badly.
-        """
-        url = self.base_url + "/v2"
-        response = self._guard.call(lambda: self._request("GET", url))
-        return parse_body(self.model, self.kind, ServerMetadata, response)
-
     def discover(self) -> ServedModel:
         """Ask the server, in one pass, what `served` keeps: the model's version, its batch limit, the server.
 
