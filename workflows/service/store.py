@@ -567,18 +567,19 @@ class Store:
                 condition = and_(condition, self._expired())
             reason = _requeue_reason(token, _aware(expires_at), dead)
             with self.engine.begin() as conn:
-                done = conn.execute(
-                    update(RUNS)
-                    .where(condition)
-                    .values(status="queued", started_at=None, lease_owner=None, lease_expires_at=None)
-                )
-                if done.rowcount == 1:
-                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
-                    self._event(
-                        conn, run_id, None, "requeued", {"status": "queued", "reason": reason, "attempt": attempts}
-                    )
+                if self._requeue(conn, run_id, condition, reason):
                     taken.append(run_id)
         return taken
+
+    def _requeue(self, conn: Connection, run_id: str, condition: ColumnElement[bool], reason: str) -> bool:
+        """Put the run back in the queue if `condition` still holds, with a `requeued` event saying `reason`."""
+        queued = {"status": "queued", "started_at": None, "lease_owner": None, "lease_expires_at": None}
+        done = conn.execute(update(RUNS).where(condition).values(queued))
+        if done.rowcount != 1:
+            return False
+        attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
+        self._event(conn, run_id, None, "requeued", {"status": "queued", "reason": reason, "attempt": attempts})
+        return True
 
     def release(self, held: Mapping[str, str], reason: str) -> list[str]:
         """Give up a process's leases at once (it is stopping); returns the runs it gave up.
@@ -590,16 +591,7 @@ class Store:
         for run_id, token in held.items():
             mine = and_(RUNS.c.id == run_id, RUNS.c.lease_owner == token)
             with self.engine.begin() as conn:
-                done = conn.execute(
-                    update(RUNS)
-                    .where(mine, RUNS.c.status == "running")
-                    .values(status="queued", started_at=None, lease_owner=None, lease_expires_at=None)
-                )
-                if done.rowcount == 1:
-                    attempts = conn.execute(select(RUNS.c.attempts).where(RUNS.c.id == run_id)).scalar_one()
-                    self._event(
-                        conn, run_id, None, "requeued", {"status": "queued", "reason": reason, "attempt": attempts}
-                    )
+                if self._requeue(conn, run_id, and_(mine, RUNS.c.status == "running"), reason):
                     given.append(run_id)
                     continue
                 done = conn.execute(
