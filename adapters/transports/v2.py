@@ -44,7 +44,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import quote
 
 import httpx
@@ -111,8 +111,14 @@ _KSERVE_BINARY_SINCE: Final = (0, 14)
 """KServe reads the binary tensor extension from 0.14 (kserve/kserve#3685) without listing it in `GET /v2`."""
 
 
-def _none_as_empty(value: object) -> object:
-    return [] if value is None else value
+def _null_is_default(value: object) -> object:
+    if value is None:
+        raise pydantic_core.PydanticUseDefault
+    return value
+
+
+_NullIsDefault: Final = pydantic.BeforeValidator(_null_is_default)
+"""On an optional field: JSON `null` reads as the field's default (servers write null for "none", KServe's versions)."""
 
 
 class TensorMetadata(pydantic.BaseModel):
@@ -136,26 +142,11 @@ class ModelMetadata(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True)
 
     name: str
-    versions: list[str] = []
-    platform: str = ""
-    inputs: list[TensorMetadata] = []
-    outputs: list[TensorMetadata] = []
-    parameters: dict[str, pydantic.JsonValue] = {}
-
-    @pydantic.field_validator("versions", "inputs", "outputs", mode="before")
-    @classmethod
-    def _null_list(cls, value: object) -> object:
-        return _none_as_empty(value)
-
-    @pydantic.field_validator("platform", mode="before")
-    @classmethod
-    def _null_text(cls, value: object) -> object:
-        return "" if value is None else value
-
-    @pydantic.field_validator("parameters", mode="before")
-    @classmethod
-    def _null_map(cls, value: object) -> object:
-        return {} if value is None else value
+    versions: Annotated[list[str], _NullIsDefault] = []
+    platform: Annotated[str, _NullIsDefault] = ""
+    inputs: Annotated[list[TensorMetadata], _NullIsDefault] = []
+    outputs: Annotated[list[TensorMetadata], _NullIsDefault] = []
+    parameters: Annotated[dict[str, pydantic.JsonValue], _NullIsDefault] = {}
 
 
 class ServerMetadata(pydantic.BaseModel):
@@ -163,19 +154,9 @@ class ServerMetadata(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(frozen=True)
 
-    name: str = ""
-    version: str = ""
-    extensions: list[str] = []
-
-    @pydantic.field_validator("name", "version", mode="before")
-    @classmethod
-    def _null_text(cls, value: object) -> object:
-        return "" if value is None else value
-
-    @pydantic.field_validator("extensions", mode="before")
-    @classmethod
-    def _null_list(cls, value: object) -> object:
-        return _none_as_empty(value)
+    name: Annotated[str, _NullIsDefault] = ""
+    version: Annotated[str, _NullIsDefault] = ""
+    extensions: Annotated[list[str], _NullIsDefault] = []
 
     @property
     def binary(self) -> bool:
@@ -588,7 +569,7 @@ class V2Transport:
             if size is not None:
                 if not isinstance(size, int) or size < 0 or offset + size > len(tail):
                     raise ValueError(f"binary_data_size {size!r} but {len(tail) - offset} bytes are left")
-                return self._from_bytes(output, bytes(tail[offset : offset + size])), offset + size
+                return self._from_bytes(output, tail[offset : offset + size]), offset + size
             if output.data is None:
                 raise ValueError("neither `data` nor `parameters.binary_data_size`")
             dtype = _TO_NUMPY.get(output.datatype, np.dtype(np.str_))
@@ -597,13 +578,17 @@ class V2Transport:
             raise ModelResponseError(self.model, self.kind, f"{where} has unusable data: {exc}") from exc
 
     @staticmethod
-    def _from_bytes(output: _OutputTensor, raw: bytes) -> npt.NDArray[np.generic]:
+    def _from_bytes(output: _OutputTensor, raw: memoryview) -> npt.NDArray[np.generic]:
+        """The tensor in `raw` (a slice of the answer's body) in an array of its own, copied once.
+
+        Native byte order, writable, and no view of the body (which it would keep alive).
+        """
         count = math.prod(output.shape)
         if output.datatype == "BYTES":
             items, at = [], 0
             while at < len(raw):
                 (length,) = struct.unpack_from("<I", raw, at)
-                items.append(raw[at + 4 : at + 4 + length].decode())
+                items.append(str(raw[at + 4 : at + 4 + length], "utf-8"))
                 at += 4 + length
             if at != len(raw) or len(items) != count:
                 raise ValueError(f"{len(items)} strings in {len(raw)} bytes for {count} elements")
@@ -611,7 +596,8 @@ class V2Transport:
         dtype = _TO_NUMPY[output.datatype]
         if len(raw) != count * dtype.itemsize:
             raise ValueError(f"{len(raw)} bytes for {count} elements of {dtype.itemsize} bytes")
-        return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(output.shape)
+        # A view of the little-endian bytes (no copy), then the one copy, into the native byte order.
+        return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).reshape(output.shape).astype(dtype)
 
     def _probe(self, url: str) -> bool:
         try:

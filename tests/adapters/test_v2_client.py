@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tracemalloc
 from pathlib import Path
 from typing import Literal
 
@@ -169,6 +170,33 @@ def test_broken_binary_answers_say_what_was_wrong(answer: httpx.Response, proble
     assert len(seen) == 1
 
 
+@pytest.mark.parametrize("datatype", ["FP32", "FP64", "INT64"])
+def test_a_binary_output_is_read_with_one_copy_into_an_array_of_its_own(datatype: str) -> None:
+    """Decoding a binary output copies its bytes once (it copied them twice: out of the body, then by astype), and the
+    array is writable, in native byte order, and holds no view of the answer's body."""
+    dtype = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64}[datatype]
+    values = np.arange(2_000_000, dtype=np.dtype(dtype).newbyteorder("<")).reshape(-1, 2)
+    output = {
+        "name": "y",
+        "datatype": datatype,
+        "shape": list(values.shape),
+        "parameters": {"binary_data_size": values.nbytes},
+    }
+    transport, _ = transport_answering(binary_answer({"model_name": "w", "outputs": [output]}, values.tobytes()))
+    transport.served()  # discovery, outside what is measured
+    tracemalloc.start()
+    try:
+        got = transport.infer({"x": np.zeros(2, np.float32)})["y"]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * values.nbytes  # one copy of the tensor (two before), plus a little
+    assert got.dtype == np.dtype(dtype) and got.dtype.isnative and got.shape == values.shape
+    assert np.array_equal(got, values)
+    assert got.flags.writeable and got.flags.owndata  # no view of the body
+    got[0, 0] = 7  # the caller's to change
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -188,6 +216,9 @@ def test_metadata_still_requires_the_name() -> None:
     transport, _ = transport_answering(httpx.Response(200, json={}), metadata={"versions": ["1"]})
     with pytest.raises(ModelResponseError, match="name: Field required"):
         transport.metadata()
+    transport, _ = transport_answering(httpx.Response(200, json={}), metadata={"name": None})
+    with pytest.raises(ModelResponseError, match="name: Input should be a valid string"):
+        transport.metadata()  # null is a default only where there is one
 
 
 @pytest.mark.parametrize(
@@ -199,6 +230,7 @@ def test_metadata_still_requires_the_name() -> None:
         ({"name": "kserve", "version": "0.13.1", "extensions": ["model_repository_extension"]}, False),
         ({"name": "mlserver", "version": "1.7.1", "extensions": []}, False),
         ({}, False),
+        ({"name": None, "version": None, "extensions": None}, False),
     ],
 )
 def test_which_servers_get_the_binary_extension(server: dict[str, object], binary: bool) -> None:
