@@ -22,7 +22,6 @@ This module runs only inside MLServer's virtual environment; nothing in Shipbrai
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import numpy as np
 from mlserver import MLModel
@@ -32,32 +31,10 @@ from mlserver.types import InferenceRequest, InferenceResponse, MetadataTensor, 
 from mlserver.utils import get_model_uri
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
+from adapters.serving._onnx_v2 import v2_metadata
 from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["OnnxRuntime"]
-
-# onnxruntime's element types (NodeArg.type) and their Open Inference Protocol v2 datatypes.
-_V2_DATATYPES = {
-    "tensor(bool)": "BOOL",
-    "tensor(uint8)": "UINT8",
-    "tensor(uint16)": "UINT16",
-    "tensor(uint32)": "UINT32",
-    "tensor(uint64)": "UINT64",
-    "tensor(int8)": "INT8",
-    "tensor(int16)": "INT16",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(float16)": "FP16",
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(string)": "BYTES",
-}
-
-
-def _metadata(node: Any) -> MetadataTensor:
-    # Symbolic ("batch") and unknown (None) dimensions are both variable: -1 in v2.
-    shape = [dim if isinstance(dim, int) else -1 for dim in node.shape]
-    return MetadataTensor(name=node.name, datatype=_V2_DATATYPES.get(node.type, "BYTES"), shape=shape)
 
 
 class OnnxRuntime(MLModel):  # type: ignore[misc]  # mlserver is untyped outside its own venv
@@ -72,9 +49,9 @@ class OnnxRuntime(MLModel):  # type: ignore[misc]  # mlserver is untyped outside
         self._input_names = [node.name for node in self._session.get_inputs()]
         self._output_names = [node.name for node in self._session.get_outputs()]
         if not self.settings.inputs:
-            self.inputs = [_metadata(node) for node in self._session.get_inputs()]
+            self.inputs = [MetadataTensor(**v2_metadata(node)) for node in self._session.get_inputs()]
         if not self.settings.outputs:
-            self.outputs = [_metadata(node) for node in self._session.get_outputs()]
+            self.outputs = [MetadataTensor(**v2_metadata(node)) for node in self._session.get_outputs()]
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:

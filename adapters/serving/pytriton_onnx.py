@@ -36,6 +36,7 @@ from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig
 
+from adapters.serving._onnx_v2 import OnnxNode, numpy_type, v2_metadata
 from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["ECHO_DATATYPES", "main"]
@@ -51,22 +52,11 @@ ECHO_DATATYPES: dict[str, Any] = {
 """The echo models' suffixes and numpy dtypes: `echo_fp32` answers FP32, and so on."""
 _ECHO_MAX_BATCH = 64
 
-# onnxruntime's element types (NodeArg.type) and the numpy dtypes PyTriton declares them with.
-_NUMPY_TYPES: dict[str, Any] = {
-    "tensor(bool)": np.bool_,
-    "tensor(int32)": np.int32,
-    "tensor(int64)": np.int64,
-    "tensor(float16)": np.float16,
-    "tensor(float)": np.float32,
-    "tensor(double)": np.float64,
-    "tensor(string)": np.bytes_,
-}
 
-
-def _tensor(node: Any) -> Tensor:
+def _tensor(node: OnnxNode) -> Tensor:
     # Triton's dims leave out the batch dimension; a 1-D output (one value a row) becomes [1].
-    dims = tuple(dim if isinstance(dim, int) else -1 for dim in node.shape[1:]) or (1,)
-    return Tensor(name=node.name, dtype=_NUMPY_TYPES[node.type], shape=dims)
+    dims = tuple(v2_metadata(node)["shape"][1:]) or (1,)
+    return Tensor(name=node.name, dtype=numpy_type(node.type), shape=dims)
 
 
 def _onnx_infer(session: SlicedSession) -> Callable[..., dict[str, np.ndarray]]:
