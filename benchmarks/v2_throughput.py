@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from _common import REPO, Json, machine_info, report_targets, write_json
+from _weld_joints import weld_joints
 from rich.console import Console
 from rich.table import Table
 
@@ -51,33 +52,9 @@ from adapters.registry import ADAPTERS, V2_IN_FLIGHT, ModelConfig
 from adapters.serving.launch import SERVER_KINDS, LaunchError, ServerKind, launch
 from adapters.spec import Adapter
 from adapters.transports.v2 import V2Transport
-from adapters.welding import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
 
 ONNX = REPO / "adapters" / "models" / "welding.onnx"
 RESULT = REPO / "benchmarks" / "results" / "v2_throughput.json"
-
-
-def joints(rows: int, seed: int = 0) -> pa.Table:
-    """`rows` weld joint rows, every field uniform over the model's words and ranges."""
-    rng = np.random.default_rng(seed)
-
-    def words(choices: tuple[str, ...]) -> pa.Array:
-        return pa.array(np.asarray(choices, dtype=object)[rng.integers(0, len(choices), rows)], pa.string())
-
-    return pa.table(
-        {
-            "level": words(JOINT_LEVELS),
-            "joint_type": words(JOINT_TYPES),
-            "process": words(PROCESSES),
-            "position": words(POSITIONS),
-            "access": words(ACCESS),
-            "one_sided": pa.array(rng.integers(0, 2, rows).astype(bool)),
-            "grade": words(GRADES),
-            "thickness_mm": rng.uniform(4, 40, rows),
-            "length_m": rng.uniform(0.2, 12, rows),
-            "fit_up_gap_mm": rng.uniform(0, 4, rows),
-        }
-    )
 
 
 def welding(config: ModelConfig) -> Adapter:
@@ -114,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULT)
     args = parser.parse_args(argv)
     console = Console(width=120)
-    rows = joints(args.rows)
+    rows = weld_joints(args.rows)
     results: dict[str, Json] = {}
     started = time.monotonic()
 

@@ -20,6 +20,7 @@ import json
 import sys
 import threading
 from collections.abc import Iterator
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,11 @@ from adapters.serving.launch import (
     free_port,
     launch,
 )
+from adapters.transports import CallPolicy
 
 __all__ = [
     "ECHO_MODELS",
+    "FAST",
     "REPO_ROOT",
     "WELDING_FEATURES",
     "FaultProxy",
@@ -52,6 +55,17 @@ WELDING_FEATURES = 10
 """Columns of the welding model's `features` input (see `adapters.welding.WELD_FEATURES`)."""
 MLServer = RunningServer
 """The running MLServer (the `mlserver` fixture's type; the name the transport tests know it by)."""
+FAST = CallPolicy(
+    timeout_s=60.0,
+    connect_timeout_s=1.0,
+    max_attempts=3,
+    backoff_initial_s=0.01,
+    backoff_max_s=0.05,
+    breaker_failures=2,
+    breaker_reset_s=60.0,
+)
+"""The tests' call policy: quick retries (milliseconds apart); a breaker that opens after two failed calls and stays
+open for the test; a read timeout long enough for a whole yard's rows as JSON on a busy machine."""
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +121,16 @@ class _QuietServer(ThreadingHTTPServer):
         # A client that timed out has hung up on a delayed answer: expected, not worth a traceback.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
+
+
+_RELAYED_HEADERS = ("content-type", "inference-header-content-length")
+"""What `FaultProxy` passes on both ways: the body's type, and where the binary tensor extension's JSON part ends."""
+
+
+def _relayed(headers: HTTPMessage | httpx.Headers) -> dict[str, str]:
+    relayed = {name: str(headers[name]) for name in _RELAYED_HEADERS if name in headers}
+    relayed.setdefault("content-type", "application/json")
+    return relayed
 
 
 class FaultProxy:
@@ -183,15 +207,15 @@ class FaultProxy:
                 if fail_status is not None:
                     self._answer(fail_status, json.dumps({"error": f"injected fault: HTTP {fail_status}"}).encode())
                     return
-                headers = {"content-type": self.headers.get("content-type", "application/json")}
                 upstream = proxy._client.request(
-                    self.command, proxy.upstream + self.path, content=body, headers=headers
+                    self.command, proxy.upstream + self.path, content=body, headers=_relayed(self.headers)
                 )
-                self._answer(upstream.status_code, upstream.content)
+                self._answer(upstream.status_code, upstream.content, _relayed(upstream.headers))
 
-            def _answer(self, status: int, content: bytes) -> None:
+            def _answer(self, status: int, content: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                for name, value in (headers or {"content-type": "application/json"}).items():
+                    self.send_header(name, value)
                 self.send_header("content-length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)

@@ -11,6 +11,7 @@ import json
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +29,11 @@ from adapters.errors import (
 )
 from adapters.transports import CallPolicy, Transport
 from adapters.transports.v2 import BinaryMode, TensorMetadata, V2Transport
-from tests.e2e.servers import ECHO_MODELS, WELDING_FEATURES, FaultProxy, MLServer, RunningServer, free_port
+from tests.e2e.servers import ECHO_MODELS, FAST, WELDING_FEATURES, FaultProxy, MLServer, RunningServer, free_port
 
 # The fixtures (mlserver, fault_proxy, welding_onnx) live in servers.py; importing them by name
 # would trip ruff's F811 on every test that takes one.
 pytest_plugins = ["tests.e2e.servers"]
-
-# Tiny backoff so retry tests take milliseconds; a breaker that stays open for the whole test.
-FAST = CallPolicy(
-    timeout_s=10.0,
-    connect_timeout_s=1.0,
-    max_attempts=3,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_failures=2,
-    breaker_reset_s=60.0,
-)
 
 
 class RequestCounter:
@@ -201,22 +191,59 @@ def test_slow_server_times_out(fault_proxy: FaultProxy) -> None:
     assert fault_proxy.hits == 1 + 2
 
 
-def test_500_twice_then_ok_succeeds_after_retries(fault_proxy: FaultProxy) -> None:
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
-    learnt(transport, fault_proxy)
-    fault_proxy.fail_next(2, status=500)
+@dataclass
+class Proxied:
+    """A `FaultProxy` in front of a real server, and the way tensors travel to that server."""
+
+    proxy: FaultProxy
+    server: RunningServer
+    binary: bool
+    """MLServer gets JSON, Triton the binary tensor extension (the proxy passes its header on, both ways)."""
+
+    def transport(self) -> V2Transport:
+        """A transport through the proxy ("auto": it learns through the proxy what the server reads), hits reset."""
+        transport = V2Transport(self.proxy.url, self.server.model, policy=FAST)
+        learnt(transport, self.proxy)
+        assert transport.uses_binary() is self.binary
+        return transport
+
+    def direct(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """What the server answers without the proxy."""
+        transport = V2Transport(self.server.url, self.server.model, policy=FAST, binary=self.binary)
+        try:
+            return transport.infer(inputs)
+        finally:
+            transport.close()
+
+
+@pytest.fixture(params=[("mlserver", False), ("triton", True)], ids=["mlserver-json", "triton-binary"])
+def proxied(request: pytest.FixtureRequest) -> Iterator[Proxied]:
+    kind, binary = request.param
+    server: RunningServer = request.getfixturevalue(kind)
+    proxy = FaultProxy(server.url)
     try:
-        outputs = transport.infer({"features": features(4)})
+        yield Proxied(proxy, server, binary)
+    finally:
+        proxy.stop()
+
+
+def test_500_twice_then_ok_succeeds_after_retries(proxied: Proxied) -> None:
+    transport = proxied.transport()
+    proxied.proxy.fail_next(2, status=500)
+    inputs = {"features": features(4)}
+    try:
+        outputs = transport.infer(inputs)
     finally:
         transport.close()
-    assert outputs["hours"].shape == (4,)
-    assert fault_proxy.hits == 3
+    assert proxied.proxy.hits == 3
+    expected = proxied.direct(inputs)
+    assert outputs.keys() == expected.keys() and outputs["hours"].size == 4
+    assert all(outputs[name].tobytes() == expected[name].tobytes() for name in expected)
 
 
-def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) -> None:
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
-    learnt(transport, fault_proxy)
-    fault_proxy.fail_always(status=500)
+def test_500_always_names_model_transport_and_status(proxied: Proxied) -> None:
+    transport = proxied.transport()
+    proxied.proxy.fail_always(status=500)
     try:
         with pytest.raises(ModelUnavailableError) as caught:
             transport.infer({"features": features(1)})
@@ -226,20 +253,19 @@ def test_500_always_names_model_transport_and_status(fault_proxy: FaultProxy) ->
     assert (error.model, error.transport) == ("welding", "v2")
     assert "HTTP 500" in error.detail and "injected fault" in error.detail
     assert str(error).startswith("model 'welding' over v2: ")
-    assert fault_proxy.hits == FAST.max_attempts
+    assert proxied.proxy.hits == FAST.max_attempts
 
 
-def test_malformed_answer_is_a_response_error(fault_proxy: FaultProxy) -> None:
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
-    learnt(transport, fault_proxy)
-    fault_proxy.fail_next(1, status=200)  # the proxy's 200 carries {"error": ...}, not outputs
+def test_malformed_answer_is_a_response_error(proxied: Proxied) -> None:
+    transport = proxied.transport()
+    proxied.proxy.fail_next(1, status=200)  # the proxy's 200 carries {"error": ...}, not outputs
     try:
         with pytest.raises(ModelResponseError) as caught:
             transport.infer({"features": features(1)})
     finally:
         transport.close()
     assert "malformed answer" in caught.value.detail and "model_name" in caught.value.detail
-    assert fault_proxy.hits == 1
+    assert proxied.proxy.hits == 1
 
 
 # Wire format, without a server: httpx's MockTransport answers, so every datatype can be checked. The echo speaks
@@ -492,41 +518,18 @@ def test_request_id_is_sent_and_the_echo_checked(mlserver: MLServer) -> None:
     assert echoed == ids
 
 
-def test_zero_rows_make_no_call_and_keep_the_columns(
-    mlserver: MLServer, counted: tuple[httpx.Client, RequestCounter]
-) -> None:
-    """Finding 5: an empty input is answered without a call (PyTriton answers a [0, 10] tensor 400 or 500), with
-    the columns and types of a scored batch."""
-    import pyarrow as pa
-
-    from adapters.welding import WeldingAdapter
-
-    client, counter = counted
-    adapter = WeldingAdapter(V2Transport(mlserver.url, mlserver.model, policy=FAST, client=client), "1")
-    joint = {"level": "block", "joint_type": "butt", "process": "FCAW", "position": "1G", "access": "good"}
-    joint |= {"one_sided": False, "grade": "AH36", "thickness_mm": 12.0, "length_m": 3.5, "fit_up_gap_mm": 1.0}
-    rows = pa.Table.from_pylist([joint] * 3)
-    scored = adapter.predict(rows)
-    counter.count = 0
-    empty = adapter.predict(rows.slice(0, 0))
-    assert counter.count == 0
-    assert empty.num_rows == 0 and empty.schema == scored.schema
-    assert isinstance(empty, pa.Table)
-
-
-def test_501_is_not_retried_nor_counted_by_the_breaker(fault_proxy: FaultProxy) -> None:
+def test_501_is_not_retried_nor_counted_by_the_breaker(proxied: Proxied) -> None:
     """Finding 7: 501 (KServe's "Model versioning not supported yet") is terminal: one request per call, and the
     breaker stays closed however often it comes."""
-    transport = V2Transport(fault_proxy.url, "welding", policy=FAST, binary=False)
-    learnt(transport, fault_proxy)
-    fault_proxy.fail_always(status=501)
+    transport = proxied.transport()
+    proxied.proxy.fail_always(status=501)
     try:
         for call in range(1, FAST.breaker_failures + 2):
             with pytest.raises(ModelResponseError) as caught:
                 transport.infer({"features": features(1)})
-            assert "HTTP 501" in caught.value.detail and fault_proxy.hits == call
-        fault_proxy.fail_next(0)
-        assert transport.infer({"features": features(1)})["hours"].shape == (1,)
+            assert "HTTP 501" in caught.value.detail and proxied.proxy.hits == call
+        proxied.proxy.fail_next(0)
+        assert transport.infer({"features": features(1)})["hours"].size == 1
     finally:
         transport.close()
 
@@ -640,27 +643,6 @@ def test_kserve_echoes_the_request_id(kserve: RunningServer) -> None:
     assert len(sent) == 1 and echoed == sent
 
 
-@pytest.mark.parametrize("server", ["triton", "kserve"])
-def test_zero_rows_on_triton_and_kserve(
-    server: str, request: pytest.FixtureRequest, counted: tuple[httpx.Client, RequestCounter]
-) -> None:
-    """Finding 5: no call for no rows (Triton answers an empty tensor 400); the columns are a scored batch's."""
-    import pyarrow as pa
-
-    from adapters.welding import WeldingAdapter
-
-    running: RunningServer = request.getfixturevalue(server)
-    client, counter = counted
-    adapter = WeldingAdapter(V2Transport(running.url, running.model, policy=FAST, client=client), "1")
-    joint = {"level": "block", "joint_type": "butt", "process": "FCAW", "position": "1G", "access": "good"}
-    joint |= {"one_sided": False, "grade": "AH36", "thickness_mm": 12.0, "length_m": 3.5, "fit_up_gap_mm": 1.0}
-    rows = pa.Table.from_pylist([joint] * 2)
-    scored = adapter.predict(rows)
-    counter.count = 0
-    empty = adapter.predict(rows.slice(0, 0))
-    assert counter.count == 0 and empty.num_rows == 0 and empty.schema == scored.schema
-
-
 def test_batch_is_capped_at_tritons_max_batch_size(triton: RunningServer, welding_onnx: Path) -> None:
     """Finding 6: a model configured `max_batch_size: 1024` on Triton: the registry's adapter batches 1,024 rows
     (the default 262,144 was refused with 400 "batch-size must be <= 1024") and shows the server's version."""
@@ -771,14 +753,14 @@ def test_a_triton_not_up_when_the_registry_is_built_still_caps_the_batch(
     proxy = FaultProxy(triton.url)
     proxy.fail_always(503)
     policy = {"connect_timeout_s": 1.0, "max_attempts": 1}
-    # JSON: the proxy forwards bodies, not the binary extension's Inference-Header-Content-Length header.
-    entry = ModelConfig(transport="v2", url=proxy.url, remote_name=limited_model(triton), policy=policy, binary=False)
+    entry = ModelConfig(transport="v2", url=proxy.url, remote_name=limited_model(triton), policy=policy)
     registry = Registry({"welding": entry})
     try:
         model = registry.get("welding")
         assert registry.spec("welding").version == "unknown"  # asked, and it could not say
         proxy.fail_next(0)  # Triton is up
         got = model.predict(rows)
+        assert model.transport.uses_binary()  # type: ignore[attr-defined]  # a ModelAdapter over V2Transport
         assert got.column("hours").to_numpy().tobytes() == expected.column("hours").to_numpy().tobytes()
         spec = registry.spec("welding")
         assert (spec.version, spec.batch_size, spec.server_max_batch) == ("1", 1024, 1024)

@@ -12,43 +12,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
 from adapters.errors import ModelResponseError
 from adapters.registry import V2_IN_FLIGHT, ModelConfig, Registry
 from adapters.spec import Adapter, ModelAdapter
-from adapters.welding import ACCESS, GRADES, JOINT_LEVELS, JOINT_TYPES, POSITIONS, PROCESSES
+from benchmarks._weld_joints import weld_joints
 from tests.e2e.servers import FaultProxy, MLServer
 
 pytest_plugins = ["tests.e2e.servers"]
 
 BATCH = 500
 BATCHES = 8
-
-
-def joint_rows(rows: int, seed: int = 7) -> pa.Table:
-    """`rows` weld joints, every field uniform over the model's words and ranges (each batch's answers differ)."""
-    rng = np.random.default_rng(seed)
-
-    def words(choices: tuple[str, ...]) -> pa.Array:
-        return pa.array(np.asarray(choices, dtype=object)[rng.integers(0, len(choices), rows)], pa.string())
-
-    return pa.table(
-        {
-            "level": words(JOINT_LEVELS),
-            "joint_type": words(JOINT_TYPES),
-            "process": words(PROCESSES),
-            "position": words(POSITIONS),
-            "access": words(ACCESS),
-            "one_sided": pa.array(rng.integers(0, 2, rows).astype(bool)),
-            "grade": words(GRADES),
-            "thickness_mm": rng.uniform(4, 40, rows),
-            "length_m": rng.uniform(0.2, 12, rows),
-            "fit_up_gap_mm": rng.uniform(0, 4, rows),
-        }
-    )
 
 
 class HoldingProxy(FaultProxy):
@@ -108,7 +84,7 @@ def remote(url: str, in_flight: int | None) -> Registry:
 
 @pytest.fixture(scope="module")
 def rows() -> pa.Table:
-    return joint_rows(BATCH * BATCHES - 123)  # a short last batch
+    return weld_joints(BATCH * BATCHES - 123, seed=7)  # a short last batch
 
 
 @pytest.fixture(scope="module")

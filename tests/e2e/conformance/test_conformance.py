@@ -10,6 +10,7 @@ at the end of the run (`conftest.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,36 +26,17 @@ import pytest
 from adapters.errors import AdapterInputError, CircuitOpenError, ModelCallError, ModelResponseError
 from adapters.registry import ModelConfig, Registry
 from adapters.spec import Adapter
-from adapters.transports import CallPolicy
 from adapters.transports.inprocess import OnnxTransport
 from adapters.transports.v2 import BinaryMode, TensorMetadata, V2Transport
 from adapters.welding import WeldingAdapter, encode_joints
 from knowledge.settings import Settings
 from knowledge.store import YardStore
-from tests.e2e.servers import ECHO_MODELS, WELDING_FEATURES, RunningServer, ServerKind, start_server
+from tests.e2e.servers import ECHO_MODELS, FAST, WELDING_FEATURES, RunningServer, ServerKind, start_server
 
 pytest_plugins = ["tests.e2e.servers"]
 
 SERVERS: tuple[ServerKind, ...] = ("mlserver", "triton", "kserve")
-FAST = CallPolicy(
-    timeout_s=60.0,
-    connect_timeout_s=1.0,
-    max_attempts=3,
-    backoff_initial_s=0.01,
-    backoff_max_s=0.05,
-    breaker_failures=2,
-    breaker_reset_s=60.0,
-)
-"""Quick retries; a breaker that opens after two failed calls and stays open for the test."""
-FAST_CONFIG: dict[str, float] = {
-    "timeout_s": FAST.timeout_s,
-    "connect_timeout_s": FAST.connect_timeout_s,
-    "max_attempts": FAST.max_attempts,
-    "backoff_initial_s": FAST.backoff_initial_s,
-    "backoff_max_s": FAST.backoff_max_s,
-    "breaker_failures": FAST.breaker_failures,
-    "breaker_reset_s": FAST.breaker_reset_s,
-}
+FAST_CONFIG: dict[str, float] = dataclasses.asdict(FAST)
 """`FAST` as an adapters.toml `policy` table."""
 
 
@@ -297,12 +279,15 @@ def test_nan(
 
 
 def test_empty_input(server: RunningServer, demo_joints: pa.Table, recorder: Recorder) -> None:
-    """No rows: zero rows back, and no inference request sent."""
+    """No rows: zero rows back with a scored batch's columns and types, and no inference request sent (PyTriton
+    answers a [0, 10] tensor 400 or 500)."""
     transport = V2Transport(server.url, server.model, policy=FAST, client=recorder.client)
     model = WeldingAdapter(transport, "1")
     got = model.predict(demo_joints.slice(0, 0))
-    assert got.num_rows == 0 and set(got.column_names) >= {"hours", "defect_probability"}
+    assert isinstance(got, pa.Table) and got.num_rows == 0
+    assert set(got.column_names) >= {"hours", "defect_probability"}
     assert recorder.infer_calls() == []
+    assert got.schema == model.predict(demo_joints.slice(0, 3)).schema
 
 
 def test_batch_limit(server: RunningServer, demo_joints: pa.Table, expected: pa.Table) -> None:
