@@ -43,28 +43,13 @@ from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.infer_type import InferInput, InferOutput, InferRequest, InferResponse, RequestedOutput
 from kserve.utils.numpy_codec import from_np_dtype
 
+from adapters.serving._onnx_v2 import V2Tensor, v2_metadata
 from adapters.serving._sliced import SlicedSession, default_threads
 
 __all__ = ["ECHO_DATATYPES", "BinaryInputsDataPlane", "EchoModel", "OnnxModel", "main"]
 
 ECHO_DATATYPES = ("FP32", "FP64", "INT64", "BOOL", "BYTES", "FP16")
 """The echo models' datatypes: `echo_fp32` answers FP32, and so on."""
-
-# onnxruntime's element types (NodeArg.type) and their Open Inference Protocol v2 datatypes.
-_V2_DATATYPES = {
-    "tensor(bool)": "BOOL",
-    "tensor(int32)": "INT32",
-    "tensor(int64)": "INT64",
-    "tensor(float16)": "FP16",
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(string)": "BYTES",
-}
-
-
-def _metadata(node: Any) -> dict[str, Any]:
-    shape = [dim if isinstance(dim, int) else -1 for dim in node.shape]
-    return {"name": node.name, "datatype": _V2_DATATYPES.get(node.type, "BYTES"), "shape": shape}
 
 
 def _array(tensor: InferInput) -> np.ndarray:
@@ -91,13 +76,13 @@ class OnnxModel(kserve.Model):  # type: ignore[misc]  # kserve is untyped outsid
         self.ready = True
         return True
 
-    def get_input_types(self) -> list[dict[str, Any]]:
+    def get_input_types(self) -> list[V2Tensor]:
         """The graph's inputs, for the metadata endpoint."""
-        return [_metadata(node) for node in self._session.get_inputs()]
+        return [v2_metadata(node) for node in self._session.get_inputs()]
 
-    def get_output_types(self) -> list[dict[str, Any]]:
+    def get_output_types(self) -> list[V2Tensor]:
         """The graph's outputs, for the metadata endpoint."""
-        return [_metadata(node) for node in self._session.get_outputs()]
+        return [v2_metadata(node) for node in self._session.get_outputs()]
 
     async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None) -> InferResponse:
         """Run the graph on the request's tensors; every output, or those the request names."""
