@@ -244,7 +244,12 @@ def verify(path: YardDir) -> None:
 @yard_app.command()
 def query(
     path: YardDir,
-    op: Annotated[QueryOp, typer.Argument(help="upstream | downstream | path (needs --to) | members | critical")],
+    op: Annotated[
+        QueryOp,
+        typer.Argument(
+            help="upstream | downstream | path (needs --to) | members (inside it, or what it groups) | critical"
+        ),
+    ],
     code: Annotated[str, typer.Argument(help="One of the yard's ids, exactly (a near miss names ids close to it).")],
     to: Annotated[str | None, typer.Option(help="For `path`: the id the chain ends at.")] = None,
     depth: Annotated[int | None, typer.Option(min=0, help="Follow at most this many edges.")] = None,
@@ -284,6 +289,8 @@ def _run_query(
 
     A whole closure is counted off its ranges (`upstream_ranges`, `downstream_ranges`): no kind is looked up per node.
     """
+    import numpy as np
+
     from knowledge.errors import InputError
 
     if op in (QueryOp.upstream, QueryOp.downstream) and depth is None:
@@ -295,8 +302,8 @@ def _run_query(
         ids = store.upstream([node], depth=depth, kinds=kinds)
     elif op is QueryOp.downstream:
         ids = store.downstream([node], depth=depth, kinds=kinds)
-    elif op is QueryOp.members:
-        ids = store.members(node, kinds=kinds)
+    elif op is QueryOp.members:  # inside it by the production hierarchy, and what it groups (a system's items)
+        ids = np.union1d(store.members(node, kinds=kinds), store.group_members(node, kinds=kinds)).astype(np.int32)
     elif op is QueryOp.path:
         if to is None:
             raise InputError("`path` needs --to CODE: the id the chain should end at")

@@ -60,6 +60,7 @@ __all__ = [
     "Embedder",
     "Section",
     "WordLlamaEmbedder",
+    "documents_held",
     "read_sections",
 ]
 
@@ -721,6 +722,45 @@ def _passage_text(section: Section, passage: _chunks.Passage) -> str:
 def _section_text(payload: dict[str, Any]) -> str:
     """What a section's point is indexed by: its heading (see `_heading`), then its text."""
     return f"{_heading(payload)} {payload.get('text', '')}"
+
+
+def documents_held(settings: Settings, document_ids: Iterable[str]) -> frozenset[str]:
+    """Which of `document_ids` the document store of `settings` holds, without loading an embedder.
+
+    What an answer may cite: a rule is cited from the corpus only when this data dir's documents hold it. The
+    embedded store's points file is read for its payloads alone; a Qdrant server is asked by payload filter.
+    """
+    import pyarrow.parquet as pq
+
+    wanted = set(document_ids)
+    if not wanted:
+        return frozenset()
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient, models
+
+        client = QdrantClient(url=settings.qdrant_url)
+        try:
+            if not client.collection_exists(COLLECTION):
+                return frozenset()
+            flt = models.Filter(
+                must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=sorted(wanted)))]
+            )
+            found: set[str] = set()
+            offset: Any = None
+            while True:
+                records, offset = client.scroll(
+                    COLLECTION, scroll_filter=flt, limit=512, offset=offset, with_payload=["document_id"]
+                )
+                found.update(str((r.payload or {}).get("document_id")) for r in records)
+                if offset is None:
+                    return frozenset(found & wanted)
+        finally:
+            client.close()
+    path = settings.data_dir / "qdrant" / POINTS_FILE
+    if not path.is_file():
+        return frozenset()
+    payloads = pq.read_table(path, columns=["payload"]).column("payload").to_pylist()
+    return frozenset({str(json.loads(p).get("document_id")) for p in payloads if p} & wanted)
 
 
 def _hit_fields(payload: dict[str, Any]) -> dict[str, Any]:

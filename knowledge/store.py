@@ -13,6 +13,7 @@ store = YardStore.open(".shipbrain/yards/hull-1042")
 block = store.node_of("H1042/DB03")
 store.kind_of(block), store.role_of(block)        # ('BLK', 'block')
 store.members(block, kinds=["PLATE"])             # the plates inside the block: a slice of its range
+store.group_members(store.node_of("BALLAST"))    # what a system groups ([hierarchies] system = "SYSTEM")
 store.ids_of(store.upstream([block], depth=1))    # what must be done right before it
 before = store.upstream_ranges([block])           # everything before it, as a few node ranges
 len(before), before.counts["PLATE"]               # counted without listing the nodes
@@ -43,11 +44,14 @@ from knowledge import _csr, _mapped, _ranges
 from knowledge.errors import InputError, MissingFieldError, SubgraphTooLargeError, YardIntegrityError
 from knowledge.idindex import IdIndex
 from knowledge.importer import ImportManifest, check_store_files, read_import_manifest
+from knowledge.words import with_article
 from knowledge.yardformat.fields import ACTUALS, FIELDS, ROLES
 
 if TYPE_CHECKING:
     import networkx as nx
     import pyarrow as pa
+
+    from knowledge.yardformat.spec import YardSpec
 
 __all__ = ["DEFAULT_SUBGRAPH_LIMIT", "Closure", "CriticalPath", "YardStore"]
 
@@ -115,6 +119,7 @@ class YardStore:
         self._columns: dict[tuple[str, str], npt.NDArray[Any]] = {}
         self._row_groups: dict[str, npt.NDArray[np.int64]] = {}
         self._role_blocks: dict[str, IdArray] = {}
+        self._groups: dict[str, IdArray] = {}
         weakref.finalize(self, _mapped.forget, list(arrays.values()))
 
     @classmethod
@@ -210,6 +215,13 @@ class YardStore:
     def day0(self) -> date:
         """Calendar date of schedule day 0 (the yard's `day0`)."""
         return date.fromisoformat(self.manifest.day0)
+
+    @cached_property
+    def spec(self) -> YardSpec:
+        """The yard's `yard.toml` as imported (roles, hierarchies, column mappings, its own `[ndt]` rules)."""
+        from knowledge.yardformat.spec import load_spec
+
+        return load_spec(self.path)
 
     @property
     def roles(self) -> dict[str, list[str]]:
@@ -331,6 +343,55 @@ class YardStore:
             return inside
         return inside[np.isin(self._kind[start + 1 : end], self._kind_codes(kinds))]
 
+    @property
+    def hierarchies(self) -> list[str]:
+        """The yard's grouping hierarchies (`[hierarchies]` in its `yard.toml`: systems, zones...), by name."""
+        return list(self.manifest.hierarchies)
+
+    def group_parents(self, hierarchy: str) -> IdArray:
+        """Per node, its parent in grouping hierarchy `hierarchy` (-1 for none), memory-mapped; kept once read."""
+        if hierarchy not in self.manifest.hierarchies:
+            names = ", ".join(self.manifest.hierarchies) or "none"
+            raise InputError(f"no hierarchy {hierarchy!r} in this yard; its hierarchies: {names}")
+        with self._lock:
+            found = self._groups.get(hierarchy)
+            if found is None:
+                found = np.load(self.path / "nodes" / f"group-{hierarchy}.npy", mmap_mode="r")
+                if found.shape != (self.num_nodes,):
+                    raise YardIntegrityError(f"yard {str(self.path)!r}: group-{hierarchy}.npy has the wrong shape")
+                self._groups[hierarchy] = found
+            return found
+
+    def group_members(self, node: int, kinds: Iterable[str] | None = None, hierarchy: str | None = None) -> IdArray:
+        """Everything a node groups (itself excluded), ascending.
+
+        The nodes under it in a grouping hierarchy (all the yard's, or `hierarchy`), at any depth, and what is inside
+        each of them by the production hierarchy.
+
+        A system's members are its items (`[hierarchies] system = "SYSTEM"`, each item's SYSTEM naming it), a
+        pipeline grouped under it and the spools inside that pipeline. Empty for a node that groups nothing.
+        """
+        node = self._checked(node)
+        names = [hierarchy] if hierarchy is not None else self.manifest.hierarchies
+        grouped: list[IdArray] = []
+        for name in names:
+            parents = np.asarray(self.group_parents(name))
+            frontier = np.asarray([node], dtype=np.int32)
+            seen = np.zeros(0, dtype=np.int32)
+            while len(frontier):  # one pass over the column per level: hierarchies are a few levels deep
+                under = np.flatnonzero(np.isin(parents, frontier)).astype(np.int32)
+                frontier = np.setdiff1d(under, seen, assume_unique=True)
+                seen = np.union1d(seen, frontier).astype(np.int32)
+            grouped.append(seen)
+        heads = np.unique(np.concatenate(grouped)) if grouped else np.zeros(0, dtype=np.int32)
+        heads = heads[heads != node].astype(np.int32)
+        starts, stops = _ranges._merge(heads, np.asarray(self._end)[heads].astype(np.int32))
+        inside = _ranges.ranges_to_ids(starts, stops)
+        inside = inside[inside != node]
+        if kinds is None:
+            return inside
+        return inside[np.isin(np.asarray(self._kind)[inside], self._kind_codes(kinds))]
+
     def ancestor_of(self, nodes: npt.ArrayLike, role: str) -> IdArray:
         """Per node, its nearest ancestor-or-self whose kind plays `role` (-1 where none), by the production hierarchy.
 
@@ -393,6 +454,33 @@ class YardStore:
             with self._lock:
                 self._role_blocks[role] = found
         return found
+
+    def zones_of_role(self, role: str, purpose: str = "zones") -> pa.Array:
+        """The zone of every node of `role`, in `nodes_of_role(role)` order.
+
+        Its own `zone` field where it gives one, else its block's (`block_of`), null where neither does.
+
+        Raises:
+            MissingFieldError: neither the role nor the yard's blocks give a `zone` field (the message says what
+                `purpose` needs: the blocks' zone, where a yard usually gives it).
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        own_field = "zone" in self.fields(role)
+        by_block = role != "block" and "zone" in self.fields("block")
+        if not own_field and not by_block:
+            self.require("block", ["zone"], purpose)  # raises, naming the field and the yard.toml line
+        if own_field:
+            zones = self.role_table(role, ["zone"]).column("zone").combine_chunks().cast(pa.string())
+        else:
+            zones = pa.nulls(len(self.nodes_of_role(role)), pa.string())
+        if not by_block or not zones.null_count:
+            return zones
+        rows = self.role_rows("block", self.blocks_of_role(role))
+        block_zones = self.role_table("block", ["zone"]).column("zone").combine_chunks().cast(pa.string())
+        theirs = block_zones.take(pa.array(np.maximum(rows, 0), mask=rows < 0))
+        return pc.coalesce(zones, theirs)
 
     # ---- precedence --------------------------------------------------------------------------------
 
@@ -680,7 +768,9 @@ class YardStore:
         rows = self.role_rows(role, nodes)
         if np.any(rows < 0):
             bad = int(np.asarray(nodes)[np.flatnonzero(rows < 0)[0]])
-            raise InputError(f"{self.id_of(bad)!r} is a {self.kind_of(bad)}, not a {role.replace('_', ' ')}")
+            raise InputError(
+                f"{self.id_of(bad)!r} is {with_article(self.kind_of(bad))}, not {with_article(role.replace('_', ' '))}"
+            )
         return self._field_array(role, field)[rows]
 
     def actuals(self, columns: list[str] | None = None) -> pa.Table | None:

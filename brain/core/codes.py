@@ -86,6 +86,16 @@ def _plural(noun: str) -> str:
     return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
 
 
+def _span_words(first: str, last: str) -> str:
+    """A role's ids from first to last: "run B001-B012", or "run from brü-01 to sec-12.sb".
+
+    The second when an id holds a hyphen or a space: "brü-01-sec-12.sb" could be cut in several places.
+    """
+    if "-" in first or "-" in last or any(c.isspace() for c in first + last):
+        return f"run from {first} to {last}"
+    return f"run {first}-{last}"
+
+
 class YardCodes:
     """A yard's ids as a person types them: exact, loose (case, separators, leading zeros), or reading like one.
 
@@ -132,13 +142,38 @@ class YardCodes:
         if node is not None:
             return node
         stripped = text.strip()
+        several = self.candidates(stripped)
+        if len(several) > 1:
+            shown = " or ".join(repr(c) for c in several[:5]) + (f" ({len(several)} ids)" if len(several) > 5 else "")
+            raise UnknownCodeError(
+                stripped,
+                f"{stripped!r} could be {shown}: this yard has ids that differ only in case or separators; "
+                "write the one you mean exactly",
+            )
         role, written = self._reads_like(stripped)
         if role is not None:
             noun = ROLE_NOUNS[role]
             span = self._range(role)
-            told = f"; {_plural(noun)} run {span[0]}-{span[1]}" if span else ""
+            told = f"; {_plural(noun)} {_span_words(*span)}" if span else ""
             raise UnknownCodeError(stripped, f"no {noun} {written!r} in this yard{told}")
         return self.yard.node_of(stripped)  # raises, naming ids close to it
+
+    def candidates(self, text: str) -> list[str]:
+        """The yard's ids of the same loose form as `text` (case, separators, leading zeros aside), sorted.
+
+        More than one means `text` is ambiguous ("VENTIL V-1" in a yard with both 'Ventil V-1' and 'ventil v-1'):
+        a caller names them rather than guess.
+        """
+        stripped = text.strip()
+        if not stripped:
+            return []
+        exact = self.yard.ids.get(stripped)
+        if exact is not None:
+            return [stripped]
+        key = loose_key(stripped)
+        return sorted(
+            c for c in {self.yard.id_of(int(n)) for n in self.yard.ids.loose(stripped)} if loose_key(c) == key
+        )
 
     def reads_like(self, text: str) -> str | None:
         """The role whose ids look like `text` (numbers aside), None when none does."""

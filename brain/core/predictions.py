@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from brain.core.cache import take_rows
 from knowledge.errors import InputError
+from knowledge.words import with_article
 
 if TYPE_CHECKING:
     from brain.core.context import YardContext
@@ -92,7 +93,9 @@ def _checked(ctx: YardContext, role: str, ids: npt.ArrayLike, what: str) -> npt.
     rows = ctx.yard.role_rows(role, nodes)
     if np.any(rows < 0):
         bad = int(nodes[np.flatnonzero(rows < 0)[0]])
-        raise InputError(f"{ctx.yard.code_of(bad)} is a {ctx.yard.kind_of(bad)}, not one of the yard's {what}")
+        raise InputError(
+            f"{ctx.yard.code_of(bad)} is {with_article(ctx.yard.kind_of(bad))}, not one of the yard's {what}"
+        )
     return nodes
 
 

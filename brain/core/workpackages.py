@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from brain.core.codes import node_of
 from knowledge.errors import InputError
+from knowledge.words import with_article
 from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
@@ -343,7 +344,8 @@ class WorkPackageIndex:
         if np.any(rows < 0):
             bad = int(np.asarray(nodes).ravel()[np.flatnonzero(rows < 0)[0]])
             raise InputError(
-                f"{self.yard.code_of(bad)!r} is a {self.yard.kind_of(bad)}, not a {role.replace('_', ' ')}"
+                f"{self.yard.code_of(bad)!r} is {with_article(self.yard.kind_of(bad))}, "
+                f"not {with_article(role.replace('_', ' '))}"
             )
         return rows
 
@@ -443,7 +445,7 @@ class WorkPackageIndex:
         row = int(self.work_package_of([node])[0])
         if row < 0:
             what = (self.yard.role_of(node) or self.yard.kind_of(node)).replace("_", " ")
-            raise InputError(f"{code} is a {what} that no work package of this yard makes")
+            raise InputError(f"{code} is {with_article(what)} that no work package of this yard makes")
         return self.codes[row]
 
     def _members(self, node: int, role: str) -> IdArray:
@@ -466,7 +468,7 @@ class WorkPackageIndex:
         role = self.yard.role_of(node)
         if role not in _SCOPE_ROLES:
             what = (role or self.yard.kind_of(node)).replace("_", " ")
-            raise InputError(f"{code} is a {what}; ask about a block, assembly or work package")
+            raise InputError(f"{code} is {with_article(what)}; ask about a block, assembly or work package")
         joints = self._members(node, "joint")
         if role == "block":
             items = self.yard.nodes_of_role("outfitting_item")[self.yard.blocks_of_role("outfitting_item") == node]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 from pydantic import Field, JsonValue
 
 from brain.tools.base import ArgsFrom, ToolArgs
+from knowledge import words
 from knowledge.idindex import MAX_ID_BYTES
 from knowledge.yardformat.fields import FIELDS
 
@@ -31,14 +32,13 @@ class CodeArgs(ToolArgs):
 
 
 def plural(noun: str) -> str:
-    """The noun's plural: "assembly" -> "assemblies", "outfitting_item" -> "outfitting items"."""
-    noun = noun.replace("_", " ")
-    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    """The noun's plural: "assembly" -> "assemblies"; a yard's own word ("rumpf") as written (`knowledge.words`)."""
+    return words.plural(noun)
 
 
 def count(n: int, noun: str) -> str:
-    """`n` and the noun, plural when it should be: "1 block", "3 assemblies", "12,034 nodes"."""
-    return f"1 {noun.replace('_', ' ')}" if n == 1 else f"{n:,} {plural(noun)}"
+    """`n` and the noun, plural when it should be: "1 block", "3 assemblies", "12,034 nodes", "2 of kind rumpf"."""
+    return words.count(n, noun)
 
 
 def code_from(intent_description: str) -> ArgsFrom:

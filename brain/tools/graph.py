@@ -18,6 +18,7 @@ from pydantic import Field
 from brain.lexicon import ROLE_NOUNS, node_of
 from brain.tools._common import CodeArgs, code_from, count
 from brain.tools.base import Plot, ToolResult, ToolRow, ToolSpec, tool
+from knowledge.words import with_article
 from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
@@ -94,10 +95,8 @@ def _kind_counts(yard: YardStore, nodes: npt.ArrayLike) -> dict[str, int]:
 
 
 def _said(group: _Group) -> str:
-    """A group in words: a role's word (or a kind's own name in lower case) pluralised, or a kind code as written."""
-    if group.key in ROLES or group.word.islower():
-        return count(group.count, group.word)
-    return f"{group.count:,} {group.word}"  # the yard's own kind code ("SYS"), as it writes it
+    """A group in words: a role's word pluralised ("13 joints"), a yard's own kind as written ("2 of kind rumpf")."""
+    return count(group.count, group.word)
 
 
 def _words(groups: list[_Group]) -> str:
@@ -129,8 +128,7 @@ def _what(yard: YardStore, node: int) -> str:
     """What a node is, with its article: "a block", "an assembly (CPANEL)", "a SYS"."""
     role, kind = yard.role_of(node), yard.kind_of(node)
     word = ROLE_NOUNS[role] if role is not None else kind
-    article = "an" if word[:1].lower() in "aeiou" else "a"
-    return f"{article} {word}" + (f" ({kind})" if role is not None and kind != role else "")
+    return with_article(word) + (f" ({kind})" if role is not None and kind != role else "")
 
 
 _LOOKUP = "what a block, assembly, part, joint or outfitting item is and what it holds"
@@ -154,10 +152,18 @@ def lookup(ctx: YardContext, args: CodeArgs) -> ToolResult:
     if yard.role_of(node) == "block":  # and the items fitted on board in it, whose `block` field names it
         items = yard.nodes_of_role("outfitting_item")
         inside = np.union1d(inside, items[yard.blocks_of_role("outfitting_item") == node]).astype(np.int32)
+    grouped = not len(inside) and bool(yard.hierarchies)
+    if grouped:  # a system (or any node of a grouping hierarchy): what it groups
+        inside = yard.group_members(node)
     held = _by_role(yard, _kind_counts(yard, inside))
     before = _by_role(yard, _kind_counts(yard, yard.predecessors(node)))
     after = _by_role(yard, _kind_counts(yard, yard.successors(node)))
-    summary = f"{code} is {_what(yard, node)}" + (f" of {_in_all(held)}" if held else "")
+    of = (
+        f" grouping {_in_all(held)} ([hierarchies] {', '.join(yard.hierarchies)})"
+        if grouped
+        else f" of {_in_all(held)}"
+    )
+    summary = f"{code} is {_what(yard, node)}" + (of if held else "")
     summary += f"; directly before it: {_words(before) or 'nothing'}; directly after it: {_words(after) or 'nothing'}"
     return lookup.result(
         args,

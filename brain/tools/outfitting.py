@@ -76,7 +76,9 @@ def _outfitting_args(entities: Entities, question: str) -> dict[str, JsonValue] 
 
 
 def _zone_items(ctx: YardContext, zone: str) -> tuple[str, npt.NDArray[np.int64]]:
-    """A zone as the yard writes it and its outfitting items: the items' own `zone`, else their blocks'.
+    """A zone as the yard writes it and its outfitting items: each item's own `zone`, else its block's.
+
+    As the outfitting-plan workflow reads them (`YardStore.zones_of_role`).
 
     Raises:
         MissingFieldError: neither the yard's items nor its blocks give a zone.
@@ -84,17 +86,11 @@ def _zone_items(ctx: YardContext, zone: str) -> tuple[str, npt.NDArray[np.int64]
     """
     yard = ctx.yard
     items = yard.nodes_of_role("outfitting_item")
-    role = "outfitting_item" if "zone" in yard.fields("outfitting_item") else "block"
-    yard.require(role, ["zone"], "outfitting by zone")
-    table = yard.role_table(role, ["zone"])
-    names = table.column("zone").cast("string")
-    known = sorted({str(z) for z in names.to_pylist() if z})
+    zones = yard.zones_of_role("outfitting_item", "outfitting by zone")
+    known = sorted({str(z) for z in pc.unique(zones).to_pylist() if z})
     wanted = _zone_named(zone, known)
-    nodes = table.column("node").filter(pc.equal(names, wanted)).to_numpy()
-    if role == "outfitting_item":
-        return wanted, np.asarray(nodes, dtype=np.int64)
-    # by the items' blocks: those inside the zone's blocks and those fitted on board whose `block` names one
-    return wanted, np.asarray(items[np.isin(yard.blocks_of_role("outfitting_item"), nodes)], dtype=np.int64)
+    inside = np.asarray(pc.fill_null(pc.equal(zones, wanted), False).to_numpy(zero_copy_only=False), dtype=bool)
+    return wanted, np.asarray(items[inside], dtype=np.int64)
 
 
 def _zone_named(zone: str, known: list[str]) -> str:
@@ -105,7 +101,7 @@ def _zone_named(zone: str, known: list[str]) -> str:
     if len(loose) == 1:
         return loose[0]
     if not known:
-        raise InputError(f"no zone {zone!r}: this yard's zone fields are empty")
+        raise InputError(f"no zone {zone!r}: this yard's zone fields (its items' and their blocks') are empty")
     shown = ", ".join(known) if len(known) <= 12 else f"{known[0]} to {known[-1]} ({len(known)} zones)"
     raise InputError(f"no zone {zone!r} in this yard; its zones: {shown}")
 

@@ -12,19 +12,12 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import AfterValidator, Field, JsonValue, model_validator
 
-from brain.core import JointPredictions, NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
-from brain.core.ndt import (
-    DEFAULT_NDT_SHARE,
-    FULL_EXTENT_RULES,
-    METHODS,
-    NDT_HOURS_PER_JOINT,
-    NDT_RULES,
-    full_extent_codes,
-    method_codes,
-)
+from brain.core import JointPredictions, NdtMethod, predict_joints, select_for_ndt
+from brain.core.ndt import METHODS, NDT_RULE_DOCUMENTS, NDT_RULES, NdtRules, ndt_rules
 from brain.tools._common import CODE, CodeArgs, code_from, count, require_role
 from brain.tools._scope import Covered, covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
+from knowledge.documents import documents_held
 from knowledge.errors import InputError
 
 if TYPE_CHECKING:
@@ -59,7 +52,7 @@ class JointRisk(ToolRow):
     defect_probability: float
     """Predicted probability that NDT finds a defect (0-1)."""
     method: NdtMethod = Field(title="NDT method")
-    """The NDT method the yard's rule NDT-RULE-01 gives the joint (UT, RT, MT)."""
+    """The NDT method the NDT rules give the joint (UT, RT, MT): the yard's `[ndt]`, else the built-in defaults."""
 
 
 class NdtPoint(ToolRow):
@@ -70,13 +63,14 @@ class NdtPoint(ToolRow):
     code: str
     """The joint."""
     method: NdtMethod = Field(title="NDT method")
-    """The NDT method (NDT-RULE-01: UT for butts of 8 mm and over, RT under 8 mm, MT for fillets)."""
+    """The NDT method (by default UT for butts of 8 mm and over, RT under 8 mm, MT for fillets)."""
     ndt_hours: float = Field(title="NDT hours", json_schema_extra={"unit": "h"})
     """The inspection hours planned for the joint (its method's hours per joint)."""
     defect_probability: float
     """Predicted probability that NDT finds a defect (0-1)."""
     full_extent_rule: str | None = Field(default=None, title="full extent")
-    """The yard rule that inspects this joint over its whole length, if any (NDT-RULE-02, -04, -05)."""
+    """The rule that inspects this joint over its whole length, if any (the yard's `[ndt]`, else the built-in
+    NDT-RULE-02, -04, -05)."""
     process: str
     """Welding process (SAW, FCAW, GMAW, SMAW)."""
     position: str
@@ -116,7 +110,8 @@ class NdtArgs(ToolArgs):
         gt=0,
         le=1_000_000,
         allow_inf_nan=False,
-        description="NDT hours to spend; each joint costs its method's hours per joint (UT 1.0, RT 1.5, MT 0.5)",
+        description="NDT hours to spend; each joint costs its method's hours per joint (by default UT 1.0, RT 1.5, "
+        "MT 0.5; a yard's [ndt] may set its own)",
     )
     joints: int | None = Field(default=None, ge=1, le=100_000_000, description="number of joints to inspect")
 
@@ -191,10 +186,10 @@ _BY_ASSEMBLY: Final = Plot(
 )
 
 
-def _welding(ctx: YardContext, code: str) -> tuple[Covered, JointPredictions]:
+def _welding(ctx: YardContext, code: str | Covered) -> tuple[Covered, JointPredictions]:
     """What a code covers and the welding model over its joints (none: said plainly, with what to ask instead)."""
     require_role(ctx.yard, "joint", "the welding model")
-    what = covered(ctx, code)
+    what = covered(ctx, code) if isinstance(code, str) else code
     if not len(what.joint_ids):
         if what.kind == "outfitting_item":
             instead = f"ask for its outfitting stage and rework risk ('outfitting of {what.code}') or its hours"
@@ -206,11 +201,28 @@ def _welding(ctx: YardContext, code: str) -> tuple[Covered, JointPredictions]:
     return what, predict_joints(ctx, what.joint_ids)
 
 
+def _rule_sources(ctx: YardContext, rules: NdtRules) -> list[str]:
+    """Where the NDT rules come from: the yard's `[ndt]`, else the corpus or the built-in defaults, said as such.
+
+    The corpus is cited only where this data dir's document store holds the rules' documents.
+    """
+    if rules.configured:
+        return [f"NDT rules: {rules.title} ([ndt] in the yard's yard.toml)"]
+    held = documents_held(ctx.settings, NDT_RULE_DOCUMENTS)
+    if held == set(NDT_RULE_DOCUMENTS):
+        return [f"knowledge/corpus: {NDT_RULES}, the built-in default rules"]
+    return [
+        "NDT rules: the built-in default rules (NDT-RULE-01, -02, -04, -05, not documents of this data dir); a yard "
+        "states its own in [ndt] of its yard.toml"
+    ]
+
+
 def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray[np.int64]) -> list[JointRisk]:
     # codes only for the rows shown: naming every joint of a big block costs seconds
     ids, hours, risk = welding.joint_ids, welding.hours, welding.defect_probability
     facts = welding.rows.select(["process", "position", "thickness_mm", "access", "joint_type"]).take(picked)
     codes = ctx.yard.codes_of(ids[picked])
+    rules = ndt_rules(ctx.yard)
     out = []
     for i, code, row in zip(picked.tolist(), codes, facts.to_pylist(), strict=True):
         out.append(
@@ -222,7 +234,7 @@ def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray
                 access=row["access"],
                 hours=round(float(hours[i]), 2),
                 defect_probability=round(float(risk[i]), 4),
-                method=ndt_method(str(row["joint_type"]), float(row["thickness_mm"])),
+                method=rules.method(str(row["joint_type"]), float(row["thickness_mm"])),
             )
         )
     return out
@@ -257,14 +269,15 @@ def _one_joint(ctx: YardContext, args: CodeArgs, what: Covered, welding: JointPr
     assert what.node is not None
     (row,) = _joint_rows(ctx, welding, np.arange(1, dtype=np.int64))
     facts = welding.rows.select(list(_FULL_EXTENT_COLUMNS)).to_pylist()[0]
-    rule = full_extent_rule(facts)
+    rules = ndt_rules(yard)
+    rule = rules.full_extent_rule(facts)
     joins = yard.codes_of(yard.predecessors(what.node))
     into = yard.codes_of(yard.successors(what.node))
     where = (f" joining {' and '.join(joins)}" if joins else "") + (f" into {', '.join(into)}" if into else "")
     summary = (
         f"{what.code} is a weld joint{where}: {row.process} {row.position} {facts['joint_type']}, "
         f"{row.thickness_mm:g} mm, {row.access} access; the welding model predicts {row.hours:.2f} welding hours "
-        f"and a defect risk of {100 * row.defect_probability:.1f} %; NDT by {row.method} (NDT-RULE-01)"
+        f"and a defect risk of {100 * row.defect_probability:.1f} %; NDT by {rules.method_words(row.method)}"
         + (f", over its whole length by {rule}" if rule else "")
     )
     return weld_risk.result(
@@ -272,7 +285,7 @@ def _one_joint(ctx: YardContext, args: CodeArgs, what: Covered, welding: JointPr
         summary,
         rows=[row],
         numbers={"joints": 1.0, "hours": row.hours, "expected_defects": row.defect_probability},
-        sources=[f"welding model {welding.model_version} over joint {what.code}", f"knowledge/corpus: {NDT_RULES}"],
+        sources=[f"welding model {welding.model_version} over joint {what.code}", *_rule_sources(ctx, rules)],
     )
 
 
@@ -293,8 +306,15 @@ _WELD_RISK = "predicted welding hours and defect risk of a block, assembly, work
     plots=(_BY_ASSEMBLY, _RISKIEST, _AGAINST),
 )
 def weld_risk(ctx: YardContext, args: CodeArgs) -> ToolResult:
-    """Predicted welding hours and defect risk of a code's joints, or of one joint."""
-    what, welding = _welding(ctx, args.code)
+    """Predicted welding hours and defect risk of a code's joints, or of one joint.
+
+    A code with outfitting items and no weld joints (an outfitting item, a system's items) is handed over: "how risky
+    is <item>?" is answered with the outfitting model's rework risk, by the outfitting tool.
+    """
+    what = covered(ctx, args.code)
+    if not len(what.joint_ids) and len(what.item_ids) and ctx.yard.count("outfitting_item"):
+        return _rework_risk_instead(ctx, what)
+    what, welding = _welding(ctx, what)
     if what.kind == "joint":
         return _one_joint(ctx, args, what, welding)
     code = what.code
@@ -327,6 +347,16 @@ def weld_risk(ctx: YardContext, args: CodeArgs) -> ToolResult:
     )
 
 
+def _rework_risk_instead(ctx: YardContext, what: Covered) -> ToolResult:
+    """The outfitting tool's answer for a code whose risk is its items' rework risk (it has no weld joints)."""
+    from brain.tools.outfitting import OutfittingArgs, outfitting
+
+    result = outfitting.run(ctx, OutfittingArgs(code=what.code), None)
+    holds = "" if what.single else " outfitting items and"
+    said = f"{what.code} is {what.what} with{holds} no weld joints: its risk is the outfitting model's rework risk. "
+    return result.model_copy(update={"summary": said + result.summary})
+
+
 _NDT_PLAN = "which joints of a block, assembly or work package to inspect by NDT, within a budget"
 
 
@@ -347,7 +377,7 @@ def _ndt_args(entities: Entities, question: str) -> dict[str, JsonValue] | str:
     return {"code": entities.codes[0], **given}
 
 
-def _budget_words(args: NdtArgs, joints: int) -> str:
+def _budget_words(args: NdtArgs, joints: int, rules: NdtRules) -> str:
     if args.hours is not None:
         return f"a budget of {args.hours:,g} NDT hours"
     if args.joints is not None:
@@ -355,7 +385,7 @@ def _budget_words(args: NdtArgs, joints: int) -> str:
         return f"a budget of {count(args.joints, 'joint')}{extra}"
     if args.budget is not None:
         return f"a budget of {100 * args.budget:g} % of the joints"
-    return f"the default {100 * DEFAULT_NDT_SHARE:g} % (no budget given)"
+    return f"the default {100 * rules.default_share:g} % (no budget given)"
 
 
 @tool(
@@ -365,7 +395,8 @@ def _budget_words(args: NdtArgs, joints: int) -> str:
     description="Which joints of a block, assembly, sub-assembly, work package or part to inspect by NDT, riskiest "
     "first, within one budget: a share of the joints (`budget`, 0-1), NDT hours (`hours`; each joint costs its "
     "method's hours: UT 1.0, RT 1.5, MT 0.5) or a number of joints (`joints`); none given: the default 10 %. "
-    "Every chosen joint with its NDT method and the yard rule that inspects it in full, and the expected defects "
+    "Every chosen joint with its NDT method and the rule that inspects it in full (the yard's [ndt], else the "
+    "built-in defaults), and the expected defects "
     "caught.",
     intent_description=_NDT_PLAN,
     args_from=_ndt_args,
@@ -379,11 +410,13 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     risk, hours = welding.defect_probability, welding.hours
     # the rules over every joint at once, as arrays (a Python row per joint costs seconds at a 150k-joint block)
     columns = {name: rows.column(name).to_numpy(zero_copy_only=False) for name in _FULL_EXTENT_COLUMNS}
-    methods = method_codes(columns["joint_type"], columns["thickness_mm"])
-    cost = np.asarray([NDT_HOURS_PER_JOINT[m] for m in METHODS], dtype=np.float64)[methods]
-    share = DEFAULT_NDT_SHARE if args.budget is None and args.hours is None and args.joints is None else args.budget
+    rules = ndt_rules(ctx.yard)
+    methods = rules.method_codes(columns["joint_type"], columns["thickness_mm"])
+    cost = np.asarray([rules.hours_per_joint[m] for m in METHODS], dtype=np.float64)[methods]
+    no_budget = args.budget is None and args.hours is None and args.joints is None
+    share = rules.default_share if no_budget else args.budget
     chosen = select_for_ndt(risk, share=share, count=args.joints, hours=args.hours, inspection_hours=cost)
-    full = full_extent_codes(columns)
+    full = rules.full_extent_codes(columns)
     full_mask = full > 0
     facts = rows.select(["process", "position", "thickness_mm", "access"]).take(chosen).to_pydict()
     joint_ids = welding.joint_ids  # a property that converts the column: read once, not per joint
@@ -394,7 +427,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
         [METHODS[m] for m in methods[chosen].tolist()],
         cost[chosen].tolist(),
         risk[chosen].tolist(),
-        [FULL_EXTENT_RULES[f] for f in full[chosen].tolist()],
+        [rules.rule_names[f] for f in full[chosen].tolist()],
         *facts.values(),
         hours[chosen].tolist(),
         strict=True,
@@ -419,7 +452,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     ]
     total, caught, spent = float(risk.sum()), float(risk[chosen].sum()), float(cost[chosen].sum())
     full_total, full_inspected = int(full_mask.sum()), int(full_mask[chosen].sum())
-    words = _budget_words(args, len(risk))
+    words = _budget_words(args, len(risk), rules)
     if len(chosen):
         summary = (
             f"inspect {len(chosen):,} of {count(len(risk), 'joint')} of {code} ({spent:,.1f} NDT hours) with {words}: "
@@ -433,7 +466,7 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
         )
     if full_total:
         summary += (
-            f"; the yard's rules (NDT-RULE-02, -04, -05) inspect {count(full_total, 'joint')} of {code} in full "
+            f"; {rules.title} ({rules.full_extent_names}) inspect {count(full_total, 'joint')} of {code} in full "
             f"whatever the model says, {full_inspected:,} of them in this plan"
         )
     numbers = {
@@ -450,8 +483,8 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
     elif args.joints is not None:
         numbers["budget_joints"] = float(args.joints)
     else:
-        numbers["budget_share"] = share if share is not None else DEFAULT_NDT_SHARE
-    per_joint = ", ".join(f"{m} {h:g} h" for m, h in NDT_HOURS_PER_JOINT.items())
+        numbers["budget_share"] = share if share is not None else rules.default_share
+    per_joint = ", ".join(f"{m} {h:g} h" for m, h in rules.hours_per_joint.items())
     return ndt_plan.result(
         args,
         summary,
@@ -460,6 +493,6 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
         sources=[
             f"welding model {welding.model_version}: defect probability per joint of {code}, highest first",
             f"NDT hours per joint by method: {per_joint}",
-            f"knowledge/corpus: {NDT_RULES}",
+            *_rule_sources(ctx, rules),
         ],
     )

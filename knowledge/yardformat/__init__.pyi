@@ -16,6 +16,7 @@ from .read import iter_batches as iter_batches
 from .read import table_columns as table_columns
 from .spec import FORMAT as FORMAT
 from .spec import ColumnMap as ColumnMap
+from .spec import NdtRulesSpec as NdtRulesSpec
 from .spec import YardSpec as YardSpec
 from .spec import load_spec as load_spec
 from .validate import CheckedYard as CheckedYard

@@ -95,7 +95,9 @@ def iter_batches(path: Path, columns: Sequence[str] | None = None, *, batch_rows
     """The table's rows in batches of at most about `batch_rows` rows, only `columns` (all if None).
 
     Columns that are not in the file are not an error here: the batch lacks them (callers check columns first
-    with `table_columns`). Dictionary-encoded Parquet columns come decoded.
+    with `table_columns`). Dictionary-encoded Parquet columns come decoded, and text and bytes in one type whatever
+    the writer chose: `large_string` (pandas 3's default `to_parquet`) and `string_view` as `string`,
+    `large_binary` and `binary_view` as `binary`, so batches of different files concatenate.
 
     Raises:
         TableReadError: the file is not a readable table (naming the batch's first row for a CSV block).
@@ -108,10 +110,31 @@ def iter_batches(path: Path, columns: Sequence[str] | None = None, *, batch_rows
         yield from _csv_batches(path, names, wanted, batch_rows)
 
 
+def _plain_type(kind: pa.DataType) -> pa.DataType | None:
+    """The one type a batch's column of `kind` is read as, None when it is kept as it is."""
+    if pa.types.is_dictionary(kind):
+        return _plain_type(kind.value_type) or kind.value_type
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_binary(kind) or pa.types.is_binary_view(kind):
+        return pa.binary()
+    return None
+
+
 def _decoded(batch: pa.RecordBatch) -> pa.RecordBatch:
-    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+    """Dictionary columns decoded, and large or view text and bytes as `string` and `binary` (see `iter_batches`).
+
+    A batch's column holds at most `BATCH_ROWS` rows: more than 2 GiB of text in it (what `string` cannot hold) is
+    reported by the caller as an unreadable table.
+    """
+    if not any(_plain_type(f.type) is not None for f in batch.schema):
         return batch
-    arrays = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
+    arrays = []
+    for column in batch.columns:
+        plain = _plain_type(column.type)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        arrays.append(column.cast(plain) if plain is not None and column.type != plain else column)
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 

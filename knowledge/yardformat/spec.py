@@ -16,10 +16,20 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from knowledge.words import with_article
 from knowledge.yardformat.errors import Problem, ProblemKind, YardImportError
 from knowledge.yardformat.fields import ACTUALS, FIELDS, ROLES, UNITS, Role, field_of
 
-__all__ = ["FORMAT", "RESERVED_COLUMNS", "SPEC_FILE", "ColumnMap", "TableFiles", "YardSpec", "load_spec"]
+__all__ = [
+    "FORMAT",
+    "RESERVED_COLUMNS",
+    "SPEC_FILE",
+    "ColumnMap",
+    "NdtRulesSpec",
+    "TableFiles",
+    "YardSpec",
+    "load_spec",
+]
 
 FORMAT: Final = "shipbrain-yard/1"
 SPEC_FILE: Final = "yard.toml"
@@ -74,6 +84,54 @@ class TableFiles(BaseModel):
         return (value,) if isinstance(value, str) else value
 
 
+class NdtRulesSpec(BaseModel):
+    """`[ndt]`: the yard's own NDT rules, where they differ from the brain's built-in defaults (`brain.core.ndt`).
+
+    A key left out keeps the built-in value; with no `[ndt]` at all the brain answers with its built-in default rules
+    and says so. Example:
+
+    ```toml
+    [ndt]
+    source = "QA manual 7.2 rev C"         # the yard's document the rules come from, cited in answers
+    ut_min_thickness_mm = 10.0             # butts of this thickness and over by UT, thinner by RT
+    full_extent_grades = ["EH36"]          # high-strength butts over full_extent_thickness_mm: in full
+    full_extent_thickness_mm = 25.0
+    full_extent_gap_mm = 3.0               # butts with a fit-up gap over this: in full
+    hours_per_joint = { UT = 1.2, RT = 2.0, MT = 0.5 }
+    ```
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = Field(default=None, min_length=1, max_length=200)
+    """The yard's document that states the rules, named in answers."""
+    ut_min_thickness_mm: float | None = Field(default=None, gt=0, le=500)
+    """Butts of this thickness and over are tested by UT, thinner ones by RT (fillets by MT), in mm."""
+    full_extent_erection: bool | None = None
+    """Erection butts are tested over their whole length."""
+    full_extent_one_sided: bool | None = None
+    """One-sided butts are tested over their whole length."""
+    full_extent_grades: tuple[str, ...] | None = None
+    """The grades whose butts thicker than `full_extent_thickness_mm` are tested in full (the brain's grade words)."""
+    full_extent_thickness_mm: float | None = Field(default=None, gt=0, le=500)
+    """The thickness over which butts of `full_extent_grades` are tested in full, in mm."""
+    full_extent_poor_access: bool | None = None
+    """Butts with poor access are tested in full."""
+    full_extent_gap_mm: float | None = Field(default=None, ge=0, le=100)
+    """Butts with a fit-up gap over this are tested in full, in mm."""
+    hours_per_joint: dict[Literal["UT", "RT", "MT"], float] | None = None
+    """NDT hours of one joint by method (set-up, testing and report), in h; methods left out keep the default."""
+    default_share: float | None = Field(default=None, gt=0, le=1)
+    """The share of the joints a plan inspects when no budget is given (0.1 = 10 %)."""
+
+    @field_validator("hours_per_joint")
+    @classmethod
+    def _positive_hours(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and any(not 0 < h <= 100 for h in value.values()):
+            raise ValueError("NDT hours per joint are more than 0 and at most 100")
+        return value
+
+
 class _SpecIssues(ValueError):
     """Several problems found after the structure parsed, each with its toml key."""
 
@@ -103,6 +161,8 @@ class YardSpec(BaseModel):
     """Role (or "actuals") -> field -> where it comes from. A field not mapped is read from a column of its own
     name if the table has one."""
     tables: TableFiles = Field(default_factory=TableFiles)
+    ndt: NdtRulesSpec | None = None
+    """The yard's own NDT rules (`[ndt]`); None: the brain's built-in defaults."""
 
     @field_validator("roles", mode="before")
     @classmethod
@@ -187,12 +247,16 @@ def _mapping_issues(section: str, name: str, source: ColumnMap) -> list[tuple[st
         issues.append((f"{key}.column", f"column {source.column!r} is reserved for the node's {source.column}"))
     if source.unit is not None:
         if field.unit is None:
-            issues.append((f"{key}.unit", f"{name!r} has no unit (it is a {field.type}); drop the unit"))
+            issues.append((f"{key}.unit", f"{name!r} has no unit (it is {with_article(field.type)}); drop the unit"))
         elif source.unit not in UNITS:
             issues.append((f"{key}.unit", f"unknown unit {source.unit!r}; units: {', '.join(UNITS)}"))
         elif UNITS[source.unit][0] != UNITS[field.unit][0]:
             issues.append(
-                (f"{key}.unit", f"{source.unit!r} is a {UNITS[source.unit][0]}, {name!r} a {UNITS[field.unit][0]}")
+                (
+                    f"{key}.unit",
+                    f"{source.unit!r} is {with_article(UNITS[source.unit][0])}, "
+                    f"{name!r} {with_article(UNITS[field.unit][0])}",
+                )
             )
     if source.values and field.type in ("float", "date", "ref"):
         issues.append((f"{key}.values", f"a value map needs a word, text, bool or int field; {name!r} is {field.type}"))

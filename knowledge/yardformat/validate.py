@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from knowledge.words import with_article
 from knowledge.yardformat._cycles import find_cycle
 from knowledge.yardformat._ids import IdLookup, bad_ids
 from knowledge.yardformat._kept import KeptRows, RoleRows
@@ -417,7 +418,7 @@ class _Check:
         if f.words:
             expected = f"one of {', '.join(f.words)} (map other values in {key}.values)"
         else:
-            expected = f"a {f.type}"
+            expected = with_article(f.type)  # "an int", "a float", "a date"
         self.problems.add_rows(
             "wrong type",
             batch,

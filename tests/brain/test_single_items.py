@@ -175,7 +175,8 @@ def test_hours_of_one_joint(ctx: YardContext) -> None:
 @pytest.mark.parametrize(
     ("tool", "args", "match"),
     [
-        ("weld_risk", {"code": "item"}, "is an outfitting item with no weld joints; ask for its outfitting stage"),
+        # weld risk of an item is its rework risk (the outfitting tool answers); its NDT plan has nothing to inspect
+        ("ndt_plan", {"code": "item"}, "is an outfitting item with no weld joints; ask for its outfitting stage"),
         ("outfitting", {"code": "joint"}, "is a weld joint with no outfitting items; ask about its weld risk"),
         ("predict", {"model": "outfitting", "code": "joint"}, "is a weld joint with no outfitting items for model"),
     ],
