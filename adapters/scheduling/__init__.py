@@ -19,7 +19,10 @@ schedule = solve(request)
 schedule.makespan_days, schedule.gap, schedule.critical_path[-3:]
 ```
 
-Time is in whole days from day 0; a task runs from `start_day` up to (not including) `finish_day`.
+Time is in whole **working** days from day 0; a task runs from `start_day` up to (not including) `finish_day`.
+The yard's calendar (`WorkCalendar.of(yard)`) maps them to dates: the whole yard's days off (Sundays, holidays)
+are no schedule days, and a resource's days out of service (a dock's maintenance week) become its downtimes in
+every request `request_from_yard` builds. A yard without a calendar works every day: day k is `day0` + k.
 By default a task may move to another resource of the kind it names (`resource_choice="same_kind"`:
 either panel line, any workshop), as a yard planner would; `"named"` pins it. Cranes are never moved.
 
@@ -33,6 +36,8 @@ late = request_from_yard(yard, hours, downtimes=[ResourceDowntime(resource="PL-2
                          release_days={"WP-DB09-FAB": 5})
 solve(late).critical_path  # ("DOWN:PL-2", "WP-DB10-FAB", ...) when the outage sets the end date
 ```
+
+A resource a task names as its `crane` is a crane by that declaration, whatever kind the yard gives it.
 
 Errors: constructing a request that cannot be (unknown codes, a cycle, an unknown resource or one of
 the wrong kind, a negative duration, a downtime of an unknown resource) raises `SchedulingInputError` (an
@@ -48,12 +53,13 @@ from adapters.scheduling._adapter import (
     WorkPackageRow,
     from_config,
     models_in_hours,
+    overdrawn_packages,
     predicted_hours,
     with_yard_context,
 )
+from adapters.scheduling._calendar import CALENDAR_REASON, WorkCalendar
 from adapters.scheduling._chain import ChainLink, chain_into
 from adapters.scheduling._model import (
-    CRANE,
     OUTAGE_PREFIX,
     ResourceCapacity,
     ResourceChoice,
@@ -80,7 +86,7 @@ from adapters.scheduling._yard import (
 from adapters.scheduling.validate import InvalidScheduleError, check_schedule, violations
 
 __all__ = [
-    "CRANE",
+    "CALENDAR_REASON",
     "ChainLink",
     "HOURS_PER_DAY",
     "InvalidScheduleError",
@@ -96,12 +102,14 @@ __all__ = [
     "SchedulingAdapter",
     "SchedulingInputError",
     "WorkPackageRow",
+    "WorkCalendar",
     "WorkPackages",
     "YardTrade",
     "chain_into",
     "check_schedule",
     "from_config",
     "models_in_hours",
+    "overdrawn_packages",
     "package_order",
     "predicted_hours",
     "repair",

@@ -20,6 +20,7 @@ from adapters.errors import AdapterConfigError
 from adapters.registry import ModelConfig, adapter
 from adapters.scheduling._model import (
     ResourceCapacity,
+    ResourceDowntime,
     Schedule,
     ScheduleRequest,
     ScheduleTask,
@@ -33,6 +34,7 @@ from adapters.spec import AdapterSpec
 from knowledge.store import YardStore
 
 __all__ = [
+    "DOWNTIMES_KEY",
     "RESOURCES_KEY",
     "TRADES_KEY",
     "ScheduledRow",
@@ -40,6 +42,7 @@ __all__ = [
     "WorkPackageRow",
     "from_config",
     "models_in_hours",
+    "overdrawn_packages",
     "predicted_hours",
     "with_yard_context",
 ]
@@ -50,6 +53,9 @@ RESOURCES_KEY: Final = b"shipbrain.resources"
 """Schema metadata key of the rows' resources: JSON, a list of {"name", "kind", "capacity"}."""
 TRADES_KEY: Final = b"shipbrain.trades"
 """Schema metadata key of the yard's trades: JSON, a list of {"trade", "resource_kind"}."""
+DOWNTIMES_KEY: Final = b"shipbrain.downtimes"
+"""Schema metadata key of the resources' days out of service (the yard's calendar): JSON, a list of
+{"resource", "start_day", "days", "reason"} in working days."""
 
 
 class WorkPackageRow(BaseModel):
@@ -119,16 +125,21 @@ class _Options(BaseModel):
 
 
 def with_yard_context(
-    rows: pa.Table, resources: Sequence[ResourceCapacity], trades: Sequence[YardTrade] = ()
+    rows: pa.Table,
+    resources: Sequence[ResourceCapacity],
+    trades: Sequence[YardTrade] = (),
+    downtimes: Sequence[ResourceDowntime] = (),
 ) -> pa.Table:
-    """The rows with the resources they run on (and the yard's trades) in their schema metadata.
+    """The rows with the resources they run on (the yard's trades, the resources' downtimes) in their metadata.
 
-    A schedule of the rows then needs nothing else: `SchedulingAdapter.predict` reads both from there.
+    A schedule of the rows then needs nothing else: `SchedulingAdapter.predict` reads them from there.
     """
     metadata = dict(rows.schema.metadata or {})
     metadata[RESOURCES_KEY] = json.dumps([r.model_dump() for r in resources]).encode()
     if trades:
         metadata[TRADES_KEY] = json.dumps([t.model_dump() for t in trades]).encode()
+    if downtimes:
+        metadata[DOWNTIMES_KEY] = json.dumps([d.model_dump() for d in downtimes]).encode()
     return rows.replace_schema_metadata(metadata)
 
 
@@ -186,6 +197,11 @@ class SchedulingAdapter:
         raw = (batch.schema.metadata or {}).get(TRADES_KEY)
         return tuple(YardTrade(**t) for t in json.loads(raw)) if raw else self.trades
 
+    def downtimes_of(self, batch: pa.RecordBatch | pa.Table) -> tuple[ResourceDowntime, ...]:
+        """The resources' days out of service that came with the rows (the yard's calendar), none else."""
+        raw = (batch.schema.metadata or {}).get(DOWNTIMES_KEY)
+        return tuple(ResourceDowntime(**d) for d in json.loads(raw)) if raw else ()
+
     def predict(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
         """Validate the rows, solve, and return one scheduled row per input row."""
         validate_batch(self.spec.name, WorkPackageRow, batch)
@@ -204,6 +220,7 @@ class SchedulingAdapter:
             resources=resources,
             trades=self.trades_of(batch),
             precedences=[(b, r["code"]) for r in rows for b in _codes_in(r.get("after"), codes) if b in codes],
+            downtimes=self.downtimes_of(batch),
             time_limit_s=self.time_limit_s,
             workers=self.workers,
         )
@@ -227,7 +244,8 @@ class SchedulingAdapter:
 
         `nodes` may name work packages, or blocks: a block stands for the packages whose `block` field names it.
         Rows are in node order, with `node` (int32) first; `after` keeps the precedences among the chosen rows.
-        The yard's resources and trades ride in the rows' metadata, so `predict` needs nothing else.
+        The yard's resources, trades and the resources' days out of service by its calendar ride in the rows'
+        metadata, so `predict` needs nothing else. Days are working days (`WorkCalendar`).
         """
         request = request_from_yard(yard)
         packages = work_package_rows(yard)
@@ -256,7 +274,7 @@ class SchedulingAdapter:
                 "after": pa.array(["\n".join(b for b in after.get(t.code, []) if b in codes) for t in tasks]),
             }
         )
-        return with_yard_context(rows, request.resources, request.trades)
+        return with_yard_context(rows, request.resources, request.trades, request.downtimes)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -274,16 +292,24 @@ class Predictor(Protocol):
         ...
 
 
-def predicted_hours(yard: YardStore, executor: Predictor) -> dict[str, float]:
+def predicted_hours(yard: YardStore, executor: Predictor, *, clamp: bool = True) -> dict[str, float]:
     """Hours per work package (by code) with the models' predictions in place of the yard's planning norms.
 
     A joint's welding hours (the welding model) replace its `norm_hours` in the package its `work_package` field
     names; an outfitting item keeps its norm hours, raised by its predicted rework risk (a reworked item is done
-    twice); the rest of a package's `estimated_hours` (part handling, erection set-up) stays as planned.
+    twice); the rest of a package's `estimated_hours` (part handling, erection set-up) stays as planned:
+    estimate + predicted welding - the joints' norms + the items' norms x rework risk.
 
     A model counts only where the yard gives its role's `work_package` and `norm_hours`: without a joint's norm
     there is no telling which share of its package's estimate the prediction replaces, so the estimate stands
     (`models_in_hours` says which models counted).
+
+    Args:
+        yard: the imported yard.
+        executor: runs the welding and outfitting models over the yard's rows.
+        clamp: at least 0 h each (a schedule's hours); False gives the sum as it is, which is negative where a
+            package's joint norms exceed its estimate by more than the model's hours (`overdrawn_packages`): a
+            change on top of it (a what-if's factor) is added to that sum, and clamped once.
     """
     from adapters.outfitting import OutfittingAdapter
     from adapters.welding import WeldingAdapter
@@ -300,7 +326,33 @@ def predicted_hours(yard: YardStore, executor: Predictor) -> dict[str, float]:
         risk = executor.run("outfitting", OutfittingAdapter.yard_rows(yard)).column("rework_probability").to_numpy()
         rows, norm = _package_rows(yard, "outfitting_item", packages.node)
         hours += np.bincount(rows[rows >= 0], weights=(norm * risk)[rows >= 0], minlength=n)
-    return dict(zip(packages.code, np.maximum(hours, 0.0).tolist(), strict=True))
+    return dict(zip(packages.code, (np.maximum(hours, 0.0) if clamp else hours).tolist(), strict=True))
+
+
+def overdrawn_packages(yard: YardStore) -> list[tuple[str, float, float]]:
+    """The work packages whose joints' and items' planning norms exceed their own `estimated_hours`.
+
+    `predicted_hours` takes a package's estimate to include the norms of the joints and items done in it and swaps
+    the joints' norms for the welding model's hours; where the norms alone exceed the estimate, that sum falls
+    short of the model's hours, often below 0 h (a schedule then gives the package its minimum of 1 day). The yard's
+    estimate and its norms disagree there, and a person should be told which packages.
+
+    Returns:
+        (code, estimated hours, norm hours of its counted joints and items) per such package, in node order; only
+        the models `predicted_hours` counts (`models_in_hours`) add their norms.
+    """
+    counted = models_in_hours(yard)
+    if not counted:
+        return []
+    packages = work_package_rows(yard)
+    norms = np.zeros(len(packages.code), dtype=np.float64)
+    for model, role in (("welding", "joint"), ("outfitting", "outfitting_item")):
+        if model in counted:
+            rows, norm = _package_rows(yard, role, packages.node)
+            norms += np.bincount(rows[rows >= 0], weights=norm[rows >= 0], minlength=len(norms))
+    estimate = np.asarray(packages.estimated_hours, dtype=np.float64)
+    over = np.flatnonzero(norms > estimate + 1e-9)
+    return [(packages.code[i], float(estimate[i]), float(norms[i])) for i in over.tolist()]
 
 
 def models_in_hours(yard: YardStore) -> tuple[str, ...]:

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from adapters.errors import AdapterInputError
 
 __all__ = [
-    "CRANE",
     "MODEL",
     "OUTAGE_PREFIX",
     "ResourceCapacity",
@@ -34,9 +33,6 @@ __all__ = [
 
 MODEL: Final = "scheduling"
 """The model name that errors carry."""
-
-CRANE: Final = "crane"
-"""The kind a resource must be to serve as a task's `crane`."""
 
 ResourceChoice = Literal["same_kind", "named"]
 
@@ -103,8 +99,10 @@ class ScheduleTask(_Frozen):
     if it needs none. With `ScheduleRequest.resource_choice="same_kind"` the solver may move it to another
     resource of the same kind (it keeps this one when that is free)."""
     crane: str | None = None
-    """A crane (a resource of kind "crane") the work package needs for its whole duration, or None.
-    Cranes are never swapped: which crane can lift a block depends on its weight, which is not modelled here."""
+    """The crane the work package needs for its whole duration (one of the request's resources), or None.
+    A resource named as a task's crane is a crane by that declaration, whatever the yard calls its kind
+    ("crane", "kran", "goliath"). Cranes are never swapped: which crane can lift a block depends on its weight,
+    which is not modelled here, so a crane is never pooled with the other resources of its kind."""
     release_day: int = Field(default=0, ge=0)
     """Earliest start day (material or drawings not ready before), days from day 0."""
 
@@ -124,7 +122,8 @@ class ResourceCapacity(_Frozen):
     name: str = Field(min_length=1)
     """Resource name, unique in the request (e.g. "PL-1")."""
     kind: str = Field(min_length=1)
-    """The yard's kind of resource, e.g. "panel_line" or "dock"; a task's crane must be of kind "crane"."""
+    """The yard's kind of resource, free text, e.g. "panel_line" or "dock" (a crane is one because a task names it
+    as its `crane`, not by its kind)."""
     capacity: int = Field(ge=1)
     """Work packages it can run at the same time."""
 
@@ -213,8 +212,6 @@ def _check_resources(tasks: tuple[ScheduleTask, ...], kinds: dict[str, str], tra
                 continue
             if name not in kinds:
                 raise ValueError(f"task {t.code!r} needs {role} {name!r}, which is not among the resources ({known})")
-            if role == "crane" and kinds[name] != CRANE:
-                raise ValueError(f"task {t.code!r} ({t.trade}): crane {name!r} is a {kinds[name]}, not a {CRANE}")
             if role == "resource" and trades and kinds[name] != trade_kind[t.trade]:
                 want = trade_kind[t.trade]
                 needed = f"not a {want}" if want else f"and {t.trade} needs none"

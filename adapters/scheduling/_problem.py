@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from adapters.scheduling._model import CRANE, ResourceDowntime, ScheduleRequest, order_or_cycle
+from adapters.scheduling._model import ResourceDowntime, ScheduleRequest, order_or_cycle
 
 __all__ = [
     "Days",
@@ -220,17 +220,24 @@ def merged_outages(downtimes: tuple[ResourceDowntime, ...]) -> Outages:
 def _pools(request: ScheduleRequest) -> tuple[list[Pool], dict[str, int]]:
     """Pools, and which pool each resource name draws on."""
     kind_of = {r.name: r.kind for r in request.resources}
-    # cranes are never swapped (which crane can lift a block depends on its weight), so never pooled by kind
-    shared = {kind_of[t.resource] for t in request.tasks if t.resource is not None} - {CRANE}
+    # a resource some task names as its crane is a crane, whatever its kind: never swapped (which crane can lift a
+    # block depends on its weight), so never pooled with its kind's other resources
+    cranes = {t.crane for t in request.tasks if t.crane is not None}
+    shared = {kind_of[t.resource] for t in request.tasks if t.resource is not None and t.resource not in cranes}
     if request.resource_choice == "named":
         shared = set()
     pools: list[Pool] = []
     pool_of: dict[str, int] = {}
     kind_pool: dict[str, int] = {}
     for r in request.resources:
-        if r.kind in shared:
+        if r.kind in shared and r.name not in cranes:
             if r.kind not in kind_pool:
-                slots = tuple(s.name for s in request.resources if s.kind == r.kind for _ in range(s.capacity))
+                slots = tuple(
+                    s.name
+                    for s in request.resources
+                    if s.kind == r.kind and s.name not in cranes
+                    for _ in range(s.capacity)
+                )
                 kind_pool[r.kind] = len(pools)
                 pools.append(Pool(r.kind, len(slots), slots))
             pool_of[r.name] = kind_pool[r.kind]

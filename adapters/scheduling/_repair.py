@@ -6,8 +6,12 @@ packages in the order it had them, and pushes later only what the event, or some
 holds up. What repair **keeps**:
 
 - each work package's resource and crane (it waits for its own resource rather than moving to another);
-- each resource's order: on every resource and crane, work packages start in the order they started in the
-  baseline (none overtakes another, so a late block never loses its place in the dock to the next one);
+- each resource's order: on every resource and crane of capacity 1, work packages start in the order they started
+  in the baseline (none overtakes another, so a late block never loses its place in the dock to the next one); a
+  resource of capacity c is c such queues: a work package takes, in the baseline's order, the queue whose last
+  start is the latest one not after its own, and starts no earlier than the earliest of the c queues' last starts
+  (a package held up on one slot of a 2-slot crane does not hold up the packages that go on the other slot, so two
+  hulls erected in parallel keep their own pace);
 - nothing starts earlier than in the baseline (what was pulled forward would need material, drawings and
   crews that are not ready);
 
@@ -21,6 +25,7 @@ unchanged; `solve` on the same request shows what re-optimising everything would
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import time
 
@@ -43,7 +48,8 @@ def repair(request: ScheduleRequest, baseline: Schedule) -> Schedule:
 
     Returns:
         A schedule of `request` in which every task keeps its baseline resource, starts no earlier than in the
-        baseline, and every resource and crane starts its tasks in the baseline's order; `status` is "feasible"
+        baseline, and every resource and crane keeps the baseline's order (one of capacity c in each of its c
+        queues); `status` is "feasible"
         unless the bound proves it optimal, and `best_bound` is the lower bound of the request itself.
 
     Raises:
@@ -113,13 +119,15 @@ def _right_shift(problem: Problem, start_was: Days) -> Days:
     for name, outages in p.outages.items():
         for a, b in outages:
             usage[row[name], a:b] = capacity[row[name]]  # down: full
-    last_start = np.zeros(len(names), dtype=np.int64)  # each resource's latest start so far: its order is kept
+    # per resource, the last start of each of its `capacity` queues, ascending: a task starts no earlier than the
+    # earliest of them (for a resource of capacity 1: its last start, so its order is kept)
+    queues: list[list[int]] = [[0] * int(c) for c in capacity]
     start = np.full(len(p.codes), -1, dtype=np.int64)
     for i in _baseline_order(p, start_was):
         d = int(p.duration[i])
         held = [row[name] for name in (p.named[i], p.cranes[i]) if name is not None] if d > 0 else []
         t = max([int(p.release[i])] + [int(start[u] + p.duration[u]) for u in p.preds[i]])
-        t = max([t] + [int(last_start[k]) for k in held])
+        t = max([t] + [queues[k][0] for k in held])
         moved = True
         while moved:
             moved = False
@@ -132,6 +140,7 @@ def _right_shift(problem: Problem, start_was: Days) -> Days:
             raise SchedulingInputError(f"repair found no day for {p.codes[i]!r} within {width} days")
         for k in held:
             usage[k, t : t + d] += 1
-            last_start[k] = t
+            # the queue whose last start is the latest not after t (one is: t >= the earliest); sorted stays sorted
+            queues[k][bisect.bisect_right(queues[k], t) - 1] = t
         start[i] = t
     return start

@@ -3,8 +3,9 @@
 Everything comes from the yard's roles (`knowledge.store.YardStore`): the work_package role (its `trade`,
 `resource`, `crane`, `block`, `crew`, `estimated_hours`), the resource role (`resource_kind`, `capacity`) and the
 edges between work package nodes (what must finish before what: in a yard like the synthetic one, each block's
-packages one trade after another, and each block's erection after those of the blocks it rests on). Codes are
-the yard's own ids.
+packages one trade after another, and each block's erection after those of the blocks it rests on), and the
+yard's calendar (`WorkCalendar`: days are working days; a resource's days out of service are its downtimes).
+Codes are the yard's own ids.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from adapters.scheduling._calendar import WorkCalendar
 from adapters.scheduling._model import (
     ResourceCapacity,
     ResourceChoice,
@@ -56,6 +58,7 @@ def request_from_yard(
     deterministic_limit: float | None = None,
     downtimes: Iterable[ResourceDowntime] = (),
     release_days: Mapping[str, int] | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> ScheduleRequest:
     """One task per work package of the yard, on its planned resource and crane, released on day 0 unless told.
 
@@ -75,6 +78,8 @@ def request_from_yard(
         downtimes: resources out of service (see `ScheduleRequest.downtimes`), e.g. a panel line under repair.
         release_days: earliest start day per work package code (when its material arrives); the others start
             from day 0.
+        calendar: the yard's working days (`WorkCalendar.of(yard)` when not given): every day of the request is a
+            working day, and the days a resource is out of service by the calendar join `downtimes`.
 
     Returns:
         The request; durations are ceil(hours / (crew * 8 h)) days, at least 1 (a crew the yard does not give
@@ -107,6 +112,8 @@ def request_from_yard(
     ]
     before, after = package_order(yard, rows.node)
     resources = yard_resources(yard)
+    calendar = WorkCalendar.of(yard) if calendar is None else calendar
+    off = calendar.downtimes(r.name for r in resources)
     return ScheduleRequest(
         tasks=tasks,
         resources=resources,
@@ -116,7 +123,7 @@ def request_from_yard(
         workers=workers,
         deterministic_limit=deterministic_limit,
         resource_choice=resource_choice,
-        downtimes=tuple(downtimes),
+        downtimes=(*off, *downtimes),
     )
 
 

@@ -8,6 +8,10 @@ very schedule with the events, so the plan is exactly what was shown for approva
 against an older version is refused. The **adopted schedule** is the last adoption's stored schedule (the
 base schedule before any).
 
+Days are the yard's working days (`calendar`, `adapters.scheduling.WorkCalendar`): its days off are no schedule
+days, a resource's days out of service are downtimes of every request, and `date_of` / `last_date` give the dates
+a person reads. A yard without a calendar works every day (day k is day0 + k).
+
 Every schedule the plan gives out (the base schedule, one re-solved for events, a proposal) has passed the
 independent validator (`adapters.scheduling.validate`: precedences, capacities, downtimes, release days) against
 the request it answers; one that breaks a rule is an `InvalidScheduleError`, never shown.
@@ -37,7 +41,7 @@ from knowledge.store import YardStore
 
 if TYPE_CHECKING:
     from adapters.registry import Registry
-    from adapters.scheduling import Schedule, ScheduledTask, ScheduleRequest
+    from adapters.scheduling import Schedule, ScheduledTask, ScheduleRequest, WorkCalendar
     from brain.core.workpackages import WorkPackageIndex
 
 __all__ = ["PlanContext", "Proposal", "YardPlan", "schedule_json"]
@@ -154,6 +158,8 @@ class YardPlan:
         self._lock = threading.RLock()
         """One solve at a time, however many threads ask at once."""
         self._hours: dict[str, float] | None = None
+        self._calendar: WorkCalendar | None = None
+        self._overdrawn: list[tuple[str, float, float]] | None = None
         self._base: Schedule | None = None
         self._solved: dict[tuple[PlanEvent, ...], tuple[ScheduleRequest, Schedule]] = {}
         self._requests: dict[tuple[PlanEvent, ...], ScheduleRequest] = {}
@@ -168,8 +174,38 @@ class YardPlan:
         """The adopted events, oldest first."""
         return tuple(self.planbook.events())
 
-    def predicted_hours(self) -> dict[str, float]:
-        """Hours per work package with the models' predictions in place of the planning norms (computed once)."""
+    @property
+    def calendar(self) -> WorkCalendar:
+        """The yard's working days (`adapters.scheduling.WorkCalendar`): every day a working day without a calendar."""
+        from adapters.scheduling import WorkCalendar
+
+        with self._lock:
+            if self._calendar is None:
+                self._calendar = WorkCalendar.of(self._ctx.yard)
+            return self._calendar
+
+    def date_of(self, day: int) -> date:
+        """The calendar date of schedule day `day` (the `day`-th working day)."""
+        return self.calendar.date_of(day)
+
+    def last_date(self, finish_day: int) -> date:
+        """The last working date of what finishes on schedule day `finish_day` (it works up to the day before)."""
+        return self.calendar.last_date(finish_day)
+
+    def day_of(self, when: date) -> int:
+        """The schedule day of a calendar date (its working day, or the next one when the yard does not work then).
+
+        Raises:
+            InputError: a date before day 0 or past the horizon (the context's rule).
+        """
+        self._ctx.day_of(when)
+        return self.calendar.day_of(when)
+
+    def raw_hours(self) -> dict[str, float]:
+        """Hours per work package with the models' predictions in place of the planning norms, not clamped at 0 h.
+
+        `adapters.scheduling.predicted_hours(..., clamp=False)`, computed once.
+        """
         from adapters.scheduling import predicted_hours
 
         with self._lock:
@@ -177,14 +213,46 @@ class YardPlan:
                 from brain.core.cache import model_identity
 
                 registry = self._ctx.registry
-                key = "hours-" + digest_of(*(model_identity(registry, m) for m in ("welding", "outfitting")))
+                key = "hours-raw-" + digest_of(*(model_identity(registry, m) for m in ("welding", "outfitting")))
                 kept = self._ctx.cache.text(key)
                 if kept is not None:
                     self._hours = {str(k): float(v) for k, v in json.loads(kept).items()}
                 else:
-                    self._hours = predicted_hours(self._ctx.yard, _CachedModels(self._ctx))
+                    self._hours = predicted_hours(self._ctx.yard, _CachedModels(self._ctx), clamp=False)
                     self._ctx.cache.put_text(key, json.dumps(self._hours))
             return self._hours
+
+    def predicted_hours(self) -> dict[str, float]:
+        """Hours per work package with the models' predictions in place of the planning norms (at least 0 h)."""
+        return {code: max(h, 0.0) for code, h in self.raw_hours().items()}
+
+    def overdrawn(self) -> list[tuple[str, float, float]]:
+        """The work packages whose joints' and items' norms exceed their estimate: (code, estimate, norms) each.
+
+        `adapters.scheduling.overdrawn_packages`: their predicted hours fall short, often to 0 h (1 day).
+        """
+        from adapters.scheduling import overdrawn_packages
+
+        with self._lock:
+            if self._overdrawn is None:
+                self._overdrawn = overdrawn_packages(self._ctx.yard) if self._ctx.yard.count("work_package") else []
+            return self._overdrawn
+
+    def overdrawn_in(self, events: Sequence[PlanEvent]) -> list[tuple[str, float, float]]:
+        """The `overdrawn` work packages whose joints or items the model changes among `events` cover."""
+        over = self.overdrawn()
+        changes = [e for e in events if e.changes_model and e.code]
+        if not over or not changes:
+            return []
+        index = self._ctx.index
+        rows: set[int] = set()
+        for e in changes:
+            joints, items = self._members(str(e.code))
+            for ids in (joints, items):
+                if len(ids):
+                    rows.update(int(r) for r in index.work_package_of(ids) if r >= 0)
+        touched = {index.codes[r] for r in rows}
+        return [o for o in over if o[0] in touched]
 
     def hours(self, events: Sequence[PlanEvent] = ()) -> dict[str, float]:
         """Hours per work package with `events`' model changes applied (the predicted hours without any).
@@ -192,12 +260,14 @@ class YardPlan:
         The same rule as the predicted hours (`adapters.scheduling.predicted_hours`): a joint's welding hours are the
         welding model's, an outfitting item's are its norm raised by its rework risk. A `welding_factor` multiplies
         the model's hours of the joints of its code; a `rework_factor` multiplies the rework risk of its code's items,
-        each capped at 1. Factors of several events on the same joint or item multiply.
+        each capped at 1. Factors of several events on the same joint or item multiply. The change is added to the
+        unclamped sum (`raw_hours`: negative where a package's norms exceed its estimate), which is clamped at 0 h
+        once, at the end.
         """
-        base = self.predicted_hours()
+        raw = self.raw_hours()
         changes = [e for e in events if e.changes_model and e.code]
         if not changes:
-            return base
+            return {code: max(h, 0.0) for code, h in raw.items()}
         ctx, index = self._ctx, self._ctx.index
         delta = np.zeros(len(index.codes))
         welded = [(self._members(str(e.code))[0], e.welding_factor) for e in changes if e.welding_factor is not None]
@@ -212,10 +282,7 @@ class YardPlan:
             risk = _rows_of(ctx.yard_predictions("outfitting"), "rework_probability", rows)
             extra = index.item_norm_hours(ids) * (np.minimum(risk * factor, 1.0) - risk)
             delta += np.bincount(index.work_package_of(ids), weights=extra, minlength=len(delta))
-        return {
-            code: max(base[code] + float(delta[row]), 0.0) if delta[row] else base[code]
-            for row, code in enumerate(index.codes)
-        }
+        return {code: max(raw[code] + float(delta[row]), 0.0) for row, code in enumerate(index.codes)}
 
     def _members(self, code: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The weld joints and outfitting items a code covers (itself, for a joint or an item)."""
@@ -286,11 +353,13 @@ class YardPlan:
         with self._lock:
             if self._base is None:
                 hours = self.predicted_hours()
+                request = self.request(())
                 key = "schedule-base-" + digest_of(
-                    str(sorted(hours.items())), str((self.TIME_LIMIT_S, self.WORKERS, self.DETERMINISTIC_LIMIT))
+                    str(sorted(hours.items())),
+                    str((self.TIME_LIMIT_S, self.WORKERS, self.DETERMINISTIC_LIMIT)),
+                    str([d.model_dump() for d in request.downtimes]),  # the calendar's: a new calendar, a new schedule
                 )
                 kept = self._ctx.cache.text(key)
-                request = self.request(())
                 if kept is not None:
                     base = check_schedule(request, Schedule.model_validate_json(kept), "the kept base schedule")
                 else:
@@ -369,7 +438,7 @@ class YardPlan:
                 that is not one (see `PlanEvent`).
         """
         if start_date is not None:
-            start_day = self._ctx.day_of(start_date)
+            start_day = self.day_of(start_date)
         yard = self._ctx.yard
         if resource is not None:
             known = set(yard.codes_of(yard.nodes_of_role("resource")))
@@ -447,6 +516,8 @@ class YardPlan:
         """Forget the schedules kept in memory (the yard's models changed)."""
         with self._lock:
             self._hours = None
+            self._calendar = None
+            self._overdrawn = None
             self._base = None
             self._solved.clear()
             self._requests.clear()

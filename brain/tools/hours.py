@@ -1,7 +1,9 @@
 """The hours tool: predicted welding and outfitting hours of any code that has joints or outfitting items.
 
 Blocks, assemblies, sub-assemblies and work packages add up their joints and items; a part is the joints that
-join it; a joint or an outfitting item is itself.
+join it; a joint or an outfitting item is itself. A work package also gets its own `estimated_hours` and the hours
+the adopted schedule gives it (estimate + predicted welding - the joints' norms + the items' rework, at least 0 h:
+`adapters.scheduling.predicted_hours`), with a warning when its joints' and items' norms exceed its estimate.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ class CodeHours(ToolRow):
     """Welding and outfitting."""
     norm_hours: float = Field(title="planning norms", json_schema_extra={"unit": "h"})
     """The planning norms of its joints and items, for comparison."""
+    estimated_hours: float | None = Field(default=None, title="estimate", json_schema_extra={"unit": "h"})
+    """A work package's own estimate (its `estimated_hours`: all its work, not only welding and outfitting)."""
+    schedule_hours: float | None = Field(default=None, title="in the schedule", json_schema_extra={"unit": "h"})
+    """The hours the adopted schedule gives a work package: its estimate with the models' hours in place of its
+    joints' norms and its items' rework added (at least 0 h)."""
+    schedule_days: int | None = Field(default=None, title="days in the schedule", json_schema_extra={"unit": "days"})
+    """The working days it takes in the adopted schedule (its hours over its crew's 8-hour days, at least 1)."""
 
 
 _HOURS = "predicted work hours (welding and outfitting) of blocks, assemblies, work packages, parts, joints or items"
@@ -79,6 +88,9 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
         item_norm = ctx.index.item_norm_hours(outfitting.item_ids)
         outfitting_h = float(outfitting.expected_hours(item_norm).sum())
         norm_h += float(item_norm.sum())
+    package: dict[str, float | int] = {}
+    if scope.kind == "work_package":
+        package = _package_hours(ctx, scope.code)
     return CodeHours(
         code=scope.code,
         kind=scope.noun,
@@ -88,7 +100,44 @@ def _hours_of(ctx: YardContext, code: str) -> CodeHours:
         outfitting_hours=round(outfitting_h, 2),
         total_hours=round(welding_h + outfitting_h, 2),
         norm_hours=round(norm_h, 2),
+        **package,
     )
+
+
+def _package_hours(ctx: YardContext, code: str) -> dict[str, float | int]:
+    """A work package's estimate, and the hours and working days the adopted schedule gives it."""
+    index = ctx.index
+    row = index.work_package(code)
+    out: dict[str, float | int] = {}
+    if "estimated_hours" in ctx.yard.fields("work_package"):
+        out["estimated_hours"] = round(float(index.estimated_hours[row]), 2)
+    events, schedule = ctx.plan.current()
+    hours = ctx.plan.hours(events)
+    if code in hours:
+        out["schedule_hours"] = round(hours[code], 2)
+    task = next((t for t in schedule.tasks if t.code == code), None)
+    if task is not None:
+        out["schedule_days"] = task.finish_day - task.start_day
+    return out
+
+
+def _package_words(ctx: YardContext, row: CodeHours) -> str:
+    """What a work package's own hours are, beside its welding and outfitting: its estimate, the schedule's hours."""
+    parts = []
+    if row.estimated_hours is not None:
+        parts.append(f"its estimate is {_h(row.estimated_hours)} h")
+    if row.schedule_hours is not None:
+        days = "" if row.schedule_days is None else f", {row.schedule_days} day{'s' if row.schedule_days != 1 else ''}"
+        parts.append(f"the schedule uses {_h(row.schedule_hours)} h for it{days}")
+    words = f"; {row.code} is a work package: " + ", ".join(parts) if parts else ""
+    over = next((o for o in ctx.plan.overdrawn() if o[0] == row.code), None)
+    if over is not None:
+        words += (
+            f". Warning: the planning norms of its joints and items ({_h(over[2])} h) exceed its estimate "
+            f"({_h(over[1])} h), so the estimate cannot hold them: the schedule's hours (estimate + predicted - norms) "
+            "fall short of the work"
+        )
+    return words
 
 
 def _h(hours: float) -> str:
@@ -140,10 +189,17 @@ def predicted_hours(ctx: YardContext, args: HoursArgs) -> ToolResult:
     else:
         norms = f"planning norms: {_h(norm_total)} h" + ("" if joint_norms else f"; {_NO_JOINT_NORMS}")
         summary = f"{', '.join(r.code for r in rows)}: {_h(total)} predicted hours of welding and outfitting ({norms})"
+    numbers = {"total_hours": total, "norm_hours": norm_total}
+    if len(rows) == 1 and rows[0].kind == "work package":
+        summary += _package_words(ctx, rows[0])
+        if rows[0].estimated_hours is not None:
+            numbers["estimated_hours"] = rows[0].estimated_hours
+        if rows[0].schedule_hours is not None:
+            numbers["schedule_hours"] = rows[0].schedule_hours
     return predicted_hours.result(
         args,
         summary,
         rows=rows,
-        numbers={"total_hours": total, "norm_hours": norm_total},
+        numbers=numbers,
         sources=["welding model (hours per joint)", "outfitting model (rework risk per item) over the items' norms"],
     )

@@ -234,7 +234,7 @@ def _task_row(ctx: YardContext, t: ScheduledTask) -> ScheduleRow:
         code=t.code,
         start_day=t.start_day,
         finish_day=t.finish_day,
-        start_date=ctx.date_of(t.start_day),
+        start_date=ctx.plan.date_of(t.start_day),
         resource=t.resource,
         critical=t.on_critical_path,
     )
@@ -324,8 +324,9 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
     numbers = {"makespan_days": float(schedule.makespan_days), "gap": schedule.gap}
     adopted = f", with {count(len(events), 'adopted event')}" if events else ""
     summary = (
-        f"the schedule takes {schedule.makespan_days} days, to {ctx.date_of(schedule.makespan_days).isoformat()} "
-        f"({schedule.status}, gap {100 * schedule.gap:.1f} %{adopted})"
+        f"the schedule takes {_working_days(ctx, schedule.makespan_days)}, to "
+        f"{ctx.plan.last_date(schedule.makespan_days).isoformat()} (its last working day; "
+        f"{schedule.status}, gap {100 * schedule.gap:.1f} %{adopted})"
     )
     rows: list[ScheduleRow] = []
     request = ctx.plan.request(events)
@@ -340,7 +341,7 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         chain = chain_into(request, schedule, task.code)
         where = f" on {task.resource}" if task.resource else ""
         summary = (
-            f"{code} runs from day {task.start_day} ({ctx.date_of(task.start_day).isoformat()}) to day "
+            f"{code} runs from day {task.start_day} ({ctx.plan.date_of(task.start_day).isoformat()}) to day "
             f"{task.finish_day}{where}, after a chain of {count(len(chain), 'step')} ({_chain_words(chain)}); "
             + summary
         )
@@ -354,8 +355,9 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         numbers["erection_day"] = float(erection.start_day)
         chain = chain_into(request, schedule, erection.code)
         where = f"on {erection.resource}" if erection.resource else "erecting it"
+        when = ctx.plan.date_of(erection.start_day).isoformat()
         summary = (
-            f"{block_code} is erected on day {erection.start_day} ({ctx.date_of(erection.start_day).isoformat()}), "
+            f"{block_code} is erected on day {erection.start_day} ({when}), "
             f"{where} until day {erection.finish_day}, after a chain of {count(len(chain), 'step')} "
             f"({_chain_words(chain)}); " + summary
         )
@@ -370,9 +372,38 @@ def erection_schedule(ctx: YardContext, args: ScheduleArgs) -> ToolResult:
         sources=[
             "scheduling model (OR-Tools CP-SAT) with hours from the welding and outfitting models",
             "critical path: " + " -> ".join(path if len(path) <= 6 else [*path[:4], "...", *path[-2:]]),
+            *_calendar_note(ctx),
+            *_overdrawn_note(ctx),
             *_adopted(events),
         ],
     )
+
+
+def _calendar_note(ctx: YardContext) -> list[str]:
+    """How the yard's calendar shapes the schedule, when it has one."""
+    calendar = ctx.plan.calendar
+    if calendar.is_empty:
+        return []
+    out = [f"calendar: days are working days from day 0 ({calendar.date_of(0).isoformat()})"]
+    if calendar.days_off:
+        out[0] += f"; {count(len(calendar.days_off), 'day')} off for the whole yard"
+    if calendar.resource_days_off:
+        named = ", ".join(f"{r} ({count(len(d), 'day')})" for r, d in calendar.resource_days_off.items())
+        out[0] += f"; out of service: {named}"
+    return out
+
+
+def _overdrawn_note(ctx: YardContext) -> list[str]:
+    """A warning naming the work packages whose joints' and items' norms exceed their estimate."""
+    over = ctx.plan.overdrawn()
+    if not over:
+        return []
+    shown = ", ".join(f"{code} ({est:,.1f} h estimated, {norms:,.1f} h of norms)" for code, est, norms in over[:5])
+    more = f" and {len(over) - 5} more" if len(over) > 5 else ""
+    return [
+        f"warning: {count(len(over), 'work package')} with planning norms of their joints and items above their "
+        f"estimate, whose schedule hours (estimate + predicted - norms) fall short, often to 1 day: {shown}{more}"
+    ]
 
 
 def _chain_words(chain: Sequence[ChainLink]) -> str:
@@ -438,7 +469,7 @@ def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: lis
                 erection_day_was=was.start_day,
                 erection_day=t.start_day,
                 slip_days=t.start_day - was.start_day,
-                erection_date=ctx.date_of(t.start_day),
+                erection_date=ctx.plan.date_of(t.start_day),
             )
         )
     return sorted(slips, key=lambda r: (-r.slip_days, r.erection_day_was, r.block))
@@ -446,8 +477,8 @@ def _slips(ctx: YardContext, before_tasks: list[ScheduledTask], after_tasks: lis
 
 _SHOWN_PER_TRADE = 6
 _KEEPS = (
-    "keeps its resource and its place in that resource's order (none overtakes another), and none starts "
-    "earlier; only what the change holds up moves, as far as it must"
+    "keeps its resource and its place in that resource's order (none overtakes another; a resource that takes c at "
+    "once keeps c queues), and none starts earlier; only what the change holds up moves, as far as it must"
 )
 
 
@@ -455,7 +486,8 @@ def _what_if_lines(result: ToolResult) -> list[str]:
     """The erections that slip, then every work package that moves, by trade (not only erections)."""
     slips = result.rows_as(Slip)
     lines = [
-        f"- {r.block}: erected day {r.erection_day_was} -> {r.erection_day} ({r.slip_days:+d} days)" for r in slips[:10]
+        f"- {r.block}: erected day {r.erection_day_was} -> {r.erection_day} ({_signed_days(r.slip_days)})"
+        for r in slips[:10]
     ]
     if len(slips) > 10:
         lines.append(f"- ... and {count(len(slips) - 10, 'more erection')} (the table lists every one)")
@@ -537,6 +569,10 @@ def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
         summary += f". Chain of causes: {chain}"
         numbers["longer_work_packages"] = float(sum(m.duration_days != m.duration_days_was for m in moved))
         notes.append(_hours_note(ctx, event, adopted))
+        over = ctx.plan.overdrawn_in([event])
+        if over:
+            summary += ". " + _overdrawn_warning(ctx, over, [*adopted, event])
+            numbers["overdrawn_work_packages"] = float(len(over))
     if event.code is not None and event.days is not None and not ctx.index.is_work_package(event.code):
         yard = ctx.yard
         waits = yard.downstream([node_of_code(yard, event.code)])
@@ -567,6 +603,22 @@ def _hours_note(ctx: YardContext, event: PlanEvent, adopted: tuple[PlanEvent, ..
         f"{' and '.join(models)} model{'s' if len(models) > 1 else ''}: {event.describe()} changes "
         f"{count(len(changed), 'work package')} by {total:+,.1f} h in all "
         "(welding hours replace the joints' norms; an item's hours are its norm x (1 + rework risk))"
+    )
+
+
+def _overdrawn_warning(ctx: YardContext, over: list[tuple[str, float, float]], events: Sequence[PlanEvent]) -> str:
+    """A warning naming the work packages whose joints' and items' norms exceed their estimate, and what it does."""
+    raw, hours = ctx.plan.raw_hours(), ctx.plan.hours(events)
+    shown = "; ".join(
+        f"{code}: estimate {est:,.1f} h, norms {norms:,.1f} h, so estimate + predicted - norms = {raw[code]:+,.1f} h"
+        + (f", {hours[code]:,.1f} h with the change" if code in hours else "")
+        for code, est, norms in over[:3]
+    )
+    more = f" and {count(len(over) - 3, 'more work package')}" if len(over) > 3 else ""
+    return (
+        f"Warning: the planning norms of the joints and items of {count(len(over), 'work package')} exceed "
+        f"{'its estimate' if len(over) == 1 else 'their estimates'} ({shown}{more}); the schedule gives such a "
+        "package at least 0 h (1 day), so a change below that shows no slip: check the yard's estimate"
     )
 
 
@@ -660,6 +712,18 @@ def _moved(ctx: YardContext, pairs: list[tuple[ScheduledTask, ScheduledTask]]) -
 
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
+
+
+def _signed_days(n: int) -> str:
+    """A shift in days with its sign: "+1 day", "+4 days", "-2 days"."""
+    return f"{n:+d} day{'' if abs(n) == 1 else 's'}"
+
+
+def _working_days(ctx: YardContext, n: int) -> str:
+    """A number of schedule days, said as working days where the yard's calendar has days off."""
+    if not ctx.plan.calendar.days_off:
+        return _days(n)
+    return f"{n} working day{'' if n == 1 else 's'}"
 
 
 def _outcome(slips: list[Slip], moved: list[MovedPackage], before: int, after: int) -> str:
