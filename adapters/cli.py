@@ -163,6 +163,7 @@ def predict(
 
         from adapters.errors import AdapterInputError
         from knowledge.store import YardStore
+        from knowledge.words import with_article
 
         registry = _registry(name, version)
         adapter = registry.get(name)
@@ -175,7 +176,7 @@ def predict(
             node = store.node_of(value.strip())
             if store.role_of(node) != "block":
                 raise AdapterInputError(
-                    f"--where {clause!r}: {value.strip()!r} is a {store.kind_of(node)}, not a block"
+                    f"--where {clause!r}: {value.strip()!r} is {with_article(store.kind_of(node))}, not a block"
                 )
             blocks = [*(blocks or []), node]
         rows_of = getattr(adapter, "yard_rows", None)
@@ -228,8 +229,12 @@ def _print_predictions(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if output is not None:
-        pq.write_table(result.add_column(0, spec.key_column, pa.array(keys)), output)
+    if output is not None:  # each row with the yard's id beside its node: the file is read without the store
+        every = codes if codes is not None else g.codes_of(keys)
+        keyed = result.add_column(0, spec.key_column, pa.array(keys)).add_column(
+            1, "code", pa.array(every, pa.string())
+        )
+        pq.write_table(keyed, output)
     shown = result.slice(0, limit).to_pylist()
     codes = codes[:limit] if codes is not None else g.codes_of(keys[:limit])
     summary = {"model": spec.name, "version": spec.version, "rows": result.num_rows}
@@ -277,7 +282,7 @@ def train(
     """
     with user_errors():
         from adapters.cards import MODELS_DIR
-        from adapters.training import UntrainableError, train_outfitting, train_welding
+        from adapters.training import UntrainableError, below_chance, train_outfitting, train_welding
         from knowledge.store import YardStore
 
         trainers = {"welding": train_welding, "outfitting": train_outfitting}
@@ -308,6 +313,8 @@ def train(
             trained += 1
             out.print(f"[bold]{name}[/] {card.version} -> {target / card.onnx_file}")
             out.print("  " + ", ".join(f"{k} {v:.4g}" for k, v in card.metrics.items()))
+            for warning in below_chance(card):
+                err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
         if not trained:
             raise UntrainableError(f"no model can be trained on {store.name}: see the reasons above")
 

@@ -36,9 +36,11 @@ from knowledge.store import YardStore
 from knowledge.yardformat.fields import ACTUALS
 
 __all__ = [
+    "CHANCE_AUC",
     "MIN_LABELLED_ROWS",
     "ParamOverrides",
     "UntrainableError",
+    "below_chance",
     "held_out_blocks",
     "train_outfitting",
     "train_welding",
@@ -64,6 +66,26 @@ _WELDING_METRICS: Final[tuple[str, ...]] = (
 
 MIN_LABELLED_ROWS: Final = 200
 """Fewest labelled rows a learner trains on (fewer: `UntrainableError`)."""
+
+
+CHANCE_AUC: Final = 0.5
+"""The AUC of a coin toss: a model below it ranks the held-out rows worse than chance."""
+
+
+def below_chance(card: ModelCard) -> list[str]:
+    """A warning for each of a trained model's held-out AUCs below chance (`CHANCE_AUC`), naming model and metric.
+
+    Such a model ranks the rows backwards: its labels may be inverted (a value map of `defect` or `rework` the wrong
+    way round), too few, or not what its features predict. A ground truth's own AUC (`*_ground_truth`) is the yard's,
+    not the model's, and is left out.
+    """
+    return [
+        f"model {card.name} {card.version}: held-out {metric} {value:.3f} is below chance ({CHANCE_AUC}): it ranks "
+        "rows worse than a coin toss; check the labels' value map in [columns.actuals] and how many rows have them "
+        "before serving it"
+        for metric, value in card.metrics.items()
+        if metric.endswith("_auc") and value < CHANCE_AUC
+    ]
 
 
 class UntrainableError(AdapterInputError):

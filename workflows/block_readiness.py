@@ -67,7 +67,7 @@ class CompletionReport(_Model):
         min_length=1,
         max_length=MAX_CODE,
         description="A work package (work order) or a block, assembly, sub-assembly, part, joint or outfitting item, "
-        "as the yard names it (e.g. the synthetic yard's WP-B012-ASM or B012-A03).",
+        "as the yard names it (its id as in the yard's tables, e.g. <work package id> or <assembly id>).",
     )
     status: Literal["completed", "in_progress", "not_started"] = Field(description="The reported state.")
     percent: float | None = Field(
@@ -89,7 +89,7 @@ class BlockReadinessRequest(_Model):
     block: str = Field(
         min_length=1,
         max_length=MAX_CODE,
-        description="The block to erect, as the yard names it (e.g. the synthetic yard's B012).",
+        description="The block to erect, as the yard names it (its id as in the yard's tables, e.g. <block id>).",
     )
     reports: list[CompletionReport] = Field(
         default_factory=list, max_length=200_000, description="Completion reports from the MES."

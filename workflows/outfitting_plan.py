@@ -76,13 +76,13 @@ class OutfittingPlanRequest(_Model):
         default=None,
         min_length=1,
         max_length=MAX_CODE,
-        description="A zone, as the yard names its blocks' or items' zones (e.g. the synthetic yard's MVZ3-L1).",
+        description="A zone, as the yard names its blocks' or items' zones (their zone field, e.g. <zone>).",
     )
     block: str | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_CODE,
-        description="A block, as the yard names it (e.g. the synthetic yard's B012).",
+        description="A block, as the yard names it (its id as in the yard's tables, e.g. <block id>).",
     )
 
     @model_validator(mode="after")

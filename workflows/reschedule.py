@@ -71,8 +71,8 @@ class ResourceDown(_Model):
     equipment: str = Field(
         min_length=1,
         max_length=MAX_CODE,
-        description="The resource (a panel line, workshop, crane, the dock, ...) as the yard names it (e.g. the "
-        "synthetic yard's PL-1 or DOCK-1).",
+        description="The resource (a panel line, workshop, crane, the dock, ...) as the yard names it (its id "
+        "as in the yard's tables, e.g. <resource id>).",
     )
     from_day: int | None = Field(default=None, ge=0, le=3650, description="First day down, days from day 0.")
     from_date: date | None = Field(default=None, description="First day down as a date, instead of from_day.")
@@ -95,8 +95,8 @@ class MaterialLate(_Model):
         min_length=1,
         max_length=MAX_CODE,
         description="The late material: a part, sub-assembly, assembly, joint, outfitting item or block, or the work "
-        "package (work order) that waits for it, as the yard names it (e.g. the synthetic yard's B012-A03 or "
-        "WP-B012-PNL).",
+        "package (work order) that waits for it, as the yard names it (its id as in the yard's tables, e.g. "
+        "<assembly id> or <work package id>).",
     )
     days: int = Field(ge=1, le=365, description="Days after the work package's baseline start it arrives.")
 
@@ -108,7 +108,7 @@ class FinishedEarly(_Model):
     work_package: str = Field(
         min_length=1,
         max_length=MAX_CODE,
-        description="The work package, as the yard names it (e.g. the synthetic yard's WP-B012-ASM).",
+        description="The work package, as the yard names it (its id as in the yard's tables, e.g. <work package id>).",
     )
     days: int = Field(ge=1, le=365, description="Days earlier than its planned duration.")
 
@@ -130,7 +130,7 @@ class WorkPackageChange(_Model):
 
     work_package: str
     block: str | None = Field(description="The block it works on, as the yard names it (None: none).")
-    trade: str = Field(description="The work package's trade, as the yard names it (e.g. the synthetic yard's ERE).")
+    trade: str = Field(description="The work package's trade, as the yard names it (its trade field, e.g. <trade>).")
     old_start_day: int
     new_start_day: int
     change_days: int = Field(description="new_start_day - old_start_day (positive: later).")
@@ -146,7 +146,7 @@ class ScheduledWorkPackage(_Model):
 
     work_package: str
     block: str | None = Field(description="The block it works on, as the yard names it (None: none).")
-    trade: str = Field(description="The work package's trade, as the yard names it (e.g. the synthetic yard's ERE).")
+    trade: str = Field(description="The work package's trade, as the yard names it (its trade field, e.g. <trade>).")
     start_day: int = Field(description="First working day, days from day 0.")
     finish_day: int = Field(description="Day it is done (the next may start that day).")
     start_date: date

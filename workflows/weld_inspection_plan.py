@@ -86,7 +86,7 @@ class WeldInspectionPlanRequest(_Model):
         min_length=1,
         max_length=MAX_CODE,
         description="The block, assembly, sub-assembly or work package (work order) whose weld joints to plan, as "
-        "the yard names it (e.g. the synthetic yard's B012, B012-A03 or WP-B012-ASM).",
+        "the yard names it (its id as in the yard's tables, e.g. <block id>, <assembly id> or <work package id>).",
     )
     budget: InspectionBudget = Field(
         default_factory=lambda: InspectionBudget(share=0.1), description="The inspection budget (default: 10 %)."
