@@ -351,7 +351,7 @@ def overdrawn_packages(yard: YardStore) -> list[tuple[str, float, float]]:
             rows, norm = _package_rows(yard, role, packages.node)
             norms += np.bincount(rows[rows >= 0], weights=norm[rows >= 0], minlength=len(norms))
     estimate = np.asarray(packages.estimated_hours, dtype=np.float64)
-    over = np.flatnonzero(norms > estimate + 1e-9)
+    over = np.flatnonzero(norms > estimate + np.maximum(0.01, 1e-6 * estimate))  # beyond the sums' rounding
     return [(packages.code[i], float(estimate[i]), float(norms[i])) for i in over.tolist()]
 
 
