@@ -4,7 +4,8 @@ A yard is a directory:
 
 ```
 myyard/
-  yard.toml          format = "shipbrain-yard/1", name, day0, kinds, [roles], [hierarchies], [columns], [tables]
+  yard.toml          format = "shipbrain-yard/1", name, day0, kinds, [roles], [hierarchies], [columns], [tables],
+                     optional [ndt]: the yard's own NDT rules (`NdtRulesSpec`; none: the brain's built-in defaults)
   nodes.parquet      (or nodes.csv) id, kind, parent (empty for a root), optional name, any columns
   edges.parquet      (or edges.csv) before, after        # `before` must be done before `after`
   work_packages.*    optional: more node rows (work packages), with their own columns
@@ -22,7 +23,8 @@ myyard/
   `kinds = [...]`; any other kind is a typo and is reported.
 - *Edges* say `before` is done before `after`. Edges and the production hierarchy together must have no cycle.
 - *Other hierarchies* (systems, zones, work-package membership) are extra parent columns named in
-  `[hierarchies]` (`system = "SYSTEM"`): they group nodes and imply no order; each must have no cycle.
+  `[hierarchies]` (`system = "SYSTEM"`): they group nodes and imply no order; each must have no cycle. What a
+  node groups (a system's items) is what questions about it cover (`YardStore.group_members`).
 - *Roles* (`[roles]`) tell the brain what a kind is: block, assembly, sub_assembly, part, joint, outfitting_item,
   work_package, resource; a kind may have one role, a role many kinds (`part = ["PLATE", "PROFILE"]`). A kind
   with no role is still a node: graph questions work on it.
