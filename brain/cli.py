@@ -22,15 +22,18 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 if TYPE_CHECKING:
+    import httpx
     from typer._click import Command, Context  # the Click that Typer vendors (typer >= 0.26)
     from typer._click.exceptions import ClickException
 
     from brain import Answer, Brain
 
 __all__ = [
+    "API_KEY_ENV",
     "COMMAND_GROUP",
     "EXIT_REFUSED",
     "EXIT_UNANSWERED",
+    "SERVICE_URL_ENV",
     "SHORT_HELP",
     "LazyCommands",
     "app",
@@ -221,17 +224,126 @@ def ask(
         raise typer.Exit(EXIT_REFUSED)
 
 
+API_KEY_ENV: Final = "SHIPBRAIN_API_KEY"
+"""The environment variable `shipbrain approve` reads the approver's API key from (else a file, else a prompt)."""
+SERVICE_URL_ENV: Final = "SHIPBRAIN_SERVICE_URL"
+"""The environment variable naming the service `shipbrain approve` decides through [default: http://127.0.0.1:8000]."""
+_MIN_DIGEST: Final = 12
+
+
 @app.command()
 def approve(
     thread: Annotated[str, typer.Argument(help="The thread that waits for a decision.")],
-    by: Annotated[str, typer.Option(help="Who decides (recorded with the change).")],
+    digest: Annotated[
+        str | None,
+        typer.Option(
+            help="The digest of the change you approve, as `shipbrain ask` printed it (at least its first 12 "
+            "characters); without it, the change is shown and you are asked to confirm it.",
+        ),
+    ] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Reject the change instead of approving it.")] = False,
     note: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
-    yard: YardOption = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help=f"A file holding the approver's API key [default: ${API_KEY_ENV}, else asked for]."),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help=f"The service [default: ${SERVICE_URL_ENV}, else http://127.0.0.1:8000].")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve (or reject) the plan change a conversation stopped for, and let it finish."""
-    _with_brain(yard, lambda brain: brain.decide(thread, approved=not reject, by=by, note=note), as_json=as_json)
+    """Approve (or reject) the plan change a conversation stopped for, as your API key, through the service.
+
+    The decision goes through the service's approval endpoint like the page's and the API's: under the key's
+    identity (it needs the approve scope), checked against the change you were shown, and in the audit log. The key
+    comes from $SHIPBRAIN_API_KEY, --key-file, or a prompt (never the command line, which other users can see).
+    """
+    import os
+
+    from knowledge.cli import user_errors
+
+    with user_errors():
+        base = (url or os.environ.get(SERVICE_URL_ENV) or "http://127.0.0.1:8000").rstrip("/")
+        token = _api_key(key_file)
+        answer = _decide_over_http(base, token, thread, approved=not reject, digest=digest, note=note)
+        if as_json:
+            import json
+
+            print(json.dumps(answer.model_dump(mode="json"), indent=2))
+        else:
+            _print_answer(answer, trace=False)
+
+
+def _api_key(key_file: Path | None) -> str:
+    """The approver's API key: from $SHIPBRAIN_API_KEY, a file, or asked for (hidden on a terminal, else a line)."""
+    import getpass
+    import os
+
+    from knowledge.errors import InputError
+
+    if key_file is not None:
+        try:
+            token = key_file.read_text().strip()
+        except OSError as exc:
+            raise InputError(f"cannot read the key file {str(key_file)!r}: {exc.strerror}") from None
+    else:
+        token = os.environ.get(API_KEY_ENV, "").strip()
+    if not token:
+        token = (getpass.getpass("API key: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
+    if not token:
+        raise InputError(f"a decision is made as an API key with the approve scope: set ${API_KEY_ENV} or --key-file")
+    return token
+
+
+def _decide_over_http(
+    base: str, token: str, thread: str, *, approved: bool, digest: str | None, note: str | None
+) -> Answer:
+    """Read the thread's pending change, check it is the one named (or confirmed), and send the decision."""
+    import httpx
+    from rich.console import Console
+
+    from knowledge.errors import InputError
+
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+            shown = _answer(client.get(f"/v1/threads/{thread}"))
+            approval = shown.approval
+            if shown.status != "waiting_for_approval" or approval is None:
+                raise InputError(f"thread {thread!r} waits for no decision")
+            if digest is not None:
+                named = digest.strip().lower()
+                if len(named) < _MIN_DIGEST or not approval.digest.startswith(named):
+                    raise InputError(
+                        f"thread {thread!r} waits on another change than the one named: it waits on digest "
+                        f"{approval.digest} ('{approval.change}'); --digest names {named!r}"
+                    )
+            elif approved:
+                Console().print(f"{approval.change}\n[dim]digest {approval.digest}[/]", highlight=False)
+                if not sys.stdin.isatty() or not typer.confirm("Approve this change?", default=False):
+                    raise InputError(
+                        "not approved: name the change you approve with --digest (as `shipbrain ask` printed it), "
+                        "or confirm it on a terminal"
+                    )
+            body = {"approved": approved, "note": note, "schedule_digest": approval.digest}
+            return _answer(client.post(f"/v1/threads/{thread}/approval", json=body))
+    except httpx.TransportError as exc:
+        raise InputError(f"cannot reach the service at {base} ({exc}); start it with `shipbrain serve`") from None
+
+
+def _answer(response: httpx.Response) -> Answer:
+    """An answer from the service, or its refusal as an `InputError` with the service's words."""
+    from brain import Answer
+    from knowledge.errors import InputError
+
+    if response.status_code != 200:
+        try:
+            error = response.json()["error"]
+            said = f"{error['message']} ({response.status_code} {error['type']})"
+        except (ValueError, KeyError, TypeError):
+            said = f"{response.status_code} {response.text[:200]}"
+        raise InputError(f"the service refused: {said}")
+    return Answer.model_validate(response.json())
 
 
 checkpoints_app = typer.Typer(
@@ -329,8 +441,9 @@ def _print_answer(answer: Answer, trace: bool) -> None:
     if answer.status == "waiting_for_approval" and answer.approval is not None:
         console.print(
             f"[yellow]This changes the yard's plan and waits for approval:[/] {answer.approval.change}\n"
-            f"  approve: shipbrain approve {answer.thread_id} --by NAME\n"
-            f"  reject:  shipbrain approve {answer.thread_id} --by NAME --reject",
+            f"  approve: shipbrain approve {answer.thread_id} --digest {answer.approval.digest[:16]}\n"
+            f"  reject:  shipbrain approve {answer.thread_id} --reject\n"
+            f"  (as an API key with the approve scope, through the service: ${API_KEY_ENV})",
             highlight=False,
         )
     console.print(f"[dim]thread {answer.thread_id}[/]")

@@ -2,20 +2,32 @@
 
 An **adoption** is one decision: the events it takes into the plan (a resource down, a code late), the
 schedule that was shown for approval (the adopted schedule repaired for those events, stored as JSON and
-kept byte for byte), who approved it, when, from which conversation or run, and its idempotency key. The
+kept byte for byte), who approved it (the approving API key's id and its name: names are not unique), when, from
+which conversation or run, and its idempotency key. The
 plan's **version** is the number of adoptions; an adoption names the version it was computed against and
 is refused (`PlanChangedError`) when the plan moved since, so what a person approved is exactly what
 becomes the plan. A key is unique per yard: adopting under a key already used returns the first adoption
 and writes nothing (a retried approval, a crash after the write). Entries are only ever added.
+
+**No adoption without a decision.** `adopt_all` takes the decision record, an `Approver` (the approving key's id,
+its name, the digest of the change they were shown), either as `by` or from the `deciding` block the caller runs
+the plan-changing tool in (`brain.supervisor` does; the tools pass only a name through): a bare name is refused, and
+so is a schedule whose digest is not the approved one. This keeps every path of the project (the API, the page, the
+CLI, the runs' adoption) honest about who decided what; it is not a wall against code in the same process, which
+can forge a record or write the table directly.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from sqlalchemy import (
@@ -32,14 +44,20 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from brain.errors import PlanChangedError
 from knowledge.database import engine
+from knowledge.errors import InputError
 from knowledge.settings import Settings
 
-__all__ = ["Adoption", "PlanBook", "PlanEvent", "schedule_digest"]
+__all__ = ["Adoption", "Approver", "PlanBook", "PlanEvent", "deciding", "schedule_digest"]
+
+MAX_NAME_CHARS: Final = 200
+"""Longest approver name the plan book keeps (an API key's name is at most this long)."""
+_DIGEST: Final = re.compile(r"^[0-9a-f]{64}$")
 
 _META = MetaData()
 _CREATING = threading.Lock()  # threads of one process create the table one at a time
@@ -53,7 +71,8 @@ _ADOPTIONS = Table(
     Column("events", Text, nullable=False),
     Column("schedule", Text),
     Column("digest", String(64)),
-    Column("adopted_by", String(200), nullable=False),
+    Column("adopted_by", String(MAX_NAME_CHARS), nullable=False),
+    Column("adopted_by_key", String(64)),
     Column("adopted_at", DateTime(timezone=True), nullable=False),
     Column("thread_id", String(300)),
     UniqueConstraint("yard", "key", name="uq_plan_adoptions_key"),
@@ -130,6 +149,63 @@ def schedule_digest(schedule_json: str) -> str:
     return hashlib.sha256(schedule_json.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Approver:
+    """The decision record an adoption needs: who approved it (an API key) and what they were shown.
+
+    Raises:
+        InputError: an empty or overlong name or key id, or a digest that is not a SHA-256 in hex.
+    """
+
+    name: str
+    """The approving key's name (what answers say: "approved by anna"); at most `MAX_NAME_CHARS`."""
+    key_id: str
+    """The approving key's id: names are not unique, ids are."""
+    digest: str | None = None
+    """The digest of the change they were shown and approved (a schedule's `schedule_digest`), if it has one."""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or len(self.name) > MAX_NAME_CHARS:
+            raise InputError(f"an approver's name is 1-{MAX_NAME_CHARS} characters, got {len(self.name)}")
+        if not self.key_id.strip() or len(self.key_id) > 64:
+            raise InputError(f"an approver's key id is 1-64 characters, got {self.key_id!r}")
+        if self.digest is not None and not _DIGEST.match(self.digest):
+            raise InputError(f"an approval's digest is a SHA-256 in hex (64 characters), got {self.digest!r}")
+
+
+_DECIDING: ContextVar[Approver | None] = ContextVar("shipbrain_deciding", default=None)
+
+
+@contextmanager
+def deciding(approver: Approver) -> Iterator[Approver]:
+    """Run a plan-changing tool under `approver`'s decision: an adoption in the block takes it as its record.
+
+    The tools pass the approver's name through (`brain.tools.Approved.by`); the plan book takes the record from here
+    when that name is the approver's.
+    """
+    token = _DECIDING.set(approver)
+    try:
+        yield approver
+    finally:
+        _DECIDING.reset(token)
+
+
+def _decision(by: str | Approver, schedule: str | None) -> Approver:
+    """The decision record of an adoption by `by` (a record, or the name of the one `deciding` holds)."""
+    approver = by if isinstance(by, Approver) else _DECIDING.get()
+    if approver is None or (not isinstance(by, Approver) and by != approver.name):
+        raise InputError(
+            f"an adoption needs the approver's decision record (brain.planbook.Approver: key id, name, digest), not "
+            f"a name alone ({str(by)!r}): plan changes are adopted through a person's decision"
+        )
+    if approver.digest is not None and schedule is not None and approver.digest != schedule_digest(schedule):
+        raise PlanChangedError(
+            f"the schedule to adopt (digest {schedule_digest(schedule)}) is not the one approved "
+            f"(digest {approver.digest}): compute the change again"
+        )
+    return approver
+
+
 class Adoption(BaseModel):
     """One adoption, as the plan book holds it."""
 
@@ -144,6 +220,9 @@ class Adoption(BaseModel):
     """The adopted schedule as JSON (None for an entry that stored none)."""
     digest: str | None
     adopted_by: str
+    """The approving key's name."""
+    adopted_by_key: str | None = None
+    """The approving key's id (None for an adoption recorded before ids were)."""
     adopted_at: datetime
     thread_id: str | None
 
@@ -170,6 +249,7 @@ class PlanBook:
                 except DBAPIError:  # another process created it between the check and the CREATE
                     if not inspect(eng).has_table(_ADOPTIONS.name):
                         raise
+                _add_key_column(eng)
             self._ready = True
         return eng
 
@@ -206,7 +286,7 @@ class PlanBook:
         events: Sequence[PlanEvent],
         *,
         key: str,
-        by: str,
+        by: str | Approver,
         base_version: int | None = None,
         schedule: str | None = None,
         thread_id: str | None = None,
@@ -216,7 +296,9 @@ class PlanBook:
         Args:
             events: what happens, in order.
             key: the idempotency key; an adoption under a key already used is returned as it was, nothing written.
-            by: who approved it.
+            by: the decision record (`Approver`), or its name when the caller runs inside `deciding` with it; a
+                name alone is refused (`InputError`), and so is a schedule whose digest is not the approved one
+                (`PlanChangedError`).
             base_version: the plan version the change was computed against; another current version raises
                 `PlanChangedError` (None: adopt on top of whatever the plan is).
             schedule: the approved schedule as JSON, kept byte for byte.
@@ -224,6 +306,7 @@ class PlanBook:
         """
         if (done := self.by_key(key)) is not None:
             return done
+        approver = _decision(by, schedule)
         eng = self._engine()
         try:
             with eng.begin() as conn:
@@ -244,7 +327,8 @@ class PlanBook:
                         events=_EVENTS.dump_json(list(events)).decode(),
                         schedule=schedule,
                         digest=schedule_digest(schedule) if schedule is not None else None,
-                        adopted_by=by,
+                        adopted_by=approver.name,
+                        adopted_by_key=approver.key_id,
                         adopted_at=datetime.now(UTC),
                         thread_id=thread_id,
                     )
@@ -265,6 +349,7 @@ class PlanBook:
             {
                 "event": e.model_dump_json(),
                 "adopted_by": a.adopted_by,
+                "adopted_by_key": a.adopted_by_key,
                 "adopted_at": a.adopted_at,
                 "thread_id": a.thread_id,
                 "key": a.key,
@@ -273,3 +358,15 @@ class PlanBook:
             for a in self.adoptions()
             for e in a.events
         ]
+
+
+def _add_key_column(eng: Engine) -> None:
+    """Add `adopted_by_key` to a plan book made before it was kept (once; another process may add it meanwhile)."""
+    if "adopted_by_key" in {c["name"] for c in inspect(eng).get_columns(_ADOPTIONS.name)}:
+        return
+    try:
+        with eng.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {_ADOPTIONS.name} ADD COLUMN adopted_by_key VARCHAR(64)"))
+    except DBAPIError:  # another process added it first
+        if "adopted_by_key" not in {c["name"] for c in inspect(eng).get_columns(_ADOPTIONS.name)}:
+            raise

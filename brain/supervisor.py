@@ -22,13 +22,23 @@ runs.
 
 Threads: one question at a time per thread (a second one while the first runs is refused with
 `ThreadBusyError`, the HTTP layer's 409), and a thread that waits for a decision takes no new question
-until it gets one.
+until it gets one. A thread started for an owner (the service passes the API key's id) is continued only for that
+owner: another owner, or none (the local `shipbrain ask`), is told it does not exist.
+
+Decisions: `decide` takes the decision record (`brain.planbook.Approver`: the approving key's id and name, and the
+digest of the change they were shown, `Approval.digest`); an approval naming another digest than the pending
+change's is refused before anything is written. The outcome is kept in the decision (`Approval.outcome`: adopted,
+rejected, plan_changed, refused, failed): a change that could not be adopted never reads as approved and done.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -36,15 +46,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from langchain_core.runnables import RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, computed_field
 from typing_extensions import TypedDict
 
 from brain._planner_features import placeholders
 from brain.checkpoints import CheckpointRetention, open_checkpointer
 from brain.core import YardContext
-from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
+from brain.errors import NoPendingApprovalError, PlanChangedError, ThreadBusyError, UnknownThreadError
 from brain.lexicon import LazyLexicon
 from brain.plan import Plan
+from brain.planbook import Approver, deciding
 from brain.planning import Planner, ThreadContext
 from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, pin_change, run_tool
 from knowledge.errors import InputError, ShipbrainError
@@ -59,9 +70,13 @@ if TYPE_CHECKING:
     from brain.lexicon import Names
     from brain.planner import OfflinePlanner
 
-__all__ = ["MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Planner"]
+__all__ = ["MAX_NOTE_CHARS", "MAX_QUESTION_CHARS", "MAX_ROUNDS", "Answer", "Approval", "Brain", "Outcome", "Planner"]
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS: Final = 4_000
+MAX_NOTE_CHARS: Final = 2_000
+"""Longest note a decision takes."""
 MAX_ROUNDS: Final = 4
 """Plan-act rounds per question; the answer then says what was found so far."""
 HISTORY_KEPT: Final = 100
@@ -82,6 +97,13 @@ class State(TypedDict, total=False):
     asked: list[str]
     """The thread's earlier finished questions, oldest first (at most `HISTORY_KEPT`): `history` reads them from the
     latest checkpoint, so older checkpoints can be pruned."""
+    owner: str | None
+    """Who the thread belongs to (the service's API key id), or None: only that owner continues it."""
+
+
+Outcome = Literal["adopted", "rejected", "plan_changed", "refused", "failed"]
+"""What a decision came to: the change adopted; rejected; approved but not adopted because the plan moved since it
+was computed, because the yard refused it, or because adopting it failed (the reason is `Approval.reason`)."""
 
 
 class Approval(BaseModel):
@@ -95,11 +117,37 @@ class Approval(BaseModel):
     """What approving does, in words."""
     decision: Literal["pending", "approved", "rejected"] = "pending"
     by: str | None = None
+    """The approving key's name."""
+    by_key: str | None = None
+    """The approving key's id."""
     note: str | None = None
     key: str | None = None
     """Idempotency key of the change, minted when it was approved."""
     pinned: dict[str, JsonValue] = Field(default_factory=dict)
     """Arguments that fix the change to what was shown (plan version, schedule digest): it runs with them."""
+    outcome: Outcome | None = None
+    """What the decision came to, once carried out (None: pending, or decided before outcomes were kept)."""
+    reason: str | None = None
+    """Why an approved change was not adopted."""
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use of a property
+    @property
+    def digest(self) -> str:
+        """What an approval names to say what it approves: the pinned schedule's digest, else one of the request.
+
+        A change that pins no schedule (a plug-in's) is named by the SHA-256 of its tool, arguments and pins.
+        """
+        pinned = self.pinned.get("schedule_digest")
+        if isinstance(pinned, str):
+            return pinned
+        request = json.dumps([self.tool, self.args, self.pinned], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(request.encode()).hexdigest()
+
+    @property
+    def plan_version(self) -> int | None:
+        """The plan version the change was computed on, if it pins one."""
+        version = self.pinned.get("plan_version")
+        return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 class Answer(BaseModel):
@@ -205,6 +253,8 @@ def _compose(plan: Plan, results: list[ToolResult], approval: Approval | None) -
             f"Not changed: {approval.by} rejected '{approval.change}'"
             + (f" ({approval.note})" if approval.note else "")
         )
+    elif approval is not None and approval.outcome in ("plan_changed", "refused", "failed"):
+        lines.append(f"Not adopted: {approval.by} approved '{approval.change}', but {approval.reason}")
     return "\n".join(lines)
 
 
@@ -340,6 +390,8 @@ class Brain:
                     decision="rejected",
                     by="shipbrain",
                     note="the change cannot be made",
+                    outcome="refused",
+                    reason=str(exc),
                 ).model_dump()
             }
         request = Approval(tool=step["tool"], args=step["args"], change=change, pinned=pinned)
@@ -349,14 +401,17 @@ class Brain:
             request = Approval.model_validate(decision["request"])
         approved = bool(decision.get("approved")) if isinstance(decision, dict) else False
         by = str(decision.get("by") or "unknown") if isinstance(decision, dict) else "unknown"
+        by_key = decision.get("key_id") if isinstance(decision, dict) else None
         note = decision.get("note") if isinstance(decision, dict) else None
         return {
             "approval": request.model_copy(
                 update={
                     "decision": "approved" if approved else "rejected",
                     "by": by,
+                    "by_key": by_key if isinstance(by_key, str) else None,
                     "note": note,
                     "key": uuid.uuid4().hex if approved else None,
+                    "outcome": None if approved else "rejected",
                 }
             ).model_dump()
         }
@@ -365,6 +420,7 @@ class Brain:
         results = list(state.get("results", []))
         approval = Approval.model_validate(state["approval"]) if state.get("approval") else None
         thread = str((config.get("configurable") or {}).get("thread_id"))
+        update: State = {}
         for step in Plan.model_validate(state["plan"]).steps:
             try:
                 if _changes_plan(step.tool):
@@ -372,20 +428,47 @@ class Brain:
                         why = f"rejected by {approval.by}" if approval and approval.by else "not approved"
                         result = ToolResult(tool=step.tool, args=step.args, summary=f"not done: {why}")
                     else:
-                        result = run_tool(
-                            self.context,
-                            step.tool,
-                            {**step.args, **approval.pinned},
-                            approved_by=approval.by,
-                            thread_id=thread,
-                            key=approval.key,
-                        )
+                        result, approval = self._change(step.tool, step.args, approval, thread)
+                        update["approval"] = approval.model_dump()
                 else:
                     result = run_tool(self.context, step.tool, step.args)
             except (ShipbrainError, ValueError) as exc:  # wrong entities or arguments: say so, let the planner see it
                 result = ToolResult.failed(step.tool, step.args, exc)
             results.append(result.model_dump(mode="json"))
-        return {"results": results}
+        return {**update, "results": results}
+
+    def _change(
+        self, tool: str, args: dict[str, JsonValue], approval: Approval, thread: str
+    ) -> tuple[ToolResult, Approval]:
+        """Run an approved plan change under its decision record; the approval comes back with its outcome.
+
+        Whatever stops the change (the plan moved, the yard refuses it, the database fails) is kept as the outcome
+        with its reason, never raised past the decision: an approved change is either adopted or says why not.
+        """
+        outcome: Outcome
+        try:
+            approver = Approver(approval.by or "unknown", approval.by_key or "unknown", approval.digest)
+            with deciding(approver):
+                result = run_tool(
+                    self.context,
+                    tool,
+                    {**args, **approval.pinned},
+                    approved_by=approver.name,
+                    thread_id=thread,
+                    key=approval.key,
+                )
+        except PlanChangedError as exc:
+            result, outcome = ToolResult.failed(tool, args, exc), "plan_changed"
+        except (ShipbrainError, ValueError) as exc:
+            result, outcome = ToolResult.failed(tool, args, exc), "refused"
+        except Exception as exc:  # a database or disk failure: the change is not adopted, and the decision says so
+            log.exception("thread %s: the approved change (%s) could not be adopted", thread, tool)
+            failed = RuntimeError(f"adopting it failed ({type(exc).__name__}); the service log has the details")
+            result, outcome = ToolResult.failed(tool, args, failed), "failed"
+        else:
+            return result, approval.model_copy(update={"outcome": "adopted"})
+        reason = result.error or "it was not adopted"
+        return result, approval.model_copy(update={"outcome": outcome, "reason": reason})
 
     def _answer(self, state: State) -> State:
         plan = Plan.model_validate(state["plan"])
@@ -443,15 +526,33 @@ class Brain:
             with self._busy_lock:
                 self._busy.discard(thread_id)
 
+    @staticmethod
+    def check_note(note: object) -> str | None:
+        """A decision's note as kept (stripped; None when empty), or `InputError` for one that is not plain text.
+
+        Control characters (NUL among them, which PostgreSQL refuses to store) are refused; line breaks and tabs
+        are text.
+        """
+        if note is None:
+            return None
+        if not isinstance(note, str):
+            raise InputError(f"a note is text, got {type(note).__name__}")
+        if len(note) > MAX_NOTE_CHARS:
+            raise InputError(f"the note has {len(note):,} characters; the limit is {MAX_NOTE_CHARS:,}")
+        bad = next((c for c in note if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cs")), None)
+        if bad is not None:
+            raise InputError(f"the note holds a control character (U+{ord(bad):04X}); send plain text")
+        return note.strip() or None
+
     def _start(self, question: object, thread_id: str | None) -> tuple[str, str]:
         text = self.check_question(question)
         return text, uuid.uuid4().hex if thread_id is None else self.check_thread_id(thread_id)
 
-    def _inputs(self, text: str, thread: str, fresh: bool) -> State:
+    def _inputs(self, text: str, thread: str, fresh: bool, owner: str | None = None) -> State:
         """A new question's state; in a continued thread it carries the previous question as context.
 
         Raises:
-            UnknownThreadError: a continued thread that does not exist.
+            UnknownThreadError: a continued thread that does not exist, or belongs to another owner.
             ThreadBusyError: a continued thread that waits for a decision.
         """
         context, asked = None, []
@@ -459,11 +560,18 @@ class Brain:
             state = self.app.get_state(self._config(thread))  # one read: exists, waits, previous question
             if state.created_at is None:
                 raise UnknownThreadError(f"no thread {thread!r}; leave the thread out to start a new conversation")
+            if "owner" in state.values and state.values["owner"] != owner:  # as if it did not exist
+                raise UnknownThreadError(
+                    f"no thread {thread!r}"
+                    + ("; a thread started on the service is continued there, with its key" if owner is None else "")
+                )
             waiting = self._waiting(state)
             if waiting is not None:
                 raise ThreadBusyError(
                     f"thread {thread!r} waits for a decision on '{waiting.change}'; approve or reject it first"
                 )
+            if state.next:  # a decision stored a step at a time stopped part-way: finish it before anything else
+                raise ThreadBusyError(f"thread {thread!r} has a decision not carried out to its end; resume it first")
             values = state.values
             if values.get("plan"):
                 plan = values["plan"]
@@ -484,6 +592,7 @@ class Brain:
             "plan": {},
             "context": context,
             "asked": asked,
+            "owner": owner,
         }
 
     def _asked(self, thread: str, state: StateSnapshot) -> list[str]:
@@ -497,14 +606,17 @@ class Brain:
         done = not state.next and values.get("answer") and values.get("question")
         return [*values["asked"], values["question"]] if done else list(values["asked"])
 
-    def stream(self, question: str, thread_id: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def stream(
+        self, question: str, thread_id: str | None = None, *, owner: str | None = None
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(node, update) events as the graph runs: each plan, the tool results, an approval request, the answer.
 
-        The last event is ("thread", {"thread_id": ...}) so a caller can continue the conversation.
+        The last event is ("thread", {"thread_id": ...}) so a caller can continue the conversation. `owner` as
+        `ask`'s.
         """
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
-            inputs = self._inputs(text, thread, fresh=thread_id is None)
+            inputs = self._inputs(text, thread, fresh=thread_id is None, owner=owner)
             updates = self.app.stream(inputs, self._config(thread), stream_mode="updates", durability="exit")
             yield from self._events(updates)
         yield "thread", {"thread_id": thread}
@@ -518,33 +630,55 @@ class Brain:
                 elif update is not None:
                     yield node, update
 
-    def ask(self, question: str, thread_id: str | None = None) -> Answer:
+    def ask(self, question: str, thread_id: str | None = None, *, owner: str | None = None) -> Answer:
         """Answer one question (in a new thread unless `thread_id` names an existing one).
+
+        Args:
+            question: the question.
+            thread_id: the conversation to continue (None: a new one).
+            owner: who asks (the service's API key id; None locally): a new thread is theirs, and a thread is
+                continued only by its owner.
 
         Raises:
             InputError: an empty, enormous or non-text question, or a malformed thread id.
-            UnknownThreadError: `thread_id` names no conversation.
+            UnknownThreadError: `thread_id` names no conversation, or another owner's.
             ThreadBusyError: the thread is busy with another question or waits for a decision.
         """
         text, thread = self._start(question, thread_id)
         with self._holding(thread):
-            inputs = self._inputs(text, thread, fresh=thread_id is None)
+            inputs = self._inputs(text, thread, fresh=thread_id is None, owner=owner)
             self.app.invoke(inputs, self._config(thread), durability="exit")
         return self.result(thread)
 
-    def decide(self, thread_id: str, approved: bool, by: str, note: str | None = None) -> Answer:
+    def decide(self, thread_id: str, approved: bool, by: Approver, note: str | None = None) -> Answer:
         """Approve or reject the plan change a thread waits on, and let the run finish.
+
+        Args:
+            thread_id: the thread that waits.
+            approved: adopt the change (True) or not.
+            by: the decision record: the approving key's id and name, and the digest of the change they were shown
+                (`Approval.digest`; an approval needs it, a rejection may name it).
+            note: why, for the record (plain text).
+
+        The answer's `approval.outcome` says what the decision came to: "adopted", "rejected", or why an approved
+        change was not adopted ("plan_changed", "refused", "failed", with `approval.reason`). After "failed" (the
+        database failed while adopting) the thread waits for the decision again, as it did before.
 
         Raises:
             UnknownThreadError: no such thread.
             NoPendingApprovalError: the thread waits for no decision.
-            InputError: `by` is empty.
+            InputError: `by` is not a decision record, an approval names no digest, or the note is not plain text.
+            PlanChangedError: the digest is not the pending change's (it changed since it was shown); nothing is
+                written.
         """
         from langgraph.types import Command
 
         thread = self.check_thread_id(thread_id)
-        if not by or not by.strip():
-            raise InputError("a decision needs the name of who made it")
+        if not isinstance(by, Approver):
+            raise InputError("a decision needs its record (brain.planbook.Approver: key id, name, digest), not a name")
+        note = self.check_note(note)
+        if approved and by.digest is None:
+            raise InputError("an approval names the digest of the change it approves (the pending approval's digest)")
         with self._holding(thread):
             state = self.app.get_state(self._config(thread))
             if state.created_at is None:
@@ -552,10 +686,40 @@ class Brain:
             waiting = self._waiting(state)
             if waiting is None:
                 raise NoPendingApprovalError(f"thread {thread!r} waits for no decision")
-            decision = {"approved": approved, "by": by.strip(), "note": note, "request": waiting.model_dump()}
+            if by.digest is not None and by.digest != waiting.digest:
+                raise PlanChangedError(
+                    f"thread {thread!r} waits on another change than the one decided on: it waits on digest "
+                    f"{waiting.digest}, the decision names {by.digest}; read the thread again and decide what it shows"
+                )
+            decision = {
+                "approved": approved,
+                "by": by.name,
+                "key_id": by.key_id,
+                "note": note,
+                "request": waiting.model_dump(),
+            }
             # each step stored as it ends: the approval's key is in the database before `act` makes the change
-            self.app.invoke(Command(resume=decision), self._config(thread), durability="sync")
-        return self.result(thread)
+            try:
+                self.app.invoke(Command(resume=decision), self._config(thread), durability="sync")
+            except Exception:  # the checkpoint store itself failed: the decision stands nowhere; it waits again
+                self._wait_again(thread, state)
+                raise
+            answer = self.result(thread)
+            if answer.approval is not None and answer.approval.outcome == "failed":
+                self._wait_again(thread, state)  # adopting failed (a database error): the change can be decided again
+        return answer
+
+    def _wait_again(self, thread: str, pending: StateSnapshot) -> None:
+        """Put a thread whose decision failed back to waiting for one: a step from its pending checkpoint again.
+
+        The failed decision stays in the thread's history; its latest checkpoint asks for the decision again (the
+        change described and pinned against the plan as it is now, so an unchanged plan shows the same digest).
+        Nothing before `interrupt()` has side effects, so running the approval step again is safe.
+        """
+        try:
+            self.app.invoke(None, pending.config, durability="exit")
+        except Exception:  # the store is still failing: the thread stands as the failure left it (resume finishes it)
+            log.exception("thread %s: could not put the failed decision back to waiting", thread)
 
     def resume(self, thread_id: str) -> Answer:
         """Finish a decision whose run stopped part-way (its process died): what was done is not done again.
@@ -590,11 +754,16 @@ class Brain:
         values = state.values
         waiting = self._waiting(state)
         plan = Plan.model_validate(values["plan"])
+        said = values.get("answer", "")
+        if waiting:
+            said = f"Waiting for approval: {waiting.change}"
+        elif state.next and not said:
+            said = "The decision was recorded, but its run stopped before it ended; resuming the thread finishes it."
         return Answer(
             thread_id=thread_id,
             question=values["question"],
             status="waiting_for_approval" if waiting else "answered",
-            answer=values.get("answer", "") if not waiting else f"Waiting for approval: {waiting.change}",
+            answer=said,
             plan=plan,
             results=[ToolResult.model_validate(r) for r in values.get("results", [])],
             approval=waiting or (Approval.model_validate(values["approval"]) if values.get("approval") else None),

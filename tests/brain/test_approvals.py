@@ -12,14 +12,20 @@ import pytest
 
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
 from brain.plan import Plan
+from brain.planbook import Approver
 from brain.planner import OfflinePlanner
-from brain.supervisor import Brain
+from brain.supervisor import Answer, Brain
 from brain.tools import ToolResult
 from knowledge import InputError, Settings
 from knowledge.database import dispose
 from tests.helpers import postgres
 
 ADOPT = "Adopt into the plan: B002 is late by 4 days"
+
+
+def by(name: str, shown: Answer | None = None) -> Approver:
+    """The decision record of `name`'s key, naming the change `shown` waits on (none: a rejection's)."""
+    return Approver(name, f"key_{name.replace(' ', '_')}", shown.approval.digest if shown and shown.approval else None)
 
 
 @pytest.fixture
@@ -39,15 +45,16 @@ def test_a_plan_change_waits_for_approval_and_changes_nothing_before(brain: Brai
     with pytest.raises(ThreadBusyError, match="waits for a decision"):
         brain.ask("What is B001?", thread_id=asked.thread_id)
 
-    done = brain.decide(asked.thread_id, approved=True, by="planner.anna", note="crane booked")
+    done = brain.decide(asked.thread_id, approved=True, by=by("planner.anna", asked), note="crane booked")
     assert done.status == "answered"
     assert "adopted into the plan: B002 late by 4 days" in done.answer and "approved by planner.anna" in done.answer
     entries = brain.context.plan.planbook.entries()
     assert len(entries) == 1 and entries[0]["adopted_by"] == "planner.anna"
+    assert entries[0]["adopted_by_key"] == "key_planner.anna"
     assert str(entries[0]["thread_id"]).startswith(asked.thread_id)
     # deciding twice applies nothing twice
     with pytest.raises(NoPendingApprovalError):
-        brain.decide(asked.thread_id, approved=True, by="planner.anna")
+        brain.decide(asked.thread_id, approved=True, by=by("planner.anna", asked))
     assert len(brain.context.plan.planbook.events()) == 1
     # the adopted event is now part of every schedule the brain reports
     schedule = brain.ask("What is the critical path of the ship?")
@@ -57,19 +64,21 @@ def test_a_plan_change_waits_for_approval_and_changes_nothing_before(brain: Brai
 def test_a_rejected_change_is_not_made(brain: Brain) -> None:
     asked = brain.ask("Please apply PL-2 down for 3 days from day 5 to the plan")
     assert asked.status == "waiting_for_approval" and asked.approval is not None
-    done = brain.decide(asked.thread_id, approved=False, by="lead.bob", note="repair is quicker")
+    done = brain.decide(asked.thread_id, approved=False, by=by("lead.bob"), note="repair is quicker")
     assert done.status == "answered" and brain.context.plan.planbook.events() == []
     assert "Not changed: lead.bob rejected" in done.answer and "repair is quicker" in done.answer
 
 
-def test_decisions_need_a_thread_that_waits_and_a_name(brain: Brain) -> None:
+def test_decisions_need_a_thread_that_waits_and_a_record(brain: Brain) -> None:
     with pytest.raises(UnknownThreadError):
-        brain.decide("no-such-thread", approved=True, by="x")
+        brain.decide("no-such-thread", approved=False, by=by("x"))
     answered = brain.ask("What is B001?")
     with pytest.raises(NoPendingApprovalError, match="waits for no decision"):
-        brain.decide(answered.thread_id, approved=True, by="x")
-    with pytest.raises(InputError, match="name of who"):
-        brain.decide(answered.thread_id, approved=True, by="  ")
+        brain.decide(answered.thread_id, approved=False, by=by("x"))
+    with pytest.raises(InputError, match="record"):
+        brain.decide(answered.thread_id, approved=True, by="x")  # type: ignore[arg-type]  # a name is not a record
+    with pytest.raises(InputError, match="1-200 characters"):
+        Approver("  ", "key_x")
 
 
 class _Gate:
@@ -123,7 +132,7 @@ def test_checkpoints_and_the_plan_book_on_postgresql(small_yard: Path, tmp_path:
         again = Brain(small_yard, settings)  # another process: the interrupted run is in PostgreSQL
         try:
             assert again.pending(asked.thread_id) is not None
-            done = again.decide(asked.thread_id, approved=True, by="planner.anna")
+            done = again.decide(asked.thread_id, approved=True, by=by("planner.anna", asked))
             assert done.status == "answered"
             assert [e.code for e in again.context.plan.planbook.events()] == ["B002"]
             assert again.history(asked.thread_id) == [ADOPT]
@@ -166,7 +175,7 @@ def test_what_is_approved_is_what_is_adopted(brain: Brain) -> None:
     assert re.search(r"\d+ erections? slips?", asked.approval.change)
     assert re.search(r"\d+ work packages? moves? in all", asked.approval.change)
     assert set(asked.approval.pinned) == {"plan_version", "schedule_digest"}
-    brain.decide(asked.thread_id, approved=True, by="planner.anna")
+    brain.decide(asked.thread_id, approved=True, by=by("planner.anna", asked))
     after = brain.ask("When will B012 be erected?").results[0]
     assert after.numbers["makespan_days"] == shown.numbers["makespan_days_after"]
     erected = {r["block"]: r["erection_day"] for r in shown.rows}
@@ -182,8 +191,8 @@ def test_what_is_approved_is_what_is_adopted(brain: Brain) -> None:
 def test_a_change_computed_on_an_older_plan_is_refused(brain: Brain) -> None:
     first = brain.ask("Adopt into the plan: B002 is late by 4 days")
     second = brain.ask("Adopt into the plan: PL-1 is down for 2 days from day 3")
-    brain.decide(first.thread_id, approved=True, by="planner.anna")
-    done = brain.decide(second.thread_id, approved=True, by="planner.bob")
+    brain.decide(first.thread_id, approved=True, by=by("planner.anna", first))
+    done = brain.decide(second.thread_id, approved=True, by=by("planner.bob", second))
     assert "plan changed" in done.answer
     assert [e.code or e.resource for e in brain.context.plan.planbook.events()] == ["B002"]
 
@@ -207,7 +216,7 @@ def test_adoption_is_exactly_once_when_the_process_dies_after_the_write(
     monkeypatch.setattr(PlanBook, "adopt_all", write_then_die)
     asked = brain.ask(ADOPT)
     with pytest.raises(SystemExit):
-        brain.decide(asked.thread_id, approved=True, by="planner.anna")
+        brain.decide(asked.thread_id, approved=True, by=by("planner.anna", asked))
     assert len(brain.context.plan.planbook.adoptions()) == 1
     done = brain.resume(asked.thread_id)  # the act step runs again with the same approval key
     assert "adopted into the plan" in done.answer
@@ -219,6 +228,6 @@ def test_the_plan_book_adopts_a_key_once(tmp_path: Path) -> None:
 
     book = PlanBook(Settings(data_dir=tmp_path), "yard-x")
     event = PlanEvent(code="B002", days=4)
-    first = book.adopt_all([event], key="approval-1", by="anna", base_version=0)
-    again = book.adopt_all([event], key="approval-1", by="anna", base_version=0)
+    first = book.adopt_all([event], key="approval-1", by=by("anna"), base_version=0)
+    again = book.adopt_all([event], key="approval-1", by=by("anna"), base_version=0)
     assert again == first and book.version() == 1 and len(book.events()) == 1

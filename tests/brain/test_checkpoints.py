@@ -12,12 +12,21 @@ import httpx
 import pytest
 
 from brain.checkpoints import CheckpointRetention, PruneReport, checkpoint_time
-from brain.supervisor import Brain
+from brain.planbook import Approver
+from brain.supervisor import Answer, Brain
 from knowledge import Settings
 from knowledge.database import dispose
 from tests.helpers import postgres
 
 ADOPT = "Adopt into the plan: B002 is late by 4 days"
+
+
+def _anna(shown: Answer) -> Approver:
+    """planner.anna's decision record on the change `shown` waits on."""
+    assert shown.approval is not None
+    return Approver("planner.anna", "key_anna", shown.approval.digest)
+
+
 DAY = 86_400.0
 KB = 1024
 FIRSTS = [
@@ -103,7 +112,7 @@ def test_pruning_keeps_follow_ups_history_and_decisions_and_deletes_idle_threads
     assert list(_per_thread(tmp_path)) == [waiting.thread_id]
     assert brain.pending(waiting.thread_id) is not None  # a plan change waiting for a person is never pruned
     assert brain.retention.prune(now=later + 365 * DAY).threads_kept_pending == 1
-    done = brain.decide(waiting.thread_id, approved=True, by="planner.anna")
+    done = brain.decide(waiting.thread_id, approved=True, by=_anna(waiting))
     assert done.status == "answered" and "adopted into the plan" in done.answer
     assert [e.code for e in brain.context.plan.planbook.events()] == ["B002"]
     # decided, it is a conversation like any other: idle, it goes
@@ -115,7 +124,7 @@ def test_pruning_keeps_follow_ups_history_and_decisions_and_deletes_idle_threads
 
 def test_a_decided_change_keeps_one_checkpoint_and_resumes(brain: Brain, tmp_path: Path) -> None:
     asked = brain.ask(ADOPT)
-    brain.decide(asked.thread_id, approved=False, by="planner.bob", note="not now")
+    brain.decide(asked.thread_id, approved=False, by=Approver("planner.bob", "key_bob"), note="not now")
     assert _per_thread(tmp_path)[asked.thread_id] > 1  # a decision writes each step (its key before the change)
     brain.retention.prune()
     assert _per_thread(tmp_path)[asked.thread_id] == 1
@@ -133,9 +142,10 @@ def test_a_thread_from_before_keeps_its_questions(
 
     inputs = Brain._inputs
 
-    def as_before(self: Brain, text: str, thread: str, fresh: bool) -> object:
-        state = dict(inputs(self, text, thread, fresh))
+    def as_before(self: Brain, text: str, thread: str, fresh: bool, owner: str | None = None) -> object:
+        state = dict(inputs(self, text, thread, fresh, owner))
         state.pop("asked")
+        state.pop("owner")
         return state
 
     monkeypatch.setattr(Brain, "_inputs", as_before)
@@ -306,7 +316,7 @@ def test_a_prune_step_another_process_stops_is_rolled_back(brain: Brain, tmp_pat
     from brain.checkpoints import checkpoint_serde
 
     asked = brain.ask(ADOPT)
-    brain.decide(asked.thread_id, approved=False, by="planner.bob")  # several checkpoints, with pending writes
+    brain.decide(asked.thread_id, approved=False, by=Approver("planner.bob", "key_bob"))  # several checkpoints
     brain.close()
 
     def counts() -> tuple[int, int]:
@@ -381,7 +391,7 @@ def test_pruning_on_postgresql(small_yard: Path, tmp_path: Path) -> None:
             gone = brain.retention.prune(now=time.time() + 31 * DAY)
             assert (gone.threads_deleted, gone.threads_kept_pending, gone.reclaim) == (2, 1, "postgres_vacuum")
             assert brain.pending(waiting.thread_id) is not None
-            assert brain.decide(waiting.thread_id, approved=True, by="planner.anna").status == "answered"
+            assert brain.decide(waiting.thread_id, approved=True, by=_anna(waiting)).status == "answered"
             with pytest.raises(Exception, match="no thread"):
                 brain.result(idle)
         finally:
@@ -413,7 +423,8 @@ def test_serve_prunes_periodically(small_yard: Path, tmp_path: Path) -> None:
             assert list(_per_thread(data_dir)) == [waiting["thread_id"]], server.output()
             assert "checkpoints pruned: sqlite" in server.output()
             assert client.get(f"/v1/threads/{asked['thread_id']}").status_code == 404
-            decided = client.post(f"/v1/threads/{waiting['thread_id']}/approval", json={"approved": True})
+            shown = {"approved": True, "schedule_digest": waiting["approval"]["digest"]}  # what it was shown
+            decided = client.post(f"/v1/threads/{waiting['thread_id']}/approval", json=shown)
             assert decided.status_code == 200 and decided.json()["status"] == "answered", decided.text
     finally:
         server.stop()

@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolCall, ToolMessag
 from brain.core import YardContext
 from brain.lexicon import Lexicon
 from brain.llm_planner import LLMPlanner, PlannerError
+from brain.planbook import Approver
 from brain.planner import OfflinePlanner
 from brain.supervisor import Brain
 from brain.tools import TOOLS
@@ -179,7 +180,8 @@ def test_a_plan_change_waits_for_a_person(
     assert waiting.status == "waiting_for_approval" and waiting.approval is not None
     assert waiting.approval.tool == "adopt_plan" and "PL-2 down for 3 days" in waiting.approval.change
     assert brain.context.plan.planbook.events() == [] and waiting.results == []
-    done = brain.decide(waiting.thread_id, approved=True, by="planner on duty")
+    on_duty = Approver("planner on duty", "key_duty", waiting.approval.digest)
+    done = brain.decide(waiting.thread_id, approved=True, by=on_duty)
 
     assert done.status == "answered" and done.results[0].tool == "adopt_plan" and done.results[0].error is None
     assert [(e.resource, e.days) for e in brain.context.plan.planbook.events()] == [("PL-2", 3)]
@@ -273,7 +275,7 @@ def test_the_naive_model_does_obey_document_text_it_is_shown(
     assert [s.tool for s in answer.plan.steps] == ["adopt_plan"]
     assert answer.status == "waiting_for_approval" and answer.approval is not None
     assert answer.approval.args == {"resource": "PL-1", "days": 30}
-    brain.decide(answer.thread_id, approved=False, by="test", note="planted instruction")
+    brain.decide(answer.thread_id, approved=False, by=Approver("test", "key_test"), note="planted instruction")
     assert brain.context.plan.planbook.events() == []
 
 

@@ -16,7 +16,7 @@ from adapters.scheduling import HOURS_PER_DAY, Schedule, violations
 from adapters.welding import WeldingAdapter
 from brain.core import YardContext
 from brain.core.yardplan import schedule_json
-from brain.planbook import PlanEvent
+from brain.planbook import Approver, PlanEvent, deciding
 from brain.tools import describe_change, pin_change, run_tool
 from brain.tools.schedule import MovedPackage
 from knowledge import InputError, Settings
@@ -160,8 +160,9 @@ def test_a_model_change_is_adopted_exactly_as_shown(small_yard: Path, tmp_path: 
         change = describe_change(ctx, "adopt_plan", args)
         assert change.startswith("adopt into the yard's plan: B003's welding +30 % and B003's outfitting rework")
         pinned = {**args, **pin_change(ctx, "adopt_plan", args)}
-        done = run_tool(ctx, "adopt_plan", pinned, approved_by="planner.anna", key="approval:1")
-        again = run_tool(ctx, "adopt_plan", pinned, approved_by="planner.anna", key="approval:1")
+        with deciding(Approver("planner.anna", "key_anna", str(pinned["schedule_digest"]))):
+            done = run_tool(ctx, "adopt_plan", pinned, approved_by="planner.anna", key="approval:1")
+            again = run_tool(ctx, "adopt_plan", pinned, approved_by="planner.anna", key="approval:1")
         assert done.numbers == again.numbers and done.numbers["adopted_events"] == 1
         events, schedule = ctx.plan.current()
         assert events == (PlanEvent(code="B003", welding_factor=1.3, rework_factor=2.0),)

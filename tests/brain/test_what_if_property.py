@@ -19,7 +19,7 @@ import pytest
 
 from adapters.scheduling import InvalidScheduleError, Schedule, violations
 from brain.core import YardContext
-from brain.planbook import PlanEvent
+from brain.planbook import Approver, PlanEvent, deciding
 from knowledge import Settings
 
 YARDS = [(20_000, 1), (40_000, 5), (60_000, 9)]
@@ -97,7 +97,8 @@ def test_random_events_never_break_the_schedule(
                     found += len(breaks)
                     first_breaks += [f"{event.describe()}: {b}" for b in breaks[:3]]
                     if (k + 1) % ADOPT_EVERY == 0:
-                        ctx.plan.adopt(proposal, by="property test", key=f"property:{parts}:{seed}:{k}")
+                        with deciding(Approver("property test", "key_test", proposal.digest)):
+                            ctx.plan.adopt(proposal, by="property test", key=f"property:{parts}:{seed}:{k}")
                         adopted += 1
             finally:
                 ctx.close()

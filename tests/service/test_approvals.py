@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi.testclient import TestClient
 
-from brain.planbook import PlanBook
+from brain.planbook import Approver, PlanBook
 from knowledge import Settings
 from tests.service.conftest import Api, service_settings
 from workflows.service import create_app
@@ -39,6 +39,16 @@ def _held(api: Api, events: list[dict[str, Any]] = EVENTS) -> dict[str, Any]:
     return api.wait(created.json()["run_id"], until=("waiting_for_approval", "failed", "completed"), timeout=120)
 
 
+def _shown(held: dict[str, Any]) -> str:
+    """The schedule digest a held run shows: what an approval of it names."""
+    return str(held["result"]["schedule_digest"])
+
+
+def _approval(held: dict[str, Any], digest: str | None = None) -> dict[str, Any]:
+    """An approval of the change `held` shows (or of the one `digest` names)."""
+    return {"approved": True, "schedule_digest": digest or _shown(held)}
+
+
 def _book(api: Api, settings: Settings) -> PlanBook:
     return PlanBook(settings, str(api.client.app.state.service.ctx.yard.path.resolve()))  # type: ignore[attr-defined]
 
@@ -55,7 +65,8 @@ def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
 
     def decide(_: int) -> Response:
         barrier.wait()
-        return api.post(held["links"]["approval"], {"approved": True, "note": "agreed with the dock"}, scope="approve")
+        body = {"approved": True, "note": "agreed with the dock", "schedule_digest": _shown(held)}
+        return api.post(held["links"]["approval"], body, scope="approve")
 
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(decide, range(4)))
@@ -80,7 +91,8 @@ def test_approval_adopts_the_events_once(api: Api, settings: Settings) -> None:
     assert again.status_code == 409 and again.json()["error"]["type"] == "not_waiting_for_approval"
     assert len(book.entries()) == 2
     actions = [a.action for a in api.store.audit_entries(target=held["run_id"])]
-    assert actions == ["run.create", "run.approve"]
+    assert [a for a in actions if not a.endswith(".refused")] == ["run.create", "run.approve"]
+    assert actions.count("run.approve.refused") == 5  # the run key's 403, the three 409s of the race, the late one
 
 
 def test_rejection_adopts_nothing(api: Api, settings: Settings) -> None:
@@ -94,8 +106,8 @@ def test_rejection_adopts_nothing(api: Api, settings: Settings) -> None:
 
 def test_a_change_computed_against_an_older_plan_is_not_adopted(api: Api, settings: Settings) -> None:
     first, second = _held(api, EVENTS[:1]), _held(api, EVENTS[1:2])
-    assert api.post(first["links"]["approval"], {"approved": True}, scope="approve").status_code == 200
-    stale = api.post(second["links"]["approval"], {"approved": True}, scope="approve")
+    assert api.post(first["links"]["approval"], _approval(first), scope="approve").status_code == 200
+    stale = api.post(second["links"]["approval"], _approval(second), scope="approve")
     assert stale.status_code == 409 and stale.json()["error"]["type"] == "plan_changed"
     assert api.post(second["links"]["approval"], {"approved": False}, scope="approve").status_code == 200
     assert len(_book(api, settings).entries()) == 1
@@ -122,7 +134,7 @@ def test_a_decision_whose_plan_moved_under_it_ends_the_run_failed_and_never_stop
     first, second = _held(api, EVENTS[:2]), _held(api, EVENTS[1:2])
     assert first["status"] == second["status"] == "waiting_for_approval"
     process_b = Lease("yard-node-7.example~4026531836:4242:0badc0de/1", timedelta(seconds=0.5))
-    assert api.post(first["links"]["approval"], {"approved": True}, scope="approve").status_code == 200
+    assert api.post(first["links"]["approval"], _approval(first), scope="approve").status_code == 200
     decision = {"approved": True, "by": "anna", "key_id": None, "note": None, "at": "2026-12-02T12:00:00+00:00"}
     assert api.store.record_decision(second["run_id"], decision, lease=process_b)
 
@@ -132,7 +144,8 @@ def test_a_decision_whose_plan_moved_under_it_ends_the_run_failed_and_never_stop
     again = api.post(second["links"]["approval"], {"approved": False}, scope="approve")
     assert again.status_code == 409 and "failed" in again.json()["error"]["message"]
     assert [e.key for e in _book(api, settings).adoptions()] == [f"run:{first['run_id']}"]
-    assert [a.action for a in api.store.audit_entries(target=second["run_id"])] == ["run.create", "run.fail"]
+    actions = [a.action for a in api.store.audit_entries(target=second["run_id"])]
+    assert actions == ["run.create", "run.fail", "run.reject.refused"]  # the late rejection is audited, refused
     api.close()
 
     # a decision recorded by a process of this host that died before carrying it out, the plan moved since: the
@@ -143,7 +156,8 @@ def test_a_decision_whose_plan_moved_under_it_ends_the_run_failed_and_never_stop
     dead = Lease(f"{process_id().split(':')[0]}:{child.stdout.strip()}:0badc0de/1", timedelta(minutes=5))
     assert third.store.record_decision(held["run_id"], decision | {"by": "bob"}, lease=dead)
     book = _book(third, settings)
-    book.adopt_all([], key="elsewhere", by="carl", base_version=book.version())  # the plan moves once more
+    carl = Approver("carl", "key_carl")
+    book.adopt_all([], key="elsewhere", by=carl, base_version=book.version())  # the plan moves once more
     third.close()
     app = create_app(settings, small_yard, chat=False, service=service_settings())
     with TestClient(app):  # recover() carried the decision out before the workers started: the start did not raise
@@ -163,7 +177,7 @@ def test_an_approval_whose_change_cannot_be_adopted_answers_409_and_ends_the_run
             .where(RUNS.c.id == held["run_id"])
             .values(result=json.dumps(held["result"] | {"schedule_digest": "0" * 64}))
         )
-    approved = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
+    approved = api.post(held["links"]["approval"], _approval(held, digest="0" * 64), scope="approve")
     assert approved.status_code == 409 and approved.json()["error"]["type"] == "plan_changed", approved.text
     run = api.get(held["links"]["self"]).json()
     assert run["status"] == "failed" and run["error"]["type"] == "plan_changed" and run["approval"]["adopted"] == []

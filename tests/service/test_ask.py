@@ -23,18 +23,23 @@ def test_a_plan_change_in_a_thread_waits_for_an_approver(api: Api) -> None:
     busy = api.post("/v1/ask", {"question": "what is B001?", "thread_id": thread}, scope="ask")
     assert busy.status_code == 409 and busy.json()["error"]["type"] == "thread_busy"
     assert api.post(f"/v1/threads/{thread}/approval", {"approved": True}, scope="ask").status_code == 403
-    done = api.post(f"/v1/threads/{thread}/approval", {"approved": True, "note": "ok"}, scope="approve")
+    shown = asked["approval"]["digest"]  # the change it was shown: an approval names it
+    done = api.post(
+        f"/v1/threads/{thread}/approval", {"approved": True, "note": "ok", "schedule_digest": shown}, scope="approve"
+    )
     assert done.status_code == 200 and done.json()["status"] == "answered"
     assert "approved by approve-key" in done.json()["answer"]
-    twice = api.post(f"/v1/threads/{thread}/approval", {"approved": True}, scope="approve")
+    twice = api.post(f"/v1/threads/{thread}/approval", {"approved": True, "schedule_digest": shown}, scope="approve")
     assert twice.status_code == 409 and twice.json()["error"]["type"] == "no_pending_approval"
     audit = api.store.audit_entries(target=thread)
     assert [(a.action, a.actor, a.actor_label) for a in audit] == [  # keys by id, names as labels (issue 13, #7)
         ("ask", api.key_id("ask"), "ask-key"),
+        ("thread.approve.refused", api.key_id("ask"), "ask-key"),  # refused attempts are audited too
         ("thread.approve", api.key_id("approve"), "approve-key"),
+        ("thread.approve.refused", api.key_id("approve"), "approve-key"),
     ]
     assert audit[0].parameters["question"] == ADOPT and audit[0].parameters["status"] == "waiting_for_approval"
-    assert audit[0].parameters["approval"]["tool"] == "adopt_plan" and audit[1].parameters["note"] == "ok"
+    assert audit[0].parameters["approval"]["tool"] == "adopt_plan" and audit[2].parameters["note"] == "ok"
 
 
 def test_bad_questions_and_unknown_threads_are_4xx(api: Api) -> None:

@@ -104,11 +104,12 @@ def test_a_planner_asks_watches_the_steps_and_approves_a_plan_change(page: Any, 
     screenshot(page, "approval")
     approve.click()
     expect(chat).to_contain_text("adopted into the plan: B002 late by 4 days", timeout=45_000)
-    expect(chat).to_contain_text(f"approved by {approver}")
+    expect(chat).to_contain_text(f"Approved by {approver}")  # the key: its name, and its id (names repeat)
     expect(approve).to_be_hidden()
     events = brain.context.plan.planbook.events()
     assert [(e.code, e.days) for e in events] == [("B002", 4)]
-    assert brain.context.plan.planbook.entries()[0]["adopted_by"] == approver
+    entry = brain.context.plan.planbook.entries()[0]
+    assert (entry["adopted_by"], entry["adopted_by_key"]) == ("planner.anna", site.key_ids["planner"])
     screenshot(page, "approved")
 
     # past conversations reload from the brain's checkpoints

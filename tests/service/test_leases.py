@@ -341,7 +341,8 @@ def test_two_services_deciding_one_run_at_once_adopt_once(two_apps: tuple[Api, A
 
     def decide(api: Api) -> int:
         barrier.wait()
-        return api.post(held["links"]["approval"], {"approved": True}, scope="approve").status_code
+        shown = {"approved": True, "schedule_digest": held["result"]["schedule_digest"]}
+        return api.post(held["links"]["approval"], shown, scope="approve").status_code
 
     with ThreadPoolExecutor(2) as pool:
         answers = Counter(pool.map(decide, (a, b)))
@@ -350,7 +351,8 @@ def test_two_services_deciding_one_run_at_once_adopt_once(two_apps: tuple[Api, A
     yard = cast(FastAPI, a.client.app).state.service.ctx.yard.path.resolve()
     book = PlanBook(a.store.settings, str(yard))
     assert [x.key for x in book.adoptions()] == [f"run:{held['run_id']}"]
-    assert [e.action for e in a.store.audit_entries(target=held["run_id"])] == ["run.create", "run.approve"]
+    actions = [e.action for e in a.store.audit_entries(target=held["run_id"])]
+    assert sorted(actions) == ["run.approve", "run.approve.refused", "run.create"]  # the loser's 409 is audited
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ def test_a_run_lifecycle_on_postgresql(pg_api: Api) -> None:
     assert len(api.store.webhooks(run["run_id"])) == 1  # nobody listens on port 9: it stays undelivered
 
     held = _held(api, EVENTS[:2])
-    done = api.post(held["links"]["approval"], {"approved": True}, scope="approve")
+    shown = {"approved": True, "schedule_digest": held["result"]["schedule_digest"]}
+    done = api.post(held["links"]["approval"], shown, scope="approve")
     assert done.status_code == 200 and len(done.json()["approval"]["adopted"]) == 2
     assert api.post(held["links"]["approval"], {"approved": True}, scope="approve").status_code == 409

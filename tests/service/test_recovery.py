@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from brain.planbook import PlanBook, PlanEvent
+from brain.planbook import Approver, PlanBook, PlanEvent
 from knowledge import Settings
 from tests.service.conftest import Api
 from tests.service.test_approvals import _held
@@ -21,7 +21,7 @@ def test_a_half_done_approval_is_finished_at_start_without_adopting_twice(
     assert api.store.record_decision(held["run_id"], {"approved": True, "by": "anna", "note": None, "at": "now"})
     book = PlanBook(settings, yard)
     events = [PlanEvent(resource="PL-1", start_day=2, days=6), PlanEvent(code="B006-A01", days=4)]
-    book.adopt_all(events, key=f"run:{held['run_id']}", by="anna", base_version=0)
+    book.adopt_all(events, key=f"run:{held['run_id']}", by=Approver("anna", "key_anna"), base_version=0)
 
     again = make_api()
     run = again.get(f"/v1/runs/{held['run_id']}").json()

@@ -23,7 +23,7 @@ from typing import Any, Final
 from pydantic import JsonValue
 
 from brain.errors import PlanChangedError
-from brain.planbook import PlanEvent, schedule_digest
+from brain.planbook import Approver, PlanEvent, schedule_digest
 from workflows.base import Workflow, WorkflowContext, validate_request
 from workflows.reschedule import (
     FinishedEarly,
@@ -101,10 +101,12 @@ def adopt(
     workflow: Workflow[Any, Any],
     run_id: str,
     request: Mapping[str, object],
-    by: str,
+    by: Approver,
     result: Mapping[str, object] | None = None,
 ) -> dict[str, JsonValue]:
     """Adopt a run's change into the plan book once, exactly as the run showed it; returns what was adopted.
+
+    `by` is the decision record: the approving key's id and name, and the digest of the schedule they approved.
 
     Raises:
         PlanChangedError: the plan moved since the run, or the change computed now is not the one it showed.

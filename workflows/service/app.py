@@ -19,9 +19,13 @@ Endpoints (every one but `/healthz` wants an API key with the scope named):
 | `POST /v1/workflows/{name}/runs` | run | 202 + `Location`: the queued run; body `{"input": {...}, "webhook_url"?}` |
 | `GET /v1/runs`, `GET /v1/runs/{id}` | run, approve | runs (a run key sees its own; approve keys see all) |
 | `GET /v1/runs/{id}/events` | run, approve | Server-Sent Events after `Last-Event-ID`, then live; bounded (below) |
-| `POST /v1/runs/{id}/approval` | approve | `{"approved": bool, "note": str?}`: adopts (or rejects) a held plan change |
+| `POST /v1/runs/{id}/approval` | approve | `{"approved", "schedule_digest", "note"?}`: adopts or rejects its change |
 | `POST /v1/ask` | ask | `{"question", "thread_id"?}` -> the brain's answer |
-| `GET /v1/threads/{id}`, `POST /v1/threads/{id}/approval` | ask, approve | a conversation; a decision on it |
+| `GET /v1/threads/{id}` | ask, approve | a conversation (its key's; approve keys read any) |
+| `POST /v1/threads/{id}/approval` | approve | `{"approved", "schedule_digest", "note"?}`: decides its plan change |
+
+Decisions (`workflows.service.decisions`, shared with the chat page): an approval names the change it was shown
+(`schedule_digest`); a run is not approved by the key that submitted it; every attempt is audited with its outcome.
 
 `Idempotency-Key` (on run creation): the key and the API key name one run for 24 hours
 (`SHIPBRAIN_IDEMPOTENCY_TTL_S`). A repeat with the same body answers 200 with that run (header
@@ -61,6 +65,7 @@ from workflows.base import ProgressCallback, Workflow, WorkflowContext, Workflow
 from workflows.errors import WorkflowInputError
 from workflows.service._guards import ErrorShape, RateLimit, TrustedHosts
 from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
+from workflows.service.decisions import Decisions
 from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
 from workflows.service.errors import Conflict, MethodNotAllowed, NotFound, Unprocessable
@@ -136,6 +141,8 @@ IdempotencyKey = Annotated[
 RunId = Annotated[str, PathParam(max_length=64)]
 Reader = Annotated[Principal, Depends(require("run", "approve"))]
 """Who may read runs: run keys (their own runs) and approve keys (every run)."""
+AnyKey = Annotated[Principal, Depends(require("ask", "run", "approve"))]
+"""Any valid key: a decision checks the approve scope itself, so a refused attempt is audited."""
 _EVENTS_DESCRIPTION = """\
 The run's stored events numbered after `Last-Event-ID` (all of them without it), then each new one as the run makes
 it. Every event has `id` (its number in the run), `event` (its type: `queued`, `started`, `progress`,
@@ -197,6 +204,8 @@ class ServiceState:
         secret = webhook_secret(settings, service)
         self.dispatcher = Dispatcher(self.store, secret, service, webhook_transport, self.destinations)
         self.runner = Runner(self.store, registry, self.ctx, service, on_finish=self.dispatcher.wake)
+        self.decisions = Decisions(self.store, self.brain, self.runner)
+        """Every decision on a plan change, the API's and the page's."""
         self._inflight: set[tuple[str, str]] = set()
         self._inflight_lock = threading.Lock()
 
@@ -452,19 +461,30 @@ def _run_routes(router: APIRouter) -> None:
         run_id: RunId,
         state: State,
         principal: Reader,
-        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+        last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=2**31 - 1)] = None,
     ) -> EventSourceResponse:
         await run_in_threadpool(state.visible_run, run_id, principal)
         streams: Streams = request.app.state.streams
         return streams.response(run_id, last_event_id or 0, streams.open(principal.key_id))
 
-    @router.post("/v1/runs/{run_id}/approval", tags=["runs"], summary="Approve or reject a held plan change")
-    async def approve_run(
-        run_id: RunId, body: ApprovalBody, state: State, principal: Annotated[Principal, Depends(require("approve"))]
-    ) -> RunView:
+    @router.post(
+        "/v1/runs/{run_id}/approval",
+        tags=["runs"],
+        summary="Approve or reject a held plan change (approve scope)",
+        description="The approval names the change it was shown (`schedule_digest` from the run's result); the key "
+        "that submitted the run may reject it but not approve it (403 `self_approval`, unless "
+        "`SHIPBRAIN_ALLOW_SELF_APPROVAL`); a plan that moved since the run is 409 `plan_changed`. Every attempt is "
+        "in the audit log.",
+    )
+    async def approve_run(run_id: RunId, body: ApprovalBody, state: State, principal: AnyKey) -> RunView:
         run = await run_in_threadpool(
-            lambda: state.runner.decide(
-                run_id, approved=body.approved, by=principal.name, note=body.note, key_id=principal.key_id
+            lambda: state.decisions.run(
+                principal,
+                run_id,
+                approved=body.approved,
+                note=body.note,
+                digest=body.schedule_digest,
+                plan_version=body.plan_version,
             )
         )
         return state.view(run)
@@ -482,7 +502,7 @@ def _brain_routes(router: APIRouter) -> None:
     ) -> dict[str, object]:
         if body.thread_id is not None:
             await run_in_threadpool(state.own_thread, body.thread_id, principal, continuing=True)
-        answer = await run_in_threadpool(state.brain.ask, body.question, body.thread_id)
+        answer = await run_in_threadpool(lambda: state.brain.ask(body.question, body.thread_id, owner=principal.key_id))
         if body.thread_id is None:
             await run_in_threadpool(state.store.own_thread, answer.thread_id, principal.key_id)
         params = {
@@ -498,27 +518,33 @@ def _brain_routes(router: APIRouter) -> None:
 
     @router.get("/v1/threads/{thread_id}", tags=["brain"], summary="A conversation's latest question as it stands")
     async def get_thread(
-        thread_id: ThreadId, state: State, principal: Annotated[Principal, Depends(require("ask"))]
+        thread_id: ThreadId, state: State, principal: Annotated[Principal, Depends(require("ask", "approve"))]
     ) -> dict[str, object]:
         await run_in_threadpool(state.own_thread, thread_id, principal, continuing=False)
         answer = await run_in_threadpool(state.brain.result, thread_id)
         return answer.model_dump(mode="json")
 
-    @router.post("/v1/threads/{thread_id}/approval", tags=["brain"], summary="Decide a conversation's plan change")
+    @router.post(
+        "/v1/threads/{thread_id}/approval",
+        tags=["brain"],
+        summary="Decide a conversation's plan change (approve scope)",
+        description="The approval names the change it was shown (`schedule_digest`: the thread's `approval.digest`); "
+        "another change is 409 `proposal_changed`, a plan that moved since is 409 `plan_changed` (nothing adopted; "
+        "the decision and the audit entry say so). Every attempt is in the audit log.",
+    )
     async def approve_thread(
-        thread_id: ThreadId,
-        body: ApprovalBody,
-        state: State,
-        principal: Annotated[Principal, Depends(require("approve"))],
+        thread_id: ThreadId, body: ApprovalBody, state: State, principal: AnyKey
     ) -> dict[str, object]:
-        answer = await run_in_threadpool(state.brain.decide, thread_id, body.approved, principal.name, body.note)
-        action = "thread.approve" if body.approved else "thread.reject"
-        params = {
-            "approved": body.approved,
-            "note": body.note,
-            "change": answer.approval.model_dump(mode="json") if answer.approval else None,
-        }
-        await run_in_threadpool(_audit, state.store, principal, action, thread_id, params)
+        answer = await run_in_threadpool(
+            lambda: state.decisions.thread(
+                principal,
+                thread_id,
+                approved=body.approved,
+                note=body.note,
+                digest=body.schedule_digest,
+                plan_version=body.plan_version,
+            )
+        )
         return answer.model_dump(mode="json")
 
 
@@ -624,7 +650,7 @@ def create_app(
     if chat:
         from workflows.service.chat import mount_chat
 
-        mount_chat(app, state.brain, signin)  # last: the page at "/" answers every path no route took
+        mount_chat(app, state.brain, signin, decisions=state.decisions)  # last: the page answers every other path
     _guard(app, state, hosts, signin)
     return app
 

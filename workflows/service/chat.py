@@ -25,9 +25,10 @@ What the page shows, all driven by `Brain.stream` and the `Answer` it leaves beh
 - the sources of every number, under the answer;
 - a plan change waiting for a decision, said in words in the conversation ("Waiting for your approval: adopt into
   the yard's plan: <block> late by 4 days: 25 erections slip ..."), and approve / reject buttons for a signed-in
-  key with the `approve` scope (no one else sees them); they call `Brain.decide` with that key as the approver,
-  and the outcome replaces the request under the question it decides, even when questions refused while the
-  thread waited came after it;
+  key with the `approve` scope (no one else sees them); they decide through `workflows.service.decisions` (the
+  API's decisions) with that key as the approver and the digest of the change this session displayed, so a change
+  that moved since is refused, not approved blind; the outcome replaces the request under the question it decides,
+  even when questions refused while the thread waited came after it;
 - this browser session's past conversations (threads), in a list that reloads a thread when chosen;
 - mistakes (an empty or too long question, a thread that waits for a decision, an unknown code) as a
   plain message in the chat, never a traceback.
@@ -39,7 +40,7 @@ session, never sent by the browser). What the page does is checked against the k
 asking and reloading threads want the `ask` scope, approving and rejecting the `approve` scope, so a forged
 queue call by a key without it is refused; the approver is the key (its name and id), never a typed name.
 Every question, approval and rejection goes into the audit log as the API's do (`ask`, `thread.approve`,
-`thread.reject`), under the key's id, with `"via": "page"`.
+`thread.reject`, refused attempts as `thread.approve.refused`), under the key's id, with `"via": "page"`.
 
 Heavy imports (gradio, pandas) happen inside the functions, so importing this module stays cheap.
 """
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI, Request
 
     from knowledge.store import YardStore
+    from workflows.service.decisions import Decisions
     from workflows.service.keys import Principal
     from workflows.service.signin import SignIn
 
@@ -76,7 +78,8 @@ Message = dict[str, Any]
 Session = dict[str, Any]
 """One browser session: "thread" (the current thread id or None), "threads" ([thread id, label] pairs,
 newest first), "messages" (the conversation on screen), "approval_at" (where in them the current thread's
-approval request is, or None) and "key_id" (the key it belongs to, set by its first event)."""
+approval request is, or None), "approval_digest" (the digest of the change displayed for a decision, or None: what
+an approval from this session names) and "key_id" (the key it belongs to, set by its first event)."""
 
 _CSS: Final = """
 .shipbrain-gantt .mark-line path { stroke-width: 14px; stroke-linecap: butt; }
@@ -120,7 +123,9 @@ _SLOTS: Final[dict[str, tuple[Slot, ...]]] = {
 }
 
 
-def mount_chat(app: FastAPI, brain: Brain, signin: SignIn, path: str = "/") -> FastAPI:
+def mount_chat(
+    app: FastAPI, brain: Brain, signin: SignIn, path: str = "/", *, decisions: Decisions | None = None
+) -> FastAPI:
     """Serve the chat page from `app` at `path`, to signed-in keys only.
 
     Mount it after the service's own routes: a page at "/" answers every path that no earlier route took.
@@ -132,6 +137,8 @@ def mount_chat(app: FastAPI, brain: Brain, signin: SignIn, path: str = "/") -> F
         signin: the service's sign-in (`workflows.service.signin.install_signin` on the same app): who may see
             the page, and whose name an approval carries.
         path: where the page lives.
+        decisions: how plan changes are decided (the service's, shared with the API) [default: one over `brain` and
+            `signin`'s store, for threads].
 
     Returns:
         The same app, with the page mounted.
@@ -148,7 +155,7 @@ def mount_chat(app: FastAPI, brain: Brain, signin: SignIn, path: str = "/") -> F
     return _in_a_loop(
         lambda: gr.mount_gradio_app(
             app,
-            _Page(brain, signin).blocks,
+            _Page(brain, signin, decisions).blocks,
             path=path,
             auth_dependency=user,
             css=_CSS,
@@ -257,7 +264,11 @@ def _approval_message(approval: dict[str, Any]) -> Message:
         text = f"{_WAITING} {change}.\n\nApprove or reject it below the chat (a key with the approve scope)."
         return {"role": "assistant", "content": text}
     note = f" ({approval['note']})" if approval.get("note") else ""
-    return {"role": "assistant", "content": f"**{decision.capitalize()} by {approval.get('by')}:** {change}{note}."}
+    who = f"{approval.get('by')} ({approval['by_key']})" if approval.get("by_key") else approval.get("by")
+    said = f"**{decision.capitalize()} by {who}:** {change}{note}."
+    if approval.get("outcome") in ("plan_changed", "refused", "failed"):
+        said += f"\n\n**Not adopted:** {approval.get('reason')}"
+    return {"role": "assistant", "content": said}
 
 
 def _note(text: str) -> Message:
@@ -529,18 +540,21 @@ def examples(yard: YardStore) -> list[str]:
     return found or ["What can I ask about this yard?"]
 
 
-def build_chat(brain: Brain, signin: SignIn) -> gr.Blocks:
+def build_chat(brain: Brain, signin: SignIn, decisions: Decisions | None = None) -> gr.Blocks:
     """The chat page over one brain, for the keys of `signin` (see the module docstring for what it shows)."""
-    return _in_a_loop(lambda: _Page(brain, signin).blocks)
+    return _in_a_loop(lambda: _Page(brain, signin, decisions).blocks)
 
 
 class _Page:
     """The page's components and what each event does with them; one per page, shared by every session."""
 
-    def __init__(self, brain: Brain, signin: SignIn) -> None:
+    def __init__(self, brain: Brain, signin: SignIn, decisions: Decisions | None = None) -> None:
         import gradio as gr
 
+        from workflows.service.decisions import Decisions
+
         self.brain, self.signin = brain, signin
+        self.decisions = decisions or Decisions(signin.store, brain)
         with gr.Blocks(title="Shipbrain", analytics_enabled=False) as self.blocks:
             self.session = gr.State(lambda: {"thread": None, "threads": [], "messages": [], "approval_at": None})
             gr.Markdown(
@@ -734,7 +748,7 @@ class _Page:
         steps = _Steps(messages)
         thread = state["thread"]
         try:
-            for node, update in self.brain.stream(text, thread):
+            for node, update in self.brain.stream(text, thread, owner=principal.key_id):
                 if node == "thread":
                     thread = update["thread_id"]
                     continue
@@ -758,6 +772,7 @@ class _Page:
         self.remember(state, thread, answer.question)
         waiting = answer.status == "waiting_for_approval"
         state["approval_at"] = steps.approval_at if waiting else None
+        state["approval_digest"] = answer.approval.digest if waiting and answer.approval else None
         if waiting and not principal.allows("approve"):
             messages.append(_note(_cannot_decide(principal)))
         views = self.views(answer, principal)
@@ -784,6 +799,7 @@ class _Page:
             yield {self.chat: messages, self.gate: gr.Group(visible=False)}
             return
         by = f"{principal.name} ({principal.key_id})"
+        shown = state.get("approval_digest")
         known = state.get("approval_at")
         at = known if isinstance(known, int) else len(messages)
         asked = messages[at] if at < len(messages) else None
@@ -804,15 +820,15 @@ class _Page:
                 "metadata": {"title": f"{verb} as {by}…", "status": "pending"},
             }
             yield {self.chat: messages, self.gate: gr.Group(visible=False)}
-            note = why.strip() or None
-            answer = self.brain.decide(thread, approved=approved, by=by, note=note)
-            params = {
-                "approved": approved,
-                "note": note,
-                "change": answer.approval.model_dump(mode="json") if answer.approval else None,
-            }
-            self.signin.audit(principal, "thread.approve" if approved else "thread.reject", thread, params)
-        except ShipbrainError as exc:  # decided meanwhile (another tab), or the change cannot be made any more
+            answer = self.decisions.thread(
+                principal,
+                thread,
+                approved=approved,
+                note=why.strip() or None,
+                digest=shown if isinstance(shown, str) else None,
+                via="page",
+            )
+        except ShipbrainError as exc:  # decided or changed meanwhile (another tab), or not adopted: it says why
             self._put_back(messages, at, asked)
             messages.append(_note(str(exc)))
             yield {self.chat: messages, **self.views(self.current(thread), principal)}
@@ -827,7 +843,7 @@ class _Page:
         outcome += [_tool_message(r) for r in answer.results[len(before.results) :]]
         outcome.append({"role": "assistant", "content": answer.answer})
         messages[at : at + 1] = outcome
-        state["approval_at"] = None
+        state["approval_at"], state["approval_digest"] = None, None
         yield {self.chat: messages, self.session: state, **self.views(answer, principal)}
 
     @staticmethod
@@ -873,14 +889,16 @@ class _Page:
             )
         at = _replay(answer, messages)
         state["thread"], state["messages"] = thread, messages
-        state["approval_at"] = at if answer.status == "waiting_for_approval" else None
+        waiting = answer.status == "waiting_for_approval" and answer.approval is not None
+        state["approval_at"] = at if waiting else None
+        state["approval_digest"] = answer.approval.digest if waiting and answer.approval else None
         return {self.chat: messages, self.session: state, **self.views(answer, principal)}
 
     def restart(self, state: Session) -> dict[Any, Any]:
         """A new conversation: the next question starts a new thread."""
         import gradio as gr
 
-        state["thread"], state["messages"], state["approval_at"] = None, [], None
+        state["thread"], state["messages"], state["approval_at"], state["approval_digest"] = None, [], None, None
         return {self.chat: [], self.session: state, self.threads: gr.Dropdown(value=None), **self.views(None)}
 
 

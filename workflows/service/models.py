@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, create_model
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictBool, StrictInt, create_model, field_validator
 
 from workflows.base import Workflow
 from workflows.service.store import ISA95_STATE, RunRecord, RunStatus
@@ -52,10 +53,34 @@ class ErrorBody(BaseModel):
 
 
 class ApprovalBody(_Body):
-    """A person's decision on a plan change."""
+    """A person's decision on a plan change: it names the change it decides, as it was shown."""
 
     approved: StrictBool = Field(description="true adopts the change into the plan; false rejects it.")
-    note: str | None = Field(default=None, max_length=2_000, description="Why, for the record.")
+    note: str | None = Field(
+        default=None, max_length=2_000, description="Why, for the record: plain text (no control characters)."
+    )
+    schedule_digest: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The change decided on, as the GET showed it: a run's `result.schedule_digest`, a thread's "
+        "`approval.digest`. An approval needs it (422 without); another change's is 409 `proposal_changed`.",
+    )
+    plan_version: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        description="The plan version the change was computed on, as the GET showed it (a run's "
+        "`result.plan_version`, a thread's `approval.pinned.plan_version`); checked when given.",
+    )
+
+    @field_validator("note")
+    @classmethod
+    def _plain(cls, note: str | None) -> str | None:
+        """A note is plain text: control characters (NUL among them) are refused; line breaks and tabs are text."""
+        if note is not None:
+            bad = next((c for c in note if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cs")), None)
+            if bad is not None:
+                raise ValueError(f"the note holds a control character (U+{ord(bad):04X}); send plain text")
+        return note
 
 
 class AskBody(_Body):

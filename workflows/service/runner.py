@@ -31,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from brain.errors import BrainError, PlanChangedError
+from brain.planbook import Approver
 from knowledge.errors import InputError
 from workflows.base import WorkflowContext, WorkflowRegistry, non_finite, validate_request
 from workflows.errors import UnknownWorkflowError, WorkflowInputError
@@ -40,7 +41,7 @@ from workflows.service.settings import ServiceSettings
 from workflows.service.store import JsonObject, Lease, RunRecord, Store, now, process_of
 from workflows.service.webhooks import webhook_body
 
-__all__ = ["Runner", "StoreInUseError", "gone_from_this_host", "process_id"]
+__all__ = ["DecisionNotAdopted", "Runner", "StoreInUseError", "gone_from_this_host", "process_id"]
 
 log = logging.getLogger(__name__)
 _SERVICE_ACTOR = "shipbrain-service"
@@ -96,6 +97,13 @@ def gone_from_this_host(token: str) -> bool:
     except PermissionError:  # a process of another user has that pid: alive
         return False
     return False
+
+
+class DecisionNotAdopted(Conflict):
+    """An approval recorded and carried out whose change could not be adopted: the run ended failed (409).
+
+    Its audit entry (`run.fail`, under the approver's key) was written with the run's end.
+    """
 
 
 class StoreInUseError(RuntimeError):
@@ -421,13 +429,23 @@ class Runner:
 
     # ---- approvals -----------------------------------------------------------------------------------
 
-    def decide(self, run_id: str, *, approved: bool, by: str, note: str | None, key_id: str | None = None) -> RunRecord:
+    def decide(
+        self,
+        run_id: str,
+        *,
+        approved: bool,
+        by: str,
+        note: str | None,
+        key_id: str | None = None,
+        digest: str | None = None,
+    ) -> RunRecord:
         """A person's decision on a held run: adopt its change (or not) and end it.
 
         `by` names the person (the key's name, shown in the decision); `key_id` is the deciding key's id, which the
-        audit entry names. The decision is recorded under a lease of this process (of two processes deciding at once,
-        one records it, the other gets `Conflict`); if this process dies before carrying it out, another carries it
-        out once the lease runs out.
+        audit entry and the plan book name; `digest` the schedule digest the decision named (checked by
+        `workflows.service.decisions`, which every decision goes through). The decision is recorded under a lease of
+        this process (of two processes deciding at once, one records it, the other gets `Conflict`); if this process
+        dies before carrying it out, another carries it out once the lease runs out.
 
         Raises:
             NotFound: no such run.
@@ -454,7 +472,14 @@ class Runner:
                     "plan (or reject this one)",
                     kind="plan_changed",
                 )
-            decision = {"approved": approved, "by": by, "key_id": key_id, "note": note, "at": now().isoformat()}
+            decision = {
+                "approved": approved,
+                "by": by,
+                "key_id": key_id,
+                "schedule_digest": digest,
+                "note": note,
+                "at": now().isoformat(),
+            }
             lease = self.lease()
             if not self.store.record_decision(run_id, decision, lease=lease):
                 raise Conflict(f"run {run_id} was decided already", kind="not_waiting_for_approval")
@@ -463,7 +488,9 @@ class Runner:
             final = self._carry_out(decided, lease)
             if final.status == "failed" and final.approval is not None and final.approval.get("at") == decision["at"]:
                 error = final.error or {}
-                raise Conflict(str(error.get("message") or f"run {run_id} failed"), kind=str(error.get("type")))
+                raise DecisionNotAdopted(
+                    str(error.get("message") or f"run {run_id} failed"), kind=str(error.get("type"))
+                )
             return final
 
     def _carry_out(self, run: RunRecord, lease: Lease) -> RunRecord:
@@ -476,7 +503,8 @@ class Runner:
             if approved:
                 try:
                     workflow = self.registry.get(run.workflow)
-                    decision.update(adopt(self.ctx, workflow, run.run_id, run.request, by, run.result))
+                    approver = Approver(by, str(decision.get("key_id") or "unrecorded"), _shown_digest(run))
+                    decision.update(adopt(self.ctx, workflow, run.run_id, run.request, approver, run.result))
                 except (BrainError, InputError, WorkflowInputError, UnknownWorkflowError) as exc:
                     # no retry can adopt it (another process adopted a change on the same plan version first, or
                     # the workflow is served no more): the run ends failed, nothing adopted, instead of jamming
@@ -506,7 +534,13 @@ class Runner:
             actor=actor,
             actor_label=by,
             action="run.approve" if approved else "run.reject",
-            parameters={"approved": approved, "note": decision.get("note"), "adopted": decision.get("adopted", [])},
+            parameters={
+                "approved": approved,
+                "note": decision.get("note"),
+                "adopted": decision.get("adopted", []),
+                "outcome": "adopted" if approved else "rejected",
+                **_pinned(run),
+            },
             approval=decision,
             webhook_body=webhook_body,
             lease=lease,
@@ -522,20 +556,37 @@ class Runner:
             "the current plan",
         }
         log.warning("run %s: approved, but its change cannot be adopted (%s); the run ends failed", run.run_id, kind)
+        approver = decision.get("key_id")
         return self.store.finish(
             run.run_id,
             status="failed",
             expected=["waiting_for_approval"],
-            actor=_SERVICE_ACTOR,
+            actor=str(approver) if approver else _SERVICE_ACTOR,
+            actor_label=str(decision.get("by") or "") or None,
             action="run.fail",
             parameters={
                 "workflow": run.workflow,
                 "version": run.version,
                 "error": error,
                 "approved_by": decision.get("by"),
+                "approved_by_key": approver,
+                "outcome": kind,
+                **_pinned(run),
             },
             error=error,
             approval=decision | {"adopted": [], "not_adopted": []},
             webhook_body=webhook_body,
             lease=lease,
         )
+
+
+def _shown_digest(run: RunRecord) -> str | None:
+    """The schedule digest a held run showed for approval, if it has one."""
+    digest = (run.result or {}).get("schedule_digest")
+    return digest if isinstance(digest, str) else None
+
+
+def _pinned(run: RunRecord) -> dict[str, object]:
+    """What a run's decision was on, for its audit entry: the plan version and the schedule digest it showed."""
+    result = run.result or {}
+    return {"plan_version": result.get("plan_version"), "schedule_digest": result.get("schedule_digest")}
