@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from brain.lexicon import Names
 
 __all__ = [
+    "LAST_START_DAY",
+    "MAX_WHAT_IF_DAYS",
     "Entities",
     "Intent",
     "Plan",
     "Refusal",
     "Step",
+    "amount_problem",
     "extract_date",
     "extract_entities",
     "extract_factors",
@@ -47,7 +50,7 @@ _NUMBER_WORDS: Final = {
     **{w: n for n, w in enumerate("eleven twelve thirteen fourteen fifteen sixteen seventeen".split(), start=11)},
     **{"eighteen": 18, "nineteen": 19, "twenty": 20, "twenty-one": 21, "thirty": 30, "forty": 40, "fifty": 50},
 }
-_NUM: Final = r"(\d{1,4}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+_NUM: Final = r"(\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _PERCENT: Final = re.compile(
     r"(\d+(?:\.\d+)?|" + "|".join(w for w in _NUMBER_WORDS if len(w) > 2) + r")\s*(?:%|percent\b|per cent\b|pct\b)",
     re.IGNORECASE,
@@ -57,11 +60,10 @@ _DURATION: Final = re.compile(
     r"|(a\s+)?(couple)\s+of\s+(day|week)s)\b",
     re.IGNORECASE,
 )
-_START_DAY: Final = re.compile(
-    r"\b(?:from|on|starting(?: on| from| at)?|beginning(?: on| at| from)?|commencing(?: on)?|at|after|as of)"
-    r"\s+day\s+(\d{1,4})\b",
-    re.IGNORECASE,
+_STARTING: Final = (
+    r"\b(?:from|on|starting(?: on| from| at)?|beginning(?: on| at| from)?|commencing(?: on)?|at|after|as of)\s+day\s+"
 )
+_START_DAY: Final = re.compile(_STARTING + r"(\d+)\b(?![.,]\d)", re.IGNORECASE)
 _MONTHS: Final = {
     name: n
     for n, names in enumerate(
@@ -96,7 +98,7 @@ _DATES: Final = (
 _HOUR_WORDS: Final = r"(?:(?:man|person|inspection|inspector|ndt|testing|test|ut|rt)[\s-]+)?"
 # An amount of hours ("40 hours", "40 h", "40-hour", "30 NDT hours"): an inspection budget, or a duration
 _HOURS: Final = re.compile(
-    r"\b(\d{1,5}(?:\.\d+)?|"
+    r"\b(\d+(?:\.\d+)?|"
     + "|".join(w for w in _NUMBER_WORDS if len(w) > 2)
     + r")\s*-?\s*"
     + _HOUR_WORDS
@@ -534,6 +536,112 @@ def _hours(question: str, days: int | None) -> tuple[float | None, int | None]:
     return None, days
 
 
+MAX_WHAT_IF_DAYS: Final = 365
+"""The longest a what-if's resource is down or its code late, in days (`brain.tools.schedule.WhatIfArgs.days`)."""
+LAST_START_DAY: Final = 3650
+"""The last schedule day a what-if may start on (`brain.core.context.HORIZON_DAYS`, ten years after day 0)."""
+_WORD_NUMBER: Final = (
+    r"\b(?:" + "|".join(sorted((w for w in _NUMBER_WORDS if len(w) > 2), key=len, reverse=True)) + r")\b"
+)
+_MINUS: Final = r"(?P<minus>(?<![\w.,\-\u2212\u2013])[-\u2212\u2013]\s?|\bminus\s+|\bnegative\s+)?"
+# a number as said, whole: its sign, thousands, decimals and exponent ("-4", "4.5", "1,000", "1e308", "four")
+_SAID: Final = (
+    _MINUS + r"(?P<number>(?<![\w.,])\d+(?:,\d{3})*(?:[.,]\d+)?(?:e[-+]?\d+)?(?![\w.,]*\d)|" + _WORD_NUMBER + ")"
+)
+_AMOUNT_SAID: Final = re.compile(
+    _SAID
+    + r"(?:(?:[\s-]+|(?<=\d))(?:working[\s-]+|calendar[\s-]+|full[\s-]+)?(?P<days>day|week|wk|month)s?\b"
+    + r"|\s*-?\s*"
+    + _HOUR_WORDS
+    + r"(?P<hours>hours?|hrs?|h)\b"
+    + r"|\s*(?P<percent>%|percent\b|per cent\b|pct\b))",
+    re.IGNORECASE,
+)
+_START_SAID: Final = re.compile(_STARTING + _SAID, re.IGNORECASE)
+_UNIT_DAYS: Final = {"day": 1, "week": 7, "wk": 7, "month": 30}
+
+
+def _said_value(number: str) -> float:
+    """A number as `_SAID` found it, read exactly: digits (with thousands, decimals or exponent) or a word."""
+    if not number[0].isdigit():
+        return float(_NUMBER_WORDS[number.lower()])
+    if re.fullmatch(r"\d+(?:,\d{3})+", number):  # thousands: "1,000"
+        return float(number.replace(",", ""))
+    return float(number.replace(",", "."))  # a decimal comma: "4,5"
+
+
+def amount_problem(question: str) -> str | None:
+    """What makes an amount the question says unreadable as it is said, None when every one reads exactly.
+
+    A negative amount ("late by -4 days", "-5 hours"; a percentage that changes the work, "welding -10 %", is read
+    with its sign by `extract_factors`), part of a day ("4.5 days": a what-if counts whole days),
+    a number in exponent form ("1e308 %"), no time at all ("0 days"), longer than a what-if covers
+    (`MAX_WHAT_IF_DAYS`: "100000 days", or hours of an outage that make more days) or a start past the schedule's
+    horizon (`LAST_START_DAY`: "from day 99999"). Such an amount is refused naming it, never read as another number.
+    """
+    changes: list[tuple[int, int]] | None = None
+    for match in _AMOUNT_SAID.finditer(question):
+        if match.group("percent"):
+            changes = extract_factors(question).spans if changes is None else changes
+            if any(a <= match.start("number") < b for a, b in changes):
+                continue  # "welding -10 %": a change of the work, read with its sign (`extract_factors`)
+        problem = _amount_problem(match)
+        if problem is not None:
+            return problem
+    for match in _START_SAID.finditer(question):
+        problem = _start_problem(match)
+        if problem is not None:
+            return problem
+    hours = _HOURS.search(question)
+    if hours is not None and extract_days(question) is None:
+        _, days = _hours(question, None)
+        if days is not None and days > MAX_WHAT_IF_DAYS:
+            said = hours.group(0).strip()
+            return f"'{said}' is {days:,} days: longer than a what-if covers, at most {MAX_WHAT_IF_DAYS} days"
+    return None
+
+
+def _amount_problem(match: re.Match[str]) -> str | None:
+    """What is wrong with an amount of days, hours or percent as `_AMOUNT_SAID` found it, None when nothing."""
+    said = match.group(0).strip()
+    number = match.group("number")
+    if match.group("minus"):
+        return f"'{said}' is negative: say how much as a positive number"
+    if number[0].isdigit() and "e" in number.lower():
+        return f"'{said}' is a number in exponent form: say it in plain digits"
+    unit = match.group("days")
+    if unit is None:  # hours or a percentage: any positive amount reads exactly
+        return None
+    days = _said_value(number) * _UNIT_DAYS[unit.lower()]
+    if days != int(days):
+        low = math.floor(days)
+        whole = f"{_whole_days(low)} or {_whole_days(low + 1)}"
+        as_days = "" if unit.lower() == "day" else f" is {days:g} days"
+        return f"'{said}'{as_days}: a what-if counts whole days, so say {whole}"
+    if days < 1:
+        return f"'{said}' is no time at all: a what-if needs at least 1 day"
+    if days > MAX_WHAT_IF_DAYS:
+        return f"'{said}' is longer than a what-if covers: at most {MAX_WHAT_IF_DAYS} days"
+    return None
+
+
+def _start_problem(match: re.Match[str]) -> str | None:
+    """What is wrong with a start day as `_START_SAID` found it ("from day -10"), None when nothing."""
+    said = match.group(0).strip()
+    if match.group("minus"):
+        return f"'{said}' is before day 0, where the schedule starts"
+    value = _said_value(match.group("number"))
+    if value != int(value):
+        return f"'{said}' is no schedule day: days are whole numbers"
+    if value > LAST_START_DAY:
+        return f"'{said}' is past the schedule's horizon, day {LAST_START_DAY} (ten years after day 0)"
+    return None
+
+
+def _whole_days(n: int) -> str:
+    return "'1 day'" if n == 1 else f"'{n} days'"
+
+
 _SELECTING: Final = re.compile(r"\b(pick|choose|select|riskiest|top|afford|cover|worst|highest)\b", re.IGNORECASE)
 
 
@@ -562,10 +670,13 @@ def extract_entities(question: str, names: Names | None = None) -> Entities:
             it, as the yard spells them. Without one (no yard at hand) the question names no code, resource or zone:
             nothing here knows what a yard's ids look like.
     """
-    start = _START_DAY.search(question)
+    if amount_problem(question) is not None:  # an amount read as another would be worse than none: none is read
+        start, budget_hours, days, budget = None, None, None, None
+    else:
+        start = _START_DAY.search(question)
+        budget_hours, days = _hours(question, extract_days(question))
+        budget = extract_percent(question)
     factors = extract_factors(question)
-    budget_hours, days = _hours(question, extract_days(question))
-    budget = extract_percent(question)
     # a resource is named once, as the question's resource, never also as a code (its id is a node of the yard's)
     mentions = [m for m in names.codes(question) if m.role != "resource"] if names is not None else []
     resource = names.resource(question) if names is not None else None

@@ -53,6 +53,7 @@ from brain.plan import (
     Plan,
     Refusal,
     Step,
+    amount_problem,
     extract_entities,
     extract_factors,
     extract_hours,
@@ -350,6 +351,10 @@ class OfflinePlanner:
         refusal = refused_outright(question)
         if refusal is not None:  # whatever else it asks: nothing runs for it
             return self.refused(question, entities, refusal, _DESTROYED if refusal == "destructive" else _OUTSIDE)
+        unreadable = amount_problem(question)
+        if unreadable is not None:  # "late by -4 days" is refused naming it, never read as 4 days (or as none)
+            asked = "whatif" if intent == "adopt" else None if intent == "unknown" else intent
+            return self.refused(question, entities, "unplaceable", unreadable, asked=asked)
         if intent == "unknown":
             return self._not_placed(question, entities)
         if intent == "adopt":

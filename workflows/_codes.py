@@ -1,7 +1,9 @@
 """Codes in a workflow request checked against the yard, with errors that name the request field.
 
 A code is the yard's own id (`knowledge.store.YardStore`): found exactly, else by its loose key (case, separators
-and leading zeros ignored) when that names one node only, as the brain finds codes in a question.
+and leading zeros ignored) when that names one node only, as the brain finds codes in a question. Every code field
+of every workflow is read so (blocks, equipment, reported codes, work packages, and zones, which `outfitting-plan`
+reads against the yard's zones the same way); nothing is upper-cased on the way, since a yard's ids may be lower case.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from datetime import date
 from typing import Any, Final, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticSerializationError, to_json
 
 from brain.core import YardContext
 from knowledge.errors import InputError
@@ -232,7 +233,7 @@ class WorkflowContext(YardContext):
     """
 
     def day_of(self, when: date, field: str | None = None) -> int:
-        """The schedule day of a calendar date; a date before day 0 is refused, naming `field`."""
+        """The schedule day of a calendar date; a date before day 0 or past the horizon is refused, naming `field`."""
         with request_field(field):
             return super().day_of(when)
 
@@ -284,8 +285,11 @@ def validate_request(
 ) -> RequestT:
     """The payload as the workflow's request model, or a `WorkflowInputError` naming the first bad field.
 
-    A number that is infinite or NaN is refused whatever the request model says (JSON has no such number). With
-    `ctx`, the request is also checked against that yard (`Workflow.check`): what it names must exist there.
+    The payload is read as the JSON it stands for, in pydantic's strict mode: `true` is no number and `1` no boolean,
+    `"5"` no number and `5` no date; a date or time is an ISO 8601 string (Python `date`s and `datetime`s in a
+    payload are taken as theirs), and a whole number field takes no `2.0`. A number that is infinite or NaN is
+    refused whatever the request model says (JSON has no such number). With `ctx`, the request is also checked
+    against that yard (`Workflow.check`): what it names must exist there.
     """
     if isinstance(payload, workflow.request):
         request = payload
@@ -298,7 +302,11 @@ def validate_request(
                 f"numbers must be finite (got {value!r})", workflow=workflow.name, field=where or None
             )
         try:
-            request = workflow.request.model_validate(data)
+            text = to_json(data)
+        except PydanticSerializationError as exc:
+            raise WorkflowInputError(f"the request is not JSON: {exc}", workflow=workflow.name) from None
+        try:  # strictly, as the JSON it is: no boolean as a number, no number as a boolean, no string as a number
+            request = workflow.request.model_validate_json(text, strict=True)
         except ValidationError as exc:
             raise WorkflowInputError(_first_error(exc), workflow=workflow.name, field=_field(exc, data)) from None
     if ctx is not None and workflow.check is not None:

@@ -5,12 +5,17 @@ is erected (its parts, sub-assemblies, assemblies and joints, its outfitting ite
 blocks it rests on with their own closures, and the erection joints between them).
 
 Completion reports come from the MES (ISA-95 operations performance): each names a work package (work order) or
-any other code of the yard (block, assembly, sub-assembly, part, joint, outfitting item) with a status. For a
-code reported more than once the latest report counts. A **completed** code is done, and so is everything
-upstream of it (nothing starts before what it waits on has finished); a completed work package is done with
-everything it makes. An **in_progress** report with a `percent` leaves its code missing but takes that share off
-its remaining hours (of the work package's scope, or of the code and its upstream). **not_started** changes
-nothing.
+any other code of the yard (block, assembly, sub-assembly, part, joint, outfitting item) with a status. Codes are
+read as the block's is: the yard's id exactly, else the one id it names with case, separators and leading zeros
+ignored ("b012-a3" is B012-A03), so two spellings of one code are one code. For a code reported more than once the
+latest report (by `reported_at`) counts; two reports of one code at the same time that say different things are
+refused (422 naming both). A request holds at most 8,000 reports (`MAX_REPORTS`): what the service's 1 MiB body
+limit (`SHIPBRAIN_MAX_BODY_BYTES`) holds at up to 130 bytes a report; report work packages rather than each part.
+
+A **completed** code is done, and so is everything upstream of it (nothing starts before what it waits on has
+finished); a completed work package is done with everything it makes. An **in_progress** report with a `percent`
+leaves its code missing but takes that share off its remaining hours (of the work package's scope, or of the code
+and its upstream). **not_started** changes nothing.
 
 The forecast: each missing node carries predicted hours (a joint its welding-model hours, an outfitting
 item its norm hours raised by its predicted rework risk, as `adapters.scheduling.predicted_hours` does; the
@@ -34,11 +39,15 @@ import numpy.typing as npt
 from pydantic import BaseModel, Field, model_validator
 
 from brain.core import WorkPackageIndex, predict_items, predict_joints
+from brain.core.context import HORIZON_DAYS
 from knowledge.yardformat.fields import ROLES
 from workflows._codes import MAX_CODE, kind_index, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
+from workflows.errors import WorkflowInputError
 
 __all__ = [
+    "MAX_REPORTS",
+    "REPORT_BYTES",
     "BlockReadiness",
     "BlockReadinessRequest",
     "CompletionReport",
@@ -47,6 +56,13 @@ __all__ = [
     "block_readiness",
     "check_block_readiness",
 ]
+
+MAX_REPORTS: Final = 8_000
+"""Most completion reports in one request: what the service's default body limit of 1 MiB holds at up to
+`REPORT_BYTES` a report. A report with a code like WP-B012-ASM, in_progress with a percent, and a time in UTC takes
+108 bytes as JSON with spaces (its ", " separator included); 130 leave room for codes of up to about 30 characters."""
+REPORT_BYTES: Final = 130
+"""The size of a report `MAX_REPORTS` is counted for, bytes of JSON with its separator."""
 
 HOURS_PER_DAY: Final = 8.0
 """Working hours per person per day, as the scheduler counts them (`adapters.scheduling.HOURS_PER_DAY`)."""
@@ -73,7 +89,9 @@ class CompletionReport(_Model):
     percent: float | None = Field(
         default=None, ge=0, le=100, description="Share done, 0-100, for an in_progress report only."
     )
-    reported_at: datetime = Field(description="When the MES recorded the state (ISO 8601).")
+    reported_at: datetime = Field(
+        description=f"When the MES recorded the state (ISO 8601; no later than the schedule's day {HORIZON_DAYS})."
+    )
 
     @model_validator(mode="after")
     def _percent_only_in_progress(self) -> CompletionReport:
@@ -92,10 +110,16 @@ class BlockReadinessRequest(_Model):
         description="The block to erect, as the yard names it (its id as in the yard's tables, e.g. <block id>).",
     )
     reports: list[CompletionReport] = Field(
-        default_factory=list, max_length=200_000, description="Completion reports from the MES."
+        default_factory=list,
+        max_length=MAX_REPORTS,
+        description=f"Completion reports from the MES, at most {MAX_REPORTS:,} (what the service's 1 MiB body limit "
+        f"holds at up to {REPORT_BYTES} bytes a report). For a code reported more than once the latest counts; two "
+        "reports of one code at the same time that disagree are refused.",
     )
     as_of: date | None = Field(
-        default=None, description="The day the forecast counts from (default: the latest report, else day 0)."
+        default=None,
+        description="The day the forecast counts from (default: the latest report, else day 0), from day 0 to the "
+        f"schedule's horizon (day {HORIZON_DAYS}).",
     )
     sample_size: int = Field(default=5, ge=0, le=100, description="Codes to list per missing group.")
 
@@ -157,11 +181,28 @@ class BlockReadiness(_Model):
 
 
 def check_block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest) -> None:
-    """Refuse, naming the field, a block or a reported code the yard does not hold, or a start before day 0."""
+    """Refuse, naming the field, what the yard does not hold or the schedule cannot count from.
+
+    A block or a reported code the yard does not hold, a report time past the schedule's horizon, two reports of one
+    code at one time that disagree, or a start (`as_of`, else the latest report) before day 0.
+    """
     resolve(ctx.yard, request.block, "block", roles=["block"])
+    said: dict[tuple[str, datetime], int] = {}
     for i, report in enumerate(request.reports):
-        _reported(ctx, report.code, f"reports.{i}.code")
-    ctx.day_of(_as_of(ctx, request), field="as_of" if request.as_of else "reports")
+        code, _, _ = _reported(ctx, report.code, f"reports.{i}.code")
+        when = _report_date(ctx, report, f"reports.{i}.reported_at")
+        if when >= ctx.day_zero:  # an earlier report only says what was done before day 0
+            ctx.day_of(when, field=f"reports.{i}.reported_at")
+        first = said.setdefault((code, _stamp(report)), i)
+        was = request.reports[first]
+        if (was.status, was.percent) != (report.status, report.percent):
+            raise WorkflowInputError(
+                f"reports.{first} and reports.{i} both report {code} at {_stamp(report).isoformat()}, as "
+                f"{_said(was)} and as {_said(report)}: send one report per code and time",
+                field=f"reports.{i}",
+            )
+    as_of, field = _as_of_and_field(ctx, request)
+    ctx.day_of(as_of, field=field)
 
 
 @workflow(
@@ -188,8 +229,8 @@ def block_readiness(ctx: WorkflowContext, request: BlockReadinessRequest, progre
     steps.start("reports")
     done, factor, outside = _apply_reports(ctx, request.reports, scope)
     missing = scope[~done]
-    as_of = _as_of(ctx, request)
-    as_of_day = ctx.day_of(as_of, field="as_of" if request.as_of else "reports")
+    as_of, field = _as_of_and_field(ctx, request)
+    as_of_day = ctx.day_of(as_of, field=field)
     steps.start("models")
     wp_of = index.work_package_of(missing)
     hours, sources = _node_hours(ctx, missing, wp_of)
@@ -273,10 +314,31 @@ def _summary(
     return text
 
 
-def _as_of(ctx: WorkflowContext, request: BlockReadinessRequest) -> date:
+def _as_of_and_field(ctx: WorkflowContext, request: BlockReadinessRequest) -> tuple[date, str | None]:
+    """The day the forecast counts from, and the request field it comes from (None: day 0, the default)."""
     if request.as_of is not None:
-        return request.as_of
-    return max((_utc(r.reported_at) for r in request.reports), default=None) or ctx.day_zero
+        return request.as_of, "as_of"
+    if not request.reports:
+        return ctx.day_zero, None
+    dates = [_report_date(ctx, r, f"reports.{i}.reported_at") for i, r in enumerate(request.reports)]
+    latest = max(range(len(dates)), key=dates.__getitem__)
+    return dates[latest], f"reports.{latest}.reported_at"
+
+
+def _report_date(ctx: WorkflowContext, report: CompletionReport, field: str) -> date:
+    """The UTC date of a report's time; one no calendar holds in UTC (year 1 at +14:00) names `field`."""
+    try:
+        return _utc(report.reported_at)
+    except OverflowError:
+        raise WorkflowInputError(
+            f"{report.reported_at.isoformat()} is no date in UTC; the schedule runs from {ctx.day_zero} to "
+            f"{ctx.horizon}",
+            field=field,
+        ) from None
+
+
+def _said(report: CompletionReport) -> str:
+    return report.status + (f" {report.percent:g} %" if report.percent is not None else "")
 
 
 def _utc(when: datetime) -> date:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from adapters.outfitting import STAGES
 from brain.core import WorkPackageIndex, predict_items
+from brain.core.codes import loose_key
 from workflows._codes import MAX_CODE, categories, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
@@ -152,6 +153,27 @@ def _zones(ctx: WorkflowContext) -> list[str]:
     return []
 
 
+def _zone(ctx: WorkflowContext, text: str) -> str:
+    """A zone as the yard names it, read as a code is (`workflows._codes`); an unknown zone names the field.
+
+    The yard's zone exactly, else the one zone of the same loose form (case, separators and leading zeros ignored:
+    "mvz3 l1" is MVZ3-L1), never upper-cased or otherwise guessed: a yard's own zones may be lower case.
+    """
+    zones = _zones(ctx)
+    if not zones:
+        with request_field("zone"):
+            ctx.yard.require("block", ["zone"], "an outfitting plan by zone")
+    stripped = text.strip()
+    if stripped in zones:
+        return stripped
+    same = [z for z in zones if loose_key(z) == loose_key(stripped)]
+    if len(same) == 1:
+        return same[0]
+    if same:
+        raise WorkflowInputError(f"{text!r} could be zone {' or '.join(same)}; give it as the yard does", field="zone")
+    raise WorkflowInputError(f"no zone {text!r} in this yard; it has {', '.join(zones)}", field="zone")
+
+
 def _items_of_zone(ctx: WorkflowContext, zone: str) -> npt.NDArray[np.int32]:
     """The items in `zone`: by their own zone, else by their block's."""
     yard = ctx.yard
@@ -181,12 +203,7 @@ def check_outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest) 
     with request_field("zone" if request.zone is not None else "block"):
         ctx.yard.require("outfitting_item", ["item_kind"], "an outfitting plan")
     if request.zone is not None:
-        zones = _zones(ctx)
-        if not zones:
-            with request_field("zone"):
-                ctx.yard.require("block", ["zone"], "an outfitting plan by zone")
-        if request.zone.strip() not in zones:
-            raise WorkflowInputError(f"no zone {request.zone!r} in this yard; it has {', '.join(zones)}", field="zone")
+        _zone(ctx, request.zone)
     else:
         resolve(ctx.yard, request.block or "", "block", roles=["block"])
 
@@ -208,7 +225,7 @@ def outfitting_plan(ctx: WorkflowContext, request: OutfittingPlanRequest, progre
     yard = ctx.yard
     check_outfitting_plan(ctx, request)
     if request.zone is not None:
-        zone = request.zone.strip()
+        zone = _zone(ctx, request.zone)
         scope = f"zone {zone}"
         chosen = _items_of_zone(ctx, zone)
     else:

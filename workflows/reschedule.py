@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from brain.core.codes import yard_codes
+from brain.core.context import HORIZON_DAYS
 from brain.planbook import schedule_digest
 from knowledge.errors import InputError
 from workflows._codes import MAX_CODE, find, looks_like_work_package, resolve
@@ -74,8 +75,13 @@ class ResourceDown(_Model):
         description="The resource (a panel line, workshop, crane, the dock, ...) as the yard names it (its id "
         "as in the yard's tables, e.g. <resource id>).",
     )
-    from_day: int | None = Field(default=None, ge=0, le=3650, description="First day down, days from day 0.")
-    from_date: date | None = Field(default=None, description="First day down as a date, instead of from_day.")
+    from_day: int | None = Field(
+        default=None, ge=0, le=HORIZON_DAYS, description=f"First day down, days from day 0 (at most {HORIZON_DAYS})."
+    )
+    from_date: date | None = Field(
+        default=None,
+        description=f"First day down as a date, instead of from_day: from day 0 to day {HORIZON_DAYS}, as from_day.",
+    )
     days: int = Field(ge=1, le=365, description="Days out of service.")
     reason: str | None = Field(default=None, max_length=200, description="Why, for the reader.")
 

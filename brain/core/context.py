@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Final, Self
 
 from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
@@ -28,7 +28,11 @@ if TYPE_CHECKING:
     from brain.core.yardplan import YardPlan
     from knowledge.documents import DocumentStore
 
-__all__ = ["YardContext", "model_role"]
+__all__ = ["HORIZON_DAYS", "YardContext", "model_role"]
+
+HORIZON_DAYS: Final = 3650
+"""The last schedule day a date or a day may name: ten years after day 0. A plan is for one ship (weeks to a few
+years); a date past this is a typo (9999-12-31), refused where it is given instead of overflowing later."""
 
 
 def model_role(registry: Registry, model: str) -> str:
@@ -208,11 +212,21 @@ class YardContext:
         """The calendar date of schedule day `day`."""
         return self.day_zero + timedelta(days=int(day))
 
+    @property
+    def horizon(self) -> date:
+        """The calendar date of the last schedule day a date may name (`HORIZON_DAYS`)."""
+        return self.date_of(HORIZON_DAYS)
+
     def day_of(self, when: date) -> int:
-        """The schedule day of a calendar date; a date before day 0 is an `InputError`."""
+        """The schedule day of a calendar date; a date before day 0 or past the horizon is an `InputError`."""
         day = (when - self.day_zero).days
         if day < 0:
             raise InputError(f"{when} is before the schedule's day 0 ({self.day_zero})")
+        if day > HORIZON_DAYS:
+            raise InputError(
+                f"{when} is past the schedule's horizon: day {HORIZON_DAYS} ({self.horizon}), {HORIZON_DAYS // 365} "
+                "years after day 0"
+            )
         return day
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ def test_schemas_forbid_extra_fields_and_describe_every_field(name: str) -> None
         ("weld-inspection-plan", {"code": "WP-B002-XYZ"}, "code", "no work package 'WP-B002-XYZ'"),
         ("outfitting-plan", {"zone": "MVZ99-L1"}, "zone", "no zone 'MVZ99-L1'"),
         ("outfitting-plan", {"block": 12}, "block", "valid string"),
-        ("block-readiness", {"block": "B003", "reports": "all"}, "reports", "valid list"),
+        ("block-readiness", {"block": "B003", "reports": "all"}, "reports", "valid array"),  # read as JSON, strictly
         (
             "reschedule",
             {"events": [{"type": "resource_down", "equipment": "PL-1", "days": -2}]},

@@ -183,10 +183,10 @@ class RateLimit:
         elif token is None and self.session_of is not None:
             principal = await run_in_threadpool(self.session_of, scope)
         if principal is not None:
-            hit = (self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r}")
+            hit = (self.per_key, f"key:{principal.key_id}", f"the key {principal.name!r} is")
         else:
             address = (scope.get("client") or ("unknown", 0))[0]
-            hit = (self.per_address, f"address:{address}", f"requests from {address} without a key")
+            hit = (self.per_address, f"address:{address}", f"requests from {address} without a key are")
         if not self.shared:
             refused = self._hit(*hit)
         elif self._may_ask():
@@ -210,6 +210,10 @@ class RateLimit:
             return True
 
     def _hit(self, item: RateLimitItem, identity: str, who: str) -> TooManyRequests | None:
+        """The refusal of one more request of `identity` over `item`, else None.
+
+        `who` says whose requests they are, with its verb: "the key 'x' is", "requests from 10.0.0.1 without a key are".
+        """
         try:
             if self.limiter.hit(item, identity):
                 reset = None
@@ -236,7 +240,7 @@ class RateLimit:
         if reset is None:
             return None
         wait = max(1, math.ceil(reset - time.time()))
-        return TooManyRequests(f"{who} is limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})
+        return TooManyRequests(f"{who} limited to {item}; retry in {wait} s", headers={"Retry-After": str(wait)})
 
 
 _KINDS = {

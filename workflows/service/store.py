@@ -63,6 +63,7 @@ from workflows.service._tables import AUDIT, META, OUTBOX, RUN_EVENTS, RUNS, THR
 
 __all__ = [
     "ISA95_STATE",
+    "MAX_EVENT_ID",
     "TERMINAL",
     "AuditEntry",
     "DuplicateRunError",
@@ -81,6 +82,9 @@ _ADDED_COLUMNS: Final = (("audit", "actor_label"), ("runs", "lease_owner"), ("ru
 
 JsonObject: TypeAlias = dict[str, JsonValue]
 """A JSON object as the store keeps it (a run's request, result, error and decision; an event's data)."""
+
+MAX_EVENT_ID: Final = 2**31 - 1
+"""The largest event number a store holds (PostgreSQL's `integer`): a `Last-Event-ID` above it names no event."""
 
 RunStatus = Literal["queued", "running", "waiting_for_approval", "completed", "failed", "rejected"]
 TERMINAL: Final = frozenset({"completed", "failed", "rejected"})
@@ -778,7 +782,9 @@ class Store:
             return self._event(conn, run_id, None, kind, data)
 
     def events(self, run_id: str, after: int = 0) -> list[RunEvent]:
-        """A run's events numbered above `after`, in order."""
+        """A run's events numbered above `after`, in order (none above `MAX_EVENT_ID`, which no column holds)."""
+        if after >= MAX_EVENT_ID:
+            return []
         query = (
             select(RUN_EVENTS).where(RUN_EVENTS.c.run_id == run_id, RUN_EVENTS.c.seq > after).order_by(RUN_EVENTS.c.seq)
         )
