@@ -831,7 +831,13 @@ class _Page:
         except ShipbrainError as exc:  # decided or changed meanwhile (another tab), or not adopted: it says why
             self._put_back(messages, at, asked)
             messages.append(_note(str(exc)))
-            yield {self.chat: messages, **self.views(self.current(thread), principal)}
+            now = self.current(thread)
+            if now is not None and now.status == "waiting_for_approval" and now.approval is not None:
+                # it waits on another change now: shown in the chat and the panel, that is what a next click decides
+                state["approval_digest"] = now.approval.digest
+                messages.append(_approval_message(now.approval.model_dump()))
+                state["approval_at"] = len(messages) - 1
+            yield {self.chat: messages, self.session: state, **self.views(now, principal)}
             return
         except Exception:
             log.exception("the chat page failed to record a decision on thread %r", thread)

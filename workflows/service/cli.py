@@ -203,8 +203,8 @@ def serve_command(
             )
         else:
             out.print(
-                "an admin API key exists; make another with: shipbrain keys create --name NAME --scopes "
-                "run,approve (shipbrain keys list shows them)",
+                "an admin API key exists; make others with: shipbrain keys create --name NAME --scopes run (an "
+                "MES) or --scopes ask,approve (a planner who decides plan changes); shipbrain keys list shows them",
                 highlight=False,
             )
         app = create_app(
