@@ -555,6 +555,9 @@ def what_if(ctx: YardContext, args: WhatIfArgs) -> ToolResult:
     moved = _moved(ctx, proposal.moved())
     outcome = _outcome(slips, moved, before.makespan_days, after.makespan_days)
     summary = f"if {event.describe()}: {outcome}"
+    held = _held_up(ctx, [*adopted, event], after, slips) if not event.changes_model else None
+    if held:
+        summary += f"; {held}"
     numbers = {
         "slipped_erections": float(len([r for r in slips if r.slip_days > 0])),
         "moved_work_packages": float(len(moved)),
@@ -604,6 +607,25 @@ def _hours_note(ctx: YardContext, event: PlanEvent, adopted: tuple[PlanEvent, ..
         f"{count(len(changed), 'work package')} by {total:+,.1f} h in all "
         "(welding hours replace the joints' norms; an item's hours are its norm x (1 + rework risk))"
     )
+
+
+def _held_up(ctx: YardContext, events: Sequence[PlanEvent], after: Schedule, slips: list[Slip]) -> str | None:
+    """What holds up the erection that slips most, in words: the chain of work into it in the changed schedule."""
+    from adapters.scheduling import OUTAGE_PREFIX, chain_into
+
+    first = next((r for r in slips if r.slip_days > 0), None)
+    if first is None:
+        return None
+    row = _erection_row(ctx, ctx.yard.node_of(first.block))
+    if row < 0:
+        return None
+    chain = chain_into(ctx.plan.request(events), after, ctx.index.codes[row])
+    steps = [
+        f"{link.code.removeprefix(OUTAGE_PREFIX)} down" if link.code.startswith(OUTAGE_PREFIX) else link.code
+        for link in chain
+    ]
+    shown = steps if len(steps) <= 5 else [*steps[:2], "...", *steps[-2:]]
+    return f"{first.block} is held up by {' -> '.join(shown)}"
 
 
 def _overdrawn_warning(ctx: YardContext, over: list[tuple[str, float, float]], events: Sequence[PlanEvent]) -> str:

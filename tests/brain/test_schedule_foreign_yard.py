@@ -81,6 +81,8 @@ def test_an_outage_given_by_date_starts_on_that_working_day_and_one_day_is_singu
     when = date(2026, 3, 23)
     result = run_tool(ctx, "what_if", {"resource": "dock 1", "days": 1, "start_date": when.isoformat()})
     assert f"from day {_working_days().index(when)}" in result.summary
+    first = next(r for r in result.rows_as(Slip) if r.slip_days > 0)
+    assert f"{first.block} is held up by dock 1 down -> " in result.summary  # the cause of the largest slip
     for slip in result.rows_as(Slip):
         assert slip.erection_date == _working_days()[slip.erection_day]
     lines = _what_if_lines(result)
@@ -90,7 +92,7 @@ def test_an_outage_given_by_date_starts_on_that_working_day_and_one_day_is_singu
     assert shifts and all(m is not None for m in shifts)
     assert all((m.group(2) == "day") == (abs(int(m.group(1))) == 1) for m in shifts if m is not None)
     delta = int(result.numbers["makespan_delta_days"])
-    assert result.summary.endswith(f"({'+' if delta >= 0 else '-'}{abs(delta)} day{'' if abs(delta) == 1 else 's'})")
+    assert f"({'+' if delta >= 0 else '-'}{abs(delta)} day{'' if abs(delta) == 1 else 's'});" in result.summary
 
 
 def test_a_welding_change_is_added_to_the_unclamped_hours_and_the_package_is_named(ctx: YardContext) -> None:
