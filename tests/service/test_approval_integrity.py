@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
 
 from brain.planbook import PlanBook
-from tests.service.conftest import Api
+from knowledge import Settings
+from knowledge.database import dispose
+from tests.helpers import postgres
+from tests.service.conftest import Api, service_settings
 from tests.service.test_approvals import EVENTS, _book, _held
-from workflows.service import KeyStore
+from workflows.service import KeyStore, create_app
+from workflows.service.errors import Unprocessable
 
 LATE_1 = "Adopt into the plan: B010 is late by 1 day"
 LATE_30 = "Adopt into the plan: B010 is late by 30 days"
@@ -189,3 +194,35 @@ def test_refused_attempts_are_audited_under_the_key(api: Api) -> None:
     assert [(e.actor, e.parameters["error"]["type"]) for e in run_entry] == [(api.key_id("run"), "missing_scope")]
     assert [(e.actor, e.parameters["error"]["type"]) for e in thread_entry] == [(api.key_id("ask"), "missing_scope")]
     assert _book(api, api.client.app.state.service.settings).adoptions() == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL's server programs are not installed")
+def test_on_postgresql_a_long_key_name_and_a_nul_in_a_note_decide_cleanly(tmp_path: Path, small_yard: Path) -> None:
+    """Finding 3 on PostgreSQL: the page's "name (id)" (up to 223 characters) overflowed adopted_by VARCHAR(200)
+    and left "approved" with nothing adopted; a NUL in a note was a 500 that left the thread "rejected"."""
+    from fastapi.testclient import TestClient
+
+    with postgres.postgres_server() as dsn:
+        settings = Settings(data_dir=tmp_path, postgres_dsn=dsn)
+        app = create_app(settings, small_yard, chat=False, service=service_settings())
+        with TestClient(app, raise_server_exceptions=False) as client:
+            state = app.state.service
+            long_key, token = KeyStore(state.store).create("n" * 200, "ask,approve", actor="test")
+            headers = {"Authorization": f"Bearer {token}"}
+            asked = client.post("/v1/ask", json={"question": LATE_1}, headers=headers).json()
+            thread, digest = asked["thread_id"], asked["approval"]["digest"]
+            nul = {"approved": False, "note": "x\u0000y", "schedule_digest": digest}
+            assert client.post(f"/v1/threads/{thread}/approval", json=nul, headers=headers).status_code == 422
+            principal = state.keys.authenticate(token)
+            assert principal is not None
+            with pytest.raises(Unprocessable, match="control character"):  # the page's path: the same function
+                state.decisions.thread(principal, thread, approved=False, note="x\x00y", digest=digest, via="page")
+            assert state.brain.pending(thread) is not None
+            done = state.decisions.thread(principal, thread, approved=True, note=None, digest=digest, via="page")
+            assert done.approval is not None and done.approval.outcome == "adopted"
+            (adoption,) = state.ctx.plan.planbook.adoptions()
+            assert (adoption.adopted_by, adoption.adopted_by_key) == ("n" * 200, long_key.key_id)
+            (entry,) = state.store.audit_entries(target=thread, action="thread.approve")
+            assert entry.parameters["via"] == "page" and entry.parameters["outcome"] == "adopted"
+        dispose(settings)
