@@ -13,13 +13,19 @@ new ones as the run makes them. What bounds it:
 - **Caps**: at most `stream_per_key` open streams per API key and `stream_max` per process; one more is refused
   with 429 (`too_many_streams`, in the service's error shape) and `Retry-After`. A client that disconnects gives
   its place back at once. The caps are per service process.
-- **Heartbeats**: an SSE comment (`: heartbeat`) every `stream_heartbeat_s`, so proxies keep the connection.
+- **Heartbeats**: an SSE comment (`: heartbeat`) after every `stream_heartbeat_s` of quiet, so proxies keep the
+  connection.
 - **An end**: a stream ends after the run's last event (completed, failed, rejected); after the
   `waiting_for_approval` event of a held run (a decision may take days); and after `stream_max_s` in any case.
   Before ending for a held run or its lifetime it sends a comment saying why and a `retry:` field of
   `stream_retry_s`, which a browser's `EventSource` waits before it reconnects (with `Last-Event-ID`, on its
   own). A stream resumed after the waiting event of a run still held stays open (quietly: heartbeats only) and
   sends the decision when it comes, or ends at its lifetime.
+- **The key, checked again**: a stream reads as its API key is now, not as it was when it opened. Before each batch
+  of events and each heartbeat the key is looked up again (at most once per `key_check_s` per key, however many
+  streams it has open: a revoked key's streams end within that long), and a stream whose key was revoked ends
+  with a comment saying so, without the events it has not sent yet, and without a `retry:` field (a reconnection
+  would be refused with 401).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from workflows.service._tables import RUN_EVENTS, RUNS
+from workflows.service._tables import API_KEYS, RUN_EVENTS, RUNS
 from workflows.service.errors import TooManyRequests
 from workflows.service.settings import ServiceSettings
 from workflows.service.store import TERMINAL, RunEvent, Store
@@ -62,6 +68,8 @@ _TRIGGER: Final = "shipbrain_run_events_notify"
 _DDL_LOCK: Final = 0x5348_4950_4252  # pg_advisory_xact_lock's key: two processes starting at once take turns
 _CHUNK: Final = 500
 """Run ids per poll query on SQLite (far below its limit of bound variables)."""
+_KEY_CHECK_S: Final = 1.0
+"""Seconds a key's check is reused by its streams before the key is read again."""
 _SILENCE_S: Final = 30.0
 _ANSWER_S: Final = 10.0
 _KEEPALIVES: Final[Mapping[str, int]] = {
@@ -130,6 +138,13 @@ class Streams:
         """PostgreSQL: seconds without a notification after which the watcher checks its connection with `SELECT 1`."""
         self.answer_s = _ANSWER_S
         """PostgreSQL: seconds that `SELECT 1` may take before the connection is given up for dead and replaced."""
+        self.key_check_s = _KEY_CHECK_S
+        """Seconds a key's check (`key_valid`) is reused before the key is read again: how late a revoked key's
+        streams may end."""
+        self._keys: dict[str, tuple[float, bool]] = {}
+        """key id -> (when it was read, whether it was valid then)."""
+        self.key_checks = 0
+        """Key reads made so far (the cached checks not counted), for tests."""
 
     # ---- the caps ----------------------------------------------------------------------------------
 
@@ -160,7 +175,27 @@ class Streams:
             self._open[key_id] = left
         else:
             self._open.pop(key_id, None)
+            self._keys.pop(key_id, None)
         self._total -= 1
+
+    def key_valid(self, key_id: str) -> bool:
+        """Whether the key `key_id` still reads streams (it exists and is not revoked).
+
+        Read at most once per `key_check_s` for all the key's streams.
+        """
+        at = time.monotonic()
+        with self._lock:
+            cached = self._keys.get(key_id)
+        if cached is not None and at - cached[0] < self.key_check_s:
+            return cached[1]
+        query = select(API_KEYS.c.id).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+        with self.engine.connect() as conn:
+            valid = conn.execute(query).first() is not None
+        with self._lock:
+            self.key_checks += 1
+            if key_id in self._open:  # an open stream's key: kept for its next check
+                self._keys[key_id] = (at, valid)
+        return valid
 
     def open_streams(self, key_id: str | None = None) -> int:
         """How many streams are open (of one API key)."""
@@ -341,17 +376,19 @@ class Streams:
 
     def response(self, run_id: str, after: int, slot: Slot) -> EventSourceResponse:
         """The stream of one run's events after `after`, holding `slot` until it ends or its client goes."""
-        return _SlotResponse(self._events(run_id, after, slot), slot, heartbeat_s=self.service.stream_heartbeat_s)
+        return _SlotResponse(self._events(run_id, after, slot), slot)
 
     async def _events(self, run_id: str, after: int, slot: Slot) -> AsyncIterator[ServerSentEvent]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.service.stream_max_s
+        deadline = asyncio.get_running_loop().time() + self.service.stream_max_s
         first = True
         try:
             with self._subscribe(run_id, after) as sub:
                 while True:
                     sub.event.clear()
                     events = await run_in_threadpool(self.store.events, run_id, after)
+                    if events and not await run_in_threadpool(self.key_valid, slot.key_id):
+                        yield _revoked()
+                        return
                     for event in events:
                         after = event.seq
                         yield _sse(run_id, event)
@@ -370,16 +407,35 @@ class Streams:
                     if self._stopping.is_set():
                         yield self._end("the service is stopping; reconnect with Last-Event-ID")
                         return
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
+                    while (quiet := await self._quiet(sub, deadline, slot.key_id)) == "heartbeat":
+                        yield _heartbeat()
+                    if quiet == "revoked":
+                        yield _revoked()
+                        return
+                    if quiet == "lifetime":
                         yield self._end("the stream's lifetime is over; reconnect with Last-Event-ID")
                         return
-                    try:
-                        await asyncio.wait_for(sub.event.wait(), timeout=remaining)
-                    except TimeoutError:
-                        pass
         finally:
             slot.release()
+
+    async def _quiet(self, sub: _Subscription, deadline: float, key_id: str) -> str:
+        """How a quiet stream's wait ends: "woken", "heartbeat" (due, the key still valid), "revoked" or "lifetime".
+
+        It waits until the stream is woken, its heartbeat is due (the key is then read again) or its lifetime ends.
+        """
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return "lifetime"
+        try:
+            await asyncio.wait_for(sub.event.wait(), timeout=min(remaining, self.service.stream_heartbeat_s))
+            return "woken"
+        except TimeoutError:
+            pass
+        if deadline <= asyncio.get_running_loop().time():
+            return "lifetime"
+        if not await run_in_threadpool(self.key_valid, key_id):
+            return "revoked"
+        return "woken" if self._stopping.is_set() else "heartbeat"
 
     def _end(self, why: str) -> ServerSentEvent:
         return ServerSentEvent(comment=f"end: {why}", retry=int(self.service.stream_retry_s * 1000))
@@ -439,11 +495,20 @@ def _heartbeat() -> ServerSentEvent:
     return ServerSentEvent(comment="heartbeat")
 
 
-class _SlotResponse(EventSourceResponse):
-    """An event stream that gives its slot back when the response is over, however it ends (a HEAD, a disconnect)."""
+def _revoked() -> ServerSentEvent:
+    """The last frame of a stream whose key was revoked: no `retry:`, since reconnecting would be refused (401)."""
+    return ServerSentEvent(comment="end: the API key was revoked")
 
-    def __init__(self, content: AsyncIterator[ServerSentEvent], slot: Slot, heartbeat_s: float) -> None:
-        super().__init__(content, ping=heartbeat_s, ping_message_factory=_heartbeat)
+
+class _SlotResponse(EventSourceResponse):
+    """An event stream that gives its slot back when the response is over, however it ends (a HEAD, a disconnect).
+
+    Its heartbeats are the stream's own (`Streams._events` sends one after checking the key again), not
+    sse-starlette's timed pings, which would go on for a revoked key.
+    """
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], slot: Slot) -> None:
+        super().__init__(content, ping=0)
         self._slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
