@@ -13,6 +13,15 @@ to the address checked, never to a second resolution of the name. Logs and the s
 its user info or query (`redact_url`).
 
 The body is `{"type": "run.completed" | "run.failed" | "run.rejected", "timestamp": ..., "data": <the run>}`.
+
+Deliveries run on a pool of `workers` threads, at most `per_destination` at once to one destination (a URL's
+scheme, host and port as written), so a receiver that hangs holds at most that many workers, each for one
+attempt's timeout, and every other destination's webhooks go on meanwhile. The outbox is read skipping the
+destinations that are full, so however many webhooks wait for a hanging receiver, the others are found. A run
+has one webhook, so nothing is reordered within a run; webhooks of different runs were never ordered.
+
+A webhook whose attempts reach `webhook_max_attempts` is given up: logged as an error, kept in the outbox with its
+last error, and its state (`webhook_status`) reads `given_up`.
 """
 
 from __future__ import annotations
@@ -21,19 +30,64 @@ import json
 import logging
 import random
 import threading
-from datetime import timedelta
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Final, Literal
+from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy import ColumnElement, and_, not_, or_, select, update
 from standardwebhooks import Webhook
 
+from workflows.service._tables import OUTBOX
 from workflows.service.destinations import Destination, DestinationError, Destinations, redact_url
 from workflows.service.models import RunView
 from workflows.service.settings import ServiceSettings
 from workflows.service.store import OutboxRow, RunRecord, Store, now
 
-__all__ = ["Dispatcher", "webhook_body"]
+__all__ = [
+    "PER_DESTINATION",
+    "WORKERS",
+    "Dispatcher",
+    "WebhookStatus",
+    "destination_of",
+    "webhook_body",
+    "webhook_status",
+]
 
 log = logging.getLogger(__name__)
+
+WORKERS: Final = 16
+"""Deliveries at once, per service process."""
+PER_DESTINATION: Final = 2
+"""Deliveries at once to one destination: what a hanging receiver may hold of `WORKERS`."""
+
+WebhookStatus = Literal["pending", "delivered", "given_up"]
+"""A webhook's state: still to be (re)tried, taken by its receiver (2xx), or given up after its last attempt."""
+
+
+def webhook_status(row: OutboxRow, max_attempts: int) -> WebhookStatus:
+    """Where a webhook stands, with `max_attempts` (the service's `webhook_max_attempts`) its attempts at most."""
+    if row.delivered_at is not None:
+        return "delivered"
+    return "given_up" if row.attempts >= max_attempts else "pending"
+
+
+def destination_of(url: str) -> str:
+    """The destination a webhook URL names, as written: its scheme and network location (`https://host:8443`)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _to(destination: str) -> ColumnElement[bool]:
+    """The outbox rows whose URL goes to `destination` (`destination_of` their URL is it)."""
+    url = OUTBOX.c.url
+    return or_(url == destination, *(url.startswith(destination + end, autoescape=True) for end in "/?#"))
 
 
 def webhook_body(run: RunRecord) -> str:
@@ -47,7 +101,7 @@ def webhook_body(run: RunRecord) -> str:
 
 
 class Dispatcher:
-    """A thread that delivers due webhooks from the outbox.
+    """A thread that finds due webhooks in the outbox, and a pool of threads that delivers them.
 
     Args:
         store: the outbox's store.
@@ -55,6 +109,8 @@ class Dispatcher:
         service: timeouts, attempts, backoff and polling interval.
         transport: an httpx transport to send through (tests inject one).
         destinations: where webhooks may go [default: `service`'s allow-list, the system's resolver].
+        workers: deliveries at once.
+        per_destination: deliveries at once to one destination (`destination_of`).
     """
 
     def __init__(
@@ -64,6 +120,9 @@ class Dispatcher:
         service: ServiceSettings,
         transport: httpx.BaseTransport | None = None,
         destinations: Destinations | None = None,
+        *,
+        workers: int = WORKERS,
+        per_destination: int = PER_DESTINATION,
     ) -> None:
         self.store = store
         self.destinations = destinations or Destinations(
@@ -71,10 +130,19 @@ class Dispatcher:
         )
         self.signer = Webhook(secret)
         self.service = service
-        self._client = httpx.Client(timeout=service.webhook_timeout_s, transport=transport, follow_redirects=False)
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        self._client = httpx.Client(
+            timeout=service.webhook_timeout_s, transport=transport, follow_redirects=False, limits=limits
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.workers, self.per_destination = workers, per_destination
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="shipbrain-webhook")
+        self._lock = threading.Condition()
+        self._busy: dict[str, int] = {}
+        """Deliveries under way, by destination."""
+        self._running = 0
 
     def start(self) -> None:
         """Start delivering in a background thread."""
@@ -86,30 +154,125 @@ class Dispatcher:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the thread and close the HTTP client."""
+        """Stop the threads (deliveries under way get up to `timeout` seconds) and close the HTTP client."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._lock.wait_for(lambda: self._running == 0, timeout)
         self._client.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             try:
-                self.deliver_due()
+                self.dispatch()
             except Exception:  # the database may be briefly unavailable; the loop must survive it
                 log.exception("webhook dispatch failed; trying again")
             self._wake.wait(self.service.poll_s)
-            self._wake.clear()
+
+    def dispatch(self, skip: Iterable[str] = ()) -> dict[str, Future[bool]]:
+        """Start due webhooks on the free workers, at most `per_destination` to a destination.
+
+        Returns the started deliveries by webhook id (each future: whether it was delivered). `skip`: webhook ids not
+        to start (attempted already by the caller).
+        """
+        started: dict[str, Future[bool]] = {}
+        skipped = set(skip)
+        with self._lock:
+            free = self.workers - self._running
+            full = [d for d, n in self._busy.items() if n >= self.per_destination]
+        if free <= 0 or self._stop.is_set():
+            return started
+        for row in self._due(full, limit=4 * free + len(skipped)):
+            destination = destination_of(row.url)
+            with self._lock:
+                if self._running >= self.workers:
+                    break
+                if row.webhook_id in skipped or self._busy.get(destination, 0) >= self.per_destination:
+                    continue
+                self._busy[destination] = self._busy.get(destination, 0) + 1
+                self._running += 1
+            claimed = self._claim(row)
+            if claimed is None:  # another process took it
+                self._done(destination)
+                continue
+            try:
+                started[row.webhook_id] = self._pool.submit(self._attempt, claimed, destination)
+            except RuntimeError:  # the pool is shut down: stopping
+                self._done(destination)
+                break
+        return started
 
     def deliver_due(self) -> int:
-        """Attempt every due webhook once; returns how many were delivered."""
+        """Attempt every due webhook once, as the background thread does, and wait for them.
+
+        Returns how many were delivered.
+        """
+        attempted: set[str] = set()
         delivered = 0
-        for row in self.store.due_webhooks(self.service.webhook_max_attempts, claim=self.claim):
-            if self._stop.is_set():
-                break
-            delivered += self.deliver(row)
+        while not self._stop.is_set():
+            futures = self.dispatch(skip=attempted)
+            if not futures:
+                with self._lock:
+                    if self._running == 0:
+                        break
+                    self._lock.wait(0.05)  # a destination is full: another round when one of its webhooks is done
+                continue
+            delivered += sum(future.result() for future in futures.values())
+            attempted |= futures.keys()
         return delivered
+
+    def _attempt(self, row: OutboxRow, destination: str) -> bool:
+        try:
+            return self.deliver(row)
+        except Exception:  # the store failed to record it: the claim runs out and it is tried again
+            log.exception("webhook %s: recording the attempt failed", row.webhook_id)
+            return False
+        finally:
+            self._done(destination)
+            self._wake.set()  # a place is free: look at the outbox again
+
+    def _done(self, destination: str) -> None:
+        with self._lock:
+            left = self._busy.get(destination, 0) - 1
+            if left > 0:
+                self._busy[destination] = left
+            else:
+                self._busy.pop(destination, None)
+            self._running -= 1
+            self._lock.notify_all()
+
+    def _due(self, full: list[str], limit: int) -> list[OutboxRow]:
+        """Due webhooks, oldest first, none to a destination in `full`.
+
+        So the webhooks waiting for a hanging receiver do not hide the others.
+        """
+        due = and_(
+            OUTBOX.c.delivered_at.is_(None),
+            OUTBOX.c.next_attempt_at <= now(),
+            OUTBOX.c.attempts < self.service.webhook_max_attempts,
+            *(not_(_to(d)) for d in full),
+        )
+        query = select(OUTBOX).where(due).order_by(OUTBOX.c.next_attempt_at).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [Store._outbox(r._mapping) for r in conn.execute(query)]
+
+    def _claim(self, row: OutboxRow) -> OutboxRow | None:
+        """Claim a due webhook for `claim`: the row with its claim's end as `next_attempt_at`, or None (taken).
+
+        A conditional update, as `Store.due_webhooks` claims: of two processes reaching it at once, one gets it.
+        """
+        at = now()
+        until: datetime = at + self.claim
+        still_due = and_(
+            OUTBOX.c.webhook_id == row.webhook_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= at
+        )
+        with self.store.engine.begin() as conn:
+            done = conn.execute(update(OUTBOX).where(still_due).values(next_attempt_at=until))
+        return replace(row, next_attempt_at=until) if done.rowcount == 1 else None
 
     @property
     def claim(self) -> timedelta:
@@ -146,8 +309,11 @@ class Dispatcher:
             row.webhook_id, delivered=error is None, error=error, retry_in_s=backoff, claimed=row.next_attempt_at
         )
         if error is not None:
-            shown = redact_url(row.url)
-            log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, shown, row.attempts + 1, error)
+            shown, attempts = redact_url(row.url), row.attempts + 1
+            if attempts >= self.service.webhook_max_attempts:
+                log.error("webhook %s to %s given up after %d attempts: %s", row.webhook_id, shown, attempts, error)
+            else:
+                log.warning("webhook %s to %s failed (attempt %d): %s", row.webhook_id, shown, attempts, error)
         return error is None
 
     def _request(self, url: str, target: Destination, body: str, headers: dict[str, str]) -> httpx.Request:
