@@ -1,17 +1,20 @@
-"""The HTTP plumbing of the service: body limits, error bodies, API key authentication and rate limits."""
+"""The HTTP plumbing of the service: body limits, error bodies, HEAD and OPTIONS, API key authentication."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brain.errors import NoPendingApprovalError, ThreadBusyError, UnknownThreadError
@@ -29,7 +32,7 @@ from workflows.service.errors import (
 from workflows.service.keys import KeyStore, Principal
 from workflows.service.keys import Scope as KeyScope
 
-__all__ = ["Auth", "BodyLimit", "install_error_handlers", "non_finite_number", "require"]
+__all__ = ["ApiMethods", "Auth", "BodyLimit", "api_methods", "install_error_handlers", "non_finite_number", "require"]
 
 log = logging.getLogger(__name__)
 _BODY_METHODS = frozenset({"POST"})
@@ -148,6 +151,93 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+# ---- HEAD and OPTIONS on the API ------------------------------------------------------------------------
+
+
+def api_methods(app: object, path: str) -> set[str]:
+    """The methods the API's documented routes take on `path` (HEAD with GET; none: no route has the path).
+
+    Read from the app's OpenAPI document (built once, then cached by FastAPI), as the API's own 405s are.
+    """
+    methods: set[str] = set()
+    if not isinstance(app, FastAPI):
+        return methods
+    for template, operations in app.openapi()["paths"].items():
+        if compile_path(template)[0].match(path):
+            methods |= {m.upper() for m in operations if m.upper() in _METHODS}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods
+
+
+_METHODS: Final = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"})
+
+
+class ApiMethods:
+    """ASGI middleware: HEAD and OPTIONS on the API's paths answered as HTTP says, not by whatever is mounted at "/".
+
+    Under `prefix` (`/v1/`), HEAD on a path that takes GET is the GET without its body (same status and headers; an
+    event stream is ended as soon as its headers are sent); OPTIONS, and HEAD on a path without GET, are 405 with
+    `Allow`; on a path no route has, 404. Other methods pass on untouched (the app's routes answer them).
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str = "/v1/") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope.get("method")
+        if scope["type"] != "http" or method not in ("HEAD", "OPTIONS") or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        allowed = api_methods(scope.get("app"), scope["path"])
+        if method == "HEAD" and "GET" in allowed:
+            await self._head(scope, receive, send)
+            return
+        if allowed:
+            shown = ", ".join(sorted(allowed))
+            message = f"{method} is not allowed on {scope['path']}; use {' or '.join(sorted(allowed))}"
+            await _answer(send, 405, error_body("method_not_allowed", message), {"Allow": shown}, body=method != "HEAD")
+        else:
+            message = "no such endpoint; the API is described at /docs"
+            await _answer(send, 404, error_body("not_found", message), {}, body=method != "HEAD")
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The GET, its status and headers sent, its body dropped; the app is then told the client has gone."""
+        started = asyncio.Event()
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.start" and not started.is_set():
+                await send(message)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                started.set()
+
+        async def until_started() -> Message:
+            if started.is_set():
+                return {"type": "http.disconnect"}
+            waiting = asyncio.ensure_future(receive())
+            done = asyncio.ensure_future(started.wait())
+            finished, _ = await asyncio.wait({waiting, done}, return_when=asyncio.FIRST_COMPLETED)
+            if waiting in finished:
+                done.cancel()
+                return waiting.result()
+            waiting.cancel()
+            return {"type": "http.disconnect"}
+
+        await self.app({**scope, "method": "GET"}, until_started, headers_only)
+
+
+async def _answer(send: Send, status: int, payload: object, headers: Mapping[str, str], *, body: bool) -> None:
+    content = json.dumps(payload).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": content if body else b""})
 
 
 # ---- error bodies ------------------------------------------------------------------------------------

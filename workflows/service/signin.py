@@ -19,6 +19,20 @@ asking for a page is sent to `/signin?next=...`; anything else gets a 401 in the
 that is not a browser may send its API key instead of a cookie (`Authorization: Bearer` or `X-API-Key`, as on
 the API): a browser never sends those on its own, so they need no cross-site protection.
 
+What a signed-in browser may ask of the pages is bounded too, since a session cookie is sent by the browser on its
+own:
+
+- **Another origin's requests are refused** (403 `cross_origin`): a request whose `Origin` is not this site's
+  (another port, a sibling sub-domain, `null`), and a request that changes something (not GET or HEAD) that a
+  browser marks as sent from another site (`Sec-Fetch-Site`). `SameSite=Strict` keeps other *sites'* pages from
+  sending the cookie, but a page on a sibling sub-domain or on another port of the same host is the same site;
+  this check stops it, preflights included, before Gradio's own CORS handling (which echoes any origin with
+  credentials) sees the request.
+- **Only the Gradio routes the chat page uses** (`GRADIO_ROUTES`: its queue, heartbeats and start-up events) are
+  served; any other `/gradio_api/...` route (file uploads, direct calls, the API description, streams, run
+  history) is 403 `route_not_allowed`, whoever asks. The page has no upload component, so nobody may write files
+  into Gradio's temporary folder.
+
 A key signs in to the pages when it has the `ask` or `approve` scope (or `admin`): a `run` key is an MES's, not a
 person's. Sign-ins and sign-outs go into the audit log under the key's id; so do the page's questions and
 decisions (`workflows.service.chat`). OIDC single sign-on is not built: a yard that has it can put its proxy
@@ -42,9 +56,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, insert, select
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from workflows.service._http import ApiMethods
 from workflows.service._tables import API_KEYS, SESSIONS
 from workflows.service.errors import Unauthorized, error_body
 from workflows.service.keys import KeyStore, Principal
@@ -76,6 +92,16 @@ _FORM_BYTES: Final = 4096
 """A sign-in form is a key and a path: more than this is not one."""
 _STATE: Final = "shipbrain_principal"
 """Where the gate leaves the request's principal (the ASGI scope's `state`)."""
+GRADIO: Final = "/gradio_api/"
+"""Where Gradio's API starts in a path (below the page's mount)."""
+GRADIO_ROUTES: Final[Mapping[str, tuple[str, ...]]] = {
+    "GET": ("queue/data", "heartbeat/", "startup-events"),
+    "POST": ("queue/join", "cancel", "reset"),
+}
+"""The Gradio API routes the chat page calls, by method (a route ending in `/` is a prefix); HEAD is GET's."""
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
+_SAME_SITE_FETCHES: Final = frozenset({"same-origin", "none"})
+"""`Sec-Fetch-Site` values of a request this site's own pages (or the user, typing a URL) made."""
 
 
 def _hash(token: str) -> str:
@@ -265,14 +291,26 @@ class SignIn:
         return router
 
 
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether an `Origin` header names the site a request's `Host` header names (`null` names none).
+
+    The host and port alone, not the scheme: behind a proxy that ends TLS the app may see http where the browser
+    said https. A default port (80 for http, 443 for https) may be left out on either side.
+    """
+    scheme, sep, netloc = origin.strip().lower().partition("://")
+    if not sep or not netloc or host is None or "/" in netloc:
+        return False
+    default = {"http": ":80", "https": ":443"}.get(scheme, "")
+    return netloc.removesuffix(default) == host.strip().lower().rstrip(".").removesuffix(default)
+
+
 def _cross_site(request: Request) -> Response | None:
     """A 403 for a form posted from another site's page (its `Origin` is not this site), else None.
 
     So no other site's page signs a planner in under someone else's key, or out.
     """
     origin = request.headers.get("origin")
-    # the host alone: behind a proxy that ends TLS the app may see http where the browser said https
-    if origin is None or origin.partition("://")[2] == request.headers.get("host"):
+    if origin is None or same_origin(origin, request.headers.get("host")):
         return None
     return _page("<p>Refused: this form was sent from another site.</p>", status=403)
 
@@ -325,10 +363,42 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(document, status_code=status, headers=_HEADERS)
 
 
+def _foreign(method: str, headers: Mapping[str, str]) -> str | None:
+    """Why a page request comes from another origin's page (None: it does not, or no browser says so)."""
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, headers.get("host")):
+        return f"requests from {origin[:100]!r} are refused: the pages answer their own origin only"
+    fetched_from = headers.get("sec-fetch-site")
+    if method not in _SAFE_METHODS and fetched_from is not None and fetched_from not in _SAME_SITE_FETCHES:
+        return f"a {method} sent from another site's page ({fetched_from}) is refused"
+    return None
+
+
+def gradio_route_allowed(method: str, path: str) -> bool:
+    """Whether `path` is outside Gradio's API or one of its routes the chat page calls with `method`."""
+    at = path.find(GRADIO)
+    if at < 0:
+        return True
+    route = path[at + len(GRADIO) :]
+    allowed = GRADIO_ROUTES.get("GET" if method == "HEAD" else method, ())
+    return any(route.startswith(r) if r.endswith("/") else route == r for r in allowed)
+
+
+def _refused(status: int, kind: str, message: str) -> Response:
+    return Response(
+        json.dumps(error_body(kind, message)),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 class SessionGate:
     """ASGI middleware: a request outside `PUBLIC` goes on only with a session (or a page key); see the module.
 
-    The request's principal is left in the scope's state for what serves it (`signed_in`, the chat page).
+    Before the session is looked up, a request from another origin's page is refused (403 `cross_origin`); after
+    it, a Gradio route the chat page does not use (403 `route_not_allowed`). The request's principal is left in the
+    scope's state for what serves it (`signed_in`, the chat page).
     """
 
     def __init__(self, app: ASGIApp, signin: SignIn) -> None:
@@ -341,8 +411,23 @@ class SessionGate:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        method = scope.get("method", "GET")
+        foreign = _foreign(method, headers)
+        if foreign is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _refused(403, "cross_origin", foreign)(scope, receive, send)
+            return
         principal = await run_in_threadpool(self.signin.of, headers)
         if principal is not None:
+            if not gradio_route_allowed(method, scope["path"]):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                message = f"{method} {scope['path']} is not served: the chat page does not use it"
+                await _refused(403, "route_not_allowed", message)(scope, receive, send)
+                return
             scope.setdefault("state", {})[_STATE] = principal
             await self.app(scope, receive, send)
             return
@@ -354,9 +439,7 @@ class SessionGate:
             path = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope["query_string"] else "")
             response: Response = RedirectResponse(f"/signin?next={quote(path, safe='/')}", status_code=303)
         else:
-            error = error_body("not_signed_in", "sign in at /signin (or send an API key with the ask scope)")
-            headers = {"Cache-Control": "no-store"}
-            response = Response(json.dumps(error), status_code=401, media_type="application/json", headers=headers)
+            response = _refused(401, "not_signed_in", "sign in at /signin (or send an API key with the ask scope)")
         await response(scope, receive, send)
 
 
@@ -365,11 +448,19 @@ def install_signin(app: FastAPI, store: Store, keys: KeyStore, *, lifetime_s: fl
 
     Install it before the pages are mounted (the chat page reads it from the returned `SignIn`); the gate covers
     them wherever they are mounted, since it stands in front of the whole app.
+
+    Besides the gate, two guards of what is mounted at "/" go in here, since the gate is what stands in front of
+    it: a CORS policy that allows no origin (behind the gate, so the gate's 403 comes first; its presence also turns
+    off Gradio's own CORS handling, which would echo any origin with credentials), and `ApiMethods` in front of
+    the gate, so HEAD and OPTIONS on the API's paths get the API's answer (405 with `Allow`, or the GET without
+    its body) rather than the chat page's 404.
     """
     signin = SignIn(store, keys, lifetime_s=lifetime_s)
     app.state.signin = signin
     app.include_router(signin.router())
+    app.add_middleware(CORSMiddleware, allow_origins=[])
     app.add_middleware(SessionGate, signin=signin)
+    app.add_middleware(ApiMethods)
     return signin
 
 
