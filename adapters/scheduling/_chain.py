@@ -3,7 +3,9 @@
 The same walk as `Schedule.critical_path` (which ends at the task that finishes last), ending at any task:
 from it, step back to a predecessor that finishes the day it starts, else to a task on its resource or crane
 that does; stop at a task nothing held up (it starts on its release day, or its baseline start in a repaired
-schedule), or one an outage held up, which then leads the chain as "DOWN:<resource>".
+schedule), or one an outage held up, which then leads the chain as "DOWN:<resource>". A task on a resource that
+runs several at once is held up by one that finishes the day it starts only if the resource was full the day
+before (a two-slot crane with a slot free holds up nothing).
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ class _Walk:
         for before, after in request.precedences:
             self.preds[after].append(before)
         self.ending: dict[tuple[str, int], list[str]] = defaultdict(list)  # (resource or crane, finish day) -> tasks
+        self.capacity = {r.name: r.capacity for r in request.resources}
+        self.runs: dict[str, list[tuple[int, int]]] = defaultdict(list)  # resources of capacity > 1: (start, finish)
+        for t in schedule.tasks:
+            if t.finish_day > t.start_day:
+                for name in {t.resource, t.crane} - {None}:
+                    if self.capacity.get(str(name), 1) > 1:
+                        self.runs[str(name)].append((t.start_day, t.finish_day))
         for t in schedule.tasks:
             if t.finish_day > t.start_day:
                 for name in (t.resource, t.crane):
@@ -92,10 +101,19 @@ class _Walk:
             return preds[0], "precedence"
         if task.finish_day > s:
             for name in (task.resource, task.crane):
-                for u in self.ending[(name, s)] if name else []:
+                if not name or not self._full(name, s - 1):
+                    continue
+                for u in self.ending[(name, s)]:
                     if u != node:
                         return u, "resource"
         return None, "precedence"
+
+    def _full(self, name: str, day: int) -> bool:
+        """Whether a resource ran as many tasks as it can on `day` (one of capacity 1 always counts as full)."""
+        capacity = self.capacity.get(name, 1)
+        if capacity <= 1:
+            return True
+        return sum(a <= day < b for a, b in self.runs[name]) >= capacity
 
     def outage_before(self, node: str) -> str | None:
         """The resource whose outage ended the day `node` started after its release day, if one did."""

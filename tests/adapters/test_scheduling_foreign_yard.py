@@ -23,6 +23,7 @@ from adapters.scheduling import (
     ScheduleTask,
     SchedulingAdapter,
     WorkCalendar,
+    chain_into,
     overdrawn_packages,
     predicted_hours,
     repair,
@@ -215,7 +216,7 @@ def _reference_repair(request: ScheduleRequest, baseline: Schedule) -> dict[str,
     return start
 
 
-def _two_hulls(crane_capacity: int) -> ScheduleRequest:
+def _two_hulls(crane_capacity: int, starboard_days: int = 3) -> ScheduleRequest:
     """Two hulls of three erections, each hull in its own dock, every erection on one crane."""
     resources = [
         ResourceCapacity(name="dock 1", kind="dock", capacity=1),
@@ -223,8 +224,8 @@ def _two_hulls(crane_capacity: int) -> ScheduleRequest:
         ResourceCapacity(name=CRANE, kind="kran", capacity=crane_capacity),
     ]
     tasks = [
-        ScheduleTask(code=f"ap sec-0{k}.{side} aufbau", trade="aufbau", duration_days=3, resource=dock, crane=CRANE)
-        for side, dock in (("bb", "dock 1"), ("sb", "dock 2"))
+        ScheduleTask(code=f"ap sec-0{k}.{side} aufbau", trade="aufbau", duration_days=days, resource=dock, crane=CRANE)
+        for side, dock, days in (("bb", "dock 1", 3), ("sb", "dock 2", starboard_days))
         for k in (1, 2, 3)
     ]
     precedences = [
@@ -279,3 +280,16 @@ def test_on_a_two_slot_crane_each_hull_keeps_its_own_pace_whichever_dock_is_down
         other = "sb" if dock == "dock 1" else "bb"
         assert all(now[c] == was[c] for c in was if c.endswith(f".{other} aufbau")), (dock, first, now)
         assert now == _reference_repair(event, baseline), (dock, first)
+
+
+def test_a_package_held_up_by_its_docks_outage_is_not_said_to_wait_for_the_crane_it_shares() -> None:
+    # starboard's first erection leaves the two-slot crane the day port's second one can start again: the crane had
+    # a slot free all along, so what held port up is its dock's outage, not the crane
+    request = _two_hulls(crane_capacity=2, starboard_days=5)
+    baseline = solve(request)
+    event = _down(request, [ResourceDowntime(resource="dock 1", start_day=3, days=2)])
+    after = repair(event, baseline)
+    assert _starts(after)["ap sec-02.bb aufbau"] == 5 == _starts(after)["ap sec-02.sb aufbau"]
+    chain = chain_into(event, after, "ap sec-02.bb aufbau")
+    assert [link.code for link in chain] == ["DOWN:dock 1", "ap sec-02.bb aufbau"]
+    assert [link.waits_on for link in chain] == ["nothing", "outage"]
