@@ -284,12 +284,14 @@ def test_without_a_cp_sat_answer_the_greedy_schedule_stands(
 
 
 @pytest.mark.slow
-def test_yard_of_200_blocks_within_60_seconds(yard200: YardStore) -> None:
-    req = request_from_yard(yard200, time_limit_s=60)
+def test_yard_of_200_blocks_within_10_seconds(yard200: YardStore) -> None:
+    # The default budget is 60 s; CP-SAT never proves this yard optimal, so a solve takes its whole budget. It is
+    # within 2 % of the bound after 3 s on the 2-core CI machine: 10 s is within the default, with room for load.
+    req = request_from_yard(yard200, time_limit_s=10)
     s = solve(req)
     assert len(s.tasks) == 1000
     assert violations(req, s) == []
-    assert s.solve_seconds < 65
+    assert s.solve_seconds < 15
     assert 0.0 <= s.gap <= 0.05, s.gap
     assert_chained(req, s)
 
@@ -470,8 +472,9 @@ def test_small_random_requests_reach_the_brute_force_optimum(seed: int) -> None:
 
 def test_the_same_request_gives_the_same_schedule(yard30: YardStore) -> None:
     # one worker and a deterministic budget: the solve stops at the same point of the same search
-    req = request_from_yard(yard30, workers=1, deterministic_limit=2.0)
+    req = request_from_yard(yard30, workers=1, deterministic_limit=0.5)
     first, again = solve(req), solve(req)
+    assert first.status == "feasible", "the budget did not cut the search short: the test would check nothing"
     assert first.tasks == again.tasks and first.critical_path == again.critical_path
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from adapters.cards import load_card
+from adapters.cards import ModelCard, load_card
 from adapters.errors import AdapterInputError
 from adapters.outfitting import OutfittingAdapter
 from adapters.training import UntrainableError, held_out_blocks, train_outfitting, train_welding
@@ -30,9 +30,17 @@ def graph(yard_factory: Callable[[int, int], Path]) -> YardStore:
     return YardStore.open(yard_factory(60_000, 8))
 
 
-def test_welding_training_learns_and_exports(graph: YardStore, tmp_path: Path) -> None:
-    card = train_welding(graph, tmp_path, version="test", seed=3)
-    onnx_file = tmp_path / "welding.onnx"
+@pytest.fixture(scope="module")
+def welding_seed3(graph: YardStore, tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelCard, Path]:
+    """The welding model trained on `graph` with split seed 3, and the folder it was written to (trained once: two
+    tests read it, none writes there)."""
+    out = tmp_path_factory.mktemp("welding-seed3")
+    return train_welding(graph, out, seed=3), out
+
+
+def test_welding_training_learns_and_exports(graph: YardStore, welding_seed3: tuple[ModelCard, Path]) -> None:
+    card, out = welding_seed3
+    onnx_file = out / "welding.onnx"
     assert card.onnx_sha256 == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
     assert load_card(onnx_file) == card
     assert card.training_yard["name"] == graph.name == "synthetic cruise ship, 60,000 parts, seed 8"
@@ -47,8 +55,10 @@ def test_welding_training_learns_and_exports(graph: YardStore, tmp_path: Path) -
     assert predicted.shape == (1000,) and (predicted > 0).all()
 
 
-def test_the_noise_floor_comes_from_the_yards_own_ground_truth(graph: YardStore, tmp_path: Path) -> None:
-    with_truth = train_welding(graph, tmp_path / "a", seed=3)
+def test_the_noise_floor_comes_from_the_yards_own_ground_truth(
+    graph: YardStore, welding_seed3: tuple[ModelCard, Path], tmp_path: Path
+) -> None:
+    with_truth, _ = welding_seed3
     assert {"hours_mae_ground_truth", "defect_auc_ground_truth"} <= set(with_truth.metrics)
     # a yard that does not know its ground truth (a real one) trains the same model and claims no floor
     exported = export_yard(graph.path, tmp_path / "exported")
