@@ -152,7 +152,8 @@ def lookup(ctx: YardContext, args: CodeArgs) -> ToolResult:
     if yard.role_of(node) == "block":  # and the items fitted on board in it, whose `block` field names it
         items = yard.nodes_of_role("outfitting_item")
         inside = np.union1d(inside, items[yard.blocks_of_role("outfitting_item") == node]).astype(np.int32)
-    grouped = not len(inside) and bool(yard.hierarchies)
+    leaf = yard.role_of(node) in ("part", "joint", "outfitting_item")  # grouped, never grouping: no pass needed
+    grouped = not len(inside) and bool(yard.hierarchies) and not leaf
     if grouped:  # a system (or any node of a grouping hierarchy): what it groups
         inside = yard.group_members(node)
     held = _by_role(yard, _kind_counts(yard, inside))
