@@ -478,6 +478,7 @@ def _result(ctx: WorkflowContext, run: Rescheduled) -> RescheduleResult:
         + (["scheduling model: CP-SAT re-optimised for the events, for comparison"] if optimised else []),
         summary=(
             f"{len(changes):,} work packages move; the ship finishes on day {repaired.makespan_days} "
-            f"({ctx.date_of(repaired.makespan_days).isoformat()}, {'+' if delta >= 0 else ''}{delta} days){compare}"
+            f"(its last working day {ctx.plan.last_date(repaired.makespan_days).isoformat()}, {delta:+d} "
+            f"day{'' if abs(delta) == 1 else 's'}){compare}"
         ),
     )

@@ -209,13 +209,13 @@ class YardContext:
         return self.yard.day0
 
     def date_of(self, day: int) -> date:
-        """The calendar date of schedule day `day`."""
-        return self.day_zero + timedelta(days=int(day))
+        """The calendar date of schedule day `day`: the yard's `day`-th working day (every day without a calendar)."""
+        return self.plan.date_of(day)
 
     @property
     def horizon(self) -> date:
-        """The calendar date of the last schedule day a date may name (`HORIZON_DAYS`)."""
-        return self.date_of(HORIZON_DAYS)
+        """The last calendar date a date may name: `HORIZON_DAYS` calendar days after day 0."""
+        return self.day_zero + timedelta(days=HORIZON_DAYS)
 
     def day_of(self, when: date) -> int:
         """The schedule day of a calendar date; a date before day 0 or past the horizon is an `InputError`."""
@@ -227,7 +227,7 @@ class YardContext:
                 f"{when} is past the schedule's horizon: day {HORIZON_DAYS} ({self.horizon}), {HORIZON_DAYS // 365} "
                 "years after day 0"
             )
-        return day
+        return self.plan.calendar.day_of(when)
 
     def close(self) -> None:
         """Release the document store and the models."""

@@ -322,10 +322,6 @@ def test_yard_of_200_blocks_within_10_seconds(yard200: YardStore) -> None:
         ),
         ({"trades": [*TRADES, TRADES[0]]}, r"trade 'PNL' appears more than once"),
         (
-            {"tasks": [task("A", 1, "ERE", crane="PL-1")]},
-            r"task 'A' \(ERE\): crane 'PL-1' is a panel_line, not a crane",
-        ),
-        (
             {"tasks": [{"code": "A", "trade": "PNL", "duration_days": -2}]},
             r"tasks.0: ScheduleTask 'A': duration_days=-2: .*greater than or equal to 0$",
         ),

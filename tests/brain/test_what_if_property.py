@@ -5,7 +5,7 @@ block's or assembly's welding hours (x0.5-2) or outfitting rework risk (x0.5-4) 
 work package late by 1-15 days; every few events one is adopted, so later proposals repair an already repaired
 plan. Each proposal must keep every precedence, capacity, downtime and release day
 (`adapters.scheduling.violations`, which reads only the request and the schedule), keep every work package on
-its resource, start nothing earlier, and keep each resource's order.
+its resource, start nothing earlier, and keep each resource's order (a resource of capacity c: its c queues').
 """
 
 from __future__ import annotations
@@ -45,8 +45,10 @@ def _random_event(rng: random.Random, ctx: YardContext, blocks: list[str], assem
     return ctx.plan.event(resource=None, code=rng.choice(codes), days=rng.randint(1, 15))
 
 
-def _order_breaks(before: Schedule, after: Schedule) -> list[str]:
-    """Work packages that moved earlier, changed resource, or overtook another on a resource or crane."""
+def _order_breaks(before: Schedule, after: Schedule, capacity: dict[str, int]) -> list[str]:
+    """Work packages that moved earlier, changed resource, or broke a resource's order: on a resource or crane of
+    capacity c, no c + 1 packages that start one after another in the baseline start in the reverse order now (its
+    c queues each keep their order; with c = 1, none overtakes another)."""
     was = {t.code: t for t in before.tasks}
     out = [
         f"{t.code} runs on {t.resource}, was {was[t.code].resource}"
@@ -62,8 +64,15 @@ def _order_breaks(before: Schedule, after: Schedule) -> list[str]:
                 queues[str(name)].append((t.start_day, now[t.code], t.code))
     for name, queue in queues.items():
         queue.sort()
-        pairs = zip(queue, queue[1:], strict=False)
-        out += [f"{b[2]} overtakes {a[2]} on {name}" for a, b in pairs if b[0] > a[0] and b[1] < a[1]]
+        # the longest run of packages with baseline starts rising and starts now falling
+        longest = [1] * len(queue)
+        for j, (was_j, now_j, _) in enumerate(queue):
+            for i in range(j):
+                if queue[i][0] < was_j and queue[i][1] > now_j:
+                    longest[j] = max(longest[j], longest[i] + 1)
+        worst = max(longest, default=0)
+        if worst > capacity[name]:
+            out.append(f"{worst} packages on {name} (capacity {capacity[name]}) start in the reverse of their order")
     return out
 
 
@@ -93,7 +102,10 @@ def test_random_events_never_break_the_schedule(
                         first_breaks += [f"{event.describe()}: {b}" for b in exc.found[:3]]
                         continue
                     request = ctx.plan.request([*proposal.adopted, event])
-                    breaks = violations(request, proposal.after) + _order_breaks(proposal.before, proposal.after)
+                    capacity = {r.name: r.capacity for r in request.resources}
+                    breaks = violations(request, proposal.after) + _order_breaks(
+                        proposal.before, proposal.after, capacity
+                    )
                     found += len(breaks)
                     first_breaks += [f"{event.describe()}: {b}" for b in breaks[:3]]
                     if (k + 1) % ADOPT_EVERY == 0:
