@@ -22,16 +22,17 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -53,7 +54,7 @@ from knowledge.database import engine
 from knowledge.errors import InputError
 from knowledge.settings import Settings
 
-__all__ = ["Adoption", "Approver", "PlanBook", "PlanEvent", "deciding", "schedule_digest"]
+__all__ = ["Adoption", "Approver", "PlanBook", "PlanEvent", "deciding", "decision_in_force", "schedule_digest"]
 
 MAX_NAME_CHARS: Final = 200
 """Longest approver name the plan book keeps (an API key's name is at most this long)."""
@@ -163,6 +164,9 @@ class Approver:
     """The approving key's id: names are not unique, ids are."""
     digest: str | None = None
     """The digest of the change they were shown and approved (a schedule's `schedule_digest`), if it has one."""
+    on_adopt: Callable[[Connection, int], None] | None = field(default=None, compare=False, repr=False)
+    """Called inside the adoption's transaction with its connection and the plan's new version: what the caller
+    records with the adoption (the service's audit entry), so the two are written together or not at all."""
 
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > MAX_NAME_CHARS:
@@ -188,6 +192,11 @@ def deciding(approver: Approver) -> Iterator[Approver]:
         yield approver
     finally:
         _DECIDING.reset(token)
+
+
+def decision_in_force() -> Approver | None:
+    """The decision record of the `deciding` block the caller runs in, if any."""
+    return _DECIDING.get()
 
 
 def _decision(by: str | Approver, schedule: str | None) -> Approver:
@@ -333,6 +342,8 @@ class PlanBook:
                         thread_id=thread_id,
                     )
                 )
+                if approver.on_adopt is not None:
+                    approver.on_adopt(conn, version + 1)
         except IntegrityError:
             # the same key adopted meanwhile (a second process, a retry): that one stands; or another adoption took
             # this version, so the plan moved

@@ -55,7 +55,7 @@ from brain.core import YardContext
 from brain.errors import NoPendingApprovalError, PlanChangedError, ThreadBusyError, UnknownThreadError
 from brain.lexicon import LazyLexicon
 from brain.plan import Plan
-from brain.planbook import Approver, deciding
+from brain.planbook import Approver, deciding, decision_in_force
 from brain.planning import Planner, ThreadContext
 from brain.tools import TOOLS, ToolResult, ToolSpec, describe_change, pin_change, run_tool
 from knowledge.errors import InputError, ShipbrainError
@@ -448,6 +448,13 @@ class Brain:
         outcome: Outcome
         try:
             approver = Approver(approval.by or "unknown", approval.by_key or "unknown", approval.digest)
+            outer = decision_in_force()  # `decide`'s record, with what its caller writes along with the adoption
+            if outer is not None and (outer.name, outer.key_id, outer.digest) == (
+                approver.name,
+                approver.key_id,
+                approver.digest,
+            ):
+                approver = outer
             with deciding(approver):
                 result = run_tool(
                     self.context,
@@ -700,14 +707,26 @@ class Brain:
             }
             # each step stored as it ends: the approval's key is in the database before `act` makes the change
             try:
-                self.app.invoke(Command(resume=decision), self._config(thread), durability="sync")
-            except Exception:  # the checkpoint store itself failed: the decision stands nowhere; it waits again
-                self._wait_again(thread, state)
-                raise
+                with deciding(by):  # its record (and what the caller writes with the adoption) reaches the plan book
+                    self.app.invoke(Command(resume=decision), self._config(thread), durability="sync")
+            except Exception:  # the checkpoint store itself failed part-way
+                if not self._adopted_by(thread):  # nothing adopted: it waits for the decision again
+                    self._wait_again(thread, state)
+                raise  # else the change is in the plan book: `resume` finishes the thread with the same key
             answer = self.result(thread)
             if answer.approval is not None and answer.approval.outcome == "failed":
                 self._wait_again(thread, state)  # adopting failed (a database error): the change can be decided again
         return answer
+
+    def _adopted_by(self, thread: str) -> bool:
+        """Whether the decision a thread stopped in (its latest checkpoint's approval key) adopted its change."""
+        try:
+            approval = self.app.get_state(self._config(thread)).values.get("approval") or {}
+            key = approval.get("key") if isinstance(approval, dict) else None
+            return isinstance(key, str) and self.context.plan.planbook.by_key(key) is not None
+        except Exception:  # the stores still fail: assume the worst (adopted), so nothing is adopted twice
+            log.exception("thread %s: could not read what its failed decision did", thread)
+            return True
 
     def _wait_again(self, thread: str, pending: StateSnapshot) -> None:
         """Put a thread whose decision failed back to waiting for one: a step from its pending checkpoint again.

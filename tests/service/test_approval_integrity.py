@@ -226,3 +226,33 @@ def test_on_postgresql_a_long_key_name_and_a_nul_in_a_note_decide_cleanly(tmp_pa
             (entry,) = state.store.audit_entries(target=thread, action="thread.approve")
             assert entry.parameters["via"] == "page" and entry.parameters["outcome"] == "adopted"
         dispose(settings)
+
+
+def test_an_adopted_change_and_its_audit_entry_are_written_together(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread's approval entry is written in the plan book's transaction: an audit log that refuses it leaves
+    nothing adopted (and the thread waiting), never an adoption nobody can find in the log."""
+    from workflows.service.store import Store
+
+    asked = _thread(api, LATE_1)
+    thread, digest = asked["thread_id"], asked["approval"]["digest"]
+    audit = Store.audit
+    refused: list[str] = []
+
+    def audit_refusing_once(conn: Any, actor: str, action: str, target: str, params: Any, **kw: Any) -> None:
+        if action == "thread.approve" and not refused:
+            refused.append(action)
+            raise OperationalError("INSERT INTO audit ...", {}, Exception("disk full"))
+        audit(conn, actor, action, target, params, **kw)
+
+    monkeypatch.setattr(Store, "audit", staticmethod(audit_refusing_once))
+    failed = _decide(api, thread, {"approved": True, "schedule_digest": digest})
+    assert failed.status_code == 503 and refused, failed.text
+    assert _plan_book(api).adoptions() == []  # rolled back with the entry
+    assert api.get(f"/v1/threads/{thread}", scope="ask").json()["status"] == "waiting_for_approval"
+    done = _decide(api, thread, {"approved": True, "schedule_digest": digest})
+    assert done.status_code == 200, done.text
+    (adoption,) = _plan_book(api).adoptions()
+    outcomes = [e.parameters["outcome"] for e in api.store.audit_entries(target=thread, action="thread.approve")]
+    assert outcomes == ["failed", "adopted"]
+    adopted = api.store.audit_entries(target=thread, action="thread.approve")[1]
+    assert adopted.parameters["adopted_version"] == adoption.version == 1

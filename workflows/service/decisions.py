@@ -18,8 +18,9 @@ is in the audit log. `Decisions.thread` and `Decisions.run` are the one way to d
 5. **Audit**: one entry per attempt, with its outcome, under the key's id (its name the label): `thread.approve`,
    `thread.reject`, `run.approve`, `run.reject` (a run's entry is written in the transaction that ends the run), and
    `<action>.refused` for an attempt refused before anything was decided (403, 404, 409, 422), with the status and
-   the error. A thread's checkpoints live in the brain's database, the audit log in the service's: a decision's
-   entry is written once the decision ends, whatever it came to, including a failure.
+   the error. An adopted thread change's entry is written in the plan book's transaction (`Approver.on_adopt`):
+   adopted and audited, or neither. A rejection or an approval that adopted nothing is audited when it ends (the
+   thread's checkpoints are in the brain's database, not in that transaction).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Connection
 
-from brain.errors import NoPendingApprovalError, PlanChangedError, UnknownThreadError
+from brain.errors import NoPendingApprovalError, PlanChangedError, ThreadBusyError, UnknownThreadError
 from brain.planbook import Approver
 from knowledge.errors import InputError, ShipbrainError
 from workflows.service.errors import Conflict, Forbidden, NotFound, ServiceError, Unprocessable
@@ -116,20 +118,32 @@ class Decisions:
         except ServiceError as exc:
             self._refused(principal, action, thread_id, asked, exc)
             raise
-        approver = Approver(principal.name, principal.key_id, digest or pending.digest)
+        written: list[int] = []
+
+        def with_the_adoption(conn: Connection, version: int) -> None:
+            """The approval's audit entry, in the plan book's transaction: adopted and audited, or neither."""
+            adopted = pending.model_copy(
+                update={"decision": "approved", "by": principal.name, "by_key": principal.key_id, "outcome": "adopted"}
+            )
+            params = asked | _what_happened(adopted, None) | {"adopted_version": version}
+            Store.audit(conn, principal.key_id, action, thread_id, params, actor_label=principal.name)
+            written.append(version)
+
+        approver = Approver(principal.name, principal.key_id, digest or pending.digest, on_adopt=with_the_adoption)
         try:
             answer = self.brain.decide(thread_id, approved, approver, note)
-        except (PlanChangedError, NoPendingApprovalError) as exc:  # decided or changed meanwhile (another tab)
+        except (PlanChangedError, NoPendingApprovalError, ThreadBusyError) as exc:  # decided or changed meanwhile
             refusal = self._as_service_error(exc)
             self._refused(principal, action, thread_id, asked, refusal)
             raise refusal from None
         except Exception as exc:
             log.exception("the decision on thread %s failed", thread_id)
-            self._audit(principal, action, thread_id, asked | {"outcome": "failed", "error": _said(exc)})
+            self._audit_quietly(principal, action, thread_id, asked | {"outcome": "failed", "error": _said(exc)})
             raise
         decided = answer.approval
         outcome = decided.outcome if decided is not None else None
-        self._audit(principal, action, thread_id, asked | _what_happened(decided, answer))
+        if not written:  # rejected, not adopted, or adopted by an earlier try of this decision
+            self._audit(principal, action, thread_id, asked | _what_happened(decided, answer))
         if decided is not None and outcome in ("plan_changed", "refused", "failed"):
             message = f"thread {thread_id}: the approved change was not adopted: {decided.reason}"
             if outcome == "plan_changed":
@@ -268,6 +282,8 @@ class Decisions:
             return NotFound(str(exc))
         if isinstance(exc, NoPendingApprovalError):
             return Conflict(str(exc), kind="no_pending_approval")
+        if isinstance(exc, ThreadBusyError):
+            return Conflict(str(exc), kind="thread_busy")
         if isinstance(exc, PlanChangedError):
             return Conflict(str(exc), kind="proposal_changed")
         if isinstance(exc, InputError):
@@ -276,6 +292,13 @@ class Decisions:
 
     def _audit(self, principal: Principal, action: str, target: str, params: Mapping[str, object]) -> None:
         self.store.audit_now(principal.key_id, action, target, params, actor_label=principal.name)
+
+    def _audit_quietly(self, principal: Principal, action: str, target: str, params: Mapping[str, object]) -> None:
+        """`_audit` for a failure already being raised: an audit log that fails too is logged, not raised instead."""
+        try:
+            self._audit(principal, action, target, params)
+        except Exception:
+            log.exception("could not audit the failed decision on %s by %s", target, principal.key_id)
 
     def _refused(
         self, principal: Principal, action: str, target: str, asked: Mapping[str, object], exc: ServiceError
@@ -292,7 +315,7 @@ def _said(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _what_happened(decided: Approval | None, answer: Answer) -> dict[str, object]:
+def _what_happened(decided: Approval | None, answer: Answer | None) -> dict[str, object]:
     """A thread decision's audit parameters: its outcome, the change as decided, and the plan version adopted."""
     if decided is None:
         return {"outcome": None, "change": None}
@@ -304,7 +327,8 @@ def _what_happened(decided: Approval | None, answer: Answer) -> dict[str, object
     }
     if decided.reason:
         out["reason"] = decided.reason
-    adopted = [r for r in answer.results if r.tool == decided.tool and not r.error and "plan_version" in r.numbers]
+    results = answer.results if answer is not None else []
+    adopted = [r for r in results if r.tool == decided.tool and not r.error and "plan_version" in r.numbers]
     if decided.outcome == "adopted" and adopted:
         out["adopted_version"] = int(adopted[-1].numbers["plan_version"])
     return out
