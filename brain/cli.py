@@ -245,10 +245,10 @@ def approve(
     note: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
     key_file: Annotated[
         Path | None,
-        typer.Option(help=f"A file holding the approver's API key [default: ${API_KEY_ENV}, else asked for]."),
+        typer.Option(help=f"A file holding the approver's API key (else ${API_KEY_ENV}, else it is asked for)."),
     ] = None,
     url: Annotated[
-        str | None, typer.Option(help=f"The service [default: ${SERVICE_URL_ENV}, else http://127.0.0.1:8000].")
+        str | None, typer.Option(help=f"The service (else ${SERVICE_URL_ENV}, else http://127.0.0.1:8000).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

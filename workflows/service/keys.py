@@ -4,8 +4,9 @@ A token is `sb_` + 43 URL-safe characters (32 random bytes). Tokens carry 256 bi
 SHA-256 (no salt, no slow hash) is enough to store them: nobody can guess a preimage. A request's token is
 looked up by its first characters (the prefix, also shown in listings) and its hash compared in constant time.
 
-Scopes: `ask` (the brain), `run` (start and read workflow runs), `approve` (decide plan changes), `admin`
-(everything, and keys).
+Scopes: `ask` (the brain), `run` (start and read workflow runs), `approve` (decide plan changes, and read every
+run and thread to decide them), `admin` (everything, and keys). Give an MES `run` and the people who decide `approve`:
+a run is not approved by the key that submitted it (`workflows.service.decisions`).
 """
 
 from __future__ import annotations
