@@ -8,11 +8,13 @@ are taken riskiest first until the inspection budget is spent. The budget is one
 - `hours`: NDT hours, each joint costing the per-joint time of its method (`ndt_hours_per_joint`); joints are
   taken riskiest first while the next one still fits, so the plan is always a prefix of the risk ranking.
 
-Each chosen joint gets a method by the demo yard's rule NDT-RULE-01 "Method selection" (and NDT-RULE-02): UT
-for butts of 8 mm and over, RT for butts under 8 mm, MT for fillets (thickness is the thinner plate's). Joints
-the yard's rules inspect in full whatever the model says (NDT-RULE-02: erection and one-sided butts;
-NDT-RULE-04: butts over 20 mm in AH36/DH36/EH36; NDT-RULE-05: butts in poor access or with a fit-up gap over
-2 mm) are counted, and flagged on the chosen points, so a planner sees what the model's ranking leaves out.
+Each chosen joint gets a method, and joints the NDT rules inspect in full whatever the model says are counted and
+flagged on the chosen points, so a planner sees what the model's ranking leaves out. The rules are the yard's own
+(`[ndt]` in its yard.toml: thresholds, grades, hours per method, the default share) where it states them, else the
+built-in defaults: NDT-RULE-01 "Method selection" (UT for butts of 8 mm and over, RT under 8 mm, MT for fillets;
+thickness is the thinner plate's), NDT-RULE-02 (erection and one-sided butts in full), NDT-RULE-04 (butts over 20 mm
+in AH36/DH36/EH36) and NDT-RULE-05 (butts in poor access or with a fit-up gap over 2 mm). Hours per method and the
+share not given in the request are the rules' own.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, Field, model_validator
 
-from brain.core import NdtMethod, full_extent_rule, ndt_method, predict_joints, select_for_ndt
-from brain.core.ndt import NDT_HOURS_PER_JOINT, NDT_RULES
+from brain.core import NdtMethod, predict_joints, select_for_ndt
+from brain.core.ndt import METHODS, NDT_HOURS_PER_JOINT, ndt_rules, rule_sources
 from workflows._codes import MAX_CODE, categories, looks_like_work_package, resolve
 from workflows.base import MODEL_CONFIG, ProgressCallback, Steps, WorkflowContext, request_field, workflow
 from workflows.errors import WorkflowInputError
@@ -89,7 +91,8 @@ class WeldInspectionPlanRequest(_Model):
         "the yard names it (its id as in the yard's tables, e.g. <block id>, <assembly id> or <work package id>).",
     )
     budget: InspectionBudget = Field(
-        default_factory=lambda: InspectionBudget(share=0.1), description="The inspection budget (default: 10 %)."
+        default_factory=lambda: InspectionBudget(share=0.1),
+        description="The inspection budget (default: the NDT rules' share; 10 % built in).",
     )
     ndt_hours_per_joint: NdtHours = Field(
         default_factory=NdtHours, description="NDT hours per joint by method (for an hours budget and the totals)."
@@ -146,7 +149,7 @@ class WeldInspectionPlan(_Model):
     expected_defects: float = Field(description="Defects the welding model expects over the scope.")
     expected_defects_caught: float = Field(description="Of them, in the chosen joints.")
     caught_share: float = Field(description="expected_defects_caught / expected_defects (0 when none expected).")
-    full_extent_joints: int = Field(description="Scope joints that NDT-RULE-02/04/05 inspect in full.")
+    full_extent_joints: int = Field(description="Scope joints the NDT rules inspect in full.")
     full_extent_inspected: int = Field(description="Of them, among the chosen joints.")
     methods: list[MethodLoad] = Field(description="Joints and hours per NDT method.")
     coverage_by_position: list[PositionCoverage] = Field(description="Coverage per welding position present.")
@@ -227,17 +230,22 @@ def plan_inspection(
     ).to_pylist()
     for row, joint_code in zip(table, codes, strict=True):
         row["code"] = joint_code
-    methods = [ndt_method(str(r["joint_type"]), float(r["thickness_mm"])) for r in table]
-    per_method = request.ndt_hours_per_joint.model_dump()
+    rules = ndt_rules(ctx.yard)
+    methods = [rules.method(str(r["joint_type"]), float(r["thickness_mm"])) for r in table]
+    given = request.ndt_hours_per_joint
+    per_method = {m: getattr(given, m) if m in given.model_fields_set else rules.hours_per_joint[m] for m in METHODS}
     cost = np.asarray([per_method[m] for m in methods], dtype=np.float64)
+    if "budget" not in request.model_fields_set:  # the rules' share: the yard's `[ndt] default_share`, else 10 %
+        request = request.model_copy(update={"budget": InspectionBudget(share=rules.default_share)})
     budget = request.budget
     chosen = select_for_ndt(risk, share=budget.share, count=budget.joints, hours=budget.hours, inspection_hours=cost)
-    full = [full_extent_rule(r) for r in table]
+    full = [rules.full_extent_rule(r) for r in table]
     points = [
         _point(rank + 1, table[i], float(risk[i]), methods[i], float(cost[i]), full[i])
         for rank, i in enumerate(chosen.tolist())
     ]
-    result = _result(code, scope, request, table, risk, chosen, points, full, methods, cost, model, positions)
+    sources = [f"{model}: defect probability per joint, riskiest first", *rule_sources(ctx.settings, rules)]
+    result = _result(code, scope, request, table, risk, chosen, points, full, methods, cost, sources, positions)
     steps.done()
     return result
 
@@ -268,7 +276,7 @@ def _result(
     full: list[str | None],
     methods: list[NdtMethod],
     cost: npt.NDArray[np.float64],
-    model: str,
+    sources: list[str],
     position_order: list[str],
 ) -> WeldInspectionPlan:
     picked = np.zeros(len(risk), dtype=bool)
@@ -317,7 +325,7 @@ def _result(
         ],
         coverage_by_position=coverage,
         inspection_points=points,
-        sources=[f"{model}: defect probability per joint, riskiest first", f"knowledge/corpus: {NDT_RULES}"],
+        sources=sources,
         summary=(
             f"inspect {len(chosen):,} of {len(risk):,} joints of {code} ({hours:,.1f} NDT hours): they hold "
             f"{caught:.2f} of {total:.2f} expected defects ({100 * share:.0f} %)"

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from knowledge.errors import InputError
 
 if TYPE_CHECKING:
+    from knowledge.settings import Settings
     from knowledge.store import YardStore
     from knowledge.yardformat import NdtRulesSpec
 
@@ -198,6 +199,23 @@ BUILT_IN_RULES: Final = NdtRules()
 def ndt_rules(yard: YardStore) -> NdtRules:
     """The NDT rules a yard's answers use: its `[ndt]` over the built-in defaults, else `BUILT_IN_RULES`."""
     return rules_from(yard.spec.ndt)
+
+
+def rule_sources(settings: Settings, rules: NdtRules) -> list[str]:
+    """Where the NDT rules come from: the yard's `[ndt]`, else the corpus or the built-in defaults, said as such.
+
+    The corpus is cited only where this data dir's document store holds the rules' documents.
+    """
+    from knowledge.documents import documents_held  # the document store's module: only when an answer cites
+
+    if rules.configured:
+        return [f"NDT rules: {rules.title} ([ndt] in the yard's yard.toml)"]
+    if documents_held(settings, NDT_RULE_DOCUMENTS) == set(NDT_RULE_DOCUMENTS):
+        return [f"knowledge/corpus: {NDT_RULES}, the built-in default rules"]
+    return [
+        "NDT rules: the built-in default rules (NDT-RULE-01, -02, -04, -05, not documents of this data dir); a yard "
+        "states its own in [ndt] of its yard.toml"
+    ]
 
 
 def rules_from(spec: NdtRulesSpec | None) -> NdtRules:

@@ -13,11 +13,10 @@ import numpy.typing as npt
 from pydantic import AfterValidator, Field, JsonValue, model_validator
 
 from brain.core import JointPredictions, NdtMethod, predict_joints, select_for_ndt
-from brain.core.ndt import METHODS, NDT_RULE_DOCUMENTS, NDT_RULES, NdtRules, ndt_rules
+from brain.core.ndt import METHODS, NdtRules, ndt_rules, rule_sources
 from brain.tools._common import CODE, CodeArgs, code_from, count, require_role
 from brain.tools._scope import Covered, covered
 from brain.tools.base import Plot, ToolArgs, ToolResult, ToolRow, tool
-from knowledge.documents import documents_held
 from knowledge.errors import InputError
 
 if TYPE_CHECKING:
@@ -201,22 +200,6 @@ def _welding(ctx: YardContext, code: str | Covered) -> tuple[Covered, JointPredi
     return what, predict_joints(ctx, what.joint_ids)
 
 
-def _rule_sources(ctx: YardContext, rules: NdtRules) -> list[str]:
-    """Where the NDT rules come from: the yard's `[ndt]`, else the corpus or the built-in defaults, said as such.
-
-    The corpus is cited only where this data dir's document store holds the rules' documents.
-    """
-    if rules.configured:
-        return [f"NDT rules: {rules.title} ([ndt] in the yard's yard.toml)"]
-    held = documents_held(ctx.settings, NDT_RULE_DOCUMENTS)
-    if held == set(NDT_RULE_DOCUMENTS):
-        return [f"knowledge/corpus: {NDT_RULES}, the built-in default rules"]
-    return [
-        "NDT rules: the built-in default rules (NDT-RULE-01, -02, -04, -05, not documents of this data dir); a yard "
-        "states its own in [ndt] of its yard.toml"
-    ]
-
-
 def _joint_rows(ctx: YardContext, welding: JointPredictions, picked: npt.NDArray[np.int64]) -> list[JointRisk]:
     # codes only for the rows shown: naming every joint of a big block costs seconds
     ids, hours, risk = welding.joint_ids, welding.hours, welding.defect_probability
@@ -285,7 +268,7 @@ def _one_joint(ctx: YardContext, args: CodeArgs, what: Covered, welding: JointPr
         summary,
         rows=[row],
         numbers={"joints": 1.0, "hours": row.hours, "expected_defects": row.defect_probability},
-        sources=[f"welding model {welding.model_version} over joint {what.code}", *_rule_sources(ctx, rules)],
+        sources=[f"welding model {welding.model_version} over joint {what.code}", *rule_sources(ctx.settings, rules)],
     )
 
 
@@ -493,6 +476,6 @@ def ndt_plan(ctx: YardContext, args: NdtArgs) -> ToolResult:
         sources=[
             f"welding model {welding.model_version}: defect probability per joint of {code}, highest first",
             f"NDT hours per joint by method: {per_joint}",
-            *_rule_sources(ctx, rules),
+            *rule_sources(ctx.settings, rules),
         ],
     )
