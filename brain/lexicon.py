@@ -644,7 +644,9 @@ def _lexicon_of(ctx: YardContext) -> Lexicon:
     def lookup(text: str) -> tuple[str, str] | None:
         node = codes.find(text)
         if node is None:
-            return None
+            # ids that differ only in case or separators ("VENTIL V-1" for 'Ventil V-1' and 'ventil v-1'): the text
+            # is still a code, of no kind yet, so the tool names the candidates instead of the planner asking for one
+            return (text.strip(), "unknown") if len(codes.candidates(text)) > 1 else None
         return yard.code_of(node), yard.role_of(node) or yard.kind_of(node)
 
     named: dict[str, list[str]] = {}

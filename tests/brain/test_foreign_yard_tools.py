@@ -91,6 +91,15 @@ def test_an_id_of_several_case_variants_names_them(ctx: YardContext) -> None:
         run_tool(ctx, "outfitting", {"code": "VENTIL V-1"})
 
 
+def test_a_question_naming_several_case_variants_is_told_them(store: Path, tmp_path: Path) -> None:
+    brain = Brain(store, Settings(data_dir=tmp_path))
+    try:
+        answer = brain.ask("how risky is VENTIL V-1?")
+    finally:
+        brain.close()
+    assert "'VENTIL V-1' could be 'Ventil V-1' or 'ventil v-1'" in answer.answer, answer.answer
+
+
 def test_ranges_of_ids_with_hyphens_are_said_from_to(ctx: YardContext) -> None:
     first, last = sorted(BLOCKS)[0], sorted(BLOCKS)[-1]
     with pytest.raises(
