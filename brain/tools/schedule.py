@@ -14,6 +14,7 @@ from pydantic import Field, JsonValue, model_validator
 
 from brain.core.workpackages import node_of_code
 from brain.errors import PlanChangedError
+from brain.plan import LAST_START_DAY, MAX_WHAT_IF_DAYS
 from brain.tools._common import count
 from brain.tools.base import Approved, Plot, ToolArgs, ToolResult, ToolRow, plan_change, tool
 from knowledge.errors import InputError
@@ -60,11 +61,11 @@ class WhatIfArgs(ToolArgs):
     days: int | None = Field(
         default=None,
         ge=1,
-        le=365,
+        le=MAX_WHAT_IF_DAYS,
         description="how many days the resource is down or the code is late (optional with a model change)",
     )
     start_day: int | None = Field(
-        default=None, ge=0, le=3650, description="schedule day the outage starts (default: day 0, now)"
+        default=None, ge=0, le=LAST_START_DAY, description="schedule day the outage starts (default: day 0, now)"
     )
     start_date: date | None = Field(default=None, description="calendar date the outage starts, instead of a day")
     welding_factor: float | None = Field(
