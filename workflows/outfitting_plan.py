@@ -175,20 +175,11 @@ def _zone(ctx: WorkflowContext, text: str) -> str:
 
 
 def _items_of_zone(ctx: WorkflowContext, zone: str) -> npt.NDArray[np.int32]:
-    """The items in `zone`: by their own zone, else by their block's."""
-    yard = ctx.yard
-    items = yard.nodes_of_role("outfitting_item")
-    inside = np.zeros(len(items), dtype=bool)
-    unknown = np.ones(len(items), dtype=bool)
-    if "zone" in yard.fields("outfitting_item"):
-        own = yard.role_table("outfitting_item", ["zone"]).column("zone").cast(pa.string())
-        inside = np.asarray(pc.fill_null(pc.equal(own, zone), False).to_numpy(zero_copy_only=False), dtype=bool)
-        unknown = np.asarray(own.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if unknown.any() and "zone" in yard.fields("block"):
-        t = yard.role_table("block", ["zone"])
-        hit = pc.fill_null(pc.equal(t.column("zone").cast(pa.string()), zone), False)
-        blocks = t.column("node").filter(hit).to_numpy()
-        inside |= unknown & np.isin(yard.blocks_of_role("outfitting_item"), blocks)
+    """The items in `zone`: by their own zone, else by their block's (`YardStore.zones_of_role`, as the brain's)."""
+    items = ctx.yard.nodes_of_role("outfitting_item")
+    with request_field("zone"):
+        zones = ctx.yard.zones_of_role("outfitting_item", "an outfitting plan by zone")
+    inside = np.asarray(pc.fill_null(pc.equal(zones, zone), False).to_numpy(zero_copy_only=False), dtype=bool)
     return items[inside]
 
 

@@ -19,6 +19,7 @@ from brain.tools._common import count
 from brain.tools.base import Approved, Plot, ToolArgs, ToolResult, ToolRow, plan_change, tool
 from knowledge.errors import InputError
 from knowledge.idindex import MAX_ID_BYTES
+from knowledge.words import with_article
 from knowledge.yardformat.fields import ROLES
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ def _block_node(yard: YardStore, code: str) -> tuple[int, str]:
     block = int(yard.block_of([node])[0])
     if block < 0:
         what = (yard.role_of(node) or yard.kind_of(node)).replace("_", " ")
-        raise InputError(f"{yard.code_of(node)} is a {what} that belongs to no block of this yard")
+        raise InputError(f"{yard.code_of(node)} is {with_article(what)} that belongs to no block of this yard")
     return block, yard.code_of(block)
 
 

@@ -153,3 +153,8 @@ def test_a_yards_own_ndt_rules_decide_methods_full_extent_hours_and_the_default_
     joint = str(mine[mine["NAHTART"] == "stumpf"]["id"].iloc[0])
     said = run_tool(ctx, "weld_risk", {"code": joint}).summary
     assert "NDT by RT by the yard's NDT rules (QA-Handbuch 7.2)" in said and "NDT-RULE" not in said
+
+
+def test_the_erection_of_what_belongs_to_no_block_says_its_kind_with_its_article(ctx: YardContext) -> None:
+    with pytest.raises(InputError, match=f"^{SYSTEMS[0]} is an anlage that belongs to no block of this yard$"):
+        run_tool(ctx, "erection_schedule", {"code": SYSTEMS[0]})
