@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,24 +103,44 @@ def serve(brain: Brain) -> Iterator[Site]:
 
 
 @contextmanager
-def browse(site: Site, key: str | None = "planner", width: int = 1500, height: int = 1300) -> Iterator[Any]:
-    """A Chromium tab on the page, signed in with the key named `key` and the question box ready (`key` None: not
-    signed in, on the sign-in page the page sends it to); Playwright's waits and expectations get `TIMEOUT_MS`."""
-    from playwright.sync_api import expect, sync_playwright
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, started by Playwright (the `browser` fixture keeps one per module; `browse` takes a fresh
+    context of it for each tab: its own cookies and storage, as a new browser has)."""
+    from playwright.sync_api import sync_playwright
 
-    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            tab = browser.new_page(viewport={"width": width, "height": height})
-            tab.set_default_timeout(TIMEOUT_MS)
-            tab.goto(site.url)
-            if key is not None:
-                sign_in(tab, site.tokens[key])
-                tab.locator("#shipbrain-question textarea").wait_for()
-            yield tab
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def browse(
+    site: Site, key: str | None = "planner", width: int = 1500, height: int = 1300, browser: Any = None
+) -> Iterator[Any]:
+    """A Chromium tab on the page, signed in with the key named `key` and the question box ready (`key` None: not
+    signed in, on the sign-in page the page sends it to); Playwright's waits and expectations get `TIMEOUT_MS`.
+
+    The tab is in a fresh context (no cookies, no storage) of `browser` (from `chromium()`), or of a browser started
+    for it when None.
+    """
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    with ExitStack() as stack:
+        if browser is None:
+            browser = stack.enter_context(chromium())
+        context = browser.new_context(viewport={"width": width, "height": height})
+        stack.callback(context.close)
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(site.url)
+        if key is not None:
+            sign_in(tab, site.tokens[key])
+            tab.locator("#shipbrain-question textarea").wait_for()
+        yield tab
 
 
 def sign_in(page: Any, token: str) -> None:

@@ -113,3 +113,15 @@ def make_api(settings: Settings, small_yard: Path) -> Iterator[Callable[..., Api
 @pytest.fixture
 def api(make_api: Callable[..., Api]) -> Api:
     return make_api()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium for a module's browser tests (`chat_page.browse(..., browser=browser)` gives each tab a fresh
+    context of it); skipped where Chromium is not installed, as those modules are."""
+    from tests.service.chat_page import CHROMIUM, chromium
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"no {CHROMIUM} (tests/e2e/install_browser.sh installs it)")
+    with chromium() as started:
+        yield started

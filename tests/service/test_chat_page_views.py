@@ -86,8 +86,8 @@ def site(brain: Brain) -> Iterator[Site]:
 
 
 @pytest.fixture
-def page(site: Site) -> Iterator[Any]:
-    with browse(site) as tab:
+def page(site: Site, browser: Any) -> Iterator[Any]:
+    with browse(site, browser=browser) as tab:
         yield tab
 
 

@@ -99,10 +99,10 @@ def test_an_anonymous_queue_call_cannot_adopt_a_plan_change(site: Site, brain: B
         assert client.get("/signin").status_code == 200
 
 
-def test_sign_in_refuses_a_wrong_key_gives_a_session_cookie_and_signs_out(site: Site) -> None:
+def test_sign_in_refuses_a_wrong_key_gives_a_session_cookie_and_signs_out(site: Site, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    with browse(site, key=None) as page:
+    with browse(site, key=None, browser=browser) as page:
         expect(page).to_have_url(re.compile(r"/signin\?next=/$"))  # the page sent the browser to sign in
         sign_in(page, "sb_" + "x" * 43)
         expect(page.locator("#shipbrain-signin-error")).to_contain_text("unknown or revoked")
@@ -136,24 +136,27 @@ def test_sign_in_refuses_a_wrong_key_gives_a_session_cookie_and_signs_out(site: 
     assert (site.key_ids["planner"], "page.signin") in actions and (site.key_ids["planner"], "page.signout") in actions
 
 
-def test_a_planners_question_approval_and_rejection_are_audited_under_the_key_id(site: Site, brain: Brain) -> None:
+def test_a_planners_question_approval_and_rejection_are_audited_under_the_key_id(
+    site: Site, brain: Brain, browser: Any
+) -> None:
     from playwright.sync_api import expect
 
     key_id = site.key_ids["planner"]
     approver = f"planner.anna ({key_id})"
-    with browse(site) as page:
+    with browse(site, browser=browser) as page:
         chat = page.locator("#shipbrain-chat")
         ask(page, ADOPT)
         expect(page.locator("#shipbrain-approve")).to_be_visible()
         page.get_by_role("textbox", name="note (optional)").fill("crane 2 is back on Monday")
         page.locator("#shipbrain-approve").click()
-        expect(chat).to_contain_text(f"approved by {approver}")
+        expect(chat).to_contain_text(f"Approved by {approver}")  # the key's name and id
         page.get_by_role("button", name="New conversation").click()
         ask(page, "Adopt into the plan: B005 is late by 2 days")
         expect(page.locator("#shipbrain-reject")).to_be_visible()
         page.locator("#shipbrain-reject").click()
-        expect(chat).to_contain_text(f"rejected by {approver}")
-    assert brain.context.plan.planbook.entries()[-1]["adopted_by"] == approver
+        expect(chat).to_contain_text(f"Rejected by {approver}")
+    entry = brain.context.plan.planbook.entries()[-1]
+    assert (entry["adopted_by"], entry["adopted_by_key"]) == ("planner.anna", key_id)  # name and id, apart
     asked = [e for e in site.store.audit_entries(action="ask") if e.actor == key_id]
     assert [e.parameters["question"] for e in asked][-2:] == [ADOPT, "Adopt into the plan: B005 is late by 2 days"]
     assert all(e.parameters["via"] == "page" and e.parameters["status"] == "waiting_for_approval" for e in asked[-2:])
@@ -163,19 +166,20 @@ def test_a_planners_question_approval_and_rejection_are_audited_under_the_key_id
     assert approved.actor == key_id
     assert approved.parameters["approved"] is True and approved.parameters["note"] == "crane 2 is back on Monday"
     change = approved.parameters["change"]
-    assert isinstance(change, dict) and change["by"] == approver and change["decision"] == "approved"
+    assert isinstance(change, dict) and (change["by"], change["by_key"]) == ("planner.anna", key_id)
+    assert change["decision"] == "approved" and approved.parameters["outcome"] == "adopted"
     (rejected,) = site.store.audit_entries(target=asked[-1].target, action="thread.reject")
     assert rejected.actor == key_id and rejected.parameters["approved"] is False
 
 
 def test_a_key_without_approve_sees_no_approve_button_and_a_forged_approval_is_refused(
-    site: Site, brain: Brain
+    site: Site, brain: Brain, browser: Any
 ) -> None:
     from playwright.sync_api import expect
 
     question = "Adopt into the plan: B007 is late by 3 days"
     before = _adoptions(brain)
-    with browse(site, key="asker") as page:
+    with browse(site, key="asker", browser=browser) as page:
         chat = page.locator("#shipbrain-chat")
         ask(page, question)
         expect(chat).to_contain_text("Waiting for your approval")
