@@ -143,6 +143,8 @@ class Streams:
         streams may end."""
         self._keys: dict[str, tuple[float, bool]] = {}
         """key id -> (when it was read, whether it was valid then)."""
+        self._reading: dict[str, threading.Lock] = {}
+        """key id -> the lock of its read (one read at a time per key)."""
         self.key_checks = 0
         """Key reads made so far (the cached checks not counted), for tests."""
 
@@ -176,26 +178,31 @@ class Streams:
         else:
             self._open.pop(key_id, None)
             self._keys.pop(key_id, None)
+            self._reading.pop(key_id, None)
         self._total -= 1
 
     def key_valid(self, key_id: str) -> bool:
         """Whether the key `key_id` still reads streams (it exists and is not revoked).
 
-        Read at most once per `key_check_s` for all the key's streams.
+        Read at most once per `key_check_s` for all the key's streams: streams whose checks fall due together wait
+        for one read (the key's lock) and take its answer.
         """
-        at = time.monotonic()
         with self._lock:
-            cached = self._keys.get(key_id)
-        if cached is not None and at - cached[0] < self.key_check_s:
-            return cached[1]
-        query = select(API_KEYS.c.id).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
-        with self.engine.connect() as conn:
-            valid = conn.execute(query).first() is not None
-        with self._lock:
-            self.key_checks += 1
-            if key_id in self._open:  # an open stream's key: kept for its next check
-                self._keys[key_id] = (at, valid)
-        return valid
+            reading = self._reading.setdefault(key_id, threading.Lock())
+        with reading:
+            at = time.monotonic()
+            with self._lock:
+                cached = self._keys.get(key_id)
+            if cached is not None and at - cached[0] < self.key_check_s:
+                return cached[1]
+            query = select(API_KEYS.c.id).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+            with self.engine.connect() as conn:
+                valid = conn.execute(query).first() is not None
+            with self._lock:
+                self.key_checks += 1
+                if key_id in self._open:  # an open stream's key: kept for its next check
+                    self._keys[key_id] = (at, valid)
+            return valid
 
     def open_streams(self, key_id: str | None = None) -> int:
         """How many streams are open (of one API key)."""
