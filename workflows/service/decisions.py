@@ -142,7 +142,7 @@ class Decisions:
             raise
         decided = answer.approval
         outcome = decided.outcome if decided is not None else None
-        if not written:  # rejected, not adopted, or adopted by an earlier try of this decision
+        if not (written and outcome == "adopted"):  # rejected, not adopted, or adopted by an earlier try of it
             self._audit(principal, action, thread_id, asked | _what_happened(decided, answer))
         if decided is not None and outcome in ("plan_changed", "refused", "failed"):
             message = f"thread {thread_id}: the approved change was not adopted: {decided.reason}"
