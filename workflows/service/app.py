@@ -270,7 +270,8 @@ class ServiceState:
             key: the `Idempotency-Key`, if any.
             principal: who submits.
         """
-        canonical = json.dumps({"workflow": workflow.name, "body": body}, sort_keys=True, separators=(",", ":"))
+        sent = {field: value for field, value in body.items() if value is not None}  # an explicit null: the default
+        canonical = json.dumps({"workflow": workflow.name, "body": sent}, sort_keys=True, separators=(",", ":"))
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
         request = body["input"]
         assert isinstance(request, dict), "the submission model validated the input as an object"
