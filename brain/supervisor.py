@@ -345,12 +345,15 @@ class Brain:
     # ---- nodes ---------------------------------------------------------------------------------
 
     def _plan(self, state: State) -> State:
+        from brain.plan import amount_problem
         from brain.planner import OfflinePlanner, refused_outright
 
         results = [ToolResult.model_validate(r) for r in state.get("results", [])]
         previous = Plan.model_validate(state["plan"]) if state.get("plan") else None
-        if previous is None and refused_outright(state["question"]) is not None:
-            # destructive or about the assistant itself: refused before any planner (an LLM's too) sees it
+        question = state["question"]
+        if previous is None and (refused_outright(question) is not None or amount_problem(question) is not None):
+            # destructive, about the assistant itself, or an amount that cannot be read as said ("late by -4 days"):
+            # refused before any planner (an LLM's too) sees it, so no planner reads it as another number
             refuser = self.planner if isinstance(self.planner, OfflinePlanner) else self._refuser()
             plan = refuser.plan(state["question"], [], None)
         else:
