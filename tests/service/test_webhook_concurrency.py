@@ -105,9 +105,25 @@ def test_a_given_up_webhook_is_logged_and_reads_given_up(
     given_up = [r for r in caplog.records if "given up" in r.getMessage()]
     assert len(given_up) == 1 and given_up[0].levelno == logging.ERROR
     assert row.webhook_id in given_up[0].getMessage() and "after 2 attempts: HTTP 500" in given_up[0].getMessage()
+    # and the MES sees it on the run
+    shown = api.get(f"/v1/runs/{run['run_id']}").json()["webhook"]
+    assert shown["status"] == "given_up" and shown["attempts"] == 2 and shown["last_error"] == "HTTP 500"
+    assert shown["next_attempt_at"] is None and shown["delivered_at"] is None
 
 
 def test_a_destination_is_its_scheme_host_and_port() -> None:
     assert destination_of("https://hooks.example.com:8443/a/b?x=1") == "https://hooks.example.com:8443"
     assert destination_of("http://127.0.0.1:9/hook") != destination_of("http://127.0.0.1:10/hook")
     assert destination_of("http://h.example/hook") == destination_of("http://h.example?x")
+
+
+def test_a_delivered_webhook_reads_delivered_on_its_run(make_api: Callable[..., Api]) -> None:
+    api = make_api()
+    with running_receiver() as receiver:
+        run = api.wait(api.run({"input": {}, "webhook_url": receiver.url}).json()["run_id"])
+        deadline = time.monotonic() + 20
+        while (shown := api.get(f"/v1/runs/{run['run_id']}").json()["webhook"]) is None or shown["status"] == "pending":
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.05)
+    assert shown["status"] == "delivered" and shown["attempts"] == 1 and shown["delivered_at"] is not None
+    assert api.get(f"/v1/runs/{api.wait(api.run({'input': {}}).json()['run_id'])['run_id']}").json()["webhook"] is None

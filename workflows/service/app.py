@@ -76,6 +76,7 @@ from workflows.service.models import (
     AskBody,
     ErrorBody,
     RunView,
+    WebhookView,
     WorkflowInfo,
     cross_field_rules,
     submission_model,
@@ -85,7 +86,7 @@ from workflows.service.settings import ServiceSettings, webhook_secret
 from workflows.service.store import DuplicateRunError, JsonObject, RunRecord, RunStatus, Store, now
 from workflows.service.streams import Streams
 from workflows.service.warmup import Warmup
-from workflows.service.webhooks import Dispatcher
+from workflows.service.webhooks import Dispatcher, webhook_status
 
 if TYPE_CHECKING:
     from workflows.service.signin import SignIn
@@ -230,8 +231,20 @@ class ServiceState:
         return {"status": "ok", "warm_up": self.warmup.status()}
 
     def view(self, run: RunRecord) -> RunView:
-        """A run as the API shows it, with its latest progress."""
-        return RunView.of(run, self.store.last_progress(run.run_id) if run.status == "running" else None)
+        """A run as the API shows it, with its latest progress and its webhook's delivery."""
+        progress = self.store.last_progress(run.run_id) if run.status == "running" else None
+        webhook = None
+        if run.webhook_url is not None and (rows := self.store.webhooks(run.run_id)):
+            row, tries = rows[-1], self.service.webhook_max_attempts
+            status = webhook_status(row, tries)
+            webhook = WebhookView(
+                status=status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                delivered_at=row.delivered_at,
+                next_attempt_at=row.next_attempt_at if status == "pending" else None,
+            )
+        return RunView.of(run, progress, webhook)
 
     def visible_run(self, run_id: str, principal: Principal) -> RunRecord:
         """A run the principal may see (its own, or any for approve and admin keys), else `NotFound`."""

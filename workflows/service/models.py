@@ -22,6 +22,7 @@ __all__ = [
     "RunLinks",
     "RunProgress",
     "RunView",
+    "WebhookView",
     "WorkflowInfo",
     "cross_field_rules",
     "submission_model",
@@ -106,6 +107,16 @@ class RunLinks(BaseModel):
     approval: str | None = None
 
 
+class WebhookView(BaseModel):
+    """Where a run's webhook stands: delivered, still being tried, or given up after its last attempt."""
+
+    status: Literal["pending", "delivered", "given_up"]
+    attempts: int = Field(description="Deliveries tried so far.")
+    last_error: str | None = Field(description="Why the last attempt failed (None once delivered).")
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="When it is tried next (None once delivered or given up).")
+
+
 class RunView(BaseModel):
     """A workflow run as the API shows it."""
 
@@ -125,11 +136,16 @@ class RunView(BaseModel):
     result: dict[str, object] | None
     error: ErrorDetail | None
     approval: dict[str, object] | None = Field(description="The decision on a plan change, and what was adopted.")
+    webhook: WebhookView | None = Field(
+        default=None, description="Its webhook's delivery, once the run has ended (shown when one run is read)."
+    )
     links: RunLinks
 
     @classmethod
-    def of(cls, run: RunRecord, progress: Mapping[str, object] | None = None) -> RunView:
-        """The view of a stored run (and its latest progress event's data, while it runs)."""
+    def of(
+        cls, run: RunRecord, progress: Mapping[str, object] | None = None, webhook: WebhookView | None = None
+    ) -> RunView:
+        """The view of a stored run (and its latest progress event's data, while it runs; its webhook's delivery)."""
         base = f"/v1/runs/{run.run_id}"
         approval = f"{base}/approval" if run.status == "waiting_for_approval" else None
         return cls(
@@ -149,6 +165,7 @@ class RunView(BaseModel):
             result=run.result,
             error=ErrorDetail.model_validate(run.error) if run.error else None,
             approval=run.approval,
+            webhook=webhook,
             links=RunLinks(self=base, events=f"{base}/events", approval=approval),
         )
 
