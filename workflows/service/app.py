@@ -159,8 +159,10 @@ What a client should do:
   or `rejected`) and then ends; or take a webhook instead.
 - **Lifetime**: a stream ends after `SHIPBRAIN_STREAM_MAX_S` (an hour) whatever the run does: reconnect with
   `Last-Event-ID`; nothing is lost.
-- **Heartbeats**: a comment line (`: heartbeat`) every `SHIPBRAIN_STREAM_HEARTBEAT_S` (15 s) keeps proxies from
-  closing a quiet stream; ignore it. A stream that ends early sends a comment (`: end: ...`) saying why.
+- **Heartbeats**: a comment line (`: heartbeat`) after each `SHIPBRAIN_STREAM_HEARTBEAT_S` (15 s) of quiet keeps
+  proxies from closing a quiet stream; ignore it. A stream that ends early sends a comment (`: end: ...`) saying why.
+- **Revoked keys**: a stream whose key is revoked ends (`: end: the API key was revoked`, no `retry:`) before its
+  next event or at its next heartbeat.
 - **Caps**: at most `SHIPBRAIN_STREAM_PER_KEY` (16) open streams per API key and `SHIPBRAIN_STREAM_MAX` (512) per
   service process; one more is refused with 429 (`too_many_streams`) and `Retry-After`. Close streams you no
   longer read: a closed connection gives its place back at once.
