@@ -281,7 +281,11 @@ def run_workflow(
 
 
 def validate_request(
-    workflow: Workflow[RequestT, Any], payload: Mapping[str, Any] | BaseModel, ctx: WorkflowContext | None = None
+    workflow: Workflow[RequestT, Any],
+    payload: Mapping[str, Any] | BaseModel,
+    ctx: WorkflowContext | None = None,
+    *,
+    strict: bool = True,
 ) -> RequestT:
     """The payload as the workflow's request model, or a `WorkflowInputError` naming the first bad field.
 
@@ -290,6 +294,9 @@ def validate_request(
     payload are taken as theirs), and a whole number field takes no `2.0`. A number that is infinite or NaN is
     refused whatever the request model says (JSON has no such number). With `ctx`, the request is also checked
     against that yard (`Workflow.check`): what it names must exist there.
+
+    `strict=False` reads a request that was accepted earlier (a queued run, stored by a version that took `"5"` for
+    5) the way pydantic converts by default, so an upgrade does not fail the runs it finds waiting.
     """
     if isinstance(payload, workflow.request):
         request = payload
@@ -306,7 +313,7 @@ def validate_request(
         except PydanticSerializationError as exc:
             raise WorkflowInputError(f"the request is not JSON: {exc}", workflow=workflow.name) from None
         try:  # strictly, as the JSON it is: no boolean as a number, no number as a boolean, no string as a number
-            request = workflow.request.model_validate_json(text, strict=True)
+            request = workflow.request.model_validate_json(text, strict=strict)
         except ValidationError as exc:
             raise WorkflowInputError(_first_error(exc), workflow=workflow.name, field=_field(exc, data)) from None
     if ctx is not None and workflow.check is not None:

@@ -138,3 +138,23 @@ def test_the_anonymous_rate_limit_message_reads_as_a_sentence(settings: Settings
     assert limited.status_code == 429
     message = limited.json()["error"]["message"]
     assert message.startswith("requests from testclient without a key are limited to 1 per 1 minute"), message
+
+
+def test_a_run_queued_before_the_strict_rules_still_runs(api: Api) -> None:
+    """A run an earlier version accepted with `"steps": "2"` (pydantic's lax mode took it for 2) and stored as sent
+    is read back as accepted when it is picked up after an upgrade: it completes, it does not fail on a rule that
+    came after it."""
+    strict = api.run({"input": {"steps": "2"}})
+    assert strict.status_code == 422 and strict.json()["error"]["field"] == "input.steps", strict.text
+    queued = api.store.create_run(
+        workflow="test-sleep",
+        version="1",
+        key_id=api.key_id(),
+        actor="test",
+        idempotency_key=None,
+        fingerprint="f",
+        request={"steps": "2"},
+        webhook_url=None,
+    )
+    done = api.wait(queued.run_id)
+    assert done["status"] == "completed" and done["result"]["steps"] == 2, done

@@ -116,7 +116,7 @@ def adopt(
         return {"adopted": [], "not_adopted": []}
     key = f"run:{run_id}"
     book = ctx.plan.planbook
-    change = adopter(ctx, validate_request(workflow, request))
+    change = adopter(ctx, validate_request(workflow, request, strict=False))  # as stored when it was accepted
     if book.by_key(key) is None:
         shown = (result or {}).get("schedule_digest")
         if shown is not None and shown != schedule_digest(change.schedule_json):

@@ -371,7 +371,8 @@ class Runner:
                     f"the run asked for version {run.version}, but version {workflow.version} is served now",
                     workflow=run.workflow,
                 )
-            request = validate_request(workflow, run.request)
+            # accepted when it was submitted (strictly now; a queued run may be older): read back, not judged again
+            request = validate_request(workflow, run.request, strict=False)
 
             def progress(step: str, done: int, total: int) -> None:
                 if not self.store.progress(run.run_id, lease, {"step": step, "done": done, "total": total}):
