@@ -14,10 +14,10 @@ from tests.service.conftest import Api
 
 def test_a_method_the_path_does_not_take_is_405_naming_those_it_takes(api: Api) -> None:
     for method, path, allowed in [
-        ("PUT", "/v1/runs/x", "GET"),
-        ("DELETE", "/v1/runs/x", "GET"),
-        ("PATCH", "/v1/workflows", "GET"),
-        ("POST", "/v1/runs/x", "GET"),
+        ("PUT", "/v1/runs/x", "GET, HEAD"),
+        ("DELETE", "/v1/runs/x", "GET, HEAD"),
+        ("PATCH", "/v1/workflows", "GET, HEAD"),
+        ("POST", "/v1/runs/x", "GET, HEAD"),
         ("GET", "/v1/ask", "POST"),
     ]:
         answer = api.client.request(method, path, json={}, headers=api.auth())

@@ -57,14 +57,13 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Header, Query, Request, R
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from sse_starlette import EventSourceResponse
-from starlette.routing import compile_path
 
 from knowledge.errors import InputError
 from knowledge.settings import Settings, get_settings
 from workflows.base import ProgressCallback, Workflow, WorkflowContext, WorkflowRegistry, validate_request
 from workflows.errors import WorkflowInputError
 from workflows.service._guards import ErrorShape, RateLimit, TrustedHosts
-from workflows.service._http import Auth, BodyLimit, install_error_handlers, require
+from workflows.service._http import Auth, BodyLimit, api_methods, install_error_handlers, require
 from workflows.service.decisions import Decisions
 from workflows.service.destinations import DestinationError, Destinations
 from workflows.service.docs import mount_docs
@@ -649,7 +648,7 @@ def create_app(
 
     @router.api_route("/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     def no_endpoint(rest: str, request: Request) -> None:
-        allowed = _methods_of(request)
+        allowed = sorted(api_methods(request.app, request.url.path))  # as HEAD's and OPTIONS' 405s name them
         if allowed:
             raise MethodNotAllowed(
                 f"{request.method} is not allowed on {request.url.path}; use {' or '.join(allowed)}",
@@ -669,19 +668,6 @@ def create_app(
         mount_chat(app, state.brain, signin, decisions=state.decisions)  # last: the page answers every other path
     _guard(app, state, hosts, signin)
     return app
-
-
-def _methods_of(request: Request) -> list[str]:
-    """The methods the API's documented routes take on this request's path (none: no route has the path)."""
-    app: FastAPI = request.app
-    methods: set[str] = set()
-    for path, operations in app.openapi()["paths"].items():  # built once, then cached by FastAPI
-        if compile_path(path)[0].match(request.url.path):
-            methods |= {m.upper() for m in operations if m in _HTTP_METHODS}
-    return sorted(methods)
-
-
-_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options", "trace"})
 
 
 def _guard(app: FastAPI, state: ServiceState, hosts: Iterable[str] | None, signin: SignIn) -> None:
