@@ -1,7 +1,7 @@
 """`chain_into`: the chain of work packages that sets when one work package starts, read off a schedule.
 
-The same walk as `Schedule.critical_path` (which ends at the task that finishes last), ending at any task:
-from it, step back to a predecessor that finishes the day it starts, else to a task on its resource or crane
+`Schedule.critical_path` is the chain into the task that finishes last (`solve` reads it with this walk). From
+the task, step back to a predecessor that finishes the day it starts, else to a task on its resource or crane
 that does; stop at a task nothing held up (it starts on its release day, or its baseline start in a repaired
 schedule), or one an outage held up, which then leads the chain as "DOWN:<resource>". A task on a resource that
 runs several at once is held up by one that finishes the day it starts only if the resource was full the day

@@ -13,7 +13,7 @@
   capacity, each unit busy no earlier than its first task can start and no later than its last task's
   tail allows; for a pool with outages, also its work against the capacity left on each day.
 - `assign_slots`: which resource of a pool each task runs on (interval partitioning).
-- `critical_path`: the chain that sets the makespan, walked back from the task that finishes last.
+  (The critical path is read off the finished schedule by `adapters.scheduling._chain.chain_into`.)
 
 Outages (`ScheduleRequest.downtimes`). A pool of one resource is simply full on the days it is down. A
 pool of several resources (a kind, with `resource_choice="same_kind"`) with an outage is *split*: summed
@@ -37,7 +37,6 @@ __all__ = [
     "Problem",
     "Resources",
     "assign_slots",
-    "critical_path",
     "greedy",
     "lower_bound",
     "serial_schedule",
@@ -418,39 +417,3 @@ def assign_slots(problem: Problem, start: Days, on: Resources) -> list[str | Non
             free_at[k] = int(finish[i])
             resource[i] = pool.slots[k]
     return resource
-
-
-def critical_path(problem: Problem, start: Days, resource: list[str | None]) -> tuple[list[int], str | None]:
-    """The chain of tasks that ends at the last finish, each starting the day the one before it finishes.
-
-    From the task that finishes last, step back to a predecessor that finishes on its start day, else to a
-    task on the same resource or crane that does; stop at a task nothing held up: it starts on its release
-    day in a left-justified schedule, or later, on the day an outage of its resource or crane ends.
-
-    Returns:
-        The chain's task indices, first to last, and the resource whose outage held up the first task (None if
-        none did).
-    """
-    p = problem
-    finish = start + p.duration
-    ending: dict[tuple[str, int], list[int]] = {}  # (resource or crane, finish day) -> tasks holding it
-    for i in range(len(p.codes)):
-        if p.duration[i] > 0:
-            for name in {resource[i], p.cranes[i]} - {None}:
-                ending.setdefault((str(name), int(finish[i])), []).append(i)
-    back_on = {(r, b) for r, ivs in p.outages.items() for _, b in ivs}  # (resource, day an outage ends)
-    node = int(np.lexsort((np.arange(len(finish)), finish))[-1])
-    chain = [node]
-    while True:
-        s = int(start[node])
-        held_by = [u for u in p.preds[node] if finish[u] == s]
-        for name in (resource[node], p.cranes[node]):
-            if name is not None and p.duration[node] > 0:
-                held_by += [u for u in ending.get((name, s), []) if u != node]
-        if not held_by:
-            down = None
-            if p.duration[node] > 0 and s > p.release[node]:
-                down = next((r for r in (resource[node], p.cranes[node]) if r is not None and (r, s) in back_on), None)
-            return chain[::-1], down
-        node = held_by[0]
-        chain.append(node)

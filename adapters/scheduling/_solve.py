@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from adapters.errors import ModelCallError, ModelTimeoutError
+from adapters.scheduling._chain import chain_into
 from adapters.scheduling._model import (
     MODEL,
-    OUTAGE_PREFIX,
     Schedule,
     ScheduledTask,
     ScheduleRequest,
@@ -46,7 +46,6 @@ from adapters.scheduling._problem import (
     Problem,
     Resources,
     assign_slots,
-    critical_path,
     greedy,
     lower_bound,
     serial_schedule,
@@ -247,8 +246,6 @@ def _schedule(
     seconds: float,
 ) -> Schedule:
     resource = assign_slots(problem, start, on)
-    chain, down = critical_path(problem, start, resource)
-    on_chain = set(chain)
     finish = start + problem.duration
     tasks = tuple(
         ScheduledTask(
@@ -257,12 +254,12 @@ def _schedule(
             finish_day=int(finish[i]),
             resource=resource[i],
             crane=t.crane,
-            on_critical_path=i in on_chain,
+            on_critical_path=False,
         )
         for i, t in enumerate(request.tasks)
     )
     optimal = proven or bound >= makespan
-    return Schedule(
+    schedule = Schedule(
         tasks=tasks,
         makespan_days=makespan,
         status="optimal" if optimal else "feasible",
@@ -270,5 +267,13 @@ def _schedule(
         best_bound=makespan if optimal else bound,
         gap=0.0 if optimal or makespan == 0 else (makespan - bound) / makespan,
         solve_seconds=seconds,
-        critical_path=(*([OUTAGE_PREFIX + down] if down else []), *(problem.codes[i] for i in chain)),
+        critical_path=(),
+    )
+    chain = tuple(link.code for link in chain_into(request, schedule))  # into the task that finishes last
+    on_chain = set(chain)
+    return schedule.model_copy(
+        update={
+            "tasks": tuple(t.model_copy(update={"on_critical_path": True}) if t.code in on_chain else t for t in tasks),
+            "critical_path": chain,
+        }
     )

@@ -293,3 +293,19 @@ def test_a_package_held_up_by_its_docks_outage_is_not_said_to_wait_for_the_crane
     chain = chain_into(event, after, "ap sec-02.bb aufbau")
     assert [link.code for link in chain] == ["DOWN:dock 1", "ap sec-02.bb aufbau"]
     assert [link.waits_on for link in chain] == ["nothing", "outage"]
+
+
+def test_the_critical_path_does_not_blame_a_crane_that_had_a_slot_free() -> None:
+    # port's second erection waits for its dock's outage (days 3-4); starboard's first leaves the two-slot crane the
+    # day it starts, but the crane ran one erection the day before: the outage leads the critical path, not starboard
+    request = _two_hulls(crane_capacity=2)
+    quick = {"ap sec-02.sb aufbau": 1, "ap sec-03.sb aufbau": 1, "ap sec-01.sb aufbau": 5}
+    tasks = tuple(t.model_copy(update={"duration_days": quick.get(t.code, t.duration_days)}) for t in request.tasks)
+    event = _down(
+        request.model_copy(update={"tasks": tasks}), [ResourceDowntime(resource="dock 1", start_day=3, days=2)]
+    )
+    schedule = solve(event)
+    assert violations(event, schedule) == []
+    assert _starts(schedule)["ap sec-02.bb aufbau"] == 5 and schedule.makespan_days == 11
+    assert schedule.critical_path == ("DOWN:dock 1", "ap sec-02.bb aufbau", "ap sec-03.bb aufbau")
+    assert {t.code for t in schedule.tasks if t.on_critical_path} == {"ap sec-02.bb aufbau", "ap sec-03.bb aufbau"}
