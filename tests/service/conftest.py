@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
+from brain.supervisor import Brain
 from knowledge import Settings
+from tests.service.chat_page import Site, serve
 from workflows.service import KeyStore, ServiceSettings, Store, create_app
 
 if TYPE_CHECKING:
@@ -125,3 +127,24 @@ def browser() -> Iterator[Any]:
         pytest.skip(f"no {CHROMIUM} (tests/e2e/install_browser.sh installs it)")
     with chromium() as started:
         yield started
+
+
+# ---- the chat page's browser tests (tests/service/chat_page.py) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def brain(
+    small_yard: Path, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Brain]:
+    """The brain a chat page test module serves: the small yard, in a data dir of the module's own (a module that
+    needs another yard or a corpus defines its own `brain`)."""
+    b = Brain(small_yard, Settings(data_dir=tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])))
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def site(brain: Brain) -> Iterator[Site]:
+    """The chat page over the module's `brain`, served on loopback behind the sign-in, with a key per `KEYS` name."""
+    with serve(brain) as served:
+        yield served

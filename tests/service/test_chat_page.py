@@ -17,7 +17,7 @@ import pytest
 from brain.supervisor import Brain
 from knowledge import Settings
 from knowledge.documents import DEMO_CORPUS, DocumentStore
-from tests.service.chat_page import MARKS, Site, browse, screenshot, serve
+from tests.service.chat_page import MARKS, Site, browse, screenshot
 from tests.service.chat_page import ask as _ask
 
 RISK = "how risky is the welding in B002?"
@@ -42,12 +42,6 @@ def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     b = Brain(small_yard, settings)
     yield b
     b.close()
-
-
-@pytest.fixture(scope="module")
-def site(brain: Brain) -> Iterator[Site]:
-    with serve(brain) as served:
-        yield served
 
 
 @pytest.fixture

@@ -7,34 +7,16 @@ why, nothing is adopted, and the refusal is in the audit log under the key, `"vi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from brain.planbook import Approver
 from brain.supervisor import Brain
-from knowledge import Settings
-from tests.service.chat_page import MARKS, Site, ask, browse, screenshot, serve
+from tests.service.chat_page import MARKS, Site, ask, browse, screenshot
 
 pytestmark = MARKS
 
 SHOWN = "adopt into the plan: B003 is late by 1 day"
 SWAPPED = "adopt into the plan: B003 is late by 30 days"
-
-
-@pytest.fixture(scope="module")
-def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brain]:
-    b = Brain(small_yard, Settings(data_dir=tmp_path_factory.mktemp("chat-approval")))
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def site(brain: Brain) -> Iterator[Site]:
-    with serve(brain) as served:
-        yield served
 
 
 def test_the_page_approves_the_change_it_displayed_and_not_another(brain: Brain, site: Site) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from brain.supervisor import Brain
 from knowledge import Settings
-from tests.service.chat_page import MARKS, Site, ask, browse, screenshot, serve
+from tests.service.chat_page import MARKS, Site, ask, browse, screenshot
 
 pytestmark = MARKS
 
@@ -77,12 +77,6 @@ def brain(yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brai
     b = Brain(yard, Settings(data_dir=tmp_path_factory.mktemp("chat-views")))
     yield b
     b.close()
-
-
-@pytest.fixture(scope="module")
-def site(brain: Brain) -> Iterator[Site]:
-    with serve(brain) as served:
-        yield served
 
 
 @pytest.fixture

@@ -17,35 +17,18 @@ import json
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from brain.supervisor import Brain
-from knowledge import Settings
-from tests.service.chat_page import MARKS, Site, browse, page_config, queue_call, serve
+from tests.service.chat_page import MARKS, Site, browse, page_config, queue_call
 from tests.service.chat_page import signed_in as cookie_of
 
 pytestmark = MARKS
 
 QUESTION = "What must be done before B003?"
-
-
-@pytest.fixture(scope="module")
-def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brain]:
-    b = Brain(small_yard, Settings(data_dir=tmp_path_factory.mktemp("gate")))
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def site(brain: Brain) -> Iterator[Site]:
-    with serve(brain) as served:
-        yield served
 
 
 def _origin(site: Site) -> str:

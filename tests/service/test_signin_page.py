@@ -12,16 +12,12 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from brain.supervisor import Brain
-from knowledge import Settings
 from tests.service.chat_page import (
     MARKS,
     Site,
@@ -30,7 +26,6 @@ from tests.service.chat_page import (
     page_config,
     queue_call,
     screenshot,
-    serve,
     sign_in,
     signed_in,
 )
@@ -41,19 +36,6 @@ pytestmark = MARKS
 
 ADOPT = "Adopt into the plan: B002 is late by 4 days"
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def brain(small_yard: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Brain]:
-    b = Brain(small_yard, Settings(data_dir=tmp_path_factory.mktemp("signin")))
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="module")
-def site(brain: Brain) -> Iterator[Site]:
-    with serve(brain) as served:
-        yield served
 
 
 def _inputs(config: dict[str, Any], button: str, text: str) -> list[Any]:
